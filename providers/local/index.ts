@@ -1,0 +1,7 @@
+import { SkypoolError } from '../../src/errors.js';
+import type { Provider } from '../../src/providers/types.js';
+
+// Placeholder until the local adapter lands.
+export function createProvider(): Provider {
+  throw new SkypoolError('PROVIDER_UNAVAILABLE', 'the local provider is not implemented yet');
+}

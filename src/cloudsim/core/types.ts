@@ -1,0 +1,120 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { SeededRandom } from './random.js';
+import type { BucketSet } from './token-bucket.js';
+
+export type SimCloud = 'aws' | 'gcp' | 'azure';
+
+export interface SimRequest {
+  readonly method: string;
+  readonly url: URL;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  /** `http` or `https`: ARM is only served over https. */
+  readonly scheme: 'http' | 'https';
+  /** Origin the client used (e.g. `https://127.0.0.1:4443`), to build absolute URLs such as Azure-AsyncOperation. */
+  readonly origin: string;
+}
+
+export interface SimResponse {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  readonly body?: string | Buffer;
+}
+
+/**
+ * A fault rule. Matching is by cloud and optionally zone/region and instance type; `times` limits how often it
+ * fires (undefined = always). Capacity faults are sync (EC2) or async (GCE operation / Azure LRO failure).
+ */
+export interface FaultRule {
+  readonly cloud: SimCloud;
+  readonly kind: 'capacity' | 'quota' | 'server-error' | 'latency';
+  readonly zone?: string;
+  readonly region?: string;
+  readonly instanceType?: string;
+  /** For capacity: where the error surfaces. Defaults to each cloud's usual (aws sync, gcp/azure async). */
+  readonly mode?: 'sync' | 'async';
+  /** Probability per matching request (server-error, latency); default 1. */
+  readonly probability?: number;
+  readonly latencyMs?: number;
+  times?: number;
+}
+
+/** Rate limit settings per cloud; any left out take the documented defaults (cloud-apis.md). */
+export interface RateLimitSettings {
+  readonly enabled?: boolean;
+  /** Multiplies every bucket's capacity and refill rate (e.g. 0.1 to provoke throttling in tests). */
+  readonly scale?: number;
+}
+
+export interface SimSettings {
+  readonly seed: number;
+  /** Milliseconds a VM stays pending / provisioning before running. */
+  readonly bootTimeMs: number;
+  readonly rateLimits: Readonly<Record<SimCloud, RateLimitSettings>>;
+  readonly faults: FaultRule[];
+  /** `virtual`: state only. `local`: each running VM is also a local-provider VM running its user-data. */
+  readonly backing: 'virtual' | 'local';
+}
+
+/** Counts of API calls per cloud and action, for tests that assert "N calls made". */
+export class Meter {
+  private readonly counts = new Map<string, number>();
+  record(cloud: SimCloud, action: string, outcome: 'ok' | 'throttled' | 'error'): void {
+    const key = `${cloud}\t${action}\t${outcome}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+  snapshot(): Array<{ cloud: SimCloud; action: string; outcome: string; count: number }> {
+    return [...this.counts].map(([key, count]) => {
+      const [cloud, action, outcome] = key.split('\t') as [SimCloud, string, string];
+      return { cloud, action, outcome, count };
+    });
+  }
+  reset(): void {
+    this.counts.clear();
+  }
+}
+
+/** A live resource as the admin endpoint lists it. */
+export interface InventoryItem {
+  readonly cloud: SimCloud;
+  readonly type: string;
+  readonly id: string;
+  readonly region?: string;
+  readonly zone?: string;
+  readonly state?: string;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** Hooks for the `local` backing: the sim asks the host to really run a VM's user-data. */
+export interface VmBacking {
+  start(vm: { cloud: SimCloud; id: string; name: string; privateIp?: string; userData: string; tags: Readonly<Record<string, string>> }): Promise<{ privateIp: string }>;
+  stop(vm: { cloud: SimCloud; id: string }): Promise<void>;
+}
+
+export interface SimContext {
+  readonly settings: SimSettings;
+  readonly random: SeededRandom;
+  readonly buckets: BucketSet;
+  readonly meter: Meter;
+  /** Monotonic milliseconds; injectable for tests. */
+  now(): number;
+  /** Consumes the first matching fault rule of `kind`, if any. */
+  takeFault(match: { cloud: SimCloud; kind: FaultRule['kind']; zone?: string; region?: string; instanceType?: string }): FaultRule | undefined;
+  readonly backing?: VmBacking;
+}
+
+/** One simulated cloud API. The server offers each request to every service; the first that claims it answers. */
+export interface CloudService {
+  readonly cloud: SimCloud;
+  /** True if this request is for this service (by path, content type, scheme). */
+  claims(request: SimRequest): boolean;
+  handle(request: SimRequest): Promise<SimResponse>;
+  inventory(): InventoryItem[];
+  /** Plain JSON state for persistence; `restore` takes what `snapshot` gave. */
+  snapshot(): unknown;
+  restore(state: unknown): void;
+  /** Stops timers (boot transitions etc.). */
+  close?(): Promise<void>;
+}
+
+export type CloudServiceFactory = (context: SimContext) => CloudService;

@@ -1,0 +1,2 @@
+export { startCloudSim, type CloudSim, type CloudSimOptions } from './server.js';
+export type { FaultRule, InventoryItem, SimCloud, SimSettings, VmBacking } from './core/types.js';

@@ -1,0 +1,103 @@
+/**
+ * Typed errors. Every error skypool throws on purpose is a SkypoolError with a stable `code`, a message that
+ * tells the user what to do, and the process exit code the CLI should use (2 = bad input, 1 = failure).
+ */
+export type ErrorCode =
+  | 'SPEC_INVALID'
+  | 'SPEC_NOT_FOUND'
+  | 'PROVIDER_UNKNOWN'
+  | 'PROVIDER_UNAVAILABLE'
+  | 'PREREQUISITE_MISSING'
+  | 'CAPACITY_UNAVAILABLE'
+  | 'QUOTA_EXCEEDED'
+  | 'THROTTLED'
+  | 'CLOUD_API_ERROR'
+  | 'ENGINE_ERROR'
+  | 'TIMEOUT'
+  | 'NOT_FOUND'
+  | 'CANCELLED'
+  | 'INTERNAL';
+
+const MARK = Symbol.for('skypool.error');
+
+export class SkypoolError extends Error {
+  readonly [MARK] = true;
+  readonly code: ErrorCode;
+  readonly exitCode: 1 | 2;
+  /** Extra structured detail for `--output json`; never holds secrets. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; exitCode?: 1 | 2; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = options.exitCode ?? 1;
+    this.details = options.details ?? {};
+  }
+
+  /** Works across copies of the package (e.g. a CLI and an SDK from different node_modules). */
+  static isInstance(value: unknown): value is SkypoolError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARK] === true;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: Readonly<Record<string, unknown>> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export interface SpecIssue {
+  /** Dotted path of the field, e.g. `pools[1].count`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Bad input in a cluster spec: names every field at fault and how to fix it. Exit code 2. */
+export class SpecError extends SkypoolError {
+  readonly issues: readonly SpecIssue[];
+  constructor(issues: readonly SpecIssue[], source?: string) {
+    const where = source ? ` in ${source}` : '';
+    const lines = issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n');
+    super('SPEC_INVALID', `invalid cluster spec${where}:\n${lines}`, { exitCode: 2, details: { issues, source } });
+    this.issues = issues;
+  }
+}
+
+/** A tool, permission or platform the chosen provider needs is missing; raised before anything is created. */
+export class PrerequisiteError extends SkypoolError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('PREREQUISITE_MISSING', message, { details });
+  }
+}
+
+/** The cloud had no capacity for the request (synchronously or in a finished async operation). */
+export class CapacityError extends SkypoolError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('CAPACITY_UNAVAILABLE', message, { details, cause });
+  }
+}
+
+/** The account's quota would be exceeded; retrying does not help, raising the quota does. */
+export class QuotaError extends SkypoolError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('QUOTA_EXCEEDED', message, { details, cause });
+  }
+}
+
+/** A cloud API answered with an error the adapter did not map to something more specific. */
+export class CloudApiError extends SkypoolError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('CLOUD_API_ERROR', message, { details, cause });
+  }
+}
+
+export class EngineError extends SkypoolError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('ENGINE_ERROR', message, { details, cause });
+  }
+}
+
+export class TimeoutError extends SkypoolError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('TIMEOUT', message, { details });
+  }
+}

@@ -1,0 +1,122 @@
+import type { NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
+
+/**
+ * The provider-neutral contract every cloud adapter (providers/<cloud>/) implements. Modelled on SkyPilot's
+ * provisioner verbs: the core never imports a cloud SDK, and the cloud's own listing (by ownership tags) is
+ * the state: nothing here keeps a local inventory.
+ */
+
+/** Ownership tags carried by every resource skypool creates. */
+export interface OwnershipTags {
+  readonly cluster: string;
+  readonly pool: string;
+  readonly role: Role;
+  /** `poolSpecHash` of the pool the VM was made from. */
+  readonly specHash: string;
+}
+
+/** Tag/label keys as written on the cloud. GCE allows only lowercase `[a-z0-9_-]`, so all clouds use these. */
+export const TAG_KEYS = {
+  cluster: 'skypool-cluster',
+  pool: 'skypool-pool',
+  role: 'skypool-role',
+  specHash: 'skypool-spec-hash',
+} as const satisfies Record<keyof OwnershipTags, string>;
+
+export function tagsToRecord(tags: OwnershipTags): Record<string, string> {
+  return { [TAG_KEYS.cluster]: tags.cluster, [TAG_KEYS.pool]: tags.pool, [TAG_KEYS.role]: tags.role, [TAG_KEYS.specHash]: tags.specHash };
+}
+
+export function tagsFromRecord(record: Readonly<Record<string, string | undefined>>): OwnershipTags | undefined {
+  const cluster = record[TAG_KEYS.cluster];
+  const pool = record[TAG_KEYS.pool];
+  const role = record[TAG_KEYS.role];
+  const specHash = record[TAG_KEYS.specHash];
+  if (!cluster || !pool || (role !== 'manager' && role !== 'worker') || !specHash) return undefined;
+  return { cluster, pool, role, specHash };
+}
+
+export type InstanceState = 'pending' | 'running' | 'stopping' | 'terminated';
+
+export interface Instance {
+  /** The cloud's id (EC2 instance id, GCE instance name, Azure VM resource id, local VM name). */
+  readonly id: string;
+  /** Unique within the cluster; also the VM's hostname and engine node name. */
+  readonly name: string;
+  readonly provider: ProviderName;
+  readonly region?: string;
+  readonly zone?: string;
+  readonly instanceType?: string;
+  readonly state: InstanceState;
+  /** Address other nodes of the pool reach it on. */
+  readonly privateIp?: string;
+  /** Address the SDK on this machine reaches the engine API on (the private one for local). */
+  readonly publicIp?: string;
+  readonly tags: OwnershipTags;
+  readonly launchedAt?: string;
+}
+
+export interface NetworkRef {
+  readonly id: string;
+  /** CIDR of the subnet nodes get addresses from, e.g. `10.213.0.0/24`. */
+  readonly cidr: string;
+  /** First addresses of the subnet that the provider keeps for itself (gateway etc.). */
+  readonly reservedAddresses?: readonly string[];
+}
+
+export interface NodeLaunch {
+  readonly name: string;
+  /** When set the provider must give the node this address (used for certificates with the IP in the SAN). */
+  readonly privateIp?: string;
+}
+
+export interface LaunchRequest {
+  readonly cluster: string;
+  readonly pool: NodePoolSpec;
+  readonly tags: OwnershipTags;
+  readonly network: NetworkRef;
+  /** The nodes to launch with this exact user-data; providers batch them into as few API calls as they can. */
+  readonly nodes: readonly NodeLaunch[];
+  /** Rendered user-data (cloud-init / shell), identical bytes on every provider. */
+  readonly userData: string;
+  /**
+   * Idempotency token for the create call(s): the same token with the same request never makes duplicates
+   * (EC2 ClientToken, GCE requestId, Azure resource name).
+   */
+  readonly idempotencyToken: string;
+  readonly zone?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface WaitOptions {
+  readonly deadlineMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface Provider {
+  readonly name: ProviderName;
+  /** Fails with PrerequisiteError before anything is created when the provider cannot work here. */
+  checkPrerequisites(): Promise<void>;
+  /** Creates (or finds, by tags) the cluster's network; idempotent. */
+  ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef>;
+  /** Launches the nodes; returns them, possibly still pending. Throws CapacityError / QuotaError / CloudApiError. */
+  runInstances(request: LaunchRequest): Promise<Instance[]>;
+  /** Polls until every id is running (with addresses) or the deadline passes (TimeoutError). */
+  waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]>;
+  /** Every non-terminated instance carrying `skypool-cluster=<cluster>`. */
+  listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]>;
+  /** Terminates the instances; idempotent (already gone is fine). */
+  terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void>;
+  /** Deletes the network if it exists; idempotent. */
+  deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void>;
+  /** Releases clients, sockets and timers; the provider is unusable afterwards. */
+  close?(): Promise<void>;
+}
+
+/** Options every provider factory accepts; each provider extends it with its own (endpoint, credentials...). */
+export interface ProviderSettings {
+  /** Region used when a pool names none. */
+  readonly region?: string;
+}
+
+export type ProviderFactory = (settings?: ProviderSettings & Record<string, unknown>) => Promise<Provider> | Provider;

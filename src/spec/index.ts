@@ -1,0 +1,4 @@
+export * from './schema.js';
+export { parseSpec, parseSpecYaml, loadSpec } from './load.js';
+export { poolSpecHash } from './hash.js';
+export { specJsonSchema } from './json-schema.js';

@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { SkypoolError, SpecError, type SpecIssue } from '../errors.js';
+import { ClusterSpecSchema, type ClusterSpec } from './schema.js';
+import { crossFieldIssues } from './rules.js';
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+}
+
+function zodIssues(error: z.ZodError): SpecIssue[] {
+  return error.issues.flatMap((issue): SpecIssue[] => {
+    const base = formatPath(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        path: base ? `${base}.${key}` : key,
+        message: `unknown field "${key}"; remove it or check its spelling (run \`skypool schema\` for the allowed fields)`,
+      }));
+    }
+    if (issue.code === 'invalid_type' && issue.input === undefined) {
+      return [{ path: base, message: `required field is missing (${issue.expected} expected)` }];
+    }
+    return [{ path: base, message: issue.message }];
+  });
+}
+
+/** Validates a spec given as a TypeScript object; throws SpecError naming every field at fault. */
+export function parseSpec(input: unknown, source?: string): ClusterSpec {
+  const result = ClusterSpecSchema.safeParse(input);
+  if (!result.success) throw new SpecError(zodIssues(result.error), source);
+  const issues = crossFieldIssues(result.data);
+  if (issues.length > 0) throw new SpecError(issues, source);
+  return result.data;
+}
+
+/** Parses and validates YAML text (a `skypool.yaml`). */
+export function parseSpecYaml(text: string, source = 'skypool.yaml'): ClusterSpec {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new SpecError(
+      doc.errors.map((e) => ({
+        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '',
+        message: `malformed YAML: ${e.message.split('\n')[0]}`,
+      })),
+      source,
+    );
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new SpecError([{ path: '', message: 'the spec must be a YAML mapping with name, engine and pools' }], source);
+  }
+  return parseSpec(value, source);
+}
+
+/** Reads and validates a spec file. */
+export async function loadSpec(path: string): Promise<ClusterSpec> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new SkypoolError('SPEC_NOT_FOUND', `cannot read cluster spec ${path}: ${(cause as Error).message}. Pass the file with -f <path>.`, {
+      exitCode: 2,
+      cause,
+    });
+  }
+  return parseSpecYaml(text, path);
+}
