@@ -101,3 +101,10 @@ export class TimeoutError extends SkypoolError {
     super('TIMEOUT', message, { details });
   }
 }
+
+/** The cloud throttled the call and the retries allowed were used up. */
+export class ThrottledError extends SkypoolError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('THROTTLED', message, { details, cause });
+  }
+}
