@@ -21,13 +21,17 @@ function zodIssues(error: z.ZodError): SpecIssue[] {
     if (issue.code === 'invalid_type' && issue.input === undefined) {
       return [{ path: base, message: `required field is missing (${issue.expected} expected)` }];
     }
+    if (issue.code === 'invalid_key') {
+      const key = String(issue.path[issue.path.length - 1]);
+      return [{ path: base, message: `invalid key "${key}": ${issue.issues.map((i) => i.message).join('; ')}` }];
+    }
     return [{ path: base, message: issue.message }];
   });
 }
 
 /** Validates a spec given as a TypeScript object; throws SpecError naming every field at fault. */
 export function parseSpec(input: unknown, source?: string): ClusterSpec {
-  const result = ClusterSpecSchema.safeParse(input);
+  const result = ClusterSpecSchema.safeParse(input, { reportInput: true });
   if (!result.success) throw new SpecError(zodIssues(result.error), source);
   const issues = crossFieldIssues(result.data);
   if (issues.length > 0) throw new SpecError(issues, source);

@@ -1,0 +1,84 @@
+import type { ClusterSpec, NodePoolSpec } from './spec/schema.js';
+import { poolSpecHash } from './spec/hash.js';
+import type { Instance } from './providers/types.js';
+
+export interface PlannedCreate {
+  readonly pool: NodePoolSpec;
+  readonly specHash: string;
+  /** Node names to create, `<cluster>-<pool>-<n>` with the lowest free indexes. */
+  readonly names: string[];
+}
+
+export interface PlannedDelete {
+  readonly instance: Instance;
+  readonly reason: 'scale-down' | 'spec-changed' | 'pool-removed';
+}
+
+export interface Plan {
+  readonly cluster: string;
+  readonly creates: PlannedCreate[];
+  readonly deletes: PlannedDelete[];
+  readonly unchanged: Instance[];
+  readonly hasChanges: boolean;
+}
+
+export function nodeName(cluster: string, pool: string, index: number): string {
+  return `${cluster}-${pool}-${index}`;
+}
+
+/** Index of a node named by `nodeName`, or -1 for a name skypool did not give. */
+export function nodeIndex(cluster: string, pool: string, name: string): number {
+  const prefix = `${cluster}-${pool}-`;
+  if (!name.startsWith(prefix)) return -1;
+  const rest = name.slice(prefix.length);
+  return /^\d+$/.test(rest) ? Number(rest) : -1;
+}
+
+function byIndexDescending(cluster: string) {
+  return (a: Instance, b: Instance) => nodeIndex(cluster, b.tags.pool, b.name) - nodeIndex(cluster, a.tags.pool, a.name);
+}
+
+/**
+ * Compares the spec with what the providers report (instances carrying the cluster's ownership tags) and lists the
+ * creates and deletes that would make them match. Pure: it calls nothing. VMs whose spec hash differs from the
+ * pool's are replaced (deleted and created again under a free name); scale-down removes the highest indexes first.
+ */
+export function computePlan(spec: ClusterSpec, instances: readonly Instance[]): Plan {
+  const live = instances.filter((i) => i.tags.cluster === spec.name && i.state !== 'terminated' && i.state !== 'stopping');
+  const creates: PlannedCreate[] = [];
+  const deletes: PlannedDelete[] = [];
+  const unchanged: Instance[] = [];
+  const poolNames = new Set(spec.pools.map((p) => p.name));
+
+  for (const instance of live) {
+    if (!poolNames.has(instance.tags.pool)) deletes.push({ instance, reason: 'pool-removed' });
+  }
+
+  for (const pool of spec.pools) {
+    const specHash = poolSpecHash(spec, pool);
+    const members = live.filter((i) => i.tags.pool === pool.name);
+    const current = members.filter((i) => i.tags.specHash === specHash && i.provider === pool.provider && i.tags.role === pool.role);
+    for (const stale of members.filter((i) => !current.includes(i))) deletes.push({ instance: stale, reason: 'spec-changed' });
+
+    const keep = [...current].sort(byIndexDescending(spec.name)).reverse();
+    if (keep.length > pool.count) {
+      const surplus = [...current].sort(byIndexDescending(spec.name)).slice(0, keep.length - pool.count);
+      for (const instance of surplus) deletes.push({ instance, reason: 'scale-down' });
+      unchanged.push(...keep.filter((i) => !surplus.includes(i)));
+    } else {
+      unchanged.push(...keep);
+    }
+
+    const missing = pool.count - Math.min(keep.length, pool.count);
+    if (missing > 0) {
+      const taken = new Set(members.map((i) => i.name));
+      const names: string[] = [];
+      for (let index = 1; names.length < missing; index += 1) {
+        const name = nodeName(spec.name, pool.name, index);
+        if (!taken.has(name)) names.push(name);
+      }
+      creates.push({ pool, specHash, names });
+    }
+  }
+  return { cluster: spec.name, creates, deletes, unchanged, hasChanges: creates.length > 0 || deletes.length > 0 };
+}

@@ -1,0 +1,154 @@
+import PQueue from 'p-queue';
+import pRetry, { AbortError } from 'p-retry';
+import { CapacityError, SkypoolError } from '../errors.js';
+import type { ProviderName } from '../spec/schema.js';
+import type { Instance, LaunchRequest, Provider } from '../providers/types.js';
+
+export interface QueueLimits {
+  /** Calls in flight at once. */
+  readonly concurrency: number;
+  /** Calls started per `intervalMs` (p-queue's intervalCap), matched to the cloud's refill rate. */
+  readonly intervalCap: number;
+  readonly intervalMs: number;
+}
+
+/**
+ * Defaults sit just under each cloud's documented refill rate (cloud-apis.md), so a large apply is paced by the
+ * queue instead of being throttled by the cloud. The local provider is bounded by the machine, not an API.
+ */
+export const DEFAULT_LIMITS: Readonly<Record<ProviderName, QueueLimits>> = {
+  aws: { concurrency: 4, intervalCap: 2, intervalMs: 1000 },
+  gcp: { concurrency: 8, intervalCap: 20, intervalMs: 1000 },
+  azure: { concurrency: 8, intervalCap: 8, intervalMs: 1000 },
+  local: { concurrency: 4, intervalCap: Number.POSITIVE_INFINITY, intervalMs: 0 },
+};
+
+export type QueueEvent =
+  | { readonly type: 'launch-start'; readonly provider: ProviderName; readonly pool: string; readonly nodes: readonly string[]; readonly zone?: string }
+  | { readonly type: 'launch-done'; readonly provider: ProviderName; readonly pool: string; readonly nodes: readonly string[]; readonly ms: number }
+  | { readonly type: 'retry'; readonly provider: ProviderName; readonly pool: string; readonly attempt: number; readonly code: string }
+  | { readonly type: 'failover'; readonly provider: ProviderName; readonly pool: string; readonly fromZone?: string; readonly toZone: string; readonly reason: string }
+  | { readonly type: 'terminate'; readonly provider: ProviderName; readonly ids: readonly string[] };
+
+export interface ProvisioningQueueOptions {
+  readonly limits?: Partial<Record<ProviderName, Partial<QueueLimits>>>;
+  /** Attempts after the first for throttled or transient failures (the SDKs retry on their own first). */
+  readonly retries?: number;
+  /** Base of the exponential backoff between attempts. */
+  readonly minRetryDelayMs?: number;
+  readonly onEvent?: (event: QueueEvent) => void;
+}
+
+const RETRYABLE = new Set(['THROTTLED', 'CLOUD_API_ERROR']);
+
+/**
+ * Every mutating cloud call of an apply goes through here: one p-queue per provider paces calls to the cloud's
+ * rate, p-retry backs off on throttling and transient errors, and a CapacityError moves the launch to the pool's
+ * next zone. Idempotency tokens make each retry safe: a create that did succeed is answered with the same VMs.
+ */
+export class ProvisioningQueue {
+  private readonly queues = new Map<ProviderName, PQueue>();
+  private readonly options: ProvisioningQueueOptions;
+
+  constructor(options: ProvisioningQueueOptions = {}) {
+    this.options = options;
+  }
+
+  private queueFor(provider: ProviderName): PQueue {
+    let queue = this.queues.get(provider);
+    if (!queue) {
+      const limits = { ...DEFAULT_LIMITS[provider], ...this.options.limits?.[provider] };
+      queue = new PQueue({
+        concurrency: limits.concurrency,
+        ...(limits.intervalMs > 0 && Number.isFinite(limits.intervalCap) ? { intervalCap: limits.intervalCap, interval: limits.intervalMs } : {}),
+      });
+      this.queues.set(provider, queue);
+    }
+    return queue;
+  }
+
+  private emit(event: QueueEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  private withRetries<T>(provider: ProviderName, pool: string, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    return pRetry(
+      async () => {
+        try {
+          return await call();
+        } catch (error) {
+          if (SkypoolError.isInstance(error) && RETRYABLE.has(error.code)) throw error;
+          throw new AbortError(error as Error);
+        }
+      },
+      {
+        retries: this.options.retries ?? 4,
+        minTimeout: this.options.minRetryDelayMs ?? 500,
+        factor: 2,
+        randomize: true,
+        signal,
+        onFailedAttempt: ({ error, attemptNumber }) =>
+          this.emit({ type: 'retry', provider, pool, attempt: attemptNumber, code: SkypoolError.isInstance(error) ? error.code : 'UNKNOWN' }),
+      },
+    );
+  }
+
+  /** Zones to try in order: the requested one first, then the pool's others. */
+  private zonesFor(request: LaunchRequest): Array<string | undefined> {
+    const zones = request.pool.zones ?? [];
+    if (zones.length === 0) return [request.zone];
+    const first = request.zone && zones.includes(request.zone) ? request.zone : zones[0];
+    return [first, ...zones.filter((z) => z !== first)];
+  }
+
+  /** Launches the request's nodes, paced, retried, failing over across zones on capacity errors. */
+  async launch(provider: Provider, request: LaunchRequest): Promise<Instance[]> {
+    const zones = this.zonesFor(request);
+    const pool = request.pool.name;
+    let lastCapacityError: CapacityError | undefined;
+    for (const [i, zone] of zones.entries()) {
+      if (i > 0) this.emit({ type: 'failover', provider: provider.name, pool, fromZone: zones[i - 1], toZone: zone ?? '', reason: lastCapacityError?.message ?? '' });
+      const attempt: LaunchRequest = {
+        ...request,
+        zone,
+        // A different zone is a different request: the cloud would reject the old token as a parameter mismatch.
+        idempotencyToken: i === 0 ? request.idempotencyToken : `${request.idempotencyToken}-z${i}`,
+      };
+      const started = performance.now();
+      this.emit({ type: 'launch-start', provider: provider.name, pool, nodes: request.nodes.map((n) => n.name), zone });
+      try {
+        const instances = await this.queueFor(provider.name).add(
+          () => this.withRetries(provider.name, pool, request.signal, () => provider.runInstances(attempt)),
+          { signal: request.signal },
+        );
+        this.emit({ type: 'launch-done', provider: provider.name, pool, nodes: request.nodes.map((n) => n.name), ms: Math.round(performance.now() - started) });
+        return instances;
+      } catch (error) {
+        if (error instanceof CapacityError || (SkypoolError.isInstance(error) && error.code === 'CAPACITY_UNAVAILABLE')) {
+          lastCapacityError = error as CapacityError;
+          continue;
+        }
+        throw error;
+      }
+    }
+    const tried = zones.filter(Boolean).join(', ') || 'the default zone';
+    throw new CapacityError(
+      `no capacity for pool "${pool}" (${request.pool.instanceType ?? 'size ' + JSON.stringify(request.pool.size ?? {})}) in ${tried}; add zones to the pool or choose another instance type`,
+      { pool, zones: zones.filter(Boolean) },
+      lastCapacityError,
+    );
+  }
+
+  async terminate(provider: Provider, ids: readonly string[], signal?: AbortSignal): Promise<void> {
+    if (ids.length === 0) return;
+    this.emit({ type: 'terminate', provider: provider.name, ids });
+    await this.queueFor(provider.name).add(() => this.withRetries(provider.name, 'terminate', signal, () => provider.terminateInstances(ids, signal)), {
+      
+      signal,
+    });
+  }
+
+  async onIdle(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.onIdle()));
+  }
+}
