@@ -1,0 +1,35 @@
+# --- common/docker.sh: install (only if missing), start dockerd with mTLS on 2376, wait for it ---
+if ! command -v dockerd >/dev/null 2>&1; then
+  log "dockerd missing: installing docker.io"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io; } >>"$LOG_DIR/apt.log" 2>&1 ||
+    fail "dockerd is missing and apt-get install docker.io failed (see $LOG_DIR/apt.log)"
+fi
+DOCKERD=$(command -v dockerd)
+# cgroupfs + a per-node parent keeps every node's containers in its own, removable cgroup subtree.
+DOCKERD_ARGS="--tlsverify --tlscacert $TLS_DIR/ca.pem --tlscert $TLS_DIR/cert.pem --tlskey $TLS_DIR/key.pem"
+DOCKERD_ARGS="$DOCKERD_ARGS -H tcp://0.0.0.0:2376 -H unix:///var/run/docker.sock"
+DOCKERD_ARGS="$DOCKERD_ARGS --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent skypool-$(hostname)"
+DOCKER="docker -H unix:///var/run/docker.sock"
+
+if [ -d /run/systemd/system ]; then
+  mkdir -p /etc/systemd/system/docker.service.d
+  cat >/etc/systemd/system/docker.service.d/skypool.conf <<UNIT
+[Service]
+Environment=DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1
+ExecStart=
+ExecStart=$DOCKERD $DOCKERD_ARGS
+UNIT
+  # The socket unit would hold /var/run/docker.sock that dockerd now opens itself.
+  systemctl disable --now docker.socket >/dev/null 2>&1 || true
+  systemctl daemon-reload && systemctl enable docker >/dev/null 2>&1
+  systemctl restart docker || fail "systemctl restart docker failed (see journalctl -u docker)"
+elif $DOCKER info >/dev/null 2>&1; then
+  log "dockerd already running"
+else
+  # shellcheck disable=SC2086 # DOCKERD_ARGS is a list of words
+  DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid "$DOCKERD" $DOCKERD_ARGS >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
+fi
+wait_for "dockerd to answer (see $LOG_DIR/dockerd.log)" $DOCKER info
+log "dockerd ready after $(($(date +%s) - START))s"
+swarm_state() { $DOCKER info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
