@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'SPEC_INVALID'
   | 'SPEC_NOT_FOUND'
+  | 'USAGE'
   | 'PROVIDER_UNKNOWN'
   | 'PROVIDER_UNAVAILABLE'
   | 'PREREQUISITE_MISSING'

@@ -1,0 +1,27 @@
+// Shared helpers for benchmarks: ratios measured in one run (machines are noisy), JSON under bench/results/.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export async function writeResult(name, result) {
+  const file = join(root, 'bench', 'results', `${name}.json`);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify({ bench: name, at: new Date().toISOString(), ...result }, null, 2)}\n`);
+  console.log(`wrote ${file}`);
+}
+
+/** "value vs target": ratio below 1 means better than the target for a "lower is better" metric. */
+export function verdict(label, value, target, unit, lowerIsBetter = true) {
+  const ratio = value / target;
+  const ok = lowerIsBetter ? value <= target : value >= target;
+  console.log(`${label}: ${value.toFixed(1)} ${unit} (target ${lowerIsBetter ? '<' : '≥'} ${target} ${unit}, ratio ${ratio.toFixed(2)}) ${ok ? 'OK' : 'MISSED'}`);
+  return { value, target, unit, ratio, ok };
+}
