@@ -1,0 +1,54 @@
+import { SkypoolError, TimeoutError } from '../errors.js';
+
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(cancelled(signal));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(cancelled(signal!));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+export function cancelled(signal: AbortSignal): SkypoolError {
+  return new SkypoolError('CANCELLED', 'cancelled', { cause: signal.reason });
+}
+
+export interface PollOptions {
+  readonly deadline: number;
+  readonly signal?: AbortSignal;
+  readonly intervalMs?: number;
+  /** What is awaited, for the TimeoutError message ("... waiting for <what>"). */
+  readonly what: string;
+  /** Appended to the timeout message: what the user can do. */
+  readonly hint?: string;
+}
+
+/**
+ * Calls `check` until it returns a value other than undefined or the deadline passes. Errors thrown by `check`
+ * count as "not yet" (an API that is still starting); the last one is reported with the timeout.
+ */
+export async function pollUntil<T>(check: () => Promise<T | undefined>, options: PollOptions): Promise<T> {
+  const interval = options.intervalMs ?? 100;
+  let lastError: unknown;
+  for (;;) {
+    if (options.signal?.aborted) throw cancelled(options.signal);
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+      lastError = undefined;
+    } catch (error) {
+      if (SkypoolError.isInstance(error) && error.code === 'CANCELLED') throw error;
+      lastError = error;
+    }
+    if (Date.now() >= options.deadline) {
+      const last = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new TimeoutError(`timed out waiting for ${options.what}${last}${options.hint ? `; ${options.hint}` : ''}`, { waitingFor: options.what });
+    }
+    await sleep(Math.min(interval, Math.max(0, options.deadline - Date.now())), options.signal);
+  }
+}

@@ -1,0 +1,71 @@
+import Docker from 'dockerode';
+import { EngineError } from '../../errors.js';
+import { redact } from '../../redact.js';
+import type { EngineClientTls, EngineEndpoint } from '../types.js';
+
+/** Docker's remote API port with TLS. */
+export const DOCKER_TLS_PORT = 2376;
+const CALL_TIMEOUT_MS = 15_000;
+
+/**
+ * One dockerode client per node, always over mTLS on 2376 with the cluster's client certificate: never the
+ * unix socket, never SSH. The server certificate must carry the node's IP (checked by Node's TLS).
+ */
+export class DockerClients {
+  private readonly clients = new Map<string, Docker>();
+  constructor(private readonly tls: EngineClientTls) {}
+
+  get(endpoint: EngineEndpoint, timeoutMs = CALL_TIMEOUT_MS): Docker {
+    const key = `${endpoint.host}/${timeoutMs}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      client = new Docker({
+        host: endpoint.host,
+        port: DOCKER_TLS_PORT,
+        protocol: 'https',
+        ca: this.tls.caPem,
+        cert: this.tls.client.certPem,
+        key: this.tls.client.keyPem,
+        timeout: timeoutMs,
+      });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  clear(): void {
+    this.clients.clear();
+  }
+}
+
+interface DockerApiError {
+  statusCode?: number;
+  json?: { message?: string } | null;
+  reason?: string;
+  message?: string;
+  code?: string;
+}
+
+export function apiMessage(error: unknown): string {
+  const e = error as DockerApiError;
+  const text = e?.json?.message ?? e?.message ?? String(error);
+  return redact(text.trim());
+}
+
+export function apiStatus(error: unknown): number | undefined {
+  return (error as DockerApiError)?.statusCode;
+}
+
+/** Runs one engine API call and turns a failure into an EngineError naming the node and the action. */
+export async function call<T>(endpoint: EngineEndpoint, action: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    const status = apiStatus(error);
+    throw new EngineError(
+      `${action} failed on ${endpoint.name} (${endpoint.host}:${DOCKER_TLS_PORT}): ${apiMessage(error)}`,
+      { node: endpoint.name, host: endpoint.host, action, ...(status ? { status } : {}) },
+      error,
+    );
+  }
+}

@@ -1,0 +1,203 @@
+import { createReadStream } from 'node:fs';
+import type Docker from 'dockerode';
+import { EngineError } from '../../errors.js';
+import { renderUserData } from '../../bootstrap/user-data.js';
+import type { Role } from '../../spec/schema.js';
+import { pollUntil } from '../poll.js';
+import type {
+  BootstrapInput,
+  DrainResult,
+  EngineClientTls,
+  EngineDriver,
+  EngineEndpoint,
+  EngineNode,
+  JoinTokens,
+  PublishingOptions,
+  WaitOptions,
+  WorkloadSpec,
+  WorkloadStatus,
+} from '../types.js';
+import { apiMessage, call, DockerClients } from './api.js';
+import { assertNotLastManager, inspectNode, LIVE_TASK_STATES, toEngineNode, updateNodeSpec, type ApiNode, type ApiTask } from './nodes.js';
+import { findService, upsertService, validateWorkload, WORKLOAD_LABEL, workloadStatus, type ApiService } from './services.js';
+
+interface SwarmInfo {
+  Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string };
+}
+
+interface ApiSwarm {
+  Version: { Index: number };
+  Spec: Record<string, unknown>;
+  JoinTokens: { Worker: string; Manager: string };
+}
+
+const LOAD_TIMEOUT_MS = 120_000;
+
+/** Docker Swarm through the Engine API of each node (dockerode over mTLS). */
+export class SwarmDriver implements EngineDriver {
+  readonly engine = 'swarm' as const;
+  private readonly clients: DockerClients;
+
+  constructor(tls: EngineClientTls) {
+    this.clients = new DockerClients(tls);
+  }
+
+  private docker(endpoint: EngineEndpoint): Docker {
+    return this.clients.get(endpoint);
+  }
+
+  renderUserData(input: BootstrapInput): string {
+    const role = input.role === 'manager' ? (input.first ? 'manager-init' : 'manager-join') : 'worker';
+    return renderUserData({
+      engine: 'swarm',
+      role,
+      nodeName: input.nodeName,
+      nodeIp: input.nodeIp,
+      tls: { caPem: input.caPem, certPem: input.server.certPem, keyPem: input.server.keyPem },
+      ...(role === 'manager-init' ? {} : { join: { token: input.joinToken, managers: input.managers ?? [] } }),
+      ...(input.deadlineSeconds ? { deadlineSeconds: input.deadlineSeconds } : {}),
+    });
+  }
+
+  async waitReady(endpoint: EngineEndpoint, role: Role, options: WaitOptions): Promise<void> {
+    const docker = this.clients.get(endpoint, 3_000);
+    await pollUntil(
+      async () => {
+        const info = (await docker.info()) as SwarmInfo;
+        const active = info.Swarm?.LocalNodeState === 'active';
+        return active && (role === 'worker' || info.Swarm?.ControlAvailable === true) ? true : undefined;
+      },
+      {
+        ...options,
+        what: `the engine API of ${endpoint.name} (${endpoint.host}:2376) to answer as a swarm ${role}`,
+        hint: 'the node may still be booting, or its user-data failed (see /var/log/skypool on the VM)',
+      },
+    );
+  }
+
+  async joinTokens(manager: EngineEndpoint): Promise<JoinTokens> {
+    const swarm = await call(manager, 'reading the join tokens', () => this.docker(manager).swarmInspect() as Promise<ApiSwarm>);
+    return { worker: swarm.JoinTokens.Worker, manager: swarm.JoinTokens.Manager };
+  }
+
+  async rotateJoinTokens(manager: EngineEndpoint): Promise<void> {
+    const docker = this.docker(manager);
+    await call(manager, 'rotating the join tokens', async () => {
+      const swarm = (await docker.swarmInspect()) as ApiSwarm;
+      await docker.swarmUpdate({ _query: { version: swarm.Version.Index, rotateWorkerToken: true, rotateManagerToken: true }, _body: swarm.Spec });
+    });
+  }
+
+  async listNodes(manager: EngineEndpoint): Promise<EngineNode[]> {
+    const nodes = await call(manager, 'listing the swarm nodes', () => this.docker(manager).listNodes() as Promise<ApiNode[]>);
+    return nodes.map(toEngineNode);
+  }
+
+  async setNodeLabels(manager: EngineEndpoint, nodeId: string, labels: Readonly<Record<string, string>>): Promise<boolean> {
+    return call(manager, `labelling node ${nodeId}`, () =>
+      updateNodeSpec(this.docker(manager), nodeId, (spec) => {
+        const current = spec.Labels ?? {};
+        if (Object.entries(labels).every(([k, v]) => current[k] === v)) return undefined;
+        return { ...spec, Labels: { ...current, ...labels } };
+      }),
+    );
+  }
+
+  async drainNode(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<DrainResult> {
+    const docker = this.docker(manager);
+    const started = Date.now();
+    const node = toEngineNode(await call(manager, `inspecting node ${nodeId}`, () => inspectNode(docker, nodeId)));
+    const before = await call(manager, 'listing tasks', () => docker.listTasks({ filters: { node: [nodeId] } }) as Promise<ApiTask[]>);
+    const moved = before.filter((t) => t.DesiredState === 'running' && LIVE_TASK_STATES.has(t.Status.State)).length;
+    await call(manager, `draining ${node.name}`, () =>
+      updateNodeSpec(docker, nodeId, (spec) => (spec.Availability === 'drain' ? undefined : { ...spec, Availability: 'drain' })),
+    );
+    await pollUntil(
+      async () => {
+        const [tasks, services] = await Promise.all([docker.listTasks() as Promise<ApiTask[]>, docker.listServices() as unknown as Promise<ApiService[]>]);
+        if (tasks.some((t) => t.NodeID === nodeId && LIVE_TASK_STATES.has(t.Status.State))) return undefined;
+        const settled = services.every((s) => {
+          const want = s.Spec.Mode.Replicated?.Replicas;
+          if (want === undefined) return true; // global services have nothing to move
+          const running = tasks.filter((t) => t.ServiceID === s.ID && t.DesiredState === 'running' && t.Status.State === 'running');
+          return running.length >= want;
+        });
+        return settled ? true : undefined;
+      },
+      { ...options, what: `the tasks of ${node.name} to run on other nodes`, hint: 'check that the other nodes have room and the image' },
+    );
+    return { node: node.name, durationMs: Date.now() - started, movedTasks: moved };
+  }
+
+  async removeNode(manager: EngineEndpoint, nodeId: string): Promise<void> {
+    const docker = this.docker(manager);
+    const nodes = await this.listNodes(manager);
+    assertNotLastManager(nodes, nodeId);
+    const target = nodes.find((n) => n.id === nodeId);
+    if (!target) return; // already gone
+    if (target.role === 'manager') {
+      await call(manager, `demoting ${target.name}`, () => updateNodeSpec(docker, nodeId, (spec) => ({ ...spec, Role: 'worker' })));
+    }
+    await call(manager, `removing node ${target.name}`, async () => {
+      try {
+        await docker.getNode(nodeId).remove({ force: true });
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+      }
+    });
+  }
+
+  async loadImage(endpoint: EngineEndpoint, tarballPath: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const docker = this.clients.get(endpoint, LOAD_TIMEOUT_MS);
+    await call(endpoint, `loading image ${tarballPath}`, async () => {
+      const stream = await docker.loadImage(createReadStream(tarballPath), { quiet: true, ...(options.signal ? { abortSignal: options.signal } : {}) });
+      // The answer is a JSON stream; an error inside it (e.g. a bad tarball) arrives with status 200.
+      const body = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        stream.on('data', (d: Buffer) => (text += d.toString()));
+        stream.on('end', () => resolve(text));
+        stream.on('error', reject);
+      });
+      const failure = body.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => JSON.parse(l) as { error?: string }).find((m) => m.error);
+      if (failure?.error) throw new Error(failure.error);
+    });
+  }
+
+  async runWorkload(manager: EngineEndpoint, workload: WorkloadSpec, publishing: PublishingOptions): Promise<void> {
+    validateWorkload(workload);
+    await call(manager, `creating service ${workload.name}`, () => upsertService(this.docker(manager), workload, publishing));
+  }
+
+  async workloads(manager: EngineEndpoint, name?: string): Promise<WorkloadStatus[]> {
+    const docker = this.docker(manager);
+    return call(manager, 'reading services', async () => {
+      const services = name
+        ? [await findService(docker, name)].filter((s): s is ApiService => !!s)
+        : ((await docker.listServices({ filters: { label: [`${WORKLOAD_LABEL}=true`] } })) as unknown as ApiService[]);
+      if (services.length === 0) return [];
+      const [tasks, nodes] = await Promise.all([docker.listTasks() as Promise<ApiTask[]>, docker.listNodes() as Promise<ApiNode[]>]);
+      return services
+        .map((s) => workloadStatus(s, tasks, nodes, (n) => toEngineNode(n).address))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    });
+  }
+
+  async waitWorkload(manager: EngineEndpoint, name: string, options: WaitOptions): Promise<WorkloadStatus> {
+    return pollUntil(
+      async () => {
+        const [status] = await this.workloads(manager, name);
+        if (!status) throw new EngineError(`service ${name} does not exist`, { workload: name });
+        const running = status.tasks.filter((t) => t.state === 'running' && t.desiredState === 'running');
+        const reachable = status.publishMode !== 'host' || running.every((t) => t.hostPort !== undefined);
+        return status.runningReplicas === status.desiredReplicas && running.length === status.desiredReplicas && reachable ? status : undefined;
+      },
+      { ...options, intervalMs: 200, what: `every replica of ${name} to run`, hint: 'run `skypool status` to see task errors (e.g. image missing on a node)' },
+    );
+  }
+
+  close(): void {
+    this.clients.clear();
+  }
+}
+
+export { apiMessage };
