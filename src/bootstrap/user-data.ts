@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SkypoolError } from '../errors.js';
 import { packageRoot } from './package-root.js';
+import { awsPoolTemplate, type AwsPoolUserDataInput } from './aws-pool-user-data.js';
+
+export type { AwsPoolUserDataInput, AwsSecretsManagerSource } from './aws-pool-user-data.js';
 
 /** The smallest user-data limit of the supported clouds (EC2: 16 KB before base64). */
 export const USER_DATA_MAX_BYTES = 16_384;
@@ -83,8 +86,31 @@ function invalid(message: string): SkypoolError {
   return new SkypoolError('INTERNAL', `cannot render user-data: ${message}`, { exitCode: 2 });
 }
 
-/** Renders the boot script of one node. Pure: the same input gives the same bytes. */
-export function renderUserData(input: UserDataInput): string {
+function withinLimit(script: string): string {
+  const size = Buffer.byteLength(script, 'utf8');
+  if (size > USER_DATA_MAX_BYTES) {
+    throw invalid(`the script is ${size} bytes, over the ${USER_DATA_MAX_BYTES}-byte user-data limit of EC2`);
+  }
+  return script;
+}
+
+/** An AWS pool's shared boot script (CDK Auto Scaling groups): see aws-pool-user-data.ts. */
+function renderAwsPool(input: AwsPoolUserDataInput): string {
+  let template: ReturnType<typeof awsPoolTemplate>;
+  try {
+    template = awsPoolTemplate(input);
+  } catch (error) {
+    throw invalid((error as Error).message);
+  }
+  return withinLimit(renderTemplate(template.template, template.values));
+}
+
+/**
+ * Renders the boot script of one node, or (with `source`) of every node of an AWS pool. Pure: the same input
+ * gives the same bytes.
+ */
+export function renderUserData(input: UserDataInput | AwsPoolUserDataInput): string {
+  if ('source' in input) return renderAwsPool(input);
   if (input.engine !== 'swarm') throw invalid(`engine "${String(input.engine)}" has no templates yet`);
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(input.nodeName)) throw invalid(`node name "${input.nodeName}" is not a valid hostname`);
   if (input.nodeIp !== undefined && !/^[0-9a-fA-F:.]+$/.test(input.nodeIp)) throw invalid(`node IP "${input.nodeIp}" is not an IP address`);
@@ -108,10 +134,5 @@ export function renderUserData(input: UserDataInput): string {
     values.join_token_command = join.tokenCommand ?? '';
     values.join_addrs = join.managers.join(' ');
   }
-  const script = renderTemplate(`swarm/${input.role}.sh`, values);
-  const size = Buffer.byteLength(script, 'utf8');
-  if (size > USER_DATA_MAX_BYTES) {
-    throw invalid(`the script is ${size} bytes, over the ${USER_DATA_MAX_BYTES}-byte user-data limit of EC2`);
-  }
-  return script;
+  return withinLimit(renderTemplate(`swarm/${input.role}.sh`, values));
 }
