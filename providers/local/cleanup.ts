@@ -1,0 +1,108 @@
+import { readdir, readFile, readlink, rm, rmdir } from 'node:fs/promises';
+import { CloudApiError } from '../../src/errors.js';
+import { run } from './exec.js';
+import { readMountInfo } from './mounts.js';
+import { deleteBridge, releaseAddress, staleClaims } from './network.js';
+import { clusterDir, createdMountPointsFile, DEFAULT_STATE_ROOT, hostVethName, ipClaimDir, isVmDirName, NETNS_PREFIX, netnsName, vmDir } from './paths.js';
+import { killIfMatches, pidsInCgroups, pidsInNetns, stopProcesses, vmCgroupDirs } from './processes.js';
+import { netnsLink, readRecord } from './vm.js';
+
+export interface TeardownOptions {
+  /** How long processes get between SIGTERM and SIGKILL; default 5 s. */
+  readonly graceMs?: number;
+}
+
+/** The network namespace the VM's processes are in, found by name or, after a half-done teardown, by its anchor. */
+async function vmNetLink(id: string, anchorPid: number | undefined): Promise<string | undefined> {
+  const named = await netnsLink(id);
+  if (named) return named;
+  if (!anchorPid) return undefined;
+  const cmdline = await readFile(`/proc/${anchorPid}/cmdline`, 'utf8').catch(() => '');
+  if (cmdline !== 'sleep\0infinity\0') return undefined;
+  const own = await readlink('/proc/self/ns/net');
+  const link = await readlink(`/proc/${anchorPid}/ns/net`).catch(() => undefined);
+  return link && link !== own ? link : undefined;
+}
+
+/**
+ * Removes one VM and everything it ran, whatever state it is in (running, half-created, half-torn-down):
+ * processes in its netns and cgroups, the netns (and with it the veth), cgroup dirs, address claim, VM dir.
+ * Safe to run twice.
+ */
+export async function teardownVm(stateRoot: string, cluster: string, node: string, options: TeardownOptions = {}): Promise<void> {
+  const dir = vmDir(stateRoot, cluster, node);
+  const id = netnsName(cluster, node);
+  const record = await readRecord(dir);
+  // First the host-side user-data wrapper, so it cannot write user-data.exit into a directory being removed.
+  await killIfMatches(record?.userDataPid, dir);
+  const link = await vmNetLink(id, record?.anchorPid);
+  const find = async (): Promise<number[]> => {
+    const inNetns = link ? await pidsInNetns(link) : [];
+    return [...new Set([...inNetns, ...(await pidsInCgroups(await vmCgroupDirs(node)))])];
+  };
+  await stopProcesses(find, options.graceMs ?? 5_000, `local VM ${id}`);
+  const del = await run('ip', ['netns', 'del', id], { allowFailure: true });
+  if (del.code !== 0 && !/No such file|not exist/i.test(del.stderr)) {
+    throw new CloudApiError(`could not delete network namespace ${id}: ${del.stderr.trim()}`, { netns: id });
+  }
+  // Normally gone with the namespace; still there if something else holds the namespace open.
+  await run('ip', ['link', 'del', 'dev', hostVethName(cluster, node)], { allowFailure: true });
+  for (const cg of await vmCgroupDirs(node)) {
+    await rmdir(cg).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw new CloudApiError(`could not remove cgroup ${cg}: ${err.message}`, { cgroup: cg }, err);
+    });
+  }
+  await releaseAddress(stateRoot, cluster, record?.ip);
+  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  const leftover = (await readMountInfo()).filter((m) => m.mountPoint.startsWith(`${dir}/`) || m.mountPoint === `/run/netns/${id}`);
+  for (const m of leftover) await run('umount', ['-l', m.mountPoint], { allowFailure: true });
+  await removeCreatedMountPoints(stateRoot);
+}
+
+/**
+ * Removes the host mount points ensureHostMountPoints made, but only once no skypool VM at all is left on the
+ * host: removing a directory another VM has a mount on would silently detach that mount.
+ */
+export async function removeCreatedMountPoints(stateRoot: string): Promise<void> {
+  const file = createdMountPointsFile(stateRoot);
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  const names = await readdir('/run/netns').catch(() => [] as string[]);
+  if (names.some((n) => n.startsWith(NETNS_PREFIX))) return;
+  const created = JSON.parse(text) as string[];
+  // Deepest first so a created parent is empty by the time its turn comes.
+  for (const path of [...created].sort((a, b) => b.length - a.length)) {
+    await rm(path, { recursive: false, force: true }).catch(() => rmdir(path).catch(() => undefined));
+  }
+  await rm(file, { force: true });
+}
+
+/** Node names with a VM dir under the cluster, created or half-created. */
+export async function vmNames(stateRoot: string, cluster: string): Promise<string[]> {
+  const entries = await readdir(clusterDir(stateRoot, cluster), { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory() && isVmDirName(e.name)).map((e) => e.name);
+}
+
+/** Address claims of nodes that no longer have a VM dir (crash between claim and dir removal). */
+export async function removeStaleClaims(stateRoot: string, cluster: string): Promise<void> {
+  const live = new Set(await vmNames(stateRoot, cluster));
+  for (const ip of await staleClaims(stateRoot, cluster, live)) await releaseAddress(stateRoot, cluster, ip);
+}
+
+/** Removes the cluster's state directory once it holds no VM. */
+export async function removeClusterDir(stateRoot: string, cluster: string): Promise<void> {
+  if ((await vmNames(stateRoot, cluster)).length > 0) return;
+  await removeStaleClaims(stateRoot, cluster);
+  await rmdir(ipClaimDir(stateRoot, cluster)).catch(() => undefined);
+  await rmdir(clusterDir(stateRoot, cluster)).catch(() => undefined);
+}
+
+/** Everything of one local cluster: its VMs (in parallel), then its bridge and state directory. */
+export async function cleanupLocalCluster(cluster: string, stateRoot: string = DEFAULT_STATE_ROOT, options: TeardownOptions = {}): Promise<void> {
+  const nodes = await vmNames(stateRoot, cluster);
+  const results = await Promise.allSettled(nodes.map((node) => teardownVm(stateRoot, cluster, node, options)));
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed.length > 0) throw failed[0]!.reason;
+  await deleteBridge(cluster);
+  await removeClusterDir(stateRoot, cluster);
+}

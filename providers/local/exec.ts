@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import { CloudApiError, PrerequisiteError } from '../../src/errors.js';
+
+export interface RunOptions {
+  /** Kills the command after this long; default 30 s. */
+  readonly timeoutMs?: number;
+  /** Written to the command's stdin. */
+  readonly input?: string;
+  /** Resolve with the result instead of throwing when the command exits non-zero. */
+  readonly allowFailure?: boolean;
+  /** Replaces the environment (commands run inside VMs get a clean one, never the SDK's credentials). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const MAX_OUTPUT = 4 * 1024 * 1024;
+
+/**
+ * The single way this provider runs a host command: no shell, a timeout, and errors that name the command and
+ * its stderr (the provider never passes secrets on a command line; user-data goes through files).
+ */
+export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const shown = [command, ...args].join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (d: Buffer) => { if (stdout.length < MAX_OUTPUT) stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { if (stderr.length < MAX_OUTPUT) stderr += d.toString(); });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (err.code === 'ENOENT') {
+        reject(new PrerequisiteError(`command "${command}" not found: install it (see scripts/prelude.sh) and retry`, { command }));
+      } else {
+        reject(new CloudApiError(`could not run "${shown}": ${err.message}`, { command: shown }, err));
+      }
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const result = { code: code ?? 128, stdout, stderr };
+      if (timedOut) {
+        reject(new CloudApiError(`"${shown}" did not finish within ${timeoutMs} ms`, { command: shown, stderr: stderr.trim() }));
+      } else if (code !== 0 && !options.allowFailure) {
+        const why = stderr.trim() || `exit ${code ?? signal}`;
+        reject(new CloudApiError(`"${shown}" failed: ${why}`, { command: shown, exitCode: code, stderr: stderr.trim() }));
+      } else {
+        resolve(result);
+      }
+    });
+  });
+}
+
+/** Runs an `ip -j ...` command and parses its JSON (empty output means an empty list). */
+export async function ipJson<T>(args: readonly string[], options: RunOptions = {}): Promise<T[]> {
+  const { stdout } = await run('ip', ['-j', ...args], options);
+  const text = stdout.trim();
+  return text ? (JSON.parse(text) as T[]) : [];
+}
+
+/** Single-quotes a value for a POSIX shell script. */
+export function shQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The environment of every process started inside a VM: what a cloud VM's boot scripts see, nothing of ours. */
+export const VM_ENV: NodeJS.ProcessEnv = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  HOME: '/root',
+  LANG: 'C.UTF-8',
+};

@@ -1,0 +1,143 @@
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CapacityError, CloudApiError, TimeoutError } from '../../src/errors.js';
+import type { NetworkRef } from '../../src/providers/types.js';
+import { delay, ipJson, run } from './exec.js';
+import { bridgeName, ipClaimDir, subnetSeed } from './paths.js';
+
+/** Every cluster bridge gets a /24 out of this /16; none of it is ever routed off the machine. */
+const POOL_PREFIX = '10.213';
+
+interface IpRoute { dst: string; dev?: string }
+interface IpAddrInfo { family: string; local: string; prefixlen: number }
+interface IpLink { ifname: string; addr_info?: IpAddrInfo[] }
+
+const toInt = (ip: string): number => ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+const toIp = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+
+function range(cidr: string): [number, number] | undefined {
+  const [addr, bits = '32'] = cidr.split('/');
+  if (!addr || !/^\d+\.\d+\.\d+\.\d+$/.test(addr)) return undefined;
+  const size = 2 ** (32 - Number(bits));
+  const start = Math.floor(toInt(addr) / size) * size;
+  return [start, start + size - 1];
+}
+
+function subnetOf(index: number): string {
+  return `${POOL_PREFIX}.${index}.0/24`;
+}
+
+export function networkRef(cluster: string, cidr: string): NetworkRef {
+  const base = toInt(cidr.split('/')[0]!);
+  return { id: bridgeName(cluster), cidr, reservedAddresses: [toIp(base), toIp(base + 1), toIp(base + 255)] };
+}
+
+/** The bridge's IPv4 /24, or undefined when the bridge does not exist; `null` when it exists without one yet. */
+async function bridgeCidr(bridge: string): Promise<string | null | undefined> {
+  const links = await ipJson<IpLink>(['addr', 'show', 'dev', bridge], { allowFailure: true });
+  const link = links[0];
+  if (!link) return undefined;
+  const v4 = link.addr_info?.find((a) => a.family === 'inet');
+  if (!v4) return null;
+  const [start] = range(`${v4.local}/${v4.prefixlen}`)!;
+  return `${toIp(start)}/${v4.prefixlen}`;
+}
+
+/**
+ * Finds the cluster's bridge or creates it with a /24 that no route on the host overlaps. Idempotent;
+ * `created` tells whether this call made it.
+ */
+export async function ensureBridge(cluster: string): Promise<{ network: NetworkRef; created: boolean }> {
+  const bridge = bridgeName(cluster);
+  const existing = await bridgeCidr(bridge);
+  if (existing) return { network: networkRef(cluster, existing), created: false };
+  if (existing === undefined) {
+    const made = await run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge'], { allowFailure: true });
+    if (made.code !== 0 && !/exists/i.test(made.stderr)) {
+      throw new CloudApiError(`could not create bridge ${bridge}: ${made.stderr.trim()}`, { bridge });
+    }
+    if (made.code !== 0) return { network: await waitForAddress(cluster, bridge), created: false }; // another process is setting it up
+  }
+  const routes = await ipJson<IpRoute>(['-4', 'route', 'show', 'table', 'all']);
+  const taken = routes.filter((r) => r.dev !== bridge).map((r) => range(r.dst)).filter((r): r is [number, number] => !!r);
+  const seed = subnetSeed(cluster);
+  for (let k = 0; k < 256; k++) {
+    const cidr = subnetOf((seed + k) % 256);
+    const [lo, hi] = range(cidr)!;
+    if (taken.some(([a, b]) => a <= hi && lo <= b)) continue;
+    await run('ip', ['addr', 'add', `${toIp(lo + 1)}/24`, 'dev', bridge]);
+    await run('ip', ['link', 'set', 'dev', bridge, 'up']);
+    return { network: networkRef(cluster, cidr), created: true };
+  }
+  throw new CapacityError(`no free /24 left in ${POOL_PREFIX}.0.0/16 for the local bridge: delete unused local clusters`, { bridge });
+}
+
+async function waitForAddress(cluster: string, bridge: string): Promise<NetworkRef> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const cidr = await bridgeCidr(bridge);
+    if (cidr) return networkRef(cluster, cidr);
+    await delay(50);
+  }
+  throw new TimeoutError(`bridge ${bridge} got no address within 10 s: run "skypool down" for the cluster and retry`, { bridge });
+}
+
+/** The cluster's bridge, if it exists. */
+export async function findBridge(cluster: string): Promise<NetworkRef | undefined> {
+  const cidr = await bridgeCidr(bridgeName(cluster));
+  return cidr ? networkRef(cluster, cidr) : undefined;
+}
+
+export async function deleteBridge(cluster: string): Promise<void> {
+  const bridge = bridgeName(cluster);
+  const res = await run('ip', ['link', 'del', 'dev', bridge], { allowFailure: true });
+  if (res.code !== 0 && !/cannot find|does not exist/i.test(res.stderr)) {
+    throw new CloudApiError(`could not delete bridge ${bridge}: ${res.stderr.trim()}`, { bridge });
+  }
+}
+
+/**
+ * Claims an address for a node: the requested one, or the lowest free one in the subnet. The claim is a file
+ * created with O_EXCL, so two launches (even from two processes) never get the same address.
+ */
+export async function claimAddress(stateRoot: string, cluster: string, network: NetworkRef, node: string, wanted?: string): Promise<string> {
+  const dir = ipClaimDir(stateRoot, cluster);
+  await mkdir(dir, { recursive: true });
+  const [lo, hi] = range(network.cidr)!;
+  const reserved = new Set(network.reservedAddresses ?? []);
+  const candidates = wanted ? [wanted] : Array.from({ length: hi - lo + 1 }, (_, i) => toIp(lo + i)).filter((ip) => !reserved.has(ip));
+  if (wanted) {
+    const n = toInt(wanted);
+    if (n < lo || n > hi || reserved.has(wanted)) {
+      throw new CloudApiError(`address ${wanted} for ${node} is outside ${network.cidr} or reserved: pick one in the subnet above .1`, { node, wanted });
+    }
+  }
+  for (const ip of candidates) {
+    try {
+      const fh = await open(join(dir, ip), 'wx');
+      await fh.writeFile(node);
+      await fh.close();
+      return ip;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (wanted) throw new CloudApiError(`address ${wanted} is already used by another VM of the cluster`, { node, wanted });
+    }
+  }
+  throw new CapacityError(`no free address left in ${network.cidr}: remove VMs or use a new cluster`, { cidr: network.cidr });
+}
+
+export async function releaseAddress(stateRoot: string, cluster: string, ip: string | undefined): Promise<void> {
+  if (ip) await rm(join(ipClaimDir(stateRoot, cluster), ip), { force: true });
+}
+
+/** Addresses claimed for nodes whose VM directory no longer exists (a crash between claim and teardown). */
+export async function staleClaims(stateRoot: string, cluster: string, liveNodes: ReadonlySet<string>): Promise<string[]> {
+  const dir = ipClaimDir(stateRoot, cluster);
+  const files = await readdir(dir).catch(() => [] as string[]);
+  const stale: string[] = [];
+  for (const ip of files) {
+    const owner = (await readFile(join(dir, ip), 'utf8').catch(() => '')).trim();
+    if (!liveNodes.has(owner)) stale.push(ip);
+  }
+  return stale;
+}

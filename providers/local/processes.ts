@@ -1,0 +1,97 @@
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CloudApiError } from '../../src/errors.js';
+import { delay } from './exec.js';
+import { hostCgroupMounts } from './mounts.js';
+import { cgroupPrefix } from './paths.js';
+
+/** Pids whose network namespace is `link` (`net:[inode]`): what `ip netns pids` reports, also for unnamed ones. */
+export async function pidsInNetns(link: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const ns = await readlink(`/proc/${entry}/ns/net`).catch(() => undefined);
+    if (ns === link) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** How deep below a hierarchy root a VM's cgroup parent may sit (see vmCgroupDirs). */
+const MAX_PARENT_DEPTH = 6;
+
+/**
+ * Cgroup directories of one VM in every host hierarchy: dockerd in the VM runs with
+ * `--cgroup-parent skypool-<hostname>`, so its containers live under a `skypool-<node>` dir. runc resolves
+ * that relative to its own cgroup, which is the hierarchy root only on some hosts (a supervisor may have put
+ * the SDK in e.g. `memory:/some/job`), so the dir is searched for below the roots too. Deepest first, the
+ * order rmdir needs.
+ */
+export async function vmCgroupDirs(node: string): Promise<string[]> {
+  const prefix = cgroupPrefix(node);
+  const dirs: Array<{ path: string; depth: number }> = [];
+  const subdirs = async (path: string): Promise<string[]> =>
+    (await readdir(path, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => e.name);
+  const collect = async (path: string, depth: number): Promise<void> => {
+    dirs.push({ path, depth });
+    for (const name of await subdirs(path)) await collect(join(path, name), depth + 1);
+  };
+  const search = async (path: string, depth: number): Promise<void> => {
+    for (const name of await subdirs(path)) {
+      if (name === prefix || name.startsWith(`${prefix}.`)) await collect(join(path, name), depth);
+      else if (depth < MAX_PARENT_DEPTH && !name.startsWith('skypool-')) await search(join(path, name), depth + 1);
+    }
+  };
+  for (const mount of await hostCgroupMounts()) await search(mount.mountPoint, 0);
+  return dirs.sort((a, b) => b.depth - a.depth).map((d) => d.path);
+}
+
+export async function pidsInCgroups(dirs: readonly string[]): Promise<number[]> {
+  const pids = new Set<number>();
+  for (const dir of dirs) {
+    const text = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) if (line.trim()) pids.add(Number(line));
+  }
+  return [...pids];
+}
+
+function signal(pids: readonly number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * SIGTERM everything `find` returns, poll until it is empty or the grace period ends, then SIGKILL what is
+ * left and poll again. Throws when processes survive SIGKILL (e.g. stuck in uninterruptible sleep).
+ */
+export async function stopProcesses(find: () => Promise<number[]>, graceMs: number, what: string): Promise<void> {
+  let pids = (await find()).filter((p) => p !== process.pid);
+  if (pids.length === 0) return;
+  signal(pids, 'SIGTERM');
+  for (const [sig, waitMs] of [['SIGKILL', graceMs], [undefined, 5_000]] as const) {
+    const deadline = Date.now() + waitMs;
+    while (pids.length > 0 && Date.now() < deadline) {
+      await delay(25);
+      pids = (await find()).filter((p) => p !== process.pid);
+    }
+    if (pids.length === 0) return;
+    if (sig) signal(pids, sig);
+  }
+  throw new CloudApiError(`processes of ${what} survived SIGKILL (${pids.join(', ')}): check "ps -o pid,stat,cmd -p ${pids.join(',')}"`, { pids });
+}
+
+/** Kills a process only if its command line still contains `marker` (the pid may have been reused). */
+export async function killIfMatches(pid: number | undefined, marker: string): Promise<void> {
+  if (!pid) return;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes(marker)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,268 @@
+import { mkdir } from 'node:fs/promises';
+import { CloudApiError, TimeoutError } from '../../src/errors.js';
+import type { Instance, LaunchRequest, NetworkRef, Provider, ProviderSettings, WaitOptions } from '../../src/providers/types.js';
+import { tagsFromRecord, tagsToRecord } from '../../src/providers/types.js';
+import { cleanupLocalCluster, removeClusterDir, teardownVm, vmNames, type TeardownOptions } from './cleanup.js';
+import { delay, type RunOptions, type RunResult } from './exec.js';
+import { claimAddress, deleteBridge, ensureBridge, findBridge } from './network.js';
+import { clusterDir, DEFAULT_STATE_ROOT, isVmDirName, NETNS_PREFIX, netnsName, vmDir } from './paths.js';
+import { checkLocalPrerequisites } from './prerequisites.js';
+import { trackNetwork, trackVm } from './signals.js';
+import {
+  createNetns,
+  ensureHostMountPoints,
+  execInAnchor,
+  isAlive,
+  readRecord,
+  readUserDataFiles,
+  setupVm,
+  startAnchor,
+  startUserData,
+  writePrivateFiles,
+  writeRecord,
+  type UserDataResult,
+  type VmRecord,
+} from './vm.js';
+import { readdir } from 'node:fs/promises';
+
+export interface LocalProviderSettings extends ProviderSettings {
+  /** Directory holding one directory per VM; default `/run/skypool/local` (gone after a reboot, like the VMs). */
+  readonly stateRoot?: string;
+  /** Time VM processes get between SIGTERM and SIGKILL on terminate; default 5000 ms. */
+  readonly stopGraceMs?: number;
+  /** Extra host commands to require in checkPrerequisites (engines add `dockerd`, `docker`). */
+  readonly requiredCommands?: readonly string[];
+}
+
+/** How long a VM dir without an anchor counts as "being created by another process" rather than a leftover. */
+const CREATING_GRACE_MS = 60_000;
+
+function toInstance(record: VmRecord, state: Instance['state']): Instance {
+  const tags = tagsFromRecord(record.tags);
+  if (!tags) throw new CloudApiError(`local VM ${record.id} has no valid ownership tags in vm.json: remove it with "skypool down"`, { id: record.id });
+  return {
+    id: record.id,
+    name: record.name,
+    provider: 'local',
+    region: 'local',
+    zone: 'local',
+    instanceType: 'namespace',
+    state,
+    privateIp: record.ip,
+    publicIp: record.ip,
+    tags,
+    launchedAt: record.createdAt,
+  };
+}
+
+/** A local "VM": network + UTS + mount namespaces on the cluster's bridge, with no route off the machine. */
+export class LocalProvider implements Provider {
+  readonly name = 'local' as const;
+  readonly stateRoot: string;
+  private readonly teardown: TeardownOptions;
+  private readonly requiredCommands: readonly string[];
+  private prerequisitesChecked = false;
+
+  constructor(settings: LocalProviderSettings = {}) {
+    this.stateRoot = settings.stateRoot ?? DEFAULT_STATE_ROOT;
+    this.teardown = { graceMs: settings.stopGraceMs ?? 5_000 };
+    this.requiredCommands = settings.requiredCommands ?? [];
+  }
+
+  async checkPrerequisites(): Promise<void> {
+    checkLocalPrerequisites(this.requiredCommands);
+    this.prerequisitesChecked = true;
+  }
+
+  private async prerequisites(): Promise<void> {
+    if (!this.prerequisitesChecked) await this.checkPrerequisites();
+  }
+
+  async ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
+    await this.prerequisites();
+    signal?.throwIfAborted();
+    const { network, created } = await ensureBridge(cluster);
+    if (created) trackNetwork(this.stateRoot, cluster, true);
+    return network;
+  }
+
+  async deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const remaining = await vmNames(this.stateRoot, cluster);
+    if (remaining.length > 0) {
+      throw new CloudApiError(
+        `the local network of cluster "${cluster}" is still used by ${remaining.length} VM(s) (${remaining.join(', ')}): terminate them first`,
+        { cluster, vms: remaining },
+      );
+    }
+    await deleteBridge(cluster);
+    await removeClusterDir(this.stateRoot, cluster);
+    trackNetwork(this.stateRoot, cluster, false);
+  }
+
+  async runInstances(request: LaunchRequest): Promise<Instance[]> {
+    await this.prerequisites();
+    request.signal?.throwIfAborted();
+    const network = (await findBridge(request.cluster)) ?? (await this.ensureNetwork(request.cluster, request.signal));
+    if (network.cidr !== request.network.cidr) {
+      throw new CloudApiError(`the bridge of cluster "${request.cluster}" has ${network.cidr}, not ${request.network.cidr}: call ensureNetwork again`, {
+        cluster: request.cluster,
+      });
+    }
+    await mkdir(clusterDir(this.stateRoot, request.cluster), { recursive: true });
+    const results = await Promise.allSettled(request.nodes.map((node) => this.launchOne(request, network, node.name, node.privateIp)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return results.map((r) => (r as PromiseFulfilledResult<Instance>).value);
+  }
+
+  /** Creates one VM, or returns it when a VM of that name exists (same name = same VM, never a duplicate). */
+  private async launchOne(request: LaunchRequest, network: NetworkRef, node: string, wantedIp: string | undefined): Promise<Instance> {
+    const { cluster } = request;
+    const dir = vmDir(this.stateRoot, cluster, node);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await mkdir(dir); // the VM dir is the claim on the name
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const existing = await this.awaitExisting(dir);
+        if (existing) return existing;
+        await teardownVm(this.stateRoot, cluster, node, this.teardown); // a leftover of a crash: replace it
+        continue;
+      }
+      trackVm(this.stateRoot, cluster, node, true);
+      try {
+        return await this.create(request, network, dir, node, wantedIp);
+      } catch (err) {
+        await teardownVm(this.stateRoot, cluster, node, { graceMs: 1_000 }).catch(() => undefined);
+        trackVm(this.stateRoot, cluster, node, false);
+        throw err;
+      }
+    }
+    throw new CloudApiError(`could not claim the local VM name "${node}" in cluster "${cluster}": another process keeps creating it`, { cluster, node });
+  }
+
+  /** The VM in `dir` once it is alive; undefined when it is a dead leftover. Waits while another process creates it. */
+  private async awaitExisting(dir: string): Promise<Instance | undefined> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const record = await readRecord(dir);
+      if (await isAlive(record)) return toInstance(record!, 'running');
+      if (record?.anchorPid || (record && Date.now() - Date.parse(record.createdAt) > CREATING_GRACE_MS)) return undefined;
+      if (!record) return undefined;
+      await delay(50);
+    }
+    return undefined;
+  }
+
+  private async create(request: LaunchRequest, network: NetworkRef, dir: string, node: string, wantedIp: string | undefined): Promise<Instance> {
+    const { cluster } = request;
+    const id = netnsName(cluster, node);
+    const ip = await claimAddress(this.stateRoot, cluster, network, node, wantedIp);
+    let record: VmRecord = {
+      id,
+      name: node,
+      cluster,
+      tags: tagsToRecord(request.tags),
+      ip,
+      cidr: network.cidr,
+      bridge: network.id,
+      idempotencyToken: request.idempotencyToken,
+      createdAt: new Date().toISOString(),
+    };
+    await writeRecord(dir, record);
+    request.signal?.throwIfAborted();
+    const prefixLength = Number(network.cidr.split('/')[1]);
+    await createNetns({ stateRoot: this.stateRoot, cluster, node, ip, prefixLength, bridge: network.id });
+    await ensureHostMountPoints(this.stateRoot);
+    await writePrivateFiles(dir, node, ip);
+    const anchorPid = await startAnchor(id);
+    record = { ...record, anchorPid };
+    await writeRecord(dir, record);
+    await setupVm(anchorPid, dir, node);
+    request.signal?.throwIfAborted();
+    const userDataPid = await startUserData(anchorPid, dir, request.userData);
+    record = { ...record, userDataPid };
+    await writeRecord(dir, record);
+    return toInstance(record, 'running');
+  }
+
+  async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
+    const deadline = Date.now() + options.deadlineMs;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const found = await Promise.all(ids.map((id) => this.findById(id)));
+      const alive = await Promise.all(found.map((f) => isAlive(f?.record)));
+      if (alive.every(Boolean)) return found.map((f) => toInstance(f!.record!, 'running'));
+      if (Date.now() >= deadline) {
+        const missing = ids.filter((_, i) => !alive[i]);
+        throw new TimeoutError(`local VMs not running within ${options.deadlineMs} ms: ${missing.join(', ')}`, { ids: missing });
+      }
+      await delay(100);
+    }
+  }
+
+  async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
+    signal?.throwIfAborted();
+    const instances: Instance[] = [];
+    for (const node of await vmNames(this.stateRoot, cluster)) {
+      const dir = vmDir(this.stateRoot, cluster, node);
+      const record = await readRecord(dir);
+      if (await isAlive(record)) {
+        instances.push(toInstance(record!, 'running'));
+      } else if (record && !record.anchorPid && Date.now() - Date.parse(record.createdAt) < CREATING_GRACE_MS) {
+        instances.push(toInstance(record, 'pending'));
+      } else {
+        // A VM whose anchor died (host reboot, kill, crash mid-create) is terminated: clean its remains.
+        await teardownVm(this.stateRoot, cluster, node, this.teardown);
+      }
+    }
+    return instances.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const targets = (await Promise.all(ids.map((id) => this.findById(id)))).filter((t) => t !== undefined);
+    const results = await Promise.allSettled(
+      targets.map(async ({ cluster, node }) => {
+        await teardownVm(this.stateRoot, cluster, node, this.teardown);
+        trackVm(this.stateRoot, cluster, node, false);
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Output and exit code of a VM's user-data so far (poll it with a deadline; show `log` in errors). */
+  readUserDataResult(cluster: string, node: string): Promise<UserDataResult> {
+    return readUserDataFiles(vmDir(this.stateRoot, cluster, node));
+  }
+
+  /** Runs a command inside a VM (e.g. `docker info`), as a cloud VM's shell would. */
+  async execInVm(cluster: string, node: string, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const record = await readRecord(vmDir(this.stateRoot, cluster, node));
+    if (!record || !(await isAlive(record))) {
+      throw new CloudApiError(`local VM ${netnsName(cluster, node)} is not running`, { cluster, node });
+    }
+    return execInAnchor(record.anchorPid!, argv, options);
+  }
+
+  /** Removes every VM and the bridge of a cluster, whatever state they are in. */
+  cleanupCluster(cluster: string): Promise<void> {
+    return cleanupLocalCluster(cluster, this.stateRoot, this.teardown);
+  }
+
+  /** Finds a VM by id (`skypool-<cluster>-<node>`); cluster names may contain '-', so the VM dirs decide. */
+  private async findById(id: string): Promise<{ cluster: string; node: string; record: VmRecord | undefined } | undefined> {
+    if (!id.startsWith(NETNS_PREFIX)) return undefined;
+    const clusters = await readdir(this.stateRoot, { withFileTypes: true }).catch(() => []);
+    for (const c of clusters) {
+      if (!c.isDirectory() || !isVmDirName(c.name) || !id.startsWith(`${NETNS_PREFIX}${c.name}-`)) continue;
+      const node = id.slice(`${NETNS_PREFIX}${c.name}-`.length);
+      if (!isVmDirName(node)) continue;
+      const nodes = await vmNames(this.stateRoot, c.name);
+      if (nodes.includes(node)) return { cluster: c.name, node, record: await readRecord(vmDir(this.stateRoot, c.name, node)) };
+    }
+    return undefined;
+  }
+}

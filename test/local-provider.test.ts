@@ -1,0 +1,302 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Instance, LaunchRequest, NetworkRef, OwnershipTags } from '../src/providers/types.js';
+import { bridgeName, checkLocalPrerequisites, cleanupLocalCluster, createProvider, netnsName, readUserDataResult, type LocalProvider } from '../providers/local/index.js';
+import { readMountInfo } from '../providers/local/mounts.js';
+import { pidsInCgroups, pidsInNetns, vmCgroupDirs } from '../providers/local/processes.js';
+import { netnsLink } from '../providers/local/vm.js';
+import { createNetns, startAnchor, writeRecord } from '../providers/local/vm.js';
+import { claimAddress } from '../providers/local/network.js';
+import { mkdir } from 'node:fs/promises';
+
+const canRun = process.platform === 'linux' && process.getuid?.() === 0;
+const suite = canRun ? describe : describe.skip;
+if (!canRun) console.warn('local-provider tests skipped: they need root on Linux (network namespaces, bridges)');
+
+const HTTPD_USER_DATA = `#!/bin/sh
+set -e
+mkdir -p /var/lib/skypool/www
+hostname > /var/lib/skypool/hostname.txt
+ip -4 addr > /var/lib/skypool/addr.txt
+ip route > /var/lib/skypool/route.txt
+echo marker > /var/lib/skypool/marker
+echo "hello from $(hostname)" > /var/lib/skypool/www/index.html
+busybox httpd -f -p 8080 -h /var/lib/skypool/www &
+echo started
+`;
+
+const DOCKERD_USER_DATA = `#!/bin/sh
+set -e
+start=$(date +%s%N)
+dockerd --cgroup-parent "skypool-$(hostname)" --iptables=false >/var/log/skypool/dockerd.log 2>&1 &
+i=0
+until docker info >/dev/null 2>&1; do
+  i=$((i + 1)); [ "$i" -lt 600 ] || { echo "dockerd not ready"; tail -20 /var/log/skypool/dockerd.log; exit 1; }
+  sleep 0.05
+done
+echo "dockerd-ready-ms $(( ($(date +%s%N) - start) / 1000000 ))"
+`;
+
+interface HostSnapshot {
+  netns: string[];
+  links: string[];
+  mounts: string[];
+  cgroups: string[];
+  state: string[];
+}
+
+async function snapshot(stateRoot: string): Promise<HostSnapshot> {
+  const netns = (await readdir('/run/netns').catch(() => [] as string[])).sort();
+  const links = (await readdir('/sys/class/net')).sort();
+  // ip creates the /run/netns mount once per boot and never removes it; it is shared by everyone.
+  const mounts = (await readMountInfo()).map((m) => m.mountPoint).filter((m) => m !== '/run/netns').sort();
+  const cgroups: string[] = [];
+  for (const h of await readdir('/sys/fs/cgroup')) {
+    for (const e of await readdir(join('/sys/fs/cgroup', h)).catch(() => [] as string[])) if (e.startsWith('skypool-')) cgroups.push(`${h}/${e}`);
+  }
+  const state = (await readdir(stateRoot).catch(() => [] as string[])).sort();
+  return { netns, links, mounts, cgroups: cgroups.sort(), state };
+}
+
+/** Only the parts of the host that belong to this test's cluster (other people may create VMs meanwhile). */
+function ours(s: HostSnapshot, cluster: string, bridge: string): HostSnapshot {
+  return {
+    netns: s.netns.filter((n) => n.startsWith(`skypool-${cluster}-`)),
+    links: s.links.filter((l) => l === bridge || l.startsWith('spv')),
+    mounts: s.mounts,
+    cgroups: s.cgroups.filter((c) => c.includes(`skypool-${cluster}-`)),
+    state: s.state,
+  };
+}
+
+function httpGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { timeout: 2_000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function poll<T>(what: string, deadlineMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not ready within ${deadlineMs} ms${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function waitUserData(cluster: string, node: string, stateRoot: string, deadlineMs: number): Promise<string> {
+  const result = await poll(`user-data of ${node}`, deadlineMs, async () => {
+    const r = await readUserDataResult(cluster, node, stateRoot);
+    return r.done ? r : undefined;
+  });
+  if (result.exitCode !== 0) throw new Error(`user-data of ${node} exited ${result.exitCode}:\n${result.log.slice(-2000)}`);
+  return result.log;
+}
+
+/** RSS in MB of every process of a VM (its netns and its container cgroups). */
+async function vmRssMb(id: string, node: string): Promise<number> {
+  const link = await netnsLink(id);
+  const pids = [...new Set([...(link ? await pidsInNetns(link) : []), ...(await pidsInCgroups(await vmCgroupDirs(node)))])];
+  let kb = 0;
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  }
+  return Math.round(kb / 1024);
+}
+
+async function vmPids(id: string, node: string): Promise<number[]> {
+  const link = await netnsLink(id);
+  return [...(link ? await pidsInNetns(link) : []), ...(await pidsInCgroups(await vmCgroupDirs(node)))];
+}
+
+/** Pids still running; zombies are dead, they only wait for init to reap them. */
+async function alivePids(pids: readonly number[]): Promise<number[]> {
+  const alive: number[] = [];
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    if (status && !/^State:\s+Z/m.test(status)) alive.push(pid);
+  }
+  return alive;
+}
+
+suite('local provider', () => {
+  const cluster = `lt-${randomBytes(3).toString('hex')}`;
+  const bridge = bridgeName(cluster);
+  let stateRoot = '';
+  let provider: LocalProvider;
+  let before: HostSnapshot;
+  let network: NetworkRef;
+  const tags: OwnershipTags = { cluster, pool: 'web', role: 'worker', specHash: 'abc123def456' };
+  const request = (nodes: string[], userData: string, token: string): LaunchRequest => ({
+    cluster,
+    pool: { name: 'web', provider: 'local', count: nodes.length, role: 'worker' },
+    tags,
+    network,
+    nodes: nodes.map((name) => ({ name })),
+    userData,
+    idempotencyToken: token,
+  });
+  const seenPids = new Set<number>();
+  // Cgroup parents are named after the hostname only, so test VMs carry the cluster name like real ones do.
+  const A = `${cluster}-a`;
+  const B = `${cluster}-b`;
+  const D = `${cluster}-d`;
+
+  beforeAll(async () => {
+    stateRoot = await mkdtemp(join(tmpdir(), 'skypool-local-'));
+    provider = createProvider({ stateRoot, stopGraceMs: 2_000 });
+    before = ours(await snapshot(stateRoot), cluster, bridge);
+  });
+
+  afterAll(async () => {
+    await cleanupLocalCluster(cluster, stateRoot).catch((err) => console.error('cleanup failed', err));
+    await rm(stateRoot, { recursive: true, force: true });
+  }, 60_000);
+
+  it('passes its prerequisites and names what is missing otherwise', async () => {
+    await expect(provider.checkPrerequisites()).resolves.toBeUndefined();
+    expect(() => checkLocalPrerequisites(['skypool-no-such-tool'])).toThrow(/install them with "apt-get install -y skypool-no-such-tool"/);
+  });
+
+  it('ensureNetwork is idempotent', async () => {
+    network = await provider.ensureNetwork(cluster);
+    const again = await provider.ensureNetwork(cluster);
+    expect(again).toEqual(network);
+    expect(network.id).toBe(bridge);
+    expect(network.cidr).toMatch(/^10\.213\.\d+\.0\/24$/);
+    expect(network.reservedAddresses).toHaveLength(3);
+  });
+
+  it('runs two VMs that boot their user-data, talk over the bridge and stay off the host paths', async () => {
+    const t0 = Date.now();
+    const vms = await provider.runInstances(request([A, B], HTTPD_USER_DATA, 'tok-1'));
+    const createMs = Date.now() - t0;
+    expect(vms.map((v) => v.name)).toEqual([A, B]);
+    for (const vm of vms) {
+      expect(vm.state).toBe('running');
+      expect(vm.tags).toEqual(tags);
+      expect(vm.privateIp).toBe(vm.publicIp);
+    }
+    const [a, b] = vms as [Instance, Instance];
+    expect(a.privateIp).not.toBe(b.privateIp);
+    await provider.waitUntilRunning([a.id, b.id], { deadlineMs: 10_000 });
+    for (const vm of vms) await waitUserData(cluster, vm.name, stateRoot, 20_000);
+
+    for (const vm of vms) {
+      const body = await poll(`http on ${vm.name}`, 15_000, () => httpGet(`http://${vm.privateIp}:8080/`));
+      expect(body).toBe(`hello from ${vm.name}\n`);
+      const dir = join(stateRoot, cluster, vm.name, 'fs/var/lib/skypool');
+      expect((await readFile(join(dir, 'hostname.txt'), 'utf8')).trim()).toBe(vm.name);
+      expect(await readFile(join(dir, 'addr.txt'), 'utf8')).toContain(`inet ${vm.privateIp}/24`);
+      const routes = await readFile(join(dir, 'route.txt'), 'utf8');
+      expect(routes).not.toMatch(/default/);
+      expect(await readFile(join(dir, 'marker'), 'utf8')).toBe('marker\n');
+    }
+    expect(existsSync('/var/lib/skypool/marker')).toBe(false);
+
+    // VM to VM over the bridge (busybox 1.35 wget segfaults, nc does not).
+    const fromA = await provider.execInVm(cluster, A, ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc ${b.privateIp} 8080`]);
+    expect(fromA.stdout).toContain(`hello from ${B}`);
+    const unreachable = await provider.execInVm(cluster, A, ['ip', 'route', 'get', '1.1.1.1'], { allowFailure: true });
+    expect(unreachable.code).not.toBe(0);
+    expect(unreachable.stderr).toMatch(/unreachable/i);
+
+    // Same request again: the same VMs, no duplicate.
+    const again = await provider.runInstances(request([A, B], HTTPD_USER_DATA, 'tok-1'));
+    expect(again.map((v) => [v.id, v.privateIp])).toEqual(vms.map((v) => [v.id, v.privateIp]));
+    const listed = await provider.listInstances(cluster);
+    expect(listed.map((v) => v.id)).toEqual([a.id, b.id]);
+    expect(listed.every((v) => v.state === 'running')).toBe(true);
+
+    const rss = await Promise.all(vms.map((v) => vmRssMb(v.id, v.name)));
+    console.log(`local provider: 2 VMs created in ${createMs} ms; RSS per VM (anchor + httpd) ${rss.join(', ')} MB`);
+    for (const vm of vms) for (const pid of await vmPids(vm.id, vm.name)) seenPids.add(pid);
+    expect(seenPids.size).toBeGreaterThanOrEqual(4);
+  }, 90_000);
+
+  it('hosts a real dockerd with its own containerd and container cgroups', async () => {
+    const t0 = Date.now();
+    const [vm] = await provider.runInstances(request([D], DOCKERD_USER_DATA, 'tok-2'));
+    const log = await waitUserData(cluster, D, stateRoot, 60_000);
+    const readyMs = Number(/dockerd-ready-ms (\d+)/.exec(log)?.[1]);
+    expect(readyMs).toBeGreaterThan(0);
+    const info = await provider.execInVm(cluster, D, ['docker', 'info', '--format', '{{.Name}} {{.DockerRootDir}} {{.CgroupDriver}}']);
+    expect(info.stdout.trim()).toBe(`${D} /var/lib/docker cgroupfs`);
+    // Its containerd is its own (private /run), not one found on the host.
+    const ctrd = await provider.execInVm(cluster, D, ['sh', '-c', 'ls /run/docker/containerd/containerd.sock || ls /run/containerd/containerd.sock']);
+    expect(ctrd.code).toBe(0);
+
+    // A container from an offline image lands in the VM's cgroup parent on the host.
+    const script = `set -e; d=$(mktemp -d); mkdir -p $d/bin; cp /bin/busybox $d/bin/busybox; ln -s busybox $d/bin/sh; tar -C $d -cf - . | docker import - skypool/bb:1 >/dev/null; docker run -d --network none skypool/bb:1 /bin/busybox sleep 600`;
+    const run = await provider.execInVm(cluster, D, ['sh', '-c', script], { timeoutMs: 60_000 });
+    const cid = run.stdout.trim();
+    expect(cid).toMatch(/^[0-9a-f]{64}$/);
+    const cgroups = await vmCgroupDirs(D);
+    expect(cgroups.some((dir) => dir.endsWith(`/memory/skypool-${D}/${cid}`) || dir.includes(`/memory/`) && dir.endsWith(`/skypool-${D}/${cid}`))).toBe(true);
+    expect(cgroups.some((dir) => dir.endsWith(`/devices/skypool-${D}/${cid}`))).toBe(true);
+
+    const rss = await vmRssMb(vm!.id, D);
+    console.log(`local provider: dockerd VM ready (docker info) ${readyMs} ms after dockerd start, ${Date.now() - t0} ms after runInstances; RSS ${rss} MB with 1 container`);
+    for (const pid of await vmPids(vm!.id, D)) seenPids.add(pid);
+  }, 120_000);
+
+  it('terminates everything and leaves the host as it found it', async () => {
+    const ids = (await provider.listInstances(cluster)).map((v) => v.id);
+    expect(ids).toHaveLength(3);
+    const t0 = Date.now();
+    await provider.terminateInstances(ids);
+    const terminateMs = Date.now() - t0;
+    await provider.terminateInstances(ids); // idempotent
+    expect(await provider.listInstances(cluster)).toEqual([]);
+    await provider.deleteNetwork(cluster);
+    await provider.deleteNetwork(cluster);
+    console.log(`local provider: 3 VMs terminated in ${terminateMs} ms`);
+
+    expect(await alivePids([...seenPids])).toEqual([]);
+    const after = ours(await snapshot(stateRoot), cluster, bridge);
+    expect(after).toEqual(before);
+    for (const n of [A, B, D]) expect(await vmCgroupDirs(n)).toEqual([]);
+    const mounts = (await readMountInfo()).filter((m) => m.mountPoint.includes(stateRoot) || m.mountPoint.includes(`skypool-${cluster}-`));
+    expect(mounts).toEqual([]);
+  }, 60_000);
+
+  it('tears down a half-created VM (crash after the anchor started, before it was recorded)', async () => {
+    network = await provider.ensureNetwork(cluster);
+    const node = 'half';
+    const id = netnsName(cluster, node);
+    const dir = join(stateRoot, cluster, node);
+    await mkdir(dir, { recursive: true });
+    const ip = await claimAddress(stateRoot, cluster, network, node);
+    await writeRecord(dir, { id, name: node, cluster, tags: {}, ip, cidr: network.cidr, bridge, idempotencyToken: 'x', createdAt: new Date(0).toISOString() });
+    await createNetns({ stateRoot, cluster, node, ip, prefixLength: 24, bridge });
+    const anchor = await startAnchor(id);
+    await writeFile(join(dir, 'junk'), 'x');
+    expect(await readlink(`/proc/${anchor}/ns/net`)).toBe(await netnsLink(id));
+
+    // listInstances reports nothing for it and cleans it: it has no recorded anchor and is old.
+    expect(await provider.listInstances(cluster)).toEqual([]);
+    expect(await alivePids([anchor])).toEqual([]);
+    expect(await netnsLink(id)).toBeUndefined();
+    expect(existsSync(dir)).toBe(false);
+    await cleanupLocalCluster(cluster, stateRoot);
+    await cleanupLocalCluster(cluster, stateRoot);
+    expect(ours(await snapshot(stateRoot), cluster, bridge)).toEqual(before);
+  }, 60_000);
+});
