@@ -36,6 +36,11 @@ export interface FaultRule {
   /** Probability per matching request (server-error, latency); default 1. */
   readonly probability?: number;
   readonly latencyMs?: number;
+  /**
+   * For capacity: instances still available per matching request (default 0). A request that may be partly
+   * filled (EC2 MinCount/MaxCount, fleets, GCE bulkInsert minCount) gets up to this many; below its minimum it fails.
+   */
+  readonly available?: number;
   times?: number;
 }
 
