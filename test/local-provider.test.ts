@@ -5,8 +5,9 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Instance, LaunchRequest, NetworkRef, OwnershipTags } from '../src/providers/types.js';
-import { bridgeName, checkLocalPrerequisites, cleanupLocalCluster, createProvider, netnsName, readUserDataResult, type LocalProvider } from '../providers/local/index.js';
+import { bridgeName, cleanupTracked, checkLocalPrerequisites, installCleanupOnSignals, cleanupLocalCluster, createProvider, netnsName, readUserDataResult, type LocalProvider } from '../providers/local/index.js';
 import { readMountInfo } from '../providers/local/mounts.js';
+import { hostVethName } from '../providers/local/paths.js';
 import { pidsInCgroups, pidsInNetns, vmCgroupDirs } from '../providers/local/processes.js';
 import { netnsLink } from '../providers/local/vm.js';
 import { createNetns, startAnchor, writeRecord } from '../providers/local/vm.js';
@@ -62,12 +63,16 @@ async function snapshot(stateRoot: string): Promise<HostSnapshot> {
   return { netns, links, mounts, cgroups: cgroups.sort(), state };
 }
 
+const HOST_PATHS = ['/etc/docker', '/var/lib/docker', '/var/lib/containerd', '/etc/skypool', '/var/lib/skypool', '/var/log/skypool', '/etc/hostname', '/etc/hosts', '/tmp', '/run', '/sys/fs/cgroup'];
+
 /** Only the parts of the host that belong to this test's cluster (other people may create VMs meanwhile). */
-function ours(s: HostSnapshot, cluster: string, bridge: string): HostSnapshot {
+function ours(s: HostSnapshot, cluster: string, nodes: readonly string[], stateRoot: string): HostSnapshot {
+  const veths = new Set(nodes.map((n) => hostVethName(cluster, n)));
   return {
     netns: s.netns.filter((n) => n.startsWith(`skypool-${cluster}-`)),
-    links: s.links.filter((l) => l === bridge || l.startsWith('spv')),
-    mounts: s.mounts,
+    links: s.links.filter((l) => l === bridgeName(cluster) || veths.has(l)),
+    // A VM mount leaking into the host would sit on one of the paths it makes private, or under its VM dir.
+    mounts: s.mounts.filter((m) => m.includes(cluster) || m.startsWith(stateRoot) || HOST_PATHS.some((p) => m === p || (p !== '/run' && p !== '/tmp' && m.startsWith(`${p}/`)))),
     cgroups: s.cgroups.filter((c) => c.includes(`skypool-${cluster}-`)),
     state: s.state,
   };
@@ -144,12 +149,12 @@ suite('local provider', () => {
   let before: HostSnapshot;
   let network: NetworkRef;
   const tags: OwnershipTags = { cluster, pool: 'web', role: 'worker', specHash: 'abc123def456' };
-  const request = (nodes: string[], userData: string, token: string): LaunchRequest => ({
+  const request = (nodes: Array<string | { name: string; privateIp: string }>, userData: string, token: string): LaunchRequest => ({
     cluster,
     pool: { name: 'web', provider: 'local', count: nodes.length, role: 'worker' },
     tags,
     network,
-    nodes: nodes.map((name) => ({ name })),
+    nodes: nodes.map((n) => (typeof n === 'string' ? { name: n } : n)),
     userData,
     idempotencyToken: token,
   });
@@ -158,11 +163,14 @@ suite('local provider', () => {
   const A = `${cluster}-a`;
   const B = `${cluster}-b`;
   const D = `${cluster}-d`;
+  const E = `${cluster}-e`;
+  const HALF = `${cluster}-half`;
+  const NODES = [A, B, D, E, HALF];
 
   beforeAll(async () => {
     stateRoot = await mkdtemp(join(tmpdir(), 'skypool-local-'));
     provider = createProvider({ stateRoot, stopGraceMs: 2_000 });
-    before = ours(await snapshot(stateRoot), cluster, bridge);
+    before = ours(await snapshot(stateRoot), cluster, NODES, stateRoot);
   });
 
   afterAll(async () => {
@@ -186,7 +194,8 @@ suite('local provider', () => {
 
   it('runs two VMs that boot their user-data, talk over the bridge and stay off the host paths', async () => {
     const t0 = Date.now();
-    const vms = await provider.runInstances(request([A, B], HTTPD_USER_DATA, 'tok-1'));
+    const wantedB = network.cidr.replace(/0\/24$/, '50');
+    const vms = await provider.runInstances(request([A, { name: B, privateIp: wantedB }], HTTPD_USER_DATA, 'tok-1'));
     const createMs = Date.now() - t0;
     expect(vms.map((v) => v.name)).toEqual([A, B]);
     for (const vm of vms) {
@@ -195,7 +204,8 @@ suite('local provider', () => {
       expect(vm.privateIp).toBe(vm.publicIp);
     }
     const [a, b] = vms as [Instance, Instance];
-    expect(a.privateIp).not.toBe(b.privateIp);
+    expect(a.privateIp).toBe(network.cidr.replace(/0\/24$/, '2'));
+    expect(b.privateIp).toBe(wantedB);
     await provider.waitUntilRunning([a.id, b.id], { deadlineMs: 10_000 });
     for (const vm of vms) await waitUserData(cluster, vm.name, stateRoot, 20_000);
 
@@ -219,8 +229,11 @@ suite('local provider', () => {
     expect(unreachable.stderr).toMatch(/unreachable/i);
 
     // Same request again: the same VMs, no duplicate.
-    const again = await provider.runInstances(request([A, B], HTTPD_USER_DATA, 'tok-1'));
+    const again = await provider.runInstances(request([A, { name: B, privateIp: wantedB }], HTTPD_USER_DATA, 'tok-1'));
     expect(again.map((v) => [v.id, v.privateIp])).toEqual(vms.map((v) => [v.id, v.privateIp]));
+    // Another token with the same bytes is the same request; other user-data under the same name is refused.
+    expect((await provider.runInstances(request([A], HTTPD_USER_DATA, 'tok-retry')))[0]!.id).toBe(a.id);
+    await expect(provider.runInstances(request([A], `${HTTPD_USER_DATA}# v2\n`, 'tok-other'))).rejects.toThrow(/already runs with other user-data/);
     const listed = await provider.listInstances(cluster);
     expect(listed.map((v) => v.id)).toEqual([a.id, b.id]);
     expect(listed.every((v) => v.state === 'running')).toBe(true);
@@ -270,21 +283,38 @@ suite('local provider', () => {
     console.log(`local provider: 3 VMs terminated in ${terminateMs} ms`);
 
     expect(await alivePids([...seenPids])).toEqual([]);
-    const after = ours(await snapshot(stateRoot), cluster, bridge);
+    const after = ours(await snapshot(stateRoot), cluster, NODES, stateRoot);
     expect(after).toEqual(before);
     for (const n of [A, B, D]) expect(await vmCgroupDirs(n)).toEqual([]);
     const mounts = (await readMountInfo()).filter((m) => m.mountPoint.includes(stateRoot) || m.mountPoint.includes(`skypool-${cluster}-`));
     expect(mounts).toEqual([]);
   }, 60_000);
 
+  it('removes what this process created when asked to (the Ctrl-C / SIGTERM path)', async () => {
+    const uninstall = installCleanupOnSignals();
+    expect(installCleanupOnSignals()).toBe(uninstall);
+    expect(process.listeners('SIGTERM').length).toBeGreaterThan(0);
+    try {
+      network = await provider.ensureNetwork(cluster);
+      const [vm] = await provider.runInstances(request([E], HTTPD_USER_DATA, 'tok-3'));
+      await waitUserData(cluster, E, stateRoot, 20_000);
+      await cleanupTracked();
+      expect(await netnsLink(vm!.id)).toBeUndefined();
+      expect(existsSync(join(stateRoot, cluster))).toBe(false);
+      expect(existsSync(`/sys/class/net/${bridge}`)).toBe(false);
+    } finally {
+      uninstall();
+    }
+  }, 60_000);
+
   it('tears down a half-created VM (crash after the anchor started, before it was recorded)', async () => {
     network = await provider.ensureNetwork(cluster);
-    const node = 'half';
+    const node = HALF;
     const id = netnsName(cluster, node);
     const dir = join(stateRoot, cluster, node);
     await mkdir(dir, { recursive: true });
     const ip = await claimAddress(stateRoot, cluster, network, node);
-    await writeRecord(dir, { id, name: node, cluster, tags: {}, ip, cidr: network.cidr, bridge, idempotencyToken: 'x', createdAt: new Date(0).toISOString() });
+    await writeRecord(dir, { id, name: node, cluster, tags: {}, ip, cidr: network.cidr, bridge, idempotencyToken: 'x', userDataSha256: '', createdAt: new Date(0).toISOString() });
     await createNetns({ stateRoot, cluster, node, ip, prefixLength: 24, bridge });
     const anchor = await startAnchor(id);
     await writeFile(join(dir, 'junk'), 'x');
@@ -297,6 +327,6 @@ suite('local provider', () => {
     expect(existsSync(dir)).toBe(false);
     await cleanupLocalCluster(cluster, stateRoot);
     await cleanupLocalCluster(cluster, stateRoot);
-    expect(ours(await snapshot(stateRoot), cluster, bridge)).toEqual(before);
+    expect(ours(await snapshot(stateRoot), cluster, NODES, stateRoot)).toEqual(before);
   }, 60_000);
 });

@@ -28,7 +28,7 @@ export function run(command: string, args: readonly string[], options: RunOption
   const timeoutMs = options.timeoutMs ?? 30_000;
   const shown = [command, ...args].join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? hostEnv() });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -61,6 +61,13 @@ export function run(command: string, args: readonly string[], options: RunOption
       }
     });
   });
+}
+
+/** root's PATH sometimes lacks the sbin directories where ip and dockerd live. */
+function hostEnv(): NodeJS.ProcessEnv {
+  const path = process.env.PATH ?? '/usr/bin:/bin';
+  const extra = ['/usr/local/sbin', '/usr/sbin', '/sbin'].filter((dir) => !path.split(':').includes(dir));
+  return extra.length === 0 ? process.env : { ...process.env, PATH: [path, ...extra].join(':') };
 }
 
 /** Runs an `ip -j ...` command and parses its JSON (empty output means an empty list). */

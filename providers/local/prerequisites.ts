@@ -20,7 +20,7 @@ export const BASE_COMMANDS = ['ip', 'nsenter', 'unshare', 'mount'] as const;
 
 function onPath(command: string): boolean {
   const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter);
-  // root's PATH sometimes lacks the sbin directories where ip and dockerd live.
+  // The same sbin directories exec.ts adds to the PATH of host commands.
   for (const dir of [...dirs, '/usr/sbin', '/sbin', '/usr/local/sbin']) {
     try {
       accessSync(join(dir, command), constants.X_OK);

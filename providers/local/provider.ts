@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir } from 'node:fs/promises';
 import { CloudApiError, TimeoutError } from '../../src/errors.js';
 import type { Instance, LaunchRequest, NetworkRef, Provider, ProviderSettings, WaitOptions } from '../../src/providers/types.js';
 import { tagsFromRecord, tagsToRecord } from '../../src/providers/types.js';
@@ -23,7 +24,6 @@ import {
   type UserDataResult,
   type VmRecord,
 } from './vm.js';
-import { readdir } from 'node:fs/promises';
 
 export interface LocalProviderSettings extends ProviderSettings {
   /** Directory holding one directory per VM; default `/run/skypool/local` (gone after a reboot, like the VMs). */
@@ -53,6 +53,27 @@ function toInstance(record: VmRecord, state: Instance['state']): Instance {
     tags,
     launchedAt: record.createdAt,
   };
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/**
+ * A VM name is unique on the host, so a launch of an existing name answers with that VM when it is the same
+ * request (same token, or same user-data and address) and refuses otherwise: silently keeping a VM booted
+ * with other user-data (another certificate, another join token) would hide the mismatch.
+ */
+function sameRequest(record: VmRecord, request: LaunchRequest, wantedIp: string | undefined): Instance {
+  const same =
+    record.idempotencyToken === request.idempotencyToken ||
+    (record.userDataSha256 === sha256(request.userData) && (wantedIp === undefined || wantedIp === record.ip));
+  if (!same) {
+    throw new CloudApiError(
+      `local VM "${record.name}" of cluster "${record.cluster}" already runs with other user-data or address (${record.ip}): ` +
+        'terminate it first or launch under another name',
+      { id: record.id, ip: record.ip },
+    );
+  }
+  return toInstance(record, 'running');
 }
 
 /** A local "VM": network + UTS + mount namespaces on the cluster's bridge, with no route off the machine. */
@@ -126,7 +147,7 @@ export class LocalProvider implements Provider {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const existing = await this.awaitExisting(dir);
-        if (existing) return existing;
+        if (existing) return sameRequest(existing, request, wantedIp);
         await teardownVm(this.stateRoot, cluster, node, this.teardown); // a leftover of a crash: replace it
         continue;
       }
@@ -143,11 +164,11 @@ export class LocalProvider implements Provider {
   }
 
   /** The VM in `dir` once it is alive; undefined when it is a dead leftover. Waits while another process creates it. */
-  private async awaitExisting(dir: string): Promise<Instance | undefined> {
+  private async awaitExisting(dir: string): Promise<VmRecord | undefined> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       const record = await readRecord(dir);
-      if (await isAlive(record)) return toInstance(record!, 'running');
+      if (await isAlive(record)) return record;
       if (record?.anchorPid || (record && Date.now() - Date.parse(record.createdAt) > CREATING_GRACE_MS)) return undefined;
       if (!record) return undefined;
       await delay(50);
@@ -168,6 +189,7 @@ export class LocalProvider implements Provider {
       cidr: network.cidr,
       bridge: network.id,
       idempotencyToken: request.idempotencyToken,
+      userDataSha256: sha256(request.userData),
       createdAt: new Date().toISOString(),
     };
     await writeRecord(dir, record);

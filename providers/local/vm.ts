@@ -17,6 +17,8 @@ export interface VmRecord {
   readonly cidr: string;
   readonly bridge: string;
   readonly idempotencyToken: string;
+  /** sha256 of the user-data: a request with another token but the same bytes is the same request. */
+  readonly userDataSha256: string;
   readonly createdAt: string;
   /** Process that holds the VM's UTS and mount namespaces; absent while the VM is being created. */
   readonly anchorPid?: number;
