@@ -125,7 +125,9 @@ export interface EngineDriver {
   setNodeLabels(manager: EngineEndpoint, nodeId: string, labels: Readonly<Record<string, string>>): Promise<boolean>;
   /** Stops scheduling on the node and waits until its tasks run elsewhere at full replica counts. */
   drainNode(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<DrainResult>;
-  /** Removes the node from the pool (a manager is demoted first). */
+  /** Turns a manager into a worker while it still runs (removing a live manager first keeps the quorum). */
+  demoteNode(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<void>;
+  /** Removes a worker node from the pool (forced: its VM is usually gone already); refuses the last manager. */
   removeNode(manager: EngineEndpoint, nodeId: string): Promise<void>;
   /** Loads a `docker save`-style tarball into one node. */
   loadImage(endpoint: EngineEndpoint, tarballPath: string, options?: { signal?: AbortSignal }): Promise<void>;

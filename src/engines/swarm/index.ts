@@ -129,15 +129,22 @@ export class SwarmDriver implements EngineDriver {
     return { node: node.name, durationMs: Date.now() - started, movedTasks: moved };
   }
 
+  async demoteNode(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<void> {
+    const docker = this.docker(manager);
+    assertNotLastManager(await this.listNodes(manager), nodeId);
+    await call(manager, `demoting node ${nodeId}`, () => updateNodeSpec(docker, nodeId, (spec) => (spec.Role === 'worker' ? undefined : { ...spec, Role: 'worker' })));
+    await pollUntil(
+      async () => ((await inspectNode(docker, nodeId)).ManagerStatus ? undefined : true),
+      { ...options, what: `node ${nodeId} to leave the managers (raft)` },
+    );
+  }
+
   async removeNode(manager: EngineEndpoint, nodeId: string): Promise<void> {
     const docker = this.docker(manager);
     const nodes = await this.listNodes(manager);
     assertNotLastManager(nodes, nodeId);
     const target = nodes.find((n) => n.id === nodeId);
     if (!target) return; // already gone
-    if (target.role === 'manager') {
-      await call(manager, `demoting ${target.name}`, () => updateNodeSpec(docker, nodeId, (spec) => ({ ...spec, Role: 'worker' })));
-    }
     await call(manager, `removing node ${target.name}`, async () => {
       try {
         await docker.getNode(nodeId).remove({ force: true });

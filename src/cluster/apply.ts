@@ -1,0 +1,162 @@
+import { EngineError } from '../errors.js';
+import type { DrainResult } from '../engines/types.js';
+import { computePlan } from '../plan.js';
+import type { Instance } from '../providers/types.js';
+import { pickAddresses } from './addresses.js';
+import { endpointOf, type ClusterContext, type NodeToLaunch } from './context.js';
+import { findManager, labelsFor, nodeFor, waitNodesReady, type ManagerRef } from './nodes.js';
+import { removeInstances } from './remove.js';
+import type { ApplyResult, PhaseTiming } from './types.js';
+
+/** Gives every planned node a free address of its provider's network (so its certificate can name it). */
+async function assignAddresses(ctx: ClusterContext, instances: readonly Instance[], names: ReadonlyArray<{ name: string; pool: NodeToLaunch['pool'] }>, signal?: AbortSignal): Promise<NodeToLaunch[]> {
+  const byProvider = new Map<string, Array<{ name: string; pool: NodeToLaunch['pool'] }>>();
+  for (const n of names) byProvider.set(n.pool.provider, [...(byProvider.get(n.pool.provider) ?? []), n]);
+  const out: NodeToLaunch[] = [];
+  for (const [provider, wanted] of byProvider) {
+    const network = await ctx.network(wanted[0]!.pool.provider, signal);
+    const used = instances.filter((i) => i.provider === provider).flatMap((i) => (i.privateIp ? [i.privateIp] : []));
+    const ips = pickAddresses(network, used, wanted.length);
+    wanted.forEach((n, k) => out.push({ ...n, ip: ips[k]! }));
+  }
+  return out;
+}
+
+/**
+ * Converges providers and engine onto the spec. The providers' listings (ownership tags) and the engine's node
+ * list are the only state, so after a crash a second apply picks up where the first stopped: VMs that never
+ * joined are replaced, missing ones created, surplus ones drained and removed.
+ */
+export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promise<ApplyResult> {
+  const started = performance.now();
+  const phases: PhaseTiming[] = [];
+  const { progress } = ctx;
+  const deadline = (): { deadline: number; signal?: AbortSignal } => ({ deadline: Date.now() + ctx.readyTimeoutMs, ...(signal ? { signal } : {}) });
+
+  await progress.phase('prepare', phases, async () => {
+    await ctx.checkPrerequisites();
+    await ctx.pki();
+  });
+  await progress.phase('network', phases, () => Promise.all(ctx.providerNames.map((name) => ctx.network(name, signal))));
+  let instances = await progress.phase('inventory', phases, () => ctx.inventory(signal));
+  const driver = await ctx.driver();
+
+  let manager: ManagerRef | undefined = instances.length > 0 ? await findManager(ctx, instances, { ...(signal ? { signal } : {}) }) : undefined;
+  const engineNodes = manager ? await driver.listNodes(manager.endpoint) : [];
+  // A VM whose engine never joined (or whose node is down) cannot serve; it is replaced by a fresh one.
+  const strays = instances.filter((i) => {
+    const node = nodeFor(engineNodes, i.name);
+    return !node || node.state === 'down';
+  });
+  if (strays.length > 0) {
+    await progress.phase('recover', phases, async () => {
+      for (const stray of strays) {
+        ctx.progress.emit({ type: 'node', node: stray.name, pool: stray.tags.pool, state: 'recreating', detail: 'its engine never joined the pool' });
+        await ctx.queue.terminate(await ctx.provider(stray.provider), [stray.id], signal);
+      }
+      instances = instances.filter((i) => !strays.includes(i));
+    });
+  }
+
+  const plan = computePlan(ctx.spec, instances);
+  const planned = plan.creates.flatMap((c) => c.names.map((name) => ({ name, pool: c.pool })));
+  const toCreate = await assignAddresses(ctx, instances, planned, signal);
+  const newManagers = toCreate.filter((n) => n.pool.role === 'manager');
+  const newWorkers = toCreate.filter((n) => n.pool.role === 'worker');
+  const created: Instance[] = [];
+
+  if (!manager) {
+    const first = newManagers.shift();
+    if (!first) throw new EngineError('no manager of the pool answers and none is planned: add a manager pool (count ≥ 1) and apply again', { cluster: ctx.spec.name });
+    manager = await progress.phase('bootstrap-manager', phases, async () => {
+      const instance = await ctx.waitRunning(await ctx.launch(first, 'manager', true, {}, signal), signal);
+      created.push(instance);
+      const endpoint = endpointOf(instance);
+      await driver.waitReady(endpoint, 'manager', deadline()).catch((error: unknown) => ctx.withBootLog(instance, error));
+      ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'engine-ready' });
+      return { instance, endpoint };
+    });
+  }
+  const pool = manager;
+
+  const joining = [...newManagers, ...newWorkers];
+  if (joining.length > 0) {
+    const tokens = await driver.joinTokens(pool.endpoint);
+    const managerIps = [...instances, ...created].filter((i) => i.tags.role === 'manager' && i.privateIp).map((i) => i.privateIp!);
+    const launched = await progress.phase('launch-nodes', phases, () =>
+      Promise.all(
+        joining.map(async (node) => {
+          const token = node.pool.role === 'manager' ? tokens.manager : tokens.worker;
+          const instance = await ctx.launch(node, node.pool.role, false, { token, managers: managerIps }, signal);
+          return ctx.waitRunning(instance, signal);
+        }),
+      ),
+    );
+    created.push(...launched);
+    await progress.phase('wait-engines', phases, () =>
+      Promise.all(
+        launched.map(async (instance) => {
+          await driver.waitReady(endpointOf(instance), instance.tags.role, deadline()).catch((error: unknown) => ctx.withBootLog(instance, error));
+          ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'engine-ready' });
+        }),
+      ),
+    );
+  }
+
+  const images = ctx.spec.images ?? [];
+  if (images.length > 0 && created.length > 0) {
+    await progress.phase('images', phases, () =>
+      Promise.all(
+        created.map(async (instance) => {
+          for (const image of images) await driver.loadImage(endpointOf(instance), image.tarball, signal ? { signal } : {});
+          ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'image-loaded', detail: images.map((i) => i.name).join(', ') });
+        }),
+      ),
+    );
+  }
+
+  const keep = [...plan.unchanged, ...created];
+  let nodes = await progress.phase('wait-ready', phases, () => waitNodesReady(ctx, pool, keep.map((i) => i.name), signal));
+
+  let drains: DrainResult[] = [];
+  if (plan.deletes.length > 0) {
+    const leaving = new Set(plan.deletes.map((d) => d.instance.name));
+    // Talk to a manager that stays: the one in use may be among the leaving nodes.
+    const stay = leaving.has(pool.instance.name) ? await findManager(ctx, keep, { exclude: leaving, ...(signal ? { signal } : {}) }) : pool;
+    if (!stay) throw new EngineError('every manager of the pool is being removed: keep at least one manager pool with count ≥ 1', { cluster: ctx.spec.name });
+    drains = await progress.phase('scale-down', phases, () => removeInstances(ctx, stay, plan.deletes.map((d) => d.instance), signal));
+    manager = stay;
+    nodes = await driver.listNodes(stay.endpoint);
+  }
+  const api = manager;
+
+  await progress.phase('labels', phases, async () => {
+    for (const instance of keep) {
+      const node = nodeFor(nodes, instance.name);
+      if (!node) continue;
+      if (await driver.setNodeLabels(api.endpoint, node.id, labelsFor(ctx.spec, instance))) {
+        ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'labelled' });
+      }
+    }
+    // Entries left by VMs that are gone (a crash between terminate and `node rm`).
+    const live = new Set(keep.map((i) => i.name));
+    for (const stale of nodes.filter((n) => n.state !== 'ready' && (!live.has(n.name) || nodeFor(nodes, n.name) !== n))) {
+      if (stale.role === 'worker') await driver.removeNode(api.endpoint, stale.id);
+    }
+  });
+
+  if (joining.length > 0) await progress.phase('rotate-tokens', phases, () => driver.rotateJoinTokens(api.endpoint));
+
+  const recreated = strays.filter((s) => created.some((c) => c.name === s.name)).map((s) => s.name);
+  return {
+    cluster: ctx.spec.name,
+    changed: created.length > 0 || plan.deletes.length > 0 || strays.length > 0,
+    created: created.map((i) => i.name),
+    deleted: [...plan.deletes.map((d) => d.instance.name), ...strays.filter((s) => !recreated.includes(s.name)).map((s) => s.name)],
+    recreated,
+    unchanged: plan.unchanged.map((i) => i.name),
+    drains,
+    phases,
+    durationMs: Math.round(performance.now() - started),
+  };
+}

@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { ensureClusterPki, issueNodeCertificate, type ClusterPki } from '../bootstrap/cluster-pki.js';
+import { EngineError, SkypoolError } from '../errors.js';
+import type { EngineDriver, EngineEndpoint } from '../engines/types.js';
+import { loadProvider } from '../providers/registry.js';
+import type { Instance, NetworkRef, Provider } from '../providers/types.js';
+import { ProvisioningQueue } from '../queue/provisioning-queue.js';
+import { redact } from '../redact.js';
+import type { ClusterSpec, NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
+import { poolSpecHash } from '../spec/hash.js';
+import { SwarmDriver } from '../engines/swarm/index.js';
+import { Progress } from './progress.js';
+import type { ClusterOptions } from './types.js';
+
+/** Host commands the swarm engine needs on a local-provider host. */
+const LOCAL_ENGINE_COMMANDS = ['dockerd', 'docker'];
+
+interface UserDataReader {
+  readUserDataResult(cluster: string, node: string): Promise<{ done: boolean; exitCode?: number; log: string }>;
+}
+
+function canReadUserData(provider: Provider): provider is Provider & UserDataReader {
+  return typeof (provider as Partial<UserDataReader>).readUserDataResult === 'function';
+}
+
+export function endpointOf(instance: Pick<Instance, 'name' | 'publicIp' | 'privateIp'>): EngineEndpoint {
+  const host = instance.publicIp ?? instance.privateIp;
+  if (!host) throw new EngineError(`node ${instance.name} has no address yet: wait for it to run, then retry`, { node: instance.name });
+  return { name: instance.name, host };
+}
+
+export interface NodeToLaunch {
+  readonly name: string;
+  readonly pool: NodePoolSpec;
+  readonly ip: string;
+}
+
+/**
+ * What one Cluster holds while it works: loaded providers, the cluster PKI, the engine driver, the provisioning
+ * queue and the progress fan-out. Built lazily on the first call that needs the outside world.
+ */
+export class ClusterContext {
+  readonly progress: Progress;
+  readonly queue: ProvisioningQueue;
+  readonly readyTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  private providers = new Map<ProviderName, Provider>();
+  private pkiValue: ClusterPki | undefined;
+  private driverValue: EngineDriver | undefined;
+  private networks = new Map<ProviderName, NetworkRef>();
+
+  constructor(
+    public spec: ClusterSpec,
+    readonly options: ClusterOptions & { stateDir: string },
+    readonly logger: Logger,
+  ) {
+    this.progress = new Progress(logger);
+    this.queue = new ProvisioningQueue({ limits: options.queueLimits, onEvent: (event) => this.progress.emit({ type: 'queue', event }) });
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 180_000;
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 120_000;
+  }
+
+  get providerNames(): ProviderName[] {
+    return [...new Set(this.spec.pools.map((p) => p.provider))];
+  }
+
+  async provider(name: ProviderName): Promise<Provider> {
+    let provider = this.providers.get(name);
+    if (!provider) {
+      const override = this.options.providers?.[name];
+      const settings = name === 'local' && (override === undefined || !('runInstances' in override))
+        ? { ...(override ?? {}), requiredCommands: LOCAL_ENGINE_COMMANDS }
+        : override;
+      provider = await loadProvider(name, settings);
+      this.providers.set(name, provider);
+    }
+    return provider;
+  }
+
+  async checkPrerequisites(): Promise<void> {
+    for (const name of this.providerNames) await (await this.provider(name)).checkPrerequisites();
+  }
+
+  async pki(): Promise<ClusterPki> {
+    this.pkiValue ??= await ensureClusterPki(this.options.stateDir, this.spec.name);
+    return this.pkiValue;
+  }
+
+  /** The engine driver, with the cluster's client certificate (the PKI is created on first use). */
+  async driver(): Promise<EngineDriver> {
+    if (!this.driverValue) {
+      if (this.spec.engine !== 'swarm') {
+        throw new SkypoolError('INTERNAL', `engine "${this.spec.engine}" is not implemented yet; use engine: swarm`, { exitCode: 2 });
+      }
+      const pki = await this.pki();
+      this.driverValue = new SwarmDriver({ caPem: pki.ca.certPem, client: pki.client });
+    }
+    return this.driverValue;
+  }
+
+  /** The driver if one was made already (no PKI is created just to read status of a missing cluster). */
+  existingDriver(): EngineDriver | undefined {
+    return this.driverValue;
+  }
+
+  async network(name: ProviderName, signal?: AbortSignal): Promise<NetworkRef> {
+    let network = this.networks.get(name);
+    if (!network) {
+      network = await (await this.provider(name)).ensureNetwork(this.spec.name, signal);
+      this.networks.set(name, network);
+    }
+    return network;
+  }
+
+  /** After destroy: networks, PKI and API clients belong to a cluster that no longer exists. */
+  forgetState(): void {
+    this.networks.clear();
+    this.driverValue?.close();
+    this.driverValue = undefined;
+    this.pkiValue = undefined;
+  }
+
+  /** Every live instance of the cluster on every provider the spec uses. */
+  async inventory(signal?: AbortSignal): Promise<Instance[]> {
+    const lists = await Promise.all(this.providerNames.map(async (name) => (await this.provider(name)).listInstances(this.spec.name, signal)));
+    return lists.flat().filter((i) => i.state !== 'terminated');
+  }
+
+  /** False where the kernel has no IPVS (the local provider on this kind of host): no ingress mesh, no VIPs. */
+  routingMesh(): boolean {
+    if (this.options.routingMesh !== undefined) return this.options.routingMesh;
+    if (this.providerNames.includes('local') && !existsSync('/proc/net/ip_vs')) return false;
+    return true;
+  }
+
+  /** Launches one node with its own user-data (its certificate carries its IP) and returns the instance. */
+  async launch(node: NodeToLaunch, role: Role, first: boolean, join: { token?: string; managers?: readonly string[] }, signal?: AbortSignal): Promise<Instance> {
+    const pki = await this.pki();
+    const driver = await this.driver();
+    const server = await issueNodeCertificate(pki, node.name, node.ip);
+    const userData = driver.renderUserData({
+      role,
+      first,
+      nodeName: node.name,
+      nodeIp: node.ip,
+      server,
+      caPem: pki.ca.certPem,
+      ...(join.token ? { joinToken: join.token } : {}),
+      ...(join.managers ? { managers: join.managers } : {}),
+      deadlineSeconds: Math.ceil(this.readyTimeoutMs / 1000),
+    });
+    const provider = await this.provider(node.pool.provider);
+    const specHash = poolSpecHash(this.spec, node.pool);
+    this.progress.emit({ type: 'node', node: node.name, pool: node.pool.name, state: 'launching' });
+    const [instance] = await this.queue.launch(provider, {
+      cluster: this.spec.name,
+      pool: node.pool,
+      tags: { cluster: this.spec.name, pool: node.pool.name, role, specHash },
+      network: await this.network(node.pool.provider, signal),
+      nodes: [{ name: node.name, privateIp: node.ip }],
+      userData,
+      // Each attempt renders a fresh certificate, so each attempt is a new request with its own token.
+      idempotencyToken: `skypool-${randomUUID()}`,
+      ...(signal ? { signal } : {}),
+    });
+    if (!instance) throw new EngineError(`provider ${provider.name} launched nothing for ${node.name}`, { node: node.name });
+    return instance;
+  }
+
+  async waitRunning(instance: Instance, signal?: AbortSignal): Promise<Instance> {
+    const provider = await this.provider(instance.provider);
+    const [running] = await provider.waitUntilRunning([instance.id], { deadlineMs: this.readyTimeoutMs, ...(signal ? { signal } : {}) });
+    this.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'running' });
+    return running ?? instance;
+  }
+
+  /** The end of the VM's boot log, when its provider can read it (local), for error messages. */
+  async bootLogTail(instance: Instance, lines = 15): Promise<string | undefined> {
+    const provider = await this.provider(instance.provider);
+    if (!canReadUserData(provider)) return undefined;
+    try {
+      const result = await provider.readUserDataResult(this.spec.name, instance.name);
+      const tail = result.log.trimEnd().split('\n').slice(-lines).join('\n');
+      const status = result.done ? `user-data exited with ${result.exitCode}` : 'user-data still running';
+      return redact(`${status}; last lines of its log:\n${tail}`);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Rethrows a node failure with the VM's boot log appended when available. */
+  async withBootLog(instance: Instance, error: unknown): Promise<never> {
+    const tail = await this.bootLogTail(instance);
+    if (!tail || !SkypoolError.isInstance(error)) throw error;
+    throw new EngineError(`${error.message}\n${tail}`, { ...error.details, node: instance.name }, error);
+  }
+
+  async close(): Promise<void> {
+    this.driverValue?.close();
+    await Promise.allSettled([...this.providers.values()].map((p) => p.close?.()));
+    this.providers.clear();
+  }
+}

@@ -1,0 +1,66 @@
+import type { EngineNode, WorkloadStatus } from '../engines/types.js';
+import type { Instance } from '../providers/types.js';
+import type { ClusterContext } from './context.js';
+import { findManager, nodeFor, type ManagerRef } from './nodes.js';
+import type { ClusterStatus, NodeStatus } from './types.js';
+
+export const NO_MESH_NOTE =
+  'no IPVS in this kernel: the swarm routing mesh and VIPs do not work, so services use DNS round robin (dnsrr) and ' +
+  'host-mode published ports with a dynamic host port per replica; reach each replica at the address:hostPort of its task';
+
+/** Where the user reaches a task: the VM's public address when it has one, else its private one. */
+export function withReachableAddresses(status: WorkloadStatus, instances: readonly Instance[]): WorkloadStatus {
+  const byName = new Map(instances.map((i) => [i.name, i]));
+  return {
+    ...status,
+    tasks: status.tasks.map((t) => {
+      const instance = t.node ? byName.get(t.node) : undefined;
+      const address = instance?.publicIp ?? instance?.privateIp ?? t.address;
+      return address ? { ...t, address } : t;
+    }),
+  };
+}
+
+function nodeStatus(instance: Instance, node: EngineNode | undefined): NodeStatus {
+  return {
+    name: instance.name,
+    pool: instance.tags.pool,
+    role: instance.tags.role,
+    provider: instance.provider,
+    instanceId: instance.id,
+    instanceState: instance.state,
+    ...(instance.privateIp ? { privateIp: instance.privateIp } : {}),
+    ...(instance.publicIp ? { publicIp: instance.publicIp } : {}),
+    ...(instance.zone ? { zone: instance.zone } : {}),
+    ...(node
+      ? { engine: { id: node.id, state: node.state, availability: node.availability, role: node.role, leader: node.leader, labels: node.labels } }
+      : {}),
+  };
+}
+
+/** Provider instances merged with the engine's nodes and workloads. */
+export async function clusterStatus(ctx: ClusterContext, signal?: AbortSignal): Promise<ClusterStatus> {
+  const instances = await ctx.inventory(signal);
+  const notes: string[] = [];
+  if (!ctx.routingMesh()) notes.push(NO_MESH_NOTE);
+  if (instances.length === 0) {
+    return { cluster: ctx.spec.name, engine: ctx.spec.engine, nodes: [], workloads: [], notes: [...notes, 'no VMs: run `skypool up` to create the cluster'] };
+  }
+  const manager: ManagerRef | undefined = await findManager(ctx, instances, { waitMs: 3_000, ...(signal ? { signal } : {}) });
+  let engineNodes: EngineNode[] = [];
+  let workloads: WorkloadStatus[] = [];
+  if (manager) {
+    const driver = await ctx.driver();
+    [engineNodes, workloads] = await Promise.all([driver.listNodes(manager.endpoint), driver.workloads(manager.endpoint)]);
+  } else {
+    notes.push('no manager answers on its engine API: the pool is not formed yet or its managers are down; run `skypool up`');
+  }
+  const names = new Set(instances.map((i) => i.name));
+  const nodes: NodeStatus[] = [
+    ...instances.map((i) => nodeStatus(i, nodeFor(engineNodes, i.name))).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })),
+    ...engineNodes
+      .filter((n) => !names.has(n.name))
+      .map((n): NodeStatus => ({ name: n.name, instanceState: 'absent', engine: { id: n.id, state: n.state, availability: n.availability, role: n.role, leader: n.leader, labels: n.labels } })),
+  ];
+  return { cluster: ctx.spec.name, engine: ctx.spec.engine, nodes, workloads: workloads.map((w) => withReachableAddresses(w, instances)), notes };
+}
