@@ -315,8 +315,10 @@ suite('local provider', () => {
     await mkdir(dir, { recursive: true });
     const ip = await claimAddress(stateRoot, cluster, network, node);
     await writeRecord(dir, { id, name: node, cluster, tags: {}, ip, cidr: network.cidr, bridge, idempotencyToken: 'x', userDataSha256: '', createdAt: new Date(0).toISOString() });
+    const t0 = performance.now();
     await createNetns({ stateRoot, cluster, node, ip, prefixLength: 24, bridge });
     const anchor = await startAnchor(id);
+    console.log(`local provider: netns + veth + anchor in ${Math.round(performance.now() - t0)} ms`);
     await writeFile(join(dir, 'junk'), 'x');
     expect(await readlink(`/proc/${anchor}/ns/net`)).toBe(await netnsLink(id));
 

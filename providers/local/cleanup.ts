@@ -40,7 +40,10 @@ export async function teardownVm(stateRoot: string, cluster: string, node: strin
     const inNetns = link ? await pidsInNetns(link) : [];
     return [...new Set([...inNetns, ...(await pidsInCgroups(await vmCgroupDirs(node)))])];
   };
-  await stopProcesses(find, options.graceMs ?? 5_000, `local VM ${id}`);
+  const graceMs = options.graceMs ?? 5_000;
+  // Containers first: a dockerd whose containerd dies under it waits its whole shutdown timeout.
+  await stopProcesses(async () => pidsInCgroups(await vmCgroupDirs(node)), graceMs, `the containers of local VM ${id}`);
+  await stopProcesses(find, graceMs, `local VM ${id}`);
   const del = await run('ip', ['netns', 'del', id], { allowFailure: true });
   if (del.code !== 0 && !/No such file|not exist/i.test(del.stderr)) {
     throw new CloudApiError(`could not delete network namespace ${id}: ${del.stderr.trim()}`, { netns: id });

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CapacityError, CloudApiError, TimeoutError } from '../../src/errors.js';
@@ -113,17 +114,30 @@ export async function claimAddress(stateRoot: string, cluster: string, network: 
     }
   }
   for (const ip of candidates) {
-    try {
-      const fh = await open(join(dir, ip), 'wx');
-      await fh.writeFile(node);
-      await fh.close();
-      return ip;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (wanted) throw new CloudApiError(`address ${wanted} is already used by another VM of the cluster`, { node, wanted });
+    if (await tryClaim(dir, ip, node)) return ip;
+    // A claim is stale when its owner has no VM dir (teardown releases the claim before removing the dir) or
+    // is this very node (a leftover of its previous incarnation).
+    const owner = (await readFile(join(dir, ip), 'utf8').catch(() => '')).trim();
+    if (owner === node) return ip;
+    if (owner && !existsSync(join(stateRoot, cluster, owner))) {
+      await rm(join(dir, ip), { force: true });
+      if (await tryClaim(dir, ip, node)) return ip;
     }
+    if (wanted) throw new CloudApiError(`address ${wanted} is already used by VM "${owner}" of the cluster: pick another`, { node, wanted, owner });
   }
   throw new CapacityError(`no free address left in ${network.cidr}: remove VMs or use a new cluster`, { cidr: network.cidr });
+}
+
+async function tryClaim(dir: string, ip: string, node: string): Promise<boolean> {
+  try {
+    const fh = await open(join(dir, ip), 'wx');
+    await fh.writeFile(node);
+    await fh.close();
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
+  }
 }
 
 export async function releaseAddress(stateRoot: string, cluster: string, ip: string | undefined): Promise<void> {

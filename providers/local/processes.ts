@@ -65,6 +65,21 @@ function signal(pids: readonly number[], sig: NodeJS.Signals): void {
 }
 
 /**
+ * Pids that SIGTERM can never stop: the init of a pid namespace (a container's PID 1) without a SIGTERM handler,
+ * for which the kernel drops the signal (e.g. busybox httpd as PID 1). Waiting the grace period for them is moot.
+ */
+async function ignoringSigterm(pids: readonly number[]): Promise<number[]> {
+  const stuck: number[] = [];
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    const nsPid = /^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/).pop();
+    const caught = /^SigCgt:\s+([0-9a-f]+)$/m.exec(status)?.[1];
+    if (nsPid === '1' && caught !== undefined && (BigInt(`0x${caught}`) & (1n << 14n)) === 0n) stuck.push(pid);
+  }
+  return stuck;
+}
+
+/**
  * SIGTERM everything `find` returns, poll until it is empty or the grace period ends, then SIGKILL what is
  * left and poll again. Throws when processes survive SIGKILL (e.g. stuck in uninterruptible sleep).
  */
@@ -72,6 +87,7 @@ export async function stopProcesses(find: () => Promise<number[]>, graceMs: numb
   let pids = (await find()).filter((p) => p !== process.pid);
   if (pids.length === 0) return;
   signal(pids, 'SIGTERM');
+  signal(await ignoringSigterm(pids), 'SIGKILL');
   for (const [sig, waitMs] of [['SIGKILL', graceMs], [undefined, 5_000]] as const) {
     const deadline = Date.now() + waitMs;
     while (pids.length > 0 && Date.now() < deadline) {
