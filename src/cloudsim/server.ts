@@ -143,7 +143,7 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
   const ca = await createCertificateAuthority('skypool cloudsim CA');
   const leaf = await issueCertificate(ca, { commonName: 'cloudsim', usage: 'server', dnsNames: ['localhost'], ipAddresses: [host] });
   const httpServer = createHttpServer(handler('http'));
-  const httpsServer = createHttpsServer({ cert: leaf.certPem + ca.certPem, key: leaf.keyPem }, handler('https'));
+  const httpsServer = createHttpsServer({ cert: `${leaf.certPem.trimEnd()}\n${ca.certPem}`, key: leaf.keyPem }, handler('https'));
   const listen = (server: Server, port: number) =>
     new Promise<number>((resolve, reject) => {
       server.once('error', reject);
