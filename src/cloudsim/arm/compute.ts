@@ -1,0 +1,509 @@
+import { createHash } from 'node:crypto';
+import { formatIp } from './cidr.js';
+import { isoTime, jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json } from './call.js';
+import { findSku, skuOffered, skuResource, VM_SKUS, REGIONS, normalizeLocation, ZONES } from './catalog.js';
+import { bodyLocation, checkName, checkSameLocation, deleteReply, page, properties, putReply, tagsBody } from './common.js';
+import { allocationMessage, ArmError, badRequest, conflict, invalidParameter, requiredProperty, resourceNotFound } from './errors.js';
+import { findNic, releaseIp } from './nic.js';
+import { parseId, resourceId } from './route.js';
+import { derivedUuid, provisioningState, type NicRecord, type ResourceGroupRecord, type VmRecord, type VmssRecord } from './store.js';
+
+/** Virtual machines, Flexible scale sets and resource SKUs (Microsoft.Compute). */
+const COMPUTE = 'Microsoft.Compute';
+export const VM_PAGE_SIZE = 50;
+const MAX_CUSTOM_DATA = 65_535;
+
+/** Marketplace images the simulator knows, as `publisher:offer:sku`. */
+const IMAGES = new Map<string, string>([
+  ['canonical:ubuntu-24_04-lts:server', '24.04.202411030'],
+  ['canonical:ubuntu-24_04-lts:server-gen1', '24.04.202411030'],
+  ['canonical:ubuntu-24_04-lts:minimal', '24.04.202411030'],
+  ['canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2', '22.04.202411010'],
+  ['debian:debian-12:12-gen2', '0.20241111.1928'],
+]);
+
+const seedOf = (call: ArmCall) => call.context.settings.seed;
+const deleteMs = (call: ArmCall) => Math.max(1, Math.round(call.context.settings.bootTimeMs / 2));
+
+function vmResourceId(call: ArmCall, rg: string, name: string): string {
+  return resourceId(call.sub, rg, COMPUTE, 'virtualMachines', name);
+}
+
+// ---------- rendering ----------
+
+function instanceView(call: ArmCall, vm: VmRecord): Json {
+  const state = provisioningState(vm, call.now, vm.backingPending);
+  const power = state === 'Succeeded' ? 'running' : state === 'Deleting' ? 'stopping' : state === 'Failed' ? 'stopped' : 'starting';
+  const statuses: Json[] = [
+    { code: `ProvisioningState/${state.toLowerCase()}`, level: state === 'Failed' ? 'Error' : 'Info', displayStatus: `Provisioning ${state.toLowerCase()}`, ...(state === 'Failed' && vm.failed ? { message: vm.failed.message } : {}) },
+    { code: `PowerState/${power}`, level: 'Info', displayStatus: `VM ${power}` },
+  ];
+  return { computerName: vm.computerName, osName: 'ubuntu', osVersion: '24.04', hyperVGeneration: 'V2', statuses };
+}
+
+export function vmJson(call: ArmCall, rgName: string, vm: VmRecord, expandView = false): Json {
+  const id = vmResourceId(call, rgName, vm.name);
+  const [publisher, offer, sku, version] = vm.image.split(':') as [string, string, string, string];
+  const diskName = `${vm.name}_OsDisk_1_${derivedUuid(seedOf(call), vm.seq, 31).replace(/-/g, '')}`;
+  const props: Json = {
+    vmId: derivedUuid(seedOf(call), vm.seq),
+    hardwareProfile: { vmSize: vm.size },
+    storageProfile: {
+      imageReference: { publisher, offer, sku, version, exactVersion: IMAGES.get(`${publisher}:${offer}:${sku}`.toLowerCase()) ?? version },
+      osDisk: {
+        osType: 'Linux',
+        name: diskName,
+        createOption: 'FromImage',
+        caching: 'ReadWrite',
+        managedDisk: { storageAccountType: 'Premium_LRS', id: resourceId(call.sub, rgName.toUpperCase(), COMPUTE, 'disks', diskName) },
+        deleteOption: vm.osDiskDelete ? 'Delete' : 'Detach',
+        diskSizeGB: 30,
+      },
+      dataDisks: [],
+    },
+    osProfile: {
+      computerName: vm.computerName,
+      adminUsername: vm.adminUsername,
+      linuxConfiguration: {
+        disablePasswordAuthentication: vm.sshKeys !== undefined,
+        ...(vm.sshKeys ? { ssh: { publicKeys: vm.sshKeys } } : {}),
+        provisionVMAgent: true,
+        patchSettings: { patchMode: 'ImageDefault', assessmentMode: 'ImageDefault' },
+      },
+      secrets: [],
+      allowExtensionOperations: true,
+      requireGuestProvisionSignal: true,
+    },
+    networkProfile: { networkInterfaces: vm.nics.map((nic, i) => ({ id: nic, properties: { primary: i === 0, deleteOption: vm.nicDelete ? 'Delete' : 'Detach' } })) },
+    provisioningState: provisioningState(vm, call.now, vm.backingPending),
+    timeCreated: isoTime(vm.createdAt),
+  };
+  if (vm.vmssId) props['virtualMachineScaleSet'] = { id: vm.vmssId };
+  if (expandView) props['instanceView'] = instanceView(call, vm);
+  const out: Json = { name: vm.name, id, type: 'Microsoft.Compute/virtualMachines', location: vm.location, tags: vm.tags };
+  if (vm.zone) out['zones'] = [vm.zone];
+  out['properties'] = props;
+  return out;
+}
+
+// ---------- virtual machines ----------
+
+interface VmInput {
+  size: string;
+  zone?: string;
+  nics: NicRecord[];
+  nicIds: string[];
+  nicDelete: boolean;
+  computerName?: string;
+  adminUsername?: string;
+  customData?: Buffer;
+  customDataHash?: string;
+  sshKeys?: { path: string; keyData: string }[];
+  hasPassword: boolean;
+  image?: string;
+  osDiskDelete: boolean;
+  vmssId?: string;
+}
+
+function parseImage(ref: Json): string {
+  const publisher = str(ref['publisher']);
+  const offer = str(ref['offer']);
+  const sku = str(ref['sku']);
+  const version = str(ref['version']) ?? 'latest';
+  if (str(ref['id']) || str(ref['sharedGalleryImageId']) || str(ref['communityGalleryImageId'])) {
+    throw badRequest('InvalidParameter', 'cloudsim serves marketplace images only (publisher/offer/sku/version).', 'imageReference');
+  }
+  if (!publisher || !offer || !sku) throw requiredProperty('storageProfile.imageReference');
+  const known = IMAGES.get(`${publisher}:${offer}:${sku}`.toLowerCase());
+  if (!known || (version !== 'latest' && version !== known)) {
+    throw new ArmError(404, 'PlatformImageNotFound', `The platform image '${publisher}:${offer}:${sku}:${version}' is not available. Verify that all fields in the storage profile are correct. For more details about storage profile information, please refer to https://aka.ms/storageprofile`, { target: 'imageReference' });
+  }
+  return `${publisher}:${offer}:${sku}:${version}`;
+}
+
+function decodeCustomData(value: unknown): Buffer | undefined {
+  if (value === undefined || value === null) return undefined;
+  const bad = () => invalidParameter('customData', 'Custom data in OSProfile must be in Base64 encoding and with a maximum length of 87380 characters.');
+  if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) throw bad();
+  const bytes = Buffer.from(value, 'base64');
+  if (bytes.length > MAX_CUSTOM_DATA) throw bad();
+  return bytes;
+}
+
+function readVmInput(call: ArmCall, body: Json, location: string, creating: boolean, vmId: string): VmInput {
+  const props = properties(body);
+  const hardware = obj(props['hardwareProfile']);
+  const size = str(hardware['vmSize']);
+  if (!size) throw requiredProperty('hardwareProfile.vmSize');
+  const sku = findSku(size);
+  if (!sku) {
+    throw invalidParameter('vmSize', `The value ${size} provided for the VM size is not valid. The valid sizes in the current region are: ${VM_SKUS.filter((s) => skuOffered(s, location)).map((s) => s.name).join(',')}.`);
+  }
+  const zonesRaw = body['zones'];
+  let zone: string | undefined;
+  if (zonesRaw !== undefined && zonesRaw !== null) {
+    if (!Array.isArray(zonesRaw) || zonesRaw.length > 1 || (zonesRaw.length === 1 && !(ZONES as readonly string[]).includes(String(zonesRaw[0])))) {
+      throw invalidParameter('zones', `The zones ${JSON.stringify(zonesRaw)} are not valid: give one of ${ZONES.join(', ')} for location '${location}'.`);
+    }
+    zone = zonesRaw.length === 1 ? String(zonesRaw[0]) : undefined;
+  }
+  if (!skuOffered(sku, location) || (zone && sku.restrictedZones?.includes(zone))) {
+    throw conflict('SkuNotAvailable', `The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: ${sku.name}' is currently not available in location '${location}'${zone ? ` zones '${zone}'` : ''}. Please try another size or deploy to a different location or different zone. See https://aka.ms/azureskunotavailable for details.`);
+  }
+  const storage = obj(props['storageProfile']);
+  const imageRef = storage['imageReference'];
+  if (creating && imageRef === undefined) throw requiredProperty('storageProfile.imageReference');
+  const image = imageRef === undefined ? undefined : parseImage(obj(imageRef));
+  const osDisk = obj(storage['osDisk']);
+  const os = props['osProfile'] === undefined ? undefined : obj(props['osProfile']);
+  if (creating && !os) throw requiredProperty('osProfile');
+  const adminUsername = os ? str(os['adminUsername']) : undefined;
+  if (creating && !adminUsername) throw requiredProperty('osProfile.adminUsername');
+  if (adminUsername && (adminUsername.length > 64 || ['admin', 'administrator', 'root', 'guest'].includes(adminUsername.toLowerCase()) || !/^[a-z_][a-z0-9_.-]*$/i.test(adminUsername))) {
+    throw invalidParameter('adminUsername', `The Admin Username specified is not allowed.`);
+  }
+  const computerName = os ? str(os['computerName']) : undefined;
+  if (computerName !== undefined && (computerName.length > 64 || !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/.test(computerName))) {
+    throw invalidParameter('osProfile.computerName', 'Linux host name cannot exceed 64 characters in length or contain the following characters: ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : \' " , < > / ?.');
+  }
+  const linux = obj(os?.['linuxConfiguration']);
+  const keys = Array.isArray(obj(linux['ssh'])['publicKeys']) ? (obj(linux['ssh'])['publicKeys'] as unknown[]).map(obj) : [];
+  const sshKeys = keys.map((k) => ({ path: str(k['path']) ?? `/home/${adminUsername ?? 'azureuser'}/.ssh/authorized_keys`, keyData: str(k['keyData']) ?? '' }));
+  for (const k of sshKeys) {
+    if (!/^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+/.test(k.keyData)) {
+      throw invalidParameter('linuxConfiguration.ssh.publicKeys.keyData', 'The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid.');
+    }
+  }
+  const hasPassword = typeof os?.['adminPassword'] === 'string';
+  if (creating && !hasPassword && sshKeys.length === 0) throw requiredProperty('adminPassword');
+  if (creating && linux['disablePasswordAuthentication'] === true && sshKeys.length === 0) {
+    throw invalidParameter('linuxConfiguration', 'Authentication using either SSH or by user name and password must be enabled in Linux profile.');
+  }
+  const customData = decodeCustomData(os?.['customData']);
+  const network = obj(props['networkProfile']);
+  const refs = Array.isArray(network['networkInterfaces']) ? (network['networkInterfaces'] as unknown[]).map(obj) : [];
+  if (creating && refs.length === 0) throw requiredProperty('networkProfile');
+  const nics: NicRecord[] = [];
+  for (const ref of refs) {
+    const nic = findNic(call, ref['id']);
+    if (!nic) throw new ArmError(400, 'InvalidParameter', `Resource ${String(ref['id'])} not found.`, { target: 'networkProfile.networkInterfaces' });
+    if (nic.location !== location) {
+      throw invalidParameter('networkProfile.networkInterfaces', `The network interface ${String(ref['id'])} is in location '${nic.location}'; it must be in the VM's location '${location}'.`);
+    }
+    if (nic.vmId && nic.vmId.toLowerCase() !== vmId.toLowerCase()) {
+      throw badRequest('NicInUse', `Network Interface ${String(ref['id'])} is used by existing resource ${nic.vmId}. In order to use this network interface in a different VM, you need to delete the existing VM or detach the network interface from it.`);
+    }
+    nics.push(nic);
+  }
+  const vmssRef = obj(props['virtualMachineScaleSet'])['id'];
+  return {
+    size: sku.name,
+    zone,
+    nics,
+    nicIds: refs.map((r) => call.store.intern.string(String(r['id']))),
+    nicDelete: refs.some((r) => obj(r['properties'])['deleteOption'] === 'Delete'),
+    computerName,
+    adminUsername,
+    customData,
+    customDataHash: customData ? createHash('sha1').update(customData).digest('base64').slice(0, 16) : undefined,
+    sshKeys: sshKeys.length ? sshKeys : undefined,
+    hasPassword,
+    image,
+    osDiskDelete: osDisk['deleteOption'] === 'Delete',
+    vmssId: typeof vmssRef === 'string' ? vmssRef : undefined,
+  };
+}
+
+function changeNotAllowed(property: string): ArmError {
+  return conflict('PropertyChangeNotAllowed', `Changing property '${property}' is not allowed.`, property);
+}
+
+/** A PUT on an existing VM may change size and tags; identity, image, user data and zone are immutable. */
+function checkImmutable(vm: VmRecord, input: VmInput): void {
+  if (input.computerName !== undefined && input.computerName !== vm.computerName) throw changeNotAllowed('osProfile.computerName');
+  if (input.adminUsername !== undefined && input.adminUsername !== vm.adminUsername) throw changeNotAllowed('osProfile.adminUsername');
+  if (input.customDataHash !== undefined && input.customDataHash !== vm.customDataHash) throw changeNotAllowed('osProfile.customData');
+  if (input.image !== undefined && input.image.toLowerCase() !== vm.image.toLowerCase()) throw changeNotAllowed('imageReference');
+  if (input.zone !== vm.zone) throw changeNotAllowed('zones');
+  if (input.nicIds.length > 0 && input.nicIds.map((n) => n.toLowerCase()).join() !== vm.nics.map((n) => n.toLowerCase()).join()) {
+    throw conflict('OperationNotAllowed', 'Network interfaces of a running VM can only be changed while it is deallocated.', 'networkProfile');
+  }
+  if ((input.vmssId ?? '').toLowerCase() !== (vm.vmssId ?? '').toLowerCase() && input.vmssId !== undefined) throw changeNotAllowed('virtualMachineScaleSet');
+}
+
+function findVmss(call: ArmCall, ref: string, location: string): VmssRecord {
+  const id = parseId(ref);
+  const rg = id && call.store.group(id.subscription, id.resourceGroup);
+  const vmss = id && id.rest.length === 2 && id.rest[0]!.toLowerCase() === 'virtualmachinescalesets' ? rg?.vmss.get(id.rest[1]!.toLowerCase()) : undefined;
+  if (!vmss || vmss.deleteAt !== undefined) throw invalidParameter('virtualMachineScaleSet.id', `The virtual machine scale set ${ref} was not found.`);
+  if (vmss.location !== location) throw invalidParameter('virtualMachineScaleSet.id', `The virtual machine scale set ${ref} is in location '${vmss.location}', not '${location}'.`);
+  return vmss;
+}
+
+/** Faults configured for the request: quota and sync capacity throw; async capacity marks the VM to fail. */
+function allocationFault(call: ArmCall, location: string, size: string, zone: string | undefined): ArmError | undefined {
+  const match = { cloud: 'azure' as const, region: location, zone, instanceType: size };
+  const quota = call.context.takeFault({ ...match, kind: 'quota' });
+  if (quota) {
+    const sku = findSku(size)!;
+    throw conflict('OperationNotAllowed', `Operation could not be completed as it results in exceeding approved ${sku.family} Cores quota. Additional details - Deployment Model: Resource Manager, Location: ${location}, Current Limit: 10, Current Usage: 10, Additional Required: ${sku.vcpus}, (Minimum) New Limit Required: ${10 + sku.vcpus}. Submit a request for Quota increase at https://aka.ms/ProdportalCRP/#blade/Microsoft_Azure_Capacity/UsageAndQuota.ReactView/Parameters/ by specifying parameters listed in the ‘Details’ section for deployment to succeed.`);
+  }
+  const capacity = call.context.takeFault({ ...match, kind: 'capacity' });
+  if (!capacity) return undefined;
+  const code = zone ? 'ZonalAllocationFailed' : 'AllocationFailed';
+  const error = new ArmError(409, code, allocationMessage(zone !== undefined));
+  if (capacity.mode === 'sync') throw error;
+  return error;
+}
+
+export function putVm(call: ArmCall, name: string): ArmReply {
+  const rg = requireGroup(call, true);
+  checkName(name, 'Microsoft.Compute/virtualMachines', 64);
+  const body = jsonBody(call);
+  const location = bodyLocation(body, 'Microsoft.Compute/virtualMachines');
+  const existing = rg.vms.get(name.toLowerCase());
+  checkSameLocation(existing, location, name, rg.name);
+  const id = vmResourceId(call, rg.name, existing?.name ?? name);
+  if (existing?.deleteAt !== undefined) throw conflict('OperationNotAllowed', `Operation 'PUT' is not allowed on VM '${existing.name}' since the VM is marked for deletion. You can only retry the Delete operation (or wait for an ongoing one to complete).`);
+  const input = readVmInput(call, body, location, !existing, id);
+  const tags = call.store.intern.tagsOf(tagsBody(body));
+  const bootMs = call.context.settings.bootTimeMs;
+
+  if (existing) {
+    checkImmutable(existing, input);
+    const retrying = existing.failed !== undefined && call.now >= existing.readyAt;
+    const changed = retrying || input.size !== existing.size || tags !== existing.tags;
+    if (changed) {
+      const failure = retrying ? allocationFault(call, location, input.size, input.zone) : undefined;
+      existing.gen = call.store.nextGen();
+      existing.size = input.size;
+      existing.tags = tags;
+      existing.failed = failure?.body().error;
+      existing.updating = !retrying;
+      existing.readyAt = call.now + (retrying ? bootMs : Math.min(bootMs, call.networkOpMs * 2));
+      call.store.vmsChanged(rg);
+    }
+    return putReply(call, 'compute', location, 'vm', [existing.name], existing, false, vmJson(call, rg.name, existing));
+  }
+
+  if (input.vmssId) findVmss(call, input.vmssId, location);
+  const failure = allocationFault(call, location, input.size, input.zone);
+  const vm: VmRecord = {
+    name,
+    location: call.store.intern.string(location),
+    tags,
+    size: call.store.intern.string(input.size),
+    zone: input.zone,
+    nics: input.nicIds,
+    nicDelete: input.nicDelete,
+    computerName: input.computerName ?? name,
+    adminUsername: call.store.intern.string(input.adminUsername!),
+    customDataHash: input.customDataHash,
+    sshKeys: input.sshKeys && internKeys(call, input.sshKeys),
+    image: call.store.intern.string(input.image!),
+    osDiskDelete: input.osDiskDelete,
+    vmssId: input.vmssId && call.store.intern.string(input.vmssId),
+    seq: call.store.nextSeq(),
+    gen: call.store.nextGen(),
+    readyAt: call.now + bootMs,
+    createdAt: Date.now(),
+    failed: failure?.body().error,
+  };
+  rg.vms.set(name.toLowerCase(), vm);
+  call.store.vmsChanged(rg);
+  for (const nic of input.nics) nic.vmId = id;
+  startBacking(call, vm, id, input);
+  return putReply(call, 'compute', location, 'vm', [name], vm, true, vmJson(call, rg.name, vm));
+}
+
+const keyCache = new WeakMap<object, Map<string, readonly { path: string; keyData: string }[]>>();
+
+/** Every VM of a cluster carries the same key list: share one array. */
+function internKeys(call: ArmCall, keys: { path: string; keyData: string }[]): readonly { path: string; keyData: string }[] {
+  let cache = keyCache.get(call.store);
+  if (!cache) keyCache.set(call.store, (cache = new Map()));
+  const key = JSON.stringify(keys);
+  let shared = cache.get(key);
+  if (!shared) cache.set(key, (shared = Object.freeze(keys.map((k) => Object.freeze({ ...k })))));
+  return shared;
+}
+
+/** `local` backing: the VM becomes a real local VM running its customData; it is Succeeded once that started. */
+function startBacking(call: ArmCall, vm: VmRecord, id: string, input: VmInput): void {
+  const backing = call.context.backing;
+  if (call.context.settings.backing !== 'local' || !backing || vm.failed) return;
+  vm.backingPending = true;
+  backing
+    .start({ cloud: 'azure', id, name: vm.computerName, privateIp: input.nics[0] ? formatIp(input.nics[0].ip) : undefined, userData: input.customData?.toString('utf8') ?? '', tags: vm.tags })
+    .then(
+      () => { vm.backingPending = false; },
+      (error: Error) => {
+        vm.backingPending = false;
+        vm.failed = { code: 'OSProvisioningClientError', message: `OS provisioning failed for VM '${vm.name}': ${error.message}` };
+      },
+    );
+}
+
+function findVm(call: ArmCall, name: string, writing = false): { rg: ResourceGroupRecord; vm: VmRecord } {
+  const rg = requireGroup(call, writing);
+  const vm = rg.vms.get(name.toLowerCase());
+  if (!vm) throw resourceNotFound('Microsoft.Compute/virtualMachines', name, rg.name);
+  return { rg, vm };
+}
+
+export function getVm(call: ArmCall, name: string): ArmReply {
+  const { rg, vm } = findVm(call, name);
+  const expand = call.request.url.searchParams.get('$expand');
+  return { status: 200, body: vmJson(call, rg.name, vm, expand?.toLowerCase() === 'instanceview') };
+}
+
+export function getVmInstanceView(call: ArmCall, name: string): ArmReply {
+  const { vm } = findVm(call, name);
+  return { status: 200, body: instanceView(call, vm) };
+}
+
+/** Marks the VM Deleting; it disappears (with its deleteOption=Delete NICs) once the delete time has passed. */
+function beginVmDelete(call: ArmCall, rg: ResourceGroupRecord, vm: VmRecord): void {
+  if (vm.deleteAt !== undefined) return;
+  vm.gen = call.store.nextGen();
+  vm.deleteAt = call.now + deleteMs(call);
+  const id = vmResourceId(call, rg.name, vm.name);
+  const backing = call.context.settings.backing === 'local' ? call.context.backing : undefined;
+  call.defer(vm.deleteAt, () => {
+    if (rg.vms.get(vm.name.toLowerCase()) !== vm) return;
+    rg.vms.delete(vm.name.toLowerCase());
+    call.store.vmsChanged(rg);
+    for (const nicId of vm.nics) {
+      const nic = findNic(call, nicId);
+      if (!nic || nic.vmId?.toLowerCase() !== id.toLowerCase()) continue;
+      nic.vmId = undefined;
+      if (vm.nicDelete) detachAndDeleteNic(call, nicId, nic);
+    }
+    if (backing) void backing.stop({ cloud: 'azure', id }).catch(() => undefined);
+  });
+}
+
+function detachAndDeleteNic(call: ArmCall, nicId: string, nic: NicRecord): void {
+  const ref = parseId(nicId);
+  const rg = ref && call.store.group(ref.subscription, ref.resourceGroup);
+  if (!rg) return;
+  rg.nics.delete(nic.name.toLowerCase());
+  releaseIp(call.store, nic);
+}
+
+export function deleteVm(call: ArmCall, name: string): ArmReply {
+  const rg = requireGroup(call, true);
+  const vm = rg.vms.get(name.toLowerCase());
+  if (!vm) return { status: 204 };
+  beginVmDelete(call, rg, vm);
+  return deleteReply(call, 'compute', vm.location, 'vm', [vm.name], vm.gen, vm.deleteAt! - call.now);
+}
+
+export function listVms(call: ArmCall): ArmReply {
+  if (call.route.resourceGroup) {
+    const rg = requireGroup(call, false);
+    return page(call, call.store.listVms(rg), (vm) => vmJson(call, rg.name, vm), VM_PAGE_SIZE);
+  }
+  const groupNames = new Map<VmRecord, string>();
+  const all = call.store.listAllVms(call.sub);
+  for (const rg of call.store.groups(call.sub).values()) for (const vm of rg.vms.values()) groupNames.set(vm, rg.name);
+  return page(call, all, (vm) => vmJson(call, groupNames.get(vm) ?? '', vm), VM_PAGE_SIZE);
+}
+
+// ---------- Flexible scale sets ----------
+
+function vmssJson(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord): Json {
+  const out: Json = { name: s.name, id: resourceId(call.sub, rg.name, COMPUTE, 'virtualMachineScaleSets', s.name), type: 'Microsoft.Compute/virtualMachineScaleSets', location: s.location, tags: s.tags };
+  if (s.sku) out['sku'] = s.sku;
+  if (s.zones) out['zones'] = s.zones;
+  out['properties'] = {
+    orchestrationMode: 'Flexible',
+    platformFaultDomainCount: s.faultDomains,
+    singlePlacementGroup: s.singlePlacementGroup ?? false,
+    provisioningState: provisioningState(s, call.now),
+    uniqueId: derivedUuid(seedOf(call), s.seq, 41),
+    timeCreated: isoTime(s.createdAt),
+  };
+  return out;
+}
+
+export function putVmss(call: ArmCall, name: string): ArmReply {
+  const rg = requireGroup(call, true);
+  checkName(name, 'Microsoft.Compute/virtualMachineScaleSets', 64);
+  const body = jsonBody(call);
+  const location = bodyLocation(body, 'Microsoft.Compute/virtualMachineScaleSets');
+  const existing = rg.vmss.get(name.toLowerCase());
+  checkSameLocation(existing, location, name, rg.name);
+  const props = properties(body);
+  const mode = str(props['orchestrationMode']) ?? 'Flexible';
+  if (mode !== 'Flexible') throw invalidParameter('orchestrationMode', `cloudsim simulates Flexible orchestration mode only; got '${mode}'.`);
+  const faultDomains = props['platformFaultDomainCount'];
+  if (faultDomains === undefined) throw requiredProperty('platformFaultDomainCount');
+  if (typeof faultDomains !== 'number' || !Number.isInteger(faultDomains) || faultDomains < 1 || faultDomains > 5) {
+    throw invalidParameter('platformFaultDomainCount', `The value ${String(faultDomains)} of platformFaultDomainCount is not valid; use 1 to 5.`);
+  }
+  const sku = body['sku'] === undefined ? undefined : obj(body['sku']);
+  const capacity = sku?.['capacity'];
+  if (typeof capacity === 'number' && capacity > 0 && props['virtualMachineProfile'] === undefined) {
+    throw invalidParameter('sku.capacity', 'A Flexible scale set without virtualMachineProfile cannot have a capacity; add VMs with properties.virtualMachineScaleSet.id.');
+  }
+  if (props['virtualMachineProfile'] !== undefined) {
+    throw invalidParameter('virtualMachineProfile', 'cloudsim Flexible scale sets take VMs by reference (properties.virtualMachineScaleSet.id on each VM); virtualMachineProfile is not simulated.');
+  }
+  if (existing?.deleteAt !== undefined) throw conflict('OperationNotAllowed', `Operation 'PUT' is not allowed on scale set '${existing.name}' since it is marked for deletion.`);
+  if (existing && existing.faultDomains !== faultDomains) throw changeNotAllowed('platformFaultDomainCount');
+  const zones = Array.isArray(body['zones']) ? (body['zones'] as unknown[]).map(String) : undefined;
+  const tags = call.store.intern.tagsOf(tagsBody(body));
+  const gen = call.store.nextGen();
+  let record = existing;
+  if (record) {
+    Object.assign(record, { gen, tags, updating: true, readyAt: call.now + call.networkOpMs });
+  } else {
+    record = { name, location, tags, faultDomains, zones, singlePlacementGroup: props['singlePlacementGroup'] === true, sku: sku && { name: str(sku['name']), tier: str(sku['tier']), capacity: typeof capacity === 'number' ? capacity : 0 }, seq: call.store.nextSeq(), gen, readyAt: call.now + call.networkOpMs, createdAt: Date.now() };
+    rg.vmss.set(name.toLowerCase(), record);
+  }
+  return putReply(call, 'compute', location, 'vmss', [name], record, !existing, vmssJson(call, rg, record));
+}
+
+export function getVmss(call: ArmCall, name: string): ArmReply {
+  const rg = requireGroup(call, false);
+  const s = rg.vmss.get(name.toLowerCase());
+  if (!s) throw resourceNotFound('Microsoft.Compute/virtualMachineScaleSets', name, rg.name);
+  return { status: 200, body: vmssJson(call, rg, s) };
+}
+
+export function listVmss(call: ArmCall): ArmReply {
+  const groups = call.route.resourceGroup ? [requireGroup(call, false)] : [...call.store.groups(call.sub).values()];
+  const all = groups.flatMap((rg) => [...rg.vmss.values()].map((s) => [rg, s] as const));
+  return page(call, all, ([rg, s]) => vmssJson(call, rg, s), VM_PAGE_SIZE);
+}
+
+/** Deleting a Flexible scale set deletes its VMs too. */
+export function deleteVmss(call: ArmCall, name: string): ArmReply {
+  const rg = requireGroup(call, true);
+  const s = rg.vmss.get(name.toLowerCase());
+  if (!s) return { status: 204 };
+  if (s.deleteAt === undefined) {
+    const id = resourceId(call.sub, rg.name, COMPUTE, 'virtualMachineScaleSets', s.name).toLowerCase();
+    for (const group of call.store.groups(call.sub).values()) {
+      for (const vm of group.vms.values()) if (vm.vmssId?.toLowerCase() === id) beginVmDelete(call, group, vm);
+    }
+    s.gen = call.store.nextGen();
+    s.deleteAt = call.now + deleteMs(call);
+    call.defer(s.deleteAt, () => { if (rg.vmss.get(s.name.toLowerCase()) === s) rg.vmss.delete(s.name.toLowerCase()); });
+  }
+  return deleteReply(call, 'compute', s.location, 'vmss', [s.name], s.gen, s.deleteAt! - call.now);
+}
+
+// ---------- resource SKUs ----------
+
+export function listSkus(call: ArmCall): ArmReply {
+  const filter = call.request.url.searchParams.get('$filter') ?? '';
+  const match = /location\s+eq\s+'([^']+)'/i.exec(filter);
+  const locations = match ? [normalizeLocation(match[1]!)] : [...REGIONS];
+  const value: Json[] = [];
+  for (const location of locations) for (const s of VM_SKUS) if (skuOffered(s, location)) value.push(skuResource(s, location));
+  return { status: 200, body: { value } };
+}
+
+export { beginVmDelete };
