@@ -97,6 +97,15 @@ export class Cluster {
     });
   }
 
+  /** One workload's replicas and where each answers, or undefined when no such service runs. */
+  async workload(name: string): Promise<WorkloadStatus | undefined> {
+    const instances = await this.ctx.inventory();
+    const manager = await findManager(this.ctx, instances, { waitMs: 3_000 });
+    if (!manager) return undefined;
+    const [status] = await (await this.ctx.driver()).workloads(manager.endpoint, name);
+    return status ? withReachableAddresses(status, instances) : undefined;
+  }
+
   /** Terminates every VM of the cluster, deletes its networks and the local state (PKI). */
   async destroy(): Promise<DestroyResult> {
     const started = performance.now();
