@@ -165,7 +165,7 @@ suite('local provider', () => {
   const D = `${cluster}-d`;
   const E = `${cluster}-e`;
   const HALF = `${cluster}-half`;
-  const NODES = [A, B, D, E, HALF];
+  const NODES = [A, B, D, E, HALF, `${cluster}-orphan`];
 
   beforeAll(async () => {
     stateRoot = await mkdtemp(join(tmpdir(), 'skypool-local-'));
@@ -218,6 +218,7 @@ suite('local provider', () => {
       const routes = await readFile(join(dir, 'route.txt'), 'utf8');
       expect(routes).not.toMatch(/default/);
       expect(await readFile(join(dir, 'marker'), 'utf8')).toBe('marker\n');
+      expect(provider.hostPathOf(cluster, vm.name, '/var/lib/skypool/marker')).toBe(join(dir, 'marker'));
     }
     expect(existsSync('/var/lib/skypool/marker')).toBe(false);
 
@@ -327,7 +328,15 @@ suite('local provider', () => {
     expect(await alivePids([anchor])).toEqual([]);
     expect(await netnsLink(id)).toBeUndefined();
     expect(existsSync(dir)).toBe(false);
+
+    // A namespace whose VM dir is gone (removed by hand): cluster cleanup still finds it by its veth.
+    const orphan = `${cluster}-orphan`;
+    const orphanIp = await claimAddress(stateRoot, cluster, network, orphan);
+    await createNetns({ stateRoot, cluster, node: orphan, ip: orphanIp, prefixLength: 24, bridge });
+    const orphanAnchor = await startAnchor(netnsName(cluster, orphan));
     await cleanupLocalCluster(cluster, stateRoot);
+    expect(await alivePids([orphanAnchor])).toEqual([]);
+    expect(await netnsLink(netnsName(cluster, orphan))).toBeUndefined();
     await cleanupLocalCluster(cluster, stateRoot);
     expect(ours(await snapshot(stateRoot), cluster, NODES, stateRoot)).toEqual(before);
   }, 60_000);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rm, rmdir } from 'node:fs/promises';
 import { CloudApiError } from '../../src/errors.js';
 import { run } from './exec.js';
@@ -100,9 +101,24 @@ export async function removeClusterDir(stateRoot: string, cluster: string): Prom
   await rmdir(clusterDir(stateRoot, cluster)).catch(() => undefined);
 }
 
+/**
+ * VMs of the cluster that have a network namespace but no VM dir (the dir was removed by hand, or the VM was
+ * made with another state root). `skypool-<cluster>-<node>` is ambiguous when cluster names contain '-', so a
+ * namespace counts only when the host-side veth named after this exact cluster/node pair exists too.
+ */
+export async function orphanNodes(stateRoot: string, cluster: string): Promise<string[]> {
+  const prefix = `${NETNS_PREFIX}${cluster}-`;
+  const withDir = new Set(await vmNames(stateRoot, cluster));
+  const names = await readdir('/run/netns').catch(() => [] as string[]);
+  return names
+    .filter((n) => n.startsWith(prefix))
+    .map((n) => n.slice(prefix.length))
+    .filter((node) => isVmDirName(node) && !withDir.has(node) && existsSync(`/sys/class/net/${hostVethName(cluster, node)}`));
+}
+
 /** Everything of one local cluster: its VMs (in parallel), then its bridge and state directory. */
 export async function cleanupLocalCluster(cluster: string, stateRoot: string = DEFAULT_STATE_ROOT, options: TeardownOptions = {}): Promise<void> {
-  const nodes = await vmNames(stateRoot, cluster);
+  const nodes = [...(await vmNames(stateRoot, cluster)), ...(await orphanNodes(stateRoot, cluster))];
   const results = await Promise.allSettled(nodes.map((node) => teardownVm(stateRoot, cluster, node, options)));
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed.length > 0) throw failed[0]!.reason;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
 import { mkdir, readdir } from 'node:fs/promises';
 import { CloudApiError, TimeoutError } from '../../src/errors.js';
 import type { Instance, LaunchRequest, NetworkRef, Provider, ProviderSettings, WaitOptions } from '../../src/providers/types.js';
@@ -14,6 +15,9 @@ import {
   ensureHostMountPoints,
   execInAnchor,
   isAlive,
+  PRIVATE_DIRS,
+  PRIVATE_FILES,
+  privatePath,
   readRecord,
   readUserDataFiles,
   setupVm,
@@ -267,6 +271,20 @@ export class LocalProvider implements Provider {
       throw new CloudApiError(`local VM ${netnsName(cluster, node)} is not running`, { cluster, node });
     }
     return execInAnchor(record.anchorPid!, argv, options);
+  }
+
+  /**
+   * Where a file the VM sees at `pathInVm` lives on the host, for the paths the VM owns privately
+   * (/etc/skypool, /var/lib/skypool, /var/log/skypool, /etc/docker, ...). Other host paths are shared with
+   * the VM as they are, except /tmp and /run, which are the VM's own tmpfs and not reachable from the host.
+   */
+  hostPathOf(cluster: string, node: string, pathInVm: string): string {
+    const path = posix.normalize(pathInVm);
+    const owner = [...PRIVATE_DIRS, ...PRIVATE_FILES].find((p) => path === p || path.startsWith(`${p}/`));
+    if (!owner) {
+      throw new CloudApiError(`${pathInVm} is not private to a local VM: use a path under ${PRIVATE_DIRS.join(', ')}`, { path: pathInVm });
+    }
+    return privatePath(vmDir(this.stateRoot, cluster, node), path);
   }
 
   /** Removes every VM and the bridge of a cluster, whatever state they are in. */
