@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { CloudApiError, TimeoutError } from '../../src/errors.js';
 import type { Instance, LaunchRequest, NetworkRef, Provider, ProviderSettings, WaitOptions } from '../../src/providers/types.js';
 import { tagsFromRecord, tagsToRecord } from '../../src/providers/types.js';
@@ -57,6 +57,16 @@ function toInstance(record: VmRecord, state: Instance['state']): Instance {
     tags,
     launchedAt: record.createdAt,
   };
+}
+
+/**
+ * A VM dir whose anchor is not alive is either being created (by this or another process: young, no anchor
+ * recorded yet) or dead (anchor recorded but gone, or too old): a leftover to clean.
+ */
+async function vmPhase(dir: string, record: VmRecord | undefined): Promise<'creating' | 'dead'> {
+  if (record?.anchorPid) return 'dead';
+  const since = record ? Date.parse(record.createdAt) : ((await stat(dir).catch(() => undefined))?.mtimeMs ?? 0);
+  return Date.now() - since < CREATING_GRACE_MS ? 'creating' : 'dead';
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -173,8 +183,7 @@ export class LocalProvider implements Provider {
     while (Date.now() < deadline) {
       const record = await readRecord(dir);
       if (await isAlive(record)) return record;
-      if (record?.anchorPid || (record && Date.now() - Date.parse(record.createdAt) > CREATING_GRACE_MS)) return undefined;
-      if (!record) return undefined;
+      if ((await vmPhase(dir, record)) === 'dead') return undefined;
       await delay(50);
     }
     return undefined;
@@ -236,8 +245,8 @@ export class LocalProvider implements Provider {
       const record = await readRecord(dir);
       if (await isAlive(record)) {
         instances.push(toInstance(record!, 'running'));
-      } else if (record && !record.anchorPid && Date.now() - Date.parse(record.createdAt) < CREATING_GRACE_MS) {
-        instances.push(toInstance(record, 'pending'));
+      } else if ((await vmPhase(dir, record)) === 'creating') {
+        if (record) instances.push(toInstance(record, 'pending'));
       } else {
         // A VM whose anchor died (host reboot, kill, crash mid-create) is terminated: clean its remains.
         await teardownVm(this.stateRoot, cluster, node, this.teardown);
