@@ -1,0 +1,149 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
+import { buildHttpdImage } from '../src/demo/image.js';
+import { httpGet } from '../src/demo/load.js';
+import { bridgeName, netnsName } from '../providers/local/index.js';
+
+/**
+ * A real 3-node Docker Swarm on the local provider: namespace VMs, dockerd per VM, mTLS engine APIs. Needs root
+ * on Linux with docker.io and busybox-static (scripts/prelude.sh --local installs them).
+ */
+const canRun = process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/usr/sbin/dockerd') && existsSync('/bin/busybox');
+const reason = 'needs root on Linux with dockerd and busybox-static (run `npm run prelude -- --local` as root)';
+const suite = canRun ? describe : describe.skip;
+if (!canRun) process.stderr.write(`swarm-local.integration: skipped: ${reason}\n`);
+
+const name = `it${process.pid % 100000}${Math.random().toString(36).slice(2, 6)}`;
+const nodeNames = ['managers-1', 'workers-1', 'workers-2'].map((n) => `${name}-${n}`);
+
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const processAlive = (pid: number): boolean => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+
+suite('swarm on the local provider', () => {
+  let work: string;
+  let cluster: Cluster;
+  const events: ProgressEvent[] = [];
+  const enginePids: number[] = [];
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'skypool-it-'));
+    const image = await buildHttpdImage(join(work, 'httpd.tar'));
+    cluster = Cluster.fromSpec(
+      {
+        name,
+        engine: 'swarm',
+        pools: [
+          { name: 'managers', provider: 'local', role: 'manager', count: 1 },
+          { name: 'workers', provider: 'local', role: 'worker', count: 2, labels: { tier: 'web' } },
+        ],
+        images: [image],
+      },
+      { stateDir: join(work, 'state'), readyTimeoutMs: 60_000, drainTimeoutMs: 30_000 },
+    );
+    cluster.onProgress((e) => events.push(e));
+  });
+
+  afterAll(async () => {
+    try {
+      await cluster?.destroy();
+    } finally {
+      await cluster?.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('applies 1 manager + 2 workers: 3 Ready nodes with labels', async () => {
+    const result = await cluster.apply();
+    expect(result.created.sort()).toEqual(nodeNames);
+    const status = await cluster.status();
+    expect(status.nodes.map((n) => n.name)).toEqual(nodeNames);
+    for (const node of status.nodes) {
+      expect(node.engine?.state).toBe('ready');
+      expect(node.engine?.availability).toBe('active');
+      expect(node.engine?.labels).toMatchObject({ provider: 'local', pool: node.pool });
+    }
+    expect(status.nodes.find((n) => n.name.endsWith('managers-1'))?.engine).toMatchObject({ role: 'manager', leader: true });
+    expect(status.nodes.filter((n) => n.pool === 'workers').every((n) => n.engine?.labels.tier === 'web')).toBe(true);
+    // Tokens are rotated after the joins and never show up in results.
+    expect(JSON.stringify([result, status, events])).not.toMatch(/SWMTKN|PRIVATE KEY/);
+    expect(events.some((e) => e.type === 'phase-end' && e.phase === 'rotate-tokens' && e.ok)).toBe(true);
+  }, 90_000);
+
+  it('a second apply with the same spec changes nothing', async () => {
+    expect((await cluster.plan()).hasChanges).toBe(false);
+    const again = await cluster.apply();
+    expect(again).toMatchObject({ changed: false, created: [], deleted: [], recreated: [] });
+    expect(again.unchanged.slice().sort()).toEqual(nodeNames);
+  }, 60_000);
+
+  it('runs a 6-replica service whose every replica answers', async () => {
+    const web = await cluster.run({ name: 'web', image: 'skypool/demo-httpd:1', replicas: 6, port: 8080 });
+    expect(web).toMatchObject({ runningReplicas: 6, desiredReplicas: 6, endpointMode: 'dnsrr', publishMode: 'host' });
+    const running = web.tasks.filter((t) => t.state === 'running');
+    expect(running).toHaveLength(6);
+    const pages = await Promise.all(running.map((t) => until(`replica ${t.address}:${t.hostPort}`, 10_000, () => httpGet({ host: t.address!, port: t.hostPort! }))));
+    expect(new Set(pages.map((p) => p.trim())).size).toBe(6);
+    expect((await cluster.status()).notes.join(' ')).toMatch(/no IPVS/);
+  }, 60_000);
+
+  it('scales the workers down by one: drained first, replicas elsewhere, VM gone', async () => {
+    const leaving = `${name}-workers-2`;
+    // The engine processes of every VM (dockerd, containerd and shims, found through their netns).
+    const enginesOf = (node: string): number[] =>
+      execFileSync('ip', ['netns', 'pids', netnsName(name, node)], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map(Number)
+        .filter((pid) => /^(dockerd|containerd)/.test(readFileSync(`/proc/${pid}/comm`, 'utf8')));
+    const leavingPids = enginesOf(leaving);
+    for (const n of nodeNames) enginePids.push(...enginesOf(n));
+    expect(enginePids.filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('dockerd'))).toHaveLength(3);
+    const from = events.length;
+    const result = await cluster.scale('workers', 1);
+    expect(result.deleted).toEqual([leaving]);
+    expect(result.drains).toHaveLength(1);
+    expect(result.drains[0]!.movedTasks).toBeGreaterThan(0);
+    const states = events.slice(from).flatMap((e) => (e.type === 'node' && e.node === leaving ? [e.state] : []));
+    expect(states).toEqual(['draining', 'drained', 'terminating', 'terminated', 'removed']);
+
+    const web = await cluster.workload('web');
+    expect(web?.runningReplicas).toBe(6);
+    expect(web?.tasks.filter((t) => t.state === 'running').every((t) => t.node !== leaving)).toBe(true);
+    const status = await cluster.status();
+    expect(status.nodes.map((n) => n.name)).toEqual(nodeNames.filter((n) => n !== leaving));
+    expect(readdirSync('/run/netns')).not.toContain(netnsName(name, leaving));
+    expect(leavingPids.filter(processAlive)).toEqual([]);
+  }, 60_000);
+
+  it('destroy leaves nothing behind', async () => {
+    const result = await cluster.destroy();
+    expect(result.terminated.slice().sort()).toEqual(nodeNames.filter((n) => !n.endsWith('workers-2')));
+    expect(readdirSync('/run/netns').filter((n) => n.includes(name))).toEqual([]);
+    expect(existsSync(`/sys/class/net/${bridgeName(name)}`)).toBe(false);
+    expect(enginePids.filter(processAlive)).toEqual([]);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(name))).toEqual([]);
+    const cgroups = readdirSync('/sys/fs/cgroup').flatMap((c) => {
+      try {
+        return readdirSync(join('/sys/fs/cgroup', c)).filter((d) => d.startsWith(`skypool-${name}`)).map((d) => `${c}/${d}`);
+      } catch {
+        return [];
+      }
+    });
+    expect(cgroups).toEqual([]);
+    expect(existsSync(join(work, 'state', 'clusters', name))).toBe(false);
+    expect(existsSync(join('/run/skypool/local', name))).toBe(false);
+  }, 60_000);
+});
