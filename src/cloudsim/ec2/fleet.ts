@@ -1,0 +1,119 @@
+import type { ActionContext, ActionHandler, ActionResult } from './action.js';
+import { allocateAddresses, clientToken, createInstances, grantCapacity, mergeTemplate, remember, replay, resolveLaunch, type Grant, type LaunchPlan } from './launch.js';
+import { resolveTemplate } from './launch-templates.js';
+import { Ec2Error } from './errors.js';
+import { LAUNCH_TAG_TYPES } from './launch-spec.js';
+import { NO_TAGS, parseTagSpecifications, withTags } from './tags.js';
+import type { XmlValue } from './xml.js';
+
+/**
+ * CreateFleet of type `instant`: one call tries the overrides in allocation order, fills what it can and reports
+ * each override that failed in `errorSet`, as EC2 does. Below OnDemandOptions.MinTargetCapacity nothing launches.
+ */
+
+interface Candidate {
+  readonly order: number;
+  readonly priority: number;
+  readonly spec: XmlValue;
+  plan?: LaunchPlan;
+  error?: Ec2Error;
+}
+
+const errorItem = (c: Candidate, e: Ec2Error) => ({ launchTemplateAndOverrides: c.spec, lifecycle: 'on-demand', errorCode: e.code, errorMessage: e.message });
+
+export const createFleet: ActionHandler = (ctx) => {
+  const { params } = ctx;
+  const type = params.str('Type') ?? 'maintain';
+  if (type !== 'instant') throw new Ec2Error('Unsupported', `cloudsim simulates CreateFleet with Type=instant only (got ${type}).`);
+  const target = params.struct('TargetCapacitySpecification');
+  if (!target) throw new Ec2Error('MissingParameter', 'The request must contain the parameter TargetCapacitySpecification');
+  const total = target.int('TotalTargetCapacity', 1, 10_000);
+  if (total === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter TargetCapacitySpecification.TotalTargetCapacity');
+  const capacityType = target.str('DefaultTargetCapacityType');
+  if (capacityType !== 'on-demand') throw new Ec2Error('Unsupported', `cloudsim simulates on-demand fleets only (DefaultTargetCapacityType=${capacityType ?? 'missing'}).`);
+  const onDemand = params.struct('OnDemandOptions');
+  const minTarget = onDemand?.int('MinTargetCapacity', 0, total) ?? 0;
+  const strategy = onDemand?.str('AllocationStrategy') ?? 'lowest-price';
+  if (strategy !== 'lowest-price' && strategy !== 'prioritized') throw new Ec2Error('InvalidParameterValue', `Invalid value '${strategy}' for AllocationStrategy`);
+  const singleType = onDemand?.bool('SingleInstanceType') ?? false;
+  const singleZone = onDemand?.bool('SingleAvailabilityZone') ?? false;
+  const configs = params.list('LaunchTemplateConfigs');
+  if (!configs.length) throw new Ec2Error('MissingParameter', 'The request must contain the parameter LaunchTemplateConfigs');
+
+  const token = clientToken(ctx);
+  const previous = replay(ctx, 'CreateFleet', token);
+  if (previous !== undefined) return JSON.parse(previous) as ActionResult;
+
+  const tagSpecs = parseTagSpecifications(params, [...LAUNCH_TAG_TYPES, 'fleet']);
+  const candidates: Candidate[] = [];
+  for (const config of configs) {
+    const ltParams = config.struct('LaunchTemplateSpecification');
+    if (!ltParams) throw new Ec2Error('MissingParameter', 'The request must contain the parameter LaunchTemplateConfigs.LaunchTemplateSpecification');
+    const template = resolveTemplate(ctx, { id: ltParams.str('LaunchTemplateId'), name: ltParams.str('LaunchTemplateName'), version: ltParams.str('Version') });
+    const version = ltParams.str('Version') ?? '1';
+    const overrides = config.list('Overrides');
+    for (const o of overrides.length ? overrides : [undefined]) {
+      const override = {
+        instanceType: o?.str('InstanceType'), subnetId: o?.str('SubnetId'), availabilityZone: o?.str('AvailabilityZone'), imageId: o?.str('ImageId'),
+        priority: o?.str('Priority'),
+      };
+      const candidate: Candidate = {
+        order: candidates.length,
+        priority: override.priority === undefined ? Number.POSITIVE_INFINITY : Number(override.priority),
+        spec: { launchTemplateSpecification: { launchTemplateId: template.id, version }, overrides: o ? override : undefined },
+      };
+      try {
+        const instanceTags = tagSpecs.get('instance');
+        candidate.plan = resolveLaunch(ctx, mergeTemplate(template, {
+          instanceType: override.instanceType, subnetId: override.subnetId, zone: override.availabilityZone, imageId: override.imageId,
+          instanceTags: instanceTags ? withTags(template.data.instanceTags ?? NO_TAGS, instanceTags) : undefined, templateVersion: version,
+        }));
+      } catch (error) {
+        if (!(error instanceof Ec2Error)) throw error;
+        candidate.error = error;
+      }
+      candidates.push(candidate);
+    }
+  }
+
+  // lowest-price: the smaller type is the cheaper one in this catalog; prioritized: Priority, then request order.
+  const price = (c: Candidate) => (c.plan ? c.plan.type.vcpus * 1000 + c.plan.type.memoryMiB / 1024 : Number.POSITIVE_INFINITY);
+  const ordered = [...candidates].sort((a, b) =>
+    (strategy === 'prioritized' ? a.priority - b.priority : price(a) - price(b)) || a.order - b.order);
+
+  const errors: XmlValue[] = [];
+  const picks: Array<{ candidate: Candidate; grant: Grant }> = [];
+  let remaining = total;
+  for (const c of ordered) {
+    if (c.error) { errors.push(errorItem(c, c.error)); continue; }
+    if (remaining === 0) continue;
+    const fixed = picks[0]?.candidate.plan;
+    if (fixed && ((singleType && fixed.type.name !== c.plan!.type.name) || (singleZone && fixed.subnet.zone !== c.plan!.subnet.zone))) continue;
+    try {
+      const grant = grantCapacity(ctx, c.plan!, singleType || singleZone ? remaining : 1, remaining);
+      picks.push({ candidate: c, grant });
+      remaining -= grant.count;
+    } catch (error) {
+      if (!(error instanceof Ec2Error)) throw error;
+      errors.push(errorItem(c, error));
+    }
+  }
+  const launched = total - remaining;
+  const fleetId = `fleet-${ctx.sim.random.uuid()}`;
+  let instances: XmlValue[] = [];
+  if (launched >= Math.max(1, minTarget)) {
+    ctx.limiter.takeInstances(ctx.account, ctx.region, launched);
+    instances = picks.map(({ candidate, grant }) => {
+      const plan = candidate.plan!;
+      const created = createInstances(ctx, plan, allocateAddresses(plan.subnet, grant.count), grant, { clientToken: token, fleetId });
+      return { launchTemplateAndOverrides: candidate.spec, lifecycle: 'on-demand', instanceIds: created.map((i) => i.id), instanceType: plan.type.name };
+    });
+  } else if (launched > 0) {
+    for (const { candidate } of picks) {
+      errors.push(errorItem(candidate, new Ec2Error('InsufficientInstanceCapacity', `There is not enough capacity to fulfill your request: the fleet's minimum target capacity (${minTarget}) could not be met, so no instances were launched.`)));
+    }
+  }
+  const result: ActionResult = { fleetId, errorSet: errors, fleetInstanceSet: instances };
+  remember(ctx, 'CreateFleet', token, JSON.stringify(result));
+  return result;
+};

@@ -1,0 +1,216 @@
+import { decodeToken, encodeToken, type ActionContext, type ActionHandler } from './action.js';
+import { ACCOUNT_ID, instanceType } from './catalog.js';
+import { formatIp } from './cidr.js';
+import { checkId, Ec2Error, notFound } from './errors.js';
+import { parseFilters, type FilterFields } from './filters.js';
+import { parseLaunchData } from './launch-spec.js';
+import { allocateAddresses, clientToken, createInstances, grantCapacity, mergeTemplate, remember, replay, resolveLaunch } from './launch.js';
+import { resolveTemplate } from './launch-templates.js';
+import type { Ec2Instance } from './model.js';
+import type { InstanceState } from './store.js';
+import { tagSet, type XmlValue } from './xml.js';
+
+/** RunInstances, DescribeInstances, TerminateInstances. */
+
+const dnsName = (region: string, ip: number) => `ip-${formatIp(ip).replace(/\./g, '-')}.${region === 'us-east-1' ? 'ec2.internal' : `${region}.compute.internal`}`;
+
+export function instanceXml(ctx: ActionContext, i: Ec2Instance, state: InstanceState): XmlValue {
+  const l = i.launch;
+  const gone = state.name === 'terminated';
+  const privateIp = gone ? undefined : formatIp(i.ip);
+  const publicIp = i.publicIp !== undefined && state.name === 'running' ? formatIp(i.publicIp) : undefined;
+  const privateDns = gone ? '' : dnsName(l.region, i.ip);
+  const groups = l.groupIds.map((groupId) => ({ groupId, groupName: ctx.store.groups.get(groupId)?.name ?? groupId }));
+  const launchTime = new Date(i.createdAt).toISOString();
+  return {
+    instanceId: i.id,
+    imageId: l.imageId,
+    instanceState: state,
+    privateDnsName: privateDns,
+    dnsName: publicIp ? `ec2-${publicIp.replace(/\./g, '-')}.compute-1.amazonaws.com` : '',
+    reason: i.reason === 'Client.UserInitiatedShutdown' ? `User initiated (${new Date(i.endedAt!).toISOString().replace('T', ' ').slice(0, 19)} GMT)` : '',
+    amiLaunchIndex: i.index,
+    productCodes: [],
+    instanceType: l.instanceType,
+    launchTime,
+    placement: { availabilityZone: l.zone, groupName: '', tenancy: 'default' },
+    monitoring: { state: 'disabled' },
+    subnetId: gone ? undefined : l.subnetId,
+    vpcId: gone ? undefined : l.vpcId,
+    privateIpAddress: privateIp,
+    ipAddress: publicIp,
+    sourceDestCheck: true,
+    groupSet: groups,
+    stateReason: i.reason ? { code: i.reason, message: `${i.reason}: ${i.reason === 'Client.UserInitiatedShutdown' ? 'User initiated shutdown' : 'Insufficient capacity.'}` }
+      : state.name === 'pending' ? { code: 'pending', message: 'pending' } : undefined,
+    architecture: instanceType(l.instanceType)?.arch,
+    rootDeviceType: 'ebs',
+    rootDeviceName: '/dev/sda1',
+    blockDeviceMapping: [],
+    virtualizationType: 'hvm',
+    clientToken: l.clientToken ?? '',
+    tagSet: tagSet(i.tags),
+    hypervisor: 'xen',
+    networkInterfaceSet: gone ? [] : [{
+      networkInterfaceId: `eni-${i.id.slice(2)}`, subnetId: l.subnetId, vpcId: l.vpcId, description: '', ownerId: ACCOUNT_ID, status: 'in-use',
+      privateIpAddress: privateIp, privateDnsName: privateDns, sourceDestCheck: true, groupSet: groups,
+      attachment: { attachmentId: `eni-attach-${i.id.slice(2)}`, deviceIndex: 0, status: 'attached', attachTime: launchTime, deleteOnTermination: true, networkCardIndex: 0 },
+      association: publicIp ? { publicIp, publicDnsName: `ec2-${publicIp.replace(/\./g, '-')}.compute-1.amazonaws.com`, ipOwnerId: 'amazon' } : undefined,
+      privateIpAddressesSet: [{ privateIpAddress: privateIp, privateDnsName: privateDns, primary: true }],
+      ipv6AddressesSet: [], interfaceType: 'interface',
+    }],
+    ebsOptimized: false,
+    enaSupport: true,
+    metadataOptions: {
+      state: state.name === 'pending' ? 'pending' : 'applied', httpTokens: l.metadata.httpTokens, httpPutResponseHopLimit: l.metadata.hopLimit,
+      httpEndpoint: l.metadata.httpEndpoint, httpProtocolIpv6: 'disabled', instanceMetadataTags: l.metadata.instanceMetadataTags,
+    },
+    platformDetails: 'Linux/UNIX',
+    usageOperation: 'RunInstances',
+  };
+}
+
+/** Instances grouped into consecutive reservations, as DescribeInstances shows them. */
+function reservationsXml(ctx: ActionContext, instances: readonly Ec2Instance[]): XmlValue {
+  const now = ctx.store.now();
+  const out: Array<{ reservationId: string; ownerId: string; groupSet: XmlValue; instancesSet: XmlValue[] }> = [];
+  for (const i of instances) {
+    let last = out[out.length - 1];
+    if (!last || last.reservationId !== i.launch.reservationId) {
+      last = { reservationId: i.launch.reservationId, ownerId: ACCOUNT_ID, groupSet: [], instancesSet: [] };
+      out.push(last);
+    }
+    last.instancesSet.push(instanceXml(ctx, i, ctx.store.stateOf(i, now)));
+  }
+  return out;
+}
+
+function reservationResult(ctx: ActionContext, instances: readonly Ec2Instance[]): Record<string, XmlValue> {
+  const now = ctx.store.now();
+  return {
+    reservationId: instances[0]?.launch.reservationId,
+    ownerId: ACCOUNT_ID,
+    groupSet: [],
+    instancesSet: instances.map((i) => instanceXml(ctx, i, ctx.store.stateOf(i, now))),
+  };
+}
+
+export const runInstances: ActionHandler = (ctx) => {
+  const { params } = ctx;
+  const max = params.int('MaxCount');
+  const min = params.int('MinCount');
+  if (max === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter MaxCount');
+  if (min === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter MinCount');
+  if (min < 1) throw new Ec2Error('InvalidParameterValue', `Value (${min}) for parameter minCount is invalid. Expected a value greater than 0.`);
+  if (max < min) throw new Ec2Error('InvalidParameterValue', `Value (${max}) for parameter maxCount is invalid. MaxCount must be greater than or equal to MinCount (${min}).`);
+  const token = clientToken(ctx);
+  const previous = replay(ctx, 'RunInstances', token);
+  if (previous !== undefined) return reservationResult(ctx, ctx.store.order.filter((i) => i.launch.reservationId === previous));
+
+  const ltSpec = params.struct('LaunchTemplate');
+  const template = ltSpec ? resolveTemplate(ctx, { id: ltSpec.str('LaunchTemplateId'), name: ltSpec.str('LaunchTemplateName'), version: ltSpec.str('Version') }) : undefined;
+  const { privateIp, ...data } = parseLaunchData(params);
+  const input = mergeTemplate(template, {
+    ...data,
+    zone: params.str('Placement.AvailabilityZone'),
+    groupNames: params.strList('SecurityGroup'),
+    keyName: params.str('KeyName'),
+    templateVersion: ltSpec?.str('Version'),
+  });
+  const plan = resolveLaunch(ctx, input);
+  if (privateIp !== undefined && max > 1) {
+    throw new Ec2Error('InvalidParameterCombination', 'Cannot specify a private IP address when launching more than one instance (MaxCount > 1).');
+  }
+  const grant = grantCapacity(ctx, plan, min, max);
+  ctx.limiter.takeInstances(ctx.account, ctx.region, grant.count);
+  const ips = allocateAddresses(plan.subnet, grant.count, privateIp);
+  const instances = createInstances(ctx, plan, ips, grant, { clientToken: token });
+  remember(ctx, 'RunInstances', token, instances[0]!.launch.reservationId);
+  return reservationResult(ctx, instances);
+};
+
+const instanceFields: FilterFields<Ec2Instance> = {
+  'instance-id': (i) => i.id,
+  'reservation-id': (i) => i.launch.reservationId,
+  'instance-type': (i) => i.launch.instanceType,
+  'image-id': (i) => i.launch.imageId,
+  'availability-zone': (i) => i.launch.zone,
+  'vpc-id': (i) => i.launch.vpcId,
+  'subnet-id': (i) => i.launch.subnetId,
+  'private-ip-address': (i) => formatIp(i.ip),
+  'ip-address': (i) => (i.publicIp === undefined ? undefined : formatIp(i.publicIp)),
+  'client-token': (i) => i.launch.clientToken,
+  'instance.group-id': (i) => i.launch.groupIds,
+  'launch-index': (i) => String(i.index),
+  'owner-id': () => ACCOUNT_ID,
+  'metadata-options.http-tokens': (i) => i.launch.metadata.httpTokens,
+};
+
+/** A NextToken of DescribeInstances resumes after a creation sequence number, so pages stay stable as VMs come and go. */
+export const describeInstances: ActionHandler = (ctx) => {
+  const { params, store } = ctx;
+  const ids = params.strList('InstanceId');
+  const size = params.int('MaxResults');
+  if (ids.length && size !== undefined) throw new Ec2Error('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+  if (size !== undefined && (size < 5 || size > 1000)) {
+    throw new Ec2Error('InvalidParameterValue', `Value ( ${size} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`);
+  }
+  const token = params.str('NextToken');
+  const after = token === undefined ? 0 : decodeToken(token);
+  const stateFilter = ['instance-state-name', 'instance-state-code'];
+  const now = store.now();
+  store.purge(now);
+  const filter = parseFilters(params, {
+    ...instanceFields,
+    [stateFilter[0]!]: (i) => store.stateOf(i, now).name,
+    [stateFilter[1]!]: (i) => String(store.stateOf(i, now).code),
+  });
+  if (ids.length) {
+    for (const id of ids) checkId(id, 'i', 'InstanceID');
+    const missing = ids.filter((id) => store.instances.get(id)?.launch.region !== ctx.region);
+    if (missing.length) throw notFound('InstanceID', 'instance ID', missing);
+    const wanted = new Set(ids);
+    const found = store.order.filter((i) => wanted.has(i.id) && (!filter || filter.test(i)));
+    return { reservationSet: reservationsXml(ctx, found) };
+  }
+  const out: Ec2Instance[] = [];
+  const limit = size ?? Number.POSITIVE_INFINITY;
+  let next: string | undefined;
+  const order = store.order;
+  for (let k = store.indexAfter(after); k < order.length; k++) {
+    const i = order[k]!;
+    if (i.launch.region !== ctx.region || (filter && !filter.test(i))) continue;
+    if (out.length === limit) {
+      next = encodeToken(out[out.length - 1]!.seq);
+      break;
+    }
+    out.push(i);
+  }
+  return { reservationSet: reservationsXml(ctx, out), nextToken: next };
+};
+
+export const terminateInstances: ActionHandler = (ctx) => {
+  const { store } = ctx;
+  const ids = ctx.params.strList('InstanceId');
+  if (!ids.length) throw new Ec2Error('MissingParameter', 'The request must contain the parameter InstanceId');
+  for (const id of ids) checkId(id, 'i', 'InstanceID');
+  store.purge();
+  const missing = ids.filter((id) => store.instances.get(id)?.launch.region !== ctx.region);
+  if (missing.length) throw notFound('InstanceID', 'instance ID', missing);
+  const now = store.now();
+  const changes = [...new Set(ids)].map((id) => {
+    const instance = store.instances.get(id)!;
+    const previousState = store.stateOf(instance, now);
+    if (instance.endedAt === undefined || now < instance.endedAt) {
+      instance.endedAt = now;
+      instance.reason = 'Client.UserInitiatedShutdown';
+      store.subnets.get(instance.launch.subnetId)?.used.delete(instance.ip);
+      if (ctx.sim.settings.backing === 'local' && ctx.sim.backing) {
+        // The host VM is torn down in the background; EC2 also answers before the instance is gone.
+        ctx.sim.backing.stop({ cloud: 'aws', id }).catch(() => undefined);
+      }
+    }
+    return { instanceId: id, currentState: store.stateOf(instance, now), previousState };
+  });
+  return { instancesSet: changes };
+};

@@ -1,0 +1,138 @@
+import type { Cidr } from './cidr.js';
+import type { Tags } from './tags.js';
+
+/** The simulated EC2 resources. Records are plain data so that persistence is a JSON round trip. */
+
+export interface Vpc {
+  readonly id: string;
+  readonly region: string;
+  readonly cidr: Cidr;
+  readonly isDefault: boolean;
+  readonly defaultGroupId: string;
+  tags: Tags;
+}
+
+export interface Subnet {
+  readonly id: string;
+  readonly region: string;
+  readonly vpcId: string;
+  readonly zone: string;
+  readonly cidr: Cidr;
+  readonly isDefault: boolean;
+  mapPublicIp: boolean;
+  /** Addresses handed out (numbers, see cidr.ts) and where the next search starts. */
+  readonly used: Set<number>;
+  next: number;
+  tags: Tags;
+}
+
+export interface Permission {
+  readonly id: string;
+  readonly protocol: string;
+  readonly from: number;
+  readonly to: number;
+  readonly cidr?: string;
+  readonly groupId?: string;
+  readonly description?: string;
+}
+
+export interface SecurityGroup {
+  readonly id: string;
+  readonly region: string;
+  readonly vpcId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly ingress: Permission[];
+  readonly egress: Permission[];
+  tags: Tags;
+}
+
+export interface InternetGateway {
+  readonly id: string;
+  readonly region: string;
+  vpcId?: string;
+  readonly isDefault: boolean;
+  tags: Tags;
+}
+
+export interface RouteTable {
+  readonly id: string;
+  readonly region: string;
+  readonly vpcId: string;
+  readonly main: boolean;
+  readonly routes: Array<{ destination: string; gatewayId: string }>;
+  tags: Tags;
+}
+
+export interface MetadataOptions {
+  readonly httpTokens: 'optional' | 'required';
+  readonly httpEndpoint: 'enabled' | 'disabled';
+  readonly hopLimit: number;
+  readonly instanceMetadataTags: 'enabled' | 'disabled';
+}
+
+/** What a launch template holds (the subset RunInstances/CreateFleet use). */
+export interface LaunchTemplateData {
+  readonly imageId?: string;
+  readonly instanceType?: string;
+  readonly userData?: string;
+  readonly groupIds?: readonly string[];
+  readonly subnetId?: string;
+  readonly associatePublicIp?: boolean;
+  readonly metadata?: Partial<MetadataOptions>;
+  readonly instanceTags?: Tags;
+}
+
+export interface LaunchTemplate {
+  readonly id: string;
+  readonly region: string;
+  readonly name: string;
+  readonly createdAt: number;
+  readonly data: LaunchTemplateData;
+  tags: Tags;
+}
+
+/** Everything instances launched by one call share; one object per reservation keeps each instance small. */
+export interface Launch {
+  readonly reservationId: string;
+  readonly region: string;
+  readonly zone: string;
+  readonly vpcId: string;
+  readonly subnetId: string;
+  readonly imageId: string;
+  readonly instanceType: string;
+  readonly groupIds: readonly string[];
+  /** Base64 as sent. */
+  readonly userData?: string;
+  readonly clientToken?: string;
+  readonly metadata: MetadataOptions;
+  readonly tags: Tags;
+  readonly launchTemplate?: { readonly id: string; readonly version: string };
+  readonly fleetId?: string;
+}
+
+export interface Ec2Instance {
+  readonly id: string;
+  /** Creation order, for stable paging. */
+  readonly seq: number;
+  readonly launch: Launch;
+  readonly index: number;
+  ip: number;
+  publicIp?: number;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** Set by TerminateInstances (or an asynchronous capacity failure): the instance is shutting down from then on. */
+  endedAt?: number;
+  /** State reason code, e.g. `Client.UserInitiatedShutdown` or `Server.InsufficientInstanceCapacity`. */
+  reason?: string;
+  /** Local backing: pending until the host VM has started. */
+  backingPending?: boolean;
+  tags: Tags;
+}
+
+/** Result of a ClientToken-carrying call, replayed when the same token comes again with the same parameters. */
+export interface IdempotencyRecord {
+  readonly action: string;
+  readonly fingerprint: string;
+  readonly result: string;
+}
