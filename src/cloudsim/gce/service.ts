@@ -1,13 +1,195 @@
-import type { CloudService, SimContext } from '../core/types.js';
+import { createHash } from 'node:crypto';
+import type { CloudService, InventoryItem, SimContext, SimRequest, SimResponse } from '../core/types.js';
+import * as catalog from './catalog-api.js';
+import { errorResponse, GceError } from './errors.js';
+import * as instances from './instances.js';
+import { takeQuota, type QuotaGroup } from './limits.js';
+import * as network from './network.js';
+import { findOperation, renderOperation, waitOperation } from './operations.js';
+import { paginate } from './paging.js';
+import { link } from './refs.js';
+import { restoreState, snapshotState } from './persist.js';
+import { GceRuntime, ok, type GceCall, type GceServiceOptions } from './runtime.js';
+import type { OpScope } from './state.js';
+import { validRequestId } from './validate.js';
 
-// Placeholder: claims nothing until the gce simulator lands.
-export function createGceService(_context: SimContext): CloudService {
+export type { GceServiceOptions } from './runtime.js';
+
+/**
+ * Simulated Compute Engine (REST compute/v1) for @google-cloud/compute and any client of the public JSON
+ * format: bearer token required, per-project per-minute rate quotas, Google JSON errors, Operations that
+ * finish asynchronously (capacity errors arrive in them), requestId idempotency.
+ */
+type Handler = (rt: GceRuntime, call: GceCall, params: readonly string[]) => SimResponse | Promise<SimResponse>;
+
+interface Route {
+  readonly method: string;
+  readonly pattern: readonly string[];
+  readonly action: string;
+  readonly group: QuotaGroup;
+  readonly handler: Handler;
+}
+
+const operationGet = (scope: OpScope) => (rt: GceRuntime, call: GceCall, p: readonly string[]) =>
+  ok(renderOperation(rt, findOperation(rt, call.project, scope, scope === 'global' ? '' : p[0]!, p[p.length - 1]!)));
+const operationWait = (scope: OpScope) => async (rt: GceRuntime, call: GceCall, p: readonly string[]) =>
+  ok(renderOperation(rt, await waitOperation(rt, findOperation(rt, call.project, scope, scope === 'global' ? '' : p[0]!, p[p.length - 1]!))));
+
+const ROUTES: readonly Route[] = [
+  { method: 'GET', pattern: ['zones'], action: 'zones.list', group: 'list', handler: (rt, c) => catalog.listZones(rt, c) },
+  { method: 'GET', pattern: ['zones', ':'], action: 'zones.get', group: 'read', handler: (rt, c, p) => catalog.getZone(rt, c, p[0]!) },
+  { method: 'GET', pattern: ['regions'], action: 'regions.list', group: 'list', handler: (rt, c) => catalog.listRegions(rt, c) },
+  { method: 'GET', pattern: ['regions', ':'], action: 'regions.get', group: 'read', handler: (rt, c, p) => catalog.getRegion(rt, c, p[0]!) },
+  { method: 'GET', pattern: ['zones', ':', 'machineTypes'], action: 'machineTypes.list', group: 'list', handler: (rt, c, p) => catalog.listMachineTypes(rt, c, p[0]!) },
+  { method: 'GET', pattern: ['zones', ':', 'machineTypes', ':'], action: 'machineTypes.get', group: 'read', handler: (rt, c, p) => catalog.getMachineType(rt, c, p[0]!, p[1]!) },
+  { method: 'GET', pattern: ['aggregated', 'machineTypes'], action: 'machineTypes.aggregatedList', group: 'list', handler: (rt, c) => catalog.aggregatedMachineTypes(rt, c) },
+  { method: 'GET', pattern: ['global', 'images', 'family', ':'], action: 'images.getFromFamily', group: 'read', handler: (rt, c, p) => catalog.getImageFromFamily(rt, c, p[0]!) },
+  { method: 'GET', pattern: ['global', 'images'], action: 'images.list', group: 'list', handler: (rt, c) => catalog.listImages(rt, c) },
+  { method: 'GET', pattern: ['global', 'images', ':'], action: 'images.get', group: 'read', handler: (rt, c, p) => catalog.getImage(rt, c, p[0]!) },
+
+  { method: 'GET', pattern: ['global', 'networks'], action: 'networks.list', group: 'list', handler: (rt, c) => network.listNetworks(rt, c) },
+  { method: 'POST', pattern: ['global', 'networks'], action: 'networks.insert', group: 'mutation', handler: (rt, c) => network.insertNetwork(rt, c) },
+  { method: 'GET', pattern: ['global', 'networks', ':'], action: 'networks.get', group: 'read', handler: (rt, c, p) => network.getNetwork(rt, c, p[0]!) },
+  { method: 'DELETE', pattern: ['global', 'networks', ':'], action: 'networks.delete', group: 'mutation', handler: (rt, c, p) => network.deleteNetwork(rt, c, p[0]!) },
+  { method: 'GET', pattern: ['regions', ':', 'subnetworks'], action: 'subnetworks.list', group: 'list', handler: (rt, c, p) => network.listSubnets(rt, c, p[0]!) },
+  { method: 'POST', pattern: ['regions', ':', 'subnetworks'], action: 'subnetworks.insert', group: 'mutation', handler: (rt, c, p) => network.insertSubnet(rt, c, p[0]!) },
+  { method: 'GET', pattern: ['regions', ':', 'subnetworks', ':'], action: 'subnetworks.get', group: 'read', handler: (rt, c, p) => network.getSubnet(rt, c, p[0]!, p[1]!) },
+  { method: 'DELETE', pattern: ['regions', ':', 'subnetworks', ':'], action: 'subnetworks.delete', group: 'mutation', handler: (rt, c, p) => network.deleteSubnet(rt, c, p[0]!, p[1]!) },
+  { method: 'GET', pattern: ['global', 'firewalls'], action: 'firewalls.list', group: 'list', handler: (rt, c) => network.listFirewalls(rt, c) },
+  { method: 'POST', pattern: ['global', 'firewalls'], action: 'firewalls.insert', group: 'mutation', handler: (rt, c) => network.insertFirewall(rt, c) },
+  { method: 'GET', pattern: ['global', 'firewalls', ':'], action: 'firewalls.get', group: 'read', handler: (rt, c, p) => network.getFirewall(rt, c, p[0]!) },
+  { method: 'DELETE', pattern: ['global', 'firewalls', ':'], action: 'firewalls.delete', group: 'mutation', handler: (rt, c, p) => network.deleteFirewall(rt, c, p[0]!) },
+
+  { method: 'GET', pattern: ['global', 'instanceTemplates'], action: 'instanceTemplates.list', group: 'list', handler: (rt, c) => {
+    const page = paginate(instances.listTemplates(rt, c), c.query);
+    return ok({ kind: 'compute#instanceTemplateList', id: `projects/${c.project}/global/instanceTemplates`, ...page, selfLink: link(`projects/${c.project}/global/instanceTemplates`) });
+  } },
+  { method: 'POST', pattern: ['global', 'instanceTemplates'], action: 'instanceTemplates.insert', group: 'mutation', handler: (rt, c) => instances.insertTemplate(rt, c) },
+  { method: 'GET', pattern: ['global', 'instanceTemplates', ':'], action: 'instanceTemplates.get', group: 'read', handler: (rt, c, p) => instances.getTemplate(rt, c, p[0]!) },
+  { method: 'DELETE', pattern: ['global', 'instanceTemplates', ':'], action: 'instanceTemplates.delete', group: 'mutation', handler: (rt, c, p) => instances.deleteTemplate(rt, c, p[0]!) },
+
+  { method: 'GET', pattern: ['zones', ':', 'instances'], action: 'instances.list', group: 'list', handler: (rt, c, p) => instances.listInstances(rt, c, p[0]!) },
+  { method: 'POST', pattern: ['zones', ':', 'instances'], action: 'instances.insert', group: 'mutation', handler: (rt, c, p) => instances.insertInstance(rt, c, p[0]!) },
+  { method: 'POST', pattern: ['zones', ':', 'instances', 'bulkInsert'], action: 'instances.bulkInsert', group: 'mutation', handler: (rt, c, p) => instances.bulkInsertInstances(rt, c, p[0]!) },
+  { method: 'GET', pattern: ['zones', ':', 'instances', ':'], action: 'instances.get', group: 'read', handler: (rt, c, p) => instances.getInstance(rt, c, p[0]!, p[1]!) },
+  { method: 'DELETE', pattern: ['zones', ':', 'instances', ':'], action: 'instances.delete', group: 'mutation', handler: (rt, c, p) => instances.deleteInstance(rt, c, p[0]!, p[1]!) },
+  { method: 'GET', pattern: ['aggregated', 'instances'], action: 'instances.aggregatedList', group: 'list', handler: (rt, c) => instances.aggregatedInstances(rt, c) },
+
+  { method: 'GET', pattern: ['zones', ':', 'operations', ':'], action: 'zoneOperations.get', group: 'operationRead', handler: operationGet('zones') },
+  { method: 'POST', pattern: ['zones', ':', 'operations', ':', 'wait'], action: 'zoneOperations.wait', group: 'operationRead', handler: operationWait('zones') },
+  { method: 'GET', pattern: ['regions', ':', 'operations', ':'], action: 'regionOperations.get', group: 'operationRead', handler: operationGet('regions') },
+  { method: 'POST', pattern: ['regions', ':', 'operations', ':', 'wait'], action: 'regionOperations.wait', group: 'operationRead', handler: operationWait('regions') },
+  { method: 'GET', pattern: ['global', 'operations', ':'], action: 'globalOperations.get', group: 'operationRead', handler: operationGet('global') },
+  { method: 'POST', pattern: ['global', 'operations', ':', 'wait'], action: 'globalOperations.wait', group: 'operationRead', handler: operationWait('global') },
+];
+
+function match(method: string, segments: readonly string[]): { route: Route; params: string[] } | undefined {
+  for (const route of ROUTES) {
+    if (route.method !== method || route.pattern.length !== segments.length) continue;
+    const params: string[] = [];
+    let okay = true;
+    for (let i = 0; i < segments.length && okay; i++) {
+      if (route.pattern[i] === ':') params.push(segments[i]!);
+      else okay = route.pattern[i] === segments[i];
+    }
+    if (okay) return { route, params };
+  }
+  return undefined;
+}
+
+const PREFIX = '/compute/v1/';
+
+function parseBody(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new GceError(400, 'parseError', `Invalid JSON payload received. ${(error as Error).message}`);
+  }
+}
+
+function authorize(request: SimRequest): void {
+  const header = request.headers.authorization;
+  if (!header) {
+    throw new GceError(
+      401,
+      'required',
+      'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
+      { location: 'Authorization', locationType: 'header', infoReason: 'CREDENTIALS_MISSING' },
+    );
+  }
+  if (!/^Bearer\s+\S+/i.test(header)) {
+    throw new GceError(401, 'authError', 'Invalid Credentials', { location: 'Authorization', locationType: 'header', infoReason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED' });
+  }
+}
+
+export function createGceService(context: SimContext, options: GceServiceOptions = {}): CloudService {
+  const rt = new GceRuntime(context, {
+    operationWaitMaxMs: options.operationWaitMaxMs ?? 2000,
+    maxOperations: options.maxOperations ?? 20_000,
+    perMinute: options.perMinute,
+  });
+
+  async function handle(request: SimRequest): Promise<SimResponse> {
+    let action = 'unknown';
+    try {
+      authorize(request);
+      const segments = request.url.pathname.slice(PREFIX.length).split('/').map(decodeURIComponent);
+      if (segments[0] !== 'projects' || !segments[1]) throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
+      const project = segments[1];
+      const found = match(request.method.toUpperCase(), segments.slice(2));
+      if (!found) throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
+      action = found.route.action;
+      takeQuota(context, project, found.route.group, rt.options.perMinute);
+      if (context.takeFault({ cloud: 'gcp', kind: 'server-error' })) throw new GceError(503, 'backendError', 'The service is currently unavailable.');
+      const call: GceCall = {
+        method: request.method,
+        project,
+        segments: segments.slice(2),
+        query: request.url.searchParams,
+        body: found.route.method === 'GET' || found.route.method === 'DELETE' ? undefined : parseBody(request.body),
+        requestId: found.route.group === 'mutation' ? validRequestId(request.url.searchParams.get('requestId')) : undefined,
+        fingerprint: found.route.group === 'mutation' ? createHash('sha1').update(`${request.method} ${request.url.pathname}\n`).update(request.body).digest('base64') : '',
+      };
+      const response = await found.route.handler(rt, call, found.params);
+      context.meter.record('gcp', action, 'ok');
+      return response;
+    } catch (error) {
+      if (!(error instanceof GceError)) throw error;
+      context.meter.record('gcp', action, error.reason === 'rateLimitExceeded' ? 'throttled' : 'error');
+      return errorResponse(error);
+    }
+  }
+
   return {
     cloud: 'gcp',
-    claims: () => false,
-    handle: async () => ({ status: 501 }),
-    inventory: () => [],
-    snapshot: () => ({}),
-    restore: () => undefined,
+    claims: (request) => request.url.pathname.startsWith(PREFIX),
+    handle,
+    inventory(): InventoryItem[] {
+      const items: InventoryItem[] = [];
+      for (const n of rt.state.networks.values()) items.push({ cloud: 'gcp', type: 'network', id: `projects/${n.project}/global/networks/${n.name}` });
+      for (const s of rt.state.subnets.values()) {
+        items.push({ cloud: 'gcp', type: 'subnetwork', id: `projects/${s.project}/regions/${s.region}/subnetworks/${s.name}`, region: s.region });
+      }
+      for (const f of rt.state.firewalls.values()) items.push({ cloud: 'gcp', type: 'firewall', id: `projects/${f.project}/global/firewalls/${f.name}` });
+      for (const t of rt.state.templates.values()) items.push({ cloud: 'gcp', type: 'instanceTemplate', id: `projects/${t.project}/global/instanceTemplates/${t.name}` });
+      for (const { vm, status } of instances.inventoryVms(rt)) {
+        items.push({
+          cloud: 'gcp',
+          type: 'instance',
+          id: `projects/${vm.props.project}/zones/${vm.zone}/instances/${vm.name}`,
+          zone: vm.zone,
+          region: vm.props.subnetRegion,
+          state: status,
+          tags: vm.props.labels,
+        });
+      }
+      return items;
+    },
+    snapshot: () => snapshotState(rt),
+    restore: (state) => restoreState(rt, state),
+    async close() {
+      rt.close();
+    },
   };
 }
