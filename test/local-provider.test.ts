@@ -13,6 +13,7 @@ import { netnsLink } from '../providers/local/vm.js';
 import { createNetns, startAnchor, writeRecord } from '../providers/local/vm.js';
 import { claimAddress } from '../providers/local/network.js';
 import { mkdir } from 'node:fs/promises';
+import { describeProviderConformance } from './support/provider-conformance.js';
 
 const canRun = process.platform === 'linux' && process.getuid?.() === 0;
 const suite = canRun ? describe : describe.skip;
@@ -340,4 +341,44 @@ suite('local provider', () => {
     await cleanupLocalCluster(cluster, stateRoot);
     expect(ours(await snapshot(stateRoot), cluster, NODES, stateRoot)).toEqual(before);
   }, 60_000);
+
+  it('launches a VM once when the same request arrives twice at the same time', async () => {
+    network = await provider.ensureNetwork(cluster);
+    const F = `${cluster}-f`;
+    const [first, second] = await Promise.all([
+      provider.runInstances(request([F], HTTPD_USER_DATA, 'tok-4')),
+      provider.runInstances(request([F], HTTPD_USER_DATA, 'tok-4')),
+    ]);
+    expect(second[0]!.id).toBe(first[0]!.id);
+    expect(second[0]!.privateIp).toBe(first[0]!.privateIp);
+    expect((await readdir('/run/netns')).filter((n) => n === first[0]!.id)).toHaveLength(1);
+    expect(await provider.listInstances(cluster)).toHaveLength(1);
+    await provider.terminateInstances([first[0]!.id]);
+    await provider.deleteNetwork(cluster);
+    expect(ours(await snapshot(stateRoot), cluster, [...NODES, F], stateRoot)).toEqual(before);
+  }, 60_000);
 });
+
+if (canRun) {
+  let conformanceRoot = '';
+  describeProviderConformance('local', async () => {
+    conformanceRoot = await mkdtemp(join(tmpdir(), 'skypool-local-cf-'));
+    return {
+      provider: createProvider({ stateRoot: conformanceRoot, stopGraceMs: 2_000 }),
+      pool: { name: 'w', provider: 'local', count: 3, role: 'worker' },
+      // The host's view: named namespaces of the cluster that still hold processes.
+      liveVms: async (cluster) => {
+        const names = (await readdir('/run/netns').catch(() => [] as string[])).filter((n) => n.startsWith(`skypool-${cluster}-`));
+        let live = 0;
+        for (const name of names) {
+          const link = await netnsLink(name);
+          if (link && (await pidsInNetns(link)).length > 0) live++;
+        }
+        return live;
+      },
+      teardown: async () => {
+        await rm(conformanceRoot, { recursive: true, force: true });
+      },
+    };
+  });
+}
