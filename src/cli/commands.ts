@@ -1,0 +1,146 @@
+import { writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { Cluster, type ClusterOptions } from '../cluster/index.js';
+import { specJsonSchema } from '../spec/json-schema.js';
+import { printResult, note, table, type GlobalOptions } from './output.js';
+import { withProgress } from './progress.js';
+
+function clusterOptions(g: GlobalOptions): ClusterOptions {
+  return g.stateDir ? { stateDir: g.stateDir } : {};
+}
+
+async function open(g: GlobalOptions): Promise<Cluster> {
+  return Cluster.load(g.file, clusterOptions(g));
+}
+
+/** Runs `body` with the cluster open and closes it afterwards, also on failure or Ctrl-C. */
+async function using<T>(g: GlobalOptions, body: (cluster: Cluster) => Promise<T>): Promise<T> {
+  const cluster = await open(g);
+  try {
+    return await body(cluster);
+  } finally {
+    await cluster.close();
+  }
+}
+
+export async function up(g: GlobalOptions): Promise<void> {
+  await using(g, async (cluster) => {
+    const result = await withProgress(g, cluster, `Applying cluster ${cluster.spec.name}`, () => cluster.apply());
+    printResult(g.output, result, () => JSON.stringify(result, null, 2));
+  });
+}
+
+export async function plan(g: GlobalOptions): Promise<void> {
+  await using(g, async (cluster) => {
+    const p = await cluster.plan();
+    const json = {
+      cluster: p.cluster,
+      hasChanges: p.hasChanges,
+      creates: p.creates.map((c) => ({ pool: c.pool.name, provider: c.pool.provider, role: c.pool.role, names: c.names })),
+      deletes: p.deletes.map((d) => ({ name: d.instance.name, id: d.instance.id, provider: d.instance.provider, pool: d.instance.tags.pool, reason: d.reason })),
+      unchanged: p.unchanged.map((i) => i.name),
+    };
+    printResult(g.output, json, () => {
+      if (!p.hasChanges) return `cluster ${p.cluster}: no changes (${p.unchanged.length} nodes match the spec)`;
+      const rows = [
+        ['ACTION', 'NODE', 'POOL', 'PROVIDER', 'REASON'],
+        ...json.creates.flatMap((c) => c.names.map((n) => ['+ create', n, c.pool, c.provider, ''])),
+        ...json.deletes.map((d) => ['- delete', d.name, d.pool, d.provider, d.reason]),
+      ];
+      return `${table(rows)}\n\nPlan: ${json.creates.reduce((n, c) => n + c.names.length, 0)} to create, ${json.deletes.length} to delete, ${json.unchanged.length} unchanged.`;
+    });
+  });
+}
+
+export async function status(g: GlobalOptions): Promise<void> {
+  await using(g, async (cluster) => {
+    const s = await cluster.status();
+    printResult(g.output, s, () => JSON.stringify(s, null, 2));
+  });
+}
+
+export interface RunArgs {
+  readonly name: string;
+  readonly image: string;
+  readonly replicas: number;
+  readonly port?: number;
+  readonly constraint?: string[];
+  readonly env?: string[];
+  readonly command: string[];
+}
+
+export async function run(g: GlobalOptions, args: RunArgs): Promise<void> {
+  await using(g, async (cluster) => {
+    const env = Object.fromEntries((args.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const result = await withProgress(g, cluster, `Running ${args.name}`, () =>
+      cluster.run({
+        name: args.name,
+        image: args.image,
+        replicas: args.replicas,
+        ...(args.port ? { port: args.port } : {}),
+        ...(args.constraint?.length ? { constraints: args.constraint } : {}),
+        ...(Object.keys(env).length ? { env } : {}),
+        ...(args.command.length ? { command: args.command } : {}),
+      }),
+    );
+    printResult(g.output, result, () => JSON.stringify(result, null, 2));
+  });
+}
+
+export async function scale(g: GlobalOptions, pool: string, count: number): Promise<void> {
+  await using(g, async (cluster) => {
+    const result = await withProgress(g, cluster, `Scaling ${pool} to ${count}`, () => cluster.scale(pool, count));
+    printResult(g.output, result, () => JSON.stringify(result, null, 2));
+  });
+}
+
+export async function down(g: GlobalOptions): Promise<void> {
+  await using(g, async (cluster) => {
+    const result = await withProgress(g, cluster, `Destroying cluster ${cluster.spec.name}`, () => cluster.destroy());
+    printResult(g.output, result, () => JSON.stringify(result, null, 2));
+  });
+}
+
+export async function schema(): Promise<void> {
+  process.stdout.write(`${JSON.stringify(specJsonSchema(), null, 2)}\n`);
+}
+
+export interface SimArgs {
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  readonly seed: number;
+  readonly bootMs: number;
+  readonly stateFile?: string;
+  readonly caOut?: string;
+}
+
+export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
+  const { startCloudSim } = await import('../cloudsim/index.js');
+  const server = await startCloudSim({
+    httpPort: args.httpPort,
+    httpsPort: args.httpsPort,
+    seed: args.seed,
+    bootTimeMs: args.bootMs,
+    ...(args.stateFile ? { stateFile: args.stateFile } : {}),
+  });
+  if (args.caOut) await writeFile(args.caOut, server.caCertPem);
+  const info = {
+    aws: { endpoint: server.httpUrl },
+    gcp: { apiEndpoint: server.host, port: server.httpPort, protocol: 'http' },
+    azure: { endpoint: server.httpsUrl, caCertFile: args.caOut ?? null },
+    admin: `${server.httpUrl}/_sim/inventory`,
+    seed: args.seed,
+  };
+  printResult(g.output, info, () =>
+    [
+      `cloudsim listening (seed ${args.seed}); Ctrl-C to stop`,
+      `  EC2:            ${server.httpUrl}   (AWS_ENDPOINT_URL_EC2)`,
+      `  Compute Engine: apiEndpoint ${server.host}, port ${server.httpPort}, protocol http`,
+      `  ARM:            ${server.httpsUrl}  (trust the CA${args.caOut ? ` in ${args.caOut}` : ': pass --ca-out'} via NODE_EXTRA_CA_CERTS)`,
+      `  admin:          ${server.httpUrl}/_sim/inventory, /_sim/calls, /_sim/faults`,
+    ].join('\n'),
+  );
+  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+  note('cloudsim: stopping');
+  await server.stop();
+}

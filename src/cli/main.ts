@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+import { Command, Option, InvalidArgumentError, CommanderError } from 'commander';
+import { reportError } from './errors.js';
+import type { GlobalOptions, OutputFormat } from './output.js';
+
+// Command bodies are imported on use so `skypool --help` stays fast (no zod, dockerode or cloud SDK loaded).
+const commands = () => import('./commands.js');
+
+function integer(what: string, min: number) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${what} must be a whole number, got "${value}"`);
+    const n = Number(value);
+    if (n < min) throw new InvalidArgumentError(`${what} must be ${min} or more, got ${n}`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function buildProgram(): Command {
+  const program = new Command('skypool')
+    .description('One cluster API over AWS, Azure, GCP and local namespace VMs, joined into one scheduling pool.')
+    .version('0.1.0')
+    .addOption(new Option('-f, --file <path>', 'cluster spec').default('skypool.yaml'))
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--state-dir <dir>', 'where certificates and local state live').env('SKYPOOL_HOME'))
+    .showHelpAfterError('(run skypool --help for usage)')
+    .exitOverride();
+
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+
+  program.command('up').description('create or converge the cluster to the spec').action(async (_o, cmd: Command) => (await commands()).up(globals(cmd)));
+  program.command('plan').description('show what `up` would create or delete; calls no mutating API').action(async (_o, cmd: Command) => (await commands()).plan(globals(cmd)));
+  program.command('status').description('VMs, engine nodes and services of the cluster').action(async (_o, cmd: Command) => (await commands()).status(globals(cmd)));
+  program
+    .command('run <name>')
+    .description('run a workload (a swarm service) on the pool')
+    .requiredOption('--image <image>', 'image reference, e.g. skypool/hello:1')
+    .option('--replicas <n>', 'number of replicas', integer('--replicas', 0), 1)
+    .option('--port <port>', 'container port to publish on the nodes', integer('--port', 1))
+    .option('--constraint <expr>', 'placement constraint, e.g. node.labels.provider==local (repeatable)', collect)
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect)
+    .argument('[command...]', 'command to run in the container (after --)')
+    .action(async (name: string, command: string[], o: { image: string; replicas: number; port?: number; constraint?: string[]; env?: string[] }, cmd: Command) =>
+      (await commands()).run(globals(cmd), { name, command, ...o }),
+    );
+  program
+    .command('scale')
+    .description('set the number of nodes of a pool (scale-down drains nodes first)')
+    .argument('<pool>', 'pool name from the spec')
+    .argument('<count>', 'new node count', integer('count', 0))
+    .action(async (pool: string, count: number, _o, cmd: Command) => (await commands()).scale(globals(cmd), pool, count));
+  program.command('down').description('drain and delete every resource of the cluster').action(async (_o, cmd: Command) => (await commands()).down(globals(cmd)));
+  program.command('schema').description('print the JSON Schema of skypool.yaml').action(async () => (await commands()).schema());
+  program
+    .command('sim')
+    .description('run cloudsim: simulated EC2, Compute Engine and ARM endpoints on loopback, until Ctrl-C')
+    .option('--http-port <port>', 'port for EC2, Compute Engine and the admin API', integer('--http-port', 0), 0)
+    .option('--https-port <port>', 'port for ARM (https)', integer('--https-port', 0), 0)
+    .option('--seed <n>', 'seed of the fault-injection random source', integer('--seed', 0), 1)
+    .option('--boot-ms <ms>', 'time a VM stays pending', integer('--boot-ms', 0), 2000)
+    .option('--state-file <path>', 'load and persist the simulated clouds here')
+    .option('--ca-out <path>', 'write the https CA certificate here (for NODE_EXTRA_CA_CERTS)')
+    .action(async (o: { httpPort: number; httpsPort: number; seed: number; bootMs: number; stateFile?: string; caOut?: string }, cmd: Command) =>
+      (await commands()).sim(globals(cmd), o),
+    );
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const format = (): OutputFormat => (program.opts<{ output?: OutputFormat }>().output === 'json' ? 'json' : 'text');
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return 2;
+    }
+    return reportError(error, format());
+  }
+}
+
+const exitCode = await main(process.argv);
+process.exitCode = exitCode;

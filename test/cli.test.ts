@@ -1,0 +1,75 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const cli = join(process.cwd(), 'dist/src/cli/main.js');
+let dir: string;
+
+function skypool(args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, SKYPOOL_HOME: join(dir, 'home') } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'skypool-cli-'));
+  await writeFile(join(dir, 'bad.yaml'), 'name: Bad_Name\nengine: swarm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: -2\n    colour: red\n');
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('skypool CLI', () => {
+  it('prints help listing every command', () => {
+    const r = skypool(['--help']);
+    expect(r.code).toBe(0);
+    for (const command of ['up', 'plan', 'status', 'run', 'scale', 'down', 'schema', 'sim']) expect(r.stdout).toMatch(new RegExp(`\\n\\s+${command}\\b`));
+  });
+
+  it('prints the JSON Schema of the spec', () => {
+    const r = skypool(['schema']);
+    expect(r.code).toBe(0);
+    const schema = JSON.parse(r.stdout) as { properties: Record<string, unknown> };
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['name', 'engine', 'pools']));
+  });
+
+  it('rejects a bad spec with exit code 2, naming each field and fix', () => {
+    const r = skypool(['plan', '-f', 'bad.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error [SPEC_INVALID]');
+    expect(r.stderr).toMatch(/name: cluster name must be lowercase/);
+    expect(r.stderr).toMatch(/pools\[0\]\.count: count must be 0 or more/);
+    expect(r.stderr).toMatch(/pools\[0\]\.colour: unknown field "colour"/);
+  });
+
+  it('gives errors as JSON with --output json', () => {
+    const r = skypool(['plan', '-f', 'bad.yaml', '--output', 'json']);
+    expect(r.code).toBe(2);
+    const body = JSON.parse(r.stdout) as { error: { code: string; details: { issues: Array<{ path: string }> } } };
+    expect(body.error.code).toBe('SPEC_INVALID');
+    expect(body.error.details.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['name', 'pools[0].count', 'pools[0].colour']));
+  });
+
+  it('treats a missing spec file and bad arguments as bad input', () => {
+    expect(skypool(['status', '-f', 'nope.yaml']).code).toBe(2);
+    const r = skypool(['scale', 'workers', '1.5']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/count must be a whole number/);
+    expect(skypool(['up', '--output', 'yaml']).code).toBe(2);
+  });
+
+  it('runs cloudsim until interrupted and prints its endpoints as JSON', async () => {
+    const child = spawn(process.execPath, [cli, 'sim', '--output', 'json', '--ca-out', join(dir, 'ca.pem')], { cwd: dir });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const deadline = Date.now() + 20_000;
+    while (!out.trim().endsWith('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const info = JSON.parse(out) as { aws: { endpoint: string }; admin: string };
+    expect(info.aws.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(info.admin);
+    expect(health.status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+});
