@@ -4,7 +4,7 @@ import { CloudApiError } from '../../src/errors.js';
 import { run } from './exec.js';
 import { readMountInfo } from './mounts.js';
 import { deleteBridge, releaseAddress, staleClaims } from './network.js';
-import { clusterDir, createdMountPointsFile, DEFAULT_STATE_ROOT, hostVethName, ipClaimDir, isVmDirName, NETNS_PREFIX, netnsName, vmDir } from './paths.js';
+import { clusterDir, CREATED_MOUNT_POINTS_FILE, DEFAULT_STATE_ROOT, HOST_STATE_DIR, hostVethName, ipClaimDir, isVmDirName, NETNS_PREFIX, netnsName, vmDir } from './paths.js';
 import { killIfMatches, pidsInCgroups, pidsInNetns, stopProcesses, vmCgroupDirs } from './processes.js';
 import { netnsLink, readRecord } from './vm.js';
 
@@ -60,15 +60,15 @@ export async function teardownVm(stateRoot: string, cluster: string, node: strin
   await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   const leftover = (await readMountInfo()).filter((m) => m.mountPoint.startsWith(`${dir}/`) || m.mountPoint === `/run/netns/${id}`);
   for (const m of leftover) await run('umount', ['-l', m.mountPoint], { allowFailure: true });
-  await removeCreatedMountPoints(stateRoot);
+  await removeCreatedMountPoints();
 }
 
 /**
  * Removes the host mount points ensureHostMountPoints made, but only once no skypool VM at all is left on the
  * host: removing a directory another VM has a mount on would silently detach that mount.
  */
-export async function removeCreatedMountPoints(stateRoot: string): Promise<void> {
-  const file = createdMountPointsFile(stateRoot);
+export async function removeCreatedMountPoints(): Promise<void> {
+  const file = CREATED_MOUNT_POINTS_FILE;
   const text = await readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return;
   const names = await readdir('/run/netns').catch(() => [] as string[]);
@@ -79,6 +79,7 @@ export async function removeCreatedMountPoints(stateRoot: string): Promise<void>
     await rm(path, { recursive: false, force: true }).catch(() => rmdir(path).catch(() => undefined));
   }
   await rm(file, { force: true });
+  await rmdir(HOST_STATE_DIR).catch(() => undefined); // only when empty: the default state root lives in it
 }
 
 /** Node names with a VM dir under the cluster, created or half-created. */

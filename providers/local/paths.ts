@@ -22,8 +22,12 @@ export const clusterDir = (stateRoot: string, cluster: string): string => join(s
 export const vmDir = (stateRoot: string, cluster: string, node: string): string => join(stateRoot, cluster, node);
 /** One file per claimed address, created with O_EXCL so parallel launches never share an address. */
 export const ipClaimDir = (stateRoot: string, cluster: string): string => join(stateRoot, cluster, '.ips');
-/** Host paths this provider had to create as mount points, removed when the last VM on the host is gone. */
-export const createdMountPointsFile = (stateRoot: string): string => join(stateRoot, '.created-mount-points.json');
+/**
+ * Host paths this provider had to create as mount points, removed when the last VM on the host is gone. One
+ * file per host, not per state root: VMs of every state root share these mount points.
+ */
+export const HOST_STATE_DIR = '/run/skypool';
+export const CREATED_MOUNT_POINTS_FILE = join(HOST_STATE_DIR, 'created-mount-points.json');
 
 /** The cgroup parent the user-data gives dockerd: container cgroups of a VM are named after its hostname. */
 export const cgroupPrefix = (node: string): string => `skypool-${node}`;

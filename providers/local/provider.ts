@@ -209,7 +209,7 @@ export class LocalProvider implements Provider {
     request.signal?.throwIfAborted();
     const prefixLength = Number(network.cidr.split('/')[1]);
     await createNetns({ stateRoot: this.stateRoot, cluster, node, ip, prefixLength, bridge: network.id });
-    await ensureHostMountPoints(this.stateRoot);
+    await ensureHostMountPoints();
     await writePrivateFiles(dir, node, ip);
     const anchorPid = await startAnchor(id);
     record = { ...record, anchorPid };

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { CloudApiError, EngineError, TimeoutError } from '../../src/errors.js';
 import { delay, run, shQuote, VM_ENV, type RunOptions, type RunResult } from './exec.js';
 import { cgroupSetupLines } from './mounts.js';
-import { createdMountPointsFile, hostVethName, netnsName } from './paths.js';
+import { CREATED_MOUNT_POINTS_FILE, hostVethName, netnsName } from './paths.js';
 
 /** What `<vm dir>/vm.json` holds: the whole state of a local VM, next to the VM itself. */
 export interface VmRecord {
@@ -72,7 +72,7 @@ export async function isAlive(record: VmRecord | undefined): Promise<boolean> {
  * Creates the host-side mount points the VMs bind over when the host lacks them (a cloud image has them, a
  * developer machine may not), and remembers which ones it made so teardown can remove exactly those.
  */
-export async function ensureHostMountPoints(stateRoot: string): Promise<void> {
+export async function ensureHostMountPoints(): Promise<void> {
   const created: string[] = [];
   for (const dir of PRIVATE_DIRS) {
     const first = await mkdir(dir, { recursive: true });
@@ -87,7 +87,7 @@ export async function ensureHostMountPoints(stateRoot: string): Promise<void> {
     }
   }
   if (created.length === 0) return;
-  const path = createdMountPointsFile(stateRoot);
+  const path = CREATED_MOUNT_POINTS_FILE;
   await mkdir(dirname(path), { recursive: true });
   const before = JSON.parse(await readFile(path, 'utf8').catch(() => '[]')) as string[];
   await writeFile(path, JSON.stringify([...new Set([...before, ...created])]));
