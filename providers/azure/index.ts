@@ -1,7 +1,263 @@
-import { SkypoolError } from '../../src/errors.js';
-import type { Provider } from '../../src/providers/types.js';
+/**
+ * The Azure provider: official @azure/arm-compute / arm-network / arm-resources clients against real ARM or any
+ * endpoint that speaks it (cloudsim). Everything a cluster owns lives in the resource group `skypool-<cluster>`;
+ * VM and NIC names derive from node names, so a repeated PUT is the idempotent retry ARM defines.
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import { PrerequisiteError, TimeoutError, CapacityError, CloudApiError } from '../../src/errors.js';
+import { TAG_KEYS, tagsToRecord, type Instance, type LaunchRequest, type NetworkRef, type Provider, type ProviderSettings, type WaitOptions } from '../../src/providers/types.js';
+import { createClients, staticTokenCredential, type AzureClients } from './clients.js';
+import { isNotFound, mapAzureError } from './errors.js';
+import { deleteNetwork, ensureNetwork, names } from './network.js';
+import { SizeCatalog } from './sizes.js';
+import { throwawaySshPublicKey } from './ssh.js';
+import { parseVmId, toInstance, vmBody } from './vms.js';
+import type { NetworkInterface } from '@azure/arm-network';
 
-// Placeholder until the azure adapter lands.
-export function createProvider(): Provider {
-  throw new SkypoolError('PROVIDER_UNAVAILABLE', 'the azure provider is not implemented yet');
+export interface AzureProviderSettings extends ProviderSettings {
+  /** Subscription GUID; default env `AZURE_SUBSCRIPTION_ID`. */
+  readonly subscriptionId?: string;
+  /** Location for the cluster's resources; default env `AZURE_LOCATION`, else `eastus`. */
+  readonly region?: string;
+  /** ARM endpoint; default the SDK's (https://management.azure.com). Set it to cloudsim's `httpsUrl` offline. */
+  readonly endpoint?: string;
+  /** Any TokenCredential (e.g. DefaultAzureCredential); default a static token from env `AZURE_ACCESS_TOKEN`. */
+  readonly credential?: TokenCredential;
+  /** Extra CA for the endpoint (cloudsim's `caCertPem`). */
+  readonly caCertPem?: string;
+  /** Long-running operation poll interval; default 2000 ms (the SDK's). Use ~20 ms against cloudsim. */
+  readonly pollIntervalMs?: number;
+  /** Who may reach the Docker engine API (2376/tcp, mTLS): a CIDR or service tag; default `VirtualNetwork`. */
+  readonly engineApiSourceCidr?: string;
+  /** VNet address space; default `10.X.0.0/16` derived from the cluster name. */
+  readonly addressSpace?: string;
+  readonly adminUsername?: string;
+  /** OpenSSH public key for the admin user; default a throwaway key (nodes are not managed over SSH). */
+  readonly sshPublicKey?: string;
+  /** Parallel VM creations per runInstances call; default 16. */
+  readonly concurrency?: number;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DEFAULT_SIZE = { cpus: 2, memoryGiB: 4 };
+
+/** Runs `fn` over `items` with at most `limit` in flight; every outcome is kept. */
+async function settleAll<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results = new Array<PromiseSettledResult<R>>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = { status: 'fulfilled', value: await fn(items[i]!) };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+export class AzureProvider implements Provider {
+  readonly name = 'azure' as const;
+  private readonly subscriptionId: string | undefined;
+  private readonly region: string;
+  private readonly credential: TokenCredential | undefined;
+  private readonly pollIntervalMs: number;
+  private readonly sshPublicKey: string;
+  private clientsCache?: AzureClients;
+  private sizesCache?: SizeCatalog;
+
+  constructor(private readonly settings: AzureProviderSettings = {}) {
+    this.subscriptionId = settings.subscriptionId ?? process.env['AZURE_SUBSCRIPTION_ID'];
+    this.region = settings.region ?? process.env['AZURE_LOCATION'] ?? 'eastus';
+    const token = process.env['AZURE_ACCESS_TOKEN'];
+    this.credential = settings.credential ?? (token ? staticTokenCredential(token) : undefined);
+    this.pollIntervalMs = settings.pollIntervalMs ?? 2000;
+    this.sshPublicKey = settings.sshPublicKey ?? throwawaySshPublicKey();
+  }
+
+  async checkPrerequisites(): Promise<void> {
+    if (!this.subscriptionId) throw new PrerequisiteError('Azure needs a subscription: set AZURE_SUBSCRIPTION_ID or the provider option subscriptionId', { option: 'subscriptionId', env: 'AZURE_SUBSCRIPTION_ID' });
+    if (!GUID.test(this.subscriptionId)) throw new PrerequisiteError(`Azure subscription id "${this.subscriptionId}" is not a GUID: copy it from \`az account show --query id\``, { option: 'subscriptionId' });
+    if (!this.credential) throw new PrerequisiteError('Azure needs credentials: pass the provider option credential (a TokenCredential, e.g. DefaultAzureCredential) or set AZURE_ACCESS_TOKEN', { option: 'credential', env: 'AZURE_ACCESS_TOKEN' });
+    if (this.settings.endpoint && !this.settings.endpoint.startsWith('https://')) {
+      throw new PrerequisiteError(`Azure endpoint ${this.settings.endpoint} must be https (the SDK refuses bearer tokens over http); for cloudsim use its httpsUrl and caCertPem`, { option: 'endpoint' });
+    }
+  }
+
+  private get clients(): AzureClients {
+    if (!this.clientsCache) {
+      if (!this.subscriptionId || !this.credential) throw new PrerequisiteError('Azure provider is not configured: call checkPrerequisites() for what is missing', {});
+      this.clientsCache = createClients({ subscriptionId: this.subscriptionId, credential: this.credential, endpoint: this.settings.endpoint, caCertPem: this.settings.caCertPem });
+    }
+    return this.clientsCache;
+  }
+
+  private get sizes(): SizeCatalog {
+    this.sizesCache ??= new SizeCatalog(this.clients.compute);
+    return this.sizesCache;
+  }
+
+  private poll(signal?: AbortSignal) {
+    return { updateIntervalInMs: this.pollIntervalMs, ...(signal ? { abortSignal: signal } : {}) };
+  }
+
+  ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
+    return ensureNetwork(this.clients, cluster, {
+      region: this.region,
+      addressSpace: this.settings.addressSpace,
+      engineApiSource: this.settings.engineApiSourceCidr ?? 'VirtualNetwork',
+      pollIntervalMs: this.pollIntervalMs,
+    }, signal);
+  }
+
+  deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
+    return deleteNetwork(this.clients, cluster, this.pollIntervalMs, signal);
+  }
+
+  async runInstances(request: LaunchRequest): Promise<Instance[]> {
+    const region = request.pool.region ?? this.region;
+    const group = names.group(request.cluster);
+    const signal = request.signal;
+    const size = request.pool.instanceType ?? (await this.pickSize(region, request));
+    const ctx = { operation: 'runInstances', region, zone: request.zone, instanceType: size };
+    const { compute, network } = this.clients;
+    const tags = tagsToRecord(request.tags);
+    const outcomes = await settleAll(request.nodes, this.settings.concurrency ?? 16, async (node) => {
+      const nic = await network.networkInterfaces.beginCreateOrUpdateAndWait(group, names.nic(node.name), {
+        location: region,
+        tags,
+        ipConfigurations: [{
+          name: 'ipconfig1',
+          subnet: { id: request.network.id },
+          privateIPAllocationMethod: node.privateIp ? 'Static' : 'Dynamic',
+          ...(node.privateIp ? { privateIPAddress: node.privateIp } : {}),
+        }],
+      }, this.poll(signal));
+      const body = vmBody(request, node, { region, size, adminUsername: this.settings.adminUsername ?? 'skypool', sshPublicKey: this.sshPublicKey, nicId: nic.id! });
+      const vm = await compute.virtualMachines.createOrUpdate(group, node.name, body, this.poll(signal));
+      return toInstance(vm, new Map([[nic.id!.toLowerCase(), nic]]));
+    });
+    const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [mapAzureError(o.reason, ctx)] : []));
+    if (failures.length > 0) {
+      const capacity = failures.find((f) => f instanceof CapacityError);
+      if (capacity) {
+        // All-or-nothing: the caller fails over to another zone with the same node names, and a VM's zone is immutable.
+        await this.removeNodes(group, request.nodes.map((n) => n.name), signal);
+        throw capacity;
+      }
+      throw failures[0]!;
+    }
+    return outcomes.flatMap((o) => (o.status === 'fulfilled' && o.value ? [o.value] : []));
+  }
+
+  private async pickSize(region: string, request: LaunchRequest): Promise<string> {
+    try {
+      return await this.sizes.smallestFitting(region, request.pool.size ?? DEFAULT_SIZE, request.zone, request.signal);
+    } catch (error) {
+      throw mapAzureError(error, { operation: 'resourceSkus.list', region });
+    }
+  }
+
+  /** Deletes the VMs (their NICs and disks go with them) and any NIC left without a VM. */
+  private async removeNodes(group: string, nodeNames: readonly string[], signal?: AbortSignal): Promise<void> {
+    const { compute, network } = this.clients;
+    const outcomes = await settleAll(nodeNames, this.settings.concurrency ?? 16, async (name) => {
+      await compute.virtualMachines.delete(group, name, this.poll(signal));
+      await network.networkInterfaces.beginDeleteAndWait(group, names.nic(name), this.poll(signal));
+    });
+    const failed = outcomes.find((o) => o.status === 'rejected' && !isNotFound(o.reason));
+    if (failed && failed.status === 'rejected') throw mapAzureError(failed.reason, { operation: 'terminateInstances' });
+  }
+
+  private async nicsOf(group: string, signal?: AbortSignal): Promise<Map<string, NetworkInterface>> {
+    const nics = new Map<string, NetworkInterface>();
+    for await (const nic of this.clients.network.networkInterfaces.list(group, { abortSignal: signal })) if (nic.id) nics.set(nic.id.toLowerCase(), nic);
+    return nics;
+  }
+
+  /** Every skypool VM of the cluster's resource group with its NIC address (two list calls, paged). */
+  async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
+    const group = names.group(cluster);
+    try {
+      const [vms, nics] = await Promise.all([
+        (async () => {
+          const all = [];
+          for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: signal })) all.push(vm);
+          return all;
+        })(),
+        this.nicsOf(group, signal),
+      ]);
+      return vms.flatMap((vm) => {
+        const instance = vm.tags?.[TAG_KEYS.cluster] === cluster ? toInstance(vm, nics) : undefined;
+        return instance && instance.state !== 'terminated' ? [instance] : [];
+      });
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw mapAzureError(error, { operation: 'listInstances', region: this.region });
+    }
+  }
+
+  async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
+    const deadline = Date.now() + options.deadlineMs;
+    const wanted = ids.map((id) => {
+      const ref = parseVmId(id);
+      if (!ref) throw new CloudApiError(`"${id}" is not an Azure VM resource id`, { id });
+      return { id, ...ref };
+    });
+    const groups = [...new Set(wanted.map((w) => w.group))];
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const found = new Map<string, Instance>();
+      for (const group of groups) {
+        try {
+          const nics = await this.nicsOf(group, options.signal);
+          for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: options.signal })) {
+            if (vm.provisioningState === 'Failed') {
+              const wantedVm = wanted.find((w) => w.id.toLowerCase() === vm.id?.toLowerCase());
+              if (wantedVm) throw new CloudApiError(`Azure VM ${vm.name} failed to provision; terminate it and launch again`, { id: vm.id });
+            }
+            const instance = toInstance(vm, nics);
+            if (instance) found.set(instance.id.toLowerCase(), instance);
+          }
+        } catch (error) {
+          if (!isNotFound(error)) throw mapAzureError(error, { operation: 'waitUntilRunning' });
+        }
+      }
+      const ready = wanted.map((w) => found.get(w.id.toLowerCase())).filter((i): i is Instance => i?.state === 'running' && i.privateIp !== undefined);
+      if (ready.length === wanted.length) return ready;
+      if (Date.now() >= deadline) {
+        const missing = wanted.filter((w) => !ready.some((r) => r.id.toLowerCase() === w.id.toLowerCase())).map((w) => w.name);
+        throw new TimeoutError(`Azure VMs not running within ${options.deadlineMs} ms: ${missing.join(', ')}`, { ids: missing });
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs));
+    }
+  }
+
+  async terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void> {
+    const byGroup = new Map<string, string[]>();
+    for (const id of ids) {
+      const ref = parseVmId(id);
+      if (!ref) throw new CloudApiError(`"${id}" is not an Azure VM resource id`, { id });
+      byGroup.set(ref.group, [...(byGroup.get(ref.group) ?? []), ref.name]);
+    }
+    for (const [group, vmNames] of byGroup) {
+      try {
+        await this.removeNodes(group, vmNames, signal);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.clientsCache = undefined;
+    this.sizesCache = undefined;
+  }
+}
+
+export function createProvider(settings: AzureProviderSettings = {}): AzureProvider {
+  return new AzureProvider(settings);
 }

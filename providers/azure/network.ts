@@ -1,0 +1,112 @@
+import type { NetworkSecurityGroup, SecurityRule, VirtualNetwork } from '@azure/arm-network';
+import { CloudApiError } from '../../src/errors.js';
+import { TAG_KEYS, type NetworkRef } from '../../src/providers/types.js';
+import type { AzureClients } from './clients.js';
+import { isNotFound, mapAzureError } from './errors.js';
+
+/** Names of what skypool creates per cluster; all of it lives in one resource group. */
+export const names = {
+  group: (cluster: string) => `skypool-${cluster}`,
+  nsg: (cluster: string) => `${cluster}-nsg`,
+  vnet: (cluster: string) => `${cluster}-vnet`,
+  subnet: 'nodes',
+  nic: (node: string) => `${node}-nic`,
+};
+
+export interface NetworkSettings {
+  readonly region: string;
+  /** VNet address space; default `10.X.0.0/16` with X derived from the cluster name. */
+  readonly addressSpace?: string;
+  /** Source allowed to reach the Docker engine API (2376/tcp, mTLS); default the VNet only. */
+  readonly engineApiSource: string;
+  readonly pollIntervalMs: number;
+}
+
+/** Azure keeps the first four addresses of every subnet (network, gateway, 2 × DNS) and the broadcast one. */
+function reserved(cidr: string): string[] {
+  const [a, b, c] = cidr.split('/')[0]!.split('.');
+  return [0, 1, 2, 3].map((d) => `${a}.${b}.${c}.${d}`);
+}
+
+function defaultSpace(cluster: string): string {
+  let h = 0x811c9dc5;
+  for (const ch of cluster) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  return `10.${16 + (h % 224)}.0.0/16`;
+}
+
+/** First /20 of the address space: room for 4,091 nodes. */
+function subnetOf(space: string): string {
+  const [base, bits] = space.split('/');
+  return `${base}/${Math.max(Number(bits), 20)}`;
+}
+
+function swarmRules(engineApiSource: string): SecurityRule[] {
+  const rule = (name: string, priority: number, protocol: 'Tcp' | 'Udp', port: string, source: string): SecurityRule => ({
+    name, priority, protocol, access: 'Allow', direction: 'Inbound',
+    sourceAddressPrefix: source, sourcePortRange: '*', destinationAddressPrefix: 'VirtualNetwork', destinationPortRange: port,
+  });
+  return [
+    rule('swarm-manager', 100, 'Tcp', '2377', 'VirtualNetwork'),
+    rule('swarm-gossip-tcp', 110, 'Tcp', '7946', 'VirtualNetwork'),
+    rule('swarm-gossip-udp', 120, 'Udp', '7946', 'VirtualNetwork'),
+    rule('swarm-overlay', 130, 'Udp', '4789', 'VirtualNetwork'),
+    rule('engine-api', 140, 'Tcp', '2376', engineApiSource),
+  ];
+}
+
+const ownedBy = (cluster: string) => (r: { tags?: Record<string, string> }) => r.tags?.[TAG_KEYS.cluster] === cluster;
+
+async function first<T>(items: AsyncIterable<T>, match: (item: T) => boolean): Promise<T | undefined> {
+  for await (const item of items) if (match(item)) return item;
+  return undefined;
+}
+
+/** Finds the cluster's resource group, NSG and VNet by tag, creating what is missing. */
+export async function ensureNetwork(clients: AzureClients, cluster: string, settings: NetworkSettings, signal?: AbortSignal): Promise<NetworkRef> {
+  const tags = { [TAG_KEYS.cluster]: cluster };
+  const group = names.group(cluster);
+  const poll = { updateIntervalInMs: settings.pollIntervalMs, abortSignal: signal };
+  const ctx = { operation: 'ensureNetwork', region: settings.region };
+  try {
+    const existing = await clients.resources.resourceGroups.get(group, { abortSignal: signal }).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    if (existing && !ownedBy(cluster)(existing as { tags?: Record<string, string> })) {
+      throw new CloudApiError(`resource group ${group} exists but is not tagged ${TAG_KEYS.cluster}=${cluster}; skypool will not use it: delete or rename it`, { group });
+    }
+    if (!existing) await clients.resources.resourceGroups.createOrUpdate(group, { location: settings.region, tags }, { abortSignal: signal });
+
+    let nsg: NetworkSecurityGroup | undefined = existing ? await first(clients.network.networkSecurityGroups.list(group, { abortSignal: signal }), ownedBy(cluster)) : undefined;
+    nsg ??= await clients.network.networkSecurityGroups.beginCreateOrUpdateAndWait(group, names.nsg(cluster), { location: settings.region, tags, securityRules: swarmRules(settings.engineApiSource) }, poll);
+
+    let vnet: VirtualNetwork | undefined = existing ? await first(clients.network.virtualNetworks.list(group, { abortSignal: signal }), ownedBy(cluster)) : undefined;
+    if (!vnet) {
+      const space = settings.addressSpace ?? defaultSpace(cluster);
+      vnet = await clients.network.virtualNetworks.beginCreateOrUpdateAndWait(group, names.vnet(cluster), {
+        location: settings.region,
+        tags,
+        addressSpace: { addressPrefixes: [space] },
+        subnets: [{ name: names.subnet, addressPrefix: subnetOf(space), networkSecurityGroup: { id: nsg.id } }],
+      }, poll);
+    }
+    const subnet = vnet.subnets?.find((s) => s.name === names.subnet) ?? vnet.subnets?.[0];
+    if (!subnet?.id || !subnet.addressPrefix) throw new CloudApiError(`virtual network ${vnet.name} of cluster ${cluster} has no subnet; delete the network (skypool destroy) and retry`, { vnet: vnet.id });
+    return { id: subnet.id, cidr: subnet.addressPrefix, reservedAddresses: reserved(subnet.addressPrefix) };
+  } catch (error) {
+    throw mapAzureError(error, ctx);
+  }
+}
+
+/** Deletes the cluster's resource group (and so everything left in it), if it is skypool's; idempotent. */
+export async function deleteNetwork(clients: AzureClients, cluster: string, pollIntervalMs: number, signal?: AbortSignal): Promise<void> {
+  const group = names.group(cluster);
+  try {
+    const existing = await clients.resources.resourceGroups.get(group, { abortSignal: signal }).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    if (!existing) return;
+    if (!ownedBy(cluster)(existing as { tags?: Record<string, string> })) {
+      throw new CloudApiError(`resource group ${group} is not tagged ${TAG_KEYS.cluster}=${cluster}; skypool leaves it alone: delete it yourself if it is unused`, { group });
+    }
+    await clients.resources.resourceGroups.beginDeleteAndWait(group, { updateIntervalInMs: pollIntervalMs, abortSignal: signal });
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw mapAzureError(error, { operation: 'deleteNetwork' });
+  }
+}

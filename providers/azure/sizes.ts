@@ -1,0 +1,56 @@
+import type { ComputeManagementClient } from '@azure/arm-compute';
+import type { NodeSize } from '../../src/spec/schema.js';
+import { CapacityError } from '../../src/errors.js';
+
+/** A VM size as resourceSkus describes it. */
+export interface VmSize {
+  readonly name: string;
+  readonly vcpus: number;
+  readonly memoryGiB: number;
+  /** Zones of the region where the subscription may not use the size. */
+  readonly restrictedZones: readonly string[];
+}
+
+/** Lists the VM sizes of a region once (resourceSkus is a large, slow call) and picks the smallest that fits. */
+export class SizeCatalog {
+  private readonly cache = new Map<string, Promise<VmSize[]>>();
+
+  constructor(private readonly compute: ComputeManagementClient) {}
+
+  sizes(region: string, signal?: AbortSignal): Promise<VmSize[]> {
+    let entry = this.cache.get(region);
+    if (!entry) {
+      entry = this.load(region, signal);
+      this.cache.set(region, entry);
+      entry.catch(() => this.cache.delete(region));
+    }
+    return entry;
+  }
+
+  private async load(region: string, signal?: AbortSignal): Promise<VmSize[]> {
+    const sizes: VmSize[] = [];
+    for await (const sku of this.compute.resourceSkus.list({ filter: `location eq '${region}'`, abortSignal: signal })) {
+      if (sku.resourceType !== 'virtualMachines' || !sku.name) continue;
+      const restrictions = sku.restrictions ?? [];
+      if (restrictions.some((r) => r.type === 'Location')) continue;
+      const capability = (name: string) => Number(sku.capabilities?.find((c) => c.name === name)?.value);
+      const vcpus = capability('vCPUs');
+      const memoryGiB = capability('MemoryGB');
+      if (!Number.isFinite(vcpus) || !Number.isFinite(memoryGiB)) continue;
+      const restrictedZones = restrictions.filter((r) => r.type === 'Zone').flatMap((r) => r.restrictionInfo?.zones ?? []);
+      sizes.push({ name: sku.name, vcpus, memoryGiB, restrictedZones });
+    }
+    return sizes.sort((a, b) => a.vcpus - b.vcpus || a.memoryGiB - b.memoryGiB || a.name.localeCompare(b.name));
+  }
+
+  /** The smallest size with at least `size.cpus` vCPUs and `size.memoryGiB` memory usable in `zone`. */
+  async smallestFitting(region: string, size: NodeSize, zone?: string, signal?: AbortSignal): Promise<string> {
+    const fit = (await this.sizes(region, signal)).find(
+      (s) => s.vcpus >= size.cpus && s.memoryGiB >= size.memoryGiB && (!zone || !s.restrictedZones.includes(zone)),
+    );
+    if (!fit) {
+      throw new CapacityError(`no Azure VM size in ${region}${zone ? ` zone ${zone}` : ''} has ${size.cpus} vCPUs and ${size.memoryGiB} GiB; set instanceType or a smaller size`, { region, zone, size });
+    }
+    return fit.name;
+  }
+}

@@ -1,0 +1,77 @@
+import type { VirtualMachine } from '@azure/arm-compute';
+import type { NetworkInterface } from '@azure/arm-network';
+import { tagsFromRecord, tagsToRecord, type Instance, type InstanceState, type LaunchRequest, type NodeLaunch } from '../../src/providers/types.js';
+
+/** Ubuntu 24.04 LTS, URN `Canonical:ubuntu-24_04-lts:server:latest`. */
+export const UBUNTU_2404 = { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' } as const;
+
+export interface VmBodyOptions {
+  readonly region: string;
+  readonly size: string;
+  readonly adminUsername: string;
+  readonly sshPublicKey: string;
+  readonly nicId: string;
+}
+
+/** The VM resource for one node; the NIC and OS disk go away with the VM (deleteOption Delete). */
+export function vmBody(request: LaunchRequest, node: NodeLaunch, options: VmBodyOptions): VirtualMachine {
+  return {
+    location: options.region,
+    tags: tagsToRecord(request.tags),
+    ...(request.zone ? { zones: [request.zone] } : {}),
+    hardwareProfile: { vmSize: options.size },
+    storageProfile: {
+      imageReference: { ...UBUNTU_2404 },
+      osDisk: { createOption: 'FromImage', deleteOption: 'Delete', managedDisk: { storageAccountType: 'StandardSSD_LRS' } },
+    },
+    osProfile: {
+      computerName: node.name,
+      adminUsername: options.adminUsername,
+      customData: Buffer.from(request.userData, 'utf8').toString('base64'),
+      linuxConfiguration: {
+        disablePasswordAuthentication: true,
+        ssh: { publicKeys: [{ path: `/home/${options.adminUsername}/.ssh/authorized_keys`, keyData: options.sshPublicKey }] },
+      },
+    },
+    networkProfile: { networkInterfaces: [{ id: options.nicId, primary: true, deleteOption: 'Delete' }] },
+  } as VirtualMachine;
+}
+
+export function stateOf(provisioningState: string | undefined): InstanceState | undefined {
+  switch (provisioningState) {
+    case 'Succeeded': return 'running';
+    case 'Creating':
+    case 'Updating':
+    case 'Migrating': return 'pending';
+    case 'Deleting': return 'stopping';
+    default: return undefined; // Failed / Canceled: not a usable instance
+  }
+}
+
+/** VM + its NIC → the provider-neutral Instance; undefined if it is not a skypool VM or has failed. */
+export function toInstance(vm: VirtualMachine, nics: ReadonlyMap<string, NetworkInterface>): Instance | undefined {
+  const tags = tagsFromRecord(vm.tags ?? {});
+  const state = stateOf(vm.provisioningState);
+  if (!tags || !state || !vm.id || !vm.name) return undefined;
+  const nicId = vm.networkProfile?.networkInterfaces?.[0]?.id;
+  const nic = nicId ? nics.get(nicId.toLowerCase()) : undefined;
+  const privateIp = nic?.ipConfigurations?.[0]?.privateIPAddress;
+  return {
+    id: vm.id,
+    name: vm.osProfile?.computerName ?? vm.name,
+    provider: 'azure',
+    region: vm.location,
+    zone: vm.zones?.[0],
+    instanceType: vm.hardwareProfile?.vmSize,
+    state,
+    ...(privateIp ? { privateIp } : {}),
+    tags,
+    ...(vm.timeCreated ? { launchedAt: new Date(vm.timeCreated).toISOString() } : {}),
+  };
+}
+
+/** `{ group, name }` of a VM resource id. */
+export function parseVmId(id: string): { group: string; name: string } | undefined {
+  const m = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)$/i.exec(id);
+  return m ? { group: m[1]!, name: m[2]! } : undefined;
+}
