@@ -4,6 +4,7 @@ import { Cluster, type ClusterOptions } from '../cluster/index.js';
 import { specJsonSchema } from '../spec/json-schema.js';
 import { printResult, note, table, type GlobalOptions } from './output.js';
 import { withProgress } from './progress.js';
+import { renderApply, renderDestroy, renderStatus, renderWorkload } from './render.js';
 
 function clusterOptions(g: GlobalOptions): ClusterOptions {
   return g.stateDir ? { stateDir: g.stateDir } : {};
@@ -26,7 +27,7 @@ async function using<T>(g: GlobalOptions, body: (cluster: Cluster) => Promise<T>
 export async function up(g: GlobalOptions): Promise<void> {
   await using(g, async (cluster) => {
     const result = await withProgress(g, cluster, `Applying cluster ${cluster.spec.name}`, () => cluster.apply());
-    printResult(g.output, result, () => JSON.stringify(result, null, 2));
+    printResult(g.output, result, () => renderApply(result));
   });
 }
 
@@ -55,7 +56,7 @@ export async function plan(g: GlobalOptions): Promise<void> {
 export async function status(g: GlobalOptions): Promise<void> {
   await using(g, async (cluster) => {
     const s = await cluster.status();
-    printResult(g.output, s, () => JSON.stringify(s, null, 2));
+    printResult(g.output, s, () => renderStatus(s));
   });
 }
 
@@ -83,21 +84,21 @@ export async function run(g: GlobalOptions, args: RunArgs): Promise<void> {
         ...(args.command.length ? { command: args.command } : {}),
       }),
     );
-    printResult(g.output, result, () => JSON.stringify(result, null, 2));
+    printResult(g.output, result, () => renderWorkload(result));
   });
 }
 
 export async function scale(g: GlobalOptions, pool: string, count: number): Promise<void> {
   await using(g, async (cluster) => {
     const result = await withProgress(g, cluster, `Scaling ${pool} to ${count}`, () => cluster.scale(pool, count));
-    printResult(g.output, result, () => JSON.stringify(result, null, 2));
+    printResult(g.output, result, () => renderApply(result));
   });
 }
 
 export async function down(g: GlobalOptions): Promise<void> {
   await using(g, async (cluster) => {
     const result = await withProgress(g, cluster, `Destroying cluster ${cluster.spec.name}`, () => cluster.destroy());
-    printResult(g.output, result, () => JSON.stringify(result, null, 2));
+    printResult(g.output, result, () => renderDestroy(result));
   });
 }
 

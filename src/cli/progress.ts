@@ -1,16 +1,7 @@
 import { redact } from '../redact.js';
 import type { Cluster } from '../cluster/index.js';
 import type { GlobalOptions } from './output.js';
-
-type ProgressEvent = Parameters<Parameters<Cluster['onProgress']>[0]>[0];
-
-export function describeEvent(event: ProgressEvent): string {
-  const e = event as unknown as Record<string, unknown>;
-  if (typeof e.message === 'string') return e.message;
-  return Object.entries(e)
-    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-    .join(' ');
-}
+import { describeEvent } from './render.js';
 
 /**
  * Shows progress of a long operation: a live listr2 task on a TTY, plain timestamped lines on stderr otherwise
