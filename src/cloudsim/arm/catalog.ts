@@ -31,7 +31,7 @@ export const VM_SKUS: readonly VmSku[] = [
   sku('Standard_E2s_v5', 'standardESv5Family', 2, 16),
   sku('Standard_E4s_v5', 'standardESv5Family', 4, 32),
   sku('Standard_E8s_v5', 'standardESv5Family', 8, 64),
-  sku('Standard_NC6s_v3', 'standardNCSv3Family', 6, 112, { onlyIn: ['eastus', 'westeurope'] }),
+  sku('Standard_NC6s_v3', 'standardNCSv3Family', 6, 112, { onlyIn: ['westus2', 'westeurope'] }),
 ];
 
 const byName = new Map(VM_SKUS.map((s) => [s.name.toLowerCase(), s]));
