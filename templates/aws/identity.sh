@@ -59,6 +59,9 @@ def main(cmd, args):
             if b'ResourceExistsException' in body: return 4
             sys.stderr.write('aws.py publish: HTTP %s %s\n' % (e.code, body[:300].decode(errors='replace')))
             return 1
+    elif cmd == 'name':  # NAME: tags this instance Name=NAME, as the SDK names the instances it launches
+        q = {'Action': 'CreateTags', 'Version': '2016-11-15', 'ResourceId.1': meta('meta-data/instance-id'), 'Tag.1.Key': 'Name', 'Tag.1.Value': args[0]}
+        call('ec2', urllib.parse.urlencode(q).encode(), 'application/x-www-form-urlencoded; charset=utf-8')
     elif cmd == 'associate-address':  # SECRET: gives this instance the cluster's Elastic IP
         alloc = secret(args[0]).get('eipAllocationId')
         if not alloc: return 0

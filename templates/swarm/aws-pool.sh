@@ -10,6 +10,7 @@ JOIN_SECRET_ID={{join_secret_id}}
 TLS_SECRET_ID={{tls_secret_id}}
 {{> aws/identity.sh}}
 {{> common/lib.sh}}
+$AWS name "$NODE_NAME" 2>>"$LOG_DIR/aws.err" || log "could not tag the instance Name=$NODE_NAME (see $LOG_DIR/aws.err)"
 {{> aws/tls.sh}}
 {{> common/docker.sh}}
 # Partials do not nest: the shared init/join steps become functions aws/swarm.sh calls.

@@ -1,0 +1,312 @@
+import { readFileSync } from 'node:fs';
+import { Annotations, ArnFormat, Aws, CfnOutput, CfnRule, Fn, RemovalPolicy, SecretValue, Stack, Tags, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { NagSuppressions } from 'cdk-nag';
+import { SkypoolError, SpecError, type SpecIssue } from '../errors.js';
+import { parseSpec, parseSpecYaml } from '../spec/load.js';
+import { poolSpecHash } from '../spec/hash.js';
+import type { ClusterSpec, ClusterSpecInput, NodePoolSpec } from '../spec/schema.js';
+import { TAG_KEYS } from '../providers/types.js';
+import { renderUserData, USER_DATA_MAX_BYTES } from '../bootstrap/user-data.js';
+import { instanceTypeForSize } from './instance-types.js';
+import { AwsNodePool } from './pool.js';
+
+/** Public SSM parameter of the current Ubuntu 24.04 AMI: resolved by CloudFormation at deploy, no synth lookup. */
+export const UBUNTU_AMI_PARAMETER = '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id';
+
+export interface SkypoolClusterProps {
+  /** The cluster spec: an object shaped like skypool.yaml (validated the same way), or the path of a YAML spec file. */
+  readonly spec: ClusterSpecInput | string;
+  /**
+   * CIDR allowed to reach every node's Docker engine API on 2376 (mTLS only): where the skypool SDK or CLI runs,
+   * e.g. `203.0.113.7/32`.
+   */
+  readonly engineApiCidr: string;
+  /**
+   * VPC for the AWS pools. Nodes need outbound internet (docker install, Secrets Manager and EC2 APIs) and the
+   * managers a public address for the Elastic IP.
+   * @default a new VPC: public subnets in 2 availability zones, no NAT gateways, rejected traffic flow logs
+   */
+  readonly vpc?: ec2.IVpc;
+  /** @default public subnets of the created VPC; the VPC's default selection for a given VPC */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * CIDRs of the spec's nodes outside AWS (azure/gcp pools) allowed to reach the swarm ports of the AWS nodes.
+   * @default none: non-AWS pools cannot join until you add them
+   */
+  readonly externalNodeCidrs?: readonly string[];
+  /**
+   * Name of an existing Secrets Manager secret holding the TLS material (`createCdkTlsSecret`, JSON).
+   * @default the stack creates an empty `skypool/<cluster>/tls` that nodes wait for until you fill it
+   */
+  readonly tlsSecretName?: string;
+  /**
+   * Seconds a booting node waits for its TLS material, the join tokens and the swarm before it gives up.
+   * @default 1800
+   */
+  readonly bootDeadlineSeconds?: number;
+  /** @default Ubuntu 24.04 (amd64) from the public SSM parameter `UBUNTU_AMI_PARAMETER` */
+  readonly machineImage?: ec2.IMachineImage;
+  /** @default 20 */
+  readonly rootVolumeGiB?: number;
+}
+
+const SWARM_PORTS: readonly { port: ec2.Port; what: string; managersOnly?: boolean }[] = [
+  { port: ec2.Port.tcp(2377), what: 'swarm management', managersOnly: true },
+  { port: ec2.Port.tcp(7946), what: 'swarm gossip' },
+  { port: ec2.Port.udp(7946), what: 'swarm gossip' },
+  { port: ec2.Port.udp(4789), what: 'swarm overlay (VXLAN)' },
+];
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+function cidrIssue(path: string, value: string): SpecIssue | undefined {
+  const m = CIDR.exec(value);
+  if (m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32) return undefined;
+  return { path, message: `"${value}" is not an IPv4 CIDR (e.g. 203.0.113.7/32)` };
+}
+
+/** An issue when a pool's user-data is over EC2's 16 KB limit. */
+export function userDataSizeIssue(path: string, userData: string): SpecIssue | undefined {
+  const size = Buffer.byteLength(userData, 'utf8');
+  if (size <= USER_DATA_MAX_BYTES) return undefined;
+  return { path, message: `the rendered user-data is ${size} bytes, over the ${USER_DATA_MAX_BYTES}-byte EC2 limit` };
+}
+
+/**
+ * The AWS side of a skypool cluster as CloudFormation, from the same spec and the same rendered user-data as the
+ * SDK: nodes launched by the stack join the pool and show in `skypool status` like nodes the SDK launched.
+ *
+ * Per AWS pool: a security group, a least-privilege instance role, a launch template (IMDSv2 required) and an
+ * Auto Scaling group of exactly `count` nodes tagged with the ownership tags. Shared: the join-token secret the
+ * first manager publishes to, the TLS secret, an Elastic IP for the first manager (the `ManagerAddress` output).
+ * Pools on other clouds are not deployed: synth warns about each, and `skypool up` attaches them to that address.
+ */
+export class SkypoolCluster extends Construct {
+  readonly spec: ClusterSpec;
+  readonly vpc?: ec2.IVpc;
+  /** The AWS pools, in spec order. */
+  readonly pools: readonly AwsNodePool[];
+  /** The spec's pools on other clouds, which this stack does not deploy. */
+  readonly externalPools: readonly NodePoolSpec[];
+  readonly joinSecret?: secretsmanager.Secret;
+  readonly tlsSecretName: string;
+  /** The first manager's public address (Elastic IP), a deploy-time token. */
+  readonly managerAddress?: string;
+
+  constructor(scope: Construct, id: string, props: SkypoolClusterProps) {
+    super(scope, id);
+    const where = `construct ${this.node.path}`;
+    const spec = loadSpec(props.spec, where);
+    this.spec = spec;
+    const aws = spec.pools.map((pool, index) => ({ pool, index })).filter(({ pool }) => pool.provider === 'aws');
+    this.externalPools = spec.pools.filter((p) => p.provider !== 'aws');
+    this.tlsSecretName = props.tlsSecretName ?? `skypool/${spec.name}/tls`;
+    const joinSecretName = `skypool/${spec.name}/swarm-join`;
+    const deadlineSeconds = props.bootDeadlineSeconds ?? 1800;
+
+    // Validate everything first and report every issue at once, each with its field.
+    const issues: SpecIssue[] = [];
+    const push = (issue: SpecIssue | undefined): void => void (issue && issues.push(issue));
+    if (spec.engine !== 'swarm') push({ path: 'engine', message: `the CDK construct builds Docker Swarm pools only, not "${spec.engine}"` });
+    push(cidrIssue('props.engineApiCidr', props.engineApiCidr));
+    (props.externalNodeCidrs ?? []).forEach((c, i) => push(cidrIssue(`props.externalNodeCidrs[${i}]`, c)));
+    if (!Number.isInteger(deadlineSeconds) || deadlineSeconds <= 0) push({ path: 'props.bootDeadlineSeconds', message: 'must be a positive whole number of seconds' });
+    const region = aws[0]?.pool.region;
+    const stackRegion = Stack.of(this).region;
+    for (const { pool, index } of aws) {
+      if (pool.region !== region) push({ path: `pools[${index}].region`, message: `a stack deploys to one region: "${pool.region}" differs from "${region}" (pools[${aws[0]!.index}]); split the pools into one stack per region` });
+      else if (!Token.isUnresolved(stackRegion) && pool.region !== stackRegion) push({ path: `pools[${index}].region`, message: `"${pool.region}" differs from the stack's region "${stackRegion}"; deploy the stack to ${pool.region}` });
+    }
+    const managerCount = aws.filter(({ pool }) => pool.role === 'manager').reduce((n, { pool }) => n + pool.count, 0);
+    for (const { pool, index } of aws) {
+      if (pool.role === 'worker' && managerCount === 0) push({ path: `pools[${index}].role`, message: 'AWS workers join through a manager of this stack: add an AWS manager pool with count >= 1' });
+    }
+    const resolved = aws.map(({ pool, index }) => {
+      const instanceType = pool.instanceType ?? (pool.size && instanceTypeForSize(pool.size));
+      if (!instanceType) {
+        push({ path: `pools[${index}].size`, message: `no t3/m6i instance type has ${pool.size?.cpus} vCPUs and ${pool.size?.memoryGiB} GiB; set instanceType instead` });
+      }
+      let userData = '';
+      try {
+        userData = renderUserData({
+          engine: 'swarm',
+          role: pool.role,
+          cluster: spec.name,
+          pool: pool.name,
+          source: { kind: 'aws-secrets-manager', joinSecretId: joinSecretName, tlsSecretId: this.tlsSecretName },
+          deadlineSeconds,
+        });
+      } catch (error) {
+        if (!SkypoolError.isInstance(error)) throw error;
+        push({ path: `pools[${index}]`, message: error.message });
+      }
+      push(userDataSizeIssue(`pools[${index}].userData`, userData));
+      return { pool, index, instanceType: instanceType ?? '', userData };
+    });
+    if (issues.length > 0) throw new SpecError(issues, where);
+
+    for (const pool of this.externalPools) {
+      Annotations.of(this).addWarningV2(
+        `skypool:externalPool:${pool.name}`,
+        `pool "${pool.name}" (${pool.provider}${pool.region ? `, ${pool.region}` : ''}, ${pool.count} ${pool.role}s) is not deployed by this stack: ` +
+          `after deploy, run \`skypool up\` with the same spec to attach it to the ManagerAddress output` +
+          (props.externalNodeCidrs?.length ? '' : ', and pass externalNodeCidrs so its nodes may reach the swarm ports'),
+      );
+    }
+    if (aws.length === 0) {
+      Annotations.of(this).addWarningV2('skypool:noAwsPools', `cluster "${spec.name}" has no AWS pool: this construct creates nothing`);
+      this.pools = [];
+      return;
+    }
+
+    if (Token.isUnresolved(stackRegion)) {
+      new CfnRule(this, 'RegionRule', {
+        assertions: [{ assert: Fn.conditionEquals(Aws.REGION, region!), assertDescription: `skypool cluster ${spec.name}: deploy this stack to ${region}, the region of its AWS pools` }],
+      });
+    }
+    const vpc = props.vpc ?? this.createVpc();
+    this.vpc = vpc;
+    const vpcSubnets = props.vpcSubnets ?? (props.vpc ? undefined : { subnetType: ec2.SubnetType.PUBLIC });
+    const machineImage = props.machineImage ?? ec2.MachineImage.fromSsmParameter(UBUNTU_AMI_PARAMETER, { os: ec2.OperatingSystemType.LINUX });
+
+    const address = new ec2.CfnEIP(this, 'ManagerAddress', { domain: 'vpc' });
+    Tags.of(address).add(TAG_KEYS.cluster, spec.name);
+    this.managerAddress = address.attrPublicIp;
+    // The first manager reads the allocation id here and associates the address with itself.
+    const joinSecret = new secretsmanager.Secret(this, 'JoinSecret', {
+      secretName: joinSecretName,
+      description: `skypool ${spec.name}: swarm join tokens and manager address, published by the first manager at boot`,
+      secretObjectValue: { eipAllocationId: SecretValue.unsafePlainText(address.attrAllocationId) },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.joinSecret = joinSecret;
+    suppressRotation(joinSecret, 'the swarm rotates join tokens itself (`docker swarm join-token --rotate`) and skypool republishes them here.');
+    let tlsSecretArn: string;
+    if (props.tlsSecretName) {
+      // Imported by name: policies must match the 6-character suffix Secrets Manager appends to the ARN.
+      tlsSecretArn = Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${props.tlsSecretName}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    } else {
+      const tls = new secretsmanager.Secret(this, 'TlsSecret', {
+        secretName: this.tlsSecretName,
+        description: `skypool ${spec.name}: cluster CA certificate and server-only node issuer; fill it with createCdkTlsSecret() output`,
+        secretStringValue: SecretValue.unsafePlainText('{}'),
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      tlsSecretArn = tls.secretArn;
+      suppressRotation(tls, 'the issuer is re-made from the cluster CA, which only the skypool user holds; re-run createCdkTlsSecret to rotate.');
+    }
+
+    this.pools = resolved.map(({ pool, instanceType, userData }) => {
+      const node = new AwsNodePool(this, `Pool-${pool.name}`, {
+        pool,
+        tags: { cluster: spec.name, pool: pool.name, role: pool.role, specHash: poolSpecHash(spec, pool) },
+        instanceType,
+        userData,
+        vpc,
+        vpcSubnets,
+        machineImage,
+        rootVolumeGiB: props.rootVolumeGiB ?? 20,
+      });
+      this.grantNode(node, joinSecret, tlsSecretArn, address);
+      return node;
+    });
+    this.openSwarmPorts(props);
+
+    new CfnOutput(this, 'ManagerAddressOutput', { value: address.attrPublicIp, description: `skypool ${spec.name}: public address of the first swarm manager (attach non-AWS pools here)` });
+    new CfnOutput(this, 'JoinSecretOutput', { value: joinSecretName, description: `skypool ${spec.name}: secret with the swarm join tokens` });
+    new CfnOutput(this, 'TlsSecretOutput', { value: this.tlsSecretName, description: `skypool ${spec.name}: secret the nodes read their TLS issuer from` });
+  }
+
+  private createVpc(): ec2.Vpc {
+    return new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'nodes', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }],
+      flowLogs: { rejected: { trafficType: ec2.FlowLogTrafficType.REJECT } },
+    });
+  }
+
+  /** Only what the engine needs: swarm ports between the AWS nodes (and given external CIDRs), 2376 from the SDK. */
+  private openSwarmPorts(props: SkypoolClusterProps): void {
+    for (const target of this.pools) {
+      const sg = target.securityGroup;
+      const ports = SWARM_PORTS.filter((p) => !p.managersOnly || target.pool.role === 'manager');
+      for (const source of this.pools) {
+        for (const { port, what } of ports) sg.addIngressRule(source.securityGroup, port, `${what} from pool ${source.pool.name}`);
+      }
+      for (const cidr of props.externalNodeCidrs ?? []) {
+        for (const { port, what } of ports) sg.addIngressRule(ec2.Peer.ipv4(cidr), port, `${what} from nodes outside AWS`);
+      }
+      sg.addIngressRule(ec2.Peer.ipv4(props.engineApiCidr), ec2.Port.tcp(2376), 'Docker engine API, mTLS only, for skypool');
+    }
+  }
+
+  /**
+   * Least privilege: every node reads the two cluster secrets and names its own instance; managers also publish
+   * the join tokens (only the first one's write succeeds) and take the cluster's Elastic IP.
+   */
+  private grantNode(node: AwsNodePool, joinSecret: secretsmanager.Secret, tlsSecretArn: string, address: ec2.CfnEIP): void {
+    const stack = Stack.of(this);
+    const clusterTag = { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.cluster}`]: this.spec.name } };
+    const anyInstance = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+    const add = (statement: iam.PolicyStatementProps): void => void node.role.addToPolicy(new iam.PolicyStatement(statement));
+    add({ sid: 'ReadClusterSecrets', actions: ['secretsmanager:GetSecretValue'], resources: [joinSecret.secretArn, tlsSecretArn] });
+    add({
+      sid: 'NameOwnInstance',
+      actions: ['ec2:CreateTags'],
+      resources: [anyInstance],
+      conditions: { ...clusterTag, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['Name'] } },
+    });
+    if (node.pool.role === 'manager') {
+      add({ sid: 'PublishJoinTokens', actions: ['secretsmanager:PutSecretValue'], resources: [joinSecret.secretArn] });
+      add({
+        sid: 'TakeManagerAddress',
+        actions: ['ec2:AssociateAddress'],
+        resources: [stack.formatArn({ service: 'ec2', resource: 'elastic-ip', resourceName: address.attrAllocationId }), anyInstance],
+        conditions: clusterTag,
+      });
+    }
+    NagSuppressions.addResourceSuppressions(
+      node.role,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: 'the instance id is known only at boot; the statements allow only instances tagged with this cluster (and only the Name tag for CreateTags).',
+          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:[^:]+:<AWS::AccountId>:instance\\/\\*$/' }],
+        },
+      ],
+      true,
+    );
+    NagSuppressions.addResourceSuppressions(node.autoScalingGroup, [
+      { id: 'AwsSolutions-AS3', reason: 'node health is watched through the engine (`skypool status`); scaling notifications would duplicate it.' },
+    ]);
+  }
+}
+
+/** Secrets Manager rotation needs a Lambda; neither secret can be rotated by one. */
+function suppressRotation(secret: secretsmanager.Secret, reason: string): void {
+  NagSuppressions.addResourceSuppressions(secret, [{ id: 'AwsSolutions-SMG4', reason }]);
+}
+
+function loadSpec(spec: ClusterSpecInput | string, where: string): ClusterSpec {
+  if (typeof spec !== 'string') return withSource(() => parseSpec(spec, where), where);
+  let text: string;
+  try {
+    text = readFileSync(spec, 'utf8');
+  } catch (cause) {
+    throw new SkypoolError('SPEC_NOT_FOUND', `${where}: cannot read the cluster spec ${spec}: ${(cause as Error).message}`, { exitCode: 2, cause });
+  }
+  return withSource(() => parseSpecYaml(text, `${where} (${spec})`), where);
+}
+
+function withSource<T>(parse: () => T, where: string): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof SpecError && !error.message.includes(where)) throw new SpecError(error.issues, where);
+    throw error;
+  }
+}

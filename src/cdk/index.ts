@@ -1,0 +1,8 @@
+/**
+ * `skypool/cdk`: the AWS side of a skypool cluster as AWS CDK constructs. Needs `aws-cdk-lib` and `constructs`
+ * (and `cdk-nag`, whose suppressions the construct records) installed next to skypool.
+ */
+export { SkypoolCluster, UBUNTU_AMI_PARAMETER, userDataSizeIssue, type SkypoolClusterProps } from './cluster.js';
+export { AwsNodePool, type AwsNodePoolProps } from './pool.js';
+export { INSTANCE_TYPE_TABLE, instanceTypeForSize } from './instance-types.js';
+export { createCdkTlsSecret, ensureCdkClusterPki, type CdkTlsSecret } from './tls.js';
