@@ -1,7 +1,13 @@
-import { SkypoolError } from '../../src/errors.js';
-import type { Provider } from '../../src/providers/types.js';
+import { GcpProvider, type GcpProviderSettings } from './provider.js';
 
-// Placeholder until the gcp adapter lands.
-export function createProvider(): Provider {
-  throw new SkypoolError('PROVIDER_UNAVAILABLE', 'the gcp provider is not implemented yet');
+export { GcpProvider, type GcpProviderSettings } from './provider.js';
+export type { GcpAuthClient } from './clients.js';
+
+/**
+ * The Compute Engine provider. Against the real cloud: `createProvider({ project, region })` with Application
+ * Default Credentials. Against cloudsim: `createProvider({ project, region, apiEndpoint: '127.0.0.1', port,
+ * protocol: 'http', accessToken: 'any' })`.
+ */
+export function createProvider(settings: GcpProviderSettings = {}): GcpProvider {
+  return new GcpProvider(settings);
 }
