@@ -9,8 +9,8 @@ import { bridgeName, cleanupTracked, checkLocalPrerequisites, installCleanupOnSi
 import { readMountInfo } from '../providers/local/mounts.js';
 import { hostVethName } from '../providers/local/paths.js';
 import { pidsInCgroups, pidsInNetns, vmCgroupDirs } from '../providers/local/processes.js';
-import { netnsLink } from '../providers/local/vm.js';
-import { createNetns, startAnchor, writeRecord } from '../providers/local/vm.js';
+import { netnsLink, writeRecord } from '../providers/local/state.js';
+import { createNetns, startAnchor } from '../providers/local/vm.js';
 import { claimAddress } from '../providers/local/network.js';
 import { mkdir } from 'node:fs/promises';
 import { describeProviderConformance } from './support/provider-conformance.js';
@@ -318,7 +318,7 @@ suite('local provider', () => {
     const ip = await claimAddress(stateRoot, cluster, network, node);
     await writeRecord(dir, { id, name: node, cluster, tags: {}, ip, cidr: network.cidr, bridge, idempotencyToken: 'x', userDataSha256: '', createdAt: new Date(0).toISOString() });
     const t0 = performance.now();
-    await createNetns({ stateRoot, cluster, node, ip, prefixLength: 24, bridge });
+    await createNetns({ cluster, node, ip, prefixLength: 24, bridge });
     const anchor = await startAnchor(id);
     console.log(`local provider: netns + veth + anchor in ${Math.round(performance.now() - t0)} ms`);
     await writeFile(join(dir, 'junk'), 'x');
@@ -333,7 +333,7 @@ suite('local provider', () => {
     // A namespace whose VM dir is gone (removed by hand): cluster cleanup still finds it by its veth.
     const orphan = `${cluster}-orphan`;
     const orphanIp = await claimAddress(stateRoot, cluster, network, orphan);
-    await createNetns({ stateRoot, cluster, node: orphan, ip: orphanIp, prefixLength: 24, bridge });
+    await createNetns({ cluster, node: orphan, ip: orphanIp, prefixLength: 24, bridge });
     const orphanAnchor = await startAnchor(netnsName(cluster, orphan));
     await cleanupLocalCluster(cluster, stateRoot);
     expect(await alivePids([orphanAnchor])).toEqual([]);

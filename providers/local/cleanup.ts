@@ -6,7 +6,7 @@ import { readMountInfo } from './mounts.js';
 import { deleteBridge, releaseAddress, staleClaims } from './network.js';
 import { clusterDir, CREATED_MOUNT_POINTS_FILE, DEFAULT_STATE_ROOT, HOST_STATE_DIR, hostVethName, ipClaimDir, isVmDirName, NETNS_PREFIX, netnsName, vmDir } from './paths.js';
 import { killIfMatches, pidsInCgroups, pidsInNetns, stopProcesses, vmCgroupDirs } from './processes.js';
-import { netnsLink, readRecord } from './vm.js';
+import { netnsLink, readRecord } from './state.js';
 
 export interface TeardownOptions {
   /** How long processes get between SIGTERM and SIGKILL; default 5 s. */

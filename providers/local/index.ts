@@ -1,19 +1,26 @@
 /**
  * The local provider: each "VM" is a set of Linux namespaces (network + UTS + mount) on a bridge owned by the
  * cluster, with no NAT and no default route, so nothing leaves the machine. Needs root on Linux.
+ *
+ * A VM runs its user-data like cloud-init runs a script: the user-data must start with `#!` (cloud-config
+ * documents are refused with an EngineError). Inside, the VM has its own hostname, address, /run, /tmp and
+ * private copies of /etc/docker, /var/lib/docker, /var/lib/containerd, /etc/skypool, /var/lib/skypool,
+ * /var/log/skypool, /etc/hostname and /etc/hosts; the rest of the host's filesystem is shared read-write.
+ * VMs outlive the process that made them (`up` and `down` are separate processes); state lives in
+ * `<stateRoot>/<cluster>/<node>/` next to the namespaces themselves.
  */
+import { DEFAULT_STATE_ROOT, vmDir } from './paths.js';
 import { LocalProvider, type LocalProviderSettings } from './provider.js';
-import { DEFAULT_STATE_ROOT } from './paths.js';
-import { vmDir } from './paths.js';
-import { readUserDataFiles, type UserDataResult } from './vm.js';
+import { readUserDataFiles, type UserDataResult } from './user-data.js';
 
 export { LocalProvider, type LocalProviderSettings } from './provider.js';
 export { checkLocalPrerequisites } from './prerequisites.js';
 export { cleanupLocalCluster, type TeardownOptions } from './cleanup.js';
 export { installCleanupOnSignals, cleanupTracked } from './signals.js';
 export { DEFAULT_STATE_ROOT, netnsName, bridgeName } from './paths.js';
-export type { UserDataResult, VmRecord } from './vm.js';
-export type { RunResult } from './exec.js';
+export type { UserDataResult } from './user-data.js';
+export type { VmRecord } from './state.js';
+export type { RunOptions, RunResult } from './exec.js';
 
 export function createProvider(settings: LocalProviderSettings = {}): LocalProvider {
   return new LocalProvider(settings);

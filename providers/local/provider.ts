@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { posix } from 'node:path';
 import { mkdir, readdir, stat } from 'node:fs/promises';
+import { posix } from 'node:path';
 import { CloudApiError, TimeoutError } from '../../src/errors.js';
 import type { Instance, LaunchRequest, NetworkRef, Provider, ProviderSettings, WaitOptions } from '../../src/providers/types.js';
 import { tagsFromRecord, tagsToRecord } from '../../src/providers/types.js';
@@ -10,27 +10,13 @@ import { claimAddress, deleteBridge, ensureBridge, findBridge } from './network.
 import { clusterDir, DEFAULT_STATE_ROOT, isVmDirName, NETNS_PREFIX, netnsName, vmDir } from './paths.js';
 import { checkLocalPrerequisites } from './prerequisites.js';
 import { trackNetwork, trackVm } from './signals.js';
-import {
-  createNetns,
-  ensureHostMountPoints,
-  execInAnchor,
-  isAlive,
-  PRIVATE_DIRS,
-  PRIVATE_FILES,
-  privatePath,
-  readRecord,
-  readUserDataFiles,
-  setupVm,
-  startAnchor,
-  startUserData,
-  writePrivateFiles,
-  writeRecord,
-  type UserDataResult,
-  type VmRecord,
-} from './vm.js';
+import { ensureHostMountPoints, PRIVATE_DIRS, PRIVATE_FILES, privatePath, writePrivateFiles } from './private-paths.js';
+import { isAlive, readRecord, writeRecord, type VmRecord } from './state.js';
+import { readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
+import { createNetns, execInAnchor, setupVm, startAnchor } from './vm.js';
 
 export interface LocalProviderSettings extends ProviderSettings {
-  /** Directory holding one directory per VM; default `/run/skypool/local` (gone after a reboot, like the VMs). */
+  /** Directory holding one directory per VM; default `/run/skypool/local`. Leftovers of VMs that died (e.g. a reboot) are cleaned by listInstances. */
   readonly stateRoot?: string;
   /** Time VM processes get between SIGTERM and SIGKILL on terminate; default 5000 ms. */
   readonly stopGraceMs?: number;
@@ -208,7 +194,7 @@ export class LocalProvider implements Provider {
     await writeRecord(dir, record);
     request.signal?.throwIfAborted();
     const prefixLength = Number(network.cidr.split('/')[1]);
-    await createNetns({ stateRoot: this.stateRoot, cluster, node, ip, prefixLength, bridge: network.id });
+    await createNetns({ cluster, node, ip, prefixLength, bridge: network.id });
     await ensureHostMountPoints();
     await writePrivateFiles(dir, node, ip);
     const anchorPid = await startAnchor(id);

@@ -1,100 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, readlink, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { CloudApiError, EngineError, TimeoutError } from '../../src/errors.js';
+import { readlink } from 'node:fs/promises';
+import { CloudApiError, TimeoutError } from '../../src/errors.js';
 import { delay, run, shQuote, VM_ENV, type RunOptions, type RunResult } from './exec.js';
 import { cgroupSetupLines } from './mounts.js';
-import { CREATED_MOUNT_POINTS_FILE, hostVethName, netnsName } from './paths.js';
+import { hostVethName, netnsName } from './paths.js';
+import { PRIVATE_DIRS, PRIVATE_FILES, privatePath } from './private-paths.js';
+import { netnsLink } from './state.js';
 
-/** What `<vm dir>/vm.json` holds: the whole state of a local VM, next to the VM itself. */
-export interface VmRecord {
-  readonly id: string;
-  readonly name: string;
-  readonly cluster: string;
-  /** Ownership tags as a TAG_KEYS record, exactly as a cloud would store them. */
-  readonly tags: Readonly<Record<string, string>>;
-  readonly ip: string;
-  readonly cidr: string;
-  readonly bridge: string;
-  readonly idempotencyToken: string;
-  /** sha256 of the user-data: a request with another token but the same bytes is the same request. */
-  readonly userDataSha256: string;
-  readonly createdAt: string;
-  /** Process that holds the VM's UTS and mount namespaces; absent while the VM is being created. */
-  readonly anchorPid?: number;
-  /** Host-side shell waiting for the user-data (it writes user-data.exit). */
-  readonly userDataPid?: number;
-}
-
-/** Paths a cloud VM owns on its own disk; each local VM gets a private copy bind-mounted from its VM dir. */
-export const PRIVATE_DIRS = ['/etc/docker', '/var/lib/docker', '/var/lib/containerd', '/etc/skypool', '/var/lib/skypool', '/var/log/skypool'] as const;
-export const PRIVATE_FILES = ['/etc/hostname', '/etc/hosts'] as const;
-
-export const recordPath = (dir: string): string => join(dir, 'vm.json');
-/** Where the VM's private copy of a host path lives. */
-export const privatePath = (dir: string, hostPath: string): string => join(dir, 'fs', hostPath);
-
-export async function readRecord(dir: string): Promise<VmRecord | undefined> {
-  try {
-    return JSON.parse(await readFile(recordPath(dir), 'utf8')) as VmRecord;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function writeRecord(dir: string, record: VmRecord): Promise<void> {
-  const tmp = `${recordPath(dir)}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
-  await rename(tmp, recordPath(dir));
-}
-
-/** `net:[inode]` of a named network namespace, or undefined when it does not exist. */
-export async function netnsLink(id: string): Promise<string | undefined> {
-  try {
-    const st = await stat(`/run/netns/${id}`, { bigint: true });
-    const parent = await stat('/run/netns', { bigint: true });
-    // A leftover plain file (crash between umount and unlink) is on the parent's device, not an nsfs mount.
-    return st.dev !== parent.dev ? `net:[${st.ino}]` : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The VM is alive when its anchor process still sits in the VM's named network namespace. */
-export async function isAlive(record: VmRecord | undefined): Promise<boolean> {
-  if (!record?.anchorPid) return false;
-  const want = await netnsLink(record.id);
-  const have = await readlink(`/proc/${record.anchorPid}/ns/net`).catch(() => undefined);
-  return want !== undefined && have === want;
-}
-
-/**
- * Creates the host-side mount points the VMs bind over when the host lacks them (a cloud image has them, a
- * developer machine may not), and remembers which ones it made so teardown can remove exactly those.
- */
-export async function ensureHostMountPoints(): Promise<void> {
-  const created: string[] = [];
-  for (const dir of PRIVATE_DIRS) {
-    const first = await mkdir(dir, { recursive: true });
-    if (first) created.push(first);
-  }
-  for (const file of PRIVATE_FILES) {
-    try {
-      await writeFile(file, '', { flag: 'wx' });
-      created.push(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-  if (created.length === 0) return;
-  const path = CREATED_MOUNT_POINTS_FILE;
-  await mkdir(dirname(path), { recursive: true });
-  const before = JSON.parse(await readFile(path, 'utf8').catch(() => '[]')) as string[];
-  await writeFile(path, JSON.stringify([...new Set([...before, ...created])]));
-}
-
-export interface CreateVmInput {
-  readonly stateRoot: string;
+export interface NetnsInput {
   readonly cluster: string;
   readonly node: string;
   readonly ip: string;
@@ -103,7 +16,7 @@ export interface CreateVmInput {
 }
 
 /** Network side of a VM: namespace, veth into the cluster bridge, address, lo up, and no default route. */
-export async function createNetns({ cluster, node, ip, prefixLength, bridge }: CreateVmInput): Promise<void> {
+export async function createNetns({ cluster, node, ip, prefixLength, bridge }: NetnsInput): Promise<void> {
   const ns = netnsName(cluster, node);
   const veth = hostVethName(cluster, node);
   await run('ip', ['netns', 'add', ns]);
@@ -149,13 +62,6 @@ export function execInAnchor(anchorPid: number, argv: readonly string[], options
   return run('nsenter', ['-t', String(anchorPid), '-m', '-u', '-n', '--wd=/', '--', ...argv], { env: VM_ENV, ...options });
 }
 
-/** Files of the VM dir that become the VM's private paths; /etc/hosts names the VM like a cloud image would. */
-export async function writePrivateFiles(dir: string, node: string, ip: string): Promise<void> {
-  for (const path of PRIVATE_DIRS) await mkdir(privatePath(dir, path), { recursive: true });
-  await writeFile(privatePath(dir, '/etc/hostname'), `${node}\n`);
-  await writeFile(privatePath(dir, '/etc/hosts'), `127.0.0.1\tlocalhost\n${ip}\t${node}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
-}
-
 /**
  * Mounts inside the VM: hostname, cgroup hierarchies, private copies of the paths a VM owns, and a private
  * /run (dockerd would otherwise reuse the host's containerd socket, which cannot see the VM's mounts).
@@ -179,66 +85,3 @@ export async function setupVm(anchorPid: number, dir: string, node: string): Pro
   ].join('\n');
   await execInAnchor(anchorPid, ['sh', '-c', script]);
 }
-
-/** The interpreter line of a user-data script; only scripts (`#!...`) run on the local provider. */
-export function interpreterOf(userData: string): string[] {
-  const first = userData.split('\n', 1)[0] ?? '';
-  if (!first.startsWith('#!')) {
-    throw new EngineError(
-      'the local provider runs user-data that is a script starting with "#!" (like cloud-init does); ' +
-        `got "${first.slice(0, 40)}": render the engine's bootstrap as a shell script`,
-      { firstLine: first.slice(0, 40) },
-    );
-  }
-  const line = first.slice(2).trim();
-  const space = line.search(/\s/);
-  // Linux passes everything after the interpreter as one argument.
-  return space < 0 ? [line] : [line.slice(0, space), line.slice(space + 1).trim()];
-}
-
-export const userDataFiles = (dir: string) => ({
-  script: join(dir, 'user-data'),
-  log: join(dir, 'user-data.log'),
-  exit: join(dir, 'user-data.exit'),
-});
-
-/**
- * Runs the user-data inside the VM in the background, like cloud-init on first boot. The host-side wrapper
- * hands the script over as fd 3 because the VM's private /run may hide the VM dir; it records the exit code.
- */
-export async function startUserData(anchorPid: number, dir: string, userData: string): Promise<number> {
-  const files = userDataFiles(dir);
-  const interpreter = interpreterOf(userData);
-  await writeFile(files.script, userData, { mode: 0o700 });
-  const wrapper =
-    'pid=$1 script=$2 log=$3 exitfile=$4; shift 4; ' +
-    'nsenter -t "$pid" -m -u -n --wd=/ -- "$@" /dev/fd/3 3<"$script" </dev/null >"$log" 2>&1; ' +
-    'echo $? >"$exitfile.tmp" && mv -f "$exitfile.tmp" "$exitfile"';
-  const child = spawn('sh', ['-c', wrapper, 'skypool-user-data', String(anchorPid), files.script, files.log, files.exit, ...interpreter], {
-    detached: true,
-    stdio: 'ignore',
-    cwd: '/',
-    env: VM_ENV,
-  });
-  child.on('error', () => undefined);
-  child.unref();
-  if (!child.pid) throw new CloudApiError('could not start the user-data of the VM', { dir });
-  return child.pid;
-}
-
-export interface UserDataResult {
-  /** True once the script has exited. */
-  readonly done: boolean;
-  readonly exitCode?: number;
-  /** The last 64 KiB of the script's output. */
-  readonly log: string;
-}
-
-export async function readUserDataFiles(dir: string): Promise<UserDataResult> {
-  const files = userDataFiles(dir);
-  const raw = await readFile(files.exit, 'utf8').catch(() => undefined);
-  const log = await readFile(files.log).then((b) => b.subarray(Math.max(0, b.length - 65_536)).toString('utf8')).catch(() => '');
-  const exitCode = raw === undefined ? undefined : Number(raw.trim());
-  return exitCode === undefined || Number.isNaN(exitCode) ? { done: false, log } : { done: true, exitCode, log };
-}
-

@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CloudApiError, EngineError } from '../../src/errors.js';
+import { VM_ENV } from './exec.js';
+
+/** The interpreter line of a user-data script; only scripts (`#!...`) run on the local provider. */
+export function interpreterOf(userData: string): string[] {
+  const first = userData.split('\n', 1)[0] ?? '';
+  if (!first.startsWith('#!')) {
+    throw new EngineError(
+      'the local provider runs user-data that is a script starting with "#!" (like cloud-init does); ' +
+        `got "${first.slice(0, 40)}": render the engine's bootstrap as a shell script`,
+      { firstLine: first.slice(0, 40) },
+    );
+  }
+  const line = first.slice(2).trim();
+  const space = line.search(/\s/);
+  // Linux passes everything after the interpreter as one argument.
+  return space < 0 ? [line] : [line.slice(0, space), line.slice(space + 1).trim()];
+}
+
+export const userDataFiles = (dir: string) => ({
+  script: join(dir, 'user-data'),
+  log: join(dir, 'user-data.log'),
+  exit: join(dir, 'user-data.exit'),
+});
+
+/**
+ * Runs the user-data inside the VM in the background, like cloud-init on first boot. The host-side wrapper
+ * hands the script over as fd 3 because the VM's private /run may hide the VM dir; it records the exit code.
+ */
+export async function startUserData(anchorPid: number, dir: string, userData: string): Promise<number> {
+  const files = userDataFiles(dir);
+  const interpreter = interpreterOf(userData);
+  await writeFile(files.script, userData, { mode: 0o700 });
+  const wrapper =
+    'pid=$1 script=$2 log=$3 exitfile=$4; shift 4; ' +
+    'nsenter -t "$pid" -m -u -n --wd=/ -- "$@" /dev/fd/3 3<"$script" </dev/null >"$log" 2>&1; ' +
+    'echo $? >"$exitfile.tmp" && mv -f "$exitfile.tmp" "$exitfile"';
+  const child = spawn('sh', ['-c', wrapper, 'skypool-user-data', String(anchorPid), files.script, files.log, files.exit, ...interpreter], {
+    detached: true,
+    stdio: 'ignore',
+    cwd: '/',
+    env: VM_ENV,
+  });
+  child.on('error', () => undefined);
+  child.unref();
+  if (!child.pid) throw new CloudApiError('could not start the user-data of the VM', { dir });
+  return child.pid;
+}
+
+export interface UserDataResult {
+  /** True once the script has exited. */
+  readonly done: boolean;
+  readonly exitCode?: number;
+  /** The last 64 KiB of the script's output. */
+  readonly log: string;
+}
+
+export async function readUserDataFiles(dir: string): Promise<UserDataResult> {
+  const files = userDataFiles(dir);
+  const raw = await readFile(files.exit, 'utf8').catch(() => undefined);
+  const log = await readFile(files.log).then((b) => b.subarray(Math.max(0, b.length - 65_536)).toString('utf8')).catch(() => '');
+  const exitCode = raw === undefined ? undefined : Number(raw.trim());
+  return exitCode === undefined || Number.isNaN(exitCode) ? { done: false, log } : { done: true, exitCode, log };
+}
