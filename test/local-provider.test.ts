@@ -353,6 +353,15 @@ suite('local provider', () => {
     expect(second[0]!.privateIp).toBe(first[0]!.privateIp);
     expect((await readdir('/run/netns')).filter((n) => n === first[0]!.id)).toHaveLength(1);
     expect(await provider.listInstances(cluster)).toHaveLength(1);
+    await waitUserData(cluster, F, stateRoot, 20_000);
+    const pids = await vmPids(first[0]!.id, F);
+
+    // A VM whose anchor died (killed, host trouble) is terminated: listing reports nothing and cleans it all.
+    const record = JSON.parse(await readFile(join(stateRoot, cluster, F, 'vm.json'), 'utf8')) as { anchorPid: number };
+    process.kill(record.anchorPid, 'SIGKILL');
+    await poll('anchor gone', 5_000, async () => ((await alivePids([record.anchorPid])).length === 0 ? true : undefined));
+    expect(await provider.listInstances(cluster)).toEqual([]);
+    expect(await alivePids(pids)).toEqual([]);
     await provider.terminateInstances([first[0]!.id]);
     await provider.deleteNetwork(cluster);
     expect(ours(await snapshot(stateRoot), cluster, [...NODES, F], stateRoot)).toEqual(before);
