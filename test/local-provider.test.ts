@@ -26,6 +26,7 @@ hostname > /var/lib/skypool/hostname.txt
 ip -4 addr > /var/lib/skypool/addr.txt
 ip route > /var/lib/skypool/route.txt
 echo marker > /var/lib/skypool/marker
+echo private > "/tmp/skypool-$(hostname)" && echo private > "/run/skypool-$(hostname)" && echo private > "/dev/shm/skypool-$(hostname)"
 echo "hello from $(hostname)" > /var/lib/skypool/www/index.html
 busybox httpd -f -p 8080 -h /var/lib/skypool/www &
 echo started
@@ -222,6 +223,10 @@ suite('local provider', () => {
       expect(provider.hostPathOf(cluster, vm.name, '/var/lib/skypool/marker')).toBe(join(dir, 'marker'));
     }
     expect(existsSync('/var/lib/skypool/marker')).toBe(false);
+    for (const path of ['/tmp', '/run', '/dev/shm']) {
+      expect(existsSync(`${path}/skypool-${A}`)).toBe(false);
+      expect((await provider.execInVm(cluster, A, ['cat', `${path}/skypool-${A}`])).stdout).toBe('private\n');
+    }
 
     // VM to VM over the bridge (busybox 1.35 wget segfaults, nc does not).
     const fromA = await provider.execInVm(cluster, A, ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc ${b.privateIp} 8080`]);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { CloudApiError, PrerequisiteError } from '../../src/errors.js';
+import { redact } from '../../src/redact.js';
 
 export interface RunOptions {
   /** Kills the command after this long; default 30 s. */
@@ -22,11 +23,12 @@ const MAX_OUTPUT = 4 * 1024 * 1024;
 
 /**
  * The single way this provider runs a host command: no shell, a timeout, and errors that name the command and
- * its stderr (the provider never passes secrets on a command line; user-data goes through files).
+ * its stderr. The provider itself passes no secret on a command line (user-data goes through files); what
+ * callers pass to execInVm is redacted in errors all the same.
  */
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const shown = [command, ...args].join(' ');
+  const shown = redact([command, ...args].join(' '));
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? hostEnv() });
     let stdout = '';
@@ -51,11 +53,12 @@ export function run(command: string, args: readonly string[], options: RunOption
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const result = { code: code ?? 128, stdout, stderr };
+      const shownErr = redact(stderr.trim()).slice(-4000);
       if (timedOut) {
-        reject(new CloudApiError(`"${shown}" did not finish within ${timeoutMs} ms`, { command: shown, stderr: stderr.trim() }));
+        reject(new CloudApiError(`"${shown}" did not finish within ${timeoutMs} ms`, { command: shown, stderr: shownErr }));
       } else if (code !== 0 && !options.allowFailure) {
-        const why = stderr.trim() || `exit ${code ?? signal}`;
-        reject(new CloudApiError(`"${shown}" failed: ${why}`, { command: shown, exitCode: code, stderr: stderr.trim() }));
+        const why = shownErr || `exit ${code ?? signal}`;
+        reject(new CloudApiError(`"${shown}" failed: ${why}`, { command: shown, exitCode: code, stderr: shownErr }));
       } else {
         resolve(result);
       }

@@ -3,7 +3,7 @@
  * cluster, with no NAT and no default route, so nothing leaves the machine. Needs root on Linux.
  *
  * A VM runs its user-data like cloud-init runs a script: the user-data must start with `#!` (cloud-config
- * documents are refused with an EngineError). Inside, the VM has its own hostname, address, /run, /tmp and
+ * documents are refused with an EngineError). Inside, the VM has its own hostname, address, /run, /tmp, /dev/shm and
  * private copies of /etc/docker, /var/lib/docker, /var/lib/containerd, /etc/skypool, /var/lib/skypool,
  * /var/log/skypool, /etc/hostname and /etc/hosts; the rest of the host's filesystem is shared read-write.
  * VMs outlive the process that made them (`up` and `down` are separate processes); state lives in

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CloudApiError, EngineError } from '../../src/errors.js';
+import { redact } from '../../src/redact.js';
 import { VM_ENV } from './exec.js';
 
 /** The interpreter line of a user-data script; only scripts (`#!...`) run on the local provider. */
@@ -54,14 +55,14 @@ export interface UserDataResult {
   /** True once the script has exited. */
   readonly done: boolean;
   readonly exitCode?: number;
-  /** The last 64 KiB of the script's output. */
+  /** The last 64 KiB of the script's output, with secrets (join tokens, keys) redacted. */
   readonly log: string;
 }
 
 export async function readUserDataFiles(dir: string): Promise<UserDataResult> {
   const files = userDataFiles(dir);
   const raw = await readFile(files.exit, 'utf8').catch(() => undefined);
-  const log = await readFile(files.log).then((b) => b.subarray(Math.max(0, b.length - 65_536)).toString('utf8')).catch(() => '');
+  const log = redact(await readFile(files.log).then((b) => b.subarray(Math.max(0, b.length - 65_536)).toString('utf8')).catch(() => ''));
   const exitCode = raw === undefined ? undefined : Number(raw.trim());
   return exitCode === undefined || Number.isNaN(exitCode) ? { done: false, log } : { done: true, exitCode, log };
 }

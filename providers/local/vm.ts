@@ -63,8 +63,9 @@ export function execInAnchor(anchorPid: number, argv: readonly string[], options
 }
 
 /**
- * Mounts inside the VM: hostname, cgroup hierarchies, private copies of the paths a VM owns, and a private
- * /run (dockerd would otherwise reuse the host's containerd socket, which cannot see the VM's mounts).
+ * Mounts inside the VM: hostname, cgroup hierarchies, private copies of the paths a VM owns, its own /tmp and
+ * /dev/shm, and a private /run (dockerd would otherwise reuse the host's containerd socket, which cannot see
+ * the VM's mounts).
  */
 export async function setupVm(anchorPid: number, dir: string, node: string): Promise<void> {
   const binds = [...PRIVATE_DIRS, ...PRIVATE_FILES].map(
@@ -78,6 +79,7 @@ export async function setupVm(anchorPid: number, dir: string, node: string): Pro
     ...(await cgroupSetupLines()),
     ...binds,
     'mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp',
+    'mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm',
     // Last: the VM dir may itself live under /run, and the bind sources above must still resolve.
     'mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run',
     'mkdir -p -m 1777 /run/lock',
