@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
-import { bridgeName, netnsName } from '../providers/local/index.js';
+import { bridgeName, createProvider, DEFAULT_STATE_ROOT, netnsName } from '../providers/local/index.js';
+import { vmDir } from '../providers/local/paths.js';
+import { pickAddresses } from '../src/cluster/addresses.js';
+import { poolSpecHash } from '../src/spec/hash.js';
 
 /**
  * A real 3-node Docker Swarm on the local provider: namespace VMs, dockerd per VM, mTLS engine APIs. Needs root
@@ -29,6 +32,14 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** The engine processes of a VM (dockerd, containerd and shims), found through its netns. */
+const enginesOf = (node: string): number[] =>
+  execFileSync('ip', ['netns', 'pids', netnsName(name, node)], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => /^(dockerd|containerd)/.test(readFileSync(`/proc/${pid}/comm`, 'utf8')));
 
 const processAlive = (pid: number): boolean => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
 
@@ -65,8 +76,25 @@ suite('swarm on the local provider', () => {
     }
   }, 60_000);
 
-  it('applies 1 manager + 2 workers: 3 Ready nodes with labels', async () => {
+  it('applies 1 manager + 2 workers: 3 Ready nodes with labels, replacing a VM that never joined', async () => {
+    // What a crash between launch and join leaves: a tagged VM of the cluster whose engine is not in the pool.
+    const provider = createProvider();
+    const network = await provider.ensureNetwork(name);
+    const workers = cluster.spec.pools.find((p) => p.name === 'workers')!;
+    const [stray] = await provider.runInstances({
+      cluster: name,
+      pool: workers,
+      tags: { cluster: name, pool: 'workers', role: 'worker', specHash: poolSpecHash(cluster.spec, workers) },
+      network,
+      nodes: [{ name: `${name}-workers-1`, privateIp: pickAddresses(network, [], 1)[0]! }],
+      userData: '#!/bin/sh\necho "crashed before joining"\n',
+      idempotencyToken: `stray-${name}`,
+    });
+    await provider.waitUntilRunning([stray!.id], { deadlineMs: 10_000 });
+    expect((await cluster.plan()).unchanged.map((i) => i.name)).toEqual([`${name}-workers-1`]);
+
     const result = await cluster.apply();
+    expect(result.recreated).toEqual([`${name}-workers-1`]);
     expect(result.created.sort()).toEqual(nodeNames);
     const status = await cluster.status();
     expect(status.nodes.map((n) => n.name)).toEqual(nodeNames);
@@ -101,13 +129,6 @@ suite('swarm on the local provider', () => {
 
   it('scales the workers down by one: drained first, replicas elsewhere, VM gone', async () => {
     const leaving = `${name}-workers-2`;
-    // The engine processes of every VM (dockerd, containerd and shims, found through their netns).
-    const enginesOf = (node: string): number[] =>
-      execFileSync('ip', ['netns', 'pids', netnsName(name, node)], { encoding: 'utf8' })
-        .split('\n')
-        .filter(Boolean)
-        .map(Number)
-        .filter((pid) => /^(dockerd|containerd)/.test(readFileSync(`/proc/${pid}/comm`, 'utf8')));
     const leavingPids = enginesOf(leaving);
     for (const n of nodeNames) enginePids.push(...enginesOf(n));
     expect(enginePids.filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('dockerd'))).toHaveLength(3);
@@ -128,9 +149,22 @@ suite('swarm on the local provider', () => {
     expect(leavingPids.filter(processAlive)).toEqual([]);
   }, 60_000);
 
+  it('scales back up: the new node joins with the current (rotated) join token', async () => {
+    const result = await cluster.scale('workers', 2);
+    expect(result.created).toEqual([`${name}-workers-2`]);
+    const status = await cluster.status();
+    expect(status.nodes.map((n) => [n.name, n.engine?.state])).toEqual(nodeNames.map((n) => [n, 'ready']));
+    enginePids.push(...enginesOf(`${name}-workers-2`));
+    // The token in the first workers' user-data was rotated after they joined: the new node got another one.
+    const tokenOf = (node: string): string | undefined => /JOIN_TOKEN='(SWMTKN-[^']+)'/.exec(readFileSync(join(vmDir(DEFAULT_STATE_ROOT, name, node), 'user-data'), 'utf8'))?.[1];
+    expect(tokenOf(`${name}-workers-1`)).toMatch(/^SWMTKN-1-/);
+    expect(tokenOf(`${name}-workers-2`)).toMatch(/^SWMTKN-1-/);
+    expect(tokenOf(`${name}-workers-2`)).not.toBe(tokenOf(`${name}-workers-1`));
+  }, 60_000);
+
   it('destroy leaves nothing behind', async () => {
     const result = await cluster.destroy();
-    expect(result.terminated.slice().sort()).toEqual(nodeNames.filter((n) => !n.endsWith('workers-2')));
+    expect(result.terminated.slice().sort()).toEqual(nodeNames);
     expect(readdirSync('/run/netns').filter((n) => n.includes(name))).toEqual([]);
     expect(existsSync(`/sys/class/net/${bridgeName(name)}`)).toBe(false);
     expect(enginePids.filter(processAlive)).toEqual([]);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ensureClusterPki, issueNodeCertificate, type ClusterPki } from '../bootstrap/cluster-pki.js';
-import { EngineError, SkypoolError } from '../errors.js';
+import { EngineError, SkypoolError, TimeoutError } from '../errors.js';
 import type { EngineDriver, EngineEndpoint } from '../engines/types.js';
 import { loadProvider } from '../providers/registry.js';
 import type { Instance, NetworkRef, Provider } from '../providers/types.js';
@@ -192,9 +192,11 @@ export class ClusterContext {
 
   /** Rethrows a node failure with the VM's boot log appended when available. */
   async withBootLog(instance: Instance, error: unknown): Promise<never> {
-    const tail = await this.bootLogTail(instance);
-    if (!tail || !SkypoolError.isInstance(error)) throw error;
-    throw new EngineError(`${error.message}\n${tail}`, { ...error.details, node: instance.name }, error);
+    const tail = SkypoolError.isInstance(error) && error.code !== 'CANCELLED' ? await this.bootLogTail(instance) : undefined;
+    if (!SkypoolError.isInstance(error) || error.code === 'CANCELLED' || !tail) throw error;
+    const details = { ...error.details, node: instance.name };
+    if (error.code === 'TIMEOUT') throw new TimeoutError(`${error.message}\n${tail}`, details);
+    throw new EngineError(`${error.message}\n${tail}`, details, error);
   }
 
   async close(): Promise<void> {

@@ -76,24 +76,31 @@ async function main(): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'skypool-demo-'));
   const abort = new AbortController();
   let cluster: Cluster | undefined;
-  let destroyed = false;
-  const destroy = async (): Promise<void> => {
-    if (!cluster || destroyed) return;
-    destroyed = true;
-    const t = performance.now();
-    say('• destroying the cluster');
-    await cluster.destroy();
-    report.timings.destroyMs = since(t);
+  // Destroy passes are chained: the signal handler and the failure path may both ask, and a second pass also
+  // catches a VM that an interrupted launch created after the first pass listed the instances.
+  let destroying: Promise<void> = Promise.resolve();
+  const destroy = (): Promise<void> => {
+    destroying = destroying.then(async () => {
+      if (!cluster) return;
+      const t = performance.now();
+      say('• destroying the cluster');
+      await cluster.destroy();
+      report.timings.destroyMs = (report.timings.destroyMs ?? 0) + since(t);
+    });
+    return destroying;
   };
-  let interrupted = false;
+  let interrupted = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
+    // `npm run` forwards the terminal's Ctrl-C to the child, which then sees it twice within milliseconds:
+    // only a signal well after the first one skips the cleanup.
+    if (interrupted) {
+      if (Date.now() - interrupted > 1_000) process.exit(130);
+      return;
+    }
+    interrupted = Date.now();
     say(`\n${signal}: stopping and removing everything the demo created (again to force)`);
-    abort.abort(new Error(signal));
-    void destroy()
-      .catch((error: unknown) => say(`cleanup failed: ${redact(String(error))}`))
-      .finally(() => rm(work, { recursive: true, force: true }).finally(() => process.exit(130)));
+    abort.abort(new Error(`interrupted by ${signal}`));
+    void destroy().catch((error: unknown) => say(`cleanup failed: ${redact(String(error))}`));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -166,6 +173,8 @@ async function main(): Promise<number> {
       : { code: 'INTERNAL', message: redact(error instanceof Error ? error.message : String(error)) };
     say(`✗ ${report.error.message}`);
     await destroy().catch((e: unknown) => say(`cleanup failed: ${redact(String(e))}`));
+    report.leftovers = leftovers(report.cluster);
+    if (interrupted) return 130;
     return SkypoolError.isInstance(error) ? error.exitCode : 1;
   } finally {
     await cluster?.close();

@@ -15,7 +15,8 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   });
 
 export function cancelled(signal: AbortSignal): SkypoolError {
-  return new SkypoolError('CANCELLED', 'cancelled', { cause: signal.reason });
+  const why = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
+  return new SkypoolError('CANCELLED', `cancelled${why}`, { cause: signal.reason });
 }
 
 export interface PollOptions {
