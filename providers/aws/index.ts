@@ -1,7 +1,12 @@
-import { SkypoolError } from '../../src/errors.js';
-import type { Provider } from '../../src/providers/types.js';
+/**
+ * The aws provider: EC2 through the official @aws-sdk/client-ec2, against AWS or any endpoint speaking the
+ * EC2 query API (cloudsim: `createProvider({ region: 'us-east-1', endpoint: sim.httpUrl, credentials })`).
+ */
+import { AwsProvider, type AwsProviderSettings } from './provider.js';
 
-// Placeholder until the aws adapter lands.
-export function createProvider(): Provider {
-  throw new SkypoolError('PROVIDER_UNAVAILABLE', 'the aws provider is not implemented yet');
+export { AwsProvider, clientTokenFor, type AwsCredentials, type AwsProviderSettings } from './provider.js';
+export { vpcCidr, subnetCidr } from './network.js';
+
+export function createProvider(settings: AwsProviderSettings = {}): AwsProvider {
+  return new AwsProvider(settings);
 }

@@ -1,0 +1,312 @@
+import { createHash } from 'node:crypto';
+import {
+  CreateTagsCommand, DescribeAvailabilityZonesCommand, DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand,
+  type _InstanceType, type Filter, type Instance as Ec2Instance, type Reservation,
+} from '@aws-sdk/client-ec2';
+import { CapacityError, CloudApiError, PrerequisiteError, SkypoolError, TimeoutError } from '../../src/errors.js';
+import { tagsFromRecord, tagsToRecord, TAG_KEYS, type Instance, type InstanceState, type LaunchRequest, type NetworkRef, type NodeLaunch, type Provider, type ProviderSettings, type WaitOptions } from '../../src/providers/types.js';
+import { Ec2Calls } from './calls.js';
+import { DEFAULT_INSTANCE_TYPE, findUbuntuImage, listInstanceTypes, smallestFitting } from './catalog.js';
+import { deleteClusterNetwork, ensureClusterNetwork, type ClusterNetwork, type NetworkSettings } from './network.js';
+
+export interface AwsCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
+
+export interface AwsProviderSettings extends ProviderSettings {
+  /** EC2 endpoint, e.g. a cloudsim's `httpUrl`; default: the SDK's (AWS_ENDPOINT_URL_EC2 or the region's). */
+  readonly endpoint?: string;
+  /** Default: the SDK's credential chain (env, profile, SSO, instance role). */
+  readonly credentials?: AwsCredentials;
+  /** Who may reach the Docker engine API on 2376/tcp (mTLS); default 0.0.0.0/0. */
+  readonly engineApiCidr?: string;
+  /** Poll interval of waitUntilRunning and deleteNetwork; default 2000 ms. */
+  readonly pollIntervalMs?: number;
+  /** How long deleteNetwork waits for instances to be gone; default 10 minutes. */
+  readonly deleteTimeoutMs?: number;
+  /** SDK attempts per call (its standard retry mode); default 3. */
+  readonly maxAttempts?: number;
+  /** AMI to launch instead of the newest Canonical Ubuntu 24.04 amd64 image. */
+  readonly imageId?: string;
+}
+
+const STATES: Readonly<Record<string, InstanceState>> = {
+  pending: 'pending', running: 'running', 'shutting-down': 'stopping', stopping: 'stopping', stopped: 'stopping', terminated: 'terminated',
+};
+
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
+  const timer = setTimeout(resolve, ms);
+  signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+});
+
+/** ClientToken for one RunInstances call: ≤ 64 ASCII chars, the same for a retried request. */
+export const clientTokenFor = (token: string, part: string): string => createHash('sha256').update(`${token}\n${part}`).digest('hex');
+
+const ipToInt = (ip: string) => ip.split('.').reduce((acc, p) => acc * 256 + Number(p), 0);
+function inCidr(ip: string, cidr: string): boolean {
+  const [base, bits] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const start = ipToInt(base!);
+  return ipToInt(ip) >= start && ipToInt(ip) < start + size;
+}
+
+const instancesOf = (reservations: readonly Reservation[] | undefined): Ec2Instance[] => (reservations ?? []).flatMap((r) => r.Instances ?? []);
+
+/**
+ * skypool on EC2 through @aws-sdk/client-ec2. The cloud is the only state: instances and network are found
+ * by the `skypool-*` tags; caches (clients, AMI, instance types, network ids) only save lookups.
+ */
+export class AwsProvider implements Provider {
+  readonly name = 'aws' as const;
+  private readonly clients = new Map<string, EC2Client>();
+  private readonly images = new Map<string, Promise<string>>();
+  private readonly typeLists = new Map<string, Promise<Awaited<ReturnType<typeof listInstanceTypes>>>>();
+  /** VPC id → network pieces, with the cluster they belong to. */
+  private readonly networks = new Map<string, { cluster: string; net: ClusterNetwork }>();
+  private readonly network: NetworkSettings;
+
+  constructor(private readonly settings: AwsProviderSettings = {}) {
+    this.network = {
+      engineApiCidr: settings.engineApiCidr ?? '0.0.0.0/0',
+      pollIntervalMs: settings.pollIntervalMs ?? 2000,
+      deleteTimeoutMs: settings.deleteTimeoutMs ?? 600_000,
+    };
+  }
+
+  private get defaultRegion(): string | undefined {
+    return this.settings.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  }
+
+  private regionOf(region?: string): string {
+    const r = region ?? this.defaultRegion;
+    if (!r) throw new PrerequisiteError('no AWS region: set the pool\'s region, the aws provider\'s region option, or AWS_REGION', { option: 'region', env: 'AWS_REGION' });
+    return r;
+  }
+
+  private ec2(region?: string, signal?: AbortSignal): Ec2Calls {
+    const r = this.regionOf(region);
+    let client = this.clients.get(r);
+    if (!client) {
+      client = new EC2Client({
+        region: r,
+        ...(this.settings.endpoint ? { endpoint: this.settings.endpoint } : {}),
+        ...(this.settings.credentials ? { credentials: this.settings.credentials } : {}),
+        maxAttempts: this.settings.maxAttempts ?? 3,
+      });
+      this.clients.set(r, client);
+    }
+    return new Ec2Calls(client, r, signal);
+  }
+
+  async checkPrerequisites(): Promise<void> {
+    const ec2 = this.ec2();
+    try {
+      await ec2.client.config.credentials();
+    } catch (cause) {
+      throw new PrerequisiteError(
+        'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or pass credentials to the aws provider',
+        { env: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_PROFILE'], cause: (cause as Error).message },
+      );
+    }
+    try {
+      await ec2.call('DescribeAvailabilityZones', new DescribeAvailabilityZonesCommand({}));
+    } catch (error) {
+      const code = SkypoolError.isInstance(error) ? error.details.code : undefined;
+      if (code === 'AuthFailure' || code === 'UnauthorizedOperation' || code === 'MissingAuthenticationToken' || code === 'InvalidClientTokenId') {
+        throw new PrerequisiteError(`AWS refused the credentials in ${ec2.region} (${String(code)}): check AWS_ACCESS_KEY_ID/AWS_PROFILE and the IAM permissions for EC2`, { region: ec2.region, code });
+      }
+      if (!SkypoolError.isInstance(error) || !code) {
+        throw new PrerequisiteError(`cannot reach EC2 in ${ec2.region}${this.settings.endpoint ? ` at ${this.settings.endpoint}` : ''}: ${(error as Error).message}; check the endpoint option / AWS_ENDPOINT_URL_EC2 and the network`, { region: ec2.region });
+      }
+      throw error;
+    }
+  }
+
+  async ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
+    const net = await ensureClusterNetwork(this.ec2(undefined, signal), cluster, this.network);
+    this.networks.set(net.vpcId, { cluster, net });
+    return net.ref;
+  }
+
+  async deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
+    await deleteClusterNetwork(this.ec2(undefined, signal), cluster, this.network, signal);
+    for (const [id, entry] of this.networks) if (entry.cluster === cluster) this.networks.delete(id);
+  }
+
+  /** The network behind a NetworkRef, found by tags when this process did not create it. */
+  private async clusterNetwork(ec2: Ec2Calls, cluster: string, ref: NetworkRef): Promise<ClusterNetwork> {
+    const known = this.networks.get(ref.id);
+    if (known?.cluster === cluster) return known.net;
+    const net = await ensureClusterNetwork(ec2, cluster, this.network);
+    if (net.vpcId !== ref.id) throw new CloudApiError(`network ${ref.id} is not the network of cluster ${cluster} (${net.vpcId}) in ${ec2.region}: run ensureNetwork again`, { cluster, network: ref.id });
+    this.networks.set(net.vpcId, { cluster, net });
+    return net;
+  }
+
+  private async instanceTypeFor(ec2: Ec2Calls, request: LaunchRequest): Promise<string> {
+    if (request.pool.instanceType) return request.pool.instanceType;
+    if (!request.pool.size) return DEFAULT_INSTANCE_TYPE;
+    let types = this.typeLists.get(ec2.region);
+    if (!types) {
+      types = listInstanceTypes(ec2);
+      this.typeLists.set(ec2.region, types);
+      types.catch(() => this.typeLists.delete(ec2.region));
+    }
+    return smallestFitting(await types, request.pool.size, ec2.region);
+  }
+
+  private imageFor(ec2: Ec2Calls): Promise<string> {
+    if (this.settings.imageId) return Promise.resolve(this.settings.imageId);
+    let image = this.images.get(ec2.region);
+    if (!image) {
+      image = findUbuntuImage(ec2);
+      this.images.set(ec2.region, image);
+      image.catch(() => this.images.delete(ec2.region));
+    }
+    return image;
+  }
+
+  /**
+   * Nodes without a fixed address go out in one RunInstances (MinCount = MaxCount = n: all or nothing) and are
+   * named by launch index with CreateTags; a node with a fixed address needs its own call (EC2 allows an address
+   * only for a single instance) and is named in its TagSpecifications.
+   */
+  async runInstances(request: LaunchRequest): Promise<Instance[]> {
+    const ec2 = this.ec2(request.pool.region, request.signal);
+    const net = await this.clusterNetwork(ec2, request.cluster, request.network);
+    const [instanceType, imageId] = await Promise.all([this.instanceTypeFor(ec2, request), this.imageFor(ec2)]);
+    const zone = request.zone ?? request.pool.zones?.[0];
+    const subnetFor = (node?: NodeLaunch) => {
+      const subnets = [...net.subnets.values()];
+      const subnet = node?.privateIp ? subnets.find((s) => inCidr(node.privateIp!, s.cidr)) : zone ? net.subnets.get(zone) : subnets.sort((a, b) => a.cidr.localeCompare(b.cidr))[0];
+      if (!subnet) {
+        throw new CloudApiError(node?.privateIp
+          ? `address ${node.privateIp} of ${node.name} is in no subnet of the cluster network ${net.ref.cidr}: pick one inside it`
+          : `the cluster network has no subnet in zone ${zone}: use one of ${[...net.subnets.keys()].join(', ')}`, { zone, network: net.vpcId });
+      }
+      return subnet;
+    };
+    const ownership = tagsToRecord(request.tags);
+    const launch = async (nodes: readonly NodeLaunch[], part: string): Promise<Ec2Instance[]> => {
+      const fixed = nodes.length === 1 ? nodes[0]!.privateIp : undefined;
+      const subnet = subnetFor(nodes.length === 1 ? nodes[0] : undefined);
+      const tags = Object.entries({ ...ownership, ...(nodes.length === 1 ? { Name: nodes[0]!.name } : {}) }).map(([Key, Value]) => ({ Key, Value }));
+      const out = await ec2.call('RunInstances', new RunInstancesCommand({
+        ImageId: imageId,
+        InstanceType: instanceType as _InstanceType,
+        MinCount: nodes.length,
+        MaxCount: nodes.length,
+        SubnetId: subnet.id,
+        SecurityGroupIds: [net.securityGroupId],
+        PrivateIpAddress: fixed,
+        UserData: Buffer.from(request.userData, 'utf8').toString('base64'),
+        // IMDSv2 only; hop limit 2 so containers on the node can still reach the metadata service.
+        MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
+        TagSpecifications: [{ ResourceType: 'instance', Tags: tags }, { ResourceType: 'volume', Tags: tags.filter((t) => t.Key !== 'Name') }],
+        ClientToken: clientTokenFor(request.idempotencyToken, part),
+      }), { zone: subnet.zone, instanceType });
+      const instances = (out.Instances ?? []).sort((a, b) => (a.AmiLaunchIndex ?? 0) - (b.AmiLaunchIndex ?? 0));
+      if (nodes.length > 1) {
+        // A replayed ClientToken returns the same instances in the same launch order, so names stay put.
+        await Promise.all(instances.map((instance, i) => {
+          const name = nodes[i]!.name;
+          if (instance.Tags?.some((t) => t.Key === 'Name' && t.Value === name)) return undefined;
+          instance.Tags = [...(instance.Tags ?? []).filter((t) => t.Key !== 'Name'), { Key: 'Name', Value: name }];
+          return ec2.call('CreateTags', new CreateTagsCommand({ Resources: [instance.InstanceId!], Tags: [{ Key: 'Name', Value: name }] }));
+        }));
+      }
+      return instances;
+    };
+    const batch = request.nodes.filter((n) => !n.privateIp);
+    const single = request.nodes.filter((n) => n.privateIp);
+    const launched = await Promise.all([
+      ...(batch.length ? [launch(batch, 'batch')] : []),
+      ...single.map((node) => launch([node], `node/${node.name}`)),
+    ]);
+    return launched.flat().map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
+  }
+
+  private toInstance(i: Ec2Instance, region: string): Instance | undefined {
+    const record = Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+    const tags = tagsFromRecord(record);
+    if (!tags || !i.InstanceId) return undefined;
+    return {
+      id: i.InstanceId,
+      name: record.Name || i.InstanceId,
+      provider: 'aws',
+      region,
+      zone: i.Placement?.AvailabilityZone,
+      instanceType: i.InstanceType,
+      state: STATES[i.State?.Name ?? ''] ?? 'pending',
+      privateIp: i.PrivateIpAddress,
+      publicIp: i.PublicIpAddress,
+      tags,
+      launchedAt: i.LaunchTime?.toISOString(),
+    };
+  }
+
+  /** DescribeInstances with filters, following NextToken. */
+  private async describe(ec2: Ec2Calls, filters: Filter[]): Promise<Ec2Instance[]> {
+    const out: Ec2Instance[] = [];
+    let token: string | undefined;
+    do {
+      const page = await ec2.call('DescribeInstances', new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, NextToken: token }));
+      out.push(...instancesOf(page.Reservations));
+      token = page.NextToken;
+    } while (token);
+    return out;
+  }
+
+  async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
+    const ec2 = this.ec2(undefined, options.signal);
+    const deadline = Date.now() + options.deadlineMs;
+    let last: Ec2Instance[] = [];
+    for (;;) {
+      // A filter, not InstanceIds: freshly launched ids may not be visible yet (eventual consistency) and must not fail the wait.
+      last = ids.length ? await this.describe(ec2, [{ Name: 'instance-id', Values: [...ids] }]) : [];
+      const failed = last.find((i) => i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down');
+      if (failed) {
+        const reason = failed.StateReason?.Code ?? '';
+        const details = { id: failed.InstanceId, zone: failed.Placement?.AvailabilityZone, instanceType: failed.InstanceType, reason };
+        if (reason.includes('InsufficientInstanceCapacity')) {
+          throw new CapacityError(`EC2 ran out of ${failed.InstanceType} capacity in ${failed.Placement?.AvailabilityZone} while ${failed.InstanceId} was starting: try another zone or type`, details);
+        }
+        throw new CloudApiError(`instance ${failed.InstanceId} stopped while starting (${reason || failed.State?.Name}): ${failed.StateReason?.Message ?? 'see the EC2 console'}`, details);
+      }
+      const ready = last.filter((i) => i.State?.Name === 'running' && i.PrivateIpAddress);
+      if (ready.length === ids.length) return ready.map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
+      if (Date.now() > deadline) {
+        const waiting = ids.filter((id) => !ready.some((i) => i.InstanceId === id));
+        throw new TimeoutError(`EC2 instances not running within ${options.deadlineMs} ms: ${waiting.join(', ')}`, { ids: waiting });
+      }
+      await sleep(this.network.pollIntervalMs, options.signal);
+    }
+  }
+
+  async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
+    const ec2 = this.ec2(undefined, signal);
+    const found = await this.describe(ec2, [
+      { Name: `tag:${TAG_KEYS.cluster}`, Values: [cluster] },
+      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+    ]);
+    return found.map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
+  }
+
+  async terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void> {
+    if (!ids.length) return;
+    const ec2 = this.ec2(undefined, signal);
+    // Only ids that still exist and are not already going: TerminateInstances fails whole on one unknown id.
+    const live = await this.describe(ec2, [{ Name: 'instance-id', Values: [...ids] }, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }]);
+    const targets = live.map((i) => i.InstanceId!).filter(Boolean);
+    for (let k = 0; k < targets.length; k += 1000) {
+      await ec2.call('TerminateInstances', new TerminateInstancesCommand({ InstanceIds: targets.slice(k, k + 1000) }));
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients.values()) client.destroy();
+    this.clients.clear();
+  }
+}
