@@ -56,10 +56,14 @@ export async function teardownVm(stateRoot: string, cluster: string, node: strin
       if (err.code !== 'ENOENT') throw new CloudApiError(`could not remove cgroup ${cg}: ${err.message}`, { cgroup: cg }, err);
     });
   }
+  // The VM's own mounts died with its mount namespace; only a mount made from the host side could remain.
+  const leftovers = async (): Promise<string[]> =>
+    (await readMountInfo()).map((m) => m.mountPoint).filter((m) => m === dir || m.startsWith(`${dir}/`) || m === `/run/netns/${id}`);
+  for (const mountPoint of (await leftovers()).reverse()) await run('umount', ['-l', mountPoint], { allowFailure: true });
+  const stuck = await leftovers();
+  if (stuck.length > 0) throw new CloudApiError(`mounts of local VM ${id} survived teardown: unmount ${stuck.join(', ')} and retry`, { mounts: stuck });
   await releaseAddress(stateRoot, cluster, record?.ip);
   await rm(dir, { recursive: true, force: true, maxRetries: 3 });
-  const leftover = (await readMountInfo()).filter((m) => m.mountPoint.startsWith(`${dir}/`) || m.mountPoint === `/run/netns/${id}`);
-  for (const m of leftover) await run('umount', ['-l', m.mountPoint], { allowFailure: true });
   await removeCreatedMountPoints();
 }
 
