@@ -66,6 +66,26 @@ export function run(command: string, args: readonly string[], options: RunOption
   });
 }
 
+export interface DetachedProcess {
+  readonly pid: number;
+  /** undefined while it runs; its exit code (or -1 when it could not start) afterwards. */
+  readonly exited: () => number | null | undefined;
+}
+
+/**
+ * Starts a long-lived process that outlives this one (own process group, no stdio, not waited for): the VMs'
+ * anchors and user-data runners, since `skypool up` and `skypool down` are separate processes.
+ */
+export function spawnDetached(command: string, args: readonly string[]): DetachedProcess {
+  const child = spawn(command, args, { detached: true, stdio: 'ignore', cwd: '/', env: VM_ENV });
+  let exited: number | null | undefined;
+  child.on('exit', (code) => { exited = code; });
+  child.on('error', () => { exited = -1; });
+  child.unref();
+  if (!child.pid) throw new CloudApiError(`could not start "${redact([command, ...args].join(' ')).slice(0, 200)}"`, { command });
+  return { pid: child.pid, exited: () => exited };
+}
+
 /** root's PATH sometimes lacks the sbin directories where ip and dockerd live. */
 function hostEnv(): NodeJS.ProcessEnv {
   const path = process.env.PATH ?? '/usr/bin:/bin';

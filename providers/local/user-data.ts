@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CloudApiError, EngineError } from '../../src/errors.js';
+import { EngineError } from '../../src/errors.js';
 import { redact } from '../../src/redact.js';
-import { VM_ENV } from './exec.js';
+import { spawnDetached } from './exec.js';
 
 /** The interpreter line of a user-data script; only scripts (`#!...`) run on the local provider. */
 export function interpreterOf(userData: string): string[] {
@@ -39,16 +38,7 @@ export async function startUserData(anchorPid: number, dir: string, userData: st
     'pid=$1 script=$2 log=$3 exitfile=$4; shift 4; ' +
     'nsenter -t "$pid" -m -u -n --wd=/ -- "$@" /dev/fd/3 3<"$script" </dev/null >"$log" 2>&1; ' +
     'echo $? >"$exitfile.tmp" && mv -f "$exitfile.tmp" "$exitfile"';
-  const child = spawn('sh', ['-c', wrapper, 'skypool-user-data', String(anchorPid), files.script, files.log, files.exit, ...interpreter], {
-    detached: true,
-    stdio: 'ignore',
-    cwd: '/',
-    env: VM_ENV,
-  });
-  child.on('error', () => undefined);
-  child.unref();
-  if (!child.pid) throw new CloudApiError('could not start the user-data of the VM', { dir });
-  return child.pid;
+  return spawnDetached('sh', ['-c', wrapper, 'skypool-user-data', String(anchorPid), files.script, files.log, files.exit, ...interpreter]).pid;
 }
 
 export interface UserDataResult {

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { readlink } from 'node:fs/promises';
 import { CloudApiError, TimeoutError } from '../../src/errors.js';
-import { delay, run, shQuote, VM_ENV, type RunOptions, type RunResult } from './exec.js';
+import { delay, run, shQuote, spawnDetached, VM_ENV, type RunOptions, type RunResult } from './exec.js';
 import { cgroupSetupLines } from './mounts.js';
 import { hostVethName, netnsName } from './paths.js';
 import { PRIVATE_DIRS, PRIVATE_FILES, privatePath } from './private-paths.js';
@@ -32,23 +31,13 @@ export async function createNetns({ cluster, node, ip, prefixLength, bridge }: N
  * `skypool down` are separate processes, so the VM must outlive the one that created it.
  */
 export async function startAnchor(ns: string, deadlineMs = 10_000): Promise<number> {
-  const child = spawn('ip', ['netns', 'exec', ns, 'unshare', '--uts', '--mount', '--propagation', 'private', 'sleep', 'infinity'], {
-    detached: true,
-    stdio: 'ignore',
-    cwd: '/',
-    env: VM_ENV,
-  });
-  let exited: number | null | undefined;
-  child.on('exit', (code) => { exited = code; });
-  child.on('error', () => { exited = -1; });
-  child.unref();
-  const pid = child.pid;
-  if (!pid) throw new CloudApiError(`could not start the anchor process of ${ns}`, { netns: ns });
+  const anchor = spawnDetached('ip', ['netns', 'exec', ns, 'unshare', '--uts', '--mount', '--propagation', 'private', 'sleep', 'infinity']);
+  const pid = anchor.pid;
   const want = await netnsLink(ns);
   const deadline = Date.now() + deadlineMs;
   // `ip netns exec` and `unshare` exec in place, so the pid ends up as `sleep` once all namespaces are set.
   while (Date.now() < deadline) {
-    if (exited !== undefined) throw new CloudApiError(`the anchor process of ${ns} exited (${exited}) before the VM was ready`, { netns: ns });
+    if (anchor.exited() !== undefined) throw new CloudApiError(`the anchor process of ${ns} exited (${anchor.exited()}) before the VM was ready`, { netns: ns });
     const exe = await readlink(`/proc/${pid}/exe`).catch(() => '');
     const net = await readlink(`/proc/${pid}/ns/net`).catch(() => '');
     if (exe.endsWith('/sleep') && net === want) return pid;
