@@ -7,6 +7,8 @@ import { ArmError } from './errors.js';
  * names the principal (for per-principal throttling) and an expired `exp` is refused as ARM does; an opaque
  * token is its own principal.
  */
+const opaque = new Map<string, string>();
+
 export function principalOf(headers: IncomingHttpHeaders): string {
   const header = headers['authorization'];
   const challenge = (error: string) => ({ 'www-authenticate': `Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", error_description="${error}"` });
@@ -34,5 +36,11 @@ export function principalOf(headers: IncomingHttpHeaders): string {
     if (typeof principal === 'string' && principal) return principal;
   }
   if (token.length < 8) throw new ArmError(401, 'InvalidAuthenticationToken', 'The access token is invalid.', { headers: challenge('The access token is too short to be valid.') });
-  return createHash('sha256').update(token).digest('hex').slice(0, 16);
+  let principal = opaque.get(token);
+  if (principal === undefined) {
+    if (opaque.size > 1000) opaque.clear();
+    principal = createHash('sha256').update(token).digest('hex').slice(0, 16);
+    opaque.set(token, principal);
+  }
+  return principal;
 }

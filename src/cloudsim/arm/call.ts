@@ -20,8 +20,14 @@ export interface ArmCall {
 
 export interface ArmReply {
   readonly status: number;
+  /** JSON body; a `RawJson` is sent as is (already serialized). */
   readonly body?: unknown;
   readonly headers?: Record<string, string>;
+}
+
+/** Pre-serialized JSON, for hot paths that assemble a body from cached pieces. */
+export class RawJson {
+  constructor(readonly text: string) {}
 }
 
 export type Json = Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { obj, str, type ArmCall, type ArmReply, type Json } from './call.js';
+import { obj, RawJson, str, type ArmCall, type ArmReply, type Json } from './call.js';
 import { isRegion, normalizeLocation, REGIONS } from './catalog.js';
 import { ArmError, badRequest } from './errors.js';
 import { operationHeaders, type OperationRef, type ResourceKind } from './lro.js';
@@ -53,18 +53,33 @@ export function deleteReply(call: ArmCall, family: 'compute' | 'network', locati
   return { status: 202, headers: operationHeaders(call, family, location, ref, remainingMs) };
 }
 
-/** A `{ value, nextLink }` page; `nextLink` is absolute with the client's origin and carries `$skiptoken`. */
-export function page<T>(call: ArmCall, items: readonly T[], render: (item: T) => unknown, pageSize: number): ArmReply {
+/** Offset of the page a request asks for (`$skiptoken`), and the absolute nextLink after `end`, if any. */
+function pageBounds(call: ArmCall, total: number, pageSize: number): { start: number; end: number; nextLink?: string } {
   const token = call.request.url.searchParams.get('$skiptoken');
-  const start = token && /^\d+$/.test(token) ? Number(token) : 0;
-  const end = Math.min(items.length, start + pageSize);
-  const value = new Array<unknown>(end - start);
-  for (let i = start; i < end; i++) value[i - start] = render(items[i]!);
-  if (end >= items.length) return { status: 200, body: { value } };
+  const start = token && /^\d+$/.test(token) ? Math.min(Number(token), total) : 0;
+  const end = Math.min(total, start + pageSize);
+  if (end >= total) return { start, end };
   const next = new URL(call.request.url.pathname, call.request.origin);
   for (const [k, v] of call.request.url.searchParams) if (k !== '$skiptoken') next.searchParams.append(k, v);
   next.searchParams.set('$skiptoken', String(end));
-  return { status: 200, body: { value, nextLink: next.toString() } };
+  return { start, end, nextLink: next.toString() };
+}
+
+/** A `{ value, nextLink }` page; `nextLink` is absolute with the client's origin and carries `$skiptoken`. */
+export function page<T>(call: ArmCall, items: readonly T[], render: (item: T) => unknown, pageSize: number): ArmReply {
+  const { start, end, nextLink } = pageBounds(call, items.length, pageSize);
+  const value = new Array<unknown>(end - start);
+  for (let i = start; i < end; i++) value[i - start] = render(items[i]!);
+  return { status: 200, body: nextLink ? { value, nextLink } : { value } };
+}
+
+/** The same page built from items already serialized to JSON text (the VM list hot path). */
+export function rawPage<T>(call: ArmCall, items: readonly T[], renderText: (item: T) => string, pageSize: number): ArmReply {
+  const { start, end, nextLink } = pageBounds(call, items.length, pageSize);
+  const parts = new Array<string>(end - start);
+  for (let i = start; i < end; i++) parts[i - start] = renderText(items[i]!);
+  const tail = nextLink ? `],"nextLink":${JSON.stringify(nextLink)}}` : ']}';
+  return { status: 200, body: new RawJson(`{"value":[${parts.join(',')}${tail}`) };
 }
 
 export function tagsBody(body: Json): unknown {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CloudService, SimContext, SimRequest, SimResponse } from '../core/types.js';
 import { checkApiVersion, type ApiFamily } from './api-versions.js';
 import { principalOf } from './auth.js';
-import type { ArmCall, ArmReply } from './call.js';
+import { RawJson, type ArmCall, type ArmReply } from './call.js';
 import * as compute from './compute.js';
 import { ArmError, badRequest } from './errors.js';
 import * as groups from './groups.js';
@@ -166,7 +166,7 @@ export function createArmService(context: SimContext): CloudService {
     const out: Record<string, string> = { 'cache-control': 'no-cache', ...headers, ...reply.headers };
     if (reply.body === undefined || method === 'HEAD') return { status: reply.status, headers: out, body: '' };
     out['content-type'] = 'application/json; charset=utf-8';
-    return { status: reply.status, headers: out, body: JSON.stringify(reply.body) };
+    return { status: reply.status, headers: out, body: reply.body instanceof RawJson ? reply.body.text : JSON.stringify(reply.body) };
   };
 
   const handle = async (request: SimRequest): Promise<SimResponse> => {

@@ -108,6 +108,10 @@ export interface VmRecord extends Lifecycle {
   readonly seq: number;
   /** Only with the `local` backing: the backing VM is still starting. */
   backingPending?: boolean;
+  /** Serialized JSON of a settled VM (see compute.ts `vmText`), valid for generation `jsonGen` in scope `jsonScope`. */
+  json?: string;
+  jsonGen?: number;
+  jsonScope?: string;
 }
 
 export interface VmssRecord extends Lifecycle {
@@ -172,7 +176,7 @@ export class ArmStore {
   private seq = 0;
   /** Bumped whenever a VM is added or removed anywhere, to invalidate subscription-wide list caches. */
   vmVersion = 0;
-  private allVms?: { version: number; sub: string; list: VmRecord[] };
+  private allVms?: { version: number; sub: string; list: Array<readonly [ResourceGroupRecord, VmRecord]> };
 
   nextGen(): number {
     return ++this.gen;
@@ -206,11 +210,12 @@ export class ArmStore {
     return rg.vmList;
   }
 
-  listAllVms(sub: string): VmRecord[] {
+  /** Every VM of the subscription with its group, cached until a VM is added or removed. */
+  listAllVms(sub: string): Array<readonly [ResourceGroupRecord, VmRecord]> {
     const key = sub.toLowerCase();
     if (this.allVms && this.allVms.version === this.vmVersion && this.allVms.sub === key) return this.allVms.list;
-    const list: VmRecord[] = [];
-    for (const rg of this.groups(sub).values()) for (const vm of rg.vms.values()) list.push(vm);
+    const list: Array<readonly [ResourceGroupRecord, VmRecord]> = [];
+    for (const rg of this.groups(sub).values()) for (const vm of rg.vms.values()) list.push([rg, vm]);
     this.allVms = { version: this.vmVersion, sub: key, list };
     return list;
   }
