@@ -4,7 +4,6 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { NagSuppressions } from 'cdk-nag';
 import { SkypoolError, SpecError, type SpecIssue } from '../errors.js';
 import { parseSpec, parseSpecYaml } from '../spec/load.js';
 import { poolSpecHash } from '../spec/hash.js';
@@ -13,6 +12,7 @@ import { TAG_KEYS } from '../providers/types.js';
 import { renderUserData, USER_DATA_MAX_BYTES } from '../bootstrap/user-data.js';
 import { instanceTypeForSize } from './instance-types.js';
 import { AwsNodePool } from './pool.js';
+import { suppressNag } from './nag.js';
 
 /** Public SSM parameter of the current Ubuntu 24.04 AMI: resolved by CloudFormation at deploy, no synth lookup. */
 export const UBUNTU_AMI_PARAMETER = '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id';
@@ -269,7 +269,7 @@ export class SkypoolCluster extends Construct {
         conditions: clusterTag,
       });
     }
-    NagSuppressions.addResourceSuppressions(
+    suppressNag(
       node.role,
       [
         {
@@ -280,7 +280,7 @@ export class SkypoolCluster extends Construct {
       ],
       true,
     );
-    NagSuppressions.addResourceSuppressions(node.autoScalingGroup, [
+    suppressNag(node.autoScalingGroup, [
       { id: 'AwsSolutions-AS3', reason: 'node health is watched through the engine (`skypool status`); scaling notifications would duplicate it.' },
     ]);
   }
@@ -288,7 +288,7 @@ export class SkypoolCluster extends Construct {
 
 /** Secrets Manager rotation needs a Lambda; neither secret can be rotated by one. */
 function suppressRotation(secret: secretsmanager.Secret, reason: string): void {
-  NagSuppressions.addResourceSuppressions(secret, [{ id: 'AwsSolutions-SMG4', reason }]);
+  suppressNag(secret, [{ id: 'AwsSolutions-SMG4', reason }]);
 }
 
 function loadSpec(spec: ClusterSpecInput | string, where: string): ClusterSpec {
