@@ -87,7 +87,8 @@ export function createEc2Service(context: SimContext, options: Ec2ServiceOptions
     claims(request) {
       const path = request.url.pathname;
       if (path.startsWith('/compute/') || path.startsWith('/subscriptions/')) return false;
-      if (isFormPost(request)) return /(^|&)Action=/.test(request.body.toString('latin1'));
+      // A form POST to the root is EC2's even without Action (it answers MissingAction), as is any form with Action=.
+      if (isFormPost(request)) return path === '/' || /(^|&)Action=/.test(request.body.toString('latin1'));
       return request.method === 'GET' && request.url.searchParams.has('Action');
     },
 
