@@ -178,6 +178,8 @@ describe('protocol', () => {
       ['GET', `${rgPath('rg-main')}/providers/Microsoft.Compute/widgets?api-version=${VM_API}`, undefined, 404, 'InvalidResourceType'],
       ['GET', `${rgPath('rg-main')}/providers/Microsoft.Foo/bars?api-version=2020-01-01`, undefined, 409, 'MissingSubscriptionRegistration'],
       ['PATCH', vmPath('rg-main', 'x'), {}, 405, 'HttpMethodNotAllowed'],
+      ['PUT', `${rgPath('rg-bad-tags')}?api-version=${RG_API}`, { location: 'eastus', tags: { 'a<b': 'x' } }, 400, 'InvalidTagNameCharacters'],
+      ['PUT', `${rgPath('rg-bad-tags')}?api-version=${RG_API}`, { location: 'eastus', tags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`t${i}`, 'v'])) }, 400, 'InvalidTag'],
     ];
     for (const [method, path, body, status, code] of cases) {
       const res = await raw(sim, method, path, body);
@@ -449,6 +451,36 @@ describe('faults', () => {
     expect(slow.meter.snapshot().find((m) => m.action === 'ResourceGroups_Get' && m.outcome === 'throttled')?.count).toBe(throttled.length);
     // The SDK honours Retry-After and gets through.
     expect((await sc.resources.resourceGroups.get('rg-t')).name).toBe('rg-t');
+  });
+});
+
+describe('local backing', () => {
+  test('a VM runs its customData on the backing; Succeeded once it started; stopped on delete', async () => {
+    const started: Array<{ id: string; name: string; privateIp?: string; userData: string }> = [];
+    const stopped: string[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    const vmBacking = {
+      start: async (vm: { id: string; name: string; privateIp?: string; userData: string }) => {
+        started.push(vm);
+        await gate;
+        return { privateIp: vm.privateIp ?? '' };
+      },
+      stop: async (vm: { id: string }) => void stopped.push(vm.id),
+    };
+    const { sim: local, c: lc } = await start({ backing: 'local', vmBacking, bootTimeMs: 20 });
+    await baseNetwork(lc, 'rg-l');
+    await nic(lc, 'rg-l', 'l1-nic', '10.20.0.40');
+    const put = await raw(local, 'PUT', vmPath('rg-l', 'l1'), vmBody('rg-l', 'l1-nic'));
+    expect(put.status).toBe(201);
+    expect(started).toEqual([expect.objectContaining({ name: 'l1', privateIp: '10.20.0.40', userData: '#!/bin/sh\necho hi\n' })]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect((await lc.compute.virtualMachines.get('rg-l', 'l1')).provisioningState).toBe('Creating');
+    release();
+    await deadline('backing started', 5000, async () => ((await lc.compute.virtualMachines.get('rg-l', 'l1')).provisioningState === 'Succeeded' ? true : undefined));
+    await lc.compute.virtualMachines.delete('rg-l', 'l1', POLL);
+    expect(stopped).toEqual([started[0]!.id]);
+    await lc.resources.resourceGroups.beginDeleteAndWait('rg-l', POLL);
   });
 });
 

@@ -1,5 +1,5 @@
 import { startCloudSim, type CloudSim } from '../src/cloudsim/index.js';
-import { CapacityError, PrerequisiteError, QuotaError } from '../src/errors.js';
+import { CapacityError, PrerequisiteError, QuotaError, ThrottledError } from '../src/errors.js';
 import type { LaunchRequest, NetworkRef } from '../src/providers/types.js';
 import type { NodePoolSpec } from '../src/spec/schema.js';
 import { createProvider, type AzureProvider } from '../providers/azure/index.js';
@@ -117,6 +117,21 @@ test('quota exceeded → QuotaError', async () => {
   await expect(provider.runInstances(request([{ name: 'azt-q-1' }], { idempotencyToken: 'tok-q' }))).rejects.toThrow(QuotaError);
   await provider.terminateInstances([`/subscriptions/${SUB}/resourceGroups/skypool-azt/providers/Microsoft.Compute/virtualMachines/azt-q-1`]);
 });
+
+test('throttling that outlasts the SDK retries → ThrottledError', async () => {
+  // Writes: a bucket of 10 refilling 0.5/s, so the SDK's three Retry-After waits cannot drain a burst of 24 PUTs.
+  const slow = await startCloudSim({ bootTimeMs: 20, rateLimits: { azure: { scale: 0.05 } } });
+  const p = createProvider({ subscriptionId: SUB, region: 'eastus', endpoint: slow.httpsUrl, caCertPem: slow.caCertPem, credential, pollIntervalMs: 10, concurrency: 12 });
+  try {
+    const net = await p.ensureNetwork('thr');
+    const nodes = Array.from({ length: 12 }, (_, i) => ({ name: `thr-n-${i}` }));
+    const error = await p.runInstances({ ...request(nodes), cluster: 'thr', network: net, tags: { ...tags, cluster: 'thr' } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ThrottledError);
+    expect(slow.meter.snapshot().some((m) => m.outcome === 'throttled')).toBe(true);
+  } finally {
+    await slow.stop();
+  }
+}, 40_000);
 
 test('terminate, then deleteNetwork leaves nothing', async () => {
   const listed = await provider.listInstances(CLUSTER);
