@@ -347,6 +347,16 @@ suite('local provider', () => {
     expect(ours(await snapshot(stateRoot), cluster, NODES, stateRoot)).toEqual(before);
   }, 60_000);
 
+  it('refuses user-data that is not a script before creating anything', async () => {
+    network = await provider.ensureNetwork(cluster);
+    const G = `${cluster}-g`;
+    await expect(provider.runInstances(request([G], '#cloud-config\nruncmd: [true]\n', 'tok-5'))).rejects.toThrow(/starting with "#!"/);
+    expect(await provider.listInstances(cluster)).toEqual([]);
+    expect(existsSync(join(stateRoot, cluster, G))).toBe(false);
+    await provider.deleteNetwork(cluster);
+    expect(ours(await snapshot(stateRoot), cluster, [...NODES, G], stateRoot)).toEqual(before);
+  }, 60_000);
+
   it('launches a VM once when the same request arrives twice at the same time', async () => {
     network = await provider.ensureNetwork(cluster);
     const F = `${cluster}-f`;

@@ -12,7 +12,7 @@ import { checkLocalPrerequisites } from './prerequisites.js';
 import { trackNetwork, trackVm } from './signals.js';
 import { ensureHostMountPoints, PRIVATE_DIRS, PRIVATE_FILES, privatePath, writePrivateFiles } from './private-paths.js';
 import { isAlive, readRecord, writeRecord, type VmRecord } from './state.js';
-import { readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
+import { interpreterOf, readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
 import { createNetns, execInAnchor, setupVm, startAnchor } from './vm.js';
 
 export interface LocalProviderSettings extends ProviderSettings {
@@ -124,6 +124,7 @@ export class LocalProvider implements Provider {
   async runInstances(request: LaunchRequest): Promise<Instance[]> {
     await this.prerequisites();
     request.signal?.throwIfAborted();
+    interpreterOf(request.userData); // refuse what cannot run before creating anything
     const network = (await findBridge(request.cluster)) ?? (await this.ensureNetwork(request.cluster, request.signal));
     if (network.cidr !== request.network.cidr) {
       throw new CloudApiError(`the bridge of cluster "${request.cluster}" has ${network.cidr}, not ${request.network.cidr}: call ensureNetwork again`, {
