@@ -347,12 +347,16 @@ suite('local provider', () => {
     expect(ours(await snapshot(stateRoot), cluster, NODES, stateRoot)).toEqual(before);
   }, 60_000);
 
-  it('refuses user-data that is not a script before creating anything', async () => {
+  it('refuses bad launches and leaves nothing of them', async () => {
     network = await provider.ensureNetwork(cluster);
     const G = `${cluster}-g`;
     await expect(provider.runInstances(request([G], '#cloud-config\nruncmd: [true]\n', 'tok-5'))).rejects.toThrow(/starting with "#!"/);
     expect(await provider.listInstances(cluster)).toEqual([]);
     expect(existsSync(join(stateRoot, cluster, G))).toBe(false);
+    // A launch failing half-way (address outside the subnet) removes what it had made.
+    await expect(provider.runInstances(request([{ name: G, privateIp: '192.168.77.5' }], HTTPD_USER_DATA, 'tok-6'))).rejects.toThrow(/outside/);
+    expect(existsSync(join(stateRoot, cluster, G))).toBe(false);
+    expect(await provider.listInstances(cluster)).toEqual([]);
     await provider.deleteNetwork(cluster);
     expect(ours(await snapshot(stateRoot), cluster, [...NODES, G], stateRoot)).toEqual(before);
   }, 60_000);
