@@ -31,7 +31,6 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const started = performance.now();
   const phases: PhaseTiming[] = [];
   const { progress } = ctx;
-  const deadline = (): { deadline: number; signal?: AbortSignal } => ({ deadline: Date.now() + ctx.readyTimeoutMs, ...(signal ? { signal } : {}) });
 
   await progress.phase('prepare', phases, async () => {
     await ctx.checkPrerequisites();
@@ -71,10 +70,8 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
     manager = await progress.phase('bootstrap-manager', phases, async () => {
       const instance = await ctx.waitRunning(await ctx.launch(first, 'manager', true, {}, signal), signal);
       created.push(instance);
-      const endpoint = endpointOf(instance);
-      await driver.waitReady(endpoint, 'manager', deadline()).catch((error: unknown) => ctx.withBootLog(instance, error));
-      ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'engine-ready' });
-      return { instance, endpoint };
+      await ctx.waitEngine(instance, signal);
+      return { instance, endpoint: endpointOf(instance) };
     });
   }
   const pool = manager;
@@ -94,12 +91,7 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
     );
     created.push(...launched);
     await progress.phase('wait-engines', phases, () =>
-      Promise.all(
-        launched.map(async (instance) => {
-          await driver.waitReady(endpointOf(instance), instance.tags.role, deadline()).catch((error: unknown) => ctx.withBootLog(instance, error));
-          ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'engine-ready' });
-        }),
-      ),
+      Promise.all(launched.map((instance) => ctx.waitEngine(instance, signal))),
     );
   }
 

@@ -12,6 +12,7 @@ import type { ClusterSpec, NodePoolSpec, ProviderName, Role } from '../spec/sche
 import { poolSpecHash } from '../spec/hash.js';
 import { SwarmDriver } from '../engines/swarm/index.js';
 import { Progress } from './progress.js';
+import { sleep } from '../engines/poll.js';
 import type { ClusterOptions } from './types.js';
 
 /** Host commands the swarm engine needs on a local-provider host. */
@@ -187,6 +188,43 @@ export class ClusterContext {
       return redact(`${status}; last lines of its log:\n${tail}`);
     } catch {
       return undefined;
+    }
+  }
+
+  /**
+   * Waits until the node's engine is part of the pool. Where the provider can read the boot log (local), a
+   * user-data that already failed ends the wait at once, with the end of its log in the error.
+   */
+  async waitEngine(instance: Instance, signal?: AbortSignal): Promise<void> {
+    const driver = await this.driver();
+    const provider = await this.provider(instance.provider);
+    const stop = new AbortController();
+    const combined = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    let failedBoot: string | undefined;
+    const watch = canReadUserData(provider)
+      ? (async () => {
+          while (!combined.aborted) {
+            const result = await provider.readUserDataResult(this.spec.name, instance.name).catch(() => undefined);
+            if (result?.done && result.exitCode !== 0) {
+              failedBoot = await this.bootLogTail(instance);
+              stop.abort();
+              return;
+            }
+            await sleep(250, combined).catch(() => undefined);
+          }
+        })()
+      : Promise.resolve();
+    try {
+      await driver.waitReady(endpointOf(instance), instance.tags.role, { deadline: Date.now() + this.readyTimeoutMs, signal: combined });
+      this.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'engine-ready' });
+    } catch (error) {
+      if (failedBoot !== undefined && !signal?.aborted) {
+        throw new EngineError(`the boot script of ${instance.name} failed before its engine joined the pool: ${failedBoot}`, { node: instance.name });
+      }
+      await this.withBootLog(instance, error);
+    } finally {
+      stop.abort();
+      await watch;
     }
   }
 

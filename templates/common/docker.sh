@@ -29,7 +29,14 @@ elif $DOCKER info >/dev/null 2>&1; then
 else
   # shellcheck disable=SC2086 # DOCKERD_ARGS is a list of words
   DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid "$DOCKERD" $DOCKERD_ARGS >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
+  DOCKERD_PID=$!
 fi
-wait_for "dockerd to answer (see $LOG_DIR/dockerd.log)" $DOCKER info
+until $DOCKER info >/dev/null 2>&1; do
+  if [ -n "${DOCKERD_PID:-}" ] && ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+    fail "dockerd exited at start: $(tail -n 3 "$LOG_DIR/dockerd.log" | tr '\n' ' ')"
+  fi
+  [ "$(remaining)" -gt 0 ] || fail "timed out after ${DEADLINE_SECONDS}s waiting for dockerd (see $LOG_DIR/dockerd.log)"
+  sleep 0.2
+done
 log "dockerd ready after $(($(date +%s) - START))s"
 swarm_state() { $DOCKER info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
