@@ -2,6 +2,7 @@ import type { SimResponse } from '../core/types.js';
 import { IMAGES, MACHINE_TYPE_BY_NAME, regionOf, ZONE_NAMES, ZONES } from './catalog.js';
 import { alreadyExists, GceError, invalidField, notFound, required, type OperationFailure } from './errors.js';
 import { compileFilter, type FieldGetter } from './filter.js';
+import { JsonBuffer } from './json-buffer.js';
 import { usableNetwork, usableSubnet } from './network.js';
 import { newOperation, renderOperation, replayOrRun } from './operations.js';
 import { decodeToken, encodeToken, pageSize } from './paging.js';
@@ -341,6 +342,9 @@ export function bulkInsertInstances(rt: GceRuntime, call: GceCall, zone: string)
 
 // ---- rendering ---------------------------------------------------------------------------------------------
 
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** An opaque, stable 8-byte fingerprint in base64 (the shape Compute Engine uses), from a 64-bit FNV-style hash. */
 function fingerprintOf(text: string): string {
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193;
@@ -349,15 +353,30 @@ function fingerprintOf(text: string): string {
     h1 = Math.imul(h1 ^ c, 16777619) >>> 0;
     h2 = Math.imul(h2 ^ c, 2246822519) >>> 0;
   }
-  const buf = Buffer.alloc(8);
-  buf.writeUInt32BE(h1, 0);
-  buf.writeUInt32BE(h2, 4);
-  return buf.toString('base64');
+  const bytes = [h1 >>> 24, (h1 >>> 16) & 255, (h1 >>> 8) & 255, h1 & 255, h2 >>> 24, (h2 >>> 16) & 255, (h2 >>> 8) & 255, h2 & 255];
+  let out = '';
+  for (let i = 0; i < 6; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += B64[n >>> 18]! + B64[(n >>> 12) & 63]! + B64[(n >>> 6) & 63]! + B64[n & 63]!;
+  }
+  const n = (bytes[6]! << 16) | (bytes[7]! << 8);
+  return `${out}${B64[n >>> 18]!}${B64[(n >>> 12) & 63]!}${B64[(n >>> 6) & 63]!}=`;
 }
 
-/** The fields every VM of one call shares, serialized once (list pages are built by string concatenation). */
-function sharedJson(props: VmProps): string {
-  if (props.json) return props.json;
+/** Pieces of the instance JSON that every VM of one call shares, built once (list pages are string concatenation). */
+interface Template {
+  readonly zoneLink: string;
+  readonly nicHead: string;
+  readonly diskTail: string;
+  /** UTF-8: labels, metadata and description may hold any character. */
+  readonly shared: Buffer;
+}
+
+const templates = new WeakMap<VmProps, Template>();
+
+function templateOf(props: VmProps): Template {
+  let t = templates.get(props);
+  if (t) return t;
   const labels = JSON.stringify(props.labels);
   const metadataItems = JSON.stringify(props.metadata);
   const parts = [
@@ -372,27 +391,31 @@ function sharedJson(props: VmProps): string {
     `"shieldedInstanceConfig":{"enableSecureBoot":false,"enableVtpm":true,"enableIntegrityMonitoring":true}`,
   ];
   if (props.description) parts.push(`"description":${JSON.stringify(props.description)}`);
-  props.json = parts.join(',');
-  return props.json;
+  t = {
+    zoneLink: link(`projects/${props.project}/zones/${props.zone}`),
+    nicHead:
+      `"networkInterfaces":[{"kind":"compute#networkInterface","network":"${link(`projects/${props.project}/global/networks/${props.network}`)}",` +
+      `"subnetwork":"${link(`projects/${props.project}/regions/${props.subnetRegion}/subnetworks/${props.subnet}`)}","networkIP":"`,
+    diskTail: `","deviceName":"persistent-disk-0","index":0,"boot":true,"autoDelete":true,"interface":"SCSI","diskSizeGb":"${props.diskSizeGb}","architecture":"X86_64"}],`,
+    shared: Buffer.from(parts.join(','), 'utf8'),
+  };
+  templates.set(props, t);
+  return t;
 }
 
-/** Instance JSON. Names, ids and addresses are validated to JSON-safe characters, so no escaping is needed. */
-function renderVm(rt: GceRuntime, vm: VmRec, status: string): string {
-  const p = vm.props;
-  const zonePath = `projects/${p.project}/zones/${vm.zone}`;
+/** Appends the instance JSON. Names, ids and addresses are validated to JSON-safe ASCII, so no escaping is needed. */
+function renderVm(rt: GceRuntime, vm: VmRec, status: string, out: JsonBuffer): void {
+  const t = templateOf(vm.props);
   const ip = vm.backingIp ?? intToIp(vm.ip);
   const nat = vm.natIp === undefined ? '' : `,"accessConfigs":[{"kind":"compute#accessConfig","type":"ONE_TO_ONE_NAT","name":"External NAT","natIP":"${vm.backingIp ?? intToIp(vm.natIp)}","networkTier":"PREMIUM"}]`;
-  return (
-    `{"kind":"compute#instance","id":"${vm.id}","creationTimestamp":"${rt.timestamp(vm.createdAt)}","name":"${vm.name}",` +
-    `"status":"${status}",` +
-    (status === 'RUNNING' ? `"lastStartTimestamp":"${rt.timestamp(vm.createdAt + rt.bootMs)}",` : '') +
-    `"zone":"${link(zonePath)}",` +
-    `"networkInterfaces":[{"kind":"compute#networkInterface","network":"${link(`projects/${p.project}/global/networks/${p.network}`)}",` +
-    `"subnetwork":"${link(`projects/${p.project}/regions/${p.subnetRegion}/subnetworks/${p.subnet}`)}","networkIP":"${ip}","name":"nic0"${nat},"stackType":"IPV4_ONLY","fingerprint":"${fingerprintOf(vm.id)}"}],` +
-    `"disks":[{"kind":"compute#attachedDisk","type":"PERSISTENT","mode":"READ_WRITE","source":"${link(`${zonePath}/disks/${vm.name}`)}","deviceName":"persistent-disk-0","index":0,"boot":true,"autoDelete":true,"interface":"SCSI","diskSizeGb":"${p.diskSizeGb}","architecture":"X86_64"}],` +
-    `${sharedJson(p)},` +
-    `"fingerprint":"${fingerprintOf(vm.name + vm.id)}","selfLink":"${link(`${zonePath}/instances/${vm.name}`)}","selfLinkWithId":"${link(`${zonePath}/instances/${vm.id}`)}"}`
+  out.text(
+    `{"kind":"compute#instance","id":"${vm.id}","creationTimestamp":"${rt.timestamp(vm.createdAt)}","name":"${vm.name}","status":"${status}",` +
+      (status === 'RUNNING' ? `"lastStartTimestamp":"${rt.timestamp(vm.createdAt + rt.bootMs)}",` : '') +
+      `"zone":"${t.zoneLink}",${t.nicHead}${ip}","name":"nic0"${nat},"stackType":"IPV4_ONLY","fingerprint":"${fingerprintOf(vm.id)}"}],` +
+      `"disks":[{"kind":"compute#attachedDisk","type":"PERSISTENT","mode":"READ_WRITE","source":"${t.zoneLink}/disks/${vm.name}${t.diskTail}`,
   );
+  out.bytes(t.shared);
+  out.text(`,"fingerprint":"${fingerprintOf(vm.name)}","selfLink":"${t.zoneLink}/instances/${vm.name}","selfLinkWithId":"${t.zoneLink}/instances/${vm.id}"}`);
 }
 
 function vmGetter(vm: VmRec, status: string): FieldGetter {
@@ -428,17 +451,20 @@ function liveVm(rt: GceRuntime, project: string, zone: string, name: string): Vm
 
 export function getInstance(rt: GceRuntime, call: GceCall, zone: string, name: string): SimResponse {
   const vm = liveVm(rt, call.project, zone, name);
-  return ok(renderVm(rt, vm, vmStatus(rt, vm)));
+  const out = new JsonBuffer();
+  renderVm(rt, vm, vmStatus(rt, vm), out);
+  return ok(out.build());
 }
 
 /**
- * One page of a zone's VMs after `afterSeq`: rendered items, and the seq to continue from when another
- * matching VM exists (looked ahead so the last page carries no token).
+ * Appends up to `size` matching VMs of a zone after `afterSeq` (comma-separated) and returns how many, plus
+ * the seq to continue from when another matching VM exists (looked ahead, so the last page has no token).
  */
-function zonePage(rt: GceRuntime, zv: ZoneVms | undefined, afterSeq: number, size: number, filter: string | null, out: string[]): number | undefined {
-  if (!zv) return undefined;
+function zonePage(rt: GceRuntime, zv: ZoneVms | undefined, afterSeq: number, size: number, filter: string | null, out: JsonBuffer): { count: number; resume?: number } {
+  if (!zv) return { count: 0 };
   const predicate = compileFilter(filter);
   const gone: VmRec[] = [];
+  let count = 0;
   let resume: number | undefined;
   const order = zv.order;
   for (let i = zv.startAfter(afterSeq); i < order.length; i++) {
@@ -447,55 +473,49 @@ function zonePage(rt: GceRuntime, zv: ZoneVms | undefined, afterSeq: number, siz
     if (isGone(rt, vm)) { gone.push(vm); continue; }
     const status = vmStatus(rt, vm);
     if (predicate && !predicate(vmGetter(vm, status))) continue;
-    if (out.length >= size) { resume = i > 0 ? order[i - 1]!.seq : afterSeq; break; }
-    out.push(renderVm(rt, vm, status));
+    if (count >= size) { resume = i > 0 ? order[i - 1]!.seq : afterSeq; break; }
+    if (count > 0) out.text(',');
+    renderVm(rt, vm, status, out);
+    count++;
   }
   for (const vm of gone) purge(rt, zv, vm);
-  // `resume` is the seq of the item before the look-ahead hit; every rendered item is at or before it.
-  return resume === undefined ? undefined : Math.max(afterSeq, resume);
+  // `resume` is the seq just before the look-ahead hit; every appended VM is at or before it.
+  return resume === undefined ? { count } : { count, resume: Math.max(afterSeq, resume) };
 }
 
 export function listInstances(rt: GceRuntime, call: GceCall, zone: string): SimResponse {
   knownZone(zone);
   const size = pageSize(call.query);
   const after = decodeToken(call.query, 1)?.[0] ?? 0;
-  const items: string[] = [];
-  const resume = zonePage(rt, rt.state.zones.get(`${call.project}/${zone}`), after, size, call.query.get('filter'), items);
-  const selfLink = link(`projects/${call.project}/zones/${zone}/instances`);
-  return ok(
-    `{"kind":"compute#instanceList","id":"projects/${call.project}/zones/${zone}/instances","items":[${items.join(',')}]` +
-      (resume === undefined ? '' : `,"nextPageToken":"${encodeToken([resume])}"`) +
-      `,"selfLink":"${selfLink}"}`,
-  );
+  const out = new JsonBuffer().text(`{"kind":"compute#instanceList","id":"projects/${call.project}/zones/${zone}/instances","items":[`);
+  const { resume } = zonePage(rt, rt.state.zones.get(`${call.project}/${zone}`), after, size, call.query.get('filter'), out);
+  out.text(`]${resume === undefined ? '' : `,"nextPageToken":"${encodeToken([resume])}"`},"selfLink":"${link(`projects/${call.project}/zones/${zone}/instances`)}"}`);
+  return ok(out.build());
 }
 
 /** `aggregated/instances`: every zone in catalog order; the page token holds the zone index and seq. */
 export function aggregatedInstances(rt: GceRuntime, call: GceCall): SimResponse {
   const size = pageSize(call.query);
   const [startZone, startSeq] = decodeToken(call.query, 2) ?? [0, 0];
-  const scopes: string[] = [];
+  const out = new JsonBuffer().text(`{"kind":"compute#instanceAggregatedList","id":"projects/${call.project}/aggregated/instances","items":{`);
   let token: string | undefined;
   let total = 0;
   for (let z = 0; z < ZONE_NAMES.length; z++) {
-    const zone = ZONE_NAMES[z]!;
-    const scope = `zones/${zone}`;
-    const items: string[] = [];
+    const scope = `zones/${ZONE_NAMES[z]!}`;
+    if (z > 0) out.text(',');
+    const items = new JsonBuffer();
+    let count = 0;
     if (z >= startZone! && token === undefined) {
-      const resume = zonePage(rt, rt.state.zones.get(`${call.project}/${zone}`), z === startZone ? startSeq! : 0, size - total, call.query.get('filter'), items);
-      total += items.length;
-      if (resume !== undefined) token = encodeToken([z, resume]);
+      const page = zonePage(rt, rt.state.zones.get(`${call.project}/${ZONE_NAMES[z]!}`), z === startZone ? startSeq! : 0, size - total, call.query.get('filter'), items);
+      count = page.count;
+      total += count;
+      if (page.resume !== undefined) token = encodeToken([z, page.resume]);
     }
-    scopes.push(
-      items.length
-        ? `"${scope}":{"instances":[${items.join(',')}]}`
-        : `"${scope}":{"warning":{"code":"NO_RESULTS_ON_PAGE","message":"There are no results for scope '${scope}' on this page.","data":[{"key":"scope","value":"${scope}"}]}}`,
-    );
+    if (count) out.text(`"${scope}":{"instances":[`).bytes(items.build()).text(']}');
+    else out.text(`"${scope}":{"warning":{"code":"NO_RESULTS_ON_PAGE","message":"There are no results for scope '${scope}' on this page.","data":[{"key":"scope","value":"${scope}"}]}}`);
   }
-  return ok(
-    `{"kind":"compute#instanceAggregatedList","id":"projects/${call.project}/aggregated/instances","items":{${scopes.join(',')}}` +
-      (token === undefined ? '' : `,"nextPageToken":"${token}"`) +
-      `,"selfLink":"${link(`projects/${call.project}/aggregated/instances`)}"}`,
-  );
+  out.text(`}${token === undefined ? '' : `,"nextPageToken":"${token}"`},"selfLink":"${link(`projects/${call.project}/aggregated/instances`)}"}`);
+  return ok(out.build());
 }
 
 export function deleteInstance(rt: GceRuntime, call: GceCall, zone: string, name: string): SimResponse {

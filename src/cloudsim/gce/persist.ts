@@ -14,7 +14,7 @@ interface Snapshot {
   readonly subnets: (Omit<SubnetRec, 'used'> & { used: number[] })[];
   readonly firewalls: FirewallRec[];
   readonly templates: TemplateRec[];
-  readonly props: Omit<VmProps, 'json'>[];
+  readonly props: VmProps[];
   readonly vms: (Omit<VmRec, 'props'> & { props: number })[];
   readonly operations: OpRec[];
 }
@@ -32,15 +32,14 @@ export function snapshotState(rt: GceRuntime): Snapshot {
   const by = rt.wallBase;
   const s = rt.state;
   const propIndex = new Map<VmProps, number>();
-  const props: Omit<VmProps, 'json'>[] = [];
+  const props: VmProps[] = [];
   const vms: Snapshot['vms'] = [];
   for (const zv of s.zones.values()) {
     for (const vm of zv.order) {
       if (!zv.isLive(vm) || (vm.goneAt !== undefined && now >= vm.goneAt)) continue;
       let i = propIndex.get(vm.props);
       if (i === undefined) {
-        const { json: _json, ...plain } = vm.props;
-        i = props.push(plain) - 1;
+        i = props.push(vm.props) - 1;
         propIndex.set(vm.props, i);
       }
       vms.push(shift({ ...vm, props: i }, by));

@@ -71,14 +71,24 @@ export class GceRuntime {
   }
 
   /** RFC 3339 in US Pacific offset, the way Compute Engine prints creationTimestamp. */
+  private readonly stamps = new Map<number, string>();
+
   timestamp(t: number): string {
-    const d = new Date(this.wallBase + t - 7 * 3600_000);
-    return `${d.toISOString().slice(0, 23)}-07:00`;
+    // VMs of one bulkInsert share their creation time: a small cache saves formatting it per VM on list pages.
+    let s = this.stamps.get(t);
+    if (s === undefined) {
+      const d = new Date(this.wallBase + t - 7 * 3600_000);
+      s = `${d.toISOString().slice(0, 23)}-07:00`;
+      if (this.stamps.size >= 256) this.stamps.clear();
+      this.stamps.set(t, s);
+    }
+    return s;
   }
 }
 
 export function ok(body: unknown): SimResponse {
-  return { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8' }, body: typeof body === 'string' ? body : JSON.stringify(body) };
+  const text = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+  return { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8' }, body: text };
 }
 
 /** A parsed Compute Engine request: project, path segments after `projects/<p>/`, query and JSON body. */

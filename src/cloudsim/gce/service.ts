@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CloudService, InventoryItem, SimContext, SimRequest, SimResponse } from '../core/types.js';
 import * as catalog from './catalog-api.js';
-import { errorResponse, GceError } from './errors.js';
+import { errorResponse, GceError, invalidField } from './errors.js';
 import * as instances from './instances.js';
 import { takeQuota, type QuotaGroup } from './limits.js';
 import * as network from './network.js';
@@ -98,6 +98,8 @@ function match(method: string, segments: readonly string[]): { route: Route; par
 }
 
 const PREFIX = '/compute/v1/';
+/** Project ids (optionally domain-scoped, or numeric) as the API accepts them; also keeps ids JSON-safe. */
+const PROJECT_ID = /^(?:(?:[-a-z0-9]{1,63}\.)*(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?):)?(?:[0-9]{1,19}|(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?))$/;
 
 function parseBody(body: Buffer): unknown {
   if (body.length === 0) return undefined;
@@ -134,9 +136,15 @@ export function createGceService(context: SimContext, options: GceServiceOptions
     let action = 'unknown';
     try {
       authorize(request);
-      const segments = request.url.pathname.slice(PREFIX.length).split('/').map(decodeURIComponent);
+      let segments: string[];
+      try {
+        segments = request.url.pathname.slice(PREFIX.length).split('/').map(decodeURIComponent);
+      } catch {
+        throw new GceError(400, 'invalid', `Invalid URL path encoding: ${request.url.pathname}`);
+      }
       if (segments[0] !== 'projects' || !segments[1]) throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
       const project = segments[1];
+      if (!PROJECT_ID.test(project)) throw invalidField('project', project, `Values must match the following regular expression: '${PROJECT_ID.source}'`);
       const found = match(request.method.toUpperCase(), segments.slice(2));
       if (!found) throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
       action = found.route.action;

@@ -74,8 +74,6 @@ export interface VmProps {
   readonly diskSizeGb: string;
   readonly description: string;
   readonly canIpForward: boolean;
-  /** Lazily built JSON fragment of the shared fields, for fast list rendering. */
-  json?: string;
 }
 
 export interface VmRec {
