@@ -394,6 +394,34 @@ describe('virtual machines', () => {
     await deadline('member gone', 5000, async () => ((await raw(sim, 'GET', vmPath('rg-main', 'flex-1'))).status === 404 ? true : undefined));
   });
 
+  test('Flexible scale set with a virtualMachineProfile: sku.capacity creates, scales in and deletes members', async () => {
+    const profile = {
+      osProfile: { computerNamePrefix: 'flexw', adminUsername: 'skypool', customData: Buffer.from('#!/bin/sh\n').toString('base64'), linuxConfiguration: { disablePasswordAuthentication: true, ssh: { publicKeys: [{ path: '/home/skypool/.ssh/authorized_keys', keyData: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq0 test' }] } } },
+      storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' }, osDisk: { createOption: 'FromImage' } },
+      networkProfile: { networkApiVersion: '2020-11-01', networkInterfaceConfigurations: [{ name: 'nic', primary: true, ipConfigurations: [{ name: 'ip', subnet: { id: subnetId('rg-main') } }] }] },
+    };
+    const set = await c.compute.virtualMachineScaleSets.createOrUpdate('rg-main', 'flexp', {
+      location: 'eastus', zones: ['1', '2'], sku: { name: 'Standard_D2s_v5', capacity: 3 }, orchestrationMode: 'Flexible', platformFaultDomainCount: 1, virtualMachineProfile: profile,
+    } as never, POLL);
+    expect(set.sku?.capacity).toBe(3);
+    expect(set.virtualMachineProfile?.osProfile?.customData).toBeUndefined();
+    const memberVms = async () => {
+      const out: VirtualMachine[] = [];
+      for await (const v of c.compute.virtualMachines.list('rg-main')) if (v.virtualMachineScaleSet?.id === set.id && v.provisioningState !== 'Deleting') out.push(v);
+      return out;
+    };
+    const made = await memberVms();
+    expect(made).toHaveLength(3);
+    expect(made.every((v) => /^flexp_[0-9a-f]{8}$/.test(v.name!) && v.provisioningState === 'Succeeded' && v.osProfile?.computerName?.startsWith('flexw'))).toBe(true);
+    expect(made.map((v) => v.zones?.[0]).sort()).toEqual(['1', '1', '2']);
+    const noApi = await raw(sim, 'PUT', `${rgPath('rg-main')}/providers/Microsoft.Compute/virtualMachineScaleSets/flexq?api-version=${VM_API}`, { location: 'eastus', sku: { name: 'Standard_D2s_v5', capacity: 1 }, properties: { orchestrationMode: 'Flexible', platformFaultDomainCount: 1, virtualMachineProfile: { ...profile, networkProfile: { networkInterfaceConfigurations: [] } } } });
+    expect([noApi.status, noApi.body.error.code]).toEqual([400, 'InvalidParameter']);
+    await c.compute.virtualMachineScaleSets.createOrUpdate('rg-main', 'flexp', { location: 'eastus', sku: { name: 'Standard_D2s_v5', capacity: 1 }, orchestrationMode: 'Flexible', platformFaultDomainCount: 1 } as never, POLL);
+    expect((await c.compute.virtualMachineScaleSets.get('rg-main', 'flexp')).sku?.capacity).toBe(1);
+    await c.compute.virtualMachineScaleSets.delete('rg-main', 'flexp', POLL);
+    await deadline('members gone', 5000, async () => ((await memberVms()).length === 0 && !sim.inventory().some((r) => r.id.includes('flexp_')) ? true : undefined));
+  });
+
   test('resourceSkus lists VM sizes with capabilities and zone restrictions', async () => {
     const skus = [];
     for await (const s of c.compute.resourceSkus.list({ filter: "location eq 'westeurope'" })) skus.push(s);

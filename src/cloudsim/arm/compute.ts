@@ -4,7 +4,8 @@ import { isoTime, jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply,
 import { findSku, skuOffered, skuResource, VM_SKUS, REGIONS, normalizeLocation, ZONES } from './catalog.js';
 import { bodyLocation, checkName, checkSameLocation, deleteReply, page, properties, putReply, rawPage, tagsBody } from './common.js';
 import { allocationMessage, ArmError, badRequest, conflict, invalidParameter, requiredProperty, resourceNotFound } from './errors.js';
-import { findNic, releaseIp } from './nic.js';
+import { findSubnet as findSubnetRef } from './network.js';
+import { createPlatformNic, findNic, releaseIp } from './nic.js';
 import { parseId, resourceId } from './route.js';
 import { derivedUuid, provisioningState, type NicRecord, type ResourceGroupRecord, type VmRecord, type VmssRecord } from './store.js';
 
@@ -130,7 +131,7 @@ function decodeCustomData(value: unknown): Buffer | undefined {
   return bytes;
 }
 
-function readVmInput(call: ArmCall, body: Json, location: string, creating: boolean, vmId: string): VmInput {
+function readVmInput(call: ArmCall, body: Json, location: string, creating: boolean, vmId: string, withoutNics = false): VmInput {
   const props = properties(body);
   const hardware = obj(props['hardwareProfile']);
   const size = str(hardware['vmSize']);
@@ -184,7 +185,7 @@ function readVmInput(call: ArmCall, body: Json, location: string, creating: bool
   const refs = Array.isArray(network['networkInterfaces']) ? (network['networkInterfaces'] as unknown[]).map(obj) : [];
   if (creating && refs.length === 0) throw requiredProperty('networkProfile');
   const nics: NicRecord[] = [];
-  for (const ref of refs) {
+  for (const ref of withoutNics ? [] : refs) {
     const nic = findNic(call, ref['id']);
     if (!nic) throw new ArmError(400, 'InvalidParameter', `Resource ${String(ref['id'])} not found.`, { target: 'networkProfile.networkInterfaces' });
     if (nic.location !== location) {
@@ -287,6 +288,12 @@ export function putVm(call: ArmCall, name: string): ArmReply {
   }
 
   if (input.vmssId) findVmss(call, input.vmssId, location);
+  const vm = insertVm(call, rg, name, location, tags, input);
+  return putReply(call, 'compute', location, 'vm', [name], vm, true, vmJson(call, rg.name, vm));
+}
+
+/** Creates the VM record (allocation faults apply), attaches its NICs and starts its backing. */
+function insertVm(call: ArmCall, rg: ResourceGroupRecord, name: string, location: string, tags: VmRecord['tags'], input: VmInput): VmRecord {
   const failure = allocationFault(call, location, input.size, input.zone);
   const vm: VmRecord = {
     name,
@@ -305,15 +312,16 @@ export function putVm(call: ArmCall, name: string): ArmReply {
     vmssId: input.vmssId && call.store.intern.string(input.vmssId),
     seq: call.store.nextSeq(),
     gen: call.store.nextGen(),
-    readyAt: call.now + bootMs,
+    readyAt: call.now + call.context.settings.bootTimeMs,
     createdAt: Date.now(),
     failed: failure?.body().error,
   };
   rg.vms.set(name.toLowerCase(), vm);
   call.store.vmsChanged(rg);
+  const id = vmResourceId(call, rg.name, name);
   for (const nic of input.nics) nic.vmId = id;
   startBacking(call, vm, id, input);
-  return putReply(call, 'compute', location, 'vm', [name], vm, true, vmJson(call, rg.name, vm));
+  return vm;
 }
 
 const keyCache = new WeakMap<object, Map<string, readonly { path: string; keyData: string }[]>>();
@@ -425,11 +433,21 @@ export function listVms(call: ArmCall): ArmReply {
 
 // ---------- Flexible scale sets ----------
 
+function vmssId(call: ArmCall, rgName: string, name: string): string {
+  return resourceId(call.sub, rgName, COMPUTE, 'virtualMachineScaleSets', name);
+}
+
+/** VMs of the group that belong to the scale set and are not being deleted. */
+function members(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord): VmRecord[] {
+  const id = vmssId(call, rg.name, s.name).toLowerCase();
+  return [...rg.vms.values()].filter((vm) => vm.deleteAt === undefined && vm.vmssId?.toLowerCase() === id);
+}
+
 function vmssJson(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord): Json {
-  const out: Json = { name: s.name, id: resourceId(call.sub, rg.name, COMPUTE, 'virtualMachineScaleSets', s.name), type: 'Microsoft.Compute/virtualMachineScaleSets', location: s.location, tags: s.tags };
-  if (s.sku) out['sku'] = s.sku;
+  const out: Json = { name: s.name, id: vmssId(call, rg.name, s.name), type: 'Microsoft.Compute/virtualMachineScaleSets', location: s.location, tags: s.tags };
+  if (s.sku) out['sku'] = { ...s.sku, capacity: members(call, rg, s).length };
   if (s.zones) out['zones'] = s.zones;
-  out['properties'] = {
+  const props: Json = {
     orchestrationMode: 'Flexible',
     platformFaultDomainCount: s.faultDomains,
     singlePlacementGroup: s.singlePlacementGroup ?? false,
@@ -437,7 +455,70 @@ function vmssJson(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord): Json {
     uniqueId: derivedUuid(seedOf(call), s.seq, 41),
     timeCreated: isoTime(s.createdAt),
   };
+  if (s.profile) {
+    // customData and passwords are write-only in ARM.
+    const { customData: _c, adminPassword: _p, ...os } = obj(s.profile['osProfile']);
+    props['virtualMachineProfile'] = { ...s.profile, osProfile: os };
+  }
+  out['properties'] = props;
   return out;
+}
+
+interface MemberTemplate {
+  readonly subnet: unknown;
+  readonly nicConfig: string;
+  body(name: string, nicId: string, zone: string | undefined, vmssRef: string, tags: unknown): Json;
+}
+
+/** How to build a member of a profile-based Flexible scale set: the subnet of its NIC and its VM body. */
+function memberTemplate(profile: Json, size: string | undefined, location: string): MemberTemplate {
+  if (!size) throw requiredProperty('sku.name');
+  const network = obj(profile['networkProfile']);
+  if (!str(network['networkApiVersion'])) {
+    throw invalidParameter('virtualMachineProfile.networkProfile.networkApiVersion', "Required parameter 'networkApiVersion' is missing (null): a Flexible scale set with a virtualMachineProfile creates its NICs through Microsoft.Network.");
+  }
+  const configs = Array.isArray(network['networkInterfaceConfigurations']) ? (network['networkInterfaceConfigurations'] as unknown[]).map(obj) : [];
+  if (configs.length !== 1) throw invalidParameter('virtualMachineProfile.networkProfile.networkInterfaceConfigurations', 'cloudsim scale sets take exactly one network interface configuration.');
+  const ipConfigs = obj(configs[0]!['properties'])['ipConfigurations'];
+  const subnet = Array.isArray(ipConfigs) ? obj(obj(obj(ipConfigs[0])['properties'])['subnet'])['id'] : undefined;
+  const { computerNamePrefix: prefix, ...os } = obj(profile['osProfile']);
+  if (typeof prefix !== 'string' || !prefix) throw requiredProperty('virtualMachineProfile.osProfile.computerNamePrefix');
+  return {
+    subnet,
+    nicConfig: str(configs[0]!['name']) ?? 'nic',
+    body: (name, nicId, zone, vmssRef, tags) => ({
+      location,
+      tags,
+      ...(zone ? { zones: [zone] } : {}),
+      properties: {
+        hardwareProfile: { vmSize: size },
+        storageProfile: profile['storageProfile'],
+        osProfile: { ...os, computerName: `${prefix}${name.slice(-6)}` },
+        networkProfile: { networkInterfaces: [{ id: nicId, properties: { primary: true, deleteOption: 'Delete' } }] },
+        virtualMachineScaleSet: { id: vmssRef },
+      },
+    }),
+  };
+}
+
+/** Scales a profile-based Flexible scale set to `capacity`: new members get a NIC and a VM; scale-in removes the newest. */
+function scaleTo(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord, capacity: number): void {
+  const current = members(call, rg, s);
+  if (current.length > capacity) {
+    for (const vm of current.sort((a, b) => b.seq - a.seq).slice(0, current.length - capacity)) beginVmDelete(call, rg, vm);
+    return;
+  }
+  const template = memberTemplate(s.profile!, s.sku?.name, s.location);
+  const ref = vmssId(call, rg.name, s.name);
+  for (let i = current.length; i < capacity; i++) {
+    const name = `${s.name}_${derivedUuid(seedOf(call), call.store.nextSeq(), 51).slice(0, 8)}`;
+    const zone = s.zones?.length ? s.zones[i % s.zones.length] : undefined;
+    const nic = createPlatformNic(call, rg, `${name}-${template.nicConfig}`, s.location, template.subnet, s.tags);
+    const nicId = resourceId(call.sub, rg.name, 'Microsoft.Network', 'networkInterfaces', nic.name);
+    const input = readVmInput(call, template.body(name, nicId, zone, ref, s.tags), s.location, true, vmResourceId(call, rg.name, name));
+    insertVm(call, rg, name, s.location, s.tags, input);
+  }
+  s.readyAt = Math.max(s.readyAt, call.now + call.context.settings.bootTimeMs);
 }
 
 export function putVmss(call: ArmCall, name: string): ArmReply {
@@ -457,24 +538,35 @@ export function putVmss(call: ArmCall, name: string): ArmReply {
   }
   const sku = body['sku'] === undefined ? undefined : obj(body['sku']);
   const capacity = sku?.['capacity'];
-  if (typeof capacity === 'number' && capacity > 0 && props['virtualMachineProfile'] === undefined) {
-    throw invalidParameter('sku.capacity', 'A Flexible scale set without virtualMachineProfile cannot have a capacity; add VMs with properties.virtualMachineScaleSet.id.');
+  if (capacity !== undefined && (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 0 || capacity > 1000)) {
+    throw invalidParameter('sku.capacity', `The value ${String(capacity)} of sku.capacity is not valid; a Flexible scale set holds 0 to 1000 VMs.`);
   }
-  if (props['virtualMachineProfile'] !== undefined) {
-    throw invalidParameter('virtualMachineProfile', 'cloudsim Flexible scale sets take VMs by reference (properties.virtualMachineScaleSet.id on each VM); virtualMachineProfile is not simulated.');
+  const profile = props['virtualMachineProfile'] === undefined ? undefined : obj(props['virtualMachineProfile']);
+  if (typeof capacity === 'number' && capacity > 0 && !profile && !existing?.profile) {
+    throw invalidParameter('sku.capacity', 'A Flexible scale set without virtualMachineProfile cannot have a capacity; add VMs with properties.virtualMachineScaleSet.id.');
   }
   if (existing?.deleteAt !== undefined) throw conflict('OperationNotAllowed', `Operation 'PUT' is not allowed on scale set '${existing.name}' since it is marked for deletion.`);
   if (existing && existing.faultDomains !== faultDomains) throw changeNotAllowed('platformFaultDomainCount');
   const zones = Array.isArray(body['zones']) ? (body['zones'] as unknown[]).map(String) : undefined;
+  const skuName = str(sku?.['name']) ?? existing?.sku?.name;
+  if (profile) {
+    // The whole profile (size, image, OS profile, subnet) is checked before any member is created.
+    const template = memberTemplate(profile, skuName, location);
+    if (!findSubnetRef(call, template.subnet)) throw badRequest('InvalidResourceReference', `Resource ${String(template.subnet)} referenced by scale set ${name} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`);
+    readVmInput(call, template.body(`${name}_check00`, '', zones?.[0], '', {}), location, true, '', true);
+  }
   const tags = call.store.intern.tagsOf(tagsBody(body));
   const gen = call.store.nextGen();
   let record = existing;
   if (record) {
     Object.assign(record, { gen, tags, updating: true, readyAt: call.now + call.networkOpMs });
+    if (profile) record.profile = profile;
+    if (sku) record.sku = { name: skuName, tier: str(sku['tier']) ?? record.sku?.tier, capacity: 0 };
   } else {
-    record = { name, location, tags, faultDomains, zones, singlePlacementGroup: props['singlePlacementGroup'] === true, sku: sku && { name: str(sku['name']), tier: str(sku['tier']), capacity: typeof capacity === 'number' ? capacity : 0 }, seq: call.store.nextSeq(), gen, readyAt: call.now + call.networkOpMs, createdAt: Date.now() };
+    record = { name, location, tags, faultDomains, zones, singlePlacementGroup: props['singlePlacementGroup'] === true, sku: sku && { name: skuName, tier: str(sku['tier']), capacity: 0 }, profile, seq: call.store.nextSeq(), gen, readyAt: call.now + call.networkOpMs, createdAt: Date.now() };
     rg.vmss.set(name.toLowerCase(), record);
   }
+  if (record.profile && typeof capacity === 'number') scaleTo(call, rg, record, capacity);
   return putReply(call, 'compute', location, 'vmss', [name], record, !existing, vmssJson(call, rg, record));
 }
 

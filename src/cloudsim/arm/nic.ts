@@ -113,6 +113,18 @@ export function putNic(call: ArmCall, name: string): ArmReply {
   return putReply(call, 'network', location, 'nic', [name], record, !existing, nicJson(call, rg, record));
 }
 
+/** A NIC with a dynamic address, made by the platform (members of a Flexible scale set). */
+export function createPlatformNic(call: ArmCall, rg: ResourceGroupRecord, name: string, location: string, subnetRef: unknown, tags: NicRecord['tags']): NicRecord {
+  const id = resourceId(call.sub, rg.name, NET, 'networkInterfaces', name);
+  const found = findSubnet(call, subnetRef);
+  if (!found || found.vnet.location !== location) throw invalidReference(String(subnetRef), id);
+  const ip = allocate(found.subnet, id, 'ipconfig1');
+  found.subnet.used.add(ip);
+  const record: NicRecord = { name, location, tags, subnetId: call.store.intern.string(found.id), ip, ipConfigName: 'ipconfig1', allocation: 'Dynamic', seq: call.store.nextSeq(), gen: call.store.nextGen(), readyAt: call.now, createdAt: Date.now() };
+  rg.nics.set(name.toLowerCase(), record);
+  return record;
+}
+
 /** Returns the NIC's address to its subnet (on delete or when it moves to another subnet). */
 export function releaseIp(store: ArmStore, nic: NicRecord): void {
   const id = parseId(nic.subnetId);

@@ -44,7 +44,7 @@ export function snapshotState(store: ArmStore, now: number): unknown {
       })),
       nics: [...rg.nics.values()].map((n) => ({ ...life(n, now), ...pick(n, ['name', 'location', 'tags', 'subnetId', 'ip', 'ipConfigName', 'allocation', 'nsgId', 'vmId', 'seq']) })),
       vms: [...rg.vms.values()].map((v) => ({ ...life(v, now), ...pick(v, ['name', 'location', 'tags', 'size', 'zone', 'nics', 'nicDelete', 'computerName', 'adminUsername', 'customDataHash', 'sshKeys', 'image', 'osDiskDelete', 'vmssId', 'seq']) })),
-      vmss: [...rg.vmss.values()].map((s) => ({ ...life(s, now), ...pick(s, ['name', 'location', 'tags', 'faultDomains', 'zones', 'sku', 'singlePlacementGroup', 'seq']) })),
+      vmss: [...rg.vmss.values()].map((s) => ({ ...life(s, now), ...pick(s, ['name', 'location', 'tags', 'faultDomains', 'zones', 'sku', 'singlePlacementGroup', 'profile', 'seq']) })),
     }));
   }
   return { version: SNAPSHOT_VERSION, counters: store.counters(), subscriptions };

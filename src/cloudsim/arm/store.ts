@@ -122,6 +122,8 @@ export interface VmssRecord extends Lifecycle {
   zones?: string[];
   sku?: { name?: string; tier?: string; capacity?: number };
   singlePlacementGroup?: boolean;
+  /** virtualMachineProfile as sent (members are built from it when sku.capacity changes). */
+  profile?: Record<string, unknown>;
   readonly seq: number;
 }
 
