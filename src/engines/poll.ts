@@ -27,6 +27,8 @@ export interface PollOptions {
   readonly what: string;
   /** Appended to the timeout message: what the user can do. */
   readonly hint?: string;
+  /** Errors that end the wait at once (by default only cancellation; others mean "not ready yet"). */
+  readonly isFatal?: (error: unknown) => boolean;
 }
 
 /**
@@ -44,6 +46,7 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, options:
       lastError = undefined;
     } catch (error) {
       if (SkypoolError.isInstance(error) && error.code === 'CANCELLED') throw error;
+      if (options.isFatal?.(error)) throw error;
       lastError = error;
     }
     if (Date.now() >= options.deadline) {

@@ -1,4 +1,5 @@
-import Docker from 'dockerode';
+import { createRequire } from 'node:module';
+import type Docker from 'dockerode';
 import { EngineError } from '../../errors.js';
 import { redact } from '../../redact.js';
 import type { EngineClientTls, EngineEndpoint } from '../types.js';
@@ -6,6 +7,12 @@ import type { EngineClientTls, EngineEndpoint } from '../types.js';
 /** Docker's remote API port with TLS. */
 export const DOCKER_TLS_PORT = 2376;
 const CALL_TIMEOUT_MS = 15_000;
+
+// dockerode (with ssh2) costs hundreds of milliseconds to load: load it on the first engine call, not when the
+// SDK is imported. It is CommonJS, so a lazy require keeps `get()` synchronous.
+const requireLazily = createRequire(import.meta.url);
+let DockerClass: typeof Docker | undefined;
+const dockerode = (): typeof Docker => (DockerClass ??= requireLazily('dockerode') as typeof Docker);
 
 /**
  * One dockerode client per node, always over mTLS on 2376 with the cluster's client certificate: never the
@@ -19,7 +26,7 @@ export class DockerClients {
     const key = `${endpoint.host}/${timeoutMs}`;
     let client = this.clients.get(key);
     if (!client) {
-      client = new Docker({
+      client = new (dockerode())({
         host: endpoint.host,
         port: DOCKER_TLS_PORT,
         protocol: 'https',

@@ -33,6 +33,9 @@ interface ApiSwarm {
 
 const LOAD_TIMEOUT_MS = 120_000;
 
+/** A definite verdict about a workload (not a transient API failure): ends a wait at once. */
+class WorkloadError extends EngineError {}
+
 /** Docker Swarm through the Engine API of each node (dockerode over mTLS). */
 export class SwarmDriver implements EngineDriver {
   readonly engine = 'swarm' as const;
@@ -193,12 +196,20 @@ export class SwarmDriver implements EngineDriver {
     return pollUntil(
       async () => {
         const [status] = await this.workloads(manager, name);
-        if (!status) throw new EngineError(`service ${name} does not exist`, { workload: name });
+        if (!status) throw new WorkloadError(`service ${name} does not exist`, { workload: name });
+        // Swarm retries a task whose image is missing forever; no registry will bring it here.
+        const missing = status.tasks.find((t) => t.error && /no such image|not found|pull access denied/i.test(t.error));
+        if (missing) {
+          throw new WorkloadError(
+            `image ${status.image} is not on node ${missing.node ?? '?'} (${missing.error}): add it to the spec's images (a docker save tarball) and apply, or use an image the nodes can pull`,
+            { workload: name, node: missing.node },
+          );
+        }
         const running = status.tasks.filter((t) => t.state === 'running' && t.desiredState === 'running');
         const reachable = status.publishMode !== 'host' || running.every((t) => t.hostPort !== undefined);
         return status.runningReplicas === status.desiredReplicas && running.length === status.desiredReplicas && reachable ? status : undefined;
       },
-      { ...options, intervalMs: 200, what: `every replica of ${name} to run`, hint: 'run `skypool status` to see task errors (e.g. image missing on a node)' },
+      { ...options, intervalMs: 200, isFatal: (e) => e instanceof WorkloadError, what: `every replica of ${name} to run`, hint: 'run `skypool status` to see task errors (e.g. image missing on a node)' },
     );
   }
 
