@@ -1,7 +1,17 @@
 import { webcrypto, randomBytes } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type X509Module = typeof X509;
+let loaded: Promise<X509Module> | undefined;
+
+/** @peculiar/x509 is loaded on first use so importing the SDK stays fast. */
+function x509Module(): Promise<X509Module> {
+  loaded ??= import('@peculiar/x509').then((m) => {
+    m.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return m;
+  });
+  return loaded;
+}
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -21,11 +31,13 @@ export interface IssueOptions {
 }
 
 async function exportKeyPem(key: CryptoKey): Promise<string> {
+  const x509 = await x509Module();
   const der = await webcrypto.subtle.exportKey('pkcs8', key as unknown as webcrypto.CryptoKey);
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
 async function importKeyPem(pem: string): Promise<CryptoKey> {
+  const x509 = await x509Module();
   const der = x509.PemConverter.decode(pem)[0];
   return (await webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign'])) as unknown as CryptoKey;
 }
@@ -38,6 +50,7 @@ function serial(): string {
 
 /** A self-signed certificate authority (ECDSA P-256) for one cluster or one simulator. */
 export async function createCertificateAuthority(commonName: string, validDays = 3650): Promise<CertificateBundle> {
+  const x509 = await x509Module();
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -58,6 +71,7 @@ export async function createCertificateAuthority(commonName: string, validDays =
 
 /** Issues a leaf certificate signed by `ca` (server, client or both usages, with SANs). */
 export async function issueCertificate(ca: CertificateBundle, options: IssueOptions): Promise<CertificateBundle> {
+  const x509 = await x509Module();
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await importKeyPem(ca.keyPem);
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
@@ -65,11 +79,11 @@ export async function issueCertificate(ca: CertificateBundle, options: IssueOpti
   const ekus: string[] = [];
   if (options.usage !== 'client') ekus.push(x509.ExtendedKeyUsage.serverAuth);
   if (options.usage !== 'server') ekus.push(x509.ExtendedKeyUsage.clientAuth);
-  const sans: x509.JsonGeneralName[] = [
+  const sans: X509.JsonGeneralName[] = [
     ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
     new x509.ExtendedKeyUsageExtension(ekus, false),

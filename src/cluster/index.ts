@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { defaultStateDir, removeClusterState } from '../bootstrap/cluster-pki.js';
 import { EngineError, SpecError } from '../errors.js';
 import { computePlan, type Plan } from '../plan.js';
@@ -12,6 +12,10 @@ import { clusterStatus, withReachableAddresses } from './status.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
 
 export * from './types.js';
+
+// Without a caller's logger nothing is logged; a stub avoids loading pino (tens of ms) on every SDK import.
+const noop = () => undefined;
+const SILENT_LOGGER = { level: 'silent', trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop, child: () => SILENT_LOGGER } as unknown as Logger;
 export { NO_MESH_NOTE } from './status.js';
 
 /**
@@ -30,7 +34,7 @@ export class Cluster {
   private readonly ctx: ClusterContext;
 
   private constructor(spec: ClusterSpec, options: ClusterOptions = {}) {
-    const logger = options.logger ?? pino({ level: 'silent' });
+    const logger = options.logger ?? SILENT_LOGGER;
     this.ctx = new ClusterContext(spec, { ...options, stateDir: options.stateDir ?? defaultStateDir() }, logger);
   }
 
