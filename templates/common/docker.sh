@@ -6,13 +6,12 @@ if ! command -v dockerd >/dev/null 2>&1; then
     fail "dockerd is missing and apt-get install docker.io failed (see $LOG_DIR/apt.log)"
 fi
 DOCKERD=$(command -v dockerd)
-# cgroupfs + a per-node parent keeps every node's containers in its own, removable cgroup subtree.
 DOCKERD_ARGS="--tlsverify --tlscacert $TLS_DIR/ca.pem --tlscert $TLS_DIR/cert.pem --tlskey $TLS_DIR/key.pem"
 DOCKERD_ARGS="$DOCKERD_ARGS -H tcp://0.0.0.0:2376 -H unix:///var/run/docker.sock"
-DOCKERD_ARGS="$DOCKERD_ARGS --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent skypool-$(hostname)"
 DOCKER="docker -H unix:///var/run/docker.sock"
 
 if [ -d /run/systemd/system ]; then
+  # A real VM: keep the distribution's cgroup driver (systemd wants .slice parents).
   mkdir -p /etc/systemd/system/docker.service.d
   cat >/etc/systemd/system/docker.service.d/skypool.conf <<UNIT
 [Service]
@@ -27,12 +26,16 @@ UNIT
 elif $DOCKER info >/dev/null 2>&1; then
   log "dockerd already running"
 else
+  # No init system (a namespace VM sharing the host's cgroup tree): cgroupfs and a per-node parent keep every
+  # node's containers in their own subtree, removable when the VM goes.
+  DOCKERD_ARGS="$DOCKERD_ARGS --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent skypool-$(hostname)"
   # shellcheck disable=SC2086 # DOCKERD_ARGS is a list of words
   DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid "$DOCKERD" $DOCKERD_ARGS >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
   DOCKERD_PID=$!
 fi
 until $DOCKER info >/dev/null 2>&1; do
-  if [ -n "${DOCKERD_PID:-}" ] && ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+  # Without job control a background job is no group leader, so setsid execs in place: $! is dockerd itself.
+  if [ -n "${DOCKERD_PID:-}" ] && ! kill -0 "$DOCKERD_PID" 2>/dev/null && ! { [ -s /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; }; then
     fail "dockerd exited at start: $(tail -n 3 "$LOG_DIR/dockerd.log" | tr '\n' ' ')"
   fi
   [ "$(remaining)" -gt 0 ] || fail "timed out after ${DEADLINE_SECONDS}s waiting for dockerd (see $LOG_DIR/dockerd.log)"
