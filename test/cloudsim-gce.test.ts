@@ -408,6 +408,17 @@ describe('cloudsim gce', () => {
     expect(typeof vm.id).toBe('string');
     expect((vm.disks as { diskSizeGb: unknown }[])[0]!.diskSizeGb).toBe('20');
 
+    const zones = (await (await raw('zones?maxResults=2')).json()) as { kind: string; items: { name: string; status: string }[]; nextPageToken?: string };
+    expect(zones).toMatchObject({ kind: 'compute#zoneList', items: [expect.objectContaining({ status: 'UP' }), expect.anything()] });
+    expect(zones.nextPageToken).toBeTruthy();
+    const nets = (await (await raw(`global/networks?filter=${encodeURIComponent('name = "conf-net"')}`)).json()) as { kind: string; items: Record<string, unknown>[] };
+    expect(nets.kind).toBe('compute#networkList');
+    expect(nets.items[0]).toMatchObject({ kind: 'compute#network', name: 'conf-net', autoCreateSubnetworks: false, selfLink: `https://www.googleapis.com/compute/v1/projects/${PROJECT}/global/networks/conf-net` });
+    const opGet = (await (await raw(`zones/${ZONE}/operations/${op.name}`)).json()) as Record<string, unknown>;
+    expect(opGet).toMatchObject({ kind: 'compute#operation', name: op.name, status: 'DONE', progress: 100, operationType: 'insert' });
+    expect(typeof opGet.id).toBe('string');
+    expect(typeof opGet.targetId).toBe('string');
+
     const inventory = (await (await fetch(`${sim.httpUrl}/_sim/inventory`)).json()) as { resources: { cloud: string; type: string; id: string }[] };
     expect(inventory.resources.filter((r) => r.cloud === 'gcp' && r.type === 'instance').map((r) => r.id)).toContain(`projects/${PROJECT}/zones/${ZONE}/instances/conf-wire`);
     const calls = (await (await fetch(`${sim.httpUrl}/_sim/calls`)).json()) as { calls: { cloud: string; action: string; outcome: string; count: number }[] };
@@ -461,6 +472,45 @@ describe('cloudsim gce: timing, throttling, persistence', () => {
     // Another project has its own quota.
     await expect(c.zones.list({ project: 'other-project' })).resolves.toBeDefined();
     expect(sim.meter.snapshot().find((m) => m.action === 'zones.list' && m.outcome === 'throttled')?.count).toBe(15);
+  });
+
+  it('local backing: starts a backing VM with the decoded user-data, reports its address, stops it on delete', async () => {
+    const started: { id: string; name: string; privateIp?: string; userData: string; tags: Readonly<Record<string, string>> }[] = [];
+    const stopped: string[] = [];
+    let release!: () => void;
+    const booted = new Promise<void>((r) => (release = r));
+    const [sim, c] = await start({
+      bootTimeMs: 30,
+      backing: 'local',
+      vmBacking: {
+        async start(vm) {
+          started.push(vm);
+          await booted;
+          return { privateIp: '10.99.0.7' };
+        },
+        async stop(vm) {
+          stopped.push(vm.id);
+        },
+      },
+    });
+    const net = await c.networks.insert({ project: PROJECT, networkResource: { name: 'lb-net', autoCreateSubnetworks: true } });
+    await waitDone((n) => c.globalOps.wait({ project: PROJECT, operation: n }).then(([o]) => o as Op), net[0].latestResponse as Op);
+    const [op] = await c.instances.insert({ project: PROJECT, zone: ZONE, instanceResource: { ...instanceBody('lb-vm'), networkInterfaces: [{ network: 'global/networks/lb-net' }] } });
+    await waitDone((n) => c.zoneOps.wait({ project: PROJECT, zone: ZONE, operation: n }).then(([o]) => o as Op), op.latestResponse as Op);
+    expect(started).toHaveLength(1);
+    expect(started[0]).toMatchObject({ name: 'lb-vm', userData: '#!/bin/sh\necho hello\n', tags: { 'skypool-cluster': 'conf' } });
+    expect(started[0]!.privateIp).toMatch(/^10\.128\.0\./);
+    // Until the backing VM is up the instance is not RUNNING, however long the boot time.
+    const [staging] = await c.instances.get({ project: PROJECT, zone: ZONE, instance: 'lb-vm' });
+    expect(staging.status).toBe('STAGING');
+    release();
+    const deadline = Date.now() + 5000;
+    let vm = staging;
+    while (vm.status !== 'RUNNING' && Date.now() < deadline) [vm] = await c.instances.get({ project: PROJECT, zone: ZONE, instance: 'lb-vm' });
+    expect(vm).toMatchObject({ status: 'RUNNING', networkInterfaces: [expect.objectContaining({ networkIP: '10.99.0.7' })] });
+    await c.instances.delete({ project: PROJECT, zone: ZONE, instance: 'lb-vm' });
+    expect(stopped).toEqual([started[0]!.id]);
+    expect(sim.inventory().find((r) => r.id.endsWith('/lb-vm'))?.state).toBe('STOPPING');
   });
 
   it('persists state to a file and restores it in a new simulator', async () => {

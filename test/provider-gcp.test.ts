@@ -160,6 +160,23 @@ describe('gcp provider on cloudsim', () => {
     expect(gcpInstances()).toHaveLength(before);
   });
 
+  it('two concurrent ensureNetwork calls converge on one network (the second waits while the network is not ready)', async () => {
+    const slow = await startCloudSim({ bootTimeMs: 400 });
+    const a = createProvider({ ...settings(), port: slow.httpPort });
+    const b = createProvider({ ...settings(), port: slow.httpPort });
+    try {
+      const [ra, rb] = await Promise.all([a.ensureNetwork('race'), b.ensureNetwork('race')]);
+      expect(rb).toEqual(ra);
+      const inv = slow.inventory().filter((r) => r.cloud === 'gcp');
+      expect(inv.map((r) => r.type).sort()).toEqual(['firewall', 'firewall', 'network', 'subnetwork']);
+      await a.deleteNetwork('race');
+      expect(slow.inventory().filter((r) => r.cloud === 'gcp')).toEqual([]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await slow.stop();
+    }
+  });
+
   it('reports throttling after the client gives up as ThrottledError', async () => {
     const tight = await startCloudSim({ bootTimeMs: 50, rateLimits: { gcp: { scale: 0.002 } } });
     const p = createProvider({ ...settings(), port: tight.httpPort });

@@ -204,14 +204,23 @@ export class GcpProvider implements Provider {
    * Compute Engine remembers requestIds for an hour, and a destroy + apply within that hour must create again.
    */
   private async create(action: string, insert: () => Promise<unknown>, signal?: AbortSignal): Promise<void> {
-    let op: Operation;
-    try {
-      op = operationOf((await insert() as unknown[])[0]);
-    } catch (error) {
-      if (isAlreadyExists(error)) return;
-      throw mapApiError(error, { action });
+    const deadline = Date.now() + this.opTimeoutMs;
+    for (;;) {
+      let op: Operation;
+      try {
+        op = operationOf((await insert() as unknown[])[0]);
+      } catch (error) {
+        if (isAlreadyExists(error)) return;
+        // The parent (network) is still being created, e.g. by a concurrent apply: wait for it, not a blind retry.
+        if (describeFailure(error).reason === 'resourceNotReady' && Date.now() < deadline) {
+          await sleep(this.settings.pollIntervalMs ?? 2000, signal);
+          continue;
+        }
+        throw mapApiError(error, { action });
+      }
+      await this.wait(op, { action }, signal);
+      return;
     }
-    await this.wait(op, { action }, signal);
   }
 
   private checkOwner(kind: string, name: string, description: string | null | undefined, cluster: string): void {
