@@ -177,7 +177,8 @@ describe('protocol', () => {
       ['GET', `/subscriptions/not-a-guid/resourcegroups?api-version=${RG_API}`, undefined, 400, 'InvalidSubscriptionId'],
       ['GET', `${rgPath('rg-main')}/providers/Microsoft.Compute/widgets?api-version=${VM_API}`, undefined, 404, 'InvalidResourceType'],
       ['GET', `${rgPath('rg-main')}/providers/Microsoft.Foo/bars?api-version=2020-01-01`, undefined, 409, 'MissingSubscriptionRegistration'],
-      ['PATCH', vmPath('rg-main', 'x'), {}, 405, 'HttpMethodNotAllowed'],
+      ['PATCH', `${nicId('rg-main', 'x')}?api-version=${NET_API}`, {}, 405, 'HttpMethodNotAllowed'],
+      ['PATCH', vmPath('rg-main', 'ghost'), {}, 404, 'ResourceNotFound'],
       ['PUT', `${rgPath('rg-bad-tags')}?api-version=${RG_API}`, { location: 'eastus', tags: { 'a<b': 'x' } }, 400, 'InvalidTagNameCharacters'],
       ['PUT', `${rgPath('rg-bad-tags')}?api-version=${RG_API}`, { location: 'eastus', tags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`t${i}`, 'v'])) }, 400, 'InvalidTag'],
     ];
@@ -198,6 +199,7 @@ describe('resource groups', () => {
     const moved = await raw(sim, 'PUT', `${rgPath('rg-tmp')}?api-version=${RG_API}`, { location: 'eastus' });
     expect([moved.status, moved.body.error.code]).toEqual([409, 'InvalidResourceGroupLocation']);
     expect((await c.resources.resourceGroups.checkExistence('rg-tmp')).body).toBe(true);
+    expect((await c.resources.resourceGroups.update('rg-tmp', { tags: { team: 'a', cost: 'x' } })).tags).toEqual({ team: 'a', cost: 'x' });
     const tagged = [];
     for await (const g of c.resources.resourceGroups.list({ filter: "tagName eq 'team' and tagValue eq 'a'" })) tagged.push(g.name);
     expect(tagged).toEqual(['rg-tmp']);
@@ -328,6 +330,14 @@ describe('virtual machines', () => {
     const all = [];
     for await (const v of c.compute.virtualMachines.listAll()) all.push(v.id);
     expect(all).toContain(created.id);
+    const updated = await c.compute.virtualMachines.update('rg-main', 'sdk-1', { tags: { 'skypool-cluster': 'c1', extra: 'yes' }, hardwareProfile: { vmSize: 'Standard_D4s_v5' } }, POLL);
+    expect([updated.tags?.['extra'], updated.hardwareProfile?.vmSize, updated.provisioningState]).toEqual(['yes', 'Standard_D4s_v5', 'Succeeded']);
+    const generic = [];
+    for await (const r of c.resources.resources.listByResourceGroup('rg-main', { filter: "tagName eq 'extra' and tagValue eq 'yes'" })) generic.push(r.id);
+    expect(generic).toEqual([created.id]);
+    const vnets = [];
+    for await (const r of c.resources.resources.list({ filter: "resourceType eq 'Microsoft.Network/virtualNetworks'" })) vnets.push(r.name);
+    expect(vnets).toContain('vnet');
     await c.compute.virtualMachines.delete('rg-main', 'sdk-1', POLL);
     await expect(c.compute.virtualMachines.get('rg-main', 'sdk-1')).rejects.toMatchObject({ statusCode: 404, code: 'ResourceNotFound' });
   });

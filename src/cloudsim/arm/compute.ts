@@ -324,6 +324,35 @@ function insertVm(call: ArmCall, rg: ResourceGroupRecord, name: string, location
   return vm;
 }
 
+/** PATCH (virtualMachines.update): tags and size; other properties as in a PUT must not change. */
+export function patchVm(call: ArmCall, name: string): ArmReply {
+  const { rg, vm } = findVm(call, name, true);
+  if (vm.deleteAt !== undefined) throw conflict('OperationNotAllowed', `Operation 'PATCH' is not allowed on VM '${vm.name}' since the VM is marked for deletion.`);
+  const body = jsonBody(call);
+  const props = properties(body);
+  const size = str(obj(props['hardwareProfile'])['vmSize']);
+  const sku = size === undefined ? undefined : findSku(size);
+  if (size !== undefined && (!sku || !skuOffered(sku, vm.location))) throw invalidParameter('vmSize', `The value ${size} provided for the VM size is not valid in location '${vm.location}'.`);
+  const os = obj(props['osProfile']);
+  if (str(os['adminUsername']) !== undefined && os['adminUsername'] !== vm.adminUsername) throw changeNotAllowed('osProfile.adminUsername');
+  if (str(os['computerName']) !== undefined && os['computerName'] !== vm.computerName) throw changeNotAllowed('osProfile.computerName');
+  if (os['customData'] !== undefined) throw changeNotAllowed('osProfile.customData');
+  const tags = body['tags'] === undefined ? vm.tags : call.store.intern.tagsOf(tagsBody(body));
+  if (tags !== vm.tags || (sku && sku.name !== vm.size)) {
+    vm.gen = call.store.nextGen();
+    vm.tags = tags;
+    if (sku) vm.size = call.store.intern.string(sku.name);
+    if (call.now >= vm.readyAt) {
+      vm.updating = true;
+      vm.readyAt = call.now + Math.min(call.context.settings.bootTimeMs, call.networkOpMs * 2);
+    }
+    call.store.vmsChanged(rg);
+  }
+  // Compute answers a PATCH with Azure-AsyncOperation only: clients then GET the VM itself when it is done.
+  const { location: _monitor, ...headers } = putReply(call, 'compute', vm.location, 'vm', [vm.name], vm, false, undefined).headers ?? {};
+  return { status: 200, body: vmJson(call, rg.name, vm), headers };
+}
+
 const keyCache = new WeakMap<object, Map<string, readonly { path: string; keyData: string }[]>>();
 
 /** Every VM of a cluster carries the same key list: share one array. */

@@ -1,4 +1,4 @@
-import { jsonBody, str, type ArmCall, type ArmReply, type Json } from './call.js';
+import { jsonBody, requireGroup, str, type ArmCall, type ArmReply, type Json } from './call.js';
 import { isRegion, normalizeLocation, REGIONS } from './catalog.js';
 import { page, tagsBody } from './common.js';
 import { ArmError, badRequest, resourceGroupNotFound } from './errors.js';
@@ -48,6 +48,18 @@ export function putGroup(call: ArmCall, name: string): ArmReply {
   return { status: 201, body: groupJson(call, rg) };
 }
 
+/** PATCH: only `tags` (replaced as a whole, as ARM does) can change on a resource group. */
+export function patchGroup(call: ArmCall, name: string): ArmReply {
+  const rg = call.store.group(call.sub, name);
+  if (!rg) throw resourceGroupNotFound(name);
+  const body = jsonBody(call);
+  if (body['location'] !== undefined && normalizeLocation(String(body['location'])) !== rg.location) {
+    throw new ArmError(409, 'InvalidResourceGroupLocation', `Invalid resource group location '${String(body['location'])}'. The Resource group already exists in location '${rg.location}'.`);
+  }
+  if (body['tags'] !== undefined) rg.tags = call.store.intern.tagsOf(tagsBody(body));
+  return { status: 200, body: groupJson(call, rg) };
+}
+
 export function getGroup(call: ArmCall, name: string): ArmReply {
   const rg = call.store.group(call.sub, name);
   if (!rg) throw resourceGroupNotFound(name);
@@ -76,6 +88,31 @@ export function deleteGroup(call: ArmCall, name: string): ArmReply {
     });
   }
   return { status: 202, headers: groupDeleteLocation(call, { op: 'delete', kind: 'rg', rg: rg.name, names: [], gen: rg.gen, started: Date.now() }) };
+}
+
+/** Generic resources of a group or the subscription (`$filter` on tagName/tagValue or resourceType). */
+export function listResources(call: ArmCall): ArmReply {
+  const filter = call.request.url.searchParams.get('$filter') ?? '';
+  const tagName = /tagName\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
+  const tagValue = /tagValue\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
+  const type = /resourceType\s+eq\s+'([^']*)'/i.exec(filter)?.[1]?.toLowerCase();
+  const groups = call.route.resourceGroup ? [requireGroup(call, false)] : [...call.store.groups(call.sub).values()];
+  const items: Json[] = [];
+  for (const rg of groups) {
+    const add = (namespace: string, kind: string, r: { name: string; location: string; tags: Readonly<Record<string, string>> }, zone?: string) => {
+      const t = `${namespace}/${kind}`;
+      if (type && t.toLowerCase() !== type) return;
+      if (tagName !== undefined && (r.tags[tagName] === undefined || (tagValue !== undefined && r.tags[tagName] !== tagValue))) return;
+      items.push({ id: resourceId(call.sub, rg.name, namespace, kind, r.name), name: r.name, type: t, location: r.location, tags: r.tags, ...(zone ? { zones: [zone] } : {}) });
+    };
+    for (const v of rg.vnets.values()) add('Microsoft.Network', 'virtualNetworks', v);
+    for (const n of rg.nsgs.values()) add('Microsoft.Network', 'networkSecurityGroups', n);
+    for (const n of rg.nics.values()) add('Microsoft.Network', 'networkInterfaces', n);
+    for (const s of rg.vmss.values()) add('Microsoft.Compute', 'virtualMachineScaleSets', s);
+    for (const v of rg.vms.values()) add('Microsoft.Compute', 'virtualMachines', v, v.zone);
+  }
+  const top = Number(call.request.url.searchParams.get('$top') ?? '1000');
+  return page(call, items, (i) => i, Number.isInteger(top) && top > 0 && top <= 1000 ? top : 1000);
 }
 
 export function listGroups(call: ArmCall): ArmReply {

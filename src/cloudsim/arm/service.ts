@@ -32,8 +32,9 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const methodNotAllowed = (method: string) => new ArmError(405, 'HttpMethodNotAllowed', `The requested resource does not support http method '${method}'.`);
 
-function crud(method: string, prefix: string, family: ApiFamily, type: string, ops: { put?: Handler; get?: Handler; del?: Handler }): Endpoint {
+function crud(method: string, prefix: string, family: ApiFamily, type: string, ops: { put?: Handler; get?: Handler; del?: Handler; patch?: Handler }): Endpoint {
   if (method === 'PUT' && ops.put) return { action: `${prefix}_CreateOrUpdate`, family, resourceType: type, handler: ops.put };
+  if (method === 'PATCH' && ops.patch) return { action: `${prefix}_Update`, family, resourceType: type, handler: ops.patch };
   if (method === 'GET' && ops.get) return { action: `${prefix}_Get`, family, resourceType: type, handler: ops.get };
   if (method === 'DELETE' && ops.del) return { action: `${prefix}_Delete`, family, resourceType: type, handler: ops.del };
   throw methodNotAllowed(method);
@@ -76,7 +77,7 @@ function computeEndpoint(method: string, route: ArmRoute, url: URL): Endpoint {
     const T = 'Microsoft.Compute/virtualMachines';
     if (rest.length === 1) return list(method, rg ? 'VirtualMachines_List' : 'VirtualMachines_ListAll', 'compute', T, compute.listVms);
     const name = rest[1]!;
-    if (rg && rest.length === 2) return crud(method, 'VirtualMachines', 'compute', T, { put: (c) => compute.putVm(c, name), get: (c) => compute.getVm(c, name), del: (c) => compute.deleteVm(c, name) });
+    if (rg && rest.length === 2) return crud(method, 'VirtualMachines', 'compute', T, { put: (c) => compute.putVm(c, name), get: (c) => compute.getVm(c, name), del: (c) => compute.deleteVm(c, name), patch: (c) => compute.patchVm(c, name) });
     if (rg && rest.length === 3 && rest[2]!.toLowerCase() === 'instanceview') return list(method, 'VirtualMachines_InstanceView', 'compute', T, (c) => compute.getVmInstanceView(c, name));
   }
   if (type === 'virtualmachinescalesets') {
@@ -134,7 +135,10 @@ function resolve(request: SimRequest, route: ArmRoute): Endpoint {
   if (route.groupsCollection && route.tail.length === 0) return list(method, 'ResourceGroups_List', 'resources', T, groups.listGroups);
   if (rg !== undefined && route.tail.length === 0) {
     if (method === 'HEAD') return { action: 'ResourceGroups_CheckExistence', family: 'resources', resourceType: T, handler: (c) => groups.headGroup(c, rg) };
-    return crud(method, 'ResourceGroups', 'resources', T, { put: (c) => groups.putGroup(c, rg), get: (c) => groups.getGroup(c, rg), del: (c) => groups.deleteGroup(c, rg) });
+    return crud(method, 'ResourceGroups', 'resources', T, { put: (c) => groups.putGroup(c, rg), get: (c) => groups.getGroup(c, rg), del: (c) => groups.deleteGroup(c, rg), patch: (c) => groups.patchGroup(c, rg) });
+  }
+  if (route.tail.length === 1 && route.tail[0]!.toLowerCase() === 'resources') {
+    return list(method, rg === undefined ? 'Resources_List' : 'Resources_ListByResourceGroup', 'resources', 'Microsoft.Resources/resources', groups.listResources);
   }
   if (rg === undefined && route.tail.length === 2 && route.tail[0]!.toLowerCase() === 'operationresults') {
     const token = route.tail[1]!;
