@@ -1,5 +1,6 @@
 import { decodeToken, encodeToken, type ActionContext, type ActionHandler } from './action.js';
-import { ACCOUNT_ID, instanceType } from './catalog.js';
+import { ACCOUNT_ID } from './catalog.js';
+import { instanceXml } from './instance-xml.js';
 import { formatIp } from './cidr.js';
 import { checkId, Ec2Error, notFound } from './errors.js';
 import { parseFilters, type FilterFields } from './filters.js';
@@ -7,68 +8,9 @@ import { parseLaunchData } from './launch-spec.js';
 import { allocateAddresses, clientToken, createInstances, grantCapacity, mergeTemplate, remember, replay, resolveLaunch } from './launch.js';
 import { resolveTemplate } from './launch-templates.js';
 import type { Ec2Instance } from './model.js';
-import type { InstanceState } from './store.js';
-import { tagSet, type XmlValue } from './xml.js';
+import type { XmlValue } from './xml.js';
 
 /** RunInstances, DescribeInstances, TerminateInstances. */
-
-const dnsName = (region: string, ip: number) => `ip-${formatIp(ip).replace(/\./g, '-')}.${region === 'us-east-1' ? 'ec2.internal' : `${region}.compute.internal`}`;
-
-export function instanceXml(ctx: ActionContext, i: Ec2Instance, state: InstanceState): XmlValue {
-  const l = i.launch;
-  const gone = state.name === 'terminated';
-  const privateIp = gone ? undefined : formatIp(i.ip);
-  const publicIp = i.publicIp !== undefined && state.name === 'running' ? formatIp(i.publicIp) : undefined;
-  const privateDns = gone ? '' : dnsName(l.region, i.ip);
-  const groups = l.groupIds.map((groupId) => ({ groupId, groupName: ctx.store.groups.get(groupId)?.name ?? groupId }));
-  const launchTime = new Date(i.createdAt).toISOString();
-  return {
-    instanceId: i.id,
-    imageId: l.imageId,
-    instanceState: state,
-    privateDnsName: privateDns,
-    dnsName: publicIp ? `ec2-${publicIp.replace(/\./g, '-')}.compute-1.amazonaws.com` : '',
-    reason: i.reason === 'Client.UserInitiatedShutdown' ? `User initiated (${new Date(i.endedAt!).toISOString().replace('T', ' ').slice(0, 19)} GMT)` : '',
-    amiLaunchIndex: i.index,
-    productCodes: [],
-    instanceType: l.instanceType,
-    launchTime,
-    placement: { availabilityZone: l.zone, groupName: '', tenancy: 'default' },
-    monitoring: { state: 'disabled' },
-    subnetId: gone ? undefined : l.subnetId,
-    vpcId: gone ? undefined : l.vpcId,
-    privateIpAddress: privateIp,
-    ipAddress: publicIp,
-    sourceDestCheck: true,
-    groupSet: groups,
-    stateReason: i.reason ? { code: i.reason, message: `${i.reason}: ${i.reason === 'Client.UserInitiatedShutdown' ? 'User initiated shutdown' : 'Insufficient capacity.'}` }
-      : state.name === 'pending' ? { code: 'pending', message: 'pending' } : undefined,
-    architecture: instanceType(l.instanceType)?.arch,
-    rootDeviceType: 'ebs',
-    rootDeviceName: '/dev/sda1',
-    blockDeviceMapping: [],
-    virtualizationType: 'hvm',
-    clientToken: l.clientToken ?? '',
-    tagSet: tagSet(i.tags),
-    hypervisor: 'xen',
-    networkInterfaceSet: gone ? [] : [{
-      networkInterfaceId: `eni-${i.id.slice(2)}`, subnetId: l.subnetId, vpcId: l.vpcId, description: '', ownerId: ACCOUNT_ID, status: 'in-use',
-      privateIpAddress: privateIp, privateDnsName: privateDns, sourceDestCheck: true, groupSet: groups,
-      attachment: { attachmentId: `eni-attach-${i.id.slice(2)}`, deviceIndex: 0, status: 'attached', attachTime: launchTime, deleteOnTermination: true, networkCardIndex: 0 },
-      association: publicIp ? { publicIp, publicDnsName: `ec2-${publicIp.replace(/\./g, '-')}.compute-1.amazonaws.com`, ipOwnerId: 'amazon' } : undefined,
-      privateIpAddressesSet: [{ privateIpAddress: privateIp, privateDnsName: privateDns, primary: true }],
-      ipv6AddressesSet: [], interfaceType: 'interface',
-    }],
-    ebsOptimized: false,
-    enaSupport: true,
-    metadataOptions: {
-      state: state.name === 'pending' ? 'pending' : 'applied', httpTokens: l.metadata.httpTokens, httpPutResponseHopLimit: l.metadata.hopLimit,
-      httpEndpoint: l.metadata.httpEndpoint, httpProtocolIpv6: 'disabled', instanceMetadataTags: l.metadata.instanceMetadataTags,
-    },
-    platformDetails: 'Linux/UNIX',
-    usageOperation: 'RunInstances',
-  };
-}
 
 /** Instances grouped into consecutive reservations, as DescribeInstances shows them. */
 function reservationsXml(ctx: ActionContext, instances: readonly Ec2Instance[]): XmlValue {
@@ -80,7 +22,7 @@ function reservationsXml(ctx: ActionContext, instances: readonly Ec2Instance[]):
       last = { reservationId: i.launch.reservationId, ownerId: ACCOUNT_ID, groupSet: [], instancesSet: [] };
       out.push(last);
     }
-    last.instancesSet.push(instanceXml(ctx, i, ctx.store.stateOf(i, now)));
+    last.instancesSet.push(instanceXml(ctx.store, i, ctx.store.stateOf(i, now)));
   }
   return out;
 }
@@ -91,7 +33,7 @@ function reservationResult(ctx: ActionContext, instances: readonly Ec2Instance[]
     reservationId: instances[0]?.launch.reservationId,
     ownerId: ACCOUNT_ID,
     groupSet: [],
-    instancesSet: instances.map((i) => instanceXml(ctx, i, ctx.store.stateOf(i, now))),
+    instancesSet: instances.map((i) => instanceXml(ctx.store, i, ctx.store.stateOf(i, now))),
   };
 }
 

@@ -38,6 +38,7 @@ export class Ec2Store {
   readonly tokens = new Map<string, IdempotencyRecord>();
   private seq = 0;
   private publicCounter = 0;
+  private lastPurge = 0;
   private readonly defaultsMade = new Set<string>();
 
   constructor(private readonly context: SimContext, private readonly options: Ec2StoreOptions) {}
@@ -70,6 +71,9 @@ export class Ec2Store {
 
   /** Drops terminated instances older than the retention, lazily, when someone lists. */
   purge(now = this.now()): void {
+    // A full scan per Describe call would dominate at 10,000 VMs; expiry to the second is plenty.
+    if (now - this.lastPurge < 1000) return;
+    this.lastPurge = now;
     const limit = now - this.options.terminatedRetentionMs - this.context.settings.bootTimeMs;
     let removed = false;
     for (const instance of this.order) {

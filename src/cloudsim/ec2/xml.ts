@@ -3,15 +3,22 @@ export const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
 import type { Tags } from './tags.js';
 
+/** Pre-rendered element content, for hot paths (instances) that build their XML as one string. */
+export class RawXml {
+  constructor(readonly xml: string) {}
+}
+
 /** A value serialisable to EC2 XML: objects become child elements, arrays `<item>` lists, undefined is left out. */
-export type XmlValue = string | number | boolean | undefined | null | readonly XmlValue[] | { readonly [key: string]: XmlValue };
+export type XmlValue = string | number | boolean | undefined | null | RawXml | readonly XmlValue[] | { readonly [key: string]: XmlValue };
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 export const escapeXml = (s: string): string => (/[&<>"']/.test(s) ? s.replace(/[&<>"']/g, (c) => ESCAPES[c]!) : s);
 
 function write(out: string[], name: string, value: XmlValue): void {
   if (value === undefined || value === null) return;
-  if (Array.isArray(value)) {
+  if (value instanceof RawXml) {
+    out.push(`<${name}>`, value.xml, `</${name}>`);
+  } else if (Array.isArray(value)) {
     if (value.length === 0) { out.push(`<${name}/>`); return; }
     out.push(`<${name}>`);
     for (const item of value as readonly XmlValue[]) write(out, 'item', item);
