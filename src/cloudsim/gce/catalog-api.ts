@@ -3,17 +3,11 @@ import { findRegion, IMAGES, MACHINE_TYPE_BY_NAME, MACHINE_TYPES, REGIONS, ZONES
 import { notFound } from './errors.js';
 import { compileFilter, jsonGetter } from './filter.js';
 import { inventoryVms, knownZone } from './instances.js';
-import { paginate } from './paging.js';
+import { listResponse, paginate } from './paging.js';
 import { link } from './refs.js';
 import { ok, type GceCall, type GceRuntime } from './runtime.js';
 
 /** Read-only catalog calls: zones, regions, machine types, public images. */
-
-function listOf(call: GceCall, kind: string, path: string, resources: Record<string, unknown>[]): SimResponse {
-  const predicate = compileFilter(call.query.get('filter'));
-  const page = paginate(predicate ? resources.filter((r) => predicate(jsonGetter(r))) : resources, call.query);
-  return ok({ kind, id: path, items: page.items, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}), selfLink: link(path) });
-}
 
 const CREATED = '1969-12-31T16:00:00.000-08:00';
 
@@ -34,7 +28,7 @@ function renderZone(project: string, zone: string): Record<string, unknown> {
 }
 
 export function listZones(_rt: GceRuntime, call: GceCall): SimResponse {
-  return listOf(call, 'compute#zoneList', `projects/${call.project}/zones`, [...ZONES.keys()].map((z) => renderZone(call.project, z)));
+  return listResponse(call, 'compute#zoneList', `projects/${call.project}/zones`, [...ZONES.keys()].map((z) => renderZone(call.project, z)));
 }
 
 export function getZone(_rt: GceRuntime, call: GceCall, zone: string): SimResponse {
@@ -71,7 +65,7 @@ function renderRegion(rt: GceRuntime, project: string, name: string): Record<str
 }
 
 export function listRegions(rt: GceRuntime, call: GceCall): SimResponse {
-  return listOf(call, 'compute#regionList', `projects/${call.project}/regions`, REGIONS.map((r) => renderRegion(rt, call.project, r.name)));
+  return listResponse(call, 'compute#regionList', `projects/${call.project}/regions`, REGIONS.map((r) => renderRegion(rt, call.project, r.name)));
 }
 
 export function getRegion(rt: GceRuntime, call: GceCall, region: string): SimResponse {
@@ -101,7 +95,7 @@ function renderMachineType(project: string, zone: string, t: MachineTypeInfo): R
 
 export function listMachineTypes(_rt: GceRuntime, call: GceCall, zone: string): SimResponse {
   knownZone(zone);
-  return listOf(call, 'compute#machineTypeList', `projects/${call.project}/zones/${zone}/machineTypes`, MACHINE_TYPES.map((t) => renderMachineType(call.project, zone, t)));
+  return listResponse(call, 'compute#machineTypeList', `projects/${call.project}/zones/${zone}/machineTypes`, MACHINE_TYPES.map((t) => renderMachineType(call.project, zone, t)));
 }
 
 export function getMachineType(_rt: GceRuntime, call: GceCall, zone: string, name: string): SimResponse {
@@ -161,5 +155,5 @@ export function getImage(_rt: GceRuntime, call: GceCall, name: string): SimRespo
 }
 
 export function listImages(_rt: GceRuntime, call: GceCall): SimResponse {
-  return listOf(call, 'compute#imageList', `projects/${call.project}/global/images`, IMAGES.filter((i) => i.project === call.project).map(renderImage));
+  return listResponse(call, 'compute#imageList', `projects/${call.project}/global/images`, IMAGES.filter((i) => i.project === call.project).map(renderImage));
 }

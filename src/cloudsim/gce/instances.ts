@@ -4,12 +4,12 @@ import { alreadyExists, GceError, invalidField, notFound, required, type Operati
 import { compileFilter, type FieldGetter } from './filter.js';
 import { JsonBuffer } from './json-buffer.js';
 import { usableNetwork, usableSubnet } from './network.js';
-import { newOperation, renderOperation, replayOrRun } from './operations.js';
+import { mutate } from './operations.js';
 import { decodeToken, encodeToken, pageSize } from './paging.js';
 import { link, parseRef, refName } from './refs.js';
 import { ok, type GceCall, type GceRuntime } from './runtime.js';
 import type { SubnetRec, VmProps, VmRec, ZoneVms } from './state.js';
-import { int64, intToIp, ipToInt, validLabels, validMetadata, validName } from './validate.js';
+import { int64, intToIp, ipToInt, objectField, str, validLabels, validMetadata, validName } from './validate.js';
 
 /** instances insert / bulkInsert / get / list / aggregatedList / delete, and instanceTemplates. */
 
@@ -21,13 +21,6 @@ export function knownZone(zone: string): void {
 }
 
 const instancePath = (project: string, zone: string, name: string) => `projects/${project}/zones/${zone}/instances/${name}`;
-
-function object(value: unknown, field: string): Record<string, unknown> {
-  if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) throw required(field);
-  return value as Record<string, unknown>;
-}
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 // ---- instance properties -----------------------------------------------------------------------------------
 
@@ -66,7 +59,7 @@ function parseProperties(rt: GceRuntime, project: string, zone: string, b: Recor
 
   const nics = b.networkInterfaces;
   if (!Array.isArray(nics) || nics.length === 0) throw invalidField(`${prefix}.networkInterfaces`, '', 'At least one network interface must be specified.');
-  const nic = object(nics[0], `${prefix}.networkInterfaces[0]`);
+  const nic = objectField(nics[0], `${prefix}.networkInterfaces[0]`);
   let subnet: SubnetRec;
   if (str(nic.subnetwork)) {
     subnet = usableSubnet(rt, project, region, str(nic.subnetwork), `${prefix}.networkInterfaces[0].subnetwork`);
@@ -236,9 +229,9 @@ function createVms(rt: GceRuntime, parsed: Parsed, names: readonly string[]): { 
 // ---- insert / bulkInsert -----------------------------------------------------------------------------------
 
 export function insertInstance(rt: GceRuntime, call: GceCall, zone: string): SimResponse {
-  const op = replayOrRun(rt, call.project, call.requestId, call.fingerprint, () => {
+  return mutate(rt, call, () => {
     knownZone(zone);
-    const own = object(call.body, 'resource');
+    const own = objectField(call.body, 'resource');
     const b = withTemplate(rt, call.project, call.query.get('sourceInstanceTemplate') ?? undefined, own);
     const name = validName('resource.name', own.name);
     const zv = rt.state.zoneVms(call.project, zone);
@@ -247,27 +240,23 @@ export function insertInstance(rt: GceRuntime, call: GceCall, zone: string): Sim
     if (existing) purge(rt, zv, existing);
     const parsed = parseProperties(rt, call.project, zone, b, 'resource', true);
     const { vms, failure } = createVms(rt, parsed, [name]);
-    return newOperation(rt, {
-      project: call.project,
+    return {
       scope: 'zones',
       location: zone,
       operationType: 'insert',
-      targetLink: link(instancePath(call.project, zone, name)),
+      targetPath: instancePath(call.project, zone, name),
       targetId: vms[0]?.id ?? rt.newId(),
       durationMs: failure ? rt.bootMs / 2 : rt.bootMs,
       failure,
-      requestId: call.requestId,
-      fingerprint: call.fingerprint,
-    });
+    };
   });
-  return ok(renderOperation(rt, op));
 }
 
 const PATTERN = /^([a-z][-a-z0-9]*?)(#+)([-a-z0-9]*)$/;
 
 /** Names for `count` new instances: the perInstanceProperties keys first, then namePattern numbers. */
 function bulkNames(rt: GceRuntime, project: string, zone: string, b: Record<string, unknown>): { names: string[]; minCount: number } {
-  const per = b.perInstanceProperties === undefined || b.perInstanceProperties === null ? {} : object(b.perInstanceProperties, 'resource.perInstanceProperties');
+  const per = b.perInstanceProperties === undefined || b.perInstanceProperties === null ? {} : objectField(b.perInstanceProperties, 'resource.perInstanceProperties');
   const fixed = Object.keys(per);
   fixed.forEach((n) => {
     validName(`resource.perInstanceProperties[${n}]`, n);
@@ -312,10 +301,10 @@ function bulkNames(rt: GceRuntime, project: string, zone: string, b: Record<stri
 }
 
 export function bulkInsertInstances(rt: GceRuntime, call: GceCall, zone: string): SimResponse {
-  const op = replayOrRun(rt, call.project, call.requestId, call.fingerprint, () => {
+  return mutate(rt, call, () => {
     knownZone(zone);
-    const b = object(call.body, 'resource');
-    const own = b.instanceProperties === undefined ? {} : object(b.instanceProperties, 'resource.instanceProperties');
+    const b = objectField(call.body, 'resource');
+    const own = b.instanceProperties === undefined ? {} : objectField(b.instanceProperties, 'resource.instanceProperties');
     const templateRef = str(b.sourceInstanceTemplate) || undefined;
     if (!templateRef && b.instanceProperties === undefined) throw required('resource.instanceProperties');
     const props = withTemplate(rt, call.project, templateRef, own);
@@ -323,21 +312,17 @@ export function bulkInsertInstances(rt: GceRuntime, call: GceCall, zone: string)
     const parsed = parseProperties(rt, call.project, zone, props, 'resource.instanceProperties', false);
     const { vms, failure } = createVms(rt, parsed, names);
     if (!failure && vms.length < minCount) throw new Error('unreachable: partial bulk creation');
-    return newOperation(rt, {
-      project: call.project,
+    return {
       scope: 'zones',
       location: zone,
       operationType: 'bulkInsert',
-      targetLink: link(`projects/${call.project}/zones/${zone}`),
+      targetPath: `projects/${call.project}/zones/${zone}`,
       targetId: rt.newId(),
       durationMs: failure ? rt.bootMs / 2 : rt.bootMs,
       failure,
-      requestId: call.requestId,
-      fingerprint: call.fingerprint,
       bulk: { target: names.length, created: vms.length, failed: failure ? names.length : 0 },
-    });
+    };
   });
-  return ok(renderOperation(rt, op));
 }
 
 // ---- rendering ---------------------------------------------------------------------------------------------
@@ -519,7 +504,7 @@ export function aggregatedInstances(rt: GceRuntime, call: GceCall): SimResponse 
 }
 
 export function deleteInstance(rt: GceRuntime, call: GceCall, zone: string, name: string): SimResponse {
-  const op = replayOrRun(rt, call.project, call.requestId, call.fingerprint, () => {
+  return mutate(rt, call, () => {
     const vm = liveVm(rt, call.project, zone, name);
     const now = rt.now();
     if (vm.deletedAt === undefined) {
@@ -527,19 +512,15 @@ export function deleteInstance(rt: GceRuntime, call: GceCall, zone: string, name
       vm.goneAt = now + rt.bootMs / 2;
       if (rt.ctx.settings.backing === 'local' && rt.ctx.backing) rt.ctx.backing.stop({ cloud: 'gcp', id: vm.id }).catch(() => undefined);
     }
-    return newOperation(rt, {
-      project: call.project,
+    return {
       scope: 'zones',
       location: zone,
       operationType: 'delete',
-      targetLink: link(instancePath(call.project, zone, name)),
+      targetPath: instancePath(call.project, zone, name),
       targetId: vm.id,
       durationMs: vm.goneAt! - now,
-      requestId: call.requestId,
-      fingerprint: call.fingerprint,
-    });
+    };
   });
-  return ok(renderOperation(rt, op));
 }
 
 // ---- instanceTemplates -------------------------------------------------------------------------------------
@@ -559,11 +540,11 @@ function renderTemplate(rt: GceRuntime, t: { project: string; name: string; id: 
 }
 
 export function insertTemplate(rt: GceRuntime, call: GceCall): SimResponse {
-  const op = replayOrRun(rt, call.project, call.requestId, call.fingerprint, () => {
-    const b = object(call.body, 'resource');
+  return mutate(rt, call, () => {
+    const b = objectField(call.body, 'resource');
     const name = validName('resource.name', b.name);
     if (rt.state.templates.has(`${call.project}/${name}`)) throw alreadyExists(templatePath(call.project, name));
-    const properties = object(b.properties, 'resource.properties');
+    const properties = objectField(b.properties, 'resource.properties');
     const mt = str(properties.machineType);
     if (!mt) throw required('resource.properties.machineType');
     if (!MACHINE_TYPE_BY_NAME.has(refName(mt, call.project, 'machineTypes')?.name ?? '')) throw invalidField('resource.properties.machineType', mt, `Machine type with name '${mt}' does not exist.`);
@@ -571,19 +552,15 @@ export function insertTemplate(rt: GceRuntime, call: GceCall): SimResponse {
     validMetadata('resource.properties.metadata', properties.metadata);
     const t = { project: call.project, name, id: rt.newId(), createdAt: rt.now(), description: str(b.description), properties };
     rt.state.templates.set(`${call.project}/${name}`, t);
-    return newOperation(rt, {
-      project: call.project,
+    return {
       scope: 'global',
       location: '',
       operationType: 'insert',
-      targetLink: link(templatePath(call.project, name)),
+      targetPath: templatePath(call.project, name),
       targetId: t.id,
       durationMs: rt.shortMs,
-      requestId: call.requestId,
-      fingerprint: call.fingerprint,
-    });
+    };
   });
-  return ok(renderOperation(rt, op));
 }
 
 export function getTemplate(rt: GceRuntime, call: GceCall, name: string): SimResponse {
@@ -597,24 +574,20 @@ export function listTemplates(rt: GceRuntime, call: GceCall): Record<string, unk
 }
 
 export function deleteTemplate(rt: GceRuntime, call: GceCall, name: string): SimResponse {
-  const op = replayOrRun(rt, call.project, call.requestId, call.fingerprint, () => {
+  return mutate(rt, call, () => {
     const key = `${call.project}/${name}`;
     const t = rt.state.templates.get(key);
     if (!t) throw notFound(templatePath(call.project, name));
     rt.state.templates.delete(key);
-    return newOperation(rt, {
-      project: call.project,
+    return {
       scope: 'global',
       location: '',
       operationType: 'delete',
-      targetLink: link(templatePath(call.project, name)),
+      targetPath: templatePath(call.project, name),
       targetId: t.id,
       durationMs: rt.shortMs,
-      requestId: call.requestId,
-      fingerprint: call.fingerprint,
-    });
+    };
   });
-  return ok(renderOperation(rt, op));
 }
 
 /** Live VMs for the admin inventory (purging the ones whose deletion finished). */

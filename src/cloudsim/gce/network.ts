@@ -1,13 +1,12 @@
 import type { SimResponse } from '../core/types.js';
 import { findRegion, REGIONS } from './catalog.js';
-import { alreadyExists, GceError, inUse, invalidField, notFound, notReady, required } from './errors.js';
-import { compileFilter, jsonGetter } from './filter.js';
-import { newOperation, renderOperation, replayOrRun } from './operations.js';
-import { paginate } from './paging.js';
+import { alreadyExists, inUse, invalidField, notFound, notReady, required } from './errors.js';
+import { mutate } from './operations.js';
+import { listResponse } from './paging.js';
 import { link, refName } from './refs.js';
 import { ok, type GceCall, type GceRuntime } from './runtime.js';
 import type { FirewallRec, NetworkRec, SubnetRec } from './state.js';
-import { intToIp, overlaps, parseCidr, validName } from './validate.js';
+import { intToIp, objectField, overlaps, parseCidr, str, validName } from './validate.js';
 
 /** VPC networks, regional subnetworks and firewall rules. None of them has labels in compute/v1. */
 
@@ -23,22 +22,6 @@ const AUTO_RANGES: Record<string, string> = {
 const networkPath = (project: string, name: string) => `projects/${project}/global/networks/${name}`;
 const subnetPath = (s: Pick<SubnetRec, 'project' | 'region' | 'name'>) => `projects/${s.project}/regions/${s.region}/subnetworks/${s.name}`;
 const firewallPath = (project: string, name: string) => `projects/${project}/global/firewalls/${name}`;
-
-function body(call: GceCall): Record<string, unknown> {
-  if (call.body === undefined || call.body === null || typeof call.body !== 'object' || Array.isArray(call.body)) {
-    throw new GceError(400, 'required', 'Required field \'resource\' not specified');
-  }
-  return call.body as Record<string, unknown>;
-}
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-
-function list(rt: GceRuntime, call: GceCall, kind: string, selfLink: string, resources: Record<string, unknown>[]): SimResponse {
-  const predicate = compileFilter(call.query.get('filter'));
-  const matching = predicate ? resources.filter((r) => predicate(jsonGetter(r))) : resources;
-  const page = paginate(matching, call.query);
-  return ok({ kind, id: selfLink.replace(/^.*\/compute\/v1\//, ''), items: page.items, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}), selfLink });
-}
 
 // ---- networks ----------------------------------------------------------------------------------------------
 
@@ -72,8 +55,8 @@ function renderNetwork(rt: GceRuntime, n: NetworkRec): Record<string, unknown> {
 }
 
 export function insertNetwork(rt: GceRuntime, call: GceCall): SimResponse {
-  const op = replayOrRun(rt, call.project, call.requestId, call.fingerprint, () => {
-    const b = body(call);
+  return mutate(rt, call, () => {
+    const b = objectField(call.body, 'resource');
     const name = validName('resource.name', b.name);
     const key = `${call.project}/${name}`;
     if (rt.state.networks.has(key)) throw alreadyExists(networkPath(call.project, name));
@@ -98,19 +81,15 @@ export function insertNetwork(rt: GceRuntime, call: GceCall): SimResponse {
     if (network.autoCreateSubnetworks) {
       for (const region of REGIONS) createSubnet(rt, { project: call.project, region: region.name, name, network: name, cidr: AUTO_RANGES[region.name]!, description: '', privateIpGoogleAccess: false });
     }
-    return newOperation(rt, {
-      project: call.project,
+    return {
       scope: 'global',
       location: '',
       operationType: 'insert',
-      targetLink: link(networkPath(call.project, name)),
+      targetPath: networkPath(call.project, name),
       targetId: network.id,
       durationMs: rt.shortMs,
-      requestId: call.requestId,
-      fingerprint: call.fingerprint,
-    });
+    };
   });
-  return ok(renderOperation(rt, op));
 }
 
 export function getNetwork(rt: GceRuntime, call: GceCall, name: string): SimResponse {
@@ -121,11 +100,11 @@ export function getNetwork(rt: GceRuntime, call: GceCall, name: string): SimResp
 
 export function listNetworks(rt: GceRuntime, call: GceCall): SimResponse {
   const items = [...rt.state.networks.values()].filter((n) => n.project === call.project).map((n) => renderNetwork(rt, n));
-  return list(rt, call, 'compute#networkList', link(`projects/${call.project}/global/networks`), items);
+  return listResponse(call, 'compute#networkList', `projects/${call.project}/global/networks`, items);
 }
 
 export function deleteNetwork(rt: GceRuntime, call: GceCall, name: string): SimResponse {
-  const op = replayOrRun(rt, call.project, call.requestId, call.fingerprint, () => {
+  return mutate(rt, call, () => {
     const key = `${call.project}/${name}`;
     const n = rt.state.networks.get(key);
     if (!n) throw notFound(networkPath(call.project, name));
@@ -140,19 +119,15 @@ export function deleteNetwork(rt: GceRuntime, call: GceCall, name: string): SimR
     }
     for (const [k] of subnets) rt.state.subnets.delete(k);
     rt.state.networks.delete(key);
-    return newOperation(rt, {
-      project: call.project,
+    return {
       scope: 'global',
       location: '',
       operationType: 'delete',
-      targetLink: link(networkPath(call.project, name)),
+      targetPath: networkPath(call.project, name),
       targetId: n.id,
       durationMs: rt.shortMs,
-      requestId: call.requestId,
-      fingerprint: call.fingerprint,
-    });
+    };
   });
-  return ok(renderOperation(rt, op));
 }
 
 // ---- subnetworks -------------------------------------------------------------------------------------------
@@ -214,9 +189,9 @@ export function knownRegion(region: string): void {
 }
 
 export function insertSubnet(rt: GceRuntime, call: GceCall, region: string): SimResponse {
-  const op = replayOrRun(rt, call.project, call.requestId, call.fingerprint, () => {
+  return mutate(rt, call, () => {
     knownRegion(region);
-    const b = body(call);
+    const b = objectField(call.body, 'resource');
     const name = validName('resource.name', b.name);
     if (rt.state.subnets.has(`${call.project}/${region}/${name}`)) throw alreadyExists(subnetPath({ project: call.project, region, name }));
     const network = usableNetwork(rt, call.project, b.network, 'resource.network');
@@ -239,19 +214,15 @@ export function insertSubnet(rt: GceRuntime, call: GceCall, region: string): Sim
       description: str(b.description),
       privateIpGoogleAccess: b.privateIpGoogleAccess === true,
     });
-    return newOperation(rt, {
-      project: call.project,
+    return {
       scope: 'regions',
       location: region,
       operationType: 'insert',
-      targetLink: link(subnetPath(rec)),
+      targetPath: subnetPath(rec),
       targetId: rec.id,
       durationMs: rt.shortMs,
-      requestId: call.requestId,
-      fingerprint: call.fingerprint,
-    });
+    };
   });
-  return ok(renderOperation(rt, op));
 }
 
 export function getSubnet(rt: GceRuntime, call: GceCall, region: string, name: string): SimResponse {
@@ -264,11 +235,11 @@ export function getSubnet(rt: GceRuntime, call: GceCall, region: string, name: s
 export function listSubnets(rt: GceRuntime, call: GceCall, region: string): SimResponse {
   knownRegion(region);
   const items = [...rt.state.subnets.values()].filter((s) => s.project === call.project && s.region === region).map((s) => renderSubnet(rt, s));
-  return list(rt, call, 'compute#subnetworkList', link(`projects/${call.project}/regions/${region}/subnetworks`), items);
+  return listResponse(call, 'compute#subnetworkList', `projects/${call.project}/regions/${region}/subnetworks`, items);
 }
 
 export function deleteSubnet(rt: GceRuntime, call: GceCall, region: string, name: string): SimResponse {
-  const op = replayOrRun(rt, call.project, call.requestId, call.fingerprint, () => {
+  return mutate(rt, call, () => {
     knownRegion(region);
     const key = `${call.project}/${region}/${name}`;
     const s = rt.state.subnets.get(key);
@@ -276,19 +247,15 @@ export function deleteSubnet(rt: GceRuntime, call: GceCall, region: string, name
     const user = subnetUser(rt, s);
     if (user) throw inUse(subnetPath(s), user);
     rt.state.subnets.delete(key);
-    return newOperation(rt, {
-      project: call.project,
+    return {
       scope: 'regions',
       location: region,
       operationType: 'delete',
-      targetLink: link(subnetPath(s)),
+      targetPath: subnetPath(s),
       targetId: s.id,
       durationMs: rt.shortMs,
-      requestId: call.requestId,
-      fingerprint: call.fingerprint,
-    });
+    };
   });
-  return ok(renderOperation(rt, op));
 }
 
 /** Resolves the subnetwork a NIC names, checking it belongs to the network and the zone's region. */
@@ -359,8 +326,8 @@ function renderFirewall(rt: GceRuntime, fw: FirewallRec): Record<string, unknown
 }
 
 export function insertFirewall(rt: GceRuntime, call: GceCall): SimResponse {
-  const op = replayOrRun(rt, call.project, call.requestId, call.fingerprint, () => {
-    const b = body(call);
+  return mutate(rt, call, () => {
+    const b = objectField(call.body, 'resource');
     const name = validName('resource.name', b.name);
     if (rt.state.firewalls.has(`${call.project}/${name}`)) throw alreadyExists(firewallPath(call.project, name));
     const network = usableNetwork(rt, call.project, b.network ?? 'global/networks/default', 'resource.network');
@@ -402,19 +369,15 @@ export function insertFirewall(rt: GceRuntime, call: GceCall): SimResponse {
       ),
     };
     rt.state.firewalls.set(`${call.project}/${name}`, fw);
-    return newOperation(rt, {
-      project: call.project,
+    return {
       scope: 'global',
       location: '',
       operationType: 'insert',
-      targetLink: link(firewallPath(call.project, name)),
+      targetPath: firewallPath(call.project, name),
       targetId: fw.id,
       durationMs: rt.shortMs,
-      requestId: call.requestId,
-      fingerprint: call.fingerprint,
-    });
+    };
   });
-  return ok(renderOperation(rt, op));
 }
 
 export function getFirewall(rt: GceRuntime, call: GceCall, name: string): SimResponse {
@@ -425,26 +388,22 @@ export function getFirewall(rt: GceRuntime, call: GceCall, name: string): SimRes
 
 export function listFirewalls(rt: GceRuntime, call: GceCall): SimResponse {
   const items = [...rt.state.firewalls.values()].filter((f) => f.project === call.project).map((f) => renderFirewall(rt, f));
-  return list(rt, call, 'compute#firewallList', link(`projects/${call.project}/global/firewalls`), items);
+  return listResponse(call, 'compute#firewallList', `projects/${call.project}/global/firewalls`, items);
 }
 
 export function deleteFirewall(rt: GceRuntime, call: GceCall, name: string): SimResponse {
-  const op = replayOrRun(rt, call.project, call.requestId, call.fingerprint, () => {
+  return mutate(rt, call, () => {
     const key = `${call.project}/${name}`;
     const fw = rt.state.firewalls.get(key);
     if (!fw) throw notFound(firewallPath(call.project, name));
     rt.state.firewalls.delete(key);
-    return newOperation(rt, {
-      project: call.project,
+    return {
       scope: 'global',
       location: '',
       operationType: 'delete',
-      targetLink: link(firewallPath(call.project, name)),
+      targetPath: firewallPath(call.project, name),
       targetId: fw.id,
       durationMs: rt.shortMs,
-      requestId: call.requestId,
-      fingerprint: call.fingerprint,
-    });
+    };
   });
-  return ok(renderOperation(rt, op));
 }

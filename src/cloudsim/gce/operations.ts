@@ -1,6 +1,7 @@
+import type { SimResponse } from '../core/types.js';
 import { GceError, notFound, type OperationFailure } from './errors.js';
 import { link } from './refs.js';
-import type { GceRuntime } from './runtime.js';
+import { ok, type GceCall, type GceRuntime } from './runtime.js';
 import { opKey, type OpRec, type OpScope } from './state.js';
 
 /** Operations: every mutation returns one; clients poll `get` or hold on `wait` until it is DONE. */
@@ -89,24 +90,38 @@ export async function waitOperation(rt: GceRuntime, op: OpRec): Promise<OpRec> {
   return op;
 }
 
+/** What a mutation did, for its Operation: scope, type, target and how long until it is DONE. */
+export interface MutationResult {
+  readonly scope: OpScope;
+  readonly location: string;
+  readonly operationType: string;
+  /** Target resource path, e.g. `projects/p/zones/z/instances/i`. */
+  readonly targetPath: string;
+  readonly targetId: string;
+  readonly durationMs: number;
+  readonly failure?: OperationFailure;
+  readonly bulk?: OpRec['bulk'];
+}
+
 /**
- * `requestId` idempotency: a mutation repeated with the same requestId returns the original Operation and does
- * nothing else; the same requestId on a different request (other target or body) is refused.
+ * Runs a mutation and answers with its Operation. `requestId` idempotency: the same requestId again returns
+ * the original Operation and does nothing else; the same requestId on a different request (other target or
+ * body) is refused.
  */
-export function replayOrRun(rt: GceRuntime, project: string, requestId: string | undefined, fingerprint: string, run: () => OpRec): OpRec {
-  if (requestId) {
-    const key = rt.state.requestIds.get(`${project}/${requestId}`);
-    const previous = key ? rt.state.operations.get(key) : undefined;
-    if (previous) {
-      if (previous.fingerprint !== fingerprint) {
-        throw new GceError(
-          400,
-          'invalid',
-          `Invalid value for field 'requestId': '${requestId}'. The request ID was already used by a different request (operation '${previous.name}'); use a new request ID for a new request.`,
-        );
-      }
-      return previous;
+export function mutate(rt: GceRuntime, call: GceCall, run: () => MutationResult): SimResponse {
+  const previousKey = call.requestId ? rt.state.requestIds.get(`${call.project}/${call.requestId}`) : undefined;
+  const previous = previousKey ? rt.state.operations.get(previousKey) : undefined;
+  if (previous) {
+    if (previous.fingerprint !== call.fingerprint) {
+      throw new GceError(
+        400,
+        'invalid',
+        `Invalid value for field 'requestId': '${call.requestId}'. The request ID was already used by a different request (operation '${previous.name}'); use a new request ID for a new request.`,
+      );
     }
+    return ok(renderOperation(rt, previous));
   }
-  return run();
+  const { targetPath, ...result } = run();
+  const op = newOperation(rt, { ...result, project: call.project, targetLink: link(targetPath), requestId: call.requestId, fingerprint: call.fingerprint });
+  return ok(renderOperation(rt, op));
 }

@@ -1,4 +1,8 @@
+import type { SimResponse } from '../core/types.js';
 import { invalidField } from './errors.js';
+import { compileFilter, jsonGetter } from './filter.js';
+import { link } from './refs.js';
+import { ok, type GceCall } from './runtime.js';
 
 /** `maxResults` / `pageToken` of list calls: at most 500 per page, 500 by default. */
 export function pageSize(query: URLSearchParams): number {
@@ -29,4 +33,11 @@ export function paginate<T>(items: readonly T[], query: URLSearchParams): { item
   const start = decodeToken(query, 1)?.[0] ?? 0;
   const page = items.slice(start, start + size);
   return start + size < items.length ? { items: page, nextPageToken: encodeToken([start + size]) } : { items: page };
+}
+
+/** A `<kind>List` response for a small collection of rendered resources: filter, then offset paging. */
+export function listResponse(call: GceCall, kind: string, path: string, resources: readonly Record<string, unknown>[]): SimResponse {
+  const predicate = compileFilter(call.query.get('filter'));
+  const page = paginate(predicate ? resources.filter((r) => predicate(jsonGetter(r))) : resources, call.query);
+  return ok({ kind, id: path, items: page.items, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}), selfLink: link(path) });
 }

@@ -6,8 +6,7 @@ import * as instances from './instances.js';
 import { takeQuota, type QuotaGroup } from './limits.js';
 import * as network from './network.js';
 import { findOperation, renderOperation, waitOperation } from './operations.js';
-import { paginate } from './paging.js';
-import { link } from './refs.js';
+import { listResponse } from './paging.js';
 import { restoreState, snapshotState } from './persist.js';
 import { GceRuntime, ok, type GceCall, type GceServiceOptions } from './runtime.js';
 import type { OpScope } from './state.js';
@@ -60,10 +59,7 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', pattern: ['global', 'firewalls', ':'], action: 'firewalls.get', group: 'read', handler: (rt, c, p) => network.getFirewall(rt, c, p[0]!) },
   { method: 'DELETE', pattern: ['global', 'firewalls', ':'], action: 'firewalls.delete', group: 'mutation', handler: (rt, c, p) => network.deleteFirewall(rt, c, p[0]!) },
 
-  { method: 'GET', pattern: ['global', 'instanceTemplates'], action: 'instanceTemplates.list', group: 'list', handler: (rt, c) => {
-    const page = paginate(instances.listTemplates(rt, c), c.query);
-    return ok({ kind: 'compute#instanceTemplateList', id: `projects/${c.project}/global/instanceTemplates`, ...page, selfLink: link(`projects/${c.project}/global/instanceTemplates`) });
-  } },
+  { method: 'GET', pattern: ['global', 'instanceTemplates'], action: 'instanceTemplates.list', group: 'list', handler: (rt, c) => listResponse(c, 'compute#instanceTemplateList', `projects/${c.project}/global/instanceTemplates`, instances.listTemplates(rt, c)) },
   { method: 'POST', pattern: ['global', 'instanceTemplates'], action: 'instanceTemplates.insert', group: 'mutation', handler: (rt, c) => instances.insertTemplate(rt, c) },
   { method: 'GET', pattern: ['global', 'instanceTemplates', ':'], action: 'instanceTemplates.get', group: 'read', handler: (rt, c, p) => instances.getTemplate(rt, c, p[0]!) },
   { method: 'DELETE', pattern: ['global', 'instanceTemplates', ':'], action: 'instanceTemplates.delete', group: 'mutation', handler: (rt, c, p) => instances.deleteTemplate(rt, c, p[0]!) },

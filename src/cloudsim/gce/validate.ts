@@ -7,6 +7,15 @@ const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
 const METADATA_KEY = /^[a-zA-Z0-9_-]{1,128}$/;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
+/** A string field, or '' when absent or of another type (the validators then report it as required/invalid). */
+export const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** A JSON object field; absent or not an object is the API's "required" error. */
+export function objectField(value: unknown, field: string): Record<string, unknown> {
+  if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) throw required(field);
+  return value as Record<string, unknown>;
+}
+
 export const METADATA_TOTAL_LIMIT = 256 * 1024;
 const MAX_LABELS = 64;
 
