@@ -440,6 +440,11 @@ describe('virtual machines', () => {
     expect(d2?.capabilities?.find((c) => c.name === 'vCPUs')?.value).toBe('2');
     expect(skus.find((s) => s.name === 'Standard_F8s_v2')?.restrictions?.[0]).toMatchObject({ type: 'Zone', reasonCode: 'NotAvailableForSubscription' });
     expect(skus.every((s) => s.locations?.[0] === 'westeurope')).toBe(true);
+    const sizes = [];
+    for await (const size of c.compute.virtualMachineSizes.list('eastus')) sizes.push(size);
+    expect(sizes.find((s) => s.name === 'Standard_E2s_v5')).toMatchObject({ numberOfCores: 2, memoryInMB: 16_384 });
+    const subscription = await raw(sim, 'GET', `/subscriptions/${SUB}?api-version=2022-12-01`);
+    expect(subscription.body).toMatchObject({ subscriptionId: SUB, state: 'Enabled' });
   });
 });
 

@@ -33,7 +33,7 @@ export function mapAzureError(error: unknown, ctx: ErrorContext): SkypoolError {
     return new QuotaError(`Azure vCPU quota exceeded in ${ctx.region ?? 'the region'} (${ctx.instanceType ?? 'VM size'}); request a quota increase or use fewer/smaller VMs`, details, error);
   }
   if (status === 429) return new ThrottledError(`Azure throttled ${ctx.operation} after the SDK's retries; slow down or retry later`, details, error);
-  if (code === 'REQUEST_SEND_ERROR' || code === undefined && status === undefined) {
+  if (code === 'REQUEST_SEND_ERROR' || (code === undefined && status === undefined)) {
     return new CloudApiError(`Azure ${ctx.operation} could not reach the ARM endpoint: ${message}`, details, error);
   }
   return new CloudApiError(`Azure ${ctx.operation} failed: ${code ?? status}: ${message.split('\n')[0]}`, details, error);

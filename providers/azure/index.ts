@@ -258,6 +258,8 @@ export class AzureProvider implements Provider {
   }
 }
 
+export { staticTokenCredential } from './clients.js';
+
 export function createProvider(settings: AzureProviderSettings = {}): AzureProvider {
   return new AzureProvider(settings);
 }

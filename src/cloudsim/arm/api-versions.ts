@@ -11,11 +11,13 @@ const SKUS = ['2021-07-01', '2019-04-01', '2017-09-01'];
 const NETWORK = ['2025-05-01', '2025-03-01', '2025-01-01', '2024-10-01', '2024-07-01', '2024-05-01', '2024-03-01', '2024-01-01', '2023-11-01', '2023-09-01', '2023-06-01', '2023-05-01', '2023-04-01', '2023-02-01', '2022-11-01', '2022-09-01', '2022-07-01', '2022-05-01', '2022-01-01', '2021-08-01', '2021-05-01', '2021-02-01'];
 const RESOURCES = ['2025-04-01', '2025-03-01', '2024-11-01', '2024-07-01', '2024-03-01', '2023-07-01', '2022-09-01', '2021-04-01', '2021-01-01', '2020-10-01', '2020-06-01', '2019-10-01', '2019-08-01'];
 
-export type ApiFamily = 'compute' | 'skus' | 'network' | 'resources';
+const SUBSCRIPTIONS = ['2022-12-01', '2021-01-01', '2020-01-01', '2019-11-01', '2016-06-01'];
 
-const VERSIONS: Record<ApiFamily, readonly string[]> = { compute: COMPUTE, skus: SKUS, network: NETWORK, resources: RESOURCES };
+export type ApiFamily = 'compute' | 'skus' | 'network' | 'resources' | 'subscriptions';
 
-export const SDK_API_VERSION: Record<ApiFamily, string> = { compute: COMPUTE[0]!, skus: SKUS[0]!, network: NETWORK[0]!, resources: RESOURCES[0]! };
+const VERSIONS: Record<ApiFamily, readonly string[]> = { compute: COMPUTE, skus: SKUS, network: NETWORK, resources: RESOURCES, subscriptions: SUBSCRIPTIONS };
+
+export const SDK_API_VERSION: Record<ApiFamily, string> = { compute: COMPUTE[0]!, skus: SKUS[0]!, network: NETWORK[0]!, resources: RESOURCES[0]!, subscriptions: SUBSCRIPTIONS[0]! };
 
 /** Throws the error ARM gives for a missing or unsupported api-version. */
 export function checkApiVersion(url: URL, family: ApiFamily, resourceType: string, location = 'eastus'): void {
@@ -25,7 +27,7 @@ export function checkApiVersion(url: URL, family: ApiFamily, resourceType: strin
   }
   const supported = VERSIONS[family];
   if (supported.includes(version)) return;
-  if (family === 'resources' || !/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(version)) {
+  if (family === 'resources' || family === 'subscriptions' || !/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(version)) {
     throw badRequest('InvalidApiVersionParameter', `The api-version '${version}' is invalid. The supported versions are '${supported.join(',')}'.`);
   }
   const [namespace, type] = resourceType.split('/', 2);

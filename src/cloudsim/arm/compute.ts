@@ -631,6 +631,16 @@ export function deleteVmss(call: ArmCall, name: string): ArmReply {
 
 // ---------- resource SKUs ----------
 
+/** `locations/{location}/vmSizes` (virtualMachineSizes.list): the sizes offered in a region. */
+export function listVmSizes(call: ArmCall, location: string): ArmReply {
+  const where = normalizeLocation(location);
+  if (!REGIONS.includes(where as (typeof REGIONS)[number])) throw new ArmError(404, 'NoRegisteredProviderFound', `No registered resource provider found for location '${location}'.`);
+  const value = VM_SKUS.filter((s) => skuOffered(s, where)).map((s) => ({
+    name: s.name, numberOfCores: s.vcpus, osDiskSizeInMB: 1_047_552, resourceDiskSizeInMB: 0, memoryInMB: s.memoryGB * 1024, maxDataDiskCount: Math.min(64, s.vcpus * 4),
+  }));
+  return { status: 200, body: { value } };
+}
+
 export function listSkus(call: ArmCall): ArmReply {
   const filter = call.request.url.searchParams.get('$filter') ?? '';
   const match = /location\s+eq\s+'([^']+)'/i.exec(filter);

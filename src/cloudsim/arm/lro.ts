@@ -35,7 +35,7 @@ export function decodeOperation(token: string): OperationRef | undefined {
 
 export type OperationStatus = { status: 'InProgress' | 'Succeeded' | 'Canceled' } | { status: 'Failed'; error: ArmErrorBody };
 
-const NAMESPACE: Record<ApiFamily, string> = { compute: 'Microsoft.Compute', skus: 'Microsoft.Compute', network: 'Microsoft.Network', resources: 'Microsoft.Resources' };
+const NAMESPACE: Record<ApiFamily, string> = { compute: 'Microsoft.Compute', skus: 'Microsoft.Compute', network: 'Microsoft.Network', resources: 'Microsoft.Resources', subscriptions: 'Microsoft.Resources' };
 
 /** Polls at the client's own pace: Retry-After stays 0 unless the operation has more than a second to go. */
 export function retryAfter(remainingMs: number): string {

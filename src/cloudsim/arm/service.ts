@@ -73,6 +73,10 @@ function computeEndpoint(method: string, route: ArmRoute, url: URL): Endpoint {
   const type = rest[0]?.toLowerCase();
   const rg = route.resourceGroup !== undefined;
   if (type === 'skus' && rest.length === 1 && !rg) return list(method, 'ResourceSkus_List', 'skus', 'Microsoft.Compute/skus', compute.listSkus);
+  if (type === 'locations' && rest.length === 3 && rest[2]!.toLowerCase() === 'vmsizes' && !rg) {
+    const location = rest[1]!;
+    return list(method, 'VirtualMachineSizes_List', 'compute', 'Microsoft.Compute/locations/vmSizes', (c) => compute.listVmSizes(c, location));
+  }
   if (type === 'virtualmachines') {
     const T = 'Microsoft.Compute/virtualMachines';
     if (rest.length === 1) return list(method, rg ? 'VirtualMachines_List' : 'VirtualMachines_ListAll', 'compute', T, compute.listVms);
@@ -132,6 +136,12 @@ function resolve(request: SimRequest, route: ArmRoute): Endpoint {
     throw new ArmError(409, 'MissingSubscriptionRegistration', `The subscription is not registered to use namespace '${route.namespace}'. See https://aka.ms/rps-not-found for how to register subscriptions.`);
   }
   const T = 'Microsoft.Resources/resourceGroups';
+  if (rg === undefined && !route.groupsCollection && route.tail.length === 0) {
+    return list(method, 'Subscriptions_Get', 'subscriptions', 'Microsoft.Resources/subscriptions', (c) => ({
+      status: 200,
+      body: { id: `/subscriptions/${c.sub}`, subscriptionId: c.sub, displayName: 'cloudsim', state: 'Enabled', subscriptionPolicies: { locationPlacementId: 'Public_2014-09-01', quotaId: 'PayAsYouGo_2014-09-01', spendingLimit: 'Off' }, authorizationSource: 'RoleBased' },
+    }));
+  }
   if (route.groupsCollection && route.tail.length === 0) return list(method, 'ResourceGroups_List', 'resources', T, groups.listGroups);
   if (rg !== undefined && route.tail.length === 0) {
     if (method === 'HEAD') return { action: 'ResourceGroups_CheckExistence', family: 'resources', resourceType: T, handler: (c) => groups.headGroup(c, rg) };
