@@ -411,10 +411,11 @@ describe('cloudsim EC2', () => {
   });
 
   it('throttles a burst with RequestLimitExceeded (503), per action family', async () => {
-    const tight = await startCloudSim({ bootTimeMs: 20, rateLimits: { aws: { scale: 0.1 } } });
+    // Scale 0.02: RunInstances and unfiltered DescribeInstances hold 1 token, refilled in 25 s and 5 s (no refill mid-test).
+    const tight = await startCloudSim({ bootTimeMs: 20, rateLimits: { aws: { scale: 0.02 } } });
     const strict = client(tight, { maxAttempts: 1 });
     try {
-      // RunInstances: bucket 5 × 0.1 → 1 token; the rest of a burst of 4 is refused before any launch.
+      // The rest of a burst of 4 is refused before anything launches.
       const image = (await strict.send(new DescribeImagesCommand({ Owners: ['099720109477'] }))).Images![0]!.ImageId!;
       const burst = await Promise.allSettled([1, 2, 3, 4].map(() => strict.send(new RunInstancesCommand({ ImageId: image, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))));
       const refused = burst.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as { name: string; $metadata: { httpStatusCode: number } });
@@ -422,8 +423,8 @@ describe('cloudsim EC2', () => {
       expect(refused.every((e) => e.name === 'RequestLimitExceeded' && e.$metadata.httpStatusCode === 503)).toBe(true);
       expect(calls(tight, 'RunInstances', 'throttled')).toBe(3);
       expect(tight.inventory().filter((r) => r.type === 'instance')).toHaveLength(1);
-      // Unfiltered DescribeInstances has its own, smaller bucket (50 × 0.1 = 5): filtered calls still pass.
-      const unfiltered = await Promise.allSettled([...Array(8)].map(() => strict.send(new DescribeInstancesCommand({}))));
+      // Unfiltered DescribeInstances has its own bucket; filtered calls take from the Describe* one and still pass.
+      const unfiltered = await Promise.allSettled([...Array(4)].map(() => strict.send(new DescribeInstancesCommand({}))));
       expect(unfiltered.filter((r) => r.status === 'rejected').length).toBe(3);
       await expect(strict.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-type', Values: ['t3.micro'] }] }))).resolves.toBeDefined();
     } finally {

@@ -65,6 +65,7 @@ export class AwsProvider implements Provider {
   private readonly typeLists = new Map<string, Promise<Awaited<ReturnType<typeof listInstanceTypes>>>>();
   /** VPC id → network pieces, with the cluster they belong to. */
   private readonly networks = new Map<string, { cluster: string; net: ClusterNetwork }>();
+  private readonly ensuring = new Map<string, Promise<ClusterNetwork>>();
   private readonly network: NetworkSettings;
 
   constructor(private readonly settings: AwsProviderSettings = {}) {
@@ -125,9 +126,19 @@ export class AwsProvider implements Provider {
   }
 
   async ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
-    const net = await ensureClusterNetwork(this.ec2(undefined, signal), cluster, this.network);
-    this.networks.set(net.vpcId, { cluster, net });
-    return net.ref;
+    return (await this.ensureOnce(cluster, this.ec2(undefined, signal))).ref;
+  }
+
+  /** CreateVpc has no ClientToken: concurrent callers in this process share one ensure instead of racing to two VPCs. */
+  private ensureOnce(cluster: string, ec2: Ec2Calls): Promise<ClusterNetwork> {
+    let pending = this.ensuring.get(cluster);
+    if (!pending) {
+      pending = ensureClusterNetwork(ec2, cluster, this.network)
+        .then((net) => { this.networks.set(net.vpcId, { cluster, net }); return net; })
+        .finally(() => this.ensuring.delete(cluster));
+      this.ensuring.set(cluster, pending);
+    }
+    return pending;
   }
 
   async deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
@@ -139,9 +150,8 @@ export class AwsProvider implements Provider {
   private async clusterNetwork(ec2: Ec2Calls, cluster: string, ref: NetworkRef): Promise<ClusterNetwork> {
     const known = this.networks.get(ref.id);
     if (known?.cluster === cluster) return known.net;
-    const net = await ensureClusterNetwork(ec2, cluster, this.network);
+    const net = await this.ensureOnce(cluster, ec2);
     if (net.vpcId !== ref.id) throw new CloudApiError(`network ${ref.id} is not the network of cluster ${cluster} (${net.vpcId}) in ${ec2.region}: run ensureNetwork again`, { cluster, network: ref.id });
-    this.networks.set(net.vpcId, { cluster, net });
     return net;
   }
 
@@ -247,6 +257,13 @@ export class AwsProvider implements Provider {
     };
   }
 
+  /** DescribeInstances by id, in chunks of the 200 values EC2 takes per filter. */
+  private async describeIds(ec2: Ec2Calls, ids: readonly string[], extra: Filter[] = []): Promise<Ec2Instance[]> {
+    const out: Ec2Instance[] = [];
+    for (let k = 0; k < ids.length; k += 200) out.push(...(await this.describe(ec2, [{ Name: 'instance-id', Values: ids.slice(k, k + 200) }, ...extra])));
+    return out;
+  }
+
   /** DescribeInstances with filters, following NextToken. */
   private async describe(ec2: Ec2Calls, filters: Filter[]): Promise<Ec2Instance[]> {
     const out: Ec2Instance[] = [];
@@ -265,7 +282,7 @@ export class AwsProvider implements Provider {
     let last: Ec2Instance[] = [];
     for (;;) {
       // A filter, not InstanceIds: freshly launched ids may not be visible yet (eventual consistency) and must not fail the wait.
-      last = ids.length ? await this.describe(ec2, [{ Name: 'instance-id', Values: [...ids] }]) : [];
+      last = await this.describeIds(ec2, ids);
       const failed = last.find((i) => i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down');
       if (failed) {
         const reason = failed.StateReason?.Code ?? '';
@@ -298,7 +315,7 @@ export class AwsProvider implements Provider {
     if (!ids.length) return;
     const ec2 = this.ec2(undefined, signal);
     // Only ids that still exist and are not already going: TerminateInstances fails whole on one unknown id.
-    const live = await this.describe(ec2, [{ Name: 'instance-id', Values: [...ids] }, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }]);
+    const live = await this.describeIds(ec2, ids, [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }]);
     const targets = live.map((i) => i.InstanceId!).filter(Boolean);
     for (let k = 0; k < targets.length; k += 1000) {
       await ec2.call('TerminateInstances', new TerminateInstancesCommand({ InstanceIds: targets.slice(k, k + 1000) }));

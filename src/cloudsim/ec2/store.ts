@@ -223,7 +223,9 @@ export class Ec2Store {
     const launches = new Map(state.launches.map((l) => [l.reservationId, l]));
     this.order = state.instances.map((i) => {
       const launch = launches.get(i.launch)!;
-      const instance: Ec2Instance = { ...i, launch, tags: i.tags ?? launch.tags };
+      // A local-backing start in flight died with the old process: the instance is not coming up.
+      const lost = i.backingPending ? { backingPending: false, endedAt: i.endedAt ?? Date.now(), reason: i.reason ?? 'Server.InternalError' } : {};
+      const instance: Ec2Instance = { ...i, ...lost, launch, tags: i.tags ?? launch.tags };
       this.instances.set(instance.id, instance);
       return instance;
     });
