@@ -370,8 +370,12 @@ function startBacking(call: ArmCall, vm: VmRecord, id: string, input: VmInput): 
   const backing = call.context.backing;
   if (call.context.settings.backing !== 'local' || !backing || vm.failed) return;
   vm.backingPending = true;
+  const nic = input.nics[0];
   backing
-    .start({ cloud: 'azure', id, name: vm.computerName, privateIp: input.nics[0] ? formatIp(input.nics[0].ip) : undefined, userData: input.customData?.toString('utf8') ?? '', tags: vm.tags })
+    .start({
+      cloud: 'azure', id, name: vm.computerName, privateIp: nic ? formatIp(nic.ip) : undefined, subnetCidr: nic && findSubnetRef(call, nic.subnetId)?.subnet.addressPrefix,
+      userData: input.customData?.toString('utf8') ?? '', tags: vm.tags,
+    })
     .then(
       () => { vm.backingPending = false; },
       (error: Error) => {

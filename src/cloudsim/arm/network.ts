@@ -23,9 +23,15 @@ function touch(call: ArmCall, r: Lifecycle): void {
 
 // ---------- rendering ----------
 
+/** Network resources report Updating (not Creating) while a PUT is in progress. */
+function state(call: ArmCall, r: Lifecycle): string {
+  const p = provisioningState(r, call.now);
+  return p === 'Creating' ? 'Updating' : p;
+}
+
 function subnetJson(call: ArmCall, rg: ResourceGroupRecord, vnet: VnetRecord, s: SubnetRecord): Json {
   const props: Json = {
-    provisioningState: provisioningState(s, call.now) === 'Creating' ? 'Updating' : provisioningState(s, call.now),
+    provisioningState: state(call, s),
     addressPrefix: s.addressPrefix,
     delegations: [],
     privateEndpointNetworkPolicies: 'Disabled',
@@ -39,11 +45,6 @@ function subnetJson(call: ArmCall, rg: ResourceGroupRecord, vnet: VnetRecord, s:
     type: 'Microsoft.Network/virtualNetworks/subnets',
     properties: props,
   };
-}
-
-function state(call: ArmCall, r: Lifecycle): string {
-  const p = provisioningState(r, call.now);
-  return p === 'Creating' ? 'Updating' : p;
 }
 
 function vnetJson(call: ArmCall, rg: ResourceGroupRecord, v: VnetRecord): Json {

@@ -47,7 +47,7 @@ export function throttle(context: SimContext, principal: string, subscription: s
   }
   const headers: Record<string, string> = { [header]: String(Math.floor(bucket.available)) };
   if (putVm) {
-    const vmBucket = context.buckets.get(`azure/${subscription}/PutVM`, Math.max(1, PUT_VM.capacity * factor), PUT_VM.refill * factor);
+    const vmBucket = context.buckets.get(`azure/${subscription.toLowerCase()}/PutVM`, Math.max(1, PUT_VM.capacity * factor), PUT_VM.refill * factor);
     const allowed = Math.round(PUT_VM.capacity * factor);
     if (!vmBucket.tryTake()) {
       const wait = vmBucket.msUntil();
