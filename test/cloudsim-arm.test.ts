@@ -495,6 +495,18 @@ describe('faults', () => {
     // The SDK honours Retry-After and gets through.
     expect((await sc.resources.resourceGroups.get('rg-t')).name).toBe('rg-t');
   });
+
+  test('the Compute PutVM limit is per subscription, across principals', async () => {
+    // Scale 0.01: each principal may write twice, the subscription may PUT 15 VMs.
+    const { sim: slow } = await start({ rateLimits: { azure: { scale: 0.01 } } });
+    const puts = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+      raw(slow, 'PUT', vmPath('rg-none', `v${i}`), vmBody('rg-none', 'n'), { authorization: `Bearer principal-${Math.floor(i / 2)}-token` })));
+    const computeThrottled = puts.filter((r) => r.status === 429);
+    expect(puts.filter((r) => r.status === 404)).toHaveLength(15);
+    expect(computeThrottled).toHaveLength(5);
+    expect(computeThrottled[0]!.body.error).toMatchObject({ code: 'OperationNotAllowed', details: [{ code: 'TooManyRequests', target: 'PutVMSubscriptionMaximum' }] });
+    expect(computeThrottled[0]!.headers['x-ms-ratelimit-remaining-resource']).toBe('Microsoft.Compute/PutVMSubscriptionMaximum;0');
+  });
 });
 
 describe('local backing', () => {
