@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import {
   AttachInternetGatewayCommand, AuthorizeSecurityGroupIngressCommand, CreateFleetCommand, CreateInternetGatewayCommand, CreateLaunchTemplateCommand,
   CreateRouteCommand, CreateSecurityGroupCommand, CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DeleteInternetGatewayCommand,
-  DeleteLaunchTemplateCommand, DeleteSecurityGroupCommand, DeleteSubnetCommand, DeleteTagsCommand, DeleteVpcCommand, DescribeAvailabilityZonesCommand,
-  DescribeImagesCommand, DescribeInstancesCommand, DescribeInstanceTypeOfferingsCommand, DescribeInstanceTypesCommand, DescribeInternetGatewaysCommand,
+  DeleteFleetsCommand, DeleteLaunchTemplateCommand, DeleteSecurityGroupCommand, DeleteSubnetCommand, DeleteTagsCommand, DeleteVpcCommand, DescribeAvailabilityZonesCommand,
+  DescribeFleetsCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeInstanceTypeOfferingsCommand, DescribeInstanceTypesCommand, DescribeInternetGatewaysCommand,
   DescribeLaunchTemplatesCommand, DescribeRegionsCommand, DescribeRouteTablesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand,
   DescribeVpcsCommand, DetachInternetGatewayCommand, EC2Client, paginateDescribeInstances, paginateDescribeInstanceTypes, RunInstancesCommand,
   TerminateInstancesCommand, type Instance, type RunInstancesCommandInput,
@@ -366,7 +366,13 @@ describe('cloudsim EC2', () => {
         }));
         expect(short.Instances ?? []).toEqual([]);
         expect(short.Errors![0]!.ErrorCode).toBe('InsufficientInstanceCapacity');
-        await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+
+        const described = await ec2.send(new DescribeFleetsCommand({ FleetIds: [fleet.FleetId!] }));
+        expect(described.Fleets![0]).toMatchObject({ FleetId: fleet.FleetId, FleetState: 'active', Type: 'instant', FulfilledCapacity: 3 });
+        const deleted = await ec2.send(new DeleteFleetsCommand({ FleetIds: [fleet.FleetId!, 'fleet-00000000-0000-4000-a000-000000000000'], TerminateInstances: true }));
+        expect(deleted.SuccessfulFleetDeletions).toEqual([{ FleetId: fleet.FleetId, CurrentFleetState: 'deleted_terminating', PreviousFleetState: 'active' }]);
+        expect(deleted.UnsuccessfulFleetDeletions![0]!.Error!.Code).toBe('fleetIdDoesNotExist');
+        expect((await describe1(ids[0]!)).State!.Name).toBe('shutting-down');
       } finally {
         sim.clearFaults();
         await ec2.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: ltId }));

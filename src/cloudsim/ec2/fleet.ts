@@ -1,10 +1,13 @@
-import type { ActionContext, ActionHandler, ActionResult } from './action.js';
+import { page, type ActionContext, type ActionHandler, type ActionResult } from './action.js';
 import { allocateAddresses, clientToken, createInstances, grantCapacity, mergeTemplate, remember, replay, resolveLaunch, type Grant, type LaunchPlan } from './launch.js';
 import { resolveTemplate } from './launch-templates.js';
 import { Ec2Error } from './errors.js';
+import { parseFilters, type FilterFields } from './filters.js';
+import { terminate } from './instances.js';
+import type { Fleet } from './model.js';
 import { LAUNCH_TAG_TYPES } from './launch-spec.js';
 import { NO_TAGS, parseTagSpecifications, withTags } from './tags.js';
-import type { XmlValue } from './xml.js';
+import { tagSet, type XmlValue } from './xml.js';
 
 /**
  * CreateFleet of type `instant`: one call tries the overrides in allocation order, fills what it can and reports
@@ -100,7 +103,7 @@ export const createFleet: ActionHandler = (ctx) => {
   }
   const launched = total - remaining;
   const fleetId = `fleet-${ctx.sim.random.uuid()}`;
-  let instances: XmlValue[] = [];
+  let instances: Array<{ launchTemplateAndOverrides: XmlValue; lifecycle: string; instanceIds: string[]; instanceType: string }> = [];
   if (launched >= Math.max(1, minTarget)) {
     ctx.limiter.takeInstances(ctx.account, ctx.region, launched);
     instances = picks.map(({ candidate, grant }) => {
@@ -113,7 +116,62 @@ export const createFleet: ActionHandler = (ctx) => {
       errors.push(errorItem(candidate, new Ec2Error('InsufficientInstanceCapacity', `There is not enough capacity to fulfill your request: the fleet's minimum target capacity (${minTarget}) could not be met, so no instances were launched.`)));
     }
   }
+  const instanceIds = instances.flatMap((i) => i.instanceIds);
+  ctx.store.fleets.set(fleetId, {
+    id: fleetId, region: ctx.region, createdAt: ctx.store.now(), clientToken: token, total, instanceIds, state: 'active', tags: tagSpecs.get('fleet') ?? NO_TAGS,
+  });
   const result: ActionResult = { fleetId, errorSet: errors, fleetInstanceSet: instances };
   remember(ctx, 'CreateFleet', token, JSON.stringify(result));
   return result;
+};
+
+const fleetFields: FilterFields<Fleet> = { 'fleet-state': (f) => f.state, type: () => 'instant' };
+
+const fleetXml = (ctx: ActionContext, f: Fleet): XmlValue => {
+  const now = ctx.store.now();
+  const live = f.instanceIds.filter((id) => {
+    const i = ctx.store.instances.get(id);
+    return i !== undefined && ctx.store.stateOf(i, now).name !== 'terminated';
+  }).length;
+  return {
+    createTime: new Date(f.createdAt).toISOString(), fleetId: f.id, fleetState: f.state, clientToken: f.clientToken, type: 'instant',
+    fulfilledCapacity: live, fulfilledOnDemandCapacity: live,
+    targetCapacitySpecification: { totalTargetCapacity: f.total, onDemandTargetCapacity: f.total, spotTargetCapacity: 0, defaultTargetCapacityType: 'on-demand' },
+    terminateInstancesWithExpiration: false, replaceUnhealthyInstances: false, tagSet: tagSet(f.tags),
+  };
+};
+
+export const describeFleets: ActionHandler = (ctx) => {
+  const ids = ctx.params.strList('FleetId');
+  const missing = ids.filter((id) => ctx.store.fleets.get(id)?.region !== ctx.region);
+  if (missing.length) throw new Ec2Error('InvalidFleetId.NotFound', `The fleet ID '${missing.join(', ')}' does not exist`);
+  const filter = parseFilters(ctx.params, fleetFields);
+  const all = [...ctx.store.fleets.values()].filter((f) => f.region === ctx.region && (!ids.length || ids.includes(f.id)) && (!filter || filter.test(f)));
+  const { items, nextToken } = page(ctx, all, 1, 1000);
+  return { fleetSet: items.map((f) => fleetXml(ctx, f)), nextToken };
+};
+
+/** Instant fleets can only be deleted together with their instances, as in EC2. */
+export const deleteFleets: ActionHandler = (ctx) => {
+  const ids = ctx.params.strList('FleetId');
+  if (!ids.length) throw new Ec2Error('MissingParameter', 'The request must contain the parameter FleetId');
+  const terminateToo = ctx.params.bool('TerminateInstances');
+  if (terminateToo === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter TerminateInstances');
+  if (!terminateToo) throw new Ec2Error('Unsupported', 'NoTerminateInstances is not supported for instant fleets: pass TerminateInstances=true.');
+  const ok: XmlValue[] = [];
+  const failed: XmlValue[] = [];
+  const now = ctx.store.now();
+  for (const id of ids) {
+    const fleet = ctx.store.fleets.get(id);
+    if (!/^fleet-[0-9a-f-]{36}$/.test(id)) { failed.push({ error: { code: 'fleetIdMalformed', message: `Invalid id: "${id}"` }, fleetId: id }); continue; }
+    if (!fleet || fleet.region !== ctx.region) { failed.push({ error: { code: 'fleetIdDoesNotExist', message: `The fleet ID '${id}' does not exist` }, fleetId: id }); continue; }
+    const previous = fleet.state;
+    for (const instanceId of fleet.instanceIds) {
+      const instance = ctx.store.instances.get(instanceId);
+      if (instance) terminate(ctx, instance, now);
+    }
+    fleet.state = 'deleted_terminating';
+    ok.push({ currentFleetState: fleet.state, previousFleetState: previous, fleetId: id });
+  }
+  return { successfulFleetDeletionSet: ok, unsuccessfulFleetDeletionSet: failed };
 };

@@ -143,16 +143,20 @@ export const terminateInstances: ActionHandler = (ctx) => {
   const changes = [...new Set(ids)].map((id) => {
     const instance = store.instances.get(id)!;
     const previousState = store.stateOf(instance, now);
-    if (instance.endedAt === undefined || now < instance.endedAt) {
-      instance.endedAt = now;
-      instance.reason = 'Client.UserInitiatedShutdown';
-      store.subnets.get(instance.launch.subnetId)?.used.delete(instance.ip);
-      if (ctx.sim.settings.backing === 'local' && ctx.sim.backing) {
-        // The host VM is torn down in the background; EC2 also answers before the instance is gone.
-        ctx.sim.backing.stop({ cloud: 'aws', id }).catch(() => undefined);
-      }
-    }
+    terminate(ctx, instance, now);
     return { instanceId: id, currentState: store.stateOf(instance, now), previousState };
   });
   return { instancesSet: changes };
 };
+
+/** Starts shutting an instance down (no-op when it already is): frees its address, stops its local VM. */
+export function terminate(ctx: ActionContext, instance: Ec2Instance, now: number): void {
+  if (instance.endedAt !== undefined && now >= instance.endedAt) return;
+  instance.endedAt = now;
+  instance.reason = 'Client.UserInitiatedShutdown';
+  ctx.store.subnets.get(instance.launch.subnetId)?.used.delete(instance.ip);
+  if (ctx.sim.settings.backing === 'local' && ctx.sim.backing) {
+    // The host VM is torn down in the background; EC2 also answers before the instance is gone.
+    ctx.sim.backing.stop({ cloud: 'aws', id: instance.id }).catch(() => undefined);
+  }
+}

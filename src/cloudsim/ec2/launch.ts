@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ActionContext } from './action.js';
 import { DEFAULT_INSTANCE_TYPE, imagesOf, instanceType, offeredIn, zonesOf, type InstanceTypeInfo } from './catalog.js';
-import { contains, formatIp, isReserved, parseIp } from './cidr.js';
+import { contains, formatCidr, formatIp, isReserved, parseIp } from './cidr.js';
 import { checkId, Ec2Error } from './errors.js';
 import { DEFAULT_METADATA } from './launch-spec.js';
 import type { Ec2Instance, Launch, LaunchTemplate, LaunchTemplateData, MetadataOptions, Subnet } from './model.js';
@@ -179,7 +179,7 @@ function startBacking(ctx: ActionContext, plan: LaunchPlan, instances: Ec2Instan
     instance.backingPending = true;
     const tags = Object.fromEntries(instance.tags);
     backing
-      .start({ cloud: 'aws', id: instance.id, name: tagValue(instance.tags, 'Name') ?? instance.id, privateIp: formatIp(instance.ip), userData, tags })
+      .start({ cloud: 'aws', id: instance.id, name: tagValue(instance.tags, 'Name') ?? instance.id, privateIp: formatIp(instance.ip), subnetCidr: formatCidr(plan.subnet.cidr), userData, tags })
       .then(({ privateIp }) => {
         const ip = parseIp(privateIp);
         if (ip !== undefined && ip !== instance.ip) {

@@ -136,3 +136,15 @@ export interface IdempotencyRecord {
   readonly fingerprint: string;
   readonly result: string;
 }
+
+/** An instant fleet: kept so DescribeFleets / DeleteFleets can find it and its instances. */
+export interface Fleet {
+  readonly id: string;
+  readonly region: string;
+  readonly createdAt: number;
+  readonly clientToken?: string;
+  readonly total: number;
+  readonly instanceIds: readonly string[];
+  state: 'active' | 'deleted_terminating';
+  tags: Tags;
+}

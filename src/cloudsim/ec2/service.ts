@@ -4,7 +4,7 @@ import type { ActionContext, ActionHandler } from './action.js';
 import { authenticate } from './auth.js';
 import * as catalog from './catalog-actions.js';
 import { Ec2Error } from './errors.js';
-import { createFleet } from './fleet.js';
+import { createFleet, deleteFleets, describeFleets } from './fleet.js';
 import * as instances from './instances.js';
 import * as templates from './launch-templates.js';
 import { Ec2RateLimiter, familyOf } from './limits.js';
@@ -51,6 +51,8 @@ const ACTIONS: Readonly<Record<string, ActionHandler>> = {
   DescribeInstances: instances.describeInstances,
   TerminateInstances: instances.terminateInstances,
   CreateFleet: createFleet,
+  DescribeFleets: describeFleets,
+  DeleteFleets: deleteFleets,
   CreateTags: tagging.createTags,
   DeleteTags: tagging.deleteTags,
 };

@@ -2,7 +2,7 @@ import type { InventoryItem, SimContext } from '../core/types.js';
 import { formatCidr, parseCidr, type Cidr } from './cidr.js';
 import { zonesOf } from './catalog.js';
 import { checkId, Ec2Error, notFound } from './errors.js';
-import type { Ec2Instance, IdempotencyRecord, InternetGateway, Launch, LaunchTemplate, RouteTable, SecurityGroup, Subnet, Vpc } from './model.js';
+import type { Ec2Instance, Fleet, IdempotencyRecord, InternetGateway, Launch, LaunchTemplate, RouteTable, SecurityGroup, Subnet, Vpc } from './model.js';
 import { NO_TAGS, tagsRecord, type Tags } from './tags.js';
 
 export type InstanceState = {
@@ -32,6 +32,7 @@ export class Ec2Store {
   readonly gateways = new Map<string, InternetGateway>();
   readonly routeTables = new Map<string, RouteTable>();
   readonly templates = new Map<string, LaunchTemplate>();
+  readonly fleets = new Map<string, Fleet>();
   readonly instances = new Map<string, Ec2Instance>();
   /** Instances in creation order (seq ascending), for paging without sorting. */
   order: Ec2Instance[] = [];
@@ -203,6 +204,7 @@ export class Ec2Store {
       gateways: [...this.gateways.values()],
       routeTables: [...this.routeTables.values()],
       templates: [...this.templates.values()],
+      fleets: [...this.fleets.values()],
       launches: [...launches.values()],
       instances: this.order.map((i) => ({ ...i, launch: i.launch.reservationId, tags: i.tags === i.launch.tags ? undefined : i.tags })),
       tokens: [...this.tokens],
@@ -220,6 +222,7 @@ export class Ec2Store {
     for (const g of state.gateways) this.gateways.set(g.id, g);
     for (const r of state.routeTables) this.routeTables.set(r.id, r);
     for (const t of state.templates) this.templates.set(t.id, t);
+    for (const f of state.fleets ?? []) this.fleets.set(f.id, f);
     const launches = new Map(state.launches.map((l) => [l.reservationId, l]));
     this.order = state.instances.map((i) => {
       const launch = launches.get(i.launch)!;
@@ -244,6 +247,7 @@ interface SnapshotV1 {
   gateways: InternetGateway[];
   routeTables: RouteTable[];
   templates: LaunchTemplate[];
+  fleets?: Fleet[];
   launches: Launch[];
   instances: Array<Json<Ec2Instance, 'launch' | 'tags', { launch: string; tags?: Tags }>>;
   tokens: Array<[string, IdempotencyRecord]>;
