@@ -42,6 +42,7 @@ test('checkPrerequisites names what is missing', async () => {
     await expect(bare.checkPrerequisites()).rejects.toThrow(PrerequisiteError);
     await expect(bare.checkPrerequisites()).rejects.toThrow(/AZURE_SUBSCRIPTION_ID/);
     await expect(createProvider({ subscriptionId: SUB, endpoint: 'http://127.0.0.1:1', credential }).checkPrerequisites()).rejects.toThrow(/https/);
+    await expect(createProvider({ subscriptionId: SUB, endpoint: sim.httpsUrl, credential, caCertFile: '/nonexistent/ca.pem' }).checkPrerequisites()).rejects.toThrow(/ca-out/);
   } finally {
     if (saved !== undefined) process.env['AZURE_SUBSCRIPTION_ID'] = saved;
   }

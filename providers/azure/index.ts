@@ -3,6 +3,7 @@
  * endpoint that speaks it (cloudsim). Everything a cluster owns lives in the resource group `skypool-<cluster>`;
  * VM and NIC names derive from node names, so a repeated PUT is the idempotent retry ARM defines.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import type { TokenCredential } from '@azure/core-auth';
 import { PrerequisiteError, TimeoutError, CapacityError, CloudApiError } from '../../src/errors.js';
 import { TAG_KEYS, tagsToRecord, type Instance, type LaunchRequest, type NetworkRef, type Provider, type ProviderSettings, type WaitOptions } from '../../src/providers/types.js';
@@ -19,12 +20,14 @@ export interface AzureProviderSettings extends ProviderSettings {
   readonly subscriptionId?: string;
   /** Location for the cluster's resources; default env `AZURE_LOCATION`, else `eastus`. */
   readonly region?: string;
-  /** ARM endpoint; default the SDK's (https://management.azure.com). Set it to cloudsim's `httpsUrl` offline. */
+  /** ARM endpoint; default env `SKYPOOL_AZURE_ENDPOINT`, else the SDK's (https://management.azure.com). cloudsim: its `httpsUrl`. */
   readonly endpoint?: string;
   /** Any TokenCredential (e.g. DefaultAzureCredential); default a static token from env `AZURE_ACCESS_TOKEN`. */
   readonly credential?: TokenCredential;
-  /** Extra CA for the endpoint (cloudsim's `caCertPem`). */
+  /** Extra CA for the endpoint (cloudsim's `caCertPem`); NODE_EXTRA_CA_CERTS works too. */
   readonly caCertPem?: string;
+  /** Same as `caCertPem`, read from a file (e.g. `skypool sim --ca-out`). */
+  readonly caCertFile?: string;
   /** Long-running operation poll interval; default 2000 ms (the SDK's). Use ~20 ms against cloudsim. */
   readonly pollIntervalMs?: number;
   /** Who may reach the Docker engine API (2376/tcp, mTLS): a CIDR or service tag; default `VirtualNetwork`. */
@@ -66,6 +69,7 @@ export class AzureProvider implements Provider {
   private readonly credential: TokenCredential | undefined;
   private readonly pollIntervalMs: number;
   private readonly sshPublicKey: string;
+  private readonly endpoint: string | undefined;
   private clientsCache?: AzureClients;
   private sizesCache?: SizeCatalog;
 
@@ -75,6 +79,7 @@ export class AzureProvider implements Provider {
     const token = process.env['AZURE_ACCESS_TOKEN'];
     this.credential = settings.credential ?? (token ? staticTokenCredential(token) : undefined);
     this.pollIntervalMs = settings.pollIntervalMs ?? 2000;
+    this.endpoint = settings.endpoint ?? process.env['SKYPOOL_AZURE_ENDPOINT'];
     this.sshPublicKey = settings.sshPublicKey ?? throwawaySshPublicKey();
   }
 
@@ -82,15 +87,19 @@ export class AzureProvider implements Provider {
     if (!this.subscriptionId) throw new PrerequisiteError('Azure needs a subscription: set AZURE_SUBSCRIPTION_ID or the provider option subscriptionId', { option: 'subscriptionId', env: 'AZURE_SUBSCRIPTION_ID' });
     if (!GUID.test(this.subscriptionId)) throw new PrerequisiteError(`Azure subscription id "${this.subscriptionId}" is not a GUID: copy it from \`az account show --query id\``, { option: 'subscriptionId' });
     if (!this.credential) throw new PrerequisiteError('Azure needs credentials: pass the provider option credential (a TokenCredential, e.g. DefaultAzureCredential) or set AZURE_ACCESS_TOKEN', { option: 'credential', env: 'AZURE_ACCESS_TOKEN' });
-    if (this.settings.endpoint && !this.settings.endpoint.startsWith('https://')) {
-      throw new PrerequisiteError(`Azure endpoint ${this.settings.endpoint} must be https (the SDK refuses bearer tokens over http); for cloudsim use its httpsUrl and caCertPem`, { option: 'endpoint' });
+    if (this.endpoint && !this.endpoint.startsWith('https://')) {
+      throw new PrerequisiteError(`Azure endpoint ${this.endpoint} must be https (the SDK refuses bearer tokens over http); for cloudsim use its httpsUrl and caCertPem`, { option: 'endpoint', env: 'SKYPOOL_AZURE_ENDPOINT' });
+    }
+    if (this.settings.caCertFile && !existsSync(this.settings.caCertFile)) {
+      throw new PrerequisiteError(`Azure caCertFile ${this.settings.caCertFile} does not exist; write it with \`skypool sim --ca-out <file>\``, { option: 'caCertFile' });
     }
   }
 
   private get clients(): AzureClients {
     if (!this.clientsCache) {
       if (!this.subscriptionId || !this.credential) throw new PrerequisiteError('Azure provider is not configured: call checkPrerequisites() for what is missing', {});
-      this.clientsCache = createClients({ subscriptionId: this.subscriptionId, credential: this.credential, endpoint: this.settings.endpoint, caCertPem: this.settings.caCertPem });
+      const caCertPem = this.settings.caCertPem ?? (this.settings.caCertFile ? readFileSync(this.settings.caCertFile, 'utf8') : undefined);
+      this.clientsCache = createClients({ subscriptionId: this.subscriptionId, credential: this.credential, endpoint: this.endpoint, caCertPem });
     }
     return this.clientsCache;
   }
