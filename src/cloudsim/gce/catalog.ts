@@ -1,3 +1,5 @@
+import { invalidField } from './errors.js';
+
 /**
  * The fixed part of the simulated Compute Engine: regions, zones, machine types and public images. A small,
  * realistic subset; every machine type is offered in every zone.
@@ -20,6 +22,10 @@ export const ZONES: ReadonlyMap<string, { region: RegionInfo; index: number; id:
   REGIONS.flatMap((region) => region.zones.map((zone, i) => [zone, { region, index: i, id: String(Number(region.id) * 10 + i + 1) }] as const)),
 );
 export const ZONE_NAMES: readonly string[] = [...ZONES.keys()];
+
+export function knownZone(zone: string): void {
+  if (!ZONES.has(zone)) throw invalidField('zone', zone, 'Unknown zone.');
+}
 
 export function regionOf(zone: string): RegionInfo | undefined {
   return ZONES.get(zone)?.region;

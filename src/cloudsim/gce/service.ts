@@ -3,6 +3,8 @@ import type { CloudService, InventoryItem, SimContext, SimRequest, SimResponse }
 import * as catalog from './catalog-api.js';
 import { errorResponse, GceError, invalidField } from './errors.js';
 import * as instances from './instances.js';
+import * as templates from './templates.js';
+import { inventoryVms } from './vm-lifecycle.js';
 import { takeQuota, type QuotaGroup } from './limits.js';
 import * as network from './network.js';
 import { findOperation, renderOperation, waitOperation } from './operations.js';
@@ -59,10 +61,10 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', pattern: ['global', 'firewalls', ':'], action: 'firewalls.get', group: 'read', handler: (rt, c, p) => network.getFirewall(rt, c, p[0]!) },
   { method: 'DELETE', pattern: ['global', 'firewalls', ':'], action: 'firewalls.delete', group: 'mutation', handler: (rt, c, p) => network.deleteFirewall(rt, c, p[0]!) },
 
-  { method: 'GET', pattern: ['global', 'instanceTemplates'], action: 'instanceTemplates.list', group: 'list', handler: (rt, c) => listResponse(c, 'compute#instanceTemplateList', `projects/${c.project}/global/instanceTemplates`, instances.listTemplates(rt, c)) },
-  { method: 'POST', pattern: ['global', 'instanceTemplates'], action: 'instanceTemplates.insert', group: 'mutation', handler: (rt, c) => instances.insertTemplate(rt, c) },
-  { method: 'GET', pattern: ['global', 'instanceTemplates', ':'], action: 'instanceTemplates.get', group: 'read', handler: (rt, c, p) => instances.getTemplate(rt, c, p[0]!) },
-  { method: 'DELETE', pattern: ['global', 'instanceTemplates', ':'], action: 'instanceTemplates.delete', group: 'mutation', handler: (rt, c, p) => instances.deleteTemplate(rt, c, p[0]!) },
+  { method: 'GET', pattern: ['global', 'instanceTemplates'], action: 'instanceTemplates.list', group: 'list', handler: (rt, c) => listResponse(c, 'compute#instanceTemplateList', `projects/${c.project}/global/instanceTemplates`, templates.listTemplates(rt, c)) },
+  { method: 'POST', pattern: ['global', 'instanceTemplates'], action: 'instanceTemplates.insert', group: 'mutation', handler: (rt, c) => templates.insertTemplate(rt, c) },
+  { method: 'GET', pattern: ['global', 'instanceTemplates', ':'], action: 'instanceTemplates.get', group: 'read', handler: (rt, c, p) => templates.getTemplate(rt, c, p[0]!) },
+  { method: 'DELETE', pattern: ['global', 'instanceTemplates', ':'], action: 'instanceTemplates.delete', group: 'mutation', handler: (rt, c, p) => templates.deleteTemplate(rt, c, p[0]!) },
 
   { method: 'GET', pattern: ['zones', ':', 'instances'], action: 'instances.list', group: 'list', handler: (rt, c, p) => instances.listInstances(rt, c, p[0]!) },
   { method: 'POST', pattern: ['zones', ':', 'instances'], action: 'instances.insert', group: 'mutation', handler: (rt, c, p) => instances.insertInstance(rt, c, p[0]!) },
@@ -177,7 +179,7 @@ export function createGceService(context: SimContext, options: GceServiceOptions
       }
       for (const f of rt.state.firewalls.values()) items.push({ cloud: 'gcp', type: 'firewall', id: `projects/${f.project}/global/firewalls/${f.name}` });
       for (const t of rt.state.templates.values()) items.push({ cloud: 'gcp', type: 'instanceTemplate', id: `projects/${t.project}/global/instanceTemplates/${t.name}` });
-      for (const { vm, status } of instances.inventoryVms(rt)) {
+      for (const { vm, status } of inventoryVms(rt)) {
         items.push({
           cloud: 'gcp',
           type: 'instance',

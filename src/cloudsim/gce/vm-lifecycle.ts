@@ -1,0 +1,133 @@
+import { knownZone, MACHINE_TYPE_BY_NAME, regionOf } from './catalog.js';
+import { GceError, notFound, type OperationFailure } from './errors.js';
+import type { GceRuntime } from './runtime.js';
+import type { SubnetRec, VmProps, VmRec, ZoneVms } from './state.js';
+import { intToIp, ipToInt } from './validate.js';
+import type { Parsed } from './vm-properties.js';
+
+/**
+ * VM lifecycle derived from timestamps (no timers): PROVISIONING → STAGING → RUNNING, STOPPING after a delete
+ * until the deletion finishes, then gone. Creation allocates addresses and, with the `local` backing, starts a
+ * real local VM whose address replaces the simulated one.
+ */
+const NAT_BASE = ipToInt('34.118.0.0')!;
+
+export const instancePath = (project: string, zone: string, name: string) => `projects/${project}/zones/${zone}/instances/${name}`;
+
+
+export function isGone(rt: GceRuntime, vm: VmRec): boolean {
+  return vm.goneAt !== undefined && rt.now() >= vm.goneAt;
+}
+
+export function purge(rt: GceRuntime, zone: ZoneVms, vm: VmRec): void {
+  zone.remove(vm);
+  rt.state.subnets.get(`${vm.props.project}/${vm.props.subnetRegion}/${vm.props.subnet}`)?.used.delete(vm.ip);
+}
+
+export function vmStatus(rt: GceRuntime, vm: VmRec): string {
+  if (vm.deletedAt !== undefined) return 'STOPPING';
+  if (vm.failed) return 'TERMINATED';
+  const age = rt.now() - vm.createdAt;
+  if (age < rt.bootMs * 0.3) return 'PROVISIONING';
+  if (age < rt.bootMs) return 'STAGING';
+  if (rt.ctx.settings.backing === 'local' && rt.ctx.backing && vm.backingIp === undefined) return 'STAGING';
+  return 'RUNNING';
+}
+
+function allocateIp(subnet: SubnetRec): number | undefined {
+  const end = subnet.base + subnet.size;
+  for (let tries = 0, ip = subnet.next; tries < subnet.size; tries++, ip++) {
+    if (ip >= end) ip = subnet.base;
+    if (!subnet.used.has(ip)) {
+      subnet.used.add(ip);
+      subnet.next = ip + 1;
+      return ip;
+    }
+  }
+  return undefined;
+}
+
+function userDataOf(props: VmProps): string {
+  return props.metadata.find((m) => m.key === 'user-data')?.value ?? props.metadata.find((m) => m.key === 'startup-script')?.value ?? '';
+}
+
+function startBacking(rt: GceRuntime, vm: VmRec): void {
+  const backing = rt.ctx.backing;
+  if (rt.ctx.settings.backing !== 'local' || !backing) return;
+  backing
+    .start({ cloud: 'gcp', id: vm.id, name: vm.name, privateIp: intToIp(vm.ip), userData: userDataOf(vm.props), tags: vm.props.labels })
+    .then(
+      (r) => void (vm.backingIp = r.privateIp),
+      () => void (vm.failed = true),
+    );
+}
+
+/** Creates the VMs of one accepted insert/bulkInsert, or returns the async failure of the operation. */
+export function createVms(rt: GceRuntime, parsed: Parsed, names: readonly string[]): { vms: VmRec[]; failure?: OperationFailure } {
+  const { props, subnet } = parsed;
+  const zonePath = `projects/${props.project}/zones/${props.zone}`;
+  const region = regionOf(props.zone)!.name;
+  const capacity = rt.ctx.takeFault({ cloud: 'gcp', kind: 'capacity', zone: props.zone, region, instanceType: props.machineType });
+  if (capacity?.mode === 'sync') {
+    throw new GceError(503, 'ZONE_RESOURCE_POOL_EXHAUSTED', `The zone '${zonePath}' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.`);
+  }
+  if (capacity) {
+    return { vms: [], failure: { code: 'ZONE_RESOURCE_POOL_EXHAUSTED', message: `The zone '${zonePath}' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.`, httpStatus: 503 } };
+  }
+  const quota = rt.ctx.takeFault({ cloud: 'gcp', kind: 'quota', zone: props.zone, region, instanceType: props.machineType });
+  const cpus = MACHINE_TYPE_BY_NAME.get(props.machineType)!.guestCpus * names.length;
+  const quotaMessage = `Quota 'CPUS' exceeded.  Limit: 24.0 in region ${region}.`;
+  if (quota?.mode === 'sync') throw new GceError(403, 'quotaExceeded', quotaMessage, { metadata: { quota_metric: 'CPUS', requested: String(cpus) } });
+  if (quota) return { vms: [], failure: { code: 'QUOTA_EXCEEDED', message: quotaMessage, httpStatus: 403 } };
+
+  const ips: number[] = [];
+  if (parsed.networkIP !== undefined) {
+    if (subnet.used.has(parsed.networkIP)) {
+      return { vms: [], failure: { code: 'IP_IN_USE_BY_ANOTHER_RESOURCE', message: `IP '${intToIp(parsed.networkIP)}' is already being used by another resource.`, httpStatus: 400 } };
+    }
+    subnet.used.add(parsed.networkIP);
+    ips.push(parsed.networkIP);
+  } else {
+    for (let i = 0; i < names.length; i++) {
+      const ip = allocateIp(subnet);
+      if (ip === undefined) {
+        for (const used of ips) subnet.used.delete(used);
+        return { vms: [], failure: { code: 'IP_SPACE_EXHAUSTED', message: `IP space of 'projects/${subnet.project}/regions/${subnet.region}/subnetworks/${subnet.name}' is exhausted.`, httpStatus: 400 } };
+      }
+      ips.push(ip);
+    }
+  }
+  const zone = rt.state.zoneVms(props.project, props.zone);
+  const now = rt.now();
+  const vms = names.map((name, i) => {
+    const vm: VmRec = { name, id: rt.newId(), zone: props.zone, props, seq: ++rt.state.seq, createdAt: now, ip: ips[i]! };
+    if (props.externalIp) vm.natIp = NAT_BASE + rt.state.natNext++;
+    zone.add(vm);
+    startBacking(rt, vm);
+    return vm;
+  });
+  return { vms };
+}
+
+export function liveVm(rt: GceRuntime, project: string, zone: string, name: string): VmRec {
+  knownZone(zone);
+  const zv = rt.state.zones.get(`${project}/${zone}`);
+  const vm = zv?.byName.get(name);
+  if (!vm || isGone(rt, vm)) {
+    if (vm) purge(rt, zv!, vm);
+    throw notFound(instancePath(project, zone, name));
+  }
+  return vm;
+}
+
+export function inventoryVms(rt: GceRuntime): { vm: VmRec; status: string }[] {
+  const out: { vm: VmRec; status: string }[] = [];
+  for (const zv of rt.state.zones.values()) {
+    for (const vm of [...zv.byName.values()]) {
+      if (isGone(rt, vm)) purge(rt, zv, vm);
+      else out.push({ vm, status: vmStatus(rt, vm) });
+    }
+  }
+  return out;
+}
+
