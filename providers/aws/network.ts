@@ -6,6 +6,7 @@ import {
   DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, DetachInternetGatewayCommand, ModifySubnetAttributeCommand,
   type IpPermission, type Subnet, type Tag, type TagSpecification,
 } from '@aws-sdk/client-ec2';
+import { sleep } from '../../src/engines/poll.js';
 import { SkypoolError, TimeoutError } from '../../src/errors.js';
 import { TAG_KEYS, type NetworkRef } from '../../src/providers/types.js';
 import type { Ec2Calls } from './calls.js';
@@ -53,13 +54,23 @@ export function subnetCidr(vpc: string, index: number): string {
   return [`${a}.${b}.0.0/17`, `${a}.${b}.128.0/18`, `${a}.${b}.192.0/18`][index]!;
 }
 
+const ipToInt = (ip: string) => ip.split('.').reduce((acc, p) => acc * 256 + Number(p), 0);
+const intToIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+const range = (cidr: string) => {
+  const [ip, bits] = cidr.split('/');
+  return { base: ipToInt(ip!), size: 2 ** (32 - Number(bits)) };
+};
+
+export function inCidr(ip: string, cidr: string): boolean {
+  const { base, size } = range(cidr);
+  const n = ipToInt(ip);
+  return n >= base && n < base + size;
+}
+
 /** AWS keeps the first four addresses and the last one of every subnet. */
 function reservedOf(cidr: string): string[] {
-  const [ip, bits] = cidr.split('/');
-  const base = ip!.split('.').reduce((acc, p) => acc * 256 + Number(p), 0);
-  const size = 2 ** (32 - Number(bits));
-  const fmt = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-  return [0, 1, 2, 3, size - 1].map((o) => fmt(base + o));
+  const { base, size } = range(cidr);
+  return [0, 1, 2, 3, size - 1].map((o) => intToIp(base + o));
 }
 
 /** Ingress the engine needs: swarm control 2377/tcp, gossip 7946/tcp+udp, overlay 4789/udp within the group; API 2376/tcp from outside. */
@@ -145,10 +156,6 @@ export async function ensureClusterNetwork(ec2: Ec2Calls, cluster: string, setti
   };
 }
 
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
-  const timer = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
-});
 
 const codeOf = (error: unknown) => (SkypoolError.isInstance(error) ? (error.details.code as string | undefined) : undefined);
 const GONE = new Set(['InvalidGroup.NotFound', 'InvalidSubnetID.NotFound', 'InvalidVpcID.NotFound', 'InvalidInternetGatewayID.NotFound', 'Gateway.NotAttached']);

@@ -3,11 +3,12 @@ import {
   CreateTagsCommand, DescribeAvailabilityZonesCommand, DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand,
   type _InstanceType, type Filter, type Instance as Ec2Instance, type Reservation,
 } from '@aws-sdk/client-ec2';
+import { sleep } from '../../src/engines/poll.js';
 import { CapacityError, CloudApiError, PrerequisiteError, SkypoolError, TimeoutError } from '../../src/errors.js';
 import { tagsFromRecord, tagsToRecord, TAG_KEYS, type Instance, type InstanceState, type LaunchRequest, type NetworkRef, type NodeLaunch, type Provider, type ProviderSettings, type WaitOptions } from '../../src/providers/types.js';
 import { Ec2Calls } from './calls.js';
 import { DEFAULT_INSTANCE_TYPE, findUbuntuImage, listInstanceTypes, smallestFitting } from './catalog.js';
-import { deleteClusterNetwork, ensureClusterNetwork, type ClusterNetwork, type NetworkSettings } from './network.js';
+import { deleteClusterNetwork, ensureClusterNetwork, inCidr, type ClusterNetwork, type NetworkSettings } from './network.js';
 
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -36,21 +37,10 @@ const STATES: Readonly<Record<string, InstanceState>> = {
   pending: 'pending', running: 'running', 'shutting-down': 'stopping', stopping: 'stopping', stopped: 'stopping', terminated: 'terminated',
 };
 
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
-  const timer = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
-});
 
 /** ClientToken for one RunInstances call: ≤ 64 ASCII chars, the same for a retried request. */
 export const clientTokenFor = (token: string, part: string): string => createHash('sha256').update(`${token}\n${part}`).digest('hex');
 
-const ipToInt = (ip: string) => ip.split('.').reduce((acc, p) => acc * 256 + Number(p), 0);
-function inCidr(ip: string, cidr: string): boolean {
-  const [base, bits] = cidr.split('/');
-  const size = 2 ** (32 - Number(bits));
-  const start = ipToInt(base!);
-  return ipToInt(ip) >= start && ipToInt(ip) < start + size;
-}
 
 const instancesOf = (reservations: readonly Reservation[] | undefined): Ec2Instance[] => (reservations ?? []).flatMap((r) => r.Instances ?? []);
 
