@@ -168,11 +168,12 @@ export function createArmService(context: SimContext): CloudService {
   const networkOpMs = () => Math.max(1, Math.min(50, Math.round(context.settings.bootTimeMs / 4)));
 
   /** Completes deletes whose time has come (all of them when `all`, e.g. before a snapshot). */
+  let nextDue = Number.POSITIVE_INFINITY;
   const sweep = (now: number, all = false) => {
-    if (pending.length === 0) return;
+    if (pending.length === 0 || (!all && now < nextDue)) return;
     const due = all ? pending : pending.filter((p) => p.at <= now);
-    if (due.length === 0) return;
     pending = all ? [] : pending.filter((p) => p.at > now);
+    nextDue = pending.reduce((min, p) => Math.min(min, p.at), Number.POSITIVE_INFINITY);
     for (const p of due) p.run();
   };
 
@@ -216,7 +217,10 @@ export function createArmService(context: SimContext): CloudService {
         context,
         store,
         networkOpMs: networkOpMs(),
-        defer: (at, run) => void pending.push({ at, run }),
+        defer: (at, run) => {
+          pending.push({ at, run });
+          nextDue = Math.min(nextDue, at);
+        },
       };
       const reply = endpoint.handler(call);
       context.meter.record('azure', action, 'ok');
@@ -239,6 +243,7 @@ export function createArmService(context: SimContext): CloudService {
     },
     restore: (state) => {
       pending = [];
+      nextDue = Number.POSITIVE_INFINITY;
       restoreState(store, state, context.now());
     },
   };
