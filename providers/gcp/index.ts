@@ -1,6 +1,8 @@
-import { GcpProvider, type GcpProviderSettings } from './provider.js';
+import { GcpProvider } from './provider.js';
+import type { GcpProviderSettings } from './settings.js';
 
-export { GcpProvider, type GcpProviderSettings } from './provider.js';
+export { GcpProvider } from './provider.js';
+export type { GcpProviderSettings } from './settings.js';
 export type { GcpAuthClient } from './clients.js';
 
 /**

@@ -1,6 +1,7 @@
 import { TimeoutError } from '../../src/errors.js';
 import type { ComputeClients } from './clients.js';
 import { mapApiError, operationError, type FailureContext, type OperationLike } from './errors.js';
+import { lastSegment } from './util.js';
 
 export interface Operation extends OperationLike {
   readonly zone?: string | null;
@@ -11,8 +12,6 @@ export interface WaitSettings {
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
 }
-
-const lastSegment = (url: string) => url.slice(url.lastIndexOf('/') + 1);
 
 /** The Operation inside what a mutation resolved to (an LRO wrapper whose `latestResponse` is the Operation). */
 export function operationOf(result: unknown): Operation {
@@ -34,8 +33,8 @@ export async function waitForOperation(clients: ComputeClients, project: string,
     }
     try {
       const name = String(op.name);
-      if (op.zone) [current] = (await clients.zoneOperations.wait({ project, zone: lastSegment(op.zone), operation: name })) as unknown as [Operation];
-      else if (op.region) [current] = (await clients.regionOperations.wait({ project, region: lastSegment(op.region), operation: name })) as unknown as [Operation];
+      if (op.zone) [current] = (await clients.zoneOperations.wait({ project, zone: lastSegment(op.zone)!, operation: name })) as unknown as [Operation];
+      else if (op.region) [current] = (await clients.regionOperations.wait({ project, region: lastSegment(op.region)!, operation: name })) as unknown as [Operation];
       else [current] = (await clients.globalOperations.wait({ project, operation: name })) as unknown as [Operation];
     } catch (error) {
       throw mapApiError(error, { ...context, action: `${context.action} (waiting for ${op.name})` });

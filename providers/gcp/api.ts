@@ -1,0 +1,81 @@
+import { PrerequisiteError } from '../../src/errors.js';
+import { ComputeClients } from './clients.js';
+import { describeFailure, isAlreadyExists, isNotFound, mapApiError, type FailureContext } from './errors.js';
+import { operationOf, waitForOperation, type Operation } from './operations.js';
+import type { GcpProviderSettings } from './settings.js';
+import { sleep } from './util.js';
+
+/** Settings, lazily built clients and the call patterns every part of the adapter shares. */
+export class GceApi {
+  private clientsValue?: ComputeClients;
+
+  constructor(readonly settings: GcpProviderSettings) {}
+
+  get project(): string {
+    const project = this.settings.project ?? process.env.GOOGLE_CLOUD_PROJECT ?? process.env.GCLOUD_PROJECT ?? process.env.CLOUDSDK_CORE_PROJECT;
+    if (!project) throw new PrerequisiteError('no Google Cloud project: pass `project` in the gcp provider settings or set GOOGLE_CLOUD_PROJECT', { env: 'GOOGLE_CLOUD_PROJECT' });
+    return project;
+  }
+
+  /** Region used when a pool names none. */
+  get region(): string {
+    return this.settings.region ?? 'us-central1';
+  }
+
+  get clients(): ComputeClients {
+    this.clientsValue ??= new ComputeClients(this.settings);
+    return this.clientsValue;
+  }
+
+  get opTimeoutMs(): number {
+    return this.settings.operationTimeoutMs ?? 600_000;
+  }
+
+  get concurrency(): number {
+    return this.settings.concurrency ?? 8;
+  }
+
+  wait(op: Operation, context: FailureContext, signal?: AbortSignal): Promise<Operation> {
+    return waitForOperation(this.clients, this.project, op, { timeoutMs: this.opTimeoutMs, ...(signal ? { signal } : {}) }, context);
+  }
+
+  /** Gets a resource by name; undefined when it does not exist. */
+  async find<T>(action: string, get: () => Promise<[T, ...unknown[]]>): Promise<T | undefined> {
+    try {
+      return (await get())[0];
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw mapApiError(error, { action });
+    }
+  }
+
+  /**
+   * Inserts a network resource and waits for its Operation; a concurrent creation (409) counts as success.
+   * Their names are deterministic, so the name is the idempotency key; each call gets a fresh requestId because
+   * Compute Engine remembers requestIds for an hour, and a destroy + apply within that hour must create again.
+   */
+  async create(action: string, insert: () => Promise<unknown>, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + this.opTimeoutMs;
+    for (;;) {
+      let op: Operation;
+      try {
+        op = operationOf((await insert() as unknown[])[0]);
+      } catch (error) {
+        if (isAlreadyExists(error)) return;
+        // The parent (network) is still being created, e.g. by a concurrent apply: wait for it, not a blind retry.
+        if (describeFailure(error).reason === 'resourceNotReady' && Date.now() < deadline) {
+          await sleep(this.settings.pollIntervalMs ?? 2000, signal);
+          continue;
+        }
+        throw mapApiError(error, { action });
+      }
+      await this.wait(op, { action }, signal);
+      return;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.clientsValue?.close();
+    this.clientsValue = undefined;
+  }
+}

@@ -1,0 +1,36 @@
+import type { ProviderSettings } from '../../src/providers/types.js';
+import type { GcpAuthClient } from './clients.js';
+
+export interface GcpProviderSettings extends ProviderSettings {
+  /** Project to create resources in. Default: GOOGLE_CLOUD_PROJECT, GCLOUD_PROJECT or CLOUDSDK_CORE_PROJECT. */
+  readonly project?: string;
+  /** Region used when a pool names none. Default `us-central1`. */
+  readonly region?: string;
+  /** Zone used when neither the launch nor the pool names one. Default: the region's first zone. */
+  readonly zone?: string;
+  /** API host, e.g. `127.0.0.1` for cloudsim. Default: compute.googleapis.com. */
+  readonly apiEndpoint?: string;
+  readonly port?: number;
+  readonly protocol?: 'http' | 'https';
+  /** Credentials. Without one (and without `accessToken`) Application Default Credentials are used. */
+  readonly authClient?: GcpAuthClient;
+  /** A bare OAuth2 access token, used as is (no refresh). */
+  readonly accessToken?: string;
+  /** Source ranges allowed to reach the engine API (2376/tcp, mutual TLS). Default `['0.0.0.0/0']`. */
+  readonly engineApiSourceRanges?: readonly string[];
+  /** Subnet range of the cluster in the default region; default: a /20 in 10.0.0.0/9 derived from the cluster name. */
+  readonly subnetCidr?: string;
+  /** Give each VM an ephemeral external IP (the SDK reaches the engine API on it). Default true. */
+  readonly externalIp?: boolean;
+  /** Boot image. Default: Ubuntu 24.04 LTS family. */
+  readonly image?: string;
+  readonly diskSizeGb?: number;
+  /** Metadata keys that carry the user-data. Default `['user-data']` (cloud-init); add `startup-script` for images without it. */
+  readonly userDataKeys?: readonly ('user-data' | 'startup-script')[];
+  /** Longest wait for one Operation. Default 10 minutes. */
+  readonly operationTimeoutMs?: number;
+  /** Interval between status polls in waitUntilRunning. Default 2000 ms. */
+  readonly pollIntervalMs?: number;
+  /** Mutations in flight at once (deletes, single inserts). Default 8. */
+  readonly concurrency?: number;
+}
