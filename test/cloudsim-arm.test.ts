@@ -269,6 +269,23 @@ describe('network', () => {
   });
 });
 
+describe('public IP addresses', () => {
+  test('Standard static addresses, association with a NIC, in-use delete refused', async () => {
+    const pip = await c.network.publicIPAddresses.beginCreateOrUpdateAndWait('rg-main', 'pip1', { location: 'eastus', sku: { name: 'Standard' }, publicIPAllocationMethod: 'Static', zones: ['1'] }, POLL);
+    expect(pip.ipAddress).toMatch(/^20\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+$/);
+    const dynamic = await raw(sim, 'PUT', `${rgPath('rg-main')}/providers/Microsoft.Network/publicIPAddresses/pip2?api-version=${NET_API}`, { location: 'eastus', sku: { name: 'Standard' }, properties: { publicIPAllocationMethod: 'Dynamic' } });
+    expect([dynamic.status, dynamic.body.error.code]).toEqual([400, 'StandardSkuPublicIPAddressesCannotHaveDynamicAllocation']);
+    const withPip = await c.network.networkInterfaces.beginCreateOrUpdateAndWait('rg-main', 'pip-nic', { location: 'eastus', ipConfigurations: [{ name: 'ipconfig1', subnet: { id: subnetId('rg-main') }, publicIPAddress: { id: pip.id } }] }, POLL);
+    expect(withPip.ipConfigurations?.[0]?.publicIPAddress?.id).toBe(pip.id);
+    expect((await c.network.publicIPAddresses.get('rg-main', 'pip1')).ipConfiguration?.id).toBe(`${withPip.id}/ipConfigurations/ipconfig1`);
+    await expect(c.network.networkInterfaces.beginCreateOrUpdateAndWait('rg-main', 'pip-nic2', { location: 'eastus', ipConfigurations: [{ name: 'ipconfig1', subnet: { id: subnetId('rg-main') }, publicIPAddress: { id: pip.id } }] }, POLL)).rejects.toMatchObject({ code: 'PublicIPAddressInUse' });
+    await expect(c.network.publicIPAddresses.beginDeleteAndWait('rg-main', 'pip1', POLL)).rejects.toMatchObject({ code: 'PublicIPAddressCannotBeDeleted', statusCode: 400 });
+    await c.network.networkInterfaces.beginDeleteAndWait('rg-main', 'pip-nic', POLL);
+    await c.network.publicIPAddresses.beginDeleteAndWait('rg-main', 'pip1', POLL);
+    await expect(c.network.publicIPAddresses.get('rg-main', 'pip1')).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
 describe('virtual machines', () => {
   test('PUT is a long-running operation with absolute Azure-AsyncOperation and Location on the client origin', async () => {
     await nic(c, 'rg-main', 'wire-nic');

@@ -108,6 +108,7 @@ export function listResources(call: ArmCall): ArmReply {
     for (const v of rg.vnets.values()) add('Microsoft.Network', 'virtualNetworks', v);
     for (const n of rg.nsgs.values()) add('Microsoft.Network', 'networkSecurityGroups', n);
     for (const n of rg.nics.values()) add('Microsoft.Network', 'networkInterfaces', n);
+    for (const p of rg.publicIps.values()) add('Microsoft.Network', 'publicIPAddresses', p);
     for (const s of rg.vmss.values()) add('Microsoft.Compute', 'virtualMachineScaleSets', s);
     for (const v of rg.vms.values()) add('Microsoft.Compute', 'virtualMachines', v, v.zone);
   }

@@ -7,7 +7,7 @@ import type { ArmErrorBody } from './errors.js';
  * operation follows; its status is derived from that resource's state, so operations cost no memory and
  * survive a restart from a state file.
  */
-export type ResourceKind = 'rg' | 'vnet' | 'subnet' | 'nsg' | 'rule' | 'nic' | 'vm' | 'vmss';
+export type ResourceKind = 'rg' | 'vnet' | 'subnet' | 'nsg' | 'rule' | 'nic' | 'pip' | 'vm' | 'vmss';
 
 export interface OperationRef {
   readonly op: 'put' | 'delete';

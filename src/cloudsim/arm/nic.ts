@@ -3,6 +3,7 @@ import { containsIp, formatIp, parseIp } from './cidr.js';
 import { bodyLocation, checkName, checkSameLocation, deleteReply, etag, page, properties, putReply, tagsBody } from './common.js';
 import { badRequest, resourceNotFound } from './errors.js';
 import { findSubnet, invalidReference, requireNsg } from './network.js';
+import { findPublicIp } from './public-ip.js';
 import { parseId, resourceId } from './route.js';
 import { derivedUuid, provisioningState, type ArmStore, type NicRecord, type ResourceGroupRecord, type SubnetRecord } from './store.js';
 
@@ -29,7 +30,7 @@ export function nicJson(call: ArmCall, rg: ResourceGroupRecord, n: NicRecord): J
       id: `${id}/ipConfigurations/${n.ipConfigName}`,
       etag: etag(call.context.settings.seed, n.seq, n.gen),
       type: 'Microsoft.Network/networkInterfaces/ipConfigurations',
-      properties: { provisioningState: shown, privateIPAddress: formatIp(n.ip), privateIPAllocationMethod: n.allocation, subnet: { id: n.subnetId }, primary: true, privateIPAddressVersion: 'IPv4' },
+      properties: { provisioningState: shown, privateIPAddress: formatIp(n.ip), privateIPAllocationMethod: n.allocation, subnet: { id: n.subnetId }, ...(n.publicIpId ? { publicIPAddress: { id: n.publicIpId } } : {}), primary: true, privateIPAddressVersion: 'IPv4' },
     }],
     dnsSettings: { dnsServers: [], appliedDnsServers: [] },
     enableAcceleratedNetworking: false,
@@ -90,6 +91,14 @@ export function putNic(call: ArmCall, name: string): ArmReply {
   }
   const nsgRef = obj(props['networkSecurityGroup'])['id'];
   const nsgId = nsgRef === undefined ? undefined : requireNsg(call, nsgRef, id).id;
+  const ipConfigId = `${id}/ipConfigurations/${ipConfigName}`;
+  const pipRef = obj(cprops['publicIPAddress'])['id'];
+  const pip = pipRef === undefined ? undefined : findPublicIp(call, pipRef);
+  if (pipRef !== undefined && !pip) throw invalidReference(String(pipRef), id);
+  if (pip && pip.location !== location) throw invalidReference(String(pipRef), id);
+  if (pip?.ipConfigurationId && pip.ipConfigurationId.toLowerCase() !== ipConfigId.toLowerCase()) {
+    throw badRequest('PublicIPAddressInUse', `Resource ${String(pipRef)} is already in use by ${pip.ipConfigurationId}; a public IP address can be associated with one IP configuration.`);
+  }
   const method = str(cprops['privateIPAllocationMethod']) ?? (cprops['privateIPAddress'] ? 'Static' : 'Dynamic');
   if (method !== 'Static' && method !== 'Dynamic') throw badRequest('InvalidRequestFormat', `privateIPAllocationMethod must be Static or Dynamic, not ${method}.`, 'privateIPAllocationMethod');
   const sameSubnet = existing && existing.subnetId.toLowerCase() === found.id.toLowerCase();
@@ -103,11 +112,14 @@ export function putNic(call: ArmCall, name: string): ArmReply {
   const tags = call.store.intern.tagsOf(tagsBody(body));
   const gen = call.store.nextGen();
   const subnetId = call.store.intern.string(found.id);
+  if (existing?.publicIpId && existing.publicIpId.toLowerCase() !== String(pipRef ?? '').toLowerCase()) detachPublicIp(call, existing);
+  if (pip) pip.ipConfigurationId = ipConfigId;
+  const publicIpId = pip ? String(pipRef) : undefined;
   let record = existing;
   if (record) {
-    Object.assign(record, { gen, readyAt: call.now + call.networkOpMs, updating: true, tags, subnetId, ip, ipConfigName, allocation: method, nsgId });
+    Object.assign(record, { gen, readyAt: call.now + call.networkOpMs, updating: true, tags, subnetId, ip, ipConfigName, allocation: method, nsgId, publicIpId });
   } else {
-    record = { name, location, tags, subnetId, ip, ipConfigName, allocation: method, nsgId: nsgId && call.store.intern.string(nsgId), seq: call.store.nextSeq(), gen, readyAt: call.now + call.networkOpMs, createdAt: Date.now() };
+    record = { name, location, tags, subnetId, ip, ipConfigName, allocation: method, nsgId: nsgId && call.store.intern.string(nsgId), publicIpId, seq: call.store.nextSeq(), gen, readyAt: call.now + call.networkOpMs, createdAt: Date.now() };
     rg.nics.set(name.toLowerCase(), record);
   }
   return putReply(call, 'network', location, 'nic', [name], record, !existing, nicJson(call, rg, record));
@@ -125,8 +137,20 @@ export function createPlatformNic(call: ArmCall, rg: ResourceGroupRecord, name: 
   return record;
 }
 
-/** Returns the NIC's address to its subnet (on delete or when it moves to another subnet). */
+/** Frees the NIC's public IP for other NICs (or for deletion). */
+function detachPublicIp(call: ArmCall, nic: NicRecord): void {
+  const pip = findPublicIp(call, nic.publicIpId);
+  if (pip) pip.ipConfigurationId = undefined;
+  nic.publicIpId = undefined;
+}
+
+/** Returns the NIC's addresses (on delete, or when it moves to another subnet). */
 export function releaseIp(store: ArmStore, nic: NicRecord): void {
+  if (nic.publicIpId) {
+    const ref = parseId(nic.publicIpId);
+    const pip = ref && store.group(ref.subscription, ref.resourceGroup)?.publicIps.get(ref.rest[1]!.toLowerCase());
+    if (pip) pip.ipConfigurationId = undefined;
+  }
   const id = parseId(nic.subnetId);
   if (!id) return;
   const vnet = store.group(id.subscription, id.resourceGroup)?.vnets.get(id.rest[1]!.toLowerCase());

@@ -16,6 +16,7 @@ function target(call: ArmCall, ref: OperationRef): (Lifecycle & { backingPending
     case 'nsg': return rg.nsgs.get(a);
     case 'rule': return rg.nsgs.get(a)?.rules.get(b);
     case 'nic': return rg.nics.get(a);
+    case 'pip': return rg.publicIps.get(a);
     case 'vm': return rg.vms.get(a);
     case 'vmss': return rg.vmss.get(a);
   }

@@ -42,7 +42,8 @@ export function snapshotState(store: ArmStore, now: number): unknown {
         ...pick(n, ['name', 'location', 'tags', 'guid']),
         rules: [...n.rules.values()].map((r) => ({ ...life(r, now), name: r.name, properties: r.properties })),
       })),
-      nics: [...rg.nics.values()].map((n) => ({ ...life(n, now), ...pick(n, ['name', 'location', 'tags', 'subnetId', 'ip', 'ipConfigName', 'allocation', 'nsgId', 'vmId', 'seq']) })),
+      nics: [...rg.nics.values()].map((n) => ({ ...life(n, now), ...pick(n, ['name', 'location', 'tags', 'subnetId', 'ip', 'ipConfigName', 'allocation', 'nsgId', 'vmId', 'publicIpId', 'seq']) })),
+      publicIps: [...rg.publicIps.values()].map((p) => ({ ...life(p, now), ...pick(p, ['name', 'location', 'tags', 'sku', 'allocation', 'zones', 'address', 'ipConfigurationId', 'seq']) })),
       vms: [...rg.vms.values()].map((v) => ({ ...life(v, now), ...pick(v, ['name', 'location', 'tags', 'size', 'zone', 'nics', 'nicDelete', 'computerName', 'adminUsername', 'customDataHash', 'sshKeys', 'image', 'osDiskDelete', 'vmssId', 'seq']) })),
       vmss: [...rg.vmss.values()].map((s) => ({ ...life(s, now), ...pick(s, ['name', 'location', 'tags', 'faultDomains', 'zones', 'sku', 'singlePlacementGroup', 'profile', 'seq']) })),
     }));
@@ -75,6 +76,9 @@ export function restoreState(store: ArmStore, state: unknown, now: number): void
       for (const n of arr(g['nics'])) {
         rg.nics.set(String(n['name']).toLowerCase(), { ...(n as object), ...unlife(n, now), tags: store.intern.tagsOf(n['tags']) } as never);
       }
+      for (const p of arr(g['publicIps'])) {
+        rg.publicIps.set(String(p['name']).toLowerCase(), { ...(p as object), ...unlife(p, now), tags: store.intern.tagsOf(p['tags']) } as never);
+      }
       for (const v of arr(g['vms'])) {
         rg.vms.set(String(v['name']).toLowerCase(), { ...(v as object), ...unlife(v, now), tags: store.intern.tagsOf(v['tags']) } as never);
       }
@@ -98,6 +102,7 @@ export function inventoryOf(store: ArmStore, now: number): InventoryItem[] {
       for (const v of rg.vnets.values()) add('Microsoft.Network/virtualNetworks', [v.name], v);
       for (const n of rg.nsgs.values()) add('Microsoft.Network/networkSecurityGroups', [n.name], n);
       for (const n of rg.nics.values()) add('Microsoft.Network/networkInterfaces', [n.name], n);
+      for (const p of rg.publicIps.values()) add('Microsoft.Network/publicIPAddresses', [p.name], p);
       for (const s of rg.vmss.values()) add('Microsoft.Compute/virtualMachineScaleSets', [s.name], s);
       for (const v of rg.vms.values()) add('Microsoft.Compute/virtualMachines', [v.name], v, v.zone);
     }

@@ -8,6 +8,7 @@ import { ArmError, badRequest } from './errors.js';
 import * as groups from './groups.js';
 import * as network from './network.js';
 import * as nic from './nic.js';
+import * as publicIp from './public-ip.js';
 import { operationResult, operationStatus } from './operations.js';
 import { inventoryOf, restoreState, snapshotState } from './persist.js';
 import { parseRoute, type ArmRoute } from './route.js';
@@ -122,6 +123,11 @@ function networkEndpoint(method: string, route: ArmRoute, url: URL): Endpoint {
     const T = 'Microsoft.Network/networkInterfaces';
     if (rest.length === 1) return list(method, rg ? 'NetworkInterfaces_List' : 'NetworkInterfaces_ListAll', 'network', T, nic.listNics);
     if (rg && rest.length === 2) return crud(method, 'NetworkInterfaces', 'network', T, { put: (c) => nic.putNic(c, name), get: (c) => nic.getNic(c, name), del: (c) => nic.deleteNic(c, name) });
+  }
+  if (type === 'publicipaddresses') {
+    const T = 'Microsoft.Network/publicIPAddresses';
+    if (rest.length === 1) return list(method, rg ? 'PublicIPAddresses_List' : 'PublicIPAddresses_ListAll', 'network', T, publicIp.listPublicIps);
+    if (rg && rest.length === 2) return crud(method, 'PublicIPAddresses', 'network', T, { put: (c) => publicIp.putPublicIp(c, name), get: (c) => publicIp.getPublicIp(c, name), del: (c) => publicIp.deletePublicIp(c, name) });
   }
   throw unknownType('Microsoft.Network', rest.join('/'));
 }

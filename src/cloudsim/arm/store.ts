@@ -35,6 +35,7 @@ export interface ResourceGroupRecord extends Lifecycle {
   readonly vnets: Map<string, VnetRecord>;
   readonly nsgs: Map<string, NsgRecord>;
   readonly nics: Map<string, NicRecord>;
+  readonly publicIps: Map<string, PublicIpRecord>;
   readonly vms: Map<string, VmRecord>;
   readonly vmss: Map<string, VmssRecord>;
   /** VMs in insertion order for paging; rebuilt after any change. */
@@ -85,6 +86,20 @@ export interface NicRecord extends Lifecycle {
   nsgId?: string;
   /** Resource id of the VM using this NIC. */
   vmId?: string;
+  publicIpId?: string;
+  readonly seq: number;
+}
+
+export interface PublicIpRecord extends Lifecycle {
+  readonly name: string;
+  readonly location: string;
+  tags: Tags;
+  readonly sku: 'Basic' | 'Standard';
+  allocation: 'Static' | 'Dynamic';
+  zones?: string[];
+  readonly address: number;
+  /** Id of the NIC IP configuration using the address. */
+  ipConfigurationId?: string;
   readonly seq: number;
 }
 
@@ -176,6 +191,7 @@ export class ArmStore {
   readonly intern = new Interner();
   private gen = 0;
   private seq = 0;
+  private publicAddresses = 0;
   /** Bumped whenever a VM is added or removed anywhere, to invalidate subscription-wide list caches. */
   vmVersion = 0;
   private allVms?: { version: number; sub: string; list: Array<readonly [ResourceGroupRecord, VmRecord]> };
@@ -186,6 +202,11 @@ export class ArmStore {
 
   nextSeq(): number {
     return ++this.seq;
+  }
+
+  /** Public addresses come from 20.64.0.0/10 (a Microsoft range), in order, never reused. */
+  nextPublicAddress(): number {
+    return 0x14400000 + ++this.publicAddresses;
   }
 
   groups(sub: string): Map<string, ResourceGroupRecord> {
@@ -223,16 +244,17 @@ export class ArmStore {
   }
 
   /** For persistence: the highest counters, so restored state never reuses a generation or sequence. */
-  counters(): { gen: number; seq: number } {
-    return { gen: this.gen, seq: this.seq };
+  counters(): { gen: number; seq: number; publicAddresses: number } {
+    return { gen: this.gen, seq: this.seq, publicAddresses: this.publicAddresses };
   }
 
-  setCounters(c: { gen: number; seq: number }): void {
+  setCounters(c: { gen: number; seq: number; publicAddresses?: number }): void {
     this.gen = Math.max(this.gen, c.gen);
     this.seq = Math.max(this.seq, c.seq);
+    this.publicAddresses = Math.max(this.publicAddresses, c.publicAddresses ?? 0);
   }
 }
 
 export function newResourceGroup(name: string, location: string, tags: Tags, gen: number, now: number): ResourceGroupRecord {
-  return { name, location, tags, gen, readyAt: now, createdAt: Date.now(), vnets: new Map(), nsgs: new Map(), nics: new Map(), vms: new Map(), vmss: new Map() };
+  return { name, location, tags, gen, readyAt: now, createdAt: Date.now(), vnets: new Map(), nsgs: new Map(), nics: new Map(), publicIps: new Map(), vms: new Map(), vmss: new Map() };
 }
