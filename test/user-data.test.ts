@@ -63,6 +63,12 @@ describe('renderUserData (swarm)', () => {
     expect(out).toBe("demo-workers-1|10.213.0.12|SWMTKN-1-abc'def|10.213.0.10 10.213.0.11|-----BEGIN PRIVATE KEY-----");
   });
 
+  it.each(['manager', 'worker'] as const)('keeps the AWS pool script (%s) that reuses the shared partials valid sh', (role) => {
+    const script = renderUserData({ engine: 'swarm', role, cluster: 'demo', pool: 'p', source: { kind: 'aws-secrets-manager', joinSecretId: 'demo/join', tlsSecretId: 'demo/tls' } });
+    execFileSync('/bin/sh', ['-n', '-c', script]);
+    expect(Buffer.byteLength(script)).toBeLessThanOrEqual(USER_DATA_MAX_BYTES);
+  });
+
   it('is a pure function of its input', () => {
     expect(renderUserData(base())).toBe(renderUserData(base()));
   });
