@@ -90,16 +90,25 @@ export class GcpProvider implements Provider {
       accessConfigs: this.api.settings.externalIp === false ? [] : [{ type: 'ONE_TO_ONE_NAT', name: 'External NAT' }],
     });
 
+    // A create whose Operation is awaited; a name conflict is fine when the VMs are this very launch's.
+    const launch = (action: string, names: string[], create: () => Promise<unknown>) => async () => {
+      let op: Operation;
+      try {
+        op = operationOf(((await create()) as unknown[])[0]);
+      } catch (error) {
+        if (isAlreadyExists(error) && (await this.sameLaunch(zone, names, request))) return;
+        throw mapApiError(error, { ...context, action });
+      }
+      await this.api.wait(op, { ...context, action }, request.signal);
+    };
     const fixed = request.nodes.filter((n) => n.privateIp);
     const free = request.nodes.filter((n) => !n.privateIp);
     const launches: Array<() => Promise<void>> = [];
     if (free.length) {
       // One bulkInsert for every node without a fixed address: all-or-nothing (minCount = count).
-      launches.push(async () => {
-        const action = 'instances.bulkInsert';
-        let op: Operation;
-        try {
-          const [result] = await this.api.clients.instances.bulkInsert({
+      launches.push(
+        launch('instances.bulkInsert', free.map((n) => n.name), () =>
+          this.api.clients.instances.bulkInsert({
             project,
             zone,
             requestId: requestIdFor(request.idempotencyToken, zone, 'bulk'),
@@ -109,32 +118,21 @@ export class GcpProvider implements Provider {
               perInstanceProperties: Object.fromEntries(free.map((n) => [n.name, { name: n.name }])),
               instanceProperties: { ...properties, machineType, networkInterfaces: [nic()] },
             },
-          });
-          op = operationOf(result);
-        } catch (error) {
-          if (isAlreadyExists(error) && (await this.sameLaunch(zone, free.map((n) => n.name), request))) return;
-          throw mapApiError(error, { ...context, action });
-        }
-        await this.api.wait(op, { ...context, action }, request.signal);
-      });
+          }),
+        ),
+      );
     }
     for (const node of fixed) {
-      launches.push(async () => {
-        let op: Operation;
-        try {
-          const [result] = await this.api.clients.instances.insert({
+      launches.push(
+        launch('instances.insert', [node.name], () =>
+          this.api.clients.instances.insert({
             project,
             zone,
             requestId: requestIdFor(request.idempotencyToken, zone, node.name),
             instanceResource: { ...properties, name: node.name, machineType: `zones/${zone}/machineTypes/${machineType}`, networkInterfaces: [nic(node.privateIp)] },
-          });
-          op = operationOf(result);
-        } catch (error) {
-          if (isAlreadyExists(error) && (await this.sameLaunch(zone, [node.name], request))) return;
-          throw mapApiError(error, context);
-        }
-        await this.api.wait(op, context, request.signal);
-      });
+          }),
+        ),
+      );
     }
     await eachLimited(launches, this.api.concurrency, (launch) => launch());
 
