@@ -324,6 +324,63 @@ describe('CDK node boot: TLS made at boot, AWS calls signed by the node', () => 
     }
   });
 
+  it('elects one swarm creator among racing managers; the others and the workers join it with the published tokens', () => {
+    const script = renderUserData({ engine: 'swarm', role: 'manager', cluster: 'demo', pool: 'managers', source: { kind: 'aws-secrets-manager', joinSecretId: 'skypool/demo/swarm-join', tlsSecretId: 'skypool/demo/tls' } });
+    const election = script.slice(script.indexOf('swarm_create() {'), script.indexOf('# --- common/done.sh'));
+    const state = join(dir, 'election');
+    execFileSync('mkdir', ['-p', state]);
+    // Secrets Manager semantics that matter: one version per ClientRequestToken, a different value under a used token fails.
+    writeFileSync(join(state, 'secret.json'), JSON.stringify({ value: { eipAllocationId: 'eipalloc-1' }, token: null }));
+    writeFileSync(join(state, 'aws.py'), `import json,os,sys
+p=${JSON.stringify(join(state, 'secret.json'))}
+s=json.load(open(p)); cmd, args = sys.argv[1], sys.argv[2:]
+log=open(${JSON.stringify(join(state, 'events'))},'a')
+if cmd=='field':
+  v=s['value'].get(args[1])
+  stale=${JSON.stringify(join(state, 'stale-read-done'))}
+  if os.environ.get('STALE') and args[1]=='managerToken' and not os.path.exists(stale): open(stale,'w').close(); v=None
+  if not v: sys.exit(3)
+  print(v)
+elif cmd=='publish':
+  new=dict(s['value'], managerAddr=args[1], workerToken=os.environ['SKYPOOL_WORKER_TOKEN'], managerToken=os.environ['SKYPOOL_MANAGER_TOKEN'])
+  if s['token'] and new!=s['value']: sys.exit(4)
+  s['value'], s['token'] = new, 'fixed'; json.dump(s, open(p,'w')); log.write('publish %s\\n' % args[1])
+elif cmd=='associate-address': log.write('associate %s %s\\n' % (s['value']['eipAllocationId'], os.environ['NODE']))
+`);
+    writeFileSync(join(state, 'docker.sh'), `node=$1; shift; f=${state}/$node.state; touch "$f"
+case "$1 $2" in
+  "info --format") cat "$f" ;;
+  "swarm init") echo active >"$f"; echo "$node init" >>${state}/events ;;
+  "swarm join-token") echo "SWMTKN-$4-$node" ;;
+  "swarm leave") : >"$f"; echo "$node leave" >>${state}/events ;;
+  "swarm join") echo active >"$f"; echo "$node join $4 $(eval echo \\\${$#})" >>${state}/events ;;
+esac
+`);
+    const boot = (node: string, role: 'manager' | 'worker', ip: string, stale = false) =>
+      execFileSync('/bin/sh', ['-c', [
+        'set -u',
+        `SKYPOOL_ROLE=${role}; NODE_IP=${ip}; LOG_DIR=${state}; JOIN_SECRET_ID=skypool/demo/swarm-join; export NODE=${node}`,
+        `AWS="env ${stale ? 'STALE=1 ' : ''}python3 ${state}/aws.py"; DOCKER="sh ${state}/docker.sh ${node}"`,
+        `swarm_state() { $DOCKER info --format x; }`,
+        'START=$(date +%s); remaining() { echo $((START + 10 - $(date +%s))); }; log() { :; }; fail() { echo "FAIL $*" >&2; exit 1; }',
+        election,
+      ].join('\n')], { encoding: 'utf8' });
+    boot('a', 'manager', '10.0.1.1');
+    boot('c', 'manager', '10.0.1.3', true); // read the secret before a's tokens were visible
+    boot('b', 'manager', '10.0.1.2');
+    boot('w', 'worker', '10.0.2.1');
+    expect(readFileSync(join(state, 'events'), 'utf8').trim().split('\n')).toEqual([
+      'a init',
+      'publish 10.0.1.1',
+      'associate eipalloc-1 a',
+      'c init',
+      'c leave',
+      'c join SWMTKN-manager-a 10.0.1.1:2377',
+      'b join SWMTKN-manager-a 10.0.1.1:2377',
+      'w join SWMTKN-worker-a 10.0.1.1:2377',
+    ]);
+  });
+
   it('signs Secrets Manager calls exactly like the AWS SDK (SigV4), with credentials from IMDSv2', async () => {
     const identity = readFileSync(join(templates, 'aws/identity.sh'), 'utf8');
     const py = identity.split("<<'PY'\n")[1]!.split('\nPY\n')[0]!;
