@@ -357,6 +357,25 @@ describe('cloudsim gce', () => {
     const sync = await apiError(c.instances.insert({ project: PROJECT, zone: ZONE, instanceResource: instanceBody('conf-cap') }));
     expect(sync).toMatchObject({ status: 503, reason: 'ZONE_RESOURCE_POOL_EXHAUSTED' });
 
+    // Partly available capacity: bulkInsert creates what it can when that reaches minCount, else nothing.
+    type BulkOp = Op & { instancesBulkInsertOperationMetadata?: { perLocationStatus?: Record<string, { createdVmCount?: number | null; failedToCreateVmCount?: number | null }> } };
+    const partial = (namePattern: string, minCount: number) =>
+      c.instances.bulkInsert({
+        project: PROJECT,
+        zone: ZONE,
+        bulkInsertInstanceResourceResource: { count: 4, minCount, namePattern, sourceInstanceTemplate: 'global/instanceTemplates/conf-template' },
+      });
+    sim.addFault({ cloud: 'gcp', kind: 'capacity', zone: ZONE, available: 3, times: 1 });
+    const [pOp] = await partial('conf-p-#', 2);
+    const pDone = (await waitDone(zoneWait, pOp.latestResponse as Op)) as BulkOp;
+    expect(pDone.error).toBeFalsy();
+    expect(pDone.instancesBulkInsertOperationMetadata?.perLocationStatus?.[`zones/${ZONE}`]).toMatchObject({ createdVmCount: 3, failedToCreateVmCount: 1 });
+    expect(sim.inventory().filter((r) => r.id.includes('/conf-p-'))).toHaveLength(3);
+    sim.addFault({ cloud: 'gcp', kind: 'capacity', zone: ZONE, available: 3, times: 1 });
+    const [mOp] = await partial('conf-m-#', 4);
+    expect((await waitDone(zoneWait, mOp.latestResponse as Op)).error?.errors?.[0]?.code).toBe('ZONE_RESOURCE_POOL_EXHAUSTED');
+    expect(sim.inventory().some((r) => r.id.includes('/conf-m-'))).toBe(false);
+
     sim.addFault({ cloud: 'gcp', kind: 'quota', region: REGION, times: 1 });
     const [qOp] = await c.instances.bulkInsert({
       project: PROJECT,

@@ -101,8 +101,7 @@ export function bulkInsertInstances(rt: GceRuntime, call: GceCall, zone: string)
     const props = withTemplate(rt, call.project, templateRef, own);
     const { names, minCount } = bulkNames(rt, call.project, zone, b);
     const parsed = parseProperties(rt, call.project, zone, props, 'resource.instanceProperties', false);
-    const { vms, failure } = createVms(rt, parsed, names);
-    if (!failure && vms.length < minCount) throw new Error('unreachable: partial bulk creation');
+    const { vms, failure } = createVms(rt, parsed, names, minCount);
     return {
       scope: 'zones',
       location: zone,
@@ -111,7 +110,7 @@ export function bulkInsertInstances(rt: GceRuntime, call: GceCall, zone: string)
       targetId: rt.newId(),
       durationMs: failure ? rt.bootMs / 2 : rt.bootMs,
       failure,
-      bulk: { target: names.length, created: vms.length, failed: failure ? names.length : 0 },
+      bulk: { target: names.length, created: vms.length, failed: names.length - vms.length },
     };
   });
 }

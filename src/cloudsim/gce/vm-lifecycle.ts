@@ -62,18 +62,22 @@ function startBacking(rt: GceRuntime, vm: VmRec): void {
     );
 }
 
-/** Creates the VMs of one accepted insert/bulkInsert, or returns the async failure of the operation. */
-export function createVms(rt: GceRuntime, parsed: Parsed, names: readonly string[]): { vms: VmRec[]; failure?: OperationFailure } {
+/**
+ * Creates the VMs of one accepted insert/bulkInsert (all-or-nothing below `minCount`), or returns the async
+ * failure its Operation will report. A capacity fault with `available` fills the request partly.
+ */
+export function createVms(rt: GceRuntime, parsed: Parsed, requested: readonly string[], minCount = requested.length): { vms: VmRec[]; failure?: OperationFailure } {
   const { props, subnet } = parsed;
   const zonePath = `projects/${props.project}/zones/${props.zone}`;
   const region = regionOf(props.zone)!.name;
   const capacity = rt.ctx.takeFault({ cloud: 'gcp', kind: 'capacity', zone: props.zone, region, instanceType: props.machineType });
-  if (capacity?.mode === 'sync') {
-    throw new GceError(503, 'ZONE_RESOURCE_POOL_EXHAUSTED', `The zone '${zonePath}' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.`);
+  const available = capacity ? Math.min(capacity.available ?? 0, requested.length) : requested.length;
+  if (available < minCount) {
+    const message = `The zone '${zonePath}' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.`;
+    if (capacity?.mode === 'sync') throw new GceError(503, 'ZONE_RESOURCE_POOL_EXHAUSTED', message);
+    return { vms: [], failure: { code: 'ZONE_RESOURCE_POOL_EXHAUSTED', message, httpStatus: 503 } };
   }
-  if (capacity) {
-    return { vms: [], failure: { code: 'ZONE_RESOURCE_POOL_EXHAUSTED', message: `The zone '${zonePath}' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.`, httpStatus: 503 } };
-  }
+  const names = requested.slice(0, available);
   const quota = rt.ctx.takeFault({ cloud: 'gcp', kind: 'quota', zone: props.zone, region, instanceType: props.machineType });
   const cpus = MACHINE_TYPE_BY_NAME.get(props.machineType)!.guestCpus * names.length;
   const quotaMessage = `Quota 'CPUS' exceeded.  Limit: 24.0 in region ${region}.`;
