@@ -75,6 +75,8 @@ test('runInstances → running with the fixed IPs; same token again makes no dup
   expect(ipOf('azt-web-2')).toBe(`${base}.0.11`);
   expect(ipOf('azt-web-3')).toMatch(new RegExp(`^${base.replace('.', '\\.')}\\.0\\.\\d+$`));
   expect(running[0]!.instanceType).toBe('Standard_D2s_v5');
+  expect(new Set(running.map((i) => i.publicIp)).size).toBe(3);
+  expect(running.every((i) => /^20\.\d+\.\d+\.\d+$/.test(i.publicIp ?? ''))).toBe(true);
   expect(running[0]!.tags).toEqual(tags);
 
   const vmPuts = calls('VirtualMachines_CreateOrUpdate');
@@ -83,10 +85,11 @@ test('runInstances → running with the fixed IPs; same token again makes no dup
   expect(calls('VirtualMachines_CreateOrUpdate')).toBe(vmPuts + 3);
   expect(azureItems('Microsoft.Compute/virtualMachines')).toHaveLength(3);
   expect(azureItems('Microsoft.Network/networkInterfaces')).toHaveLength(3);
+  expect(azureItems('Microsoft.Network/publicIPAddresses')).toHaveLength(3);
 
   const listed = await provider.listInstances(CLUSTER);
   expect(listed.map((i) => i.name).sort()).toEqual(['azt-web-1', 'azt-web-2', 'azt-web-3']);
-  expect(listed.every((i) => i.privateIp && i.state === 'running' && i.zone === undefined)).toBe(true);
+  expect(listed.every((i) => i.privateIp && i.publicIp && i.state === 'running' && i.zone === undefined)).toBe(true);
   expect(await provider.listInstances('nosuchcluster')).toEqual([]);
 });
 
@@ -106,7 +109,7 @@ test('async capacity failure → CapacityError and nothing left behind', async (
   expect(error).toBeInstanceOf(CapacityError);
   expect((error as CapacityError).details).toMatchObject({ zone: '2', instanceType: 'Standard_D2s_v5', code: 'ZonalAllocationFailed' });
   expect(azureItems('Microsoft.Compute/virtualMachines')).toHaveLength(before);
-  expect(azureItems('Microsoft.Network/networkInterfaces').map((r) => r.id).join()).not.toMatch(/azt-cap/);
+  expect([...azureItems('Microsoft.Network/networkInterfaces'), ...azureItems('Microsoft.Network/publicIPAddresses')].map((r) => r.id).join()).not.toMatch(/azt-cap/);
   // The failover attempt in another zone with the same node names succeeds.
   const ok = await provider.runInstances(request([{ name: 'azt-cap-1' }], { zone: '3', idempotencyToken: 'tok-cap-z1' }));
   expect(ok[0]!.zone).toBe('3');
@@ -122,12 +125,13 @@ test('quota exceeded → QuotaError', async () => {
 test('throttling that outlasts the SDK retries → ThrottledError', async () => {
   // Writes: a bucket of 10 refilling 0.5/s, so the SDK's three Retry-After waits cannot drain a burst of 24 PUTs.
   const slow = await startCloudSim({ bootTimeMs: 20, rateLimits: { azure: { scale: 0.05 } } });
-  const p = createProvider({ subscriptionId: SUB, region: 'eastus', endpoint: slow.httpsUrl, caCertPem: slow.caCertPem, credential, pollIntervalMs: 10, concurrency: 12 });
+  const p = createProvider({ subscriptionId: SUB, region: 'eastus', endpoint: slow.httpsUrl, caCertPem: slow.caCertPem, credential, pollIntervalMs: 10, concurrency: 12, publicIp: false });
   try {
     const net = await p.ensureNetwork('thr');
     const nodes = Array.from({ length: 12 }, (_, i) => ({ name: `thr-n-${i}` }));
     const error = await p.runInstances({ ...request(nodes), cluster: 'thr', network: net, tags: { ...tags, cluster: 'thr' } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ThrottledError);
+    expect(slow.inventory().some((r) => r.type === 'Microsoft.Network/publicIPAddresses')).toBe(false);
     expect(slow.meter.snapshot().some((m) => m.outcome === 'throttled')).toBe(true);
   } finally {
     await slow.stop();

@@ -12,8 +12,8 @@ import { isNotFound, mapAzureError } from './errors.js';
 import { deleteNetwork, ensureNetwork, names } from './network.js';
 import { SizeCatalog } from './sizes.js';
 import { throwawaySshPublicKey } from './ssh.js';
-import { parseVmId, toInstance, vmBody } from './vms.js';
-import type { NetworkInterface } from '@azure/arm-network';
+import { parseVmId, toInstance, vmBody, type Addresses } from './vms.js';
+import type { NetworkInterface, PublicIPAddress } from '@azure/arm-network';
 
 export interface AzureProviderSettings extends ProviderSettings {
   /** Subscription GUID; default env `AZURE_SUBSCRIPTION_ID`. */
@@ -30,7 +30,12 @@ export interface AzureProviderSettings extends ProviderSettings {
   readonly caCertFile?: string;
   /** Long-running operation poll interval; default 2000 ms (the SDK's). Use ~20 ms against cloudsim. */
   readonly pollIntervalMs?: number;
-  /** Who may reach the Docker engine API (2376/tcp, mTLS): a CIDR or service tag; default `VirtualNetwork`. */
+  /** A Standard static public IP per VM (Instance.publicIp), so this machine reaches the engine API; default true. */
+  readonly publicIp?: boolean;
+  /**
+   * Who may reach the Docker engine API (2376/tcp, mTLS): a CIDR or service tag. Default `Internet` with public IPs,
+   * else `VirtualNetwork`; narrow it to your own address.
+   */
   readonly engineApiSourceCidr?: string;
   /** VNet address space; default `10.X.0.0/16` derived from the cluster name. */
   readonly addressSpace?: string;
@@ -70,6 +75,7 @@ export class AzureProvider implements Provider {
   private readonly pollIntervalMs: number;
   private readonly sshPublicKey: string;
   private readonly endpoint: string | undefined;
+  private readonly publicIp: boolean;
   private clientsCache?: AzureClients;
   private sizesCache?: SizeCatalog;
 
@@ -80,6 +86,7 @@ export class AzureProvider implements Provider {
     this.credential = settings.credential ?? (token ? staticTokenCredential(token) : undefined);
     this.pollIntervalMs = settings.pollIntervalMs ?? 2000;
     this.endpoint = settings.endpoint ?? process.env['SKYPOOL_AZURE_ENDPOINT'];
+    this.publicIp = settings.publicIp ?? true;
     this.sshPublicKey = settings.sshPublicKey ?? throwawaySshPublicKey();
   }
 
@@ -117,7 +124,7 @@ export class AzureProvider implements Provider {
     return ensureNetwork(this.clients, cluster, {
       region: this.region,
       addressSpace: this.settings.addressSpace,
-      engineApiSource: this.settings.engineApiSourceCidr ?? 'VirtualNetwork',
+      engineApiSource: this.settings.engineApiSourceCidr ?? (this.publicIp ? 'Internet' : 'VirtualNetwork'),
       pollIntervalMs: this.pollIntervalMs,
     }, signal);
   }
@@ -135,6 +142,15 @@ export class AzureProvider implements Provider {
     const { compute, network } = this.clients;
     const tags = tagsToRecord(request.tags);
     const outcomes = await settleAll(request.nodes, this.settings.concurrency ?? 16, async (node) => {
+      const pip = this.publicIp
+        ? await network.publicIPAddresses.beginCreateOrUpdateAndWait(group, names.publicIp(node.name), {
+          location: region,
+          tags,
+          sku: { name: 'Standard', tier: 'Regional' },
+          publicIPAllocationMethod: 'Static',
+          ...(request.zone ? { zones: [request.zone] } : {}),
+        }, this.poll(signal))
+        : undefined;
       const nic = await network.networkInterfaces.beginCreateOrUpdateAndWait(group, names.nic(node.name), {
         location: region,
         tags,
@@ -143,11 +159,12 @@ export class AzureProvider implements Provider {
           subnet: { id: request.network.id },
           privateIPAllocationMethod: node.privateIp ? 'Static' : 'Dynamic',
           ...(node.privateIp ? { privateIPAddress: node.privateIp } : {}),
+          ...(pip ? { publicIPAddress: { id: pip.id } } : {}),
         }],
       }, this.poll(signal));
       const body = vmBody(request, node, { region, size, adminUsername: this.settings.adminUsername ?? 'skypool', sshPublicKey: this.sshPublicKey, nicId: nic.id! });
       const vm = await compute.virtualMachines.createOrUpdate(group, node.name, body, this.poll(signal));
-      return toInstance(vm, new Map([[nic.id!.toLowerCase(), nic]]));
+      return toInstance(vm, { nics: new Map([[nic.id!.toLowerCase(), nic]]), publicIps: new Map(pip ? [[pip.id!.toLowerCase(), pip]] : []) });
     });
     const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [mapAzureError(o.reason, ctx)] : []));
     if (failures.length > 0) {
@@ -170,37 +187,51 @@ export class AzureProvider implements Provider {
     }
   }
 
-  /** Deletes the VMs (their NICs and disks go with them) and any NIC left without a VM. */
+  /**
+   * Deletes the VMs (their NICs and disks go with them), then any NIC left without a VM and the public IPs, which
+   * Azure keeps until their NIC is gone.
+   */
   private async removeNodes(group: string, nodeNames: readonly string[], signal?: AbortSignal): Promise<void> {
     const { compute, network } = this.clients;
     const outcomes = await settleAll(nodeNames, this.settings.concurrency ?? 16, async (name) => {
       await compute.virtualMachines.delete(group, name, this.poll(signal));
       await network.networkInterfaces.beginDeleteAndWait(group, names.nic(name), this.poll(signal));
+      if (this.publicIp) await network.publicIPAddresses.beginDeleteAndWait(group, names.publicIp(name), this.poll(signal));
     });
     const failed = outcomes.find((o) => o.status === 'rejected' && !isNotFound(o.reason));
     if (failed && failed.status === 'rejected') throw mapAzureError(failed.reason, { operation: 'terminateInstances' });
   }
 
-  private async nicsOf(group: string, signal?: AbortSignal): Promise<Map<string, NetworkInterface>> {
+  /** NICs and public IPs of the group, by lower-cased id (two paged list calls). */
+  private async addressesOf(group: string, signal?: AbortSignal): Promise<Addresses> {
     const nics = new Map<string, NetworkInterface>();
-    for await (const nic of this.clients.network.networkInterfaces.list(group, { abortSignal: signal })) if (nic.id) nics.set(nic.id.toLowerCase(), nic);
-    return nics;
+    const publicIps = new Map<string, PublicIPAddress>();
+    await Promise.all([
+      (async () => {
+        for await (const nic of this.clients.network.networkInterfaces.list(group, { abortSignal: signal })) if (nic.id) nics.set(nic.id.toLowerCase(), nic);
+      })(),
+      (async () => {
+        if (!this.publicIp) return;
+        for await (const pip of this.clients.network.publicIPAddresses.list(group, { abortSignal: signal })) if (pip.id) publicIps.set(pip.id.toLowerCase(), pip);
+      })(),
+    ]);
+    return { nics, publicIps };
   }
 
-  /** Every skypool VM of the cluster's resource group with its NIC address (two list calls, paged). */
+  /** Every skypool VM of the cluster's resource group with its addresses (three list calls, paged). */
   async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
     const group = names.group(cluster);
     try {
-      const [vms, nics] = await Promise.all([
+      const [vms, addresses] = await Promise.all([
         (async () => {
           const all = [];
           for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: signal })) all.push(vm);
           return all;
         })(),
-        this.nicsOf(group, signal),
+        this.addressesOf(group, signal),
       ]);
       return vms.flatMap((vm) => {
-        const instance = vm.tags?.[TAG_KEYS.cluster] === cluster ? toInstance(vm, nics) : undefined;
+        const instance = vm.tags?.[TAG_KEYS.cluster] === cluster ? toInstance(vm, addresses) : undefined;
         return instance && instance.state !== 'terminated' ? [instance] : [];
       });
     } catch (error) {
@@ -222,20 +253,20 @@ export class AzureProvider implements Provider {
       const found = new Map<string, Instance>();
       for (const group of groups) {
         try {
-          const nics = await this.nicsOf(group, options.signal);
+          const addresses = await this.addressesOf(group, options.signal);
           for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: options.signal })) {
             if (vm.provisioningState === 'Failed') {
               const wantedVm = wanted.find((w) => w.id.toLowerCase() === vm.id?.toLowerCase());
               if (wantedVm) throw new CloudApiError(`Azure VM ${vm.name} failed to provision; terminate it and launch again`, { id: vm.id });
             }
-            const instance = toInstance(vm, nics);
+            const instance = toInstance(vm, addresses);
             if (instance) found.set(instance.id.toLowerCase(), instance);
           }
         } catch (error) {
           if (!isNotFound(error)) throw mapAzureError(error, { operation: 'waitUntilRunning' });
         }
       }
-      const ready = wanted.map((w) => found.get(w.id.toLowerCase())).filter((i): i is Instance => i?.state === 'running' && i.privateIp !== undefined);
+      const ready = wanted.map((w) => found.get(w.id.toLowerCase())).filter((i): i is Instance => i?.state === 'running' && i.privateIp !== undefined && (!this.publicIp || i.publicIp !== undefined));
       if (ready.length === wanted.length) return ready;
       if (Date.now() >= deadline) {
         const missing = wanted.filter((w) => !ready.some((r) => r.id.toLowerCase() === w.id.toLowerCase())).map((w) => w.name);

@@ -11,13 +11,14 @@ export const names = {
   vnet: (cluster: string) => `${cluster}-vnet`,
   subnet: 'nodes',
   nic: (node: string) => `${node}-nic`,
+  publicIp: (node: string) => `${node}-ip`,
 };
 
 export interface NetworkSettings {
   readonly region: string;
   /** VNet address space; default `10.X.0.0/16` with X derived from the cluster name. */
   readonly addressSpace?: string;
-  /** Source allowed to reach the Docker engine API (2376/tcp, mTLS); default the VNet only. */
+  /** Source allowed to reach the Docker engine API (2376/tcp, mTLS). */
   readonly engineApiSource: string;
   readonly pollIntervalMs: number;
 }

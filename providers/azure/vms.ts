@@ -1,5 +1,5 @@
 import type { VirtualMachine } from '@azure/arm-compute';
-import type { NetworkInterface } from '@azure/arm-network';
+import type { NetworkInterface, PublicIPAddress } from '@azure/arm-network';
 import { tagsFromRecord, tagsToRecord, type Instance, type InstanceState, type LaunchRequest, type NodeLaunch } from '../../src/providers/types.js';
 
 /** Ubuntu 24.04 LTS, URN `Canonical:ubuntu-24_04-lts:server:latest`. */
@@ -48,14 +48,22 @@ export function stateOf(provisioningState: string | undefined): InstanceState | 
   }
 }
 
-/** VM + its NIC → the provider-neutral Instance; undefined if it is not a skypool VM or has failed. */
-export function toInstance(vm: VirtualMachine, nics: ReadonlyMap<string, NetworkInterface>): Instance | undefined {
+/** Lookups by lower-cased resource id. */
+export interface Addresses {
+  readonly nics: ReadonlyMap<string, NetworkInterface>;
+  readonly publicIps: ReadonlyMap<string, PublicIPAddress>;
+}
+
+/** VM + its NIC (+ public IP) → the provider-neutral Instance; undefined if not a skypool VM or failed. */
+export function toInstance(vm: VirtualMachine, addresses: Addresses): Instance | undefined {
   const tags = tagsFromRecord(vm.tags ?? {});
   const state = stateOf(vm.provisioningState);
   if (!tags || !state || !vm.id || !vm.name) return undefined;
   const nicId = vm.networkProfile?.networkInterfaces?.[0]?.id;
-  const nic = nicId ? nics.get(nicId.toLowerCase()) : undefined;
-  const privateIp = nic?.ipConfigurations?.[0]?.privateIPAddress;
+  const ipConfig = nicId ? addresses.nics.get(nicId.toLowerCase())?.ipConfigurations?.[0] : undefined;
+  const privateIp = ipConfig?.privateIPAddress;
+  const pipId = ipConfig?.publicIPAddress?.id;
+  const publicIp = pipId ? addresses.publicIps.get(pipId.toLowerCase())?.ipAddress : undefined;
   return {
     id: vm.id,
     name: vm.osProfile?.computerName ?? vm.name,
@@ -65,6 +73,7 @@ export function toInstance(vm: VirtualMachine, nics: ReadonlyMap<string, Network
     instanceType: vm.hardwareProfile?.vmSize,
     state,
     ...(privateIp ? { privateIp } : {}),
+    ...(publicIp ? { publicIp } : {}),
     tags,
     ...(vm.timeCreated ? { launchedAt: new Date(vm.timeCreated).toISOString() } : {}),
   };
