@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
+import { pollUntil } from '../src/engines/poll.js';
 import { bridgeName, createProvider, DEFAULT_STATE_ROOT, netnsName } from '../providers/local/index.js';
 import { vmDir } from '../providers/local/paths.js';
 import { pickAddresses } from '../src/cluster/addresses.js';
@@ -22,16 +23,6 @@ if (!canRun) process.stderr.write(`swarm-local.integration: skipped: ${reason}\n
 
 const name = `it${process.pid % 100000}${Math.random().toString(36).slice(2, 6)}`;
 const nodeNames = ['managers-1', 'workers-1', 'workers-2'].map((n) => `${name}-${n}`);
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The engine processes of a VM (dockerd, containerd and shims), found through its netns. */
 const enginesOf = (node: string): number[] =>
@@ -122,7 +113,9 @@ suite('swarm on the local provider', () => {
     expect(web).toMatchObject({ runningReplicas: 6, desiredReplicas: 6, endpointMode: 'dnsrr', publishMode: 'host' });
     const running = web.tasks.filter((t) => t.state === 'running');
     expect(running).toHaveLength(6);
-    const pages = await Promise.all(running.map((t) => until(`replica ${t.address}:${t.hostPort}`, 10_000, () => httpGet({ host: t.address!, port: t.hostPort! }))));
+    const pages = await Promise.all(
+      running.map((t) => pollUntil(() => httpGet({ host: t.address!, port: t.hostPort! }), { deadline: Date.now() + 10_000, what: `replica ${t.address}:${t.hostPort}` })),
+    );
     expect(new Set(pages.map((p) => p.trim())).size).toBe(6);
     expect((await cluster.status()).notes.join(' ')).toMatch(/no IPVS/);
   }, 60_000);

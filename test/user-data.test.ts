@@ -59,6 +59,7 @@ describe('renderUserData (swarm)', () => {
     const script = renderUserData(base());
     // Keep only the assignment block (everything before the first partial), then print the variables.
     const assignments = script.slice(0, script.indexOf('# --- common/lib.sh'));
+    expect(assignments).toContain('JOIN_TOKEN=');
     const out = sh(`${assignments}\nprintf '%s|%s|%s|%s|' "$NODE_NAME" "$NODE_IP" "$JOIN_TOKEN" "$JOIN_ADDRS"; printf '%s' "$TLS_KEY" | head -c 27`);
     expect(out).toBe("demo-workers-1|10.213.0.12|SWMTKN-1-abc'def|10.213.0.10 10.213.0.11|-----BEGIN PRIVATE KEY-----");
   });
