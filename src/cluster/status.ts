@@ -2,7 +2,7 @@ import type { EngineNode, WorkloadStatus } from '../engines/types.js';
 import type { Instance } from '../providers/types.js';
 import type { ClusterContext } from './context.js';
 import { findManager, nodeFor, type ManagerRef } from './nodes.js';
-import type { ClusterStatus, NodeStatus } from './types.js';
+import type { ClusterStatus, EngineNodeSummary, NodeStatus } from './types.js';
 
 export const NO_MESH_NOTE =
   'no IPVS in this kernel: the swarm routing mesh and VIPs do not work, so services use DNS round robin (dnsrr) and ' +
@@ -21,6 +21,10 @@ export function withReachableAddresses(status: WorkloadStatus, instances: readon
   };
 }
 
+function engineSummary(node: EngineNode): EngineNodeSummary {
+  return { id: node.id, state: node.state, availability: node.availability, role: node.role, leader: node.leader, labels: node.labels };
+}
+
 function nodeStatus(instance: Instance, node: EngineNode | undefined): NodeStatus {
   return {
     name: instance.name,
@@ -32,9 +36,7 @@ function nodeStatus(instance: Instance, node: EngineNode | undefined): NodeStatu
     ...(instance.privateIp ? { privateIp: instance.privateIp } : {}),
     ...(instance.publicIp ? { publicIp: instance.publicIp } : {}),
     ...(instance.zone ? { zone: instance.zone } : {}),
-    ...(node
-      ? { engine: { id: node.id, state: node.state, availability: node.availability, role: node.role, leader: node.leader, labels: node.labels } }
-      : {}),
+    ...(node ? { engine: engineSummary(node) } : {}),
   };
 }
 
@@ -60,7 +62,7 @@ export async function clusterStatus(ctx: ClusterContext, signal?: AbortSignal): 
     ...instances.map((i) => nodeStatus(i, nodeFor(engineNodes, i.name))).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })),
     ...engineNodes
       .filter((n) => !names.has(n.name))
-      .map((n): NodeStatus => ({ name: n.name, instanceState: 'absent', engine: { id: n.id, state: n.state, availability: n.availability, role: n.role, leader: n.leader, labels: n.labels } })),
+      .map((n): NodeStatus => ({ name: n.name, instanceState: 'absent', engine: engineSummary(n) })),
   ];
   return { cluster: ctx.spec.name, engine: ctx.spec.engine, nodes, workloads: workloads.map((w) => withReachableAddresses(w, instances)), notes };
 }
