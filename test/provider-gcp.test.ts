@@ -107,8 +107,12 @@ describe('gcp provider on cloudsim', () => {
     expect(calls('instances.insert')).toBe(0);
     expect(launched[0]).toMatchObject({ provider: 'gcp', zone: 'us-central1-a', region: 'us-central1', instanceType: 'e2-small', tags: tags('work') });
 
+    sim.meter.reset();
     const running = await provider.waitUntilRunning(launched.map((i) => i.id), { deadlineMs: 10_000 });
     expect(running.every((i) => i.state === 'running')).toBe(true);
+    // One list with a name filter per poll, not one get per VM.
+    expect(calls('instances.get')).toBe(0);
+    expect(calls('instances.list')).toBeGreaterThanOrEqual(1);
     const prefix = network.cidr.split('.').slice(0, 2).join('.');
     expect(running.every((i) => i.privateIp?.startsWith(`${prefix}.`) && i.publicIp)).toBe(true);
 
@@ -145,6 +149,7 @@ describe('gcp provider on cloudsim', () => {
     const other = await provider.listInstances('other');
     expect(other.map((i) => i.id)).toEqual(['us-central1-b/other-work-1']);
     await provider.terminateInstances(other.map((i) => i.id));
+    await expect(provider.waitUntilRunning(other.map((i) => i.id), { deadlineMs: 2000 })).rejects.toThrow(/no longer exists/);
   });
 
   it('turns an asynchronous capacity error into CapacityError and a quota error into QuotaError, creating nothing', async () => {
