@@ -4,12 +4,13 @@
  * offline, a scale-down under continuous traffic, then a full teardown. Prints what it measured.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readdirSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, type ApplyResult, type WorkloadStatus } from '../cluster/index.js';
 import { PrerequisiteError, SkypoolError, TimeoutError } from '../errors.js';
 import { redact } from '../redact.js';
+import { bridgeName } from '../../providers/local/index.js';
 import { buildHttpdImage } from './image.js';
 import { httpGet, LoadLoop, type Endpoint, type LoadReport } from './load.js';
 
@@ -64,9 +65,23 @@ async function everyReplicaAnswers(endpoints: readonly Endpoint[], deadlineMs: n
 function leftovers(cluster: string): string[] {
   const found: string[] = [];
   const ls = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []);
+  const read = (path: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return ''; // gone meanwhile
+    }
+  };
   found.push(...ls('/run/netns').filter((n) => n.includes(cluster)).map((n) => `netns ${n}`));
+  if (existsSync(`/sys/class/net/${bridgeName(cluster)}`)) found.push(`bridge ${bridgeName(cluster)}`);
+  found.push(...read('/proc/self/mountinfo').split('\n').filter((l) => l.includes(cluster)).map((l) => `mount ${l.split(' ')[4]}`));
   for (const controller of ls('/sys/fs/cgroup')) {
     found.push(...ls(join('/sys/fs/cgroup', controller)).filter((d) => d.startsWith(`skypool-${cluster}-`)).map((d) => `cgroup ${controller}/${d}`));
+  }
+  // Engine daemons of the VMs carry the node name in their arguments (--cgroup-parent skypool-<node>).
+  for (const pid of ls('/proc').filter((p) => /^\d+$/.test(p))) {
+    const cmd = read(`/proc/${pid}/cmdline`).split('\0').join(' ');
+    if (cmd.includes(`skypool-${cluster}-`)) found.push(`process ${pid} ${cmd.slice(0, 60)}`);
   }
   return found;
 }
