@@ -4,13 +4,12 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { SkypoolError, SpecError, type SpecIssue } from '../errors.js';
+import { SkypoolError, SpecError } from '../errors.js';
 import { parseSpec, parseSpecYaml } from '../spec/load.js';
 import { poolSpecHash } from '../spec/hash.js';
 import type { ClusterSpec, ClusterSpecInput, NodePoolSpec } from '../spec/schema.js';
 import { TAG_KEYS } from '../providers/types.js';
-import { renderUserData, USER_DATA_MAX_BYTES } from '../bootstrap/user-data.js';
-import { instanceTypeForSize } from './instance-types.js';
+import { resolveAwsPools } from './resolve.js';
 import { AwsNodePool } from './pool.js';
 import { suppressNag } from './nag.js';
 
@@ -60,21 +59,6 @@ const SWARM_PORTS: readonly { port: ec2.Port; what: string; managersOnly?: boole
   { port: ec2.Port.udp(7946), what: 'swarm gossip' },
   { port: ec2.Port.udp(4789), what: 'swarm overlay (VXLAN)' },
 ];
-const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
-
-function cidrIssue(path: string, value: string): SpecIssue | undefined {
-  const m = CIDR.exec(value);
-  if (m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32) return undefined;
-  return { path, message: `"${value}" is not an IPv4 CIDR (e.g. 203.0.113.7/32)` };
-}
-
-/** An issue when a pool's user-data is over EC2's 16 KB limit. */
-export function userDataSizeIssue(path: string, userData: string): SpecIssue | undefined {
-  const size = Buffer.byteLength(userData, 'utf8');
-  if (size <= USER_DATA_MAX_BYTES) return undefined;
-  return { path, message: `the rendered user-data is ${size} bytes, over the ${USER_DATA_MAX_BYTES}-byte EC2 limit` };
-}
-
 /**
  * The AWS side of a skypool cluster as CloudFormation, from the same spec and the same rendered user-data as the
  * SDK: nodes launched by the stack join the pool and show in `skypool status` like nodes the SDK launched.
@@ -101,50 +85,18 @@ export class SkypoolCluster extends Construct {
     const where = `construct ${this.node.path}`;
     const spec = loadSpec(props.spec, where);
     this.spec = spec;
-    const aws = spec.pools.map((pool, index) => ({ pool, index })).filter(({ pool }) => pool.provider === 'aws');
     this.externalPools = spec.pools.filter((p) => p.provider !== 'aws');
     this.tlsSecretName = props.tlsSecretName ?? `skypool/${spec.name}/tls`;
     const joinSecretName = `skypool/${spec.name}/swarm-join`;
-    const deadlineSeconds = props.bootDeadlineSeconds ?? 1800;
 
-    // Validate everything first and report every issue at once, each with its field.
-    const issues: SpecIssue[] = [];
-    const push = (issue: SpecIssue | undefined): void => void (issue && issues.push(issue));
-    if (spec.engine !== 'swarm') push({ path: 'engine', message: `the CDK construct builds Docker Swarm pools only, not "${spec.engine}"` });
-    push(cidrIssue('props.engineApiCidr', props.engineApiCidr));
-    (props.externalNodeCidrs ?? []).forEach((c, i) => push(cidrIssue(`props.externalNodeCidrs[${i}]`, c)));
-    if (!Number.isInteger(deadlineSeconds) || deadlineSeconds <= 0) push({ path: 'props.bootDeadlineSeconds', message: 'must be a positive whole number of seconds' });
-    const region = aws[0]?.pool.region;
     const stackRegion = Stack.of(this).region;
-    for (const { pool, index } of aws) {
-      if (pool.region !== region) push({ path: `pools[${index}].region`, message: `a stack deploys to one region: "${pool.region}" differs from "${region}" (pools[${aws[0]!.index}]); split the pools into one stack per region` });
-      else if (!Token.isUnresolved(stackRegion) && pool.region !== stackRegion) push({ path: `pools[${index}].region`, message: `"${pool.region}" differs from the stack's region "${stackRegion}"; deploy the stack to ${pool.region}` });
-    }
-    const managerCount = aws.filter(({ pool }) => pool.role === 'manager').reduce((n, { pool }) => n + pool.count, 0);
-    for (const { pool, index } of aws) {
-      if (pool.role === 'worker' && managerCount === 0) push({ path: `pools[${index}].role`, message: 'AWS workers join through a manager of this stack: add an AWS manager pool with count >= 1' });
-    }
-    const resolved = aws.map(({ pool, index }) => {
-      const instanceType = pool.instanceType ?? (pool.size && instanceTypeForSize(pool.size));
-      if (!instanceType) {
-        push({ path: `pools[${index}].size`, message: `no t3/m6i instance type has ${pool.size?.cpus} vCPUs and ${pool.size?.memoryGiB} GiB; set instanceType instead` });
-      }
-      let userData = '';
-      try {
-        userData = renderUserData({
-          engine: 'swarm',
-          role: pool.role,
-          cluster: spec.name,
-          pool: pool.name,
-          source: { kind: 'aws-secrets-manager', joinSecretId: joinSecretName, tlsSecretId: this.tlsSecretName },
-          deadlineSeconds,
-        });
-      } catch (error) {
-        if (!SkypoolError.isInstance(error)) throw error;
-        push({ path: `pools[${index}]`, message: error.message });
-      }
-      push(userDataSizeIssue(`pools[${index}].userData`, userData));
-      return { pool, index, instanceType: instanceType ?? '', userData };
+    const { issues, pools: resolved, region } = resolveAwsPools(spec, {
+      engineApiCidr: props.engineApiCidr,
+      externalNodeCidrs: props.externalNodeCidrs ?? [],
+      stackRegion: Token.isUnresolved(stackRegion) ? undefined : stackRegion,
+      deadlineSeconds: props.bootDeadlineSeconds ?? 1800,
+      joinSecretName,
+      tlsSecretName: this.tlsSecretName,
     });
     if (issues.length > 0) throw new SpecError(issues, where);
 
@@ -156,7 +108,7 @@ export class SkypoolCluster extends Construct {
           (props.externalNodeCidrs?.length ? '' : ', and pass externalNodeCidrs so its nodes may reach the swarm ports'),
       );
     }
-    if (aws.length === 0) {
+    if (resolved.length === 0) {
       Annotations.of(this).addWarningV2('skypool:noAwsPools', `cluster "${spec.name}" has no AWS pool: this construct creates nothing`);
       this.pools = [];
       return;
@@ -164,7 +116,7 @@ export class SkypoolCluster extends Construct {
 
     if (Token.isUnresolved(stackRegion)) {
       new CfnRule(this, 'RegionRule', {
-        assertions: [{ assert: Fn.conditionEquals(Aws.REGION, region!), assertDescription: `skypool cluster ${spec.name}: deploy this stack to ${region}, the region of its AWS pools` }],
+        assertions: [{ assert: Fn.conditionEquals(Aws.REGION, region), assertDescription: `skypool cluster ${spec.name}: deploy this stack to ${region}, the region of its AWS pools` }],
       });
     }
     const vpc = props.vpc ?? this.createVpc();
@@ -291,22 +243,14 @@ function suppressRotation(secret: secretsmanager.Secret, reason: string): void {
   suppressNag(secret, [{ id: 'AwsSolutions-SMG4', reason }]);
 }
 
+/** Parses the spec (object or YAML file); SpecError messages name the construct path (and the file). */
 function loadSpec(spec: ClusterSpecInput | string, where: string): ClusterSpec {
-  if (typeof spec !== 'string') return withSource(() => parseSpec(spec, where), where);
+  if (typeof spec !== 'string') return parseSpec(spec, where);
   let text: string;
   try {
     text = readFileSync(spec, 'utf8');
   } catch (cause) {
     throw new SkypoolError('SPEC_NOT_FOUND', `${where}: cannot read the cluster spec ${spec}: ${(cause as Error).message}`, { exitCode: 2, cause });
   }
-  return withSource(() => parseSpecYaml(text, `${where} (${spec})`), where);
-}
-
-function withSource<T>(parse: () => T, where: string): T {
-  try {
-    return parse();
-  } catch (error) {
-    if (error instanceof SpecError && !error.message.includes(where)) throw new SpecError(error.issues, where);
-    throw error;
-  }
+  return parseSpecYaml(text, `${where} (${spec})`);
 }
