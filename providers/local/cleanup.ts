@@ -5,8 +5,9 @@ import { run } from './exec.js';
 import { readMountInfo } from './mounts.js';
 import { deleteBridge, releaseAddress, staleClaims } from './network.js';
 import { clusterDir, CREATED_MOUNT_POINTS_FILE, DEFAULT_STATE_ROOT, HOST_STATE_DIR, hostVethName, ipClaimDir, isVmDirName, NETNS_PREFIX, netnsName, vmDir } from './paths.js';
+import { privatePath } from './private-paths.js';
 import { killIfMatches, pidsInCgroups, pidsInNetns, stopProcesses, vmCgroupDirs } from './processes.js';
-import { netnsLink, readRecord } from './state.js';
+import { netnsLink, readRecord, type VmRecord } from './state.js';
 
 export interface TeardownOptions {
   /** How long processes get between SIGTERM and SIGKILL; default 5 s. */
@@ -26,6 +27,16 @@ async function vmNetLink(id: string, anchorPid: number | undefined): Promise<str
 }
 
 /**
+ * Container cgroups are named after the hostname dockerd saw: the VM's name, the hostname it was given, or
+ * the one its boot script set (written to the VM's private /etc/hostname).
+ */
+async function cgroupDirsOf(dir: string, node: string, record: VmRecord | undefined): Promise<string[]> {
+  const written = (await readFile(privatePath(dir, '/etc/hostname'), 'utf8').catch(() => '')).trim();
+  const names = new Set([node, record?.hostname ?? node, written].filter((n) => n !== '' && !n.includes('/')));
+  return (await Promise.all([...names].map((n) => vmCgroupDirs(n)))).flat();
+}
+
+/**
  * Removes one VM and everything it ran, whatever state it is in (running, half-created, half-torn-down):
  * processes in its netns and cgroups, the netns (and with it the veth), cgroup dirs, address claim, VM dir.
  * Safe to run twice.
@@ -39,11 +50,11 @@ export async function teardownVm(stateRoot: string, cluster: string, node: strin
   const link = await vmNetLink(id, record?.anchorPid);
   const find = async (): Promise<number[]> => {
     const inNetns = link ? await pidsInNetns(link) : [];
-    return [...new Set([...inNetns, ...(await pidsInCgroups(await vmCgroupDirs(node)))])];
+    return [...new Set([...inNetns, ...(await pidsInCgroups(await cgroupDirsOf(dir, node, record)))])];
   };
   const graceMs = options.graceMs ?? 5_000;
   // Containers first: a dockerd whose containerd dies under it waits its whole shutdown timeout.
-  await stopProcesses(async () => pidsInCgroups(await vmCgroupDirs(node)), graceMs, `the containers of local VM ${id}`);
+  await stopProcesses(async () => pidsInCgroups(await cgroupDirsOf(dir, node, record)), graceMs, `the containers of local VM ${id}`);
   await stopProcesses(find, graceMs, `local VM ${id}`);
   const del = await run('ip', ['netns', 'del', id], { allowFailure: true });
   if (del.code !== 0 && !/No such file|not exist/i.test(del.stderr)) {
@@ -51,7 +62,7 @@ export async function teardownVm(stateRoot: string, cluster: string, node: strin
   }
   // Normally gone with the namespace; still there if something else holds the namespace open.
   await run('ip', ['link', 'del', 'dev', hostVethName(cluster, node)], { allowFailure: true });
-  for (const cg of await vmCgroupDirs(node)) {
+  for (const cg of await cgroupDirsOf(dir, node, record)) {
     await rmdir(cg).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw new CloudApiError(`could not remove cgroup ${cg}: ${err.message}`, { cgroup: cg }, err);
     });

@@ -13,7 +13,7 @@ import { DEFAULT_STATE_ROOT, vmDir } from './paths.js';
 import { LocalProvider, type LocalProviderSettings } from './provider.js';
 import { readUserDataFiles, type UserDataResult } from './user-data.js';
 
-export { LocalProvider, type LocalProviderSettings } from './provider.js';
+export { LocalProvider, type LocalLaunchRequest, type LocalNodeLaunch, type LocalProviderSettings } from './provider.js';
 export { checkLocalPrerequisites } from './prerequisites.js';
 export { cleanupLocalCluster, type TeardownOptions } from './cleanup.js';
 export { installCleanupOnSignals, cleanupTracked } from './signals.js';

@@ -28,20 +28,35 @@ function subnetOf(index: number): string {
   return `${POOL_PREFIX}.${index}.0/24`;
 }
 
+/** A subnet on the cluster's bridge; the network address, the host's (first) address and the broadcast one are reserved. */
 export function networkRef(cluster: string, cidr: string): NetworkRef {
-  const base = toInt(cidr.split('/')[0]!);
-  return { id: bridgeName(cluster), cidr, reservedAddresses: [toIp(base), toIp(base + 1), toIp(base + 255)] };
+  const [lo, hi] = range(cidr)!;
+  return { id: bridgeName(cluster), cidr, reservedAddresses: [toIp(lo), toIp(lo + 1), toIp(hi)] };
 }
 
-/** The bridge's IPv4 /24, or undefined when the bridge does not exist; `null` when it exists without one yet. */
-async function bridgeCidr(bridge: string): Promise<string | null | undefined> {
+/** Every IPv4 subnet on the bridge (first = the cluster's own), or undefined when the bridge does not exist. */
+export async function bridgeSubnets(bridge: string): Promise<string[] | undefined> {
   const links = await ipJson<IpLink>(['addr', 'show', 'dev', bridge], { allowFailure: true });
   const link = links[0];
   if (!link) return undefined;
-  const v4 = link.addr_info?.find((a) => a.family === 'inet');
-  if (!v4) return null;
-  const [start] = range(`${v4.local}/${v4.prefixlen}`)!;
-  return `${toIp(start)}/${v4.prefixlen}`;
+  return (link.addr_info ?? [])
+    .filter((a) => a.family === 'inet')
+    .map((a) => `${toIp(range(`${a.local}/${a.prefixlen}`)![0])}/${a.prefixlen}`);
+}
+
+/** The bridge's first IPv4 subnet, or undefined when the bridge does not exist; `null` when it exists without one yet. */
+async function bridgeCidr(bridge: string): Promise<string | null | undefined> {
+  const subnets = await bridgeSubnets(bridge);
+  return subnets && (subnets[0] ?? null);
+}
+
+/** Ranges of the host's IPv4 routes on other devices than `bridge`: what a bridge subnet must not overlap. */
+async function foreignRoutes(bridge: string): Promise<Array<{ dst: string; dev?: string; range: [number, number] }>> {
+  const routes = await ipJson<IpRoute>(['-4', 'route', 'show', 'table', 'all']);
+  return routes.filter((r) => r.dev !== bridge).flatMap((r) => {
+    const span = range(r.dst);
+    return span ? [{ ...r, range: span }] : [];
+  });
 }
 
 /**
@@ -59,8 +74,7 @@ export async function ensureBridge(cluster: string): Promise<{ network: NetworkR
     }
     if (made.code !== 0) return { network: await waitForAddress(cluster, bridge), created: false }; // another process is setting it up
   }
-  const routes = await ipJson<IpRoute>(['-4', 'route', 'show', 'table', 'all']);
-  const taken = routes.filter((r) => r.dev !== bridge).map((r) => range(r.dst)).filter((r): r is [number, number] => !!r);
+  const taken = (await foreignRoutes(bridge)).map((r) => r.range);
   const seed = subnetSeed(cluster);
   for (let k = 0; k < 256; k++) {
     const cidr = subnetOf((seed + k) % 256);
@@ -81,6 +95,39 @@ async function waitForAddress(cluster: string, bridge: string): Promise<NetworkR
     await delay(50);
   }
   throw new TimeoutError(`bridge ${bridge} got no address within 10 s: run "skypool down" for the cluster and retry`, { bridge });
+}
+
+/**
+ * Puts another subnet on the cluster's bridge (creating a bridge without a subnet of its own if needed): the host
+ * takes the subnet's first usable address, so it reaches VMs there. Refuses a subnet that overlaps a route of
+ * the host on another device (another network would become unreachable). Idempotent; `created` tells whether
+ * this call made the bridge.
+ */
+export async function attachSubnet(cluster: string, cidr: string): Promise<{ network: NetworkRef; created: boolean }> {
+  const span = /^\d+\.\d+\.\d+\.\d+\/(\d|[12]\d|30)$/.test(cidr) ? range(cidr) : undefined;
+  if (!span || toIp(span[0]) !== cidr.split('/')[0]) {
+    throw new CloudApiError(`cannot attach "${cidr}" to a local bridge: give an IPv4 network address with a prefix of /30 or shorter, e.g. 10.0.1.0/24`, { cidr });
+  }
+  const bridge = bridgeName(cluster);
+  const subnets = await bridgeSubnets(bridge);
+  if (subnets?.includes(cidr)) return { network: networkRef(cluster, cidr), created: false };
+  const clash = (await foreignRoutes(bridge)).find((r) => r.range[0] <= span[1] && span[0] <= r.range[1]);
+  if (clash) {
+    throw new CloudApiError(
+      `subnet ${cidr} overlaps the host route ${clash.dst}${clash.dev ? ` on ${clash.dev}` : ''}: give the simulated network another range`,
+      { cidr, route: clash.dst, dev: clash.dev },
+    );
+  }
+  let created = false;
+  if (subnets === undefined) {
+    const made = await run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge'], { allowFailure: true });
+    if (made.code !== 0 && !/exists/i.test(made.stderr)) throw new CloudApiError(`could not create bridge ${bridge}: ${made.stderr.trim()}`, { bridge });
+    created = made.code === 0;
+    await run('ip', ['link', 'set', 'dev', bridge, 'up']);
+  }
+  const add = await run('ip', ['addr', 'add', `${toIp(span[0] + 1)}/${cidr.split('/')[1]}`, 'dev', bridge], { allowFailure: true });
+  if (add.code !== 0 && !/exists/i.test(add.stderr)) throw new CloudApiError(`could not add ${cidr} to bridge ${bridge}: ${add.stderr.trim()}`, { bridge, cidr });
+  return { network: networkRef(cluster, cidr), created };
 }
 
 /** The cluster's bridge, if it exists. */

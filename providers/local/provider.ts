@@ -2,18 +2,18 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { CloudApiError, TimeoutError } from '../../src/errors.js';
-import type { Instance, LaunchRequest, NetworkRef, Provider, ProviderSettings, WaitOptions } from '../../src/providers/types.js';
+import type { Instance, LaunchRequest, NetworkRef, NodeLaunch, Provider, ProviderSettings, WaitOptions } from '../../src/providers/types.js';
 import { tagsFromRecord, tagsToRecord } from '../../src/providers/types.js';
 import { cleanupLocalCluster, removeClusterDir, teardownVm, vmNames, type TeardownOptions } from './cleanup.js';
 import { delay, type RunOptions, type RunResult } from './exec.js';
-import { claimAddress, deleteBridge, ensureBridge, findBridge } from './network.js';
+import { attachSubnet, bridgeSubnets, claimAddress, deleteBridge, ensureBridge, findBridge, networkRef } from './network.js';
 import { clusterDir, DEFAULT_STATE_ROOT, isVmDirName, NETNS_PREFIX, netnsName, vmDir } from './paths.js';
 import { checkLocalPrerequisites } from './prerequisites.js';
 import { trackNetwork, trackVm } from './signals.js';
 import { ensureHostMountPoints, PRIVATE_DIRS, PRIVATE_FILES, privatePath, writePrivateFiles } from './private-paths.js';
 import { isAlive, readRecord, writeRecord, type VmRecord } from './state.js';
 import { interpreterOf, readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
-import { createNetns, execInAnchor, setupVm, startAnchor } from './vm.js';
+import { addOnLinkRoutes, createNetns, execInAnchor, setupVm, startAnchor } from './vm.js';
 
 export interface LocalProviderSettings extends ProviderSettings {
   /** Directory holding one directory per VM; default `/run/skypool/local`. Leftovers of VMs that died (e.g. a reboot) are cleaned by listInstances. */
@@ -22,6 +22,18 @@ export interface LocalProviderSettings extends ProviderSettings {
   readonly stopGraceMs?: number;
   /** Extra host commands to require in checkPrerequisites (engines add `dockerd`, `docker`). */
   readonly requiredCommands?: readonly string[];
+}
+
+export interface LocalNodeLaunch extends NodeLaunch {
+  /** Hostname inside the VM; default its name. */
+  readonly hostname?: string;
+}
+
+/** A launch with what only namespace VMs can be given. */
+export interface LocalLaunchRequest extends LaunchRequest {
+  readonly nodes: readonly LocalNodeLaunch[];
+  /** Other subnets attached to the bridge (see attachSubnet) that the VMs reach directly on their interface. */
+  readonly onLinkRoutes?: readonly string[];
 }
 
 /** How long a VM dir without an anchor counts as "being created by another process" rather than a leftover. */
@@ -121,26 +133,46 @@ export class LocalProvider implements Provider {
     trackNetwork(this.stateRoot, cluster, false);
   }
 
-  async runInstances(request: LaunchRequest): Promise<Instance[]> {
+  /**
+   * Puts another subnet on the cluster's bridge, for VMs that must get addresses of a network the provider did
+   * not choose (cloudsim's local backing); launches whose `network` is this ref get addresses in it. Refuses a
+   * subnet that overlaps a host route on another device.
+   */
+  async attachSubnet(cluster: string, cidr: string): Promise<NetworkRef> {
+    await this.prerequisites();
+    const { network, created } = await attachSubnet(cluster, cidr);
+    if (created) trackNetwork(this.stateRoot, cluster, true);
+    return network;
+  }
+
+  /** Lets a running VM reach subnets attached to its bridge after it started. */
+  async addOnLinkRoutes(cluster: string, node: string, cidrs: readonly string[]): Promise<void> {
+    await addOnLinkRoutes(netnsName(cluster, node), cidrs);
+  }
+
+  async runInstances(request: LocalLaunchRequest): Promise<Instance[]> {
     await this.prerequisites();
     request.signal?.throwIfAborted();
     interpreterOf(request.userData); // refuse what cannot run before creating anything
-    const network = (await findBridge(request.cluster)) ?? (await this.ensureNetwork(request.cluster, request.signal));
-    if (network.cidr !== request.network.cidr) {
+    const bridge = (await findBridge(request.cluster)) ?? (await this.ensureNetwork(request.cluster, request.signal));
+    const attached = bridge.cidr === request.network.cidr || (await bridgeSubnets(bridge.id))?.includes(request.network.cidr);
+    const network = attached ? networkRef(request.cluster, request.network.cidr) : bridge;
+    if (!attached) {
       throw new CloudApiError(`the bridge of cluster "${request.cluster}" has ${network.cidr}, not ${request.network.cidr}: call ensureNetwork again`, {
         cluster: request.cluster,
       });
     }
     await mkdir(clusterDir(this.stateRoot, request.cluster), { recursive: true });
-    const results = await Promise.allSettled(request.nodes.map((node) => this.launchOne(request, network, node.name, node.privateIp)));
+    const results = await Promise.allSettled(request.nodes.map((node) => this.launchOne(request, network, node)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return results.map((r) => (r as PromiseFulfilledResult<Instance>).value);
   }
 
   /** Creates one VM, or returns it when a VM of that name exists (same name = same VM, never a duplicate). */
-  private async launchOne(request: LaunchRequest, network: NetworkRef, node: string, wantedIp: string | undefined): Promise<Instance> {
+  private async launchOne(request: LocalLaunchRequest, network: NetworkRef, launch: LocalNodeLaunch): Promise<Instance> {
     const { cluster } = request;
+    const { name: node, privateIp: wantedIp } = launch;
     const dir = vmDir(this.stateRoot, cluster, node);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -154,7 +186,7 @@ export class LocalProvider implements Provider {
       }
       trackVm(this.stateRoot, cluster, node, true);
       try {
-        return await this.create(request, network, dir, node, wantedIp);
+        return await this.create(request, network, dir, launch);
       } catch (err) {
         await teardownVm(this.stateRoot, cluster, node, { graceMs: 1_000 }).catch(() => undefined);
         trackVm(this.stateRoot, cluster, node, false);
@@ -176,13 +208,16 @@ export class LocalProvider implements Provider {
     return undefined;
   }
 
-  private async create(request: LaunchRequest, network: NetworkRef, dir: string, node: string, wantedIp: string | undefined): Promise<Instance> {
+  private async create(request: LocalLaunchRequest, network: NetworkRef, dir: string, launch: LocalNodeLaunch): Promise<Instance> {
     const { cluster } = request;
+    const { name: node, privateIp: wantedIp } = launch;
+    const hostname = launch.hostname ?? node;
     const id = netnsName(cluster, node);
     const ip = await claimAddress(this.stateRoot, cluster, network, node, wantedIp);
     let record: VmRecord = {
       id,
       name: node,
+      ...(hostname !== node ? { hostname } : {}),
       cluster,
       tags: tagsToRecord(request.tags),
       ip,
@@ -195,13 +230,14 @@ export class LocalProvider implements Provider {
     await writeRecord(dir, record);
     request.signal?.throwIfAborted();
     const prefixLength = Number(network.cidr.split('/')[1]);
-    await createNetns({ cluster, node, ip, prefixLength, bridge: network.id });
+    const onLinkRoutes = (request.onLinkRoutes ?? []).filter((cidr) => cidr !== network.cidr);
+    await createNetns({ cluster, node, ip, prefixLength, bridge: network.id, onLinkRoutes });
     await ensureHostMountPoints();
-    await writePrivateFiles(dir, node, ip);
+    await writePrivateFiles(dir, hostname, ip);
     const anchorPid = await startAnchor(id);
     record = { ...record, anchorPid };
     await writeRecord(dir, record);
-    await setupVm(anchorPid, dir, node);
+    await setupVm(anchorPid, dir, hostname);
     request.signal?.throwIfAborted();
     const userDataPid = await startUserData(anchorPid, dir, request.userData);
     record = { ...record, userDataPid };

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 export interface VmRecord {
   readonly id: string;
   readonly name: string;
+  /** The VM's hostname when it is not its name (a cloudsim-backed VM is named after the cloud's id). */
+  readonly hostname?: string;
   readonly cluster: string;
   /** Ownership tags as a TAG_KEYS record, exactly as a cloud would store them. */
   readonly tags: Readonly<Record<string, string>>;

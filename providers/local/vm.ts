@@ -12,18 +12,27 @@ export interface NetnsInput {
   readonly ip: string;
   readonly prefixLength: number;
   readonly bridge: string;
+  /** Other subnets on the same bridge, reached directly on eth0 (no router). */
+  readonly onLinkRoutes?: readonly string[];
 }
 
+const routeLines = (cidrs: readonly string[]): string => cidrs.map((cidr) => `route replace ${cidr} dev eth0\n`).join('');
+
 /** Network side of a VM: namespace, veth into the cluster bridge, address, lo up, and no default route. */
-export async function createNetns({ cluster, node, ip, prefixLength, bridge }: NetnsInput): Promise<void> {
+export async function createNetns({ cluster, node, ip, prefixLength, bridge, onLinkRoutes = [] }: NetnsInput): Promise<void> {
   const ns = netnsName(cluster, node);
   const veth = hostVethName(cluster, node);
   await run('ip', ['netns', 'add', ns]);
   await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
   await run('ip', ['link', 'set', 'dev', veth, 'master', bridge, 'up']);
   await run('ip', ['-n', ns, '-batch', '-'], {
-    input: `addr add ${ip}/${prefixLength} dev eth0\nlink set dev eth0 up\nlink set dev lo up\n`,
+    input: `addr add ${ip}/${prefixLength} dev eth0\nlink set dev eth0 up\nlink set dev lo up\n${routeLines(onLinkRoutes)}`,
   });
+}
+
+/** Adds on-link routes to a running VM (a subnet attached to its bridge after it started). */
+export async function addOnLinkRoutes(ns: string, cidrs: readonly string[]): Promise<void> {
+  if (cidrs.length > 0) await run('ip', ['-n', ns, '-batch', '-'], { input: routeLines(cidrs) });
 }
 
 /**
@@ -56,13 +65,13 @@ export function execInAnchor(anchorPid: number, argv: readonly string[], options
  * /dev/shm, and a private /run (dockerd would otherwise reuse the host's containerd socket, which cannot see
  * the VM's mounts).
  */
-export async function setupVm(anchorPid: number, dir: string, node: string): Promise<void> {
+export async function setupVm(anchorPid: number, dir: string, hostname: string): Promise<void> {
   const binds = [...PRIVATE_DIRS, ...PRIVATE_FILES].map(
     (path) => `mount --bind ${shQuote(privatePath(dir, path))} ${path}`,
   );
   const script = [
     'set -e',
-    `echo ${shQuote(node)} > /proc/sys/kernel/hostname`,
+    `echo ${shQuote(hostname)} > /proc/sys/kernel/hostname`,
     // Copies of other VMs' /run/netns mounts would keep their namespaces (and veths) alive after `ip netns del`.
     'umount -l /run/netns 2>/dev/null || true',
     ...(await cgroupSetupLines()),

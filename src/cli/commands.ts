@@ -113,6 +113,7 @@ export interface SimArgs {
   readonly bootMs: number;
   readonly stateFile?: string;
   readonly caOut?: string;
+  readonly backing?: 'virtual' | 'local';
 }
 
 export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
@@ -123,6 +124,9 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
     seed: args.seed,
     bootTimeMs: args.bootMs,
     ...(args.stateFile ? { stateFile: args.stateFile } : {}),
+    backing: args.backing ?? 'virtual',
+    // This command stops the sim on Ctrl-C itself, which also removes the local backing's VMs.
+    cleanupOnSignals: false,
   });
   if (args.caOut) await writeFile(args.caOut, server.caCertPem);
   const info = {
@@ -131,10 +135,11 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
     azure: { endpoint: server.httpsUrl, caCertFile: args.caOut ?? null },
     admin: `${server.httpUrl}/_sim/inventory`,
     seed: args.seed,
+    backing: server.settings.backing,
   };
   printResult(g.output, info, () =>
     [
-      `cloudsim listening (seed ${args.seed}); Ctrl-C to stop`,
+      `cloudsim listening (seed ${args.seed}, ${server.settings.backing} VMs); Ctrl-C to stop`,
       `  EC2:            ${server.httpUrl}   (AWS_ENDPOINT_URL_EC2)`,
       `  Compute Engine: apiEndpoint ${server.host}, port ${server.httpPort}, protocol http`,
       `  ARM:            ${server.httpsUrl}  (trust the CA${args.caOut ? ` in ${args.caOut}` : ': pass --ca-out'} via NODE_EXTRA_CA_CERTS)`,

@@ -63,7 +63,8 @@ export function buildProgram(): Command {
     .option('--boot-ms <ms>', 'time a VM stays pending', integer('--boot-ms', 0), 2000)
     .option('--state-file <path>', 'load and persist the simulated clouds here')
     .option('--ca-out <path>', 'write the https CA certificate here (for NODE_EXTRA_CA_CERTS)')
-    .action(async (o: { httpPort: number; httpsPort: number; seed: number; bootMs: number; stateFile?: string; caOut?: string }, cmd: Command) =>
+    .addOption(new Option('--backing <kind>', 'virtual: state only; local: each VM runs its user-data in a namespace VM (root)').choices(['virtual', 'local']).default('virtual'))
+    .action(async (o: { httpPort: number; httpsPort: number; seed: number; bootMs: number; stateFile?: string; caOut?: string; backing: 'virtual' | 'local' }, cmd: Command) =>
       (await commands()).sim(globals(cmd), o),
     );
   return program;

@@ -20,8 +20,17 @@ export interface CloudSimOptions {
   readonly bootTimeMs?: number;
   readonly rateLimits?: Partial<SimSettings['rateLimits']>;
   readonly faults?: FaultRule[];
+  /**
+   * `local`: each VM really runs its user-data in a namespace VM of the local provider (root on Linux). Without
+   * `vmBacking` the sim makes that backing itself and removes its VMs and bridge on stop().
+   */
   readonly backing?: 'virtual' | 'local';
   readonly vmBacking?: VmBacking;
+  /**
+   * With the sim's own local backing: on SIGINT/SIGTERM remove the backing VMs and exit (default true). Set
+   * false when you call stop() on those signals yourself.
+   */
+  readonly cleanupOnSignals?: boolean;
   /** When set, state is loaded from this file at start (if present) and written back on stop() and persist(). */
   readonly stateFile?: string;
 }
@@ -78,6 +87,10 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     faults: [...(options.faults ?? [])],
     backing: options.backing ?? 'virtual',
   };
+  // The local provider loads only when asked for: the virtual backing must not need root.
+  const ownBacking = settings.backing === 'local' && !options.vmBacking
+    ? await (await import('./local-backing.js')).createLocalVmBacking({ cleanupOnSignals: options.cleanupOnSignals ?? true })
+    : undefined;
   const random = new SeededRandom(settings.seed);
   const meter = new Meter();
   const context: SimContext = {
@@ -86,7 +99,7 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     buckets: new BucketSet(),
     meter,
     now: () => performance.now(),
-    backing: options.vmBacking,
+    backing: options.vmBacking ?? ownBacking,
     takeFault(m) {
       const rule = settings.faults.find((r) => matches(r, m));
       if (!rule) return undefined;
@@ -149,8 +162,16 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
       server.once('error', reject);
       server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
     });
-  const httpPort = await listen(httpServer, options.httpPort ?? 0);
-  const httpsPort = await listen(httpsServer, options.httpsPort ?? 0);
+  let httpPort: number;
+  let httpsPort: number;
+  try {
+    httpPort = await listen(httpServer, options.httpPort ?? 0);
+    httpsPort = await listen(httpsServer, options.httpsPort ?? 0);
+  } catch (error) {
+    httpServer.close();
+    await ownBacking?.close();
+    throw error;
+  }
   // Keep-alive sockets of SDK clients would otherwise hold close() open.
   const closeServer = (server: Server) => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
 
@@ -171,6 +192,7 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
       await persist();
       await Promise.all(services.map((s) => s.close?.()));
       await Promise.all([closeServer(httpServer), closeServer(httpsServer)]);
+      await ownBacking?.close();
     },
   };
 }

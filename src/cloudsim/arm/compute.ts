@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { formatIp } from './cidr.js';
+import { formatIp, parseIp } from './cidr.js';
 import { isoTime, jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json } from './call.js';
 import { findSku, skuOffered, skuResource, VM_SKUS, REGIONS, normalizeLocation, ZONES } from './catalog.js';
 import { bodyLocation, checkName, checkSameLocation, deleteReply, page, properties, putReply, rawPage, tagsBody } from './common.js';
 import { allocationMessage, ArmError, badRequest, conflict, invalidParameter, requiredProperty, resourceNotFound } from './errors.js';
 import { findSubnet as findSubnetRef } from './network.js';
 import { createPlatformNic, findNic, releaseIp } from './nic.js';
+import { findPublicIp } from './public-ip.js';
 import { parseId, resourceId } from './route.js';
 import { derivedUuid, provisioningState, type NicRecord, type ResourceGroupRecord, type VmRecord, type VmssRecord } from './store.js';
 
@@ -377,7 +378,13 @@ function startBacking(call: ArmCall, vm: VmRecord, id: string, input: VmInput): 
       userData: input.customData?.toString('utf8') ?? '', tags: vm.tags,
     })
     .then(
-      () => { vm.backingPending = false; },
+      ({ privateIp }) => {
+        vm.backingPending = false;
+        // As EC2 and GCE do with a backing: the VM's public address is where the host reaches it.
+        const pip = nic && findPublicIp(call, nic.publicIpId);
+        const ip = parseIp(privateIp);
+        if (pip && ip !== undefined) pip.address = ip;
+      },
       (error: Error) => {
         vm.backingPending = false;
         vm.failed = { code: 'OSProvisioningClientError', message: `OS provisioning failed for VM '${vm.name}': ${error.message}` };

@@ -97,7 +97,8 @@ export interface PublicIpRecord extends Lifecycle {
   readonly sku: 'Basic' | 'Standard';
   allocation: 'Static' | 'Dynamic';
   zones?: string[];
-  readonly address: number;
+  /** With the `local` backing, the backing VM's address once it runs (the host reaches it there). */
+  address: number;
   /** Id of the NIC IP configuration using the address. */
   ipConfigurationId?: string;
   readonly seq: number;

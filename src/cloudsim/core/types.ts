@@ -92,8 +92,14 @@ export interface InventoryItem {
 
 /** Hooks for the `local` backing: the sim asks the host to really run a VM's user-data. */
 export interface VmBacking {
-  start(vm: { cloud: SimCloud; id: string; name: string; privateIp?: string; userData: string; tags: Readonly<Record<string, string>> }): Promise<{ privateIp: string }>;
+  /**
+   * `privateIp` is the address the sim allocated (or the client asked for) and `subnetCidr` the cloud subnet it
+   * belongs to; `name` becomes the VM's hostname.
+   */
+  start(vm: { cloud: SimCloud; id: string; name: string; privateIp?: string; subnetCidr?: string; userData: string; tags: Readonly<Record<string, string>> }): Promise<{ privateIp: string }>;
   stop(vm: { cloud: SimCloud; id: string }): Promise<void>;
+  /** Removes every VM the backing still runs (and what it set up for them); called by the sim's stop() for a backing it made. */
+  close?(): Promise<void>;
 }
 
 export interface SimContext {

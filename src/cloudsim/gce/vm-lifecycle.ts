@@ -51,11 +51,11 @@ function userDataOf(props: VmProps): string {
   return props.metadata.find((m) => m.key === 'user-data')?.value ?? props.metadata.find((m) => m.key === 'startup-script')?.value ?? '';
 }
 
-function startBacking(rt: GceRuntime, vm: VmRec): void {
+function startBacking(rt: GceRuntime, vm: VmRec, subnet: SubnetRec): void {
   const backing = rt.ctx.backing;
   if (rt.ctx.settings.backing !== 'local' || !backing) return;
   backing
-    .start({ cloud: 'gcp', id: vm.id, name: vm.name, privateIp: intToIp(vm.ip), userData: userDataOf(vm.props), tags: vm.props.labels })
+    .start({ cloud: 'gcp', id: vm.id, name: vm.name, privateIp: intToIp(vm.ip), subnetCidr: subnet.cidr, userData: userDataOf(vm.props), tags: vm.props.labels })
     .then(
       (r) => void (vm.backingIp = r.privateIp),
       () => void (vm.failed = true),
@@ -107,7 +107,7 @@ export function createVms(rt: GceRuntime, parsed: Parsed, requested: readonly st
     const vm: VmRec = { name, id: rt.newId(), zone: props.zone, props, seq: ++rt.state.seq, createdAt: now, ip: ips[i]! };
     if (props.externalIp) vm.natIp = NAT_BASE + rt.state.natNext++;
     zone.add(vm);
-    startBacking(rt, vm);
+    startBacking(rt, vm, subnet);
     return vm;
   });
   return { vms };
