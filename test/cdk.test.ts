@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Aspects, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -181,6 +182,30 @@ describe('SkypoolCluster: the example stack', () => {
   it('keeps the app synthesizable to a cloud assembly without lookups', () => {
     const assembly = app.synth();
     expect(assembly.manifest.missing ?? []).toEqual([]);
+  });
+});
+
+describe('SkypoolCluster: with a given VPC and an existing TLS secret', () => {
+  it('creates no VPC, places the pool in the given VPC and grants read of the named secret (any ARN suffix)', () => {
+    const stack = new Stack(new App(), 'Given');
+    const vpc = new ec2.Vpc(stack, 'Mine', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
+    new SkypoolCluster(stack, 'C', {
+      spec: { name: 'g', engine: 'swarm', pools: [{ name: 'm', provider: 'aws', region: 'us-east-1', instanceType: 't3.small', count: 1, role: 'manager' }] },
+      engineApiCidr: '10.1.0.0/16',
+      vpc,
+      tlsSecretName: 'team/skypool-tls',
+    });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::EC2::VPC', 1);
+    t.resourceCountIs('AWS::EC2::FlowLog', 0);
+    t.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    // An env-agnostic stack gets a deploy-time rule pinning the pools' region.
+    expect(JSON.stringify(t.toJSON().Rules)).toContain('deploy this stack to us-east-1');
+    const policy = JSON.stringify(t.findResources('AWS::IAM::Policy'));
+    expect(policy).toContain(':secretsmanager:');
+    expect(policy).toContain(':secret:team/skypool-tls-??????');
+    const lt = Object.values(t.findResources('AWS::EC2::LaunchTemplate'))[0] as Resource;
+    expect(lt.Properties.LaunchTemplateData.UserData['Fn::Base64']).toContain("TLS_SECRET_ID='team/skypool-tls'");
   });
 });
 
