@@ -75,6 +75,13 @@ describe('gcp provider on cloudsim', () => {
       const error = await noCreds.checkPrerequisites().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(PrerequisiteError);
       expect((error as Error).message).toMatch(/GOOGLE_APPLICATION_CREDENTIALS/);
+      // The gcloud / Terraform environment variables alone point the provider at the simulator.
+      process.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE = `${sim.httpUrl}/compute/v1/`;
+      process.env.CLOUDSDK_AUTH_ACCESS_TOKEN = 'env-token';
+      const fromEnv = createProvider({ project: PROJECT, region: 'us-central1' });
+      made.push(fromEnv);
+      await expect(fromEnv.checkPrerequisites()).resolves.toBeUndefined();
+      await expect(fromEnv.listInstances('nobody')).resolves.toEqual([]);
       const badRegion = createProvider({ ...settings(), region: 'mars-north1' });
       made.push(badRegion);
       await expect(badRegion.checkPrerequisites()).rejects.toThrow(PrerequisiteError);

@@ -10,7 +10,7 @@ import { networkTag, requestIdFor } from './naming.js';
 import { GceNetworks } from './network.js';
 import { operationOf, type Operation } from './operations.js';
 import { GcePlacement } from './placement.js';
-import type { GcpProviderSettings } from './settings.js';
+import { withEnvironment, type GcpProviderSettings } from './settings.js';
 import { eachLimited, regionOfZone, sleep } from './util.js';
 
 export type { GcpProviderSettings } from './settings.js';
@@ -30,7 +30,7 @@ export class GcpProvider implements Provider {
   private readonly placement: GcePlacement;
 
   constructor(settings: GcpProviderSettings = {}) {
-    this.api = new GceApi(settings);
+    this.api = new GceApi(withEnvironment(settings));
     this.networks = new GceNetworks(this.api);
     this.placement = new GcePlacement(this.api);
   }

@@ -8,13 +8,13 @@ export interface GcpProviderSettings extends ProviderSettings {
   readonly region?: string;
   /** Zone used when neither the launch nor the pool names one. Default: the region's first zone. */
   readonly zone?: string;
-  /** API host, e.g. `127.0.0.1` for cloudsim. Default: compute.googleapis.com. */
+  /** API host, e.g. `127.0.0.1` for cloudsim. Default: compute.googleapis.com, or CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE. */
   readonly apiEndpoint?: string;
   readonly port?: number;
   readonly protocol?: 'http' | 'https';
   /** Credentials. Without one (and without `accessToken`) Application Default Credentials are used. */
   readonly authClient?: GcpAuthClient;
-  /** A bare OAuth2 access token, used as is (no refresh). */
+  /** A bare OAuth2 access token, used as is (no refresh). Default: CLOUDSDK_AUTH_ACCESS_TOKEN or GOOGLE_OAUTH_ACCESS_TOKEN. */
   readonly accessToken?: string;
   /** Source ranges allowed to reach the engine API (2376/tcp, mutual TLS). Default `['0.0.0.0/0']`. */
   readonly engineApiSourceRanges?: readonly string[];
@@ -33,4 +33,27 @@ export interface GcpProviderSettings extends ProviderSettings {
   readonly pollIntervalMs?: number;
   /** Mutations in flight at once (deletes, single inserts). Default 8. */
   readonly concurrency?: number;
+}
+
+/**
+ * Fills what the settings leave out from the environment variables gcloud and Terraform use:
+ * `CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE` (e.g. `http://127.0.0.1:8080/compute/v1/`, for `skypool sim`) and
+ * `CLOUDSDK_AUTH_ACCESS_TOKEN` / `GOOGLE_OAUTH_ACCESS_TOKEN`. Explicit settings always win.
+ */
+export function withEnvironment(settings: GcpProviderSettings, env: NodeJS.ProcessEnv = process.env): GcpProviderSettings {
+  const out: { -readonly [K in keyof GcpProviderSettings]: GcpProviderSettings[K] } = { ...settings };
+  const override = env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE;
+  if (override && !settings.apiEndpoint) {
+    try {
+      const url = new URL(override);
+      out.apiEndpoint = url.hostname.replace(/^\[|\]$/g, '');
+      out.protocol = url.protocol === 'http:' ? 'http' : 'https';
+      out.port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
+    } catch {
+      // Not a URL: leave the default endpoint; checkPrerequisites reports what the API says.
+    }
+  }
+  const token = env.CLOUDSDK_AUTH_ACCESS_TOKEN ?? env.GOOGLE_OAUTH_ACCESS_TOKEN;
+  if (token && !settings.authClient && !settings.accessToken) out.accessToken = token;
+  return out;
 }
