@@ -9,6 +9,7 @@ import { httpGet } from '../src/demo/load.js';
 import { pollUntil } from '../src/engines/poll.js';
 import { bridgeName, createProvider, DEFAULT_STATE_ROOT, netnsName } from '../providers/local/index.js';
 import { vmDir } from '../providers/local/paths.js';
+import { ensureClusterPki } from '../src/bootstrap/cluster-pki.js';
 import { pickAddresses } from '../src/cluster/addresses.js';
 import { poolSpecHash } from '../src/spec/hash.js';
 
@@ -68,7 +69,9 @@ suite('swarm on the local provider', () => {
   }, 60_000);
 
   it('applies 1 manager + 2 workers: 3 Ready nodes with labels, replacing a VM that never joined', async () => {
-    // What a crash between launch and join leaves: a tagged VM of the cluster whose engine is not in the pool.
+    // What a crash between launch and join leaves: the cluster PKI (made first) and a tagged VM of the
+    // cluster whose engine is not in the pool.
+    await ensureClusterPki(join(work, 'state'), name);
     const provider = createProvider();
     const network = await provider.ensureNetwork(name);
     const workers = cluster.spec.pools.find((p) => p.name === 'workers')!;
@@ -107,6 +110,17 @@ suite('swarm on the local provider', () => {
     expect(again).toMatchObject({ changed: false, created: [], deleted: [], recreated: [] });
     expect(again.unchanged.slice().sort()).toEqual(nodeNames);
   }, 60_000);
+
+  it('refuses to touch the VMs from a state directory without the cluster PKI', async () => {
+    const stranger = Cluster.fromSpec(cluster.spec, { stateDir: join(work, 'other-state') });
+    try {
+      expect((await stranger.status()).notes.join(' ')).toMatch(/no PKI for this cluster/);
+      await expect(stranger.apply()).rejects.toMatchObject({ code: 'ENGINE_ERROR', message: expect.stringMatching(/has 3 VM\(s\) but no PKI/) });
+      expect((await cluster.plan()).hasChanges).toBe(false);
+    } finally {
+      await stranger.close();
+    }
+  }, 30_000);
 
   it('runs a 6-replica service whose every replica answers', async () => {
     const web = await cluster.run({ name: 'web', image: 'skypool/demo-httpd:1', replicas: 6, port: 8080 });

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterPkiDir, ensureClusterPki, issueNodeCertificate, removeClusterState } from '../src/bootstrap/cluster-pki.js';
+import { clusterPkiDir, ensureClusterPki, hasClusterPki, issueNodeCertificate, removeClusterState } from '../src/bootstrap/cluster-pki.js';
 import { pickAddresses } from '../src/cluster/addresses.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { tar } from '../src/demo/tar.js';
@@ -67,13 +67,17 @@ describe('cluster PKI files', () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('creates the CA and client identity once, keys 0600 in a 0700 directory, and reloads them', async () => {
+    expect(hasClusterPki(dir, 'c1')).toBe(false);
     const first = await ensureClusterPki(dir, 'c1');
+    expect(first.created).toBe(true);
+    expect(hasClusterPki(dir, 'c1')).toBe(true);
     const pkiDir = clusterPkiDir(dir, 'c1');
     expect(statSync(pkiDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(pkiDir, 'ca-key.pem')).mode & 0o777).toBe(0o600);
     expect(statSync(join(pkiDir, 'key.pem')).mode & 0o777).toBe(0o600);
     const again = await ensureClusterPki(dir, 'c1');
     expect(again.ca.certPem).toBe(first.ca.certPem);
+    expect(again.created).toBe(false);
     const server = await issueNodeCertificate(again, 'c1-workers-1', '10.213.7.3');
     const cert = new X509Certificate(server.certPem);
     expect(cert.subjectAltName).toContain('IP Address:10.213.7.3');

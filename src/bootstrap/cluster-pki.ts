@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ export interface ClusterPki {
   readonly ca: CertificateBundle;
   /** The SDK's client identity for every engine API of the cluster. */
   readonly client: CertificateBundle;
+  /** True when this call made a new CA (no PKI existed for the cluster). */
+  readonly created: boolean;
 }
 
 export function defaultStateDir(): string {
@@ -55,7 +58,7 @@ export async function ensureClusterPki(stateDir: string, cluster: string): Promi
   await chmod(clusterStateDir(stateDir, cluster), 0o700);
   await chmod(dir, 0o700);
   const [caCert, caKey, cert, key] = await Promise.all(Object.values(FILES).map((f) => readIfExists(join(dir, f))));
-  if (caCert && caKey && cert && key) return { dir, ca: { certPem: caCert, keyPem: caKey }, client: { certPem: cert, keyPem: key } };
+  if (caCert && caKey && cert && key) return { dir, ca: { certPem: caCert, keyPem: caKey }, client: { certPem: cert, keyPem: key }, created: false };
 
   const ca = caCert && caKey ? { certPem: caCert, keyPem: caKey } : await createCertificateAuthority(`skypool ${cluster} CA`);
   const client = await issueCertificate(ca, { commonName: 'skypool-client', usage: 'client' });
@@ -63,7 +66,13 @@ export async function ensureClusterPki(stateDir: string, cluster: string): Promi
   await writeSecret(join(dir, FILES.caCert), ca.certPem, 0o644);
   await writeSecret(join(dir, FILES.key), client.keyPem, 0o600);
   await writeSecret(join(dir, FILES.cert), client.certPem, 0o644);
-  return { dir, ca, client };
+  return { dir, ca, client, created: !(caCert && caKey) };
+}
+
+/** Whether the cluster has a CA in the state dir (without creating anything). */
+export function hasClusterPki(stateDir: string, cluster: string): boolean {
+  const dir = clusterPkiDir(stateDir, cluster);
+  return Object.values(FILES).every((f) => existsSync(join(dir, f)));
 }
 
 /** A server certificate for one node's engine API, valid for its name and IP. */

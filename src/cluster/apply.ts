@@ -32,12 +32,20 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const phases: PhaseTiming[] = [];
   const { progress } = ctx;
 
-  await progress.phase('prepare', phases, async () => {
+  const pki = await progress.phase('prepare', phases, async () => {
     await ctx.checkPrerequisites();
-    await ctx.pki();
+    return ctx.pki();
   });
   await progress.phase('network', phases, () => Promise.all(ctx.providerNames.map((name) => ctx.network(name, signal))));
   let instances = await progress.phase('inventory', phases, () => ctx.inventory(signal));
+  if (pki.created && instances.length > 0) {
+    // Without the cluster's CA no engine would answer, and the VMs would all look like strays to replace.
+    throw new EngineError(
+      `cluster ${ctx.spec.name} has ${instances.length} VM(s) but no PKI in ${pki.dir} (it was just created empty): ` +
+        'restore the state directory this cluster was made with (--state-dir / SKYPOOL_STATE_DIR), or destroy the cluster and apply again',
+      { cluster: ctx.spec.name, pkiDir: pki.dir },
+    );
+  }
   const driver = await ctx.driver();
 
   let manager: ManagerRef | undefined = instances.length > 0 ? await findManager(ctx, instances, { ...(signal ? { signal } : {}) }) : undefined;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { ensureClusterPki, issueNodeCertificate, type ClusterPki } from '../bootstrap/cluster-pki.js';
+import { ensureClusterPki, hasClusterPki, issueNodeCertificate, type ClusterPki } from '../bootstrap/cluster-pki.js';
 import { EngineError, SkypoolError, TimeoutError } from '../errors.js';
 import type { EngineDriver, EngineEndpoint } from '../engines/types.js';
 import { loadProvider } from '../providers/registry.js';
@@ -101,9 +101,9 @@ export class ClusterContext {
     return this.driverValue;
   }
 
-  /** The driver if one was made already (no PKI is created just to read status of a missing cluster). */
-  existingDriver(): EngineDriver | undefined {
-    return this.driverValue;
+  /** Whether this machine holds the cluster's CA (status never creates one). */
+  hasPki(): boolean {
+    return this.pkiValue !== undefined || hasClusterPki(this.options.stateDir, this.spec.name);
   }
 
   async network(name: ProviderName, signal?: AbortSignal): Promise<NetworkRef> {

@@ -1,3 +1,4 @@
+import { EngineError } from '../errors.js';
 import type { EngineEndpoint, EngineNode } from '../engines/types.js';
 import { pollUntil } from '../engines/poll.js';
 import type { Instance } from '../providers/types.js';
@@ -18,6 +19,12 @@ const FIND_MANAGER_MS = 15_000;
 export async function findManager(ctx: ClusterContext, instances: readonly Instance[], options: { exclude?: ReadonlySet<string>; waitMs?: number; signal?: AbortSignal } = {}): Promise<ManagerRef | undefined> {
   const candidates = instances.filter((i) => i.tags.role === 'manager' && (i.state === 'running' || i.state === 'pending') && (i.publicIp ?? i.privateIp) && !options.exclude?.has(i.name));
   if (candidates.length === 0) return undefined;
+  if (!ctx.hasPki()) {
+    throw new EngineError(
+      `no PKI for cluster ${ctx.spec.name} in ${ctx.options.stateDir}: its engines only answer the client certificate made with the cluster; use that state directory (--state-dir / SKYPOOL_STATE_DIR)`,
+      { cluster: ctx.spec.name },
+    );
+  }
   const driver = await ctx.driver();
   const deadline = Date.now() + (options.waitMs ?? Math.min(ctx.readyTimeoutMs, FIND_MANAGER_MS));
   try {

@@ -48,6 +48,10 @@ export async function clusterStatus(ctx: ClusterContext, signal?: AbortSignal): 
   if (instances.length === 0) {
     return { cluster: ctx.spec.name, engine: ctx.spec.engine, nodes: [], workloads: [], notes: [...notes, 'no VMs: run `skypool up` to create the cluster'] };
   }
+  if (!ctx.hasPki()) {
+    notes.push(`no PKI for this cluster in ${ctx.options.stateDir}: the engine API cannot be reached from here; use the state directory the cluster was made with`);
+    return { cluster: ctx.spec.name, engine: ctx.spec.engine, nodes: instances.map((i) => nodeStatus(i, undefined)), workloads: [], notes };
+  }
   const manager: ManagerRef | undefined = await findManager(ctx, instances, { waitMs: 3_000, ...(signal ? { signal } : {}) });
   let engineNodes: EngineNode[] = [];
   let workloads: WorkloadStatus[] = [];
