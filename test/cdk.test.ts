@@ -158,7 +158,10 @@ describe('SkypoolCluster: the example stack', () => {
     template.hasOutput('*', { Value: { 'Fn::GetAtt': [eipId, 'PublicIp'] } });
     template.hasOutput('*', { Value: 'skypool/demo/swarm-join' });
     template.hasOutput('*', { Value: 'skypool/demo/tls' });
-    template.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'skypool/demo/swarm-join', SecretString: { 'Fn::Join': ['', ['{"eipAllocationId":"', { 'Fn::GetAtt': [eipId, 'AllocationId'] }, '"}']] } });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: 'skypool/demo/swarm-join',
+      SecretString: { 'Fn::Join': ['', ['{"eipAllocationId":"', { 'Fn::GetAtt': [eipId, 'AllocationId'] }, '","eipAddress":"', { 'Fn::GetAtt': [eipId, 'PublicIp'] }, '"}']] },
+    });
     template.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'skypool/demo/tls', SecretString: '{}' });
     expect(stack.region).toBe('eu-west-1');
   });
@@ -285,12 +288,13 @@ describe('CDK node boot: TLS made at boot, AWS calls signed by the node', () => 
   function bootTls(secretJson: string): string {
     const tlsDir = join(dir, 'tls');
     writeFileSync(join(dir, 'secret.json'), secretJson, { mode: 0o600 });
-    const fakeAws = `import json,os,sys\ns=json.load(open(${JSON.stringify(join(dir, 'secret.json'))}))\nfor p in sys.argv[4:]:\n  n,f=p.split(':')\n  fd=os.open(os.path.join(sys.argv[3],f),os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600)\n  os.write(fd,(s[n].strip()+'\\n').encode())`;
+    const fakeAws = `import json,os,sys\ns=json.load(open(${JSON.stringify(join(dir, 'secret.json'))}))\nif sys.argv[1]=='field': print(s[sys.argv[3]]); sys.exit(0)\nfor p in sys.argv[4:]:\n  n,f=p.split(':')\n  fd=os.open(os.path.join(sys.argv[3],f),os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600)\n  os.write(fd,(s[n].strip()+'\\n').encode())`;
     writeFileSync(join(dir, 'fake-aws.py'), fakeAws);
     const fragment = readFileSync(join(templates, 'aws/tls.sh'), 'utf8').replaceAll('/etc/skypool/tls', tlsDir);
     const script = [
       'set -u',
-      `LOG_DIR=${dir}; NODE_NAME=demo-workers-0abc; NODE_IP=10.0.1.23; TLS_SECRET_ID=skypool/demo/tls`,
+      `LOG_DIR=${dir}; NODE_NAME=demo-managers-0abc; NODE_IP=10.0.1.23; PUBLIC_IP=198.51.100.9; SKYPOOL_ROLE=manager`,
+      'TLS_SECRET_ID=skypool/demo/tls; JOIN_SECRET_ID=skypool/demo/swarm-join',
       `AWS="python3 ${dir}/fake-aws.py"`,
       'remaining() { echo 1; }; log() { echo "$*"; }; fail() { echo "FAIL $*"; exit 1; }',
       fragment,
@@ -304,14 +308,14 @@ describe('CDK node boot: TLS made at boot, AWS calls signed by the node', () => 
     await expect(createCdkTlsSecret(await createCertificateAuthority('old CA'))).rejects.toThrow(/path length 0.*ensureCdkClusterPki/);
     const secret = await createCdkTlsSecret(ca);
     expect(secret.issuerKeyPem).toContain('PRIVATE KEY');
-    const tlsDir = bootTls(JSON.stringify(secret));
+    const tlsDir = bootTls(JSON.stringify({ ...secret, eipAddress: '203.0.113.50' }));
     const files = execFileSync('ls', ['-l', tlsDir], { encoding: 'utf8' });
     expect(files).not.toContain('issuer-key.pem');
     expect(files).toMatch(/-rw------- .* key\.pem/);
     const read = (f: string) => readFileSync(join(tlsDir, f), 'utf8');
     expect(read('ca.pem').trim()).toBe(ca.certPem.trim());
     const sans = execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName,extendedKeyUsage'], { input: read('cert.pem'), encoding: 'utf8' });
-    expect(sans).toMatch(/DNS:demo-workers-0abc, IP Address:10\.0\.1\.23, IP Address:127\.0\.0\.1/);
+    expect(sans).toMatch(/DNS:demo-managers-0abc, IP Address:10\.0\.1\.23, IP Address:127\.0\.0\.1, IP Address:198\.51\.100\.9, IP Address:203\.0\.113\.50/);
     expect(sans).toMatch(/TLS Web Server Authentication/);
 
     // A client cert signed by the node issuer (what a compromised node could make) is refused by the engine side.

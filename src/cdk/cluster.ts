@@ -127,11 +127,11 @@ export class SkypoolCluster extends Construct {
     const address = new ec2.CfnEIP(this, 'ManagerAddress', { domain: 'vpc' });
     Tags.of(address).add(TAG_KEYS.cluster, spec.name);
     this.managerAddress = address.attrPublicIp;
-    // The first manager reads the allocation id here and associates the address with itself.
+    // Managers put the address in their certificate; the first one associates it with itself.
     const joinSecret = new secretsmanager.Secret(this, 'JoinSecret', {
       secretName: joinSecretName,
       description: `skypool ${spec.name}: swarm join tokens and manager address, published by the first manager at boot`,
-      secretObjectValue: { eipAllocationId: SecretValue.unsafePlainText(address.attrAllocationId) },
+      secretObjectValue: { eipAllocationId: SecretValue.unsafePlainText(address.attrAllocationId), eipAddress: SecretValue.unsafePlainText(address.attrPublicIp) },
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.joinSecret = joinSecret;

@@ -40,7 +40,11 @@ def secret(sid):
 
 def main(cmd, a):
     if cmd == 'identity':
-        print(meta('meta-data/instance-id'), meta('meta-data/local-ipv4'))
+        try:
+            pub = meta('meta-data/public-ipv4')
+        except urllib.error.HTTPError:
+            pub = '-'
+        print(meta('meta-data/instance-id'), meta('meta-data/local-ipv4'), pub)
     elif cmd == 'field':  # SECRET NAME: exit 3 while missing
         v = secret(a[0]).get(a[1])
         if not v: return 3
@@ -81,7 +85,8 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
   sleep 1
 done
 [ -n "$IDENTITY" ] || { echo "skypool: cannot read the instance identity from IMDSv2 (is the metadata service enabled?)" >&2; exit 1; }
-INSTANCE_ID=${IDENTITY% *}
-NODE_IP=${IDENTITY#* }
+# shellcheck disable=SC2086 # three words: instance id, private IP, public IP or -
+set -- $IDENTITY
+INSTANCE_ID=$1 NODE_IP=$2 PUBLIC_IP=${3#-}
 # <= 24 + 20 + 17 + 2 characters: a valid hostname, unique in the cluster.
 NODE_NAME="$SKYPOOL_CLUSTER-$SKYPOOL_POOL-${INSTANCE_ID#i-}"

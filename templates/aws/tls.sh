@@ -8,10 +8,16 @@ until $AWS files "$TLS_SECRET_ID" "$TLS_DIR" caPem:ca.pem issuerCertPem:issuer.p
   [ "$(remaining)" -gt 0 ] || fail "no TLS material in secret $TLS_SECRET_ID: store the output of skypool's CDK TLS helper there (see $LOG_DIR/aws.err)"
   sleep 5
 done
+# Every address skypool may dial: private, public, and for managers the cluster's Elastic IP (whoever takes it).
+SAN="DNS:$NODE_NAME,IP:$NODE_IP,IP:127.0.0.1"
+[ -z "$PUBLIC_IP" ] || SAN="$SAN,IP:$PUBLIC_IP"
+if [ "$SKYPOOL_ROLE" = manager ] && EIP=$($AWS field "$JOIN_SECRET_ID" eipAddress 2>>"$LOG_DIR/aws.err"); then
+  SAN="$SAN,IP:$EIP"
+fi
 (
   umask 077
   cd "$TLS_DIR" &&
-    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyAgreement\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:%s,IP:%s,IP:127.0.0.1\n' "$NODE_NAME" "$NODE_IP" >ext.cnf &&
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyAgreement\nextendedKeyUsage=serverAuth\nsubjectAltName=%s\n' "$SAN" >ext.cnf &&
     openssl ecparam -name prime256v1 -genkey -noout -out key.pem &&
     openssl req -new -key key.pem -subj "/CN=$NODE_NAME" -out node.csr &&
     openssl x509 -req -in node.csr -CA issuer.pem -CAkey issuer-key.pem -set_serial "0x$(openssl rand -hex 16)" \
