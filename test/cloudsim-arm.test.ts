@@ -190,6 +190,41 @@ describe('protocol', () => {
   });
 });
 
+describe('robustness', () => {
+  test('mutated bodies (seeded) get 2xx/4xx answers, never a 5xx', async () => {
+    const { sim: fz, c: fc } = await start({ rateLimits: { azure: { enabled: false } }, bootTimeMs: 5 });
+    await baseNetwork(fc, 'rg-fz');
+    const net = (p: string) => `${rgPath('rg-fz')}/providers/Microsoft.Network/${p}?api-version=${NET_API}`;
+    const templates: Array<[string, unknown]> = [
+      [net('networkSecurityGroups/g'), { location: 'eastus', properties: { securityRules: [{ name: 'r', properties: { priority: 100, protocol: 'Tcp', access: 'Allow', direction: 'Inbound', sourceAddressPrefix: '*', sourcePortRange: '*', destinationAddressPrefix: '*', destinationPortRange: '22' } }] } }],
+      [net('virtualNetworks/v2'), { location: 'eastus', properties: { addressSpace: { addressPrefixes: ['10.30.0.0/16'] }, subnets: [{ name: 's', properties: { addressPrefix: '10.30.0.0/24' } }] } }],
+      [net('publicIPAddresses/p'), { location: 'eastus', sku: { name: 'Standard' }, properties: { publicIPAllocationMethod: 'Static' } }],
+      [net('networkInterfaces/fz-nic'), { location: 'eastus', properties: { ipConfigurations: [{ name: 'i', properties: { subnet: { id: subnetId('rg-fz') }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.20.0.9' } }] } }],
+      [vmPath('rg-fz', 'fz'), vmBody('rg-fz', 'fz-nic', { zone: '1' })],
+      [`${rgPath('rg-fz')}/providers/Microsoft.Compute/virtualMachineScaleSets/ss?api-version=${VM_API}`, { location: 'eastus', sku: { name: 'Standard_D2s_v5', capacity: 1 }, properties: { orchestrationMode: 'Flexible', platformFaultDomainCount: 1, virtualMachineProfile: { osProfile: { computerNamePrefix: 'w', adminUsername: 'u', adminPassword: 'P@ssw0rd123!' }, storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' } }, networkProfile: { networkApiVersion: '2020-11-01', networkInterfaceConfigurations: [{ name: 'c', properties: { ipConfigurations: [{ name: 'i', properties: { subnet: { id: subnetId('rg-fz') } } }] } }] } } } }],
+    ];
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const odd: unknown[] = [null, 0, -5, 1.5, 'x', '', [], {}, true, [null], { id: null }, 'Z'.repeat(300), '999.1.1.1', '10.0.0.0/33'];
+    const mutate = (v: unknown): unknown => {
+      if (rnd() < 0.15) return odd[Math.floor(rnd() * odd.length)];
+      if (Array.isArray(v)) return v.map(mutate);
+      if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(() => rnd() > 0.05).map(([k, x]) => [k, mutate(x)]));
+      return v;
+    };
+    const statuses = new Set<number>();
+    for (let i = 0; i < 600; i++) {
+      const [path, body] = templates[i % templates.length]!;
+      const method = rnd() < 0.85 ? 'PUT' : rnd() < 0.5 ? 'DELETE' : 'PATCH';
+      const res = await raw(fz, method, path, i % 50 === 0 ? '{"broken' : mutate(body));
+      statuses.add(res.status);
+      expect([method, path, res.status < 500 ? 'ok' : JSON.stringify(res.body)]).toEqual([method, path, 'ok']);
+    }
+    expect([...statuses].some((st) => st >= 400)).toBe(true);
+    expect((await raw(fz, 'GET', `/subscriptions/${SUB}/resourceGroups/%ZZ?api-version=${RG_API}`)).body.error.code).toBe('InvalidRequestUri');
+  });
+});
+
 describe('resource groups', () => {
   test('create (201, then 200), get, exists, list by tag, delete as a Location LRO', async () => {
     const created = await raw(sim, 'PUT', `${rgPath('rg-tmp')}?api-version=${RG_API}`, { location: 'West Europe', tags: { team: 'a' } });

@@ -14,7 +14,18 @@ export interface ArmRoute {
   readonly tail: readonly string[];
 }
 
+/** True if every percent-escape of the path decodes. */
+export function wellEncoded(pathname: string): boolean {
+  try {
+    decodeURIComponent(pathname);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function parseRoute(pathname: string): ArmRoute | undefined {
+  if (!wellEncoded(pathname)) return undefined;
   const parts = pathname.split('/').filter((p) => p.length > 0).map((p) => decodeURIComponent(p));
   let i = 0;
   let subscription: string | undefined;

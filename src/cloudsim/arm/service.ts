@@ -11,7 +11,7 @@ import * as nic from './nic.js';
 import * as publicIp from './public-ip.js';
 import { operationResult, operationStatus } from './operations.js';
 import { inventoryOf, restoreState, snapshotState } from './persist.js';
-import { parseRoute, type ArmRoute } from './route.js';
+import { parseRoute, wellEncoded, type ArmRoute } from './route.js';
 import { ArmStore } from './store.js';
 import { throttle, type ArmCallKind } from './throttle.js';
 
@@ -205,6 +205,7 @@ export function createArmService(context: SimContext): CloudService {
     try {
       const route = parseRoute(request.url.pathname);
       const principal = principalOf(request.headers);
+      if (!wellEncoded(request.url.pathname)) throw badRequest('InvalidRequestUri', `The request URI '${request.url.pathname}' is not valid: it has a malformed percent-encoding.`);
       if (!route?.subscription) throw new ArmError(404, 'InvalidResourceType', `No HTTP resource was found that matches the request URI '${request.url.pathname}'.`);
       if (!GUID.test(route.subscription)) throw badRequest('InvalidSubscriptionId', `The provided subscription identifier '${route.subscription}' is malformed or invalid.`);
       const endpoint = resolve(request, route);
