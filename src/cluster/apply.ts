@@ -49,6 +49,20 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const driver = await ctx.driver();
 
   let manager: ManagerRef | undefined = instances.length > 0 ? await findManager(ctx, instances, { ...(signal ? { signal } : {}) }) : undefined;
+  if (!manager) {
+    // Replacing every VM is right only when the pool never formed; a manager that booted fine but does not
+    // answer now (overloaded, network) must not cost the user the whole cluster.
+    const managers = instances.filter((i) => i.tags.role === 'manager');
+    const failed = await Promise.all(managers.map((i) => ctx.bootFailed(i)));
+    const silent = managers.filter((_, k) => !failed[k]);
+    if (silent.length > 0) {
+      throw new EngineError(
+        `no manager of cluster ${ctx.spec.name} answers on its engine API (${silent.map((i) => `${i.name} ${i.publicIp ?? i.privateIp ?? ''}`.trim()).join(', ')}): ` +
+          'check those VMs and run apply again, or destroy the cluster to start over',
+        { cluster: ctx.spec.name, managers: silent.map((i) => i.name) },
+      );
+    }
+  }
   const engineNodes = manager ? await driver.listNodes(manager.endpoint) : [];
   // A VM whose engine never joined (or whose node is down) cannot serve; it is replaced by a fresh one.
   const strays = instances.filter((i) => {

@@ -177,6 +177,14 @@ export class ClusterContext {
     return running ?? instance;
   }
 
+  /** True only when the provider can tell that the VM's boot script ended with an error (local). */
+  async bootFailed(instance: Instance): Promise<boolean> {
+    const provider = await this.provider(instance.provider);
+    if (!canReadUserData(provider)) return false;
+    const result = await provider.readUserDataResult(this.spec.name, instance.name).catch(() => undefined);
+    return result?.done === true && result.exitCode !== 0;
+  }
+
   /** The end of the VM's boot log, when its provider can read it (local), for error messages. */
   async bootLogTail(instance: Instance, lines = 15): Promise<string | undefined> {
     const provider = await this.provider(instance.provider);
