@@ -246,6 +246,12 @@ describe('SkypoolCluster: validation at synth names the construct path and the f
     expect(userDataSizeIssue('pools[1].userData', 'x'.repeat(USER_DATA_MAX_BYTES))).toBeUndefined();
   });
 
+  it('keeps the pool boot script under 16 KB even with the longest names the spec allows', () => {
+    const cluster = 'c'.repeat(24);
+    const script = renderUserData({ engine: 'swarm', role: 'manager', cluster, pool: 'p'.repeat(20), source: { kind: 'aws-secrets-manager', joinSecretId: `skypool/${cluster}/swarm-join`, tlsSecretId: `skypool/${cluster}/tls` } });
+    expect(Buffer.byteLength(script)).toBeLessThanOrEqual(USER_DATA_MAX_BYTES);
+  });
+
   it('reads a YAML spec file and reports its errors with the file and the construct path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'skypool-cdk-'));
     try {
