@@ -28,13 +28,16 @@ function fingerprintOf(text: string): string {
   return `${out}${B64[n >>> 18]!}${B64[(n >>> 12) & 63]!}${B64[(n >>> 6) & 63]!}=`;
 }
 
-/** Pieces of the instance JSON that every VM of one call shares, built once (list pages are string concatenation). */
+/** Byte pieces of the instance JSON that are the same for every VM of one launch, encoded once. */
 interface Template {
-  readonly zoneLink: string;
-  readonly nicHead: string;
-  readonly diskTail: string;
-  /** UTF-8: labels, metadata and description may hold any character. */
-  readonly shared: Buffer;
+  /** `"zone":"…","networkInterfaces":[{…,"networkIP":"` */
+  readonly zoneNic: Buffer;
+  /** `"disks":[{…,"source":"<zone>/disks/` */
+  readonly diskHead: Buffer;
+  /** Rest of the disk, then the shared fields (UTF-8: labels, metadata and description may hold any character). */
+  readonly diskTailShared: Buffer;
+  /** `<zone link>/instances/` */
+  readonly instances: Buffer;
 }
 
 const templates = new WeakMap<VmProps, Template>();
@@ -56,13 +59,18 @@ function templateOf(props: VmProps): Template {
     `"shieldedInstanceConfig":{"enableSecureBoot":false,"enableVtpm":true,"enableIntegrityMonitoring":true}`,
   ];
   if (props.description) parts.push(`"description":${JSON.stringify(props.description)}`);
+  const zoneLink = link(`projects/${props.project}/zones/${props.zone}`);
   t = {
-    zoneLink: link(`projects/${props.project}/zones/${props.zone}`),
-    nicHead:
-      `"networkInterfaces":[{"kind":"compute#networkInterface","network":"${link(`projects/${props.project}/global/networks/${props.network}`)}",` +
-      `"subnetwork":"${link(`projects/${props.project}/regions/${props.subnetRegion}/subnetworks/${props.subnet}`)}","networkIP":"`,
-    diskTail: `","deviceName":"persistent-disk-0","index":0,"boot":true,"autoDelete":true,"interface":"SCSI","diskSizeGb":"${props.diskSizeGb}","architecture":"X86_64"}],`,
-    shared: Buffer.from(parts.join(','), 'utf8'),
+    zoneNic: Buffer.from(
+      `"zone":"${zoneLink}","networkInterfaces":[{"kind":"compute#networkInterface","network":"${link(`projects/${props.project}/global/networks/${props.network}`)}",` +
+        `"subnetwork":"${link(`projects/${props.project}/regions/${props.subnetRegion}/subnetworks/${props.subnet}`)}","networkIP":"`,
+    ),
+    diskHead: Buffer.from(`"disks":[{"kind":"compute#attachedDisk","type":"PERSISTENT","mode":"READ_WRITE","source":"${zoneLink}/disks/`),
+    diskTailShared: Buffer.from(
+      `","deviceName":"persistent-disk-0","index":0,"boot":true,"autoDelete":true,"interface":"SCSI","diskSizeGb":"${props.diskSizeGb}","architecture":"X86_64"}],${parts.join(',')}`,
+      'utf8',
+    ),
+    instances: Buffer.from(`${zoneLink}/instances/`),
   };
   templates.set(props, t);
   return t;
@@ -75,12 +83,11 @@ export function renderVm(rt: GceRuntime, vm: VmRec, status: string, out: JsonBuf
   const nat = vm.natIp === undefined ? '' : `,"accessConfigs":[{"kind":"compute#accessConfig","type":"ONE_TO_ONE_NAT","name":"External NAT","natIP":"${vm.backingIp ?? intToIp(vm.natIp)}","networkTier":"PREMIUM"}]`;
   out.text(
     `{"kind":"compute#instance","id":"${vm.id}","creationTimestamp":"${rt.timestamp(vm.createdAt)}","name":"${vm.name}","status":"${status}",` +
-      (status === 'RUNNING' ? `"lastStartTimestamp":"${rt.timestamp(vm.createdAt + rt.bootMs)}",` : '') +
-      `"zone":"${t.zoneLink}",${t.nicHead}${ip}","name":"nic0"${nat},"stackType":"IPV4_ONLY","fingerprint":"${fingerprintOf(vm.id)}"}],` +
-      `"disks":[{"kind":"compute#attachedDisk","type":"PERSISTENT","mode":"READ_WRITE","source":"${t.zoneLink}/disks/${vm.name}${t.diskTail}`,
+      (status === 'RUNNING' ? `"lastStartTimestamp":"${rt.timestamp(vm.createdAt + rt.bootMs)}",` : ''),
   );
-  out.bytes(t.shared);
-  out.text(`,"fingerprint":"${fingerprintOf(vm.name)}","selfLink":"${t.zoneLink}/instances/${vm.name}","selfLinkWithId":"${t.zoneLink}/instances/${vm.id}"}`);
+  out.bytes(t.zoneNic).text(`${ip}","name":"nic0"${nat},"stackType":"IPV4_ONLY","fingerprint":"${fingerprintOf(vm.id)}"}],`);
+  out.bytes(t.diskHead).text(vm.name).bytes(t.diskTailShared);
+  out.text(`,"fingerprint":"${fingerprintOf(vm.name)}","selfLink":"`).bytes(t.instances).text(`${vm.name}","selfLinkWithId":"`).bytes(t.instances).text(`${vm.id}"}`);
 }
 
 export function vmGetter(vm: VmRec, status: string): FieldGetter {
