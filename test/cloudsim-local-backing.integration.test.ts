@@ -9,6 +9,7 @@ import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
 import { vpcCidr } from '../providers/aws/index.js';
 import { bridgeName } from '../providers/local/index.js';
+import { hostVethName } from '../providers/local/paths.js';
 
 /**
  * cloudsim with the `local` backing: a cluster provisioned through the simulated EC2, Compute Engine and ARM
@@ -41,42 +42,62 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
   }
 }
 
-/** What a run must leave as it found: namespaces, links, engine processes, mounts and cgroups. */
-function hostState(): Record<string, string[]> {
-  const engines = readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .flatMap((pid) => {
-      const stat = (() => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return ''; } })();
-      // `pid (comm) state ...`; an exited engine waiting for init to reap it (Z) is gone.
-      const [, comm = '', state = ''] = /^\d+ \((.*)\) (\S)/.exec(stat) ?? [];
-      return /^(dockerd|containerd)/.test(comm) && state !== 'Z' ? [`${pid} ${comm}`] : [];
-    });
+/** Everything of the backing VMs on the host: found while they run, checked for absence after the sim stopped. */
+interface Footprint {
+  readonly netns: string[];
+  readonly links: string[];
+  readonly enginePids: number[];
+  readonly cgroupPrefixes: string[];
+  readonly subnets: string[];
+}
+
+const isLive = (pid: number): boolean => {
+  try {
+    // `pid (comm) state ...`: an exited engine waiting for init to reap it (Z) is gone.
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+function footprint(hostnames: readonly string[], subnets: readonly string[]): Footprint {
+  const netns = readdirSync('/run/netns').filter((n) => /^skypool-cloudsim-[0-9a-f]{8}-/.test(n));
+  const links = netns.flatMap((n) => {
+    const [, backing = '', node = ''] = /^skypool-(cloudsim-[0-9a-f]{8})-(.+)$/.exec(n) ?? [];
+    return [bridgeName(backing), hostVethName(backing, node)];
+  });
+  const enginePids = netns.flatMap((n) =>
+    execFileSync('ip', ['netns', 'pids', n], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number)
+      .filter((pid) => { try { return /^(dockerd|containerd)/.test(readFileSync(`/proc/${pid}/comm`, 'utf8')); } catch { return false; } }),
+  );
+  return { netns, links: [...new Set(links)], enginePids, cgroupPrefixes: hostnames.map((h) => `skypool-${h}`), subnets: [...subnets] };
+}
+
+/** What of a footprint is still on the host (empty when the run cleaned up). */
+function leftovers(f: Footprint): string[] {
+  const netns = readdirSync('/run/netns').filter((n) => f.netns.includes(n));
+  const links = f.links.filter((l) => existsSync(`/sys/class/net/${l}`));
+  const engines = f.enginePids.filter(isLive).map((pid) => `pid ${pid}`);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => f.netns.some((n) => m.includes(n)));
   const cgroups = readdirSync('/sys/fs/cgroup').flatMap((h) => {
     try {
-      return readdirSync(join('/sys/fs/cgroup', h)).filter((d) => d.startsWith('skypool')).map((d) => `${h}/${d}`);
+      return readdirSync(join('/sys/fs/cgroup', h)).filter((d) => f.cgroupPrefixes.some((p) => d === p || d.startsWith(`${p}.`))).map((d) => `${h}/${d}`);
     } catch {
       return [];
     }
   });
-  return {
-    netns: existsSync('/run/netns') ? readdirSync('/run/netns').sort() : [],
-    links: execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).split('\n').map((l) => l.split(/\s+/)[0]!).filter(Boolean).sort(),
-    routes: execFileSync('ip', ['-4', 'route'], { encoding: 'utf8' }).split('\n').filter(Boolean).sort(),
-    engines: engines.sort(),
-    mounts: readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter(Boolean).sort(),
-    cgroups: cgroups.sort(),
-  };
+  const routes = execFileSync('ip', ['-4', 'route'], { encoding: 'utf8' }).split('\n').filter((r) => f.subnets.some((c) => r.startsWith(`${c} `)));
+  return [...netns, ...links, ...engines, ...mounts, ...cgroups, ...routes];
 }
 
 suite('cloudsim local backing: one swarm across simulated EC2, Compute Engine and ARM', () => {
-  let before: Record<string, string[]>;
+  let seen: Footprint | undefined;
   let work: string;
   let sim: CloudSim | undefined;
   let cluster: Cluster | undefined;
   let destroyed = false;
 
   beforeAll(async () => {
-    before = hostState();
     work = await mkdtemp(join(tmpdir(), 'skypool-simlocal-'));
     const image = await buildHttpdImage(join(work, 'httpd.tar'));
     sim = await startCloudSim({ backing: 'local', bootTimeMs: 50 });
@@ -136,7 +157,11 @@ suite('cloudsim local backing: one swarm across simulated EC2, Compute Engine an
     const routes = execFileSync('ip', ['-4', 'route'], { encoding: 'utf8' }).split('\n');
     const devOf = (ip: string) => routes.find((r) => r.startsWith(`${ip.split('.').slice(0, 2).join('.')}.`))?.match(/ dev (\S+)/)?.[1];
     expect(new Set(['aws', 'gcp', 'azure'].map((p) => devOf(ipOf(p)))).size).toBe(1);
-    expect(devOf(ipOf('aws'))).toMatch(/^spbr-/);
+    const bridge = devOf(ipOf('aws'))!;
+    expect(bridge).toMatch(/^spbr-/);
+    const subnets = routes.filter((r) => r.includes(` dev ${bridge} `)).map((r) => r.split(' ')[0]!);
+    expect(subnets).toHaveLength(3);
+    seen = footprint(status.nodes.map((n) => n.name), subnets);
     expect(sim!.inventory().filter((r) => ['instance', 'virtualMachines', 'Microsoft.Compute/virtualMachines'].includes(r.type))).toHaveLength(3);
     console.log(`cloudsim local backing: 3-cloud swarm applied in ${applyMs} ms (${result.phases.map((p) => `${p.phase} ${p.ms}`).join(', ')})`);
   }, 70_000);
@@ -163,17 +188,22 @@ suite('cloudsim local backing: one swarm across simulated EC2, Compute Engine an
     await until('the backing VMs to be gone', 20_000, async () => (readdirSync('/run/netns').some((n) => n.startsWith('skypool-cloudsim-')) ? undefined : true));
     await sim!.stop();
     sim = undefined;
-    expect(hostState()).toEqual(before);
+    expect(seen?.netns).toHaveLength(3);
+    expect(seen?.enginePids.length).toBeGreaterThanOrEqual(6); // a dockerd and a containerd per VM
+    expect(leftovers(seen!)).toEqual([]);
   }, 60_000);
 
   it('refuses a subnet that overlaps a host route it does not own, and leaves nothing', async () => {
-    const backing = await createLocalVmBacking({ cleanupOnSignals: false });
+    const reported: string[] = [];
+    const backing = await createLocalVmBacking({ cleanupOnSignals: false, onStartError: (vm, error) => reported.push(`${vm.id}: ${error.message}`) });
     try {
       // Every Linux host routes 127.0.0.0/8 to lo.
       const vm = { cloud: 'aws' as const, id: 'i-0000000000000dead', name: 'clash', privateIp: '127.1.0.5', subnetCidr: '127.1.0.0/24', userData: '#!/bin/sh\n', tags: {} };
       await expect(backing.start(vm)).rejects.toThrow(/127\.1\.0\.0\/24 overlaps the host route 127\.0\.0\.0\/8 on lo/);
       await expect(backing.start({ ...vm, privateIp: '10.9.9.9', subnetCidr: '10.9.8.0/24' })).rejects.toThrow(/no address in a subnet/);
       expect(existsSync(`/sys/class/net/${bridgeName(backing.name)}`)).toBe(false);
+      expect(reported).toHaveLength(2);
+      expect(reported[0]).toMatch(/^i-0000000000000dead: subnet 127\.1\.0\.0\/24 overlaps/);
     } finally {
       await backing.close();
     }

@@ -18,6 +18,7 @@ export { checkLocalPrerequisites } from './prerequisites.js';
 export { cleanupLocalCluster, type TeardownOptions } from './cleanup.js';
 export { installCleanupOnSignals, cleanupTracked } from './signals.js';
 export { DEFAULT_STATE_ROOT, netnsName, bridgeName } from './paths.js';
+export { inSubnet } from './network.js';
 export type { UserDataResult } from './user-data.js';
 export type { VmRecord } from './state.js';
 export type { RunOptions, RunResult } from './exec.js';

@@ -24,6 +24,12 @@ function range(cidr: string): [number, number] | undefined {
   return [start, start + size - 1];
 }
 
+/** True when `ip` is an IPv4 address inside `cidr`. */
+export function inSubnet(ip: string, cidr: string): boolean {
+  const span = range(cidr);
+  return !!span && /^\d+\.\d+\.\d+\.\d+$/.test(ip) && toInt(ip) >= span[0] && toInt(ip) <= span[1];
+}
+
 function subnetOf(index: number): string {
   return `${POOL_PREFIX}.${index}.0/24`;
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createProvider, installCleanupOnSignals, netnsName, type LocalProvider } from '../../providers/local/index.js';
+import { createProvider, inSubnet, installCleanupOnSignals, netnsName, type LocalProvider } from '../../providers/local/index.js';
 import { CloudApiError } from '../errors.js';
 import type { NetworkRef } from '../providers/types.js';
 import type { NodePoolSpec } from '../spec/schema.js';
@@ -22,6 +22,11 @@ export interface LocalVmBackingOptions {
   readonly cleanupOnSignals?: boolean;
   /** Time VM processes get between SIGTERM and SIGKILL when a VM stops; default 2000 ms. */
   readonly stopGraceMs?: number;
+  /**
+   * Told why a VM could not start (the cloud API only says it failed, as a real cloud would); default: one line
+   * on stderr.
+   */
+  readonly onStartError?: (vm: { cloud: SimCloud; id: string }, error: Error) => void;
 }
 
 export interface LocalVmBacking extends VmBacking {
@@ -32,7 +37,6 @@ export interface LocalVmBacking extends VmBacking {
 
 const POOL: NodePoolSpec = { name: 'cloudsim', provider: 'local', count: 1, role: 'worker' };
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-const toInt = (ip: string): number => ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
 
 /** Local VM name of a simulated VM: the cloud and its id when short and plain (EC2, GCE), else a hash of the id (ARM). */
 export function backingVmName(cloud: SimCloud, id: string): string {
@@ -42,12 +46,6 @@ export function backingVmName(cloud: SimCloud, id: string): string {
 
 /** The name a cloud gave the VM as hostname, when it is a valid one; otherwise the VM's local name. */
 const hostnameOf = (name: string, fallback: string): string => (/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(name) ? name : fallback);
-
-function inSubnet(ip: string, cidr: string): boolean {
-  const [base = '', bits = '32'] = cidr.split('/');
-  const size = 2 ** (32 - Number(bits));
-  return /^\d+\.\d+\.\d+\.\d+$/.test(ip) && Math.floor(toInt(ip) / size) === Math.floor(toInt(base) / size);
-}
 
 let signalUsers = 0;
 let releaseSignals: (() => void) | undefined;
@@ -85,6 +83,7 @@ class Backing implements LocalVmBacking {
     readonly name: string,
     private readonly provider: LocalProvider,
     private readonly releaseSignals: () => void,
+    private readonly onStartError: NonNullable<LocalVmBackingOptions['onStartError']>,
   ) {}
 
   /** Subnet attachment and route bookkeeping run one at a time so that no VM misses a route. */
@@ -102,7 +101,12 @@ class Backing implements LocalVmBacking {
 
   start(vm: Parameters<VmBacking['start']>[0]): Promise<{ privateIp: string }> {
     const key = `${vm.cloud} ${vm.id}`;
-    const started = this.track(this.startVm(key, vm));
+    const started = this.track(
+      this.startVm(key, vm).catch((error: Error) => {
+        this.onStartError({ cloud: vm.cloud, id: vm.id }, error);
+        throw error;
+      }),
+    );
     this.starting.set(key, started);
     void started.catch(() => undefined).finally(() => this.starting.get(key) === started && this.starting.delete(key));
     return started;
@@ -181,5 +185,6 @@ export async function createLocalVmBacking(options: LocalVmBackingOptions = {}):
   const provider = createProvider({ ...(options.stateRoot ? { stateRoot: options.stateRoot } : {}), stopGraceMs: options.stopGraceMs ?? 2_000 });
   await provider.checkPrerequisites();
   const release = options.cleanupOnSignals === false ? () => undefined : holdSignalCleanup();
-  return new Backing(name, provider, release);
+  const report = options.onStartError ?? ((vm, error) => process.stderr.write(`cloudsim local backing: ${vm.cloud} VM ${vm.id} did not start: ${error.message}\n`));
+  return new Backing(name, provider, release, report);
 }

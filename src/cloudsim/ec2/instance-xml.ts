@@ -73,7 +73,7 @@ export function instanceXml(store: Ec2Store, i: Ec2Instance, state: InstanceStat
   const userShutdown = i.reason === 'Client.UserInitiatedShutdown';
   const reason = userShutdown ? `User initiated (${new Date(i.endedAt!).toISOString().replace('T', ' ').slice(0, 19)} GMT)` : '';
   const stateReason = i.reason
-    ? `<stateReason><code>${i.reason}</code><message>${i.reason}: ${userShutdown ? 'User initiated shutdown' : 'Insufficient capacity.'}</message></stateReason>`
+    ? `<stateReason><code>${i.reason}</code><message>${i.reason}: ${userShutdown ? 'User initiated shutdown' : i.reason === 'Server.InternalError' ? 'Internal error on launch' : 'Insufficient capacity.'}</message></stateReason>`
     : state.name === 'pending' ? '<stateReason><code>pending</code><message>pending</message></stateReason>' : '';
   const eniId = i.id.slice(2);
   const association = publicIp ? `<association><publicIp>${publicIp}</publicIp><publicDnsName>${publicDns}</publicDnsName><ipOwnerId>amazon</ipOwnerId></association>` : '';
