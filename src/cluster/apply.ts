@@ -32,13 +32,14 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const phases: PhaseTiming[] = [];
   const { progress } = ctx;
 
+  const hadPki = ctx.hasPki();
   const pki = await progress.phase('prepare', phases, async () => {
     await ctx.checkPrerequisites();
     return ctx.pki();
   });
   await progress.phase('network', phases, () => Promise.all(ctx.providerNames.map((name) => ctx.network(name, signal))));
   let instances = await progress.phase('inventory', phases, () => ctx.inventory(signal));
-  if (pki.created && instances.length > 0) {
+  if (!hadPki && instances.length > 0) {
     // Without the cluster's CA no engine would answer, and the VMs would all look like strays to replace.
     throw new EngineError(
       `cluster ${ctx.spec.name} has ${instances.length} VM(s) but no PKI in ${pki.dir} (it was just created empty): ` +

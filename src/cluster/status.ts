@@ -59,7 +59,7 @@ export async function clusterStatus(ctx: ClusterContext, signal?: AbortSignal): 
     const driver = await ctx.driver();
     [engineNodes, workloads] = await Promise.all([driver.listNodes(manager.endpoint), driver.workloads(manager.endpoint)]);
   } else {
-    notes.push('no manager answers on its engine API: the pool is not formed yet or its managers are down; run `skypool up`');
+    notes.push('no manager answers on its engine API: the pool is still forming, or its managers are down (check those VMs; `skypool up` replaces only VMs whose boot failed)');
   }
   const names = new Set(instances.map((i) => i.name));
   const nodes: NodeStatus[] = [
