@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { startCloudSim, type CloudSim } from '../src/cloudsim/index.js';
+import { ProvisioningQueue, type QueueEvent } from '../src/queue/provisioning-queue.js';
+import { CapacityError } from '../src/errors.js';
+import type { LaunchRequest, NetworkRef } from '../src/providers/types.js';
+import type { NodePoolSpec } from '../src/spec/schema.js';
+import { createProvider, type AwsProvider } from '../providers/aws/index.js';
+
+// The queue against the EC2 simulator with the real adapter: capacity failover across zones, pacing, retries.
+describe('ProvisioningQueue on cloudsim (aws)', () => {
+  let sim: CloudSim;
+  let provider: AwsProvider;
+  let network: NetworkRef;
+  const cluster = `q-${randomUUID().slice(0, 6)}`;
+  const pool: NodePoolSpec = { name: 'w', provider: 'aws', region: 'us-east-1', zones: ['us-east-1a', 'us-east-1b'], count: 2, role: 'worker', instanceType: 't3.micro' };
+  const request = (nodes: string[]): LaunchRequest => ({
+    cluster,
+    pool,
+    tags: { cluster, pool: 'w', role: 'worker', specHash: 'abcdefabcdef' },
+    network,
+    nodes: nodes.map((name) => ({ name })),
+    userData: '#!/bin/sh\ntrue\n',
+    idempotencyToken: randomUUID(),
+  });
+
+  beforeAll(async () => {
+    sim = await startCloudSim({ bootTimeMs: 20 });
+    provider = createProvider({ region: 'us-east-1', endpoint: sim.httpUrl, credentials: { accessKeyId: 'AKIDQUEUE', secretAccessKey: 'x' }, pollIntervalMs: 20, deleteTimeoutMs: 10_000, maxAttempts: 1 });
+    network = await provider.ensureNetwork(cluster);
+  });
+
+  afterAll(async () => {
+    const left = await provider.listInstances(cluster).catch(() => []);
+    if (left.length) await provider.terminateInstances(left.map((i) => i.id));
+    await provider.deleteNetwork(cluster).catch(() => undefined);
+    await provider.close?.();
+    await sim.stop();
+  });
+
+  it('moves a launch to the next zone when the first has no capacity', async () => {
+    sim.addFault({ cloud: 'aws', kind: 'capacity', zone: 'us-east-1a', instanceType: 't3.micro', mode: 'sync' });
+    const events: QueueEvent[] = [];
+    const queue = new ProvisioningQueue({ onEvent: (e) => events.push(e), minRetryDelayMs: 10 });
+    const launched = await queue.launch(provider, request([`${cluster}-w-1`, `${cluster}-w-2`]));
+    expect(launched.map((i) => i.zone)).toEqual(['us-east-1b', 'us-east-1b']);
+    expect(events.filter((e) => e.type === 'failover')).toEqual([expect.objectContaining({ fromZone: 'us-east-1a', toZone: 'us-east-1b' })]);
+    sim.clearFaults();
+  });
+
+  it('fails with a CapacityError naming every zone tried when none has capacity', async () => {
+    sim.addFault({ cloud: 'aws', kind: 'capacity', instanceType: 't3.micro', mode: 'sync' });
+    const queue = new ProvisioningQueue({ minRetryDelayMs: 10 });
+    const error = await queue.launch(provider, request([`${cluster}-w-3`])).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CapacityError);
+    expect((error as CapacityError).message).toMatch(/us-east-1a, us-east-1b/);
+    sim.clearFaults();
+  });
+
+  it('retries throttled calls with backoff until the cloud lets them through', async () => {
+    const tight = await startCloudSim({ bootTimeMs: 20, rateLimits: { aws: { scale: 0.5 } } });
+    const throttled = createProvider({ region: 'us-east-1', endpoint: tight.httpUrl, credentials: { accessKeyId: 'AKIDTHROTTLE', secretAccessKey: 'x' }, pollIntervalMs: 20, deleteTimeoutMs: 10_000, maxAttempts: 1 });
+    const name = `t-${randomUUID().slice(0, 6)}`;
+    try {
+      const net = await throttled.ensureNetwork(name);
+      const events: QueueEvent[] = [];
+      const queue = new ProvisioningQueue({ onEvent: (e) => events.push(e), minRetryDelayMs: 50, retries: 8, limits: { aws: { concurrency: 8, intervalCap: 100, intervalMs: 1000 } } });
+      const launches = Array.from({ length: 4 }, (_, i) =>
+        queue.launch(throttled, { ...request([`${name}-w-${i + 1}`]), cluster: name, network: net, tags: { cluster: name, pool: 'w', role: 'worker', specHash: 'abcdefabcdef' } }),
+      );
+      const results = await Promise.all(launches);
+      expect(results.flat()).toHaveLength(4);
+      expect(events.some((e) => e.type === 'retry' && e.code === 'THROTTLED')).toBe(true);
+      expect(tight.meter.snapshot().some((c) => c.action === 'RunInstances' && c.outcome === 'throttled')).toBe(true);
+      const all = await throttled.listInstances(name);
+      expect(all).toHaveLength(4);
+      await queue.terminate(throttled, all.map((i) => i.id));
+      await throttled.deleteNetwork(name);
+    } finally {
+      await throttled.close?.();
+      await tight.stop();
+    }
+  });
+});
