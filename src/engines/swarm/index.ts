@@ -17,7 +17,7 @@ import type {
   WorkloadSpec,
   WorkloadStatus,
 } from '../types.js';
-import { apiMessage, call, DockerClients } from './api.js';
+import { call, DockerClients } from './api.js';
 import { assertNotLastManager, inspectNode, LIVE_TASK_STATES, toEngineNode, updateNodeSpec, type ApiNode, type ApiTask } from './nodes.js';
 import { findService, upsertService, validateWorkload, WORKLOAD_LABEL, workloadStatus, type ApiService } from './services.js';
 
@@ -218,4 +218,3 @@ export class SwarmDriver implements EngineDriver {
   }
 }
 
-export { apiMessage };
