@@ -1,4 +1,5 @@
 import { SkypoolError, TimeoutError } from '../errors.js';
+import { redact } from '../redact.js';
 
 export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
@@ -50,7 +51,7 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, options:
       lastError = error;
     }
     if (Date.now() >= options.deadline) {
-      const last = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      const last = lastError instanceof Error ? ` (last error: ${redact(lastError.message)})` : '';
       throw new TimeoutError(`timed out waiting for ${options.what}${last}${options.hint ? `; ${options.hint}` : ''}`, { waitingFor: options.what });
     }
     await sleep(Math.min(interval, Math.max(0, options.deadline - Date.now())), options.signal);
