@@ -1,5 +1,5 @@
 // Synth time of the CDK example (3-pool spec: 2 AWS pools + 1 GCP pool) against a bare aws-cdk-lib app with one
-// Auto Scaling group, in the same run, interleaved. Each sample is a fresh node process (what `cdk synth` pays
+// Auto Scaling group, in the same run, interleaved; then both again with aws-cdk-lib's template validation off. Each sample is a fresh node process (what `cdk synth` pays
 // after compiling: load aws-cdk-lib, build the tree, synthesize), with the in-process phases reported too.
 // Needs `tsc` output in dist/ (npm run bench compiles first). Target: example / bare <= 1.5x.
 import { spawnSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root, median, verdict, writeResult } from './lib.mjs';
 
-const runs = Number(process.env.BENCH_RUNS ?? 7);
+const runs = Number(process.env.BENCH_RUNS ?? 5);
 
 async function child(kind) {
   const outdir = mkdtempSync(join(tmpdir(), `skypool-cdk-bench-${kind}-`));
@@ -44,23 +44,31 @@ async function child(kind) {
   }
 }
 
-function sample(kind) {
+function sample(kind, env) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', kind], { encoding: 'utf8', cwd: root });
+  const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', kind], { encoding: 'utf8', cwd: root, env: { ...process.env, ...env } });
   const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
   if (r.status !== 0) throw new Error(`${kind} synth failed: ${r.stderr}`);
   return { wallMs, ...JSON.parse(r.stdout.trim().split('\n').pop()) };
 }
 
-if (process.argv[2] === '--child') {
-  await child(process.argv[3]);
-} else {
+function measure(env) {
   const samples = { bare: [], skypool: [] };
   for (let i = 0; i < runs; i += 1) {
     // Alternate the order so neither side always runs on a warmer page cache.
-    for (const kind of i % 2 ? ['skypool', 'bare'] : ['bare', 'skypool']) samples[kind].push(sample(kind));
+    for (const kind of i % 2 ? ['skypool', 'bare'] : ['bare', 'skypool']) samples[kind].push(sample(kind, env));
   }
-  const stat = (kind, key) => median(samples[kind].map((s) => s[key]));
+  return samples;
+}
+
+if (process.argv[2] === '--child') {
+  await child(process.argv[3]);
+} else {
+  const samples = measure({});
+  // aws-cdk-lib validates every template with a WebAssembly CloudFormation checker at synth (most of the time);
+  // the same comparison without it shows what the construct itself costs.
+  const unvalidated = measure({ CDK_VALIDATION: 'false' });
+  const stat = (kind, key, from = samples) => median(from[kind].map((s) => s[key]));
   const summary = (kind) => ({
     wallMs: stat(kind, 'wallMs'),
     inProcessMs: stat(kind, 'inProcessMs'),
@@ -79,7 +87,14 @@ if (process.argv[2] === '--child') {
     skypool,
     ratioWall: verdict('example / bare, process wall time', skypool.wallMs / bare.wallMs, 1.5, 'x'),
     ratioBuildAndSynth: (skypool.buildMs + skypool.synthMs) / (bare.buildMs + bare.synthMs),
+    withoutCfnValidation: {
+      bareWallMs: stat('bare', 'wallMs', unvalidated),
+      skypoolWallMs: stat('skypool', 'wallMs', unvalidated),
+      ratioWall: stat('skypool', 'wallMs', unvalidated) / stat('bare', 'wallMs', unvalidated),
+    },
   };
   console.log(`build+synth only (aws-cdk-lib load excluded): ${result.ratioBuildAndSynth.toFixed(2)}x`);
+  const nv = result.withoutCfnValidation;
+  console.log(`without CloudFormation validation (CDK_VALIDATION=false): bare ${nv.bareWallMs.toFixed(0)} ms, example ${nv.skypoolWallMs.toFixed(0)} ms, ${nv.ratioWall.toFixed(2)}x`);
   await writeResult('cdk-synth', result);
 }

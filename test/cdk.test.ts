@@ -44,13 +44,12 @@ const ofPool = (type: string, pool: string): [string, Resource] => {
   expect(found).toHaveLength(1);
   return found[0]!;
 };
-const refTo = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'GroupId'] });
 
 describe('SkypoolCluster: the example stack', () => {
-  it('has one launch template, Auto Scaling group, security group and role per AWS pool, and nothing for the GCP pool', () => {
+  it('has one launch template, Auto Scaling group, security group and role per AWS pool (plus a shared group), nothing for the GCP pool', () => {
     template.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 2);
     template.resourceCountIs('AWS::EC2::LaunchTemplate', 2);
-    template.resourceCountIs('AWS::EC2::SecurityGroup', 2);
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 3);
     template.resourceCountIs('AWS::IAM::InstanceProfile', 2);
     template.resourceCountIs('AWS::SecretsManager::Secret', 2);
     template.resourceCountIs('AWS::EC2::EIP', 1);
@@ -132,25 +131,22 @@ describe('SkypoolCluster: the example stack', () => {
     for (const [, role] of byType('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
-  it('opens only the swarm ports between the pools (2377 to managers only) and 2376 to the given CIDR', () => {
+  it('opens only the swarm ports between nodes (2377 to managers only) and 2376 to the given CIDR', () => {
     const [managersSg, managers] = ofPool('AWS::EC2::SecurityGroup', 'managers');
     const [workersSg, workers] = ofPool('AWS::EC2::SecurityGroup', 'workers');
-    const cidrRules = (sg: Resource) => sg.Properties.SecurityGroupIngress.map((r: Record<string, unknown>) => `${r.CidrIp} ${r.IpProtocol}/${r.FromPort}-${r.ToPort}`).sort();
-    const external = ['198.51.100.0/24 tcp/7946-7946', '198.51.100.0/24 udp/4789-4789', '198.51.100.0/24 udp/7946-7946'];
-    expect(cidrRules(managers)).toEqual(['198.51.100.0/24 tcp/2377-2377', ...external, '203.0.113.0/24 tcp/2376-2376'].sort());
-    expect(cidrRules(workers)).toEqual([...external, '203.0.113.0/24 tcp/2376-2376'].sort());
-    const peerRules = byType('AWS::EC2::SecurityGroupIngress').map(([, r]) => {
-      const p = r.Properties;
-      const name = (ref: unknown) => (JSON.stringify(ref) === JSON.stringify(refTo(managersSg)) ? 'managers' : JSON.stringify(ref) === JSON.stringify(refTo(workersSg)) ? 'workers' : '?');
-      return `${name(p.SourceSecurityGroupId)}->${name(p.GroupId)} ${p.IpProtocol}/${p.FromPort}`;
-    });
-    const swarm = ['tcp/7946', 'udp/7946', 'udp/4789'];
-    const expected = ['managers', 'workers'].flatMap((from) => [
-      ...['tcp/2377', ...swarm].map((port) => `${from}->managers ${port}`),
-      ...swarm.map((port) => `${from}->workers ${port}`),
-    ]);
-    expect(peerRules.sort()).toEqual(expected.sort());
-    expect(JSON.stringify(template.findResources('AWS::EC2::SecurityGroup'))).not.toMatch(/"CidrIp":"0\.0\.0\.0\/0","Description":"[^"]*","FromPort/);
+    const [nodesSg, nodes] = byType('AWS::EC2::SecurityGroup').find(([id]) => id.includes('NodesSecurityGroup'))!;
+    const cidrRules = (sg: Resource) => (sg.Properties.SecurityGroupIngress ?? []).map((r: Record<string, unknown>) => `${r.CidrIp} ${r.IpProtocol}/${r.FromPort}-${r.ToPort}`).sort();
+    expect(cidrRules(nodes)).toEqual(['198.51.100.0/24 tcp/7946-7946', '198.51.100.0/24 udp/4789-4789', '198.51.100.0/24 udp/7946-7946']);
+    expect(cidrRules(managers)).toEqual(['198.51.100.0/24 tcp/2377-2377', '203.0.113.0/24 tcp/2376-2376']);
+    expect(cidrRules(workers)).toEqual(['203.0.113.0/24 tcp/2376-2376']);
+    const name = (ref: unknown) => ({ [managersSg]: 'managers', [workersSg]: 'workers', [nodesSg]: 'nodes' })[(ref as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]];
+    const peerRules = byType('AWS::EC2::SecurityGroupIngress').map(([, r]) => `${name(r.Properties.SourceSecurityGroupId)}->${name(r.Properties.GroupId)} ${r.Properties.IpProtocol}/${r.Properties.FromPort}`);
+    expect(peerRules.sort()).toEqual(['nodes->managers tcp/2377', 'nodes->nodes tcp/7946', 'nodes->nodes udp/4789', 'nodes->nodes udp/7946']);
+    // Every node is in its pool's group and in the cluster's group.
+    for (const pool of ['managers', 'workers']) {
+      const [, lt] = ofPool('AWS::EC2::LaunchTemplate', pool);
+      expect(lt.Properties.LaunchTemplateData.SecurityGroupIds.map(name).sort()).toEqual(['nodes', pool].sort());
+    }
   });
 
   it('outputs the manager address (Elastic IP) and the secret names, and pins the region', () => {

@@ -53,12 +53,14 @@ export interface SkypoolClusterProps {
   readonly rootVolumeGiB?: number;
 }
 
-const SWARM_PORTS: readonly { port: ec2.Port; what: string; managersOnly?: boolean }[] = [
-  { port: ec2.Port.tcp(2377), what: 'swarm management', managersOnly: true },
+/** Swarm traffic between any two nodes; 2377 (management) only goes to managers. */
+const SWARM_PEER_PORTS: readonly { port: ec2.Port; what: string }[] = [
   { port: ec2.Port.tcp(7946), what: 'swarm gossip' },
   { port: ec2.Port.udp(7946), what: 'swarm gossip' },
   { port: ec2.Port.udp(4789), what: 'swarm overlay (VXLAN)' },
 ];
+const SWARM_MANAGEMENT = ec2.Port.tcp(2377);
+
 /**
  * The AWS side of a skypool cluster as CloudFormation, from the same spec and the same rendered user-data as the
  * SDK: nodes launched by the stack join the pool and show in `skypool status` like nodes the SDK launched.
@@ -151,6 +153,13 @@ export class SkypoolCluster extends Construct {
       suppressRotation(tls, 'the issuer is re-made from the cluster CA, which only the skypool user holds; re-run createCdkTlsSecret to rotate.');
     }
 
+    // One membership group for all nodes keeps the rules O(pools), not O(pools²) (60 rules per group at most).
+    const nodes = new ec2.SecurityGroup(this, 'NodesSecurityGroup', {
+      vpc,
+      description: `skypool ${spec.name}: every node; swarm gossip and overlay between members`,
+      allowAllOutbound: true,
+    });
+    Tags.of(nodes).add(TAG_KEYS.cluster, spec.name);
     this.pools = resolved.map(({ pool, instanceType, userData }) => {
       const node = new AwsNodePool(this, `Pool-${pool.name}`, {
         pool,
@@ -161,11 +170,12 @@ export class SkypoolCluster extends Construct {
         vpcSubnets,
         machineImage,
         rootVolumeGiB: props.rootVolumeGiB ?? 20,
+        clusterSecurityGroup: nodes,
       });
       this.grantNode(node, joinSecret, tlsSecretArn, address);
       return node;
     });
-    this.openSwarmPorts(props);
+    this.openSwarmPorts(nodes, props);
 
     new CfnOutput(this, 'ManagerAddressOutput', { value: address.attrPublicIp, description: `skypool ${spec.name}: public address of the first swarm manager (attach non-AWS pools here)` });
     new CfnOutput(this, 'JoinSecretOutput', { value: joinSecretName, description: `skypool ${spec.name}: secret with the swarm join tokens` });
@@ -181,18 +191,18 @@ export class SkypoolCluster extends Construct {
     });
   }
 
-  /** Only what the engine needs: swarm ports between the AWS nodes (and given external CIDRs), 2376 from the SDK. */
-  private openSwarmPorts(props: SkypoolClusterProps): void {
-    for (const target of this.pools) {
-      const sg = target.securityGroup;
-      const ports = SWARM_PORTS.filter((p) => !p.managersOnly || target.pool.role === 'manager');
-      for (const source of this.pools) {
-        for (const { port, what } of ports) sg.addIngressRule(source.securityGroup, port, `${what} from pool ${source.pool.name}`);
-      }
-      for (const cidr of props.externalNodeCidrs ?? []) {
-        for (const { port, what } of ports) sg.addIngressRule(ec2.Peer.ipv4(cidr), port, `${what} from nodes outside AWS`);
-      }
-      sg.addIngressRule(ec2.Peer.ipv4(props.engineApiCidr), ec2.Port.tcp(2376), 'Docker engine API, mTLS only, for skypool');
+  /** Only what the engine needs: swarm ports between the nodes (and given external CIDRs), 2376 from the SDK. */
+  private openSwarmPorts(nodes: ec2.SecurityGroup, props: SkypoolClusterProps): void {
+    const external = (props.externalNodeCidrs ?? []).map((cidr) => ec2.Peer.ipv4(cidr));
+    for (const { port, what } of SWARM_PEER_PORTS) {
+      nodes.addIngressRule(nodes, port, `${what} between nodes`);
+      for (const peer of external) nodes.addIngressRule(peer, port, `${what} from nodes outside AWS`);
+    }
+    for (const { securityGroup, pool } of this.pools) {
+      securityGroup.addIngressRule(ec2.Peer.ipv4(props.engineApiCidr), ec2.Port.tcp(2376), 'Docker engine API, mTLS only, for skypool');
+      if (pool.role !== 'manager') continue;
+      securityGroup.addIngressRule(nodes, SWARM_MANAGEMENT, 'swarm management from nodes');
+      for (const peer of external) securityGroup.addIngressRule(peer, SWARM_MANAGEMENT, 'swarm management from nodes outside AWS');
     }
   }
 

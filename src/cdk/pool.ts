@@ -16,10 +16,13 @@ export interface AwsNodePoolProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
   readonly machineImage: ec2.IMachineImage;
   readonly rootVolumeGiB: number;
+  /** The cluster-wide group every node is a member of (swarm traffic between members). */
+  readonly clusterSecurityGroup: ec2.ISecurityGroup;
 }
 
 /**
- * One AWS pool: a security group, an instance role, a launch template carrying the pool's user-data with IMDSv2
+ * One AWS pool: its own security group (engine API, and swarm management on managers) next to the cluster's
+ * shared one, an instance role, a launch template carrying the pool's user-data with IMDSv2
  * required, and an Auto Scaling group holding exactly `count` nodes. Rules between pools and the role's
  * statements are added by `SkypoolCluster`, which knows every pool and secret.
  */
@@ -40,7 +43,7 @@ export class AwsNodePool extends Construct {
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
-      description: `skypool ${props.tags.cluster}/${pool.name}: swarm ports between nodes, mTLS engine API`,
+      description: `skypool ${props.tags.cluster}/${pool.name}: mTLS engine API${pool.role === 'manager' ? ', swarm management' : ''}`,
       allowAllOutbound: true, // package installs and the Secrets Manager / EC2 APIs over the internet gateway
     });
     this.role = new iam.Role(this, 'Role', {
@@ -64,6 +67,8 @@ export class AwsNodePool extends Construct {
         },
       ],
     });
+
+    this.launchTemplate.addSecurityGroup(props.clusterSecurityGroup);
 
     let vpcSubnets = props.vpcSubnets;
     if (pool.zones) {
