@@ -81,7 +81,7 @@ export class ClusterContext {
   }
 
   async checkPrerequisites(): Promise<void> {
-    for (const name of this.providerNames) await (await this.provider(name)).checkPrerequisites();
+    await Promise.all(this.providerNames.map(async (name) => (await this.provider(name)).checkPrerequisites()));
   }
 
   async pki(): Promise<ClusterPki> {
