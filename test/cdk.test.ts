@@ -22,9 +22,10 @@ import { TAG_KEYS } from '../src/providers/types.js';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
-// One synthesized example (with cdk-nag) shared by every test of the stack: synth takes seconds.
+// One synthesized example (with cdk-nag) shared by every test of the stack: synth takes seconds. aws-cdk-lib's
+// CloudFormation validation runs too, with its findings as errors: synth throws on an invalid template.
 const { app, stack } = (() => {
-  const app = new App();
+  const app = new App({ context: { '@aws-cdk/core:validateAgainstDefaultRules': true } });
   Aspects.of(app).add(new AwsSolutionsChecks());
   return buildExampleApp(app, '203.0.113.0/24');
 })();
@@ -186,7 +187,7 @@ describe('SkypoolCluster: the example stack', () => {
 
 describe('SkypoolCluster: with a given VPC and an existing TLS secret', () => {
   it('creates no VPC, places the pool in the given VPC and grants read of the named secret (any ARN suffix)', () => {
-    const stack = new Stack(new App(), 'Given');
+    const stack = new Stack(new App({ builtinCloudFormationValidation: false }), 'Given');
     const vpc = new ec2.Vpc(stack, 'Mine', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
     new SkypoolCluster(stack, 'C', {
       spec: { name: 'g', engine: 'swarm', pools: [{ name: 'm', provider: 'aws', region: 'us-east-1', instanceType: 't3.small', count: 1, role: 'manager' }] },
