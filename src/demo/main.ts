@@ -199,7 +199,7 @@ async function main(): Promise<number> {
     process.off('SIGTERM', onSignal);
     if (json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    } else {
+    } else if (cluster) {
       say(`• destroyed in ${report.timings.destroyMs ?? '-'} ms; leftovers: ${report.leftovers?.length ? report.leftovers.join(', ') : 'none'}; total ${report.timings.totalMs} ms`);
       for (const note of report.notes) say(`  note: ${note}`);
     }
