@@ -73,7 +73,8 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   if (strays.length > 0) {
     await progress.phase('recover', phases, async () => {
       for (const stray of strays) {
-        ctx.progress.emit({ type: 'node', node: stray.name, pool: stray.tags.pool, state: 'recreating', detail: 'its engine never joined the pool' });
+        const detail = nodeFor(engineNodes, stray.name) ? 'its engine node is down' : 'its engine never joined the pool';
+        ctx.progress.emit({ type: 'node', node: stray.name, pool: stray.tags.pool, state: 'recreating', detail });
         await ctx.queue.terminate(await ctx.provider(stray.provider), [stray.id], signal);
       }
       instances = instances.filter((i) => !strays.includes(i));
@@ -156,7 +157,13 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
     // Entries left by VMs that are gone (a crash between terminate and `node rm`).
     const live = new Set(keep.map((i) => i.name));
     for (const stale of nodes.filter((n) => n.state !== 'ready' && (!live.has(n.name) || nodeFor(nodes, n.name) !== n))) {
-      if (stale.role === 'worker') await driver.removeNode(api.endpoint, stale.id);
+      try {
+        // A lost manager still counts in the raft quorum until it is demoted.
+        if (stale.role === 'manager') await driver.demoteNode(api.endpoint, stale.id, { deadline: Date.now() + 15_000, ...(signal ? { signal } : {}) });
+        await driver.removeNode(api.endpoint, stale.id);
+      } catch (error) {
+        ctx.progress.message(`could not remove the stale engine node ${stale.name} (${stale.id}): ${(error as Error).message}`, 'warn');
+      }
     }
   });
 
