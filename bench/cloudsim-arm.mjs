@@ -2,11 +2,8 @@
 // virtualMachines.list pages (50 VMs each, nextLink paging) for a fixed duration, and heap bytes per VM.
 // The simulator runs in a child process (one core); this process is the client (raw https keep-alive, and the
 // official SDK for a single-client figure). Run after `npx tsc`: node --expose-gc bench/cloudsim-arm.mjs
-import { fork } from 'node:child_process';
 import { Agent, request } from 'node:https';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { root, verdict, writeResult } from './lib.mjs';
+import { forkSimChild, serveSimInChild, verdict, writeResult } from './lib.mjs';
 
 const SUB = '0b0b0b0b-1111-4222-8333-444444444444';
 const TOKEN = 'bench-token-0123456789';
@@ -15,21 +12,10 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 8);
 
 if (process.argv[2] === 'server') {
-  // Child: the simulator alone in its process, so its heap and CPU are measured without the client.
-  const { startCloudSim } = await import(join(root, 'dist/src/cloudsim/index.js'));
-  const gcHeap = () => { globalThis.gc?.(); globalThis.gc?.(); return process.memoryUsage().heapUsed; };
-  const baseline = gcHeap();
-  const sim = await startCloudSim({ bootTimeMs: 1, rateLimits: { azure: { enabled: false } } });
-  process.on('message', async (msg) => {
-    if (msg === 'heap') process.send({ heap: gcHeap(), baseline });
-    if (msg === 'cpu') process.send({ cpu: process.cpuUsage() });
-    if (msg === 'stop') { await sim.stop(); process.exit(0); }
-  });
-  process.send({ url: sim.httpsUrl, ca: sim.caCertPem, heapAfterStart: gcHeap() });
+  await serveSimInChild('azure');
 } else {
-  const child = fork(fileURLToPath(import.meta.url), ['server'], { execArgv: ['--expose-gc'] });
-  const next = () => new Promise((resolve) => child.once('message', resolve));
-  const { url, ca, heapAfterStart } = await next();
+  const { child, next, ready } = await forkSimChild(import.meta.url);
+  const { url, ca, heapAfterStart } = ready;
   const agent = new Agent({ keepAlive: true, maxSockets: 64, ca });
 
   const call = (method, path, body) => new Promise((resolve, reject) => {

@@ -3,11 +3,8 @@
 // VM. The simulator runs in a child process (one core); this process is the client (raw http keep-alive with a
 // SigV4-shaped header; the official SDK for a single-client figure).
 // Run after `npx tsc`: node --expose-gc bench/cloudsim-ec2.mjs   (BENCH_VMS, BENCH_SECONDS, BENCH_PAGE, BENCH_IN_FLIGHT)
-import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { root, verdict, writeResult } from './lib.mjs';
+import { forkSimChild, serveSimInChild, verdict, writeResult } from './lib.mjs';
 
 const VMS = Number(process.env.BENCH_VMS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -17,20 +14,10 @@ const REGION = 'us-east-1';
 const AUTH = `AWS4-HMAC-SHA256 Credential=AKIDBENCH/20261126/${REGION}/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=00`;
 
 if (process.argv[2] === 'server') {
-  // Child: the simulator alone in its process, so its heap and CPU are measured without the client.
-  const { startCloudSim } = await import(join(root, 'dist/src/cloudsim/index.js'));
-  const gcHeap = () => { globalThis.gc?.(); globalThis.gc?.(); return process.memoryUsage().heapUsed; };
-  const sim = await startCloudSim({ bootTimeMs: 1, rateLimits: { aws: { enabled: false } } });
-  process.on('message', async (msg) => {
-    if (msg === 'heap') process.send({ heap: gcHeap() });
-    if (msg === 'cpu') process.send({ cpu: process.cpuUsage() });
-    if (msg === 'stop') { await sim.stop(); process.exit(0); }
-  });
-  process.send({ port: sim.httpPort, heapAfterStart: gcHeap() });
+  await serveSimInChild('aws');
 } else {
-  const child = fork(fileURLToPath(import.meta.url), ['server'], { execArgv: ['--expose-gc'] });
-  const next = () => new Promise((resolve) => child.once('message', resolve));
-  const { port, heapAfterStart } = await next();
+  const { child, next, ready } = await forkSimChild(import.meta.url);
+  const { port, heapAfterStart } = ready;
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
   const call = (params) => new Promise((resolve, reject) => {

@@ -3,11 +3,8 @@
 // duration, and heap bytes per VM. The simulator runs in a child process (one core); this process is the
 // client (raw http keep-alive; the official SDK for a single-client figure).
 // Run after `npx tsc`: node --expose-gc bench/cloudsim-gce.mjs   (BENCH_VMS, BENCH_SECONDS, BENCH_PAGE, BENCH_IN_FLIGHT)
-import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { root, verdict, writeResult } from './lib.mjs';
+import { forkSimChild, serveSimInChild, verdict, writeResult } from './lib.mjs';
 
 const PROJECT = 'bench-project';
 const ZONE = 'us-central1-a';
@@ -18,20 +15,10 @@ const PAGE = Number(process.env.BENCH_PAGE ?? 50);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 8);
 
 if (process.argv[2] === 'server') {
-  // Child: the simulator alone in its process, so its heap and CPU are measured without the client.
-  const { startCloudSim } = await import(join(root, 'dist/src/cloudsim/index.js'));
-  const gcHeap = () => { globalThis.gc?.(); globalThis.gc?.(); return process.memoryUsage().heapUsed; };
-  const sim = await startCloudSim({ bootTimeMs: 1, rateLimits: { gcp: { enabled: false } } });
-  process.on('message', async (msg) => {
-    if (msg === 'heap') process.send({ heap: gcHeap() });
-    if (msg === 'cpu') process.send({ cpu: process.cpuUsage() });
-    if (msg === 'stop') { await sim.stop(); process.exit(0); }
-  });
-  process.send({ port: sim.httpPort, heapAfterStart: gcHeap() });
+  await serveSimInChild('gcp');
 } else {
-  const child = fork(fileURLToPath(import.meta.url), ['server'], { execArgv: ['--expose-gc'] });
-  const next = () => new Promise((resolve) => child.once('message', resolve));
-  const { port, heapAfterStart } = await next();
+  const { child, next, ready } = await forkSimChild(import.meta.url);
+  const { port, heapAfterStart } = ready;
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const base = `/compute/v1/projects/${PROJECT}`;
 

@@ -25,3 +25,29 @@ export function verdict(label, value, target, unit, lowerIsBetter = true) {
   console.log(`${label}: ${value.toFixed(1)} ${unit} (target ${lowerIsBetter ? '<' : '≥'} ${target} ${unit}, ratio ${ratio.toFixed(2)}) ${ok ? 'OK' : 'MISSED'}`);
   return { value, target, unit, ratio, ok };
 }
+
+/**
+ * cloudsim benchmarks run the simulator alone in a child process, so its heap and CPU are measured without the
+ * client's. Child side: start the sim (rate limits off for `cloud`) and answer 'heap', 'cpu' and 'stop'.
+ */
+export async function serveSimInChild(cloud) {
+  const { startCloudSim } = await import(join(root, 'dist/src/cloudsim/index.js'));
+  const gcHeap = () => { globalThis.gc?.(); globalThis.gc?.(); return process.memoryUsage().heapUsed; };
+  const baseline = gcHeap();
+  const sim = await startCloudSim({ bootTimeMs: 1, rateLimits: { [cloud]: { enabled: false } } });
+  process.on('message', async (msg) => {
+    if (msg === 'heap') process.send({ heap: gcHeap(), baseline });
+    if (msg === 'cpu') process.send({ cpu: process.cpuUsage() });
+    if (msg === 'stop') { await sim.stop(); process.exit(0); }
+  });
+  process.send({ port: sim.httpPort, url: sim.httpsUrl, ca: sim.caCertPem, heapAfterStart: gcHeap() });
+}
+
+/** Parent side: forks `scriptUrl` with the argument `server`; `next()` awaits the child's next message. */
+export async function forkSimChild(scriptUrl) {
+  const { fork } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const child = fork(fileURLToPath(scriptUrl), ['server'], { execArgv: ['--expose-gc'] });
+  const next = () => new Promise((resolve) => child.once('message', resolve));
+  return { child, next, ready: await next() };
+}
