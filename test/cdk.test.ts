@@ -308,7 +308,7 @@ describe('CDK node boot: TLS made at boot, AWS calls signed by the node', () => 
 
   it('makes a server cert the SDK trusts with its cluster CA, and rejects clients the node issuer could mint', async () => {
     // A CA that cannot sign intermediates (the SDK's default) is refused with what to do.
-    await expect(createCdkTlsSecret(await createCertificateAuthority('old CA'))).rejects.toThrow(/path length 0.*ensureCdkClusterPki/);
+    await expect(createCdkTlsSecret(await createCertificateAuthority('old CA', 3650, 0))).rejects.toThrow(/path length 0.*ensureCdkClusterPki/);
     const secret = await createCdkTlsSecret(ca);
     expect(secret.issuerKeyPem).toContain('PRIVATE KEY');
     const tlsDir = bootTls(JSON.stringify({ ...secret, eipAddress: '203.0.113.50' }));

@@ -48,8 +48,11 @@ function serial(): string {
   return bytes.toString('hex');
 }
 
-/** A self-signed certificate authority (ECDSA P-256) for one cluster or one simulator. */
-export async function createCertificateAuthority(commonName: string, validDays = 3650): Promise<CertificateBundle> {
+/**
+ * A self-signed certificate authority (ECDSA P-256) for one cluster or one simulator. Path length 1 leaves room
+ * for exactly one intermediate: the server-only issuer that CDK-launched nodes sign their own certificates with.
+ */
+export async function createCertificateAuthority(commonName: string, validDays = 3650, pathLength = 1): Promise<CertificateBundle> {
   const x509 = await x509Module();
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
   const now = Date.now();
@@ -61,7 +64,7 @@ export async function createCertificateAuthority(commonName: string, validDays =
     keys,
     signingAlgorithm: ALG,
     extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.BasicConstraintsExtension(true, pathLength, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
@@ -100,6 +103,42 @@ export async function issueCertificate(ca: CertificateBundle, options: IssueOpti
     publicKey: keys.publicKey,
     signingAlgorithm: ALG,
     extensions,
+  });
+  return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
+}
+
+/** How many intermediates the CA may sign below it (undefined: no limit). */
+export async function caPathLength(caCertPem: string): Promise<number | undefined> {
+  const x509 = await x509Module();
+  return new x509.X509Certificate(caCertPem).getExtension(x509.BasicConstraintsExtension)?.pathLength;
+}
+
+/**
+ * An intermediate CA under `ca` that may sign only leaf server certificates (path length 0, EKU serverAuth: TLS
+ * stacks apply an intermediate's EKU to the whole chain below it), so whoever holds it cannot mint client
+ * certificates the engines would accept.
+ */
+export async function issueServerOnlyIntermediate(ca: CertificateBundle, commonName: string, validDays = 825): Promise<CertificateBundle> {
+  const x509 = await x509Module();
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${commonName}`,
+    issuer: caCert.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + validDays * DAY_MS),
+    signingKey: await importKeyPem(ca.keyPem),
+    publicKey: keys.publicKey,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
+    ],
   });
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
 }
