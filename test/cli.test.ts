@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -56,6 +56,28 @@ describe('skypool CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/count must be a whole number/);
     expect(skypool(['up', '--output', 'yaml']).code).toBe(2);
+  });
+
+  const asRoot = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
+  (asRoot ? it : it.skip)('as an ordinary user: read commands work, up refuses before creating anything', async () => {
+    await writeFile(join(dir, 'local.yaml'), 'name: cli-nonroot\nengine: swarm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n', { mode: 0o644 });
+    await chmod(dir, 0o755); // mkdtemp makes it 0700: the ordinary user must read the spec
+    const before = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+    const asNobody = (args: string[]) => {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, ...args], {
+        encoding: 'utf8',
+        cwd: dir,
+        env: { ...process.env, HOME: join(dir, 'nobody'), SKYPOOL_HOME: join(dir, 'nobody') },
+      });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const plan = asNobody(['plan', '-f', join(dir, 'local.yaml'), '--output', 'json']);
+    expect(plan.code).toBe(0);
+    expect(JSON.parse(plan.stdout)).toMatchObject({ hasChanges: true, creates: [{ names: ['cli-nonroot-m-1'] }] });
+    const up = asNobody(['up', '-f', join(dir, 'local.yaml')]);
+    expect(up.code).toBe(1);
+    expect(up.stderr).toMatch(/error \[PREREQUISITE_MISSING\]: .*run as root on Linux/);
+    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).toBe(before);
   });
 
   it('runs cloudsim until interrupted and prints its endpoints as JSON', async () => {
