@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ const cli = join(process.cwd(), 'dist/src/cli/main.js');
 let dir: string;
 
 function skypool(args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, SKYPOOL_HOME: join(dir, 'home') } });
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, SKYPOOL_STATE_DIR: join(dir, 'home') } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -67,7 +68,7 @@ describe('skypool CLI', () => {
       const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, ...args], {
         encoding: 'utf8',
         cwd: dir,
-        env: { ...process.env, HOME: join(dir, 'nobody'), SKYPOOL_HOME: join(dir, 'nobody') },
+        env: { ...process.env, HOME: join(dir, 'nobody'), SKYPOOL_STATE_DIR: join(dir, 'nobody') },
       });
       return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     };
@@ -78,6 +79,17 @@ describe('skypool CLI', () => {
     expect(up.code).toBe(1);
     expect(up.stderr).toMatch(/error \[PREREQUISITE_MISSING\]: .*run as root on Linux/);
     expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).toBe(before);
+  });
+
+  (asRoot ? it : it.skip)('refuses an engine this release lacks before creating a network or a PKI', async () => {
+    await writeFile(join(dir, 'slurm.yaml'), 'name: cli-slurm\nengine: slurm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n');
+    const links = () => spawnSync('ip', ['-br', 'link'], { encoding: 'utf8' }).stdout;
+    const before = links();
+    const r = skypool(['up', '-f', 'slurm.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/engine: engine "slurm" is not implemented in this release yet; use engine: swarm/);
+    expect(links()).toBe(before);
+    expect(existsSync(join(dir, 'home', 'clusters', 'cli-slurm'))).toBe(false);
   });
 
   it('runs cloudsim until interrupted and prints its endpoints as JSON', async () => {

@@ -25,7 +25,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .addOption(new Option('-f, --file <path>', 'cluster spec').default('skypool.yaml'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-    .addOption(new Option('--state-dir <dir>', 'where certificates and local state live').env('SKYPOOL_HOME'))
+    .addOption(new Option('--state-dir <dir>', 'where certificates and local state live').env('SKYPOOL_STATE_DIR'))
     .showHelpAfterError('(run skypool --help for usage)')
     .exitOverride();
 

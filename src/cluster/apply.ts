@@ -35,6 +35,8 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const hadPki = ctx.hasPki();
   const pki = await progress.phase('prepare', phases, async () => {
     await ctx.checkPrerequisites();
+    // The driver refuses an engine this release lacks; it must do so before any network or PKI exists.
+    await ctx.driver();
     return ctx.pki();
   });
   await progress.phase('network', phases, () => Promise.all(ctx.providerNames.map((name) => ctx.network(name, signal))));

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ensureClusterPki, hasClusterPki, issueNodeCertificate, type ClusterPki } from '../bootstrap/cluster-pki.js';
-import { EngineError, SkypoolError, TimeoutError } from '../errors.js';
+import { EngineError, SkypoolError, SpecError, TimeoutError } from '../errors.js';
 import type { EngineDriver, EngineEndpoint } from '../engines/types.js';
 import { loadProvider } from '../providers/registry.js';
 import type { Instance, NetworkRef, Provider } from '../providers/types.js';
@@ -93,7 +93,7 @@ export class ClusterContext {
   async driver(): Promise<EngineDriver> {
     if (!this.driverValue) {
       if (this.spec.engine !== 'swarm') {
-        throw new SkypoolError('INTERNAL', `engine "${this.spec.engine}" is not implemented yet; use engine: swarm`, { exitCode: 2 });
+        throw new SpecError([{ path: 'engine', message: `engine "${this.spec.engine}" is not implemented in this release yet; use engine: swarm` }]);
       }
       const pki = await this.pki();
       this.driverValue = new SwarmDriver({ caPem: pki.ca.certPem, client: pki.client });
