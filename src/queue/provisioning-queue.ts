@@ -1,5 +1,4 @@
-import PQueue from 'p-queue';
-import pRetry, { AbortError } from 'p-retry';
+import type PQueue from 'p-queue';
 import { CapacityError, SkypoolError } from '../errors.js';
 import type { ProviderName } from '../spec/schema.js';
 import type { Instance, LaunchRequest, Provider } from '../providers/types.js';
@@ -47,21 +46,25 @@ const RETRYABLE = new Set(['THROTTLED', 'CLOUD_API_ERROR']);
  * next zone. Idempotency tokens make each retry safe: a create that did succeed is answered with the same VMs.
  */
 export class ProvisioningQueue {
-  private readonly queues = new Map<ProviderName, PQueue>();
+  private readonly queues = new Map<ProviderName, Promise<PQueue>>();
   private readonly options: ProvisioningQueueOptions;
 
   constructor(options: ProvisioningQueueOptions = {}) {
     this.options = options;
   }
 
-  private queueFor(provider: ProviderName): PQueue {
+  // p-queue and p-retry load with the first cloud call, not with the SDK.
+  private queueFor(provider: ProviderName): Promise<PQueue> {
     let queue = this.queues.get(provider);
     if (!queue) {
       const limits = { ...DEFAULT_LIMITS[provider], ...this.options.limits?.[provider] };
-      queue = new PQueue({
-        concurrency: limits.concurrency,
-        ...(limits.intervalMs > 0 && Number.isFinite(limits.intervalCap) ? { intervalCap: limits.intervalCap, interval: limits.intervalMs } : {}),
-      });
+      queue = import('p-queue').then(
+        ({ default: Queue }) =>
+          new Queue({
+            concurrency: limits.concurrency,
+            ...(limits.intervalMs > 0 && Number.isFinite(limits.intervalCap) ? { intervalCap: limits.intervalCap, interval: limits.intervalMs } : {}),
+          }),
+      );
       this.queues.set(provider, queue);
     }
     return queue;
@@ -71,7 +74,8 @@ export class ProvisioningQueue {
     this.options.onEvent?.(event);
   }
 
-  private withRetries<T>(provider: ProviderName, pool: string, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+  private async withRetries<T>(provider: ProviderName, pool: string, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    const { default: pRetry, AbortError } = await import('p-retry');
     return pRetry(
       async () => {
         try {
@@ -117,7 +121,7 @@ export class ProvisioningQueue {
       const started = performance.now();
       this.emit({ type: 'launch-start', provider: provider.name, pool, nodes: request.nodes.map((n) => n.name), zone });
       try {
-        const instances = await this.queueFor(provider.name).add(
+        const instances = await (await this.queueFor(provider.name)).add(
           () => this.withRetries(provider.name, pool, request.signal, () => provider.runInstances(attempt)),
           { signal: request.signal },
         );
@@ -142,13 +146,13 @@ export class ProvisioningQueue {
   async terminate(provider: Provider, ids: readonly string[], signal?: AbortSignal): Promise<void> {
     if (ids.length === 0) return;
     this.emit({ type: 'terminate', provider: provider.name, ids });
-    await this.queueFor(provider.name).add(() => this.withRetries(provider.name, 'terminate', signal, () => provider.terminateInstances(ids, signal)), {
+    await (await this.queueFor(provider.name)).add(() => this.withRetries(provider.name, 'terminate', signal, () => provider.terminateInstances(ids, signal)), {
       
       signal,
     });
   }
 
   async onIdle(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.onIdle()));
+    await Promise.all([...this.queues.values()].map(async (q) => (await q).onIdle()));
   }
 }

@@ -1,9 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import type { z } from 'zod';
 import { SkypoolError, SpecError, type SpecIssue } from '../errors.js';
 import { ClusterSpecSchema, type ClusterSpec } from './schema.js';
 import { crossFieldIssues } from './rules.js';
+
+// yaml costs ~40 ms to load: only when a YAML spec is parsed, not on every `import('skypool')`. It is CommonJS
+// too, so a lazy require keeps parseSpecYaml synchronous (constructs need that).
+const requireLazily = createRequire(import.meta.url);
+const yaml = (): typeof import('yaml') => requireLazily('yaml') as typeof import('yaml');
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
@@ -40,7 +45,7 @@ export function parseSpec(input: unknown, source?: string): ClusterSpec {
 
 /** Parses and validates YAML text (a `skypool.yaml`). */
 export function parseSpecYaml(text: string, source = 'skypool.yaml'): ClusterSpec {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const doc = yaml().parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new SpecError(
       doc.errors.map((e) => ({
