@@ -5,7 +5,7 @@ import { request, createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Aspects, Stack } from 'aws-cdk-lib';
+import { App, Aspects, Stack, type AppProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -22,10 +22,17 @@ import { TAG_KEYS } from '../src/providers/types.js';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
+// Every App synthesizes into a directory of this file's own temp dir (an App without outdir makes a cdk.outXXXX
+// in the system temp dir and never removes it).
+const outRoot = mkdtempSync(join(tmpdir(), 'skypool-cdk-test-'));
+let apps = 0;
+const newApp = (props: AppProps = {}) => new App({ outdir: join(outRoot, String((apps += 1))), ...props });
+afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
+
 // One synthesized example (with cdk-nag) shared by every test of the stack: synth takes seconds. aws-cdk-lib's
 // CloudFormation validation runs too, with its findings as errors: synth throws on an invalid template.
 const { app, stack } = (() => {
-  const app = new App({ context: { '@aws-cdk/core:validateAgainstDefaultRules': true } });
+  const app = newApp({ context: { '@aws-cdk/core:validateAgainstDefaultRules': true } });
   Aspects.of(app).add(new AwsSolutionsChecks());
   return buildExampleApp(app, '203.0.113.0/24');
 })();
@@ -187,7 +194,7 @@ describe('SkypoolCluster: the example stack', () => {
 
 describe('SkypoolCluster: with a given VPC and an existing TLS secret', () => {
   it('creates no VPC, places the pool in the given VPC and grants read of the named secret (any ARN suffix)', () => {
-    const stack = new Stack(new App({ builtinCloudFormationValidation: false }), 'Given');
+    const stack = new Stack(newApp({ builtinCloudFormationValidation: false }), 'Given');
     const vpc = new ec2.Vpc(stack, 'Mine', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
     new SkypoolCluster(stack, 'C', {
       spec: { name: 'g', engine: 'swarm', pools: [{ name: 'm', provider: 'aws', region: 'us-east-1', instanceType: 't3.small', count: 1, role: 'manager' }] },
@@ -219,7 +226,7 @@ describe('SkypoolCluster: validation at synth names the construct path and the f
     ],
   };
   const build = (specInput: ClusterSpecInput | string, props: Partial<SkypoolClusterProps> = {}, region?: string) => () =>
-    new SkypoolCluster(new Stack(new App(), 'Val', region ? { env: { region } } : {}), 'Pool', { spec: specInput, engineApiCidr: '10.0.0.0/8', ...props });
+    new SkypoolCluster(new Stack(newApp(), 'Val', region ? { env: { region } } : {}), 'Pool', { spec: specInput, engineApiCidr: '10.0.0.0/8', ...props });
   const withPool = (i: number, patch: Record<string, unknown>): ClusterSpecInput => ({ ...base, pools: base.pools.map((p, j) => (j === i ? { ...p, ...patch } : p)) as ClusterSpecInput['pools'] });
 
   it.each<[string, () => unknown, RegExp]>([
@@ -254,7 +261,7 @@ describe('SkypoolCluster: validation at synth names the construct path and the f
     try {
       const file = join(dir, 'skypool.yaml');
       writeFileSync(file, 'name: f\nengine: swarm\npools:\n  - { name: m, provider: aws, region: us-east-1, instanceType: t3.small, count: 1, role: manager }\n');
-      const stack = new Stack(new App(), 'File');
+      const stack = new Stack(newApp(), 'File');
       const cluster = new SkypoolCluster(stack, 'C', { spec: file, engineApiCidr: '10.0.0.0/8' });
       expect(cluster.spec.name).toBe('f');
       expect(cluster.pools.map((p) => p.pool.name)).toEqual(['m']);
