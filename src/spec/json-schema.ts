@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ClusterSpecSchema } from './schema.js';
 
 /** JSON Schema (draft 2020-12) of skypool.yaml, for editors and `skypool schema`. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { SkypoolError, SpecError, type SpecIssue } from '../errors.js';
 import { ClusterSpecSchema, type ClusterSpec } from './schema.js';
 import { crossFieldIssues } from './rules.js';
@@ -14,7 +14,7 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
 }
 
-function zodIssues(error: z.ZodError): SpecIssue[] {
+function zodIssues(error: z.core.$ZodError): SpecIssue[] {
   return error.issues.flatMap((issue): SpecIssue[] => {
     const base = formatPath(issue.path);
     if (issue.code === 'unrecognized_keys') {
