@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { bridgeName, netnsName } from '../providers/local/index.js';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,11 +60,16 @@ describe('skypool CLI', () => {
     expect(skypool(['up', '--output', 'yaml']).code).toBe(2);
   });
 
+  // Only this cluster's own names: other test files create namespaces and links at the same time.
+  const clusterLeftovers = (cluster: string): string[] => {
+    const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(netnsName(cluster, '')));
+    const bridge = spawnSync('ip', ['link', 'show', bridgeName(cluster)], { encoding: 'utf8' }).status === 0 ? [bridgeName(cluster)] : [];
+    return [...netns, ...bridge];
+  };
   const asRoot = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
   (asRoot ? it : it.skip)('as an ordinary user: read commands work, up refuses before creating anything', async () => {
     await writeFile(join(dir, 'local.yaml'), 'name: cli-nonroot\nengine: swarm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n', { mode: 0o644 });
     await chmod(dir, 0o755); // mkdtemp makes it 0700: the ordinary user must read the spec
-    const before = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
     const asNobody = (args: string[]) => {
       const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, ...args], {
         encoding: 'utf8',
@@ -78,17 +84,15 @@ describe('skypool CLI', () => {
     const up = asNobody(['up', '-f', join(dir, 'local.yaml')]);
     expect(up.code).toBe(1);
     expect(up.stderr).toMatch(/error \[PREREQUISITE_MISSING\]: .*run as root on Linux/);
-    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).toBe(before);
+    expect(clusterLeftovers('cli-nonroot')).toEqual([]);
   });
 
   (asRoot ? it : it.skip)('refuses an engine this release lacks before creating a network or a PKI', async () => {
     await writeFile(join(dir, 'slurm.yaml'), 'name: cli-slurm\nengine: slurm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n');
-    const links = () => spawnSync('ip', ['-br', 'link'], { encoding: 'utf8' }).stdout;
-    const before = links();
     const r = skypool(['up', '-f', 'slurm.yaml']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/engine: engine "slurm" is not implemented in this release yet; use engine: swarm/);
-    expect(links()).toBe(before);
+    expect(clusterLeftovers('cli-slurm')).toEqual([]);
     expect(existsSync(join(dir, 'home', 'clusters', 'cli-slurm'))).toBe(false);
   });
 
