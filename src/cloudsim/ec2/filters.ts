@@ -20,11 +20,24 @@ function valueMatcher(values: readonly string[]): (v: string) => boolean {
 function tagsFilter<T extends { tags: Tags }>(name: string, values: (v: string) => boolean): ((r: T) => boolean) | undefined {
   if (name.startsWith('tag:')) {
     const key = name.slice(4);
-    return (r) => r.tags.some(([k, v]) => k === key && values(v));
+    return byTagList((tags) => tags.some(([k, v]) => k === key && values(v)));
   }
-  if (name === 'tag-key') return (r) => r.tags.some(([k]) => values(k));
-  if (name === 'tag-value') return (r) => r.tags.some(([, v]) => values(v));
+  if (name === 'tag-key') return byTagList((tags) => tags.some(([k]) => values(k)));
+  if (name === 'tag-value') return byTagList((tags) => tags.some(([, v]) => values(v)));
   return undefined;
+}
+
+/** Tag lists are immutable and shared (all instances of one launch hold the same list): reuse the last answer. */
+function byTagList<T extends { tags: Tags }>(test: (tags: Tags) => boolean): (r: T) => boolean {
+  let last: Tags | undefined;
+  let answer = false;
+  return (r) => {
+    if (r.tags !== last) {
+      last = r.tags;
+      answer = test(last);
+    }
+    return answer;
+  };
 }
 
 /** `Filter.N.Name` / `Filter.N.Value.M` → one predicate (AND across filters, OR across a filter's values). */

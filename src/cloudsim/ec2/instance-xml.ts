@@ -61,7 +61,35 @@ function tagsXml(tags: Tags): string {
 
 const dashed = (ip: string) => ip.replace(/\./g, '-');
 
+/** What an instance's rendering depends on besides its immutable fields and launch, and the bytes rendered from it. */
+interface Rendered {
+  readonly state: InstanceState;
+  readonly tags: Tags;
+  readonly ip: number;
+  readonly publicIp: number | undefined;
+  readonly endedAt: number | undefined;
+  readonly reason: string | undefined;
+  readonly xml: RawXml;
+}
+
+// Kept aside (not on the instance) so snapshots stay plain data; only instances someone listed pay for it
+// (one flat string, about 2.7 KB: pre-encoded Buffers cost more, as small ones share 8 KB pool slabs by two).
+const rendered = new WeakMap<Ec2Instance, Rendered>();
+
+/**
+ * `renderInstanceXml`, reused until anything the rendering reads changes. State is derived from the clock, so it
+ * is part of the key: a pending→running transition renders again without any timer.
+ */
 export function instanceXml(store: Ec2Store, i: Ec2Instance, state: InstanceState): RawXml {
+  const r = rendered.get(i);
+  if (r && r.state === state && r.tags === i.tags && r.ip === i.ip && r.publicIp === i.publicIp && r.endedAt === i.endedAt && r.reason === i.reason) return r.xml;
+  const xml = RawXml.measured(renderInstanceXml(store, i, state));
+  rendered.set(i, { state, tags: i.tags, ip: i.ip, publicIp: i.publicIp, endedAt: i.endedAt, reason: i.reason, xml });
+  return xml;
+}
+
+/** Renders without the cache (exported so tests can compare the two). */
+export function renderInstanceXml(store: Ec2Store, i: Ec2Instance, state: InstanceState): string {
   const l = i.launch;
   const lx = launchXml(store, l, i.createdAt);
   const gone = state.name === 'terminated';
@@ -84,13 +112,13 @@ export function instanceXml(store: Ec2Store, i: Ec2Instance, state: InstanceStat
     `<deleteOnTermination>true</deleteOnTermination><networkCardIndex>0</networkCardIndex></attachment>${association}` +
     `<privateIpAddressesSet><item><privateIpAddress>${ip}</privateIpAddress><privateDnsName>${privateDns}</privateDnsName><primary>true</primary>${association}</item></privateIpAddressesSet>` +
     `<ipv6AddressesSet/><interfaceType>interface</interfaceType></item></networkInterfaceSet>`;
-  return new RawXml(
+  return (
     `<instanceId>${i.id}</instanceId>${lx.image}<instanceState><code>${state.code}</code><name>${state.name}</name></instanceState>` +
     `<privateDnsName>${privateDns}</privateDnsName><dnsName>${publicDns}</dnsName><reason>${reason}</reason><amiLaunchIndex>${i.index}</amiLaunchIndex>` +
     `<productCodes/>${lx.placement}<launchTime>${launchTime}</launchTime><placement><availabilityZone>${l.zone}</availabilityZone><groupName/><tenancy>default</tenancy></placement>` +
     `<monitoring><state>disabled</state></monitoring>${gone ? '' : lx.network}${ip ? `<privateIpAddress>${ip}</privateIpAddress>` : ''}` +
     `${publicIp ? `<ipAddress>${publicIp}</ipAddress>` : ''}<sourceDestCheck>true</sourceDestCheck><groupSet>${lx.groups}</groupSet>${stateReason}` +
     `${lx.tail}${tagsXml(i.tags)}<hypervisor>xen</hypervisor>${eni}<ebsOptimized>false</ebsOptimized><enaSupport>true</enaSupport>` +
-    `${state.name === 'pending' ? lx.metadataPending : lx.metadataApplied}<platformDetails>Linux/UNIX</platformDetails><usageOperation>RunInstances</usageOperation>`,
+    `${state.name === 'pending' ? lx.metadataPending : lx.metadataApplied}<platformDetails>Linux/UNIX</platformDetails><usageOperation>RunInstances</usageOperation>`
   );
 }

@@ -1,6 +1,6 @@
 import { decodeToken, encodeToken, type ActionContext, type ActionHandler } from './action.js';
 import { ACCOUNT_ID } from './catalog.js';
-import { instanceXml } from './instance-xml.js';
+import { instanceXml, renderInstanceXml } from './instance-xml.js';
 import { formatIp } from './cidr.js';
 import { checkId, Ec2Error, notFound } from './errors.js';
 import { parseFilters, type FilterFields } from './filters.js';
@@ -8,7 +8,7 @@ import { parseLaunchData } from './launch-spec.js';
 import { allocateAddresses, clientToken, createInstances, grantCapacity, mergeTemplate, remember, replay, resolveLaunch } from './launch.js';
 import { resolveTemplate } from './launch-templates.js';
 import type { Ec2Instance } from './model.js';
-import type { XmlValue } from './xml.js';
+import { RawXml, type XmlValue } from './xml.js';
 
 /** RunInstances, DescribeInstances, TerminateInstances. */
 
@@ -33,7 +33,8 @@ function reservationResult(ctx: ActionContext, instances: readonly Ec2Instance[]
     reservationId: instances[0]?.launch.reservationId,
     ownerId: ACCOUNT_ID,
     groupSet: [],
-    instancesSet: instances.map((i) => instanceXml(ctx.store, i, ctx.store.stateOf(i, now))),
+    // Launch answers show instances pending, a state they soon leave: not worth keeping a rendering of.
+    instancesSet: instances.map((i) => new RawXml(renderInstanceXml(ctx.store, i, ctx.store.stateOf(i, now)))),
   };
 }
 

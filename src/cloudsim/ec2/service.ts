@@ -78,7 +78,7 @@ export function createEc2Service(context: SimContext, options: Ec2ServiceOptions
   const store = new Ec2Store(context, { terminatedRetentionMs: options.terminatedRetentionMs ?? 3_600_000 });
   const limiter = new Ec2RateLimiter(context);
 
-  const reply = (status: number, body: string, requestId: string): SimResponse => ({
+  const reply = (status: number, body: string | Buffer, requestId: string): SimResponse => ({
     status,
     headers: { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId, server: 'AmazonEC2' },
     body,
