@@ -3,7 +3,7 @@
 // The simulator runs in a child process (one core); this process is the client (raw https keep-alive, and the
 // official SDK for a single-client figure). Run after `npx tsc`: node --expose-gc bench/cloudsim-arm.mjs
 import { Agent, request } from 'node:https';
-import { forkSimChild, serveSimInChild, verdict, writeResult } from './lib.mjs';
+import { forkSimChild, timedLoops, serveSimInChild, verdict, writeResult } from './lib.mjs';
 
 const SUB = '0b0b0b0b-1111-4222-8333-444444444444';
 const TOKEN = 'bench-token-0123456789';
@@ -77,11 +77,7 @@ if (process.argv[2] === 'server') {
   };
   let pages = 0;
   let bytes = 0;
-  child.send('cpu');
-  const { cpu: cpuBefore } = await next();
-  const until = performance.now() + SECONDS * 1000;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+  const { elapsed, serverCpuSeconds } = await timedLoops({ child, next, seconds: SECONDS, inFlight: IN_FLIGHT, loop: async (until) => {
     let path = first;
     while (performance.now() < until) {
       const r = await must('GET', path);
@@ -90,11 +86,7 @@ if (process.argv[2] === 'server') {
       const link = nextOf(r.text);
       path = link ? link.slice(url.length) : first;
     }
-  }));
-  const elapsed = (performance.now() - t0) / 1000;
-  child.send('cpu');
-  const { cpu: cpuAfter } = await next();
-  const serverCpuSeconds = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / 1e6;
+  } });
   const pagesPerSecond = pages / elapsed;
   // The machine is shared: the rate one core sustains is pages per CPU-second the simulator process used.
   const pagesPerCpuSecond = pages / serverCpuSeconds;

@@ -4,7 +4,7 @@
 // SigV4-shaped header; the official SDK for a single-client figure).
 // Run after `npx tsc`: node --expose-gc bench/cloudsim-ec2.mjs   (BENCH_VMS, BENCH_SECONDS, BENCH_PAGE, BENCH_IN_FLIGHT)
 import { Agent, request } from 'node:http';
-import { forkSimChild, serveSimInChild, verdict, writeResult } from './lib.mjs';
+import { forkSimChild, timedLoops, serveSimInChild, verdict, writeResult } from './lib.mjs';
 
 const VMS = Number(process.env.BENCH_VMS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -72,11 +72,7 @@ if (process.argv[2] === 'server') {
     let sampled = 0;
     let sampledItems = 0;
     let bytes = 0;
-    child.send('cpu');
-    const { cpu: cpuBefore } = await next();
-    const until = performance.now() + SECONDS * 1000;
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+    const { elapsed, serverCpuSeconds } = await timedLoops({ child, next, seconds: SECONDS, inFlight: IN_FLIGHT, loop: async (until) => {
       let params = first;
       while (performance.now() < until) {
         const r = await call(params);
@@ -89,11 +85,8 @@ if (process.argv[2] === 'server') {
         const token = at < 0 ? undefined : r.body.subarray(at + 11, r.body.indexOf('</nextToken>', at)).toString('latin1');
         params = token ? { ...first, NextToken: token } : first;
       }
-    }));
-    const elapsed = (performance.now() - t0) / 1000;
-    child.send('cpu');
-    const { cpu: cpuAfter } = await next();
-    const serverCpu = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / 1e6 / elapsed;
+    } });
+    const serverCpu = serverCpuSeconds / elapsed;
     const perSecond = pages / elapsed;
     const items = sampledItems / sampled;
     console.log(`raw http, MaxResults ${pageSize}: ${pages} pages (~${items.toFixed(0)} VMs, ${(bytes / pages / 1024).toFixed(1)} KiB/page) in ${elapsed.toFixed(1)} s; server CPU ${(serverCpu * 100).toFixed(0)}% of one core (${(perSecond / serverCpu).toFixed(0)} pages per server CPU-second)`);

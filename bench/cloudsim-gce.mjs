@@ -4,7 +4,7 @@
 // client (raw http keep-alive; the official SDK for a single-client figure).
 // Run after `npx tsc`: node --expose-gc bench/cloudsim-gce.mjs   (BENCH_VMS, BENCH_SECONDS, BENCH_PAGE, BENCH_IN_FLIGHT)
 import { Agent, request } from 'node:http';
-import { forkSimChild, serveSimInChild, verdict, writeResult } from './lib.mjs';
+import { forkSimChild, timedLoops, serveSimInChild, verdict, writeResult } from './lib.mjs';
 
 const PROJECT = 'bench-project';
 const ZONE = 'us-central1-a';
@@ -91,11 +91,7 @@ if (process.argv[2] === 'server') {
   let sampled = 0;
   let sampledItems = 0;
   let bytes = 0;
-  child.send('cpu');
-  const { cpu: cpuBefore } = await next();
-  const until = performance.now() + SECONDS * 1000;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+  const { elapsed, serverCpuSeconds } = await timedLoops({ child, next, seconds: SECONDS, inFlight: IN_FLIGHT, loop: async (until) => {
     let path = first;
     while (performance.now() < until) {
       const r = await getPage(path);
@@ -108,11 +104,8 @@ if (process.argv[2] === 'server') {
       const token = /"nextPageToken":"([^"]+)"/.exec(tail)?.[1];
       path = token ? `${first}&pageToken=${token}` : first;
     }
-  }));
-  const elapsed = (performance.now() - t0) / 1000;
-  child.send('cpu');
-  const { cpu: cpuAfter } = await next();
-  const serverCpu = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / 1e6 / elapsed;
+  } });
+  const serverCpu = serverCpuSeconds / elapsed;
   const pagesPerSecond = pages / elapsed;
   const pageSize = sampledItems / sampled;
   // What one core of the simulator sustains: pages served per second of its own CPU time (the client shares

@@ -51,3 +51,20 @@ export async function forkSimChild(scriptUrl) {
   const next = () => new Promise((resolve) => child.once('message', resolve));
   return { child, next, ready: await next() };
 }
+
+/**
+ * Runs `inFlight` copies of `loop(until)` (each loops until performance.now() reaches `until`) for `seconds`, and
+ * measures the simulator child's CPU over exactly that interval: on a shared machine, pages per CPU-second of the
+ * simulator is what one core of it sustains.
+ */
+export async function timedLoops({ child, next, seconds, inFlight, loop }) {
+  child.send('cpu');
+  const { cpu: before } = await next();
+  const until = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, () => loop(until)));
+  const elapsed = (performance.now() - t0) / 1000;
+  child.send('cpu');
+  const { cpu: after } = await next();
+  return { elapsed, serverCpuSeconds: (after.user + after.system - before.user - before.system) / 1e6 };
+}
