@@ -16,17 +16,5 @@ export async function eachLimited<T, R>(items: readonly T[], limit: number, fn: 
   return out;
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal?.removeEventListener('abort', abort);
-      resolve();
-    }
-    function abort() {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    }
-    signal?.addEventListener('abort', abort, { once: true });
-  });
-}
+// One abortable sleep for the whole project: an abort rejects with skypool's CANCELLED error.
+export { sleep } from '../../src/engines/poll.js';
