@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'NOT_FOUND'
   | 'CANCELLED'
+  | 'LOCKED'
   | 'INTERNAL';
 
 const MARK = Symbol.for('skypool.error');
@@ -107,5 +108,17 @@ export class TimeoutError extends SkypoolError {
 export class ThrottledError extends SkypoolError {
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
     super('THROTTLED', message, { details, cause });
+  }
+}
+
+/** Another process holds the cluster's lock (a mutating call is in progress); exit code 1. */
+export class LockedError extends SkypoolError {
+  constructor(cluster: string, path: string, holder?: { pid: number; hostname: string; operation: string; since: string }) {
+    const who = holder
+      ? `process ${holder.pid} on ${holder.hostname} (${holder.operation}, since ${holder.since})`
+      : 'another process (its lock file is being written or unreadable)';
+    super('LOCKED', `cluster ${cluster} is locked by ${who}: wait for it, or remove ${path} if that process is gone`, {
+      details: { cluster, path, ...(holder ? { holder } : {}) },
+    });
   }
 }

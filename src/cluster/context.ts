@@ -51,6 +51,7 @@ export class ClusterContext {
   private pkiValue: ClusterPki | undefined;
   private driverValue: EngineDriver | undefined;
   private networks = new Map<ProviderName, NetworkRef>();
+  private prerequisitesChecked: Promise<void> | undefined;
 
   constructor(
     public spec: ClusterSpec,
@@ -80,8 +81,23 @@ export class ClusterContext {
     return provider;
   }
 
+  /** Checks every provider once per context (a failed check is retried next time). */
   async checkPrerequisites(): Promise<void> {
-    await Promise.all(this.providerNames.map(async (name) => (await this.provider(name)).checkPrerequisites()));
+    this.prerequisitesChecked ??= Promise.all(this.providerNames.map(async (name) => (await this.provider(name)).checkPrerequisites())).then(
+      () => undefined,
+      (error: unknown) => {
+        this.prerequisitesChecked = undefined;
+        throw error;
+      },
+    );
+    await this.prerequisitesChecked;
+  }
+
+  /** Refuses an engine this release lacks, before any lock, network or PKI exists. */
+  assertEngineSupported(): void {
+    if (this.spec.engine !== 'swarm') {
+      throw new SpecError([{ path: 'engine', message: `engine "${this.spec.engine}" is not implemented in this release yet; use engine: swarm` }]);
+    }
   }
 
   async pki(): Promise<ClusterPki> {
@@ -92,9 +108,7 @@ export class ClusterContext {
   /** The engine driver, with the cluster's client certificate (the PKI is created on first use). */
   async driver(): Promise<EngineDriver> {
     if (!this.driverValue) {
-      if (this.spec.engine !== 'swarm') {
-        throw new SpecError([{ path: 'engine', message: `engine "${this.spec.engine}" is not implemented in this release yet; use engine: swarm` }]);
-      }
+      this.assertEngineSupported();
       const pki = await this.pki();
       this.driverValue = new SwarmDriver({ caPem: pki.ca.certPem, client: pki.client });
     }

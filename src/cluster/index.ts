@@ -7,6 +7,7 @@ import type { ClusterSpec, ClusterSpecInput, ProviderName } from '../spec/schema
 import type { WorkloadSpec, WorkloadStatus } from '../engines/types.js';
 import { converge } from './apply.js';
 import { ClusterContext } from './context.js';
+import { acquireClusterLock } from './lock.js';
 import { findManager } from './nodes.js';
 import { clusterStatus, withReachableAddresses } from './status.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
@@ -61,9 +62,13 @@ export class Cluster {
     return computePlan(this.ctx.spec, await this.ctx.inventory());
   }
 
-  /** Converges VMs and the engine pool onto the spec; a second apply with the same spec changes nothing. */
+  /**
+   * Converges VMs and the engine pool onto the spec; a second apply with the same spec changes nothing.
+   * Holds the cluster's lock throughout (LockedError while another mutating call runs).
+   */
   async apply(options: { signal?: AbortSignal } = {}): Promise<ApplyResult> {
-    return converge(this.ctx, options.signal);
+    await this.checkBeforeChange();
+    return this.locked('apply', () => converge(this.ctx, options.signal));
   }
 
   async status(): Promise<ClusterStatus> {
@@ -77,8 +82,19 @@ export class Cluster {
       throw new SpecError([{ path: 'pool', message: `no pool named "${pool}"; pools are: ${this.ctx.spec.pools.map((p) => p.name).join(', ')}` }]);
     }
     const pools = this.ctx.spec.pools.map((p, i) => (i === index ? { ...p, count } : p));
-    this.ctx.spec = parseSpec({ ...this.ctx.spec, pools });
-    return this.apply(options);
+    const next = parseSpec({ ...this.ctx.spec, pools });
+    await this.checkBeforeChange();
+    return this.locked('scale', async () => {
+      const previous = this.ctx.spec;
+      this.ctx.spec = next;
+      try {
+        return await converge(this.ctx, options.signal);
+      } catch (error) {
+        // The spec in memory must keep describing what the caller asked for last with success.
+        this.ctx.spec = previous;
+        throw error;
+      }
+    });
   }
 
   /**
@@ -87,7 +103,8 @@ export class Cluster {
    */
   async run(workload: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadStatus> {
     const timings: PhaseTiming[] = [];
-    return this.ctx.progress.phase('workload', timings, async () => {
+    this.ctx.assertEngineSupported();
+    return this.locked('run', () => this.ctx.progress.phase('workload', timings, async () => {
       const instances = await this.ctx.inventory(options.signal);
       const manager = await findManager(this.ctx, instances, options.signal ? { signal: options.signal } : {});
       if (!manager) throw new EngineError(`no manager of cluster ${this.ctx.spec.name} answers: run \`skypool up\` first`, { cluster: this.ctx.spec.name });
@@ -98,7 +115,7 @@ export class Cluster {
         ...(options.signal ? { signal: options.signal } : {}),
       });
       return withReachableAddresses(status, instances);
-    });
+    }));
   }
 
   /** One workload's replicas and where each answers, or undefined when no such service runs. */
@@ -112,6 +129,10 @@ export class Cluster {
 
   /** Terminates every VM of the cluster, deletes its networks and the local state (PKI). */
   async destroy(): Promise<DestroyResult> {
+    return this.locked('destroy', () => this.destroyLocked());
+  }
+
+  private async destroyLocked(): Promise<DestroyResult> {
     const started = performance.now();
     const terminated = new Set<string>();
     const networksDeleted: ProviderName[] = [];
@@ -147,6 +168,25 @@ export class Cluster {
       stateRemoved: true,
       durationMs: Math.round(performance.now() - started),
     };
+  }
+
+  /** What an apply can tell without changing anything: it fails here without leaving a lock or a state dir. */
+  private async checkBeforeChange(): Promise<void> {
+    this.ctx.assertEngineSupported();
+    await this.ctx.checkPrerequisites();
+  }
+
+  /** Runs a mutating operation under the cluster's lock file; released whatever the outcome. */
+  private async locked<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    const release = await acquireClusterLock(this.ctx.options.stateDir, this.ctx.spec.name, operation, (holder, path) => {
+      const who = holder ? `process ${holder.pid} (${holder.operation}, since ${holder.since}), which is gone` : 'a process that never finished writing it';
+      this.ctx.progress.message(`taking over the stale lock ${path} left by ${who}`, 'warn');
+    });
+    try {
+      return await work();
+    } finally {
+      await release();
+    }
   }
 
   /** Releases API clients and provider resources; the Cluster is unusable afterwards. */
