@@ -1,5 +1,6 @@
 import type { EC2Client, EC2ClientResolvedConfig, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-ec2';
 import type { Command } from '@smithy/types';
+import { cancelled } from '../../src/engines/poll.js';
 import { mapAwsError, type ErrorContext } from './errors.js';
 
 export type Ec2Command<I extends ServiceInputTypes, O extends ServiceOutputTypes> = Command<ServiceInputTypes, I, ServiceOutputTypes, O, EC2ClientResolvedConfig>;
@@ -16,10 +17,11 @@ export class Ec2Calls {
   ) {}
 
   async call<I extends ServiceInputTypes, O extends ServiceOutputTypes>(action: string, command: Ec2Command<I, O>, context: Partial<ErrorContext> = {}): Promise<O> {
-    this.signal?.throwIfAborted();
     try {
+      this.signal?.throwIfAborted();
       return await this.client.send(command, { abortSignal: this.signal });
     } catch (error) {
+      if (this.signal?.aborted) throw cancelled(this.signal);
       throw mapAwsError(error, { action, region: this.region, ...context });
     }
   }

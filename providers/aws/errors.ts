@@ -26,7 +26,9 @@ export interface ErrorContext {
 export function mapAwsError(error: unknown, ctx: ErrorContext): Error {
   if (SkypoolError.isInstance(error)) return error;
   if (!isAwsError(error)) {
-    if ((error as Error)?.name === 'AbortError') return error as Error;
+    if ((error as Error)?.name === 'AbortError') {
+      return new SkypoolError('CANCELLED', `cancelled during EC2 ${ctx.action}`, { details: { action: ctx.action, region: ctx.region }, cause: error });
+    }
     return new CloudApiError(`EC2 ${ctx.action} failed: ${(error as Error)?.message ?? String(error)}; check the endpoint and network`, { action: ctx.action, region: ctx.region }, error);
   }
   const code = error.name;
