@@ -67,6 +67,11 @@ export function requireGroup(call: ArmCall, writing: boolean): ResourceGroupReco
   return rg;
 }
 
+/** The groups a list call covers: the route's group (404 if absent), or every group of the subscription. */
+export function groupsInScope(call: ArmCall): ResourceGroupRecord[] {
+  return call.route.resourceGroup ? [requireGroup(call, false)] : [...call.store.groups(call.sub).values()];
+}
+
 export function isoTime(wallMs: number): string {
   return new Date(wallMs).toISOString().replace('Z', '0000+00:00');
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { formatIp, parseIp } from './cidr.js';
-import { isoTime, jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json } from './call.js';
+import { isoTime, jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json, groupsInScope } from './call.js';
 import { findSku, skuOffered, skuResource, VM_SKUS, REGIONS, normalizeLocation, ZONES } from './catalog.js';
 import { bodyLocation, checkName, checkSameLocation, deleteReply, page, properties, putReply, rawPage, tagsBody } from './common.js';
 import { allocationMessage, ArmError, badRequest, conflict, invalidParameter, requiredProperty, resourceNotFound } from './errors.js';
@@ -618,7 +618,7 @@ export function getVmss(call: ArmCall, name: string): ArmReply {
 }
 
 export function listVmss(call: ArmCall): ArmReply {
-  const groups = call.route.resourceGroup ? [requireGroup(call, false)] : [...call.store.groups(call.sub).values()];
+  const groups = groupsInScope(call);
   const all = groups.flatMap((rg) => [...rg.vmss.values()].map((s) => [rg, s] as const));
   return page(call, all, ([rg, s]) => vmssJson(call, rg, s), VM_PAGE_SIZE);
 }

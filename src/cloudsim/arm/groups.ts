@@ -1,4 +1,4 @@
-import { jsonBody, requireGroup, str, type ArmCall, type ArmReply, type Json } from './call.js';
+import { jsonBody, str, type ArmCall, type ArmReply, type Json, groupsInScope } from './call.js';
 import { isRegion, normalizeLocation, REGIONS } from './catalog.js';
 import { page, tagsBody } from './common.js';
 import { ArmError, badRequest, resourceGroupNotFound } from './errors.js';
@@ -96,7 +96,7 @@ export function listResources(call: ArmCall): ArmReply {
   const tagName = /tagName\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
   const tagValue = /tagValue\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
   const type = /resourceType\s+eq\s+'([^']*)'/i.exec(filter)?.[1]?.toLowerCase();
-  const groups = call.route.resourceGroup ? [requireGroup(call, false)] : [...call.store.groups(call.sub).values()];
+  const groups = groupsInScope(call);
   const items: Json[] = [];
   for (const rg of groups) {
     const add = (namespace: string, kind: string, r: { name: string; location: string; tags: Readonly<Record<string, string>> }, zone?: string) => {

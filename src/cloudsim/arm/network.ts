@@ -1,4 +1,4 @@
-import { jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json } from './call.js';
+import { jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json, groupsInScope } from './call.js';
 import { contains, overlaps, parseCidr } from './cidr.js';
 import { bodyLocation, checkName, checkSameLocation, deleteReply, etag, page, properties, putReply, tagsBody } from './common.js';
 import { ArmError, badRequest, resourceNotFound } from './errors.js';
@@ -276,7 +276,7 @@ export function deleteVnet(call: ArmCall, name: string): ArmReply {
 }
 
 export function listVnets(call: ArmCall): ArmReply {
-  const groups = call.route.resourceGroup ? [requireGroup(call, false)] : [...call.store.groups(call.sub).values()];
+  const groups = groupsInScope(call);
   const all = groups.flatMap((rg) => [...rg.vnets.values()].map((v) => [rg, v] as const));
   return page(call, all, ([rg, v]) => vnetJson(call, rg, v), PAGE);
 }
@@ -389,7 +389,7 @@ export function deleteNsg(call: ArmCall, name: string): ArmReply {
 }
 
 export function listNsgs(call: ArmCall): ArmReply {
-  const groups = call.route.resourceGroup ? [requireGroup(call, false)] : [...call.store.groups(call.sub).values()];
+  const groups = groupsInScope(call);
   const all = groups.flatMap((rg) => [...rg.nsgs.values()].map((n) => [rg, n] as const));
   return page(call, all, ([rg, n]) => nsgJson(call, rg, n), PAGE);
 }

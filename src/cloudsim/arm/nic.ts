@@ -1,4 +1,4 @@
-import { jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json } from './call.js';
+import { jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json, groupsInScope } from './call.js';
 import { containsIp, formatIp, parseIp } from './cidr.js';
 import { bodyLocation, checkName, checkSameLocation, deleteReply, etag, page, properties, putReply, tagsBody } from './common.js';
 import { badRequest, resourceNotFound } from './errors.js';
@@ -178,7 +178,7 @@ export function deleteNic(call: ArmCall, name: string): ArmReply {
 }
 
 export function listNics(call: ArmCall): ArmReply {
-  const groups = call.route.resourceGroup ? [requireGroup(call, false)] : [...call.store.groups(call.sub).values()];
+  const groups = groupsInScope(call);
   const all = groups.flatMap((rg) => [...rg.nics.values()].map((n) => [rg, n] as const));
   return page(call, all, ([rg, n]) => nicJson(call, rg, n), PAGE);
 }

@@ -1,4 +1,4 @@
-import { jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json } from './call.js';
+import { jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json, groupsInScope } from './call.js';
 import { formatIp } from './cidr.js';
 import { ZONES } from './catalog.js';
 import { bodyLocation, checkName, checkSameLocation, deleteReply, etag, page, properties, putReply, tagsBody } from './common.js';
@@ -87,7 +87,7 @@ export function deletePublicIp(call: ArmCall, name: string): ArmReply {
 }
 
 export function listPublicIps(call: ArmCall): ArmReply {
-  const groups = call.route.resourceGroup ? [requireGroup(call, false)] : [...call.store.groups(call.sub).values()];
+  const groups = groupsInScope(call);
   const all = groups.flatMap((rg) => [...rg.publicIps.values()].map((p) => [rg, p] as const));
   return page(call, all, ([rg, p]) => pipJson(call, rg, p), PAGE);
 }
