@@ -4,6 +4,7 @@ import { bridgeName, netnsName } from '../providers/local/index.js';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stageCheckoutForOtherUsers } from './support/stage-for-other-users.js';
 
 const cli = join(process.cwd(), 'dist/src/cli/main.js');
 let dir: string;
@@ -70,18 +71,26 @@ describe('skypool CLI', () => {
   (asRoot ? it : it.skip)('as an ordinary user: read commands work, up refuses before creating anything', async () => {
     await writeFile(join(dir, 'local.yaml'), 'name: cli-nonroot\nengine: swarm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n', { mode: 0o644 });
     await chmod(dir, 0o755); // mkdtemp makes it 0700: the ordinary user must read the spec
+    const staged = await stageCheckoutForOtherUsers(process.cwd());
     const asNobody = (args: string[]) => {
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, ...args], {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, staged.cli, ...args], {
         encoding: 'utf8',
         cwd: dir,
         env: { ...process.env, HOME: join(dir, 'nobody'), SKYPOOL_STATE_DIR: join(dir, 'nobody') },
       });
       return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     };
-    const plan = asNobody(['plan', '-f', join(dir, 'local.yaml'), '--output', 'json']);
+    let plan: ReturnType<typeof asNobody>;
+    let up: ReturnType<typeof asNobody>;
+    try {
+      plan = asNobody(['plan', '-f', join(dir, 'local.yaml'), '--output', 'json']);
+      up = asNobody(['up', '-f', join(dir, 'local.yaml')]);
+    } finally {
+      await staged.remove();
+    }
+    expect(plan.stderr).toBe('');
     expect(plan.code).toBe(0);
     expect(JSON.parse(plan.stdout)).toMatchObject({ hasChanges: true, creates: [{ names: ['cli-nonroot-m-1'] }] });
-    const up = asNobody(['up', '-f', join(dir, 'local.yaml')]);
     expect(up.code).toBe(1);
     expect(up.stderr).toMatch(/error \[PREREQUISITE_MISSING\]: .*run as root on Linux/);
     expect(clusterLeftovers('cli-nonroot')).toEqual([]);

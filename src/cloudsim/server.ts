@@ -77,6 +77,19 @@ function matches(rule: FaultRule, m: Parameters<SimContext['takeFault']>[0]): bo
   return rule.times === undefined || rule.times > 0;
 }
 
+/**
+ * Real API front ends hold idle keep-alive connections for minutes (Google's 610 s, AWS and Azure load balancers
+ * at least 60-240 s); Node's default of 5 s makes a client that reuses an idle socket race the server's close and
+ * fail with `read ECONNRESET`. The sim holds them as long as the most patient front end.
+ */
+export const IDLE_KEEP_ALIVE_MS = 610_000;
+
+function keepIdleConnectionsLikeCloudFrontEnds(server: Server): void {
+  server.keepAliveTimeout = IDLE_KEEP_ALIVE_MS;
+  // headersTimeout bounds the wait for a request's headers on a fresh or reused socket; keep it the larger.
+  server.headersTimeout = IDLE_KEEP_ALIVE_MS + 1_000;
+}
+
 /** Starts the simulated clouds on loopback. */
 export async function startCloudSim(options: CloudSimOptions = {}): Promise<CloudSim> {
   const host = options.host ?? '127.0.0.1';
@@ -157,6 +170,7 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
   const leaf = await issueCertificate(ca, { commonName: 'cloudsim', usage: 'server', dnsNames: ['localhost'], ipAddresses: [host] });
   const httpServer = createHttpServer(handler('http'));
   const httpsServer = createHttpsServer({ cert: `${leaf.certPem.trimEnd()}\n${ca.certPem}`, key: leaf.keyPem }, handler('https'));
+  for (const server of [httpServer, httpsServer]) keepIdleConnectionsLikeCloudFrontEnds(server);
   const listen = (server: Server, port: number) =>
     new Promise<number>((resolve, reject) => {
       server.once('error', reject);
