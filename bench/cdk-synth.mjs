@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root, median, verdict, writeResult } from './lib.mjs';
+import { median, root, verdict, writeResult } from './lib.mjs';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 
@@ -24,12 +24,18 @@ async function child(kind) {
       example.buildExampleApp(app);
     } else {
       const stack = new cdk.Stack(app, 'Bare', { env: { region: 'eu-west-1' } });
-      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }] });
+      const vpc = new ec2.Vpc(stack, 'Vpc', {
+        maxAzs: 2,
+        natGateways: 0,
+        subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }],
+      });
       new autoscaling.AutoScalingGroup(stack, 'Group', {
         vpc,
         vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
         instanceType: new ec2.InstanceType('t3.medium'),
-        machineImage: ec2.MachineImage.fromSsmParameter('/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id'),
+        machineImage: ec2.MachineImage.fromSsmParameter(
+          '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id',
+        ),
         minCapacity: 3,
         maxCapacity: 3,
       });
@@ -38,7 +44,9 @@ async function child(kind) {
     const assembly = app.synth();
     const t3 = performance.now();
     const resources = assembly.stacks.reduce((n, s) => n + Object.keys(s.template.Resources ?? {}).length, 0);
-    console.log(JSON.stringify({ loadMs: t1 - t0, buildMs: t2 - t1, synthMs: t3 - t2, inProcessMs: t3 - t0, resources }));
+    console.log(
+      JSON.stringify({ loadMs: t1 - t0, buildMs: t2 - t1, synthMs: t3 - t2, inProcessMs: t3 - t0, resources }),
+    );
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
@@ -46,7 +54,11 @@ async function child(kind) {
 
 function sample(kind, env) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', kind], { encoding: 'utf8', cwd: root, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', kind], {
+    encoding: 'utf8',
+    cwd: root,
+    env: { ...process.env, ...env },
+  });
   const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
   if (r.status !== 0) throw new Error(`${kind} synth failed: ${r.stderr}`);
   return { wallMs, ...JSON.parse(r.stdout.trim().split('\n').pop()) };
@@ -79,8 +91,12 @@ if (process.argv[2] === '--child') {
   });
   const bare = summary('bare');
   const skypool = summary('skypool');
-  console.log(`bare app (1 ASG, ${bare.resources} resources): ${bare.wallMs.toFixed(0)} ms wall, build+synth ${(bare.buildMs + bare.synthMs).toFixed(0)} ms`);
-  console.log(`skypool example (${skypool.resources} resources): ${skypool.wallMs.toFixed(0)} ms wall, build+synth ${(skypool.buildMs + skypool.synthMs).toFixed(0)} ms`);
+  console.log(
+    `bare app (1 ASG, ${bare.resources} resources): ${bare.wallMs.toFixed(0)} ms wall, build+synth ${(bare.buildMs + bare.synthMs).toFixed(0)} ms`,
+  );
+  console.log(
+    `skypool example (${skypool.resources} resources): ${skypool.wallMs.toFixed(0)} ms wall, build+synth ${(skypool.buildMs + skypool.synthMs).toFixed(0)} ms`,
+  );
   const result = {
     runs,
     bare,
@@ -95,6 +111,8 @@ if (process.argv[2] === '--child') {
   };
   console.log(`build+synth only (aws-cdk-lib load excluded): ${result.ratioBuildAndSynth.toFixed(2)}x`);
   const nv = result.withoutCfnValidation;
-  console.log(`without CloudFormation validation (CDK_VALIDATION=false): bare ${nv.bareWallMs.toFixed(0)} ms, example ${nv.skypoolWallMs.toFixed(0)} ms, ${nv.ratioWall.toFixed(2)}x`);
+  console.log(
+    `without CloudFormation validation (CDK_VALIDATION=false): bare ${nv.bareWallMs.toFixed(0)} ms, example ${nv.skypoolWallMs.toFixed(0)} ms, ${nv.ratioWall.toFixed(2)}x`,
+  );
   await writeResult('cdk-synth', result);
 }

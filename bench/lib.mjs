@@ -22,7 +22,9 @@ export async function writeResult(name, result) {
 export function verdict(label, value, target, unit, lowerIsBetter = true) {
   const ratio = value / target;
   const ok = lowerIsBetter ? value <= target : value >= target;
-  console.log(`${label}: ${value.toFixed(1)} ${unit} (target ${lowerIsBetter ? '<' : '≥'} ${target} ${unit}, ratio ${ratio.toFixed(2)}) ${ok ? 'OK' : 'MISSED'}`);
+  console.log(
+    `${label}: ${value.toFixed(1)} ${unit} (target ${lowerIsBetter ? '<' : '≥'} ${target} ${unit}, ratio ${ratio.toFixed(2)}) ${ok ? 'OK' : 'MISSED'}`,
+  );
   return { value, target, unit, ratio, ok };
 }
 
@@ -32,13 +34,20 @@ export function verdict(label, value, target, unit, lowerIsBetter = true) {
  */
 export async function serveSimInChild(cloud) {
   const { startCloudSim } = await import(join(root, 'dist/src/cloudsim/index.js'));
-  const gcHeap = () => { globalThis.gc?.(); globalThis.gc?.(); return process.memoryUsage().heapUsed; };
+  const gcHeap = () => {
+    globalThis.gc?.();
+    globalThis.gc?.();
+    return process.memoryUsage().heapUsed;
+  };
   const baseline = gcHeap();
   const sim = await startCloudSim({ bootTimeMs: 1, rateLimits: { [cloud]: { enabled: false } } });
   process.on('message', async (msg) => {
     if (msg === 'heap') process.send({ heap: gcHeap(), baseline });
     if (msg === 'cpu') process.send({ cpu: process.cpuUsage() });
-    if (msg === 'stop') { await sim.stop(); process.exit(0); }
+    if (msg === 'stop') {
+      await sim.stop();
+      process.exit(0);
+    }
   });
   process.send({ port: sim.httpPort, url: sim.httpsUrl, ca: sim.caCertPem, heapAfterStart: gcHeap() });
 }

@@ -1,8 +1,7 @@
 // Local provider + Docker Swarm: time to a 3-node pool Ready, memory per VM with its engine, and the demo's drain
 // numbers (drain duration, requests failed while tasks moved). Needs root on Linux. One run; ratios vs targets.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root, verdict, writeResult } from './lib.mjs';
@@ -58,11 +57,15 @@ try {
   rmSync(stateDir, { recursive: true, force: true });
 }
 
-const demo = spawnSync(process.execPath, [join(root, 'dist/src/demo/main.js'), '--output', 'json'], { encoding: 'utf8', timeout: 300_000 });
+const demo = spawnSync(process.execPath, [join(root, 'dist/src/demo/main.js'), '--output', 'json'], {
+  encoding: 'utf8',
+  timeout: 300_000,
+});
 if (demo.status === 0) {
   const report = JSON.parse(demo.stdout);
   result.demo = { timings: report.timings, requests: report.requests };
-  if (report.timings?.drainMs !== undefined) result.drain = verdict('drain moved every task', report.timings.drainMs, 5_000, 'ms');
+  if (report.timings?.drainMs !== undefined)
+    result.drain = verdict('drain moved every task', report.timings.drainMs, 5_000, 'ms');
   const failed = report.requests?.failed ?? report.requests?.clientVisibleFailures;
   if (failed !== undefined) console.log(`requests failed during the drain: ${failed} (target 0)`);
 } else {

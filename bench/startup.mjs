@@ -2,7 +2,7 @@
 // `node -e 0` in the same run so the ratio to Node's own start-up is visible.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { root, median, verdict, writeResult } from './lib.mjs';
+import { median, root, verdict, writeResult } from './lib.mjs';
 
 const runs = Number(process.env.BENCH_RUNS ?? 15);
 const entry = join(root, 'dist/src/index.js');
@@ -17,19 +17,37 @@ function timed(args) {
 
 // In-process import time (what a user's program pays), measured inside the child.
 function importMs() {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const t=performance.now(); await import(${JSON.stringify(entry)}); console.log(JSON.stringify({ms: performance.now()-t}))`], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const t=performance.now(); await import(${JSON.stringify(entry)}); console.log(JSON.stringify({ms: performance.now()-t}))`,
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout).ms;
 }
 
-const bare = [], imports = [], helps = [];
+const bare = [],
+  imports = [],
+  helps = [];
 for (let i = 0; i < runs; i += 1) {
   bare.push(timed(['-e', '0']));
   imports.push(importMs());
   helps.push(timed([cli, '--help']));
 }
 // Cloud SDKs must not be loaded by the core import.
-const probe = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(entry)}); const { createRequire } = await import('node:module'); const req = createRequire(import.meta.url); console.log(JSON.stringify(Object.keys(req.cache).filter(k => /@aws-sdk|@azure|@google-cloud|aws-cdk-lib/.test(k)).length))`], { encoding: 'utf8' });
+const probe = spawnSync(
+  process.execPath,
+  [
+    '--input-type=module',
+    '-e',
+    `await import(${JSON.stringify(entry)}); const { createRequire } = await import('node:module'); const req = createRequire(import.meta.url); console.log(JSON.stringify(Object.keys(req.cache).filter(k => /@aws-sdk|@azure|@google-cloud|aws-cdk-lib/.test(k)).length))`,
+  ],
+  { encoding: 'utf8' },
+);
 
 const result = {
   runs,
@@ -39,5 +57,7 @@ const result = {
   cliHelpOverNodeStart: median(helps) / median(bare),
   cloudSdkModulesLoadedByCoreImport: Number(probe.stdout.trim() || 0),
 };
-console.log(`node -e 0: ${result.nodeStartMs.toFixed(1)} ms; --help is ${result.cliHelpOverNodeStart.toFixed(2)}x a bare node start`);
+console.log(
+  `node -e 0: ${result.nodeStartMs.toFixed(1)} ms; --help is ${result.cliHelpOverNodeStart.toFixed(2)}x a bare node start`,
+);
 await writeResult('startup', result);

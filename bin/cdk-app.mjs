@@ -26,7 +26,12 @@ while (pending.length > 0) {
   }
   const { outputText } = ts.transpileModule(source, {
     fileName: file,
-    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, verbatimModuleSyntax: false, isolatedModules: true },
+    compilerOptions: {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      verbatimModuleSyntax: false,
+      isolatedModules: true,
+    },
   });
   const target = join(out, relative(root, file)).replace(/\.ts$/, '.js');
   mkdirSync(dirname(target), { recursive: true });

@@ -29,7 +29,11 @@ export class SkypoolError extends Error {
   /** Extra structured detail for `--output json`; never holds secrets. */
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; exitCode?: 1 | 2; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; exitCode?: 1 | 2; details?: Record<string, unknown> } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -113,7 +117,11 @@ export class ThrottledError extends SkypoolError {
 
 /** Another process holds the cluster's lock (a mutating call is in progress); exit code 1. */
 export class LockedError extends SkypoolError {
-  constructor(cluster: string, path: string, holder?: { pid: number; hostname: string; operation: string; since: string }) {
+  constructor(
+    cluster: string,
+    path: string,
+    holder?: { pid: number; hostname: string; operation: string; since: string },
+  ) {
     const who = holder
       ? `process ${holder.pid} on ${holder.hostname} (${holder.operation}, since ${holder.since})`
       : 'another process (its lock file is being written or unreadable)';

@@ -1,6 +1,6 @@
-import type { ClusterSpec, NodePoolSpec } from './spec/schema.js';
-import { poolSpecHash } from './spec/hash.js';
 import type { Instance } from './providers/types.js';
+import { poolSpecHash } from './spec/hash.js';
+import type { ClusterSpec, NodePoolSpec } from './spec/schema.js';
 
 export interface PlannedCreate {
   readonly pool: NodePoolSpec;
@@ -35,7 +35,8 @@ export function nodeIndex(cluster: string, pool: string, name: string): number {
 }
 
 function byIndexDescending(cluster: string) {
-  return (a: Instance, b: Instance) => nodeIndex(cluster, b.tags.pool, b.name) - nodeIndex(cluster, a.tags.pool, a.name);
+  return (a: Instance, b: Instance) =>
+    nodeIndex(cluster, b.tags.pool, b.name) - nodeIndex(cluster, a.tags.pool, a.name);
 }
 
 /**
@@ -44,7 +45,9 @@ function byIndexDescending(cluster: string) {
  * pool's are replaced (deleted and created again under a free name); scale-down removes the highest indexes first.
  */
 export function computePlan(spec: ClusterSpec, instances: readonly Instance[]): Plan {
-  const live = instances.filter((i) => i.tags.cluster === spec.name && i.state !== 'terminated' && i.state !== 'stopping');
+  const live = instances.filter(
+    (i) => i.tags.cluster === spec.name && i.state !== 'terminated' && i.state !== 'stopping',
+  );
   const creates: PlannedCreate[] = [];
   const deletes: PlannedDelete[] = [];
   const unchanged: Instance[] = [];
@@ -57,8 +60,11 @@ export function computePlan(spec: ClusterSpec, instances: readonly Instance[]): 
   for (const pool of spec.pools) {
     const specHash = poolSpecHash(spec, pool);
     const members = live.filter((i) => i.tags.pool === pool.name);
-    const current = members.filter((i) => i.tags.specHash === specHash && i.provider === pool.provider && i.tags.role === pool.role);
-    for (const stale of members.filter((i) => !current.includes(i))) deletes.push({ instance: stale, reason: 'spec-changed' });
+    const current = members.filter(
+      (i) => i.tags.specHash === specHash && i.provider === pool.provider && i.tags.role === pool.role,
+    );
+    for (const stale of members.filter((i) => !current.includes(i)))
+      deletes.push({ instance: stale, reason: 'spec-changed' });
 
     const keep = [...current].sort(byIndexDescending(spec.name)).reverse();
     if (keep.length > pool.count) {

@@ -1,24 +1,24 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request, createServer } from 'node:https';
+import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Aspects, Stack, type AppProps } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { createCertificateAuthority, type CertificateBundle } from '../src/bootstrap/pki.js';
+import { App, type AppProps, Aspects, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { type CertificateBundle, createCertificateAuthority } from '../src/bootstrap/pki.js';
 import { renderUserData, USER_DATA_MAX_BYTES } from '../src/bootstrap/user-data.js';
-import { buildExampleApp, EXAMPLE_SPEC } from '../src/cdk/example.js';
 import { SkypoolCluster, type SkypoolClusterProps } from '../src/cdk/cluster.js';
+import { buildExampleApp, EXAMPLE_SPEC } from '../src/cdk/example.js';
+import { instanceTypeForSize } from '../src/cdk/instance-types.js';
 import { userDataSizeIssue } from '../src/cdk/resolve.js';
 import { createCdkTlsSecret, ensureCdkClusterPki } from '../src/cdk/tls.js';
-import { instanceTypeForSize } from '../src/cdk/instance-types.js';
-import { parseSpec, poolSpecHash, type ClusterSpecInput } from '../src/spec/index.js';
 import { TAG_KEYS } from '../src/providers/types.js';
+import { type ClusterSpecInput, parseSpec, poolSpecHash } from '../src/spec/index.js';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
@@ -45,7 +45,8 @@ beforeAll(() => {
 
 const spec = parseSpec(EXAMPLE_SPEC);
 const poolSpec = (name: string) => spec.pools.find((p) => p.name === name)!;
-const byType = (type: string): [string, Resource][] => Object.entries(template.findResources(type)) as [string, Resource][];
+const byType = (type: string): [string, Resource][] =>
+  Object.entries(template.findResources(type)) as [string, Resource][];
 /** The resource of `type` whose logical id contains the pool's construct id. */
 const ofPool = (type: string, pool: string): [string, Resource] => {
   const found = byType(type).filter(([id]) => id.includes(`Pool${pool.replace(/-/g, '')}`));
@@ -63,35 +64,53 @@ describe('SkypoolCluster: the example stack', () => {
     template.resourceCountIs('AWS::EC2::EIP', 1);
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
     expect(JSON.stringify(template.toJSON())).not.toContain('gcp-workers');
-    template.hasParameter('*', { Type: 'AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>', Default: '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id' });
+    template.hasParameter('*', {
+      Type: 'AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>',
+      Default: '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id',
+    });
   });
 
   it.each([
     ['managers', '3', 't3.medium'],
     ['workers', '4', 'm6i.large'],
-  ])('pool %s: min = max = desired = %s, instance type %s, ownership tags propagated at launch', (pool, count, instanceType) => {
-    const [, group] = ofPool('AWS::AutoScaling::AutoScalingGroup', pool);
-    expect([group.Properties.MinSize, group.Properties.MaxSize, group.Properties.DesiredCapacity]).toEqual([count, count, count]);
-    const tags = {
-      [TAG_KEYS.cluster]: 'demo',
-      [TAG_KEYS.pool]: pool,
-      [TAG_KEYS.role]: poolSpec(pool).role,
-      [TAG_KEYS.specHash]: poolSpecHash(spec, poolSpec(pool)),
-    };
-    expect(group.Properties.Tags).toEqual(Object.entries(tags).map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: true })));
-    const [, lt] = ofPool('AWS::EC2::LaunchTemplate', pool);
-    const data = lt.Properties.LaunchTemplateData;
-    expect(data.InstanceType).toBe(instanceType);
-    const instanceTags = data.TagSpecifications.find((t: { ResourceType: string }) => t.ResourceType === 'instance').Tags;
-    expect(instanceTags).toEqual(expect.arrayContaining(Object.entries(tags).map(([Key, Value]) => ({ Key, Value }))));
-    expect(instanceTags).toContainEqual({ Key: 'Name', Value: `demo-${pool}` });
-  });
+  ])(
+    'pool %s: min = max = desired = %s, instance type %s, ownership tags propagated at launch',
+    (pool, count, instanceType) => {
+      const [, group] = ofPool('AWS::AutoScaling::AutoScalingGroup', pool);
+      expect([group.Properties.MinSize, group.Properties.MaxSize, group.Properties.DesiredCapacity]).toEqual([
+        count,
+        count,
+        count,
+      ]);
+      const tags = {
+        [TAG_KEYS.cluster]: 'demo',
+        [TAG_KEYS.pool]: pool,
+        [TAG_KEYS.role]: poolSpec(pool).role,
+        [TAG_KEYS.specHash]: poolSpecHash(spec, poolSpec(pool)),
+      };
+      expect(group.Properties.Tags).toEqual(
+        Object.entries(tags).map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: true })),
+      );
+      const [, lt] = ofPool('AWS::EC2::LaunchTemplate', pool);
+      const data = lt.Properties.LaunchTemplateData;
+      expect(data.InstanceType).toBe(instanceType);
+      const instanceTags = data.TagSpecifications.find(
+        (t: { ResourceType: string }) => t.ResourceType === 'instance',
+      ).Tags;
+      expect(instanceTags).toEqual(
+        expect.arrayContaining(Object.entries(tags).map(([Key, Value]) => ({ Key, Value }))),
+      );
+      expect(instanceTags).toContainEqual({ Key: 'Name', Value: `demo-${pool}` });
+    },
+  );
 
   it('requires IMDSv2 (tokens required, one hop) and an encrypted root volume', () => {
     for (const [, lt] of byType('AWS::EC2::LaunchTemplate')) {
       const data = lt.Properties.LaunchTemplateData;
       expect(data.MetadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
-      expect(data.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/sda1', Ebs: { Encrypted: true, VolumeSize: 20, VolumeType: 'gp3' } }]);
+      expect(data.BlockDeviceMappings).toEqual([
+        { DeviceName: '/dev/sda1', Ebs: { Encrypted: true, VolumeSize: 20, VolumeType: 'gp3' } },
+      ]);
     }
   });
 
@@ -114,15 +133,32 @@ describe('SkypoolCluster: the example stack', () => {
   it('gives workers read of the two secrets only, managers also the token write and the Elastic IP', () => {
     const statements = (pool: string) => {
       const [roleId] = ofPool('AWS::IAM::Role', pool);
-      const policies = byType('AWS::IAM::Policy').filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId));
+      const policies = byType('AWS::IAM::Policy').filter(([, p]) =>
+        p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId),
+      );
       expect(policies).toHaveLength(1);
-      return policies[0]![1].Properties.PolicyDocument.Statement as { Sid: string; Action: string; Resource: unknown; Condition?: unknown }[];
+      return policies[0]![1].Properties.PolicyDocument.Statement as {
+        Sid: string;
+        Action: string;
+        Resource: unknown;
+        Condition?: unknown;
+      }[];
     };
     const [joinId] = byType('AWS::SecretsManager::Secret').find(([id]) => id.includes('JoinSecret'))!;
     const [tlsId] = byType('AWS::SecretsManager::Secret').find(([id]) => id.includes('TlsSecret'))!;
-    const read = { Sid: 'ReadClusterSecrets', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: [{ Ref: joinId }, { Ref: tlsId }] };
+    const read = {
+      Sid: 'ReadClusterSecrets',
+      Effect: 'Allow',
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: [{ Ref: joinId }, { Ref: tlsId }],
+    };
     const clusterTag = { StringEquals: { 'aws:ResourceTag/skypool-cluster': 'demo' } };
-    const name = { Sid: 'NameOwnInstance', Effect: 'Allow', Action: 'ec2:CreateTags', Condition: { ...clusterTag, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['Name'] } } };
+    const name = {
+      Sid: 'NameOwnInstance',
+      Effect: 'Allow',
+      Action: 'ec2:CreateTags',
+      Condition: { ...clusterTag, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['Name'] } },
+    };
 
     const workers = statements('workers');
     expect(workers.map((s) => s.Sid)).toEqual(['ReadClusterSecrets', 'NameOwnInstance']);
@@ -130,8 +166,18 @@ describe('SkypoolCluster: the example stack', () => {
     expect(workers[1]).toMatchObject(name);
 
     const managers = statements('managers');
-    expect(managers.map((s) => s.Sid)).toEqual(['ReadClusterSecrets', 'NameOwnInstance', 'PublishJoinTokens', 'TakeManagerAddress']);
-    expect(managers[2]).toEqual({ Sid: 'PublishJoinTokens', Effect: 'Allow', Action: 'secretsmanager:PutSecretValue', Resource: { Ref: joinId } });
+    expect(managers.map((s) => s.Sid)).toEqual([
+      'ReadClusterSecrets',
+      'NameOwnInstance',
+      'PublishJoinTokens',
+      'TakeManagerAddress',
+    ]);
+    expect(managers[2]).toEqual({
+      Sid: 'PublishJoinTokens',
+      Effect: 'Allow',
+      Action: 'secretsmanager:PutSecretValue',
+      Resource: { Ref: joinId },
+    });
     expect(managers[3]).toMatchObject({ Action: 'ec2:AssociateAddress', Condition: clusterTag });
     expect(JSON.stringify(managers[3]!.Resource)).toContain('"AllocationId"');
     for (const s of [...workers, ...managers]) expect(s.Action).not.toMatch(/\*/);
@@ -143,13 +189,31 @@ describe('SkypoolCluster: the example stack', () => {
     const [managersSg, managers] = ofPool('AWS::EC2::SecurityGroup', 'managers');
     const [workersSg, workers] = ofPool('AWS::EC2::SecurityGroup', 'workers');
     const [nodesSg, nodes] = byType('AWS::EC2::SecurityGroup').find(([id]) => id.includes('NodesSecurityGroup'))!;
-    const cidrRules = (sg: Resource) => (sg.Properties.SecurityGroupIngress ?? []).map((r: Record<string, unknown>) => `${r.CidrIp} ${r.IpProtocol}/${r.FromPort}-${r.ToPort}`).sort();
-    expect(cidrRules(nodes)).toEqual(['198.51.100.0/24 tcp/7946-7946', '198.51.100.0/24 udp/4789-4789', '198.51.100.0/24 udp/7946-7946']);
+    const cidrRules = (sg: Resource) =>
+      (sg.Properties.SecurityGroupIngress ?? [])
+        .map((r: Record<string, unknown>) => `${r.CidrIp} ${r.IpProtocol}/${r.FromPort}-${r.ToPort}`)
+        .sort();
+    expect(cidrRules(nodes)).toEqual([
+      '198.51.100.0/24 tcp/7946-7946',
+      '198.51.100.0/24 udp/4789-4789',
+      '198.51.100.0/24 udp/7946-7946',
+    ]);
     expect(cidrRules(managers)).toEqual(['198.51.100.0/24 tcp/2377-2377', '203.0.113.0/24 tcp/2376-2376']);
     expect(cidrRules(workers)).toEqual(['203.0.113.0/24 tcp/2376-2376']);
-    const name = (ref: unknown) => ({ [managersSg]: 'managers', [workersSg]: 'workers', [nodesSg]: 'nodes' })[(ref as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]];
-    const peerRules = byType('AWS::EC2::SecurityGroupIngress').map(([, r]) => `${name(r.Properties.SourceSecurityGroupId)}->${name(r.Properties.GroupId)} ${r.Properties.IpProtocol}/${r.Properties.FromPort}`);
-    expect(peerRules.sort()).toEqual(['nodes->managers tcp/2377', 'nodes->nodes tcp/7946', 'nodes->nodes udp/4789', 'nodes->nodes udp/7946']);
+    const name = (ref: unknown) =>
+      ({ [managersSg]: 'managers', [workersSg]: 'workers', [nodesSg]: 'nodes' })[
+        (ref as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]
+      ];
+    const peerRules = byType('AWS::EC2::SecurityGroupIngress').map(
+      ([, r]) =>
+        `${name(r.Properties.SourceSecurityGroupId)}->${name(r.Properties.GroupId)} ${r.Properties.IpProtocol}/${r.Properties.FromPort}`,
+    );
+    expect(peerRules.sort()).toEqual([
+      'nodes->managers tcp/2377',
+      'nodes->nodes tcp/7946',
+      'nodes->nodes udp/4789',
+      'nodes->nodes udp/7946',
+    ]);
     // Every node is in its pool's group and in the cluster's group.
     for (const pool of ['managers', 'workers']) {
       const [, lt] = ofPool('AWS::EC2::LaunchTemplate', pool);
@@ -164,7 +228,18 @@ describe('SkypoolCluster: the example stack', () => {
     template.hasOutput('*', { Value: 'skypool/demo/tls' });
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       Name: 'skypool/demo/swarm-join',
-      SecretString: { 'Fn::Join': ['', ['{"eipAllocationId":"', { 'Fn::GetAtt': [eipId, 'AllocationId'] }, '","eipAddress":"', { 'Fn::GetAtt': [eipId, 'PublicIp'] }, '"}']] },
+      SecretString: {
+        'Fn::Join': [
+          '',
+          [
+            '{"eipAllocationId":"',
+            { 'Fn::GetAtt': [eipId, 'AllocationId'] },
+            '","eipAddress":"',
+            { 'Fn::GetAtt': [eipId, 'PublicIp'] },
+            '"}',
+          ],
+        ],
+      },
     });
     template.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'skypool/demo/tls', SecretString: '{}' });
     expect(stack.region).toBe('eu-west-1');
@@ -174,15 +249,22 @@ describe('SkypoolCluster: the example stack', () => {
     const warnings = annotations.findWarning('*', Match.anyValue());
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.id).toBe('/SkypoolDemo/Cluster');
-    expect(String(warnings[0]!.entry.data)).toMatch(/pool "gcp-workers" \(gcp, europe-west4, 2 workers\) is not deployed by this stack.*ManagerAddress/);
+    expect(String(warnings[0]!.entry.data)).toMatch(
+      /pool "gcp-workers" \(gcp, europe-west4, 2 workers\) is not deployed by this stack.*ManagerAddress/,
+    );
   });
 
   it('is clean under cdk-nag AwsSolutionsChecks, and every suppression has a reason', () => {
     expect(annotations.findError('*', Match.anyValue()).map((e) => String(e.entry.data).slice(0, 200))).toEqual([]);
-    const suppressions = Object.values(template.toJSON().Resources as Record<string, { Metadata?: { cdk_nag?: { rules_to_suppress: { id: string; reason: string }[] } } }>).flatMap(
-      (r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? [],
+    const suppressions = Object.values(
+      template.toJSON().Resources as Record<
+        string,
+        { Metadata?: { cdk_nag?: { rules_to_suppress: { id: string; reason: string }[] } } }
+      >,
+    ).flatMap((r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? []);
+    expect(new Set(suppressions.map((s) => s.id))).toEqual(
+      new Set(['AwsSolutions-SMG4', 'AwsSolutions-IAM5', 'AwsSolutions-AS3']),
     );
-    expect(new Set(suppressions.map((s) => s.id))).toEqual(new Set(['AwsSolutions-SMG4', 'AwsSolutions-IAM5', 'AwsSolutions-AS3']));
     for (const s of suppressions) expect(s.reason.length).toBeGreaterThan(30);
   });
 
@@ -195,9 +277,19 @@ describe('SkypoolCluster: the example stack', () => {
 describe('SkypoolCluster: with a given VPC and an existing TLS secret', () => {
   it('creates no VPC, places the pool in the given VPC and grants read of the named secret (any ARN suffix)', () => {
     const stack = new Stack(newApp({ builtinCloudFormationValidation: false }), 'Given');
-    const vpc = new ec2.Vpc(stack, 'Mine', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
+    const vpc = new ec2.Vpc(stack, 'Mine', {
+      maxAzs: 1,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }],
+    });
     new SkypoolCluster(stack, 'C', {
-      spec: { name: 'g', engine: 'swarm', pools: [{ name: 'm', provider: 'aws', region: 'us-east-1', instanceType: 't3.small', count: 1, role: 'manager' }] },
+      spec: {
+        name: 'g',
+        engine: 'swarm',
+        pools: [
+          { name: 'm', provider: 'aws', region: 'us-east-1', instanceType: 't3.small', count: 1, role: 'manager' },
+        ],
+      },
       engineApiCidr: '10.1.0.0/16',
       vpc,
       tlsSecretName: 'team/skypool-tls',
@@ -225,19 +317,60 @@ describe('SkypoolCluster: validation at synth names the construct path and the f
       { name: 'w', provider: 'aws', region: 'us-east-1', size: { cpus: 2, memoryGiB: 2 }, count: 2, role: 'worker' },
     ],
   };
-  const build = (specInput: ClusterSpecInput | string, props: Partial<SkypoolClusterProps> = {}, region?: string) => () =>
-    new SkypoolCluster(new Stack(newApp(), 'Val', region ? { env: { region } } : {}), 'Pool', { spec: specInput, engineApiCidr: '10.0.0.0/8', ...props });
-  const withPool = (i: number, patch: Record<string, unknown>): ClusterSpecInput => ({ ...base, pools: base.pools.map((p, j) => (j === i ? { ...p, ...patch } : p)) as ClusterSpecInput['pools'] });
+  const build =
+    (specInput: ClusterSpecInput | string, props: Partial<SkypoolClusterProps> = {}, region?: string) =>
+    () =>
+      new SkypoolCluster(new Stack(newApp(), 'Val', region ? { env: { region } } : {}), 'Pool', {
+        spec: specInput,
+        engineApiCidr: '10.0.0.0/8',
+        ...props,
+      });
+  const withPool = (i: number, patch: Record<string, unknown>): ClusterSpecInput => ({
+    ...base,
+    pools: base.pools.map((p, j) => (j === i ? { ...p, ...patch } : p)) as ClusterSpecInput['pools'],
+  });
 
   it.each<[string, () => unknown, RegExp]>([
-    ['a negative count', build(withPool(0, { count: -1 })), /construct Val\/Pool[\s\S]*pools\[0\]\.count: count must be 0 or more/],
-    ['a fractional count', build(withPool(1, { count: 1.5 })), /construct Val\/Pool[\s\S]*pools\[1\]\.count: count must be a whole number/],
-    ['a size no instance type has', build(withPool(1, { size: { cpus: 256, memoryGiB: 2048 } })), /construct Val\/Pool[\s\S]*pools\[1\]\.size: no t3\/m6i instance type has 256 vCPUs and 2048 GiB; set instanceType/],
-    ['two regions in one stack', build(withPool(1, { region: 'us-west-2' })), /construct Val\/Pool[\s\S]*pools\[1\]\.region: a stack deploys to one region/],
-    ['a region other than the stack', build(base, {}, 'eu-west-1'), /pools\[0\]\.region: "us-east-1" differs from the stack's region "eu-west-1"/],
-    ['a bad engine API CIDR', build(base, { engineApiCidr: '10.0.0.300/8' }), /construct Val\/Pool[\s\S]*props\.engineApiCidr: "10\.0\.0\.300\/8" is not an IPv4 CIDR/],
-    ['AWS workers without an AWS manager', build(withPool(0, { provider: 'gcp', region: 'europe-west4' })), /pools\[1\]\.role: AWS workers join through a manager of this stack/],
-    ['a missing spec file', build('/nonexistent/skypool.yaml'), /construct Val\/Pool: cannot read the cluster spec \/nonexistent\/skypool\.yaml/],
+    [
+      'a negative count',
+      build(withPool(0, { count: -1 })),
+      /construct Val\/Pool[\s\S]*pools\[0\]\.count: count must be 0 or more/,
+    ],
+    [
+      'a fractional count',
+      build(withPool(1, { count: 1.5 })),
+      /construct Val\/Pool[\s\S]*pools\[1\]\.count: count must be a whole number/,
+    ],
+    [
+      'a size no instance type has',
+      build(withPool(1, { size: { cpus: 256, memoryGiB: 2048 } })),
+      /construct Val\/Pool[\s\S]*pools\[1\]\.size: no t3\/m6i instance type has 256 vCPUs and 2048 GiB; set instanceType/,
+    ],
+    [
+      'two regions in one stack',
+      build(withPool(1, { region: 'us-west-2' })),
+      /construct Val\/Pool[\s\S]*pools\[1\]\.region: a stack deploys to one region/,
+    ],
+    [
+      'a region other than the stack',
+      build(base, {}, 'eu-west-1'),
+      /pools\[0\]\.region: "us-east-1" differs from the stack's region "eu-west-1"/,
+    ],
+    [
+      'a bad engine API CIDR',
+      build(base, { engineApiCidr: '10.0.0.300/8' }),
+      /construct Val\/Pool[\s\S]*props\.engineApiCidr: "10\.0\.0\.300\/8" is not an IPv4 CIDR/,
+    ],
+    [
+      'AWS workers without an AWS manager',
+      build(withPool(0, { provider: 'gcp', region: 'europe-west4' })),
+      /pools\[1\]\.role: AWS workers join through a manager of this stack/,
+    ],
+    [
+      'a missing spec file',
+      build('/nonexistent/skypool.yaml'),
+      /construct Val\/Pool: cannot read the cluster spec \/nonexistent\/skypool\.yaml/,
+    ],
   ])('rejects %s', (_what, make, message) => {
     expect(make).toThrow(message);
   });
@@ -252,7 +385,17 @@ describe('SkypoolCluster: validation at synth names the construct path and the f
 
   it('keeps the pool boot script under 16 KB even with the longest names the spec allows', () => {
     const cluster = 'c'.repeat(24);
-    const script = renderUserData({ engine: 'swarm', role: 'manager', cluster, pool: 'p'.repeat(20), source: { kind: 'aws-secrets-manager', joinSecretId: `skypool/${cluster}/swarm-join`, tlsSecretId: `skypool/${cluster}/tls` } });
+    const script = renderUserData({
+      engine: 'swarm',
+      role: 'manager',
+      cluster,
+      pool: 'p'.repeat(20),
+      source: {
+        kind: 'aws-secrets-manager',
+        joinSecretId: `skypool/${cluster}/swarm-join`,
+        tlsSecretId: `skypool/${cluster}/tls`,
+      },
+    });
     expect(Buffer.byteLength(script)).toBeLessThanOrEqual(USER_DATA_MAX_BYTES);
   });
 
@@ -260,13 +403,23 @@ describe('SkypoolCluster: validation at synth names the construct path and the f
     const dir = mkdtempSync(join(tmpdir(), 'skypool-cdk-'));
     try {
       const file = join(dir, 'skypool.yaml');
-      writeFileSync(file, 'name: f\nengine: swarm\npools:\n  - { name: m, provider: aws, region: us-east-1, instanceType: t3.small, count: 1, role: manager }\n');
+      writeFileSync(
+        file,
+        'name: f\nengine: swarm\npools:\n  - { name: m, provider: aws, region: us-east-1, instanceType: t3.small, count: 1, role: manager }\n',
+      );
       const stack = new Stack(newApp(), 'File');
       const cluster = new SkypoolCluster(stack, 'C', { spec: file, engineApiCidr: '10.0.0.0/8' });
       expect(cluster.spec.name).toBe('f');
       expect(cluster.pools.map((p) => p.pool.name)).toEqual(['m']);
-      writeFileSync(file, 'name: f\nengine: swarm\npools:\n  - { name: m, provider: aws, region: us-east-1, instanceType: t3.small, count: -2, role: manager }\n');
-      expect(build(file)).toThrow(new RegExp(`construct Val/Pool \\(${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)[\\s\\S]*pools\\[0\\]\\.count`));
+      writeFileSync(
+        file,
+        'name: f\nengine: swarm\npools:\n  - { name: m, provider: aws, region: us-east-1, instanceType: t3.small, count: -2, role: manager }\n',
+      );
+      expect(build(file)).toThrow(
+        new RegExp(
+          `construct Val/Pool \\(${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)[\\s\\S]*pools\\[0\\]\\.count`,
+        ),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -315,7 +468,9 @@ describe('CDK node boot: TLS made at boot, AWS calls signed by the node', () => 
 
   it('makes a server cert the SDK trusts with its cluster CA, and rejects clients the node issuer could mint', async () => {
     // A CA that cannot sign intermediates (the SDK's default) is refused with what to do.
-    await expect(createCdkTlsSecret(await createCertificateAuthority('old CA', 3650, 0))).rejects.toThrow(/path length 0.*ensureCdkClusterPki/);
+    await expect(createCdkTlsSecret(await createCertificateAuthority('old CA', 3650, 0))).rejects.toThrow(
+      /path length 0.*ensureCdkClusterPki/,
+    );
     const secret = await createCdkTlsSecret(ca);
     expect(secret.issuerKeyPem).toContain('PRIVATE KEY');
     const tlsDir = bootTls(JSON.stringify({ ...secret, eipAddress: '203.0.113.50' }));
@@ -324,26 +479,62 @@ describe('CDK node boot: TLS made at boot, AWS calls signed by the node', () => 
     expect(files).toMatch(/-rw------- .* key\.pem/);
     const read = (f: string) => readFileSync(join(tlsDir, f), 'utf8');
     expect(read('ca.pem').trim()).toBe(ca.certPem.trim());
-    const sans = execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName,extendedKeyUsage'], { input: read('cert.pem'), encoding: 'utf8' });
-    expect(sans).toMatch(/DNS:demo-managers-0abc, IP Address:10\.0\.1\.23, IP Address:127\.0\.0\.1, IP Address:198\.51\.100\.9, IP Address:203\.0\.113\.50/);
+    const sans = execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName,extendedKeyUsage'], {
+      input: read('cert.pem'),
+      encoding: 'utf8',
+    });
+    expect(sans).toMatch(
+      /DNS:demo-managers-0abc, IP Address:10\.0\.1\.23, IP Address:127\.0\.0\.1, IP Address:198\.51\.100\.9, IP Address:203\.0\.113\.50/,
+    );
     expect(sans).toMatch(/TLS Web Server Authentication/);
 
     // A client cert signed by the node issuer (what a compromised node could make) is refused by the engine side.
-    const rogueKey = execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout'], { encoding: 'utf8' });
+    const rogueKey = execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout'], {
+      encoding: 'utf8',
+    });
     writeFileSync(join(dir, 'rogue.key'), rogueKey, { mode: 0o600 });
     writeFileSync(join(dir, 'issuer-key.pem'), secret.issuerKeyPem, { mode: 0o600 });
     writeFileSync(join(dir, 'ext'), 'extendedKeyUsage=clientAuth\n');
-    const csr = execFileSync('openssl', ['req', '-new', '-key', join(dir, 'rogue.key'), '-subj', '/CN=rogue'], { encoding: 'utf8' });
-    const rogue = execFileSync('openssl', ['x509', '-req', '-CA', join(tlsDir, 'issuer.pem'), '-CAkey', join(dir, 'issuer-key.pem'), '-set_serial', '7', '-days', '1', '-extfile', join(dir, 'ext')], { input: csr, encoding: 'utf8' });
+    const csr = execFileSync('openssl', ['req', '-new', '-key', join(dir, 'rogue.key'), '-subj', '/CN=rogue'], {
+      encoding: 'utf8',
+    });
+    const rogue = execFileSync(
+      'openssl',
+      [
+        'x509',
+        '-req',
+        '-CA',
+        join(tlsDir, 'issuer.pem'),
+        '-CAkey',
+        join(dir, 'issuer-key.pem'),
+        '-set_serial',
+        '7',
+        '-days',
+        '1',
+        '-extfile',
+        join(dir, 'ext'),
+      ],
+      { input: csr, encoding: 'utf8' },
+    );
 
     // Refused for the reason the design relies on: the issuer's EKU does not allow client authentication.
     writeFileSync(join(dir, 'rogue.pem'), rogue);
     const verify = (purpose: string, file: string) =>
-      execFileSync('sh', ['-c', `openssl verify -purpose ${purpose} -CAfile ${tlsDir}/ca.pem -untrusted ${tlsDir}/issuer.pem ${file} 2>&1 || true`], { encoding: 'utf8' });
+      execFileSync(
+        'sh',
+        [
+          '-c',
+          `openssl verify -purpose ${purpose} -CAfile ${tlsDir}/ca.pem -untrusted ${tlsDir}/issuer.pem ${file} 2>&1 || true`,
+        ],
+        { encoding: 'utf8' },
+      );
     expect(verify('sslserver', join(tlsDir, 'cert.pem'))).toMatch(/: OK/);
     expect(verify('sslclient', join(dir, 'rogue.pem'))).toMatch(/at 1 depth lookup: unsuitable certificate purpose/);
 
-    const server = createServer({ cert: read('cert.pem'), key: read('key.pem'), ca: read('ca.pem'), requestCert: true, rejectUnauthorized: true }, (_req, res) => res.end('engine'));
+    const server = createServer(
+      { cert: read('cert.pem'), key: read('key.pem'), ca: read('ca.pem'), requestCert: true, rejectUnauthorized: true },
+      (_req, res) => res.end('engine'),
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const get = (cert: string, key: string) =>
@@ -365,13 +556,24 @@ describe('CDK node boot: TLS made at boot, AWS calls signed by the node', () => 
   });
 
   it('elects one swarm creator among racing managers; the others and the workers join it with the published tokens', () => {
-    const script = renderUserData({ engine: 'swarm', role: 'manager', cluster: 'demo', pool: 'managers', source: { kind: 'aws-secrets-manager', joinSecretId: 'skypool/demo/swarm-join', tlsSecretId: 'skypool/demo/tls' } });
+    const script = renderUserData({
+      engine: 'swarm',
+      role: 'manager',
+      cluster: 'demo',
+      pool: 'managers',
+      source: { kind: 'aws-secrets-manager', joinSecretId: 'skypool/demo/swarm-join', tlsSecretId: 'skypool/demo/tls' },
+    });
     const election = script.slice(script.indexOf('swarm_create() {'), script.indexOf('# --- common/done.sh'));
     const state = join(dir, 'election');
     execFileSync('mkdir', ['-p', state]);
     // Secrets Manager semantics that matter: one version per ClientRequestToken, a different value under a used token fails.
-    writeFileSync(join(state, 'secret.json'), JSON.stringify({ value: { eipAllocationId: 'eipalloc-1' }, token: null }));
-    writeFileSync(join(state, 'aws.py'), `import json,os,sys
+    writeFileSync(
+      join(state, 'secret.json'),
+      JSON.stringify({ value: { eipAllocationId: 'eipalloc-1' }, token: null }),
+    );
+    writeFileSync(
+      join(state, 'aws.py'),
+      `import json,os,sys
 p=${JSON.stringify(join(state, 'secret.json'))}
 s=json.load(open(p)); cmd, args = sys.argv[1], sys.argv[2:]
 log=open(${JSON.stringify(join(state, 'events'))},'a')
@@ -386,8 +588,11 @@ elif cmd=='publish':
   if s['token'] and new!=s['value']: sys.exit(4)
   s['value'], s['token'] = new, 'fixed'; json.dump(s, open(p,'w')); log.write('publish %s\\n' % args[1])
 elif cmd=='associate-address': log.write('associate %s %s\\n' % (s['value']['eipAllocationId'], os.environ['NODE']))
-`);
-    writeFileSync(join(state, 'docker.sh'), `node=$1; shift; f=${state}/$node.state; touch "$f"
+`,
+    );
+    writeFileSync(
+      join(state, 'docker.sh'),
+      `node=$1; shift; f=${state}/$node.state; touch "$f"
 case "$1 $2" in
   "info --format") cat "$f" ;;
   "swarm init") echo active >"$f"; echo "$node init" >>${state}/events ;;
@@ -395,16 +600,24 @@ case "$1 $2" in
   "swarm leave") : >"$f"; echo "$node leave" >>${state}/events ;;
   "swarm join") echo active >"$f"; echo "$node join $4 $(eval echo \\\${$#})" >>${state}/events ;;
 esac
-`);
+`,
+    );
     const boot = (node: string, role: 'manager' | 'worker', ip: string, stale = false) =>
-      execFileSync('/bin/sh', ['-c', [
-        'set -u',
-        `SKYPOOL_ROLE=${role}; NODE_IP=${ip}; LOG_DIR=${state}; JOIN_SECRET_ID=skypool/demo/swarm-join; export NODE=${node}`,
-        `AWS="env ${stale ? 'STALE=1 ' : ''}python3 ${state}/aws.py"; DOCKER="sh ${state}/docker.sh ${node}"`,
-        `swarm_state() { $DOCKER info --format x; }`,
-        'START=$(date +%s); remaining() { echo $((START + 10 - $(date +%s))); }; log() { :; }; fail() { echo "FAIL $*" >&2; exit 1; }',
-        election,
-      ].join('\n')], { encoding: 'utf8' });
+      execFileSync(
+        '/bin/sh',
+        [
+          '-c',
+          [
+            'set -u',
+            `SKYPOOL_ROLE=${role}; NODE_IP=${ip}; LOG_DIR=${state}; JOIN_SECRET_ID=skypool/demo/swarm-join; export NODE=${node}`,
+            `AWS="env ${stale ? 'STALE=1 ' : ''}python3 ${state}/aws.py"; DOCKER="sh ${state}/docker.sh ${node}"`,
+            `swarm_state() { $DOCKER info --format x; }`,
+            'START=$(date +%s); remaining() { echo $((START + 10 - $(date +%s))); }; log() { :; }; fail() { echo "FAIL $*" >&2; exit 1; }',
+            election,
+          ].join('\n'),
+        ],
+        { encoding: 'utf8' },
+      );
     boot('a', 'manager', '10.0.1.1');
     boot('c', 'manager', '10.0.1.3', true); // read the secret before a's tokens were visible
     boot('b', 'manager', '10.0.1.2');
@@ -443,7 +656,10 @@ rc = g['main']('field', ['skypool/demo/swarm-join', 'managerAddr'])
 print(json.dumps({'rc': rc, 'seen': seen}))`;
     const out = execFileSync('python3', ['-c', harness], { input: py, encoding: 'utf8' }).trim().split('\n');
     expect(out[0]).toBe('10.0.1.5');
-    const { rc, seen } = JSON.parse(out[1]!) as { rc: number; seen: { url: string; headers: Record<string, string>; body: string }[] };
+    const { rc, seen } = JSON.parse(out[1]!) as {
+      rc: number;
+      seen: { url: string; headers: Record<string, string>; body: string }[];
+    };
     expect(rc).toBe(0);
     expect(seen).toHaveLength(1);
     const call = seen[0]!;
@@ -467,10 +683,16 @@ print(json.dumps({'rc': rc, 'seen': seen}))`;
       region: 'eu-west-1',
       sha256: NodeSha256,
       applyChecksum: false,
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'session-token' },
+      credentials: {
+        accessKeyId: 'AKIDEXAMPLE',
+        secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+        sessionToken: 'session-token',
+      },
     });
     const d = call.headers['x-amz-date']!;
-    const signingDate = new Date(Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +d.slice(9, 11), +d.slice(11, 13), +d.slice(13, 15)));
+    const signingDate = new Date(
+      Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +d.slice(9, 11), +d.slice(11, 13), +d.slice(13, 15)),
+    );
     const signed = await signer.sign(
       {
         method: 'POST',
@@ -478,7 +700,11 @@ print(json.dumps({'rc': rc, 'seen': seen}))`;
         hostname: 'secretsmanager.eu-west-1.amazonaws.com',
         path: '/',
         query: {},
-        headers: { host: 'secretsmanager.eu-west-1.amazonaws.com', 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' },
+        headers: {
+          host: 'secretsmanager.eu-west-1.amazonaws.com',
+          'content-type': 'application/x-amz-json-1.1',
+          'x-amz-target': 'secretsmanager.GetSecretValue',
+        },
         body: call.body,
       },
       { signingDate },

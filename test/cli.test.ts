@@ -1,22 +1,29 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { bridgeName, netnsName } from '../providers/local/index.js';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bridgeName, netnsName } from '../providers/local/index.js';
 import { stageCheckoutForOtherUsers } from './support/stage-for-other-users.js';
 
 const cli = join(process.cwd(), 'dist/src/cli/main.js');
 let dir: string;
 
 function skypool(args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, SKYPOOL_STATE_DIR: join(dir, 'home') } });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    cwd: dir,
+    env: { ...process.env, SKYPOOL_STATE_DIR: join(dir, 'home') },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'skypool-cli-'));
-  await writeFile(join(dir, 'bad.yaml'), 'name: Bad_Name\nengine: swarm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: -2\n    colour: red\n');
+  await writeFile(
+    join(dir, 'bad.yaml'),
+    'name: Bad_Name\nengine: swarm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: -2\n    colour: red\n',
+  );
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -26,7 +33,8 @@ describe('skypool CLI', () => {
   it('prints help listing every command', () => {
     const r = skypool(['--help']);
     expect(r.code).toBe(0);
-    for (const command of ['up', 'plan', 'status', 'run', 'scale', 'down', 'schema', 'sim']) expect(r.stdout).toMatch(new RegExp(`\\n\\s+${command}\\b`));
+    for (const command of ['up', 'plan', 'status', 'run', 'scale', 'down', 'schema', 'sim'])
+      expect(r.stdout).toMatch(new RegExp(`\\n\\s+${command}\\b`));
   });
 
   it('prints the JSON Schema of the spec', () => {
@@ -50,7 +58,9 @@ describe('skypool CLI', () => {
     expect(r.code).toBe(2);
     const body = JSON.parse(r.stdout) as { error: { code: string; details: { issues: Array<{ path: string }> } } };
     expect(body.error.code).toBe('SPEC_INVALID');
-    expect(body.error.details.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['name', 'pools[0].count', 'pools[0].colour']));
+    expect(body.error.details.issues.map((i) => i.path)).toEqual(
+      expect.arrayContaining(['name', 'pools[0].count', 'pools[0].colour']),
+    );
   });
 
   it('treats a missing spec file and bad arguments as bad input', () => {
@@ -63,21 +73,34 @@ describe('skypool CLI', () => {
 
   // Only this cluster's own names: other test files create namespaces and links at the same time.
   const clusterLeftovers = (cluster: string): string[] => {
-    const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(netnsName(cluster, '')));
-    const bridge = spawnSync('ip', ['link', 'show', bridgeName(cluster)], { encoding: 'utf8' }).status === 0 ? [bridgeName(cluster)] : [];
+    const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((l) => l.startsWith(netnsName(cluster, '')));
+    const bridge =
+      spawnSync('ip', ['link', 'show', bridgeName(cluster)], { encoding: 'utf8' }).status === 0
+        ? [bridgeName(cluster)]
+        : [];
     return [...netns, ...bridge];
   };
   const asRoot = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
   (asRoot ? it : it.skip)('as an ordinary user: read commands work, up refuses before creating anything', async () => {
-    await writeFile(join(dir, 'local.yaml'), 'name: cli-nonroot\nengine: swarm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n', { mode: 0o644 });
+    await writeFile(
+      join(dir, 'local.yaml'),
+      'name: cli-nonroot\nengine: swarm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n',
+      { mode: 0o644 },
+    );
     await chmod(dir, 0o755); // mkdtemp makes it 0700: the ordinary user must read the spec
     const staged = await stageCheckoutForOtherUsers(process.cwd());
     const asNobody = (args: string[]) => {
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, staged.cli, ...args], {
-        encoding: 'utf8',
-        cwd: dir,
-        env: { ...process.env, HOME: join(dir, 'nobody'), SKYPOOL_STATE_DIR: join(dir, 'nobody') },
-      });
+      const r = spawnSync(
+        'setpriv',
+        ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, staged.cli, ...args],
+        {
+          encoding: 'utf8',
+          cwd: dir,
+          env: { ...process.env, HOME: join(dir, 'nobody'), SKYPOOL_STATE_DIR: join(dir, 'nobody') },
+        },
+      );
       return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     };
     let plan: ReturnType<typeof asNobody>;
@@ -97,7 +120,10 @@ describe('skypool CLI', () => {
   });
 
   (asRoot ? it : it.skip)('refuses an engine this release lacks before creating a network or a PKI', async () => {
-    await writeFile(join(dir, 'slurm.yaml'), 'name: cli-slurm\nengine: slurm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n');
+    await writeFile(
+      join(dir, 'slurm.yaml'),
+      'name: cli-slurm\nengine: slurm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n',
+    );
     const r = skypool(['up', '-f', 'slurm.yaml']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/engine: engine "slurm" is not implemented in this release yet; use engine: swarm/);
@@ -106,7 +132,9 @@ describe('skypool CLI', () => {
   });
 
   it('runs cloudsim until interrupted and prints its endpoints as JSON', async () => {
-    const child = spawn(process.execPath, [cli, 'sim', '--output', 'json', '--ca-out', join(dir, 'ca.pem')], { cwd: dir });
+    const child = spawn(process.execPath, [cli, 'sim', '--output', 'json', '--ca-out', join(dir, 'ca.pem')], {
+      cwd: dir,
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const deadline = Date.now() + 20_000;

@@ -3,7 +3,7 @@ import type { SimContext } from '../src/cloudsim/core/types.js';
 import { instanceXml, renderInstanceXml } from '../src/cloudsim/ec2/instance-xml.js';
 import type { Ec2Instance, Launch } from '../src/cloudsim/ec2/model.js';
 import { Ec2Store } from '../src/cloudsim/ec2/store.js';
-import { withTags, withoutTags } from '../src/cloudsim/ec2/tags.js';
+import { withoutTags, withTags } from '../src/cloudsim/ec2/tags.js';
 import { RawXml, responseXml } from '../src/cloudsim/ec2/xml.js';
 
 /**
@@ -21,10 +21,20 @@ function setup(): { store: Ec2Store; launch: Launch; t0: number } {
   const subnet = store.defaultSubnet(REGION);
   const t0 = Date.parse('2026-11-26T12:00:00Z');
   const launch: Launch = {
-    reservationId: store.newId('r'), region: REGION, zone: subnet.zone, vpcId: subnet.vpcId, subnetId: subnet.id,
-    imageId: 'ami-0123456789abcdef0', instanceType: 't3.medium', groupIds: [store.vpcs.get(subnet.vpcId)!.defaultGroupId],
-    clientToken: 'token-1', metadata: { httpTokens: 'required', httpEndpoint: 'enabled', hopLimit: 2, instanceMetadataTags: 'disabled' },
-    tags: Object.freeze([Object.freeze(['skypool-cluster', 'c1'] as const), Object.freeze(['Name', 'café & <web>'] as const)]),
+    reservationId: store.newId('r'),
+    region: REGION,
+    zone: subnet.zone,
+    vpcId: subnet.vpcId,
+    subnetId: subnet.id,
+    imageId: 'ami-0123456789abcdef0',
+    instanceType: 't3.medium',
+    groupIds: [store.vpcs.get(subnet.vpcId)!.defaultGroupId],
+    clientToken: 'token-1',
+    metadata: { httpTokens: 'required', httpEndpoint: 'enabled', hopLimit: 2, instanceMetadataTags: 'disabled' },
+    tags: Object.freeze([
+      Object.freeze(['skypool-cluster', 'c1'] as const),
+      Object.freeze(['Name', 'café & <web>'] as const),
+    ]),
   };
   return { store, launch, t0 };
 }
@@ -97,7 +107,14 @@ describe('cloudsim EC2 instance rendering cache', () => {
     const now = t0 + BOOT_MS;
     const page = (item: (i: Ec2Instance) => RawXml) =>
       responseXml('DescribeInstances', 'req-1', {
-        reservationSet: [{ reservationId: launch.reservationId, ownerId: '123456789012', groupSet: [], instancesSet: instances.map(item) }],
+        reservationSet: [
+          {
+            reservationId: launch.reservationId,
+            ownerId: '123456789012',
+            groupSet: [],
+            instancesSet: instances.map(item),
+          },
+        ],
         nextToken: 'abc',
       });
     const bytes = page((i) => instanceXml(store, i, store.stateOf(i, now)));

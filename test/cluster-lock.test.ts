@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCloudSim, type CloudSim } from '../src/cloudsim/index.js';
+import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
 import { acquireClusterLock, clusterLockPath } from '../src/cluster/lock.js';
 import { SkypoolError } from '../src/errors.js';
@@ -34,12 +34,13 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
   let work: string;
   const clusters: Cluster[] = [];
 
-  const specOf = (name: string, extra: Partial<ClusterSpecInput> = {}): ClusterSpecInput => ({
-    name,
-    engine: 'swarm',
-    pools: [{ name: 'm', provider: 'aws', region: 'us-east-1', role: 'manager', count: 1, instanceType: 't3.micro' }],
-    ...extra,
-  } as ClusterSpecInput);
+  const specOf = (name: string, extra: Partial<ClusterSpecInput> = {}): ClusterSpecInput =>
+    ({
+      name,
+      engine: 'swarm',
+      pools: [{ name: 'm', provider: 'aws', region: 'us-east-1', role: 'manager', count: 1, instanceType: 't3.micro' }],
+      ...extra,
+    }) as ClusterSpecInput;
   const open = (spec: ClusterSpecInput): Cluster => {
     const cluster = Cluster.fromSpec(spec, {
       stateDir: join(work, 'state'),
@@ -89,7 +90,10 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
       }),
     );
     const applying = first.apply({ signal: abort.signal });
-    const applied = applying.then(() => undefined, (error: unknown) => error);
+    const applied = applying.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     await inNetwork;
     expect(firstEvents).toBeGreaterThan(0);
 
@@ -103,9 +107,15 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
     expect(performance.now() - started).toBeLessThan(300);
     expect(destroyError.code).toBe('LOCKED');
     expect(destroyError.exitCode).toBe(1);
-    expect(destroyError.message).toContain(`process ${process.pid} on ${hostname()} (apply, since ${String(holder.since)})`);
+    expect(destroyError.message).toContain(
+      `process ${process.pid} on ${hostname()} (apply, since ${String(holder.since)})`,
+    );
     expect(destroyError.message).toContain(`wait for it, or remove ${lockPath(name)} if that process is gone`);
-    expect(destroyError.details).toMatchObject({ cluster: name, path: lockPath(name), holder: { pid: process.pid, operation: 'apply' } });
+    expect(destroyError.details).toMatchObject({
+      cluster: name,
+      path: lockPath(name),
+      holder: { pid: process.pid, operation: 'apply' },
+    });
     expect((await errorOf(second.apply())).code).toBe('LOCKED');
     expect((await errorOf(second.scale('m', 2))).code).toBe('LOCKED');
     expect((await errorOf(second.run({ name: 'web', image: 'skypool/httpd:1', replicas: 1 }))).code).toBe('LOCKED');
@@ -132,7 +142,10 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
     const name = newName();
     await mkdir(clusterDir(name), { recursive: true, mode: 0o700 });
     const pid = deadPid();
-    await writeFile(lockPath(name), JSON.stringify({ pid, hostname: hostname(), operation: 'scale', since: '2026-01-01T00:00:00.000Z' }));
+    await writeFile(
+      lockPath(name),
+      JSON.stringify({ pid, hostname: hostname(), operation: 'scale', since: '2026-01-01T00:00:00.000Z' }),
+    );
     const cluster = open(specOf(name));
     const events: ProgressEvent[] = [];
     cluster.onProgress((e) => events.push(e));
@@ -140,7 +153,11 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
     expect(result).toMatchObject({ cluster: name, terminated: [], stateRemoved: true });
     const warnings = events.filter((e) => e.type === 'message' && e.level === 'warn');
     expect(warnings).toEqual([
-      expect.objectContaining({ message: expect.stringContaining(`taking over the stale lock ${lockPath(name)} left by process ${pid} (scale, since 2026-01-01T00:00:00.000Z)`) }),
+      expect.objectContaining({
+        message: expect.stringContaining(
+          `taking over the stale lock ${lockPath(name)} left by process ${pid} (scale, since 2026-01-01T00:00:00.000Z)`,
+        ),
+      }),
     ]);
     expect(existsSync(clusterDir(name))).toBe(false);
   });
@@ -157,10 +174,14 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
       await writeFile(lockPath(name), JSON.stringify(holder));
       const error = await errorOf(acquireClusterLock(stateDir, name, 'apply', () => undefined));
       expect(error.code).toBe('LOCKED');
-      expect(error.message).toContain(`process ${holder.pid} on ${holder.hostname} (${holder.operation}, since ${holder.since})`);
+      expect(error.message).toContain(
+        `process ${holder.pid} on ${holder.hostname} (${holder.operation}, since ${holder.since})`,
+      );
     }
     await writeFile(lockPath(name), '');
-    expect((await errorOf(acquireClusterLock(stateDir, name, 'apply', () => undefined))).message).toMatch(/locked by another process .*remove /);
+    expect((await errorOf(acquireClusterLock(stateDir, name, 'apply', () => undefined))).message).toMatch(
+      /locked by another process .*remove /,
+    );
     const old = new Date(Date.now() - 60_000);
     await utimes(lockPath(name), old, old);
     const stale: unknown[] = [];

@@ -1,18 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Instance, LaunchRequest, NetworkRef, OwnershipTags } from '../src/providers/types.js';
-import { bridgeName, cleanupTracked, checkLocalPrerequisites, installCleanupOnSignals, cleanupLocalCluster, createProvider, netnsName, readUserDataResult, type LocalProvider } from '../providers/local/index.js';
+import {
+  bridgeName,
+  checkLocalPrerequisites,
+  cleanupLocalCluster,
+  cleanupTracked,
+  createProvider,
+  installCleanupOnSignals,
+  type LocalProvider,
+  netnsName,
+  readUserDataResult,
+} from '../providers/local/index.js';
 import { readMountInfo } from '../providers/local/mounts.js';
+import { claimAddress } from '../providers/local/network.js';
 import { hostVethName } from '../providers/local/paths.js';
 import { pidsInCgroups, pidsInNetns, vmCgroupDirs } from '../providers/local/processes.js';
 import { netnsLink, writeRecord } from '../providers/local/state.js';
 import { createNetns, startAnchor } from '../providers/local/vm.js';
-import { claimAddress } from '../providers/local/network.js';
-import { mkdir } from 'node:fs/promises';
+import type { Instance, LaunchRequest, NetworkRef, OwnershipTags } from '../src/providers/types.js';
 import { describeProviderConformance } from './support/provider-conformance.js';
 
 const canRun = process.platform === 'linux' && process.getuid?.() === 0;
@@ -56,16 +65,32 @@ async function snapshot(stateRoot: string): Promise<HostSnapshot> {
   const netns = (await readdir('/run/netns').catch(() => [] as string[])).sort();
   const links = (await readdir('/sys/class/net')).sort();
   // ip creates the /run/netns mount once per boot and never removes it; it is shared by everyone.
-  const mounts = (await readMountInfo()).map((m) => m.mountPoint).filter((m) => m !== '/run/netns').sort();
+  const mounts = (await readMountInfo())
+    .map((m) => m.mountPoint)
+    .filter((m) => m !== '/run/netns')
+    .sort();
   const cgroups: string[] = [];
   for (const h of await readdir('/sys/fs/cgroup')) {
-    for (const e of await readdir(join('/sys/fs/cgroup', h)).catch(() => [] as string[])) if (e.startsWith('skypool-')) cgroups.push(`${h}/${e}`);
+    for (const e of await readdir(join('/sys/fs/cgroup', h)).catch(() => [] as string[]))
+      if (e.startsWith('skypool-')) cgroups.push(`${h}/${e}`);
   }
   const state = (await readdir(stateRoot).catch(() => [] as string[])).sort();
   return { netns, links, mounts, cgroups: cgroups.sort(), state };
 }
 
-const HOST_PATHS = ['/etc/docker', '/var/lib/docker', '/var/lib/containerd', '/etc/skypool', '/var/lib/skypool', '/var/log/skypool', '/etc/hostname', '/etc/hosts', '/tmp', '/run', '/sys/fs/cgroup'];
+const HOST_PATHS = [
+  '/etc/docker',
+  '/var/lib/docker',
+  '/var/lib/containerd',
+  '/etc/skypool',
+  '/var/lib/skypool',
+  '/var/log/skypool',
+  '/etc/hostname',
+  '/etc/hosts',
+  '/tmp',
+  '/run',
+  '/sys/fs/cgroup',
+];
 
 /** Only the parts of the host that belong to this test's cluster (other people may create VMs meanwhile). */
 function ours(s: HostSnapshot, cluster: string, nodes: readonly string[], stateRoot: string): HostSnapshot {
@@ -74,7 +99,12 @@ function ours(s: HostSnapshot, cluster: string, nodes: readonly string[], stateR
     netns: s.netns.filter((n) => n.startsWith(`skypool-${cluster}-`)),
     links: s.links.filter((l) => l === bridgeName(cluster) || veths.has(l)),
     // A VM mount leaking into the host would sit on one of the paths it makes private, or under its VM dir.
-    mounts: s.mounts.filter((m) => m.includes(cluster) || m.startsWith(stateRoot) || HOST_PATHS.some((p) => m === p || (p !== '/run' && p !== '/tmp' && m.startsWith(`${p}/`)))),
+    mounts: s.mounts.filter(
+      (m) =>
+        m.includes(cluster) ||
+        m.startsWith(stateRoot) ||
+        HOST_PATHS.some((p) => m === p || (p !== '/run' && p !== '/tmp' && m.startsWith(`${p}/`))),
+    ),
     cgroups: s.cgroups.filter((c) => c.includes(`skypool-${cluster}-`)),
     state: s.state,
   };
@@ -102,7 +132,8 @@ async function poll<T>(what: string, deadlineMs: number, fn: () => Promise<T | u
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what} not ready within ${deadlineMs} ms${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} not ready within ${deadlineMs} ms${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -112,14 +143,17 @@ async function waitUserData(cluster: string, node: string, stateRoot: string, de
     const r = await readUserDataResult(cluster, node, stateRoot);
     return r.done ? r : undefined;
   });
-  if (result.exitCode !== 0) throw new Error(`user-data of ${node} exited ${result.exitCode}:\n${result.log.slice(-2000)}`);
+  if (result.exitCode !== 0)
+    throw new Error(`user-data of ${node} exited ${result.exitCode}:\n${result.log.slice(-2000)}`);
   return result.log;
 }
 
 /** RSS in MB of every process of a VM (its netns and its container cgroups). */
 async function vmRssMb(id: string, node: string): Promise<number> {
   const link = await netnsLink(id);
-  const pids = [...new Set([...(link ? await pidsInNetns(link) : []), ...(await pidsInCgroups(await vmCgroupDirs(node)))])];
+  const pids = [
+    ...new Set([...(link ? await pidsInNetns(link) : []), ...(await pidsInCgroups(await vmCgroupDirs(node)))]),
+  ];
   let kb = 0;
   for (const pid of pids) {
     const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
@@ -151,7 +185,11 @@ suite('local provider', () => {
   let before: HostSnapshot;
   let network: NetworkRef;
   const tags: OwnershipTags = { cluster, pool: 'web', role: 'worker', specHash: 'abc123def456' };
-  const request = (nodes: Array<string | { name: string; privateIp: string }>, userData: string, token: string): LaunchRequest => ({
+  const request = (
+    nodes: Array<string | { name: string; privateIp: string }>,
+    userData: string,
+    token: string,
+  ): LaunchRequest => ({
     cluster,
     pool: { name: 'web', provider: 'local', count: nodes.length, role: 'worker' },
     tags,
@@ -182,7 +220,9 @@ suite('local provider', () => {
 
   it('passes its prerequisites and names what is missing otherwise', async () => {
     await expect(provider.checkPrerequisites()).resolves.toBeUndefined();
-    expect(() => checkLocalPrerequisites(['skypool-no-such-tool'])).toThrow(/install them with "apt-get install -y skypool-no-such-tool"/);
+    expect(() => checkLocalPrerequisites(['skypool-no-such-tool'])).toThrow(
+      /install them with "apt-get install -y skypool-no-such-tool"/,
+    );
   });
 
   it('ensureNetwork is idempotent', async () => {
@@ -229,7 +269,11 @@ suite('local provider', () => {
     }
 
     // VM to VM over the bridge (busybox 1.35 wget segfaults, nc does not).
-    const fromA = await provider.execInVm(cluster, A, ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc ${b.privateIp} 8080`]);
+    const fromA = await provider.execInVm(cluster, A, [
+      'sh',
+      '-c',
+      `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc ${b.privateIp} 8080`,
+    ]);
     expect(fromA.stdout).toContain(`hello from ${B}`);
     const unreachable = await provider.execInVm(cluster, A, ['ip', 'route', 'get', '1.1.1.1'], { allowFailure: true });
     expect(unreachable.code).not.toBe(0);
@@ -240,7 +284,9 @@ suite('local provider', () => {
     expect(again.map((v) => [v.id, v.privateIp])).toEqual(vms.map((v) => [v.id, v.privateIp]));
     // Another token with the same bytes is the same request; other user-data under the same name is refused.
     expect((await provider.runInstances(request([A], HTTPD_USER_DATA, 'tok-retry')))[0]!.id).toBe(a.id);
-    await expect(provider.runInstances(request([A], `${HTTPD_USER_DATA}# v2\n`, 'tok-other'))).rejects.toThrow(/already runs with other user-data/);
+    await expect(provider.runInstances(request([A], `${HTTPD_USER_DATA}# v2\n`, 'tok-other'))).rejects.toThrow(
+      /already runs with other user-data/,
+    );
     const listed = await provider.listInstances(cluster);
     expect(listed.map((v) => v.id)).toEqual([a.id, b.id]);
     expect(listed.every((v) => v.state === 'running')).toBe(true);
@@ -257,10 +303,19 @@ suite('local provider', () => {
     const log = await waitUserData(cluster, D, stateRoot, 60_000);
     const readyMs = Number(/dockerd-ready-ms (\d+)/.exec(log)?.[1]);
     expect(readyMs).toBeGreaterThan(0);
-    const info = await provider.execInVm(cluster, D, ['docker', 'info', '--format', '{{.Name}} {{.DockerRootDir}} {{.CgroupDriver}}']);
+    const info = await provider.execInVm(cluster, D, [
+      'docker',
+      'info',
+      '--format',
+      '{{.Name}} {{.DockerRootDir}} {{.CgroupDriver}}',
+    ]);
     expect(info.stdout.trim()).toBe(`${D} /var/lib/docker cgroupfs`);
     // Its containerd is its own (private /run), not one found on the host.
-    const ctrd = await provider.execInVm(cluster, D, ['sh', '-c', 'ls /run/docker/containerd/containerd.sock || ls /run/containerd/containerd.sock']);
+    const ctrd = await provider.execInVm(cluster, D, [
+      'sh',
+      '-c',
+      'ls /run/docker/containerd/containerd.sock || ls /run/containerd/containerd.sock',
+    ]);
     expect(ctrd.code).toBe(0);
 
     // A container from an offline image lands in the VM's cgroup parent on the host.
@@ -269,11 +324,19 @@ suite('local provider', () => {
     const cid = run.stdout.trim();
     expect(cid).toMatch(/^[0-9a-f]{64}$/);
     const cgroups = await vmCgroupDirs(D);
-    expect(cgroups.some((dir) => dir.endsWith(`/memory/skypool-${D}/${cid}`) || dir.includes(`/memory/`) && dir.endsWith(`/skypool-${D}/${cid}`))).toBe(true);
+    expect(
+      cgroups.some(
+        (dir) =>
+          dir.endsWith(`/memory/skypool-${D}/${cid}`) ||
+          (dir.includes(`/memory/`) && dir.endsWith(`/skypool-${D}/${cid}`)),
+      ),
+    ).toBe(true);
     expect(cgroups.some((dir) => dir.endsWith(`/devices/skypool-${D}/${cid}`))).toBe(true);
 
     const rss = await vmRssMb(vm!.id, D);
-    console.log(`local provider: dockerd VM ready (docker info) ${readyMs} ms after dockerd start, ${Date.now() - t0} ms after runInstances; RSS ${rss} MB with 1 container`);
+    console.log(
+      `local provider: dockerd VM ready (docker info) ${readyMs} ms after dockerd start, ${Date.now() - t0} ms after runInstances; RSS ${rss} MB with 1 container`,
+    );
     for (const pid of await vmPids(vm!.id, D)) seenPids.add(pid);
   }, 120_000);
 
@@ -293,7 +356,9 @@ suite('local provider', () => {
     const after = ours(await snapshot(stateRoot), cluster, NODES, stateRoot);
     expect(after).toEqual(before);
     for (const n of [A, B, D]) expect(await vmCgroupDirs(n)).toEqual([]);
-    const mounts = (await readMountInfo()).filter((m) => m.mountPoint.includes(stateRoot) || m.mountPoint.includes(`skypool-${cluster}-`));
+    const mounts = (await readMountInfo()).filter(
+      (m) => m.mountPoint.includes(stateRoot) || m.mountPoint.includes(`skypool-${cluster}-`),
+    );
     expect(mounts).toEqual([]);
   }, 60_000);
 
@@ -321,7 +386,18 @@ suite('local provider', () => {
     const dir = join(stateRoot, cluster, node);
     await mkdir(dir, { recursive: true });
     const ip = await claimAddress(stateRoot, cluster, network, node);
-    await writeRecord(dir, { id, name: node, cluster, tags: {}, ip, cidr: network.cidr, bridge, idempotencyToken: 'x', userDataSha256: '', createdAt: new Date(0).toISOString() });
+    await writeRecord(dir, {
+      id,
+      name: node,
+      cluster,
+      tags: {},
+      ip,
+      cidr: network.cidr,
+      bridge,
+      idempotencyToken: 'x',
+      userDataSha256: '',
+      createdAt: new Date(0).toISOString(),
+    });
     const t0 = performance.now();
     await createNetns({ cluster, node, ip, prefixLength: 24, bridge });
     const anchor = await startAnchor(id);
@@ -350,11 +426,15 @@ suite('local provider', () => {
   it('refuses bad launches and leaves nothing of them', async () => {
     network = await provider.ensureNetwork(cluster);
     const G = `${cluster}-g`;
-    await expect(provider.runInstances(request([G], '#cloud-config\nruncmd: [true]\n', 'tok-5'))).rejects.toThrow(/starting with "#!"/);
+    await expect(provider.runInstances(request([G], '#cloud-config\nruncmd: [true]\n', 'tok-5'))).rejects.toThrow(
+      /starting with "#!"/,
+    );
     expect(await provider.listInstances(cluster)).toEqual([]);
     expect(existsSync(join(stateRoot, cluster, G))).toBe(false);
     // A launch failing half-way (address outside the subnet) removes what it had made.
-    await expect(provider.runInstances(request([{ name: G, privateIp: '192.168.77.5' }], HTTPD_USER_DATA, 'tok-6'))).rejects.toThrow(/outside/);
+    await expect(
+      provider.runInstances(request([{ name: G, privateIp: '192.168.77.5' }], HTTPD_USER_DATA, 'tok-6')),
+    ).rejects.toThrow(/outside/);
     expect(existsSync(join(stateRoot, cluster, G))).toBe(false);
     expect(await provider.listInstances(cluster)).toEqual([]);
     await provider.deleteNetwork(cluster);
@@ -378,7 +458,9 @@ suite('local provider', () => {
     // A VM whose anchor died (killed, host trouble) is terminated: listing reports nothing and cleans it all.
     const record = JSON.parse(await readFile(join(stateRoot, cluster, F, 'vm.json'), 'utf8')) as { anchorPid: number };
     process.kill(record.anchorPid, 'SIGKILL');
-    await poll('anchor gone', 5_000, async () => ((await alivePids([record.anchorPid])).length === 0 ? true : undefined));
+    await poll('anchor gone', 5_000, async () =>
+      (await alivePids([record.anchorPid])).length === 0 ? true : undefined,
+    );
     expect(await provider.listInstances(cluster)).toEqual([]);
     expect(await alivePids(pids)).toEqual([]);
     await provider.terminateInstances([first[0]!.id]);
@@ -396,7 +478,9 @@ if (canRun) {
       pool: { name: 'w', provider: 'local', count: 3, role: 'worker' },
       // The host's view: named namespaces of the cluster that still hold processes.
       liveVms: async (cluster) => {
-        const names = (await readdir('/run/netns').catch(() => [] as string[])).filter((n) => n.startsWith(`skypool-${cluster}-`));
+        const names = (await readdir('/run/netns').catch(() => [] as string[])).filter((n) =>
+          n.startsWith(`skypool-${cluster}-`),
+        );
         let live = 0;
         for (const name of names) {
           const link = await netnsLink(name);

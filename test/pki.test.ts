@@ -1,27 +1,44 @@
 import { X509Certificate } from 'node:crypto';
-import { createServer } from 'node:https';
-import { request } from 'node:https';
+import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createCertificateAuthority, issueCertificate } from '../src/bootstrap/pki.js';
 
 describe('pki', () => {
   it('issues a server cert with IP SAN that verifies against its CA and enforces client certs', async () => {
     const ca = await createCertificateAuthority('test-ca');
-    const server = await issueCertificate(ca, { commonName: 'node-1', usage: 'server', ipAddresses: ['127.0.0.1'], dnsNames: ['node-1'] });
+    const server = await issueCertificate(ca, {
+      commonName: 'node-1',
+      usage: 'server',
+      ipAddresses: ['127.0.0.1'],
+      dnsNames: ['node-1'],
+    });
     const client = await issueCertificate(ca, { commonName: 'skypool-client', usage: 'client' });
     const parsed = new X509Certificate(server.certPem);
     expect(parsed.checkIssued(new X509Certificate(ca.certPem))).toBe(true);
     expect(parsed.subjectAltName).toContain('IP Address:127.0.0.1');
     expect(server.keyPem).toContain('BEGIN PRIVATE KEY');
 
-    const srv = createServer({ cert: server.certPem, key: server.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (_req, res) => res.end('ok'));
+    const srv = createServer(
+      { cert: server.certPem, key: server.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
+      (_req, res) => res.end('ok'),
+    );
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as AddressInfo).port;
     const get = (withCert: boolean) =>
       new Promise<string>((resolve, reject) => {
         const req = request(
-          { host: '127.0.0.1', port, path: '/', ca: ca.certPem, ...(withCert ? { cert: client.certPem, key: client.keyPem } : {}) },
-          (res) => { let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve(b)); },
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/',
+            ca: ca.certPem,
+            ...(withCert ? { cert: client.certPem, key: client.keyPem } : {}),
+          },
+          (res) => {
+            let b = '';
+            res.on('data', (d) => (b += d));
+            res.on('end', () => resolve(b));
+          },
         );
         req.on('error', reject);
         req.end();

@@ -1,5 +1,5 @@
+import { type ClusterSpec, parseSpec, poolSpecHash } from '../src/index.js';
 import { computePlan, nodeName } from '../src/plan.js';
-import { parseSpec, poolSpecHash, type ClusterSpec } from '../src/index.js';
 import type { Instance } from '../src/providers/types.js';
 
 const spec: ClusterSpec = parseSpec({

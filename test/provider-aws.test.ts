@@ -1,20 +1,38 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { startCloudSim, type CloudSim } from '../src/cloudsim/index.js';
+import { type AwsProvider, type AwsProviderSettings, createProvider } from '../providers/aws/index.js';
+import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { CapacityError, PrerequisiteError, QuotaError, ThrottledError } from '../src/errors.js';
 import type { LaunchRequest, NetworkRef } from '../src/providers/types.js';
 import type { NodePoolSpec } from '../src/spec/schema.js';
-import { createProvider, type AwsProvider, type AwsProviderSettings } from '../providers/aws/index.js';
 import { describeProviderConformance } from './support/provider-conformance.js';
 
 const credentials = { accessKeyId: 'AKIDSKYPOOLTEST', secretAccessKey: 'not-a-secret' };
-const pool = (extra: Partial<NodePoolSpec> = {}): NodePoolSpec => ({ name: 'w', provider: 'aws', count: 2, role: 'worker', instanceType: 't3.micro', ...extra });
-const settingsFor = (sim: CloudSim, extra: Partial<AwsProviderSettings> = {}): AwsProviderSettings =>
-  ({ region: 'us-east-1', endpoint: sim.httpUrl, credentials, pollIntervalMs: 20, deleteTimeoutMs: 10_000, ...extra });
+const pool = (extra: Partial<NodePoolSpec> = {}): NodePoolSpec => ({
+  name: 'w',
+  provider: 'aws',
+  count: 2,
+  role: 'worker',
+  instanceType: 't3.micro',
+  ...extra,
+});
+const settingsFor = (sim: CloudSim, extra: Partial<AwsProviderSettings> = {}): AwsProviderSettings => ({
+  region: 'us-east-1',
+  endpoint: sim.httpUrl,
+  credentials,
+  pollIntervalMs: 20,
+  deleteTimeoutMs: 10_000,
+  ...extra,
+});
 const calls = (sim: CloudSim, action: string, outcome = 'ok') =>
-  sim.meter.snapshot().filter((c) => c.cloud === 'aws' && c.action === action && c.outcome === outcome).reduce((n, c) => n + c.count, 0);
+  sim.meter
+    .snapshot()
+    .filter((c) => c.cloud === 'aws' && c.action === action && c.outcome === outcome)
+    .reduce((n, c) => n + c.count, 0);
 const owned = (sim: CloudSim, cluster: string, type?: string) =>
-  sim.inventory().filter((r) => r.cloud === 'aws' && r.tags?.['skypool-cluster'] === cluster && (!type || r.type === type));
+  sim
+    .inventory()
+    .filter((r) => r.cloud === 'aws' && r.tags?.['skypool-cluster'] === cluster && (!type || r.type === type));
 
 describeProviderConformance('aws on cloudsim', async () => {
   const sim = await startCloudSim({ bootTimeMs: 50 });
@@ -37,7 +55,12 @@ describe('aws provider on cloudsim', () => {
     clusters.push(name);
     return name;
   };
-  const request = (cluster: string, network: NetworkRef, nodes: LaunchRequest['nodes'], extra: Partial<LaunchRequest> = {}): LaunchRequest => ({
+  const request = (
+    cluster: string,
+    network: NetworkRef,
+    nodes: LaunchRequest['nodes'],
+    extra: Partial<LaunchRequest> = {},
+  ): LaunchRequest => ({
     cluster,
     pool: pool(),
     tags: { cluster, pool: 'w', role: 'worker', specHash: 'h1' },
@@ -78,12 +101,22 @@ describe('aws provider on cloudsim', () => {
     expect(sim.meter.snapshot().filter((c) => !c.action.startsWith('Describe'))).toEqual([]);
     expect(first.cidr).toMatch(/^10\.\d+\.0\.0\/16$/);
     expect(first.reservedAddresses).toHaveLength(15);
-    const types = owned(sim, cluster).map((r) => r.type).sort();
+    const types = owned(sim, cluster)
+      .map((r) => r.type)
+      .sort();
     expect(types).toEqual(['internet-gateway', 'security-group', 'subnet', 'subnet', 'subnet', 'vpc']);
 
-    const groups = await sdk.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [first.id] }, { Name: 'group-name', Values: [`skypool-${cluster}`] }] }));
+    const groups = await sdk.send(
+      new DescribeSecurityGroupsCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [first.id] },
+          { Name: 'group-name', Values: [`skypool-${cluster}`] },
+        ],
+      }),
+    );
     const group = groups.SecurityGroups![0]!;
-    const source = (p: NonNullable<typeof group.IpPermissions>[number]) => p.IpRanges?.[0]?.CidrIp ?? (p.UserIdGroupPairs?.[0]?.GroupId === group.GroupId ? 'self' : 'other');
+    const source = (p: NonNullable<typeof group.IpPermissions>[number]) =>
+      p.IpRanges?.[0]?.CidrIp ?? (p.UserIdGroupPairs?.[0]?.GroupId === group.GroupId ? 'self' : 'other');
     const rules = group.IpPermissions!.map((p) => `${p.IpProtocol}/${p.FromPort}/${source(p)}`).sort();
     expect(rules).toEqual(['tcp/2376/0.0.0.0/0', 'tcp/2377/self', 'tcp/7946/self', 'udp/4789/self', 'udp/7946/self']);
   });
@@ -104,21 +137,39 @@ describe('aws provider on cloudsim', () => {
     expect(owned(sim, cluster, 'instance')).toHaveLength(3);
     expect(calls(sim, 'CreateTags')).toBe(3);
 
-    const running = await provider.waitUntilRunning(launched.map((i) => i.id), { deadlineMs: 10_000 });
-    expect(running.every((i) => i.state === 'running' && i.privateIp && i.publicIp && i.zone === 'us-east-1a')).toBe(true);
+    const running = await provider.waitUntilRunning(
+      launched.map((i) => i.id),
+      { deadlineMs: 10_000 },
+    );
+    expect(running.every((i) => i.state === 'running' && i.privateIp && i.publicIp && i.zone === 'us-east-1a')).toBe(
+      true,
+    );
     const described = await sdk.send(new DescribeInstancesCommand({ InstanceIds: [launched[0]!.id] }));
     const instance = described.Reservations![0]!.Instances![0]!;
-    expect(instance.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 });
+    expect(instance.MetadataOptions).toMatchObject({
+      HttpTokens: 'required',
+      HttpEndpoint: 'enabled',
+      HttpPutResponseHopLimit: 2,
+    });
     expect(instance.ClientToken).toHaveLength(64);
-    expect(Object.fromEntries(instance.Tags!.map((t) => [t.Key, t.Value]))).toMatchObject({ 'skypool-cluster': cluster, 'skypool-pool': 'w', 'skypool-role': 'worker', 'skypool-spec-hash': 'h1' });
+    expect(Object.fromEntries(instance.Tags!.map((t) => [t.Key, t.Value]))).toMatchObject({
+      'skypool-cluster': cluster,
+      'skypool-pool': 'w',
+      'skypool-role': 'worker',
+      'skypool-spec-hash': 'h1',
+    });
   });
 
   it('puts a node with a fixed address in the subnet holding it and launches in the requested zone', async () => {
     const cluster = newCluster();
     const network = await provider.ensureNetwork(cluster);
     const [a, b] = network.cidr.split('.');
-    const fixed = await provider.runInstances(request(cluster, network, [{ name: `${cluster}-m-1`, privateIp: `${a}.${b}.200.10` }]));
-    const zoned = await provider.runInstances(request(cluster, network, [{ name: `${cluster}-w-1` }], { zone: 'us-east-1b' }));
+    const fixed = await provider.runInstances(
+      request(cluster, network, [{ name: `${cluster}-m-1`, privateIp: `${a}.${b}.200.10` }]),
+    );
+    const zoned = await provider.runInstances(
+      request(cluster, network, [{ name: `${cluster}-w-1` }], { zone: 'us-east-1b' }),
+    );
     const running = await provider.waitUntilRunning([fixed[0]!.id, zoned[0]!.id], { deadlineMs: 10_000 });
     const byName = new Map(running.map((i) => [i.name, i]));
     expect(byName.get(`${cluster}-m-1`)).toMatchObject({ privateIp: `${a}.${b}.200.10`, zone: 'us-east-1c' });
@@ -130,9 +181,16 @@ describe('aws provider on cloudsim', () => {
     const cluster = newCluster();
     const network = await provider.ensureNetwork(cluster);
     sim.meter.reset();
-    const sized = { ...request(cluster, network, [{ name: `${cluster}-s-1` }]), pool: pool({ instanceType: undefined, size: { cpus: 4, memoryGiB: 10 } }) };
+    const sized = {
+      ...request(cluster, network, [{ name: `${cluster}-s-1` }]),
+      pool: pool({ instanceType: undefined, size: { cpus: 4, memoryGiB: 10 } }),
+    };
     const [first] = await provider.runInstances(sized);
-    const [second] = await provider.runInstances({ ...sized, nodes: [{ name: `${cluster}-s-2` }], idempotencyToken: randomUUID() });
+    const [second] = await provider.runInstances({
+      ...sized,
+      nodes: [{ name: `${cluster}-s-2` }],
+      idempotencyToken: randomUUID(),
+    });
     // 4 vCPUs and ≥ 10 GiB: m5.xlarge, m6i.xlarge and t3.xlarge have 16 GiB; the arm64 and 8 GiB types do not qualify.
     expect(first!.instanceType).toBe('m5.xlarge');
     expect(second!.instanceType).toBe('m5.xlarge');
@@ -146,11 +204,19 @@ describe('aws provider on cloudsim', () => {
     sim.meter.reset();
     sim.addFault({ cloud: 'aws', kind: 'capacity', zone: 'us-east-1a', instanceType: 't3.micro' });
     try {
-      const error = await provider.runInstances(request(cluster, network, [{ name: `${cluster}-w-1` }])).catch((e: unknown) => e);
+      const error = await provider
+        .runInstances(request(cluster, network, [{ name: `${cluster}-w-1` }]))
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CapacityError);
-      expect((error as CapacityError).details).toMatchObject({ zone: 'us-east-1a', instanceType: 't3.micro', code: 'InsufficientInstanceCapacity' });
+      expect((error as CapacityError).details).toMatchObject({
+        zone: 'us-east-1a',
+        instanceType: 't3.micro',
+        code: 'InsufficientInstanceCapacity',
+      });
       expect(calls(sim, 'RunInstances', 'error')).toBe(3);
-      const other = await provider.runInstances(request(cluster, network, [{ name: `${cluster}-w-2` }], { zone: 'us-east-1b' }));
+      const other = await provider.runInstances(
+        request(cluster, network, [{ name: `${cluster}-w-2` }], { zone: 'us-east-1b' }),
+      );
       expect(other).toHaveLength(1);
     } finally {
       sim.clearFaults();
@@ -164,7 +230,12 @@ describe('aws provider on cloudsim', () => {
     try {
       const launched = await provider.runInstances(request(cluster, network, [{ name: `${cluster}-w-1` }]));
       expect(launched[0]!.state).toBe('pending');
-      await expect(provider.waitUntilRunning(launched.map((i) => i.id), { deadlineMs: 10_000 })).rejects.toBeInstanceOf(CapacityError);
+      await expect(
+        provider.waitUntilRunning(
+          launched.map((i) => i.id),
+          { deadlineMs: 10_000 },
+        ),
+      ).rejects.toBeInstanceOf(CapacityError);
       expect(await provider.listInstances(cluster)).toEqual([]);
     } finally {
       sim.clearFaults();
@@ -176,7 +247,9 @@ describe('aws provider on cloudsim', () => {
     const network = await provider.ensureNetwork(cluster);
     sim.addFault({ cloud: 'aws', kind: 'quota', times: 1 });
     try {
-      await expect(provider.runInstances(request(cluster, network, [{ name: `${cluster}-w-1` }]))).rejects.toBeInstanceOf(QuotaError);
+      await expect(
+        provider.runInstances(request(cluster, network, [{ name: `${cluster}-w-1` }])),
+      ).rejects.toBeInstanceOf(QuotaError);
     } finally {
       sim.clearFaults();
     }
@@ -189,8 +262,13 @@ describe('aws provider on cloudsim', () => {
       bootTimeMs: 20,
       backing: 'local',
       vmBacking: {
-        start: async (vm) => { started.push({ name: vm.name, userData: vm.userData }); return { privateIp: vm.privateIp! }; },
-        stop: async (vm) => { stopped.push(vm.id); },
+        start: async (vm) => {
+          started.push({ name: vm.name, userData: vm.userData });
+          return { privateIp: vm.privateIp! };
+        },
+        stop: async (vm) => {
+          stopped.push(vm.id);
+        },
       },
     });
     const p = createProvider(settingsFor(local));
@@ -198,7 +276,11 @@ describe('aws provider on cloudsim', () => {
     try {
       const network = await p.ensureNetwork(cluster);
       const [a, b] = network.cidr.split('.');
-      const [vm] = await p.runInstances(request(cluster, network, [{ name: `${cluster}-m-1`, privateIp: `${a}.${b}.0.20` }], { userData: '#!/bin/sh\necho local backing\n' }));
+      const [vm] = await p.runInstances(
+        request(cluster, network, [{ name: `${cluster}-m-1`, privateIp: `${a}.${b}.0.20` }], {
+          userData: '#!/bin/sh\necho local backing\n',
+        }),
+      );
       const [running] = await p.waitUntilRunning([vm!.id], { deadlineMs: 10_000 });
       expect(running!.privateIp).toBe(`${a}.${b}.0.20`);
       expect(started).toEqual([{ name: `${cluster}-m-1`, userData: '#!/bin/sh\necho local backing\n' }]);
@@ -217,7 +299,9 @@ describe('aws provider on cloudsim', () => {
     const p = createProvider(settingsFor(throttled, { maxAttempts: 1 }));
     try {
       const results = await Promise.allSettled([1, 2, 3, 4].map(() => p.listInstances('nothing-here')));
-      const errors = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+      const errors = results
+        .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+        .map((r) => r.reason as unknown);
       expect(errors.length).toBeGreaterThanOrEqual(2);
       expect(errors.every((e) => e instanceof ThrottledError)).toBe(true);
       expect(calls(throttled, 'DescribeInstances', 'throttled')).toBe(errors.length);
@@ -248,7 +332,9 @@ describe('aws provider on cloudsim', () => {
   it('terminates idempotently and deletes the network down to nothing', async () => {
     const cluster = newCluster();
     const network = await provider.ensureNetwork(cluster);
-    const launched = await provider.runInstances(request(cluster, network, [{ name: `${cluster}-w-1` }, { name: `${cluster}-w-2` }]));
+    const launched = await provider.runInstances(
+      request(cluster, network, [{ name: `${cluster}-w-1` }, { name: `${cluster}-w-2` }]),
+    );
     await provider.terminateInstances(launched.map((i) => i.id));
     await provider.terminateInstances([...launched.map((i) => i.id), 'i-0123456789abcdef0']);
     await provider.deleteNetwork(cluster);

@@ -1,30 +1,58 @@
-import { startCloudSim, type CloudSim } from '../src/cloudsim/index.js';
+import { type AzureProvider, createProvider } from '../providers/azure/index.js';
+import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { CapacityError, PrerequisiteError, QuotaError, ThrottledError } from '../src/errors.js';
 import type { LaunchRequest, NetworkRef } from '../src/providers/types.js';
 import type { NodePoolSpec } from '../src/spec/schema.js';
-import { createProvider, type AzureProvider } from '../providers/azure/index.js';
 
 const SUB = '3f2c1a9e-7b4d-4e21-9c55-0a1b2c3d4e5f';
 const CLUSTER = 'azt';
-const credential = { getToken: async () => ({ token: 'sim-token-provider-test', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+const credential = {
+  getToken: async () => ({ token: 'sim-token-provider-test', expiresOnTimestamp: Date.now() + 3_600_000 }),
+};
 
 let sim: CloudSim;
 let provider: AzureProvider;
 let network: NetworkRef;
 
-const pool: NodePoolSpec = { name: 'web', provider: 'azure', count: 3, role: 'worker', instanceType: 'Standard_D2s_v5' };
+const pool: NodePoolSpec = {
+  name: 'web',
+  provider: 'azure',
+  count: 3,
+  role: 'worker',
+  instanceType: 'Standard_D2s_v5',
+};
 const tags = { cluster: CLUSTER, pool: 'web', role: 'worker' as const, specHash: 'abc123' };
 
 function request(nodes: LaunchRequest['nodes'], extra: Partial<LaunchRequest> = {}): LaunchRequest {
-  return { cluster: CLUSTER, pool, tags, network, nodes, userData: '#!/bin/sh\necho hello\n', idempotencyToken: 'tok-1', ...extra };
+  return {
+    cluster: CLUSTER,
+    pool,
+    tags,
+    network,
+    nodes,
+    userData: '#!/bin/sh\necho hello\n',
+    idempotencyToken: 'tok-1',
+    ...extra,
+  };
 }
 
 const azureItems = (type: string) => sim.inventory().filter((r) => r.cloud === 'azure' && r.type === type);
-const calls = (action: string) => sim.meter.snapshot().filter((c) => c.cloud === 'azure' && c.action === action).reduce((n, c) => n + c.count, 0);
+const calls = (action: string) =>
+  sim.meter
+    .snapshot()
+    .filter((c) => c.cloud === 'azure' && c.action === action)
+    .reduce((n, c) => n + c.count, 0);
 
 beforeAll(async () => {
   sim = await startCloudSim({ bootTimeMs: 50, seed: 7 });
-  provider = createProvider({ subscriptionId: SUB, region: 'eastus', endpoint: sim.httpsUrl, caCertPem: sim.caCertPem, credential, pollIntervalMs: 10 });
+  provider = createProvider({
+    subscriptionId: SUB,
+    region: 'eastus',
+    endpoint: sim.httpsUrl,
+    caCertPem: sim.caCertPem,
+    credential,
+    pollIntervalMs: 10,
+  });
 });
 
 afterAll(async () => {
@@ -35,22 +63,33 @@ afterAll(async () => {
 
 test('checkPrerequisites names what is missing', async () => {
   await expect(provider.checkPrerequisites()).resolves.toBeUndefined();
-  const saved = process.env['AZURE_SUBSCRIPTION_ID'];
-  delete process.env['AZURE_SUBSCRIPTION_ID'];
+  const saved = process.env.AZURE_SUBSCRIPTION_ID;
+  delete process.env.AZURE_SUBSCRIPTION_ID;
   try {
     const bare = createProvider({ endpoint: sim.httpsUrl, credential });
     await expect(bare.checkPrerequisites()).rejects.toThrow(PrerequisiteError);
     await expect(bare.checkPrerequisites()).rejects.toThrow(/AZURE_SUBSCRIPTION_ID/);
-    await expect(createProvider({ subscriptionId: SUB, endpoint: 'http://127.0.0.1:1', credential }).checkPrerequisites()).rejects.toThrow(/https/);
-    await expect(createProvider({ subscriptionId: SUB, endpoint: sim.httpsUrl, credential, caCertFile: '/nonexistent/ca.pem' }).checkPrerequisites()).rejects.toThrow(/ca-out/);
+    await expect(
+      createProvider({ subscriptionId: SUB, endpoint: 'http://127.0.0.1:1', credential }).checkPrerequisites(),
+    ).rejects.toThrow(/https/);
+    await expect(
+      createProvider({
+        subscriptionId: SUB,
+        endpoint: sim.httpsUrl,
+        credential,
+        caCertFile: '/nonexistent/ca.pem',
+      }).checkPrerequisites(),
+    ).rejects.toThrow(/ca-out/);
   } finally {
-    if (saved !== undefined) process.env['AZURE_SUBSCRIPTION_ID'] = saved;
+    if (saved !== undefined) process.env.AZURE_SUBSCRIPTION_ID = saved;
   }
 });
 
 test('ensureNetwork is idempotent: found again by tags, nothing created twice', async () => {
   network = await provider.ensureNetwork(CLUSTER);
-  expect(network.id).toMatch(/\/resourceGroups\/skypool-azt\/providers\/Microsoft\.Network\/virtualNetworks\/azt-vnet\/subnets\/nodes$/);
+  expect(network.id).toMatch(
+    /\/resourceGroups\/skypool-azt\/providers\/Microsoft\.Network\/virtualNetworks\/azt-vnet\/subnets\/nodes$/,
+  );
   expect(network.cidr).toMatch(/^10\.\d+\.0\.0\/20$/);
   expect(network.reservedAddresses).toHaveLength(4);
   const writes = calls('VirtualNetworks_CreateOrUpdate') + calls('NetworkSecurityGroups_CreateOrUpdate');
@@ -65,10 +104,17 @@ test('ensureNetwork is idempotent: found again by tags, nothing created twice', 
 
 test('runInstances → running with the fixed IPs; same token again makes no duplicates', async () => {
   const base = network.cidr.split('.').slice(0, 2).join('.');
-  const nodes = [{ name: 'azt-web-1', privateIp: `${base}.0.10` }, { name: 'azt-web-2', privateIp: `${base}.0.11` }, { name: 'azt-web-3' }];
+  const nodes = [
+    { name: 'azt-web-1', privateIp: `${base}.0.10` },
+    { name: 'azt-web-2', privateIp: `${base}.0.11` },
+    { name: 'azt-web-3' },
+  ];
   const launched = await provider.runInstances(request(nodes));
   expect(launched.map((i) => i.name).sort()).toEqual(['azt-web-1', 'azt-web-2', 'azt-web-3']);
-  const running = await provider.waitUntilRunning(launched.map((i) => i.id), { deadlineMs: 10_000 });
+  const running = await provider.waitUntilRunning(
+    launched.map((i) => i.id),
+    { deadlineMs: 10_000 },
+  );
   expect(running.every((i) => i.state === 'running')).toBe(true);
   const ipOf = (name: string) => running.find((i) => i.name === name)?.privateIp;
   expect(ipOf('azt-web-1')).toBe(`${base}.0.10`);
@@ -94,8 +140,16 @@ test('runInstances → running with the fixed IPs; same token again makes no dup
 });
 
 test('size maps to the smallest fitting VM size of the region', async () => {
-  const sized: NodePoolSpec = { name: 'big', provider: 'azure', count: 1, role: 'worker', size: { cpus: 4, memoryGiB: 30 } };
-  const [vm] = await provider.runInstances(request([{ name: 'azt-big-1' }], { pool: sized, zone: '1', tags: { ...tags, pool: 'big' } }));
+  const sized: NodePoolSpec = {
+    name: 'big',
+    provider: 'azure',
+    count: 1,
+    role: 'worker',
+    size: { cpus: 4, memoryGiB: 30 },
+  };
+  const [vm] = await provider.runInstances(
+    request([{ name: 'azt-big-1' }], { pool: sized, zone: '1', tags: { ...tags, pool: 'big' } }),
+  );
   expect(vm!.instanceType).toBe('Standard_E4s_v5');
   expect(vm!.zone).toBe('1');
   await provider.terminateInstances([vm!.id]);
@@ -105,31 +159,58 @@ test('size maps to the smallest fitting VM size of the region', async () => {
 test('async capacity failure → CapacityError and nothing left behind', async () => {
   sim.addFault({ cloud: 'azure', kind: 'capacity', zone: '2', times: 1 });
   const before = azureItems('Microsoft.Compute/virtualMachines').length;
-  const error = await provider.runInstances(request([{ name: 'azt-cap-1' }, { name: 'azt-cap-2' }], { zone: '2', idempotencyToken: 'tok-cap' })).catch((e: unknown) => e);
+  const error = await provider
+    .runInstances(request([{ name: 'azt-cap-1' }, { name: 'azt-cap-2' }], { zone: '2', idempotencyToken: 'tok-cap' }))
+    .catch((e: unknown) => e);
   expect(error).toBeInstanceOf(CapacityError);
-  expect((error as CapacityError).details).toMatchObject({ zone: '2', instanceType: 'Standard_D2s_v5', code: 'ZonalAllocationFailed' });
+  expect((error as CapacityError).details).toMatchObject({
+    zone: '2',
+    instanceType: 'Standard_D2s_v5',
+    code: 'ZonalAllocationFailed',
+  });
   expect(azureItems('Microsoft.Compute/virtualMachines')).toHaveLength(before);
-  expect([...azureItems('Microsoft.Network/networkInterfaces'), ...azureItems('Microsoft.Network/publicIPAddresses')].map((r) => r.id).join()).not.toMatch(/azt-cap/);
+  expect(
+    [...azureItems('Microsoft.Network/networkInterfaces'), ...azureItems('Microsoft.Network/publicIPAddresses')]
+      .map((r) => r.id)
+      .join(),
+  ).not.toMatch(/azt-cap/);
   // The failover attempt in another zone with the same node names succeeds.
-  const ok = await provider.runInstances(request([{ name: 'azt-cap-1' }], { zone: '3', idempotencyToken: 'tok-cap-z1' }));
+  const ok = await provider.runInstances(
+    request([{ name: 'azt-cap-1' }], { zone: '3', idempotencyToken: 'tok-cap-z1' }),
+  );
   expect(ok[0]!.zone).toBe('3');
   await provider.terminateInstances(ok.map((i) => i.id));
 });
 
 test('quota exceeded → QuotaError', async () => {
   sim.addFault({ cloud: 'azure', kind: 'quota', times: 1 });
-  await expect(provider.runInstances(request([{ name: 'azt-q-1' }], { idempotencyToken: 'tok-q' }))).rejects.toThrow(QuotaError);
-  await provider.terminateInstances([`/subscriptions/${SUB}/resourceGroups/skypool-azt/providers/Microsoft.Compute/virtualMachines/azt-q-1`]);
+  await expect(provider.runInstances(request([{ name: 'azt-q-1' }], { idempotencyToken: 'tok-q' }))).rejects.toThrow(
+    QuotaError,
+  );
+  await provider.terminateInstances([
+    `/subscriptions/${SUB}/resourceGroups/skypool-azt/providers/Microsoft.Compute/virtualMachines/azt-q-1`,
+  ]);
 });
 
 test('throttling that outlasts the SDK retries → ThrottledError', async () => {
   // Writes: a bucket of 10 refilling 0.5/s, so the SDK's three Retry-After waits cannot drain a burst of 24 PUTs.
   const slow = await startCloudSim({ bootTimeMs: 20, rateLimits: { azure: { scale: 0.05 } } });
-  const p = createProvider({ subscriptionId: SUB, region: 'eastus', endpoint: slow.httpsUrl, caCertPem: slow.caCertPem, credential, pollIntervalMs: 10, concurrency: 12, publicIp: false });
+  const p = createProvider({
+    subscriptionId: SUB,
+    region: 'eastus',
+    endpoint: slow.httpsUrl,
+    caCertPem: slow.caCertPem,
+    credential,
+    pollIntervalMs: 10,
+    concurrency: 12,
+    publicIp: false,
+  });
   try {
     const net = await p.ensureNetwork('thr');
     const nodes = Array.from({ length: 12 }, (_, i) => ({ name: `thr-n-${i}` }));
-    const error = await p.runInstances({ ...request(nodes), cluster: 'thr', network: net, tags: { ...tags, cluster: 'thr' } }).catch((e: unknown) => e);
+    const error = await p
+      .runInstances({ ...request(nodes), cluster: 'thr', network: net, tags: { ...tags, cluster: 'thr' } })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ThrottledError);
     expect(slow.inventory().some((r) => r.type === 'Microsoft.Network/publicIPAddresses')).toBe(false);
     expect(slow.meter.snapshot().some((m) => m.outcome === 'throttled')).toBe(true);

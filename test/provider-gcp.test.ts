@@ -1,10 +1,18 @@
 /** The gcp adapter (official @google-cloud/compute client) against a started cloudsim. */
-import { startCloudSim, type CloudSim } from '../src/cloudsim/index.js';
-import { CapacityError, CloudApiError, PrerequisiteError, QuotaError, SkypoolError, ThrottledError } from '../src/errors.js';
+
+import { createProvider, type GcpProviderSettings } from '../providers/gcp/index.js';
+import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
+import {
+  CapacityError,
+  CloudApiError,
+  PrerequisiteError,
+  QuotaError,
+  type SkypoolError,
+  ThrottledError,
+} from '../src/errors.js';
 import { loadProvider } from '../src/providers/registry.js';
 import type { LaunchRequest, NetworkRef, OwnershipTags, Provider } from '../src/providers/types.js';
 import type { NodePoolSpec } from '../src/spec/schema.js';
-import { createProvider, type GcpProviderSettings } from '../providers/gcp/index.js';
 
 const PROJECT = 'skypool-test';
 const CLUSTER = 'gcpt';
@@ -32,8 +40,14 @@ describe('gcp provider on cloudsim', () => {
     pollIntervalMs: 20,
   });
   const gcpInstances = () => sim.inventory().filter((r) => r.cloud === 'gcp' && r.type === 'instance');
-  const calls = (action: string) => sim.meter.snapshot().filter((m) => m.cloud === 'gcp' && m.action === action).reduce((n, m) => n + m.count, 0);
-  const request = (overrides: Partial<LaunchRequest> & Pick<LaunchRequest, 'nodes' | 'idempotencyToken'>): LaunchRequest => ({
+  const calls = (action: string) =>
+    sim.meter
+      .snapshot()
+      .filter((m) => m.cloud === 'gcp' && m.action === action)
+      .reduce((n, m) => n + m.count, 0);
+  const request = (
+    overrides: Partial<LaunchRequest> & Pick<LaunchRequest, 'nodes' | 'idempotencyToken'>,
+  ): LaunchRequest => ({
     cluster: CLUSTER,
     pool: pool(),
     tags: tags('work'),
@@ -101,7 +115,12 @@ describe('gcp provider on cloudsim', () => {
     const inv = sim.inventory().filter((r) => r.cloud === 'gcp');
     expect(inv.filter((r) => r.type === 'network')).toHaveLength(1);
     expect(inv.filter((r) => r.type === 'subnetwork')).toHaveLength(1);
-    expect(inv.filter((r) => r.type === 'firewall').map((r) => r.id.split('/').pop()).sort()).toEqual([`skypool-${CLUSTER}-engine-api`, `skypool-${CLUSTER}-internal`]);
+    expect(
+      inv
+        .filter((r) => r.type === 'firewall')
+        .map((r) => r.id.split('/').pop())
+        .sort(),
+    ).toEqual([`skypool-${CLUSTER}-engine-api`, `skypool-${CLUSTER}-internal`]);
     expect(calls('networks.insert') + calls('subnetworks.insert') + calls('firewalls.insert')).toBe(4);
   });
 
@@ -112,10 +131,19 @@ describe('gcp provider on cloudsim', () => {
     expect(launched.map((i) => i.name)).toEqual(nodes.map((n) => n.name));
     expect(calls('instances.bulkInsert')).toBe(1);
     expect(calls('instances.insert')).toBe(0);
-    expect(launched[0]).toMatchObject({ provider: 'gcp', zone: 'us-central1-a', region: 'us-central1', instanceType: 'e2-small', tags: tags('work') });
+    expect(launched[0]).toMatchObject({
+      provider: 'gcp',
+      zone: 'us-central1-a',
+      region: 'us-central1',
+      instanceType: 'e2-small',
+      tags: tags('work'),
+    });
 
     sim.meter.reset();
-    const running = await provider.waitUntilRunning(launched.map((i) => i.id), { deadlineMs: 10_000 });
+    const running = await provider.waitUntilRunning(
+      launched.map((i) => i.id),
+      { deadlineMs: 10_000 },
+    );
     expect(running.every((i) => i.state === 'running')).toBe(true);
     // One list with a name filter per poll, not one get per VM.
     expect(calls('instances.get')).toBe(0);
@@ -130,7 +158,9 @@ describe('gcp provider on cloudsim', () => {
     const sameNames = await provider.runInstances(request({ nodes, idempotencyToken: 'tok-2' }));
     expect(sameNames).toHaveLength(3);
     expect(gcpInstances()).toHaveLength(3);
-    await expect(provider.runInstances(request({ nodes, idempotencyToken: 'tok-3', userData: 'other' }))).rejects.toThrow(CloudApiError);
+    await expect(
+      provider.runInstances(request({ nodes, idempotencyToken: 'tok-3', userData: 'other' })),
+    ).rejects.toThrow(CloudApiError);
   });
 
   it('launches a node with a fixed private IP through instances.insert, and maps a size to the smallest fitting type', async () => {
@@ -138,7 +168,12 @@ describe('gcp provider on cloudsim', () => {
     const base = network.cidr.split('/')[0]!.split('.').map(Number);
     const ip = `${base[0]}.${base[1]}.${base[2]}.50`;
     const [manager] = await provider.runInstances(
-      request({ pool: pool({ name: 'mgr', instanceType: undefined, size: { cpus: 3, memoryGiB: 10 }, role: 'manager' }), tags: tags('mgr', 'manager'), nodes: [{ name: `${CLUSTER}-mgr-1`, privateIp: ip }], idempotencyToken: 'tok-mgr' }),
+      request({
+        pool: pool({ name: 'mgr', instanceType: undefined, size: { cpus: 3, memoryGiB: 10 }, role: 'manager' }),
+        tags: tags('mgr', 'manager'),
+        nodes: [{ name: `${CLUSTER}-mgr-1`, privateIp: ip }],
+        idempotencyToken: 'tok-mgr',
+      }),
     );
     expect(calls('instances.insert')).toBe(1);
     expect(manager).toMatchObject({ privateIp: ip, instanceType: 'e2-standard-4', tags: tags('mgr', 'manager') });
@@ -148,27 +183,55 @@ describe('gcp provider on cloudsim', () => {
 
   it('lists the cluster by label across zones and ignores other clusters', async () => {
     await provider.runInstances(
-      request({ cluster: 'other', tags: { ...tags('work'), cluster: 'other' }, nodes: [{ name: 'other-work-1' }], idempotencyToken: 'tok-other', zone: 'us-central1-b' }),
+      request({
+        cluster: 'other',
+        tags: { ...tags('work'), cluster: 'other' },
+        nodes: [{ name: 'other-work-1' }],
+        idempotencyToken: 'tok-other',
+        zone: 'us-central1-b',
+      }),
     );
     const listed = await provider.listInstances(CLUSTER);
-    expect(listed.map((i) => i.name)).toEqual([`${CLUSTER}-mgr-1`, `${CLUSTER}-work-1`, `${CLUSTER}-work-2`, `${CLUSTER}-work-3`]);
+    expect(listed.map((i) => i.name)).toEqual([
+      `${CLUSTER}-mgr-1`,
+      `${CLUSTER}-work-1`,
+      `${CLUSTER}-work-2`,
+      `${CLUSTER}-work-3`,
+    ]);
     expect(listed.every((i) => i.tags.cluster === CLUSTER)).toBe(true);
     const other = await provider.listInstances('other');
     expect(other.map((i) => i.id)).toEqual(['us-central1-b/other-work-1']);
     await provider.terminateInstances(other.map((i) => i.id));
-    await expect(provider.waitUntilRunning(other.map((i) => i.id), { deadlineMs: 2000 })).rejects.toThrow(/no longer exists/);
+    await expect(
+      provider.waitUntilRunning(
+        other.map((i) => i.id),
+        { deadlineMs: 2000 },
+      ),
+    ).rejects.toThrow(/no longer exists/);
   });
 
   it('turns an asynchronous capacity error into CapacityError and a quota error into QuotaError, creating nothing', async () => {
     sim.addFault({ cloud: 'gcp', kind: 'capacity', zone: 'us-central1-c', times: 1 });
     const before = gcpInstances().length;
     const error = await provider
-      .runInstances(request({ nodes: [{ name: `${CLUSTER}-cap-1` }, { name: `${CLUSTER}-cap-2` }], idempotencyToken: 'tok-cap', zone: 'us-central1-c' }))
+      .runInstances(
+        request({
+          nodes: [{ name: `${CLUSTER}-cap-1` }, { name: `${CLUSTER}-cap-2` }],
+          idempotencyToken: 'tok-cap',
+          zone: 'us-central1-c',
+        }),
+      )
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CapacityError);
-    expect((error as SkypoolError).details).toMatchObject({ zone: 'us-central1-c', instanceType: 'e2-small', cloudCode: 'ZONE_RESOURCE_POOL_EXHAUSTED' });
+    expect((error as SkypoolError).details).toMatchObject({
+      zone: 'us-central1-c',
+      instanceType: 'e2-small',
+      cloudCode: 'ZONE_RESOURCE_POOL_EXHAUSTED',
+    });
     sim.addFault({ cloud: 'gcp', kind: 'quota', region: 'us-central1', times: 1 });
-    await expect(provider.runInstances(request({ nodes: [{ name: `${CLUSTER}-q-1` }], idempotencyToken: 'tok-q' }))).rejects.toThrow(QuotaError);
+    await expect(
+      provider.runInstances(request({ nodes: [{ name: `${CLUSTER}-q-1` }], idempotencyToken: 'tok-q' })),
+    ).rejects.toThrow(QuotaError);
     expect(gcpInstances()).toHaveLength(before);
   });
 
@@ -194,7 +257,9 @@ describe('gcp provider on cloudsim', () => {
     const p = createProvider({ ...settings(), port: tight.httpPort });
     try {
       const results = await Promise.allSettled(Array.from({ length: 6 }, () => p.listInstances(CLUSTER)));
-      const reasons = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+      const reasons = results
+        .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+        .map((r) => r.reason as unknown);
       expect(reasons.length).toBeGreaterThan(0);
       expect(reasons.every((r) => r instanceof ThrottledError)).toBe(true);
       expect(JSON.stringify(reasons.map((r) => (r as SkypoolError).toJSON()))).not.toContain('sim-token');

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { startCloudSim, type CloudSim } from '../src/cloudsim/index.js';
-import { ProvisioningQueue, type QueueEvent } from '../src/queue/provisioning-queue.js';
+import { type AwsProvider, createProvider } from '../providers/aws/index.js';
+import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { CapacityError } from '../src/errors.js';
 import type { LaunchRequest, NetworkRef } from '../src/providers/types.js';
+import { ProvisioningQueue, type QueueEvent } from '../src/queue/provisioning-queue.js';
 import type { NodePoolSpec } from '../src/spec/schema.js';
-import { createProvider, type AwsProvider } from '../providers/aws/index.js';
 
 // The queue against the EC2 simulator with the real adapter: capacity failover across zones, pacing, retries.
 describe('ProvisioningQueue on cloudsim (aws)', () => {
@@ -12,7 +12,15 @@ describe('ProvisioningQueue on cloudsim (aws)', () => {
   let provider: AwsProvider;
   let network: NetworkRef;
   const cluster = `q-${randomUUID().slice(0, 6)}`;
-  const pool: NodePoolSpec = { name: 'w', provider: 'aws', region: 'us-east-1', zones: ['us-east-1a', 'us-east-1b'], count: 2, role: 'worker', instanceType: 't3.micro' };
+  const pool: NodePoolSpec = {
+    name: 'w',
+    provider: 'aws',
+    region: 'us-east-1',
+    zones: ['us-east-1a', 'us-east-1b'],
+    count: 2,
+    role: 'worker',
+    instanceType: 't3.micro',
+  };
   const request = (nodes: string[]): LaunchRequest => ({
     cluster,
     pool,
@@ -25,7 +33,14 @@ describe('ProvisioningQueue on cloudsim (aws)', () => {
 
   beforeAll(async () => {
     sim = await startCloudSim({ bootTimeMs: 20 });
-    provider = createProvider({ region: 'us-east-1', endpoint: sim.httpUrl, credentials: { accessKeyId: 'AKIDQUEUE', secretAccessKey: 'x' }, pollIntervalMs: 20, deleteTimeoutMs: 10_000, maxAttempts: 1 });
+    provider = createProvider({
+      region: 'us-east-1',
+      endpoint: sim.httpUrl,
+      credentials: { accessKeyId: 'AKIDQUEUE', secretAccessKey: 'x' },
+      pollIntervalMs: 20,
+      deleteTimeoutMs: 10_000,
+      maxAttempts: 1,
+    });
     network = await provider.ensureNetwork(cluster);
   });
 
@@ -43,7 +58,9 @@ describe('ProvisioningQueue on cloudsim (aws)', () => {
     const queue = new ProvisioningQueue({ onEvent: (e) => events.push(e), minRetryDelayMs: 10 });
     const launched = await queue.launch(provider, request([`${cluster}-w-1`, `${cluster}-w-2`]));
     expect(launched.map((i) => i.zone)).toEqual(['us-east-1b', 'us-east-1b']);
-    expect(events.filter((e) => e.type === 'failover')).toEqual([expect.objectContaining({ fromZone: 'us-east-1a', toZone: 'us-east-1b' })]);
+    expect(events.filter((e) => e.type === 'failover')).toEqual([
+      expect.objectContaining({ fromZone: 'us-east-1a', toZone: 'us-east-1b' }),
+    ]);
     sim.clearFaults();
   });
 
@@ -58,14 +75,31 @@ describe('ProvisioningQueue on cloudsim (aws)', () => {
 
   it('retries throttled calls with backoff until the cloud lets them through', async () => {
     const tight = await startCloudSim({ bootTimeMs: 20, rateLimits: { aws: { scale: 0.5 } } });
-    const throttled = createProvider({ region: 'us-east-1', endpoint: tight.httpUrl, credentials: { accessKeyId: 'AKIDTHROTTLE', secretAccessKey: 'x' }, pollIntervalMs: 20, deleteTimeoutMs: 10_000, maxAttempts: 1 });
+    const throttled = createProvider({
+      region: 'us-east-1',
+      endpoint: tight.httpUrl,
+      credentials: { accessKeyId: 'AKIDTHROTTLE', secretAccessKey: 'x' },
+      pollIntervalMs: 20,
+      deleteTimeoutMs: 10_000,
+      maxAttempts: 1,
+    });
     const name = `t-${randomUUID().slice(0, 6)}`;
     try {
       const net = await throttled.ensureNetwork(name);
       const events: QueueEvent[] = [];
-      const queue = new ProvisioningQueue({ onEvent: (e) => events.push(e), minRetryDelayMs: 50, retries: 8, limits: { aws: { concurrency: 8, intervalCap: 100, intervalMs: 1000 } } });
+      const queue = new ProvisioningQueue({
+        onEvent: (e) => events.push(e),
+        minRetryDelayMs: 50,
+        retries: 8,
+        limits: { aws: { concurrency: 8, intervalCap: 100, intervalMs: 1000 } },
+      });
       const launches = Array.from({ length: 4 }, (_, i) =>
-        queue.launch(throttled, { ...request([`${name}-w-${i + 1}`]), cluster: name, network: net, tags: { cluster: name, pool: 'w', role: 'worker', specHash: 'abcdefabcdef' } }),
+        queue.launch(throttled, {
+          ...request([`${name}-w-${i + 1}`]),
+          cluster: name,
+          network: net,
+          tags: { cluster: name, pool: 'w', role: 'worker', specHash: 'abcdefabcdef' },
+        }),
       );
       const results = await Promise.all(launches);
       expect(results.flat()).toHaveLength(4);
@@ -73,7 +107,10 @@ describe('ProvisioningQueue on cloudsim (aws)', () => {
       expect(tight.meter.snapshot().some((c) => c.action === 'RunInstances' && c.outcome === 'throttled')).toBe(true);
       const all = await throttled.listInstances(name);
       expect(all).toHaveLength(4);
-      await queue.terminate(throttled, all.map((i) => i.id));
+      await queue.terminate(
+        throttled,
+        all.map((i) => i.id),
+      );
       await throttled.deleteNetwork(name);
     } finally {
       await throttled.close?.();

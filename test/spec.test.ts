@@ -1,7 +1,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSpec, parseSpec, parseSpecYaml, poolSpecHash, specJsonSchema, SpecError, SkypoolError } from '../src/index.js';
+import {
+  loadSpec,
+  parseSpec,
+  parseSpecYaml,
+  poolSpecHash,
+  SkypoolError,
+  SpecError,
+  specJsonSchema,
+} from '../src/index.js';
 
 const valid = `
 name: demo
@@ -39,9 +47,14 @@ describe('cluster spec', () => {
 
   it.each([
     ['malformed YAML', 'name: [demo', /line \d+/, /malformed YAML/],
-    ['unknown top-level field', valid + 'colour: blue\n', /^colour$/, /unknown field "colour"/],
+    ['unknown top-level field', `${valid}colour: blue\n`, /^colour$/, /unknown field "colour"/],
     ['unknown pool field', valid.replace('count: 2', 'count: 2\n    cpu: 4'), /^pools\[1\]\.cpu$/, /unknown field/],
-    ['unknown provider', valid.replace('provider: local\n    role: worker', 'provider: ibm\n    role: worker'), /^pools\[1\]\.provider$/, /one of local, aws, azure, gcp/],
+    [
+      'unknown provider',
+      valid.replace('provider: local\n    role: worker', 'provider: ibm\n    role: worker'),
+      /^pools\[1\]\.provider$/,
+      /one of local, aws, azure, gcp/,
+    ],
     ['unknown engine', valid.replace('engine: swarm', 'engine: nomad'), /^engine$/, /one of swarm, slurm, k3s/],
     ['negative count', valid.replace('count: 2', 'count: -1'), /^pools\[1\]\.count$/, /0 or more/],
     ['fractional count', valid.replace('count: 2', 'count: 1.5'), /^pools\[1\]\.count$/, /whole number/],
@@ -49,8 +62,21 @@ describe('cluster spec', () => {
     ['too long name', valid.replace('name: demo', `name: ${'a'.repeat(30)}`), /^name$/, /at most 24/],
     ['duplicate pool', valid.replace('name: workers', 'name: managers'), /^pools\[1\]\.name$/, /duplicate pool name/],
     ['zero managers', valid.replace('count: 1', 'count: 0'), /^pools$/, /at least one manager/],
-    ['cloud pool without region', valid.replace('provider: local\n    role: worker', 'provider: aws\n    instanceType: t3.small\n    role: worker'), /^pools\[1\]\.region$/, /needs a region/],
-    ['bad aws region', valid.replace('provider: local\n    role: worker', 'provider: aws\n    region: westeurope\n    instanceType: t3.small\n    role: worker'), /^pools\[1\]\.region$/, /not a aws region/],
+    [
+      'cloud pool without region',
+      valid.replace('provider: local\n    role: worker', 'provider: aws\n    instanceType: t3.small\n    role: worker'),
+      /^pools\[1\]\.region$/,
+      /needs a region/,
+    ],
+    [
+      'bad aws region',
+      valid.replace(
+        'provider: local\n    role: worker',
+        'provider: aws\n    region: westeurope\n    instanceType: t3.small\n    role: worker',
+      ),
+      /^pools\[1\]\.region$/,
+      /not a aws region/,
+    ],
     ['bad label', valid.replace('tier: web', 'Tier: web'), /^pools\[1\]\.labels/, /lowercase/],
   ])('rejects %s with the field and the fix', (_title, text, path, message) => {
     const issues = issuesOf(() => parseSpecYaml(text));
@@ -58,7 +84,9 @@ describe('cluster spec', () => {
   });
 
   it('validates TypeScript objects the same way', () => {
-    const issues = issuesOf(() => parseSpec({ name: 'x', engine: 'swarm', pools: [{ name: 'm', provider: 'local', role: 'manager', count: '3' }] }));
+    const issues = issuesOf(() =>
+      parseSpec({ name: 'x', engine: 'swarm', pools: [{ name: 'm', provider: 'local', role: 'manager', count: '3' }] }),
+    );
     expect(issues[0]?.path).toBe('pools[0].count');
   });
 
@@ -78,7 +106,9 @@ describe('cluster spec', () => {
     const pool = spec.pools[1]!;
     expect(poolSpecHash(spec, pool)).toMatch(/^[0-9a-f]{12}$/);
     expect(poolSpecHash(spec, { ...pool, count: 9 })).toBe(poolSpecHash(spec, pool));
-    expect(poolSpecHash(spec, { labels: pool.labels, count: 2, role: 'worker', provider: 'local', name: 'workers' })).toBe(poolSpecHash(spec, pool));
+    expect(
+      poolSpecHash(spec, { labels: pool.labels, count: 2, role: 'worker', provider: 'local', name: 'workers' }),
+    ).toBe(poolSpecHash(spec, pool));
     expect(poolSpecHash(spec, { ...pool, labels: { tier: 'db' } })).not.toBe(poolSpecHash(spec, pool));
   });
 

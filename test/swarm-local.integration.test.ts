@@ -3,21 +3,25 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
-import { buildHttpdImage } from '../src/demo/image.js';
-import { httpGet } from '../src/demo/load.js';
-import { pollUntil } from '../src/engines/poll.js';
 import { bridgeName, createProvider, DEFAULT_STATE_ROOT, netnsName } from '../providers/local/index.js';
 import { vmDir } from '../providers/local/paths.js';
 import { ensureClusterPki } from '../src/bootstrap/cluster-pki.js';
 import { pickAddresses } from '../src/cluster/addresses.js';
+import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
+import { buildHttpdImage } from '../src/demo/image.js';
+import { httpGet } from '../src/demo/load.js';
+import { pollUntil } from '../src/engines/poll.js';
 import { poolSpecHash } from '../src/spec/hash.js';
 
 /**
  * A real 3-node Docker Swarm on the local provider: namespace VMs, dockerd per VM, mTLS engine APIs. Needs root
  * on Linux with docker.io and busybox-static (scripts/prelude.sh --local installs them).
  */
-const canRun = process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/usr/sbin/dockerd') && existsSync('/bin/busybox');
+const canRun =
+  process.platform === 'linux' &&
+  process.getuid?.() === 0 &&
+  existsSync('/usr/sbin/dockerd') &&
+  existsSync('/bin/busybox');
 const reason = 'needs root on Linux with dockerd and busybox-static (run `npm run prelude -- --local` as root)';
 const suite = canRun ? describe : describe.skip;
 if (!canRun) process.stderr.write(`swarm-local.integration: skipped: ${reason}\n`);
@@ -33,7 +37,8 @@ const enginesOf = (node: string): number[] =>
     .map(Number)
     .filter((pid) => /^(dockerd|containerd)/.test(readFileSync(`/proc/${pid}/comm`, 'utf8')));
 
-const processAlive = (pid: number): boolean => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+const processAlive = (pid: number): boolean =>
+  existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
 
 suite('swarm on the local provider', () => {
   let work: string;
@@ -97,7 +102,10 @@ suite('swarm on the local provider', () => {
       expect(node.engine?.availability).toBe('active');
       expect(node.engine?.labels).toMatchObject({ provider: 'local', pool: node.pool });
     }
-    expect(status.nodes.find((n) => n.name.endsWith('managers-1'))?.engine).toMatchObject({ role: 'manager', leader: true });
+    expect(status.nodes.find((n) => n.name.endsWith('managers-1'))?.engine).toMatchObject({
+      role: 'manager',
+      leader: true,
+    });
     expect(status.nodes.filter((n) => n.pool === 'workers').every((n) => n.engine?.labels.tier === 'web')).toBe(true);
     // Tokens are rotated after the joins and never show up in results.
     expect(JSON.stringify([result, status, events])).not.toMatch(/SWMTKN|PRIVATE KEY/);
@@ -115,7 +123,10 @@ suite('swarm on the local provider', () => {
     const stranger = Cluster.fromSpec(cluster.spec, { stateDir: join(work, 'other-state') });
     try {
       expect((await stranger.status()).notes.join(' ')).toMatch(/no PKI for this cluster/);
-      await expect(stranger.apply()).rejects.toMatchObject({ code: 'ENGINE_ERROR', message: expect.stringMatching(/has 3 VM\(s\) but no PKI/) });
+      await expect(stranger.apply()).rejects.toMatchObject({
+        code: 'ENGINE_ERROR',
+        message: expect.stringMatching(/has 3 VM\(s\) but no PKI/),
+      });
       expect((await cluster.plan()).hasChanges).toBe(false);
     } finally {
       await stranger.close();
@@ -128,7 +139,12 @@ suite('swarm on the local provider', () => {
     const running = web.tasks.filter((t) => t.state === 'running');
     expect(running).toHaveLength(6);
     const pages = await Promise.all(
-      running.map((t) => pollUntil(() => httpGet({ host: t.address!, port: t.hostPort! }), { deadline: Date.now() + 10_000, what: `replica ${t.address}:${t.hostPort}` })),
+      running.map((t) =>
+        pollUntil(() => httpGet({ host: t.address!, port: t.hostPort! }), {
+          deadline: Date.now() + 10_000,
+          what: `replica ${t.address}:${t.hostPort}`,
+        }),
+      ),
     );
     expect(new Set(pages.map((p) => p.trim())).size).toBe(6);
     expect((await cluster.status()).notes.join(' ')).toMatch(/no IPVS/);
@@ -163,7 +179,10 @@ suite('swarm on the local provider', () => {
     expect(status.nodes.map((n) => [n.name, n.engine?.state])).toEqual(nodeNames.map((n) => [n, 'ready']));
     enginePids.push(...enginesOf(`${name}-workers-2`));
     // The token in the first workers' user-data was rotated after they joined: the new node got another one.
-    const tokenOf = (node: string): string | undefined => /JOIN_TOKEN='(SWMTKN-[^']+)'/.exec(readFileSync(join(vmDir(DEFAULT_STATE_ROOT, name, node), 'user-data'), 'utf8'))?.[1];
+    const tokenOf = (node: string): string | undefined =>
+      /JOIN_TOKEN='(SWMTKN-[^']+)'/.exec(
+        readFileSync(join(vmDir(DEFAULT_STATE_ROOT, name, node), 'user-data'), 'utf8'),
+      )?.[1];
     expect(tokenOf(`${name}-workers-1`)).toMatch(/^SWMTKN-1-/);
     expect(tokenOf(`${name}-workers-2`)).toMatch(/^SWMTKN-1-/);
     expect(tokenOf(`${name}-workers-2`)).not.toBe(tokenOf(`${name}-workers-1`));
@@ -175,10 +194,16 @@ suite('swarm on the local provider', () => {
     expect(readdirSync('/run/netns').filter((n) => n.includes(name))).toEqual([]);
     expect(existsSync(`/sys/class/net/${bridgeName(name)}`)).toBe(false);
     expect(enginePids.filter(processAlive)).toEqual([]);
-    expect(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(name))).toEqual([]);
+    expect(
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(name)),
+    ).toEqual([]);
     const cgroups = readdirSync('/sys/fs/cgroup').flatMap((c) => {
       try {
-        return readdirSync(join('/sys/fs/cgroup', c)).filter((d) => d.startsWith(`skypool-${name}`)).map((d) => `${c}/${d}`);
+        return readdirSync(join('/sys/fs/cgroup', c))
+          .filter((d) => d.startsWith(`skypool-${name}`))
+          .map((d) => `${c}/${d}`);
       } catch {
         return [];
       }

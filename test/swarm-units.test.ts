@@ -4,12 +4,18 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterPkiDir, ensureClusterPki, hasClusterPki, issueNodeCertificate, removeClusterState } from '../src/bootstrap/cluster-pki.js';
+import {
+  clusterPkiDir,
+  ensureClusterPki,
+  hasClusterPki,
+  issueNodeCertificate,
+  removeClusterState,
+} from '../src/bootstrap/cluster-pki.js';
 import { pickAddresses } from '../src/cluster/addresses.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { tar } from '../src/demo/tar.js';
 import type { ApiNode, ApiTask } from '../src/engines/swarm/nodes.js';
-import { serviceSpec, workloadStatus, type ApiService } from '../src/engines/swarm/services.js';
+import { type ApiService, serviceSpec, workloadStatus } from '../src/engines/swarm/services.js';
 
 describe('pickAddresses', () => {
   const network = { id: 'br', cidr: '10.213.7.0/24', reservedAddresses: ['10.213.7.0', '10.213.7.1', '10.213.7.255'] };
@@ -26,13 +32,29 @@ describe('pickAddresses', () => {
 });
 
 describe('swarm service spec', () => {
-  const web = { name: 'web', image: 'skypool/demo-httpd:1', replicas: 6, port: 8080, command: ['httpd', '-f'], env: { A: '1' }, constraints: ['node.labels.pool==workers'] };
+  const web = {
+    name: 'web',
+    image: 'skypool/demo-httpd:1',
+    replicas: 6,
+    port: 8080,
+    command: ['httpd', '-f'],
+    env: { A: '1' },
+    constraints: ['node.labels.pool==workers'],
+  };
 
   it('uses dnsrr and host-mode ports with dynamic host ports without the routing mesh', () => {
     const spec = serviceSpec(web, { routingMesh: false });
-    expect(spec.EndpointSpec).toEqual({ Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 8080, PublishMode: 'host' }] });
+    expect(spec.EndpointSpec).toEqual({
+      Mode: 'dnsrr',
+      Ports: [{ Protocol: 'tcp', TargetPort: 8080, PublishMode: 'host' }],
+    });
     expect(spec.TaskTemplate).toMatchObject({
-      ContainerSpec: { Image: 'skypool/demo-httpd:1', Args: ['httpd', '-f'], Env: ['A=1'], StopGracePeriod: 1_000_000_000 },
+      ContainerSpec: {
+        Image: 'skypool/demo-httpd:1',
+        Args: ['httpd', '-f'],
+        Env: ['A=1'],
+        StopGracePeriod: 1_000_000_000,
+      },
       RestartPolicy: { Condition: 'any', Delay: 0 },
       Placement: { Constraints: ['node.labels.pool==workers'] },
     });
@@ -48,14 +70,48 @@ describe('swarm service spec', () => {
 
   it('lists each running task with its node address and host port', () => {
     const service = { ID: 's1', Version: { Index: 1 }, Spec: serviceSpec(web, { routingMesh: false }) } as ApiService;
-    const node = { ID: 'n1', Version: { Index: 1 }, Spec: { Role: 'worker', Availability: 'active' }, Description: { Hostname: 'c-workers-1' }, Status: { State: 'ready', Addr: '10.0.0.3' } } as ApiNode;
+    const node = {
+      ID: 'n1',
+      Version: { Index: 1 },
+      Spec: { Role: 'worker', Availability: 'active' },
+      Description: { Hostname: 'c-workers-1' },
+      Status: { State: 'ready', Addr: '10.0.0.3' },
+    } as ApiNode;
     const task = (id: string, state: string, desired: string, port?: number): ApiTask => ({
-      ID: id, ServiceID: 's1', NodeID: 'n1', Slot: 1, DesiredState: desired,
-      Status: { State: state, ...(port ? { PortStatus: { Ports: [{ TargetPort: 8080, PublishedPort: port, PublishMode: 'host' }] } } : {}) },
+      ID: id,
+      ServiceID: 's1',
+      NodeID: 'n1',
+      Slot: 1,
+      DesiredState: desired,
+      Status: {
+        State: state,
+        ...(port ? { PortStatus: { Ports: [{ TargetPort: 8080, PublishedPort: port, PublishMode: 'host' }] } } : {}),
+      },
     });
-    const status = workloadStatus(service, [task('t1', 'running', 'running', 30001), task('t0', 'shutdown', 'shutdown')], [node], (n) => n.Status?.Addr);
-    expect(status).toMatchObject({ runningReplicas: 1, desiredReplicas: 6, endpointMode: 'dnsrr', publishMode: 'host', targetPort: 8080 });
-    expect(status.tasks).toEqual([{ id: 't1', slot: 1, node: 'c-workers-1', state: 'running', desiredState: 'running', address: '10.0.0.3', hostPort: 30001 }]);
+    const status = workloadStatus(
+      service,
+      [task('t1', 'running', 'running', 30001), task('t0', 'shutdown', 'shutdown')],
+      [node],
+      (n) => n.Status?.Addr,
+    );
+    expect(status).toMatchObject({
+      runningReplicas: 1,
+      desiredReplicas: 6,
+      endpointMode: 'dnsrr',
+      publishMode: 'host',
+      targetPort: 8080,
+    });
+    expect(status.tasks).toEqual([
+      {
+        id: 't1',
+        slot: 1,
+        node: 'c-workers-1',
+        state: 'running',
+        desiredState: 'running',
+        address: '10.0.0.3',
+        hostPort: 30001,
+      },
+    ]);
   });
 });
 
@@ -108,14 +164,26 @@ describe('docker-load image tarball', () => {
   });
 
   const hasBusybox = existsSync('/bin/busybox');
-  (hasBusybox ? it : it.skip)('packs busybox as a docker save archive whose manifest names the layer and config', async () => {
-    const image = await buildHttpdImage(join(dir, 'img.tar'));
-    const archive = readFileSync(image.tarball);
-    const manifest = JSON.parse(execFileSync('tar', ['-xOf', '-', 'manifest.json'], { input: archive, encoding: 'utf8' })) as Array<{ Config: string; RepoTags: string[]; Layers: string[] }>;
-    expect(manifest[0]!.RepoTags).toEqual(['skypool/demo-httpd:1']);
-    const config = JSON.parse(execFileSync('tar', ['-xOf', '-', manifest[0]!.Config], { input: archive, encoding: 'utf8' })) as { rootfs: { diff_ids: string[] }; config: { Cmd: string[] } };
-    expect(config.rootfs.diff_ids[0]).toBe(`sha256:${manifest[0]!.Layers[0]!.split('/')[0]}`);
-    const layer = execFileSync('tar', ['-xOf', '-', manifest[0]!.Layers[0]!], { input: archive, maxBuffer: 64 << 20 });
-    expect(execFileSync('tar', ['-tf', '-'], { input: layer, encoding: 'utf8' }).split('\n')).toEqual(expect.arrayContaining(['bin/busybox', 'bin/httpd', 'bin/sh', 'www/']));
-  });
+  (hasBusybox ? it : it.skip)(
+    'packs busybox as a docker save archive whose manifest names the layer and config',
+    async () => {
+      const image = await buildHttpdImage(join(dir, 'img.tar'));
+      const archive = readFileSync(image.tarball);
+      const manifest = JSON.parse(
+        execFileSync('tar', ['-xOf', '-', 'manifest.json'], { input: archive, encoding: 'utf8' }),
+      ) as Array<{ Config: string; RepoTags: string[]; Layers: string[] }>;
+      expect(manifest[0]!.RepoTags).toEqual(['skypool/demo-httpd:1']);
+      const config = JSON.parse(
+        execFileSync('tar', ['-xOf', '-', manifest[0]!.Config], { input: archive, encoding: 'utf8' }),
+      ) as { rootfs: { diff_ids: string[] }; config: { Cmd: string[] } };
+      expect(config.rootfs.diff_ids[0]).toBe(`sha256:${manifest[0]!.Layers[0]!.split('/')[0]}`);
+      const layer = execFileSync('tar', ['-xOf', '-', manifest[0]!.Layers[0]!], {
+        input: archive,
+        maxBuffer: 64 << 20,
+      });
+      expect(execFileSync('tar', ['-tf', '-'], { input: layer, encoding: 'utf8' }).split('\n')).toEqual(
+        expect.arrayContaining(['bin/busybox', 'bin/httpd', 'bin/sh', 'www/']),
+      );
+    },
+  );
 });

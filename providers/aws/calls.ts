@@ -1,9 +1,15 @@
 import type { EC2Client, EC2ClientResolvedConfig, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-ec2';
 import type { Command } from '@smithy/types';
 import { cancelled } from '../../src/engines/poll.js';
-import { mapAwsError, type ErrorContext } from './errors.js';
+import { type ErrorContext, mapAwsError } from './errors.js';
 
-export type Ec2Command<I extends ServiceInputTypes, O extends ServiceOutputTypes> = Command<ServiceInputTypes, I, ServiceOutputTypes, O, EC2ClientResolvedConfig>;
+export type Ec2Command<I extends ServiceInputTypes, O extends ServiceOutputTypes> = Command<
+  ServiceInputTypes,
+  I,
+  ServiceOutputTypes,
+  O,
+  EC2ClientResolvedConfig
+>;
 
 /**
  * One region's EC2 client bound to a caller's AbortSignal: every call goes through the SDK (with its own
@@ -16,7 +22,11 @@ export class Ec2Calls {
     readonly signal?: AbortSignal,
   ) {}
 
-  async call<I extends ServiceInputTypes, O extends ServiceOutputTypes>(action: string, command: Ec2Command<I, O>, context: Partial<ErrorContext> = {}): Promise<O> {
+  async call<I extends ServiceInputTypes, O extends ServiceOutputTypes>(
+    action: string,
+    command: Ec2Command<I, O>,
+    context: Partial<ErrorContext> = {},
+  ): Promise<O> {
     try {
       this.signal?.throwIfAborted();
       return await this.client.send(command, { abortSignal: this.signal });

@@ -11,12 +11,25 @@ export const DEFAULT_INSTANCE_TYPE = 't3.medium';
 
 /** Newest Ubuntu 24.04 amd64 AMI of the region (the SSM public parameter resolves to the same image). */
 export async function findUbuntuImage(ec2: Ec2Calls): Promise<string> {
-  const out = await ec2.call('DescribeImages', new DescribeImagesCommand({
-    Owners: [CANONICAL_OWNER],
-    Filters: [{ Name: 'name', Values: [UBUNTU_2404_NAME] }, { Name: 'architecture', Values: ['x86_64'] }, { Name: 'state', Values: ['available'] }],
-  }));
-  const newest = (out.Images ?? []).filter((i) => i.ImageId).sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
-  if (!newest?.ImageId) throw new CloudApiError(`no Ubuntu 24.04 AMI from Canonical (${CANONICAL_OWNER}) found in ${ec2.region}: set the aws provider's imageId option`, { region: ec2.region });
+  const out = await ec2.call(
+    'DescribeImages',
+    new DescribeImagesCommand({
+      Owners: [CANONICAL_OWNER],
+      Filters: [
+        { Name: 'name', Values: [UBUNTU_2404_NAME] },
+        { Name: 'architecture', Values: ['x86_64'] },
+        { Name: 'state', Values: ['available'] },
+      ],
+    }),
+  );
+  const newest = (out.Images ?? [])
+    .filter((i) => i.ImageId)
+    .sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
+  if (!newest?.ImageId)
+    throw new CloudApiError(
+      `no Ubuntu 24.04 AMI from Canonical (${CANONICAL_OWNER}) found in ${ec2.region}: set the aws provider's imageId option`,
+      { region: ec2.region },
+    );
   return newest.ImageId;
 }
 
@@ -25,11 +38,17 @@ export async function listInstanceTypes(ec2: Ec2Calls): Promise<InstanceTypeInfo
   const types: InstanceTypeInfo[] = [];
   let token: string | undefined;
   do {
-    const out = await ec2.call('DescribeInstanceTypes', new DescribeInstanceTypesCommand({
-      Filters: [{ Name: 'current-generation', Values: ['true'] }, { Name: 'processor-info.supported-architecture', Values: ['x86_64'] }],
-      MaxResults: 100,
-      NextToken: token,
-    }));
+    const out = await ec2.call(
+      'DescribeInstanceTypes',
+      new DescribeInstanceTypesCommand({
+        Filters: [
+          { Name: 'current-generation', Values: ['true'] },
+          { Name: 'processor-info.supported-architecture', Values: ['x86_64'] },
+        ],
+        MaxResults: 100,
+        NextToken: token,
+      }),
+    );
     types.push(...(out.InstanceTypes ?? []));
     token = out.NextToken;
   } while (token);
@@ -39,9 +58,23 @@ export async function listInstanceTypes(ec2: Ec2Calls): Promise<InstanceTypeInfo
 /** The smallest type that fits: fewest vCPUs, then least memory, then name for a stable choice. */
 export function smallestFitting(types: readonly InstanceTypeInfo[], size: NodeSize, region: string): string {
   const fits = types
-    .filter((t) => t.InstanceType && (t.VCpuInfo?.DefaultVCpus ?? 0) >= size.cpus && (t.MemoryInfo?.SizeInMiB ?? 0) >= size.memoryGiB * 1024)
-    .sort((a, b) => (a.VCpuInfo!.DefaultVCpus! - b.VCpuInfo!.DefaultVCpus!) || (a.MemoryInfo!.SizeInMiB! - b.MemoryInfo!.SizeInMiB!) || a.InstanceType!.localeCompare(b.InstanceType!));
+    .filter(
+      (t) =>
+        t.InstanceType &&
+        (t.VCpuInfo?.DefaultVCpus ?? 0) >= size.cpus &&
+        (t.MemoryInfo?.SizeInMiB ?? 0) >= size.memoryGiB * 1024,
+    )
+    .sort(
+      (a, b) =>
+        a.VCpuInfo!.DefaultVCpus! - b.VCpuInfo!.DefaultVCpus! ||
+        a.MemoryInfo!.SizeInMiB! - b.MemoryInfo!.SizeInMiB! ||
+        a.InstanceType!.localeCompare(b.InstanceType!),
+    );
   const best = fits[0]?.InstanceType;
-  if (!best) throw new CloudApiError(`no EC2 instance type in ${region} has ${size.cpus} vCPUs and ${size.memoryGiB} GiB: lower the pool's size or set instanceType`, { region, size });
+  if (!best)
+    throw new CloudApiError(
+      `no EC2 instance type in ${region} has ${size.cpus} vCPUs and ${size.memoryGiB} GiB: lower the pool's size or set instanceType`,
+      { region, size },
+    );
   return best;
 }

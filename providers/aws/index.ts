@@ -4,8 +4,8 @@
  */
 import { AwsProvider, type AwsProviderSettings } from './provider.js';
 
-export { AwsProvider, clientTokenFor, type AwsCredentials, type AwsProviderSettings } from './provider.js';
-export { vpcCidr, subnetCidr } from './network.js';
+export { subnetCidr, vpcCidr } from './network.js';
+export { type AwsCredentials, AwsProvider, type AwsProviderSettings, clientTokenFor } from './provider.js';
 
 export function createProvider(settings: AwsProviderSettings = {}): AwsProvider {
   return new AwsProvider(settings);

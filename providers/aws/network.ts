@@ -1,14 +1,33 @@
 import { createHash } from 'node:crypto';
 import {
-  AttachInternetGatewayCommand, AuthorizeSecurityGroupIngressCommand, CreateInternetGatewayCommand, CreateRouteCommand, CreateSecurityGroupCommand,
-  CreateSubnetCommand, CreateVpcCommand, DeleteInternetGatewayCommand, DeleteSecurityGroupCommand, DeleteSubnetCommand, DeleteVpcCommand,
-  DescribeAvailabilityZonesCommand, DescribeInstancesCommand, DescribeInternetGatewaysCommand, DescribeRouteTablesCommand,
-  DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, DetachInternetGatewayCommand, ModifySubnetAttributeCommand,
-  type IpPermission, type Subnet, type Tag, type TagSpecification,
+  AttachInternetGatewayCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  CreateInternetGatewayCommand,
+  CreateRouteCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DeleteInternetGatewayCommand,
+  DeleteSecurityGroupCommand,
+  DeleteSubnetCommand,
+  DeleteVpcCommand,
+  DescribeAvailabilityZonesCommand,
+  DescribeInstancesCommand,
+  DescribeInternetGatewaysCommand,
+  DescribeRouteTablesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  DetachInternetGatewayCommand,
+  type IpPermission,
+  ModifySubnetAttributeCommand,
+  type Subnet,
+  type Tag,
+  type TagSpecification,
 } from '@aws-sdk/client-ec2';
 import { sleep } from '../../src/engines/poll.js';
 import { SkypoolError, TimeoutError } from '../../src/errors.js';
-import { TAG_KEYS, type NetworkRef } from '../../src/providers/types.js';
+import { type NetworkRef, TAG_KEYS } from '../../src/providers/types.js';
 import type { Ec2Calls } from './calls.js';
 
 /**
@@ -38,7 +57,10 @@ const clusterFilter = (cluster: string) => ({ Name: `tag:${TAG_KEYS.cluster}`, V
 const groupName = (cluster: string) => `skypool-${cluster}`;
 
 function tagSpec(type: TagSpecification['ResourceType'], cluster: string, name: string): TagSpecification[] {
-  const tags: Tag[] = [{ Key: TAG_KEYS.cluster, Value: cluster }, { Key: 'Name', Value: name }];
+  const tags: Tag[] = [
+    { Key: TAG_KEYS.cluster, Value: cluster },
+    { Key: 'Name', Value: name },
+  ];
   return [{ ResourceType: type, Tags: tags }];
 }
 
@@ -81,14 +103,24 @@ function ingress(groupId: string, engineApiCidr: string): IpPermission[] {
     { IpProtocol: 'tcp', FromPort: 7946, ToPort: 7946, UserIdGroupPairs: self },
     { IpProtocol: 'udp', FromPort: 7946, ToPort: 7946, UserIdGroupPairs: self },
     { IpProtocol: 'udp', FromPort: 4789, ToPort: 4789, UserIdGroupPairs: self },
-    { IpProtocol: 'tcp', FromPort: 2376, ToPort: 2376, IpRanges: [{ CidrIp: engineApiCidr, Description: 'Docker engine API (mTLS)' }] },
+    {
+      IpProtocol: 'tcp',
+      FromPort: 2376,
+      ToPort: 2376,
+      IpRanges: [{ CidrIp: engineApiCidr, Description: 'Docker engine API (mTLS)' }],
+    },
   ];
 }
 
 const covers = (have: readonly IpPermission[], want: IpPermission) =>
-  have.some((p) => p.IpProtocol === want.IpProtocol && p.FromPort === want.FromPort && p.ToPort === want.ToPort &&
-    (want.UserIdGroupPairs ?? []).every((g) => p.UserIdGroupPairs?.some((h) => h.GroupId === g.GroupId)) &&
-    (want.IpRanges ?? []).every((r) => p.IpRanges?.some((h) => h.CidrIp === r.CidrIp)));
+  have.some(
+    (p) =>
+      p.IpProtocol === want.IpProtocol &&
+      p.FromPort === want.FromPort &&
+      p.ToPort === want.ToPort &&
+      (want.UserIdGroupPairs ?? []).every((g) => p.UserIdGroupPairs?.some((h) => h.GroupId === g.GroupId)) &&
+      (want.IpRanges ?? []).every((r) => p.IpRanges?.some((h) => h.CidrIp === r.CidrIp)),
+  );
 
 async function findVpc(ec2: Ec2Calls, cluster: string): Promise<{ id: string; cidr: string } | undefined> {
   const out = await ec2.call('DescribeVpcs', new DescribeVpcsCommand({ Filters: [clusterFilter(cluster)] }));
@@ -97,54 +129,141 @@ async function findVpc(ec2: Ec2Calls, cluster: string): Promise<{ id: string; ci
 }
 
 /** Finds or creates every piece; each step looks before it creates, so a crash half-way is repaired by the next call. */
-export async function ensureClusterNetwork(ec2: Ec2Calls, cluster: string, settings: NetworkSettings): Promise<ClusterNetwork> {
+export async function ensureClusterNetwork(
+  ec2: Ec2Calls,
+  cluster: string,
+  settings: NetworkSettings,
+): Promise<ClusterNetwork> {
   let vpc = await findVpc(ec2, cluster);
   if (!vpc) {
-    const created = await ec2.call('CreateVpc', new CreateVpcCommand({ CidrBlock: vpcCidr(cluster), TagSpecifications: tagSpec('vpc', cluster, `skypool-${cluster}`) }));
+    const created = await ec2.call(
+      'CreateVpc',
+      new CreateVpcCommand({
+        CidrBlock: vpcCidr(cluster),
+        TagSpecifications: tagSpec('vpc', cluster, `skypool-${cluster}`),
+      }),
+    );
     vpc = { id: created.Vpc!.VpcId!, cidr: created.Vpc!.CidrBlock! };
   }
   const vpcFilter = { Name: 'vpc-id', Values: [vpc.id] };
 
-  const zones = await ec2.call('DescribeAvailabilityZones', new DescribeAvailabilityZonesCommand({ Filters: [{ Name: 'zone-type', Values: ['availability-zone'] }, { Name: 'state', Values: ['available'] }] }));
-  const zoneNames = (zones.AvailabilityZones ?? []).map((z) => z.ZoneName!).filter(Boolean).sort().slice(0, 3);
-  const existing = (await ec2.call('DescribeSubnets', new DescribeSubnetsCommand({ Filters: [vpcFilter] }))).Subnets ?? [];
+  const zones = await ec2.call(
+    'DescribeAvailabilityZones',
+    new DescribeAvailabilityZonesCommand({
+      Filters: [
+        { Name: 'zone-type', Values: ['availability-zone'] },
+        { Name: 'state', Values: ['available'] },
+      ],
+    }),
+  );
+  const zoneNames = (zones.AvailabilityZones ?? [])
+    .map((z) => z.ZoneName!)
+    .filter(Boolean)
+    .sort()
+    .slice(0, 3);
+  const existing =
+    (await ec2.call('DescribeSubnets', new DescribeSubnetsCommand({ Filters: [vpcFilter] }))).Subnets ?? [];
   const subnets = new Map<string, { id: string; cidr: string; zone: string }>();
   for (const [i, zone] of zoneNames.entries()) {
     const cidr = subnetCidr(vpc.cidr, i);
     let subnet: Subnet | undefined = existing.find((s) => s.CidrBlock === cidr);
     if (!subnet) {
-      subnet = (await ec2.call('CreateSubnet', new CreateSubnetCommand({ VpcId: vpc.id, CidrBlock: cidr, AvailabilityZone: zone, TagSpecifications: tagSpec('subnet', cluster, `skypool-${cluster}-${zone}`) }))).Subnet!;
+      subnet = (
+        await ec2.call(
+          'CreateSubnet',
+          new CreateSubnetCommand({
+            VpcId: vpc.id,
+            CidrBlock: cidr,
+            AvailabilityZone: zone,
+            TagSpecifications: tagSpec('subnet', cluster, `skypool-${cluster}-${zone}`),
+          }),
+        )
+      ).Subnet!;
     }
     if (!subnet.MapPublicIpOnLaunch) {
-      await ec2.call('ModifySubnetAttribute', new ModifySubnetAttributeCommand({ SubnetId: subnet.SubnetId!, MapPublicIpOnLaunch: { Value: true } }));
+      await ec2.call(
+        'ModifySubnetAttribute',
+        new ModifySubnetAttributeCommand({ SubnetId: subnet.SubnetId!, MapPublicIpOnLaunch: { Value: true } }),
+      );
     }
     subnets.set(subnet.AvailabilityZone!, { id: subnet.SubnetId!, cidr, zone: subnet.AvailabilityZone! });
   }
 
-  const gateways = (await ec2.call('DescribeInternetGateways', new DescribeInternetGatewaysCommand({ Filters: [clusterFilter(cluster)] }))).InternetGateways ?? [];
-  let igw = gateways.find((g) => g.Attachments?.some((a) => a.VpcId === vpc.id)) ?? gateways.find((g) => !g.Attachments?.length);
+  const gateways =
+    (
+      await ec2.call(
+        'DescribeInternetGateways',
+        new DescribeInternetGatewaysCommand({ Filters: [clusterFilter(cluster)] }),
+      )
+    ).InternetGateways ?? [];
+  let igw =
+    gateways.find((g) => g.Attachments?.some((a) => a.VpcId === vpc.id)) ??
+    gateways.find((g) => !g.Attachments?.length);
   if (!igw) {
-    igw = (await ec2.call('CreateInternetGateway', new CreateInternetGatewayCommand({ TagSpecifications: tagSpec('internet-gateway', cluster, `skypool-${cluster}`) }))).InternetGateway!;
+    igw = (
+      await ec2.call(
+        'CreateInternetGateway',
+        new CreateInternetGatewayCommand({
+          TagSpecifications: tagSpec('internet-gateway', cluster, `skypool-${cluster}`),
+        }),
+      )
+    ).InternetGateway!;
   }
   if (!igw.Attachments?.some((a) => a.VpcId === vpc.id)) {
-    await ec2.call('AttachInternetGateway', new AttachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId!, VpcId: vpc.id }));
+    await ec2.call(
+      'AttachInternetGateway',
+      new AttachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId!, VpcId: vpc.id }),
+    );
   }
-  const tables = (await ec2.call('DescribeRouteTables', new DescribeRouteTablesCommand({ Filters: [vpcFilter, { Name: 'association.main', Values: ['true'] }] }))).RouteTables ?? [];
+  const tables =
+    (
+      await ec2.call(
+        'DescribeRouteTables',
+        new DescribeRouteTablesCommand({ Filters: [vpcFilter, { Name: 'association.main', Values: ['true'] }] }),
+      )
+    ).RouteTables ?? [];
   const main = tables[0];
   if (main && !main.Routes?.some((r) => r.DestinationCidrBlock === '0.0.0.0/0')) {
-    await ec2.call('CreateRoute', new CreateRouteCommand({ RouteTableId: main.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw.InternetGatewayId! }));
+    await ec2.call(
+      'CreateRoute',
+      new CreateRouteCommand({
+        RouteTableId: main.RouteTableId!,
+        DestinationCidrBlock: '0.0.0.0/0',
+        GatewayId: igw.InternetGatewayId!,
+      }),
+    );
   }
 
-  const groups = (await ec2.call('DescribeSecurityGroups', new DescribeSecurityGroupsCommand({ Filters: [vpcFilter, { Name: 'group-name', Values: [groupName(cluster)] }] }))).SecurityGroups ?? [];
+  const groups =
+    (
+      await ec2.call(
+        'DescribeSecurityGroups',
+        new DescribeSecurityGroupsCommand({
+          Filters: [vpcFilter, { Name: 'group-name', Values: [groupName(cluster)] }],
+        }),
+      )
+    ).SecurityGroups ?? [];
   let groupId = groups[0]?.GroupId;
   const have = groups[0]?.IpPermissions ?? [];
   if (!groupId) {
-    groupId = (await ec2.call('CreateSecurityGroup', new CreateSecurityGroupCommand({
-      GroupName: groupName(cluster), Description: `skypool cluster ${cluster}`, VpcId: vpc.id, TagSpecifications: tagSpec('security-group', cluster, groupName(cluster)),
-    }))).GroupId!;
+    groupId = (
+      await ec2.call(
+        'CreateSecurityGroup',
+        new CreateSecurityGroupCommand({
+          GroupName: groupName(cluster),
+          Description: `skypool cluster ${cluster}`,
+          VpcId: vpc.id,
+          TagSpecifications: tagSpec('security-group', cluster, groupName(cluster)),
+        }),
+      )
+    ).GroupId!;
   }
   const missing = ingress(groupId, settings.engineApiCidr).filter((p) => !covers(have, p));
-  if (missing.length) await ec2.call('AuthorizeSecurityGroupIngress', new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: missing }));
+  if (missing.length)
+    await ec2.call(
+      'AuthorizeSecurityGroupIngress',
+      new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: missing }),
+    );
 
   const primary = [...subnets.values()].sort((a, b) => a.cidr.localeCompare(b.cidr));
   return {
@@ -156,15 +275,26 @@ export async function ensureClusterNetwork(ec2: Ec2Calls, cluster: string, setti
   };
 }
 
-
-const codeOf = (error: unknown) => (SkypoolError.isInstance(error) ? (error.details.code as string | undefined) : undefined);
-const GONE = new Set(['InvalidGroup.NotFound', 'InvalidSubnetID.NotFound', 'InvalidVpcID.NotFound', 'InvalidInternetGatewayID.NotFound', 'Gateway.NotAttached']);
+const codeOf = (error: unknown) =>
+  SkypoolError.isInstance(error) ? (error.details.code as string | undefined) : undefined;
+const GONE = new Set([
+  'InvalidGroup.NotFound',
+  'InvalidSubnetID.NotFound',
+  'InvalidVpcID.NotFound',
+  'InvalidInternetGatewayID.NotFound',
+  'Gateway.NotAttached',
+]);
 
 /**
  * A delete that may meet `DependencyViolation` while EC2 still releases the network interfaces of terminated
  * instances: try again until the deadline. Already gone counts as done (another teardown got there first).
  */
-async function remove(run: () => Promise<unknown>, deadline: number, settings: NetworkSettings, signal?: AbortSignal): Promise<void> {
+async function remove(
+  run: () => Promise<unknown>,
+  deadline: number,
+  settings: NetworkSettings,
+  signal?: AbortSignal,
+): Promise<void> {
   for (;;) {
     try {
       await run();
@@ -182,36 +312,73 @@ async function remove(run: () => Promise<unknown>, deadline: number, settings: N
  * Deletes the cluster's network in dependency order. Instances still shutting down keep their network
  * interfaces (and so subnet and group) in use: wait for them first, within `deleteTimeoutMs`.
  */
-export async function deleteClusterNetwork(ec2: Ec2Calls, cluster: string, settings: NetworkSettings, signal?: AbortSignal): Promise<void> {
+export async function deleteClusterNetwork(
+  ec2: Ec2Calls,
+  cluster: string,
+  settings: NetworkSettings,
+  signal?: AbortSignal,
+): Promise<void> {
   const vpc = await findVpc(ec2, cluster);
-  const gateways = (await ec2.call('DescribeInternetGateways', new DescribeInternetGatewaysCommand({ Filters: [clusterFilter(cluster)] }))).InternetGateways ?? [];
+  const gateways =
+    (
+      await ec2.call(
+        'DescribeInternetGateways',
+        new DescribeInternetGatewaysCommand({ Filters: [clusterFilter(cluster)] }),
+      )
+    ).InternetGateways ?? [];
   const deadline = Date.now() + settings.deleteTimeoutMs;
   const del = (run: () => Promise<unknown>) => remove(run, deadline, settings, signal);
   if (vpc) {
     for (;;) {
-      const live = await ec2.call('DescribeInstances', new DescribeInstancesCommand({
-        Filters: [{ Name: 'vpc-id', Values: [vpc.id] }, { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'stopped'] }],
-      }));
+      const live = await ec2.call(
+        'DescribeInstances',
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: 'vpc-id', Values: [vpc.id] },
+            { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'stopped'] },
+          ],
+        }),
+      );
       const ids = (live.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId);
       if (ids.length === 0) break;
-      if (Date.now() > deadline) throw new TimeoutError(`instances ${ids.join(', ')} still use the network of cluster ${cluster}: terminate them first`, { cluster, ids });
+      if (Date.now() > deadline)
+        throw new TimeoutError(
+          `instances ${ids.join(', ')} still use the network of cluster ${cluster}: terminate them first`,
+          { cluster, ids },
+        );
       await sleep(settings.pollIntervalMs, signal);
     }
     const vpcFilter = { Name: 'vpc-id', Values: [vpc.id] };
-    const groups = (await ec2.call('DescribeSecurityGroups', new DescribeSecurityGroupsCommand({ Filters: [vpcFilter] }))).SecurityGroups ?? [];
-    for (const g of groups) if (g.GroupName !== 'default') await del(() => ec2.call('DeleteSecurityGroup', new DeleteSecurityGroupCommand({ GroupId: g.GroupId! })));
+    const groups =
+      (await ec2.call('DescribeSecurityGroups', new DescribeSecurityGroupsCommand({ Filters: [vpcFilter] })))
+        .SecurityGroups ?? [];
+    for (const g of groups)
+      if (g.GroupName !== 'default')
+        await del(() => ec2.call('DeleteSecurityGroup', new DeleteSecurityGroupCommand({ GroupId: g.GroupId! })));
     for (const igw of gateways) {
       if (igw.Attachments?.some((a) => a.VpcId === vpc.id)) {
-        await del(() => ec2.call('DetachInternetGateway', new DetachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId!, VpcId: vpc.id })));
+        await del(() =>
+          ec2.call(
+            'DetachInternetGateway',
+            new DetachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId!, VpcId: vpc.id }),
+          ),
+        );
       }
     }
-    const subnets = (await ec2.call('DescribeSubnets', new DescribeSubnetsCommand({ Filters: [vpcFilter] }))).Subnets ?? [];
-    for (const s of subnets) await del(() => ec2.call('DeleteSubnet', new DeleteSubnetCommand({ SubnetId: s.SubnetId! })));
+    const subnets =
+      (await ec2.call('DescribeSubnets', new DescribeSubnetsCommand({ Filters: [vpcFilter] }))).Subnets ?? [];
+    for (const s of subnets)
+      await del(() => ec2.call('DeleteSubnet', new DeleteSubnetCommand({ SubnetId: s.SubnetId! })));
   }
   for (const igw of gateways) {
     // A gateway of this cluster attached elsewhere is not ours to detach; one left unattached by a crash is.
     if (igw.Attachments?.some((a) => a.VpcId !== vpc?.id)) continue;
-    await del(() => ec2.call('DeleteInternetGateway', new DeleteInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId! })));
+    await del(() =>
+      ec2.call(
+        'DeleteInternetGateway',
+        new DeleteInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId! }),
+      ),
+    );
   }
   if (vpc) await del(() => ec2.call('DeleteVpc', new DeleteVpcCommand({ VpcId: vpc.id })));
 }

@@ -1,14 +1,40 @@
 import { createHash } from 'node:crypto';
 import {
-  CreateTagsCommand, DescribeAvailabilityZonesCommand, DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand,
-  type _InstanceType, type Filter, type Instance as Ec2Instance, type Reservation,
+  type _InstanceType,
+  CreateTagsCommand,
+  DescribeAvailabilityZonesCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  type Instance as Ec2Instance,
+  type Filter,
+  type Reservation,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { sleep } from '../../src/engines/poll.js';
 import { CapacityError, CloudApiError, PrerequisiteError, SkypoolError, TimeoutError } from '../../src/errors.js';
-import { tagsFromRecord, tagsToRecord, TAG_KEYS, type Instance, type InstanceState, type LaunchRequest, type NetworkRef, type NodeLaunch, type Provider, type ProviderSettings, type WaitOptions } from '../../src/providers/types.js';
+import {
+  type Instance,
+  type InstanceState,
+  type LaunchRequest,
+  type NetworkRef,
+  type NodeLaunch,
+  type Provider,
+  type ProviderSettings,
+  TAG_KEYS,
+  tagsFromRecord,
+  tagsToRecord,
+  type WaitOptions,
+} from '../../src/providers/types.js';
 import { Ec2Calls } from './calls.js';
 import { DEFAULT_INSTANCE_TYPE, findUbuntuImage, listInstanceTypes, smallestFitting } from './catalog.js';
-import { deleteClusterNetwork, ensureClusterNetwork, inCidr, type ClusterNetwork, type NetworkSettings } from './network.js';
+import {
+  type ClusterNetwork,
+  deleteClusterNetwork,
+  ensureClusterNetwork,
+  inCidr,
+  type NetworkSettings,
+} from './network.js';
 
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -34,15 +60,20 @@ export interface AwsProviderSettings extends ProviderSettings {
 }
 
 const STATES: Readonly<Record<string, InstanceState>> = {
-  pending: 'pending', running: 'running', 'shutting-down': 'stopping', stopping: 'stopping', stopped: 'stopping', terminated: 'terminated',
+  pending: 'pending',
+  running: 'running',
+  'shutting-down': 'stopping',
+  stopping: 'stopping',
+  stopped: 'stopping',
+  terminated: 'terminated',
 };
 
-
 /** ClientToken for one RunInstances call: ≤ 64 ASCII chars, the same for a retried request. */
-export const clientTokenFor = (token: string, part: string): string => createHash('sha256').update(`${token}\n${part}`).digest('hex');
+export const clientTokenFor = (token: string, part: string): string =>
+  createHash('sha256').update(`${token}\n${part}`).digest('hex');
 
-
-const instancesOf = (reservations: readonly Reservation[] | undefined): Ec2Instance[] => (reservations ?? []).flatMap((r) => r.Instances ?? []);
+const instancesOf = (reservations: readonly Reservation[] | undefined): Ec2Instance[] =>
+  (reservations ?? []).flatMap((r) => r.Instances ?? []);
 
 /**
  * skypool on EC2 through @aws-sdk/client-ec2. The cloud is the only state: instances and network are found
@@ -72,7 +103,11 @@ export class AwsProvider implements Provider {
 
   private regionOf(region?: string): string {
     const r = region ?? this.defaultRegion;
-    if (!r) throw new PrerequisiteError('no AWS region: set the pool\'s region, the aws provider\'s region option, or AWS_REGION', { option: 'region', env: 'AWS_REGION' });
+    if (!r)
+      throw new PrerequisiteError(
+        "no AWS region: set the pool's region, the aws provider's region option, or AWS_REGION",
+        { option: 'region', env: 'AWS_REGION' },
+      );
     return r;
   }
 
@@ -105,11 +140,22 @@ export class AwsProvider implements Provider {
       await ec2.call('DescribeAvailabilityZones', new DescribeAvailabilityZonesCommand({}));
     } catch (error) {
       const code = SkypoolError.isInstance(error) ? error.details.code : undefined;
-      if (code === 'AuthFailure' || code === 'UnauthorizedOperation' || code === 'MissingAuthenticationToken' || code === 'InvalidClientTokenId') {
-        throw new PrerequisiteError(`AWS refused the credentials in ${ec2.region} (${String(code)}): check AWS_ACCESS_KEY_ID/AWS_PROFILE and the IAM permissions for EC2`, { region: ec2.region, code });
+      if (
+        code === 'AuthFailure' ||
+        code === 'UnauthorizedOperation' ||
+        code === 'MissingAuthenticationToken' ||
+        code === 'InvalidClientTokenId'
+      ) {
+        throw new PrerequisiteError(
+          `AWS refused the credentials in ${ec2.region} (${String(code)}): check AWS_ACCESS_KEY_ID/AWS_PROFILE and the IAM permissions for EC2`,
+          { region: ec2.region, code },
+        );
       }
       if (!SkypoolError.isInstance(error) || !code) {
-        throw new PrerequisiteError(`cannot reach EC2 in ${ec2.region}${this.settings.endpoint ? ` at ${this.settings.endpoint}` : ''}: ${(error as Error).message}; check the endpoint option / AWS_ENDPOINT_URL_EC2 and the network`, { region: ec2.region });
+        throw new PrerequisiteError(
+          `cannot reach EC2 in ${ec2.region}${this.settings.endpoint ? ` at ${this.settings.endpoint}` : ''}: ${(error as Error).message}; check the endpoint option / AWS_ENDPOINT_URL_EC2 and the network`,
+          { region: ec2.region },
+        );
       }
       throw error;
     }
@@ -124,7 +170,10 @@ export class AwsProvider implements Provider {
     let pending = this.ensuring.get(cluster);
     if (!pending) {
       pending = ensureClusterNetwork(ec2, cluster, this.network)
-        .then((net) => { this.networks.set(net.vpcId, { cluster, net }); return net; })
+        .then((net) => {
+          this.networks.set(net.vpcId, { cluster, net });
+          return net;
+        })
         .finally(() => this.ensuring.delete(cluster));
       this.ensuring.set(cluster, pending);
     }
@@ -141,7 +190,11 @@ export class AwsProvider implements Provider {
     const known = this.networks.get(ref.id);
     if (known?.cluster === cluster) return known.net;
     const net = await this.ensureOnce(cluster, ec2);
-    if (net.vpcId !== ref.id) throw new CloudApiError(`network ${ref.id} is not the network of cluster ${cluster} (${net.vpcId}) in ${ec2.region}: run ensureNetwork again`, { cluster, network: ref.id });
+    if (net.vpcId !== ref.id)
+      throw new CloudApiError(
+        `network ${ref.id} is not the network of cluster ${cluster} (${net.vpcId}) in ${ec2.region}: run ensureNetwork again`,
+        { cluster, network: ref.id },
+      );
     return net;
   }
 
@@ -180,11 +233,18 @@ export class AwsProvider implements Provider {
     const zone = request.zone ?? request.pool.zones?.[0];
     const subnetFor = (node?: NodeLaunch) => {
       const subnets = [...net.subnets.values()];
-      const subnet = node?.privateIp ? subnets.find((s) => inCidr(node.privateIp!, s.cidr)) : zone ? net.subnets.get(zone) : subnets.sort((a, b) => a.cidr.localeCompare(b.cidr))[0];
+      const subnet = node?.privateIp
+        ? subnets.find((s) => inCidr(node.privateIp!, s.cidr))
+        : zone
+          ? net.subnets.get(zone)
+          : subnets.sort((a, b) => a.cidr.localeCompare(b.cidr))[0];
       if (!subnet) {
-        throw new CloudApiError(node?.privateIp
-          ? `address ${node.privateIp} of ${node.name} is in no subnet of the cluster network ${net.ref.cidr}: pick one inside it`
-          : `the cluster network has no subnet in zone ${zone}: use one of ${[...net.subnets.keys()].join(', ')}`, { zone, network: net.vpcId });
+        throw new CloudApiError(
+          node?.privateIp
+            ? `address ${node.privateIp} of ${node.name} is in no subnet of the cluster network ${net.ref.cidr}: pick one inside it`
+            : `the cluster network has no subnet in zone ${zone}: use one of ${[...net.subnets.keys()].join(', ')}`,
+          { zone, network: net.vpcId },
+        );
       }
       return subnet;
     };
@@ -192,30 +252,44 @@ export class AwsProvider implements Provider {
     const launch = async (nodes: readonly NodeLaunch[], part: string): Promise<Ec2Instance[]> => {
       const fixed = nodes.length === 1 ? nodes[0]!.privateIp : undefined;
       const subnet = subnetFor(nodes.length === 1 ? nodes[0] : undefined);
-      const tags = Object.entries({ ...ownership, ...(nodes.length === 1 ? { Name: nodes[0]!.name } : {}) }).map(([Key, Value]) => ({ Key, Value }));
-      const out = await ec2.call('RunInstances', new RunInstancesCommand({
-        ImageId: imageId,
-        InstanceType: instanceType as _InstanceType,
-        MinCount: nodes.length,
-        MaxCount: nodes.length,
-        SubnetId: subnet.id,
-        SecurityGroupIds: [net.securityGroupId],
-        PrivateIpAddress: fixed,
-        UserData: Buffer.from(request.userData, 'utf8').toString('base64'),
-        // IMDSv2 only; hop limit 2 so containers on the node can still reach the metadata service.
-        MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
-        TagSpecifications: [{ ResourceType: 'instance', Tags: tags }, { ResourceType: 'volume', Tags: tags.filter((t) => t.Key !== 'Name') }],
-        ClientToken: clientTokenFor(request.idempotencyToken, part),
-      }), { zone: subnet.zone, instanceType });
+      const tags = Object.entries({ ...ownership, ...(nodes.length === 1 ? { Name: nodes[0]!.name } : {}) }).map(
+        ([Key, Value]) => ({ Key, Value }),
+      );
+      const out = await ec2.call(
+        'RunInstances',
+        new RunInstancesCommand({
+          ImageId: imageId,
+          InstanceType: instanceType as _InstanceType,
+          MinCount: nodes.length,
+          MaxCount: nodes.length,
+          SubnetId: subnet.id,
+          SecurityGroupIds: [net.securityGroupId],
+          PrivateIpAddress: fixed,
+          UserData: Buffer.from(request.userData, 'utf8').toString('base64'),
+          // IMDSv2 only; hop limit 2 so containers on the node can still reach the metadata service.
+          MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
+          TagSpecifications: [
+            { ResourceType: 'instance', Tags: tags },
+            { ResourceType: 'volume', Tags: tags.filter((t) => t.Key !== 'Name') },
+          ],
+          ClientToken: clientTokenFor(request.idempotencyToken, part),
+        }),
+        { zone: subnet.zone, instanceType },
+      );
       const instances = (out.Instances ?? []).sort((a, b) => (a.AmiLaunchIndex ?? 0) - (b.AmiLaunchIndex ?? 0));
       if (nodes.length > 1) {
         // A replayed ClientToken returns the same instances in the same launch order, so names stay put.
-        await Promise.all(instances.map((instance, i) => {
-          const name = nodes[i]!.name;
-          if (instance.Tags?.some((t) => t.Key === 'Name' && t.Value === name)) return undefined;
-          instance.Tags = [...(instance.Tags ?? []).filter((t) => t.Key !== 'Name'), { Key: 'Name', Value: name }];
-          return ec2.call('CreateTags', new CreateTagsCommand({ Resources: [instance.InstanceId!], Tags: [{ Key: 'Name', Value: name }] }));
-        }));
+        await Promise.all(
+          instances.map((instance, i) => {
+            const name = nodes[i]!.name;
+            if (instance.Tags?.some((t) => t.Key === 'Name' && t.Value === name)) return undefined;
+            instance.Tags = [...(instance.Tags ?? []).filter((t) => t.Key !== 'Name'), { Key: 'Name', Value: name }];
+            return ec2.call(
+              'CreateTags',
+              new CreateTagsCommand({ Resources: [instance.InstanceId!], Tags: [{ Key: 'Name', Value: name }] }),
+            );
+          }),
+        );
       }
       return instances;
     };
@@ -225,7 +299,10 @@ export class AwsProvider implements Provider {
       ...(batch.length ? [launch(batch, 'batch')] : []),
       ...single.map((node) => launch([node], `node/${node.name}`)),
     ]);
-    return launched.flat().map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
+    return launched
+      .flat()
+      .map((i) => this.toInstance(i, ec2.region))
+      .filter((i): i is Instance => i !== undefined);
   }
 
   private toInstance(i: Ec2Instance, region: string): Instance | undefined {
@@ -250,7 +327,8 @@ export class AwsProvider implements Provider {
   /** DescribeInstances by id, in chunks of the 200 values EC2 takes per filter. */
   private async describeIds(ec2: Ec2Calls, ids: readonly string[], extra: Filter[] = []): Promise<Ec2Instance[]> {
     const out: Ec2Instance[] = [];
-    for (let k = 0; k < ids.length; k += 200) out.push(...(await this.describe(ec2, [{ Name: 'instance-id', Values: ids.slice(k, k + 200) }, ...extra])));
+    for (let k = 0; k < ids.length; k += 200)
+      out.push(...(await this.describe(ec2, [{ Name: 'instance-id', Values: ids.slice(k, k + 200) }, ...extra])));
     return out;
   }
 
@@ -259,7 +337,10 @@ export class AwsProvider implements Provider {
     const out: Ec2Instance[] = [];
     let token: string | undefined;
     do {
-      const page = await ec2.call('DescribeInstances', new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, NextToken: token }));
+      const page = await ec2.call(
+        'DescribeInstances',
+        new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, NextToken: token }),
+      );
       out.push(...instancesOf(page.Reservations));
       token = page.NextToken;
     } while (token);
@@ -276,17 +357,31 @@ export class AwsProvider implements Provider {
       const failed = last.find((i) => i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down');
       if (failed) {
         const reason = failed.StateReason?.Code ?? '';
-        const details = { id: failed.InstanceId, zone: failed.Placement?.AvailabilityZone, instanceType: failed.InstanceType, reason };
+        const details = {
+          id: failed.InstanceId,
+          zone: failed.Placement?.AvailabilityZone,
+          instanceType: failed.InstanceType,
+          reason,
+        };
         if (reason.includes('InsufficientInstanceCapacity')) {
-          throw new CapacityError(`EC2 ran out of ${failed.InstanceType} capacity in ${failed.Placement?.AvailabilityZone} while ${failed.InstanceId} was starting: try another zone or type`, details);
+          throw new CapacityError(
+            `EC2 ran out of ${failed.InstanceType} capacity in ${failed.Placement?.AvailabilityZone} while ${failed.InstanceId} was starting: try another zone or type`,
+            details,
+          );
         }
-        throw new CloudApiError(`instance ${failed.InstanceId} stopped while starting (${reason || failed.State?.Name}): ${failed.StateReason?.Message ?? 'see the EC2 console'}`, details);
+        throw new CloudApiError(
+          `instance ${failed.InstanceId} stopped while starting (${reason || failed.State?.Name}): ${failed.StateReason?.Message ?? 'see the EC2 console'}`,
+          details,
+        );
       }
       const ready = last.filter((i) => i.State?.Name === 'running' && i.PrivateIpAddress);
-      if (ready.length === ids.length) return ready.map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
+      if (ready.length === ids.length)
+        return ready.map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
       if (Date.now() > deadline) {
         const waiting = ids.filter((id) => !ready.some((i) => i.InstanceId === id));
-        throw new TimeoutError(`EC2 instances not running within ${options.deadlineMs} ms: ${waiting.join(', ')}`, { ids: waiting });
+        throw new TimeoutError(`EC2 instances not running within ${options.deadlineMs} ms: ${waiting.join(', ')}`, {
+          ids: waiting,
+        });
       }
       await sleep(this.network.pollIntervalMs, options.signal);
     }
@@ -305,7 +400,9 @@ export class AwsProvider implements Provider {
     if (!ids.length) return;
     const ec2 = this.ec2(undefined, signal);
     // Only ids that still exist and are not already going: TerminateInstances fails whole on one unknown id.
-    const live = await this.describeIds(ec2, ids, [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }]);
+    const live = await this.describeIds(ec2, ids, [
+      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+    ]);
     const targets = live.map((i) => i.InstanceId!).filter(Boolean);
     for (let k = 0; k < targets.length; k += 1000) {
       await ec2.call('TerminateInstances', new TerminateInstancesCommand({ InstanceIds: targets.slice(k, k + 1000) }));

@@ -1,7 +1,7 @@
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
 
 /** The three official ARM clients, pointed at one endpoint (real ARM or cloudsim) with one credential. */
 export interface AzureClients {
@@ -33,6 +33,9 @@ export function createClients(options: ClientOptions): AzureClients {
 }
 
 /** A credential that hands out one pre-issued bearer token (e.g. from `az account get-access-token`). */
-export function staticTokenCredential(token: string, expiresOnTimestamp = Date.now() + 60 * 60 * 1000): TokenCredential {
+export function staticTokenCredential(
+  token: string,
+  expiresOnTimestamp = Date.now() + 60 * 60 * 1000,
+): TokenCredential {
   return { getToken: async (): Promise<AccessToken> => ({ token, expiresOnTimestamp }) };
 }

@@ -8,7 +8,13 @@ export interface ErrorContext {
   readonly region?: string;
 }
 
-const CAPACITY = new Set(['AllocationFailed', 'ZonalAllocationFailed', 'OverconstrainedAllocationRequest', 'OverconstrainedZonalAllocationRequest', 'SkuNotAvailable']);
+const CAPACITY = new Set([
+  'AllocationFailed',
+  'ZonalAllocationFailed',
+  'OverconstrainedAllocationRequest',
+  'OverconstrainedZonalAllocationRequest',
+  'SkuNotAvailable',
+]);
 
 /** The ARM error code of a RestError or of a failed long-running operation ("...has failed. CODE. message"). */
 export function armCode(error: unknown): { code?: string; status?: number; message: string } {
@@ -24,19 +30,44 @@ export function armCode(error: unknown): { code?: string; status?: number; messa
 export function mapAzureError(error: unknown, ctx: ErrorContext): SkypoolError {
   if (SkypoolError.isInstance(error)) return error;
   const { code, status, message } = armCode(error);
-  const details = { provider: 'azure', operation: ctx.operation, code, status, zone: ctx.zone, instanceType: ctx.instanceType, region: ctx.region };
+  const details = {
+    provider: 'azure',
+    operation: ctx.operation,
+    code,
+    status,
+    zone: ctx.zone,
+    instanceType: ctx.instanceType,
+    region: ctx.region,
+  };
   const where = [ctx.region, ctx.zone && `zone ${ctx.zone}`].filter(Boolean).join(' ');
   if (code && CAPACITY.has(code)) {
-    return new CapacityError(`Azure has no capacity for ${ctx.instanceType ?? 'the VM size'} in ${where || 'the region'} (${code}); try another zone or size`, details, error);
+    return new CapacityError(
+      `Azure has no capacity for ${ctx.instanceType ?? 'the VM size'} in ${where || 'the region'} (${code}); try another zone or size`,
+      details,
+      error,
+    );
   }
   if (code === 'OperationNotAllowed' && status === 409 && /quota/i.test(message)) {
-    return new QuotaError(`Azure vCPU quota exceeded in ${ctx.region ?? 'the region'} (${ctx.instanceType ?? 'VM size'}); request a quota increase or use fewer/smaller VMs`, details, error);
+    return new QuotaError(
+      `Azure vCPU quota exceeded in ${ctx.region ?? 'the region'} (${ctx.instanceType ?? 'VM size'}); request a quota increase or use fewer/smaller VMs`,
+      details,
+      error,
+    );
   }
-  if (status === 429) return new ThrottledError(`Azure throttled ${ctx.operation} after the SDK's retries; slow down or retry later`, details, error);
+  if (status === 429)
+    return new ThrottledError(
+      `Azure throttled ${ctx.operation} after the SDK's retries; slow down or retry later`,
+      details,
+      error,
+    );
   if (code === 'REQUEST_SEND_ERROR' || (code === undefined && status === undefined)) {
     return new CloudApiError(`Azure ${ctx.operation} could not reach the ARM endpoint: ${message}`, details, error);
   }
-  return new CloudApiError(`Azure ${ctx.operation} failed: ${code ?? status}: ${message.split('\n')[0]}`, details, error);
+  return new CloudApiError(
+    `Azure ${ctx.operation} failed: ${code ?? status}: ${message.split('\n')[0]}`,
+    details,
+    error,
+  );
 }
 
 export function isNotFound(error: unknown): boolean {

@@ -4,16 +4,25 @@
  * VM and NIC names derive from node names, so a repeated PUT is the idempotent retry ARM defines.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import type { NetworkInterface, PublicIPAddress } from '@azure/arm-network';
 import type { TokenCredential } from '@azure/core-auth';
-import { PrerequisiteError, TimeoutError, CapacityError, CloudApiError } from '../../src/errors.js';
-import { TAG_KEYS, tagsToRecord, type Instance, type LaunchRequest, type NetworkRef, type Provider, type ProviderSettings, type WaitOptions } from '../../src/providers/types.js';
-import { createClients, staticTokenCredential, type AzureClients } from './clients.js';
+import { CapacityError, CloudApiError, PrerequisiteError, TimeoutError } from '../../src/errors.js';
+import {
+  type Instance,
+  type LaunchRequest,
+  type NetworkRef,
+  type Provider,
+  type ProviderSettings,
+  TAG_KEYS,
+  tagsToRecord,
+  type WaitOptions,
+} from '../../src/providers/types.js';
+import { type AzureClients, createClients, staticTokenCredential } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
 import { deleteNetwork, ensureNetwork, names } from './network.js';
 import { SizeCatalog } from './sizes.js';
 import { throwawaySshPublicKey } from './ssh.js';
-import { parseVmId, toInstance, vmBody, type Addresses } from './vms.js';
-import type { NetworkInterface, PublicIPAddress } from '@azure/arm-network';
+import { type Addresses, parseVmId, toInstance, vmBody } from './vms.js';
 
 export interface AzureProviderSettings extends ProviderSettings {
   /** Subscription GUID; default env `AZURE_SUBSCRIPTION_ID`. */
@@ -50,7 +59,11 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DEFAULT_SIZE = { cpus: 2, memoryGiB: 4 };
 
 /** Runs `fn` over `items` with at most `limit` in flight; every outcome is kept. */
-async function settleAll<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+async function settleAll<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
   const results = new Array<PromiseSettledResult<R>>(items.length);
   let next = 0;
   const worker = async () => {
@@ -80,33 +93,62 @@ export class AzureProvider implements Provider {
   private sizesCache?: SizeCatalog;
 
   constructor(private readonly settings: AzureProviderSettings = {}) {
-    this.subscriptionId = settings.subscriptionId ?? process.env['AZURE_SUBSCRIPTION_ID'];
-    this.region = settings.region ?? process.env['AZURE_LOCATION'] ?? 'eastus';
-    const token = process.env['AZURE_ACCESS_TOKEN'];
+    this.subscriptionId = settings.subscriptionId ?? process.env.AZURE_SUBSCRIPTION_ID;
+    this.region = settings.region ?? process.env.AZURE_LOCATION ?? 'eastus';
+    const token = process.env.AZURE_ACCESS_TOKEN;
     this.credential = settings.credential ?? (token ? staticTokenCredential(token) : undefined);
     this.pollIntervalMs = settings.pollIntervalMs ?? 2000;
-    this.endpoint = settings.endpoint ?? process.env['SKYPOOL_AZURE_ENDPOINT'];
+    this.endpoint = settings.endpoint ?? process.env.SKYPOOL_AZURE_ENDPOINT;
     this.publicIp = settings.publicIp ?? true;
     this.sshPublicKey = settings.sshPublicKey ?? throwawaySshPublicKey();
   }
 
   async checkPrerequisites(): Promise<void> {
-    if (!this.subscriptionId) throw new PrerequisiteError('Azure needs a subscription: set AZURE_SUBSCRIPTION_ID or the provider option subscriptionId', { option: 'subscriptionId', env: 'AZURE_SUBSCRIPTION_ID' });
-    if (!GUID.test(this.subscriptionId)) throw new PrerequisiteError(`Azure subscription id "${this.subscriptionId}" is not a GUID: copy it from \`az account show --query id\``, { option: 'subscriptionId' });
-    if (!this.credential) throw new PrerequisiteError('Azure needs credentials: pass the provider option credential (a TokenCredential, e.g. DefaultAzureCredential) or set AZURE_ACCESS_TOKEN', { option: 'credential', env: 'AZURE_ACCESS_TOKEN' });
+    if (!this.subscriptionId)
+      throw new PrerequisiteError(
+        'Azure needs a subscription: set AZURE_SUBSCRIPTION_ID or the provider option subscriptionId',
+        { option: 'subscriptionId', env: 'AZURE_SUBSCRIPTION_ID' },
+      );
+    if (!GUID.test(this.subscriptionId))
+      throw new PrerequisiteError(
+        `Azure subscription id "${this.subscriptionId}" is not a GUID: copy it from \`az account show --query id\``,
+        { option: 'subscriptionId' },
+      );
+    if (!this.credential)
+      throw new PrerequisiteError(
+        'Azure needs credentials: pass the provider option credential (a TokenCredential, e.g. DefaultAzureCredential) or set AZURE_ACCESS_TOKEN',
+        { option: 'credential', env: 'AZURE_ACCESS_TOKEN' },
+      );
     if (this.endpoint && !this.endpoint.startsWith('https://')) {
-      throw new PrerequisiteError(`Azure endpoint ${this.endpoint} must be https (the SDK refuses bearer tokens over http); for cloudsim use its httpsUrl and caCertPem`, { option: 'endpoint', env: 'SKYPOOL_AZURE_ENDPOINT' });
+      throw new PrerequisiteError(
+        `Azure endpoint ${this.endpoint} must be https (the SDK refuses bearer tokens over http); for cloudsim use its httpsUrl and caCertPem`,
+        { option: 'endpoint', env: 'SKYPOOL_AZURE_ENDPOINT' },
+      );
     }
     if (this.settings.caCertFile && !existsSync(this.settings.caCertFile)) {
-      throw new PrerequisiteError(`Azure caCertFile ${this.settings.caCertFile} does not exist; write it with \`skypool sim --ca-out <file>\``, { option: 'caCertFile' });
+      throw new PrerequisiteError(
+        `Azure caCertFile ${this.settings.caCertFile} does not exist; write it with \`skypool sim --ca-out <file>\``,
+        { option: 'caCertFile' },
+      );
     }
   }
 
   private get clients(): AzureClients {
     if (!this.clientsCache) {
-      if (!this.subscriptionId || !this.credential) throw new PrerequisiteError('Azure provider is not configured: call checkPrerequisites() for what is missing', {});
-      const caCertPem = this.settings.caCertPem ?? (this.settings.caCertFile ? readFileSync(this.settings.caCertFile, 'utf8') : undefined);
-      this.clientsCache = createClients({ subscriptionId: this.subscriptionId, credential: this.credential, endpoint: this.endpoint, caCertPem });
+      if (!this.subscriptionId || !this.credential)
+        throw new PrerequisiteError(
+          'Azure provider is not configured: call checkPrerequisites() for what is missing',
+          {},
+        );
+      const caCertPem =
+        this.settings.caCertPem ??
+        (this.settings.caCertFile ? readFileSync(this.settings.caCertFile, 'utf8') : undefined);
+      this.clientsCache = createClients({
+        subscriptionId: this.subscriptionId,
+        credential: this.credential,
+        endpoint: this.endpoint,
+        caCertPem,
+      });
     }
     return this.clientsCache;
   }
@@ -121,12 +163,17 @@ export class AzureProvider implements Provider {
   }
 
   ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
-    return ensureNetwork(this.clients, cluster, {
-      region: this.region,
-      addressSpace: this.settings.addressSpace,
-      engineApiSource: this.settings.engineApiSourceCidr ?? (this.publicIp ? 'Internet' : 'VirtualNetwork'),
-      pollIntervalMs: this.pollIntervalMs,
-    }, signal);
+    return ensureNetwork(
+      this.clients,
+      cluster,
+      {
+        region: this.region,
+        addressSpace: this.settings.addressSpace,
+        engineApiSource: this.settings.engineApiSourceCidr ?? (this.publicIp ? 'Internet' : 'VirtualNetwork'),
+        pollIntervalMs: this.pollIntervalMs,
+      },
+      signal,
+    );
   }
 
   deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
@@ -143,35 +190,60 @@ export class AzureProvider implements Provider {
     const tags = tagsToRecord(request.tags);
     const outcomes = await settleAll(request.nodes, this.settings.concurrency ?? 16, async (node) => {
       const pip = this.publicIp
-        ? await network.publicIPAddresses.beginCreateOrUpdateAndWait(group, names.publicIp(node.name), {
+        ? await network.publicIPAddresses.beginCreateOrUpdateAndWait(
+            group,
+            names.publicIp(node.name),
+            {
+              location: region,
+              tags,
+              sku: { name: 'Standard', tier: 'Regional' },
+              publicIPAllocationMethod: 'Static',
+              ...(request.zone ? { zones: [request.zone] } : {}),
+            },
+            this.poll(signal),
+          )
+        : undefined;
+      const nic = await network.networkInterfaces.beginCreateOrUpdateAndWait(
+        group,
+        names.nic(node.name),
+        {
           location: region,
           tags,
-          sku: { name: 'Standard', tier: 'Regional' },
-          publicIPAllocationMethod: 'Static',
-          ...(request.zone ? { zones: [request.zone] } : {}),
-        }, this.poll(signal))
-        : undefined;
-      const nic = await network.networkInterfaces.beginCreateOrUpdateAndWait(group, names.nic(node.name), {
-        location: region,
-        tags,
-        ipConfigurations: [{
-          name: 'ipconfig1',
-          subnet: { id: request.network.id },
-          privateIPAllocationMethod: node.privateIp ? 'Static' : 'Dynamic',
-          ...(node.privateIp ? { privateIPAddress: node.privateIp } : {}),
-          ...(pip ? { publicIPAddress: { id: pip.id } } : {}),
-        }],
-      }, this.poll(signal));
-      const body = vmBody(request, node, { region, size, adminUsername: this.settings.adminUsername ?? 'skypool', sshPublicKey: this.sshPublicKey, nicId: nic.id! });
+          ipConfigurations: [
+            {
+              name: 'ipconfig1',
+              subnet: { id: request.network.id },
+              privateIPAllocationMethod: node.privateIp ? 'Static' : 'Dynamic',
+              ...(node.privateIp ? { privateIPAddress: node.privateIp } : {}),
+              ...(pip ? { publicIPAddress: { id: pip.id } } : {}),
+            },
+          ],
+        },
+        this.poll(signal),
+      );
+      const body = vmBody(request, node, {
+        region,
+        size,
+        adminUsername: this.settings.adminUsername ?? 'skypool',
+        sshPublicKey: this.sshPublicKey,
+        nicId: nic.id!,
+      });
       const vm = await compute.virtualMachines.createOrUpdate(group, node.name, body, this.poll(signal));
-      return toInstance(vm, { nics: new Map([[nic.id!.toLowerCase(), nic]]), publicIps: new Map(pip ? [[pip.id!.toLowerCase(), pip]] : []) });
+      return toInstance(vm, {
+        nics: new Map([[nic.id!.toLowerCase(), nic]]),
+        publicIps: new Map(pip ? [[pip.id!.toLowerCase(), pip]] : []),
+      });
     });
     const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [mapAzureError(o.reason, ctx)] : []));
     if (failures.length > 0) {
       const capacity = failures.find((f) => f instanceof CapacityError);
       if (capacity) {
         // All-or-nothing: the caller fails over to another zone with the same node names, and a VM's zone is immutable.
-        await this.removeNodes(group, request.nodes.map((n) => n.name), signal);
+        await this.removeNodes(
+          group,
+          request.nodes.map((n) => n.name),
+          signal,
+        );
         throw capacity;
       }
       throw failures[0]!;
@@ -196,7 +268,8 @@ export class AzureProvider implements Provider {
     const outcomes = await settleAll(nodeNames, this.settings.concurrency ?? 16, async (name) => {
       await compute.virtualMachines.delete(group, name, this.poll(signal));
       await network.networkInterfaces.beginDeleteAndWait(group, names.nic(name), this.poll(signal));
-      if (this.publicIp) await network.publicIPAddresses.beginDeleteAndWait(group, names.publicIp(name), this.poll(signal));
+      if (this.publicIp)
+        await network.publicIPAddresses.beginDeleteAndWait(group, names.publicIp(name), this.poll(signal));
     });
     const failed = outcomes.find((o) => o.status === 'rejected' && !isNotFound(o.reason));
     if (failed && failed.status === 'rejected') throw mapAzureError(failed.reason, { operation: 'terminateInstances' });
@@ -208,11 +281,13 @@ export class AzureProvider implements Provider {
     const publicIps = new Map<string, PublicIPAddress>();
     await Promise.all([
       (async () => {
-        for await (const nic of this.clients.network.networkInterfaces.list(group, { abortSignal: signal })) if (nic.id) nics.set(nic.id.toLowerCase(), nic);
+        for await (const nic of this.clients.network.networkInterfaces.list(group, { abortSignal: signal }))
+          if (nic.id) nics.set(nic.id.toLowerCase(), nic);
       })(),
       (async () => {
         if (!this.publicIp) return;
-        for await (const pip of this.clients.network.publicIPAddresses.list(group, { abortSignal: signal })) if (pip.id) publicIps.set(pip.id.toLowerCase(), pip);
+        for await (const pip of this.clients.network.publicIPAddresses.list(group, { abortSignal: signal }))
+          if (pip.id) publicIps.set(pip.id.toLowerCase(), pip);
       })(),
     ]);
     return { nics, publicIps };
@@ -225,7 +300,8 @@ export class AzureProvider implements Provider {
       const [vms, addresses] = await Promise.all([
         (async () => {
           const all = [];
-          for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: signal })) all.push(vm);
+          for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: signal }))
+            all.push(vm);
           return all;
         })(),
         this.addressesOf(group, signal),
@@ -257,7 +333,10 @@ export class AzureProvider implements Provider {
           for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: options.signal })) {
             if (vm.provisioningState === 'Failed') {
               const wantedVm = wanted.find((w) => w.id.toLowerCase() === vm.id?.toLowerCase());
-              if (wantedVm) throw new CloudApiError(`Azure VM ${vm.name} failed to provision; terminate it and launch again`, { id: vm.id });
+              if (wantedVm)
+                throw new CloudApiError(`Azure VM ${vm.name} failed to provision; terminate it and launch again`, {
+                  id: vm.id,
+                });
             }
             const instance = toInstance(vm, addresses);
             if (instance) found.set(instance.id.toLowerCase(), instance);
@@ -266,11 +345,20 @@ export class AzureProvider implements Provider {
           if (!isNotFound(error)) throw mapAzureError(error, { operation: 'waitUntilRunning' });
         }
       }
-      const ready = wanted.map((w) => found.get(w.id.toLowerCase())).filter((i): i is Instance => i?.state === 'running' && i.privateIp !== undefined && (!this.publicIp || i.publicIp !== undefined));
+      const ready = wanted
+        .map((w) => found.get(w.id.toLowerCase()))
+        .filter(
+          (i): i is Instance =>
+            i?.state === 'running' && i.privateIp !== undefined && (!this.publicIp || i.publicIp !== undefined),
+        );
       if (ready.length === wanted.length) return ready;
       if (Date.now() >= deadline) {
-        const missing = wanted.filter((w) => !ready.some((r) => r.id.toLowerCase() === w.id.toLowerCase())).map((w) => w.name);
-        throw new TimeoutError(`Azure VMs not running within ${options.deadlineMs} ms: ${missing.join(', ')}`, { ids: missing });
+        const missing = wanted
+          .filter((w) => !ready.some((r) => r.id.toLowerCase() === w.id.toLowerCase()))
+          .map((w) => w.name);
+        throw new TimeoutError(`Azure VMs not running within ${options.deadlineMs} ms: ${missing.join(', ')}`, {
+          ids: missing,
+        });
       }
       await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs));
     }

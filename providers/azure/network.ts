@@ -1,6 +1,6 @@
 import type { NetworkSecurityGroup, SecurityRule, VirtualNetwork } from '@azure/arm-network';
 import { CloudApiError } from '../../src/errors.js';
-import { TAG_KEYS, type NetworkRef } from '../../src/providers/types.js';
+import { type NetworkRef, TAG_KEYS } from '../../src/providers/types.js';
 import type { AzureClients } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
 
@@ -42,9 +42,22 @@ function subnetOf(space: string): string {
 }
 
 function swarmRules(engineApiSource: string): SecurityRule[] {
-  const rule = (name: string, priority: number, protocol: 'Tcp' | 'Udp', port: string, source: string): SecurityRule => ({
-    name, priority, protocol, access: 'Allow', direction: 'Inbound',
-    sourceAddressPrefix: source, sourcePortRange: '*', destinationAddressPrefix: 'VirtualNetwork', destinationPortRange: port,
+  const rule = (
+    name: string,
+    priority: number,
+    protocol: 'Tcp' | 'Udp',
+    port: string,
+    source: string,
+  ): SecurityRule => ({
+    name,
+    priority,
+    protocol,
+    access: 'Allow',
+    direction: 'Inbound',
+    sourceAddressPrefix: source,
+    sourcePortRange: '*',
+    destinationAddressPrefix: 'VirtualNetwork',
+    destinationPortRange: port,
   });
   return [
     rule('swarm-manager', 100, 'Tcp', '2377', 'VirtualNetwork'),
@@ -63,33 +76,66 @@ async function first<T>(items: AsyncIterable<T>, match: (item: T) => boolean): P
 }
 
 /** Finds the cluster's resource group, NSG and VNet by tag, creating what is missing. */
-export async function ensureNetwork(clients: AzureClients, cluster: string, settings: NetworkSettings, signal?: AbortSignal): Promise<NetworkRef> {
+export async function ensureNetwork(
+  clients: AzureClients,
+  cluster: string,
+  settings: NetworkSettings,
+  signal?: AbortSignal,
+): Promise<NetworkRef> {
   const tags = { [TAG_KEYS.cluster]: cluster };
   const group = names.group(cluster);
   const poll = { updateIntervalInMs: settings.pollIntervalMs, abortSignal: signal };
   const ctx = { operation: 'ensureNetwork', region: settings.region };
   try {
-    const existing = await clients.resources.resourceGroups.get(group, { abortSignal: signal }).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    const existing = await clients.resources.resourceGroups
+      .get(group, { abortSignal: signal })
+      .catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
     if (existing && !ownedBy(cluster)(existing as { tags?: Record<string, string> })) {
-      throw new CloudApiError(`resource group ${group} exists but is not tagged ${TAG_KEYS.cluster}=${cluster}; skypool will not use it: delete or rename it`, { group });
+      throw new CloudApiError(
+        `resource group ${group} exists but is not tagged ${TAG_KEYS.cluster}=${cluster}; skypool will not use it: delete or rename it`,
+        { group },
+      );
     }
-    if (!existing) await clients.resources.resourceGroups.createOrUpdate(group, { location: settings.region, tags }, { abortSignal: signal });
+    if (!existing)
+      await clients.resources.resourceGroups.createOrUpdate(
+        group,
+        { location: settings.region, tags },
+        { abortSignal: signal },
+      );
 
-    let nsg: NetworkSecurityGroup | undefined = existing ? await first(clients.network.networkSecurityGroups.list(group, { abortSignal: signal }), ownedBy(cluster)) : undefined;
-    nsg ??= await clients.network.networkSecurityGroups.beginCreateOrUpdateAndWait(group, names.nsg(cluster), { location: settings.region, tags, securityRules: swarmRules(settings.engineApiSource) }, poll);
+    let nsg: NetworkSecurityGroup | undefined = existing
+      ? await first(clients.network.networkSecurityGroups.list(group, { abortSignal: signal }), ownedBy(cluster))
+      : undefined;
+    nsg ??= await clients.network.networkSecurityGroups.beginCreateOrUpdateAndWait(
+      group,
+      names.nsg(cluster),
+      { location: settings.region, tags, securityRules: swarmRules(settings.engineApiSource) },
+      poll,
+    );
 
-    let vnet: VirtualNetwork | undefined = existing ? await first(clients.network.virtualNetworks.list(group, { abortSignal: signal }), ownedBy(cluster)) : undefined;
+    let vnet: VirtualNetwork | undefined = existing
+      ? await first(clients.network.virtualNetworks.list(group, { abortSignal: signal }), ownedBy(cluster))
+      : undefined;
     if (!vnet) {
       const space = settings.addressSpace ?? defaultSpace(cluster);
-      vnet = await clients.network.virtualNetworks.beginCreateOrUpdateAndWait(group, names.vnet(cluster), {
-        location: settings.region,
-        tags,
-        addressSpace: { addressPrefixes: [space] },
-        subnets: [{ name: names.subnet, addressPrefix: subnetOf(space), networkSecurityGroup: { id: nsg.id } }],
-      }, poll);
+      vnet = await clients.network.virtualNetworks.beginCreateOrUpdateAndWait(
+        group,
+        names.vnet(cluster),
+        {
+          location: settings.region,
+          tags,
+          addressSpace: { addressPrefixes: [space] },
+          subnets: [{ name: names.subnet, addressPrefix: subnetOf(space), networkSecurityGroup: { id: nsg.id } }],
+        },
+        poll,
+      );
     }
     const subnet = vnet.subnets?.find((s) => s.name === names.subnet) ?? vnet.subnets?.[0];
-    if (!subnet?.id || !subnet.addressPrefix) throw new CloudApiError(`virtual network ${vnet.name} of cluster ${cluster} has no subnet; delete the network (skypool destroy) and retry`, { vnet: vnet.id });
+    if (!subnet?.id || !subnet.addressPrefix)
+      throw new CloudApiError(
+        `virtual network ${vnet.name} of cluster ${cluster} has no subnet; delete the network (skypool destroy) and retry`,
+        { vnet: vnet.id },
+      );
     return { id: subnet.id, cidr: subnet.addressPrefix, reservedAddresses: reserved(subnet.addressPrefix) };
   } catch (error) {
     throw mapAzureError(error, ctx);
@@ -97,15 +143,28 @@ export async function ensureNetwork(clients: AzureClients, cluster: string, sett
 }
 
 /** Deletes the cluster's resource group (and so everything left in it), if it is skypool's; idempotent. */
-export async function deleteNetwork(clients: AzureClients, cluster: string, pollIntervalMs: number, signal?: AbortSignal): Promise<void> {
+export async function deleteNetwork(
+  clients: AzureClients,
+  cluster: string,
+  pollIntervalMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const group = names.group(cluster);
   try {
-    const existing = await clients.resources.resourceGroups.get(group, { abortSignal: signal }).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    const existing = await clients.resources.resourceGroups
+      .get(group, { abortSignal: signal })
+      .catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
     if (!existing) return;
     if (!ownedBy(cluster)(existing as { tags?: Record<string, string> })) {
-      throw new CloudApiError(`resource group ${group} is not tagged ${TAG_KEYS.cluster}=${cluster}; skypool leaves it alone: delete it yourself if it is unused`, { group });
+      throw new CloudApiError(
+        `resource group ${group} is not tagged ${TAG_KEYS.cluster}=${cluster}; skypool leaves it alone: delete it yourself if it is unused`,
+        { group },
+      );
     }
-    await clients.resources.resourceGroups.beginDeleteAndWait(group, { updateIntervalInMs: pollIntervalMs, abortSignal: signal });
+    await clients.resources.resourceGroups.beginDeleteAndWait(group, {
+      updateIntervalInMs: pollIntervalMs,
+      abortSignal: signal,
+    });
   } catch (error) {
     if (isNotFound(error)) return;
     throw mapAzureError(error, { operation: 'deleteNetwork' });

@@ -1,6 +1,6 @@
 import type { ComputeManagementClient } from '@azure/arm-compute';
-import type { NodeSize } from '../../src/spec/schema.js';
 import { CapacityError } from '../../src/errors.js';
+import type { NodeSize } from '../../src/spec/schema.js';
 
 /** A VM size as resourceSkus describes it. */
 export interface VmSize {
@@ -29,7 +29,10 @@ export class SizeCatalog {
 
   private async load(region: string, signal?: AbortSignal): Promise<VmSize[]> {
     const sizes: VmSize[] = [];
-    for await (const sku of this.compute.resourceSkus.list({ filter: `location eq '${region}'`, abortSignal: signal })) {
+    for await (const sku of this.compute.resourceSkus.list({
+      filter: `location eq '${region}'`,
+      abortSignal: signal,
+    })) {
       if (sku.resourceType !== 'virtualMachines' || !sku.name) continue;
       const restrictions = sku.restrictions ?? [];
       if (restrictions.some((r) => r.type === 'Location')) continue;
@@ -37,7 +40,9 @@ export class SizeCatalog {
       const vcpus = capability('vCPUs');
       const memoryGiB = capability('MemoryGB');
       if (!Number.isFinite(vcpus) || !Number.isFinite(memoryGiB)) continue;
-      const restrictedZones = restrictions.filter((r) => r.type === 'Zone').flatMap((r) => r.restrictionInfo?.zones ?? []);
+      const restrictedZones = restrictions
+        .filter((r) => r.type === 'Zone')
+        .flatMap((r) => r.restrictionInfo?.zones ?? []);
       sizes.push({ name: sku.name, vcpus, memoryGiB, restrictedZones });
     }
     return sizes.sort((a, b) => a.vcpus - b.vcpus || a.memoryGiB - b.memoryGiB || a.name.localeCompare(b.name));
@@ -49,7 +54,10 @@ export class SizeCatalog {
       (s) => s.vcpus >= size.cpus && s.memoryGiB >= size.memoryGiB && (!zone || !s.restrictedZones.includes(zone)),
     );
     if (!fit) {
-      throw new CapacityError(`no Azure VM size in ${region}${zone ? ` zone ${zone}` : ''} has ${size.cpus} vCPUs and ${size.memoryGiB} GiB; set instanceType or a smaller size`, { region, zone, size });
+      throw new CapacityError(
+        `no Azure VM size in ${region}${zone ? ` zone ${zone}` : ''} has ${size.cpus} vCPUs and ${size.memoryGiB} GiB; set instanceType or a smaller size`,
+        { region, zone, size },
+      );
     }
     return fit.name;
   }

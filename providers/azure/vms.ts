@@ -1,9 +1,21 @@
 import type { VirtualMachine } from '@azure/arm-compute';
 import type { NetworkInterface, PublicIPAddress } from '@azure/arm-network';
-import { tagsFromRecord, tagsToRecord, type Instance, type InstanceState, type LaunchRequest, type NodeLaunch } from '../../src/providers/types.js';
+import {
+  type Instance,
+  type InstanceState,
+  type LaunchRequest,
+  type NodeLaunch,
+  tagsFromRecord,
+  tagsToRecord,
+} from '../../src/providers/types.js';
 
 /** Ubuntu 24.04 LTS, URN `Canonical:ubuntu-24_04-lts:server:latest`. */
-export const UBUNTU_2404 = { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' } as const;
+export const UBUNTU_2404 = {
+  publisher: 'Canonical',
+  offer: 'ubuntu-24_04-lts',
+  sku: 'server',
+  version: 'latest',
+} as const;
 
 export interface VmBodyOptions {
   readonly region: string;
@@ -22,7 +34,11 @@ export function vmBody(request: LaunchRequest, node: NodeLaunch, options: VmBody
     hardwareProfile: { vmSize: options.size },
     storageProfile: {
       imageReference: { ...UBUNTU_2404 },
-      osDisk: { createOption: 'FromImage', deleteOption: 'Delete', managedDisk: { storageAccountType: 'StandardSSD_LRS' } },
+      osDisk: {
+        createOption: 'FromImage',
+        deleteOption: 'Delete',
+        managedDisk: { storageAccountType: 'StandardSSD_LRS' },
+      },
     },
     osProfile: {
       computerName: node.name,
@@ -30,7 +46,9 @@ export function vmBody(request: LaunchRequest, node: NodeLaunch, options: VmBody
       customData: Buffer.from(request.userData, 'utf8').toString('base64'),
       linuxConfiguration: {
         disablePasswordAuthentication: true,
-        ssh: { publicKeys: [{ path: `/home/${options.adminUsername}/.ssh/authorized_keys`, keyData: options.sshPublicKey }] },
+        ssh: {
+          publicKeys: [{ path: `/home/${options.adminUsername}/.ssh/authorized_keys`, keyData: options.sshPublicKey }],
+        },
       },
     },
     networkProfile: { networkInterfaces: [{ id: options.nicId, primary: true, deleteOption: 'Delete' }] },
@@ -39,12 +57,16 @@ export function vmBody(request: LaunchRequest, node: NodeLaunch, options: VmBody
 
 export function stateOf(provisioningState: string | undefined): InstanceState | undefined {
   switch (provisioningState) {
-    case 'Succeeded': return 'running';
+    case 'Succeeded':
+      return 'running';
     case 'Creating':
     case 'Updating':
-    case 'Migrating': return 'pending';
-    case 'Deleting': return 'stopping';
-    default: return undefined; // Failed / Canceled: not a usable instance
+    case 'Migrating':
+      return 'pending';
+    case 'Deleting':
+      return 'stopping';
+    default:
+      return undefined; // Failed / Canceled: not a usable instance
   }
 }
 
@@ -81,6 +103,9 @@ export function toInstance(vm: VirtualMachine, addresses: Addresses): Instance |
 
 /** `{ group, name }` of a VM resource id. */
 export function parseVmId(id: string): { group: string; name: string } | undefined {
-  const m = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)$/i.exec(id);
+  const m =
+    /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)$/i.exec(
+      id,
+    );
   return m ? { group: m[1]!, name: m[2]! } : undefined;
 }

@@ -1,7 +1,7 @@
 import { PrerequisiteError } from '../../src/errors.js';
 import { ComputeClients } from './clients.js';
-import { describeFailure, isAlreadyExists, isNotFound, mapApiError, type FailureContext } from './errors.js';
-import { operationOf, waitForOperation, type Operation } from './operations.js';
+import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
+import { type Operation, operationOf, waitForOperation } from './operations.js';
 import type { GcpProviderSettings } from './settings.js';
 import { sleep } from './util.js';
 
@@ -12,8 +12,16 @@ export class GceApi {
   constructor(readonly settings: GcpProviderSettings) {}
 
   get project(): string {
-    const project = this.settings.project ?? process.env.GOOGLE_CLOUD_PROJECT ?? process.env.GCLOUD_PROJECT ?? process.env.CLOUDSDK_CORE_PROJECT;
-    if (!project) throw new PrerequisiteError('no Google Cloud project: pass `project` in the gcp provider settings or set GOOGLE_CLOUD_PROJECT', { env: 'GOOGLE_CLOUD_PROJECT' });
+    const project =
+      this.settings.project ??
+      process.env.GOOGLE_CLOUD_PROJECT ??
+      process.env.GCLOUD_PROJECT ??
+      process.env.CLOUDSDK_CORE_PROJECT;
+    if (!project)
+      throw new PrerequisiteError(
+        'no Google Cloud project: pass `project` in the gcp provider settings or set GOOGLE_CLOUD_PROJECT',
+        { env: 'GOOGLE_CLOUD_PROJECT' },
+      );
     return project;
   }
 
@@ -36,7 +44,13 @@ export class GceApi {
   }
 
   wait(op: Operation, context: FailureContext, signal?: AbortSignal): Promise<Operation> {
-    return waitForOperation(this.clients, this.project, op, { timeoutMs: this.opTimeoutMs, ...(signal ? { signal } : {}) }, context);
+    return waitForOperation(
+      this.clients,
+      this.project,
+      op,
+      { timeoutMs: this.opTimeoutMs, ...(signal ? { signal } : {}) },
+      context,
+    );
   }
 
   /** Gets a resource by name; undefined when it does not exist. */
@@ -59,7 +73,7 @@ export class GceApi {
     for (;;) {
       let op: Operation;
       try {
-        op = operationOf((await insert() as unknown[])[0]);
+        op = operationOf(((await insert()) as unknown[])[0]);
       } catch (error) {
         if (isAlreadyExists(error)) return;
         // The parent (network) is still being created, e.g. by a concurrent apply: wait for it, not a blind retry.

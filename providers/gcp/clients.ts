@@ -64,9 +64,18 @@ export class ComputeClients {
 
   async close(): Promise<void> {
     await Promise.all(
-      [this.instances, this.zoneOperations, this.regionOperations, this.globalOperations, this.networks, this.subnetworks, this.firewalls, this.machineTypes, this.zones, this.regions].map(
-        (c) => c.close().catch(() => undefined),
-      ),
+      [
+        this.instances,
+        this.zoneOperations,
+        this.regionOperations,
+        this.globalOperations,
+        this.networks,
+        this.subnetworks,
+        this.firewalls,
+        this.machineTypes,
+        this.zones,
+        this.regions,
+      ].map((c) => c.close().catch(() => undefined)),
     );
   }
 }

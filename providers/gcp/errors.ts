@@ -7,7 +7,13 @@ import { CapacityError, CloudApiError, QuotaError, SkypoolError, ThrottledError 
  * The original error is never attached as `cause`: a GaxiosError carries the request headers (the token).
  */
 interface GoogleErrorBody {
-  error?: { code?: number; message?: string; status?: string; errors?: { reason?: string; message?: string }[]; details?: { reason?: string }[] };
+  error?: {
+    code?: number;
+    message?: string;
+    status?: string;
+    errors?: { reason?: string; message?: string }[];
+    details?: { reason?: string }[];
+  };
 }
 
 export interface ApiFailure {
@@ -16,13 +22,25 @@ export interface ApiFailure {
   readonly message: string;
 }
 
-const CAPACITY_CODES = new Set(['ZONE_RESOURCE_POOL_EXHAUSTED', 'ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS', 'RESOURCE_POOL_EXHAUSTED', 'RESOURCE_NOT_AVAILABLE']);
+const CAPACITY_CODES = new Set([
+  'ZONE_RESOURCE_POOL_EXHAUSTED',
+  'ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS',
+  'RESOURCE_POOL_EXHAUSTED',
+  'RESOURCE_NOT_AVAILABLE',
+]);
 const QUOTA_CODES = new Set(['QUOTA_EXCEEDED', 'quotaExceeded']);
 const THROTTLE_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded', 'RATE_LIMIT_EXCEEDED']);
 
 /** Status, reason and message of anything the client threw. */
 export function describeFailure(error: unknown): ApiFailure {
-  const e = (error ?? {}) as { code?: unknown; status?: unknown; httpStatusCode?: unknown; reason?: unknown; message?: unknown; response?: { status?: unknown; data?: unknown } };
+  const e = (error ?? {}) as {
+    code?: unknown;
+    status?: unknown;
+    httpStatusCode?: unknown;
+    reason?: unknown;
+    message?: unknown;
+    response?: { status?: unknown; data?: unknown };
+  };
   const text = typeof e.message === 'string' ? e.message : String(error);
   let body: GoogleErrorBody | undefined;
   if (e.response?.data && typeof e.response.data === 'object') body = e.response.data as GoogleErrorBody;
@@ -36,8 +54,13 @@ export function describeFailure(error: unknown): ApiFailure {
       }
     }
   }
-  const status = [body?.error?.code, e.httpStatusCode, e.response?.status, e.status, e.code].find((v): v is number => typeof v === 'number' && v >= 100);
-  const reason = body?.error?.errors?.[0]?.reason ?? (typeof e.reason === 'string' ? e.reason : undefined) ?? body?.error?.details?.[0]?.reason;
+  const status = [body?.error?.code, e.httpStatusCode, e.response?.status, e.status, e.code].find(
+    (v): v is number => typeof v === 'number' && v >= 100,
+  );
+  const reason =
+    body?.error?.errors?.[0]?.reason ??
+    (typeof e.reason === 'string' ? e.reason : undefined) ??
+    body?.error?.details?.[0]?.reason;
   return { httpStatus: status, reason, message: body?.error?.message ?? text.split('\n')[0]!.slice(0, 500) };
 }
 
@@ -58,7 +81,12 @@ export interface FailureContext {
   readonly project?: string;
 }
 
-function classify(code: string | undefined, httpStatus: number | undefined, message: string, context: FailureContext): SkypoolError {
+function classify(
+  code: string | undefined,
+  httpStatus: number | undefined,
+  message: string,
+  context: FailureContext,
+): SkypoolError {
   const details = { ...context, ...(code ? { cloudCode: code } : {}), ...(httpStatus ? { httpStatus } : {}) };
   if (code && CAPACITY_CODES.has(code)) {
     return new CapacityError(
@@ -67,10 +95,16 @@ function classify(code: string | undefined, httpStatus: number | undefined, mess
     );
   }
   if (code && QUOTA_CODES.has(code)) {
-    return new QuotaError(`Compute Engine quota exceeded during ${context.action}: ${message} Request a quota increase or launch fewer/smaller instances.`, details);
+    return new QuotaError(
+      `Compute Engine quota exceeded during ${context.action}: ${message} Request a quota increase or launch fewer/smaller instances.`,
+      details,
+    );
   }
   if ((code && THROTTLE_REASONS.has(code)) || httpStatus === 429) {
-    return new ThrottledError(`Compute Engine rate quota exceeded during ${context.action} (${code ?? httpStatus}): wait a minute or launch in smaller batches.`, details);
+    return new ThrottledError(
+      `Compute Engine rate quota exceeded during ${context.action} (${code ?? httpStatus}): wait a minute or launch in smaller batches.`,
+      details,
+    );
   }
   return new CloudApiError(`Compute Engine ${context.action} failed${code ? ` (${code})` : ''}: ${message}`, details);
 }
@@ -85,7 +119,9 @@ export function mapApiError(error: unknown, context: FailureContext): SkypoolErr
 export interface OperationLike {
   readonly name?: string | null;
   readonly status?: unknown;
-  readonly error?: { readonly errors?: readonly { readonly code?: string | null; readonly message?: string | null }[] | null } | null;
+  readonly error?: {
+    readonly errors?: readonly { readonly code?: string | null; readonly message?: string | null }[] | null;
+  } | null;
   readonly httpErrorStatusCode?: number | null;
 }
 
@@ -93,5 +129,10 @@ export interface OperationLike {
 export function operationError(op: OperationLike, context: FailureContext): SkypoolError | undefined {
   const first = op.error?.errors?.[0];
   if (!first) return undefined;
-  return classify(first.code ?? undefined, op.httpErrorStatusCode ?? undefined, first.message ?? 'operation failed', context);
+  return classify(
+    first.code ?? undefined,
+    op.httpErrorStatusCode ?? undefined,
+    first.message ?? 'operation failed',
+    context,
+  );
 }

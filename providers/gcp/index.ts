@@ -1,9 +1,9 @@
 import { GcpProvider } from './provider.js';
 import type { GcpProviderSettings } from './settings.js';
 
+export type { GcpAuthClient } from './clients.js';
 export { GcpProvider } from './provider.js';
 export type { GcpProviderSettings } from './settings.js';
-export type { GcpAuthClient } from './clients.js';
 
 /**
  * The Compute Engine provider. Against the real cloud: `createProvider({ project, region })` with Application

@@ -1,5 +1,5 @@
 import { CloudApiError } from '../../src/errors.js';
-import { tagsFromRecord, type Instance, type InstanceState } from '../../src/providers/types.js';
+import { type Instance, type InstanceState, tagsFromRecord } from '../../src/providers/types.js';
 import { lastSegment, regionOfZone } from './util.js';
 
 /** Compute Engine instances as skypool Instances. The id is `<zone>/<name>` (names are unique per zone). */
@@ -54,6 +54,7 @@ export function toInstance(vm: GceInstance): Instance | undefined {
 
 export function parseInstanceId(id: string): { zone: string; name: string } {
   const [zone, name, ...rest] = id.split('/');
-  if (!zone || !name || rest.length) throw new CloudApiError(`"${id}" is not a gcp instance id (expected <zone>/<name>)`, { id });
+  if (!zone || !name || rest.length)
+    throw new CloudApiError(`"${id}" is not a gcp instance id (expected <zone>/<name>)`, { id });
   return { zone, name };
 }

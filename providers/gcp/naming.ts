@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 export const OWNER_PREFIX = 'skypool:';
 
 export const networkName = (cluster: string) => `skypool-${cluster}`;
-export const subnetName = (cluster: string, region: string) => `skypool-${cluster}-${region}`.slice(0, 63).replace(/-+$/, '');
+export const subnetName = (cluster: string, region: string) =>
+  `skypool-${cluster}-${region}`.slice(0, 63).replace(/-+$/, '');
 export const internalFirewallName = (cluster: string) => `skypool-${cluster}-internal`;
 export const engineFirewallName = (cluster: string) => `skypool-${cluster}-engine-api`;
 /** Network tag on every VM of the cluster; firewall rules target it. */
@@ -33,7 +34,9 @@ export function ownerLabels(description: string | null | undefined): Record<stri
  * the UUIDv5 layout, so the same token always yields the same requestId and different calls never share one.
  */
 export function requestIdFor(token: string, ...scope: string[]): string {
-  const h = createHash('sha256').update([token, ...scope].join('\n')).digest();
+  const h = createHash('sha256')
+    .update([token, ...scope].join('\n'))
+    .digest();
   h[6] = (h[6]! & 0x0f) | 0x50;
   h[8] = (h[8]! & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');

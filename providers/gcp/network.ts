@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CloudApiError } from '../../src/errors.js';
-import { TAG_KEYS, type NetworkRef } from '../../src/providers/types.js';
+import { type NetworkRef, TAG_KEYS } from '../../src/providers/types.js';
 import type { GceApi } from './api.js';
 import { describeFailure, isNotFound, mapApiError } from './errors.js';
 import {
@@ -14,7 +14,7 @@ import {
   reservedAddresses,
   subnetName,
 } from './naming.js';
-import { operationOf, type Operation } from './operations.js';
+import { type Operation, operationOf } from './operations.js';
 
 /**
  * The cluster's network on Compute Engine: a custom-mode VPC, one subnetwork per region used, and two firewall
@@ -26,7 +26,10 @@ export class GceNetworks {
 
   private checkOwner(kind: string, name: string, description: string | null | undefined, cluster: string): void {
     if (ownerLabels(description)?.[TAG_KEYS.cluster] !== cluster) {
-      throw new CloudApiError(`a ${kind} named ${name} exists in project ${this.api.project} but was not created by skypool for cluster ${cluster}; delete or rename it, or choose another cluster name`, { kind, name });
+      throw new CloudApiError(
+        `a ${kind} named ${name} exists in project ${this.api.project} but was not created by skypool for cluster ${cluster}; delete or rename it, or choose another cluster name`,
+        { kind, name },
+      );
     }
   }
 
@@ -34,9 +37,14 @@ export class GceNetworks {
     const project = this.api.project;
     const name = subnetName(cluster, region);
     const owner = ownerDescription({ [TAG_KEYS.cluster]: cluster });
-    let subnet = await this.api.find('subnetworks.get', () => this.api.clients.subnetworks.get({ project, region, subnetwork: name }));
+    let subnet = await this.api.find('subnetworks.get', () =>
+      this.api.clients.subnetworks.get({ project, region, subnetwork: name }),
+    );
     if (!subnet) {
-      const cidr = region === this.api.region && this.api.settings.subnetCidr ? this.api.settings.subnetCidr : defaultSubnetCidr(cluster, region);
+      const cidr =
+        region === this.api.region && this.api.settings.subnetCidr
+          ? this.api.settings.subnetCidr
+          : defaultSubnetCidr(cluster, region);
       await this.api.create(
         'subnetworks.insert',
         () =>
@@ -44,22 +52,36 @@ export class GceNetworks {
             project,
             region,
             requestId: randomUUID(),
-            subnetworkResource: { name, network: `projects/${project}/global/networks/${networkName(cluster)}`, ipCidrRange: cidr, description: owner, privateIpGoogleAccess: true },
+            subnetworkResource: {
+              name,
+              network: `projects/${project}/global/networks/${networkName(cluster)}`,
+              ipCidrRange: cidr,
+              description: owner,
+              privateIpGoogleAccess: true,
+            },
           }),
         signal,
       );
-      subnet = await this.api.find('subnetworks.get', () => this.api.clients.subnetworks.get({ project, region, subnetwork: name }));
+      subnet = await this.api.find('subnetworks.get', () =>
+        this.api.clients.subnetworks.get({ project, region, subnetwork: name }),
+      );
       if (!subnet) throw new CloudApiError(`subnetwork ${name} was created but cannot be read back; retry`, { region });
     } else this.checkOwner('subnetwork', name, subnet.description, cluster);
     const cidr = String(subnet.ipCidrRange);
-    return { id: `projects/${project}/regions/${region}/subnetworks/${name}`, cidr, reservedAddresses: reservedAddresses(cidr) };
+    return {
+      id: `projects/${project}/regions/${region}/subnetworks/${name}`,
+      cidr,
+      reservedAddresses: reservedAddresses(cidr),
+    };
   }
 
   async ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
     const project = this.api.project;
     const name = networkName(cluster);
     const owner = ownerDescription({ [TAG_KEYS.cluster]: cluster });
-    const existing = await this.api.find('networks.get', () => this.api.clients.networks.get({ project, network: name }));
+    const existing = await this.api.find('networks.get', () =>
+      this.api.clients.networks.get({ project, network: name }),
+    );
     if (existing) this.checkOwner('network', name, existing.description, cluster);
     else {
       await this.api.create(
@@ -68,7 +90,12 @@ export class GceNetworks {
           this.api.clients.networks.insert({
             project,
             requestId: randomUUID(),
-            networkResource: { name, description: owner, autoCreateSubnetworks: false, routingConfig: { routingMode: 'REGIONAL' } },
+            networkResource: {
+              name,
+              description: owner,
+              autoCreateSubnetworks: false,
+              routingConfig: { routingMode: 'REGIONAL' },
+            },
           }),
         signal,
       );
@@ -83,7 +110,11 @@ export class GceNetworks {
         network,
         direction: 'INGRESS',
         // Swarm: manager API, gossip, VXLAN overlay, and ESP for encrypted overlay networks; only between the cluster's VMs.
-        allowed: [{ IPProtocol: 'tcp', ports: ['2377', '7946'] }, { IPProtocol: 'udp', ports: ['7946', '4789'] }, { IPProtocol: 'esp' }],
+        allowed: [
+          { IPProtocol: 'tcp', ports: ['2377', '7946'] },
+          { IPProtocol: 'udp', ports: ['7946', '4789'] },
+          { IPProtocol: 'esp' },
+        ],
         sourceTags: [tag],
         targetTags: [tag],
       },
@@ -99,9 +130,15 @@ export class GceNetworks {
     ];
     await Promise.all(
       rules.map(async (rule) => {
-        const found = await this.api.find('firewalls.get', () => this.api.clients.firewalls.get({ project, firewall: rule.name }));
+        const found = await this.api.find('firewalls.get', () =>
+          this.api.clients.firewalls.get({ project, firewall: rule.name }),
+        );
         if (found) return this.checkOwner('firewall rule', rule.name, found.description, cluster);
-        await this.api.create('firewalls.insert', () => this.api.clients.firewalls.insert({ project, requestId: randomUUID(), firewallResource: rule }), signal);
+        await this.api.create(
+          'firewalls.insert',
+          () => this.api.clients.firewalls.insert({ project, requestId: randomUUID(), firewallResource: rule }),
+          signal,
+        );
       }),
     );
     return ref;
@@ -113,12 +150,15 @@ export class GceNetworks {
     const remove = async (action: string, del: () => Promise<unknown>) => {
       let op: Operation;
       try {
-        op = operationOf((await del() as unknown[])[0]);
+        op = operationOf(((await del()) as unknown[])[0]);
       } catch (error) {
         if (isNotFound(error)) return;
         const f = describeFailure(error);
         if (f.reason === 'resourceInUseByAnotherResource') {
-          throw new CloudApiError(`cannot delete the network of cluster ${cluster}: ${f.message}; terminate the cluster's instances first`, { action, cloudCode: f.reason });
+          throw new CloudApiError(
+            `cannot delete the network of cluster ${cluster}: ${f.message}; terminate the cluster's instances first`,
+            { action, cloudCode: f.reason },
+          );
         }
         throw mapApiError(error, { action });
       }
@@ -126,9 +166,12 @@ export class GceNetworks {
     };
     for (const firewall of [internalFirewallName(cluster), engineFirewallName(cluster)]) {
       const found = await this.api.find('firewalls.get', () => this.api.clients.firewalls.get({ project, firewall }));
-      if (found && ownerLabels(found.description)?.[TAG_KEYS.cluster] === cluster) await remove('firewalls.delete', () => this.api.clients.firewalls.delete({ project, firewall }));
+      if (found && ownerLabels(found.description)?.[TAG_KEYS.cluster] === cluster)
+        await remove('firewalls.delete', () => this.api.clients.firewalls.delete({ project, firewall }));
     }
-    const network = await this.api.find('networks.get', () => this.api.clients.networks.get({ project, network: name }));
+    const network = await this.api.find('networks.get', () =>
+      this.api.clients.networks.get({ project, network: name }),
+    );
     if (!network || ownerLabels(network.description)?.[TAG_KEYS.cluster] !== cluster) return;
     for (const url of network.subnetworks ?? []) {
       const parts = url.split('/');

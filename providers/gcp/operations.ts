@@ -1,6 +1,6 @@
 import { TimeoutError } from '../../src/errors.js';
 import type { ComputeClients } from './clients.js';
-import { mapApiError, operationError, type FailureContext, type OperationLike } from './errors.js';
+import { type FailureContext, mapApiError, type OperationLike, operationError } from './errors.js';
 import { lastSegment } from './util.js';
 
 export interface Operation extends OperationLike {
@@ -23,18 +23,37 @@ export function operationOf(result: unknown): Operation {
  * Waits for a Compute Engine Operation the way the API intends: `operations.wait` holds up to ~2 minutes and
  * answers with the Operation, DONE or not, so it is called in a loop. A failed Operation becomes a typed error.
  */
-export async function waitForOperation(clients: ComputeClients, project: string, op: Operation, settings: WaitSettings, context: FailureContext): Promise<Operation> {
+export async function waitForOperation(
+  clients: ComputeClients,
+  project: string,
+  op: Operation,
+  settings: WaitSettings,
+  context: FailureContext,
+): Promise<Operation> {
   const deadline = Date.now() + settings.timeoutMs;
   let current = op;
   while (current.status !== 'DONE') {
     settings.signal?.throwIfAborted();
     if (Date.now() > deadline) {
-      throw new TimeoutError(`Compute Engine operation ${op.name} (${context.action}) did not finish within ${settings.timeoutMs} ms; check it in the console and retry`, { ...context, operation: op.name });
+      throw new TimeoutError(
+        `Compute Engine operation ${op.name} (${context.action}) did not finish within ${settings.timeoutMs} ms; check it in the console and retry`,
+        { ...context, operation: op.name },
+      );
     }
     try {
       const name = String(op.name);
-      if (op.zone) [current] = (await clients.zoneOperations.wait({ project, zone: lastSegment(op.zone)!, operation: name })) as unknown as [Operation];
-      else if (op.region) [current] = (await clients.regionOperations.wait({ project, region: lastSegment(op.region)!, operation: name })) as unknown as [Operation];
+      if (op.zone)
+        [current] = (await clients.zoneOperations.wait({
+          project,
+          zone: lastSegment(op.zone)!,
+          operation: name,
+        })) as unknown as [Operation];
+      else if (op.region)
+        [current] = (await clients.regionOperations.wait({
+          project,
+          region: lastSegment(op.region)!,
+          operation: name,
+        })) as unknown as [Operation];
       else [current] = (await clients.globalOperations.wait({ project, operation: name })) as unknown as [Operation];
     } catch (error) {
       throw mapApiError(error, { ...context, action: `${context.action} (waiting for ${op.name})` });

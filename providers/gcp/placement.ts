@@ -37,7 +37,8 @@ export class GcePlacement {
   }
 
   async zoneFor(request: LaunchRequest, region: string): Promise<string> {
-    const zone = request.zone ?? request.pool.zones?.[0] ?? (region === this.api.region ? this.api.settings.zone : undefined);
+    const zone =
+      request.zone ?? request.pool.zones?.[0] ?? (region === this.api.region ? this.api.settings.zone : undefined);
     if (zone) return zone;
     const zones = await this.zonesOf(region);
     if (!zones[0]) throw new CloudApiError(`Compute Engine region ${region} lists no zones`, { region });
@@ -63,9 +64,17 @@ export class GcePlacement {
     const { cpus, memoryGiB } = pool.size;
     const fitting = (await types)
       .filter((t) => (t.guestCpus ?? 0) >= cpus && (t.memoryMb ?? 0) >= memoryGiB * 1024)
-      .sort((a, b) => a.guestCpus! - b.guestCpus! || a.memoryMb! - b.memoryMb! || Number(a.isSharedCpu ?? false) - Number(b.isSharedCpu ?? false));
+      .sort(
+        (a, b) =>
+          a.guestCpus! - b.guestCpus! ||
+          a.memoryMb! - b.memoryMb! ||
+          Number(a.isSharedCpu ?? false) - Number(b.isSharedCpu ?? false),
+      );
     if (!fitting[0]?.name) {
-      throw new CloudApiError(`no Compute Engine machine type in ${zone} has ${cpus} vCPUs and ${memoryGiB} GiB; set pool.instanceType or a smaller size`, { zone, size: pool.size });
+      throw new CloudApiError(
+        `no Compute Engine machine type in ${zone} has ${cpus} vCPUs and ${memoryGiB} GiB; set pool.instanceType or a smaller size`,
+        { zone, size: pool.size },
+      );
     }
     return fitting[0].name;
   }

@@ -2,15 +2,23 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CloudApiError, PrerequisiteError, TimeoutError } from '../../src/errors.js';
-import { TAG_KEYS, tagsToRecord, type Instance, type LaunchRequest, type NetworkRef, type Provider, type WaitOptions } from '../../src/providers/types.js';
+import {
+  type Instance,
+  type LaunchRequest,
+  type NetworkRef,
+  type Provider,
+  TAG_KEYS,
+  tagsToRecord,
+  type WaitOptions,
+} from '../../src/providers/types.js';
 import { GceApi } from './api.js';
-import { describeFailure, isAlreadyExists, isNotFound, mapApiError, type FailureContext } from './errors.js';
-import { parseInstanceId, toInstance, type GceInstance } from './instances.js';
+import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
+import { type GceInstance, parseInstanceId, toInstance } from './instances.js';
 import { networkTag, requestIdFor } from './naming.js';
 import { GceNetworks } from './network.js';
-import { operationOf, type Operation } from './operations.js';
+import { type Operation, operationOf } from './operations.js';
 import { GcePlacement } from './placement.js';
-import { withEnvironment, type GcpProviderSettings } from './settings.js';
+import { type GcpProviderSettings, withEnvironment } from './settings.js';
 import { eachLimited, regionOfZone, sleep } from './util.js';
 
 export type { GcpProviderSettings } from './settings.js';
@@ -38,7 +46,9 @@ export class GcpProvider implements Provider {
   async checkPrerequisites(): Promise<void> {
     const project = this.api.project;
     if (!this.api.settings.authClient && !this.api.settings.accessToken) {
-      const adc = process.env.GOOGLE_APPLICATION_CREDENTIALS ?? join(homedir(), '.config', 'gcloud', 'application_default_credentials.json');
+      const adc =
+        process.env.GOOGLE_APPLICATION_CREDENTIALS ??
+        join(homedir(), '.config', 'gcloud', 'application_default_credentials.json');
       if (!existsSync(adc)) {
         throw new PrerequisiteError(
           'no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, run `gcloud auth application-default login`, or pass `authClient` / `accessToken` in the gcp provider settings',
@@ -51,9 +61,16 @@ export class GcpProvider implements Provider {
     } catch (error) {
       const f = describeFailure(error);
       if (f.httpStatus === 401 || f.httpStatus === 403) {
-        throw new PrerequisiteError(`Compute Engine refused the credentials for project ${project} (${f.httpStatus} ${f.reason ?? ''}): check the account has roles/compute.admin and the Compute Engine API is enabled`, { project });
+        throw new PrerequisiteError(
+          `Compute Engine refused the credentials for project ${project} (${f.httpStatus} ${f.reason ?? ''}): check the account has roles/compute.admin and the Compute Engine API is enabled`,
+          { project },
+        );
       }
-      if (f.httpStatus === 404) throw new PrerequisiteError(`Compute Engine has no region "${this.api.region}" in project ${project}: set \`region\` to a valid region`, { region: this.api.region });
+      if (f.httpStatus === 404)
+        throw new PrerequisiteError(
+          `Compute Engine has no region "${this.api.region}" in project ${project}: set \`region\` to a valid region`,
+          { region: this.api.region },
+        );
       throw mapApiError(error, { action: 'regions.get', project });
     }
   }
@@ -71,9 +88,15 @@ export class GcpProvider implements Provider {
     const project = this.api.project;
     const region = request.pool.region ?? this.api.region;
     const zone = await this.placement.zoneFor(request, region);
-    if (regionOfZone(zone) !== region) throw new CloudApiError(`zone ${zone} is not in region ${region}; fix the pool's zones or region`, { zone, region });
+    if (regionOfZone(zone) !== region)
+      throw new CloudApiError(`zone ${zone} is not in region ${region}; fix the pool's zones or region`, {
+        zone,
+        region,
+      });
     const machineType = await this.placement.machineTypeFor(request.pool, zone);
-    const subnet = request.network.id.includes(`/regions/${region}/`) ? request.network.id : (await this.networks.ensureSubnet(request.cluster, region, request.signal)).id;
+    const subnet = request.network.id.includes(`/regions/${region}/`)
+      ? request.network.id
+      : (await this.networks.ensureSubnet(request.cluster, region, request.signal)).id;
     const context: FailureContext = { action: 'instances.insert', zone, instanceType: machineType, project };
     const labels = { ...(request.pool.labels ?? {}), ...tagsToRecord(request.tags) };
     const keys = this.api.settings.userDataKeys ?? ['user-data'];
@@ -81,7 +104,16 @@ export class GcpProvider implements Provider {
       labels,
       tags: { items: [networkTag(request.cluster)] },
       metadata: { items: keys.map((key) => ({ key, value: request.userData })) },
-      disks: [{ boot: true, autoDelete: true, initializeParams: { sourceImage: this.api.settings.image ?? UBUNTU, diskSizeGb: String(this.api.settings.diskSizeGb ?? 20) } }],
+      disks: [
+        {
+          boot: true,
+          autoDelete: true,
+          initializeParams: {
+            sourceImage: this.api.settings.image ?? UBUNTU,
+            diskSizeGb: String(this.api.settings.diskSizeGb ?? 20),
+          },
+        },
+      ],
       scheduling: { automaticRestart: true, onHostMaintenance: 'MIGRATE' },
     };
     const nic = (networkIP?: string) => ({
@@ -107,18 +139,21 @@ export class GcpProvider implements Provider {
     if (free.length) {
       // One bulkInsert for every node without a fixed address: all-or-nothing (minCount = count).
       launches.push(
-        launch('instances.bulkInsert', free.map((n) => n.name), () =>
-          this.api.clients.instances.bulkInsert({
-            project,
-            zone,
-            requestId: requestIdFor(request.idempotencyToken, zone, 'bulk'),
-            bulkInsertInstanceResourceResource: {
-              count: free.length,
-              minCount: free.length,
-              perInstanceProperties: Object.fromEntries(free.map((n) => [n.name, { name: n.name }])),
-              instanceProperties: { ...properties, machineType, networkInterfaces: [nic()] },
-            },
-          }),
+        launch(
+          'instances.bulkInsert',
+          free.map((n) => n.name),
+          () =>
+            this.api.clients.instances.bulkInsert({
+              project,
+              zone,
+              requestId: requestIdFor(request.idempotencyToken, zone, 'bulk'),
+              bulkInsertInstanceResourceResource: {
+                count: free.length,
+                minCount: free.length,
+                perInstanceProperties: Object.fromEntries(free.map((n) => [n.name, { name: n.name }])),
+                instanceProperties: { ...properties, machineType, networkInterfaces: [nic()] },
+              },
+            }),
         ),
       );
     }
@@ -129,7 +164,12 @@ export class GcpProvider implements Provider {
             project,
             zone,
             requestId: requestIdFor(request.idempotencyToken, zone, node.name),
-            instanceResource: { ...properties, name: node.name, machineType: `zones/${zone}/machineTypes/${machineType}`, networkInterfaces: [nic(node.privateIp)] },
+            instanceResource: {
+              ...properties,
+              name: node.name,
+              machineType: `zones/${zone}/machineTypes/${machineType}`,
+              networkInterfaces: [nic(node.privateIp)],
+            },
           }),
         ),
       );
@@ -141,30 +181,48 @@ export class GcpProvider implements Provider {
     const filter = `(labels.${TAG_KEYS.cluster} = "${request.cluster}") (labels.${TAG_KEYS.pool} = "${request.tags.pool}")`;
     let listed: GceInstance[];
     try {
-      [listed] = (await this.api.clients.instances.list({ project, zone, filter, maxResults: 500 })) as unknown as [GceInstance[]];
+      [listed] = (await this.api.clients.instances.list({ project, zone, filter, maxResults: 500 })) as unknown as [
+        GceInstance[],
+      ];
     } catch (error) {
       throw mapApiError(error, { action: 'instances.list', zone });
     }
-    const instances = listed.filter((vm) => vm.name && wanted.has(vm.name)).map((vm) => toInstance(vm)).filter((i): i is Instance => i !== undefined);
+    const instances = listed
+      .filter((vm) => vm.name && wanted.has(vm.name))
+      .map((vm) => toInstance(vm))
+      .filter((i): i is Instance => i !== undefined);
     const byName = new Map(instances.map((i) => [i.name, i]));
     const missing = request.nodes.filter((n) => !byName.has(n.name)).map((n) => n.name);
-    if (missing.length) throw new CloudApiError(`Compute Engine reported success but ${missing.join(', ')} cannot be found in ${zone}; retry the launch`, { zone, missing });
+    if (missing.length)
+      throw new CloudApiError(
+        `Compute Engine reported success but ${missing.join(', ')} cannot be found in ${zone}; retry the launch`,
+        { zone, missing },
+      );
     return request.nodes.map((n) => byName.get(n.name)!);
   }
 
   /** True when same-named instances already exist from this very launch (same cluster, pool and user-data). */
   private async sameLaunch(zone: string, names: readonly string[], request: LaunchRequest): Promise<boolean> {
     const vms = await Promise.all(
-      names.map((instance) => this.api.find('instances.get', () => this.api.clients.instances.get({ project: this.api.project, zone, instance })) as Promise<GceInstance | undefined>),
+      names.map(
+        (instance) =>
+          this.api.find('instances.get', () =>
+            this.api.clients.instances.get({ project: this.api.project, zone, instance }),
+          ) as Promise<GceInstance | undefined>,
+      ),
     );
     const same = vms.every(
       (vm) =>
         vm?.labels?.[TAG_KEYS.cluster] === request.cluster &&
         vm.labels[TAG_KEYS.pool] === request.tags.pool &&
-        vm.metadata?.items?.find((i) => i.key === (this.api.settings.userDataKeys ?? ['user-data'])[0])?.value === request.userData,
+        vm.metadata?.items?.find((i) => i.key === (this.api.settings.userDataKeys ?? ['user-data'])[0])?.value ===
+          request.userData,
     );
     if (!same) {
-      throw new CloudApiError(`an instance named ${names.join(' or ')} already exists in ${zone} with other settings; terminate it or pick another cluster/pool name`, { zone, names });
+      throw new CloudApiError(
+        `an instance named ${names.join(' or ')} already exists in ${zone} with other settings; terminate it or pick another cluster/pool name`,
+        { zone, names },
+      );
     }
     return true;
   }
@@ -180,16 +238,28 @@ export class GcpProvider implements Provider {
       byZone.set(zone, [...(byZone.get(zone) ?? []), name]);
     }
     const found = new Map<string, GceInstance>();
-    const batches = [...byZone].flatMap(([zone, names]) => Array.from({ length: Math.ceil(names.length / 50) }, (_, i) => ({ zone, names: names.slice(i * 50, i * 50 + 50) })));
+    const batches = [...byZone].flatMap(([zone, names]) =>
+      Array.from({ length: Math.ceil(names.length / 50) }, (_, i) => ({
+        zone,
+        names: names.slice(i * 50, i * 50 + 50),
+      })),
+    );
     await eachLimited(batches, this.api.concurrency, async ({ zone, names }) => {
       if (names.length === 1) {
-        const vm = (await this.api.find('instances.get', () => this.api.clients.instances.get({ project: this.api.project, zone, instance: names[0]! }))) as GceInstance | undefined;
+        const vm = (await this.api.find('instances.get', () =>
+          this.api.clients.instances.get({ project: this.api.project, zone, instance: names[0]! }),
+        )) as GceInstance | undefined;
         if (vm) found.set(`${zone}/${names[0]}`, vm);
         return;
       }
       const filter = names.map((n) => `(name = "${n}")`).join(' OR ');
       try {
-        const [list] = (await this.api.clients.instances.list({ project: this.api.project, zone, filter, maxResults: 500 })) as unknown as [GceInstance[]];
+        const [list] = (await this.api.clients.instances.list({
+          project: this.api.project,
+          zone,
+          filter,
+          maxResults: 500,
+        })) as unknown as [GceInstance[]];
         for (const vm of list) if (vm.name) found.set(`${zone}/${vm.name}`, vm);
       } catch (error) {
         throw mapApiError(error, { action: 'instances.list', zone });
@@ -208,14 +278,20 @@ export class GcpProvider implements Provider {
         const vm = vms.get(id);
         if (!vm) throw new CloudApiError(`instance ${id} no longer exists (deleted or failed to start)`, { id });
         if (vm.status === 'TERMINATED' || vm.status === 'STOPPING' || vm.status === 'SUSPENDED') {
-          throw new CloudApiError(`instance ${id} is ${vm.status} instead of starting; check its serial console`, { id, status: vm.status });
+          throw new CloudApiError(`instance ${id} is ${vm.status} instead of starting; check its serial console`, {
+            id,
+            status: vm.status,
+          });
         }
         return toInstance(vm);
       });
       if (current.every((i) => i?.state === 'running' && i.privateIp)) return current as Instance[];
       if (Date.now() + poll > deadline) {
         const waiting = ids.filter((_, i) => current[i]?.state !== 'running');
-        throw new TimeoutError(`Compute Engine instances not running after ${options.deadlineMs} ms: ${waiting.join(', ')}`, { ids: waiting });
+        throw new TimeoutError(
+          `Compute Engine instances not running after ${options.deadlineMs} ms: ${waiting.join(', ')}`,
+          { ids: waiting },
+        );
       }
       await sleep(poll, options.signal);
     }

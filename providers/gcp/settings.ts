@@ -40,7 +40,10 @@ export interface GcpProviderSettings extends ProviderSettings {
  * `CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE` (e.g. `http://127.0.0.1:8080/compute/v1/`, for `skypool sim`) and
  * `CLOUDSDK_AUTH_ACCESS_TOKEN` / `GOOGLE_OAUTH_ACCESS_TOKEN`. Explicit settings always win.
  */
-export function withEnvironment(settings: GcpProviderSettings, env: NodeJS.ProcessEnv = process.env): GcpProviderSettings {
+export function withEnvironment(
+  settings: GcpProviderSettings,
+  env: NodeJS.ProcessEnv = process.env,
+): GcpProviderSettings {
   const out: { -readonly [K in keyof GcpProviderSettings]: GcpProviderSettings[K] } = { ...settings };
   const override = env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE;
   if (override && !settings.apiEndpoint) {

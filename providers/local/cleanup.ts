@@ -4,7 +4,18 @@ import { CloudApiError } from '../../src/errors.js';
 import { run } from './exec.js';
 import { readMountInfo } from './mounts.js';
 import { deleteBridge, releaseAddress, staleClaims } from './network.js';
-import { clusterDir, CREATED_MOUNT_POINTS_FILE, DEFAULT_STATE_ROOT, HOST_STATE_DIR, hostVethName, ipClaimDir, isVmDirName, NETNS_PREFIX, netnsName, vmDir } from './paths.js';
+import {
+  CREATED_MOUNT_POINTS_FILE,
+  clusterDir,
+  DEFAULT_STATE_ROOT,
+  HOST_STATE_DIR,
+  hostVethName,
+  ipClaimDir,
+  isVmDirName,
+  NETNS_PREFIX,
+  netnsName,
+  vmDir,
+} from './paths.js';
 import { privatePath } from './private-paths.js';
 import { killIfMatches, pidsInCgroups, pidsInNetns, stopProcesses, vmCgroupDirs } from './processes.js';
 import { netnsLink, readRecord, type VmRecord } from './state.js';
@@ -41,7 +52,12 @@ async function cgroupDirsOf(dir: string, node: string, record: VmRecord | undefi
  * processes in its netns and cgroups, the netns (and with it the veth), cgroup dirs, address claim, VM dir.
  * Safe to run twice.
  */
-export async function teardownVm(stateRoot: string, cluster: string, node: string, options: TeardownOptions = {}): Promise<void> {
+export async function teardownVm(
+  stateRoot: string,
+  cluster: string,
+  node: string,
+  options: TeardownOptions = {},
+): Promise<void> {
   const dir = vmDir(stateRoot, cluster, node);
   const id = netnsName(cluster, node);
   const record = await readRecord(dir);
@@ -54,7 +70,11 @@ export async function teardownVm(stateRoot: string, cluster: string, node: strin
   };
   const graceMs = options.graceMs ?? 5_000;
   // Containers first: a dockerd whose containerd dies under it waits its whole shutdown timeout.
-  await stopProcesses(async () => pidsInCgroups(await cgroupDirsOf(dir, node, record)), graceMs, `the containers of local VM ${id}`);
+  await stopProcesses(
+    async () => pidsInCgroups(await cgroupDirsOf(dir, node, record)),
+    graceMs,
+    `the containers of local VM ${id}`,
+  );
   await stopProcesses(find, graceMs, `local VM ${id}`);
   const del = await run('ip', ['netns', 'del', id], { allowFailure: true });
   if (del.code !== 0 && !/No such file|not exist/i.test(del.stderr)) {
@@ -64,15 +84,22 @@ export async function teardownVm(stateRoot: string, cluster: string, node: strin
   await run('ip', ['link', 'del', 'dev', hostVethName(cluster, node)], { allowFailure: true });
   for (const cg of await cgroupDirsOf(dir, node, record)) {
     await rmdir(cg).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw new CloudApiError(`could not remove cgroup ${cg}: ${err.message}`, { cgroup: cg }, err);
+      if (err.code !== 'ENOENT')
+        throw new CloudApiError(`could not remove cgroup ${cg}: ${err.message}`, { cgroup: cg }, err);
     });
   }
   // The VM's own mounts died with its mount namespace; only a mount made from the host side could remain.
   const leftovers = async (): Promise<string[]> =>
-    (await readMountInfo()).map((m) => m.mountPoint).filter((m) => m === dir || m.startsWith(`${dir}/`) || m === `/run/netns/${id}`);
-  for (const mountPoint of (await leftovers()).reverse()) await run('umount', ['-l', mountPoint], { allowFailure: true });
+    (await readMountInfo())
+      .map((m) => m.mountPoint)
+      .filter((m) => m === dir || m.startsWith(`${dir}/`) || m === `/run/netns/${id}`);
+  for (const mountPoint of (await leftovers()).reverse())
+    await run('umount', ['-l', mountPoint], { allowFailure: true });
   const stuck = await leftovers();
-  if (stuck.length > 0) throw new CloudApiError(`mounts of local VM ${id} survived teardown: unmount ${stuck.join(', ')} and retry`, { mounts: stuck });
+  if (stuck.length > 0)
+    throw new CloudApiError(`mounts of local VM ${id} survived teardown: unmount ${stuck.join(', ')} and retry`, {
+      mounts: stuck,
+    });
   await releaseAddress(stateRoot, cluster, record?.ip);
   await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   await removeCreatedMountPoints();
@@ -129,11 +156,17 @@ export async function orphanNodes(stateRoot: string, cluster: string): Promise<s
   return names
     .filter((n) => n.startsWith(prefix))
     .map((n) => n.slice(prefix.length))
-    .filter((node) => isVmDirName(node) && !withDir.has(node) && existsSync(`/sys/class/net/${hostVethName(cluster, node)}`));
+    .filter(
+      (node) => isVmDirName(node) && !withDir.has(node) && existsSync(`/sys/class/net/${hostVethName(cluster, node)}`),
+    );
 }
 
 /** Everything of one local cluster: its VMs (in parallel), then its bridge and state directory. */
-export async function cleanupLocalCluster(cluster: string, stateRoot: string = DEFAULT_STATE_ROOT, options: TeardownOptions = {}): Promise<void> {
+export async function cleanupLocalCluster(
+  cluster: string,
+  stateRoot: string = DEFAULT_STATE_ROOT,
+  options: TeardownOptions = {},
+): Promise<void> {
   const nodes = [...(await vmNames(stateRoot, cluster)), ...(await orphanNodes(stateRoot, cluster))];
   const results = await Promise.allSettled(nodes.map((node) => teardownVm(stateRoot, cluster, node, options)));
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

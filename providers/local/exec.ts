@@ -38,14 +38,22 @@ export function run(command: string, args: readonly string[], options: RunOption
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
-    child.stdout.on('data', (d: Buffer) => { if (stdout.length < MAX_OUTPUT) stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { if (stderr.length < MAX_OUTPUT) stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      if (stdout.length < MAX_OUTPUT) stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < MAX_OUTPUT) stderr += d.toString();
+    });
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
     child.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (err.code === 'ENOENT') {
-        reject(new PrerequisiteError(`command "${command}" not found: install it (see scripts/prelude.sh) and retry`, { command }));
+        reject(
+          new PrerequisiteError(`command "${command}" not found: install it (see scripts/prelude.sh) and retry`, {
+            command,
+          }),
+        );
       } else {
         reject(new CloudApiError(`could not run "${shown}": ${err.message}`, { command: shown }, err));
       }
@@ -55,7 +63,9 @@ export function run(command: string, args: readonly string[], options: RunOption
       const result = { code: code ?? 128, stdout, stderr };
       const shownErr = redact(stderr.trim()).slice(-4000);
       if (timedOut) {
-        reject(new CloudApiError(`"${shown}" did not finish within ${timeoutMs} ms`, { command: shown, stderr: shownErr }));
+        reject(
+          new CloudApiError(`"${shown}" did not finish within ${timeoutMs} ms`, { command: shown, stderr: shownErr }),
+        );
       } else if (code !== 0 && !options.allowFailure) {
         const why = shownErr || `exit ${code ?? signal}`;
         reject(new CloudApiError(`"${shown}" failed: ${why}`, { command: shown, exitCode: code, stderr: shownErr }));
@@ -79,10 +89,15 @@ export interface DetachedProcess {
 export function spawnDetached(command: string, args: readonly string[]): DetachedProcess {
   const child = spawn(command, args, { detached: true, stdio: 'ignore', cwd: '/', env: VM_ENV });
   let exited: number | null | undefined;
-  child.on('exit', (code) => { exited = code; });
-  child.on('error', () => { exited = -1; });
+  child.on('exit', (code) => {
+    exited = code;
+  });
+  child.on('error', () => {
+    exited = -1;
+  });
   child.unref();
-  if (!child.pid) throw new CloudApiError(`could not start "${redact([command, ...args].join(' ')).slice(0, 200)}"`, { command });
+  if (!child.pid)
+    throw new CloudApiError(`could not start "${redact([command, ...args].join(' ')).slice(0, 200)}"`, { command });
   return { pid: child.pid, exited: () => exited };
 }
 

@@ -13,21 +13,30 @@ import { DEFAULT_STATE_ROOT, vmDir } from './paths.js';
 import { LocalProvider, type LocalProviderSettings } from './provider.js';
 import { readUserDataFiles, type UserDataResult } from './user-data.js';
 
-export { LocalProvider, type LocalLaunchRequest, type LocalNodeLaunch, type LocalProviderSettings } from './provider.js';
-export { checkLocalPrerequisites } from './prerequisites.js';
 export { cleanupLocalCluster, type TeardownOptions } from './cleanup.js';
-export { installCleanupOnSignals, cleanupTracked } from './signals.js';
-export { DEFAULT_STATE_ROOT, netnsName, bridgeName } from './paths.js';
-export { inSubnet } from './network.js';
-export type { UserDataResult } from './user-data.js';
-export type { VmRecord } from './state.js';
 export type { RunOptions, RunResult } from './exec.js';
+export { inSubnet } from './network.js';
+export { bridgeName, DEFAULT_STATE_ROOT, netnsName } from './paths.js';
+export { checkLocalPrerequisites } from './prerequisites.js';
+export {
+  type LocalLaunchRequest,
+  type LocalNodeLaunch,
+  LocalProvider,
+  type LocalProviderSettings,
+} from './provider.js';
+export { cleanupTracked, installCleanupOnSignals } from './signals.js';
+export type { VmRecord } from './state.js';
+export type { UserDataResult } from './user-data.js';
 
 export function createProvider(settings: LocalProviderSettings = {}): LocalProvider {
   return new LocalProvider(settings);
 }
 
 /** Output and exit code of a VM's user-data so far; poll it with a deadline and show `log` in errors. */
-export function readUserDataResult(cluster: string, node: string, stateRoot: string = DEFAULT_STATE_ROOT): Promise<UserDataResult> {
+export function readUserDataResult(
+  cluster: string,
+  node: string,
+  stateRoot: string = DEFAULT_STATE_ROOT,
+): Promise<UserDataResult> {
   return readUserDataFiles(vmDir(stateRoot, cluster, node));
 }

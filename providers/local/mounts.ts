@@ -8,7 +8,8 @@ export interface MountEntry {
 }
 
 /** mountinfo escapes space, tab, newline and backslash as octal. */
-const unescape = (field: string): string => field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+const unescapeMountField = (field: string): string =>
+  field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 
 export async function readMountInfo(pid: number | 'self' = 'self'): Promise<MountEntry[]> {
   const text = await readFile(`/proc/${pid}/mountinfo`, 'utf8');
@@ -18,7 +19,12 @@ export async function readMountInfo(pid: number | 'self' = 'self'): Promise<Moun
     const [left = '', right = ''] = line.split(' - ');
     const fields = left.split(' ');
     const [fsType = '', source = '', superOpts = ''] = right.split(' ');
-    entries.push({ mountPoint: unescape(fields[4] ?? ''), fsType, source: unescape(source), superOptions: superOpts.split(',') });
+    entries.push({
+      mountPoint: unescapeMountField(fields[4] ?? ''),
+      fsType,
+      source: unescapeMountField(source),
+      superOptions: superOpts.split(','),
+    });
   }
   return entries;
 }
@@ -34,7 +40,9 @@ export async function hostCgroupMounts(): Promise<MountEntry[]> {
  * hierarchy with the same options attaches to the host's existing one, so the host sees the VM's cgroups.
  */
 export async function cgroupSetupLines(): Promise<string[]> {
-  const mounts = (await readMountInfo()).filter((m) => m.mountPoint === '/sys/fs/cgroup' || m.mountPoint.startsWith('/sys/fs/cgroup/'));
+  const mounts = (await readMountInfo()).filter(
+    (m) => m.mountPoint === '/sys/fs/cgroup' || m.mountPoint.startsWith('/sys/fs/cgroup/'),
+  );
   const lines: string[] = [];
   for (const m of mounts) {
     const mp = m.mountPoint;
@@ -44,7 +52,9 @@ export async function cgroupSetupLines(): Promise<string[]> {
     else if (m.fsType === 'cgroup') {
       const opts = m.superOptions.filter((o) => o !== 'rw' && o !== 'ro' && /^[A-Za-z0-9_=,.-]+$/.test(o));
       const hasController = opts.some((o) => !o.startsWith('name=') && o !== 'xattr' && !o.startsWith('release_agent'));
-      lines.push(`mkdir -p ${mp} && mount -t cgroup -o ${(hasController ? opts : ['none', ...opts]).join(',')} cgroup ${mp}`);
+      lines.push(
+        `mkdir -p ${mp} && mount -t cgroup -o ${(hasController ? opts : ['none', ...opts]).join(',')} cgroup ${mp}`,
+      );
     }
   }
   // Hybrid hosts link joined controllers (cpu -> cpu,cpuacct); tools look them up by either name.

@@ -9,9 +9,19 @@ import { bridgeName, ipClaimDir, subnetSeed } from './paths.js';
 /** Every cluster bridge gets a /24 out of this /16; none of it is ever routed off the machine. */
 const POOL_PREFIX = '10.213';
 
-interface IpRoute { dst: string; dev?: string }
-interface IpAddrInfo { family: string; local: string; prefixlen: number }
-interface IpLink { ifname: string; addr_info?: IpAddrInfo[] }
+interface IpRoute {
+  dst: string;
+  dev?: string;
+}
+interface IpAddrInfo {
+  family: string;
+  local: string;
+  prefixlen: number;
+}
+interface IpLink {
+  ifname: string;
+  addr_info?: IpAddrInfo[];
+}
 
 const toInt = (ip: string): number => ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
 const toIp = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
@@ -59,10 +69,12 @@ async function bridgeCidr(bridge: string): Promise<string | null | undefined> {
 /** Ranges of the host's IPv4 routes on other devices than `bridge`: what a bridge subnet must not overlap. */
 async function foreignRoutes(bridge: string): Promise<Array<{ dst: string; dev?: string; range: [number, number] }>> {
   const routes = await ipJson<IpRoute>(['-4', 'route', 'show', 'table', 'all']);
-  return routes.filter((r) => r.dev !== bridge).flatMap((r) => {
-    const span = range(r.dst);
-    return span ? [{ ...r, range: span }] : [];
-  });
+  return routes
+    .filter((r) => r.dev !== bridge)
+    .flatMap((r) => {
+      const span = range(r.dst);
+      return span ? [{ ...r, range: span }] : [];
+    });
 }
 
 /**
@@ -90,7 +102,10 @@ export async function ensureBridge(cluster: string): Promise<{ network: NetworkR
     await run('ip', ['link', 'set', 'dev', bridge, 'up']);
     return { network: networkRef(cluster, cidr), created: true };
   }
-  throw new CapacityError(`no free /24 left in ${POOL_PREFIX}.0.0/16 for the local bridge: delete unused local clusters`, { bridge });
+  throw new CapacityError(
+    `no free /24 left in ${POOL_PREFIX}.0.0/16 for the local bridge: delete unused local clusters`,
+    { bridge },
+  );
 }
 
 async function waitForAddress(cluster: string, bridge: string): Promise<NetworkRef> {
@@ -100,7 +115,9 @@ async function waitForAddress(cluster: string, bridge: string): Promise<NetworkR
     if (cidr) return networkRef(cluster, cidr);
     await delay(50);
   }
-  throw new TimeoutError(`bridge ${bridge} got no address within 10 s: run "skypool down" for the cluster and retry`, { bridge });
+  throw new TimeoutError(`bridge ${bridge} got no address within 10 s: run "skypool down" for the cluster and retry`, {
+    bridge,
+  });
 }
 
 /**
@@ -112,7 +129,10 @@ async function waitForAddress(cluster: string, bridge: string): Promise<NetworkR
 export async function attachSubnet(cluster: string, cidr: string): Promise<{ network: NetworkRef; created: boolean }> {
   const span = /^\d+\.\d+\.\d+\.\d+\/(\d|[12]\d|30)$/.test(cidr) ? range(cidr) : undefined;
   if (!span || toIp(span[0]) !== cidr.split('/')[0]) {
-    throw new CloudApiError(`cannot attach "${cidr}" to a local bridge: give an IPv4 network address with a prefix of /30 or shorter, e.g. 10.0.1.0/24`, { cidr });
+    throw new CloudApiError(
+      `cannot attach "${cidr}" to a local bridge: give an IPv4 network address with a prefix of /30 or shorter, e.g. 10.0.1.0/24`,
+      { cidr },
+    );
   }
   const bridge = bridgeName(cluster);
   const subnets = await bridgeSubnets(bridge);
@@ -127,12 +147,16 @@ export async function attachSubnet(cluster: string, cidr: string): Promise<{ net
   let created = false;
   if (subnets === undefined) {
     const made = await run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge'], { allowFailure: true });
-    if (made.code !== 0 && !/exists/i.test(made.stderr)) throw new CloudApiError(`could not create bridge ${bridge}: ${made.stderr.trim()}`, { bridge });
+    if (made.code !== 0 && !/exists/i.test(made.stderr))
+      throw new CloudApiError(`could not create bridge ${bridge}: ${made.stderr.trim()}`, { bridge });
     created = made.code === 0;
     await run('ip', ['link', 'set', 'dev', bridge, 'up']);
   }
-  const add = await run('ip', ['addr', 'add', `${toIp(span[0] + 1)}/${cidr.split('/')[1]}`, 'dev', bridge], { allowFailure: true });
-  if (add.code !== 0 && !/exists/i.test(add.stderr)) throw new CloudApiError(`could not add ${cidr} to bridge ${bridge}: ${add.stderr.trim()}`, { bridge, cidr });
+  const add = await run('ip', ['addr', 'add', `${toIp(span[0] + 1)}/${cidr.split('/')[1]}`, 'dev', bridge], {
+    allowFailure: true,
+  });
+  if (add.code !== 0 && !/exists/i.test(add.stderr))
+    throw new CloudApiError(`could not add ${cidr} to bridge ${bridge}: ${add.stderr.trim()}`, { bridge, cidr });
   return { network: networkRef(cluster, cidr), created };
 }
 
@@ -154,16 +178,27 @@ export async function deleteBridge(cluster: string): Promise<void> {
  * Claims an address for a node: the requested one, or the lowest free one in the subnet. The claim is a file
  * created with O_EXCL, so two launches (even from two processes) never get the same address.
  */
-export async function claimAddress(stateRoot: string, cluster: string, network: NetworkRef, node: string, wanted?: string): Promise<string> {
+export async function claimAddress(
+  stateRoot: string,
+  cluster: string,
+  network: NetworkRef,
+  node: string,
+  wanted?: string,
+): Promise<string> {
   const dir = ipClaimDir(stateRoot, cluster);
   await mkdir(dir, { recursive: true });
   const [lo, hi] = range(network.cidr)!;
   const reserved = new Set(network.reservedAddresses ?? []);
-  const candidates = wanted ? [wanted] : Array.from({ length: hi - lo + 1 }, (_, i) => toIp(lo + i)).filter((ip) => !reserved.has(ip));
+  const candidates = wanted
+    ? [wanted]
+    : Array.from({ length: hi - lo + 1 }, (_, i) => toIp(lo + i)).filter((ip) => !reserved.has(ip));
   if (wanted) {
     const n = toInt(wanted);
     if (n < lo || n > hi || reserved.has(wanted)) {
-      throw new CloudApiError(`address ${wanted} for ${node} is outside ${network.cidr} or reserved: pick one in the subnet above .1`, { node, wanted });
+      throw new CloudApiError(
+        `address ${wanted} for ${node} is outside ${network.cidr} or reserved: pick one in the subnet above .1`,
+        { node, wanted },
+      );
     }
   }
   for (const ip of candidates) {
@@ -176,9 +211,16 @@ export async function claimAddress(stateRoot: string, cluster: string, network: 
       await rm(join(dir, ip), { force: true });
       if (await tryClaim(dir, ip, node)) return ip;
     }
-    if (wanted) throw new CloudApiError(`address ${wanted} is already used by VM "${owner}" of the cluster: pick another`, { node, wanted, owner });
+    if (wanted)
+      throw new CloudApiError(`address ${wanted} is already used by VM "${owner}" of the cluster: pick another`, {
+        node,
+        wanted,
+        owner,
+      });
   }
-  throw new CapacityError(`no free address left in ${network.cidr}: remove VMs or use a new cluster`, { cidr: network.cidr });
+  throw new CapacityError(`no free address left in ${network.cidr}: remove VMs or use a new cluster`, {
+    cidr: network.cidr,
+  });
 }
 
 async function tryClaim(dir: string, ip: string, node: string): Promise<boolean> {
@@ -198,7 +240,11 @@ export async function releaseAddress(stateRoot: string, cluster: string, ip: str
 }
 
 /** Addresses claimed for nodes whose VM directory no longer exists (a crash between claim and teardown). */
-export async function staleClaims(stateRoot: string, cluster: string, liveNodes: ReadonlySet<string>): Promise<string[]> {
+export async function staleClaims(
+  stateRoot: string,
+  cluster: string,
+  liveNodes: ReadonlySet<string>,
+): Promise<string[]> {
   const dir = ipClaimDir(stateRoot, cluster);
   const files = await readdir(dir).catch(() => [] as string[]);
   const stale: string[] = [];

@@ -38,10 +38,15 @@ function onPath(command: string): boolean {
  */
 export function checkLocalPrerequisites(commands: readonly string[] = []): void {
   if (process.platform !== 'linux') {
-    throw new PrerequisiteError('the local provider needs Linux namespaces: run as root on Linux', { platform: process.platform });
+    throw new PrerequisiteError('the local provider needs Linux namespaces: run as root on Linux', {
+      platform: process.platform,
+    });
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new PrerequisiteError('the local provider creates network namespaces and bridges: run as root on Linux (e.g. sudo)', { uid: process.getuid() });
+    throw new PrerequisiteError(
+      'the local provider creates network namespaces and bridges: run as root on Linux (e.g. sudo)',
+      { uid: process.getuid() },
+    );
   }
   const wanted = [...new Set([...BASE_COMMANDS, ...commands])];
   const missing = wanted.filter((c) => !onPath(c));

@@ -3,7 +3,14 @@ import { dirname, join } from 'node:path';
 import { CREATED_MOUNT_POINTS_FILE } from './paths.js';
 
 /** Paths a cloud VM owns on its own disk; each local VM gets a private copy bind-mounted from its VM dir. */
-export const PRIVATE_DIRS = ['/etc/docker', '/var/lib/docker', '/var/lib/containerd', '/etc/skypool', '/var/lib/skypool', '/var/log/skypool'] as const;
+export const PRIVATE_DIRS = [
+  '/etc/docker',
+  '/var/lib/docker',
+  '/var/lib/containerd',
+  '/etc/skypool',
+  '/var/lib/skypool',
+  '/var/log/skypool',
+] as const;
 export const PRIVATE_FILES = ['/etc/hostname', '/etc/hosts'] as const;
 
 /** Where the VM's private copy of a host path lives. */
@@ -38,5 +45,8 @@ export async function ensureHostMountPoints(): Promise<void> {
 export async function writePrivateFiles(dir: string, node: string, ip: string): Promise<void> {
   for (const path of PRIVATE_DIRS) await mkdir(privatePath(dir, path), { recursive: true });
   await writeFile(privatePath(dir, '/etc/hostname'), `${node}\n`);
-  await writeFile(privatePath(dir, '/etc/hosts'), `127.0.0.1\tlocalhost\n${ip}\t${node}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
+  await writeFile(
+    privatePath(dir, '/etc/hosts'),
+    `127.0.0.1\tlocalhost\n${ip}\t${node}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+  );
 }

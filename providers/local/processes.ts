@@ -88,7 +88,10 @@ export async function stopProcesses(find: () => Promise<number[]>, graceMs: numb
   if (pids.length === 0) return;
   signal(pids, 'SIGTERM');
   signal(await ignoringSigterm(pids), 'SIGKILL');
-  for (const [sig, waitMs] of [['SIGKILL', graceMs], [undefined, 5_000]] as const) {
+  for (const [sig, waitMs] of [
+    ['SIGKILL', graceMs],
+    [undefined, 5_000],
+  ] as const) {
     const deadline = Date.now() + waitMs;
     while (pids.length > 0 && Date.now() < deadline) {
       await delay(25);
@@ -97,7 +100,10 @@ export async function stopProcesses(find: () => Promise<number[]>, graceMs: numb
     if (pids.length === 0) return;
     if (sig) signal(pids, sig);
   }
-  throw new CloudApiError(`processes of ${what} survived SIGKILL (${pids.join(', ')}): check "ps -o pid,stat,cmd -p ${pids.join(',')}"`, { pids });
+  throw new CloudApiError(
+    `processes of ${what} survived SIGKILL (${pids.join(', ')}): check "ps -o pid,stat,cmd -p ${pids.join(',')}"`,
+    { pids },
+  );
 }
 
 /** Kills a process only if its command line still contains `marker` (the pid may have been reused). */

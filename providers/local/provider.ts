@@ -2,16 +2,32 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { CloudApiError, TimeoutError } from '../../src/errors.js';
-import type { Instance, LaunchRequest, NetworkRef, NodeLaunch, Provider, ProviderSettings, WaitOptions } from '../../src/providers/types.js';
+import type {
+  Instance,
+  LaunchRequest,
+  NetworkRef,
+  NodeLaunch,
+  Provider,
+  ProviderSettings,
+  WaitOptions,
+} from '../../src/providers/types.js';
 import { tagsFromRecord, tagsToRecord } from '../../src/providers/types.js';
-import { cleanupLocalCluster, removeClusterDir, teardownVm, vmNames, type TeardownOptions } from './cleanup.js';
+import { cleanupLocalCluster, removeClusterDir, type TeardownOptions, teardownVm, vmNames } from './cleanup.js';
 import { delay, type RunOptions, type RunResult } from './exec.js';
-import { attachSubnet, bridgeSubnets, claimAddress, deleteBridge, ensureBridge, findBridge, networkRef } from './network.js';
+import {
+  attachSubnet,
+  bridgeSubnets,
+  claimAddress,
+  deleteBridge,
+  ensureBridge,
+  findBridge,
+  networkRef,
+} from './network.js';
 import { clusterDir, DEFAULT_STATE_ROOT, isVmDirName, NETNS_PREFIX, netnsName, vmDir } from './paths.js';
 import { checkLocalPrerequisites } from './prerequisites.js';
-import { trackNetwork, trackVm } from './signals.js';
 import { ensureHostMountPoints, PRIVATE_DIRS, PRIVATE_FILES, privatePath, writePrivateFiles } from './private-paths.js';
-import { isAlive, readRecord, writeRecord, type VmRecord } from './state.js';
+import { trackNetwork, trackVm } from './signals.js';
+import { isAlive, readRecord, type VmRecord, writeRecord } from './state.js';
 import { interpreterOf, readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
 import { addOnLinkRoutes, createNetns, execInAnchor, setupVm, startAnchor } from './vm.js';
 
@@ -41,7 +57,11 @@ const CREATING_GRACE_MS = 60_000;
 
 function toInstance(record: VmRecord, state: Instance['state']): Instance {
   const tags = tagsFromRecord(record.tags);
-  if (!tags) throw new CloudApiError(`local VM ${record.id} has no valid ownership tags in vm.json: remove it with "skypool down"`, { id: record.id });
+  if (!tags)
+    throw new CloudApiError(
+      `local VM ${record.id} has no valid ownership tags in vm.json: remove it with "skypool down"`,
+      { id: record.id },
+    );
   return {
     id: record.id,
     name: record.name,
@@ -155,12 +175,16 @@ export class LocalProvider implements Provider {
     request.signal?.throwIfAborted();
     interpreterOf(request.userData); // refuse what cannot run before creating anything
     const bridge = (await findBridge(request.cluster)) ?? (await this.ensureNetwork(request.cluster, request.signal));
-    const attached = bridge.cidr === request.network.cidr || (await bridgeSubnets(bridge.id))?.includes(request.network.cidr);
+    const attached =
+      bridge.cidr === request.network.cidr || (await bridgeSubnets(bridge.id))?.includes(request.network.cidr);
     const network = attached ? networkRef(request.cluster, request.network.cidr) : bridge;
     if (!attached) {
-      throw new CloudApiError(`the bridge of cluster "${request.cluster}" has ${network.cidr}, not ${request.network.cidr}: call ensureNetwork again`, {
-        cluster: request.cluster,
-      });
+      throw new CloudApiError(
+        `the bridge of cluster "${request.cluster}" has ${network.cidr}, not ${request.network.cidr}: call ensureNetwork again`,
+        {
+          cluster: request.cluster,
+        },
+      );
     }
     await mkdir(clusterDir(this.stateRoot, request.cluster), { recursive: true });
     const results = await Promise.allSettled(request.nodes.map((node) => this.launchOne(request, network, node)));
@@ -170,7 +194,11 @@ export class LocalProvider implements Provider {
   }
 
   /** Creates one VM, or returns it when a VM of that name exists (same name = same VM, never a duplicate). */
-  private async launchOne(request: LocalLaunchRequest, network: NetworkRef, launch: LocalNodeLaunch): Promise<Instance> {
+  private async launchOne(
+    request: LocalLaunchRequest,
+    network: NetworkRef,
+    launch: LocalNodeLaunch,
+  ): Promise<Instance> {
     const { cluster } = request;
     const { name: node, privateIp: wantedIp } = launch;
     const dir = vmDir(this.stateRoot, cluster, node);
@@ -193,7 +221,10 @@ export class LocalProvider implements Provider {
         throw err;
       }
     }
-    throw new CloudApiError(`could not claim the local VM name "${node}" in cluster "${cluster}": another process keeps creating it`, { cluster, node });
+    throw new CloudApiError(
+      `could not claim the local VM name "${node}" in cluster "${cluster}": another process keeps creating it`,
+      { cluster, node },
+    );
   }
 
   /** The VM in `dir` once it is alive; undefined when it is a dead leftover. Waits while another process creates it. */
@@ -208,7 +239,12 @@ export class LocalProvider implements Provider {
     return undefined;
   }
 
-  private async create(request: LocalLaunchRequest, network: NetworkRef, dir: string, launch: LocalNodeLaunch): Promise<Instance> {
+  private async create(
+    request: LocalLaunchRequest,
+    network: NetworkRef,
+    dir: string,
+    launch: LocalNodeLaunch,
+  ): Promise<Instance> {
     const { cluster } = request;
     const { name: node, privateIp: wantedIp } = launch;
     const hostname = launch.hostname ?? node;
@@ -254,7 +290,9 @@ export class LocalProvider implements Provider {
       if (alive.every(Boolean)) return found.map((f) => toInstance(f!.record!, 'running'));
       if (Date.now() >= deadline) {
         const missing = ids.filter((_, i) => !alive[i]);
-        throw new TimeoutError(`local VMs not running within ${options.deadlineMs} ms: ${missing.join(', ')}`, { ids: missing });
+        throw new TimeoutError(`local VMs not running within ${options.deadlineMs} ms: ${missing.join(', ')}`, {
+          ids: missing,
+        });
       }
       await delay(100);
     }
@@ -314,7 +352,9 @@ export class LocalProvider implements Provider {
     const path = posix.normalize(pathInVm);
     const owner = [...PRIVATE_DIRS, ...PRIVATE_FILES].find((p) => path === p || path.startsWith(`${p}/`));
     if (!owner) {
-      throw new CloudApiError(`${pathInVm} is not private to a local VM: use a path under ${PRIVATE_DIRS.join(', ')}`, { path: pathInVm });
+      throw new CloudApiError(`${pathInVm} is not private to a local VM: use a path under ${PRIVATE_DIRS.join(', ')}`, {
+        path: pathInVm,
+      });
     }
     return privatePath(vmDir(this.stateRoot, cluster, node), path);
   }
@@ -325,7 +365,9 @@ export class LocalProvider implements Provider {
   }
 
   /** Finds a VM by id (`skypool-<cluster>-<node>`); cluster names may contain '-', so the VM dirs decide. */
-  private async findById(id: string): Promise<{ cluster: string; node: string; record: VmRecord | undefined } | undefined> {
+  private async findById(
+    id: string,
+  ): Promise<{ cluster: string; node: string; record: VmRecord | undefined } | undefined> {
     if (!id.startsWith(NETNS_PREFIX)) return undefined;
     const clusters = await readdir(this.stateRoot, { withFileTypes: true }).catch(() => []);
     for (const c of clusters) {
@@ -333,7 +375,8 @@ export class LocalProvider implements Provider {
       const node = id.slice(`${NETNS_PREFIX}${c.name}-`.length);
       if (!isVmDirName(node)) continue;
       const nodes = await vmNames(this.stateRoot, c.name);
-      if (nodes.includes(node)) return { cluster: c.name, node, record: await readRecord(vmDir(this.stateRoot, c.name, node)) };
+      if (nodes.includes(node))
+        return { cluster: c.name, node, record: await readRecord(vmDir(this.stateRoot, c.name, node)) };
     }
     return undefined;
   }

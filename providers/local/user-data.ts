@@ -38,7 +38,16 @@ export async function startUserData(anchorPid: number, dir: string, userData: st
     'pid=$1 script=$2 log=$3 exitfile=$4; shift 4; ' +
     'nsenter -t "$pid" -m -u -n --wd=/ -- "$@" /dev/fd/3 3<"$script" </dev/null >"$log" 2>&1; ' +
     'echo $? >"$exitfile.tmp" && mv -f "$exitfile.tmp" "$exitfile"';
-  return spawnDetached('sh', ['-c', wrapper, 'skypool-user-data', String(anchorPid), files.script, files.log, files.exit, ...interpreter]).pid;
+  return spawnDetached('sh', [
+    '-c',
+    wrapper,
+    'skypool-user-data',
+    String(anchorPid),
+    files.script,
+    files.log,
+    files.exit,
+    ...interpreter,
+  ]).pid;
 }
 
 export interface UserDataResult {
@@ -52,7 +61,11 @@ export interface UserDataResult {
 export async function readUserDataFiles(dir: string): Promise<UserDataResult> {
   const files = userDataFiles(dir);
   const raw = await readFile(files.exit, 'utf8').catch(() => undefined);
-  const log = redact(await readFile(files.log).then((b) => b.subarray(Math.max(0, b.length - 65_536)).toString('utf8')).catch(() => ''));
+  const log = redact(
+    await readFile(files.log)
+      .then((b) => b.subarray(Math.max(0, b.length - 65_536)).toString('utf8'))
+      .catch(() => ''),
+  );
   const exitCode = raw === undefined ? undefined : Number(raw.trim());
   return exitCode === undefined || Number.isNaN(exitCode) ? { done: false, log } : { done: true, exitCode, log };
 }

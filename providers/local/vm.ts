@@ -1,6 +1,6 @@
 import { readlink } from 'node:fs/promises';
 import { CloudApiError, TimeoutError } from '../../src/errors.js';
-import { delay, run, shQuote, spawnDetached, VM_ENV, type RunOptions, type RunResult } from './exec.js';
+import { delay, type RunOptions, type RunResult, run, shQuote, spawnDetached, VM_ENV } from './exec.js';
 import { cgroupSetupLines } from './mounts.js';
 import { hostVethName, netnsName } from './paths.js';
 import { PRIVATE_DIRS, PRIVATE_FILES, privatePath } from './private-paths.js';
@@ -16,10 +16,18 @@ export interface NetnsInput {
   readonly onLinkRoutes?: readonly string[];
 }
 
-const routeLines = (cidrs: readonly string[]): string => cidrs.map((cidr) => `route replace ${cidr} dev eth0\n`).join('');
+const routeLines = (cidrs: readonly string[]): string =>
+  cidrs.map((cidr) => `route replace ${cidr} dev eth0\n`).join('');
 
 /** Network side of a VM: namespace, veth into the cluster bridge, address, lo up, and no default route. */
-export async function createNetns({ cluster, node, ip, prefixLength, bridge, onLinkRoutes = [] }: NetnsInput): Promise<void> {
+export async function createNetns({
+  cluster,
+  node,
+  ip,
+  prefixLength,
+  bridge,
+  onLinkRoutes = [],
+}: NetnsInput): Promise<void> {
   const ns = netnsName(cluster, node);
   const veth = hostVethName(cluster, node);
   await run('ip', ['netns', 'add', ns]);
@@ -40,13 +48,27 @@ export async function addOnLinkRoutes(ns: string, cidrs: readonly string[]): Pro
  * `skypool down` are separate processes, so the VM must outlive the one that created it.
  */
 export async function startAnchor(ns: string, deadlineMs = 10_000): Promise<number> {
-  const anchor = spawnDetached('ip', ['netns', 'exec', ns, 'unshare', '--uts', '--mount', '--propagation', 'private', 'sleep', 'infinity']);
+  const anchor = spawnDetached('ip', [
+    'netns',
+    'exec',
+    ns,
+    'unshare',
+    '--uts',
+    '--mount',
+    '--propagation',
+    'private',
+    'sleep',
+    'infinity',
+  ]);
   const pid = anchor.pid;
   const want = await netnsLink(ns);
   const deadline = Date.now() + deadlineMs;
   // `ip netns exec` and `unshare` exec in place, so the pid ends up as `sleep` once all namespaces are set.
   while (Date.now() < deadline) {
-    if (anchor.exited() !== undefined) throw new CloudApiError(`the anchor process of ${ns} exited (${anchor.exited()}) before the VM was ready`, { netns: ns });
+    if (anchor.exited() !== undefined)
+      throw new CloudApiError(`the anchor process of ${ns} exited (${anchor.exited()}) before the VM was ready`, {
+        netns: ns,
+      });
     const exe = await readlink(`/proc/${pid}/exe`).catch(() => '');
     const net = await readlink(`/proc/${pid}/ns/net`).catch(() => '');
     if (exe.endsWith('/sleep') && net === want) return pid;
@@ -57,7 +79,10 @@ export async function startAnchor(ns: string, deadlineMs = 10_000): Promise<numb
 
 /** Runs a command inside a VM (its network, UTS and mount namespaces) with a clean environment. */
 export function execInAnchor(anchorPid: number, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  return run('nsenter', ['-t', String(anchorPid), '-m', '-u', '-n', '--wd=/', '--', ...argv], { env: VM_ENV, ...options });
+  return run('nsenter', ['-t', String(anchorPid), '-m', '-u', '-n', '--wd=/', '--', ...argv], {
+    env: VM_ENV,
+    ...options,
+  });
 }
 
 /**

@@ -28,8 +28,10 @@ const NAME = /^[a-z]([a-z0-9-]*[a-z0-9])?$/;
 
 /** Template and values of an AWS pool's user-data; throws a plain message when the input cannot be rendered. */
 export function awsPoolTemplate(input: AwsPoolUserDataInput): { template: string; values: Record<string, string> } {
-  if (input.source.kind !== 'aws-secrets-manager') throw new Error(`source kind "${String(input.source.kind)}" is not supported`);
-  if (!NAME.test(input.cluster) || !NAME.test(input.pool)) throw new Error(`cluster "${input.cluster}" and pool "${input.pool}" must be DNS labels`);
+  if (input.source.kind !== 'aws-secrets-manager')
+    throw new Error(`source kind "${String(input.source.kind)}" is not supported`);
+  if (!NAME.test(input.cluster) || !NAME.test(input.pool))
+    throw new Error(`cluster "${input.cluster}" and pool "${input.pool}" must be DNS labels`);
   for (const id of [input.source.joinSecretId, input.source.tlsSecretId]) {
     if (!SECRET_NAME.test(id)) throw new Error(`"${id}" is not a Secrets Manager secret name`);
   }

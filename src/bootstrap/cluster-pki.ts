@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificateAuthority, issueCertificate, type CertificateBundle } from './pki.js';
+import { type CertificateBundle, createCertificateAuthority, issueCertificate } from './pki.js';
 
 /**
  * Local state of a cluster's PKI, laid out like DOCKER_CERT_PATH so the docker CLI can use it directly:
@@ -58,9 +58,11 @@ export async function ensureClusterPki(stateDir: string, cluster: string): Promi
   await chmod(clusterStateDir(stateDir, cluster), 0o700);
   await chmod(dir, 0o700);
   const [caCert, caKey, cert, key] = await Promise.all(Object.values(FILES).map((f) => readIfExists(join(dir, f))));
-  if (caCert && caKey && cert && key) return { dir, ca: { certPem: caCert, keyPem: caKey }, client: { certPem: cert, keyPem: key }, created: false };
+  if (caCert && caKey && cert && key)
+    return { dir, ca: { certPem: caCert, keyPem: caKey }, client: { certPem: cert, keyPem: key }, created: false };
 
-  const ca = caCert && caKey ? { certPem: caCert, keyPem: caKey } : await createCertificateAuthority(`skypool ${cluster} CA`);
+  const ca =
+    caCert && caKey ? { certPem: caCert, keyPem: caKey } : await createCertificateAuthority(`skypool ${cluster} CA`);
   const client = await issueCertificate(ca, { commonName: 'skypool-client', usage: 'client' });
   await writeSecret(join(dir, FILES.caKey), ca.keyPem, 0o600);
   await writeSecret(join(dir, FILES.caCert), ca.certPem, 0o644);
@@ -77,7 +79,12 @@ export function hasClusterPki(stateDir: string, cluster: string): boolean {
 
 /** A server certificate for one node's engine API, valid for its name and IP. */
 export function issueNodeCertificate(pki: ClusterPki, name: string, ip: string): Promise<CertificateBundle> {
-  return issueCertificate(pki.ca, { commonName: name, usage: 'server', dnsNames: [name], ipAddresses: [ip, '127.0.0.1'] });
+  return issueCertificate(pki.ca, {
+    commonName: name,
+    usage: 'server',
+    dnsNames: [name],
+    ipAddresses: [ip, '127.0.0.1'],
+  });
 }
 
 /** Removes everything skypool keeps locally for the cluster. */

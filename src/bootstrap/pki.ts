@@ -1,4 +1,4 @@
-import { webcrypto, randomBytes } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
 import type * as X509 from '@peculiar/x509';
 
 type X509Module = typeof X509;
@@ -52,7 +52,11 @@ function serial(): string {
  * A self-signed certificate authority (ECDSA P-256) for one cluster or one simulator. Path length 1 leaves room
  * for exactly one intermediate: the server-only issuer that CDK-launched nodes sign their own certificates with.
  */
-export async function createCertificateAuthority(commonName: string, validDays = 3650, pathLength = 1): Promise<CertificateBundle> {
+export async function createCertificateAuthority(
+  commonName: string,
+  validDays = 3650,
+  pathLength = 1,
+): Promise<CertificateBundle> {
   const x509 = await x509Module();
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
   const now = Date.now();
@@ -118,7 +122,11 @@ export async function caPathLength(caCertPem: string): Promise<number | undefine
  * stacks apply an intermediate's EKU to the whole chain below it), so whoever holds it cannot mint client
  * certificates the engines would accept.
  */
-export async function issueServerOnlyIntermediate(ca: CertificateBundle, commonName: string, validDays = 825): Promise<CertificateBundle> {
+export async function issueServerOnlyIntermediate(
+  ca: CertificateBundle,
+  commonName: string,
+  validDays = 825,
+): Promise<CertificateBundle> {
   const x509 = await x509Module();
   const caCert = new x509.X509Certificate(ca.certPem);
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SkypoolError } from '../errors.js';
+import { type AwsPoolUserDataInput, awsPoolTemplate } from './aws-pool-user-data.js';
 import { packageRoot } from './package-root.js';
-import { awsPoolTemplate, type AwsPoolUserDataInput } from './aws-pool-user-data.js';
 
 export type { AwsPoolUserDataInput, AwsSecretsManagerSource } from './aws-pool-user-data.js';
 
@@ -66,7 +66,11 @@ function readTemplate(name: string): string {
  * Renders a template: `{{> path}}` lines are replaced by the file templates/<path> (one level, no nesting), and
  * every `{{name}}` by the shell-quoted value. An unknown placeholder is an error, never an empty string.
  */
-export function renderTemplate(name: string, values: Readonly<Record<string, string>>, read: (name: string) => string = readTemplate): string {
+export function renderTemplate(
+  name: string,
+  values: Readonly<Record<string, string>>,
+  read: (name: string) => string = readTemplate,
+): string {
   const expanded = read(name).replace(PARTIAL, (_line, partial: string) => read(partial).replace(/\n$/, ''));
   const unknown = new Set<string>();
   const rendered = expanded.replace(PLACEHOLDER, (match, key: string) => {
@@ -77,7 +81,9 @@ export function renderTemplate(name: string, values: Readonly<Record<string, str
     return shellQuote(values[key]!);
   });
   if (unknown.size > 0) {
-    throw new SkypoolError('INTERNAL', `template ${name} uses unknown placeholder(s): ${[...unknown].join(', ')}`, { details: { template: name, unknown: [...unknown] } });
+    throw new SkypoolError('INTERNAL', `template ${name} uses unknown placeholder(s): ${[...unknown].join(', ')}`, {
+      details: { template: name, unknown: [...unknown] },
+    });
   }
   return rendered;
 }
@@ -112,8 +118,10 @@ function renderAwsPool(input: AwsPoolUserDataInput): string {
 export function renderUserData(input: UserDataInput | AwsPoolUserDataInput): string {
   if ('source' in input) return renderAwsPool(input);
   if (input.engine !== 'swarm') throw invalid(`engine "${String(input.engine)}" has no templates yet`);
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(input.nodeName)) throw invalid(`node name "${input.nodeName}" is not a valid hostname`);
-  if (input.nodeIp !== undefined && !/^[0-9a-fA-F:.]+$/.test(input.nodeIp)) throw invalid(`node IP "${input.nodeIp}" is not an IP address`);
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(input.nodeName))
+    throw invalid(`node name "${input.nodeName}" is not a valid hostname`);
+  if (input.nodeIp !== undefined && !/^[0-9a-fA-F:.]+$/.test(input.nodeIp))
+    throw invalid(`node IP "${input.nodeIp}" is not an IP address`);
   const deadline = input.deadlineSeconds ?? 300;
   if (!Number.isInteger(deadline) || deadline <= 0) throw invalid('deadlineSeconds must be a positive whole number');
   const values: Record<string, string> = {
@@ -126,8 +134,10 @@ export function renderUserData(input: UserDataInput | AwsPoolUserDataInput): str
   };
   if (input.role !== 'manager-init') {
     const join = input.join;
-    if (!join || (!join.token && !join.tokenCommand)) throw invalid(`role ${input.role} needs join.token or join.tokenCommand`);
-    if (join.managers.length === 0) throw invalid(`role ${input.role} needs at least one manager address in join.managers`);
+    if (!join || (!join.token && !join.tokenCommand))
+      throw invalid(`role ${input.role} needs join.token or join.tokenCommand`);
+    if (join.managers.length === 0)
+      throw invalid(`role ${input.role} needs at least one manager address in join.managers`);
     const bad = join.managers.find((m) => !/^[\w.:-]+$/.test(m));
     if (bad !== undefined) throw invalid(`manager address "${bad}" is not an IP address or host name`);
     values.join_token = join.token ?? '';

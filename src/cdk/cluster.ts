@@ -1,20 +1,33 @@
 import { readFileSync } from 'node:fs';
-import { Annotations, ArnFormat, Aws, CfnOutput, CfnRule, Fn, RemovalPolicy, SecretValue, Stack, Tags, Token } from 'aws-cdk-lib';
+import {
+  Annotations,
+  ArnFormat,
+  Aws,
+  CfnOutput,
+  CfnRule,
+  Fn,
+  RemovalPolicy,
+  SecretValue,
+  Stack,
+  Tags,
+  Token,
+} from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { SkypoolError, SpecError } from '../errors.js';
-import { parseSpec, parseSpecYaml } from '../spec/load.js';
-import { poolSpecHash } from '../spec/hash.js';
-import type { ClusterSpec, ClusterSpecInput, NodePoolSpec } from '../spec/schema.js';
 import { TAG_KEYS } from '../providers/types.js';
-import { resolveAwsPools } from './resolve.js';
-import { AwsNodePool } from './pool.js';
+import { poolSpecHash } from '../spec/hash.js';
+import { parseSpec, parseSpecYaml } from '../spec/load.js';
+import type { ClusterSpec, ClusterSpecInput, NodePoolSpec } from '../spec/schema.js';
 import { suppressNag } from './nag.js';
+import { AwsNodePool } from './pool.js';
+import { resolveAwsPools } from './resolve.js';
 
 /** Public SSM parameter of the current Ubuntu 24.04 AMI: resolved by CloudFormation at deploy, no synth lookup. */
-export const UBUNTU_AMI_PARAMETER = '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id';
+export const UBUNTU_AMI_PARAMETER =
+  '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id';
 
 export interface SkypoolClusterProps {
   /** The cluster spec: an object shaped like skypool.yaml (validated the same way), or the path of a YAML spec file. */
@@ -92,7 +105,11 @@ export class SkypoolCluster extends Construct {
     const joinSecretName = `skypool/${spec.name}/swarm-join`;
 
     const stackRegion = Stack.of(this).region;
-    const { issues, pools: resolved, region } = resolveAwsPools(spec, {
+    const {
+      issues,
+      pools: resolved,
+      region,
+    } = resolveAwsPools(spec, {
       engineApiCidr: props.engineApiCidr,
       externalNodeCidrs: props.externalNodeCidrs ?? [],
       stackRegion: Token.isUnresolved(stackRegion) ? undefined : stackRegion,
@@ -107,24 +124,36 @@ export class SkypoolCluster extends Construct {
         `skypool:externalPool:${pool.name}`,
         `pool "${pool.name}" (${pool.provider}${pool.region ? `, ${pool.region}` : ''}, ${pool.count} ${pool.role}s) is not deployed by this stack: ` +
           `after deploy, run \`skypool up\` with the same spec to attach it to the ManagerAddress output` +
-          (props.externalNodeCidrs?.length ? '' : ', and pass externalNodeCidrs so its nodes may reach the swarm ports'),
+          (props.externalNodeCidrs?.length
+            ? ''
+            : ', and pass externalNodeCidrs so its nodes may reach the swarm ports'),
       );
     }
     if (resolved.length === 0) {
-      Annotations.of(this).addWarningV2('skypool:noAwsPools', `cluster "${spec.name}" has no AWS pool: this construct creates nothing`);
+      Annotations.of(this).addWarningV2(
+        'skypool:noAwsPools',
+        `cluster "${spec.name}" has no AWS pool: this construct creates nothing`,
+      );
       this.pools = [];
       return;
     }
 
     if (Token.isUnresolved(stackRegion)) {
       new CfnRule(this, 'RegionRule', {
-        assertions: [{ assert: Fn.conditionEquals(Aws.REGION, region), assertDescription: `skypool cluster ${spec.name}: deploy this stack to ${region}, the region of its AWS pools` }],
+        assertions: [
+          {
+            assert: Fn.conditionEquals(Aws.REGION, region),
+            assertDescription: `skypool cluster ${spec.name}: deploy this stack to ${region}, the region of its AWS pools`,
+          },
+        ],
       });
     }
     const vpc = props.vpc ?? this.createVpc();
     this.vpc = vpc;
     const vpcSubnets = props.vpcSubnets ?? (props.vpc ? undefined : { subnetType: ec2.SubnetType.PUBLIC });
-    const machineImage = props.machineImage ?? ec2.MachineImage.fromSsmParameter(UBUNTU_AMI_PARAMETER, { os: ec2.OperatingSystemType.LINUX });
+    const machineImage =
+      props.machineImage ??
+      ec2.MachineImage.fromSsmParameter(UBUNTU_AMI_PARAMETER, { os: ec2.OperatingSystemType.LINUX });
 
     const address = new ec2.CfnEIP(this, 'ManagerAddress', { domain: 'vpc' });
     Tags.of(address).add(TAG_KEYS.cluster, spec.name);
@@ -133,15 +162,26 @@ export class SkypoolCluster extends Construct {
     const joinSecret = new secretsmanager.Secret(this, 'JoinSecret', {
       secretName: joinSecretName,
       description: `skypool ${spec.name}: swarm join tokens and manager address, published by the first manager at boot`,
-      secretObjectValue: { eipAllocationId: SecretValue.unsafePlainText(address.attrAllocationId), eipAddress: SecretValue.unsafePlainText(address.attrPublicIp) },
+      secretObjectValue: {
+        eipAllocationId: SecretValue.unsafePlainText(address.attrAllocationId),
+        eipAddress: SecretValue.unsafePlainText(address.attrPublicIp),
+      },
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.joinSecret = joinSecret;
-    suppressRotation(joinSecret, 'the swarm rotates join tokens itself (`docker swarm join-token --rotate`) and skypool republishes them here.');
+    suppressRotation(
+      joinSecret,
+      'the swarm rotates join tokens itself (`docker swarm join-token --rotate`) and skypool republishes them here.',
+    );
     let tlsSecretArn: string;
     if (props.tlsSecretName) {
       // Imported by name: policies must match the 6-character suffix Secrets Manager appends to the ARN.
-      tlsSecretArn = Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${props.tlsSecretName}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+      tlsSecretArn = Stack.of(this).formatArn({
+        service: 'secretsmanager',
+        resource: 'secret',
+        resourceName: `${props.tlsSecretName}-??????`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
     } else {
       const tls = new secretsmanager.Secret(this, 'TlsSecret', {
         secretName: this.tlsSecretName,
@@ -150,7 +190,10 @@ export class SkypoolCluster extends Construct {
         removalPolicy: RemovalPolicy.DESTROY,
       });
       tlsSecretArn = tls.secretArn;
-      suppressRotation(tls, 'the issuer is re-made from the cluster CA, which only the skypool user holds; re-run createCdkTlsSecret to rotate.');
+      suppressRotation(
+        tls,
+        'the issuer is re-made from the cluster CA, which only the skypool user holds; re-run createCdkTlsSecret to rotate.',
+      );
     }
 
     // One membership group for all nodes keeps the rules O(pools), not O(pools²) (60 rules per group at most).
@@ -177,9 +220,18 @@ export class SkypoolCluster extends Construct {
     });
     this.openSwarmPorts(nodes, props);
 
-    new CfnOutput(this, 'ManagerAddressOutput', { value: address.attrPublicIp, description: `skypool ${spec.name}: public address of the first swarm manager (attach non-AWS pools here)` });
-    new CfnOutput(this, 'JoinSecretOutput', { value: joinSecretName, description: `skypool ${spec.name}: secret with the swarm join tokens` });
-    new CfnOutput(this, 'TlsSecretOutput', { value: this.tlsSecretName, description: `skypool ${spec.name}: secret the nodes read their TLS issuer from` });
+    new CfnOutput(this, 'ManagerAddressOutput', {
+      value: address.attrPublicIp,
+      description: `skypool ${spec.name}: public address of the first swarm manager (attach non-AWS pools here)`,
+    });
+    new CfnOutput(this, 'JoinSecretOutput', {
+      value: joinSecretName,
+      description: `skypool ${spec.name}: secret with the swarm join tokens`,
+    });
+    new CfnOutput(this, 'TlsSecretOutput', {
+      value: this.tlsSecretName,
+      description: `skypool ${spec.name}: secret the nodes read their TLS issuer from`,
+    });
   }
 
   private createVpc(): ec2.Vpc {
@@ -199,10 +251,15 @@ export class SkypoolCluster extends Construct {
       for (const peer of external) nodes.addIngressRule(peer, port, `${what} from nodes outside AWS`);
     }
     for (const { securityGroup, pool } of this.pools) {
-      securityGroup.addIngressRule(ec2.Peer.ipv4(props.engineApiCidr), ec2.Port.tcp(2376), 'Docker engine API, mTLS only, for skypool');
+      securityGroup.addIngressRule(
+        ec2.Peer.ipv4(props.engineApiCidr),
+        ec2.Port.tcp(2376),
+        'Docker engine API, mTLS only, for skypool',
+      );
       if (pool.role !== 'manager') continue;
       securityGroup.addIngressRule(nodes, SWARM_MANAGEMENT, 'swarm management from nodes');
-      for (const peer of external) securityGroup.addIngressRule(peer, SWARM_MANAGEMENT, 'swarm management from nodes outside AWS');
+      for (const peer of external)
+        securityGroup.addIngressRule(peer, SWARM_MANAGEMENT, 'swarm management from nodes outside AWS');
     }
   }
 
@@ -210,12 +267,22 @@ export class SkypoolCluster extends Construct {
    * Least privilege: every node reads the two cluster secrets and names its own instance; managers also publish
    * the join tokens (only the first one's write succeeds) and take the cluster's Elastic IP.
    */
-  private grantNode(node: AwsNodePool, joinSecret: secretsmanager.Secret, tlsSecretArn: string, address: ec2.CfnEIP): void {
+  private grantNode(
+    node: AwsNodePool,
+    joinSecret: secretsmanager.Secret,
+    tlsSecretArn: string,
+    address: ec2.CfnEIP,
+  ): void {
     const stack = Stack.of(this);
     const clusterTag = { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.cluster}`]: this.spec.name } };
     const anyInstance = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
-    const add = (statement: iam.PolicyStatementProps): void => void node.role.addToPolicy(new iam.PolicyStatement(statement));
-    add({ sid: 'ReadClusterSecrets', actions: ['secretsmanager:GetSecretValue'], resources: [joinSecret.secretArn, tlsSecretArn] });
+    const add = (statement: iam.PolicyStatementProps): void =>
+      void node.role.addToPolicy(new iam.PolicyStatement(statement));
+    add({
+      sid: 'ReadClusterSecrets',
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [joinSecret.secretArn, tlsSecretArn],
+    });
     add({
       sid: 'NameOwnInstance',
       actions: ['ec2:CreateTags'],
@@ -227,7 +294,10 @@ export class SkypoolCluster extends Construct {
       add({
         sid: 'TakeManagerAddress',
         actions: ['ec2:AssociateAddress'],
-        resources: [stack.formatArn({ service: 'ec2', resource: 'elastic-ip', resourceName: address.attrAllocationId }), anyInstance],
+        resources: [
+          stack.formatArn({ service: 'ec2', resource: 'elastic-ip', resourceName: address.attrAllocationId }),
+          anyInstance,
+        ],
         conditions: clusterTag,
       });
     }
@@ -236,14 +306,19 @@ export class SkypoolCluster extends Construct {
       [
         {
           id: 'AwsSolutions-IAM5',
-          reason: 'the instance id is known only at boot; the statements allow only instances tagged with this cluster (and only the Name tag for CreateTags).',
+          reason:
+            'the instance id is known only at boot; the statements allow only instances tagged with this cluster (and only the Name tag for CreateTags).',
           appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:[^:]+:<AWS::AccountId>:instance\\/\\*$/' }],
         },
       ],
       true,
     );
     suppressNag(node.autoScalingGroup, [
-      { id: 'AwsSolutions-AS3', reason: 'node health is watched through the engine (`skypool status`); scaling notifications would duplicate it.' },
+      {
+        id: 'AwsSolutions-AS3',
+        reason:
+          'node health is watched through the engine (`skypool status`); scaling notifications would duplicate it.',
+      },
     ]);
   }
 }
@@ -260,7 +335,11 @@ function loadSpec(spec: ClusterSpecInput | string, where: string): ClusterSpec {
   try {
     text = readFileSync(spec, 'utf8');
   } catch (cause) {
-    throw new SkypoolError('SPEC_NOT_FOUND', `${where}: cannot read the cluster spec ${spec}: ${(cause as Error).message}`, { exitCode: 2, cause });
+    throw new SkypoolError(
+      'SPEC_NOT_FOUND',
+      `${where}: cannot read the cluster spec ${spec}: ${(cause as Error).message}`,
+      { exitCode: 2, cause },
+    );
   }
   return parseSpecYaml(text, `${where} (${spec})`);
 }

@@ -2,9 +2,9 @@
  * `skypool/cdk`: the AWS side of a skypool cluster as AWS CDK constructs. Needs `aws-cdk-lib` and `constructs`
  * installed next to skypool (cdk-nag is optional: the construct records its suppressions as plain metadata).
  */
-export { SkypoolCluster, UBUNTU_AMI_PARAMETER, type SkypoolClusterProps } from './cluster.js';
-export { resolveAwsPools, userDataSizeIssue, type ResolvedPool, type ResolveOptions } from './resolve.js';
-export { AwsNodePool, type AwsNodePoolProps } from './pool.js';
+export { SkypoolCluster, type SkypoolClusterProps, UBUNTU_AMI_PARAMETER } from './cluster.js';
 export { INSTANCE_TYPE_TABLE, instanceTypeForSize } from './instance-types.js';
-export { createCdkTlsSecret, ensureCdkClusterPki, type CdkTlsSecret } from './tls.js';
-export { suppressNag, type NagSuppression } from './nag.js';
+export { type NagSuppression, suppressNag } from './nag.js';
+export { AwsNodePool, type AwsNodePoolProps } from './pool.js';
+export { type ResolvedPool, type ResolveOptions, resolveAwsPools, userDataSizeIssue } from './resolve.js';
+export { type CdkTlsSecret, createCdkTlsSecret, ensureCdkClusterPki } from './tls.js';

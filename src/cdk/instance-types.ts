@@ -1,7 +1,11 @@
 import type { NodeSize } from '../spec/schema.js';
 
 /** Shapes the construct picks from when a pool gives `size` instead of `instanceType` (x86_64, current generation). */
-export const INSTANCE_TYPE_TABLE: readonly { readonly instanceType: string; readonly cpus: number; readonly memoryGiB: number }[] = [
+export const INSTANCE_TYPE_TABLE: readonly {
+  readonly instanceType: string;
+  readonly cpus: number;
+  readonly memoryGiB: number;
+}[] = [
   // Burstable t3 first: cheapest for the small shapes most pools ask for.
   { instanceType: 't3.micro', cpus: 2, memoryGiB: 1 },
   { instanceType: 't3.small', cpus: 2, memoryGiB: 2 },

@@ -20,7 +20,14 @@ export function suppressNag(scope: IConstruct, rules: readonly NagSuppression[],
     const resource = construct.node.defaultChild ?? construct;
     if (!(resource instanceof CfnResource)) continue;
     const metadata = (resource.getMetadata('cdk_nag') as { rules_to_suppress?: unknown[] } | undefined) ?? {};
-    const added = rules.map(({ id, reason, appliesTo }) => ({ reason, id, ...(appliesTo ? { applies_to: appliesTo } : {}) }));
-    resource.addMetadata('cdk_nag', { ...metadata, rules_to_suppress: [...(metadata.rules_to_suppress ?? []), ...added] });
+    const added = rules.map(({ id, reason, appliesTo }) => ({
+      reason,
+      id,
+      ...(appliesTo ? { applies_to: appliesTo } : {}),
+    }));
+    resource.addMetadata('cdk_nag', {
+      ...metadata,
+      rules_to_suppress: [...(metadata.rules_to_suppress ?? []), ...added],
+    });
   }
 }

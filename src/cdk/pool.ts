@@ -3,8 +3,8 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { type OwnershipTags, tagsToRecord } from '../providers/types.js';
 import type { NodePoolSpec } from '../spec/schema.js';
-import { tagsToRecord, type OwnershipTags } from '../providers/types.js';
 
 /** Everything an AWS pool needs that the cluster construct decides (resolved spec values, shared resources). */
 export interface AwsNodePoolProps {
@@ -63,7 +63,10 @@ export class AwsNodePool extends Construct {
       blockDevices: [
         {
           deviceName: '/dev/sda1', // the root device of Ubuntu AMIs
-          volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeGiB, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }),
+          volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeGiB, {
+            encrypted: true,
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+          }),
         },
       ],
     });

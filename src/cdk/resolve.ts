@@ -26,7 +26,7 @@ const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 function cidrIssue(path: string, value: string): SpecIssue | undefined {
   const m = CIDR.exec(value);
-  if (m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32) return undefined;
+  if (m?.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32) return undefined;
   return { path, message: `"${value}" is not an IPv4 CIDR (e.g. 203.0.113.7/32)` };
 }
 
@@ -41,32 +41,48 @@ export function userDataSizeIssue(path: string, userData: string): SpecIssue | u
  * Checks what the spec validator cannot know (one region per stack, instance types, CIDRs, AWS managers for AWS
  * workers) and renders each AWS pool's user-data. Returns every issue at once, each with its field.
  */
-export function resolveAwsPools(spec: ClusterSpec, options: ResolveOptions): { issues: SpecIssue[]; pools: ResolvedPool[]; region: string } {
+export function resolveAwsPools(
+  spec: ClusterSpec,
+  options: ResolveOptions,
+): { issues: SpecIssue[]; pools: ResolvedPool[]; region: string } {
   const issues: SpecIssue[] = [];
   const push = (issue: SpecIssue | undefined): void => void (issue && issues.push(issue));
   const aws = spec.pools.map((pool, index) => ({ pool, index })).filter(({ pool }) => pool.provider === 'aws');
-  if (spec.engine !== 'swarm') push({ path: 'engine', message: `the CDK construct builds Docker Swarm pools only, not "${spec.engine}"` });
+  if (spec.engine !== 'swarm')
+    push({ path: 'engine', message: `the CDK construct builds Docker Swarm pools only, not "${spec.engine}"` });
   push(cidrIssue('props.engineApiCidr', options.engineApiCidr));
-  options.externalNodeCidrs.forEach((c, i) => push(cidrIssue(`props.externalNodeCidrs[${i}]`, c)));
+  for (const [i, c] of options.externalNodeCidrs.entries()) push(cidrIssue(`props.externalNodeCidrs[${i}]`, c));
   if (!Number.isInteger(options.deadlineSeconds) || options.deadlineSeconds <= 0) {
     push({ path: 'props.bootDeadlineSeconds', message: 'must be a positive whole number of seconds' });
   }
   const region = aws[0]?.pool.region ?? '';
   for (const { pool, index } of aws) {
     if (pool.region !== region) {
-      push({ path: `pools[${index}].region`, message: `a stack deploys to one region: "${pool.region}" differs from "${region}" (pools[${aws[0]!.index}]); split the pools into one stack per region` });
+      push({
+        path: `pools[${index}].region`,
+        message: `a stack deploys to one region: "${pool.region}" differs from "${region}" (pools[${aws[0]!.index}]); split the pools into one stack per region`,
+      });
     } else if (options.stackRegion && pool.region !== options.stackRegion) {
-      push({ path: `pools[${index}].region`, message: `"${pool.region}" differs from the stack's region "${options.stackRegion}"; deploy the stack to ${pool.region}` });
+      push({
+        path: `pools[${index}].region`,
+        message: `"${pool.region}" differs from the stack's region "${options.stackRegion}"; deploy the stack to ${pool.region}`,
+      });
     }
   }
   const managers = aws.filter(({ pool }) => pool.role === 'manager').reduce((n, { pool }) => n + pool.count, 0);
   const pools = aws.map(({ pool, index }) => {
     if (pool.role === 'worker' && managers === 0) {
-      push({ path: `pools[${index}].role`, message: 'AWS workers join through a manager of this stack: add an AWS manager pool with count >= 1' });
+      push({
+        path: `pools[${index}].role`,
+        message: 'AWS workers join through a manager of this stack: add an AWS manager pool with count >= 1',
+      });
     }
     const instanceType = pool.instanceType ?? (pool.size && instanceTypeForSize(pool.size));
     if (!instanceType) {
-      push({ path: `pools[${index}].size`, message: `no t3/m6i instance type has ${pool.size?.cpus} vCPUs and ${pool.size?.memoryGiB} GiB; set instanceType instead` });
+      push({
+        path: `pools[${index}].size`,
+        message: `no t3/m6i instance type has ${pool.size?.cpus} vCPUs and ${pool.size?.memoryGiB} GiB; set instanceType instead`,
+      });
     }
     let userData = '';
     try {
@@ -75,7 +91,11 @@ export function resolveAwsPools(spec: ClusterSpec, options: ResolveOptions): { i
         role: pool.role,
         cluster: spec.name,
         pool: pool.name,
-        source: { kind: 'aws-secrets-manager', joinSecretId: options.joinSecretName, tlsSecretId: options.tlsSecretName },
+        source: {
+          kind: 'aws-secrets-manager',
+          joinSecretId: options.joinSecretName,
+          tlsSecretId: options.tlsSecretName,
+        },
         deadlineSeconds: options.deadlineSeconds,
       });
     } catch (error) {

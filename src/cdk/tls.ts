@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
+import { type ClusterPki, ensureClusterPki } from '../bootstrap/cluster-pki.js';
+import { type CertificateBundle, caPathLength, issueServerOnlyIntermediate } from '../bootstrap/pki.js';
 import { PrerequisiteError } from '../errors.js';
-import { caPathLength, issueServerOnlyIntermediate, type CertificateBundle } from '../bootstrap/pki.js';
-import { ensureClusterPki, type ClusterPki } from '../bootstrap/cluster-pki.js';
 
 /**
  * What the nodes of a CDK stack read from the TLS secret at boot (JSON). No private key of the cluster CA is in
@@ -31,7 +31,10 @@ export async function ensureCdkClusterPki(stateDir: string, cluster: string): Pr
  * `ca.pem` and client certificate work unchanged with nodes launched by CloudFormation. Store the JSON with
  * `aws secretsmanager put-secret-value --secret-id skypool/<cluster>/tls --secret-string file:///dev/stdin`.
  */
-export async function createCdkTlsSecret(ca: CertificateBundle, options: { validDays?: number } = {}): Promise<CdkTlsSecret> {
+export async function createCdkTlsSecret(
+  ca: CertificateBundle,
+  options: { validDays?: number } = {},
+): Promise<CdkTlsSecret> {
   const caCert = new X509Certificate(ca.certPem);
   if ((await caPathLength(ca.certPem)) === 0) {
     throw new PrerequisiteError(

@@ -1,8 +1,8 @@
-import { writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import { Cluster, type ClusterOptions } from '../cluster/index.js';
 import { specJsonSchema } from '../spec/json-schema.js';
-import { printResult, note, table, type GlobalOptions } from './output.js';
+import { type GlobalOptions, note, printResult, table } from './output.js';
 import { withProgress } from './progress.js';
 import { renderApply, renderDestroy, renderStatus, renderWorkload } from './render.js';
 
@@ -37,8 +37,19 @@ export async function plan(g: GlobalOptions): Promise<void> {
     const json = {
       cluster: p.cluster,
       hasChanges: p.hasChanges,
-      creates: p.creates.map((c) => ({ pool: c.pool.name, provider: c.pool.provider, role: c.pool.role, names: c.names })),
-      deletes: p.deletes.map((d) => ({ name: d.instance.name, id: d.instance.id, provider: d.instance.provider, pool: d.instance.tags.pool, reason: d.reason })),
+      creates: p.creates.map((c) => ({
+        pool: c.pool.name,
+        provider: c.pool.provider,
+        role: c.pool.role,
+        names: c.names,
+      })),
+      deletes: p.deletes.map((d) => ({
+        name: d.instance.name,
+        id: d.instance.id,
+        provider: d.instance.provider,
+        pool: d.instance.tags.pool,
+        reason: d.reason,
+      })),
       unchanged: p.unchanged.map((i) => i.name),
     };
     printResult(g.output, json, () => {
@@ -72,7 +83,9 @@ export interface RunArgs {
 
 export async function run(g: GlobalOptions, args: RunArgs): Promise<void> {
   await using(g, async (cluster) => {
-    const env = Object.fromEntries((args.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      (args.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
     const result = await withProgress(g, cluster, `Running ${args.name}`, () =>
       cluster.run({
         name: args.name,

@@ -13,7 +13,8 @@ export function reportError(error: unknown, format: OutputFormat): number {
     process.stdout.write(`${redact(JSON.stringify({ error: { code, message, details } }, null, 2))}\n`);
   } else {
     process.stderr.write(`error [${code}]: ${message}\n`);
-    if (!known && process.env.SKYPOOL_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack)}\n`);
+    if (!known && process.env.SKYPOOL_DEBUG && error instanceof Error && error.stack)
+      process.stderr.write(`${redact(error.stack)}\n`);
   }
   return exitCode;
 }

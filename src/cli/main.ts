@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, Option, InvalidArgumentError, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { reportError } from './errors.js';
 import type { GlobalOptions, OutputFormat } from './output.js';
 
@@ -31,9 +31,18 @@ export function buildProgram(): Command {
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
 
-  program.command('up').description('create or converge the cluster to the spec').action(async (_o, cmd: Command) => (await commands()).up(globals(cmd)));
-  program.command('plan').description('show what `up` would create or delete; calls no mutating API').action(async (_o, cmd: Command) => (await commands()).plan(globals(cmd)));
-  program.command('status').description('VMs, engine nodes and services of the cluster').action(async (_o, cmd: Command) => (await commands()).status(globals(cmd)));
+  program
+    .command('up')
+    .description('create or converge the cluster to the spec')
+    .action(async (_o, cmd: Command) => (await commands()).up(globals(cmd)));
+  program
+    .command('plan')
+    .description('show what `up` would create or delete; calls no mutating API')
+    .action(async (_o, cmd: Command) => (await commands()).plan(globals(cmd)));
+  program
+    .command('status')
+    .description('VMs, engine nodes and services of the cluster')
+    .action(async (_o, cmd: Command) => (await commands()).status(globals(cmd)));
   program
     .command('run <name>')
     .description('run a workload (a swarm service) on the pool')
@@ -43,17 +52,30 @@ export function buildProgram(): Command {
     .option('--constraint <expr>', 'placement constraint, e.g. node.labels.provider==local (repeatable)', collect)
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect)
     .argument('[command...]', 'command to run in the container (after --)')
-    .action(async (name: string, command: string[], o: { image: string; replicas: number; port?: number; constraint?: string[]; env?: string[] }, cmd: Command) =>
-      (await commands()).run(globals(cmd), { name, command, ...o }),
+    .action(
+      async (
+        name: string,
+        command: string[],
+        o: { image: string; replicas: number; port?: number; constraint?: string[]; env?: string[] },
+        cmd: Command,
+      ) => (await commands()).run(globals(cmd), { name, command, ...o }),
     );
   program
     .command('scale')
     .description('set the number of nodes of a pool (scale-down drains nodes first)')
     .argument('<pool>', 'pool name from the spec')
     .argument('<count>', 'new node count', integer('count', 0))
-    .action(async (pool: string, count: number, _o, cmd: Command) => (await commands()).scale(globals(cmd), pool, count));
-  program.command('down').description('drain and delete every resource of the cluster').action(async (_o, cmd: Command) => (await commands()).down(globals(cmd)));
-  program.command('schema').description('print the JSON Schema of skypool.yaml').action(async () => (await commands()).schema());
+    .action(async (pool: string, count: number, _o, cmd: Command) =>
+      (await commands()).scale(globals(cmd), pool, count),
+    );
+  program
+    .command('down')
+    .description('drain and delete every resource of the cluster')
+    .action(async (_o, cmd: Command) => (await commands()).down(globals(cmd)));
+  program
+    .command('schema')
+    .description('print the JSON Schema of skypool.yaml')
+    .action(async () => (await commands()).schema());
   program
     .command('sim')
     .description('run cloudsim: simulated EC2, Compute Engine and ARM endpoints on loopback, until Ctrl-C')
@@ -63,9 +85,24 @@ export function buildProgram(): Command {
     .option('--boot-ms <ms>', 'time a VM stays pending', integer('--boot-ms', 0), 2000)
     .option('--state-file <path>', 'load and persist the simulated clouds here')
     .option('--ca-out <path>', 'write the https CA certificate here (for NODE_EXTRA_CA_CERTS)')
-    .addOption(new Option('--backing <kind>', 'virtual: state only; local: each VM runs its user-data in a namespace VM (root)').choices(['virtual', 'local']).default('virtual'))
-    .action(async (o: { httpPort: number; httpsPort: number; seed: number; bootMs: number; stateFile?: string; caOut?: string; backing: 'virtual' | 'local' }, cmd: Command) =>
-      (await commands()).sim(globals(cmd), o),
+    .addOption(
+      new Option('--backing <kind>', 'virtual: state only; local: each VM runs its user-data in a namespace VM (root)')
+        .choices(['virtual', 'local'])
+        .default('virtual'),
+    )
+    .action(
+      async (
+        o: {
+          httpPort: number;
+          httpsPort: number;
+          seed: number;
+          bootMs: number;
+          stateFile?: string;
+          caOut?: string;
+          backing: 'virtual' | 'local';
+        },
+        cmd: Command,
+      ) => (await commands()).sim(globals(cmd), o),
     );
   return program;
 }
@@ -78,7 +115,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return 0;
       return 2;
     }
     return reportError(error, format());

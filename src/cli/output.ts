@@ -22,5 +22,7 @@ export function note(message: string): void {
 export function table(rows: ReadonlyArray<ReadonlyArray<string>>): string {
   if (rows.length === 0) return '';
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length)));
-  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ')).join('\n');
+  return rows
+    .map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  '))
+    .join('\n');
 }

@@ -1,5 +1,5 @@
-import { redact } from '../redact.js';
 import type { Cluster } from '../cluster/index.js';
+import { redact } from '../redact.js';
 import type { GlobalOptions } from './output.js';
 import { describeEvent } from './render.js';
 
@@ -8,7 +8,12 @@ import { describeEvent } from './render.js';
  * (CI, pipes), nothing extra with --output json unless stderr is a TTY. Ctrl-C aborts through the cluster's own
  * cleanup (the command's `finally`), never leaving the terminal in a broken state.
  */
-export async function withProgress<T>(g: GlobalOptions, cluster: Cluster, title: string, body: () => Promise<T>): Promise<T> {
+export async function withProgress<T>(
+  g: GlobalOptions,
+  cluster: Cluster,
+  title: string,
+  body: () => Promise<T>,
+): Promise<T> {
   const started = performance.now();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)}s`;
   if (process.stderr.isTTY && g.output === 'text') {
@@ -37,7 +42,9 @@ export async function withProgress<T>(g: GlobalOptions, cluster: Cluster, title:
     return result as T;
   }
   const quiet = g.output === 'json' && !process.stderr.isTTY;
-  const off = quiet ? () => undefined : cluster.onProgress((event) => process.stderr.write(`[${elapsed()}] ${redact(describeEvent(event))}\n`));
+  const off = quiet
+    ? () => undefined
+    : cluster.onProgress((event) => process.stderr.write(`[${elapsed()}] ${redact(describeEvent(event))}\n`));
   try {
     if (!quiet) process.stderr.write(`${title}\n`);
     return await body();

@@ -38,14 +38,23 @@ export function renderApply(r: ApplyResult): string {
   if (r.created.length) lines.push(`  created:   ${r.created.join(', ')}`);
   if (r.recreated.length) lines.push(`  recreated: ${r.recreated.join(', ')}`);
   if (r.deleted.length) lines.push(`  deleted:   ${r.deleted.join(', ')}`);
-  for (const d of r.drains) lines.push(`  drained ${d.node}: ${d.movedTasks} task(s) moved in ${seconds(d.durationMs)}`);
+  for (const d of r.drains)
+    lines.push(`  drained ${d.node}: ${d.movedTasks} task(s) moved in ${seconds(d.durationMs)}`);
   lines.push(`  phases:    ${r.phases.map((p) => `${p.phase} ${seconds(p.ms)}`).join(', ')}`);
   return lines.join('\n');
 }
 
 export function renderWorkload(w: WorkloadStatus): string {
   const header = `service ${w.name} (${w.image}): ${w.runningReplicas}/${w.desiredReplicas} running, ${w.publishMode} publishing, ${w.endpointMode} endpoints`;
-  const rows = [['TASK', 'NODE', 'STATE', 'ANSWERS ON'], ...w.tasks.map((t) => [String(t.slot ?? t.id.slice(0, 12)), t.node ?? '-', t.state, t.address && t.hostPort ? `${t.address}:${t.hostPort}` : '-'])];
+  const rows = [
+    ['TASK', 'NODE', 'STATE', 'ANSWERS ON'],
+    ...w.tasks.map((t) => [
+      String(t.slot ?? t.id.slice(0, 12)),
+      t.node ?? '-',
+      t.state,
+      t.address && t.hostPort ? `${t.address}:${t.hostPort}` : '-',
+    ]),
+  ];
   return `${header}\n${table(rows)}`;
 }
 

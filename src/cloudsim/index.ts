@@ -1,3 +1,8 @@
-export { startCloudSim, type CloudSim, type CloudSimOptions } from './server.js';
 export type { FaultRule, InventoryItem, SimCloud, SimSettings, VmBacking } from './core/types.js';
-export { createLocalVmBacking, backingVmName, type LocalVmBacking, type LocalVmBackingOptions } from './local-backing.js';
+export {
+  backingVmName,
+  createLocalVmBacking,
+  type LocalVmBacking,
+  type LocalVmBackingOptions,
+} from './local-backing.js';
+export { type CloudSim, type CloudSimOptions, startCloudSim } from './server.js';

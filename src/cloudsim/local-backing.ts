@@ -1,5 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createProvider, inSubnet, installCleanupOnSignals, netnsName, type LocalProvider } from '../../providers/local/index.js';
+import {
+  createProvider,
+  inSubnet,
+  installCleanupOnSignals,
+  type LocalProvider,
+  netnsName,
+} from '../../providers/local/index.js';
 import { CloudApiError } from '../errors.js';
 import type { NetworkRef } from '../providers/types.js';
 import type { NodePoolSpec } from '../spec/schema.js';
@@ -40,12 +46,16 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
 
 /** Local VM name of a simulated VM: the cloud and its id when short and plain (EC2, GCE), else a hash of the id (ARM). */
 export function backingVmName(cloud: SimCloud, id: string): string {
-  const plain = id.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  const plain = id
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return plain && plain.length <= 24 ? `${cloud}-${plain}` : `${cloud}-${sha256(`${cloud}\n${id}`).slice(0, 16)}`;
 }
 
 /** The name a cloud gave the VM as hostname, when it is a valid one; otherwise the VM's local name. */
-const hostnameOf = (name: string, fallback: string): string => (/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(name) ? name : fallback);
+const hostnameOf = (name: string, fallback: string): string =>
+  /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(name) ? name : fallback;
 
 let signalUsers = 0;
 let releaseSignals: (() => void) | undefined;
@@ -116,7 +126,10 @@ class Backing implements LocalVmBacking {
     if (this.closed) throw new CloudApiError(`cloudsim is stopping: VM ${vm.id} cannot start`, { id: vm.id });
     const { privateIp: ip, subnetCidr: cidr } = vm;
     if (!ip || !cidr || !inSubnet(ip, cidr)) {
-      throw new CloudApiError(`cloudsim gave VM ${vm.id} no address in a subnet (${ip ?? 'no address'} in ${cidr ?? 'no subnet'}): the local backing needs both`, { id: vm.id, cloud: vm.cloud });
+      throw new CloudApiError(
+        `cloudsim gave VM ${vm.id} no address in a subnet (${ip ?? 'no address'} in ${cidr ?? 'no subnet'}): the local backing needs both`,
+        { id: vm.id, cloud: vm.cloud },
+      );
     }
     const node = backingVmName(vm.cloud, vm.id);
     const { network, routes } = await this.serial(async () => {
@@ -124,7 +137,8 @@ class Backing implements LocalVmBacking {
       if (!ref) {
         ref = await this.provider.attachSubnet(this.name, cidr);
         this.subnets.set(cidr, ref);
-        for (const other of this.running.values()) await this.provider.addOnLinkRoutes(this.name, other, [cidr]).catch(() => undefined);
+        for (const other of this.running.values())
+          await this.provider.addOnLinkRoutes(this.name, other, [cidr]).catch(() => undefined);
       }
       return { network: ref, routes: [...this.subnets.keys()] };
     });
@@ -182,9 +196,15 @@ class Backing implements LocalVmBacking {
  */
 export async function createLocalVmBacking(options: LocalVmBackingOptions = {}): Promise<LocalVmBacking> {
   const name = options.name ?? `cloudsim-${randomBytes(4).toString('hex')}`;
-  const provider = createProvider({ ...(options.stateRoot ? { stateRoot: options.stateRoot } : {}), stopGraceMs: options.stopGraceMs ?? 2_000 });
+  const provider = createProvider({
+    ...(options.stateRoot ? { stateRoot: options.stateRoot } : {}),
+    stopGraceMs: options.stopGraceMs ?? 2_000,
+  });
   await provider.checkPrerequisites();
   const release = options.cleanupOnSignals === false ? () => undefined : holdSignalCleanup();
-  const report = options.onStartError ?? ((vm, error) => process.stderr.write(`cloudsim local backing: ${vm.cloud} VM ${vm.id} did not start: ${error.message}\n`));
+  const report =
+    options.onStartError ??
+    ((vm, error) =>
+      process.stderr.write(`cloudsim local backing: ${vm.cloud} VM ${vm.id} did not start: ${error.message}\n`));
   return new Backing(name, provider, release, report);
 }

@@ -1,14 +1,24 @@
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { readFile, writeFile } from 'node:fs/promises';
 import { createCertificateAuthority, issueCertificate } from '../bootstrap/pki.js';
+import { createArmService } from './arm/service.js';
 import { SeededRandom } from './core/random.js';
 import { BucketSet } from './core/token-bucket.js';
-import { Meter, type CloudService, type FaultRule, type InventoryItem, type SimContext, type SimRequest, type SimResponse, type SimSettings, type VmBacking } from './core/types.js';
+import {
+  type CloudService,
+  type FaultRule,
+  type InventoryItem,
+  Meter,
+  type SimContext,
+  type SimRequest,
+  type SimResponse,
+  type SimSettings,
+  type VmBacking,
+} from './core/types.js';
 import { createEc2Service } from './ec2/service.js';
 import { createGceService } from './gce/service.js';
-import { createArmService } from './arm/service.js';
 
 export interface CloudSimOptions {
   /** Port for plain http (EC2, Compute Engine, admin). 0 = any free port. */
@@ -101,9 +111,12 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     backing: options.backing ?? 'virtual',
   };
   // The local provider loads only when asked for: the virtual backing must not need root.
-  const ownBacking = settings.backing === 'local' && !options.vmBacking
-    ? await (await import('./local-backing.js')).createLocalVmBacking({ cleanupOnSignals: options.cleanupOnSignals ?? true })
-    : undefined;
+  const ownBacking =
+    settings.backing === 'local' && !options.vmBacking
+      ? await (await import('./local-backing.js')).createLocalVmBacking({
+          cleanupOnSignals: options.cleanupOnSignals ?? true,
+        })
+      : undefined;
   const random = new SeededRandom(settings.seed);
   const meter = new Meter();
   const context: SimContext = {
@@ -124,8 +137,12 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
   const services: CloudService[] = [createEc2Service(context), createGceService(context), createArmService(context)];
 
   if (options.stateFile) {
-    const saved = await readFile(options.stateFile, 'utf8').then(JSON.parse as (s: string) => Record<string, unknown>, () => undefined);
-    if (saved) for (const service of services) if (saved[service.cloud] !== undefined) service.restore(saved[service.cloud]);
+    const saved = await readFile(options.stateFile, 'utf8').then(
+      JSON.parse as (s: string) => Record<string, unknown>,
+      () => undefined,
+    );
+    if (saved)
+      for (const service of services) if (saved[service.cloud] !== undefined) service.restore(saved[service.cloud]);
   }
   const persist = async () => {
     if (!options.stateFile) return;
@@ -138,13 +155,19 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     const path = request.url.pathname;
     if (path === '/_sim/inventory' && request.method === 'GET') return json(200, { resources: inventory() });
     if (path === '/_sim/calls' && request.method === 'GET') return json(200, { calls: meter.snapshot() });
-    if (path === '/_sim/calls' && request.method === 'DELETE') { meter.reset(); return json(200, {}); }
+    if (path === '/_sim/calls' && request.method === 'DELETE') {
+      meter.reset();
+      return json(200, {});
+    }
     if (path === '/_sim/faults' && request.method === 'GET') return json(200, { faults: settings.faults });
     if (path === '/_sim/faults' && request.method === 'POST') {
       settings.faults.push(JSON.parse(request.body.toString('utf8')) as FaultRule);
       return json(201, { faults: settings.faults });
     }
-    if (path === '/_sim/faults' && request.method === 'DELETE') { settings.faults.length = 0; return json(200, {}); }
+    if (path === '/_sim/faults' && request.method === 'DELETE') {
+      settings.faults.length = 0;
+      return json(200, {});
+    }
     if (path === '/_sim/health') return json(200, { ok: true });
     return json(404, { error: `no admin route ${request.method} ${path}` });
   };
@@ -153,10 +176,21 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     try {
       const body = await readBody(req);
       const origin = `${scheme}://${req.headers.host ?? host}`;
-      const request: SimRequest = { method: req.method ?? 'GET', url: new URL(req.url ?? '/', origin), headers: req.headers, body, scheme, origin };
+      const request: SimRequest = {
+        method: req.method ?? 'GET',
+        url: new URL(req.url ?? '/', origin),
+        headers: req.headers,
+        body,
+        scheme,
+        origin,
+      };
       if (request.url.pathname.startsWith('/_sim/')) return send(res, await admin(request));
       const service = services.find((s) => s.claims(request));
-      if (!service) return send(res, json(404, { error: `cloudsim: no simulated API serves ${request.method} ${request.url.pathname}` }));
+      if (!service)
+        return send(
+          res,
+          json(404, { error: `cloudsim: no simulated API serves ${request.method} ${request.url.pathname}` }),
+        );
       const latency = context.takeFault({ cloud: service.cloud, kind: 'latency' });
       if (latency?.latencyMs) await new Promise((r) => setTimeout(r, latency.latencyMs));
       send(res, await service.handle(request));
@@ -167,9 +201,17 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
   };
 
   const ca = await createCertificateAuthority('skypool cloudsim CA');
-  const leaf = await issueCertificate(ca, { commonName: 'cloudsim', usage: 'server', dnsNames: ['localhost'], ipAddresses: [host] });
+  const leaf = await issueCertificate(ca, {
+    commonName: 'cloudsim',
+    usage: 'server',
+    dnsNames: ['localhost'],
+    ipAddresses: [host],
+  });
   const httpServer = createHttpServer(handler('http'));
-  const httpsServer = createHttpsServer({ cert: `${leaf.certPem.trimEnd()}\n${ca.certPem}`, key: leaf.keyPem }, handler('https'));
+  const httpsServer = createHttpsServer(
+    { cert: `${leaf.certPem.trimEnd()}\n${ca.certPem}`, key: leaf.keyPem },
+    handler('https'),
+  );
   for (const server of [httpServer, httpsServer]) keepIdleConnectionsLikeCloudFrontEnds(server);
   const listen = (server: Server, port: number) =>
     new Promise<number>((resolve, reject) => {
@@ -187,7 +229,11 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     throw error;
   }
   // Keep-alive sockets of SDK clients would otherwise hold close() open.
-  const closeServer = (server: Server) => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+  const closeServer = (server: Server) =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
 
   return {
     httpUrl: `http://${host}:${httpPort}`,

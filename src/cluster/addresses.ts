@@ -13,7 +13,10 @@ export function pickAddresses(network: NetworkRef, used: Iterable<string>, count
   const [base, bitsText] = network.cidr.split('/');
   const bits = Number(bitsText ?? 32);
   if (!base || !/^\d+\.\d+\.\d+\.\d+$/.test(base) || !(bits >= 8 && bits <= 30)) {
-    throw new CapacityError(`network ${network.id} has CIDR "${network.cidr}": skypool assigns node addresses only in IPv4 subnets /8 to /30`, { cidr: network.cidr });
+    throw new CapacityError(
+      `network ${network.id} has CIDR "${network.cidr}": skypool assigns node addresses only in IPv4 subnets /8 to /30`,
+      { cidr: network.cidr },
+    );
   }
   const size = 2 ** (32 - bits);
   const start = Math.floor(toInt(base) / size) * size;
@@ -24,7 +27,10 @@ export function pickAddresses(network: NetworkRef, used: Iterable<string>, count
     if (!taken.has(ip)) picked.push(ip);
   }
   if (picked.length < count) {
-    throw new CapacityError(`network ${network.cidr} has only ${picked.length} free addresses for ${count} new nodes: use a larger subnet or fewer nodes`, { cidr: network.cidr });
+    throw new CapacityError(
+      `network ${network.cidr} has only ${picked.length} free addresses for ${count} new nodes: use a larger subnet or fewer nodes`,
+      { cidr: network.cidr },
+    );
   }
   return picked;
 }

@@ -1,15 +1,20 @@
-import { EngineError } from '../errors.js';
 import type { DrainResult } from '../engines/types.js';
+import { EngineError } from '../errors.js';
 import { computePlan } from '../plan.js';
 import type { Instance } from '../providers/types.js';
 import { pickAddresses } from './addresses.js';
-import { endpointOf, type ClusterContext, type NodeToLaunch } from './context.js';
-import { findManager, labelsFor, nodeFor, waitNodesReady, type ManagerRef } from './nodes.js';
+import { type ClusterContext, endpointOf, type NodeToLaunch } from './context.js';
+import { findManager, labelsFor, type ManagerRef, nodeFor, waitNodesReady } from './nodes.js';
 import { removeInstances } from './remove.js';
 import type { ApplyResult, PhaseTiming } from './types.js';
 
 /** Gives every planned node a free address of its provider's network (so its certificate can name it). */
-async function assignAddresses(ctx: ClusterContext, instances: readonly Instance[], names: ReadonlyArray<{ name: string; pool: NodeToLaunch['pool'] }>, signal?: AbortSignal): Promise<NodeToLaunch[]> {
+async function assignAddresses(
+  ctx: ClusterContext,
+  instances: readonly Instance[],
+  names: ReadonlyArray<{ name: string; pool: NodeToLaunch['pool'] }>,
+  signal?: AbortSignal,
+): Promise<NodeToLaunch[]> {
   const byProvider = new Map<string, Array<{ name: string; pool: NodeToLaunch['pool'] }>>();
   for (const n of names) byProvider.set(n.pool.provider, [...(byProvider.get(n.pool.provider) ?? []), n]);
   const out: NodeToLaunch[] = [];
@@ -17,7 +22,7 @@ async function assignAddresses(ctx: ClusterContext, instances: readonly Instance
     const network = await ctx.network(wanted[0]!.pool.provider, signal);
     const used = instances.filter((i) => i.provider === provider).flatMap((i) => (i.privateIp ? [i.privateIp] : []));
     const ips = pickAddresses(network, used, wanted.length);
-    wanted.forEach((n, k) => out.push({ ...n, ip: ips[k]! }));
+    for (const [k, n] of wanted.entries()) out.push({ ...n, ip: ips[k]! });
   }
   return out;
 }
@@ -39,7 +44,9 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
     await ctx.driver();
     return ctx.pki();
   });
-  await progress.phase('network', phases, () => Promise.all(ctx.providerNames.map((name) => ctx.network(name, signal))));
+  await progress.phase('network', phases, () =>
+    Promise.all(ctx.providerNames.map((name) => ctx.network(name, signal))),
+  );
   let instances = await progress.phase('inventory', phases, () => ctx.inventory(signal));
   if (!hadPki && instances.length > 0) {
     // Without the cluster's CA no engine would answer, and the VMs would all look like strays to replace.
@@ -51,7 +58,8 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   }
   const driver = await ctx.driver();
 
-  let manager: ManagerRef | undefined = instances.length > 0 ? await findManager(ctx, instances, { ...(signal ? { signal } : {}) }) : undefined;
+  let manager: ManagerRef | undefined =
+    instances.length > 0 ? await findManager(ctx, instances, { ...(signal ? { signal } : {}) }) : undefined;
   if (!manager) {
     // Replacing every VM is right only when the pool never formed; a manager that booted fine but does not
     // answer now (overloaded, network) must not cost the user the whole cluster.
@@ -75,7 +83,9 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   if (strays.length > 0) {
     await progress.phase('recover', phases, async () => {
       for (const stray of strays) {
-        const detail = nodeFor(engineNodes, stray.name) ? 'its engine node is down' : 'its engine never joined the pool';
+        const detail = nodeFor(engineNodes, stray.name)
+          ? 'its engine node is down'
+          : 'its engine never joined the pool';
         ctx.progress.emit({ type: 'node', node: stray.name, pool: stray.tags.pool, state: 'recreating', detail });
         await ctx.queue.terminate(await ctx.provider(stray.provider), [stray.id], signal);
       }
@@ -92,7 +102,11 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
 
   if (!manager) {
     const first = newManagers.shift();
-    if (!first) throw new EngineError('no manager of the pool answers and none is planned: add a manager pool (count ≥ 1) and apply again', { cluster: ctx.spec.name });
+    if (!first)
+      throw new EngineError(
+        'no manager of the pool answers and none is planned: add a manager pool (count ≥ 1) and apply again',
+        { cluster: ctx.spec.name },
+      );
     manager = await progress.phase('bootstrap-manager', phases, async () => {
       const instance = await ctx.waitRunning(await ctx.launch(first, 'manager', true, {}, signal), signal);
       created.push(instance);
@@ -105,7 +119,9 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const joining = [...newManagers, ...newWorkers];
   if (joining.length > 0) {
     const tokens = await driver.joinTokens(pool.endpoint);
-    const managerIps = [...instances, ...created].filter((i) => i.tags.role === 'manager' && i.privateIp).map((i) => i.privateIp!);
+    const managerIps = [...instances, ...created]
+      .filter((i) => i.tags.role === 'manager' && i.privateIp)
+      .map((i) => i.privateIp!);
     const launched = await progress.phase('launch-nodes', phases, () =>
       Promise.all(
         joining.map(async (node) => {
@@ -126,23 +142,50 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
     await progress.phase('images', phases, () =>
       Promise.all(
         created.map(async (instance) => {
-          for (const image of images) await driver.loadImage(endpointOf(instance), image.tarball, signal ? { signal } : {});
-          ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'image-loaded', detail: images.map((i) => i.name).join(', ') });
+          for (const image of images)
+            await driver.loadImage(endpointOf(instance), image.tarball, signal ? { signal } : {});
+          ctx.progress.emit({
+            type: 'node',
+            node: instance.name,
+            pool: instance.tags.pool,
+            state: 'image-loaded',
+            detail: images.map((i) => i.name).join(', '),
+          });
         }),
       ),
     );
   }
 
   const keep = [...plan.unchanged, ...created];
-  let nodes = await progress.phase('wait-ready', phases, () => waitNodesReady(ctx, pool, keep.map((i) => i.name), signal));
+  let nodes = await progress.phase('wait-ready', phases, () =>
+    waitNodesReady(
+      ctx,
+      pool,
+      keep.map((i) => i.name),
+      signal,
+    ),
+  );
 
   let drains: DrainResult[] = [];
   if (plan.deletes.length > 0) {
     const leaving = new Set(plan.deletes.map((d) => d.instance.name));
     // Talk to a manager that stays: the one in use may be among the leaving nodes.
-    const stay = leaving.has(pool.instance.name) ? await findManager(ctx, keep, { exclude: leaving, ...(signal ? { signal } : {}) }) : pool;
-    if (!stay) throw new EngineError('every manager of the pool is being removed: keep at least one manager pool with count ≥ 1', { cluster: ctx.spec.name });
-    drains = await progress.phase('scale-down', phases, () => removeInstances(ctx, stay, plan.deletes.map((d) => d.instance), signal));
+    const stay = leaving.has(pool.instance.name)
+      ? await findManager(ctx, keep, { exclude: leaving, ...(signal ? { signal } : {}) })
+      : pool;
+    if (!stay)
+      throw new EngineError(
+        'every manager of the pool is being removed: keep at least one manager pool with count ≥ 1',
+        { cluster: ctx.spec.name },
+      );
+    drains = await progress.phase('scale-down', phases, () =>
+      removeInstances(
+        ctx,
+        stay,
+        plan.deletes.map((d) => d.instance),
+        signal,
+      ),
+    );
     manager = stay;
     nodes = await driver.listNodes(stay.endpoint);
   }
@@ -158,13 +201,22 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
     }
     // Entries left by VMs that are gone (a crash between terminate and `node rm`).
     const live = new Set(keep.map((i) => i.name));
-    for (const stale of nodes.filter((n) => n.state !== 'ready' && (!live.has(n.name) || nodeFor(nodes, n.name) !== n))) {
+    for (const stale of nodes.filter(
+      (n) => n.state !== 'ready' && (!live.has(n.name) || nodeFor(nodes, n.name) !== n),
+    )) {
       try {
         // A lost manager still counts in the raft quorum until it is demoted.
-        if (stale.role === 'manager') await driver.demoteNode(api.endpoint, stale.id, { deadline: Date.now() + 15_000, ...(signal ? { signal } : {}) });
+        if (stale.role === 'manager')
+          await driver.demoteNode(api.endpoint, stale.id, {
+            deadline: Date.now() + 15_000,
+            ...(signal ? { signal } : {}),
+          });
         await driver.removeNode(api.endpoint, stale.id);
       } catch (error) {
-        ctx.progress.message(`could not remove the stale engine node ${stale.name} (${stale.id}): ${(error as Error).message}`, 'warn');
+        ctx.progress.message(
+          `could not remove the stale engine node ${stale.name} (${stale.id}): ${(error as Error).message}`,
+          'warn',
+        );
       }
     }
   });
@@ -176,7 +228,10 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
     cluster: ctx.spec.name,
     changed: created.length > 0 || plan.deletes.length > 0 || strays.length > 0,
     created: created.map((i) => i.name),
-    deleted: [...plan.deletes.map((d) => d.instance.name), ...strays.filter((s) => !recreated.includes(s.name)).map((s) => s.name)],
+    deleted: [
+      ...plan.deletes.map((d) => d.instance.name),
+      ...strays.filter((s) => !recreated.includes(s.name)).map((s) => s.name),
+    ],
     recreated,
     unchanged: plan.unchanged.map((i) => i.name),
     drains,

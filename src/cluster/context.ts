@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { ensureClusterPki, hasClusterPki, issueNodeCertificate, type ClusterPki } from '../bootstrap/cluster-pki.js';
-import { EngineError, SkypoolError, SpecError, TimeoutError } from '../errors.js';
+import { type ClusterPki, ensureClusterPki, hasClusterPki, issueNodeCertificate } from '../bootstrap/cluster-pki.js';
+import { sleep } from '../engines/poll.js';
+import { SwarmDriver } from '../engines/swarm/index.js';
 import type { EngineDriver, EngineEndpoint } from '../engines/types.js';
+import { EngineError, SkypoolError, SpecError, TimeoutError } from '../errors.js';
 import { loadProvider } from '../providers/registry.js';
 import type { Instance, NetworkRef, Provider } from '../providers/types.js';
 import { ProvisioningQueue } from '../queue/provisioning-queue.js';
 import { redact } from '../redact.js';
-import type { ClusterSpec, NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
 import { poolSpecHash } from '../spec/hash.js';
-import { SwarmDriver } from '../engines/swarm/index.js';
+import type { ClusterSpec, NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
 import { Progress } from './progress.js';
-import { sleep } from '../engines/poll.js';
 import type { ClusterOptions } from './types.js';
 
 /** Host commands the swarm engine needs on a local-provider host. */
@@ -28,7 +28,10 @@ function canReadUserData(provider: Provider): provider is Provider & UserDataRea
 
 export function endpointOf(instance: Pick<Instance, 'name' | 'publicIp' | 'privateIp'>): EngineEndpoint {
   const host = instance.publicIp ?? instance.privateIp;
-  if (!host) throw new EngineError(`node ${instance.name} has no address yet: wait for it to run, then retry`, { node: instance.name });
+  if (!host)
+    throw new EngineError(`node ${instance.name} has no address yet: wait for it to run, then retry`, {
+      node: instance.name,
+    });
   return { name: instance.name, host };
 }
 
@@ -59,7 +62,10 @@ export class ClusterContext {
     readonly logger: Logger,
   ) {
     this.progress = new Progress(logger);
-    this.queue = new ProvisioningQueue({ limits: options.queueLimits, onEvent: (event) => this.progress.emit({ type: 'queue', event }) });
+    this.queue = new ProvisioningQueue({
+      limits: options.queueLimits,
+      onEvent: (event) => this.progress.emit({ type: 'queue', event }),
+    });
     this.readyTimeoutMs = options.readyTimeoutMs ?? 180_000;
     this.drainTimeoutMs = options.drainTimeoutMs ?? 120_000;
   }
@@ -72,9 +78,10 @@ export class ClusterContext {
     let provider = this.providers.get(name);
     if (!provider) {
       const override = this.options.providers?.[name];
-      const settings = name === 'local' && (override === undefined || !('runInstances' in override))
-        ? { ...(override ?? {}), requiredCommands: LOCAL_ENGINE_COMMANDS }
-        : override;
+      const settings =
+        name === 'local' && (override === undefined || !('runInstances' in override))
+          ? { ...(override ?? {}), requiredCommands: LOCAL_ENGINE_COMMANDS }
+          : override;
       provider = await loadProvider(name, settings);
       this.providers.set(name, provider);
     }
@@ -83,7 +90,9 @@ export class ClusterContext {
 
   /** Checks every provider once per context (a failed check is retried next time). */
   async checkPrerequisites(): Promise<void> {
-    this.prerequisitesChecked ??= Promise.all(this.providerNames.map(async (name) => (await this.provider(name)).checkPrerequisites())).then(
+    this.prerequisitesChecked ??= Promise.all(
+      this.providerNames.map(async (name) => (await this.provider(name)).checkPrerequisites()),
+    ).then(
       () => undefined,
       (error: unknown) => {
         this.prerequisitesChecked = undefined;
@@ -96,7 +105,12 @@ export class ClusterContext {
   /** Refuses an engine this release lacks, before any lock, network or PKI exists. */
   assertEngineSupported(): void {
     if (this.spec.engine !== 'swarm') {
-      throw new SpecError([{ path: 'engine', message: `engine "${this.spec.engine}" is not implemented in this release yet; use engine: swarm` }]);
+      throw new SpecError([
+        {
+          path: 'engine',
+          message: `engine "${this.spec.engine}" is not implemented in this release yet; use engine: swarm`,
+        },
+      ]);
     }
   }
 
@@ -139,7 +153,9 @@ export class ClusterContext {
 
   /** Every live instance of the cluster on every provider the spec uses. */
   async inventory(signal?: AbortSignal): Promise<Instance[]> {
-    const lists = await Promise.all(this.providerNames.map(async (name) => (await this.provider(name)).listInstances(this.spec.name, signal)));
+    const lists = await Promise.all(
+      this.providerNames.map(async (name) => (await this.provider(name)).listInstances(this.spec.name, signal)),
+    );
     return lists.flat().filter((i) => i.state !== 'terminated');
   }
 
@@ -151,7 +167,13 @@ export class ClusterContext {
   }
 
   /** Launches one node with its own user-data (its certificate carries its IP) and returns the instance. */
-  async launch(node: NodeToLaunch, role: Role, first: boolean, join: { token?: string; managers?: readonly string[] }, signal?: AbortSignal): Promise<Instance> {
+  async launch(
+    node: NodeToLaunch,
+    role: Role,
+    first: boolean,
+    join: { token?: string; managers?: readonly string[] },
+    signal?: AbortSignal,
+  ): Promise<Instance> {
     const pki = await this.pki();
     const driver = await this.driver();
     const server = await issueNodeCertificate(pki, node.name, node.ip);
@@ -180,13 +202,17 @@ export class ClusterContext {
       idempotencyToken: `skypool-${randomUUID()}`,
       ...(signal ? { signal } : {}),
     });
-    if (!instance) throw new EngineError(`provider ${provider.name} launched nothing for ${node.name}`, { node: node.name });
+    if (!instance)
+      throw new EngineError(`provider ${provider.name} launched nothing for ${node.name}`, { node: node.name });
     return instance;
   }
 
   async waitRunning(instance: Instance, signal?: AbortSignal): Promise<Instance> {
     const provider = await this.provider(instance.provider);
-    const [running] = await provider.waitUntilRunning([instance.id], { deadlineMs: this.readyTimeoutMs, ...(signal ? { signal } : {}) });
+    const [running] = await provider.waitUntilRunning([instance.id], {
+      deadlineMs: this.readyTimeoutMs,
+      ...(signal ? { signal } : {}),
+    });
     this.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'running' });
     return running ?? instance;
   }
@@ -237,11 +263,17 @@ export class ClusterContext {
         })()
       : Promise.resolve();
     try {
-      await driver.waitReady(endpointOf(instance), instance.tags.role, { deadline: Date.now() + this.readyTimeoutMs, signal: combined });
+      await driver.waitReady(endpointOf(instance), instance.tags.role, {
+        deadline: Date.now() + this.readyTimeoutMs,
+        signal: combined,
+      });
       this.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'engine-ready' });
     } catch (error) {
       if (failedBoot !== undefined && !signal?.aborted) {
-        throw new EngineError(`the boot script of ${instance.name} failed before its engine joined the pool: ${failedBoot}`, { node: instance.name });
+        throw new EngineError(
+          `the boot script of ${instance.name} failed before its engine joined the pool: ${failedBoot}`,
+          { node: instance.name },
+        );
       }
       await this.withBootLog(instance, error);
     } finally {
@@ -252,7 +284,8 @@ export class ClusterContext {
 
   /** Rethrows a node failure with the VM's boot log appended when available. */
   async withBootLog(instance: Instance, error: unknown): Promise<never> {
-    const tail = SkypoolError.isInstance(error) && error.code !== 'CANCELLED' ? await this.bootLogTail(instance) : undefined;
+    const tail =
+      SkypoolError.isInstance(error) && error.code !== 'CANCELLED' ? await this.bootLogTail(instance) : undefined;
     if (!SkypoolError.isInstance(error) || error.code === 'CANCELLED' || !tail) throw error;
     const details = { ...error.details, node: instance.name };
     if (error.code === 'TIMEOUT') throw new TimeoutError(`${error.message}\n${tail}`, details);

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import { defaultStateDir, removeClusterState } from '../bootstrap/cluster-pki.js';
+import type { WorkloadSpec, WorkloadStatus } from '../engines/types.js';
 import { EngineError, SpecError } from '../errors.js';
 import { computePlan, type Plan } from '../plan.js';
 import { loadSpec, parseSpec } from '../spec/load.js';
 import type { ClusterSpec, ClusterSpecInput, ProviderName } from '../spec/schema.js';
-import type { WorkloadSpec, WorkloadStatus } from '../engines/types.js';
 import { converge } from './apply.js';
 import { ClusterContext } from './context.js';
 import { acquireClusterLock } from './lock.js';
@@ -16,7 +16,17 @@ export * from './types.js';
 
 // Without a caller's logger nothing is logged; a stub avoids loading pino (tens of ms) on every SDK import.
 const noop = () => undefined;
-const SILENT_LOGGER = { level: 'silent', trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop, child: () => SILENT_LOGGER } as unknown as Logger;
+const SILENT_LOGGER = {
+  level: 'silent',
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+  fatal: noop,
+  child: () => SILENT_LOGGER,
+} as unknown as Logger;
+
 export { NO_MESH_NOTE } from './status.js';
 
 /**
@@ -79,7 +89,12 @@ export class Cluster {
   async scale(pool: string, count: number, options: { signal?: AbortSignal } = {}): Promise<ApplyResult> {
     const index = this.ctx.spec.pools.findIndex((p) => p.name === pool);
     if (index < 0) {
-      throw new SpecError([{ path: 'pool', message: `no pool named "${pool}"; pools are: ${this.ctx.spec.pools.map((p) => p.name).join(', ')}` }]);
+      throw new SpecError([
+        {
+          path: 'pool',
+          message: `no pool named "${pool}"; pools are: ${this.ctx.spec.pools.map((p) => p.name).join(', ')}`,
+        },
+      ]);
     }
     const pools = this.ctx.spec.pools.map((p, i) => (i === index ? { ...p, count } : p));
     const next = parseSpec({ ...this.ctx.spec, pools });
@@ -104,18 +119,23 @@ export class Cluster {
   async run(workload: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadStatus> {
     const timings: PhaseTiming[] = [];
     this.ctx.assertEngineSupported();
-    return this.locked('run', () => this.ctx.progress.phase('workload', timings, async () => {
-      const instances = await this.ctx.inventory(options.signal);
-      const manager = await findManager(this.ctx, instances, options.signal ? { signal: options.signal } : {});
-      if (!manager) throw new EngineError(`no manager of cluster ${this.ctx.spec.name} answers: run \`skypool up\` first`, { cluster: this.ctx.spec.name });
-      const driver = await this.ctx.driver();
-      await driver.runWorkload(manager.endpoint, workload, { routingMesh: this.ctx.routingMesh() });
-      const status = await driver.waitWorkload(manager.endpoint, workload.name, {
-        deadline: Date.now() + this.ctx.readyTimeoutMs,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      return withReachableAddresses(status, instances);
-    }));
+    return this.locked('run', () =>
+      this.ctx.progress.phase('workload', timings, async () => {
+        const instances = await this.ctx.inventory(options.signal);
+        const manager = await findManager(this.ctx, instances, options.signal ? { signal: options.signal } : {});
+        if (!manager)
+          throw new EngineError(`no manager of cluster ${this.ctx.spec.name} answers: run \`skypool up\` first`, {
+            cluster: this.ctx.spec.name,
+          });
+        const driver = await this.ctx.driver();
+        await driver.runWorkload(manager.endpoint, workload, { routingMesh: this.ctx.routingMesh() });
+        const status = await driver.waitWorkload(manager.endpoint, workload.name, {
+          deadline: Date.now() + this.ctx.readyTimeoutMs,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        return withReachableAddresses(status, instances);
+      }),
+    );
   }
 
   /** One workload's replicas and where each answers, or undefined when no such service runs. */
@@ -145,8 +165,13 @@ export class Cluster {
           this.ctx.providerNames.map(async (name) => {
             const mine = instances.filter((i) => i.provider === name);
             if (mine.length === 0) return;
-            mine.forEach((i) => this.ctx.progress.emit({ type: 'node', node: i.name, pool: i.tags.pool, state: 'terminating' }));
-            await this.ctx.queue.terminate(await this.ctx.provider(name), mine.map((i) => i.id));
+            for (const i of mine) {
+              this.ctx.progress.emit({ type: 'node', node: i.name, pool: i.tags.pool, state: 'terminating' });
+            }
+            await this.ctx.queue.terminate(
+              await this.ctx.provider(name),
+              mine.map((i) => i.id),
+            );
             mine.forEach((i) => {
               terminated.add(i.name);
               this.ctx.progress.emit({ type: 'node', node: i.name, pool: i.tags.pool, state: 'terminated' });
@@ -178,10 +203,17 @@ export class Cluster {
 
   /** Runs a mutating operation under the cluster's lock file; released whatever the outcome. */
   private async locked<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    const release = await acquireClusterLock(this.ctx.options.stateDir, this.ctx.spec.name, operation, (holder, path) => {
-      const who = holder ? `process ${holder.pid} (${holder.operation}, since ${holder.since}), which is gone` : 'a process that never finished writing it';
-      this.ctx.progress.message(`taking over the stale lock ${path} left by ${who}`, 'warn');
-    });
+    const release = await acquireClusterLock(
+      this.ctx.options.stateDir,
+      this.ctx.spec.name,
+      operation,
+      (holder, path) => {
+        const who = holder
+          ? `process ${holder.pid} (${holder.operation}, since ${holder.since}), which is gone`
+          : 'a process that never finished writing it';
+        this.ctx.progress.message(`taking over the stale lock ${path} left by ${who}`, 'warn');
+      },
+    );
     try {
       return await work();
     } finally {

@@ -1,4 +1,4 @@
-import { open, mkdir, chmod, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { clusterStateDir } from '../bootstrap/cluster-pki.js';
@@ -36,7 +36,12 @@ function processAlive(pid: number): boolean {
 function parseHolder(text: string): LockHolder | undefined {
   try {
     const value = JSON.parse(text) as Partial<LockHolder>;
-    if (typeof value.pid === 'number' && typeof value.hostname === 'string' && typeof value.operation === 'string' && typeof value.since === 'string') {
+    if (
+      typeof value.pid === 'number' &&
+      typeof value.hostname === 'string' &&
+      typeof value.operation === 'string' &&
+      typeof value.since === 'string'
+    ) {
       return { pid: value.pid, hostname: value.hostname, operation: value.operation, since: value.since };
     }
   } catch {
@@ -45,7 +50,10 @@ function parseHolder(text: string): LockHolder | undefined {
   return undefined;
 }
 
-type Found = { kind: 'gone' } | { kind: 'held'; holder?: LockHolder } | { kind: 'stale'; holder?: LockHolder; text: string };
+type Found =
+  | { kind: 'gone' }
+  | { kind: 'held'; holder?: LockHolder }
+  | { kind: 'stale'; holder?: LockHolder; text: string };
 
 async function inspect(path: string): Promise<Found> {
   let text: string;
@@ -92,7 +100,12 @@ export async function acquireClusterLock(
   } catch (error) {
     throw unwritable(path, error);
   }
-  const content = JSON.stringify({ pid: process.pid, hostname: hostname(), operation, since: new Date().toISOString() } satisfies LockHolder);
+  const content = JSON.stringify({
+    pid: process.pid,
+    hostname: hostname(),
+    operation,
+    since: new Date().toISOString(),
+  } satisfies LockHolder);
   for (let attempt = 0; ; attempt += 1) {
     try {
       const handle = await open(path, 'wx', 0o600);

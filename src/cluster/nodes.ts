@@ -1,9 +1,9 @@
-import { EngineError } from '../errors.js';
-import type { EngineEndpoint, EngineNode } from '../engines/types.js';
 import { pollUntil } from '../engines/poll.js';
+import type { EngineEndpoint, EngineNode } from '../engines/types.js';
+import { EngineError } from '../errors.js';
 import type { Instance } from '../providers/types.js';
 import type { ClusterSpec } from '../spec/schema.js';
-import { endpointOf, type ClusterContext } from './context.js';
+import { type ClusterContext, endpointOf } from './context.js';
 
 export interface ManagerRef {
   readonly instance: Instance;
@@ -16,8 +16,18 @@ const FIND_MANAGER_MS = 15_000;
  * A manager of the running pool that answers over mTLS, or undefined when none does within the wait (no pool
  * yet, or every manager VM lost its engine). Managers are asked in parallel; the first to answer wins.
  */
-export async function findManager(ctx: ClusterContext, instances: readonly Instance[], options: { exclude?: ReadonlySet<string>; waitMs?: number; signal?: AbortSignal } = {}): Promise<ManagerRef | undefined> {
-  const candidates = instances.filter((i) => i.tags.role === 'manager' && (i.state === 'running' || i.state === 'pending') && (i.publicIp ?? i.privateIp) && !options.exclude?.has(i.name));
+export async function findManager(
+  ctx: ClusterContext,
+  instances: readonly Instance[],
+  options: { exclude?: ReadonlySet<string>; waitMs?: number; signal?: AbortSignal } = {},
+): Promise<ManagerRef | undefined> {
+  const candidates = instances.filter(
+    (i) =>
+      i.tags.role === 'manager' &&
+      (i.state === 'running' || i.state === 'pending') &&
+      (i.publicIp ?? i.privateIp) &&
+      !options.exclude?.has(i.name),
+  );
   if (candidates.length === 0) return undefined;
   if (!ctx.hasPki()) {
     throw new EngineError(
@@ -31,7 +41,10 @@ export async function findManager(ctx: ClusterContext, instances: readonly Insta
     return await Promise.any(
       candidates.map(async (instance) => {
         const endpoint = endpointOf(instance);
-        await driver.waitReady(endpoint, 'manager', { deadline, ...(options.signal ? { signal: options.signal } : {}) });
+        await driver.waitReady(endpoint, 'manager', {
+          deadline,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
         return { instance, endpoint };
       }),
     );
@@ -53,7 +66,12 @@ export function labelsFor(spec: ClusterSpec, instance: Instance): Record<string,
 }
 
 /** Polls `node ls` until every named node is Ready; returns the node list. */
-export async function waitNodesReady(ctx: ClusterContext, manager: ManagerRef, names: readonly string[], signal?: AbortSignal): Promise<EngineNode[]> {
+export async function waitNodesReady(
+  ctx: ClusterContext,
+  manager: ManagerRef,
+  names: readonly string[],
+  signal?: AbortSignal,
+): Promise<EngineNode[]> {
   const driver = await ctx.driver();
   const reported = new Set<string>();
   return pollUntil(

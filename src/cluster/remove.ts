@@ -1,20 +1,31 @@
 import type { DrainResult } from '../engines/types.js';
 import type { Instance } from '../providers/types.js';
 import type { ClusterContext } from './context.js';
-import { nodeFor, type ManagerRef } from './nodes.js';
+import { type ManagerRef, nodeFor } from './nodes.js';
 
 /**
  * Takes nodes out of the pool without losing replicas: drain (tasks move elsewhere), demote a manager while it
  * still runs (the raft quorum survives), terminate the VM, then remove the node entry. One node at a time, so
  * the remaining nodes always hold every replica.
  */
-export async function removeInstances(ctx: ClusterContext, manager: ManagerRef, instances: readonly Instance[], signal?: AbortSignal): Promise<DrainResult[]> {
+export async function removeInstances(
+  ctx: ClusterContext,
+  manager: ManagerRef,
+  instances: readonly Instance[],
+  signal?: AbortSignal,
+): Promise<DrainResult[]> {
   const driver = await ctx.driver();
   const drains: DrainResult[] = [];
   const opts = (ms: number) => ({ deadline: Date.now() + ms, ...(signal ? { signal } : {}) });
   for (const instance of instances) {
     const emit = (state: 'draining' | 'drained' | 'terminating' | 'terminated' | 'removed', detail?: string): void =>
-      ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state, ...(detail ? { detail } : {}) });
+      ctx.progress.emit({
+        type: 'node',
+        node: instance.name,
+        pool: instance.tags.pool,
+        state,
+        ...(detail ? { detail } : {}),
+      });
     const nodes = await driver.listNodes(manager.endpoint);
     const node = nodeFor(nodes, instance.name);
     if (node && node.state === 'ready') {

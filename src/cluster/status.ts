@@ -1,7 +1,7 @@
 import type { EngineNode, WorkloadStatus } from '../engines/types.js';
 import type { Instance } from '../providers/types.js';
 import type { ClusterContext } from './context.js';
-import { findManager, nodeFor, type ManagerRef } from './nodes.js';
+import { findManager, type ManagerRef, nodeFor } from './nodes.js';
 import type { ClusterStatus, EngineNodeSummary, NodeStatus } from './types.js';
 
 export const NO_MESH_NOTE =
@@ -22,7 +22,14 @@ export function withReachableAddresses(status: WorkloadStatus, instances: readon
 }
 
 function engineSummary(node: EngineNode): EngineNodeSummary {
-  return { id: node.id, state: node.state, availability: node.availability, role: node.role, leader: node.leader, labels: node.labels };
+  return {
+    id: node.id,
+    state: node.state,
+    availability: node.availability,
+    role: node.role,
+    leader: node.leader,
+    labels: node.labels,
+  };
 }
 
 function nodeStatus(instance: Instance, node: EngineNode | undefined): NodeStatus {
@@ -46,27 +53,57 @@ export async function clusterStatus(ctx: ClusterContext, signal?: AbortSignal): 
   const notes: string[] = [];
   if (!ctx.routingMesh()) notes.push(NO_MESH_NOTE);
   if (instances.length === 0) {
-    return { cluster: ctx.spec.name, engine: ctx.spec.engine, nodes: [], workloads: [], notes: [...notes, 'no VMs: run `skypool up` to create the cluster'] };
+    return {
+      cluster: ctx.spec.name,
+      engine: ctx.spec.engine,
+      nodes: [],
+      workloads: [],
+      notes: [...notes, 'no VMs: run `skypool up` to create the cluster'],
+    };
   }
   if (!ctx.hasPki()) {
-    notes.push(`no PKI for this cluster in ${ctx.options.stateDir}: the engine API cannot be reached from here; use the state directory the cluster was made with`);
-    return { cluster: ctx.spec.name, engine: ctx.spec.engine, nodes: instances.map((i) => nodeStatus(i, undefined)), workloads: [], notes };
+    notes.push(
+      `no PKI for this cluster in ${ctx.options.stateDir}: the engine API cannot be reached from here; use the state directory the cluster was made with`,
+    );
+    return {
+      cluster: ctx.spec.name,
+      engine: ctx.spec.engine,
+      nodes: instances.map((i) => nodeStatus(i, undefined)),
+      workloads: [],
+      notes,
+    };
   }
-  const manager: ManagerRef | undefined = await findManager(ctx, instances, { waitMs: 3_000, ...(signal ? { signal } : {}) });
+  const manager: ManagerRef | undefined = await findManager(ctx, instances, {
+    waitMs: 3_000,
+    ...(signal ? { signal } : {}),
+  });
   let engineNodes: EngineNode[] = [];
   let workloads: WorkloadStatus[] = [];
   if (manager) {
     const driver = await ctx.driver();
-    [engineNodes, workloads] = await Promise.all([driver.listNodes(manager.endpoint), driver.workloads(manager.endpoint)]);
+    [engineNodes, workloads] = await Promise.all([
+      driver.listNodes(manager.endpoint),
+      driver.workloads(manager.endpoint),
+    ]);
   } else {
-    notes.push('no manager answers on its engine API: the pool is still forming, or its managers are down (check those VMs; `skypool up` replaces only VMs whose boot failed)');
+    notes.push(
+      'no manager answers on its engine API: the pool is still forming, or its managers are down (check those VMs; `skypool up` replaces only VMs whose boot failed)',
+    );
   }
   const names = new Set(instances.map((i) => i.name));
   const nodes: NodeStatus[] = [
-    ...instances.map((i) => nodeStatus(i, nodeFor(engineNodes, i.name))).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })),
+    ...instances
+      .map((i) => nodeStatus(i, nodeFor(engineNodes, i.name)))
+      .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })),
     ...engineNodes
       .filter((n) => !names.has(n.name))
       .map((n): NodeStatus => ({ name: n.name, instanceState: 'absent', engine: engineSummary(n) })),
   ];
-  return { cluster: ctx.spec.name, engine: ctx.spec.engine, nodes, workloads: workloads.map((w) => withReachableAddresses(w, instances)), notes };
+  return {
+    cluster: ctx.spec.name,
+    engine: ctx.spec.engine,
+    nodes,
+    workloads: workloads.map((w) => withReachableAddresses(w, instances)),
+    notes,
+  };
 }

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
+import type { DrainResult, EngineNodeState, NodeAvailability, WorkloadStatus } from '../engines/types.js';
 import type { ProviderOverrides } from '../providers/registry.js';
 import type { InstanceState } from '../providers/types.js';
 import type { QueueEvent, QueueLimits } from '../queue/provisioning-queue.js';
 import type { EngineName, ProviderName, Role } from '../spec/schema.js';
-import type { DrainResult, EngineNodeState, NodeAvailability, WorkloadStatus } from '../engines/types.js';
 
-export type { WorkloadSpec, WorkloadStatus, WorkloadTask, DrainResult } from '../engines/types.js';
+export type { DrainResult, WorkloadSpec, WorkloadStatus, WorkloadTask } from '../engines/types.js';
 
 export interface ClusterOptions {
   /** Provider instances or settings per provider (see src/providers/registry.ts). */
@@ -56,8 +56,20 @@ export type NodeProgressState =
 /** Everything an apply reports while it runs; plain JSON, no secrets. */
 export type ProgressEvent =
   | { readonly type: 'phase-start'; readonly phase: PhaseName; readonly at: string }
-  | { readonly type: 'phase-end'; readonly phase: PhaseName; readonly ms: number; readonly ok: boolean; readonly error?: string }
-  | { readonly type: 'node'; readonly node: string; readonly pool?: string; readonly state: NodeProgressState; readonly detail?: string }
+  | {
+      readonly type: 'phase-end';
+      readonly phase: PhaseName;
+      readonly ms: number;
+      readonly ok: boolean;
+      readonly error?: string;
+    }
+  | {
+      readonly type: 'node';
+      readonly node: string;
+      readonly pool?: string;
+      readonly state: NodeProgressState;
+      readonly detail?: string;
+    }
   | { readonly type: 'message'; readonly level: 'info' | 'warn'; readonly message: string }
   | { readonly type: 'queue'; readonly event: QueueEvent };
 

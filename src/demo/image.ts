@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { PrerequisiteError } from '../errors.js';
-import { tar, type TarEntry } from './tar.js';
+import { type TarEntry, tar } from './tar.js';
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
@@ -17,18 +17,28 @@ export interface DemoImage {
  * as the only layer, packed in the `docker save` format (manifest.json + config + layer tar) that `docker load`
  * reads. Each replica serves a page naming its container hostname.
  */
-export async function buildHttpdImage(path: string, name = 'skypool/demo-httpd:1', busybox = '/bin/busybox'): Promise<DemoImage> {
+export async function buildHttpdImage(
+  path: string,
+  name = 'skypool/demo-httpd:1',
+  busybox = '/bin/busybox',
+): Promise<DemoImage> {
   let applets: string[];
   try {
     applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean);
   } catch {
-    throw new PrerequisiteError(`the demo image needs a static busybox at ${busybox}: apt-get install -y busybox-static`, { busybox });
+    throw new PrerequisiteError(
+      `the demo image needs a static busybox at ${busybox}: apt-get install -y busybox-static`,
+      { busybox },
+    );
   }
-  if (!applets.includes('httpd')) throw new PrerequisiteError(`${busybox} has no httpd applet: apt-get install -y busybox-static`, { busybox });
+  if (!applets.includes('httpd'))
+    throw new PrerequisiteError(`${busybox} has no httpd applet: apt-get install -y busybox-static`, { busybox });
   const entries: TarEntry[] = [
     { type: 'dir', path: 'bin' },
     { type: 'file', path: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
-    ...applets.filter((a) => a !== 'busybox' && /^[\w.[-]+$/.test(a)).map((a): TarEntry => ({ type: 'symlink', path: `bin/${a}`, target: 'busybox' })),
+    ...applets
+      .filter((a) => a !== 'busybox' && /^[\w.[-]+$/.test(a))
+      .map((a): TarEntry => ({ type: 'symlink', path: `bin/${a}`, target: 'busybox' })),
     { type: 'dir', path: 'www' },
     { type: 'dir', path: 'tmp', mode: 0o1777 },
   ];

@@ -8,13 +8,16 @@ export interface Endpoint {
 /** One GET with a hard timeout; resolves with the body, rejects on any connection or HTTP error. */
 export function httpGet(endpoint: Endpoint, timeoutMs = 1_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: endpoint.host, port: endpoint.port, path: '/', agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: endpoint.host, port: endpoint.port, path: '/', agent: false, timeout: timeoutMs },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
@@ -46,7 +49,10 @@ export class LoadLoop {
   private started = 0;
   private loops: Promise<void>[] = [];
 
-  constructor(private readonly resolve: () => Promise<Endpoint[]>, private readonly options: { refreshMs?: number; attempts?: number } = {}) {}
+  constructor(
+    private readonly resolve: () => Promise<Endpoint[]>,
+    private readonly options: { refreshMs?: number; attempts?: number } = {},
+  ) {}
 
   async start(): Promise<void> {
     this.endpoints = await this.resolve();

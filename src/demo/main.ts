@@ -1,23 +1,31 @@
 #!/usr/bin/env node
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 /**
  * `npm run demo`: a 3-node Docker Swarm on the local provider (namespace VMs), a 6-replica HTTP service built
  * offline, a scale-down under continuous traffic, then a full teardown. Prints what it measured.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, type ApplyResult, type WorkloadStatus } from '../cluster/index.js';
+import { bridgeName } from '../../providers/local/index.js';
+import { type ApplyResult, Cluster, type WorkloadStatus } from '../cluster/index.js';
 import { PrerequisiteError, SkypoolError, TimeoutError } from '../errors.js';
 import { redact } from '../redact.js';
-import { bridgeName } from '../../providers/local/index.js';
 import { buildHttpdImage } from './image.js';
-import { httpGet, LoadLoop, type Endpoint, type LoadReport } from './load.js';
+import { type Endpoint, httpGet, LoadLoop, type LoadReport } from './load.js';
 
 interface DemoReport {
   cluster: string;
   ok: boolean;
-  timings: { imageBuildMs?: number; poolReadyMs?: number; serviceReadyMs?: number; drainMs?: number; scaleDownMs?: number; destroyMs?: number; totalMs?: number };
+  timings: {
+    imageBuildMs?: number;
+    poolReadyMs?: number;
+    serviceReadyMs?: number;
+    drainMs?: number;
+    scaleDownMs?: number;
+    destroyMs?: number;
+    totalMs?: number;
+  };
   replicas?: { desired: number; answering: number; hostnames: string[] };
   afterScaleDown?: { nodes: number; runningReplicas: number; onNodes: string[] };
   requests?: LoadReport;
@@ -26,7 +34,10 @@ interface DemoReport {
   error?: { code: string; message: string };
 }
 
-const json = process.argv.includes('--json') || process.argv.join(' ').includes('--output json') || process.argv.includes('--output=json');
+const json =
+  process.argv.includes('--json') ||
+  process.argv.join(' ').includes('--output json') ||
+  process.argv.includes('--output=json');
 const started = performance.now();
 const since = (t: number): number => Math.round(performance.now() - t);
 const say = (text: string): void => {
@@ -34,8 +45,12 @@ const say = (text: string): void => {
 };
 
 function checkPlatform(): void {
-  if (process.platform !== 'linux') throw new PrerequisiteError('the demo runs the local provider, which needs Linux namespaces: run it on Linux as root');
-  if (process.getuid?.() !== 0) throw new PrerequisiteError('the demo creates network namespaces and bridges: run it as root (sudo npm run demo)');
+  if (process.platform !== 'linux')
+    throw new PrerequisiteError(
+      'the demo runs the local provider, which needs Linux namespaces: run it on Linux as root',
+    );
+  if (process.getuid?.() !== 0)
+    throw new PrerequisiteError('the demo creates network namespaces and bridges: run it as root (sudo npm run demo)');
 }
 
 function endpointsOf(status: WorkloadStatus | undefined): Endpoint[] {
@@ -53,7 +68,10 @@ async function everyReplicaAnswers(endpoints: readonly Endpoint[], deadlineMs: n
         try {
           return (await httpGet(endpoint)).trim();
         } catch (error) {
-          if (Date.now() > deadline) throw new TimeoutError(`replica at ${endpoint.host}:${endpoint.port} did not answer: ${(error as Error).message}`);
+          if (Date.now() > deadline)
+            throw new TimeoutError(
+              `replica at ${endpoint.host}:${endpoint.port} did not answer: ${(error as Error).message}`,
+            );
           await new Promise((r) => setTimeout(r, 100));
         }
       }
@@ -72,11 +90,24 @@ function leftovers(cluster: string): string[] {
       return ''; // gone meanwhile
     }
   };
-  found.push(...ls('/run/netns').filter((n) => n.includes(cluster)).map((n) => `netns ${n}`));
+  found.push(
+    ...ls('/run/netns')
+      .filter((n) => n.includes(cluster))
+      .map((n) => `netns ${n}`),
+  );
   if (existsSync(`/sys/class/net/${bridgeName(cluster)}`)) found.push(`bridge ${bridgeName(cluster)}`);
-  found.push(...read('/proc/self/mountinfo').split('\n').filter((l) => l.includes(cluster)).map((l) => `mount ${l.split(' ')[4]}`));
+  found.push(
+    ...read('/proc/self/mountinfo')
+      .split('\n')
+      .filter((l) => l.includes(cluster))
+      .map((l) => `mount ${l.split(' ')[4]}`),
+  );
   for (const controller of ls('/sys/fs/cgroup')) {
-    found.push(...ls(join('/sys/fs/cgroup', controller)).filter((d) => d.startsWith(`skypool-${cluster}-`)).map((d) => `cgroup ${controller}/${d}`));
+    found.push(
+      ...ls(join('/sys/fs/cgroup', controller))
+        .filter((d) => d.startsWith(`skypool-${cluster}-`))
+        .map((d) => `cgroup ${controller}/${d}`),
+    );
   }
   // Engine daemons of the VMs carry the node name in their arguments (--cgroup-parent skypool-<node>).
   for (const pid of ls('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -152,7 +183,9 @@ async function main(): Promise<number> {
     const endpoints = endpointsOf(service);
     const hostnames = await everyReplicaAnswers(endpoints, 10_000);
     report.replicas = { desired: 6, answering: new Set(hostnames).size, hostnames: [...new Set(hostnames)].sort() };
-    say(`  6 replicas running in ${report.timings.serviceReadyMs} ms; ${report.replicas.answering} distinct replicas answered:`);
+    say(
+      `  6 replicas running in ${report.timings.serviceReadyMs} ms; ${report.replicas.answering} distinct replicas answered:`,
+    );
     for (const task of service.tasks) say(`    ${task.node} ${task.address}:${task.hostPort}`);
     const status = await cluster.status();
     report.notes.push(...status.notes);
@@ -174,13 +207,18 @@ async function main(): Promise<number> {
       runningReplicas: after?.runningReplicas ?? 0,
       onNodes: [...new Set((after?.tasks ?? []).filter((x) => x.state === 'running').map((x) => x.node ?? '?'))].sort(),
     };
-    say(`  drained in ${report.timings.drainMs} ms (scale-down ${report.timings.scaleDownMs} ms); ${report.afterScaleDown.runningReplicas} replicas on ${report.afterScaleDown.onNodes.join(', ')}`);
+    say(
+      `  drained in ${report.timings.drainMs} ms (scale-down ${report.timings.scaleDownMs} ms); ${report.afterScaleDown.runningReplicas} replicas on ${report.afterScaleDown.onNodes.join(', ')}`,
+    );
     const r = report.requests;
-    say(`  requests: ${r.sent} sent, ${r.ok} ok, ${r.clientVisibleFailures} client-visible failures, ${r.rawConnectionErrors} raw connection errors (retried on other replicas)`);
+    say(
+      `  requests: ${r.sent} sent, ${r.ok} ok, ${r.clientVisibleFailures} client-visible failures, ${r.rawConnectionErrors} raw connection errors (retried on other replicas)`,
+    );
 
     await destroy();
     report.leftovers = leftovers(report.cluster);
-    report.ok = report.replicas.answering === 6 && report.afterScaleDown.runningReplicas === 6 && report.leftovers.length === 0;
+    report.ok =
+      report.replicas.answering === 6 && report.afterScaleDown.runningReplicas === 6 && report.leftovers.length === 0;
     return report.ok ? 0 : 1;
   } catch (error) {
     report.error = SkypoolError.isInstance(error)
@@ -200,7 +238,9 @@ async function main(): Promise<number> {
     if (json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } else if (cluster) {
-      say(`• destroyed in ${report.timings.destroyMs ?? '-'} ms; leftovers: ${report.leftovers?.length ? report.leftovers.join(', ') : 'none'}; total ${report.timings.totalMs} ms`);
+      say(
+        `• destroyed in ${report.timings.destroyMs ?? '-'} ms; leftovers: ${report.leftovers?.length ? report.leftovers.join(', ') : 'none'}; total ${report.timings.totalMs} ms`,
+      );
       for (const note of report.notes) say(`  note: ${note}`);
     }
   }

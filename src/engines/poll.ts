@@ -52,7 +52,9 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, options:
     }
     if (Date.now() >= options.deadline) {
       const last = lastError instanceof Error ? ` (last error: ${redact(lastError.message)})` : '';
-      throw new TimeoutError(`timed out waiting for ${options.what}${last}${options.hint ? `; ${options.hint}` : ''}`, { waitingFor: options.what });
+      throw new TimeoutError(`timed out waiting for ${options.what}${last}${options.hint ? `; ${options.hint}` : ''}`, {
+        waitingFor: options.what,
+      });
     }
     await sleep(Math.min(interval, Math.max(0, options.deadline - Date.now())), options.signal);
   }

@@ -6,7 +6,12 @@ import type { Provider, ProviderSettings } from './types.js';
  * Providers are loaded by name on first use, so importing the core never loads a cloud SDK. Each entry is a
  * dynamic import of providers/<name>/index.js whose `createProvider` builds the adapter.
  */
-const loaders: Record<ProviderName, () => Promise<{ createProvider: (settings?: ProviderSettings & Record<string, unknown>) => Promise<Provider> | Provider }>> = {
+const loaders: Record<
+  ProviderName,
+  () => Promise<{
+    createProvider: (settings?: ProviderSettings & Record<string, unknown>) => Promise<Provider> | Provider;
+  }>
+> = {
   local: () => import('../../providers/local/index.js'),
   aws: () => import('../../providers/aws/index.js'),
   azure: () => import('../../providers/azure/index.js'),
@@ -19,11 +24,14 @@ function isProvider(value: unknown): value is Provider {
   return typeof value === 'object' && value !== null && typeof (value as Provider).runInstances === 'function';
 }
 
-export async function loadProvider(name: ProviderName, override?: Provider | (ProviderSettings & Record<string, unknown>)): Promise<Provider> {
+export async function loadProvider(
+  name: ProviderName,
+  override?: Provider | (ProviderSettings & Record<string, unknown>),
+): Promise<Provider> {
   if (isProvider(override)) return override;
   const loader = loaders[name];
   if (!loader) throw new SkypoolError('PROVIDER_UNKNOWN', `unknown provider "${name}"`, { exitCode: 2 });
-  let mod;
+  let mod: Awaited<ReturnType<typeof loader>>;
   try {
     mod = await loader();
   } catch (cause) {

@@ -24,7 +24,12 @@ export const TAG_KEYS = {
 } as const satisfies Record<keyof OwnershipTags, string>;
 
 export function tagsToRecord(tags: OwnershipTags): Record<string, string> {
-  return { [TAG_KEYS.cluster]: tags.cluster, [TAG_KEYS.pool]: tags.pool, [TAG_KEYS.role]: tags.role, [TAG_KEYS.specHash]: tags.specHash };
+  return {
+    [TAG_KEYS.cluster]: tags.cluster,
+    [TAG_KEYS.pool]: tags.pool,
+    [TAG_KEYS.role]: tags.role,
+    [TAG_KEYS.specHash]: tags.specHash,
+  };
 }
 
 export function tagsFromRecord(record: Readonly<Record<string, string | undefined>>): OwnershipTags | undefined {

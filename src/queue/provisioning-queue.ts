@@ -1,7 +1,7 @@
 import type PQueue from 'p-queue';
 import { CapacityError, SkypoolError } from '../errors.js';
-import type { ProviderName } from '../spec/schema.js';
 import type { Instance, LaunchRequest, Provider } from '../providers/types.js';
+import type { ProviderName } from '../spec/schema.js';
 
 export interface QueueLimits {
   /** Calls in flight at once. */
@@ -23,10 +23,35 @@ export const DEFAULT_LIMITS: Readonly<Record<ProviderName, QueueLimits>> = {
 };
 
 export type QueueEvent =
-  | { readonly type: 'launch-start'; readonly provider: ProviderName; readonly pool: string; readonly nodes: readonly string[]; readonly zone?: string }
-  | { readonly type: 'launch-done'; readonly provider: ProviderName; readonly pool: string; readonly nodes: readonly string[]; readonly ms: number }
-  | { readonly type: 'retry'; readonly provider: ProviderName; readonly pool: string; readonly attempt: number; readonly code: string }
-  | { readonly type: 'failover'; readonly provider: ProviderName; readonly pool: string; readonly fromZone?: string; readonly toZone: string; readonly reason: string }
+  | {
+      readonly type: 'launch-start';
+      readonly provider: ProviderName;
+      readonly pool: string;
+      readonly nodes: readonly string[];
+      readonly zone?: string;
+    }
+  | {
+      readonly type: 'launch-done';
+      readonly provider: ProviderName;
+      readonly pool: string;
+      readonly nodes: readonly string[];
+      readonly ms: number;
+    }
+  | {
+      readonly type: 'retry';
+      readonly provider: ProviderName;
+      readonly pool: string;
+      readonly attempt: number;
+      readonly code: string;
+    }
+  | {
+      readonly type: 'failover';
+      readonly provider: ProviderName;
+      readonly pool: string;
+      readonly fromZone?: string;
+      readonly toZone: string;
+      readonly reason: string;
+    }
   | { readonly type: 'terminate'; readonly provider: ProviderName; readonly ids: readonly string[] };
 
 export interface ProvisioningQueueOptions {
@@ -62,7 +87,9 @@ export class ProvisioningQueue {
         ({ default: Queue }) =>
           new Queue({
             concurrency: limits.concurrency,
-            ...(limits.intervalMs > 0 && Number.isFinite(limits.intervalCap) ? { intervalCap: limits.intervalCap, interval: limits.intervalMs } : {}),
+            ...(limits.intervalMs > 0 && Number.isFinite(limits.intervalCap)
+              ? { intervalCap: limits.intervalCap, interval: limits.intervalMs }
+              : {}),
           }),
       );
       this.queues.set(provider, queue);
@@ -74,7 +101,12 @@ export class ProvisioningQueue {
     this.options.onEvent?.(event);
   }
 
-  private async withRetries<T>(provider: ProviderName, pool: string, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+  private async withRetries<T>(
+    provider: ProviderName,
+    pool: string,
+    signal: AbortSignal | undefined,
+    call: () => Promise<T>,
+  ): Promise<T> {
     const { default: pRetry, AbortError } = await import('p-retry');
     return pRetry(
       async () => {
@@ -92,7 +124,13 @@ export class ProvisioningQueue {
         randomize: true,
         signal,
         onFailedAttempt: ({ error, attemptNumber }) =>
-          this.emit({ type: 'retry', provider, pool, attempt: attemptNumber, code: SkypoolError.isInstance(error) ? error.code : 'UNKNOWN' }),
+          this.emit({
+            type: 'retry',
+            provider,
+            pool,
+            attempt: attemptNumber,
+            code: SkypoolError.isInstance(error) ? error.code : 'UNKNOWN',
+          }),
       },
     );
   }
@@ -111,7 +149,15 @@ export class ProvisioningQueue {
     const pool = request.pool.name;
     let lastCapacityError: CapacityError | undefined;
     for (const [i, zone] of zones.entries()) {
-      if (i > 0) this.emit({ type: 'failover', provider: provider.name, pool, fromZone: zones[i - 1], toZone: zone ?? '', reason: lastCapacityError?.message ?? '' });
+      if (i > 0)
+        this.emit({
+          type: 'failover',
+          provider: provider.name,
+          pool,
+          fromZone: zones[i - 1],
+          toZone: zone ?? '',
+          reason: lastCapacityError?.message ?? '',
+        });
       const attempt: LaunchRequest = {
         ...request,
         zone,
@@ -125,10 +171,19 @@ export class ProvisioningQueue {
           () => this.withRetries(provider.name, pool, request.signal, () => provider.runInstances(attempt)),
           { signal: request.signal },
         );
-        this.emit({ type: 'launch-done', provider: provider.name, pool, nodes: request.nodes.map((n) => n.name), ms: Math.round(performance.now() - started) });
+        this.emit({
+          type: 'launch-done',
+          provider: provider.name,
+          pool,
+          nodes: request.nodes.map((n) => n.name),
+          ms: Math.round(performance.now() - started),
+        });
         return instances;
       } catch (error) {
-        if (error instanceof CapacityError || (SkypoolError.isInstance(error) && error.code === 'CAPACITY_UNAVAILABLE')) {
+        if (
+          error instanceof CapacityError ||
+          (SkypoolError.isInstance(error) && error.code === 'CAPACITY_UNAVAILABLE')
+        ) {
           lastCapacityError = error as CapacityError;
           continue;
         }
@@ -137,7 +192,7 @@ export class ProvisioningQueue {
     }
     const tried = zones.filter(Boolean).join(', ') || 'the default zone';
     throw new CapacityError(
-      `no capacity for pool "${pool}" (${request.pool.instanceType ?? 'size ' + JSON.stringify(request.pool.size ?? {})}) in ${tried}; add zones to the pool or choose another instance type`,
+      `no capacity for pool "${pool}" (${request.pool.instanceType ?? `size ${JSON.stringify(request.pool.size ?? {})}`}) in ${tried}; add zones to the pool or choose another instance type`,
       { pool, zones: zones.filter(Boolean) },
       lastCapacityError,
     );
@@ -146,10 +201,12 @@ export class ProvisioningQueue {
   async terminate(provider: Provider, ids: readonly string[], signal?: AbortSignal): Promise<void> {
     if (ids.length === 0) return;
     this.emit({ type: 'terminate', provider: provider.name, ids });
-    await (await this.queueFor(provider.name)).add(() => this.withRetries(provider.name, 'terminate', signal, () => provider.terminateInstances(ids, signal)), {
-      
-      signal,
-    });
+    await (await this.queueFor(provider.name)).add(
+      () => this.withRetries(provider.name, 'terminate', signal, () => provider.terminateInstances(ids, signal)),
+      {
+        signal,
+      },
+    );
   }
 
   async onIdle(): Promise<void> {

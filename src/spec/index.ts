@@ -1,4 +1,4 @@
-export * from './schema.js';
-export { parseSpec, parseSpecYaml, loadSpec } from './load.js';
 export { poolSpecHash } from './hash.js';
 export { specJsonSchema } from './json-schema.js';
+export { loadSpec, parseSpec, parseSpecYaml } from './load.js';
+export * from './schema.js';

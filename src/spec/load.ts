@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type * as z from 'zod/mini';
 import { SkypoolError, SpecError, type SpecIssue } from '../errors.js';
-import { ClusterSpecSchema, type ClusterSpec } from './schema.js';
 import { crossFieldIssues } from './rules.js';
+import { type ClusterSpec, ClusterSpecSchema } from './schema.js';
 
 // yaml costs ~40 ms to load: only when a YAML spec is parsed, not on every `import('skypool')`. It is CommonJS
 // too, so a lazy require keeps parseSpecYaml synchronous (constructs need that).
@@ -11,7 +11,10 @@ const requireLazily = createRequire(import.meta.url);
 const yaml = (): typeof import('yaml') => requireLazily('yaml') as typeof import('yaml');
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 function zodIssues(error: z.core.$ZodError): SpecIssue[] {
@@ -68,10 +71,14 @@ export async function loadSpec(path: string): Promise<ClusterSpec> {
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new SkypoolError('SPEC_NOT_FOUND', `cannot read cluster spec ${path}: ${(cause as Error).message}. Pass the file with -f <path>.`, {
-      exitCode: 2,
-      cause,
-    });
+    throw new SkypoolError(
+      'SPEC_NOT_FOUND',
+      `cannot read cluster spec ${path}: ${(cause as Error).message}. Pass the file with -f <path>.`,
+      {
+        exitCode: 2,
+        cause,
+      },
+    );
   }
   return parseSpecYaml(text, path);
 }

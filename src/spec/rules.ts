@@ -1,5 +1,5 @@
-import type { ClusterSpec } from './schema.js';
 import type { SpecIssue } from '../errors.js';
+import type { ClusterSpec } from './schema.js';
 
 const REGION_PATTERNS: Record<'aws' | 'gcp' | 'azure', { re: RegExp; example: string }> = {
   aws: { re: /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, example: 'us-east-1' },
@@ -15,22 +15,37 @@ export function crossFieldIssues(spec: ClusterSpec): SpecIssue[] {
     const at = `pools[${i}]`;
     const first = seen.get(pool.name);
     if (first !== undefined) {
-      issues.push({ path: `${at}.name`, message: `duplicate pool name "${pool.name}" (also pools[${first}]); give each pool its own name` });
+      issues.push({
+        path: `${at}.name`,
+        message: `duplicate pool name "${pool.name}" (also pools[${first}]); give each pool its own name`,
+      });
     } else {
       seen.set(pool.name, i);
     }
     if (pool.provider !== 'local') {
       const rule = REGION_PATTERNS[pool.provider];
       if (!pool.region) {
-        issues.push({ path: `${at}.region`, message: `provider "${pool.provider}" needs a region, e.g. region: ${rule.example}` });
+        issues.push({
+          path: `${at}.region`,
+          message: `provider "${pool.provider}" needs a region, e.g. region: ${rule.example}`,
+        });
       } else if (!rule.re.test(pool.region)) {
-        issues.push({ path: `${at}.region`, message: `"${pool.region}" is not a ${pool.provider} region name (e.g. ${rule.example})` });
+        issues.push({
+          path: `${at}.region`,
+          message: `"${pool.region}" is not a ${pool.provider} region name (e.g. ${rule.example})`,
+        });
       }
       if (!pool.size && !pool.instanceType) {
-        issues.push({ path: `${at}.size`, message: 'give either size: { cpus, memoryGiB } or instanceType for a cloud pool' });
+        issues.push({
+          path: `${at}.size`,
+          message: 'give either size: { cpus, memoryGiB } or instanceType for a cloud pool',
+        });
       }
     } else if (pool.region || pool.zones) {
-      issues.push({ path: `${at}.region`, message: 'the local provider has no regions or zones; remove region/zones from this pool' });
+      issues.push({
+        path: `${at}.region`,
+        message: 'the local provider has no regions or zones; remove region/zones from this pool',
+      });
     }
     if (pool.size && pool.instanceType) {
       issues.push({ path: `${at}.instanceType`, message: 'give either size or instanceType, not both' });

@@ -33,7 +33,12 @@ const dnsLabel = (what: string, max: number) =>
 
 const labelKey = z
   .string()
-  .check(z.regex(/^[a-z][a-z0-9_-]{0,62}$/, 'label keys must be lowercase, start with a letter, ≤ 63 chars of [a-z0-9_-] (GCE rule)'));
+  .check(
+    z.regex(
+      /^[a-z][a-z0-9_-]{0,62}$/,
+      'label keys must be lowercase, start with a letter, ≤ 63 chars of [a-z0-9_-] (GCE rule)',
+    ),
+  );
 const labelValue = z
   .string()
   .check(z.regex(/^[a-z0-9_-]{0,63}$/, 'label values must be ≤ 63 chars of lowercase [a-z0-9_-] (GCE rule)'));

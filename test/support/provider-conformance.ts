@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Provider, NetworkRef, LaunchRequest } from '../../src/providers/types.js';
+import type { LaunchRequest, NetworkRef, Provider } from '../../src/providers/types.js';
 import type { NodePoolSpec } from '../../src/spec/schema.js';
 
 /**
@@ -25,7 +25,11 @@ async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T
   }
 }
 
-export function describeProviderConformance(name: string, setup: () => Promise<ConformanceTarget>, options: { timeoutMs?: number } = {}): void {
+export function describeProviderConformance(
+  name: string,
+  setup: () => Promise<ConformanceTarget>,
+  options: { timeoutMs?: number } = {},
+): void {
   describe(`provider conformance: ${name}`, () => {
     const cluster = `cf-${randomUUID().slice(0, 6)}`;
     let target: ConformanceTarget;
@@ -69,9 +73,17 @@ export function describeProviderConformance(name: string, setup: () => Promise<C
       const nodes = [{ name: `${cluster}-w-1` }, { name: `${cluster}-w-2` }];
       const launched = await target.provider.runInstances(request(nodes, token));
       expect(launched.map((i) => i.name).sort()).toEqual(nodes.map((n) => n.name));
-      const running = await target.provider.waitUntilRunning(launched.map((i) => i.id), { deadlineMs: 30_000 });
+      const running = await target.provider.waitUntilRunning(
+        launched.map((i) => i.id),
+        { deadlineMs: 30_000 },
+      );
       expect(running.every((i) => i.state === 'running' && i.privateIp)).toBe(true);
-      expect(running[0]!.tags).toEqual({ cluster, pool: target.pool.name, role: target.pool.role, specHash: 'abc123def456' });
+      expect(running[0]!.tags).toEqual({
+        cluster,
+        pool: target.pool.name,
+        role: target.pool.role,
+        specHash: 'abc123def456',
+      });
 
       const repeated = await target.provider.runInstances(request(nodes, token));
       expect(repeated.map((i) => i.id).sort()).toEqual(launched.map((i) => i.id).sort());
@@ -83,7 +95,9 @@ export function describeProviderConformance(name: string, setup: () => Promise<C
     it('gives a VM the private address it was asked for', async () => {
       const base = network.cidr.split('/')[0]!.split('.').map(Number);
       const ip = `${base[0]}.${base[1]}.${base[2]}.${(base[3] ?? 0) + 77}`;
-      const [vm] = await target.provider.runInstances(request([{ name: `${cluster}-w-3`, privateIp: ip }], randomUUID()));
+      const [vm] = await target.provider.runInstances(
+        request([{ name: `${cluster}-w-3`, privateIp: ip }], randomUUID()),
+      );
       const [running] = await target.provider.waitUntilRunning([vm!.id], { deadlineMs: 30_000 });
       expect(running!.privateIp).toBe(ip);
     });
@@ -93,8 +107,12 @@ export function describeProviderConformance(name: string, setup: () => Promise<C
       expect(all).toHaveLength(3);
       await target.provider.terminateInstances(all.map((i) => i.id));
       await target.provider.terminateInstances(all.map((i) => i.id));
-      await until('no VMs listed', 30_000, async () => ((await target.provider.listInstances(cluster)).length === 0 ? true : undefined));
-      await until('backing reports no VMs', 30_000, async () => ((await target.liveVms(cluster)) === 0 ? true : undefined));
+      await until('no VMs listed', 30_000, async () =>
+        (await target.provider.listInstances(cluster)).length === 0 ? true : undefined,
+      );
+      await until('backing reports no VMs', 30_000, async () =>
+        (await target.liveVms(cluster)) === 0 ? true : undefined,
+      );
       await target.provider.deleteNetwork(cluster);
       await target.provider.deleteNetwork(cluster);
     });

@@ -35,15 +35,25 @@ export type Json = Record<string, unknown>;
 /** The request body as a JSON object, or the error ARM gives for content it cannot deserialize. */
 export function jsonBody(call: ArmCall): Json {
   const text = call.request.body.toString('utf8');
-  if (text.trim() === '') throw badRequest('InvalidRequestContent', 'The request content was invalid and could not be deserialized: the request body is empty.');
+  if (text.trim() === '')
+    throw badRequest(
+      'InvalidRequestContent',
+      'The request content was invalid and could not be deserialized: the request body is empty.',
+    );
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw badRequest('InvalidRequestContent', `The request content was invalid and could not be deserialized: '${(error as Error).message}'.`);
+    throw badRequest(
+      'InvalidRequestContent',
+      `The request content was invalid and could not be deserialized: '${(error as Error).message}'.`,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw badRequest('InvalidRequestContent', 'The request content was invalid and could not be deserialized: expected a JSON object.');
+    throw badRequest(
+      'InvalidRequestContent',
+      'The request content was invalid and could not be deserialized: expected a JSON object.',
+    );
   }
   return value as Json;
 }
@@ -62,7 +72,11 @@ export function requireGroup(call: ArmCall, writing: boolean): ResourceGroupReco
   const rg = call.store.group(call.sub, rgName);
   if (!rg) throw resourceGroupNotFound(rgName);
   if (writing && rg.deleteAt !== undefined) {
-    throw new ArmError(409, 'ResourceGroupBeingDeleted', `The resource group '${rg.name}' is in deprovisioning state and cannot perform this operation.`);
+    throw new ArmError(
+      409,
+      'ResourceGroupBeingDeleted',
+      `The resource group '${rg.name}' is in deprovisioning state and cannot perform this operation.`,
+    );
   }
   return rg;
 }

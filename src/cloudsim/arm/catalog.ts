@@ -1,5 +1,16 @@
 /** Regions, zones and VM sizes the simulated Azure offers (a small, real subset). */
-export const REGIONS = ['eastus', 'eastus2', 'centralus', 'westus2', 'westus3', 'northeurope', 'westeurope', 'uksouth', 'southeastasia', 'japaneast'] as const;
+export const REGIONS = [
+  'eastus',
+  'eastus2',
+  'centralus',
+  'westus2',
+  'westus3',
+  'northeurope',
+  'westeurope',
+  'uksouth',
+  'southeastasia',
+  'japaneast',
+] as const;
 export const ZONES = ['1', '2', '3'] as const;
 
 export interface VmSku {
@@ -13,7 +24,13 @@ export interface VmSku {
   readonly onlyIn?: readonly string[];
 }
 
-const sku = (name: string, family: string, vcpus: number, memoryGB: number, extra: Partial<VmSku> = {}): VmSku => ({ name, family, vcpus, memoryGB, ...extra });
+const sku = (name: string, family: string, vcpus: number, memoryGB: number, extra: Partial<VmSku> = {}): VmSku => ({
+  name,
+  family,
+  vcpus,
+  memoryGB,
+  ...extra,
+});
 
 export const VM_SKUS: readonly VmSku[] = [
   sku('Standard_B1s', 'standardBSFamily', 1, 1),
@@ -77,12 +94,14 @@ export function skuResource(s: VmSku, location: string): Record<string, unknown>
       { name: 'LowPriorityCapable', value: 'True' },
     ],
     restrictions: s.restrictedZones
-      ? [{
-          type: 'Zone',
-          values: [location],
-          restrictionInfo: { locations: [location], zones: [...s.restrictedZones] },
-          reasonCode: 'NotAvailableForSubscription',
-        }]
+      ? [
+          {
+            type: 'Zone',
+            values: [location],
+            restrictionInfo: { locations: [location], zones: [...s.restrictedZones] },
+            reasonCode: 'NotAvailableForSubscription',
+          },
+        ]
       : [],
   };
 }

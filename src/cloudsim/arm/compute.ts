@@ -1,14 +1,49 @@
 import { createHash } from 'node:crypto';
+import {
+  type ArmCall,
+  type ArmReply,
+  groupsInScope,
+  isoTime,
+  type Json,
+  jsonBody,
+  obj,
+  requireGroup,
+  str,
+} from './call.js';
+import { findSku, normalizeLocation, REGIONS, skuOffered, skuResource, VM_SKUS, ZONES } from './catalog.js';
 import { formatIp, parseIp } from './cidr.js';
-import { isoTime, jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json, groupsInScope } from './call.js';
-import { findSku, skuOffered, skuResource, VM_SKUS, REGIONS, normalizeLocation, ZONES } from './catalog.js';
-import { bodyLocation, checkName, checkSameLocation, deleteReply, page, properties, putReply, rawPage, tagsBody } from './common.js';
-import { allocationMessage, ArmError, badRequest, conflict, invalidParameter, requiredProperty, resourceNotFound } from './errors.js';
+import {
+  bodyLocation,
+  checkName,
+  checkSameLocation,
+  deleteReply,
+  page,
+  properties,
+  putReply,
+  rawPage,
+  tagsBody,
+} from './common.js';
+import {
+  ArmError,
+  allocationMessage,
+  badRequest,
+  conflict,
+  invalidParameter,
+  requiredProperty,
+  resourceNotFound,
+} from './errors.js';
 import { findSubnet as findSubnetRef } from './network.js';
 import { createPlatformNic, findNic, releaseIp } from './nic.js';
 import { findPublicIp } from './public-ip.js';
 import { parseId, resourceId } from './route.js';
-import { derivedUuid, provisioningState, type NicRecord, type ResourceGroupRecord, type VmRecord, type VmssRecord } from './store.js';
+import {
+  derivedUuid,
+  type NicRecord,
+  provisioningState,
+  type ResourceGroupRecord,
+  type VmRecord,
+  type VmssRecord,
+} from './store.js';
 
 /** Virtual machines, Flexible scale sets and resource SKUs (Microsoft.Compute). */
 const COMPUTE = 'Microsoft.Compute';
@@ -35,9 +70,15 @@ function vmResourceId(call: ArmCall, rg: string, name: string): string {
 
 function instanceView(call: ArmCall, vm: VmRecord): Json {
   const state = provisioningState(vm, call.now, vm.backingPending);
-  const power = state === 'Succeeded' ? 'running' : state === 'Deleting' ? 'stopping' : state === 'Failed' ? 'stopped' : 'starting';
+  const power =
+    state === 'Succeeded' ? 'running' : state === 'Deleting' ? 'stopping' : state === 'Failed' ? 'stopped' : 'starting';
   const statuses: Json[] = [
-    { code: `ProvisioningState/${state.toLowerCase()}`, level: state === 'Failed' ? 'Error' : 'Info', displayStatus: `Provisioning ${state.toLowerCase()}`, ...(state === 'Failed' && vm.failed ? { message: vm.failed.message } : {}) },
+    {
+      code: `ProvisioningState/${state.toLowerCase()}`,
+      level: state === 'Failed' ? 'Error' : 'Info',
+      displayStatus: `Provisioning ${state.toLowerCase()}`,
+      ...(state === 'Failed' && vm.failed ? { message: vm.failed.message } : {}),
+    },
     { code: `PowerState/${power}`, level: 'Info', displayStatus: `VM ${power}` },
   ];
   return { computerName: vm.computerName, osName: 'ubuntu', osVersion: '24.04', hyperVGeneration: 'V2', statuses };
@@ -51,13 +92,22 @@ export function vmJson(call: ArmCall, rgName: string, vm: VmRecord, expandView =
     vmId: derivedUuid(seedOf(call), vm.seq),
     hardwareProfile: { vmSize: vm.size },
     storageProfile: {
-      imageReference: { publisher, offer, sku, version, exactVersion: IMAGES.get(`${publisher}:${offer}:${sku}`.toLowerCase()) ?? version },
+      imageReference: {
+        publisher,
+        offer,
+        sku,
+        version,
+        exactVersion: IMAGES.get(`${publisher}:${offer}:${sku}`.toLowerCase()) ?? version,
+      },
       osDisk: {
         osType: 'Linux',
         name: diskName,
         createOption: 'FromImage',
         caching: 'ReadWrite',
-        managedDisk: { storageAccountType: 'Premium_LRS', id: resourceId(call.sub, rgName.toUpperCase(), COMPUTE, 'disks', diskName) },
+        managedDisk: {
+          storageAccountType: 'Premium_LRS',
+          id: resourceId(call.sub, rgName.toUpperCase(), COMPUTE, 'disks', diskName),
+        },
         deleteOption: vm.osDiskDelete ? 'Delete' : 'Detach',
         diskSizeGB: 30,
       },
@@ -76,15 +126,26 @@ export function vmJson(call: ArmCall, rgName: string, vm: VmRecord, expandView =
       allowExtensionOperations: true,
       requireGuestProvisionSignal: true,
     },
-    networkProfile: { networkInterfaces: vm.nics.map((nic, i) => ({ id: nic, properties: { primary: i === 0, deleteOption: vm.nicDelete ? 'Delete' : 'Detach' } })) },
+    networkProfile: {
+      networkInterfaces: vm.nics.map((nic, i) => ({
+        id: nic,
+        properties: { primary: i === 0, deleteOption: vm.nicDelete ? 'Delete' : 'Detach' },
+      })),
+    },
     provisioningState: provisioningState(vm, call.now, vm.backingPending),
     timeCreated: isoTime(vm.createdAt),
   };
-  if (vm.vmssId) props['virtualMachineScaleSet'] = { id: vm.vmssId };
-  if (expandView) props['instanceView'] = instanceView(call, vm);
-  const out: Json = { name: vm.name, id, type: 'Microsoft.Compute/virtualMachines', location: vm.location, tags: vm.tags };
-  if (vm.zone) out['zones'] = [vm.zone];
-  out['properties'] = props;
+  if (vm.vmssId) props.virtualMachineScaleSet = { id: vm.vmssId };
+  if (expandView) props.instanceView = instanceView(call, vm);
+  const out: Json = {
+    name: vm.name,
+    id,
+    type: 'Microsoft.Compute/virtualMachines',
+    location: vm.location,
+    tags: vm.tags,
+  };
+  if (vm.zone) out.zones = [vm.zone];
+  out.properties = props;
   return out;
 }
 
@@ -108,102 +169,168 @@ interface VmInput {
 }
 
 function parseImage(ref: Json): string {
-  const publisher = str(ref['publisher']);
-  const offer = str(ref['offer']);
-  const sku = str(ref['sku']);
-  const version = str(ref['version']) ?? 'latest';
-  if (str(ref['id']) || str(ref['sharedGalleryImageId']) || str(ref['communityGalleryImageId'])) {
-    throw badRequest('InvalidParameter', 'cloudsim serves marketplace images only (publisher/offer/sku/version).', 'imageReference');
+  const publisher = str(ref.publisher);
+  const offer = str(ref.offer);
+  const sku = str(ref.sku);
+  const version = str(ref.version) ?? 'latest';
+  if (str(ref.id) || str(ref.sharedGalleryImageId) || str(ref.communityGalleryImageId)) {
+    throw badRequest(
+      'InvalidParameter',
+      'cloudsim serves marketplace images only (publisher/offer/sku/version).',
+      'imageReference',
+    );
   }
   if (!publisher || !offer || !sku) throw requiredProperty('storageProfile.imageReference');
   const known = IMAGES.get(`${publisher}:${offer}:${sku}`.toLowerCase());
   if (!known || (version !== 'latest' && version !== known)) {
-    throw new ArmError(404, 'PlatformImageNotFound', `The platform image '${publisher}:${offer}:${sku}:${version}' is not available. Verify that all fields in the storage profile are correct. For more details about storage profile information, please refer to https://aka.ms/storageprofile`, { target: 'imageReference' });
+    throw new ArmError(
+      404,
+      'PlatformImageNotFound',
+      `The platform image '${publisher}:${offer}:${sku}:${version}' is not available. Verify that all fields in the storage profile are correct. For more details about storage profile information, please refer to https://aka.ms/storageprofile`,
+      { target: 'imageReference' },
+    );
   }
   return `${publisher}:${offer}:${sku}:${version}`;
 }
 
 function decodeCustomData(value: unknown): Buffer | undefined {
   if (value === undefined || value === null) return undefined;
-  const bad = () => invalidParameter('customData', 'Custom data in OSProfile must be in Base64 encoding and with a maximum length of 87380 characters.');
+  const bad = () =>
+    invalidParameter(
+      'customData',
+      'Custom data in OSProfile must be in Base64 encoding and with a maximum length of 87380 characters.',
+    );
   if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) throw bad();
   const bytes = Buffer.from(value, 'base64');
   if (bytes.length > MAX_CUSTOM_DATA) throw bad();
   return bytes;
 }
 
-function readVmInput(call: ArmCall, body: Json, location: string, creating: boolean, vmId: string, withoutNics = false): VmInput {
+function readVmInput(
+  call: ArmCall,
+  body: Json,
+  location: string,
+  creating: boolean,
+  vmId: string,
+  withoutNics = false,
+): VmInput {
   const props = properties(body);
-  const hardware = obj(props['hardwareProfile']);
-  const size = str(hardware['vmSize']);
+  const hardware = obj(props.hardwareProfile);
+  const size = str(hardware.vmSize);
   if (!size) throw requiredProperty('hardwareProfile.vmSize');
   const sku = findSku(size);
   if (!sku) {
-    throw invalidParameter('vmSize', `The value ${size} provided for the VM size is not valid. The valid sizes in the current region are: ${VM_SKUS.filter((s) => skuOffered(s, location)).map((s) => s.name).join(',')}.`);
+    throw invalidParameter(
+      'vmSize',
+      `The value ${size} provided for the VM size is not valid. The valid sizes in the current region are: ${VM_SKUS.filter(
+        (s) => skuOffered(s, location),
+      )
+        .map((s) => s.name)
+        .join(',')}.`,
+    );
   }
-  const zonesRaw = body['zones'];
+  const zonesRaw = body.zones;
   let zone: string | undefined;
   if (zonesRaw !== undefined && zonesRaw !== null) {
-    if (!Array.isArray(zonesRaw) || zonesRaw.length > 1 || (zonesRaw.length === 1 && !(ZONES as readonly string[]).includes(String(zonesRaw[0])))) {
-      throw invalidParameter('zones', `The zones ${JSON.stringify(zonesRaw)} are not valid: give one of ${ZONES.join(', ')} for location '${location}'.`);
+    if (
+      !Array.isArray(zonesRaw) ||
+      zonesRaw.length > 1 ||
+      (zonesRaw.length === 1 && !(ZONES as readonly string[]).includes(String(zonesRaw[0])))
+    ) {
+      throw invalidParameter(
+        'zones',
+        `The zones ${JSON.stringify(zonesRaw)} are not valid: give one of ${ZONES.join(', ')} for location '${location}'.`,
+      );
     }
     zone = zonesRaw.length === 1 ? String(zonesRaw[0]) : undefined;
   }
   if (!skuOffered(sku, location) || (zone && sku.restrictedZones?.includes(zone))) {
-    throw conflict('SkuNotAvailable', `The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: ${sku.name}' is currently not available in location '${location}'${zone ? ` zones '${zone}'` : ''}. Please try another size or deploy to a different location or different zone. See https://aka.ms/azureskunotavailable for details.`);
+    throw conflict(
+      'SkuNotAvailable',
+      `The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: ${sku.name}' is currently not available in location '${location}'${zone ? ` zones '${zone}'` : ''}. Please try another size or deploy to a different location or different zone. See https://aka.ms/azureskunotavailable for details.`,
+    );
   }
-  const storage = obj(props['storageProfile']);
-  const imageRef = storage['imageReference'];
+  const storage = obj(props.storageProfile);
+  const imageRef = storage.imageReference;
   if (creating && imageRef === undefined) throw requiredProperty('storageProfile.imageReference');
   const image = imageRef === undefined ? undefined : parseImage(obj(imageRef));
-  const osDisk = obj(storage['osDisk']);
-  const os = props['osProfile'] === undefined ? undefined : obj(props['osProfile']);
+  const osDisk = obj(storage.osDisk);
+  const os = props.osProfile === undefined ? undefined : obj(props.osProfile);
   if (creating && !os) throw requiredProperty('osProfile');
-  const adminUsername = os ? str(os['adminUsername']) : undefined;
+  const adminUsername = os ? str(os.adminUsername) : undefined;
   if (creating && !adminUsername) throw requiredProperty('osProfile.adminUsername');
-  if (adminUsername && (adminUsername.length > 64 || ['admin', 'administrator', 'root', 'guest'].includes(adminUsername.toLowerCase()) || !/^[a-z_][a-z0-9_.-]*$/i.test(adminUsername))) {
+  if (
+    adminUsername &&
+    (adminUsername.length > 64 ||
+      ['admin', 'administrator', 'root', 'guest'].includes(adminUsername.toLowerCase()) ||
+      !/^[a-z_][a-z0-9_.-]*$/i.test(adminUsername))
+  ) {
     throw invalidParameter('adminUsername', `The Admin Username specified is not allowed.`);
   }
-  const computerName = os ? str(os['computerName']) : undefined;
-  if (computerName !== undefined && (computerName.length > 64 || !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/.test(computerName))) {
-    throw invalidParameter('osProfile.computerName', 'Linux host name cannot exceed 64 characters in length or contain the following characters: ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : \' " , < > / ?.');
+  const computerName = os ? str(os.computerName) : undefined;
+  if (
+    computerName !== undefined &&
+    (computerName.length > 64 || !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/.test(computerName))
+  ) {
+    throw invalidParameter(
+      'osProfile.computerName',
+      'Linux host name cannot exceed 64 characters in length or contain the following characters: ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : \' " , < > / ?.',
+    );
   }
-  const linux = obj(os?.['linuxConfiguration']);
-  const keys = Array.isArray(obj(linux['ssh'])['publicKeys']) ? (obj(linux['ssh'])['publicKeys'] as unknown[]).map(obj) : [];
-  const sshKeys = keys.map((k) => ({ path: str(k['path']) ?? `/home/${adminUsername ?? 'azureuser'}/.ssh/authorized_keys`, keyData: str(k['keyData']) ?? '' }));
+  const linux = obj(os?.linuxConfiguration);
+  const keys = Array.isArray(obj(linux.ssh).publicKeys) ? (obj(linux.ssh).publicKeys as unknown[]).map(obj) : [];
+  const sshKeys = keys.map((k) => ({
+    path: str(k.path) ?? `/home/${adminUsername ?? 'azureuser'}/.ssh/authorized_keys`,
+    keyData: str(k.keyData) ?? '',
+  }));
   for (const k of sshKeys) {
     if (!/^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+/.test(k.keyData)) {
-      throw invalidParameter('linuxConfiguration.ssh.publicKeys.keyData', 'The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid.');
+      throw invalidParameter(
+        'linuxConfiguration.ssh.publicKeys.keyData',
+        'The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid.',
+      );
     }
   }
-  const hasPassword = typeof os?.['adminPassword'] === 'string';
+  const hasPassword = typeof os?.adminPassword === 'string';
   if (creating && !hasPassword && sshKeys.length === 0) throw requiredProperty('adminPassword');
-  if (creating && linux['disablePasswordAuthentication'] === true && sshKeys.length === 0) {
-    throw invalidParameter('linuxConfiguration', 'Authentication using either SSH or by user name and password must be enabled in Linux profile.');
+  if (creating && linux.disablePasswordAuthentication === true && sshKeys.length === 0) {
+    throw invalidParameter(
+      'linuxConfiguration',
+      'Authentication using either SSH or by user name and password must be enabled in Linux profile.',
+    );
   }
-  const customData = decodeCustomData(os?.['customData']);
-  const network = obj(props['networkProfile']);
-  const refs = Array.isArray(network['networkInterfaces']) ? (network['networkInterfaces'] as unknown[]).map(obj) : [];
+  const customData = decodeCustomData(os?.customData);
+  const network = obj(props.networkProfile);
+  const refs = Array.isArray(network.networkInterfaces) ? (network.networkInterfaces as unknown[]).map(obj) : [];
   if (creating && refs.length === 0) throw requiredProperty('networkProfile');
   const nics: NicRecord[] = [];
   for (const ref of withoutNics ? [] : refs) {
-    const nic = findNic(call, ref['id']);
-    if (!nic) throw new ArmError(400, 'InvalidParameter', `Resource ${String(ref['id'])} not found.`, { target: 'networkProfile.networkInterfaces' });
+    const nic = findNic(call, ref.id);
+    if (!nic)
+      throw new ArmError(400, 'InvalidParameter', `Resource ${String(ref.id)} not found.`, {
+        target: 'networkProfile.networkInterfaces',
+      });
     if (nic.location !== location) {
-      throw invalidParameter('networkProfile.networkInterfaces', `The network interface ${String(ref['id'])} is in location '${nic.location}'; it must be in the VM's location '${location}'.`);
+      throw invalidParameter(
+        'networkProfile.networkInterfaces',
+        `The network interface ${String(ref.id)} is in location '${nic.location}'; it must be in the VM's location '${location}'.`,
+      );
     }
     if (nic.vmId && nic.vmId.toLowerCase() !== vmId.toLowerCase()) {
-      throw badRequest('NicInUse', `Network Interface ${String(ref['id'])} is used by existing resource ${nic.vmId}. In order to use this network interface in a different VM, you need to delete the existing VM or detach the network interface from it.`);
+      throw badRequest(
+        'NicInUse',
+        `Network Interface ${String(ref.id)} is used by existing resource ${nic.vmId}. In order to use this network interface in a different VM, you need to delete the existing VM or detach the network interface from it.`,
+      );
     }
     nics.push(nic);
   }
-  const vmssRef = obj(props['virtualMachineScaleSet'])['id'];
+  const vmssRef = obj(props.virtualMachineScaleSet).id;
   return {
     size: sku.name,
     zone,
     nics,
-    nicIds: refs.map((r) => call.store.intern.string(String(r['id']))),
-    nicDelete: refs.some((r) => obj(r['properties'])['deleteOption'] === 'Delete'),
+    nicIds: refs.map((r) => call.store.intern.string(String(r.id))),
+    nicDelete: refs.some((r) => obj(r.properties).deleteOption === 'Delete'),
     computerName,
     adminUsername,
     customData,
@@ -211,7 +338,7 @@ function readVmInput(call: ArmCall, body: Json, location: string, creating: bool
     sshKeys: sshKeys.length ? sshKeys : undefined,
     hasPassword,
     image,
-    osDiskDelete: osDisk['deleteOption'] === 'Delete',
+    osDiskDelete: osDisk.deleteOption === 'Delete',
     vmssId: typeof vmssRef === 'string' ? vmssRef : undefined,
   };
 }
@@ -222,33 +349,61 @@ function changeNotAllowed(property: string): ArmError {
 
 /** A PUT on an existing VM may change size and tags; identity, image, user data and zone are immutable. */
 function checkImmutable(vm: VmRecord, input: VmInput): void {
-  if (input.computerName !== undefined && input.computerName !== vm.computerName) throw changeNotAllowed('osProfile.computerName');
-  if (input.adminUsername !== undefined && input.adminUsername !== vm.adminUsername) throw changeNotAllowed('osProfile.adminUsername');
-  if (input.customDataHash !== undefined && input.customDataHash !== vm.customDataHash) throw changeNotAllowed('osProfile.customData');
-  if (input.image !== undefined && input.image.toLowerCase() !== vm.image.toLowerCase()) throw changeNotAllowed('imageReference');
+  if (input.computerName !== undefined && input.computerName !== vm.computerName)
+    throw changeNotAllowed('osProfile.computerName');
+  if (input.adminUsername !== undefined && input.adminUsername !== vm.adminUsername)
+    throw changeNotAllowed('osProfile.adminUsername');
+  if (input.customDataHash !== undefined && input.customDataHash !== vm.customDataHash)
+    throw changeNotAllowed('osProfile.customData');
+  if (input.image !== undefined && input.image.toLowerCase() !== vm.image.toLowerCase())
+    throw changeNotAllowed('imageReference');
   if (input.zone !== vm.zone) throw changeNotAllowed('zones');
-  if (input.nicIds.length > 0 && input.nicIds.map((n) => n.toLowerCase()).join() !== vm.nics.map((n) => n.toLowerCase()).join()) {
-    throw conflict('OperationNotAllowed', 'Network interfaces of a running VM can only be changed while it is deallocated.', 'networkProfile');
+  if (
+    input.nicIds.length > 0 &&
+    input.nicIds.map((n) => n.toLowerCase()).join() !== vm.nics.map((n) => n.toLowerCase()).join()
+  ) {
+    throw conflict(
+      'OperationNotAllowed',
+      'Network interfaces of a running VM can only be changed while it is deallocated.',
+      'networkProfile',
+    );
   }
-  if ((input.vmssId ?? '').toLowerCase() !== (vm.vmssId ?? '').toLowerCase() && input.vmssId !== undefined) throw changeNotAllowed('virtualMachineScaleSet');
+  if ((input.vmssId ?? '').toLowerCase() !== (vm.vmssId ?? '').toLowerCase() && input.vmssId !== undefined)
+    throw changeNotAllowed('virtualMachineScaleSet');
 }
 
 function findVmss(call: ArmCall, ref: string, location: string): VmssRecord {
   const id = parseId(ref);
   const rg = id && call.store.group(id.subscription, id.resourceGroup);
-  const vmss = id && id.rest.length === 2 && id.rest[0]!.toLowerCase() === 'virtualmachinescalesets' ? rg?.vmss.get(id.rest[1]!.toLowerCase()) : undefined;
-  if (!vmss || vmss.deleteAt !== undefined) throw invalidParameter('virtualMachineScaleSet.id', `The virtual machine scale set ${ref} was not found.`);
-  if (vmss.location !== location) throw invalidParameter('virtualMachineScaleSet.id', `The virtual machine scale set ${ref} is in location '${vmss.location}', not '${location}'.`);
+  const vmss =
+    id && id.rest.length === 2 && id.rest[0]!.toLowerCase() === 'virtualmachinescalesets'
+      ? rg?.vmss.get(id.rest[1]!.toLowerCase())
+      : undefined;
+  if (!vmss || vmss.deleteAt !== undefined)
+    throw invalidParameter('virtualMachineScaleSet.id', `The virtual machine scale set ${ref} was not found.`);
+  if (vmss.location !== location)
+    throw invalidParameter(
+      'virtualMachineScaleSet.id',
+      `The virtual machine scale set ${ref} is in location '${vmss.location}', not '${location}'.`,
+    );
   return vmss;
 }
 
 /** Faults configured for the request: quota and sync capacity throw; async capacity marks the VM to fail. */
-function allocationFault(call: ArmCall, location: string, size: string, zone: string | undefined): ArmError | undefined {
+function allocationFault(
+  call: ArmCall,
+  location: string,
+  size: string,
+  zone: string | undefined,
+): ArmError | undefined {
   const match = { cloud: 'azure' as const, region: location, zone, instanceType: size };
   const quota = call.context.takeFault({ ...match, kind: 'quota' });
   if (quota) {
     const sku = findSku(size)!;
-    throw conflict('OperationNotAllowed', `Operation could not be completed as it results in exceeding approved ${sku.family} Cores quota. Additional details - Deployment Model: Resource Manager, Location: ${location}, Current Limit: 10, Current Usage: 10, Additional Required: ${sku.vcpus}, (Minimum) New Limit Required: ${10 + sku.vcpus}. Submit a request for Quota increase at https://aka.ms/ProdportalCRP/#blade/Microsoft_Azure_Capacity/UsageAndQuota.ReactView/Parameters/ by specifying parameters listed in the ‘Details’ section for deployment to succeed.`);
+    throw conflict(
+      'OperationNotAllowed',
+      `Operation could not be completed as it results in exceeding approved ${sku.family} Cores quota. Additional details - Deployment Model: Resource Manager, Location: ${location}, Current Limit: 10, Current Usage: 10, Additional Required: ${sku.vcpus}, (Minimum) New Limit Required: ${10 + sku.vcpus}. Submit a request for Quota increase at https://aka.ms/ProdportalCRP/#blade/Microsoft_Azure_Capacity/UsageAndQuota.ReactView/Parameters/ by specifying parameters listed in the ‘Details’ section for deployment to succeed.`,
+    );
   }
   const capacity = call.context.takeFault({ ...match, kind: 'capacity' });
   if (!capacity) return undefined;
@@ -266,7 +421,11 @@ export function putVm(call: ArmCall, name: string): ArmReply {
   const existing = rg.vms.get(name.toLowerCase());
   checkSameLocation(existing, location, name, rg.name);
   const id = vmResourceId(call, rg.name, existing?.name ?? name);
-  if (existing?.deleteAt !== undefined) throw conflict('OperationNotAllowed', `Operation 'PUT' is not allowed on VM '${existing.name}' since the VM is marked for deletion. You can only retry the Delete operation (or wait for an ongoing one to complete).`);
+  if (existing?.deleteAt !== undefined)
+    throw conflict(
+      'OperationNotAllowed',
+      `Operation 'PUT' is not allowed on VM '${existing.name}' since the VM is marked for deletion. You can only retry the Delete operation (or wait for an ongoing one to complete).`,
+    );
   const input = readVmInput(call, body, location, !existing, id);
   const tags = call.store.intern.tagsOf(tagsBody(body));
   const bootMs = call.context.settings.bootTimeMs;
@@ -294,7 +453,14 @@ export function putVm(call: ArmCall, name: string): ArmReply {
 }
 
 /** Creates the VM record (allocation faults apply), attaches its NICs and starts its backing. */
-function insertVm(call: ArmCall, rg: ResourceGroupRecord, name: string, location: string, tags: VmRecord['tags'], input: VmInput): VmRecord {
+function insertVm(
+  call: ArmCall,
+  rg: ResourceGroupRecord,
+  name: string,
+  location: string,
+  tags: VmRecord['tags'],
+  input: VmInput,
+): VmRecord {
   const failure = allocationFault(call, location, input.size, input.zone);
   const vm: VmRecord = {
     name,
@@ -328,17 +494,27 @@ function insertVm(call: ArmCall, rg: ResourceGroupRecord, name: string, location
 /** PATCH (virtualMachines.update): tags and size; other properties as in a PUT must not change. */
 export function patchVm(call: ArmCall, name: string): ArmReply {
   const { rg, vm } = findVm(call, name, true);
-  if (vm.deleteAt !== undefined) throw conflict('OperationNotAllowed', `Operation 'PATCH' is not allowed on VM '${vm.name}' since the VM is marked for deletion.`);
+  if (vm.deleteAt !== undefined)
+    throw conflict(
+      'OperationNotAllowed',
+      `Operation 'PATCH' is not allowed on VM '${vm.name}' since the VM is marked for deletion.`,
+    );
   const body = jsonBody(call);
   const props = properties(body);
-  const size = str(obj(props['hardwareProfile'])['vmSize']);
+  const size = str(obj(props.hardwareProfile).vmSize);
   const sku = size === undefined ? undefined : findSku(size);
-  if (size !== undefined && (!sku || !skuOffered(sku, vm.location))) throw invalidParameter('vmSize', `The value ${size} provided for the VM size is not valid in location '${vm.location}'.`);
-  const os = obj(props['osProfile']);
-  if (str(os['adminUsername']) !== undefined && os['adminUsername'] !== vm.adminUsername) throw changeNotAllowed('osProfile.adminUsername');
-  if (str(os['computerName']) !== undefined && os['computerName'] !== vm.computerName) throw changeNotAllowed('osProfile.computerName');
-  if (os['customData'] !== undefined) throw changeNotAllowed('osProfile.customData');
-  const tags = body['tags'] === undefined ? vm.tags : call.store.intern.tagsOf(tagsBody(body));
+  if (size !== undefined && (!sku || !skuOffered(sku, vm.location)))
+    throw invalidParameter(
+      'vmSize',
+      `The value ${size} provided for the VM size is not valid in location '${vm.location}'.`,
+    );
+  const os = obj(props.osProfile);
+  if (str(os.adminUsername) !== undefined && os.adminUsername !== vm.adminUsername)
+    throw changeNotAllowed('osProfile.adminUsername');
+  if (str(os.computerName) !== undefined && os.computerName !== vm.computerName)
+    throw changeNotAllowed('osProfile.computerName');
+  if (os.customData !== undefined) throw changeNotAllowed('osProfile.customData');
+  const tags = body.tags === undefined ? vm.tags : call.store.intern.tagsOf(tagsBody(body));
   if (tags !== vm.tags || (sku && sku.name !== vm.size)) {
     vm.gen = call.store.nextGen();
     vm.tags = tags;
@@ -350,14 +526,18 @@ export function patchVm(call: ArmCall, name: string): ArmReply {
     call.store.vmsChanged(rg);
   }
   // Compute answers a PATCH with Azure-AsyncOperation only: clients then GET the VM itself when it is done.
-  const { location: _monitor, ...headers } = putReply(call, 'compute', vm.location, 'vm', [vm.name], vm, false, undefined).headers ?? {};
+  const { location: _monitor, ...headers } =
+    putReply(call, 'compute', vm.location, 'vm', [vm.name], vm, false, undefined).headers ?? {};
   return { status: 200, body: vmJson(call, rg.name, vm), headers };
 }
 
 const keyCache = new WeakMap<object, Map<string, readonly { path: string; keyData: string }[]>>();
 
 /** Every VM of a cluster carries the same key list: share one array. */
-function internKeys(call: ArmCall, keys: { path: string; keyData: string }[]): readonly { path: string; keyData: string }[] {
+function internKeys(
+  call: ArmCall,
+  keys: { path: string; keyData: string }[],
+): readonly { path: string; keyData: string }[] {
   let cache = keyCache.get(call.store);
   if (!cache) keyCache.set(call.store, (cache = new Map()));
   const key = JSON.stringify(keys);
@@ -374,8 +554,13 @@ function startBacking(call: ArmCall, vm: VmRecord, id: string, input: VmInput): 
   const nic = input.nics[0];
   backing
     .start({
-      cloud: 'azure', id, name: vm.computerName, privateIp: nic ? formatIp(nic.ip) : undefined, subnetCidr: nic && findSubnetRef(call, nic.subnetId)?.subnet.addressPrefix,
-      userData: input.customData?.toString('utf8') ?? '', tags: vm.tags,
+      cloud: 'azure',
+      id,
+      name: vm.computerName,
+      privateIp: nic ? formatIp(nic.ip) : undefined,
+      subnetCidr: nic && findSubnetRef(call, nic.subnetId)?.subnet.addressPrefix,
+      userData: input.customData?.toString('utf8') ?? '',
+      tags: vm.tags,
     })
     .then(
       ({ privateIp }) => {
@@ -387,7 +572,10 @@ function startBacking(call: ArmCall, vm: VmRecord, id: string, input: VmInput): 
       },
       (error: Error) => {
         vm.backingPending = false;
-        vm.failed = { code: 'OSProvisioningClientError', message: `OS provisioning failed for VM '${vm.name}': ${error.message}` };
+        vm.failed = {
+          code: 'OSProvisioningClientError',
+          message: `OS provisioning failed for VM '${vm.name}': ${error.message}`,
+        };
       },
     );
 }
@@ -468,7 +656,12 @@ export function listVms(call: ArmCall): ArmReply {
     const scope = `${call.sub}/${rg.name}`;
     return rawPage(call, call.store.listVms(rg), (vm) => vmText(call, rg.name, vm, scope), VM_PAGE_SIZE);
   }
-  return rawPage(call, call.store.listAllVms(call.sub), ([rg, vm]) => vmText(call, rg.name, vm, `${call.sub}/${rg.name}`), VM_PAGE_SIZE);
+  return rawPage(
+    call,
+    call.store.listAllVms(call.sub),
+    ([rg, vm]) => vmText(call, rg.name, vm, `${call.sub}/${rg.name}`),
+    VM_PAGE_SIZE,
+  );
 }
 
 // ---------- Flexible scale sets ----------
@@ -484,9 +677,15 @@ function members(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord): VmRecor
 }
 
 function vmssJson(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord): Json {
-  const out: Json = { name: s.name, id: vmssId(call, rg.name, s.name), type: 'Microsoft.Compute/virtualMachineScaleSets', location: s.location, tags: s.tags };
-  if (s.sku) out['sku'] = { ...s.sku, capacity: members(call, rg, s).length };
-  if (s.zones) out['zones'] = s.zones;
+  const out: Json = {
+    name: s.name,
+    id: vmssId(call, rg.name, s.name),
+    type: 'Microsoft.Compute/virtualMachineScaleSets',
+    location: s.location,
+    tags: s.tags,
+  };
+  if (s.sku) out.sku = { ...s.sku, capacity: members(call, rg, s).length };
+  if (s.zones) out.zones = s.zones;
   const props: Json = {
     orchestrationMode: 'Flexible',
     platformFaultDomainCount: s.faultDomains,
@@ -497,10 +696,10 @@ function vmssJson(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord): Json {
   };
   if (s.profile) {
     // customData and passwords are write-only in ARM.
-    const { customData: _c, adminPassword: _p, ...os } = obj(s.profile['osProfile']);
-    props['virtualMachineProfile'] = { ...s.profile, osProfile: os };
+    const { customData: _c, adminPassword: _p, ...os } = obj(s.profile.osProfile);
+    props.virtualMachineProfile = { ...s.profile, osProfile: os };
   }
-  out['properties'] = props;
+  out.properties = props;
   return out;
 }
 
@@ -513,26 +712,36 @@ interface MemberTemplate {
 /** How to build a member of a profile-based Flexible scale set: the subnet of its NIC and its VM body. */
 function memberTemplate(profile: Json, size: string | undefined, location: string): MemberTemplate {
   if (!size) throw requiredProperty('sku.name');
-  const network = obj(profile['networkProfile']);
-  if (!str(network['networkApiVersion'])) {
-    throw invalidParameter('virtualMachineProfile.networkProfile.networkApiVersion', "Required parameter 'networkApiVersion' is missing (null): a Flexible scale set with a virtualMachineProfile creates its NICs through Microsoft.Network.");
+  const network = obj(profile.networkProfile);
+  if (!str(network.networkApiVersion)) {
+    throw invalidParameter(
+      'virtualMachineProfile.networkProfile.networkApiVersion',
+      "Required parameter 'networkApiVersion' is missing (null): a Flexible scale set with a virtualMachineProfile creates its NICs through Microsoft.Network.",
+    );
   }
-  const configs = Array.isArray(network['networkInterfaceConfigurations']) ? (network['networkInterfaceConfigurations'] as unknown[]).map(obj) : [];
-  if (configs.length !== 1) throw invalidParameter('virtualMachineProfile.networkProfile.networkInterfaceConfigurations', 'cloudsim scale sets take exactly one network interface configuration.');
-  const ipConfigs = obj(configs[0]!['properties'])['ipConfigurations'];
-  const subnet = Array.isArray(ipConfigs) ? obj(obj(obj(ipConfigs[0])['properties'])['subnet'])['id'] : undefined;
-  const { computerNamePrefix: prefix, ...os } = obj(profile['osProfile']);
-  if (typeof prefix !== 'string' || !prefix) throw requiredProperty('virtualMachineProfile.osProfile.computerNamePrefix');
+  const configs = Array.isArray(network.networkInterfaceConfigurations)
+    ? (network.networkInterfaceConfigurations as unknown[]).map(obj)
+    : [];
+  if (configs.length !== 1)
+    throw invalidParameter(
+      'virtualMachineProfile.networkProfile.networkInterfaceConfigurations',
+      'cloudsim scale sets take exactly one network interface configuration.',
+    );
+  const ipConfigs = obj(configs[0]!.properties).ipConfigurations;
+  const subnet = Array.isArray(ipConfigs) ? obj(obj(obj(ipConfigs[0]).properties).subnet).id : undefined;
+  const { computerNamePrefix: prefix, ...os } = obj(profile.osProfile);
+  if (typeof prefix !== 'string' || !prefix)
+    throw requiredProperty('virtualMachineProfile.osProfile.computerNamePrefix');
   return {
     subnet,
-    nicConfig: str(configs[0]!['name']) ?? 'nic',
+    nicConfig: str(configs[0]!.name) ?? 'nic',
     body: (name, nicId, zone, vmssRef, tags) => ({
       location,
       tags,
       ...(zone ? { zones: [zone] } : {}),
       properties: {
         hardwareProfile: { vmSize: size },
-        storageProfile: profile['storageProfile'],
+        storageProfile: profile.storageProfile,
         osProfile: { ...os, computerName: `${prefix}${name.slice(-6)}` },
         networkProfile: { networkInterfaces: [{ id: nicId, properties: { primary: true, deleteOption: 'Delete' } }] },
         virtualMachineScaleSet: { id: vmssRef },
@@ -545,7 +754,8 @@ function memberTemplate(profile: Json, size: string | undefined, location: strin
 function scaleTo(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord, capacity: number): void {
   const current = members(call, rg, s);
   if (current.length > capacity) {
-    for (const vm of current.sort((a, b) => b.seq - a.seq).slice(0, current.length - capacity)) beginVmDelete(call, rg, vm);
+    for (const vm of current.sort((a, b) => b.seq - a.seq).slice(0, current.length - capacity))
+      beginVmDelete(call, rg, vm);
     return;
   }
   const template = memberTemplate(s.profile!, s.sku?.name, s.location);
@@ -555,7 +765,13 @@ function scaleTo(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord, capacity
     const zone = s.zones?.length ? s.zones[i % s.zones.length] : undefined;
     const nic = createPlatformNic(call, rg, `${name}-${template.nicConfig}`, s.location, template.subnet, s.tags);
     const nicId = resourceId(call.sub, rg.name, 'Microsoft.Network', 'networkInterfaces', nic.name);
-    const input = readVmInput(call, template.body(name, nicId, zone, ref, s.tags), s.location, true, vmResourceId(call, rg.name, name));
+    const input = readVmInput(
+      call,
+      template.body(name, nicId, zone, ref, s.tags),
+      s.location,
+      true,
+      vmResourceId(call, rg.name, name),
+    );
     insertVm(call, rg, name, s.location, s.tags, input);
   }
   s.readyAt = Math.max(s.readyAt, call.now + call.context.settings.bootTimeMs);
@@ -569,30 +785,51 @@ export function putVmss(call: ArmCall, name: string): ArmReply {
   const existing = rg.vmss.get(name.toLowerCase());
   checkSameLocation(existing, location, name, rg.name);
   const props = properties(body);
-  const mode = str(props['orchestrationMode']) ?? 'Flexible';
-  if (mode !== 'Flexible') throw invalidParameter('orchestrationMode', `cloudsim simulates Flexible orchestration mode only; got '${mode}'.`);
-  const faultDomains = props['platformFaultDomainCount'];
+  const mode = str(props.orchestrationMode) ?? 'Flexible';
+  if (mode !== 'Flexible')
+    throw invalidParameter('orchestrationMode', `cloudsim simulates Flexible orchestration mode only; got '${mode}'.`);
+  const faultDomains = props.platformFaultDomainCount;
   if (faultDomains === undefined) throw requiredProperty('platformFaultDomainCount');
   if (typeof faultDomains !== 'number' || !Number.isInteger(faultDomains) || faultDomains < 1 || faultDomains > 5) {
-    throw invalidParameter('platformFaultDomainCount', `The value ${String(faultDomains)} of platformFaultDomainCount is not valid; use 1 to 5.`);
+    throw invalidParameter(
+      'platformFaultDomainCount',
+      `The value ${String(faultDomains)} of platformFaultDomainCount is not valid; use 1 to 5.`,
+    );
   }
-  const sku = body['sku'] === undefined ? undefined : obj(body['sku']);
-  const capacity = sku?.['capacity'];
-  if (capacity !== undefined && (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 0 || capacity > 1000)) {
-    throw invalidParameter('sku.capacity', `The value ${String(capacity)} of sku.capacity is not valid; a Flexible scale set holds 0 to 1000 VMs.`);
+  const sku = body.sku === undefined ? undefined : obj(body.sku);
+  const capacity = sku?.capacity;
+  if (
+    capacity !== undefined &&
+    (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 0 || capacity > 1000)
+  ) {
+    throw invalidParameter(
+      'sku.capacity',
+      `The value ${String(capacity)} of sku.capacity is not valid; a Flexible scale set holds 0 to 1000 VMs.`,
+    );
   }
-  const profile = props['virtualMachineProfile'] === undefined ? undefined : obj(props['virtualMachineProfile']);
+  const profile = props.virtualMachineProfile === undefined ? undefined : obj(props.virtualMachineProfile);
   if (typeof capacity === 'number' && capacity > 0 && !profile && !existing?.profile) {
-    throw invalidParameter('sku.capacity', 'A Flexible scale set without virtualMachineProfile cannot have a capacity; add VMs with properties.virtualMachineScaleSet.id.');
+    throw invalidParameter(
+      'sku.capacity',
+      'A Flexible scale set without virtualMachineProfile cannot have a capacity; add VMs with properties.virtualMachineScaleSet.id.',
+    );
   }
-  if (existing?.deleteAt !== undefined) throw conflict('OperationNotAllowed', `Operation 'PUT' is not allowed on scale set '${existing.name}' since it is marked for deletion.`);
+  if (existing?.deleteAt !== undefined)
+    throw conflict(
+      'OperationNotAllowed',
+      `Operation 'PUT' is not allowed on scale set '${existing.name}' since it is marked for deletion.`,
+    );
   if (existing && existing.faultDomains !== faultDomains) throw changeNotAllowed('platformFaultDomainCount');
-  const zones = Array.isArray(body['zones']) ? (body['zones'] as unknown[]).map(String) : undefined;
-  const skuName = str(sku?.['name']) ?? existing?.sku?.name;
+  const zones = Array.isArray(body.zones) ? (body.zones as unknown[]).map(String) : undefined;
+  const skuName = str(sku?.name) ?? existing?.sku?.name;
   if (profile) {
     // The whole profile (size, image, OS profile, subnet) is checked before any member is created.
     const template = memberTemplate(profile, skuName, location);
-    if (!findSubnetRef(call, template.subnet)) throw badRequest('InvalidResourceReference', `Resource ${String(template.subnet)} referenced by scale set ${name} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`);
+    if (!findSubnetRef(call, template.subnet))
+      throw badRequest(
+        'InvalidResourceReference',
+        `Resource ${String(template.subnet)} referenced by scale set ${name} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+      );
     readVmInput(call, template.body(`${name}_check00`, '', zones?.[0], '', {}), location, true, '', true);
   }
   const tags = call.store.intern.tagsOf(tagsBody(body));
@@ -601,9 +838,22 @@ export function putVmss(call: ArmCall, name: string): ArmReply {
   if (record) {
     Object.assign(record, { gen, tags, updating: true, readyAt: call.now + call.networkOpMs });
     if (profile) record.profile = profile;
-    if (sku) record.sku = { name: skuName, tier: str(sku['tier']) ?? record.sku?.tier, capacity: 0 };
+    if (sku) record.sku = { name: skuName, tier: str(sku.tier) ?? record.sku?.tier, capacity: 0 };
   } else {
-    record = { name, location, tags, faultDomains, zones, singlePlacementGroup: props['singlePlacementGroup'] === true, sku: sku && { name: skuName, tier: str(sku['tier']), capacity: 0 }, profile, seq: call.store.nextSeq(), gen, readyAt: call.now + call.networkOpMs, createdAt: Date.now() };
+    record = {
+      name,
+      location,
+      tags,
+      faultDomains,
+      zones,
+      singlePlacementGroup: props.singlePlacementGroup === true,
+      sku: sku && { name: skuName, tier: str(sku.tier), capacity: 0 },
+      profile,
+      seq: call.store.nextSeq(),
+      gen,
+      readyAt: call.now + call.networkOpMs,
+      createdAt: Date.now(),
+    };
     rg.vmss.set(name.toLowerCase(), record);
   }
   if (record.profile && typeof capacity === 'number') scaleTo(call, rg, record, capacity);
@@ -635,7 +885,9 @@ export function deleteVmss(call: ArmCall, name: string): ArmReply {
     }
     s.gen = call.store.nextGen();
     s.deleteAt = call.now + deleteMs(call);
-    call.defer(s.deleteAt, () => { if (rg.vmss.get(s.name.toLowerCase()) === s) rg.vmss.delete(s.name.toLowerCase()); });
+    call.defer(s.deleteAt, () => {
+      if (rg.vmss.get(s.name.toLowerCase()) === s) rg.vmss.delete(s.name.toLowerCase());
+    });
   }
   return deleteReply(call, 'compute', s.location, 'vmss', [s.name], s.gen, s.deleteAt! - call.now);
 }
@@ -643,11 +895,21 @@ export function deleteVmss(call: ArmCall, name: string): ArmReply {
 // ---------- resource SKUs ----------
 
 /** `locations/{location}/vmSizes` (virtualMachineSizes.list): the sizes offered in a region. */
-export function listVmSizes(call: ArmCall, location: string): ArmReply {
+export function listVmSizes(_call: ArmCall, location: string): ArmReply {
   const where = normalizeLocation(location);
-  if (!REGIONS.includes(where as (typeof REGIONS)[number])) throw new ArmError(404, 'NoRegisteredProviderFound', `No registered resource provider found for location '${location}'.`);
+  if (!REGIONS.includes(where as (typeof REGIONS)[number]))
+    throw new ArmError(
+      404,
+      'NoRegisteredProviderFound',
+      `No registered resource provider found for location '${location}'.`,
+    );
   const value = VM_SKUS.filter((s) => skuOffered(s, where)).map((s) => ({
-    name: s.name, numberOfCores: s.vcpus, osDiskSizeInMB: 1_047_552, resourceDiskSizeInMB: 0, memoryInMB: s.memoryGB * 1024, maxDataDiskCount: Math.min(64, s.vcpus * 4),
+    name: s.name,
+    numberOfCores: s.vcpus,
+    osDiskSizeInMB: 1_047_552,
+    resourceDiskSizeInMB: 0,
+    memoryInMB: s.memoryGB * 1024,
+    maxDataDiskCount: Math.min(64, s.vcpus * 4),
   }));
   return { status: 200, body: { value } };
 }
@@ -657,7 +919,8 @@ export function listSkus(call: ArmCall): ArmReply {
   const match = /location\s+eq\s+'([^']+)'/i.exec(filter);
   const locations = match ? [normalizeLocation(match[1]!)] : [...REGIONS];
   const value: Json[] = [];
-  for (const location of locations) for (const s of VM_SKUS) if (skuOffered(s, location)) value.push(skuResource(s, location));
+  for (const location of locations)
+    for (const s of VM_SKUS) if (skuOffered(s, location)) value.push(skuResource(s, location));
   return { status: 200, body: { value } };
 }
 

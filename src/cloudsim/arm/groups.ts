@@ -1,4 +1,4 @@
-import { jsonBody, str, type ArmCall, type ArmReply, type Json, groupsInScope } from './call.js';
+import { type ArmCall, type ArmReply, groupsInScope, type Json, jsonBody, str } from './call.js';
 import { isRegion, normalizeLocation, REGIONS } from './catalog.js';
 import { page, tagsBody } from './common.js';
 import { ArmError, badRequest, resourceGroupNotFound } from './errors.js';
@@ -23,22 +23,37 @@ function groupJson(call: ArmCall, rg: ResourceGroupRecord): Json {
 
 export function putGroup(call: ArmCall, name: string): ArmReply {
   if (!RG_NAME.test(name) || name.endsWith('.')) {
-    throw badRequest('InvalidResourceGroup', `The provided resource group name '${name}' has these invalid characters: it must be 1-90 characters of letters, digits, '_', '-', '.', '(' and ')', and not end with a period.`);
+    throw badRequest(
+      'InvalidResourceGroup',
+      `The provided resource group name '${name}' has these invalid characters: it must be 1-90 characters of letters, digits, '_', '-', '.', '(' and ')', and not end with a period.`,
+    );
   }
   const body = jsonBody(call);
-  const raw = str(body['location']);
+  const raw = str(body.location);
   if (!raw) throw badRequest('LocationRequired', 'The location property is required for this definition.');
   const location = normalizeLocation(raw);
   if (!isRegion(location)) {
-    throw badRequest('LocationNotAvailableForResourceGroup', `The provided location '${raw}' is not available for resource group. List of available regions is '${REGIONS.join(',')}'.`);
+    throw badRequest(
+      'LocationNotAvailableForResourceGroup',
+      `The provided location '${raw}' is not available for resource group. List of available regions is '${REGIONS.join(',')}'.`,
+    );
   }
   const tags = call.store.intern.tagsOf(tagsBody(body));
   const groups = call.store.groups(call.sub);
   const existing = groups.get(name.toLowerCase());
   if (existing) {
-    if (existing.deleteAt !== undefined) throw new ArmError(409, 'ResourceGroupBeingDeleted', `The resource group '${existing.name}' is in deprovisioning state and cannot perform this operation.`);
+    if (existing.deleteAt !== undefined)
+      throw new ArmError(
+        409,
+        'ResourceGroupBeingDeleted',
+        `The resource group '${existing.name}' is in deprovisioning state and cannot perform this operation.`,
+      );
     if (existing.location !== location) {
-      throw new ArmError(409, 'InvalidResourceGroupLocation', `Invalid resource group location '${location}'. The Resource group already exists in location '${existing.location}'.`);
+      throw new ArmError(
+        409,
+        'InvalidResourceGroupLocation',
+        `Invalid resource group location '${location}'. The Resource group already exists in location '${existing.location}'.`,
+      );
     }
     existing.tags = tags;
     return { status: 200, body: groupJson(call, existing) };
@@ -53,10 +68,14 @@ export function patchGroup(call: ArmCall, name: string): ArmReply {
   const rg = call.store.group(call.sub, name);
   if (!rg) throw resourceGroupNotFound(name);
   const body = jsonBody(call);
-  if (body['location'] !== undefined && normalizeLocation(String(body['location'])) !== rg.location) {
-    throw new ArmError(409, 'InvalidResourceGroupLocation', `Invalid resource group location '${String(body['location'])}'. The Resource group already exists in location '${rg.location}'.`);
+  if (body.location !== undefined && normalizeLocation(String(body.location)) !== rg.location) {
+    throw new ArmError(
+      409,
+      'InvalidResourceGroupLocation',
+      `Invalid resource group location '${String(body.location)}'. The Resource group already exists in location '${rg.location}'.`,
+    );
   }
-  if (body['tags'] !== undefined) rg.tags = call.store.intern.tagsOf(tagsBody(body));
+  if (body.tags !== undefined) rg.tags = call.store.intern.tagsOf(tagsBody(body));
   return { status: 200, body: groupJson(call, rg) };
 }
 
@@ -84,10 +103,27 @@ export function deleteGroup(call: ArmCall, name: string): ArmReply {
       // NICs of this group may hold addresses in another group's subnet.
       for (const nic of rg.nics.values()) releaseIp(call.store, nic);
       call.store.vmsChanged(rg);
-      if (backing) for (const vm of rg.vms.values()) void backing.stop({ cloud: 'azure', id: resourceId(call.sub, rg.name, 'Microsoft.Compute', 'virtualMachines', vm.name) }).catch(() => undefined);
+      if (backing)
+        for (const vm of rg.vms.values())
+          void backing
+            .stop({
+              cloud: 'azure',
+              id: resourceId(call.sub, rg.name, 'Microsoft.Compute', 'virtualMachines', vm.name),
+            })
+            .catch(() => undefined);
     });
   }
-  return { status: 202, headers: groupDeleteLocation(call, { op: 'delete', kind: 'rg', rg: rg.name, names: [], gen: rg.gen, started: Date.now() }) };
+  return {
+    status: 202,
+    headers: groupDeleteLocation(call, {
+      op: 'delete',
+      kind: 'rg',
+      rg: rg.name,
+      names: [],
+      gen: rg.gen,
+      started: Date.now(),
+    }),
+  };
 }
 
 /** Generic resources of a group or the subscription (`$filter` on tagName/tagValue or resourceType). */
@@ -99,11 +135,27 @@ export function listResources(call: ArmCall): ArmReply {
   const groups = groupsInScope(call);
   const items: Json[] = [];
   for (const rg of groups) {
-    const add = (namespace: string, kind: string, r: { name: string; location: string; tags: Readonly<Record<string, string>> }, zone?: string) => {
+    const add = (
+      namespace: string,
+      kind: string,
+      r: { name: string; location: string; tags: Readonly<Record<string, string>> },
+      zone?: string,
+    ) => {
       const t = `${namespace}/${kind}`;
       if (type && t.toLowerCase() !== type) return;
-      if (tagName !== undefined && (r.tags[tagName] === undefined || (tagValue !== undefined && r.tags[tagName] !== tagValue))) return;
-      items.push({ id: resourceId(call.sub, rg.name, namespace, kind, r.name), name: r.name, type: t, location: r.location, tags: r.tags, ...(zone ? { zones: [zone] } : {}) });
+      if (
+        tagName !== undefined &&
+        (r.tags[tagName] === undefined || (tagValue !== undefined && r.tags[tagName] !== tagValue))
+      )
+        return;
+      items.push({
+        id: resourceId(call.sub, rg.name, namespace, kind, r.name),
+        name: r.name,
+        type: t,
+        location: r.location,
+        tags: r.tags,
+        ...(zone ? { zones: [zone] } : {}),
+      });
     };
     for (const v of rg.vnets.values()) add('Microsoft.Network', 'virtualNetworks', v);
     for (const n of rg.nsgs.values()) add('Microsoft.Network', 'networkSecurityGroups', n);
@@ -121,7 +173,10 @@ export function listGroups(call: ArmCall): ArmReply {
   const tagName = /tagName\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
   const tagValue = /tagValue\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
   let groups = [...call.store.groups(call.sub).values()];
-  if (tagName !== undefined) groups = groups.filter((g) => g.tags[tagName] !== undefined && (tagValue === undefined || g.tags[tagName] === tagValue));
+  if (tagName !== undefined)
+    groups = groups.filter(
+      (g) => g.tags[tagName] !== undefined && (tagValue === undefined || g.tags[tagName] === tagValue),
+    );
   const top = Number(call.request.url.searchParams.get('$top') ?? '100');
   return page(call, groups, (g) => groupJson(call, g), Number.isInteger(top) && top > 0 && top <= 1000 ? top : 100);
 }

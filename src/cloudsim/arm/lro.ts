@@ -1,4 +1,4 @@
-import { SDK_API_VERSION, type ApiFamily } from './api-versions.js';
+import { type ApiFamily, SDK_API_VERSION } from './api-versions.js';
 import type { ArmCall } from './call.js';
 import type { ArmErrorBody } from './errors.js';
 
@@ -25,17 +25,41 @@ export function encodeOperation(ref: OperationRef): string {
 
 export function decodeOperation(token: string): OperationRef | undefined {
   try {
-    const [op, kind, rg, names, gen, started] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown[];
-    if ((op !== 'put' && op !== 'delete') || typeof kind !== 'string' || typeof rg !== 'string' || !Array.isArray(names) || typeof gen !== 'number') return undefined;
-    return { op, kind: kind as ResourceKind, rg, names: names.map(String), gen, started: typeof started === 'number' ? started : Date.now() };
+    const [op, kind, rg, names, gen, started] = JSON.parse(
+      Buffer.from(token, 'base64url').toString('utf8'),
+    ) as unknown[];
+    if (
+      (op !== 'put' && op !== 'delete') ||
+      typeof kind !== 'string' ||
+      typeof rg !== 'string' ||
+      !Array.isArray(names) ||
+      typeof gen !== 'number'
+    )
+      return undefined;
+    return {
+      op,
+      kind: kind as ResourceKind,
+      rg,
+      names: names.map(String),
+      gen,
+      started: typeof started === 'number' ? started : Date.now(),
+    };
   } catch {
     return undefined;
   }
 }
 
-export type OperationStatus = { status: 'InProgress' | 'Succeeded' | 'Canceled' } | { status: 'Failed'; error: ArmErrorBody };
+export type OperationStatus =
+  | { status: 'InProgress' | 'Succeeded' | 'Canceled' }
+  | { status: 'Failed'; error: ArmErrorBody };
 
-const NAMESPACE: Record<ApiFamily, string> = { compute: 'Microsoft.Compute', skus: 'Microsoft.Compute', network: 'Microsoft.Network', resources: 'Microsoft.Resources', subscriptions: 'Microsoft.Resources' };
+const NAMESPACE: Record<ApiFamily, string> = {
+  compute: 'Microsoft.Compute',
+  skus: 'Microsoft.Compute',
+  network: 'Microsoft.Network',
+  resources: 'Microsoft.Resources',
+  subscriptions: 'Microsoft.Resources',
+};
 
 /** Polls at the client's own pace: Retry-After stays 0 unless the operation has more than a second to go. */
 export function retryAfter(remainingMs: number): string {
@@ -46,13 +70,22 @@ export function retryAfter(remainingMs: number): string {
  * Headers of a 201/202 answer: `Azure-AsyncOperation` (status resource) and `Location` (operation result),
  * both absolute with the origin the client used, as ARM builds them from its own host name.
  */
-export function operationHeaders(call: ArmCall, family: 'compute' | 'network', location: string, ref: OperationRef, remainingMs: number): Record<string, string> {
+export function operationHeaders(
+  call: ArmCall,
+  family: 'compute' | 'network',
+  location: string,
+  ref: OperationRef,
+  remainingMs: number,
+): Record<string, string> {
   const token = encodeOperation(ref);
   const base = `${call.request.origin}/subscriptions/${call.sub}/providers/${NAMESPACE[family]}/locations/${location}`;
   const version = SDK_API_VERSION[family];
   return {
     'azure-asyncoperation': `${base}/operations/${token}?api-version=${version}`,
-    location: family === 'compute' ? `${base}/operations/${token}?monitor=true&api-version=${version}` : `${base}/operationResults/${token}?api-version=${version}`,
+    location:
+      family === 'compute'
+        ? `${base}/operations/${token}?monitor=true&api-version=${version}`
+        : `${base}/operationResults/${token}?api-version=${version}`,
     'retry-after': retryAfter(remainingMs),
   };
 }

@@ -1,11 +1,28 @@
-import { jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json, groupsInScope } from './call.js';
+import { type ArmCall, type ArmReply, groupsInScope, type Json, jsonBody, obj, requireGroup, str } from './call.js';
 import { containsIp, formatIp, parseIp } from './cidr.js';
-import { bodyLocation, checkName, checkSameLocation, deleteReply, etag, page, properties, putReply, tagsBody } from './common.js';
+import {
+  bodyLocation,
+  checkName,
+  checkSameLocation,
+  deleteReply,
+  etag,
+  page,
+  properties,
+  putReply,
+  tagsBody,
+} from './common.js';
 import { badRequest, resourceNotFound } from './errors.js';
 import { findSubnet, invalidReference, requireNsg } from './network.js';
 import { findPublicIp } from './public-ip.js';
 import { parseId, resourceId } from './route.js';
-import { derivedUuid, provisioningState, type ArmStore, type NicRecord, type ResourceGroupRecord, type SubnetRecord } from './store.js';
+import {
+  type ArmStore,
+  derivedUuid,
+  type NicRecord,
+  provisioningState,
+  type ResourceGroupRecord,
+  type SubnetRecord,
+} from './store.js';
 
 /** Network interfaces (Microsoft.Network/networkInterfaces) with one IP configuration each. */
 const NET = 'Microsoft.Network';
@@ -25,13 +42,23 @@ export function nicJson(call: ArmCall, rg: ResourceGroupRecord, n: NicRecord): J
   const props: Json = {
     provisioningState: shown,
     resourceGuid: derivedUuid(call.context.settings.seed, n.seq, 21),
-    ipConfigurations: [{
-      name: n.ipConfigName,
-      id: `${id}/ipConfigurations/${n.ipConfigName}`,
-      etag: etag(call.context.settings.seed, n.seq, n.gen),
-      type: 'Microsoft.Network/networkInterfaces/ipConfigurations',
-      properties: { provisioningState: shown, privateIPAddress: formatIp(n.ip), privateIPAllocationMethod: n.allocation, subnet: { id: n.subnetId }, ...(n.publicIpId ? { publicIPAddress: { id: n.publicIpId } } : {}), primary: true, privateIPAddressVersion: 'IPv4' },
-    }],
+    ipConfigurations: [
+      {
+        name: n.ipConfigName,
+        id: `${id}/ipConfigurations/${n.ipConfigName}`,
+        etag: etag(call.context.settings.seed, n.seq, n.gen),
+        type: 'Microsoft.Network/networkInterfaces/ipConfigurations',
+        properties: {
+          provisioningState: shown,
+          privateIPAddress: formatIp(n.ip),
+          privateIPAllocationMethod: n.allocation,
+          subnet: { id: n.subnetId },
+          ...(n.publicIpId ? { publicIPAddress: { id: n.publicIpId } } : {}),
+          primary: true,
+          privateIPAddressVersion: 'IPv4',
+        },
+      },
+    ],
     dnsSettings: { dnsServers: [], appliedDnsServers: [] },
     enableAcceleratedNetworking: false,
     enableIPForwarding: false,
@@ -40,29 +67,63 @@ export function nicJson(call: ArmCall, rg: ResourceGroupRecord, n: NicRecord): J
     vnetEncryptionSupported: false,
     auxiliaryMode: 'None',
   };
-  if (n.nsgId) props['networkSecurityGroup'] = { id: n.nsgId };
+  if (n.nsgId) props.networkSecurityGroup = { id: n.nsgId };
   if (n.vmId) {
-    props['virtualMachine'] = { id: n.vmId };
-    props['primary'] = true;
-    props['macAddress'] = mac(n.seq);
+    props.virtualMachine = { id: n.vmId };
+    props.primary = true;
+    props.macAddress = mac(n.seq);
   }
-  return { name: n.name, id, etag: etag(call.context.settings.seed, n.seq, n.gen), type: 'Microsoft.Network/networkInterfaces', location: n.location, tags: n.tags, properties: props };
+  return {
+    name: n.name,
+    id,
+    etag: etag(call.context.settings.seed, n.seq, n.gen),
+    type: 'Microsoft.Network/networkInterfaces',
+    location: n.location,
+    tags: n.tags,
+    properties: props,
+  };
 }
 
 function allocate(subnet: SubnetRecord, nicId: string, ipConfig: string): number {
-  for (let ip = subnet.base + RESERVED_HEAD; ip < subnet.base + subnet.size - 1; ip++) if (!subnet.used.has(ip)) return ip;
-  throw badRequest('SubnetIsFull', `Subnet ${subnet.name} with address prefix ${subnet.addressPrefix} does not have enough capacity for 1 IP addresses (needed by ${nicId}/ipConfigurations/${ipConfig}).`);
+  for (let ip = subnet.base + RESERVED_HEAD; ip < subnet.base + subnet.size - 1; ip++)
+    if (!subnet.used.has(ip)) return ip;
+  throw badRequest(
+    'SubnetIsFull',
+    `Subnet ${subnet.name} with address prefix ${subnet.addressPrefix} does not have enough capacity for 1 IP addresses (needed by ${nicId}/ipConfigurations/${ipConfig}).`,
+  );
 }
 
-function checkStatic(subnet: SubnetRecord, subnetId: string, ipText: unknown, nicId: string, ipConfig: string, own: number | undefined): number {
+function checkStatic(
+  subnet: SubnetRecord,
+  subnetId: string,
+  ipText: unknown,
+  nicId: string,
+  ipConfig: string,
+  own: number | undefined,
+): number {
   const ip = typeof ipText === 'string' ? parseIp(ipText) : undefined;
   const where = `${nicId}/ipConfigurations/${ipConfig}`;
-  if (ip === undefined) throw badRequest('PrivateIPAddressIsNotValid', `IP configuration ${where} has an invalid private IP address ${String(ipText)}.`);
-  if (!containsIp(subnet, ip)) throw badRequest('PrivateIPAddressNotInSubnet', `IP configuration ${where} references the private IP address ${formatIp(ip)} which does not belong to subnet ${subnetId}.`);
+  if (ip === undefined)
+    throw badRequest(
+      'PrivateIPAddressIsNotValid',
+      `IP configuration ${where} has an invalid private IP address ${String(ipText)}.`,
+    );
+  if (!containsIp(subnet, ip))
+    throw badRequest(
+      'PrivateIPAddressNotInSubnet',
+      `IP configuration ${where} references the private IP address ${formatIp(ip)} which does not belong to subnet ${subnetId}.`,
+    );
   if (ip < subnet.base + RESERVED_HEAD || ip === subnet.base + subnet.size - 1) {
-    throw badRequest('PrivateIPAddressInReservedRange', `Private static IP address ${formatIp(ip)} falls within reserved IP range of subnet prefix ${subnet.addressPrefix}.`);
+    throw badRequest(
+      'PrivateIPAddressInReservedRange',
+      `Private static IP address ${formatIp(ip)} falls within reserved IP range of subnet prefix ${subnet.addressPrefix}.`,
+    );
   }
-  if (ip !== own && subnet.used.has(ip)) throw badRequest('PrivateIPAddressInUse', `IP configuration ${where} is referencing a private IP address ${formatIp(ip)} which is already in use by another resource.`);
+  if (ip !== own && subnet.used.has(ip))
+    throw badRequest(
+      'PrivateIPAddressInUse',
+      `IP configuration ${where} is referencing a private IP address ${formatIp(ip)} which is already in use by another resource.`,
+    );
   return ip;
 }
 
@@ -75,64 +136,130 @@ export function putNic(call: ArmCall, name: string): ArmReply {
   checkSameLocation(existing, location, name, rg.name);
   const id = resourceId(call.sub, rg.name, NET, 'networkInterfaces', name);
   const props = properties(body);
-  const configs = props['ipConfigurations'];
+  const configs = props.ipConfigurations;
   if (!Array.isArray(configs) || configs.length === 0) {
-    throw badRequest('InvalidRequestFormat', `Network interface ${id} must have at least one IP configuration.`, 'properties.ipConfigurations');
+    throw badRequest(
+      'InvalidRequestFormat',
+      `Network interface ${id} must have at least one IP configuration.`,
+      'properties.ipConfigurations',
+    );
   }
-  if (configs.length > 1) throw badRequest('InvalidRequestFormat', `cloudsim supports one IP configuration per network interface; ${id} has ${configs.length}.`, 'properties.ipConfigurations');
+  if (configs.length > 1)
+    throw badRequest(
+      'InvalidRequestFormat',
+      `cloudsim supports one IP configuration per network interface; ${id} has ${configs.length}.`,
+      'properties.ipConfigurations',
+    );
   const config = obj(configs[0]);
-  const ipConfigName = str(config['name']) ?? 'ipconfig1';
-  const cprops = obj(config['properties']);
-  const subnetRef = obj(cprops['subnet'])['id'];
+  const ipConfigName = str(config.name) ?? 'ipconfig1';
+  const cprops = obj(config.properties);
+  const subnetRef = obj(cprops.subnet).id;
   const found = findSubnet(call, subnetRef);
   if (!found) throw invalidReference(String(subnetRef), id);
   if (found.vnet.location !== location) {
-    throw badRequest('InvalidResourceReference', `Resource ${String(subnetRef)} referenced by resource ${id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`);
+    throw badRequest(
+      'InvalidResourceReference',
+      `Resource ${String(subnetRef)} referenced by resource ${id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+    );
   }
-  const nsgRef = obj(props['networkSecurityGroup'])['id'];
+  const nsgRef = obj(props.networkSecurityGroup).id;
   const nsgId = nsgRef === undefined ? undefined : requireNsg(call, nsgRef, id).id;
   const ipConfigId = `${id}/ipConfigurations/${ipConfigName}`;
-  const pipRef = obj(cprops['publicIPAddress'])['id'];
+  const pipRef = obj(cprops.publicIPAddress).id;
   const pip = pipRef === undefined ? undefined : findPublicIp(call, pipRef);
   if (pipRef !== undefined && !pip) throw invalidReference(String(pipRef), id);
   if (pip && pip.location !== location) throw invalidReference(String(pipRef), id);
   if (pip?.ipConfigurationId && pip.ipConfigurationId.toLowerCase() !== ipConfigId.toLowerCase()) {
-    throw badRequest('PublicIPAddressInUse', `Resource ${String(pipRef)} is already in use by ${pip.ipConfigurationId}; a public IP address can be associated with one IP configuration.`);
+    throw badRequest(
+      'PublicIPAddressInUse',
+      `Resource ${String(pipRef)} is already in use by ${pip.ipConfigurationId}; a public IP address can be associated with one IP configuration.`,
+    );
   }
-  const method = str(cprops['privateIPAllocationMethod']) ?? (cprops['privateIPAddress'] ? 'Static' : 'Dynamic');
-  if (method !== 'Static' && method !== 'Dynamic') throw badRequest('InvalidRequestFormat', `privateIPAllocationMethod must be Static or Dynamic, not ${method}.`, 'privateIPAllocationMethod');
+  const method = str(cprops.privateIPAllocationMethod) ?? (cprops.privateIPAddress ? 'Static' : 'Dynamic');
+  if (method !== 'Static' && method !== 'Dynamic')
+    throw badRequest(
+      'InvalidRequestFormat',
+      `privateIPAllocationMethod must be Static or Dynamic, not ${method}.`,
+      'privateIPAllocationMethod',
+    );
   const sameSubnet = existing && existing.subnetId.toLowerCase() === found.id.toLowerCase();
   const own = sameSubnet ? existing.ip : undefined;
-  const ip = method === 'Static'
-    ? checkStatic(found.subnet, found.id, cprops['privateIPAddress'], id, ipConfigName, own)
-    : (own ?? allocate(found.subnet, id, ipConfigName));
+  const ip =
+    method === 'Static'
+      ? checkStatic(found.subnet, found.id, cprops.privateIPAddress, id, ipConfigName, own)
+      : (own ?? allocate(found.subnet, id, ipConfigName));
   if (existing && !sameSubnet) releaseIp(call.store, existing);
   else if (existing && own !== ip) found.subnet.used.delete(existing.ip);
   found.subnet.used.add(ip);
   const tags = call.store.intern.tagsOf(tagsBody(body));
   const gen = call.store.nextGen();
   const subnetId = call.store.intern.string(found.id);
-  if (existing?.publicIpId && existing.publicIpId.toLowerCase() !== String(pipRef ?? '').toLowerCase()) detachPublicIp(call, existing);
+  if (existing?.publicIpId && existing.publicIpId.toLowerCase() !== String(pipRef ?? '').toLowerCase())
+    detachPublicIp(call, existing);
   if (pip) pip.ipConfigurationId = ipConfigId;
   const publicIpId = pip ? String(pipRef) : undefined;
   let record = existing;
   if (record) {
-    Object.assign(record, { gen, readyAt: call.now + call.networkOpMs, updating: true, tags, subnetId, ip, ipConfigName, allocation: method, nsgId, publicIpId });
+    Object.assign(record, {
+      gen,
+      readyAt: call.now + call.networkOpMs,
+      updating: true,
+      tags,
+      subnetId,
+      ip,
+      ipConfigName,
+      allocation: method,
+      nsgId,
+      publicIpId,
+    });
   } else {
-    record = { name, location, tags, subnetId, ip, ipConfigName, allocation: method, nsgId: nsgId && call.store.intern.string(nsgId), publicIpId, seq: call.store.nextSeq(), gen, readyAt: call.now + call.networkOpMs, createdAt: Date.now() };
+    record = {
+      name,
+      location,
+      tags,
+      subnetId,
+      ip,
+      ipConfigName,
+      allocation: method,
+      nsgId: nsgId && call.store.intern.string(nsgId),
+      publicIpId,
+      seq: call.store.nextSeq(),
+      gen,
+      readyAt: call.now + call.networkOpMs,
+      createdAt: Date.now(),
+    };
     rg.nics.set(name.toLowerCase(), record);
   }
   return putReply(call, 'network', location, 'nic', [name], record, !existing, nicJson(call, rg, record));
 }
 
 /** A NIC with a dynamic address, made by the platform (members of a Flexible scale set). */
-export function createPlatformNic(call: ArmCall, rg: ResourceGroupRecord, name: string, location: string, subnetRef: unknown, tags: NicRecord['tags']): NicRecord {
+export function createPlatformNic(
+  call: ArmCall,
+  rg: ResourceGroupRecord,
+  name: string,
+  location: string,
+  subnetRef: unknown,
+  tags: NicRecord['tags'],
+): NicRecord {
   const id = resourceId(call.sub, rg.name, NET, 'networkInterfaces', name);
   const found = findSubnet(call, subnetRef);
   if (!found || found.vnet.location !== location) throw invalidReference(String(subnetRef), id);
   const ip = allocate(found.subnet, id, 'ipconfig1');
   found.subnet.used.add(ip);
-  const record: NicRecord = { name, location, tags, subnetId: call.store.intern.string(found.id), ip, ipConfigName: 'ipconfig1', allocation: 'Dynamic', seq: call.store.nextSeq(), gen: call.store.nextGen(), readyAt: call.now, createdAt: Date.now() };
+  const record: NicRecord = {
+    name,
+    location,
+    tags,
+    subnetId: call.store.intern.string(found.id),
+    ip,
+    ipConfigName: 'ipconfig1',
+    allocation: 'Dynamic',
+    seq: call.store.nextSeq(),
+    gen: call.store.nextGen(),
+    readyAt: call.now,
+    createdAt: Date.now(),
+  };
   rg.nics.set(name.toLowerCase(), record);
   return record;
 }
@@ -170,7 +297,10 @@ export function deleteNic(call: ArmCall, name: string): ArmReply {
   if (!nic) return { status: 204 };
   const id = resourceId(call.sub, rg.name, NET, 'networkInterfaces', nic.name);
   if (nic.vmId) {
-    throw badRequest('NicInUse', `Network Interface ${id} is used by existing resource ${nic.vmId}. In order to delete the network interface, it must be dissociated from the resource. To learn more, see aka.ms/deletenic.`);
+    throw badRequest(
+      'NicInUse',
+      `Network Interface ${id} is used by existing resource ${nic.vmId}. In order to delete the network interface, it must be dissociated from the resource. To learn more, see aka.ms/deletenic.`,
+    );
   }
   rg.nics.delete(name.toLowerCase());
   releaseIp(call.store, nic);
@@ -186,6 +316,11 @@ export function listNics(call: ArmCall): ArmReply {
 /** Finds a NIC by id reference (from a VM body). */
 export function findNic(call: ArmCall, ref: unknown): NicRecord | undefined {
   const id = parseId(ref);
-  if (!id || id.namespace.toLowerCase() !== 'microsoft.network' || id.rest.length !== 2 || id.rest[0]!.toLowerCase() !== 'networkinterfaces') return undefined;
+  if (
+    id?.namespace.toLowerCase() !== 'microsoft.network' ||
+    id.rest.length !== 2 ||
+    id.rest[0]!.toLowerCase() !== 'networkinterfaces'
+  )
+    return undefined;
   return call.store.group(id.subscription, id.resourceGroup)?.nics.get(id.rest[1]!.toLowerCase());
 }

@@ -1,7 +1,7 @@
-import { isoTime, type ArmCall, type ArmReply, type Json } from './call.js';
+import { type ArmCall, type ArmReply, isoTime, type Json } from './call.js';
 import { ArmError } from './errors.js';
-import { decodeOperation, encodeOperation, retryAfter, type OperationRef } from './lro.js';
-import { provisioningState, type Lifecycle } from './store.js';
+import { decodeOperation, encodeOperation, type OperationRef, retryAfter } from './lro.js';
+import { type Lifecycle, provisioningState } from './store.js';
 
 /** Status of async operations, derived from the state of the resource they follow. */
 
@@ -10,15 +10,24 @@ function target(call: ArmCall, ref: OperationRef): (Lifecycle & { backingPending
   if (!rg) return undefined;
   const [a = '', b = ''] = ref.names.map((n) => n.toLowerCase());
   switch (ref.kind) {
-    case 'rg': return rg;
-    case 'vnet': return rg.vnets.get(a);
-    case 'subnet': return rg.vnets.get(a)?.subnets.get(b);
-    case 'nsg': return rg.nsgs.get(a);
-    case 'rule': return rg.nsgs.get(a)?.rules.get(b);
-    case 'nic': return rg.nics.get(a);
-    case 'pip': return rg.publicIps.get(a);
-    case 'vm': return rg.vms.get(a);
-    case 'vmss': return rg.vmss.get(a);
+    case 'rg':
+      return rg;
+    case 'vnet':
+      return rg.vnets.get(a);
+    case 'subnet':
+      return rg.vnets.get(a)?.subnets.get(b);
+    case 'nsg':
+      return rg.nsgs.get(a);
+    case 'rule':
+      return rg.nsgs.get(a)?.rules.get(b);
+    case 'nic':
+      return rg.nics.get(a);
+    case 'pip':
+      return rg.publicIps.get(a);
+    case 'vm':
+      return rg.vms.get(a);
+    case 'vmss':
+      return rg.vmss.get(a);
   }
 }
 
@@ -31,17 +40,23 @@ interface Status {
 function statusOf(call: ArmCall, ref: OperationRef): Status {
   const record = target(call, ref);
   if (ref.op === 'delete') {
-    if (record && record.gen === ref.gen && record.deleteAt !== undefined) return { status: 'InProgress', remainingMs: record.deleteAt - call.now };
+    if (record && record.gen === ref.gen && record.deleteAt !== undefined)
+      return { status: 'InProgress', remainingMs: record.deleteAt - call.now };
     return { status: 'Succeeded', remainingMs: 0 };
   }
   if (!record) return { status: 'Canceled', remainingMs: 0 };
-  if (record.gen !== ref.gen) return { status: record.deleteAt !== undefined ? 'Canceled' : 'Succeeded', remainingMs: 0 };
+  if (record.gen !== ref.gen)
+    return { status: record.deleteAt !== undefined ? 'Canceled' : 'Succeeded', remainingMs: 0 };
   switch (provisioningState(record, call.now, record.backingPending)) {
     case 'Creating':
-    case 'Updating': return { status: 'InProgress', remainingMs: record.readyAt - call.now };
-    case 'Failed': return { status: 'Failed', error: record.failed, remainingMs: 0 };
-    case 'Deleting': return { status: 'Canceled', remainingMs: 0 };
-    case 'Succeeded': return { status: 'Succeeded', remainingMs: 0 };
+    case 'Updating':
+      return { status: 'InProgress', remainingMs: record.readyAt - call.now };
+    case 'Failed':
+      return { status: 'Failed', error: record.failed, remainingMs: 0 };
+    case 'Deleting':
+      return { status: 'Canceled', remainingMs: 0 };
+    case 'Succeeded':
+      return { status: 'Succeeded', remainingMs: 0 };
   }
 }
 
@@ -55,10 +70,16 @@ function decode(token: string): OperationRef {
 export function operationStatus(call: ArmCall, family: 'compute' | 'network', token: string): ArmReply {
   const ref = decode(token);
   const s = statusOf(call, ref);
-  const body: Json = family === 'compute'
-    ? { startTime: isoTime(ref.started), ...(s.status === 'InProgress' ? {} : { endTime: isoTime(Date.now()) }), status: s.status, name: token }
-    : { status: s.status };
-  if (s.error) body['error'] = s.error;
+  const body: Json =
+    family === 'compute'
+      ? {
+          startTime: isoTime(ref.started),
+          ...(s.status === 'InProgress' ? {} : { endTime: isoTime(Date.now()) }),
+          status: s.status,
+          name: token,
+        }
+      : { status: s.status };
+  if (s.error) body.error = s.error;
   return { status: 200, body, headers: s.status === 'InProgress' ? { 'retry-after': retryAfter(s.remainingMs) } : {} };
 }
 
@@ -70,7 +91,10 @@ export function operationResult(call: ArmCall, token: string): ArmReply {
   const ref = decode(token);
   const s = statusOf(call, ref);
   if (s.status === 'InProgress') {
-    return { status: 202, headers: { location: call.request.url.toString(), 'retry-after': retryAfter(s.remainingMs) } };
+    return {
+      status: 202,
+      headers: { location: call.request.url.toString(), 'retry-after': retryAfter(s.remainingMs) },
+    };
   }
   if (s.status === 'Failed' && s.error) return { status: 409, body: { error: s.error } };
   return { status: 200 };

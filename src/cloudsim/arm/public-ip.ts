@@ -1,10 +1,20 @@
-import { jsonBody, obj, requireGroup, str, type ArmCall, type ArmReply, type Json, groupsInScope } from './call.js';
-import { formatIp } from './cidr.js';
+import { type ArmCall, type ArmReply, groupsInScope, type Json, jsonBody, obj, requireGroup, str } from './call.js';
 import { ZONES } from './catalog.js';
-import { bodyLocation, checkName, checkSameLocation, deleteReply, etag, page, properties, putReply, tagsBody } from './common.js';
+import { formatIp } from './cidr.js';
+import {
+  bodyLocation,
+  checkName,
+  checkSameLocation,
+  deleteReply,
+  etag,
+  page,
+  properties,
+  putReply,
+  tagsBody,
+} from './common.js';
 import { badRequest, conflict, invalidParameter, resourceNotFound } from './errors.js';
 import { parseId, resourceId } from './route.js';
-import { derivedUuid, provisioningState, type PublicIpRecord, type ResourceGroupRecord } from './store.js';
+import { derivedUuid, type PublicIpRecord, provisioningState, type ResourceGroupRecord } from './store.js';
 
 /** Public IP addresses (Microsoft.Network/publicIPAddresses), associated with a NIC's IP configuration. */
 const NET = 'Microsoft.Network';
@@ -21,8 +31,8 @@ function pipJson(call: ArmCall, rg: ResourceGroupRecord, p: PublicIpRecord): Jso
     ipTags: [],
   };
   // A Dynamic address exists only while it is associated, as in Azure.
-  if (p.allocation === 'Static' || p.ipConfigurationId) props['ipAddress'] = formatIp(p.address);
-  if (p.ipConfigurationId) props['ipConfiguration'] = { id: p.ipConfigurationId };
+  if (p.allocation === 'Static' || p.ipConfigurationId) props.ipAddress = formatIp(p.address);
+  if (p.ipConfigurationId) props.ipConfiguration = { id: p.ipConfigurationId };
   return {
     name: p.name,
     id: resourceId(call.sub, rg.name, NET, 'publicIPAddresses', p.name),
@@ -43,25 +53,48 @@ export function putPublicIp(call: ArmCall, name: string): ArmReply {
   const location = bodyLocation(body, 'Microsoft.Network/publicIPAddresses');
   const existing = rg.publicIps.get(name.toLowerCase());
   checkSameLocation(existing, location, name, rg.name);
-  const skuName = str(obj(body['sku'])['name']) ?? 'Standard';
-  if (skuName !== 'Standard' && skuName !== 'Basic') throw invalidParameter('sku.name', `The public IP SKU ${skuName} is not valid; use Standard.`);
+  const skuName = str(obj(body.sku).name) ?? 'Standard';
+  if (skuName !== 'Standard' && skuName !== 'Basic')
+    throw invalidParameter('sku.name', `The public IP SKU ${skuName} is not valid; use Standard.`);
   const props = properties(body);
-  const allocation = str(props['publicIPAllocationMethod']) ?? (skuName === 'Standard' ? 'Static' : 'Dynamic');
-  if (allocation !== 'Static' && allocation !== 'Dynamic') throw invalidParameter('publicIPAllocationMethod', `publicIPAllocationMethod must be Static or Dynamic, not ${allocation}.`);
+  const allocation = str(props.publicIPAllocationMethod) ?? (skuName === 'Standard' ? 'Static' : 'Dynamic');
+  if (allocation !== 'Static' && allocation !== 'Dynamic')
+    throw invalidParameter(
+      'publicIPAllocationMethod',
+      `publicIPAllocationMethod must be Static or Dynamic, not ${allocation}.`,
+    );
   if (skuName === 'Standard' && allocation === 'Dynamic') {
-    throw badRequest('StandardSkuPublicIPAddressesCannotHaveDynamicAllocation', `Standard sku publicIp /subscriptions/${call.sub}/resourceGroups/${rg.name}/providers/Microsoft.Network/publicIPAddresses/${name} must have AllocationMethod set to Static.`);
+    throw badRequest(
+      'StandardSkuPublicIPAddressesCannotHaveDynamicAllocation',
+      `Standard sku publicIp /subscriptions/${call.sub}/resourceGroups/${rg.name}/providers/Microsoft.Network/publicIPAddresses/${name} must have AllocationMethod set to Static.`,
+    );
   }
-  const zones = Array.isArray(body['zones']) ? (body['zones'] as unknown[]).map(String) : undefined;
-  if (zones?.some((z) => !(ZONES as readonly string[]).includes(z))) throw invalidParameter('zones', `The zones ${JSON.stringify(zones)} are not valid in location '${location}'.`);
-  if (existing && existing.sku !== skuName) throw conflict('PropertyChangeNotAllowed', "Changing property 'sku' is not allowed.", 'sku');
-  if (existing && JSON.stringify(existing.zones ?? []) !== JSON.stringify(zones ?? [])) throw conflict('PropertyChangeNotAllowed', "Changing property 'zones' is not allowed.", 'zones');
+  const zones = Array.isArray(body.zones) ? (body.zones as unknown[]).map(String) : undefined;
+  if (zones?.some((z) => !(ZONES as readonly string[]).includes(z)))
+    throw invalidParameter('zones', `The zones ${JSON.stringify(zones)} are not valid in location '${location}'.`);
+  if (existing && existing.sku !== skuName)
+    throw conflict('PropertyChangeNotAllowed', "Changing property 'sku' is not allowed.", 'sku');
+  if (existing && JSON.stringify(existing.zones ?? []) !== JSON.stringify(zones ?? []))
+    throw conflict('PropertyChangeNotAllowed', "Changing property 'zones' is not allowed.", 'zones');
   const tags = call.store.intern.tagsOf(tagsBody(body));
   const gen = call.store.nextGen();
   let record = existing;
   if (record) {
     Object.assign(record, { gen, tags, allocation, updating: true, readyAt: call.now + call.networkOpMs });
   } else {
-    record = { name, location, tags, sku: skuName, allocation, zones, address: call.store.nextPublicAddress(), seq: call.store.nextSeq(), gen, readyAt: call.now + call.networkOpMs, createdAt: Date.now() };
+    record = {
+      name,
+      location,
+      tags,
+      sku: skuName,
+      allocation,
+      zones,
+      address: call.store.nextPublicAddress(),
+      seq: call.store.nextSeq(),
+      gen,
+      readyAt: call.now + call.networkOpMs,
+      createdAt: Date.now(),
+    };
     rg.publicIps.set(name.toLowerCase(), record);
   }
   return putReply(call, 'network', location, 'pip', [name], record, !existing, pipJson(call, rg, record));
@@ -80,7 +113,10 @@ export function deletePublicIp(call: ArmCall, name: string): ArmReply {
   if (!p) return { status: 204 };
   if (p.ipConfigurationId) {
     const id = resourceId(call.sub, rg.name, NET, 'publicIPAddresses', p.name);
-    throw badRequest('PublicIPAddressCannotBeDeleted', `Public IP address ${id} can not be deleted since it is still allocated to resource ${p.ipConfigurationId}. In order to delete the public IP, disassociate/detach the Public IP address from the resource. To learn how to do this, see aka.ms/deletepublicip.`);
+    throw badRequest(
+      'PublicIPAddressCannotBeDeleted',
+      `Public IP address ${id} can not be deleted since it is still allocated to resource ${p.ipConfigurationId}. In order to delete the public IP, disassociate/detach the Public IP address from the resource. To learn how to do this, see aka.ms/deletepublicip.`,
+    );
   }
   rg.publicIps.delete(name.toLowerCase());
   return deleteReply(call, 'network', p.location, 'pip', [name], p.gen, 0);
@@ -95,6 +131,11 @@ export function listPublicIps(call: ArmCall): ArmReply {
 /** Resolves a public IP id reference (from a NIC body). */
 export function findPublicIp(call: ArmCall, ref: unknown): PublicIpRecord | undefined {
   const id = parseId(ref);
-  if (!id || id.namespace.toLowerCase() !== 'microsoft.network' || id.rest.length !== 2 || id.rest[0]!.toLowerCase() !== 'publicipaddresses') return undefined;
+  if (
+    id?.namespace.toLowerCase() !== 'microsoft.network' ||
+    id.rest.length !== 2 ||
+    id.rest[0]!.toLowerCase() !== 'publicipaddresses'
+  )
+    return undefined;
   return call.store.group(id.subscription, id.resourceGroup)?.publicIps.get(id.rest[1]!.toLowerCase());
 }

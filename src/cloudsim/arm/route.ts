@@ -26,7 +26,10 @@ export function wellEncoded(pathname: string): boolean {
 
 export function parseRoute(pathname: string): ArmRoute | undefined {
   if (!wellEncoded(pathname)) return undefined;
-  const parts = pathname.split('/').filter((p) => p.length > 0).map((p) => decodeURIComponent(p));
+  const parts = pathname
+    .split('/')
+    .filter((p) => p.length > 0)
+    .map((p) => decodeURIComponent(p));
   let i = 0;
   let subscription: string | undefined;
   let resourceGroup: string | undefined;
@@ -42,7 +45,14 @@ export function parseRoute(pathname: string): ArmRoute | undefined {
     }
   }
   if (parts[i]?.toLowerCase() === 'providers' && parts[i + 1] !== undefined) {
-    return { subscription, resourceGroup, groupsCollection, namespace: parts[i + 1], rest: parts.slice(i + 2), tail: [] };
+    return {
+      subscription,
+      resourceGroup,
+      groupsCollection,
+      namespace: parts[i + 1],
+      rest: parts.slice(i + 2),
+      tail: [],
+    };
   }
   return { subscription, resourceGroup, groupsCollection, rest: [], tail: parts.slice(i) };
 }
@@ -59,7 +69,12 @@ export function parseId(id: unknown): IdRef | undefined {
   if (typeof id !== 'string') return undefined;
   const route = parseRoute(id);
   if (!route?.subscription || !route.resourceGroup || !route.namespace) return undefined;
-  return { subscription: route.subscription, resourceGroup: route.resourceGroup, namespace: route.namespace, rest: route.rest };
+  return {
+    subscription: route.subscription,
+    resourceGroup: route.resourceGroup,
+    namespace: route.namespace,
+    rest: route.rest,
+  };
 }
 
 export function groupId(sub: string, rg: string): string {

@@ -256,6 +256,25 @@ export class ArmStore {
   }
 }
 
-export function newResourceGroup(name: string, location: string, tags: Tags, gen: number, now: number): ResourceGroupRecord {
-  return { name, location, tags, gen, readyAt: now, createdAt: Date.now(), vnets: new Map(), nsgs: new Map(), nics: new Map(), publicIps: new Map(), vms: new Map(), vmss: new Map() };
+export function newResourceGroup(
+  name: string,
+  location: string,
+  tags: Tags,
+  gen: number,
+  now: number,
+): ResourceGroupRecord {
+  return {
+    name,
+    location,
+    tags,
+    gen,
+    readyAt: now,
+    createdAt: Date.now(),
+    vnets: new Map(),
+    nsgs: new Map(),
+    nics: new Map(),
+    publicIps: new Map(),
+    vms: new Map(),
+    vmss: new Map(),
+  };
 }

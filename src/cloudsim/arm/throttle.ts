@@ -30,11 +30,21 @@ function retryAfterSeconds(ms: number): string {
  * Takes a token for the call or throws the 429 ARM answers. `putVm` adds the Compute resource provider's own
  * bucket, whose throttling error comes from Compute (OperationNotAllowed / TooManyRequests), not from ARM.
  */
-export function throttle(context: SimContext, principal: string, subscription: string, kind: ArmCallKind, putVm: boolean): ThrottleResult {
+export function throttle(
+  context: SimContext,
+  principal: string,
+  subscription: string,
+  kind: ArmCallKind,
+  putVm: boolean,
+): ThrottleResult {
   const factor = scale(context);
   if (factor === undefined) return { headers: {} };
   const spec = ARM_BUCKETS[kind];
-  const bucket = context.buckets.get(`azure/${principal}/${kind}`, Math.max(1, spec.capacity * factor), spec.refill * factor);
+  const bucket = context.buckets.get(
+    `azure/${principal}/${kind}`,
+    Math.max(1, spec.capacity * factor),
+    spec.refill * factor,
+  );
   const header = `x-ms-ratelimit-remaining-subscription-${kind}`;
   if (!bucket.tryTake()) {
     const wait = bucket.msUntil();
@@ -47,16 +57,35 @@ export function throttle(context: SimContext, principal: string, subscription: s
   }
   const headers: Record<string, string> = { [header]: String(Math.floor(bucket.available)) };
   if (putVm) {
-    const vmBucket = context.buckets.get(`azure/${subscription.toLowerCase()}/PutVM`, Math.max(1, PUT_VM.capacity * factor), PUT_VM.refill * factor);
+    const vmBucket = context.buckets.get(
+      `azure/${subscription.toLowerCase()}/PutVM`,
+      Math.max(1, PUT_VM.capacity * factor),
+      PUT_VM.refill * factor,
+    );
     const allowed = Math.round(PUT_VM.capacity * factor);
     if (!vmBucket.tryTake()) {
       const wait = vmBucket.msUntil();
-      throw new ArmError(429, 'OperationNotAllowed', 'The server rejected the request because too many requests have been received for this subscription.', {
-        details: [{ code: 'TooManyRequests', target: 'PutVMSubscriptionMaximum', message: JSON.stringify({ operationGroup: 'PutVMSubscriptionMaximum', allowedRequestCount: allowed }) }],
-        headers: { 'retry-after': retryAfterSeconds(wait), 'x-ms-ratelimit-remaining-resource': 'Microsoft.Compute/PutVMSubscriptionMaximum;0' },
-      });
+      throw new ArmError(
+        429,
+        'OperationNotAllowed',
+        'The server rejected the request because too many requests have been received for this subscription.',
+        {
+          details: [
+            {
+              code: 'TooManyRequests',
+              target: 'PutVMSubscriptionMaximum',
+              message: JSON.stringify({ operationGroup: 'PutVMSubscriptionMaximum', allowedRequestCount: allowed }),
+            },
+          ],
+          headers: {
+            'retry-after': retryAfterSeconds(wait),
+            'x-ms-ratelimit-remaining-resource': 'Microsoft.Compute/PutVMSubscriptionMaximum;0',
+          },
+        },
+      );
     }
-    headers['x-ms-ratelimit-remaining-resource'] = `Microsoft.Compute/PutVMSubscriptionMaximum;${Math.floor(vmBucket.available)}`;
+    headers['x-ms-ratelimit-remaining-resource'] =
+      `Microsoft.Compute/PutVMSubscriptionMaximum;${Math.floor(vmBucket.available)}`;
   }
   return { headers };
 }

@@ -96,7 +96,15 @@ export interface VmBacking {
    * `privateIp` is the address the sim allocated (or the client asked for) and `subnetCidr` the cloud subnet it
    * belongs to; `name` becomes the VM's hostname.
    */
-  start(vm: { cloud: SimCloud; id: string; name: string; privateIp?: string; subnetCidr?: string; userData: string; tags: Readonly<Record<string, string>> }): Promise<{ privateIp: string }>;
+  start(vm: {
+    cloud: SimCloud;
+    id: string;
+    name: string;
+    privateIp?: string;
+    subnetCidr?: string;
+    userData: string;
+    tags: Readonly<Record<string, string>>;
+  }): Promise<{ privateIp: string }>;
   stop(vm: { cloud: SimCloud; id: string }): Promise<void>;
   /** Removes every VM the backing still runs (and what it set up for them); called by the sim's stop() for a backing it made. */
   close?(): Promise<void>;
@@ -110,7 +118,13 @@ export interface SimContext {
   /** Monotonic milliseconds; injectable for tests. */
   now(): number;
   /** Consumes the first matching fault rule of `kind`, if any. */
-  takeFault(match: { cloud: SimCloud; kind: FaultRule['kind']; zone?: string; region?: string; instanceType?: string }): FaultRule | undefined;
+  takeFault(match: {
+    cloud: SimCloud;
+    kind: FaultRule['kind'];
+    zone?: string;
+    region?: string;
+    instanceType?: string;
+  }): FaultRule | undefined;
   readonly backing?: VmBacking;
 }
 

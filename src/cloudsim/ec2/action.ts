@@ -1,5 +1,5 @@
-import { Ec2Error } from './errors.js';
 import type { SimContext } from '../core/types.js';
+import { Ec2Error } from './errors.js';
 import type { QueryParams } from './query.js';
 import type { Ec2Store } from './store.js';
 import type { XmlValue } from './xml.js';
@@ -18,7 +18,12 @@ export type ActionResult = Record<string, XmlValue>;
 export type ActionHandler = (ctx: ActionContext) => ActionResult | Promise<ActionResult>;
 
 /** MaxResults/NextToken paging over an already filtered list (small resource kinds; instances page by seq). */
-export function page<T>(ctx: ActionContext, items: readonly T[], min: number, max: number): { items: T[]; nextToken?: string } {
+export function page<T>(
+  ctx: ActionContext,
+  items: readonly T[],
+  min: number,
+  max: number,
+): { items: T[]; nextToken?: string } {
   const size = ctx.params.int('MaxResults', min, max);
   const token = ctx.params.str('NextToken');
   let start = 0;
@@ -31,8 +36,8 @@ export function page<T>(ctx: ActionContext, items: readonly T[], min: number, ma
   return { items: items.slice(start, end), nextToken: end < items.length ? encodeToken(end) : undefined };
 }
 
-
-const invalidToken = () => new Ec2Error('InvalidPaginationToken', 'The specified pagination token is not valid or is expired.');
+const invalidToken = () =>
+  new Ec2Error('InvalidPaginationToken', 'The specified pagination token is not valid or is expired.');
 
 export function encodeToken(n: number): string {
   return Buffer.from(JSON.stringify({ p: n }), 'utf8').toString('base64url');

@@ -21,20 +21,47 @@ export function authenticate(request: SimRequest): Caller {
     if (!header.startsWith('AWS4-HMAC-SHA256 ')) {
       throw new Ec2Error('AuthFailure', 'AWS was not able to validate the provided access credentials');
     }
-    const fields = new Map(header.slice(17).split(',').map((f) => { const [k, ...v] = f.trim().split('='); return [k ?? '', v.join('=')]; }));
+    const fields = new Map(
+      header
+        .slice(17)
+        .split(',')
+        .map((f) => {
+          const [k, ...v] = f.trim().split('=');
+          return [k ?? '', v.join('=')];
+        }),
+    );
     if (!fields.get('SignedHeaders') || !fields.get('Signature')) {
-      throw new Ec2Error('IncompleteSignature', "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.", 400);
+      throw new Ec2Error(
+        'IncompleteSignature',
+        "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.",
+        400,
+      );
     }
     credential = fields.get('Credential');
-  } else if (request.url.searchParams.get('X-Amz-Algorithm') === 'AWS4-HMAC-SHA256' && request.url.searchParams.get('X-Amz-Signature')) {
+  } else if (
+    request.url.searchParams.get('X-Amz-Algorithm') === 'AWS4-HMAC-SHA256' &&
+    request.url.searchParams.get('X-Amz-Signature')
+  ) {
     credential = request.url.searchParams.get('X-Amz-Credential') ?? undefined;
   } else {
-    throw new Ec2Error('MissingAuthenticationToken', 'The request must contain either a valid (registered) AWS access key ID or X.509 certificate.');
+    throw new Ec2Error(
+      'MissingAuthenticationToken',
+      'The request must contain either a valid (registered) AWS access key ID or X.509 certificate.',
+    );
   }
   const scope = credential ? CREDENTIAL.exec(credential) : null;
-  if (!scope) throw new Ec2Error('IncompleteSignature', `Credential '${credential ?? ''}' is not of the form <access key>/<yyyymmdd>/<region>/ec2/aws4_request`, 400);
+  if (!scope)
+    throw new Ec2Error(
+      'IncompleteSignature',
+      `Credential '${credential ?? ''}' is not of the form <access key>/<yyyymmdd>/<region>/ec2/aws4_request`,
+      400,
+    );
   const [, accessKeyId, , region, service] = scope as unknown as [string, string, string, string, string];
   if (service !== 'ec2') throw new Ec2Error('AuthFailure', `Credential should be scoped to correct service: 'ec2'.`);
-  if (!REGIONS.includes(region)) throw new Ec2Error('AuthFailure', `Credential should be scoped to a valid region, not '${region}'. Simulated regions: ${REGIONS.join(', ')}.`);
+  if (!REGIONS.includes(region))
+    throw new Ec2Error(
+      'AuthFailure',
+      `Credential should be scoped to a valid region, not '${region}'. Simulated regions: ${REGIONS.join(', ')}.`,
+    );
   return { accessKeyId, region };
 }

@@ -11,7 +11,7 @@ export function parseIp(ip: string): number | undefined {
   if (!m) return undefined;
   const parts = m.slice(1).map(Number);
   if (parts.some((p) => p > 255)) return undefined;
-  return (((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0);
+  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
 }
 
 export const formatIp = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
@@ -30,8 +30,10 @@ export function parseCidr(text: string): Cidr | undefined {
 
 export const formatCidr = (c: Cidr): string => `${formatIp(c.base)}/${c.prefix}`;
 export const contains = (outer: Cidr, ip: number): boolean => ip >= outer.base && ip < outer.base + outer.size;
-export const within = (outer: Cidr, inner: Cidr): boolean => inner.base >= outer.base && inner.base + inner.size <= outer.base + outer.size;
+export const within = (outer: Cidr, inner: Cidr): boolean =>
+  inner.base >= outer.base && inner.base + inner.size <= outer.base + outer.size;
 export const overlaps = (a: Cidr, b: Cidr): boolean => a.base < b.base + b.size && b.base < a.base + a.size;
 
 /** AWS keeps the first four addresses of a subnet and its last one. */
-export const isReserved = (subnet: Cidr, ip: number): boolean => ip - subnet.base < 4 || ip === subnet.base + subnet.size - 1;
+export const isReserved = (subnet: Cidr, ip: number): boolean =>
+  ip - subnet.base < 4 || ip === subnet.base + subnet.size - 1;

@@ -13,7 +13,11 @@ const STATUS: Readonly<Record<string, number>> = {
 /** An EC2 API error: becomes the `<Response><Errors>` XML with the status the real service uses. */
 export class Ec2Error extends Error {
   readonly status: number;
-  constructor(readonly code: string, message: string, status?: number) {
+  constructor(
+    readonly code: string,
+    message: string,
+    status?: number,
+  ) {
     super(message);
     this.status = status ?? STATUS[code] ?? 400;
   }

@@ -13,11 +13,25 @@ export interface Filter<T> {
 function valueMatcher(values: readonly string[]): (v: string) => boolean {
   // EC2 filter values accept `*` and `?` wildcards; plain values are the common case, keep them a Set lookup.
   const plain = new Set(values.filter((v) => !/[*?]/.test(v)));
-  const patterns = values.filter((v) => /[*?]/.test(v)).map((v) => new RegExp(`^${v.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's'));
+  const patterns = values
+    .filter((v) => /[*?]/.test(v))
+    .map(
+      (v) =>
+        new RegExp(
+          `^${v
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '.*')
+            .replace(/\?/g, '.')}$`,
+          's',
+        ),
+    );
   return (v) => plain.has(v) || patterns.some((p) => p.test(v));
 }
 
-function tagsFilter<T extends { tags: Tags }>(name: string, values: (v: string) => boolean): ((r: T) => boolean) | undefined {
+function tagsFilter<T extends { tags: Tags }>(
+  name: string,
+  values: (v: string) => boolean,
+): ((r: T) => boolean) | undefined {
   if (name.startsWith('tag:')) {
     const key = name.slice(4);
     return byTagList((tags) => tags.some(([k, v]) => k === key && values(v)));
@@ -41,7 +55,10 @@ function byTagList<T extends { tags: Tags }>(test: (tags: Tags) => boolean): (r:
 }
 
 /** `Filter.N.Name` / `Filter.N.Value.M` → one predicate (AND across filters, OR across a filter's values). */
-export function parseFilters<T extends { tags: Tags }>(params: QueryParams, fields: FilterFields<T>): Filter<T> | undefined {
+export function parseFilters<T extends { tags: Tags }>(
+  params: QueryParams,
+  fields: FilterFields<T>,
+): Filter<T> | undefined {
   const tests = params.list('Filter').map((f) => {
     const name = f.required('Name');
     const values = valueMatcher(f.strList('Value'));

@@ -29,7 +29,12 @@ const tagCache = new WeakMap<Tags, string>();
 function launchXml(store: Ec2Store, l: Launch, createdAt: number): LaunchXml {
   let cached = launchCache.get(l);
   if (cached) return cached;
-  const groups = l.groupIds.map((id) => `<item><groupId>${id}</groupId><groupName>${escapeXml(store.groups.get(id)?.name ?? id)}</groupName></item>`).join('');
+  const groups = l.groupIds
+    .map(
+      (id) =>
+        `<item><groupId>${id}</groupId><groupName>${escapeXml(store.groups.get(id)?.name ?? id)}</groupName></item>`,
+    )
+    .join('');
   const metadata = (state: string) =>
     `<metadataOptions><state>${state}</state><httpTokens>${l.metadata.httpTokens}</httpTokens><httpPutResponseHopLimit>${l.metadata.hopLimit}</httpPutResponseHopLimit>` +
     `<httpEndpoint>${l.metadata.httpEndpoint}</httpEndpoint><httpProtocolIpv6>disabled</httpProtocolIpv6><instanceMetadataTags>${l.metadata.instanceMetadataTags}</instanceMetadataTags></metadataOptions>`;
@@ -38,7 +43,8 @@ function launchXml(store: Ec2Store, l: Launch, createdAt: number): LaunchXml {
     placement: `<instanceType>${l.instanceType}</instanceType>`,
     network: `<subnetId>${l.subnetId}</subnetId><vpcId>${l.vpcId}</vpcId>`,
     groups,
-    tail: `<architecture>${instanceType(l.instanceType)?.arch ?? 'x86_64'}</architecture><rootDeviceType>ebs</rootDeviceType><rootDeviceName>/dev/sda1</rootDeviceName>` +
+    tail:
+      `<architecture>${instanceType(l.instanceType)?.arch ?? 'x86_64'}</architecture><rootDeviceType>ebs</rootDeviceType><rootDeviceName>/dev/sda1</rootDeviceName>` +
       `<blockDeviceMapping/><virtualizationType>hvm</virtualizationType><clientToken>${escapeXml(l.clientToken ?? '')}</clientToken>`,
     metadataPending: metadata('pending'),
     metadataApplied: metadata('applied'),
@@ -82,7 +88,16 @@ const rendered = new WeakMap<Ec2Instance, Rendered>();
  */
 export function instanceXml(store: Ec2Store, i: Ec2Instance, state: InstanceState): RawXml {
   const r = rendered.get(i);
-  if (r && r.state === state && r.tags === i.tags && r.ip === i.ip && r.publicIp === i.publicIp && r.endedAt === i.endedAt && r.reason === i.reason) return r.xml;
+  if (
+    r &&
+    r.state === state &&
+    r.tags === i.tags &&
+    r.ip === i.ip &&
+    r.publicIp === i.publicIp &&
+    r.endedAt === i.endedAt &&
+    r.reason === i.reason
+  )
+    return r.xml;
   const xml = RawXml.measured(renderInstanceXml(store, i, state));
   rendered.set(i, { state, tags: i.tags, ip: i.ip, publicIp: i.publicIp, endedAt: i.endedAt, reason: i.reason, xml });
   return xml;
@@ -95,23 +110,32 @@ export function renderInstanceXml(store: Ec2Store, i: Ec2Instance, state: Instan
   const gone = state.name === 'terminated';
   const ip = gone ? undefined : formatIp(i.ip);
   const publicIp = i.publicIp !== undefined && state.name === 'running' ? formatIp(i.publicIp) : undefined;
-  const privateDns = ip ? `ip-${dashed(ip)}.${l.region === 'us-east-1' ? 'ec2.internal' : `${l.region}.compute.internal`}` : '';
+  const privateDns = ip
+    ? `ip-${dashed(ip)}.${l.region === 'us-east-1' ? 'ec2.internal' : `${l.region}.compute.internal`}`
+    : '';
   const publicDns = publicIp ? `ec2-${dashed(publicIp)}.compute-1.amazonaws.com` : '';
   const launchTime = i.createdAt === lx.launchTimeMs ? lx.launchTime : new Date(i.createdAt).toISOString();
   const userShutdown = i.reason === 'Client.UserInitiatedShutdown';
-  const reason = userShutdown ? `User initiated (${new Date(i.endedAt!).toISOString().replace('T', ' ').slice(0, 19)} GMT)` : '';
+  const reason = userShutdown
+    ? `User initiated (${new Date(i.endedAt!).toISOString().replace('T', ' ').slice(0, 19)} GMT)`
+    : '';
   const stateReason = i.reason
     ? `<stateReason><code>${i.reason}</code><message>${i.reason}: ${userShutdown ? 'User initiated shutdown' : i.reason === 'Server.InternalError' ? 'Internal error on launch' : 'Insufficient capacity.'}</message></stateReason>`
-    : state.name === 'pending' ? '<stateReason><code>pending</code><message>pending</message></stateReason>' : '';
+    : state.name === 'pending'
+      ? '<stateReason><code>pending</code><message>pending</message></stateReason>'
+      : '';
   const eniId = i.id.slice(2);
-  const association = publicIp ? `<association><publicIp>${publicIp}</publicIp><publicDnsName>${publicDns}</publicDnsName><ipOwnerId>amazon</ipOwnerId></association>` : '';
-  const eni = gone ? '<networkInterfaceSet/>' :
-    `<networkInterfaceSet><item><networkInterfaceId>eni-${eniId}</networkInterfaceId>${lx.network}<description/><ownerId>${ACCOUNT_ID}</ownerId><status>in-use</status>` +
-    `<privateIpAddress>${ip}</privateIpAddress><privateDnsName>${privateDns}</privateDnsName><sourceDestCheck>true</sourceDestCheck><groupSet>${lx.groups}</groupSet>` +
-    `<attachment><attachmentId>eni-attach-${eniId}</attachmentId><deviceIndex>0</deviceIndex><status>attached</status><attachTime>${launchTime}</attachTime>` +
-    `<deleteOnTermination>true</deleteOnTermination><networkCardIndex>0</networkCardIndex></attachment>${association}` +
-    `<privateIpAddressesSet><item><privateIpAddress>${ip}</privateIpAddress><privateDnsName>${privateDns}</privateDnsName><primary>true</primary>${association}</item></privateIpAddressesSet>` +
-    `<ipv6AddressesSet/><interfaceType>interface</interfaceType></item></networkInterfaceSet>`;
+  const association = publicIp
+    ? `<association><publicIp>${publicIp}</publicIp><publicDnsName>${publicDns}</publicDnsName><ipOwnerId>amazon</ipOwnerId></association>`
+    : '';
+  const eni = gone
+    ? '<networkInterfaceSet/>'
+    : `<networkInterfaceSet><item><networkInterfaceId>eni-${eniId}</networkInterfaceId>${lx.network}<description/><ownerId>${ACCOUNT_ID}</ownerId><status>in-use</status>` +
+      `<privateIpAddress>${ip}</privateIpAddress><privateDnsName>${privateDns}</privateDnsName><sourceDestCheck>true</sourceDestCheck><groupSet>${lx.groups}</groupSet>` +
+      `<attachment><attachmentId>eni-attach-${eniId}</attachmentId><deviceIndex>0</deviceIndex><status>attached</status><attachTime>${launchTime}</attachTime>` +
+      `<deleteOnTermination>true</deleteOnTermination><networkCardIndex>0</networkCardIndex></attachment>${association}` +
+      `<privateIpAddressesSet><item><privateIpAddress>${ip}</privateIpAddress><privateDnsName>${privateDns}</privateDnsName><primary>true</primary>${association}</item></privateIpAddressesSet>` +
+      `<ipv6AddressesSet/><interfaceType>interface</interfaceType></item></networkInterfaceSet>`;
   return (
     `<instanceId>${i.id}</instanceId>${lx.image}<instanceState><code>${state.code}</code><name>${state.name}</name></instanceState>` +
     `<privateDnsName>${privateDns}</privateDnsName><dnsName>${publicDns}</dnsName><reason>${reason}</reason><amiLaunchIndex>${i.index}</amiLaunchIndex>` +

@@ -1,11 +1,20 @@
-import { decodeToken, encodeToken, type ActionContext, type ActionHandler } from './action.js';
+import { type ActionContext, type ActionHandler, decodeToken, encodeToken } from './action.js';
 import { ACCOUNT_ID } from './catalog.js';
-import { instanceXml, renderInstanceXml } from './instance-xml.js';
 import { formatIp } from './cidr.js';
 import { checkId, Ec2Error, notFound } from './errors.js';
-import { parseFilters, type FilterFields } from './filters.js';
+import { type FilterFields, parseFilters } from './filters.js';
+import { instanceXml, renderInstanceXml } from './instance-xml.js';
+import {
+  allocateAddresses,
+  clientToken,
+  createInstances,
+  grantCapacity,
+  mergeTemplate,
+  remember,
+  replay,
+  resolveLaunch,
+} from './launch.js';
 import { parseLaunchData } from './launch-spec.js';
-import { allocateAddresses, clientToken, createInstances, grantCapacity, mergeTemplate, remember, replay, resolveLaunch } from './launch.js';
 import { resolveTemplate } from './launch-templates.js';
 import type { Ec2Instance } from './model.js';
 import { RawXml, type XmlValue } from './xml.js';
@@ -44,14 +53,32 @@ export const runInstances: ActionHandler = (ctx) => {
   const min = params.int('MinCount');
   if (max === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter MaxCount');
   if (min === undefined) throw new Ec2Error('MissingParameter', 'The request must contain the parameter MinCount');
-  if (min < 1) throw new Ec2Error('InvalidParameterValue', `Value (${min}) for parameter minCount is invalid. Expected a value greater than 0.`);
-  if (max < min) throw new Ec2Error('InvalidParameterValue', `Value (${max}) for parameter maxCount is invalid. MaxCount must be greater than or equal to MinCount (${min}).`);
+  if (min < 1)
+    throw new Ec2Error(
+      'InvalidParameterValue',
+      `Value (${min}) for parameter minCount is invalid. Expected a value greater than 0.`,
+    );
+  if (max < min)
+    throw new Ec2Error(
+      'InvalidParameterValue',
+      `Value (${max}) for parameter maxCount is invalid. MaxCount must be greater than or equal to MinCount (${min}).`,
+    );
   const token = clientToken(ctx);
   const previous = replay(ctx, 'RunInstances', token);
-  if (previous !== undefined) return reservationResult(ctx, ctx.store.order.filter((i) => i.launch.reservationId === previous));
+  if (previous !== undefined)
+    return reservationResult(
+      ctx,
+      ctx.store.order.filter((i) => i.launch.reservationId === previous),
+    );
 
   const ltSpec = params.struct('LaunchTemplate');
-  const template = ltSpec ? resolveTemplate(ctx, { id: ltSpec.str('LaunchTemplateId'), name: ltSpec.str('LaunchTemplateName'), version: ltSpec.str('Version') }) : undefined;
+  const template = ltSpec
+    ? resolveTemplate(ctx, {
+        id: ltSpec.str('LaunchTemplateId'),
+        name: ltSpec.str('LaunchTemplateName'),
+        version: ltSpec.str('Version'),
+      })
+    : undefined;
   const { privateIp, ...data } = parseLaunchData(params);
   const input = mergeTemplate(template, {
     ...data,
@@ -62,7 +89,10 @@ export const runInstances: ActionHandler = (ctx) => {
   });
   const plan = resolveLaunch(ctx, input);
   if (privateIp !== undefined && max > 1) {
-    throw new Ec2Error('InvalidParameterCombination', 'Cannot specify a private IP address when launching more than one instance (MaxCount > 1).');
+    throw new Ec2Error(
+      'InvalidParameterCombination',
+      'Cannot specify a private IP address when launching more than one instance (MaxCount > 1).',
+    );
   }
   const grant = grantCapacity(ctx, plan, min, max);
   ctx.limiter.takeInstances(ctx.account, ctx.region, grant.count);
@@ -94,9 +124,16 @@ export const describeInstances: ActionHandler = (ctx) => {
   const { params, store } = ctx;
   const ids = params.strList('InstanceId');
   const size = params.int('MaxResults');
-  if (ids.length && size !== undefined) throw new Ec2Error('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+  if (ids.length && size !== undefined)
+    throw new Ec2Error(
+      'InvalidParameterCombination',
+      'The parameter instancesSet cannot be used with the parameter maxResults',
+    );
   if (size !== undefined && (size < 5 || size > 1000)) {
-    throw new Ec2Error('InvalidParameterValue', `Value ( ${size} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`);
+    throw new Ec2Error(
+      'InvalidParameterValue',
+      `Value ( ${size} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`,
+    );
   }
   const token = params.str('NextToken');
   const after = token === undefined ? 0 : decodeToken(token);

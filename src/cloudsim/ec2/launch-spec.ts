@@ -11,9 +11,14 @@ export const USER_DATA_LIMIT = 16 * 1024;
 export function checkUserData(b64: string | undefined): string | undefined {
   if (b64 === undefined) return undefined;
   const compact = b64.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 === 1) throw new Ec2Error('InvalidParameterValue', 'Invalid BASE64 encoding of user data.');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 === 1)
+    throw new Ec2Error('InvalidParameterValue', 'Invalid BASE64 encoding of user data.');
   const bytes = Buffer.from(compact, 'base64').length;
-  if (bytes > USER_DATA_LIMIT) throw new Ec2Error('InvalidParameterValue', `User data is limited to ${USER_DATA_LIMIT} bytes (got ${bytes} after base64 decoding).`);
+  if (bytes > USER_DATA_LIMIT)
+    throw new Ec2Error(
+      'InvalidParameterValue',
+      `User data is limited to ${USER_DATA_LIMIT} bytes (got ${bytes} after base64 decoding).`,
+    );
   return compact;
 }
 
@@ -21,7 +26,11 @@ export function parseMetadataOptions(params: QueryParams | undefined): Partial<M
   if (!params) return undefined;
   const oneOf = <T extends string>(name: string, allowed: readonly T[]): T | undefined => {
     const v = params.str(name);
-    if (v !== undefined && !allowed.includes(v as T)) throw new Ec2Error('InvalidParameterValue', `Value (${v}) for parameter ${name} is invalid. Allowed values: ${allowed.join(', ')}.`);
+    if (v !== undefined && !allowed.includes(v as T))
+      throw new Ec2Error(
+        'InvalidParameterValue',
+        `Value (${v}) for parameter ${name} is invalid. Allowed values: ${allowed.join(', ')}.`,
+      );
     return v as T | undefined;
   };
   const out: { -readonly [K in keyof MetadataOptions]?: MetadataOptions[K] } = {};
@@ -36,7 +45,12 @@ export function parseMetadataOptions(params: QueryParams | undefined): Partial<M
   return out;
 }
 
-export const DEFAULT_METADATA: MetadataOptions = Object.freeze({ httpTokens: 'optional', httpEndpoint: 'enabled', hopLimit: 1, instanceMetadataTags: 'disabled' });
+export const DEFAULT_METADATA: MetadataOptions = Object.freeze({
+  httpTokens: 'optional',
+  httpEndpoint: 'enabled',
+  hopLimit: 1,
+  instanceMetadataTags: 'disabled',
+});
 
 /** Resource types RunInstances / launch templates may tag at launch. */
 export const LAUNCH_TAG_TYPES = ['instance', 'volume', 'network-interface', 'spot-instances-request'] as const;

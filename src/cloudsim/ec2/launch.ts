@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { ActionContext } from './action.js';
-import { DEFAULT_INSTANCE_TYPE, imagesOf, instanceType, offeredIn, zonesOf, type InstanceTypeInfo } from './catalog.js';
+import { DEFAULT_INSTANCE_TYPE, type InstanceTypeInfo, imagesOf, instanceType, offeredIn, zonesOf } from './catalog.js';
 import { contains, formatCidr, formatIp, isReserved, parseIp } from './cidr.js';
 import { checkId, Ec2Error } from './errors.js';
 import { DEFAULT_METADATA } from './launch-spec.js';
 import type { Ec2Instance, Launch, LaunchTemplate, LaunchTemplateData, MetadataOptions, Subnet } from './model.js';
-import { NO_TAGS, tagValue, withTags, type Tags } from './tags.js';
+import { NO_TAGS, type Tags, tagValue, withTags } from './tags.js';
 
 /** Turning a launch request (RunInstances or one fleet override) into instances: validation, capacity, addresses. */
 
@@ -54,7 +54,10 @@ export function resolveLaunch(ctx: ActionContext, input: LaunchInput): LaunchPla
   const type = instanceType(typeName);
   if (!type) throw new Ec2Error('InvalidParameterValue', `Invalid value '${typeName}' for InstanceType.`);
   if (type.arch !== image.arch) {
-    throw new Ec2Error('InvalidParameterValue', `The architecture '${type.arch}' of the specified instance type does not match the architecture '${image.arch}' of the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again.`);
+    throw new Ec2Error(
+      'InvalidParameterValue',
+      `The architecture '${type.arch}' of the specified instance type does not match the architecture '${image.arch}' of the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again.`,
+    );
   }
   if (input.keyName) throw new Ec2Error('InvalidKeyPair.NotFound', `The key pair '${input.keyName}' does not exist`);
   if (input.zone && !zonesOf(region).some((z) => z.name === input.zone)) {
@@ -62,22 +65,35 @@ export function resolveLaunch(ctx: ActionContext, input: LaunchInput): LaunchPla
   }
   const subnet = input.subnetId ? store.subnet(input.subnetId, region) : store.defaultSubnet(region, input.zone);
   if (input.zone && subnet.zone !== input.zone) {
-    throw new Ec2Error('InvalidParameterValue', `Value (${input.zone}) for parameter availabilityZone is invalid. Subnet '${subnet.id}' is in the availability zone ${subnet.zone}`);
+    throw new Ec2Error(
+      'InvalidParameterValue',
+      `Value (${input.zone}) for parameter availabilityZone is invalid. Subnet '${subnet.id}' is in the availability zone ${subnet.zone}`,
+    );
   }
   if (!offeredIn(type, subnet.zone)) {
-    const offered = zonesOf(region).filter((z) => offeredIn(type, z.name)).map((z) => z.name);
-    throw new Ec2Error('Unsupported', `Your requested instance type (${type.name}) is not supported in your requested Availability Zone (${subnet.zone}). Please retry your request by not specifying an Availability Zone or choosing ${offered.join(', ')}.`);
+    const offered = zonesOf(region)
+      .filter((z) => offeredIn(type, z.name))
+      .map((z) => z.name);
+    throw new Ec2Error(
+      'Unsupported',
+      `Your requested instance type (${type.name}) is not supported in your requested Availability Zone (${subnet.zone}). Please retry your request by not specifying an Availability Zone or choosing ${offered.join(', ')}.`,
+    );
   }
   const vpc = store.vpcs.get(subnet.vpcId)!;
   const groupIds = [...(input.groupIds ?? [])];
   for (const name of input.groupNames ?? []) {
     const g = [...store.groups.values()].find((x) => x.vpcId === vpc.id && x.name === name);
-    if (!g) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${name}' does not exist in VPC '${vpc.id}'`);
+    if (!g)
+      throw new Ec2Error('InvalidGroup.NotFound', `The security group '${name}' does not exist in VPC '${vpc.id}'`);
     groupIds.push(g.id);
   }
   for (const id of groupIds) {
     const g = store.group(id, region);
-    if (g.vpcId !== vpc.id) throw new Ec2Error('InvalidParameter', `Security group ${id} and subnet ${subnet.id} belong to different networks.`);
+    if (g.vpcId !== vpc.id)
+      throw new Ec2Error(
+        'InvalidParameter',
+        `Security group ${id} and subnet ${subnet.id} belong to different networks.`,
+      );
   }
   return {
     subnet,
@@ -93,8 +109,13 @@ export function resolveLaunch(ctx: ActionContext, input: LaunchInput): LaunchPla
 }
 
 export const capacityError = (type: string, zone: string, region: string): Ec2Error => {
-  const others = zonesOf(region).map((z) => z.name).filter((z) => z !== zone);
-  return new Ec2Error('InsufficientInstanceCapacity', `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}). Our system will be working on provisioning additional capacity. You can currently get ${type} capacity by not specifying an Availability Zone in your request or choosing ${others.join(', ')}.`);
+  const others = zonesOf(region)
+    .map((z) => z.name)
+    .filter((z) => z !== zone);
+  return new Ec2Error(
+    'InsufficientInstanceCapacity',
+    `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}). Our system will be working on provisioning additional capacity. You can currently get ${type} capacity by not specifying an Availability Zone in your request or choosing ${others.join(', ')}.`,
+  );
 };
 
 export interface Grant {
@@ -108,7 +129,10 @@ export function grantCapacity(ctx: ActionContext, plan: LaunchPlan, min: number,
   const where = { cloud: 'aws' as const, region: ctx.region, zone: plan.subnet.zone, instanceType: plan.type.name };
   const quota = ctx.sim.takeFault({ ...where, kind: 'quota' });
   if (quota) {
-    throw new Ec2Error('VcpuLimitExceeded', `You have requested more vCPU capacity than your current vCPU limit of ${Math.max(0, (quota.available ?? 0) * plan.type.vcpus)} allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.`);
+    throw new Ec2Error(
+      'VcpuLimitExceeded',
+      `You have requested more vCPU capacity than your current vCPU limit of ${Math.max(0, (quota.available ?? 0) * plan.type.vcpus)} allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.`,
+    );
   }
   const fault = ctx.sim.takeFault({ ...where, kind: 'capacity' });
   if (!fault) return { count: max, failLater: false };
@@ -123,15 +147,20 @@ export function allocateAddresses(subnet: Subnet, count: number, fixed?: string)
   if (fixed !== undefined) {
     const ip = parseIp(fixed);
     if (ip === undefined) throw new Ec2Error('InvalidParameterValue', `Invalid value '${fixed}' for privateIpAddress`);
-    if (!contains(subnet.cidr, ip)) throw new Ec2Error('InvalidParameterValue', `Address ${fixed} does not fall within the subnet's address range`);
-    if (isReserved(subnet.cidr, ip)) throw new Ec2Error('InvalidParameterValue', `Address ${fixed} is reserved by AWS in subnet ${subnet.id}`);
+    if (!contains(subnet.cidr, ip))
+      throw new Ec2Error('InvalidParameterValue', `Address ${fixed} does not fall within the subnet's address range`);
+    if (isReserved(subnet.cidr, ip))
+      throw new Ec2Error('InvalidParameterValue', `Address ${fixed} is reserved by AWS in subnet ${subnet.id}`);
     if (subnet.used.has(ip)) throw new Ec2Error('InvalidIPAddress.InUse', `Address ${fixed} is in use.`);
     subnet.used.add(ip);
     return [ip];
   }
   const hosts = subnet.cidr.size - 5;
   if (hosts - subnet.used.size < count) {
-    throw new Ec2Error('InsufficientFreeAddressesInSubnet', `There are not enough free addresses in subnet '${subnet.id}' to satisfy the requested number of instances.`);
+    throw new Ec2Error(
+      'InsufficientFreeAddressesInSubnet',
+      `There are not enough free addresses in subnet '${subnet.id}' to satisfy the requested number of instances.`,
+    );
   }
   const out: number[] = [];
   let offset = subnet.next;
@@ -149,13 +178,30 @@ export function allocateAddresses(subnet: Subnet, count: number, fixed?: string)
 }
 
 /** Creates one reservation of `ips.length` instances from a resolved plan. */
-export function createInstances(ctx: ActionContext, plan: LaunchPlan, ips: readonly number[], grant: Grant, extra: { clientToken?: string; fleetId?: string }): Ec2Instance[] {
+export function createInstances(
+  ctx: ActionContext,
+  plan: LaunchPlan,
+  ips: readonly number[],
+  grant: Grant,
+  extra: { clientToken?: string; fleetId?: string },
+): Ec2Instance[] {
   const { store } = ctx;
   const now = store.now();
   const launch: Launch = {
-    reservationId: store.newId('r'), region: ctx.region, zone: plan.subnet.zone, vpcId: plan.subnet.vpcId, subnetId: plan.subnet.id,
-    imageId: plan.imageId, instanceType: plan.type.name, groupIds: plan.groupIds, userData: plan.userData, clientToken: extra.clientToken,
-    metadata: plan.metadata, tags: plan.tags, launchTemplate: plan.template, fleetId: extra.fleetId,
+    reservationId: store.newId('r'),
+    region: ctx.region,
+    zone: plan.subnet.zone,
+    vpcId: plan.subnet.vpcId,
+    subnetId: plan.subnet.id,
+    imageId: plan.imageId,
+    instanceType: plan.type.name,
+    groupIds: plan.groupIds,
+    userData: plan.userData,
+    clientToken: extra.clientToken,
+    metadata: plan.metadata,
+    tags: plan.tags,
+    launchTemplate: plan.template,
+    fleetId: extra.fleetId,
   };
   const instances = ips.map((ip, index) => {
     const instance = store.addInstance(launch, index, ip, now);
@@ -179,7 +225,15 @@ function startBacking(ctx: ActionContext, plan: LaunchPlan, instances: Ec2Instan
     instance.backingPending = true;
     const tags = Object.fromEntries(instance.tags);
     backing
-      .start({ cloud: 'aws', id: instance.id, name: tagValue(instance.tags, 'Name') ?? instance.id, privateIp: formatIp(instance.ip), subnetCidr: formatCidr(plan.subnet.cidr), userData, tags })
+      .start({
+        cloud: 'aws',
+        id: instance.id,
+        name: tagValue(instance.tags, 'Name') ?? instance.id,
+        privateIp: formatIp(instance.ip),
+        subnetCidr: formatCidr(plan.subnet.cidr),
+        userData,
+        tags,
+      })
       .then(({ privateIp }) => {
         const ip = parseIp(privateIp);
         if (ip !== undefined && ip !== instance.ip) {
@@ -208,7 +262,10 @@ export function fingerprint(ctx: ActionContext): string {
 export function clientToken(ctx: ActionContext): string | undefined {
   const token = ctx.params.str('ClientToken');
   if (token !== undefined && (token.length > 64 || !/^[\x20-\x7e]*$/.test(token))) {
-    throw new Ec2Error('InvalidParameterValue', `Value (${token}) for parameter clientToken is invalid. It must be at most 64 ASCII characters.`);
+    throw new Ec2Error(
+      'InvalidParameterValue',
+      `Value (${token}) for parameter clientToken is invalid. It must be at most 64 ASCII characters.`,
+    );
   }
   return token || undefined;
 }
@@ -218,11 +275,15 @@ export function replay(ctx: ActionContext, action: string, token: string | undef
   const record = ctx.store.tokens.get(`${ctx.region}/${action}/${token}`);
   if (!record) return undefined;
   if (record.fingerprint !== fingerprint(ctx)) {
-    throw new Ec2Error('IdempotentParameterMismatch', 'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).');
+    throw new Ec2Error(
+      'IdempotentParameterMismatch',
+      'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).',
+    );
   }
   return record.result;
 }
 
 export function remember(ctx: ActionContext, action: string, token: string | undefined, result: string): void {
-  if (token) ctx.store.tokens.set(`${ctx.region}/${action}/${token}`, { action, fingerprint: fingerprint(ctx), result });
+  if (token)
+    ctx.store.tokens.set(`${ctx.region}/${action}/${token}`, { action, fingerprint: fingerprint(ctx), result });
 }

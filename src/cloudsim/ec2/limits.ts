@@ -32,7 +32,11 @@ export class Ec2RateLimiter {
     const settings = this.context.settings.rateLimits.aws;
     const scale = settings.scale ?? 1;
     const [capacity, refill] = EC2_BUCKETS[family];
-    return this.context.buckets.get(`aws/${account}/${region}/${family}/${scale}`, Math.max(1, capacity * scale), refill * scale);
+    return this.context.buckets.get(
+      `aws/${account}/${region}/${family}/${scale}`,
+      Math.max(1, capacity * scale),
+      refill * scale,
+    );
   }
 
   private get enabled(): boolean {

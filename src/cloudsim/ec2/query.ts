@@ -63,7 +63,8 @@ export class QueryParams {
 
   required(name: string): string {
     const v = this.str(name);
-    if (v === undefined || v === '') throw new Ec2Error('MissingParameter', `The request must contain the parameter ${this.full(name)}`);
+    if (v === undefined || v === '')
+      throw new Ec2Error('MissingParameter', `The request must contain the parameter ${this.full(name)}`);
     return v;
   }
 
@@ -74,7 +75,11 @@ export class QueryParams {
     if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) {
       throw new Ec2Error('InvalidParameterValue', `Invalid value '${v}' for ${this.full(name)}: expected an integer`);
     }
-    if (n < min || n > max) throw new Ec2Error('InvalidParameterValue', `Value (${n}) for parameter ${this.full(name)} is invalid. Expected a value between ${min} and ${max}.`);
+    if (n < min || n > max)
+      throw new Ec2Error(
+        'InvalidParameterValue',
+        `Value (${n}) for parameter ${this.full(name)} is invalid. Expected a value between ${min} and ${max}.`,
+      );
     return n;
   }
 
@@ -98,7 +103,11 @@ export class QueryParams {
     const items: Array<[number, Node]> = [];
     for (const [k, n] of node.children) {
       const i = Number(k);
-      if (!Number.isInteger(i) || i < 1) throw new Ec2Error('InvalidParameterValue', `Invalid list position '${k}' in ${this.full(name)}: lists are 1-based`);
+      if (!Number.isInteger(i) || i < 1)
+        throw new Ec2Error(
+          'InvalidParameterValue',
+          `Invalid list position '${k}' in ${this.full(name)}: lists are 1-based`,
+        );
       items.push([i, n]);
     }
     return items.sort((a, b) => a[0] - b[0]).map(([i, n]) => new QueryParams(n, this.full(`${name}.${i}`)));

@@ -67,7 +67,11 @@ export interface Ec2ServiceOptions {
 
 function isFormPost(request: SimRequest): boolean {
   const type = request.headers['content-type'];
-  return request.method === 'POST' && typeof type === 'string' && type.toLowerCase().startsWith('application/x-www-form-urlencoded');
+  return (
+    request.method === 'POST' &&
+    typeof type === 'string' &&
+    type.toLowerCase().startsWith('application/x-www-form-urlencoded')
+  );
 }
 
 /**
@@ -96,14 +100,17 @@ export function createEc2Service(context: SimContext, options: Ec2ServiceOptions
 
     async handle(request) {
       const requestId = randomUUID();
-      const params = QueryParams.parse(request.method === 'GET' ? request.url.search.slice(1) : request.body.toString('utf8'));
+      const params = QueryParams.parse(
+        request.method === 'GET' ? request.url.search.slice(1) : request.body.toString('utf8'),
+      );
       const action = params.str('Action') ?? '';
       try {
         const caller = authenticate(request);
         if (!action) throw new Ec2Error('MissingAction', 'The request is missing an action or a required parameter.');
         const version = params.str('Version');
         if (!version) throw new Ec2Error('MissingParameter', 'The request must contain the parameter Version');
-        if (version !== EC2_API_VERSION) throw new Ec2Error('NoSuchVersion', `The requested version (${version}) of service AmazonEC2 does not exist`);
+        if (version !== EC2_API_VERSION)
+          throw new Ec2Error('NoSuchVersion', `The requested version (${version}) of service AmazonEC2 does not exist`);
         const handler = ACTIONS[action];
         if (!handler) throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
         const unfiltered = action === 'DescribeInstances' && !params.has('Filter') && !params.has('InstanceId');
@@ -111,13 +118,23 @@ export function createEc2Service(context: SimContext, options: Ec2ServiceOptions
         if (context.takeFault({ cloud: 'aws', kind: 'server-error', region: caller.region })) {
           throw new Ec2Error('InternalError', 'An internal error has occurred');
         }
-        const ctx: ActionContext = { params, region: caller.region, account: caller.accessKeyId, store, sim: context, limiter };
+        const ctx: ActionContext = {
+          params,
+          region: caller.region,
+          account: caller.accessKeyId,
+          store,
+          sim: context,
+          limiter,
+        };
         const fields = await handler(ctx);
         context.meter.record('aws', action, 'ok');
         return reply(200, responseXml(action, requestId, fields), requestId);
       } catch (caught) {
         // A simulator bug still answers in EC2's error format, so clients see a 500 they know how to handle.
-        const error = caught instanceof Ec2Error ? caught : new Ec2Error('InternalError', `An internal error has occurred (cloudsim: ${(caught as Error).message})`);
+        const error =
+          caught instanceof Ec2Error
+            ? caught
+            : new Ec2Error('InternalError', `An internal error has occurred (cloudsim: ${(caught as Error).message})`);
         context.meter.record('aws', action || 'unknown', error.code === 'RequestLimitExceeded' ? 'throttled' : 'error');
         return reply(error.status, errorXml(error.code, error.message, requestId), requestId);
       }

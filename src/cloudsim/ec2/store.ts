@@ -1,9 +1,20 @@
 import type { InventoryItem, SimContext } from '../core/types.js';
-import { formatCidr, parseCidr, type Cidr } from './cidr.js';
 import { zonesOf } from './catalog.js';
+import { type Cidr, formatCidr, parseCidr } from './cidr.js';
 import { checkId, Ec2Error, notFound } from './errors.js';
-import type { Ec2Instance, Fleet, IdempotencyRecord, InternetGateway, Launch, LaunchTemplate, RouteTable, SecurityGroup, Subnet, Vpc } from './model.js';
-import { NO_TAGS, tagsRecord, type Tags } from './tags.js';
+import type {
+  Ec2Instance,
+  Fleet,
+  IdempotencyRecord,
+  InternetGateway,
+  Launch,
+  LaunchTemplate,
+  RouteTable,
+  SecurityGroup,
+  Subnet,
+  Vpc,
+} from './model.js';
+import { NO_TAGS, type Tags, tagsRecord } from './tags.js';
 
 export type InstanceState = {
   readonly code: number;
@@ -42,7 +53,10 @@ export class Ec2Store {
   private lastPurge = 0;
   private readonly defaultsMade = new Set<string>();
 
-  constructor(private readonly context: SimContext, private readonly options: Ec2StoreOptions) {}
+  constructor(
+    private readonly context: SimContext,
+    private readonly options: Ec2StoreOptions,
+  ) {}
 
   newId(prefix: string): string {
     return `${prefix}-${this.context.random.hex(17)}`;
@@ -87,7 +101,15 @@ export class Ec2Store {
   }
 
   addInstance(launch: Launch, index: number, ip: number, createdAt: number): Ec2Instance {
-    const instance: Ec2Instance = { id: this.newId('i'), seq: ++this.seq, launch, index, ip, createdAt, tags: launch.tags };
+    const instance: Ec2Instance = {
+      id: this.newId('i'),
+      seq: ++this.seq,
+      launch,
+      index,
+      ip,
+      createdAt,
+      tags: launch.tags,
+    };
     this.instances.set(instance.id, instance);
     this.order.push(instance);
     return instance;
@@ -111,7 +133,9 @@ export class Ec2Store {
     this.defaultsMade.add(region);
     if ([...this.vpcs.values()].some((v) => v.region === region && v.isDefault)) return;
     const vpc = this.createVpc(region, parseCidr('172.31.0.0/16')!, NO_TAGS, true);
-    zonesOf(region).forEach((zone, i) => this.createSubnet(vpc, zone.name, parseCidr(`172.31.${i * 16}.0/20`)!, NO_TAGS, true));
+    for (const [i, zone] of zonesOf(region).entries()) {
+      this.createSubnet(vpc, zone.name, parseCidr(`172.31.${i * 16}.0/20`)!, NO_TAGS, true);
+    }
     const igw: InternetGateway = { id: this.newId('igw'), region, vpcId: vpc.id, isDefault: true, tags: NO_TAGS };
     this.gateways.set(igw.id, igw);
     this.mainRouteTable(vpc.id)?.routes.push({ destination: '0.0.0.0/0', gatewayId: igw.id });
@@ -121,7 +145,11 @@ export class Ec2Store {
     const vpc: Vpc = { id: this.newId('vpc'), region, cidr, isDefault, defaultGroupId: this.newId('sg'), tags };
     this.vpcs.set(vpc.id, vpc);
     this.groups.set(vpc.defaultGroupId, {
-      id: vpc.defaultGroupId, region, vpcId: vpc.id, name: 'default', description: 'default VPC security group',
+      id: vpc.defaultGroupId,
+      region,
+      vpcId: vpc.id,
+      name: 'default',
+      description: 'default VPC security group',
       ingress: [{ id: this.newId('sgr'), protocol: '-1', from: -1, to: -1, groupId: vpc.defaultGroupId }],
       egress: [{ id: this.newId('sgr'), protocol: '-1', from: -1, to: -1, cidr: '0.0.0.0/0' }],
       tags: NO_TAGS,
@@ -132,7 +160,18 @@ export class Ec2Store {
   }
 
   createSubnet(vpc: Vpc, zone: string, cidr: Cidr, tags: Tags, isDefault = false): Subnet {
-    const subnet: Subnet = { id: this.newId('subnet'), region: vpc.region, vpcId: vpc.id, zone, cidr, isDefault, mapPublicIp: isDefault, used: new Set(), next: 4, tags };
+    const subnet: Subnet = {
+      id: this.newId('subnet'),
+      region: vpc.region,
+      vpcId: vpc.id,
+      zone,
+      cidr,
+      isDefault,
+      mapPublicIp: isDefault,
+      used: new Set(),
+      next: 4,
+      tags,
+    };
     this.subnets.set(subnet.id, subnet);
     return subnet;
   }
@@ -143,7 +182,14 @@ export class Ec2Store {
   }
 
   /** Looks a resource up by id in the caller's region, with EC2's malformed / not-found errors. */
-  find<T extends { region: string }>(map: Map<string, T>, id: string, region: string, prefix: string, kind: string, what: string): T {
+  find<T extends { region: string }>(
+    map: Map<string, T>,
+    id: string,
+    region: string,
+    prefix: string,
+    kind: string,
+    what: string,
+  ): T {
     checkId(id, prefix, kind);
     const found = map.get(id);
     if (!found || found.region !== region) throw notFound(kind, what, [id]);
@@ -161,20 +207,25 @@ export class Ec2Store {
   group(id: string, region: string): SecurityGroup {
     checkId(id, 'sg', 'GroupId');
     const found = this.groups.get(id);
-    if (!found || found.region !== region) throw new Ec2Error('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
+    if (!found || found.region !== region)
+      throw new Ec2Error('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
     return found;
   }
 
   defaultSubnet(region: string, zone?: string): Subnet {
     this.ensureDefaults(region);
-    for (const s of this.subnets.values()) if (s.region === region && s.isDefault && (!zone || s.zone === zone)) return s;
+    for (const s of this.subnets.values())
+      if (s.region === region && s.isDefault && (!zone || s.zone === zone)) return s;
     throw new Ec2Error('MissingInput', 'No subnets found for the default VPC. Please specify a subnet.');
   }
 
   inventory(): InventoryItem[] {
     const items: InventoryItem[] = [];
-    const add = (type: string, r: { id: string; region: string; tags: Tags }, extra: { zone?: string; state?: string } = {}) =>
-      items.push({ cloud: 'aws', type, id: r.id, region: r.region, ...extra, tags: tagsRecord(r.tags) });
+    const add = (
+      type: string,
+      r: { id: string; region: string; tags: Tags },
+      extra: { zone?: string; state?: string } = {},
+    ) => items.push({ cloud: 'aws', type, id: r.id, region: r.region, ...extra, tags: tagsRecord(r.tags) });
     for (const v of this.vpcs.values()) if (!v.isDefault) add('vpc', v);
     for (const s of this.subnets.values()) if (!s.isDefault) add('subnet', s, { zone: s.zone });
     for (const g of this.groups.values()) {
@@ -186,7 +237,12 @@ export class Ec2Store {
     const now = this.now();
     for (const i of this.instances.values()) {
       const state = this.stateOf(i, now);
-      if (state.name !== 'terminated') add('instance', { id: i.id, region: i.launch.region, tags: i.tags }, { zone: i.launch.zone, state: state.name });
+      if (state.name !== 'terminated')
+        add(
+          'instance',
+          { id: i.id, region: i.launch.region, tags: i.tags },
+          { zone: i.launch.zone, state: state.name },
+        );
     }
     return items;
   }
@@ -206,14 +262,18 @@ export class Ec2Store {
       templates: [...this.templates.values()],
       fleets: [...this.fleets.values()],
       launches: [...launches.values()],
-      instances: this.order.map((i) => ({ ...i, launch: i.launch.reservationId, tags: i.tags === i.launch.tags ? undefined : i.tags })),
+      instances: this.order.map((i) => ({
+        ...i,
+        launch: i.launch.reservationId,
+        tags: i.tags === i.launch.tags ? undefined : i.tags,
+      })),
       tokens: [...this.tokens],
     };
   }
 
   restore(raw: unknown): void {
     const state = raw as SnapshotV1;
-    if (!state || state.version !== 1) return;
+    if (state?.version !== 1) return;
     const cidr = (text: string) => parseCidr(text)!;
     this.seq = state.seq;
     for (const v of state.vpcs) this.vpcs.set(v.id, { ...v, cidr: cidr(v.cidr) });
@@ -227,7 +287,9 @@ export class Ec2Store {
     this.order = state.instances.map((i) => {
       const launch = launches.get(i.launch)!;
       // A local-backing start in flight died with the old process: the instance is not coming up.
-      const lost = i.backingPending ? { backingPending: false, endedAt: i.endedAt ?? Date.now(), reason: i.reason ?? 'Server.InternalError' } : {};
+      const lost = i.backingPending
+        ? { backingPending: false, endedAt: i.endedAt ?? Date.now(), reason: i.reason ?? 'Server.InternalError' }
+        : {};
       const instance: Ec2Instance = { ...i, ...lost, launch, tags: i.tags ?? launch.tags };
       this.instances.set(instance.id, instance);
       return instance;

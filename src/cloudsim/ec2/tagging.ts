@@ -1,10 +1,13 @@
 import type { ActionContext, ActionHandler } from './action.js';
 import { Ec2Error, notFound } from './errors.js';
-import { parseTags, withTags, withoutTags, type Tags } from './tags.js';
+import { parseTags, type Tags, withoutTags, withTags } from './tags.js';
 
 /** CreateTags / DeleteTags on any resource the simulator keeps, found by id prefix. */
 
-interface Taggable { tags: Tags; region: string }
+interface Taggable {
+  tags: Tags;
+  region: string;
+}
 
 function resolve(ctx: ActionContext, id: string): Taggable {
   const { store } = ctx;
@@ -20,7 +23,15 @@ function resolve(ctx: ActionContext, id: string): Taggable {
   if (prefix === 'i') {
     const instance = store.instances.get(id);
     if (!instance || instance.launch.region !== ctx.region) throw notFound('InstanceID', 'instance ID', [id]);
-    return { get tags() { return instance.tags; }, set tags(t: Tags) { instance.tags = t; }, region: ctx.region };
+    return {
+      get tags() {
+        return instance.tags;
+      },
+      set tags(t: Tags) {
+        instance.tags = t;
+      },
+      region: ctx.region,
+    };
   }
   const lookup = lookups[prefix];
   if (!lookup) throw new Ec2Error('InvalidID', `The ID '${id}' is not valid`);
@@ -51,6 +62,8 @@ export const createTags: ActionHandler = (ctx) => {
 
 export const deleteTags: ActionHandler = (ctx) => {
   const tags = parseTags(ctx.params, 'Tag', false);
-  change(ctx, (current) => (tags.length ? withoutTags(current, tags) : Object.freeze(current.filter(([k]) => k.startsWith('aws:')))));
+  change(ctx, (current) =>
+    tags.length ? withoutTags(current, tags) : Object.freeze(current.filter(([k]) => k.startsWith('aws:'))),
+  );
   return { return: true };
 };

@@ -7,9 +7,15 @@ export type Tags = ReadonlyArray<readonly [string, string]>;
 export const NO_TAGS: Tags = Object.freeze([]);
 
 function checkTag(key: string, value: string): void {
-  if (key.length === 0 || key.length > 128) throw new Ec2Error('InvalidParameterValue', `Tag key '${key}' must be 1 to 128 characters long`);
-  if (value.length > 256) throw new Ec2Error('InvalidParameterValue', `Tag value for key '${key}' exceeds the maximum length of 256 characters`);
-  if (key.toLowerCase().startsWith('aws:')) throw new Ec2Error('InvalidParameterValue', "Tag keys starting with 'aws:' are reserved for internal use");
+  if (key.length === 0 || key.length > 128)
+    throw new Ec2Error('InvalidParameterValue', `Tag key '${key}' must be 1 to 128 characters long`);
+  if (value.length > 256)
+    throw new Ec2Error(
+      'InvalidParameterValue',
+      `Tag value for key '${key}' exceeds the maximum length of 256 characters`,
+    );
+  if (key.toLowerCase().startsWith('aws:'))
+    throw new Ec2Error('InvalidParameterValue', "Tag keys starting with 'aws:' are reserved for internal use");
 }
 
 /** `Tag.N.Key` / `Tag.N.Value` under `params`, validated. Value defaults to '' as in EC2. */
@@ -33,13 +39,28 @@ export function parseTags(params: QueryParams, name = 'Tag', requireValue = true
  * `TagSpecification.N` → tags per resource type. Types other than `allowed` are refused as EC2 does, so a
  * client that tags the wrong thing finds out here and not in production.
  */
-export function parseTagSpecifications(params: QueryParams, allowed: readonly string[], name = 'TagSpecification'): Map<string, Tags> {
+export function parseTagSpecifications(
+  params: QueryParams,
+  allowed: readonly string[],
+  name = 'TagSpecification',
+): Map<string, Tags> {
   const out = new Map<string, Tags>();
   for (const spec of params.list(name)) {
     const type = spec.required('ResourceType');
-    if (!allowed.includes(type)) throw new Ec2Error('InvalidParameterValue', `'${type}' is not a valid taggable resource type for this operation.`);
-    if (out.has(type)) throw new Ec2Error('InvalidParameterValue', `The same resource type may not be specified more than once in tag specifications: '${type}'`);
-    out.set(type, Object.freeze(parseTags(spec).map(([k, v]) => Object.freeze([k, v ?? '']) as readonly [string, string])));
+    if (!allowed.includes(type))
+      throw new Ec2Error(
+        'InvalidParameterValue',
+        `'${type}' is not a valid taggable resource type for this operation.`,
+      );
+    if (out.has(type))
+      throw new Ec2Error(
+        'InvalidParameterValue',
+        `The same resource type may not be specified more than once in tag specifications: '${type}'`,
+      );
+    out.set(
+      type,
+      Object.freeze(parseTags(spec).map(([k, v]) => Object.freeze([k, v ?? '']) as readonly [string, string])),
+    );
   }
   return out;
 }

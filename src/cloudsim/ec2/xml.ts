@@ -8,7 +8,10 @@ import type { Tags } from './tags.js';
  * for reuse carries its UTF-8 length, so a page of them is assembled as bytes (see responseXml).
  */
 export class RawXml {
-  constructor(readonly xml: string, readonly utf8Length?: number) {}
+  constructor(
+    readonly xml: string,
+    readonly utf8Length?: number,
+  ) {}
 
   static measured(xml: string): RawXml {
     return new RawXml(xml, Buffer.byteLength(xml, 'utf8'));
@@ -16,7 +19,15 @@ export class RawXml {
 }
 
 /** A value serialisable to EC2 XML: objects become child elements, arrays `<item>` lists, undefined is left out. */
-export type XmlValue = string | number | boolean | undefined | null | RawXml | readonly XmlValue[] | { readonly [key: string]: XmlValue };
+export type XmlValue =
+  | string
+  | number
+  | boolean
+  | undefined
+  | null
+  | RawXml
+  | readonly XmlValue[]
+  | { readonly [key: string]: XmlValue };
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 export const escapeXml = (s: string): string => (/[&<>"']/.test(s) ? s.replace(/[&<>"']/g, (c) => ESCAPES[c]!) : s);
@@ -26,7 +37,10 @@ function write(out: Array<string | RawXml>, name: string, value: XmlValue): void
   if (value instanceof RawXml) {
     out.push(`<${name}>`, value.utf8Length === undefined ? value.xml : value, `</${name}>`);
   } else if (Array.isArray(value)) {
-    if (value.length === 0) { out.push(`<${name}/>`); return; }
+    if (value.length === 0) {
+      out.push(`<${name}/>`);
+      return;
+    }
     out.push(`<${name}>`);
     for (const item of value as readonly XmlValue[]) write(out, 'item', item);
     out.push(`</${name}>`);
@@ -45,7 +59,9 @@ function write(out: Array<string | RawXml>, name: string, value: XmlValue): void
  * that the socket then flattens and encodes again.
  */
 export function responseXml(action: string, requestId: string, fields: Record<string, XmlValue>): string | Buffer {
-  const out: Array<string | RawXml> = [`<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${EC2_NAMESPACE}"><requestId>${requestId}</requestId>`];
+  const out: Array<string | RawXml> = [
+    `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${EC2_NAMESPACE}"><requestId>${requestId}</requestId>`,
+  ];
   for (const key in fields) write(out, key, fields[key]);
   out.push(`</${action}Response>`);
   return out.some((p) => p instanceof RawXml) ? utf8Body(out) : out.join('');

@@ -1,12 +1,21 @@
 import type { SimResponse } from '../core/types.js';
-import { findRegion, IMAGES, MACHINE_TYPE_BY_NAME, MACHINE_TYPES, REGIONS, ZONES, type ImageInfo, type MachineTypeInfo } from './catalog.js';
+import {
+  findRegion,
+  IMAGES,
+  type ImageInfo,
+  knownZone,
+  MACHINE_TYPE_BY_NAME,
+  MACHINE_TYPES,
+  type MachineTypeInfo,
+  REGIONS,
+  ZONES,
+} from './catalog.js';
 import { notFound } from './errors.js';
 import { compileFilter, jsonGetter } from './filter.js';
-import { inventoryVms } from './vm-lifecycle.js';
-import { knownZone } from './catalog.js';
 import { listResponse, paginate } from './paging.js';
 import { link } from './refs.js';
-import { ok, type GceCall, type GceRuntime } from './runtime.js';
+import { type GceCall, type GceRuntime, ok } from './runtime.js';
+import { inventoryVms } from './vm-lifecycle.js';
 
 /** Read-only catalog calls: zones, regions, machine types, public images. */
 
@@ -29,7 +38,12 @@ function renderZone(project: string, zone: string): Record<string, unknown> {
 }
 
 export function listZones(_rt: GceRuntime, call: GceCall): SimResponse {
-  return listResponse(call, 'compute#zoneList', `projects/${call.project}/zones`, [...ZONES.keys()].map((z) => renderZone(call.project, z)));
+  return listResponse(
+    call,
+    'compute#zoneList',
+    `projects/${call.project}/zones`,
+    [...ZONES.keys()].map((z) => renderZone(call.project, z)),
+  );
 }
 
 export function getZone(_rt: GceRuntime, call: GceCall, zone: string): SimResponse {
@@ -58,7 +72,11 @@ function renderRegion(rt: GceRuntime, project: string, name: string): Record<str
     quotas: [
       { metric: 'CPUS', limit: 100000, usage: cpus },
       { metric: 'INSTANCES', limit: 100000, usage: instances },
-      { metric: 'SUBNETWORKS', limit: 275, usage: [...rt.state.subnets.values()].filter((s) => s.project === project && s.region === name).length },
+      {
+        metric: 'SUBNETWORKS',
+        limit: 275,
+        usage: [...rt.state.subnets.values()].filter((s) => s.project === project && s.region === name).length,
+      },
     ],
     selfLink: link(`projects/${project}/regions/${name}`),
     supportsPzs: false,
@@ -66,7 +84,12 @@ function renderRegion(rt: GceRuntime, project: string, name: string): Record<str
 }
 
 export function listRegions(rt: GceRuntime, call: GceCall): SimResponse {
-  return listResponse(call, 'compute#regionList', `projects/${call.project}/regions`, REGIONS.map((r) => renderRegion(rt, call.project, r.name)));
+  return listResponse(
+    call,
+    'compute#regionList',
+    `projects/${call.project}/regions`,
+    REGIONS.map((r) => renderRegion(rt, call.project, r.name)),
+  );
 }
 
 export function getRegion(rt: GceRuntime, call: GceCall, region: string): SimResponse {
@@ -81,7 +104,9 @@ function renderMachineType(project: string, zone: string, t: MachineTypeInfo): R
     id: t.id,
     creationTimestamp: CREATED,
     name: t.name,
-    description: t.isSharedCpu ? `Efficient Instance, ${t.guestCpus} vCPU(s), ${gb} GB RAM` : `${t.guestCpus} vCPUs, ${gb} GB RAM`,
+    description: t.isSharedCpu
+      ? `Efficient Instance, ${t.guestCpus} vCPU(s), ${gb} GB RAM`
+      : `${t.guestCpus} vCPUs, ${gb} GB RAM`,
     guestCpus: t.guestCpus,
     memoryMb: t.memoryMb,
     imageSpaceGb: 0,
@@ -96,7 +121,12 @@ function renderMachineType(project: string, zone: string, t: MachineTypeInfo): R
 
 export function listMachineTypes(_rt: GceRuntime, call: GceCall, zone: string): SimResponse {
   knownZone(zone);
-  return listResponse(call, 'compute#machineTypeList', `projects/${call.project}/zones/${zone}/machineTypes`, MACHINE_TYPES.map((t) => renderMachineType(call.project, zone, t)));
+  return listResponse(
+    call,
+    'compute#machineTypeList',
+    `projects/${call.project}/zones/${zone}/machineTypes`,
+    MACHINE_TYPES.map((t) => renderMachineType(call.project, zone, t)),
+  );
 }
 
 export function getMachineType(_rt: GceRuntime, call: GceCall, zone: string, name: string): SimResponse {
@@ -137,7 +167,12 @@ function renderImage(image: ImageInfo): Record<string, unknown> {
     family: image.family,
     selfLink: link(`projects/${image.project}/global/images/${image.name}`),
     labelFingerprint: '42WmSpB8rSM=',
-    guestOsFeatures: [{ type: 'VIRTIO_SCSI_MULTIQUEUE' }, { type: 'SEV_CAPABLE' }, { type: 'UEFI_COMPATIBLE' }, { type: 'GVNIC' }],
+    guestOsFeatures: [
+      { type: 'VIRTIO_SCSI_MULTIQUEUE' },
+      { type: 'SEV_CAPABLE' },
+      { type: 'UEFI_COMPATIBLE' },
+      { type: 'GVNIC' },
+    ],
     storageLocations: ['eu', 'us', 'asia'],
     architecture: 'X86_64',
   };
@@ -156,5 +191,10 @@ export function getImage(_rt: GceRuntime, call: GceCall, name: string): SimRespo
 }
 
 export function listImages(_rt: GceRuntime, call: GceCall): SimResponse {
-  return listResponse(call, 'compute#imageList', `projects/${call.project}/global/images`, IMAGES.filter((i) => i.project === call.project).map(renderImage));
+  return listResponse(
+    call,
+    'compute#imageList',
+    `projects/${call.project}/global/images`,
+    IMAGES.filter((i) => i.project === call.project).map(renderImage),
+  );
 }

@@ -19,7 +19,9 @@ export const REGIONS: readonly RegionInfo[] = [
 ];
 
 export const ZONES: ReadonlyMap<string, { region: RegionInfo; index: number; id: string }> = new Map(
-  REGIONS.flatMap((region) => region.zones.map((zone, i) => [zone, { region, index: i, id: String(Number(region.id) * 10 + i + 1) }] as const)),
+  REGIONS.flatMap((region) =>
+    region.zones.map((zone, i) => [zone, { region, index: i, id: String(Number(region.id) * 10 + i + 1) }] as const),
+  ),
 );
 export const ZONE_NAMES: readonly string[] = [...ZONES.keys()];
 
@@ -44,7 +46,13 @@ export interface MachineTypeInfo {
 }
 
 const family = (prefix: string, idBase: number, memPerCpuMb: number, sizes: readonly number[]): MachineTypeInfo[] =>
-  sizes.map((cpus, i) => ({ name: `${prefix}-${cpus}`, id: String(idBase + i), guestCpus: cpus, memoryMb: cpus * memPerCpuMb, isSharedCpu: false }));
+  sizes.map((cpus, i) => ({
+    name: `${prefix}-${cpus}`,
+    id: String(idBase + i),
+    guestCpus: cpus,
+    memoryMb: cpus * memPerCpuMb,
+    isSharedCpu: false,
+  }));
 
 export const MACHINE_TYPES: readonly MachineTypeInfo[] = [
   { name: 'e2-micro', id: '334001', guestCpus: 2, memoryMb: 1024, isSharedCpu: true },
@@ -58,7 +66,9 @@ export const MACHINE_TYPES: readonly MachineTypeInfo[] = [
   ...family('c3-standard', 905004, 4096, [4, 8, 22, 44, 88, 176]),
 ];
 
-export const MACHINE_TYPE_BY_NAME: ReadonlyMap<string, MachineTypeInfo> = new Map(MACHINE_TYPES.map((t) => [t.name, t]));
+export const MACHINE_TYPE_BY_NAME: ReadonlyMap<string, MachineTypeInfo> = new Map(
+  MACHINE_TYPES.map((t) => [t.name, t]),
+);
 
 export interface ImageInfo {
   readonly project: string;

@@ -22,13 +22,23 @@ export class GceError extends Error {
     readonly httpStatus: number,
     readonly reason: string,
     message: string,
-    readonly extra: { domain?: string; location?: string; locationType?: string; metadata?: Record<string, string>; infoReason?: string } = {},
+    readonly extra: {
+      domain?: string;
+      location?: string;
+      locationType?: string;
+      metadata?: Record<string, string>;
+      infoReason?: string;
+    } = {},
   ) {
     super(message);
   }
 
   toJSON(): unknown {
-    const item: Record<string, string> = { domain: this.extra.domain ?? 'global', reason: this.reason, message: this.message };
+    const item: Record<string, string> = {
+      domain: this.extra.domain ?? 'global',
+      reason: this.reason,
+      message: this.message,
+    };
     if (this.extra.location) item.location = this.extra.location;
     if (this.extra.locationType) item.locationType = this.extra.locationType;
     return {
@@ -55,17 +65,31 @@ function upperSnake(reason: string): string {
 }
 
 export function errorResponse(error: GceError): SimResponse {
-  return { status: error.httpStatus, headers: { 'content-type': 'application/json; charset=UTF-8' }, body: JSON.stringify(error.toJSON()) };
+  return {
+    status: error.httpStatus,
+    headers: { 'content-type': 'application/json; charset=UTF-8' },
+    body: JSON.stringify(error.toJSON()),
+  };
 }
 
 export const notFound = (resource: string) => new GceError(404, 'notFound', `The resource '${resource}' was not found`);
-export const alreadyExists = (resource: string) => new GceError(409, 'alreadyExists', `The resource '${resource}' already exists`);
-export const notReady = (resource: string) => new GceError(400, 'resourceNotReady', `The resource '${resource}' is not ready`);
+export const alreadyExists = (resource: string) =>
+  new GceError(409, 'alreadyExists', `The resource '${resource}' already exists`);
+export const notReady = (resource: string) =>
+  new GceError(400, 'resourceNotReady', `The resource '${resource}' is not ready`);
 export const inUse = (resource: string, by: string) =>
-  new GceError(400, 'resourceInUseByAnotherResource', `The ${resource.includes('/subnetworks/') ? 'subnetwork' : 'network'} resource '${resource}' is already being used by '${by}'`);
+  new GceError(
+    400,
+    'resourceInUseByAnotherResource',
+    `The ${resource.includes('/subnetworks/') ? 'subnetwork' : 'network'} resource '${resource}' is already being used by '${by}'`,
+  );
 /** The message shape Compute Engine uses for every field validation failure. */
 export const invalidField = (field: string, value: unknown, why: string) =>
-  new GceError(400, 'invalid', `Invalid value for field '${field}': '${typeof value === 'string' ? value : JSON.stringify(value ?? '')}'. ${why}`);
+  new GceError(
+    400,
+    'invalid',
+    `Invalid value for field '${field}': '${typeof value === 'string' ? value : JSON.stringify(value ?? '')}'. ${why}`,
+  );
 export const required = (field: string) => new GceError(400, 'required', `Required field '${field}' not specified`);
 
 /** An error recorded in a finished Operation (async failure), with the HTTP status the API would have used. */

@@ -18,7 +18,10 @@ function tokenize(input: string): Token[] {
   let expectValue = false;
   while (i < input.length) {
     const c = input[i]!;
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     if (c === '"' || c === "'") {
       let j = i + 1;
       let text = '';
@@ -41,20 +44,37 @@ function tokenize(input: string): Token[] {
       expectValue = false;
       continue;
     }
-    if (c === '(' || c === ')') { tokens.push({ kind: c === '(' ? 'lp' : 'rp', text: c }); i++; continue; }
+    if (c === '(' || c === ')') {
+      tokens.push({ kind: c === '(' ? 'lp' : 'rp', text: c });
+      i++;
+      continue;
+    }
     const op = OPS.find((o) => input.startsWith(o, i));
-    if (op) { tokens.push({ kind: 'op', text: op }); i += op.length; expectValue = true; continue; }
+    if (op) {
+      tokens.push({ kind: 'op', text: op });
+      i += op.length;
+      expectValue = true;
+      continue;
+    }
     let j = i;
     while (j < input.length && !/[\s()"'=!:<>]/.test(input[j]!)) j++;
     const word = input.slice(i, j);
-    if (word === 'eq' || word === 'ne') { tokens.push({ kind: 'op', text: word }); expectValue = true; } else tokens.push({ kind: 'word', text: word });
+    if (word === 'eq' || word === 'ne') {
+      tokens.push({ kind: 'op', text: word });
+      expectValue = true;
+    } else tokens.push({ kind: 'word', text: word });
     i = j;
   }
   return tokens;
 }
 
 function globToRegex(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${glob
+      .split('*')
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 function compare(field: string, op: string, raw: string): Predicate {
@@ -78,7 +98,14 @@ function compare(field: string, op: string, raw: string): Predicate {
     }
     default: {
       const num = Number(raw);
-      const cmp = (v: string) => (Number.isFinite(num) && v !== '' && Number.isFinite(Number(v)) ? Number(v) - num : v < raw ? -1 : v > raw ? 1 : 0);
+      const cmp = (v: string) =>
+        Number.isFinite(num) && v !== '' && Number.isFinite(Number(v))
+          ? Number(v) - num
+          : v < raw
+            ? -1
+            : v > raw
+              ? 1
+              : 0;
       return (get) => {
         const v = get(field);
         if (v === undefined) return false;
@@ -142,7 +169,8 @@ class Parser {
     const field = this.tokens[this.i++];
     const op = this.tokens[this.i++];
     const value = this.tokens[this.i++];
-    if (field?.kind !== 'word' || op?.kind !== 'op' || !value || (value.kind !== 'word' && value.kind !== 'str')) throw new Error('bad comparison');
+    if (field?.kind !== 'word' || op?.kind !== 'op' || !value || (value.kind !== 'word' && value.kind !== 'str'))
+      throw new Error('bad comparison');
     return compare(field.text, op.text, value.text);
   }
 }

@@ -6,11 +6,11 @@ import { JsonBuffer } from './json-buffer.js';
 import { mutate } from './operations.js';
 import { decodeToken, encodeToken, pageSize } from './paging.js';
 import { link } from './refs.js';
-import { ok, type GceCall, type GceRuntime } from './runtime.js';
+import { type GceCall, type GceRuntime, ok } from './runtime.js';
 import type { VmRec, ZoneVms } from './state.js';
 import { int64, objectField, str, validName } from './validate.js';
-import { parseProperties, withTemplate } from './vm-properties.js';
 import { createVms, instancePath, isGone, liveVm, purge, vmStatus } from './vm-lifecycle.js';
+import { parseProperties, withTemplate } from './vm-properties.js';
 import { renderVm, vmGetter } from './vm-render.js';
 
 /** instances insert / bulkInsert / get / list / aggregatedList / delete. */
@@ -46,20 +46,36 @@ export function insertInstance(rt: GceRuntime, call: GceCall, zone: string): Sim
 const PATTERN = /^([a-z][-a-z0-9]*?)(#+)([-a-z0-9]*)$/;
 
 /** Names for `count` new instances: the perInstanceProperties keys first, then namePattern numbers. */
-function bulkNames(rt: GceRuntime, project: string, zone: string, b: Record<string, unknown>): { names: string[]; minCount: number } {
-  const per = b.perInstanceProperties === undefined || b.perInstanceProperties === null ? {} : objectField(b.perInstanceProperties, 'resource.perInstanceProperties');
+function bulkNames(
+  rt: GceRuntime,
+  project: string,
+  zone: string,
+  b: Record<string, unknown>,
+): { names: string[]; minCount: number } {
+  const per =
+    b.perInstanceProperties === undefined || b.perInstanceProperties === null
+      ? {}
+      : objectField(b.perInstanceProperties, 'resource.perInstanceProperties');
   const fixed = Object.keys(per);
   fixed.forEach((n) => {
     validName(`resource.perInstanceProperties[${n}]`, n);
     const value = (per[n] ?? {}) as { name?: unknown };
-    if (value.name !== undefined && value.name !== '' && value.name !== n) throw invalidField(`resource.perInstanceProperties[${n}].name`, value.name, 'Must match the map key.');
+    if (value.name !== undefined && value.name !== '' && value.name !== n)
+      throw invalidField(`resource.perInstanceProperties[${n}].name`, value.name, 'Must match the map key.');
   });
   const count = int64('resource.count', b.count, fixed.length)!;
   if (count < 1) throw invalidField('resource.count', String(count), 'Must be greater than or equal to 1');
-  if (count > MAX_BULK) throw invalidField('resource.count', String(count), `Must be less than or equal to ${MAX_BULK}`);
-  if (fixed.length > count) throw invalidField('resource.count', String(count), 'Must be greater than or equal to the number of perInstanceProperties.');
+  if (count > MAX_BULK)
+    throw invalidField('resource.count', String(count), `Must be less than or equal to ${MAX_BULK}`);
+  if (fixed.length > count)
+    throw invalidField(
+      'resource.count',
+      String(count),
+      'Must be greater than or equal to the number of perInstanceProperties.',
+    );
   const minCount = int64('resource.minCount', b.minCount, count)!;
-  if (minCount < 1 || minCount > count) throw invalidField('resource.minCount', String(minCount), 'Must be between 1 and count.');
+  if (minCount < 1 || minCount > count)
+    throw invalidField('resource.minCount', String(minCount), 'Must be between 1 and count.');
 
   const zv = rt.state.zoneVms(project, zone);
   for (const n of fixed) {
@@ -70,9 +86,19 @@ function bulkNames(rt: GceRuntime, project: string, zone: string, b: Record<stri
   const names = [...fixed];
   if (count > fixed.length) {
     const pattern = str(b.namePattern);
-    if (!pattern) throw invalidField('resource.namePattern', '', 'Either namePattern or perInstanceProperties must name every instance.');
+    if (!pattern)
+      throw invalidField(
+        'resource.namePattern',
+        '',
+        'Either namePattern or perInstanceProperties must name every instance.',
+      );
     const m = PATTERN.exec(pattern);
-    if (!m || pattern.length > 63 || m[2]!.length > 8) throw invalidField('resource.namePattern', pattern, "Must be a valid instance name with one sequence of up to 8 '#' characters.");
+    if (!m || pattern.length > 63 || m[2]!.length > 8)
+      throw invalidField(
+        'resource.namePattern',
+        pattern,
+        "Must be a valid instance name with one sequence of up to 8 '#' characters.",
+      );
     const [, head, hashes, tail] = m as unknown as [string, string, string, string];
     const numbered = new RegExp(`^${head.replace(/-/g, '\\-')}(\\d{${hashes.length},})${tail.replace(/-/g, '\\-')}$`);
     let next = 0;
@@ -84,7 +110,8 @@ function bulkNames(rt: GceRuntime, project: string, zone: string, b: Record<stri
     while (names.length < count) {
       next++;
       const name = `${head}${String(next).padStart(hashes.length, '0')}${tail}`;
-      if (String(next).length > hashes.length) throw invalidField('resource.namePattern', pattern, 'Not enough free names for the requested count.');
+      if (String(next).length > hashes.length)
+        throw invalidField('resource.namePattern', pattern, 'Not enough free names for the requested count.');
       if (!taken.has(name)) names.push(name);
     }
   }
@@ -95,7 +122,8 @@ export function bulkInsertInstances(rt: GceRuntime, call: GceCall, zone: string)
   return mutate(rt, call, () => {
     knownZone(zone);
     const b = objectField(call.body, 'resource');
-    const own = b.instanceProperties === undefined ? {} : objectField(b.instanceProperties, 'resource.instanceProperties');
+    const own =
+      b.instanceProperties === undefined ? {} : objectField(b.instanceProperties, 'resource.instanceProperties');
     const templateRef = str(b.sourceInstanceTemplate) || undefined;
     if (!templateRef && b.instanceProperties === undefined) throw required('resource.instanceProperties');
     const props = withTemplate(rt, call.project, templateRef, own);
@@ -128,7 +156,14 @@ export function getInstance(rt: GceRuntime, call: GceCall, zone: string, name: s
  * Appends up to `size` matching VMs of a zone after `afterSeq` (comma-separated) and returns how many, plus
  * the seq to continue from when another matching VM exists (looked ahead, so the last page has no token).
  */
-function zonePage(rt: GceRuntime, zv: ZoneVms | undefined, afterSeq: number, size: number, filter: string | null, out: JsonBuffer): { count: number; resume?: number } {
+function zonePage(
+  rt: GceRuntime,
+  zv: ZoneVms | undefined,
+  afterSeq: number,
+  size: number,
+  filter: string | null,
+  out: JsonBuffer,
+): { count: number; resume?: number } {
   if (!zv) return { count: 0 };
   const predicate = compileFilter(filter);
   const gone: VmRec[] = [];
@@ -138,10 +173,16 @@ function zonePage(rt: GceRuntime, zv: ZoneVms | undefined, afterSeq: number, siz
   for (let i = zv.startAfter(afterSeq); i < order.length; i++) {
     const vm = order[i]!;
     if (!zv.isLive(vm)) continue;
-    if (isGone(rt, vm)) { gone.push(vm); continue; }
+    if (isGone(rt, vm)) {
+      gone.push(vm);
+      continue;
+    }
     const status = vmStatus(rt, vm);
     if (predicate && !predicate(vmGetter(vm, status))) continue;
-    if (count >= size) { resume = i > 0 ? order[i - 1]!.seq : afterSeq; break; }
+    if (count >= size) {
+      resume = i > 0 ? order[i - 1]!.seq : afterSeq;
+      break;
+    }
     if (count > 0) out.text(',');
     renderVm(rt, vm, status, out);
     count++;
@@ -155,9 +196,20 @@ export function listInstances(rt: GceRuntime, call: GceCall, zone: string): SimR
   knownZone(zone);
   const size = pageSize(call.query);
   const after = decodeToken(call.query, 1)?.[0] ?? 0;
-  const out = new JsonBuffer().text(`{"kind":"compute#instanceList","id":"projects/${call.project}/zones/${zone}/instances","items":[`);
-  const { resume } = zonePage(rt, rt.state.zones.get(`${call.project}/${zone}`), after, size, call.query.get('filter'), out);
-  out.text(`]${resume === undefined ? '' : `,"nextPageToken":"${encodeToken([resume])}"`},"selfLink":"${link(`projects/${call.project}/zones/${zone}/instances`)}"}`);
+  const out = new JsonBuffer().text(
+    `{"kind":"compute#instanceList","id":"projects/${call.project}/zones/${zone}/instances","items":[`,
+  );
+  const { resume } = zonePage(
+    rt,
+    rt.state.zones.get(`${call.project}/${zone}`),
+    after,
+    size,
+    call.query.get('filter'),
+    out,
+  );
+  out.text(
+    `]${resume === undefined ? '' : `,"nextPageToken":"${encodeToken([resume])}"`},"selfLink":"${link(`projects/${call.project}/zones/${zone}/instances`)}"}`,
+  );
   return ok(out.build());
 }
 
@@ -165,7 +217,9 @@ export function listInstances(rt: GceRuntime, call: GceCall, zone: string): SimR
 export function aggregatedInstances(rt: GceRuntime, call: GceCall): SimResponse {
   const size = pageSize(call.query);
   const [startZone, startSeq] = decodeToken(call.query, 2) ?? [0, 0];
-  const out = new JsonBuffer().text(`{"kind":"compute#instanceAggregatedList","id":"projects/${call.project}/aggregated/instances","items":{`);
+  const out = new JsonBuffer().text(
+    `{"kind":"compute#instanceAggregatedList","id":"projects/${call.project}/aggregated/instances","items":{`,
+  );
   let token: string | undefined;
   let total = 0;
   for (let z = 0; z < ZONE_NAMES.length; z++) {
@@ -174,15 +228,27 @@ export function aggregatedInstances(rt: GceRuntime, call: GceCall): SimResponse 
     const items = new JsonBuffer();
     let count = 0;
     if (z >= startZone! && token === undefined) {
-      const page = zonePage(rt, rt.state.zones.get(`${call.project}/${ZONE_NAMES[z]!}`), z === startZone ? startSeq! : 0, size - total, call.query.get('filter'), items);
+      const page = zonePage(
+        rt,
+        rt.state.zones.get(`${call.project}/${ZONE_NAMES[z]!}`),
+        z === startZone ? startSeq! : 0,
+        size - total,
+        call.query.get('filter'),
+        items,
+      );
       count = page.count;
       total += count;
       if (page.resume !== undefined) token = encodeToken([z, page.resume]);
     }
     if (count) out.text(`"${scope}":{"instances":[`).bytes(items.build()).text(']}');
-    else out.text(`"${scope}":{"warning":{"code":"NO_RESULTS_ON_PAGE","message":"There are no results for scope '${scope}' on this page.","data":[{"key":"scope","value":"${scope}"}]}}`);
+    else
+      out.text(
+        `"${scope}":{"warning":{"code":"NO_RESULTS_ON_PAGE","message":"There are no results for scope '${scope}' on this page.","data":[{"key":"scope","value":"${scope}"}]}}`,
+      );
   }
-  out.text(`}${token === undefined ? '' : `,"nextPageToken":"${token}"`},"selfLink":"${link(`projects/${call.project}/aggregated/instances`)}"}`);
+  out.text(
+    `}${token === undefined ? '' : `,"nextPageToken":"${token}"`},"selfLink":"${link(`projects/${call.project}/aggregated/instances`)}"}`,
+  );
   return ok(out.build());
 }
 
@@ -193,7 +259,8 @@ export function deleteInstance(rt: GceRuntime, call: GceCall, zone: string, name
     if (vm.deletedAt === undefined) {
       vm.deletedAt = now;
       vm.goneAt = now + rt.bootMs / 2;
-      if (rt.ctx.settings.backing === 'local' && rt.ctx.backing) rt.ctx.backing.stop({ cloud: 'gcp', id: vm.id }).catch(() => undefined);
+      if (rt.ctx.settings.backing === 'local' && rt.ctx.backing)
+        rt.ctx.backing.stop({ cloud: 'gcp', id: vm.id }).catch(() => undefined);
     }
     return {
       scope: 'zones',
@@ -205,4 +272,3 @@ export function deleteInstance(rt: GceRuntime, call: GceCall, zone: string, name
     };
   });
 }
-

@@ -9,12 +9,32 @@ import { GceError } from './errors.js';
  */
 export type QuotaGroup = 'mutation' | 'read' | 'list' | 'operationRead';
 
-export const DEFAULT_PER_MINUTE: Readonly<Record<QuotaGroup, number>> = { mutation: 1500, read: 1500, list: 1500, operationRead: 1500 };
+export const DEFAULT_PER_MINUTE: Readonly<Record<QuotaGroup, number>> = {
+  mutation: 1500,
+  read: 1500,
+  list: 1500,
+  operationRead: 1500,
+};
 
 const METRIC: Record<QuotaGroup, { metric: string; limitName: string; limitId: string; title: string }> = {
-  mutation: { metric: 'compute.googleapis.com/default', limitName: 'Queries per minute', limitId: 'defaultPerMinutePerProject', title: 'Queries' },
-  read: { metric: 'compute.googleapis.com/read_requests', limitName: 'Read requests per minute', limitId: 'ReadRequestsPerMinutePerProject', title: 'Read requests' },
-  list: { metric: 'compute.googleapis.com/list_requests', limitName: 'List requests per minute', limitId: 'ListRequestsPerMinutePerProject', title: 'List requests' },
+  mutation: {
+    metric: 'compute.googleapis.com/default',
+    limitName: 'Queries per minute',
+    limitId: 'defaultPerMinutePerProject',
+    title: 'Queries',
+  },
+  read: {
+    metric: 'compute.googleapis.com/read_requests',
+    limitName: 'Read requests per minute',
+    limitId: 'ReadRequestsPerMinutePerProject',
+    title: 'Read requests',
+  },
+  list: {
+    metric: 'compute.googleapis.com/list_requests',
+    limitName: 'List requests per minute',
+    limitId: 'ListRequestsPerMinutePerProject',
+    title: 'List requests',
+  },
   operationRead: {
     metric: 'compute.googleapis.com/operation_read_requests',
     limitName: 'Operation read requests per minute',
@@ -24,7 +44,12 @@ const METRIC: Record<QuotaGroup, { metric: string; limitName: string; limitId: s
 };
 
 /** Takes a token for `group` in `project`, or throws the 403 rateLimitExceeded Compute Engine answers. */
-export function takeQuota(ctx: SimContext, project: string, group: QuotaGroup, perMinute: Partial<Record<QuotaGroup, number>> | undefined): void {
+export function takeQuota(
+  ctx: SimContext,
+  project: string,
+  group: QuotaGroup,
+  perMinute: Partial<Record<QuotaGroup, number>> | undefined,
+): void {
   const settings = ctx.settings.rateLimits.gcp;
   if (settings.enabled === false) return;
   const limit = (perMinute?.[group] ?? DEFAULT_PER_MINUTE[group]) * (settings.scale ?? 1);

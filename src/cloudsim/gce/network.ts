@@ -4,7 +4,7 @@ import { alreadyExists, inUse, invalidField, notFound, notReady, required } from
 import { mutate } from './operations.js';
 import { listResponse } from './paging.js';
 import { link, refName } from './refs.js';
-import { ok, type GceCall, type GceRuntime } from './runtime.js';
+import { type GceCall, type GceRuntime, ok } from './runtime.js';
 import type { FirewallRec, NetworkRec, SubnetRec } from './state.js';
 import { intToIp, objectField, overlaps, parseCidr, str, validName } from './validate.js';
 
@@ -20,7 +20,8 @@ const AUTO_RANGES: Record<string, string> = {
 };
 
 const networkPath = (project: string, name: string) => `projects/${project}/global/networks/${name}`;
-const subnetPath = (s: Pick<SubnetRec, 'project' | 'region' | 'name'>) => `projects/${s.project}/regions/${s.region}/subnetworks/${s.name}`;
+const subnetPath = (s: Pick<SubnetRec, 'project' | 'region' | 'name'>) =>
+  `projects/${s.project}/regions/${s.region}/subnetworks/${s.name}`;
 const firewallPath = (project: string, name: string) => `projects/${project}/global/firewalls/${name}`;
 
 // ---- networks ----------------------------------------------------------------------------------------------
@@ -37,7 +38,9 @@ export function usableNetwork(rt: GceRuntime, project: string, ref: unknown, fie
 }
 
 function renderNetwork(rt: GceRuntime, n: NetworkRec): Record<string, unknown> {
-  const subnets = [...rt.state.subnets.values()].filter((s) => s.project === n.project && s.network === n.name).map((s) => link(subnetPath(s)));
+  const subnets = [...rt.state.subnets.values()]
+    .filter((s) => s.project === n.project && s.network === n.name)
+    .map((s) => link(subnetPath(s)));
   return {
     kind: 'compute#network',
     id: n.id,
@@ -60,11 +63,14 @@ export function insertNetwork(rt: GceRuntime, call: GceCall): SimResponse {
     const name = validName('resource.name', b.name);
     const key = `${call.project}/${name}`;
     if (rt.state.networks.has(key)) throw alreadyExists(networkPath(call.project, name));
-    if (b.IPv4Range !== undefined) throw invalidField('resource.IPv4Range', b.IPv4Range, 'Legacy networks are not supported; create a VPC network.');
+    if (b.IPv4Range !== undefined)
+      throw invalidField('resource.IPv4Range', b.IPv4Range, 'Legacy networks are not supported; create a VPC network.');
     const mtu = b.mtu === undefined ? 1460 : Number(b.mtu);
-    if (!Number.isInteger(mtu) || mtu < 1300 || mtu > 8896) throw invalidField('resource.mtu', b.mtu, 'MTU must be between 1300 and 8896.');
+    if (!Number.isInteger(mtu) || mtu < 1300 || mtu > 8896)
+      throw invalidField('resource.mtu', b.mtu, 'MTU must be between 1300 and 8896.');
     const routingMode = str((b.routingConfig as { routingMode?: unknown } | undefined)?.routingMode) || 'REGIONAL';
-    if (routingMode !== 'REGIONAL' && routingMode !== 'GLOBAL') throw invalidField('resource.routingConfig.routingMode', routingMode, 'Must be REGIONAL or GLOBAL.');
+    if (routingMode !== 'REGIONAL' && routingMode !== 'GLOBAL')
+      throw invalidField('resource.routingConfig.routingMode', routingMode, 'Must be REGIONAL or GLOBAL.');
     const now = rt.now();
     const network: NetworkRec = {
       project: call.project,
@@ -79,7 +85,16 @@ export function insertNetwork(rt: GceRuntime, call: GceCall): SimResponse {
     };
     rt.state.networks.set(key, network);
     if (network.autoCreateSubnetworks) {
-      for (const region of REGIONS) createSubnet(rt, { project: call.project, region: region.name, name, network: name, cidr: AUTO_RANGES[region.name]!, description: '', privateIpGoogleAccess: false });
+      for (const region of REGIONS)
+        createSubnet(rt, {
+          project: call.project,
+          region: region.name,
+          name,
+          network: name,
+          cidr: AUTO_RANGES[region.name]!,
+          description: '',
+          privateIpGoogleAccess: false,
+        });
     }
     return {
       scope: 'global',
@@ -99,7 +114,9 @@ export function getNetwork(rt: GceRuntime, call: GceCall, name: string): SimResp
 }
 
 export function listNetworks(rt: GceRuntime, call: GceCall): SimResponse {
-  const items = [...rt.state.networks.values()].filter((n) => n.project === call.project).map((n) => renderNetwork(rt, n));
+  const items = [...rt.state.networks.values()]
+    .filter((n) => n.project === call.project)
+    .map((n) => renderNetwork(rt, n));
   return listResponse(call, 'compute#networkList', `projects/${call.project}/global/networks`, items);
 }
 
@@ -109,7 +126,8 @@ export function deleteNetwork(rt: GceRuntime, call: GceCall, name: string): SimR
     const n = rt.state.networks.get(key);
     if (!n) throw notFound(networkPath(call.project, name));
     for (const fw of rt.state.firewalls.values()) {
-      if (fw.project === n.project && fw.network === n.name) throw inUse(networkPath(n.project, n.name), firewallPath(fw.project, fw.name));
+      if (fw.project === n.project && fw.network === n.name)
+        throw inUse(networkPath(n.project, n.name), firewallPath(fw.project, fw.name));
     }
     const subnets = [...rt.state.subnets.entries()].filter(([, s]) => s.project === n.project && s.network === n.name);
     for (const [, s] of subnets) {
@@ -134,7 +152,15 @@ export function deleteNetwork(rt: GceRuntime, call: GceCall, name: string): SimR
 
 function createSubnet(
   rt: GceRuntime,
-  s: { project: string; region: string; name: string; network: string; cidr: string; description: string; privateIpGoogleAccess: boolean },
+  s: {
+    project: string;
+    region: string;
+    name: string;
+    network: string;
+    cidr: string;
+    description: string;
+    privateIpGoogleAccess: boolean;
+  },
 ): SubnetRec {
   const cidr = parseCidr(s.cidr)!;
   const now = rt.now();
@@ -178,7 +204,8 @@ function subnetUser(rt: GceRuntime, s: SubnetRec): string | undefined {
     if (!key.startsWith(`${s.project}/${s.region}-`)) continue;
     for (const vm of zone.byName.values()) {
       if (vm.goneAt !== undefined && rt.now() >= vm.goneAt) continue;
-      if (vm.props.subnet === s.name && vm.props.subnetRegion === s.region) return `projects/${s.project}/zones/${vm.zone}/instances/${vm.name}`;
+      if (vm.props.subnet === s.name && vm.props.subnetRegion === s.region)
+        return `projects/${s.project}/zones/${vm.zone}/instances/${vm.name}`;
     }
   }
   return undefined;
@@ -193,16 +220,30 @@ export function insertSubnet(rt: GceRuntime, call: GceCall, region: string): Sim
     knownRegion(region);
     const b = objectField(call.body, 'resource');
     const name = validName('resource.name', b.name);
-    if (rt.state.subnets.has(`${call.project}/${region}/${name}`)) throw alreadyExists(subnetPath({ project: call.project, region, name }));
+    if (rt.state.subnets.has(`${call.project}/${region}/${name}`))
+      throw alreadyExists(subnetPath({ project: call.project, region, name }));
     const network = usableNetwork(rt, call.project, b.network, 'resource.network');
     const rangeText = str(b.ipCidrRange);
     if (!rangeText) throw required('resource.ipCidrRange');
     const cidr = parseCidr(rangeText);
     if (!cidr) throw invalidField('resource.ipCidrRange', rangeText, `Invalid IPCidrRange: ${rangeText}.`);
-    if (cidr.prefix < 8 || cidr.prefix > 29) throw invalidField('resource.ipCidrRange', rangeText, `Invalid IPCidrRange: ${rangeText}. The prefix length must be between 8 and 29.`);
+    if (cidr.prefix < 8 || cidr.prefix > 29)
+      throw invalidField(
+        'resource.ipCidrRange',
+        rangeText,
+        `Invalid IPCidrRange: ${rangeText}. The prefix length must be between 8 and 29.`,
+      );
     for (const other of rt.state.subnets.values()) {
-      if (other.project === call.project && other.network === network.name && overlaps(cidr, { base: other.base, size: other.size, prefix: 32 - Math.log2(other.size) })) {
-        throw invalidField('resource.ipCidrRange', rangeText, `Invalid IPCidrRange: ${rangeText} conflicts with existing subnetwork '${other.name}' in region '${other.region}'.`);
+      if (
+        other.project === call.project &&
+        other.network === network.name &&
+        overlaps(cidr, { base: other.base, size: other.size, prefix: 32 - Math.log2(other.size) })
+      ) {
+        throw invalidField(
+          'resource.ipCidrRange',
+          rangeText,
+          `Invalid IPCidrRange: ${rangeText} conflicts with existing subnetwork '${other.name}' in region '${other.region}'.`,
+        );
       }
     }
     const rec = createSubnet(rt, {
@@ -234,7 +275,9 @@ export function getSubnet(rt: GceRuntime, call: GceCall, region: string, name: s
 
 export function listSubnets(rt: GceRuntime, call: GceCall, region: string): SimResponse {
   knownRegion(region);
-  const items = [...rt.state.subnets.values()].filter((s) => s.project === call.project && s.region === region).map((s) => renderSubnet(rt, s));
+  const items = [...rt.state.subnets.values()]
+    .filter((s) => s.project === call.project && s.region === region)
+    .map((s) => renderSubnet(rt, s));
   return listResponse(call, 'compute#subnetworkList', `projects/${call.project}/regions/${region}/subnetworks`, items);
 }
 
@@ -281,10 +324,17 @@ function validRules(field: string, value: unknown): { IPProtocol: string; ports?
     const { IPProtocol, ports } = (rule ?? {}) as { IPProtocol?: unknown; ports?: unknown };
     const proto = str(IPProtocol).toLowerCase();
     if (!proto) throw required(`${field}[${i}].IPProtocol`);
-    if (!PROTOCOLS.has(proto) && !(/^\d{1,3}$/.test(proto) && Number(proto) <= 255)) throw invalidField(`${field}[${i}].IPProtocol`, IPProtocol, 'Invalid IP protocol.');
-    if (ports === undefined || ports === null || (Array.isArray(ports) && ports.length === 0)) return { IPProtocol: proto };
+    if (!PROTOCOLS.has(proto) && !(/^\d{1,3}$/.test(proto) && Number(proto) <= 255))
+      throw invalidField(`${field}[${i}].IPProtocol`, IPProtocol, 'Invalid IP protocol.');
+    if (ports === undefined || ports === null || (Array.isArray(ports) && ports.length === 0))
+      return { IPProtocol: proto };
     if (!Array.isArray(ports)) throw invalidField(`${field}[${i}].ports`, ports, 'Must be a list.');
-    if (!['tcp', 'udp', 'sctp', 'all'].includes(proto)) throw invalidField(`${field}[${i}].ports`, '', `Ports can only be specified for protocols tcp, udp, sctp or all.`);
+    if (!['tcp', 'udp', 'sctp', 'all'].includes(proto))
+      throw invalidField(
+        `${field}[${i}].ports`,
+        '',
+        `Ports can only be specified for protocols tcp, udp, sctp or all.`,
+      );
     for (const p of ports) {
       const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(String(p));
       if (!m || Number(m[1]) > 65535 || (m[2] !== undefined && (Number(m[2]) > 65535 || Number(m[2]) < Number(m[1])))) {
@@ -302,7 +352,8 @@ function validRanges(field: string, value: unknown): string[] | undefined {
     const text = String(v);
     const withPrefix = text.includes('/') ? text : `${text}/32`;
     const [ip, prefix] = withPrefix.split('/');
-    if (!parseCidr(`${ip}/32`) || !/^\d{1,2}$/.test(prefix!) || Number(prefix) > 32) throw invalidField(`${field}[${i}]`, text, 'Invalid IPv4 CIDR range.');
+    if (!parseCidr(`${ip}/32`) || !/^\d{1,2}$/.test(prefix!) || Number(prefix) > 32)
+      throw invalidField(`${field}[${i}]`, text, 'Invalid IPv4 CIDR range.');
     return text;
   });
 }
@@ -332,18 +383,28 @@ export function insertFirewall(rt: GceRuntime, call: GceCall): SimResponse {
     if (rt.state.firewalls.has(`${call.project}/${name}`)) throw alreadyExists(firewallPath(call.project, name));
     const network = usableNetwork(rt, call.project, b.network ?? 'global/networks/default', 'resource.network');
     const direction = str(b.direction) || 'INGRESS';
-    if (direction !== 'INGRESS' && direction !== 'EGRESS') throw invalidField('resource.direction', b.direction, 'Must be INGRESS or EGRESS.');
+    if (direction !== 'INGRESS' && direction !== 'EGRESS')
+      throw invalidField('resource.direction', b.direction, 'Must be INGRESS or EGRESS.');
     const allowed = validRules('resource.allowed', b.allowed);
     const denied = validRules('resource.denied', b.denied);
-    if ((allowed.length > 0) === (denied.length > 0)) throw invalidField('resource.allowed', '', 'Exactly one of allowed or denied must be specified.');
+    if (allowed.length > 0 === denied.length > 0)
+      throw invalidField('resource.allowed', '', 'Exactly one of allowed or denied must be specified.');
     const priority = b.priority === undefined ? 1000 : Number(b.priority);
-    if (!Number.isInteger(priority) || priority < 0 || priority > 65535) throw invalidField('resource.priority', b.priority, 'Must be between 0 and 65535.');
+    if (!Number.isInteger(priority) || priority < 0 || priority > 65535)
+      throw invalidField('resource.priority', b.priority, 'Must be between 0 and 65535.');
     let sourceRanges = validRanges('resource.sourceRanges', b.sourceRanges);
     const sourceTags = validTags('resource.sourceTags', b.sourceTags);
     const targetTags = validTags('resource.targetTags', b.targetTags);
     const destinationRanges = validRanges('resource.destinationRanges', b.destinationRanges);
-    if (direction === 'EGRESS' && sourceTags?.length) throw invalidField('resource.sourceTags', '', 'Source tags cannot be set for EGRESS rules.');
-    if (direction === 'INGRESS' && !sourceRanges?.length && !sourceTags?.length && !(b.sourceServiceAccounts as unknown[] | undefined)?.length) sourceRanges = ['0.0.0.0/0'];
+    if (direction === 'EGRESS' && sourceTags?.length)
+      throw invalidField('resource.sourceTags', '', 'Source tags cannot be set for EGRESS rules.');
+    if (
+      direction === 'INGRESS' &&
+      !sourceRanges?.length &&
+      !sourceTags?.length &&
+      !(b.sourceServiceAccounts as unknown[] | undefined)?.length
+    )
+      sourceRanges = ['0.0.0.0/0'];
     const now = rt.now();
     const fw: FirewallRec = {
       project: call.project,
@@ -387,7 +448,9 @@ export function getFirewall(rt: GceRuntime, call: GceCall, name: string): SimRes
 }
 
 export function listFirewalls(rt: GceRuntime, call: GceCall): SimResponse {
-  const items = [...rt.state.firewalls.values()].filter((f) => f.project === call.project).map((f) => renderFirewall(rt, f));
+  const items = [...rt.state.firewalls.values()]
+    .filter((f) => f.project === call.project)
+    .map((f) => renderFirewall(rt, f));
   return listResponse(call, 'compute#firewallList', `projects/${call.project}/global/firewalls`, items);
 }
 

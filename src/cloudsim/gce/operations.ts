@@ -1,11 +1,18 @@
 import type { SimResponse } from '../core/types.js';
 import { GceError, notFound, type OperationFailure } from './errors.js';
 import { link } from './refs.js';
-import { ok, type GceCall, type GceRuntime } from './runtime.js';
-import { opKey, type OpRec, type OpScope } from './state.js';
+import { type GceCall, type GceRuntime, ok } from './runtime.js';
+import { type OpRec, type OpScope, opKey } from './state.js';
 
 /** Operations: every mutation returns one; clients poll `get` or hold on `wait` until it is DONE. */
-const HTTP_MESSAGE: Record<number, string> = { 400: 'BAD REQUEST', 403: 'FORBIDDEN', 404: 'NOT FOUND', 409: 'CONFLICT', 412: 'PRECONDITION FAILED', 503: 'SERVICE UNAVAILABLE' };
+const HTTP_MESSAGE: Record<number, string> = {
+  400: 'BAD REQUEST',
+  403: 'FORBIDDEN',
+  404: 'NOT FOUND',
+  409: 'CONFLICT',
+  412: 'PRECONDITION FAILED',
+  503: 'SERVICE UNAVAILABLE',
+};
 
 export interface NewOperation {
   readonly project: string;
@@ -24,7 +31,13 @@ export interface NewOperation {
 export function newOperation(rt: GceRuntime, init: NewOperation): OpRec {
   const now = rt.now();
   const { durationMs, ...rest } = init;
-  const op: OpRec = { ...rest, name: rt.opName(), id: rt.newId(), createdAt: now, doneAt: now + Math.max(0, durationMs) };
+  const op: OpRec = {
+    ...rest,
+    name: rt.opName(),
+    id: rt.newId(),
+    createdAt: now,
+    doneAt: now + Math.max(0, durationMs),
+  };
   rt.state.addOperation(op, rt.options.maxOperations);
   return op;
 }
@@ -122,6 +135,12 @@ export function mutate(rt: GceRuntime, call: GceCall, run: () => MutationResult)
     return ok(renderOperation(rt, previous));
   }
   const { targetPath, ...result } = run();
-  const op = newOperation(rt, { ...result, project: call.project, targetLink: link(targetPath), requestId: call.requestId, fingerprint: call.fingerprint });
+  const op = newOperation(rt, {
+    ...result,
+    project: call.project,
+    targetLink: link(targetPath),
+    requestId: call.requestId,
+    fingerprint: call.fingerprint,
+  });
   return ok(renderOperation(rt, op));
 }

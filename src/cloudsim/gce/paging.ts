@@ -2,7 +2,7 @@ import type { SimResponse } from '../core/types.js';
 import { invalidField } from './errors.js';
 import { compileFilter, jsonGetter } from './filter.js';
 import { link } from './refs.js';
-import { ok, type GceCall } from './runtime.js';
+import { type GceCall, ok } from './runtime.js';
 
 /** `maxResults` / `pageToken` of list calls: at most 500 per page, 500 by default. */
 export function pageSize(query: URLSearchParams): number {
@@ -23,7 +23,8 @@ export function decodeToken(query: URLSearchParams, count: number): number[] | u
   const raw = query.get('pageToken');
   if (raw === null || raw === '') return undefined;
   const parts = Buffer.from(raw, 'base64url').toString('utf8').split(':').map(Number);
-  if (parts.length !== count || parts.some((n) => !Number.isSafeInteger(n) || n < 0)) throw invalidField('pageToken', raw, 'Invalid page token.');
+  if (parts.length !== count || parts.some((n) => !Number.isSafeInteger(n) || n < 0))
+    throw invalidField('pageToken', raw, 'Invalid page token.');
   return parts;
 }
 
@@ -36,8 +37,19 @@ export function paginate<T>(items: readonly T[], query: URLSearchParams): { item
 }
 
 /** A `<kind>List` response for a small collection of rendered resources: filter, then offset paging. */
-export function listResponse(call: GceCall, kind: string, path: string, resources: readonly Record<string, unknown>[]): SimResponse {
+export function listResponse(
+  call: GceCall,
+  kind: string,
+  path: string,
+  resources: readonly Record<string, unknown>[],
+): SimResponse {
   const predicate = compileFilter(call.query.get('filter'));
   const page = paginate(predicate ? resources.filter((r) => predicate(jsonGetter(r))) : resources, call.query);
-  return ok({ kind, id: path, items: page.items, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}), selfLink: link(path) });
+  return ok({
+    kind,
+    id: path,
+    items: page.items,
+    ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
+    selfLink: link(path),
+  });
 }

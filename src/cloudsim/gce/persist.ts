@@ -61,13 +61,14 @@ export function snapshotState(rt: GceRuntime): Snapshot {
 
 export function restoreState(rt: GceRuntime, raw: unknown): void {
   const snap = raw as Partial<Snapshot> | undefined;
-  if (!snap || snap.version !== 1) return;
+  if (snap?.version !== 1) return;
   const by = -rt.wallBase;
   const s = rt.state;
   s.seq = snap.seq ?? 0;
   s.natNext = snap.natNext ?? 0;
   for (const n of snap.networks ?? []) s.networks.set(`${n.project}/${n.name}`, shift(n, by));
-  for (const n of snap.subnets ?? []) s.subnets.set(`${n.project}/${n.region}/${n.name}`, { ...shift(n, by), used: new Set(n.used) });
+  for (const n of snap.subnets ?? [])
+    s.subnets.set(`${n.project}/${n.region}/${n.name}`, { ...shift(n, by), used: new Set(n.used) });
   for (const n of snap.firewalls ?? []) s.firewalls.set(`${n.project}/${n.name}`, shift(n, by));
   for (const n of snap.templates ?? []) s.templates.set(`${n.project}/${n.name}`, shift(n, by));
   const props = (snap.props ?? []).map((p) => ({ ...p }) as VmProps);

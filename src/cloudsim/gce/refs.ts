@@ -24,7 +24,11 @@ export function parseRef(ref: string, project: string): ParsedRef {
 }
 
 /** The last segment when the reference has the shape `...<collection>/<name>`, else undefined. */
-export function refName(ref: string, project: string, collection: string): { project: string; name: string; scope?: string } | undefined {
+export function refName(
+  ref: string,
+  project: string,
+  collection: string,
+): { project: string; name: string; scope?: string } | undefined {
   const { project: p, segments } = parseRef(ref, project);
   const i = segments.lastIndexOf(collection);
   if (i < 0 || i !== segments.length - 2) {

@@ -3,16 +3,16 @@ import type { CloudService, InventoryItem, SimContext, SimRequest, SimResponse }
 import * as catalog from './catalog-api.js';
 import { errorResponse, GceError, invalidField } from './errors.js';
 import * as instances from './instances.js';
-import * as templates from './templates.js';
-import { inventoryVms } from './vm-lifecycle.js';
-import { takeQuota, type QuotaGroup } from './limits.js';
+import { type QuotaGroup, takeQuota } from './limits.js';
 import * as network from './network.js';
 import { findOperation, renderOperation, waitOperation } from './operations.js';
 import { listResponse } from './paging.js';
 import { restoreState, snapshotState } from './persist.js';
-import { GceRuntime, ok, type GceCall, type GceServiceOptions } from './runtime.js';
+import { type GceCall, GceRuntime, type GceServiceOptions, ok } from './runtime.js';
 import type { OpScope } from './state.js';
+import * as templates from './templates.js';
 import { validRequestId } from './validate.js';
+import { inventoryVms } from './vm-lifecycle.js';
 
 export type { GceServiceOptions } from './runtime.js';
 
@@ -34,51 +34,293 @@ interface Route {
 const operationGet = (scope: OpScope) => (rt: GceRuntime, call: GceCall, p: readonly string[]) =>
   ok(renderOperation(rt, findOperation(rt, call.project, scope, scope === 'global' ? '' : p[0]!, p[p.length - 1]!)));
 const operationWait = (scope: OpScope) => async (rt: GceRuntime, call: GceCall, p: readonly string[]) =>
-  ok(renderOperation(rt, await waitOperation(rt, findOperation(rt, call.project, scope, scope === 'global' ? '' : p[0]!, p[p.length - 1]!))));
+  ok(
+    renderOperation(
+      rt,
+      await waitOperation(
+        rt,
+        findOperation(rt, call.project, scope, scope === 'global' ? '' : p[0]!, p[p.length - 1]!),
+      ),
+    ),
+  );
 
 const ROUTES: readonly Route[] = [
-  { method: 'GET', pattern: ['zones'], action: 'zones.list', group: 'list', handler: (rt, c) => catalog.listZones(rt, c) },
-  { method: 'GET', pattern: ['zones', ':'], action: 'zones.get', group: 'read', handler: (rt, c, p) => catalog.getZone(rt, c, p[0]!) },
-  { method: 'GET', pattern: ['regions'], action: 'regions.list', group: 'list', handler: (rt, c) => catalog.listRegions(rt, c) },
-  { method: 'GET', pattern: ['regions', ':'], action: 'regions.get', group: 'read', handler: (rt, c, p) => catalog.getRegion(rt, c, p[0]!) },
-  { method: 'GET', pattern: ['zones', ':', 'machineTypes'], action: 'machineTypes.list', group: 'list', handler: (rt, c, p) => catalog.listMachineTypes(rt, c, p[0]!) },
-  { method: 'GET', pattern: ['zones', ':', 'machineTypes', ':'], action: 'machineTypes.get', group: 'read', handler: (rt, c, p) => catalog.getMachineType(rt, c, p[0]!, p[1]!) },
-  { method: 'GET', pattern: ['aggregated', 'machineTypes'], action: 'machineTypes.aggregatedList', group: 'list', handler: (rt, c) => catalog.aggregatedMachineTypes(rt, c) },
-  { method: 'GET', pattern: ['global', 'images', 'family', ':'], action: 'images.getFromFamily', group: 'read', handler: (rt, c, p) => catalog.getImageFromFamily(rt, c, p[0]!) },
-  { method: 'GET', pattern: ['global', 'images'], action: 'images.list', group: 'list', handler: (rt, c) => catalog.listImages(rt, c) },
-  { method: 'GET', pattern: ['global', 'images', ':'], action: 'images.get', group: 'read', handler: (rt, c, p) => catalog.getImage(rt, c, p[0]!) },
+  {
+    method: 'GET',
+    pattern: ['zones'],
+    action: 'zones.list',
+    group: 'list',
+    handler: (rt, c) => catalog.listZones(rt, c),
+  },
+  {
+    method: 'GET',
+    pattern: ['zones', ':'],
+    action: 'zones.get',
+    group: 'read',
+    handler: (rt, c, p) => catalog.getZone(rt, c, p[0]!),
+  },
+  {
+    method: 'GET',
+    pattern: ['regions'],
+    action: 'regions.list',
+    group: 'list',
+    handler: (rt, c) => catalog.listRegions(rt, c),
+  },
+  {
+    method: 'GET',
+    pattern: ['regions', ':'],
+    action: 'regions.get',
+    group: 'read',
+    handler: (rt, c, p) => catalog.getRegion(rt, c, p[0]!),
+  },
+  {
+    method: 'GET',
+    pattern: ['zones', ':', 'machineTypes'],
+    action: 'machineTypes.list',
+    group: 'list',
+    handler: (rt, c, p) => catalog.listMachineTypes(rt, c, p[0]!),
+  },
+  {
+    method: 'GET',
+    pattern: ['zones', ':', 'machineTypes', ':'],
+    action: 'machineTypes.get',
+    group: 'read',
+    handler: (rt, c, p) => catalog.getMachineType(rt, c, p[0]!, p[1]!),
+  },
+  {
+    method: 'GET',
+    pattern: ['aggregated', 'machineTypes'],
+    action: 'machineTypes.aggregatedList',
+    group: 'list',
+    handler: (rt, c) => catalog.aggregatedMachineTypes(rt, c),
+  },
+  {
+    method: 'GET',
+    pattern: ['global', 'images', 'family', ':'],
+    action: 'images.getFromFamily',
+    group: 'read',
+    handler: (rt, c, p) => catalog.getImageFromFamily(rt, c, p[0]!),
+  },
+  {
+    method: 'GET',
+    pattern: ['global', 'images'],
+    action: 'images.list',
+    group: 'list',
+    handler: (rt, c) => catalog.listImages(rt, c),
+  },
+  {
+    method: 'GET',
+    pattern: ['global', 'images', ':'],
+    action: 'images.get',
+    group: 'read',
+    handler: (rt, c, p) => catalog.getImage(rt, c, p[0]!),
+  },
 
-  { method: 'GET', pattern: ['global', 'networks'], action: 'networks.list', group: 'list', handler: (rt, c) => network.listNetworks(rt, c) },
-  { method: 'POST', pattern: ['global', 'networks'], action: 'networks.insert', group: 'mutation', handler: (rt, c) => network.insertNetwork(rt, c) },
-  { method: 'GET', pattern: ['global', 'networks', ':'], action: 'networks.get', group: 'read', handler: (rt, c, p) => network.getNetwork(rt, c, p[0]!) },
-  { method: 'DELETE', pattern: ['global', 'networks', ':'], action: 'networks.delete', group: 'mutation', handler: (rt, c, p) => network.deleteNetwork(rt, c, p[0]!) },
-  { method: 'GET', pattern: ['regions', ':', 'subnetworks'], action: 'subnetworks.list', group: 'list', handler: (rt, c, p) => network.listSubnets(rt, c, p[0]!) },
-  { method: 'POST', pattern: ['regions', ':', 'subnetworks'], action: 'subnetworks.insert', group: 'mutation', handler: (rt, c, p) => network.insertSubnet(rt, c, p[0]!) },
-  { method: 'GET', pattern: ['regions', ':', 'subnetworks', ':'], action: 'subnetworks.get', group: 'read', handler: (rt, c, p) => network.getSubnet(rt, c, p[0]!, p[1]!) },
-  { method: 'DELETE', pattern: ['regions', ':', 'subnetworks', ':'], action: 'subnetworks.delete', group: 'mutation', handler: (rt, c, p) => network.deleteSubnet(rt, c, p[0]!, p[1]!) },
-  { method: 'GET', pattern: ['global', 'firewalls'], action: 'firewalls.list', group: 'list', handler: (rt, c) => network.listFirewalls(rt, c) },
-  { method: 'POST', pattern: ['global', 'firewalls'], action: 'firewalls.insert', group: 'mutation', handler: (rt, c) => network.insertFirewall(rt, c) },
-  { method: 'GET', pattern: ['global', 'firewalls', ':'], action: 'firewalls.get', group: 'read', handler: (rt, c, p) => network.getFirewall(rt, c, p[0]!) },
-  { method: 'DELETE', pattern: ['global', 'firewalls', ':'], action: 'firewalls.delete', group: 'mutation', handler: (rt, c, p) => network.deleteFirewall(rt, c, p[0]!) },
+  {
+    method: 'GET',
+    pattern: ['global', 'networks'],
+    action: 'networks.list',
+    group: 'list',
+    handler: (rt, c) => network.listNetworks(rt, c),
+  },
+  {
+    method: 'POST',
+    pattern: ['global', 'networks'],
+    action: 'networks.insert',
+    group: 'mutation',
+    handler: (rt, c) => network.insertNetwork(rt, c),
+  },
+  {
+    method: 'GET',
+    pattern: ['global', 'networks', ':'],
+    action: 'networks.get',
+    group: 'read',
+    handler: (rt, c, p) => network.getNetwork(rt, c, p[0]!),
+  },
+  {
+    method: 'DELETE',
+    pattern: ['global', 'networks', ':'],
+    action: 'networks.delete',
+    group: 'mutation',
+    handler: (rt, c, p) => network.deleteNetwork(rt, c, p[0]!),
+  },
+  {
+    method: 'GET',
+    pattern: ['regions', ':', 'subnetworks'],
+    action: 'subnetworks.list',
+    group: 'list',
+    handler: (rt, c, p) => network.listSubnets(rt, c, p[0]!),
+  },
+  {
+    method: 'POST',
+    pattern: ['regions', ':', 'subnetworks'],
+    action: 'subnetworks.insert',
+    group: 'mutation',
+    handler: (rt, c, p) => network.insertSubnet(rt, c, p[0]!),
+  },
+  {
+    method: 'GET',
+    pattern: ['regions', ':', 'subnetworks', ':'],
+    action: 'subnetworks.get',
+    group: 'read',
+    handler: (rt, c, p) => network.getSubnet(rt, c, p[0]!, p[1]!),
+  },
+  {
+    method: 'DELETE',
+    pattern: ['regions', ':', 'subnetworks', ':'],
+    action: 'subnetworks.delete',
+    group: 'mutation',
+    handler: (rt, c, p) => network.deleteSubnet(rt, c, p[0]!, p[1]!),
+  },
+  {
+    method: 'GET',
+    pattern: ['global', 'firewalls'],
+    action: 'firewalls.list',
+    group: 'list',
+    handler: (rt, c) => network.listFirewalls(rt, c),
+  },
+  {
+    method: 'POST',
+    pattern: ['global', 'firewalls'],
+    action: 'firewalls.insert',
+    group: 'mutation',
+    handler: (rt, c) => network.insertFirewall(rt, c),
+  },
+  {
+    method: 'GET',
+    pattern: ['global', 'firewalls', ':'],
+    action: 'firewalls.get',
+    group: 'read',
+    handler: (rt, c, p) => network.getFirewall(rt, c, p[0]!),
+  },
+  {
+    method: 'DELETE',
+    pattern: ['global', 'firewalls', ':'],
+    action: 'firewalls.delete',
+    group: 'mutation',
+    handler: (rt, c, p) => network.deleteFirewall(rt, c, p[0]!),
+  },
 
-  { method: 'GET', pattern: ['global', 'instanceTemplates'], action: 'instanceTemplates.list', group: 'list', handler: (rt, c) => listResponse(c, 'compute#instanceTemplateList', `projects/${c.project}/global/instanceTemplates`, templates.listTemplates(rt, c)) },
-  { method: 'POST', pattern: ['global', 'instanceTemplates'], action: 'instanceTemplates.insert', group: 'mutation', handler: (rt, c) => templates.insertTemplate(rt, c) },
-  { method: 'GET', pattern: ['global', 'instanceTemplates', ':'], action: 'instanceTemplates.get', group: 'read', handler: (rt, c, p) => templates.getTemplate(rt, c, p[0]!) },
-  { method: 'DELETE', pattern: ['global', 'instanceTemplates', ':'], action: 'instanceTemplates.delete', group: 'mutation', handler: (rt, c, p) => templates.deleteTemplate(rt, c, p[0]!) },
+  {
+    method: 'GET',
+    pattern: ['global', 'instanceTemplates'],
+    action: 'instanceTemplates.list',
+    group: 'list',
+    handler: (rt, c) =>
+      listResponse(
+        c,
+        'compute#instanceTemplateList',
+        `projects/${c.project}/global/instanceTemplates`,
+        templates.listTemplates(rt, c),
+      ),
+  },
+  {
+    method: 'POST',
+    pattern: ['global', 'instanceTemplates'],
+    action: 'instanceTemplates.insert',
+    group: 'mutation',
+    handler: (rt, c) => templates.insertTemplate(rt, c),
+  },
+  {
+    method: 'GET',
+    pattern: ['global', 'instanceTemplates', ':'],
+    action: 'instanceTemplates.get',
+    group: 'read',
+    handler: (rt, c, p) => templates.getTemplate(rt, c, p[0]!),
+  },
+  {
+    method: 'DELETE',
+    pattern: ['global', 'instanceTemplates', ':'],
+    action: 'instanceTemplates.delete',
+    group: 'mutation',
+    handler: (rt, c, p) => templates.deleteTemplate(rt, c, p[0]!),
+  },
 
-  { method: 'GET', pattern: ['zones', ':', 'instances'], action: 'instances.list', group: 'list', handler: (rt, c, p) => instances.listInstances(rt, c, p[0]!) },
-  { method: 'POST', pattern: ['zones', ':', 'instances'], action: 'instances.insert', group: 'mutation', handler: (rt, c, p) => instances.insertInstance(rt, c, p[0]!) },
-  { method: 'POST', pattern: ['zones', ':', 'instances', 'bulkInsert'], action: 'instances.bulkInsert', group: 'mutation', handler: (rt, c, p) => instances.bulkInsertInstances(rt, c, p[0]!) },
-  { method: 'GET', pattern: ['zones', ':', 'instances', ':'], action: 'instances.get', group: 'read', handler: (rt, c, p) => instances.getInstance(rt, c, p[0]!, p[1]!) },
-  { method: 'DELETE', pattern: ['zones', ':', 'instances', ':'], action: 'instances.delete', group: 'mutation', handler: (rt, c, p) => instances.deleteInstance(rt, c, p[0]!, p[1]!) },
-  { method: 'GET', pattern: ['aggregated', 'instances'], action: 'instances.aggregatedList', group: 'list', handler: (rt, c) => instances.aggregatedInstances(rt, c) },
+  {
+    method: 'GET',
+    pattern: ['zones', ':', 'instances'],
+    action: 'instances.list',
+    group: 'list',
+    handler: (rt, c, p) => instances.listInstances(rt, c, p[0]!),
+  },
+  {
+    method: 'POST',
+    pattern: ['zones', ':', 'instances'],
+    action: 'instances.insert',
+    group: 'mutation',
+    handler: (rt, c, p) => instances.insertInstance(rt, c, p[0]!),
+  },
+  {
+    method: 'POST',
+    pattern: ['zones', ':', 'instances', 'bulkInsert'],
+    action: 'instances.bulkInsert',
+    group: 'mutation',
+    handler: (rt, c, p) => instances.bulkInsertInstances(rt, c, p[0]!),
+  },
+  {
+    method: 'GET',
+    pattern: ['zones', ':', 'instances', ':'],
+    action: 'instances.get',
+    group: 'read',
+    handler: (rt, c, p) => instances.getInstance(rt, c, p[0]!, p[1]!),
+  },
+  {
+    method: 'DELETE',
+    pattern: ['zones', ':', 'instances', ':'],
+    action: 'instances.delete',
+    group: 'mutation',
+    handler: (rt, c, p) => instances.deleteInstance(rt, c, p[0]!, p[1]!),
+  },
+  {
+    method: 'GET',
+    pattern: ['aggregated', 'instances'],
+    action: 'instances.aggregatedList',
+    group: 'list',
+    handler: (rt, c) => instances.aggregatedInstances(rt, c),
+  },
 
-  { method: 'GET', pattern: ['zones', ':', 'operations', ':'], action: 'zoneOperations.get', group: 'operationRead', handler: operationGet('zones') },
-  { method: 'POST', pattern: ['zones', ':', 'operations', ':', 'wait'], action: 'zoneOperations.wait', group: 'operationRead', handler: operationWait('zones') },
-  { method: 'GET', pattern: ['regions', ':', 'operations', ':'], action: 'regionOperations.get', group: 'operationRead', handler: operationGet('regions') },
-  { method: 'POST', pattern: ['regions', ':', 'operations', ':', 'wait'], action: 'regionOperations.wait', group: 'operationRead', handler: operationWait('regions') },
-  { method: 'GET', pattern: ['global', 'operations', ':'], action: 'globalOperations.get', group: 'operationRead', handler: operationGet('global') },
-  { method: 'POST', pattern: ['global', 'operations', ':', 'wait'], action: 'globalOperations.wait', group: 'operationRead', handler: operationWait('global') },
+  {
+    method: 'GET',
+    pattern: ['zones', ':', 'operations', ':'],
+    action: 'zoneOperations.get',
+    group: 'operationRead',
+    handler: operationGet('zones'),
+  },
+  {
+    method: 'POST',
+    pattern: ['zones', ':', 'operations', ':', 'wait'],
+    action: 'zoneOperations.wait',
+    group: 'operationRead',
+    handler: operationWait('zones'),
+  },
+  {
+    method: 'GET',
+    pattern: ['regions', ':', 'operations', ':'],
+    action: 'regionOperations.get',
+    group: 'operationRead',
+    handler: operationGet('regions'),
+  },
+  {
+    method: 'POST',
+    pattern: ['regions', ':', 'operations', ':', 'wait'],
+    action: 'regionOperations.wait',
+    group: 'operationRead',
+    handler: operationWait('regions'),
+  },
+  {
+    method: 'GET',
+    pattern: ['global', 'operations', ':'],
+    action: 'globalOperations.get',
+    group: 'operationRead',
+    handler: operationGet('global'),
+  },
+  {
+    method: 'POST',
+    pattern: ['global', 'operations', ':', 'wait'],
+    action: 'globalOperations.wait',
+    group: 'operationRead',
+    handler: operationWait('global'),
+  },
 ];
 
 function match(method: string, segments: readonly string[]): { route: Route; params: string[] } | undefined {
@@ -97,7 +339,8 @@ function match(method: string, segments: readonly string[]): { route: Route; par
 
 const PREFIX = '/compute/v1/';
 /** Project ids (optionally domain-scoped, or numeric) as the API accepts them; also keeps ids JSON-safe. */
-const PROJECT_ID = /^(?:(?:[-a-z0-9]{1,63}\.)*(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?):)?(?:[0-9]{1,19}|(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?))$/;
+const PROJECT_ID =
+  /^(?:(?:[-a-z0-9]{1,63}\.)*(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?):)?(?:[0-9]{1,19}|(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?))$/;
 
 function parseBody(body: Buffer): unknown {
   if (body.length === 0) return undefined;
@@ -119,7 +362,11 @@ function authorize(request: SimRequest): void {
     );
   }
   if (!/^Bearer\s+\S+/i.test(header)) {
-    throw new GceError(401, 'authError', 'Invalid Credentials', { location: 'Authorization', locationType: 'header', infoReason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED' });
+    throw new GceError(401, 'authError', 'Invalid Credentials', {
+      location: 'Authorization',
+      locationType: 'header',
+      infoReason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED',
+    });
   }
 }
 
@@ -140,22 +387,37 @@ export function createGceService(context: SimContext, options: GceServiceOptions
       } catch {
         throw new GceError(400, 'invalid', `Invalid URL path encoding: ${request.url.pathname}`);
       }
-      if (segments[0] !== 'projects' || !segments[1]) throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
+      if (segments[0] !== 'projects' || !segments[1])
+        throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
       const project = segments[1];
-      if (!PROJECT_ID.test(project)) throw invalidField('project', project, `Values must match the following regular expression: '${PROJECT_ID.source}'`);
+      if (!PROJECT_ID.test(project))
+        throw invalidField(
+          'project',
+          project,
+          `Values must match the following regular expression: '${PROJECT_ID.source}'`,
+        );
       const found = match(request.method.toUpperCase(), segments.slice(2));
-      if (!found) throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
+      if (!found)
+        throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
       action = found.route.action;
       takeQuota(context, project, found.route.group, rt.options.perMinute);
-      if (context.takeFault({ cloud: 'gcp', kind: 'server-error' })) throw new GceError(503, 'backendError', 'The service is currently unavailable.');
+      if (context.takeFault({ cloud: 'gcp', kind: 'server-error' }))
+        throw new GceError(503, 'backendError', 'The service is currently unavailable.');
       const call: GceCall = {
         method: request.method,
         project,
         segments: segments.slice(2),
         query: request.url.searchParams,
         body: found.route.method === 'GET' || found.route.method === 'DELETE' ? undefined : parseBody(request.body),
-        requestId: found.route.group === 'mutation' ? validRequestId(request.url.searchParams.get('requestId')) : undefined,
-        fingerprint: found.route.group === 'mutation' ? createHash('sha1').update(`${request.method} ${request.url.pathname}\n`).update(request.body).digest('base64') : '',
+        requestId:
+          found.route.group === 'mutation' ? validRequestId(request.url.searchParams.get('requestId')) : undefined,
+        fingerprint:
+          found.route.group === 'mutation'
+            ? createHash('sha1')
+                .update(`${request.method} ${request.url.pathname}\n`)
+                .update(request.body)
+                .digest('base64')
+            : '',
       };
       const response = await found.route.handler(rt, call, found.params);
       context.meter.record('gcp', action, 'ok');
@@ -173,12 +435,24 @@ export function createGceService(context: SimContext, options: GceServiceOptions
     handle,
     inventory(): InventoryItem[] {
       const items: InventoryItem[] = [];
-      for (const n of rt.state.networks.values()) items.push({ cloud: 'gcp', type: 'network', id: `projects/${n.project}/global/networks/${n.name}` });
+      for (const n of rt.state.networks.values())
+        items.push({ cloud: 'gcp', type: 'network', id: `projects/${n.project}/global/networks/${n.name}` });
       for (const s of rt.state.subnets.values()) {
-        items.push({ cloud: 'gcp', type: 'subnetwork', id: `projects/${s.project}/regions/${s.region}/subnetworks/${s.name}`, region: s.region });
+        items.push({
+          cloud: 'gcp',
+          type: 'subnetwork',
+          id: `projects/${s.project}/regions/${s.region}/subnetworks/${s.name}`,
+          region: s.region,
+        });
       }
-      for (const f of rt.state.firewalls.values()) items.push({ cloud: 'gcp', type: 'firewall', id: `projects/${f.project}/global/firewalls/${f.name}` });
-      for (const t of rt.state.templates.values()) items.push({ cloud: 'gcp', type: 'instanceTemplate', id: `projects/${t.project}/global/instanceTemplates/${t.name}` });
+      for (const f of rt.state.firewalls.values())
+        items.push({ cloud: 'gcp', type: 'firewall', id: `projects/${f.project}/global/firewalls/${f.name}` });
+      for (const t of rt.state.templates.values())
+        items.push({
+          cloud: 'gcp',
+          type: 'instanceTemplate',
+          id: `projects/${t.project}/global/instanceTemplates/${t.name}`,
+        });
       for (const { vm, status } of inventoryVms(rt)) {
         items.push({
           cloud: 'gcp',

@@ -1,5 +1,5 @@
-import type { MetadataItem } from './validate.js';
 import type { OperationFailure } from './errors.js';
+import type { MetadataItem } from './validate.js';
 
 /**
  * In-memory state of the simulated Compute Engine. Times are `SimContext.now()` milliseconds; lifecycle

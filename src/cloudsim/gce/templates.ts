@@ -3,14 +3,24 @@ import { MACHINE_TYPE_BY_NAME } from './catalog.js';
 import { alreadyExists, invalidField, notFound, required } from './errors.js';
 import { mutate } from './operations.js';
 import { link, refName } from './refs.js';
-import { ok, type GceCall, type GceRuntime } from './runtime.js';
+import { type GceCall, type GceRuntime, ok } from './runtime.js';
 import { objectField, str, validLabels, validMetadata, validName } from './validate.js';
 
 /** Global instance templates (`sourceInstanceTemplate` of insert and bulkInsert). */
 
 const templatePath = (project: string, name: string) => `projects/${project}/global/instanceTemplates/${name}`;
 
-function renderTemplate(rt: GceRuntime, t: { project: string; name: string; id: string; createdAt: number; description: string; properties: Record<string, unknown> }): Record<string, unknown> {
+function renderTemplate(
+  rt: GceRuntime,
+  t: {
+    project: string;
+    name: string;
+    id: string;
+    createdAt: number;
+    description: string;
+    properties: Record<string, unknown>;
+  },
+): Record<string, unknown> {
   return {
     kind: 'compute#instanceTemplate',
     id: t.id,
@@ -30,10 +40,18 @@ export function insertTemplate(rt: GceRuntime, call: GceCall): SimResponse {
     const properties = objectField(b.properties, 'resource.properties');
     const mt = str(properties.machineType);
     if (!mt) throw required('resource.properties.machineType');
-    if (!MACHINE_TYPE_BY_NAME.has(refName(mt, call.project, 'machineTypes')?.name ?? '')) throw invalidField('resource.properties.machineType', mt, `Machine type with name '${mt}' does not exist.`);
+    if (!MACHINE_TYPE_BY_NAME.has(refName(mt, call.project, 'machineTypes')?.name ?? ''))
+      throw invalidField('resource.properties.machineType', mt, `Machine type with name '${mt}' does not exist.`);
     validLabels('resource.properties.labels', properties.labels);
     validMetadata('resource.properties.metadata', properties.metadata);
-    const t = { project: call.project, name, id: rt.newId(), createdAt: rt.now(), description: str(b.description), properties };
+    const t = {
+      project: call.project,
+      name,
+      id: rt.newId(),
+      createdAt: rt.now(),
+      description: str(b.description),
+      properties,
+    };
     rt.state.templates.set(`${call.project}/${name}`, t);
     return {
       scope: 'global',

@@ -29,15 +29,25 @@ export function validName(field: string, value: unknown): string {
 
 export function validLabels(field: string, value: unknown): Record<string, string> {
   if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw invalidField(field, value, 'Labels must be a map of strings.');
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw invalidField(field, value, 'Labels must be a map of strings.');
   const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length > MAX_LABELS) throw invalidField(field, '', `Resource cannot have more than ${MAX_LABELS} labels.`);
+  if (entries.length > MAX_LABELS)
+    throw invalidField(field, '', `Resource cannot have more than ${MAX_LABELS} labels.`);
   for (const [k, v] of entries) {
     if (!LABEL_KEY.test(k)) {
-      throw invalidField(field, '', `Label key '${k}' violates format constraints. The key must start with a lowercase character, can only contain lowercase letters, numeric characters, underscores and dashes. The key can be at most 63 characters long. International characters are allowed.`);
+      throw invalidField(
+        field,
+        '',
+        `Label key '${k}' violates format constraints. The key must start with a lowercase character, can only contain lowercase letters, numeric characters, underscores and dashes. The key can be at most 63 characters long. International characters are allowed.`,
+      );
     }
     if (typeof v !== 'string' || !LABEL_VALUE.test(v)) {
-      throw invalidField(field, '', `Label value '${String(v)}' violates format constraints. The value can only contain lowercase letters, numeric characters, underscores and dashes. The value can be at most 63 characters long. International characters are allowed.`);
+      throw invalidField(
+        field,
+        '',
+        `Label value '${String(v)}' violates format constraints. The value can only contain lowercase letters, numeric characters, underscores and dashes. The value can be at most 63 characters long. International characters are allowed.`,
+      );
     }
   }
   return value as Record<string, string>;
@@ -58,15 +68,21 @@ export function validMetadata(field: string, value: unknown): MetadataItem[] {
   const out: MetadataItem[] = [];
   items.forEach((item: unknown, i) => {
     const { key, value: v } = (item ?? {}) as { key?: unknown; value?: unknown };
-    if (typeof key !== 'string' || !METADATA_KEY.test(key)) throw invalidField(`${field}.items[${i}].key`, key, "Must be a match of regex '[a-zA-Z0-9-_]{1,128}'");
-    if (seen.has(key)) throw new GceError(400, 'invalid', `Invalid value for field '${field}': ''. Duplicate metadata key '${key}'.`);
+    if (typeof key !== 'string' || !METADATA_KEY.test(key))
+      throw invalidField(`${field}.items[${i}].key`, key, "Must be a match of regex '[a-zA-Z0-9-_]{1,128}'");
+    if (seen.has(key))
+      throw new GceError(400, 'invalid', `Invalid value for field '${field}': ''. Duplicate metadata key '${key}'.`);
     seen.add(key);
     const text = v === undefined || v === null ? '' : String(v);
     total += Buffer.byteLength(key) + Buffer.byteLength(text);
     out.push({ key, value: text });
   });
   if (total > METADATA_TOTAL_LIMIT) {
-    throw invalidField(field, '', `Metadata total size limit of ${METADATA_TOTAL_LIMIT} bytes exceeded (${total} bytes).`);
+    throw invalidField(
+      field,
+      '',
+      `Metadata total size limit of ${METADATA_TOTAL_LIMIT} bytes exceeded (${total} bytes).`,
+    );
   }
   return out;
 }
@@ -74,7 +90,11 @@ export function validMetadata(field: string, value: unknown): MetadataItem[] {
 export function validRequestId(value: string | null): string | undefined {
   if (value === null || value === '') return undefined;
   if (!UUID.test(value) || /^[0-]+$/.test(value)) {
-    throw invalidField('requestId', value, 'Request ID must be a valid UUID with the exception that zero UUID is not supported (00000000-0000-0000-0000-000000000000).');
+    throw invalidField(
+      'requestId',
+      value,
+      'Request ID must be a valid UUID with the exception that zero UUID is not supported (00000000-0000-0000-0000-000000000000).',
+    );
   }
   return value.toLowerCase();
 }
@@ -82,7 +102,8 @@ export function validRequestId(value: string | null): string | undefined {
 /** int64 fields travel as strings in JSON; numbers are accepted too. */
 export function int64(field: string, value: unknown, fallback?: number): number | undefined {
   if (value === undefined || value === null || value === '') return fallback;
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : NaN;
+  const n =
+    typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n)) throw invalidField(field, value, 'Must be an integer.');
   return n;
 }

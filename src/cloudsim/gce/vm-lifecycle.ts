@@ -12,8 +12,8 @@ import type { Parsed } from './vm-properties.js';
  */
 const NAT_BASE = ipToInt('34.118.0.0')!;
 
-export const instancePath = (project: string, zone: string, name: string) => `projects/${project}/zones/${zone}/instances/${name}`;
-
+export const instancePath = (project: string, zone: string, name: string) =>
+  `projects/${project}/zones/${zone}/instances/${name}`;
 
 export function isGone(rt: GceRuntime, vm: VmRec): boolean {
   return vm.goneAt !== undefined && rt.now() >= vm.goneAt;
@@ -48,14 +48,26 @@ function allocateIp(subnet: SubnetRec): number | undefined {
 }
 
 function userDataOf(props: VmProps): string {
-  return props.metadata.find((m) => m.key === 'user-data')?.value ?? props.metadata.find((m) => m.key === 'startup-script')?.value ?? '';
+  return (
+    props.metadata.find((m) => m.key === 'user-data')?.value ??
+    props.metadata.find((m) => m.key === 'startup-script')?.value ??
+    ''
+  );
 }
 
 function startBacking(rt: GceRuntime, vm: VmRec, subnet: SubnetRec): void {
   const backing = rt.ctx.backing;
   if (rt.ctx.settings.backing !== 'local' || !backing) return;
   backing
-    .start({ cloud: 'gcp', id: vm.id, name: vm.name, privateIp: intToIp(vm.ip), subnetCidr: subnet.cidr, userData: userDataOf(vm.props), tags: vm.props.labels })
+    .start({
+      cloud: 'gcp',
+      id: vm.id,
+      name: vm.name,
+      privateIp: intToIp(vm.ip),
+      subnetCidr: subnet.cidr,
+      userData: userDataOf(vm.props),
+      tags: vm.props.labels,
+    })
     .then(
       (r) => void (vm.backingIp = r.privateIp),
       () => void (vm.failed = true),
@@ -66,11 +78,22 @@ function startBacking(rt: GceRuntime, vm: VmRec, subnet: SubnetRec): void {
  * Creates the VMs of one accepted insert/bulkInsert (all-or-nothing below `minCount`), or returns the async
  * failure its Operation will report. A capacity fault with `available` fills the request partly.
  */
-export function createVms(rt: GceRuntime, parsed: Parsed, requested: readonly string[], minCount = requested.length): { vms: VmRec[]; failure?: OperationFailure } {
+export function createVms(
+  rt: GceRuntime,
+  parsed: Parsed,
+  requested: readonly string[],
+  minCount = requested.length,
+): { vms: VmRec[]; failure?: OperationFailure } {
   const { props, subnet } = parsed;
   const zonePath = `projects/${props.project}/zones/${props.zone}`;
   const region = regionOf(props.zone)!.name;
-  const capacity = rt.ctx.takeFault({ cloud: 'gcp', kind: 'capacity', zone: props.zone, region, instanceType: props.machineType });
+  const capacity = rt.ctx.takeFault({
+    cloud: 'gcp',
+    kind: 'capacity',
+    zone: props.zone,
+    region,
+    instanceType: props.machineType,
+  });
   const available = capacity ? Math.min(capacity.available ?? 0, requested.length) : requested.length;
   if (available < minCount) {
     const message = `The zone '${zonePath}' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.`;
@@ -78,16 +101,32 @@ export function createVms(rt: GceRuntime, parsed: Parsed, requested: readonly st
     return { vms: [], failure: { code: 'ZONE_RESOURCE_POOL_EXHAUSTED', message, httpStatus: 503 } };
   }
   const names = requested.slice(0, available);
-  const quota = rt.ctx.takeFault({ cloud: 'gcp', kind: 'quota', zone: props.zone, region, instanceType: props.machineType });
+  const quota = rt.ctx.takeFault({
+    cloud: 'gcp',
+    kind: 'quota',
+    zone: props.zone,
+    region,
+    instanceType: props.machineType,
+  });
   const cpus = MACHINE_TYPE_BY_NAME.get(props.machineType)!.guestCpus * names.length;
   const quotaMessage = `Quota 'CPUS' exceeded.  Limit: 24.0 in region ${region}.`;
-  if (quota?.mode === 'sync') throw new GceError(403, 'quotaExceeded', quotaMessage, { metadata: { quota_metric: 'CPUS', requested: String(cpus) } });
+  if (quota?.mode === 'sync')
+    throw new GceError(403, 'quotaExceeded', quotaMessage, {
+      metadata: { quota_metric: 'CPUS', requested: String(cpus) },
+    });
   if (quota) return { vms: [], failure: { code: 'QUOTA_EXCEEDED', message: quotaMessage, httpStatus: 403 } };
 
   const ips: number[] = [];
   if (parsed.networkIP !== undefined) {
     if (subnet.used.has(parsed.networkIP)) {
-      return { vms: [], failure: { code: 'IP_IN_USE_BY_ANOTHER_RESOURCE', message: `IP '${intToIp(parsed.networkIP)}' is already being used by another resource.`, httpStatus: 400 } };
+      return {
+        vms: [],
+        failure: {
+          code: 'IP_IN_USE_BY_ANOTHER_RESOURCE',
+          message: `IP '${intToIp(parsed.networkIP)}' is already being used by another resource.`,
+          httpStatus: 400,
+        },
+      };
     }
     subnet.used.add(parsed.networkIP);
     ips.push(parsed.networkIP);
@@ -96,7 +135,14 @@ export function createVms(rt: GceRuntime, parsed: Parsed, requested: readonly st
       const ip = allocateIp(subnet);
       if (ip === undefined) {
         for (const used of ips) subnet.used.delete(used);
-        return { vms: [], failure: { code: 'IP_SPACE_EXHAUSTED', message: `IP space of 'projects/${subnet.project}/regions/${subnet.region}/subnetworks/${subnet.name}' is exhausted.`, httpStatus: 400 } };
+        return {
+          vms: [],
+          failure: {
+            code: 'IP_SPACE_EXHAUSTED',
+            message: `IP space of 'projects/${subnet.project}/regions/${subnet.region}/subnetworks/${subnet.name}' is exhausted.`,
+            httpStatus: 400,
+          },
+        };
       }
       ips.push(ip);
     }
@@ -104,7 +150,15 @@ export function createVms(rt: GceRuntime, parsed: Parsed, requested: readonly st
   const zone = rt.state.zoneVms(props.project, props.zone);
   const now = rt.now();
   const vms = names.map((name, i) => {
-    const vm: VmRec = { name, id: rt.newId(), zone: props.zone, props, seq: ++rt.state.seq, createdAt: now, ip: ips[i]! };
+    const vm: VmRec = {
+      name,
+      id: rt.newId(),
+      zone: props.zone,
+      props,
+      seq: ++rt.state.seq,
+      createdAt: now,
+      ip: ips[i]!,
+    };
     if (props.externalIp) vm.natIp = NAT_BASE + rt.state.natNext++;
     zone.add(vm);
     startBacking(rt, vm, subnet);
@@ -134,4 +188,3 @@ export function inventoryVms(rt: GceRuntime): { vm: VmRec; status: string }[] {
   }
   return out;
 }
-

@@ -1,5 +1,5 @@
 import type { FieldGetter } from './filter.js';
-import { JsonBuffer } from './json-buffer.js';
+import type { JsonBuffer } from './json-buffer.js';
 import { link } from './refs.js';
 import type { GceRuntime } from './runtime.js';
 import type { VmProps, VmRec } from './state.js';
@@ -18,7 +18,16 @@ function fingerprintOf(text: string): string {
     h1 = Math.imul(h1 ^ c, 16777619) >>> 0;
     h2 = Math.imul(h2 ^ c, 2246822519) >>> 0;
   }
-  const bytes = [h1 >>> 24, (h1 >>> 16) & 255, (h1 >>> 8) & 255, h1 & 255, h2 >>> 24, (h2 >>> 16) & 255, (h2 >>> 8) & 255, h2 & 255];
+  const bytes = [
+    h1 >>> 24,
+    (h1 >>> 16) & 255,
+    (h1 >>> 8) & 255,
+    h1 & 255,
+    h2 >>> 24,
+    (h2 >>> 16) & 255,
+    (h2 >>> 8) & 255,
+    h2 & 255,
+  ];
   let out = '';
   for (let i = 0; i < 6; i += 3) {
     const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
@@ -65,7 +74,9 @@ function templateOf(props: VmProps): Template {
       `"zone":"${zoneLink}","networkInterfaces":[{"kind":"compute#networkInterface","network":"${link(`projects/${props.project}/global/networks/${props.network}`)}",` +
         `"subnetwork":"${link(`projects/${props.project}/regions/${props.subnetRegion}/subnetworks/${props.subnet}`)}","networkIP":"`,
     ),
-    diskHead: Buffer.from(`"disks":[{"kind":"compute#attachedDisk","type":"PERSISTENT","mode":"READ_WRITE","source":"${zoneLink}/disks/`),
+    diskHead: Buffer.from(
+      `"disks":[{"kind":"compute#attachedDisk","type":"PERSISTENT","mode":"READ_WRITE","source":"${zoneLink}/disks/`,
+    ),
     diskTailShared: Buffer.from(
       `","deviceName":"persistent-disk-0","index":0,"boot":true,"autoDelete":true,"interface":"SCSI","diskSizeGb":"${props.diskSizeGb}","architecture":"X86_64"}],${parts.join(',')}`,
       'utf8',
@@ -80,31 +91,50 @@ function templateOf(props: VmProps): Template {
 export function renderVm(rt: GceRuntime, vm: VmRec, status: string, out: JsonBuffer): void {
   const t = templateOf(vm.props);
   const ip = vm.backingIp ?? intToIp(vm.ip);
-  const nat = vm.natIp === undefined ? '' : `,"accessConfigs":[{"kind":"compute#accessConfig","type":"ONE_TO_ONE_NAT","name":"External NAT","natIP":"${vm.backingIp ?? intToIp(vm.natIp)}","networkTier":"PREMIUM"}]`;
+  const nat =
+    vm.natIp === undefined
+      ? ''
+      : `,"accessConfigs":[{"kind":"compute#accessConfig","type":"ONE_TO_ONE_NAT","name":"External NAT","natIP":"${vm.backingIp ?? intToIp(vm.natIp)}","networkTier":"PREMIUM"}]`;
   out.text(
     `{"kind":"compute#instance","id":"${vm.id}","creationTimestamp":"${rt.timestamp(vm.createdAt)}","name":"${vm.name}","status":"${status}",` +
       (status === 'RUNNING' ? `"lastStartTimestamp":"${rt.timestamp(vm.createdAt + rt.bootMs)}",` : ''),
   );
-  out.bytes(t.zoneNic).text(`${ip}","name":"nic0"${nat},"stackType":"IPV4_ONLY","fingerprint":"${fingerprintOf(vm.id)}"}],`);
+  out
+    .bytes(t.zoneNic)
+    .text(`${ip}","name":"nic0"${nat},"stackType":"IPV4_ONLY","fingerprint":"${fingerprintOf(vm.id)}"}],`);
   out.bytes(t.diskHead).text(vm.name).bytes(t.diskTailShared);
-  out.text(`,"fingerprint":"${fingerprintOf(vm.name)}","selfLink":"`).bytes(t.instances).text(`${vm.name}","selfLinkWithId":"`).bytes(t.instances).text(`${vm.id}"}`);
+  out
+    .text(`,"fingerprint":"${fingerprintOf(vm.name)}","selfLink":"`)
+    .bytes(t.instances)
+    .text(`${vm.name}","selfLinkWithId":"`)
+    .bytes(t.instances)
+    .text(`${vm.id}"}`);
 }
 
 export function vmGetter(vm: VmRec, status: string): FieldGetter {
   return (path) => {
     if (path.startsWith('labels.')) return vm.props.labels[path.slice(7)];
     switch (path) {
-      case 'name': return vm.name;
-      case 'status': return status;
-      case 'id': return vm.id;
-      case 'zone': return link(`projects/${vm.props.project}/zones/${vm.zone}`);
-      case 'machineType': return link(`projects/${vm.props.project}/zones/${vm.zone}/machineTypes/${vm.props.machineType}`);
-      case 'description': return vm.props.description || undefined;
-      case 'tags.items': return vm.props.tags.join(' ') || undefined;
-      case 'networkInterfaces.networkIP': return vm.backingIp ?? intToIp(vm.ip);
-      case 'labels': return Object.keys(vm.props.labels).length ? JSON.stringify(vm.props.labels) : undefined;
-      default: return undefined;
+      case 'name':
+        return vm.name;
+      case 'status':
+        return status;
+      case 'id':
+        return vm.id;
+      case 'zone':
+        return link(`projects/${vm.props.project}/zones/${vm.zone}`);
+      case 'machineType':
+        return link(`projects/${vm.props.project}/zones/${vm.zone}/machineTypes/${vm.props.machineType}`);
+      case 'description':
+        return vm.props.description || undefined;
+      case 'tags.items':
+        return vm.props.tags.join(' ') || undefined;
+      case 'networkInterfaces.networkIP':
+        return vm.backingIp ?? intToIp(vm.ip);
+      case 'labels':
+        return Object.keys(vm.props.labels).length ? JSON.stringify(vm.props.labels) : undefined;
+      default:
+        return undefined;
     }
   };
 }
-

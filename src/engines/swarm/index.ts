@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type Docker from 'dockerode';
-import { EngineError } from '../../errors.js';
 import { renderUserData } from '../../bootstrap/user-data.js';
+import { EngineError } from '../../errors.js';
 import type { Role } from '../../spec/schema.js';
 import { pollUntil } from '../poll.js';
 import type {
@@ -18,8 +18,23 @@ import type {
   WorkloadStatus,
 } from '../types.js';
 import { call, DockerClients } from './api.js';
-import { assertNotLastManager, inspectNode, LIVE_TASK_STATES, toEngineNode, updateNodeSpec, type ApiNode, type ApiTask } from './nodes.js';
-import { findService, upsertService, validateWorkload, WORKLOAD_LABEL, workloadStatus, type ApiService } from './services.js';
+import {
+  type ApiNode,
+  type ApiTask,
+  assertNotLastManager,
+  inspectNode,
+  LIVE_TASK_STATES,
+  toEngineNode,
+  updateNodeSpec,
+} from './nodes.js';
+import {
+  type ApiService,
+  findService,
+  upsertService,
+  validateWorkload,
+  WORKLOAD_LABEL,
+  workloadStatus,
+} from './services.js';
 
 interface SwarmInfo {
   Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string };
@@ -79,7 +94,11 @@ export class SwarmDriver implements EngineDriver {
   }
 
   async joinTokens(manager: EngineEndpoint): Promise<JoinTokens> {
-    const swarm = await call(manager, 'reading the join tokens', () => this.docker(manager).swarmInspect() as Promise<ApiSwarm>);
+    const swarm = await call(
+      manager,
+      'reading the join tokens',
+      () => this.docker(manager).swarmInspect() as Promise<ApiSwarm>,
+    );
     return { worker: swarm.JoinTokens.Worker, manager: swarm.JoinTokens.Manager };
   }
 
@@ -87,16 +106,27 @@ export class SwarmDriver implements EngineDriver {
     const docker = this.docker(manager);
     await call(manager, 'rotating the join tokens', async () => {
       const swarm = (await docker.swarmInspect()) as ApiSwarm;
-      await docker.swarmUpdate({ _query: { version: swarm.Version.Index, rotateWorkerToken: true, rotateManagerToken: true }, _body: swarm.Spec });
+      await docker.swarmUpdate({
+        _query: { version: swarm.Version.Index, rotateWorkerToken: true, rotateManagerToken: true },
+        _body: swarm.Spec,
+      });
     });
   }
 
   async listNodes(manager: EngineEndpoint): Promise<EngineNode[]> {
-    const nodes = await call(manager, 'listing the swarm nodes', () => this.docker(manager).listNodes() as Promise<ApiNode[]>);
+    const nodes = await call(
+      manager,
+      'listing the swarm nodes',
+      () => this.docker(manager).listNodes() as Promise<ApiNode[]>,
+    );
     return nodes.map(toEngineNode);
   }
 
-  async setNodeLabels(manager: EngineEndpoint, nodeId: string, labels: Readonly<Record<string, string>>): Promise<boolean> {
+  async setNodeLabels(
+    manager: EngineEndpoint,
+    nodeId: string,
+    labels: Readonly<Record<string, string>>,
+  ): Promise<boolean> {
     return call(manager, `labelling node ${nodeId}`, () =>
       updateNodeSpec(this.docker(manager), nodeId, (spec) => {
         const current = spec.Labels ?? {};
@@ -110,24 +140,39 @@ export class SwarmDriver implements EngineDriver {
     const docker = this.docker(manager);
     const started = Date.now();
     const node = toEngineNode(await call(manager, `inspecting node ${nodeId}`, () => inspectNode(docker, nodeId)));
-    const before = await call(manager, 'listing tasks', () => docker.listTasks({ filters: { node: [nodeId] } }) as Promise<ApiTask[]>);
+    const before = await call(
+      manager,
+      'listing tasks',
+      () => docker.listTasks({ filters: { node: [nodeId] } }) as Promise<ApiTask[]>,
+    );
     const moved = before.filter((t) => t.DesiredState === 'running' && LIVE_TASK_STATES.has(t.Status.State)).length;
     await call(manager, `draining ${node.name}`, () =>
-      updateNodeSpec(docker, nodeId, (spec) => (spec.Availability === 'drain' ? undefined : { ...spec, Availability: 'drain' })),
+      updateNodeSpec(docker, nodeId, (spec) =>
+        spec.Availability === 'drain' ? undefined : { ...spec, Availability: 'drain' },
+      ),
     );
     await pollUntil(
       async () => {
-        const [tasks, services] = await Promise.all([docker.listTasks() as Promise<ApiTask[]>, docker.listServices() as unknown as Promise<ApiService[]>]);
+        const [tasks, services] = await Promise.all([
+          docker.listTasks() as Promise<ApiTask[]>,
+          docker.listServices() as unknown as Promise<ApiService[]>,
+        ]);
         if (tasks.some((t) => t.NodeID === nodeId && LIVE_TASK_STATES.has(t.Status.State))) return undefined;
         const settled = services.every((s) => {
           const want = s.Spec.Mode.Replicated?.Replicas;
           if (want === undefined) return true; // global services have nothing to move
-          const running = tasks.filter((t) => t.ServiceID === s.ID && t.DesiredState === 'running' && t.Status.State === 'running');
+          const running = tasks.filter(
+            (t) => t.ServiceID === s.ID && t.DesiredState === 'running' && t.Status.State === 'running',
+          );
           return running.length >= want;
         });
         return settled ? true : undefined;
       },
-      { ...options, what: `the tasks of ${node.name} to run on other nodes`, hint: 'check that the other nodes have room and the image' },
+      {
+        ...options,
+        what: `the tasks of ${node.name} to run on other nodes`,
+        hint: 'check that the other nodes have room and the image',
+      },
     );
     return { node: node.name, durationMs: Date.now() - started, movedTasks: moved };
   }
@@ -135,11 +180,13 @@ export class SwarmDriver implements EngineDriver {
   async demoteNode(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<void> {
     const docker = this.docker(manager);
     assertNotLastManager(await this.listNodes(manager), nodeId);
-    await call(manager, `demoting node ${nodeId}`, () => updateNodeSpec(docker, nodeId, (spec) => (spec.Role === 'worker' ? undefined : { ...spec, Role: 'worker' })));
-    await pollUntil(
-      async () => ((await inspectNode(docker, nodeId)).ManagerStatus ? undefined : true),
-      { ...options, what: `node ${nodeId} to leave the managers (raft)` },
+    await call(manager, `demoting node ${nodeId}`, () =>
+      updateNodeSpec(docker, nodeId, (spec) => (spec.Role === 'worker' ? undefined : { ...spec, Role: 'worker' })),
     );
+    await pollUntil(async () => ((await inspectNode(docker, nodeId)).ManagerStatus ? undefined : true), {
+      ...options,
+      what: `node ${nodeId} to leave the managers (raft)`,
+    });
   }
 
   async removeNode(manager: EngineEndpoint, nodeId: string): Promise<void> {
@@ -157,10 +204,17 @@ export class SwarmDriver implements EngineDriver {
     });
   }
 
-  async loadImage(endpoint: EngineEndpoint, tarballPath: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async loadImage(
+    endpoint: EngineEndpoint,
+    tarballPath: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     const docker = this.clients.get(endpoint, LOAD_TIMEOUT_MS);
     await call(endpoint, `loading image ${tarballPath}`, async () => {
-      const stream = await docker.loadImage(createReadStream(tarballPath), { quiet: true, ...(options.signal ? { abortSignal: options.signal } : {}) });
+      const stream = await docker.loadImage(createReadStream(tarballPath), {
+        quiet: true,
+        ...(options.signal ? { abortSignal: options.signal } : {}),
+      });
       // The answer is a JSON stream; an error inside it (e.g. a bad tarball) arrives with status 200.
       const body = await new Promise<string>((resolve, reject) => {
         let text = '';
@@ -168,14 +222,21 @@ export class SwarmDriver implements EngineDriver {
         stream.on('end', () => resolve(text));
         stream.on('error', reject);
       });
-      const failure = body.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => JSON.parse(l) as { error?: string }).find((m) => m.error);
+      const failure = body
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { error?: string })
+        .find((m) => m.error);
       if (failure?.error) throw new Error(failure.error);
     });
   }
 
   async runWorkload(manager: EngineEndpoint, workload: WorkloadSpec, publishing: PublishingOptions): Promise<void> {
     validateWorkload(workload);
-    await call(manager, `creating service ${workload.name}`, () => upsertService(this.docker(manager), workload, publishing));
+    await call(manager, `creating service ${workload.name}`, () =>
+      upsertService(this.docker(manager), workload, publishing),
+    );
   }
 
   async workloads(manager: EngineEndpoint, name?: string): Promise<WorkloadStatus[]> {
@@ -185,7 +246,10 @@ export class SwarmDriver implements EngineDriver {
         ? [await findService(docker, name)].filter((s): s is ApiService => !!s)
         : ((await docker.listServices({ filters: { label: [`${WORKLOAD_LABEL}=true`] } })) as unknown as ApiService[]);
       if (services.length === 0) return [];
-      const [tasks, nodes] = await Promise.all([docker.listTasks() as Promise<ApiTask[]>, docker.listNodes() as Promise<ApiNode[]>]);
+      const [tasks, nodes] = await Promise.all([
+        docker.listTasks() as Promise<ApiTask[]>,
+        docker.listNodes() as Promise<ApiNode[]>,
+      ]);
       return services
         .map((s) => workloadStatus(s, tasks, nodes, (n) => toEngineNode(n).address))
         .sort((a, b) => a.name.localeCompare(b.name));
@@ -198,7 +262,9 @@ export class SwarmDriver implements EngineDriver {
         const [status] = await this.workloads(manager, name);
         if (!status) throw new WorkloadError(`service ${name} does not exist`, { workload: name });
         // Swarm retries a task whose image is missing forever; no registry will bring it here.
-        const missing = status.tasks.find((t) => t.error && /no such image|not found|pull access denied/i.test(t.error));
+        const missing = status.tasks.find(
+          (t) => t.error && /no such image|not found|pull access denied/i.test(t.error),
+        );
         if (missing) {
           throw new WorkloadError(
             `image ${status.image} is not on node ${missing.node ?? '?'} (${missing.error}): add it to the spec's images (a docker save tarball) and apply, or use an image the nodes can pull`,
@@ -207,9 +273,19 @@ export class SwarmDriver implements EngineDriver {
         }
         const running = status.tasks.filter((t) => t.state === 'running' && t.desiredState === 'running');
         const reachable = status.publishMode !== 'host' || running.every((t) => t.hostPort !== undefined);
-        return status.runningReplicas === status.desiredReplicas && running.length === status.desiredReplicas && reachable ? status : undefined;
+        return status.runningReplicas === status.desiredReplicas &&
+          running.length === status.desiredReplicas &&
+          reachable
+          ? status
+          : undefined;
       },
-      { ...options, intervalMs: 200, isFatal: (e) => e instanceof WorkloadError, what: `every replica of ${name} to run`, hint: 'run `skypool status` to see task errors (e.g. image missing on a node)' },
+      {
+        ...options,
+        intervalMs: 200,
+        isFatal: (e) => e instanceof WorkloadError,
+        what: `every replica of ${name} to run`,
+        hint: 'run `skypool status` to see task errors (e.g. image missing on a node)',
+      },
     );
   }
 
@@ -217,4 +293,3 @@ export class SwarmDriver implements EngineDriver {
     this.clients.clear();
   }
 }
-

@@ -19,11 +19,24 @@ export interface ApiTask {
   NodeID?: string;
   Slot?: number;
   DesiredState: string;
-  Status: { State: string; Err?: string; PortStatus?: { Ports?: Array<{ TargetPort?: number; PublishedPort?: number; PublishMode?: string }> } };
+  Status: {
+    State: string;
+    Err?: string;
+    PortStatus?: { Ports?: Array<{ TargetPort?: number; PublishedPort?: number; PublishMode?: string }> };
+  };
 }
 
 /** Task states in which a container is (or is about to be) running on its node. */
-export const LIVE_TASK_STATES = new Set(['new', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting', 'running']);
+export const LIVE_TASK_STATES = new Set([
+  'new',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+  'running',
+]);
 
 function nodeAddress(node: ApiNode): string | undefined {
   const addr = node.Status?.Addr;
@@ -51,7 +64,11 @@ export async function inspectNode(docker: Docker, id: string): Promise<ApiNode> 
 }
 
 /** Node updates replace the whole spec and need the current version, like `docker node update`. */
-export async function updateNodeSpec(docker: Docker, id: string, change: (spec: ApiNode['Spec']) => ApiNode['Spec'] | undefined): Promise<boolean> {
+export async function updateNodeSpec(
+  docker: Docker,
+  id: string,
+  change: (spec: ApiNode['Spec']) => ApiNode['Spec'] | undefined,
+): Promise<boolean> {
   const node = await inspectNode(docker, id);
   const next = change(structuredClone(node.Spec));
   if (!next) return false;

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { EngineError } from '../../errors.js';
 import type { PublishingOptions, WorkloadSpec, WorkloadStatus, WorkloadTask } from '../types.js';
-import { LIVE_TASK_STATES, type ApiNode, type ApiTask } from './nodes.js';
+import { type ApiNode, type ApiTask, LIVE_TASK_STATES } from './nodes.js';
 
 /** Label marking services skypool created (status lists only those). */
 export const WORKLOAD_LABEL = 'skypool.workload';
@@ -28,11 +28,15 @@ export interface ApiService {
 
 export function validateWorkload(workload: WorkloadSpec): void {
   const problems: string[] = [];
-  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(workload.name)) problems.push(`name "${workload.name}" must be lowercase letters, digits and '-'`);
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(workload.name))
+    problems.push(`name "${workload.name}" must be lowercase letters, digits and '-'`);
   if (!workload.image) problems.push('image is required');
-  if (!Number.isInteger(workload.replicas) || workload.replicas < 0) problems.push('replicas must be a whole number ≥ 0');
-  if (workload.port !== undefined && (!Number.isInteger(workload.port) || workload.port < 1 || workload.port > 65535)) problems.push('port must be 1-65535');
-  if (problems.length > 0) throw new EngineError(`invalid workload: ${problems.join('; ')}`, { workload: workload.name });
+  if (!Number.isInteger(workload.replicas) || workload.replicas < 0)
+    problems.push('replicas must be a whole number ≥ 0');
+  if (workload.port !== undefined && (!Number.isInteger(workload.port) || workload.port < 1 || workload.port > 65535))
+    problems.push('port must be 1-65535');
+  if (problems.length > 0)
+    throw new EngineError(`invalid workload: ${problems.join('; ')}`, { workload: workload.name });
 }
 
 /**
@@ -72,17 +76,28 @@ export async function findService(docker: Docker, name: string): Promise<ApiServ
 }
 
 /** Creates the service, or updates it in place when it exists (same name = same workload). */
-export async function upsertService(docker: Docker, workload: WorkloadSpec, publishing: PublishingOptions): Promise<void> {
+export async function upsertService(
+  docker: Docker,
+  workload: WorkloadSpec,
+  publishing: PublishingOptions,
+): Promise<void> {
   const spec = serviceSpec(workload, publishing);
   const existing = await findService(docker, workload.name);
   if (!existing) {
     await docker.createService(spec as unknown as Docker.CreateServiceOptions);
     return;
   }
-  await docker.getService(existing.ID).update({ _query: { version: existing.Version.Index }, _body: spec } as unknown as Record<string, unknown>);
+  await docker
+    .getService(existing.ID)
+    .update({ _query: { version: existing.Version.Index }, _body: spec } as unknown as Record<string, unknown>);
 }
 
-export function workloadStatus(service: ApiService, tasks: readonly ApiTask[], nodes: readonly ApiNode[], addressOf: (node: ApiNode) => string | undefined): WorkloadStatus {
+export function workloadStatus(
+  service: ApiService,
+  tasks: readonly ApiTask[],
+  nodes: readonly ApiNode[],
+  addressOf: (node: ApiNode) => string | undefined,
+): WorkloadStatus {
   const byId = new Map(nodes.map((n) => [n.ID, n]));
   const ports = service.Spec.EndpointSpec?.Ports ?? [];
   const port = ports[0];
@@ -92,7 +107,9 @@ export function workloadStatus(service: ApiService, tasks: readonly ApiTask[], n
     .sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0) || a.ID.localeCompare(b.ID));
   const taskList: WorkloadTask[] = current.map((t) => {
     const node = t.NodeID ? byId.get(t.NodeID) : undefined;
-    const published = t.Status.PortStatus?.Ports?.find((p) => p.PublishMode === 'host' && p.TargetPort === port?.TargetPort)?.PublishedPort;
+    const published = t.Status.PortStatus?.Ports?.find(
+      (p) => p.PublishMode === 'host' && p.TargetPort === port?.TargetPort,
+    )?.PublishedPort;
     return {
       id: t.ID,
       ...(t.Slot !== undefined ? { slot: t.Slot } : {}),
@@ -100,7 +117,11 @@ export function workloadStatus(service: ApiService, tasks: readonly ApiTask[], n
       state: t.Status.State,
       desiredState: t.DesiredState,
       ...(node && addressOf(node) ? { address: addressOf(node) } : {}),
-      ...(publishMode === 'host' && published ? { hostPort: published } : publishMode === 'ingress' && port?.PublishedPort ? { hostPort: port.PublishedPort } : {}),
+      ...(publishMode === 'host' && published
+        ? { hostPort: published }
+        : publishMode === 'ingress' && port?.PublishedPort
+          ? { hostPort: port.PublishedPort }
+          : {}),
       ...(t.Status.Err ? { error: t.Status.Err } : {}),
     };
   });
