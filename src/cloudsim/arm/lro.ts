@@ -67,6 +67,14 @@ export function retryAfter(remainingMs: number): string {
 }
 
 /**
+ * ARM's operation URLs carry the api-version of the request that started the operation (it was checked before
+ * the handler ran), so a client pinned to an older version polls with the version it knows.
+ */
+function callerVersion(call: ArmCall, family: ApiFamily): string {
+  return call.request.url.searchParams.get('api-version') ?? SDK_API_VERSION[family];
+}
+
+/**
  * Headers of a 201/202 answer: `Azure-AsyncOperation` (status resource) and `Location` (operation result),
  * both absolute with the origin the client used, as ARM builds them from its own host name.
  */
@@ -79,7 +87,7 @@ export function operationHeaders(
 ): Record<string, string> {
   const token = encodeOperation(ref);
   const base = `${call.request.origin}/subscriptions/${call.sub}/providers/${NAMESPACE[family]}/locations/${location}`;
-  const version = SDK_API_VERSION[family];
+  const version = callerVersion(call, family);
   return {
     'azure-asyncoperation': `${base}/operations/${token}?api-version=${version}`,
     location:
@@ -93,7 +101,7 @@ export function operationHeaders(
 /** Location header of a resource-group delete (ARM's own operation results). */
 export function groupDeleteLocation(call: ArmCall, ref: OperationRef): Record<string, string> {
   return {
-    location: `${call.request.origin}/subscriptions/${call.sub}/operationresults/${encodeOperation(ref)}?api-version=${SDK_API_VERSION.resources}`,
+    location: `${call.request.origin}/subscriptions/${call.sub}/operationresults/${encodeOperation(ref)}?api-version=${callerVersion(call, 'resources')}`,
     'retry-after': '0',
   };
 }

@@ -1,4 +1,5 @@
 import { type ActionContext, type ActionHandler, decodeToken, encodeToken } from './action.js';
+import { releaseFromInstance } from './addresses.js';
 import { ACCOUNT_ID } from './catalog.js';
 import { formatIp } from './cidr.js';
 import { checkId, Ec2Error, notFound } from './errors.js';
@@ -193,6 +194,7 @@ export function terminate(ctx: ActionContext, instance: Ec2Instance, now: number
   instance.endedAt = now;
   instance.reason = 'Client.UserInitiatedShutdown';
   ctx.store.subnets.get(instance.launch.subnetId)?.used.delete(instance.ip);
+  releaseFromInstance(ctx, instance.id);
   if (ctx.sim.settings.backing === 'local' && ctx.sim.backing) {
     // The host VM is torn down in the background; EC2 also answers before the instance is gone.
     ctx.sim.backing.stop({ cloud: 'aws', id: instance.id }).catch(() => undefined);

@@ -148,3 +148,18 @@ export interface Fleet {
   state: 'active' | 'deleted_terminating';
   tags: Tags;
 }
+
+/** An Elastic IP (VPC domain). Its address comes from the same reserved range as auto-assigned public addresses. */
+export interface ElasticIp {
+  /** The allocation id (`eipalloc-...`): named `id` like every other resource, for lookups and inventory. */
+  readonly id: string;
+  readonly region: string;
+  readonly publicIp: number;
+  association?: {
+    readonly id: string;
+    readonly instanceId: string;
+    /** The instance's public address before the association, handed back on disassociation. */
+    readonly previousPublicIp?: number;
+  };
+  tags: Tags;
+}

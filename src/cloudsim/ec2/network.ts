@@ -1,7 +1,7 @@
 import { type ActionContext, type ActionHandler, page } from './action.js';
 import { ACCOUNT_ID, zoneByName, zonesOf } from './catalog.js';
 import { type Cidr, formatCidr, overlaps, parseCidr, within } from './cidr.js';
-import { Ec2Error, notFound } from './errors.js';
+import { checkId, Ec2Error, notFound } from './errors.js';
 import { type FilterFields, parseFilters } from './filters.js';
 import type { InternetGateway, Permission, RouteTable, SecurityGroup, Subnet, Vpc } from './model.js';
 import { NO_TAGS, parseTagSpecifications, type Tags } from './tags.js';
@@ -26,6 +26,15 @@ const inRegion = <T extends { region: string }>(ctx: ActionContext, map: Map<str
   return [...map.values()].filter((r) => r.region === ctx.region);
 };
 
+/** Id prefix and the error-code stem EC2 uses for a malformed id, per Describe* id parameter. */
+const ID_SHAPES: Readonly<Record<string, readonly [string, string]>> = {
+  VpcId: ['vpc', 'VpcID'],
+  SubnetId: ['subnet', 'SubnetID'],
+  GroupId: ['sg', 'GroupId'],
+  InternetGatewayId: ['igw', 'InternetGatewayID'],
+  RouteTableId: ['rtb', 'RouteTableID'],
+};
+
 /** Describe* over a small resource kind: ids (all must exist), filters, paging. */
 function describe<T extends { id: string; region: string; tags: Tags }>(
   ctx: ActionContext,
@@ -39,6 +48,8 @@ function describe<T extends { id: string; region: string; tags: Tags }>(
   const ids = ctx.params.strList(idParam);
   let items = inRegion(ctx, map);
   if (ids.length) {
+    const [prefix, kind] = ID_SHAPES[idParam]!;
+    for (const id of ids) checkId(id, prefix, kind);
     const missing = ids.filter((id) => !items.some((r) => r.id === id));
     if (missing.length) throw notFound(notFoundKind, what, missing);
     items = items.filter((r) => ids.includes(r.id));

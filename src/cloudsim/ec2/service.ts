@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CloudService, SimContext, SimRequest, SimResponse } from '../core/types.js';
 import type { ActionContext, ActionHandler } from './action.js';
+import * as addresses from './addresses.js';
 import { authenticate } from './auth.js';
 import * as catalog from './catalog-actions.js';
 import { Ec2Error } from './errors.js';
@@ -12,9 +13,8 @@ import * as network from './network.js';
 import { QueryParams } from './query.js';
 import { Ec2Store } from './store.js';
 import * as tagging from './tagging.js';
+import { isEc2ApiVersion } from './versions.js';
 import { errorXml, responseXml } from './xml.js';
-
-export const EC2_API_VERSION = '2016-11-15';
 
 const ACTIONS: Readonly<Record<string, ActionHandler>> = {
   DescribeRegions: catalog.describeRegions,
@@ -53,6 +53,11 @@ const ACTIONS: Readonly<Record<string, ActionHandler>> = {
   CreateFleet: createFleet,
   DescribeFleets: describeFleets,
   DeleteFleets: deleteFleets,
+  AllocateAddress: addresses.allocateAddress,
+  AssociateAddress: addresses.associateAddress,
+  DisassociateAddress: addresses.disassociateAddress,
+  ReleaseAddress: addresses.releaseAddress,
+  DescribeAddresses: addresses.describeAddresses,
   CreateTags: tagging.createTags,
   DeleteTags: tagging.deleteTags,
 };
@@ -109,7 +114,7 @@ export function createEc2Service(context: SimContext, options: Ec2ServiceOptions
         if (!action) throw new Ec2Error('MissingAction', 'The request is missing an action or a required parameter.');
         const version = params.str('Version');
         if (!version) throw new Ec2Error('MissingParameter', 'The request must contain the parameter Version');
-        if (version !== EC2_API_VERSION)
+        if (!isEc2ApiVersion(version))
           throw new Ec2Error('NoSuchVersion', `The requested version (${version}) of service AmazonEC2 does not exist`);
         const handler = ACTIONS[action];
         if (!handler) throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);

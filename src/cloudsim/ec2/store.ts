@@ -4,6 +4,7 @@ import { type Cidr, formatCidr, parseCidr } from './cidr.js';
 import { checkId, Ec2Error, notFound } from './errors.js';
 import type {
   Ec2Instance,
+  ElasticIp,
   Fleet,
   IdempotencyRecord,
   InternetGateway,
@@ -44,6 +45,8 @@ export class Ec2Store {
   readonly routeTables = new Map<string, RouteTable>();
   readonly templates = new Map<string, LaunchTemplate>();
   readonly fleets = new Map<string, Fleet>();
+  /** Elastic IPs by allocation id. */
+  readonly addresses = new Map<string, ElasticIp>();
   readonly instances = new Map<string, Ec2Instance>();
   /** Instances in creation order (seq ascending), for paging without sorting. */
   order: Ec2Instance[] = [];
@@ -234,6 +237,7 @@ export class Ec2Store {
     }
     for (const g of this.gateways.values()) if (!g.isDefault) add('internet-gateway', g);
     for (const t of this.templates.values()) add('launch-template', t);
+    for (const a of this.addresses.values()) add('elastic-ip', a);
     const now = this.now();
     for (const i of this.instances.values()) {
       const state = this.stateOf(i, now);
@@ -261,6 +265,7 @@ export class Ec2Store {
       routeTables: [...this.routeTables.values()],
       templates: [...this.templates.values()],
       fleets: [...this.fleets.values()],
+      addresses: [...this.addresses.values()],
       launches: [...launches.values()],
       instances: this.order.map((i) => ({
         ...i,
@@ -283,6 +288,7 @@ export class Ec2Store {
     for (const r of state.routeTables) this.routeTables.set(r.id, r);
     for (const t of state.templates) this.templates.set(t.id, t);
     for (const f of state.fleets ?? []) this.fleets.set(f.id, f);
+    for (const a of state.addresses ?? []) this.addresses.set(a.id, a);
     const launches = new Map(state.launches.map((l) => [l.reservationId, l]));
     this.order = state.instances.map((i) => {
       const launch = launches.get(i.launch)!;
@@ -310,6 +316,7 @@ interface SnapshotV1 {
   routeTables: RouteTable[];
   templates: LaunchTemplate[];
   fleets?: Fleet[];
+  addresses?: ElasticIp[];
   launches: Launch[];
   instances: Array<Json<Ec2Instance, 'launch' | 'tags', { launch: string; tags?: Tags }>>;
   tokens: Array<[string, IdempotencyRecord]>;

@@ -19,7 +19,11 @@ function resolve(ctx: ActionContext, id: string): Taggable {
     igw: [store.gateways, 'InternetGatewayID', 'internet gateway ID'],
     rtb: [store.routeTables, 'RouteTableID', 'route table ID'],
     lt: [store.templates, 'LaunchTemplateId', 'launch template ID'],
+    eipalloc: [store.addresses, 'AllocationID', 'allocation ID'],
   };
+  // CreateTags/DeleteTags answer any id that is not well formed with InvalidID, whatever its prefix.
+  if (!/^[a-z]+(-[a-z]+)?-[0-9a-f]{8}([0-9a-f]{9})?$/.test(id))
+    throw new Ec2Error('InvalidID', `The ID '${id}' is not valid`);
   if (prefix === 'i') {
     const instance = store.instances.get(id);
     if (!instance || instance.launch.region !== ctx.region) throw notFound('InstanceID', 'instance ID', [id]);

@@ -1,0 +1,63 @@
+/**
+ * EC2 query API versions. Responses are always in the newest namespace (xml.ts), as EC2's own are for actions
+ * whose shape has not changed; older versions are accepted because EC2 still serves every published version and
+ * older clients (SDKs, libcloud, euca2ools) pin one. A version EC2 never published gets NoSuchVersion.
+ */
+export const EC2_API_VERSION = '2016-11-15';
+
+const PUBLISHED = new Set([
+  EC2_API_VERSION,
+  '2016-09-28',
+  '2016-04-01',
+  '2015-10-01',
+  '2015-04-15',
+  '2015-03-01',
+  '2014-10-01',
+  '2014-09-01',
+  '2014-06-15',
+  '2014-05-01',
+  '2014-02-01',
+  '2013-10-15',
+  '2013-10-01',
+  '2013-08-15',
+  '2013-07-15',
+  '2013-06-15',
+  '2013-02-01',
+  '2012-12-01',
+  '2012-10-01',
+  '2012-08-15',
+  '2012-07-20',
+  '2012-06-15',
+  '2012-06-01',
+  '2012-05-01',
+  '2012-04-01',
+  '2012-03-01',
+  '2011-12-15',
+  '2011-12-01',
+  '2011-11-01',
+  '2011-07-15',
+  '2011-05-15',
+  '2011-02-28',
+  '2011-01-01',
+  '2010-11-15',
+  '2010-08-31',
+  '2010-06-15',
+  '2009-11-30',
+  '2009-10-31',
+  '2009-08-15',
+  '2009-07-15',
+  '2009-04-04',
+  '2009-03-01',
+  '2008-12-01',
+  '2008-08-08',
+  '2008-05-05',
+  '2008-02-01',
+  '2007-08-29',
+  '2007-03-01',
+  '2007-01-19',
+  '2007-01-03',
+  '2006-10-01',
+  '2006-06-26',
+]);
+
+export const isEc2ApiVersion = (version: string): boolean => PUBLISHED.has(version);
