@@ -722,6 +722,30 @@ describe('public IP addresses', () => {
 });
 
 describe('virtual machines', () => {
+  test('operation URLs carry the api-version the caller used, and polling with it works', async () => {
+    const OLD = '2023-03-01';
+    await nic(c, 'rg-main', 'oldver-nic');
+    const path = vmPath('rg-main', 'oldver').replace(`api-version=${VM_API}`, `api-version=${OLD}`);
+    const put = await raw(sim, 'PUT', path, vmBody('rg-main', 'oldver-nic'));
+    expect(put.status).toBe(201);
+    for (const header of ['azure-asyncoperation', 'location']) {
+      const url = new URL(String(put.headers[header]));
+      expect({ header, version: url.searchParams.get('api-version') }).toEqual({ header, version: OLD });
+    }
+    const asyncPath = String(put.headers['azure-asyncoperation']).slice(sim.httpsUrl.length);
+    const done = await deadline('old-version vm op', 5000, async () => {
+      const r = await raw(sim, 'GET', asyncPath);
+      return r.body.status === 'InProgress' ? undefined : r.body;
+    });
+    expect(done).toMatchObject({ status: 'Succeeded' });
+    const del = await raw(sim, 'DELETE', path.replace(OLD, '2022-08-01'));
+    expect(del.status).toBe(202);
+    expect(new URL(String(del.headers['azure-asyncoperation'])).searchParams.get('api-version')).toBe('2022-08-01');
+    await deadline('old-version vm delete', 5000, async () =>
+      (await raw(sim, 'GET', path)).status === 404 ? true : undefined,
+    );
+  });
+
   test('PUT is a long-running operation with absolute Azure-AsyncOperation and Location on the client origin', async () => {
     await nic(c, 'rg-main', 'wire-nic');
     const put = await raw(sim, 'PUT', vmPath('rg-main', 'wire'), vmBody('rg-main', 'wire-nic', { zone: '1' }));
