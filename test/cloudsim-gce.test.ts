@@ -220,6 +220,61 @@ describe('cloudsim gce', () => {
     expect(fws.map((f) => f.name)).toEqual(['conf-swarm']);
   });
 
+  it('gives a new project the default auto-mode network, its subnetworks and firewall rules, outside the inventory', async () => {
+    const project = 'fresh-project-1';
+    const [nets] = await c.networks.list({ project });
+    expect(nets.map((n) => n.name)).toEqual(['default']);
+    const [net] = await c.networks.get({ project, network: 'default' });
+    expect(net).toMatchObject({ autoCreateSubnetworks: true, mtu: 1460, routingConfig: { routingMode: 'REGIONAL' } });
+    expect(net.subnetworks).toHaveLength(5);
+    const [subnet] = await c.subnetworks.get({ project, region: 'us-central1', subnetwork: 'default' });
+    expect(subnet).toMatchObject({ ipCidrRange: '10.128.0.0/20', gatewayAddress: '10.128.0.1' });
+    expect(subnet.network).toMatch(/\/projects\/fresh-project-1\/global\/networks\/default$/);
+    const [east] = await c.subnetworks.list({ project, region: 'us-east1' });
+    expect(east.map((s) => [s.name, s.ipCidrRange])).toEqual([['default', '10.142.0.0/20']]);
+    const [fws] = await c.firewalls.list({ project });
+    expect(fws.map((f) => f.name).sort()).toEqual([
+      'default-allow-icmp',
+      'default-allow-internal',
+      'default-allow-rdp',
+      'default-allow-ssh',
+    ]);
+    expect(fws.find((f) => f.name === 'default-allow-internal')).toMatchObject({
+      priority: 65534,
+      direction: 'INGRESS',
+      sourceRanges: ['10.128.0.0/9'],
+    });
+    expect(fws.find((f) => f.name === 'default-allow-ssh')?.allowed).toMatchObject([
+      { IPProtocol: 'tcp', ports: ['22'] },
+    ]);
+    // A VM may use it without naming a subnetwork.
+    const [op] = await c.instances.insert({
+      project,
+      zone: ZONE,
+      instanceResource: {
+        ...instanceBody('on-default'),
+        networkInterfaces: [{ network: 'global/networks/default' }],
+      },
+    });
+    await waitDone(
+      (name) => c.zoneOps.wait({ project, zone: ZONE, operation: name }).then(([o]) => o as Op),
+      op.latestResponse as Op,
+    );
+    const [vm] = await c.instances.get({ project, zone: ZONE, instance: 'on-default' });
+    expect(vm.networkInterfaces?.[0]?.networkIP).toMatch(/^10\.128\.0\.\d+$/);
+    expect(
+      sim
+        .inventory()
+        .filter((r) => r.id.startsWith(`projects/${project}/`))
+        .map((r) => r.type),
+    ).toEqual(['instance']);
+    const [del] = await c.instances.delete({ project, zone: ZONE, instance: 'on-default' });
+    await waitDone(
+      (name) => c.zoneOps.wait({ project, zone: ZONE, operation: name }).then(([o]) => o as Op),
+      del.latestResponse as Op,
+    );
+  });
+
   it('inserts an instance that goes PROVISIONING → RUNNING, with labels, metadata and an address in the subnetwork', async () => {
     const [op] = await c.instances.insert({
       project: PROJECT,

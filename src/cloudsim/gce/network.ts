@@ -148,6 +148,102 @@ export function deleteNetwork(rt: GceRuntime, call: GceCall, name: string): SimR
   });
 }
 
+/** GCE's firewall rules of a project's `default` network. */
+const DEFAULT_FIREWALLS: ReadonlyArray<{
+  name: string;
+  description: string;
+  allowed: unknown[];
+  sourceRanges: string[];
+}> = [
+  {
+    name: 'default-allow-internal',
+    description: 'Allow internal traffic on the default network',
+    allowed: [
+      { IPProtocol: 'tcp', ports: ['0-65535'] },
+      { IPProtocol: 'udp', ports: ['0-65535'] },
+      { IPProtocol: 'icmp' },
+    ],
+    sourceRanges: ['10.128.0.0/9'],
+  },
+  {
+    name: 'default-allow-ssh',
+    description: 'Allow SSH from anywhere',
+    allowed: [{ IPProtocol: 'tcp', ports: ['22'] }],
+    sourceRanges: ['0.0.0.0/0'],
+  },
+  {
+    name: 'default-allow-rdp',
+    description: 'Allow RDP from anywhere',
+    allowed: [{ IPProtocol: 'tcp', ports: ['3389'] }],
+    sourceRanges: ['0.0.0.0/0'],
+  },
+  {
+    name: 'default-allow-icmp',
+    description: 'Allow ICMP from anywhere',
+    allowed: [{ IPProtocol: 'icmp' }],
+    sourceRanges: ['0.0.0.0/0'],
+  },
+];
+
+/**
+ * A new project has the `default` auto-mode network (one subnetwork per region from 10.128.0.0/9) and GCE's
+ * four default firewall rules, made on the project's first call. Like EC2's default VPC they are not in the
+ * inventory, so leftover checks see only what a test made; deleted, they do not come back.
+ */
+export function ensureDefaultNetwork(rt: GceRuntime, project: string): void {
+  if (rt.state.defaultsMade.has(project)) return;
+  rt.state.defaultsMade.add(project);
+  const key = `${project}/default`;
+  if (rt.state.networks.has(key)) return;
+  const now = rt.now();
+  rt.state.networks.set(key, {
+    project,
+    name: 'default',
+    id: rt.newId(),
+    createdAt: now,
+    readyAt: now,
+    description: 'Default network for the project',
+    autoCreateSubnetworks: true,
+    mtu: 1460,
+    routingMode: 'REGIONAL',
+    builtIn: true,
+  });
+  for (const region of REGIONS) {
+    if (rt.state.subnets.has(`${project}/${region.name}/default`)) continue;
+    createSubnet(rt, {
+      project,
+      region: region.name,
+      name: 'default',
+      network: 'default',
+      cidr: AUTO_RANGES[region.name]!,
+      description: '',
+      privateIpGoogleAccess: false,
+      builtIn: true,
+    });
+  }
+  for (const fw of DEFAULT_FIREWALLS) {
+    if (rt.state.firewalls.has(`${project}/${fw.name}`)) continue;
+    rt.state.firewalls.set(`${project}/${fw.name}`, {
+      project,
+      name: fw.name,
+      id: rt.newId(),
+      createdAt: now,
+      readyAt: now,
+      network: 'default',
+      body: {
+        description: fw.description,
+        priority: 65534,
+        direction: 'INGRESS',
+        allowed: fw.allowed,
+        sourceRanges: fw.sourceRanges,
+        disabled: false,
+        logConfig: { enable: false },
+      },
+      builtIn: true,
+    });
+  }
+}
+
 // ---- subnetworks -------------------------------------------------------------------------------------------
 
 function createSubnet(
@@ -160,6 +256,7 @@ function createSubnet(
     cidr: string;
     description: string;
     privateIpGoogleAccess: boolean;
+    builtIn?: boolean;
   },
 ): SubnetRec {
   const cidr = parseCidr(s.cidr)!;
@@ -168,7 +265,7 @@ function createSubnet(
     ...s,
     id: rt.newId(),
     createdAt: now,
-    readyAt: now + rt.shortMs,
+    readyAt: s.builtIn ? now : now + rt.shortMs,
     base: cidr.base,
     size: cidr.size,
     // Compute Engine keeps the network, gateway, second-to-last and broadcast addresses.

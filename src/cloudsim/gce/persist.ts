@@ -17,6 +17,7 @@ interface Snapshot {
   readonly props: VmProps[];
   readonly vms: (Omit<VmRec, 'props'> & { props: number })[];
   readonly operations: OpRec[];
+  readonly defaultsMade?: string[];
 }
 
 const TIME_KEYS = ['createdAt', 'readyAt', 'doneAt', 'deletedAt', 'goneAt'] as const;
@@ -56,6 +57,7 @@ export function snapshotState(rt: GceRuntime): Snapshot {
     props,
     vms,
     operations: [...s.operations.values()].map((o) => shift(o, by)),
+    defaultsMade: [...s.defaultsMade],
   };
 }
 
@@ -77,4 +79,5 @@ export function restoreState(rt: GceRuntime, raw: unknown): void {
     s.zoneVms(vm.props.project, vm.zone).add(vm);
   }
   for (const op of snap.operations ?? []) s.addOperation(shift(op, by), Number.POSITIVE_INFINITY);
+  for (const project of snap.defaultsMade ?? []) s.defaultsMade.add(project);
 }

@@ -396,6 +396,7 @@ export function createGceService(context: SimContext, options: GceServiceOptions
           project,
           `Values must match the following regular expression: '${PROJECT_ID.source}'`,
         );
+      network.ensureDefaultNetwork(rt, project);
       const found = match(request.method.toUpperCase(), segments.slice(2));
       if (!found)
         throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
@@ -436,8 +437,10 @@ export function createGceService(context: SimContext, options: GceServiceOptions
     inventory(): InventoryItem[] {
       const items: InventoryItem[] = [];
       for (const n of rt.state.networks.values())
-        items.push({ cloud: 'gcp', type: 'network', id: `projects/${n.project}/global/networks/${n.name}` });
+        if (!n.builtIn)
+          items.push({ cloud: 'gcp', type: 'network', id: `projects/${n.project}/global/networks/${n.name}` });
       for (const s of rt.state.subnets.values()) {
+        if (s.builtIn) continue;
         items.push({
           cloud: 'gcp',
           type: 'subnetwork',
@@ -446,7 +449,8 @@ export function createGceService(context: SimContext, options: GceServiceOptions
         });
       }
       for (const f of rt.state.firewalls.values())
-        items.push({ cloud: 'gcp', type: 'firewall', id: `projects/${f.project}/global/firewalls/${f.name}` });
+        if (!f.builtIn)
+          items.push({ cloud: 'gcp', type: 'firewall', id: `projects/${f.project}/global/firewalls/${f.name}` });
       for (const t of rt.state.templates.values())
         items.push({
           cloud: 'gcp',

@@ -16,6 +16,8 @@ export interface NetworkRec {
   readonly autoCreateSubnetworks: boolean;
   readonly mtu: number;
   readonly routingMode: string;
+  /** The `default` network a new project comes with (and its subnetworks and firewall rules, below). */
+  readonly builtIn?: boolean;
 }
 
 export interface SubnetRec {
@@ -35,6 +37,7 @@ export interface SubnetRec {
   /** Where the next automatic allocation starts looking. */
   next: number;
   readonly privateIpGoogleAccess: boolean;
+  readonly builtIn?: boolean;
 }
 
 export interface FirewallRec {
@@ -46,6 +49,7 @@ export interface FirewallRec {
   readonly network: string;
   /** The normalized resource body (without output-only fields). */
   readonly body: Record<string, unknown>;
+  readonly builtIn?: boolean;
 }
 
 export interface TemplateRec {
@@ -164,6 +168,8 @@ export class GceState {
   readonly operations = new Map<string, OpRec>();
   /** `${project}/${requestId}` → operation key. */
   readonly requestIds = new Map<string, string>();
+  /** Projects that have been given their `default` network (once: a deleted one does not come back). */
+  readonly defaultsMade = new Set<string>();
   seq = 0;
   natNext = 0;
 
