@@ -17,6 +17,7 @@ import {
   tagsToRecord,
   type WaitOptions,
 } from '../../src/providers/types.js';
+import { retryIdempotentRead } from '../../src/util/connection-drops.js';
 import { type AzureClients, createClients, staticTokenCredential } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
 import { deleteNetwork, ensureNetwork, names } from './network.js';
@@ -297,15 +298,20 @@ export class AzureProvider implements Provider {
   async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
     const group = names.group(cluster);
     try {
-      const [vms, addresses] = await Promise.all([
-        (async () => {
-          const all = [];
-          for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: signal }))
-            all.push(vm);
-          return all;
-        })(),
-        this.addressesOf(group, signal),
-      ]);
+      // The SDK retries a reset connection but not a body cut short while it was read: a list is asked again.
+      const [vms, addresses] = await retryIdempotentRead(
+        () =>
+          Promise.all([
+            (async () => {
+              const all = [];
+              for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: signal }))
+                all.push(vm);
+              return all;
+            })(),
+            this.addressesOf(group, signal),
+          ]),
+        signal ? { signal } : {},
+      );
       return vms.flatMap((vm) => {
         const instance = vm.tags?.[TAG_KEYS.cluster] === cluster ? toInstance(vm, addresses) : undefined;
         return instance && instance.state !== 'terminated' ? [instance] : [];

@@ -1,4 +1,5 @@
 import { PrerequisiteError } from '../../src/errors.js';
+import { retryIdempotentRead } from '../../src/util/connection-drops.js';
 import { ComputeClients } from './clients.js';
 import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
 import { type Operation, operationOf, waitForOperation } from './operations.js';
@@ -53,10 +54,18 @@ export class GceApi {
     );
   }
 
+  /**
+   * Runs an idempotent read (get, list, operations.wait) again when its connection dropped: the Google client does
+   * not, and a reused keep-alive socket that a front end closed fails with ECONNRESET. Never for an insert.
+   */
+  read<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return retryIdempotentRead(call, signal ? { signal } : {});
+  }
+
   /** Gets a resource by name; undefined when it does not exist. */
   async find<T>(action: string, get: () => Promise<[T, ...unknown[]]>): Promise<T | undefined> {
     try {
-      return (await get())[0];
+      return (await this.read(get))[0];
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw mapApiError(error, { action });

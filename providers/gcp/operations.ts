@@ -1,4 +1,5 @@
 import { TimeoutError } from '../../src/errors.js';
+import { retryIdempotentRead } from '../../src/util/connection-drops.js';
 import type { ComputeClients } from './clients.js';
 import { type FailureContext, mapApiError, type OperationLike, operationError } from './errors.js';
 import { lastSegment } from './util.js';
@@ -42,19 +43,14 @@ export async function waitForOperation(
     }
     try {
       const name = String(op.name);
-      if (op.zone)
-        [current] = (await clients.zoneOperations.wait({
-          project,
-          zone: lastSegment(op.zone)!,
-          operation: name,
-        })) as unknown as [Operation];
-      else if (op.region)
-        [current] = (await clients.regionOperations.wait({
-          project,
-          region: lastSegment(op.region)!,
-          operation: name,
-        })) as unknown as [Operation];
-      else [current] = (await clients.globalOperations.wait({ project, operation: name })) as unknown as [Operation];
+      // operations.wait only reads: after a dropped connection it is asked again.
+      const wait = (): Promise<unknown> =>
+        op.zone
+          ? clients.zoneOperations.wait({ project, zone: lastSegment(op.zone)!, operation: name })
+          : op.region
+            ? clients.regionOperations.wait({ project, region: lastSegment(op.region)!, operation: name })
+            : clients.globalOperations.wait({ project, operation: name });
+      [current] = (await retryIdempotentRead(wait, settings.signal ? { signal: settings.signal } : {})) as [Operation];
     } catch (error) {
       throw mapApiError(error, { ...context, action: `${context.action} (waiting for ${op.name})` });
     }

@@ -24,13 +24,15 @@ export class GcePlacement {
   private zonesOf(region: string): Promise<string[]> {
     let zones = this.zonesByRegion.get(region);
     if (!zones) {
-      zones = this.api.clients.regions.get({ project: this.api.project, region }).then(
-        ([r]) => (r.zones ?? []).map((z) => lastSegment(z)!).sort(),
-        (error: unknown) => {
-          this.zonesByRegion.delete(region);
-          throw mapApiError(error, { action: 'regions.get' });
-        },
-      );
+      zones = this.api
+        .read(() => this.api.clients.regions.get({ project: this.api.project, region }))
+        .then(
+          ([r]) => (r.zones ?? []).map((z) => lastSegment(z)!).sort(),
+          (error: unknown) => {
+            this.zonesByRegion.delete(region);
+            throw mapApiError(error, { action: 'regions.get' });
+          },
+        );
       this.zonesByRegion.set(region, zones);
     }
     return zones;
@@ -52,13 +54,15 @@ export class GcePlacement {
     const region = regionOfZone(zone);
     let types = this.typesByRegion.get(region);
     if (!types) {
-      types = this.api.clients.machineTypes.list({ project: this.api.project, zone }).then(
-        ([list]) => list as MachineType[],
-        (error: unknown) => {
-          this.typesByRegion.delete(region);
-          throw mapApiError(error, { action: 'machineTypes.list', zone });
-        },
-      );
+      types = this.api
+        .read(() => this.api.clients.machineTypes.list({ project: this.api.project, zone }))
+        .then(
+          ([list]) => list as MachineType[],
+          (error: unknown) => {
+            this.typesByRegion.delete(region);
+            throw mapApiError(error, { action: 'machineTypes.list', zone });
+          },
+        );
       this.typesByRegion.set(region, types);
     }
     const { cpus, memoryGiB } = pool.size;

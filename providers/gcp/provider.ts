@@ -57,7 +57,7 @@ export class GcpProvider implements Provider {
       }
     }
     try {
-      await this.api.clients.regions.get({ project, region: this.api.region });
+      await this.api.read(() => this.api.clients.regions.get({ project, region: this.api.region }));
     } catch (error) {
       const f = describeFailure(error);
       if (f.httpStatus === 401 || f.httpStatus === 403) {
@@ -181,9 +181,9 @@ export class GcpProvider implements Provider {
     const filter = `(labels.${TAG_KEYS.cluster} = "${request.cluster}") (labels.${TAG_KEYS.pool} = "${request.tags.pool}")`;
     let listed: GceInstance[];
     try {
-      [listed] = (await this.api.clients.instances.list({ project, zone, filter, maxResults: 500 })) as unknown as [
-        GceInstance[],
-      ];
+      [listed] = (await this.api.read(() =>
+        this.api.clients.instances.list({ project, zone, filter, maxResults: 500 }),
+      )) as unknown as [GceInstance[]];
     } catch (error) {
       throw mapApiError(error, { action: 'instances.list', zone });
     }
@@ -254,12 +254,9 @@ export class GcpProvider implements Provider {
       }
       const filter = names.map((n) => `(name = "${n}")`).join(' OR ');
       try {
-        const [list] = (await this.api.clients.instances.list({
-          project: this.api.project,
-          zone,
-          filter,
-          maxResults: 500,
-        })) as unknown as [GceInstance[]];
+        const [list] = (await this.api.read(() =>
+          this.api.clients.instances.list({ project: this.api.project, zone, filter, maxResults: 500 }),
+        )) as unknown as [GceInstance[]];
         for (const vm of list) if (vm.name) found.set(`${zone}/${vm.name}`, vm);
       } catch (error) {
         throw mapApiError(error, { action: 'instances.list', zone });
@@ -299,20 +296,25 @@ export class GcpProvider implements Provider {
 
   async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
     signal?.throwIfAborted();
-    const out: Instance[] = [];
+    let out: Instance[] = [];
     try {
-      const pages = this.api.clients.instances.aggregatedListAsync({
-        project: this.api.project,
-        filter: `labels.${TAG_KEYS.cluster} = "${cluster}"`,
-        returnPartialSuccess: true,
-        maxResults: 500,
-      });
-      for await (const [, scoped] of pages) {
-        for (const vm of (scoped.instances ?? []) as GceInstance[]) {
-          const instance = toInstance(vm);
-          if (instance && instance.tags.cluster === cluster) out.push(instance);
+      // A dropped connection mid-way starts the listing over: pages are not resumable across a new iterator.
+      out = await this.api.read(async () => {
+        const found: Instance[] = [];
+        const pages = this.api.clients.instances.aggregatedListAsync({
+          project: this.api.project,
+          filter: `labels.${TAG_KEYS.cluster} = "${cluster}"`,
+          returnPartialSuccess: true,
+          maxResults: 500,
+        });
+        for await (const [, scoped] of pages) {
+          for (const vm of (scoped.instances ?? []) as GceInstance[]) {
+            const instance = toInstance(vm);
+            if (instance && instance.tags.cluster === cluster) found.push(instance);
+          }
         }
-      }
+        return found;
+      }, signal);
     } catch (error) {
       throw mapApiError(error, { action: 'instances.aggregatedList' });
     }

@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createCertificateAuthority, issueCertificate } from '../bootstrap/pki.js';
 import { createArmService } from './arm/service.js';
+import { applyConnectionFault, takeConnectionFault } from './core/connection-faults.js';
 import { SeededRandom } from './core/random.js';
 import { BucketSet } from './core/token-bucket.js';
 import {
@@ -84,6 +85,7 @@ function matches(rule: FaultRule, m: Parameters<SimContext['takeFault']>[0]): bo
   if (rule.zone && rule.zone !== m.zone) return false;
   if (rule.region && rule.region !== m.region) return false;
   if (rule.instanceType && rule.instanceType !== m.instanceType) return false;
+  if (rule.request && !(m.request !== undefined && new RegExp(rule.request).test(m.request))) return false;
   return rule.times === undefined || rule.times > 0;
 }
 
@@ -193,6 +195,8 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
         );
       const latency = context.takeFault({ cloud: service.cloud, kind: 'latency' });
       if (latency?.latencyMs) await new Promise((r) => setTimeout(r, latency.latencyMs));
+      const broken = takeConnectionFault(context, service.cloud, request);
+      if (broken) return await applyConnectionFault(context, service.cloud, broken, res, () => service.handle(request));
       send(res, await service.handle(request));
     } catch (error) {
       // The simulator must never crash on bad input; an unexpected bug becomes a 500 the client can see.

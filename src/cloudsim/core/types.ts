@@ -24,10 +24,11 @@ export interface SimResponse {
 /**
  * A fault rule. Matching is by cloud and optionally zone/region and instance type; `times` limits how often it
  * fires (undefined = always). Capacity faults are sync (EC2) or async (GCE operation / Azure LRO failure).
+ * Connection faults (`reset`, `truncate`, `stall`) break the HTTP exchange itself, see core/connection-faults.ts.
  */
 export interface FaultRule {
   readonly cloud: SimCloud;
-  readonly kind: 'capacity' | 'quota' | 'server-error' | 'latency';
+  readonly kind: 'capacity' | 'quota' | 'server-error' | 'latency' | ConnectionFaultKind;
   readonly zone?: string;
   readonly region?: string;
   readonly instanceType?: string;
@@ -36,6 +37,13 @@ export interface FaultRule {
   /** Probability per matching request (server-error, latency); default 1. */
   readonly probability?: number;
   readonly latencyMs?: number;
+  /** Connection faults only: a regular expression the request must match, tested on `METHOD /path?query` (a form
+   * body stands in for the query, so `Action=DescribeInstances` selects one EC2 action). */
+  readonly request?: string;
+  /** For `stall`: how long nothing is sent (default 1000 ms). */
+  readonly stallMs?: number;
+  /** For `stall`: what follows the silence, the answer (default) or a reset connection. */
+  readonly after?: 'respond' | 'reset';
   /**
    * For capacity: instances still available per matching request (default 0). A request that may be partly
    * filled (EC2 MinCount/MaxCount, fleets, GCE bulkInsert minCount) gets up to this many; below its minimum it fails.
@@ -43,6 +51,12 @@ export interface FaultRule {
   readonly available?: number;
   times?: number;
 }
+
+/**
+ * `reset`: the connection is reset before any response byte. `truncate`: the status, headers and a content-length
+ * go out with half of the body, then the connection is cut. `stall`: nothing is sent for `stallMs`.
+ */
+export type ConnectionFaultKind = 'reset' | 'truncate' | 'stall';
 
 /** Rate limit settings per cloud; any left out take the documented defaults (cloud-apis.md). */
 export interface RateLimitSettings {
@@ -124,6 +138,8 @@ export interface SimContext {
     zone?: string;
     region?: string;
     instanceType?: string;
+    /** `METHOD /path?query`, for rules with a `request` pattern. */
+    request?: string;
   }): FaultRule | undefined;
   readonly backing?: VmBacking;
 }
