@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes a fresh clone runnable: node modules when missing or stale, and with --local (or when root on
-# Linux) the Debian packages the local provider needs. Idempotent and quiet when nothing is missing.
+# Linux) the Debian packages the local provider and the foreign-client tests (awscli, python3-libcloud)
+# need. Idempotent and quiet when nothing is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,9 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || missing+=(busybox-static)
+# Clients cloudsim was not written against (test/foreign-clients.test.ts), as Debian ships them.
+[ -x /usr/bin/aws ] || missing+=(awscli)
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import libcloud' 2>/dev/null || missing+=(python3-libcloud)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "skypool: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -1,4 +1,5 @@
 import type { SimRequest } from '../core/types.js';
+import { signatureV2Caller } from './auth-v2.js';
 import { REGIONS } from './catalog.js';
 import { Ec2Error } from './errors.js';
 
@@ -44,6 +45,8 @@ export function authenticate(request: SimRequest): Caller {
   ) {
     credential = request.url.searchParams.get('X-Amz-Credential') ?? undefined;
   } else {
+    const v2 = signatureV2Caller(request);
+    if (v2) return v2;
     throw new Ec2Error(
       'MissingAuthenticationToken',
       'The request must contain either a valid (registered) AWS access key ID or X.509 certificate.',

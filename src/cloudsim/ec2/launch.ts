@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ActionContext } from './action.js';
+import { SIGNATURE_PARAMS } from './auth-v2.js';
 import { DEFAULT_INSTANCE_TYPE, type InstanceTypeInfo, imagesOf, instanceType, offeredIn, zonesOf } from './catalog.js';
 import { contains, formatCidr, formatIp, isReserved, parseIp } from './cidr.js';
 import { checkId, Ec2Error } from './errors.js';
@@ -255,7 +256,10 @@ function startBacking(ctx: ActionContext, plan: LaunchPlan, instances: Ec2Instan
 
 /** Same token, same parameters → the same result; same token, other parameters → IdempotentParameterMismatch. */
 export function fingerprint(ctx: ActionContext): string {
-  const entries = ctx.params.entries().filter(([k]) => k !== 'Action' && k !== 'Version' && k !== 'ClientToken');
+  // A retry is signed anew (V2 Timestamp/Signature, presigned X-Amz-*): those parameters are not the request.
+  const entries = ctx.params
+    .entries()
+    .filter(([k]) => k !== 'Action' && k !== 'Version' && k !== 'ClientToken' && !SIGNATURE_PARAMS.test(k));
   return createHash('sha256').update(JSON.stringify(entries)).digest('hex');
 }
 
