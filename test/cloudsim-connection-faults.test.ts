@@ -5,6 +5,7 @@ import { createProvider as createGcp } from '../providers/gcp/index.js';
 import type { FaultRule, SimCloud } from '../src/cloudsim/index.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import type { Provider } from '../src/providers/types.js';
+import { isConnectionDrop, retryIdempotentRead } from '../src/util/connection-drops.js';
 import { simCredentials } from './support/sim-credentials.js';
 
 /**
@@ -124,6 +125,61 @@ describe('cloudsim connection faults against every adapter', () => {
       azure.listInstances('cf-azure'),
     );
     expect(listed).toEqual([]);
+  });
+
+  it('takes connection faults through the admin API, matched by request, and a raw client sees the reset', async () => {
+    const { accessKeyId } = simCredentials(sim).aws;
+    const signed = {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20261126/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00`,
+    };
+    const describe = (action: string) =>
+      fetch(`${sim.httpUrl}/`, { method: 'POST', headers: signed, body: `Action=${action}&Version=2016-11-15` });
+    const added = await fetch(`${sim.httpUrl}/_sim/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ cloud: 'aws', kind: 'reset', request: 'Action=DescribeRegions', times: 1 }),
+    });
+    expect(added.status).toBe(201);
+    try {
+      // Another action is not matched by the rule.
+      expect((await describe('DescribeAvailabilityZones')).status).toBe(200);
+      const error = await describe('DescribeRegions').then(
+        () => undefined,
+        (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message,
+      );
+      expect(error).toBe('ECONNRESET');
+      expect((await describe('DescribeRegions')).status).toBe(200);
+      const listed = (await (await fetch(`${sim.httpUrl}/_sim/faults`)).json()) as { faults: FaultRule[] };
+      expect(listed.faults).toEqual([expect.objectContaining({ kind: 'reset', times: 0 })]);
+    } finally {
+      await fetch(`${sim.httpUrl}/_sim/faults`, { method: 'DELETE' });
+    }
+  });
+
+  it('repeats only reads whose connection dropped: not other errors, not a cancelled call', async () => {
+    let calls = 0;
+    const failing = (error: unknown) => () => {
+      calls++;
+      return Promise.reject(error);
+    };
+    const notFound = Object.assign(new Error('Not Found'), { code: 404 });
+    await expect(retryIdempotentRead(failing(notFound))).rejects.toBe(notFound);
+    expect(calls).toBe(1);
+    calls = 0;
+    const aborted = new DOMException('This operation was aborted', 'AbortError');
+    await expect(retryIdempotentRead(failing(aborted))).rejects.toBe(aborted);
+    expect(calls).toBe(1);
+    calls = 0;
+    const controller = new AbortController();
+    controller.abort();
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    await expect(retryIdempotentRead(failing(reset), { signal: controller.signal })).rejects.toBe(reset);
+    expect(calls).toBe(1);
+    calls = 0;
+    await expect(retryIdempotentRead(failing(reset), { attempts: 3, baseDelayMs: 1 })).rejects.toBe(reset);
+    expect(calls).toBe(3);
+    expect(isConnectionDrop(new Error('Invalid response body while trying to fetch http://x/: aborted'))).toBe(true);
+    expect(isConnectionDrop(new Error('socket hang up'))).toBe(true);
   });
 
   it('keeps an idle keep-alive connection usable after longer than Node’s default 5 s', async () => {
