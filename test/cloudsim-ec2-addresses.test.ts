@@ -16,6 +16,7 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
+import { pollUntil } from '../src/engines/poll.js';
 import { simCredentials } from './support/sim-credentials.js';
 
 /**
@@ -31,16 +32,6 @@ async function failure(promise: Promise<unknown>): Promise<{ name: string; statu
     return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
   }
   throw new Error('expected the call to fail');
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, deadlineMs = 10_000): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('cloudsim EC2 Elastic IPs, API versions and id shapes', () => {
@@ -60,7 +51,11 @@ describe('cloudsim EC2 Elastic IPs, API versions and id shapes', () => {
   const instance = async (id: string): Promise<Instance> =>
     (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
   const running = (id: string) =>
-    until(`${id} running`, async () => ((await instance(id)).State?.Name === 'running' ? true : undefined));
+    pollUntil(async () => ((await instance(id)).State?.Name === 'running' ? true : undefined), {
+      deadline: Date.now() + 10_000,
+      intervalMs: 20,
+      what: `${id} running`,
+    });
   const allocate = async (tags: Record<string, string> = {}) => {
     const res = await ec2.send(
       new AllocateAddressCommand({
