@@ -301,6 +301,36 @@ describe('cloudsim EC2 Elastic IPs, API versions and id shapes', () => {
     }
   });
 
+  it('accepts Signature Version 2 query requests (GET, as libcloud sends them) and names what is missing', async () => {
+    const { accessKeyId } = simCredentials(sim).aws;
+    const v2 = (extra: Record<string, string>, drop: string[] = []) => {
+      const params: Record<string, string> = {
+        Action: 'DescribeAddresses',
+        Version: '2016-11-15',
+        AWSAccessKeyId: accessKeyId,
+        SignatureVersion: '2',
+        SignatureMethod: 'HmacSHA256',
+        Timestamp: `${new Date().toISOString().slice(0, 19)}Z`,
+        Signature: 'c2lnbmF0dXJl',
+        ...extra,
+      };
+      for (const k of drop) delete params[k];
+      return fetch(`${sim.httpUrl}/?${new URLSearchParams(params)}`).then(async (res) => {
+        const xml = await res.text();
+        return { status: res.status, code: /<Code>([^<]+)<\/Code>/.exec(xml)?.[1], xml };
+      });
+    };
+    const ok = await v2({});
+    expect(ok.status).toBe(200);
+    expect(ok.xml).toContain('<DescribeAddressesResponse');
+    expect(await v2({}, ['Signature'])).toMatchObject({ status: 400, code: 'MissingParameter' });
+    expect(await v2({ SignatureMethod: 'HmacMD5' })).toMatchObject({ status: 400, code: 'InvalidParameterValue' });
+    expect(await v2({}, ['SignatureVersion', 'Signature', 'AWSAccessKeyId'])).toMatchObject({
+      status: 401,
+      code: 'MissingAuthenticationToken',
+    });
+  });
+
   it('keeps Elastic IPs across a restart from the state file', async () => {
     const { mkdtemp, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
