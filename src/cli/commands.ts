@@ -127,6 +127,7 @@ export interface SimArgs {
   readonly stateFile?: string;
   readonly caOut?: string;
   readonly backing?: 'virtual' | 'local';
+  readonly network?: 'flat' | 'realistic';
 }
 
 export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
@@ -138,6 +139,7 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
     bootTimeMs: args.bootMs,
     ...(args.stateFile ? { stateFile: args.stateFile } : {}),
     backing: args.backing ?? 'virtual',
+    network: args.network ?? 'flat',
     // This command stops the sim on Ctrl-C itself, which also removes the local backing's VMs.
     cleanupOnSignals: false,
   });
@@ -149,6 +151,7 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
     admin: `${server.httpUrl}/_sim/inventory`,
     seed: args.seed,
     backing: server.settings.backing,
+    network: server.settings.network ?? 'flat',
   };
   printResult(g.output, info, () =>
     [

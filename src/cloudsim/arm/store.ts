@@ -205,9 +205,9 @@ export class ArmStore {
     return ++this.seq;
   }
 
-  /** Public addresses come from 20.64.0.0/10 (a Microsoft range), in order, never reused. */
+  /** Public addresses come from 198.19.0.0/17 of the sim's internet (never a real host), in order, never reused. */
   nextPublicAddress(): number {
-    return 0x14400000 + ++this.publicAddresses;
+    return 0xc6130000 + ++this.publicAddresses;
   }
 
   groups(sub: string): Map<string, ResourceGroupRecord> {

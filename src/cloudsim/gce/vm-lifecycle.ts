@@ -1,5 +1,6 @@
 import { knownZone, MACHINE_TYPE_BY_NAME, regionOf } from './catalog.js';
 import { GceError, notFound, type OperationFailure } from './errors.js';
+import { gceNetworkKey } from './net-view.js';
 import type { GceRuntime } from './runtime.js';
 import type { SubnetRec, VmProps, VmRec, ZoneVms } from './state.js';
 import { intToIp, ipToInt } from './validate.js';
@@ -10,7 +11,8 @@ import type { Parsed } from './vm-properties.js';
  * until the deletion finishes, then gone. Creation allocates addresses and, with the `local` backing, starts a
  * real local VM whose address replaces the simulated one.
  */
-const NAT_BASE = ipToInt('34.118.0.0')!;
+/** Ephemeral external addresses: 198.18.128.0/17 of the sim's internet (EC2 and ARM have their own parts). */
+const NAT_BASE = ipToInt('198.18.128.0')!;
 
 export const instancePath = (project: string, zone: string, name: string) =>
   `projects/${project}/zones/${zone}/instances/${name}`;
@@ -67,6 +69,7 @@ function startBacking(rt: GceRuntime, vm: VmRec, subnet: SubnetRec): void {
       subnetCidr: subnet.cidr,
       userData: userDataOf(vm.props),
       tags: vm.props.labels,
+      network: gceNetworkKey(vm.props.project, vm.props.network),
     })
     .then(
       (r) => void (vm.backingIp = r.privateIp),
