@@ -5,6 +5,7 @@ import {
   installCleanupOnSignals,
   type LocalProvider,
   netnsName,
+  trackCleanup,
 } from '../../providers/local/index.js';
 import { CloudApiError } from '../errors.js';
 import type { NetworkRef } from '../providers/types.js';
@@ -109,7 +110,14 @@ class Backing implements LocalVmBacking {
     private readonly releaseSignals: () => void,
     private readonly onStartError: NonNullable<LocalVmBackingOptions['onStartError']>,
     private readonly net?: RealisticNetwork,
-  ) {}
+  ) {
+    if (net) trackCleanup(this.closeNet, true);
+  }
+
+  /** On Ctrl-C / SIGTERM the local provider removes the VMs, then this removes the network they hung off. */
+  private readonly closeNet = async (): Promise<void> => {
+    await this.net?.close();
+  };
 
   observe(view: () => readonly VmNetworkView[]): void {
     this.view = view;
@@ -272,6 +280,7 @@ class Backing implements LocalVmBacking {
         // VMs first (they are the clients of the edges), then the edges, the internet and the host's routes.
         for (const cluster of this.clusters.values()) await this.provider.cleanupCluster(cluster);
         await this.net.close();
+        trackCleanup(this.closeNet, false);
         return;
       }
       try {

@@ -11,8 +11,9 @@ import type { Parsed } from './vm-properties.js';
  * until the deletion finishes, then gone. Creation allocates addresses and, with the `local` backing, starts a
  * real local VM whose address replaces the simulated one.
  */
-/** Ephemeral external addresses: 198.18.128.0/17 of the sim's internet (EC2 and ARM have their own parts). */
-const NAT_BASE = ipToInt('198.18.128.0')!;
+const NAT_BASE = ipToInt('34.118.0.0')!;
+/** On the realistic network, ephemeral external addresses come from 198.18.128.0/17 of the sim's internet. */
+const INTERNET_NAT_BASE = ipToInt('198.18.128.0')!;
 
 export const instancePath = (project: string, zone: string, name: string) =>
   `projects/${project}/zones/${zone}/instances/${name}`;
@@ -162,7 +163,8 @@ export function createVms(
       createdAt: now,
       ip: ips[i]!,
     };
-    if (props.externalIp) vm.natIp = NAT_BASE + rt.state.natNext++;
+    const base = rt.ctx.settings.network === 'realistic' ? INTERNET_NAT_BASE : NAT_BASE;
+    if (props.externalIp) vm.natIp = base + rt.state.natNext++;
     zone.add(vm);
     startBacking(rt, vm, subnet);
     return vm;

@@ -22,10 +22,12 @@ export function cidrArg(value: string): string | undefined {
 }
 
 const PROTOCOLS = new Set(['tcp', 'udp', 'icmp', 'sctp']);
+/** Protocols rules name that iptables knows only by number here (no /etc/protocols needed). */
+const NUMBERED: Record<string, string> = { esp: '50', ah: '51', ipip: '4', gre: '47' };
 
 /** `-p`/`--dport` argument sets one rule expands to (`all` with ports means tcp and udp, as GCE reads it). */
 function matchesOf(rule: IngressRule): string[] {
-  const protocol = rule.protocol.toLowerCase();
+  const protocol = NUMBERED[rule.protocol.toLowerCase()] ?? rule.protocol.toLowerCase();
   const ports = (rule.ports ?? [])
     .filter(([lo, hi]) => Number.isInteger(lo) && Number.isInteger(hi) && lo >= 0 && hi <= 65535 && lo <= hi)
     .map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}:${hi}`));
