@@ -25,6 +25,9 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || missing+=(busybox-static)
+# WireGuard in userspace (this kernel has no wireguard module) for the fabric between namespace VMs.
+command -v wireguard-go >/dev/null 2>&1 || missing+=(wireguard-go)
+command -v wg >/dev/null 2>&1 || missing+=(wireguard-tools)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "skypool: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { AuthorizeSecurityGroupIngressCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { FirewallsClient, InstancesClient } from '@google-cloud/compute';
@@ -20,8 +20,11 @@ const canRun =
   process.platform === 'linux' &&
   process.getuid?.() === 0 &&
   existsSync('/bin/busybox') &&
+  existsSync('/usr/bin/wireguard-go') &&
+  spawnSync('wg', ['--version']).status === 0 &&
   spawnSync('iptables-restore', ['--version']).status === 0;
-const reason = 'needs root on Linux with busybox-static and iptables (run `npm run prelude -- --local` as root)';
+const reason =
+  'needs root on Linux with busybox-static, iptables, wireguard-go and wireguard-tools (run `npm run prelude -- --local` as root)';
 if (!canRun && process.env.CI === 'true') throw new Error(`cloudsim-realistic-network.integration: ${reason}`);
 const suite = canRun ? describe : describe.skip;
 if (!canRun) process.stderr.write(`cloudsim-realistic-network.integration: skipped: ${reason}\n`);
@@ -33,13 +36,38 @@ const OPEN_PORT = 2376; // both adapters admit the engine API port from anywhere
 const CLOSED_PORT = 8080; // no adapter opens it
 const REGION = { aws: 'us-east-1', gcp: 'us-central1' } as const;
 
-const userData = (cloud: string) =>
+const WG_PORT = 51820;
+const CLOUDS = ['aws', 'gcp'] as const;
+/** Overlay addresses (the fabric's range will be inside 100.64.0.0/10) and WireGuard keys, made on the host. */
+const overlay = { aws: '100.64.0.1', gcp: '100.64.0.2' } as const;
+const keys = Object.fromEntries(
+  CLOUDS.map((cloud) => {
+    if (!canRun) return [cloud, { private: '', public: '' }];
+    const priv = execFileSync('wg', ['genkey'], { encoding: 'utf8' }).trim();
+    const pub = execFileSync('wg', ['pubkey'], { input: `${priv}\n`, encoding: 'utf8' }).trim();
+    return [cloud, { private: priv, public: pub }];
+  }),
+) as Record<(typeof CLOUDS)[number], { private: string; public: string }>;
+
+/**
+ * Boot script: two web servers, and userspace WireGuard as a fabric node would run it (wireguard-go in the
+ * foreground under the VM; its UAPI socket lives in the VM's private /run). Peers are configured later, once
+ * the clouds have said the public addresses.
+ */
+const userData = (cloud: (typeof CLOUDS)[number]) =>
   [
     '#!/bin/sh',
     'mkdir -p /tmp/www',
     `echo "hello from ${cloud}" > /tmp/www/index.html`,
     `busybox httpd -p ${OPEN_PORT} -h /tmp/www`,
     `busybox httpd -p ${CLOSED_PORT} -h /tmp/www`,
+    'umask 077',
+    `echo '${keys[cloud].private}' > /tmp/wg.key`,
+    'wireguard-go -f wg0 </dev/null >/tmp/wg.log 2>&1 &',
+    'i=0; while [ ! -S /run/wireguard/wg0.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done',
+    `wg set wg0 listen-port ${WG_PORT} private-key /tmp/wg.key`,
+    `ip addr add ${overlay[cloud]}/24 dev wg0`,
+    'ip link set dev wg0 up',
     '',
   ].join('\n');
 
@@ -94,7 +122,7 @@ function hostNetwork(): Record<string, string> {
   };
 }
 
-/** Runs a command in a VM's network namespace (found by the backing's naming of the cloud's instance id). */
+/** Runs a command in a VM (its network, UTS and mount namespaces, entered through the VM's anchor process). */
 function inVm(cloud: 'aws' | 'gcp', id: string, args: readonly string[]): { ok: boolean; out: string } {
   const node = backingVmName(cloud, id);
   const ns = sh('ip', ['netns', 'list'])
@@ -102,7 +130,21 @@ function inVm(cloud: 'aws' | 'gcp', id: string, args: readonly string[]): { ok: 
     .map((l) => l.split(' ')[0] ?? '')
     .find((n) => n.endsWith(`-${node}`));
   if (!ns) throw new Error(`no namespace of ${cloud} VM ${id}`);
-  const r = spawnSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', timeout: 10_000 });
+  const anchor = sh('ip', ['netns', 'pids', ns])
+    .split('\n')
+    .filter(Boolean)
+    .find((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\0infinity\0';
+      } catch {
+        return false;
+      }
+    });
+  if (!anchor) throw new Error(`no anchor process in ${ns}`);
+  const r = spawnSync('nsenter', ['-t', anchor, '-m', '-u', '-n', '--', ...args], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   return { ok: r.status === 0, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -260,6 +302,71 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
       expect(body.trim()).toBe(`hello from ${cloud}`);
     }
     await gceFirewalls!.delete({ project: 'skypool-sim', firewall: `${cluster}-web` });
+  });
+
+  it('lets two VMs on different clouds handshake over WireGuard at their public addresses (UDP 51820 open)', async () => {
+    const described = await ec2!.send(new DescribeInstancesCommand({ InstanceIds: [vms.aws!.id] }));
+    const groupId = described.Reservations?.[0]?.Instances?.[0]?.SecurityGroups?.[0]?.GroupId;
+    await ec2!.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: groupId,
+        IpPermissions: [{ IpProtocol: 'udp', FromPort: WG_PORT, ToPort: WG_PORT, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+      }),
+    );
+    const [firewalls] = await gceFirewalls!.list({ project: 'skypool-sim' });
+    const engine = firewalls.find((f) => f.allowed?.some((a) => a.ports?.includes(String(OPEN_PORT))));
+    await gceFirewalls!.insert({
+      project: 'skypool-sim',
+      firewallResource: {
+        name: `${cluster}-wg`,
+        network: engine!.network,
+        direction: 'INGRESS',
+        allowed: [{ IPProtocol: 'udp', ports: [String(WG_PORT)] }],
+        sourceRanges: ['0.0.0.0/0'],
+        targetTags: engine!.targetTags,
+      },
+    });
+    const t0 = performance.now();
+    for (const [self, peer] of [
+      ['aws', 'gcp'],
+      ['gcp', 'aws'],
+    ] as const) {
+      await until(`wireguard-go up in the ${self} VM`, 10_000, async () =>
+        inVm(self, simIds[self]!, ['wg', 'show', 'wg0', 'listen-port']).out.trim() === String(WG_PORT)
+          ? true
+          : undefined,
+      );
+      const set = inVm(self, simIds[self]!, [
+        'wg',
+        'set',
+        'wg0',
+        'peer',
+        keys[peer].public,
+        'endpoint',
+        `${vms[peer]!.publicIp}:${WG_PORT}`,
+        'allowed-ips',
+        `${overlay[peer]}/32`,
+        'persistent-keepalive',
+        '25',
+      ]);
+      expect(set).toEqual({ ok: true, out: '' });
+    }
+    // Traffic into the tunnel starts the handshake; the answer proves the path both ways through both NATs.
+    const ping = await until('a ping over WireGuard from the aws VM to the gcp VM', 10_000, async () => {
+      const r = inVm('aws', simIds.aws!, ['busybox', 'ping', '-c', '1', '-W', '1', overlay.gcp]);
+      return r.ok ? r.out : undefined;
+    });
+    const handshakeMs = performance.now() - t0;
+    expect(ping).toMatch(/1 packets received/);
+    for (const cloud of CLOUDS) {
+      const latest = inVm(cloud, simIds[cloud]!, ['wg', 'show', 'wg0', 'latest-handshakes']).out.trim().split(/\s+/);
+      expect(Number(latest[1])).toBeGreaterThan(0);
+      // The peer is seen at its public address: the NAT, not a private path, carried it.
+      const endpoint = inVm(cloud, simIds[cloud]!, ['wg', 'show', 'wg0', 'endpoints']).out;
+      expect(endpoint).toContain(`${vms[cloud === 'aws' ? 'gcp' : 'aws']!.publicIp}:`);
+    }
+    process.stderr.write(`cloudsim realistic network: WireGuard handshake + ping ${handshakeMs.toFixed(0)} ms\n`);
+    await gceFirewalls!.delete({ project: 'skypool-sim', firewall: `${cluster}-wg` });
   });
 
   it('leaves the host network as it found it once stopped', async () => {
