@@ -5,6 +5,7 @@ import { AuthorizeSecurityGroupIngressCommand, DescribeInstancesCommand, EC2Clie
 import { FirewallsClient, InstancesClient } from '@google-cloud/compute';
 import { OAuth2Client } from 'google-auth-library';
 import { createProvider as createAws, vpcCidr } from '../providers/aws/index.js';
+import { createProvider as createAzure } from '../providers/azure/index.js';
 import { createProvider as createGcp } from '../providers/gcp/index.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { backingVmName } from '../src/cloudsim/local-backing.js';
@@ -34,12 +35,14 @@ const cluster = `rn${process.pid % 10000}${Math.random().toString(36).slice(2, 6
 const SHARED_RANGE = vpcCidr(cluster);
 const OPEN_PORT = 2376; // both adapters admit the engine API port from anywhere by default
 const CLOSED_PORT = 8080; // no adapter opens it
-const REGION = { aws: 'us-east-1', gcp: 'us-central1' } as const;
+const REGION = { aws: 'us-east-1', gcp: 'us-central1', azure: 'eastus' } as const;
 
 const WG_PORT = 51820;
-const CLOUDS = ['aws', 'gcp'] as const;
+/** Every cloud gets a VM; the two-VM checks (isolation, firewall change, WireGuard) use EC2 and Compute Engine. */
+const CLOUDS = ['aws', 'gcp', 'azure'] as const;
+type Cloud = (typeof CLOUDS)[number];
 /** Overlay addresses (the fabric's range will be inside 100.64.0.0/10) and WireGuard keys, made on the host. */
-const overlay = { aws: '100.64.0.1', gcp: '100.64.0.2' } as const;
+const overlay = { aws: '100.64.0.1', gcp: '100.64.0.2', azure: '100.64.0.3' } as const;
 const keys = Object.fromEntries(
   CLOUDS.map((cloud) => {
     if (!canRun) return [cloud, { private: '', public: '' }];
@@ -47,14 +50,14 @@ const keys = Object.fromEntries(
     const pub = execFileSync('wg', ['pubkey'], { input: `${priv}\n`, encoding: 'utf8' }).trim();
     return [cloud, { private: priv, public: pub }];
   }),
-) as Record<(typeof CLOUDS)[number], { private: string; public: string }>;
+) as Record<Cloud, { private: string; public: string }>;
 
 /**
  * Boot script: two web servers, and userspace WireGuard as a fabric node would run it (wireguard-go in the
  * foreground under the VM; its UAPI socket lives in the VM's private /run). Peers are configured later, once
  * the clouds have said the public addresses.
  */
-const userData = (cloud: (typeof CLOUDS)[number]) =>
+const userData = (cloud: Cloud) =>
   [
     '#!/bin/sh',
     'mkdir -p /tmp/www',
@@ -152,9 +155,9 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
   let before: Record<string, string>;
   let sim: CloudSim | undefined;
   let startMs = 0;
-  const providers: Partial<Record<'aws' | 'gcp', Provider>> = {};
-  const networks: Partial<Record<'aws' | 'gcp', NetworkRef>> = {};
-  const vms: Partial<Record<'aws' | 'gcp', Instance>> = {};
+  const providers: Partial<Record<Cloud, Provider>> = {};
+  const networks: Partial<Record<Cloud, NetworkRef>> = {};
+  const vms: Partial<Record<Cloud, Instance>> = {};
   let gceFirewalls: FirewallsClient | undefined;
   let gceInstances: InstancesClient | undefined;
   /** The sim's own id of each VM (the GCE adapter names instances by zone/name; the backing by numeric id). */
@@ -179,6 +182,17 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
       pollIntervalMs: 50,
       subnetCidr: SHARED_RANGE,
     });
+    providers.azure = createAzure({
+      subscriptionId: '00000000-0000-4000-8000-0000000000ac',
+      region: REGION.azure,
+      endpoint: s.httpsUrl,
+      caCertPem: s.caCertPem,
+      credential: {
+        getToken: async () => ({ token: 'sim-token-realistic', expiresOnTimestamp: Date.now() + 3_600_000 }),
+      },
+      pollIntervalMs: 20,
+      addressSpace: SHARED_RANGE,
+    });
     ec2 = new EC2Client({ region: REGION.aws, endpoint: s.httpUrl, credentials });
     const auth = new OAuth2Client();
     auth.setCredentials({ access_token: 'sim-token', expiry_date: Date.now() + 3_600_000 });
@@ -192,7 +206,7 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
     gceFirewalls = new FirewallsClient(gceOptions);
     gceInstances = new InstancesClient(gceOptions);
     await Promise.all(
-      (['aws', 'gcp'] as const).map(async (cloud) => {
+      CLOUDS.map(async (cloud) => {
         const provider = providers[cloud]!;
         const network = await provider.ensureNetwork(cluster);
         networks[cloud] = network;
@@ -217,12 +231,12 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
 
   afterAll(async () => {
     try {
-      for (const cloud of ['aws', 'gcp'] as const) {
+      for (const cloud of CLOUDS) {
         const provider = providers[cloud];
         const vm = vms[cloud];
         if (provider && vm) await provider.terminateInstances([vm.id]).catch(() => undefined);
       }
-      for (const cloud of ['aws', 'gcp'] as const)
+      for (const cloud of CLOUDS)
         if (networks[cloud]) await providers[cloud]?.deleteNetwork(cluster).catch(() => undefined);
     } finally {
       ec2?.destroy();
@@ -233,19 +247,19 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
     }
   }, 30_000);
 
-  it('gives both clouds the same private range and each VM a distinct public address in 198.18.0.0/15', () => {
-    for (const cloud of ['aws', 'gcp'] as const) {
+  it('gives the three clouds the same private range and each VM a distinct public address in 198.18.0.0/15', () => {
+    for (const cloud of CLOUDS) {
       expect(networks[cloud]!.cidr.split('.').slice(0, 2)).toEqual(SHARED_RANGE.split('.').slice(0, 2));
       const vm = vms[cloud]!;
       expect(vm.privateIp).toMatch(new RegExp(`^${SHARED_RANGE.split('.').slice(0, 2).join('\\.')}\\.`));
       expect(vm.publicIp).toMatch(/^198\.1[89]\./);
       expect(vm.publicIp).not.toBe(vm.privateIp);
     }
-    expect(vms.aws!.publicIp).not.toBe(vms.gcp!.publicIp);
+    expect(new Set(CLOUDS.map((c) => vms[c]!.publicIp)).size).toBe(CLOUDS.length);
   });
 
   it('lets the host reach each VM at its public address on an allowed port, never at its private one', async () => {
-    for (const cloud of ['aws', 'gcp'] as const) {
+    for (const cloud of CLOUDS) {
       const vm = vms[cloud]!;
       const body = await until(`${cloud} VM at ${vm.publicIp}:${OPEN_PORT}`, 10_000, () =>
         get(vm.publicIp!, OPEN_PORT),
@@ -254,6 +268,17 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
       // The host has no path into a cloud's segment: its route to a private address is not the sim's.
       expect(sh('ip', ['-4', 'route', 'get', vm.privateIp!])).not.toMatch(/198\.19\.255\./);
     }
+    // A public address nobody holds goes to the sim's internet router, which has only an unreachable route for
+    // it; the host keeps an unreachable fallback for the whole range. Nothing follows the default route.
+    expect(sh('ip', ['-4', 'route', 'get', '198.19.200.1'])).toMatch(/via 198\.19\.255\.254/);
+    expect(sh('ip', ['-4', 'route', 'show', 'table', 'all'])).toMatch(/^unreachable 198\.18\.0\.0\/15 .*metric/m);
+    const router = sh('ip', ['netns', 'list'])
+      .split('\n')
+      .map((l) => l.split(' ')[0] ?? '')
+      .find((n) => /^cloudsim-[0-9a-f]{8}-inet$/.test(n));
+    const lookup = spawnSync('ip', ['-n', router!, '-4', 'route', 'get', '198.19.200.1'], { encoding: 'utf8' });
+    expect(lookup.status).not.toBe(0);
+    expect(lookup.stderr).toMatch(/No route to host|unreachable/i);
   });
 
   it('keeps each cloud private: a VM cannot reach the other cloud at its private address, only at its public one', () => {
@@ -358,7 +383,7 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
     });
     const handshakeMs = performance.now() - t0;
     expect(ping).toMatch(/1 packets received/);
-    for (const cloud of CLOUDS) {
+    for (const cloud of ['aws', 'gcp'] as const) {
       const latest = inVm(cloud, simIds[cloud]!, ['wg', 'show', 'wg0', 'latest-handshakes']).out.trim().split(/\s+/);
       expect(Number(latest[1])).toBeGreaterThan(0);
       // The peer is seen at its public address: the NAT, not a private path, carried it.
@@ -370,12 +395,11 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
   });
 
   it('leaves the host network as it found it once stopped', async () => {
-    for (const cloud of ['aws', 'gcp'] as const) {
+    for (const cloud of CLOUDS) {
       await providers[cloud]!.terminateInstances([vms[cloud]!.id]);
       await providers[cloud]!.deleteNetwork(cluster).catch(() => undefined);
+      delete vms[cloud];
     }
-    delete vms.aws;
-    delete vms.gcp;
     const t0 = performance.now();
     await sim!.stop();
     process.stderr.write(`cloudsim realistic network: stop ${(performance.now() - t0).toFixed(0)} ms\n`);
