@@ -57,6 +57,8 @@ export class RealisticNetwork {
   private readonly router: string;
   private readonly hostVeth: string;
   private readonly edges = new Map<string, Edge>();
+  /** Every edge namespace made, finished or not, for close(). */
+  private readonly made: string[] = [];
   private readonly routes = new Map<string, string>();
   private hostRoutes = false;
 
@@ -126,24 +128,31 @@ export class RealisticNetwork {
   async edge(network: string, subnetCidr: string): Promise<{ netns: string; gateway: string }> {
     let edge = this.edges.get(network);
     if (!edge) {
-      const index = this.edges.size + 1;
+      const index = this.made.length + 1;
       if (index > 250) throw new CloudApiError('cloudsim realistic network: more than 250 cloud networks', { network });
-      edge = { netns: `${this.name}-edge${index}`, transitIp: `${TRANSIT}.${index + 1}`, gateways: new Set() };
+      const made: Edge = {
+        netns: `${this.name}-edge${index}`,
+        transitIp: `${TRANSIT}.${index + 1}`,
+        gateways: new Set(),
+      };
       const veth = `spe${hex(`${this.name}/${index}`).slice(0, 12)}`;
-      await run('ip', ['netns', 'add', edge.netns]);
-      this.edges.set(network, edge);
-      await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', UPLINK, 'netns', edge.netns]);
+      await run('ip', ['netns', 'add', made.netns]);
+      this.made.push(made.netns);
+      await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', UPLINK, 'netns', made.netns]);
       await run('ip', ['link', 'set', 'dev', veth, 'netns', this.router]);
       await ipCmd(this.router, [`link set dev ${veth} master br0 up`]);
-      await ipCmd(edge.netns, [
-        `addr add ${edge.transitIp}/24 dev ${UPLINK}`,
+      await ipCmd(made.netns, [
+        `addr add ${made.transitIp}/24 dev ${UPLINK}`,
         `link set dev ${UPLINK} up`,
         'link set dev lo up',
         `route add ${INTERNET} via ${ROUTER_IP} dev ${UPLINK}`,
       ]);
       // VM veths arrive after this and inherit proxy ARP: the edge answers for the gateway and for neighbours.
-      await sysctls(edge.netns, { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.default.proxy_arp': '1' });
-      await this.applyRules(edge, []);
+      await sysctls(made.netns, { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.default.proxy_arp': '1' });
+      await this.applyRules(made, []);
+      // Only a finished edge is seen by sync(), which may run meanwhile.
+      this.edges.set(network, made);
+      edge = made;
     }
     const gateway = gatewayOf(subnetCidr);
     if (!edge.gateways.has(gateway)) {
@@ -197,7 +206,8 @@ export class RealisticNetwork {
     };
     // The host's veth first: deleting one end removes both at once, while a namespace goes away asynchronously.
     await del(['link', 'del', 'dev', this.hostVeth]);
-    for (const edge of this.edges.values()) await del(['netns', 'del', edge.netns]);
+    for (const netns of this.made) await del(['netns', 'del', netns]);
+    this.made.length = 0;
     this.edges.clear();
     await del(['netns', 'del', this.router]);
     if (this.hostRoutes) await del(['route', 'del', 'unreachable', INTERNET, 'metric', HOST_UNREACHABLE_METRIC]);
