@@ -284,7 +284,7 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
   it('keeps each cloud private: a VM cannot reach the other cloud at its private address, only at its public one', () => {
     const a = vms.aws!;
     const b = vms.gcp!;
-    const nc = (ip: string) => ['busybox', 'nc', '-w', '2', ip, String(OPEN_PORT)];
+    const nc = (ip: string) => ['busybox', 'nc', '-w', '1', ip, String(OPEN_PORT)];
     expect(inVm('aws', simIds.aws!, [...nc(b.publicIp!), '-e', 'true']).ok).toBe(true);
     expect(inVm('aws', simIds.aws!, [...nc(b.privateIp!), '-e', 'true']).ok).toBe(false);
     expect(inVm('gcp', simIds.gcp!, [...nc(a.privateIp!), '-e', 'true']).ok).toBe(false);

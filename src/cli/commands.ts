@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { Cluster, type ClusterOptions } from '../cluster/index.js';
 import { specJsonSchema } from '../spec/json-schema.js';
+import { UsageError } from './errors.js';
 import { type GlobalOptions, note, printResult, table } from './output.js';
 import { withProgress } from './progress.js';
 import { renderApply, renderDestroy, renderStatus, renderWorkload } from './render.js';
@@ -131,6 +132,8 @@ export interface SimArgs {
 }
 
 export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
+  if (args.network === 'realistic' && args.backing !== 'local')
+    throw new UsageError('--network realistic wires real namespace VMs: add --backing local (as root)');
   const { startCloudSim } = await import('../cloudsim/index.js');
   const server = await startCloudSim({
     httpPort: args.httpPort,
@@ -155,7 +158,7 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
   };
   printResult(g.output, info, () =>
     [
-      `cloudsim listening (seed ${args.seed}, ${server.settings.backing} VMs); Ctrl-C to stop`,
+      `cloudsim listening (seed ${args.seed}, ${server.settings.backing} VMs${server.settings.network === 'realistic' ? ', realistic network' : ''}); Ctrl-C to stop`,
       `  EC2:            ${server.httpUrl}   (AWS_ENDPOINT_URL_EC2)`,
       `  Compute Engine: apiEndpoint ${server.host}, port ${server.httpPort}, protocol http`,
       `  ARM:            ${server.httpsUrl}  (trust the CA${args.caOut ? ` in ${args.caOut}` : ': pass --ca-out'} via NODE_EXTRA_CA_CERTS)`,
