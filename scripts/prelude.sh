@@ -29,6 +29,9 @@ command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 # Clients cloudsim was not written against (test/foreign-clients.test.ts), as Debian ships them.
 [ -x /usr/bin/aws ] || missing+=(awscli)
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import libcloud' 2>/dev/null || missing+=(python3-libcloud)
+# WireGuard in userspace (this kernel has no wireguard module) for the fabric between namespace VMs.
+command -v wireguard-go >/dev/null 2>&1 || missing+=(wireguard-go)
+command -v wg >/dev/null 2>&1 || missing+=(wireguard-tools)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "skypool: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -24,7 +24,7 @@ export {
   LocalProvider,
   type LocalProviderSettings,
 } from './provider.js';
-export { cleanupTracked, installCleanupOnSignals } from './signals.js';
+export { cleanupTracked, installCleanupOnSignals, trackCleanup } from './signals.js';
 export type { VmRecord } from './state.js';
 export type { UserDataResult } from './user-data.js';
 

@@ -29,7 +29,7 @@ import { ensureHostMountPoints, PRIVATE_DIRS, PRIVATE_FILES, privatePath, writeP
 import { trackNetwork, trackVm } from './signals.js';
 import { isAlive, readRecord, type VmRecord, writeRecord } from './state.js';
 import { interpreterOf, readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
-import { addOnLinkRoutes, createNetns, execInAnchor, setupVm, startAnchor } from './vm.js';
+import { addOnLinkRoutes, createNetns, execInAnchor, setupVm, startAnchor, type Uplink } from './vm.js';
 
 export interface LocalProviderSettings extends ProviderSettings {
   /** Directory holding one directory per VM; default `/run/skypool/local`. Leftovers of VMs that died (e.g. a reboot) are cleaned by listInstances. */
@@ -50,6 +50,11 @@ export interface LocalLaunchRequest extends LaunchRequest {
   readonly nodes: readonly LocalNodeLaunch[];
   /** Other subnets attached to the bridge (see attachSubnet) that the VMs reach directly on their interface. */
   readonly onLinkRoutes?: readonly string[];
+  /**
+   * Wire the VMs to this router namespace instead of the cluster's bridge (cloudsim's realistic network); `network`
+   * then only says which subnet addresses come from, and no bridge is made.
+   */
+  readonly uplink?: Uplink;
 }
 
 /** How long a VM dir without an anchor counts as "being created by another process" rather than a leftover. */
@@ -174,6 +179,7 @@ export class LocalProvider implements Provider {
     await this.prerequisites();
     request.signal?.throwIfAborted();
     interpreterOf(request.userData); // refuse what cannot run before creating anything
+    if (request.uplink) return this.launchAll(request, networkRef(request.cluster, request.network.cidr));
     const bridge = (await findBridge(request.cluster)) ?? (await this.ensureNetwork(request.cluster, request.signal));
     const attached =
       bridge.cidr === request.network.cidr || (await bridgeSubnets(bridge.id))?.includes(request.network.cidr);
@@ -186,6 +192,10 @@ export class LocalProvider implements Provider {
         },
       );
     }
+    return this.launchAll(request, network);
+  }
+
+  private async launchAll(request: LocalLaunchRequest, network: NetworkRef): Promise<Instance[]> {
     await mkdir(clusterDir(this.stateRoot, request.cluster), { recursive: true });
     const results = await Promise.allSettled(request.nodes.map((node) => this.launchOne(request, network, node)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -267,7 +277,7 @@ export class LocalProvider implements Provider {
     request.signal?.throwIfAborted();
     const prefixLength = Number(network.cidr.split('/')[1]);
     const onLinkRoutes = (request.onLinkRoutes ?? []).filter((cidr) => cidr !== network.cidr);
-    await createNetns({ cluster, node, ip, prefixLength, bridge: network.id, onLinkRoutes });
+    await createNetns({ cluster, node, ip, prefixLength, bridge: network.id, onLinkRoutes, uplink: request.uplink });
     await ensureHostMountPoints();
     await writePrivateFiles(dir, hostname, ip);
     const anchorPid = await startAnchor(id);

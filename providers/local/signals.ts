@@ -4,6 +4,14 @@ import { deleteBridge } from './network.js';
 /** What this process created: VMs as `<stateRoot>\0<cluster>\0<node>`, bridges as `<stateRoot>\0<cluster>`. */
 const vms = new Set<string>();
 const networks = new Set<string>();
+/** Other things this process made that must go after its VMs (cloudsim's realistic network). */
+const others = new Set<() => Promise<void>>();
+
+/** Registers (or, with `active` false, forgets) a cleanup that a signal runs after removing the VMs. */
+export function trackCleanup(cleanup: () => Promise<void>, active: boolean): void {
+  if (active) others.add(cleanup);
+  else others.delete(cleanup);
+}
 
 export function trackVm(stateRoot: string, cluster: string, node: string, created: boolean): void {
   const key = [stateRoot, cluster, node].join('\0');
@@ -32,6 +40,10 @@ export async function cleanupTracked(): Promise<void> {
     await deleteBridge(cluster).catch(() => undefined);
     await removeClusterDir(stateRoot, cluster).catch(() => undefined);
     networks.delete(key);
+  }
+  for (const cleanup of [...others]) {
+    await cleanup().catch(() => undefined);
+    others.delete(cleanup);
   }
 }
 

@@ -14,6 +14,18 @@ export interface NetnsInput {
   readonly bridge: string;
   /** Other subnets on the same bridge, reached directly on eth0 (no router). */
   readonly onLinkRoutes?: readonly string[];
+  /** Instead of the bridge: the veth's other end goes into this router namespace (see LocalLaunchRequest.uplink). */
+  readonly uplink?: Uplink;
+}
+
+/**
+ * A VM wired to a router namespace rather than a bridge, as a cloud VM's NIC is to its host's virtual switch:
+ * the router end gets a /32 route to the VM (so every packet, even to a neighbour in the subnet, passes the
+ * router's filters) and the VM a default route via `gateway`, an address the router answers for.
+ */
+export interface Uplink {
+  readonly netns: string;
+  readonly gateway: string;
 }
 
 const routeLines = (cidrs: readonly string[]): string =>
@@ -27,14 +39,23 @@ export async function createNetns({
   prefixLength,
   bridge,
   onLinkRoutes = [],
+  uplink,
 }: NetnsInput): Promise<void> {
   const ns = netnsName(cluster, node);
   const veth = hostVethName(cluster, node);
   await run('ip', ['netns', 'add', ns]);
   await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-  await run('ip', ['link', 'set', 'dev', veth, 'master', bridge, 'up']);
+  if (uplink) {
+    await run('ip', ['link', 'set', 'dev', veth, 'netns', uplink.netns]);
+    await run('ip', ['-n', uplink.netns, '-batch', '-'], {
+      input: `link set dev ${veth} up\nroute replace ${ip}/32 dev ${veth}\n`,
+    });
+  } else {
+    await run('ip', ['link', 'set', 'dev', veth, 'master', bridge, 'up']);
+  }
+  const routes = uplink ? `route replace default via ${uplink.gateway} dev eth0\n` : routeLines(onLinkRoutes);
   await run('ip', ['-n', ns, '-batch', '-'], {
-    input: `addr add ${ip}/${prefixLength} dev eth0\nlink set dev eth0 up\nlink set dev lo up\n${routeLines(onLinkRoutes)}`,
+    input: `addr add ${ip}/${prefixLength} dev eth0\nlink set dev eth0 up\nlink set dev lo up\n${routes}`,
   });
 }
 

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { Cluster, type ClusterOptions } from '../cluster/index.js';
 import { specJsonSchema } from '../spec/json-schema.js';
+import { UsageError } from './errors.js';
 import { type GlobalOptions, note, printResult, table } from './output.js';
 import { withProgress } from './progress.js';
 import { renderApply, renderDestroy, renderStatus, renderWorkload } from './render.js';
@@ -127,9 +128,12 @@ export interface SimArgs {
   readonly stateFile?: string;
   readonly caOut?: string;
   readonly backing?: 'virtual' | 'local';
+  readonly network?: 'flat' | 'realistic';
 }
 
 export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
+  if (args.network === 'realistic' && args.backing !== 'local')
+    throw new UsageError('--network realistic wires real namespace VMs: add --backing local (as root)');
   const { startCloudSim } = await import('../cloudsim/index.js');
   const server = await startCloudSim({
     httpPort: args.httpPort,
@@ -138,6 +142,7 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
     bootTimeMs: args.bootMs,
     ...(args.stateFile ? { stateFile: args.stateFile } : {}),
     backing: args.backing ?? 'virtual',
+    network: args.network ?? 'flat',
     // This command stops the sim on Ctrl-C itself, which also removes the local backing's VMs.
     cleanupOnSignals: false,
   });
@@ -149,10 +154,11 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
     admin: `${server.httpUrl}/_sim/inventory`,
     seed: args.seed,
     backing: server.settings.backing,
+    network: server.settings.network ?? 'flat',
   };
   printResult(g.output, info, () =>
     [
-      `cloudsim listening (seed ${args.seed}, ${server.settings.backing} VMs); Ctrl-C to stop`,
+      `cloudsim listening (seed ${args.seed}, ${server.settings.backing} VMs${server.settings.network === 'realistic' ? ', realistic network' : ''}); Ctrl-C to stop`,
       `  EC2:            ${server.httpUrl}   (AWS_ENDPOINT_URL_EC2)`,
       `  Compute Engine: apiEndpoint ${server.host}, port ${server.httpPort}, protocol http`,
       `  ARM:            ${server.httpsUrl}  (trust the CA${args.caOut ? ` in ${args.caOut}` : ': pass --ca-out'} via NODE_EXTRA_CA_CERTS)`,

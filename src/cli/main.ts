@@ -90,6 +90,14 @@ export function buildProgram(): Command {
         .choices(['virtual', 'local'])
         .default('virtual'),
     )
+    .addOption(
+      new Option(
+        '--network <kind>',
+        'with --backing local: flat (one bridge) or realistic (a segment per cloud network, 1:1 NAT, firewalls)',
+      )
+        .choices(['flat', 'realistic'])
+        .default('flat'),
+    )
     .action(
       async (
         o: {
@@ -100,6 +108,7 @@ export function buildProgram(): Command {
           stateFile?: string;
           caOut?: string;
           backing: 'virtual' | 'local';
+          network: 'flat' | 'realistic';
         },
         cmd: Command,
       ) => (await commands()).sim(globals(cmd), o),

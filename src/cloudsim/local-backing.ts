@@ -5,11 +5,13 @@ import {
   installCleanupOnSignals,
   type LocalProvider,
   netnsName,
+  trackCleanup,
 } from '../../providers/local/index.js';
 import { CloudApiError } from '../errors.js';
 import type { NetworkRef } from '../providers/types.js';
 import type { NodePoolSpec } from '../spec/schema.js';
-import type { SimCloud, VmBacking } from './core/types.js';
+import type { SimCloud, VmBacking, VmNetworkView } from './core/types.js';
+import type { RealisticNetwork } from './network/realistic.js';
 
 /**
  * The `local` backing of cloudsim: every simulated VM of every cloud becomes a namespace VM of the local
@@ -17,6 +19,10 @@ import type { SimCloud, VmBacking } from './core/types.js';
  * a VM lives in is attached (the host takes the subnet's first address), and every VM gets on-link routes to
  * every attached subnet: VMs of EC2, Compute Engine and ARM reach each other without a router, so a cluster
  * spread over the three "clouds" forms one pool. Still no default route and no NAT: nothing leaves the machine.
+ *
+ * With `network: 'realistic'` each cloud network is instead its own segment behind an edge namespace (1:1 NAT to
+ * public addresses in 198.18.0.0/15, the cloud's firewall as packet filters) and the host reaches VMs only at
+ * their public addresses; see network/README.md.
  */
 
 export interface LocalVmBackingOptions {
@@ -33,6 +39,8 @@ export interface LocalVmBackingOptions {
    * on stderr.
    */
   readonly onStartError?: (vm: { cloud: SimCloud; id: string }, error: Error) => void;
+  /** `flat` (default): one bridge for all clouds. `realistic`: a segment per cloud network, NAT and firewalls. */
+  readonly network?: 'flat' | 'realistic';
 }
 
 export interface LocalVmBacking extends VmBacking {
@@ -88,13 +96,65 @@ class Backing implements LocalVmBacking {
   private readonly inFlight = new Set<Promise<unknown>>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Realistic network: local cluster (address claims, VM dirs) per cloud network, so ranges may overlap. */
+  private readonly clusters = new Map<string, string>();
+  /** Realistic network: the local VM id of each started VM by `<cloud> <id>`. */
+  private readonly behindEdge = new Map<string, string>();
+  private view: () => readonly VmNetworkView[] = () => [];
+  private syncing: Promise<void> | undefined;
+  private syncAgain = false;
 
   constructor(
     readonly name: string,
     private readonly provider: LocalProvider,
     private readonly releaseSignals: () => void,
     private readonly onStartError: NonNullable<LocalVmBackingOptions['onStartError']>,
-  ) {}
+    private readonly net?: RealisticNetwork,
+  ) {
+    if (net) trackCleanup(this.closeNet, true);
+  }
+
+  /** On Ctrl-C / SIGTERM the local provider removes the VMs, then this removes the network they hung off. */
+  private readonly closeNet = async (): Promise<void> => {
+    await this.net?.close();
+  };
+
+  observe(view: () => readonly VmNetworkView[]): void {
+    this.view = view;
+  }
+
+  changed(): void {
+    if (this.net && this.clusters.size > 0 && !this.closed) void this.sync().catch(() => undefined);
+  }
+
+  /**
+   * Brings the network in line with the clouds' view; calls while one runs fold into one more pass, and the
+   * promise settles after the pass that saw the state at call time.
+   */
+  private sync(): Promise<void> {
+    const net = this.net;
+    if (!net) return Promise.resolve();
+    if (this.syncing) {
+      this.syncAgain = true;
+      return this.syncing;
+    }
+    const loop = async () => {
+      do {
+        this.syncAgain = false;
+        await net.sync(this.view());
+      } while (this.syncAgain && !this.closed);
+    };
+    const running = loop()
+      .catch((error: Error) => {
+        process.stderr.write(`cloudsim realistic network: could not apply addresses and firewalls: ${error.message}\n`);
+        throw error;
+      })
+      .finally(() => {
+        if (this.syncing === running) this.syncing = undefined;
+      });
+    this.syncing = running;
+    return running;
+  }
 
   /** Subnet attachment and route bookkeeping run one at a time so that no VM misses a route. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -132,6 +192,7 @@ class Backing implements LocalVmBacking {
       );
     }
     const node = backingVmName(vm.cloud, vm.id);
+    if (this.net) return this.startBehindEdge(this.net, key, node, vm, ip, cidr);
     const { network, routes } = await this.serial(async () => {
       let ref = this.subnets.get(cidr);
       if (!ref) {
@@ -161,13 +222,51 @@ class Backing implements LocalVmBacking {
     return { privateIp: instance?.privateIp ?? ip };
   }
 
+  /** Realistic network: the VM hangs off its cloud network's edge, whose NAT and filter are in place first. */
+  private async startBehindEdge(
+    net: RealisticNetwork,
+    key: string,
+    node: string,
+    vm: Parameters<VmBacking['start']>[0],
+    ip: string,
+    cidr: string,
+  ): Promise<{ privateIp: string }> {
+    const segment = vm.network ?? `${vm.cloud}:default`;
+    const { cluster, uplink } = await this.serial(async () => {
+      const edge = await net.edge(segment, cidr);
+      let cluster = this.clusters.get(segment);
+      if (!cluster) {
+        cluster = `${this.name}-n${this.clusters.size + 1}`;
+        this.clusters.set(segment, cluster);
+      }
+      return { cluster, uplink: edge };
+    });
+    await this.sync();
+    const [instance] = await this.provider.runInstances({
+      cluster,
+      pool: POOL,
+      tags: { cluster, pool: vm.cloud, role: 'worker', specHash: 'cloudsim' },
+      network: { id: uplink.netns, cidr },
+      nodes: [{ name: node, privateIp: ip, hostname: hostnameOf(vm.name, node) }],
+      userData: vm.userData.trim() === '' ? '#!/bin/sh\n' : vm.userData,
+      idempotencyToken: `cloudsim ${key}`,
+      uplink,
+    });
+    this.behindEdge.set(key, netnsName(cluster, node));
+    await this.sync();
+    return { privateIp: instance?.privateIp ?? ip };
+  }
+
   stop(vm: { cloud: SimCloud; id: string }): Promise<void> {
     const key = `${vm.cloud} ${vm.id}`;
     return this.track(
       (async () => {
         await this.starting.get(key)?.catch(() => undefined);
         this.running.delete(key);
-        await this.provider.terminateInstances([netnsName(this.name, backingVmName(vm.cloud, vm.id))]);
+        const id = this.behindEdge.get(key) ?? netnsName(this.name, backingVmName(vm.cloud, vm.id));
+        this.behindEdge.delete(key);
+        await this.provider.terminateInstances([id]);
+        if (this.net) await this.sync().catch(() => undefined);
       })(),
     );
   }
@@ -176,15 +275,27 @@ class Backing implements LocalVmBacking {
     this.closed = true;
     try {
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-      const left = await this.provider.listInstances(this.name);
-      await this.provider.terminateInstances(left.map((i) => i.id));
-      await this.provider.deleteNetwork(this.name);
-    } catch {
-      // Whatever state a VM is in (half-created, anchor dead), this removes it and the bridge.
-      await this.provider.cleanupCluster(this.name);
+      await this.syncing?.catch(() => undefined);
+      if (this.net) {
+        // VMs first (they are the clients of the edges), then the edges, the internet and the host's routes.
+        for (const cluster of this.clusters.values()) await this.provider.cleanupCluster(cluster);
+        await this.net.close();
+        trackCleanup(this.closeNet, false);
+        return;
+      }
+      try {
+        const left = await this.provider.listInstances(this.name);
+        await this.provider.terminateInstances(left.map((i) => i.id));
+        await this.provider.deleteNetwork(this.name);
+      } catch {
+        // Whatever state a VM is in (half-created, anchor dead), this removes it and the bridge.
+        await this.provider.cleanupCluster(this.name);
+      }
     } finally {
       this.running.clear();
       this.subnets.clear();
+      this.clusters.clear();
+      this.behindEdge.clear();
       this.releaseSignals();
     }
   }
@@ -201,10 +312,14 @@ export async function createLocalVmBacking(options: LocalVmBackingOptions = {}):
     stopGraceMs: options.stopGraceMs ?? 2_000,
   });
   await provider.checkPrerequisites();
+  const net =
+    options.network === 'realistic'
+      ? await (await import('./network/realistic.js')).RealisticNetwork.create(name)
+      : undefined;
   const release = options.cleanupOnSignals === false ? () => undefined : holdSignalCleanup();
   const report =
     options.onStartError ??
     ((vm, error) =>
       process.stderr.write(`cloudsim local backing: ${vm.cloud} VM ${vm.id} did not start: ${error.message}\n`));
-  return new Backing(name, provider, release, report);
+  return new Backing(name, provider, release, report, net);
 }

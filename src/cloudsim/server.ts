@@ -36,6 +36,12 @@ export interface CloudSimOptions {
    * `vmBacking` the sim makes that backing itself and removes its VMs and bridge on stop().
    */
   readonly backing?: 'virtual' | 'local';
+  /**
+   * With `backing: 'local'`: `flat` (default) puts every cloud's VMs on one bridge; `realistic` gives each cloud
+   * network its own segment, 1:1 NAT to public addresses in 198.18.0.0/15 and its firewall rules as packet
+   * filters; the host reaches VMs only at their public addresses (src/cloudsim/network/README.md).
+   */
+  readonly network?: 'flat' | 'realistic';
   readonly vmBacking?: VmBacking;
   /**
    * With the sim's own local backing: on SIGINT/SIGTERM remove the backing VMs and exit (default true). Set
@@ -111,12 +117,14 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     rateLimits: { aws: {}, gcp: {}, azure: {}, ...options.rateLimits },
     faults: [...(options.faults ?? [])],
     backing: options.backing ?? 'virtual',
+    network: options.network ?? 'flat',
   };
   // The local provider loads only when asked for: the virtual backing must not need root.
   const ownBacking =
     settings.backing === 'local' && !options.vmBacking
       ? await (await import('./local-backing.js')).createLocalVmBacking({
           cleanupOnSignals: options.cleanupOnSignals ?? true,
+          network: settings.network,
         })
       : undefined;
   const random = new SeededRandom(settings.seed);
@@ -137,6 +145,7 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     },
   };
   const services: CloudService[] = [createEc2Service(context), createGceService(context), createArmService(context)];
+  context.backing?.observe?.(() => services.flatMap((s) => s.networkView?.() ?? []));
 
   if (options.stateFile) {
     const saved = await readFile(options.stateFile, 'utf8').then(
@@ -198,6 +207,7 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
       const broken = takeConnectionFault(context, service.cloud, request);
       if (broken) return await applyConnectionFault(context, service.cloud, broken, res, () => service.handle(request));
       send(res, await service.handle(request));
+      context.backing?.changed?.();
     } catch (error) {
       // The simulator must never crash on bad input; an unexpected bug becomes a 500 the client can see.
       send(res, json(500, { error: 'cloudsim internal error', message: (error as Error).message }));

@@ -32,6 +32,7 @@ import {
   requiredProperty,
   resourceNotFound,
 } from './errors.js';
+import { armNetworkKey } from './net-view.js';
 import { findSubnet as findSubnetRef } from './network.js';
 import { createPlatformNic, findNic, releaseIp } from './nic.js';
 import { findPublicIp } from './public-ip.js';
@@ -561,14 +562,15 @@ function startBacking(call: ArmCall, vm: VmRecord, id: string, input: VmInput): 
       subnetCidr: nic && findSubnetRef(call, nic.subnetId)?.subnet.addressPrefix,
       userData: input.customData?.toString('utf8') ?? '',
       tags: vm.tags,
+      network: nic && armNetworkKey(nic.subnetId),
     })
     .then(
       ({ privateIp }) => {
         vm.backingPending = false;
-        // As EC2 and GCE do with a backing: the VM's public address is where the host reaches it.
+        // As EC2 and GCE do with a flat backing: the VM's public address is where the host reaches it.
         const pip = nic && findPublicIp(call, nic.publicIpId);
         const ip = parseIp(privateIp);
-        if (pip && ip !== undefined) pip.address = ip;
+        if (pip && ip !== undefined && call.context.settings.network !== 'realistic') pip.address = ip;
       },
       (error: Error) => {
         vm.backingPending = false;

@@ -89,7 +89,7 @@ export function putPublicIp(call: ArmCall, name: string): ArmReply {
       sku: skuName,
       allocation,
       zones,
-      address: call.store.nextPublicAddress(),
+      address: call.store.nextPublicAddress(call.context.settings.network === 'realistic'),
       seq: call.store.nextSeq(),
       gen,
       readyAt: call.now + call.networkOpMs,

@@ -6,6 +6,7 @@ import { type ArmCall, type ArmReply, RawJson } from './call.js';
 import * as compute from './compute.js';
 import { ArmError, badRequest } from './errors.js';
 import * as groups from './groups.js';
+import { armNetworkView } from './net-view.js';
 import * as network from './network.js';
 import * as nic from './nic.js';
 import { operationResult, operationStatus } from './operations.js';
@@ -402,6 +403,7 @@ export function createArmService(context: SimContext): CloudService {
     claims: (request) => request.scheme === 'https' && /^\/(subscriptions|providers)(\/|$)/i.test(request.url.pathname),
     handle,
     inventory: () => inventoryOf(store, context.now()),
+    networkView: () => armNetworkView(store),
     snapshot: () => {
       sweep(context.now(), true);
       return snapshotState(store, context.now());

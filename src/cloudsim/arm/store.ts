@@ -205,9 +205,12 @@ export class ArmStore {
     return ++this.seq;
   }
 
-  /** Public addresses come from 20.64.0.0/10 (a Microsoft range), in order, never reused. */
-  nextPublicAddress(): number {
-    return 0x14400000 + ++this.publicAddresses;
+  /**
+   * Public addresses come from 20.64.0.0/10 (a Microsoft range), in order, never reused; on the realistic network
+   * from 198.19.0.0/17 of the sim's internet instead (routed to the VM; never a real host).
+   */
+  nextPublicAddress(internet = false): number {
+    return (internet ? 0xc6130000 : 0x14400000) + ++this.publicAddresses;
   }
 
   groups(sub: string): Map<string, ResourceGroupRecord> {

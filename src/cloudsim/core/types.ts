@@ -73,6 +73,12 @@ export interface SimSettings {
   readonly faults: FaultRule[];
   /** `virtual`: state only. `local`: each running VM is also a local-provider VM running its user-data. */
   readonly backing: 'virtual' | 'local';
+  /**
+   * With the `local` backing, how the VMs are wired. `flat` (default): one bridge for every cloud, public address
+   * = private address. `realistic`: each cloud network is its own segment behind a 1:1 NAT edge with its firewall
+   * enforced, public addresses from 198.18.0.0/15 (see src/cloudsim/network/README.md).
+   */
+  readonly network?: 'flat' | 'realistic';
 }
 
 /** Counts of API calls per cloud and action, for tests that assert "N calls made". */
@@ -104,6 +110,33 @@ export interface InventoryItem {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
+/** One ingress rule of a VM's cloud firewall with its sources resolved to CIDRs; the first rule that matches decides. */
+export interface IngressRule {
+  readonly action: 'allow' | 'deny';
+  /** `all`, `tcp`, `udp`, `icmp` or an IP protocol number. */
+  readonly protocol: string;
+  /** Inclusive port ranges for tcp/udp; undefined = every port. */
+  readonly ports?: ReadonlyArray<readonly [number, number]>;
+  /** Source CIDRs (an empty list matches nothing). */
+  readonly sources: readonly string[];
+}
+
+/** What the realistic network needs of one VM (the cloud model is the truth; the backing follows it). */
+export interface VmNetworkView {
+  readonly cloud: SimCloud;
+  readonly id: string;
+  /** The cloud network the VM is on (VPC, VPC network, VNet): one isolated segment each. */
+  readonly network: string;
+  readonly privateIp: string;
+  /** Its 1:1 NAT address, if it has one. */
+  readonly publicIp?: string;
+  /**
+   * Inbound filters in the order a packet meets them (Azure: the subnet's NSG, then the NIC's); each must allow
+   * the packet. A filter is a rule list ending in an implied deny. No filter = everything is allowed in.
+   */
+  readonly ingress: ReadonlyArray<readonly IngressRule[]>;
+}
+
 /** Hooks for the `local` backing: the sim asks the host to really run a VM's user-data. */
 export interface VmBacking {
   /**
@@ -118,10 +151,16 @@ export interface VmBacking {
     subnetCidr?: string;
     userData: string;
     tags: Readonly<Record<string, string>>;
+    /** Cloud network of the VM (same key as VmNetworkView.network); the realistic network needs it. */
+    network?: string;
   }): Promise<{ privateIp: string }>;
   stop(vm: { cloud: SimCloud; id: string }): Promise<void>;
   /** Removes every VM the backing still runs (and what it set up for them); called by the sim's stop() for a backing it made. */
   close?(): Promise<void>;
+  /** Realistic network: where the backing reads the clouds' addresses and firewalls. */
+  observe?(view: () => readonly VmNetworkView[]): void;
+  /** Realistic network: the sim answered a request, so addresses or firewall rules may have changed. */
+  changed?(): void;
 }
 
 export interface SimContext {
@@ -156,6 +195,8 @@ export interface CloudService {
   restore(state: unknown): void;
   /** Stops timers (boot transitions etc.). */
   close?(): Promise<void>;
+  /** Every VM that exists (pending or running) with its addresses and ingress rules, for the realistic network. */
+  networkView?(): VmNetworkView[];
 }
 
 export type CloudServiceFactory = (context: SimContext) => CloudService;

@@ -6,6 +6,7 @@ import { contains, formatCidr, formatIp, isReserved, parseIp } from './cidr.js';
 import { checkId, Ec2Error } from './errors.js';
 import { DEFAULT_METADATA } from './launch-spec.js';
 import type { Ec2Instance, Launch, LaunchTemplate, LaunchTemplateData, MetadataOptions, Subnet } from './model.js';
+import { ec2NetworkKey } from './net-view.js';
 import { NO_TAGS, type Tags, tagValue, withTags } from './tags.js';
 
 /** Turning a launch request (RunInstances or one fleet override) into instances: validation, capacity, addresses. */
@@ -234,6 +235,7 @@ function startBacking(ctx: ActionContext, plan: LaunchPlan, instances: Ec2Instan
         subnetCidr: formatCidr(plan.subnet.cidr),
         userData,
         tags,
+        network: ec2NetworkKey(ctx.region, plan.subnet.vpcId),
       })
       .then(({ privateIp }) => {
         const ip = parseIp(privateIp);
@@ -242,7 +244,8 @@ function startBacking(ctx: ActionContext, plan: LaunchPlan, instances: Ec2Instan
           instance.ip = ip;
           plan.subnet.used.add(ip);
         }
-        if (plan.publicIp && ip !== undefined) instance.publicIp = ip;
+        // Flat network: the host reaches the VM at its private address, so that is its "public" one too.
+        if (plan.publicIp && ip !== undefined && ctx.sim.settings.network !== 'realistic') instance.publicIp = ip;
       })
       .catch(() => {
         instance.endedAt = ctx.store.now();

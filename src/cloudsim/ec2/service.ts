@@ -9,6 +9,7 @@ import { createFleet, deleteFleets, describeFleets } from './fleet.js';
 import * as instances from './instances.js';
 import * as templates from './launch-templates.js';
 import { Ec2RateLimiter, familyOf } from './limits.js';
+import { ec2NetworkView } from './net-view.js';
 import * as network from './network.js';
 import { QueryParams } from './query.js';
 import { Ec2Store } from './store.js';
@@ -146,6 +147,7 @@ export function createEc2Service(context: SimContext, options: Ec2ServiceOptions
     },
 
     inventory: () => store.inventory(),
+    networkView: () => ec2NetworkView(store),
     snapshot: () => store.snapshot(),
     restore: (state) => store.restore(state),
   };

@@ -4,6 +4,7 @@ import * as catalog from './catalog-api.js';
 import { errorResponse, GceError, invalidField } from './errors.js';
 import * as instances from './instances.js';
 import { type QuotaGroup, takeQuota } from './limits.js';
+import { gceNetworkView } from './net-view.js';
 import * as network from './network.js';
 import { findOperation, renderOperation, waitOperation } from './operations.js';
 import { listResponse } from './paging.js';
@@ -470,6 +471,7 @@ export function createGceService(context: SimContext, options: GceServiceOptions
       }
       return items;
     },
+    networkView: () => gceNetworkView(rt),
     snapshot: () => snapshotState(rt),
     restore: (state) => restoreState(rt, state),
     async close() {

@@ -1,5 +1,6 @@
 import { knownZone, MACHINE_TYPE_BY_NAME, regionOf } from './catalog.js';
 import { GceError, notFound, type OperationFailure } from './errors.js';
+import { gceNetworkKey } from './net-view.js';
 import type { GceRuntime } from './runtime.js';
 import type { SubnetRec, VmProps, VmRec, ZoneVms } from './state.js';
 import { intToIp, ipToInt } from './validate.js';
@@ -11,6 +12,8 @@ import type { Parsed } from './vm-properties.js';
  * real local VM whose address replaces the simulated one.
  */
 const NAT_BASE = ipToInt('34.118.0.0')!;
+/** On the realistic network, ephemeral external addresses come from 198.18.128.0/17 of the sim's internet. */
+const INTERNET_NAT_BASE = ipToInt('198.18.128.0')!;
 
 export const instancePath = (project: string, zone: string, name: string) =>
   `projects/${project}/zones/${zone}/instances/${name}`;
@@ -67,6 +70,7 @@ function startBacking(rt: GceRuntime, vm: VmRec, subnet: SubnetRec): void {
       subnetCidr: subnet.cidr,
       userData: userDataOf(vm.props),
       tags: vm.props.labels,
+      network: gceNetworkKey(vm.props.project, vm.props.network),
     })
     .then(
       (r) => void (vm.backingIp = r.privateIp),
@@ -159,7 +163,8 @@ export function createVms(
       createdAt: now,
       ip: ips[i]!,
     };
-    if (props.externalIp) vm.natIp = NAT_BASE + rt.state.natNext++;
+    const base = rt.ctx.settings.network === 'realistic' ? INTERNET_NAT_BASE : NAT_BASE;
+    if (props.externalIp) vm.natIp = base + rt.state.natNext++;
     zone.add(vm);
     startBacking(rt, vm, subnet);
     return vm;

@@ -94,7 +94,7 @@ export function renderVm(rt: GceRuntime, vm: VmRec, status: string, out: JsonBuf
   const nat =
     vm.natIp === undefined
       ? ''
-      : `,"accessConfigs":[{"kind":"compute#accessConfig","type":"ONE_TO_ONE_NAT","name":"External NAT","natIP":"${vm.backingIp ?? intToIp(vm.natIp)}","networkTier":"PREMIUM"}]`;
+      : `,"accessConfigs":[{"kind":"compute#accessConfig","type":"ONE_TO_ONE_NAT","name":"External NAT","natIP":"${(rt.ctx.settings.network !== 'realistic' && vm.backingIp) || intToIp(vm.natIp)}","networkTier":"PREMIUM"}]`;
   out.text(
     `{"kind":"compute#instance","id":"${vm.id}","creationTimestamp":"${rt.timestamp(vm.createdAt)}","name":"${vm.name}","status":"${status}",` +
       (status === 'RUNNING' ? `"lastStartTimestamp":"${rt.timestamp(vm.createdAt + rt.bootMs)}",` : ''),
