@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type ClusterPki, ensureClusterPki, hasClusterPki, issueNodeCertificate } from '../bootstrap/cluster-pki.js';
-import { sleep } from '../engines/poll.js';
 import { SwarmDriver } from '../engines/swarm/index.js';
 import type { EngineDriver, EngineEndpoint } from '../engines/types.js';
 import { EngineError, SkypoolError, SpecError, TimeoutError } from '../errors.js';
@@ -12,6 +11,7 @@ import { ProvisioningQueue } from '../queue/provisioning-queue.js';
 import { redact } from '../redact.js';
 import { poolSpecHash } from '../spec/hash.js';
 import type { ClusterSpec, NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
+import { sleep } from '../util/poll.js';
 import { Progress } from './progress.js';
 import type { ClusterOptions } from './types.js';
 
@@ -210,7 +210,7 @@ export class ClusterContext {
   async waitRunning(instance: Instance, signal?: AbortSignal): Promise<Instance> {
     const provider = await this.provider(instance.provider);
     const [running] = await provider.waitUntilRunning([instance.id], {
-      deadlineMs: this.readyTimeoutMs,
+      deadline: Date.now() + this.readyTimeoutMs,
       ...(signal ? { signal } : {}),
     });
     this.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'running' });

@@ -1,8 +1,8 @@
-import { pollUntil } from '../engines/poll.js';
 import type { EngineEndpoint, EngineNode } from '../engines/types.js';
 import { EngineError } from '../errors.js';
 import type { Instance } from '../providers/types.js';
 import type { ClusterSpec } from '../spec/schema.js';
+import { pollUntil } from '../util/poll.js';
 import { type ClusterContext, endpointOf } from './context.js';
 
 export interface ManagerRef {

@@ -1,4 +1,5 @@
 import type { NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
+import type { WaitOptions } from '../util/poll.js';
 
 /**
  * The provider-neutral contract every cloud adapter (providers/<cloud>/) implements. Modelled on SkyPilot's
@@ -93,10 +94,7 @@ export interface LaunchRequest {
   readonly signal?: AbortSignal;
 }
 
-export interface WaitOptions {
-  readonly deadlineMs: number;
-  readonly signal?: AbortSignal;
-}
+export type { WaitOptions } from '../util/poll.js';
 
 export interface Provider {
   readonly name: ProviderName;

@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import { renderUserData } from '../../bootstrap/user-data.js';
 import { EngineError } from '../../errors.js';
 import type { Role } from '../../spec/schema.js';
-import { pollUntil } from '../poll.js';
+import { pollUntil } from '../../util/poll.js';
 import type {
   BootstrapInput,
   DrainResult,
