@@ -25,6 +25,9 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || missing+=(busybox-static)
+# The slurm engine: controller, dynamic nodes and client commands (slurm-wlm), and munge for their auth.
+command -v slurmctld >/dev/null 2>&1 && command -v slurmd >/dev/null 2>&1 && command -v sbatch >/dev/null 2>&1 || missing+=(slurm-wlm)
+command -v munged >/dev/null 2>&1 || missing+=(munge)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "skypool: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
