@@ -121,14 +121,14 @@ describe('skypool CLI', () => {
 
   (asRoot ? it : it.skip)('refuses an engine this release lacks before creating a network or a PKI', async () => {
     await writeFile(
-      join(dir, 'slurm.yaml'),
-      'name: cli-slurm\nengine: slurm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n',
+      join(dir, 'k3s.yaml'),
+      'name: cli-k3s\nengine: k3s\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n',
     );
-    const r = skypool(['up', '-f', 'slurm.yaml']);
+    const r = skypool(['up', '-f', 'k3s.yaml']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/engine: engine "slurm" is not implemented in this release yet; use engine: swarm/);
-    expect(clusterLeftovers('cli-slurm')).toEqual([]);
-    expect(existsSync(join(dir, 'home', 'clusters', 'cli-slurm'))).toBe(false);
+    expect(r.stderr).toMatch(/engine: engine "k3s" is not implemented in this release yet; use one of: swarm, slurm/);
+    expect(clusterLeftovers('cli-k3s')).toEqual([]);
+    expect(existsSync(join(dir, 'home', 'clusters', 'cli-k3s'))).toBe(false);
   });
 
   it('runs cloudsim until interrupted and prints its endpoints as JSON', async () => {

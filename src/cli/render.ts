@@ -39,7 +39,9 @@ export function renderApply(r: ApplyResult): string {
   if (r.recreated.length) lines.push(`  recreated: ${r.recreated.join(', ')}`);
   if (r.deleted.length) lines.push(`  deleted:   ${r.deleted.join(', ')}`);
   for (const d of r.drains)
-    lines.push(`  drained ${d.node}: ${d.movedTasks} task(s) moved in ${seconds(d.durationMs)}`);
+    lines.push(
+      `  drained ${d.node}: ${d.movedTasks} task(s) moved in ${seconds(d.durationMs)}${d.requeued ? `, ${d.requeued} requeued` : ''}`,
+    );
   lines.push(`  phases:    ${r.phases.map((p) => `${p.phase} ${seconds(p.ms)}`).join(', ')}`);
   return lines.join('\n');
 }
@@ -67,13 +69,26 @@ export function renderStatus(s: ClusterStatus): string {
       n.provider ?? '-',
       n.instanceState,
       n.privateIp ?? '-',
-      n.engine?.state ?? 'not joined',
+      n.engine ? `${n.engine.state}${n.engine.engineState ? ` (${n.engine.engineState})` : ''}` : 'not joined',
       n.engine?.availability ?? '-',
       n.engine ? `${n.engine.role}${n.engine.leader ? ' (leader)' : ''}` : (n.role ?? '-'),
     ]),
   ]);
   const parts = [`cluster ${s.cluster} (${s.engine}), ${s.nodes.length} node(s)`, nodes];
   for (const w of s.workloads) parts.push('', renderWorkload(w));
+  if (s.jobs?.length) {
+    const rows = [
+      ['JOB', 'NAME', 'STATE', 'EXIT', 'NODES'],
+      ...s.jobs.map((j) => [
+        j.id,
+        j.name,
+        j.engineState,
+        j.exitCode === undefined ? '-' : String(j.exitCode),
+        j.nodes.join(',') || '-',
+      ]),
+    ];
+    parts.push('', table(rows));
+  }
   if (s.notes.length) parts.push('', ...s.notes.map((n) => `note: ${n}`));
   return parts.join('\n');
 }
