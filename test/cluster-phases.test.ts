@@ -159,10 +159,13 @@ describe('rotate-tokens and scale-down', () => {
 });
 
 describe('engine registry', () => {
-  it('knows swarm and slurm; k3s (templates only) is a SpecError on engine', async () => {
-    expect(hasEngine('swarm') && hasEngine('slurm')).toBe(true);
-    expect(() => assertEngine('k3s')).toThrow(SpecError);
-    expect(() => assertEngine('k3s')).toThrow(/engine: engine "k3s" is not implemented/);
+  it('knows swarm, slurm and k3s; k3s (templates only) refuses every provider before anything exists', async () => {
+    expect(hasEngine('swarm') && hasEngine('slurm') && hasEngine('k3s')).toBe(true);
+    expect(() => assertEngine('k3s')).not.toThrow();
+    const k3s = await loadEngine('k3s');
+    expect(() => k3s.checkProviders?.(['local'])).toThrow(/PREREQUISITE|cannot run on the local provider/);
+    expect(() => k3s.checkProviders?.(['aws'])).toThrow(SpecError);
+    expect(() => k3s.checkProviders?.(['aws'])).toThrow(/engine: engine "k3s" has boot scripts only/);
     expect((await loadEngine('slurm')).workloadKinds).toEqual(['job']);
     expect((await loadEngine('swarm')).workloadKinds).toEqual(['service']);
     expect((await loadEngine('slurm')).requirements.packages).toEqual(['slurm-wlm', 'munge']);

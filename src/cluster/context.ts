@@ -79,17 +79,21 @@ export class ClusterContext {
     return provider;
   }
 
-  /** Checks every provider once per context (a failed check is retried next time). */
+  /**
+   * Checks the engine against the providers, then every provider, once per context (a failed check is retried
+   * next time).
+   */
   async checkPrerequisites(): Promise<void> {
-    this.prerequisitesChecked ??= Promise.all(
-      this.providerNames.map(async (name) => (await this.provider(name)).checkPrerequisites()),
-    ).then(
-      () => undefined,
-      (error: unknown) => {
-        this.prerequisitesChecked = undefined;
-        throw error;
-      },
-    );
+    this.prerequisitesChecked ??= loadEngine(this.spec.engine)
+      .then((engine) => engine.checkProviders?.(this.providerNames))
+      .then(() => Promise.all(this.providerNames.map(async (name) => (await this.provider(name)).checkPrerequisites())))
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.prerequisitesChecked = undefined;
+          throw error;
+        },
+      );
     await this.prerequisitesChecked;
   }
 

@@ -35,6 +35,7 @@ export async function launchNode(
     ...(join.token ? { joinToken: join.token } : {}),
     ...(join.managers ? { managers: join.managers } : {}),
     ...(join.managerNames ? { managerNames: join.managerNames } : {}),
+    labels: { ...(node.pool.labels ?? {}), provider: node.pool.provider, pool: node.pool.name },
     deadlineSeconds: Math.ceil(ctx.readyTimeoutMs / 1000),
   });
   const provider = await ctx.provider(node.pool.provider);

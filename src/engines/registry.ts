@@ -1,5 +1,5 @@
 import { SkypoolError, SpecError } from '../errors.js';
-import type { EngineName } from '../spec/schema.js';
+import type { EngineName, ProviderName } from '../spec/schema.js';
 import type { EngineFactory, EngineSettings, HostRequirements, WorkloadKind } from './types.js';
 
 /** What an engine folder (src/engines/<name>/index.ts) exports. */
@@ -10,6 +10,8 @@ export interface EngineModule {
   readonly createEngine: EngineFactory;
   /** Facts the user should know about this engine here (status notes); needs no PKI and no VM. */
   readonly notes?: (settings: Pick<EngineSettings, 'providers' | 'routingMesh'>) => string[];
+  /** Refuses providers the engine cannot run on (PrerequisiteError or SpecError), before anything exists. */
+  readonly checkProviders?: (providers: readonly ProviderName[]) => void;
 }
 
 /**
@@ -19,9 +21,10 @@ export interface EngineModule {
 const loaders: Partial<Record<EngineName, () => Promise<EngineModule>>> = {
   swarm: () => import('./swarm/index.js'),
   slurm: () => import('./slurm/index.js'),
+  k3s: () => import('./k3s/index.js'),
 };
 
-/** Whether this release has a driver for the engine (k3s has templates only). */
+/** Whether this release has a driver for the engine. */
 export function hasEngine(name: EngineName): boolean {
   return loaders[name] !== undefined;
 }

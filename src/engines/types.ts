@@ -43,6 +43,8 @@ export interface BootstrapInput {
   readonly caPem: string;
   /** Secret (e.g. a swarm join token): present in the user-data only; the SDK rotates it after the joins. */
   readonly joinToken?: string;
+  /** Labels of the node's pool plus where it comes from (provider, pool), for engines that set them at boot. */
+  readonly labels?: Readonly<Record<string, string>>;
   /** Private addresses of the managers (for the joining roles). */
   readonly managers?: readonly string[];
   /** Names of the managers, in the order of `managers` (Slurm's SlurmctldHost must match the hostname). */
