@@ -1,6 +1,6 @@
 import type { ClusterContext } from '../src/cluster/context.js';
 import type { ManagerRef } from '../src/cluster/nodes.js';
-import { locateManager } from '../src/cluster/phases/inventory.js';
+import { assertSameEngine, locateManager } from '../src/cluster/phases/inventory.js';
 import { applyLabels, staleNodes } from '../src/cluster/phases/labels.js';
 import { joinInfo } from '../src/cluster/phases/launch-nodes.js';
 import { assignAddresses } from '../src/cluster/phases/plan-nodes.js';
@@ -12,6 +12,7 @@ import { assertEngine, hasEngine, loadEngine } from '../src/engines/registry.js'
 import type { EngineDriver, EngineNode } from '../src/engines/types.js';
 import { SpecError } from '../src/errors.js';
 import type { Instance, NetworkRef } from '../src/providers/types.js';
+import { poolSpecHash } from '../src/spec/hash.js';
 import { parseSpec } from '../src/spec/load.js';
 import { addressesAt, inCidr, intToIpv4, ipv4ToInt, isIpv4, parseCidr } from '../src/util/ipv4.js';
 
@@ -75,6 +76,18 @@ const ctl = vm('ph-ctl-1', 'manager', '10.1.0.2');
 const w1 = vm('ph-nodes-1', 'worker', '10.1.0.3');
 const w2 = vm('ph-nodes-2', 'worker', '10.1.0.4');
 const managerRef: ManagerRef = { instance: ctl, endpoint: { name: ctl.name, host: '10.1.0.2' } };
+
+describe('inventory: assertSameEngine', () => {
+  it('refuses a spec whose engine differs from the one the live VMs were made with, naming engine', () => {
+    const pool = spec.pools[1]!;
+    const madeWithSwarm = { ...w1, tags: { ...w1.tags, specHash: poolSpecHash({ ...spec, engine: 'swarm' }, pool) } };
+    expect(() => assertSameEngine(spec, [madeWithSwarm])).toThrow(SpecError);
+    expect(() => assertSameEngine(spec, [madeWithSwarm])).toThrow(/engine: cluster ph runs engine swarm/);
+    const current = { ...w1, tags: { ...w1.tags, specHash: poolSpecHash(spec, pool) } };
+    const otherwiseChanged = { ...w1, tags: { ...w1.tags, specHash: 'feedfeedfeed' } };
+    expect(() => assertSameEngine(spec, [current, otherwiseChanged])).not.toThrow();
+  });
+});
 
 describe('recover: findStrays', () => {
   it('replaces VMs whose engine never joined or whose node is down, keeps ready ones', () => {

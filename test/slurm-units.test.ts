@@ -97,6 +97,7 @@ describe('slurm user-data', () => {
     nodeIp: '10.1.0.3',
     managers: ['10.1.0.2'],
     managerNames: ['c-ctl-1'],
+    labels: { pool: 'nodes', provider: 'local' },
   });
 
   it('renders a controller and a node script that parse with sh and bash, under the user-data limit', () => {
@@ -110,6 +111,7 @@ describe('slurm user-data', () => {
     expect(controller).toContain('SlurmctldHost=$NODE_NAME($NODE_IP)');
     expect(node).toContain('slurmd -D -Z');
     expect(node).toContain("CTL_ADDR='10.1.0.2'");
+    expect(node).toContain("NODE_FEATURES='pool:nodes,provider:local'");
   });
 
   it('carries the munge key once, writes it 0400 and unsets it; no TLS key in a slurm script', () => {

@@ -4,5 +4,7 @@ NODE_IP={{node_ip}}
 DEADLINE_SECONDS={{deadline_seconds}}
 CTL_NAME={{ctl_name}}
 CTL_ADDR={{ctl_addr}}
+# Pool labels as node features (key:value), set when the node registers.
+NODE_FEATURES={{node_features}}
 # Secret: the cluster's munge key (base64). Written to a 0400 file below and unset.
 MUNGE_KEY={{munge_key}}

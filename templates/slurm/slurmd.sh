@@ -7,7 +7,7 @@ MEM_MB=$(($(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 2048))
 if [ -s /run/slurmd.pid ] && kill -0 "$(cat /run/slurmd.pid)" 2>/dev/null; then
   log "slurmd already running"
 else
-  setsid slurmd -D -Z --conf "CPUs=$CPUS RealMemory=$MEM_MB" --conf-server "$CTL_ADDR" \
+  setsid slurmd -D -Z --conf "CPUs=$CPUS RealMemory=$MEM_MB${NODE_FEATURES:+ Features=$NODE_FEATURES}" --conf-server "$CTL_ADDR" \
     >>"$LOG_DIR/slurmd.out" 2>&1 </dev/null &
   SLURMD_PID=$!
 fi

@@ -1,6 +1,8 @@
 import type { ClusterPki } from '../../bootstrap/cluster-pki.js';
-import { EngineError } from '../../errors.js';
+import { EngineError, SpecError } from '../../errors.js';
 import type { Instance } from '../../providers/types.js';
+import { poolSpecHash } from '../../spec/hash.js';
+import { type ClusterSpec, ENGINES } from '../../spec/schema.js';
 import { bootFailed } from '../boot-log.js';
 import type { ClusterContext } from '../context.js';
 import { findManager, type ManagerRef } from '../nodes.js';
@@ -13,6 +15,7 @@ export async function takeInventory(
   signal?: AbortSignal,
 ): Promise<Instance[]> {
   const instances = await ctx.inventory(signal);
+  assertSameEngine(ctx.spec, instances);
   if (!hadPki && instances.length > 0) {
     throw new EngineError(
       `cluster ${ctx.spec.name} has ${instances.length} VM(s) but no PKI in ${pki.dir} (it was just created empty): ` +
@@ -21,6 +24,28 @@ export async function takeInventory(
     );
   }
   return instances;
+}
+
+/**
+ * Refuses to change `engine` on a live cluster: its VMs carry a spec hash made with another engine (the hash
+ * covers the engine), so a converge would otherwise try to replace every VM of a pool that still runs jobs.
+ */
+export function assertSameEngine(spec: ClusterSpec, instances: readonly Instance[]): void {
+  for (const instance of instances) {
+    const pool = spec.pools.find((p) => p.name === instance.tags.pool);
+    if (!pool || instance.tags.specHash === poolSpecHash(spec, pool)) continue;
+    const other = ENGINES.find(
+      (e) => e !== spec.engine && instance.tags.specHash === poolSpecHash({ ...spec, engine: e }, pool),
+    );
+    if (other) {
+      throw new SpecError([
+        {
+          path: 'engine',
+          message: `cluster ${spec.name} runs engine ${other} (VM ${instance.name}); changing the engine of a live cluster is refused: keep engine: ${other}, or destroy the cluster and apply again`,
+        },
+      ]);
+    }
+  }
 }
 
 /**

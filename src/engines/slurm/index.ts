@@ -93,6 +93,7 @@ export class SlurmDriver implements EngineDriver {
         deadline_seconds: String(input.deadlineSeconds ?? 300),
         ctl_name: ctlName,
         ctl_addr: ctlAddr,
+        node_features: controller ? '' : labelsToFeatures(input.labels ?? {}).join(','),
         munge_key: this.mungeKey.toString('base64'),
       }),
     );
