@@ -1,4 +1,11 @@
-import type { ApplyResult, ClusterStatus, DestroyResult, ProgressEvent, WorkloadStatus } from '../cluster/index.js';
+import type {
+  ApplyResult,
+  ClusterStatus,
+  DestroyResult,
+  JobStatus,
+  ProgressEvent,
+  WorkloadStatus,
+} from '../cluster/index.js';
 import { table } from './output.js';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
@@ -58,6 +65,13 @@ export function renderWorkload(w: WorkloadStatus): string {
     ]),
   ];
   return `${header}\n${table(rows)}`;
+}
+
+export function renderJob(j: JobStatus): string {
+  const exit = j.exitCode === undefined ? '' : `, exit ${j.exitCode}`;
+  const nodes = j.nodes.length ? ` on ${j.nodes.join(', ')}` : '';
+  const head = `job ${j.id} (${j.name}): ${j.engineState}${exit}${nodes}`;
+  return j.output === undefined ? head : `${head}\n${j.output.trimEnd()}`;
 }
 
 export function renderStatus(s: ClusterStatus): string {
