@@ -36,6 +36,8 @@ export const workloadKinds: readonly WorkloadKind[] = ['job'];
 const CONTROLLER_CONF = '/etc/skypool/slurm/slurm.conf';
 const NODE_CONF = '/var/lib/skypool/slurmd/conf-cache/slurm.conf';
 const JOBS_DIR = '/var/lib/skypool/jobs';
+/** Written by templates/common/done.sh once the node's daemons answered (removed at the start of every boot). */
+const BOOT_DONE = '/var/lib/skypool/bootstrap.done';
 const MUNGE_KEY_BYTES = 128;
 const CALL_TIMEOUT_MS = 15_000;
 
@@ -131,6 +133,10 @@ export class SlurmDriver implements EngineDriver {
   async waitReady(endpoint: EngineEndpoint, role: Role, options: WaitOptions): Promise<void> {
     await pollUntil(
       async () => {
+        // Until the boot script wrote its config, a Slurm command would look for the controller in DNS (SRV
+        // records, configless) and wait on the resolver: ask the boot script first.
+        const booted = await this.exec(endpoint, ['test', '-s', BOOT_DONE], { allowFailure: true });
+        if (booted.code !== 0) return undefined;
         if (role === 'manager') {
           const { stdout } = await this.exec(endpoint, ['scontrol', 'ping'], { allowFailure: true });
           return parsePing(stdout).some((c) => c.up) ? true : undefined;
