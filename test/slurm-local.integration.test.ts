@@ -158,6 +158,42 @@ function suite(): void {
       expect(readdirSync('/run/netns')).not.toContain(netnsName(name, workers[1]!));
     }, 120_000);
 
+    it('scales back to 2 and, with a short drain deadline, requeues a job that would not finish', async () => {
+      const up = await cluster.scale('nodes', 2);
+      expect(up.created).toEqual([workers[1]]);
+      for (const node of [workers[1]!]) vmPids.push(...pidsOf(node));
+      // Same cluster, another handle with a 2 s drain deadline (the lock serialises the two).
+      const impatient = Cluster.fromSpec(cluster.spec, {
+        stateDir: join(work, 'state'),
+        readyTimeoutMs: 60_000,
+        drainTimeoutMs: 2_000,
+      });
+      try {
+        const long = (await impatient.run({
+          kind: 'job',
+          name: 'long',
+          nodes: 2,
+          timeLimitMinutes: 5,
+          wait: false,
+          script: '#!/bin/sh\nsrun sleep 120\n',
+        })) as JobStatus;
+        await pollUntil(
+          async () => {
+            const job = (await impatient.status()).jobs?.find((j) => j.id === long.id);
+            return job?.state === 'running' ? job : undefined;
+          },
+          { deadline: Date.now() + 30_000, intervalMs: 100, what: `job ${long.id} to run` },
+        );
+        const down = await impatient.scale('nodes', 1);
+        expect(down.drains[0]).toMatchObject({ node: workers[1], movedTasks: 1, requeued: 1 });
+        // Requeued: back in the queue (it needs 2 nodes, 1 is left, so it waits there).
+        const job = (await impatient.status()).jobs?.find((j) => j.id === long.id);
+        expect(['pending', 'requeued']).toContain(job?.state);
+      } finally {
+        await impatient.close();
+      }
+    }, 120_000);
+
     it('destroy leaves nothing behind', async () => {
       const result = await cluster.destroy();
       expect(result.terminated.slice().sort()).toEqual([controller, workers[0]].sort());
