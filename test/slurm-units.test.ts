@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { USER_DATA_MAX_BYTES } from '../src/bootstrap/user-data.js';
+import { Cluster } from '../src/cluster/index.js';
 import { createEngine } from '../src/engines/slurm/index.js';
 import {
   expandHostlist,
@@ -11,6 +12,7 @@ import {
   toEngineNode,
   toJobStatus,
 } from '../src/engines/slurm/parse.js';
+import { PrerequisiteError } from '../src/errors.js';
 
 const cert = { certPem: 'CERT', keyPem: 'KEY' };
 const engine = createEngine({
@@ -136,5 +138,36 @@ describe('slurm user-data', () => {
 
   it('without a provider that runs commands in VMs, says what to use instead', async () => {
     await expect(engine.listNodes({ name: 'c-ctl-1', host: '10.1.0.2' })).rejects.toThrow(/use the local provider/);
+  });
+});
+
+describe('slurm apply on a provider that cannot run commands in its VMs', () => {
+  it('is refused before anything exists, naming the provider', async () => {
+    const cluster = Cluster.fromSpec(
+      {
+        name: 'slurm-aws',
+        engine: 'slurm',
+        pools: [
+          { name: 'm', provider: 'aws', role: 'manager', count: 1, region: 'us-east-1', instanceType: 't3.small' },
+        ],
+      },
+      {
+        stateDir: '/nonexistent/skypool-slurm-test',
+        providers: {
+          aws: {
+            region: 'us-east-1',
+            endpoint: 'http://127.0.0.1:9',
+            credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+          },
+        },
+      },
+    );
+    try {
+      const error = await cluster.apply().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PrerequisiteError);
+      expect((error as Error).message).toMatch(/engine slurm is driven by running commands in its VMs.*aws cannot/);
+    } finally {
+      await cluster.close();
+    }
   });
 });

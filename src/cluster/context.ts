@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { type ClusterPki, ensureClusterPki, hasClusterPki } from '../bootstrap/cluster-pki.js';
 import { assertEngine, loadEngine } from '../engines/registry.js';
 import type { EngineDriver, EngineEndpoint, NodeExec } from '../engines/types.js';
-import { EngineError } from '../errors.js';
+import { EngineError, PrerequisiteError } from '../errors.js';
 import { loadProvider } from '../providers/registry.js';
 import type { Instance, NetworkRef, Provider } from '../providers/types.js';
 import { ProvisioningQueue } from '../queue/provisioning-queue.js';
@@ -85,8 +85,18 @@ export class ClusterContext {
    */
   async checkPrerequisites(): Promise<void> {
     this.prerequisitesChecked ??= loadEngine(this.spec.engine)
-      .then((engine) => engine.checkProviders?.(this.providerNames))
-      .then(() => Promise.all(this.providerNames.map(async (name) => (await this.provider(name)).checkPrerequisites())))
+      .then(async (engine) => {
+        engine.checkProviders?.(this.providerNames);
+        const providers = await Promise.all(this.providerNames.map((name) => this.provider(name)));
+        const mute = engine.needsNodeExec ? providers.filter((p) => !p.execInVm) : [];
+        if (mute.length > 0) {
+          throw new PrerequisiteError(
+            `engine ${this.spec.engine} is driven by running commands in its VMs, and provider(s) ${mute.map((p) => p.name).join(', ')} cannot: use the local provider for ${this.spec.engine} pools`,
+            { engine: this.spec.engine, providers: mute.map((p) => p.name) },
+          );
+        }
+        await Promise.all(providers.map((p) => p.checkPrerequisites()));
+      })
       .then(
         () => undefined,
         (error: unknown) => {

@@ -32,6 +32,9 @@ export const requirements: HostRequirements = {
 
 export const workloadKinds: readonly WorkloadKind[] = ['job'];
 
+/** slurmctld is driven with Slurm's commands inside the controller VM (see README: why not slurmrestd). */
+export const needsNodeExec = true;
+
 /** Paths inside the VMs (the templates under templates/slurm/ write them). */
 const CONTROLLER_CONF = '/etc/skypool/slurm/slurm.conf';
 const NODE_CONF = '/var/lib/skypool/slurmd/conf-cache/slurm.conf';
