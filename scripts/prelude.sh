@@ -32,6 +32,9 @@ command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 # WireGuard in userspace (this kernel has no wireguard module) for the fabric between namespace VMs.
 command -v wireguard-go >/dev/null 2>&1 || missing+=(wireguard-go)
 command -v wg >/dev/null 2>&1 || missing+=(wireguard-tools)
+# The slurm engine: controller, dynamic nodes and client commands (slurm-wlm), and munge for their auth.
+command -v slurmctld >/dev/null 2>&1 && command -v slurmd >/dev/null 2>&1 && command -v sbatch >/dev/null 2>&1 || missing+=(slurm-wlm)
+command -v munged >/dev/null 2>&1 || missing+=(munge)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "skypool: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

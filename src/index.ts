@@ -5,17 +5,23 @@
 
 export type {
   ApplyResult,
+  BatchJobSpec,
   ClusterOptions,
   ClusterStatus,
   DestroyResult,
   DrainResult,
+  JobState,
+  JobStatus,
   NodeStatus,
   ProgressEvent,
+  Workload,
   WorkloadSpec,
   WorkloadStatus,
   WorkloadTask,
 } from './cluster/index.js';
 export { Cluster } from './cluster/index.js';
+export { type EngineModule, loadEngine } from './engines/registry.js';
+export type { EngineDriver, EngineEndpoint, EngineNode, EngineSettings, HostRequirements } from './engines/types.js';
 export * from './errors.js';
 export type { Plan, PlannedCreate, PlannedDelete } from './plan.js';
 export { computePlan } from './plan.js';

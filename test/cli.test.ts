@@ -119,16 +119,16 @@ describe('skypool CLI', () => {
     expect(clusterLeftovers('cli-nonroot')).toEqual([]);
   });
 
-  (asRoot ? it : it.skip)('refuses an engine this release lacks before creating a network or a PKI', async () => {
+  (asRoot ? it : it.skip)('refuses k3s on the local provider before creating a network or a PKI', async () => {
     await writeFile(
-      join(dir, 'slurm.yaml'),
-      'name: cli-slurm\nengine: slurm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n',
+      join(dir, 'k3s.yaml'),
+      'name: cli-k3s\nengine: k3s\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n',
     );
-    const r = skypool(['up', '-f', 'slurm.yaml']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/engine: engine "slurm" is not implemented in this release yet; use engine: swarm/);
-    expect(clusterLeftovers('cli-slurm')).toEqual([]);
-    expect(existsSync(join(dir, 'home', 'clusters', 'cli-slurm'))).toBe(false);
+    const r = skypool(['up', '-f', 'k3s.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/PREREQUISITE_MISSING\]: engine k3s cannot run on the local provider/);
+    expect(clusterLeftovers('cli-k3s')).toEqual([]);
+    expect(existsSync(join(dir, 'home', 'clusters', 'cli-k3s'))).toBe(false);
   });
 
   it('runs cloudsim until interrupted and prints its endpoints as JSON', async () => {

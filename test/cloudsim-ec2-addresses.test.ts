@@ -16,7 +16,7 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
-import { pollUntil } from '../src/engines/poll.js';
+import { pollUntil } from '../src/util/poll.js';
 import { simCredentials } from './support/sim-credentials.js';
 
 /**

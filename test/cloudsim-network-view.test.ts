@@ -82,7 +82,7 @@ describe('cloudsim network view: adapters’ firewall rules become per-VM ingres
       });
       launched[cloud] = await provider.waitUntilRunning(
         started.map((i) => i.id),
-        { deadlineMs: 20_000 },
+        { deadline: Date.now() + 20_000 },
       );
     }
   }, 60_000);

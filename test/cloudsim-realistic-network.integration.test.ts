@@ -219,7 +219,7 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
           userData: userData(cloud),
           idempotencyToken: `${cluster}-${cloud}`,
         });
-        const [running] = await provider.waitUntilRunning([launched!.id], { deadlineMs: 20_000 });
+        const [running] = await provider.waitUntilRunning([launched!.id], { deadline: Date.now() + 20_000 });
         vms[cloud] = running;
       }),
     );

@@ -205,7 +205,7 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
     expect(existsSync(join(clusterDir(name), 'pki'))).toBe(true);
 
     const slurm = newName();
-    const refused = open(specOf(slurm, { engine: 'slurm' } as Partial<ClusterSpecInput>));
+    const refused = open(specOf(slurm, { engine: 'k3s' } as Partial<ClusterSpecInput>));
     const specError = await errorOf(refused.apply());
     expect(specError.code).toBe('SPEC_INVALID');
     expect((await errorOf(refused.scale('m', 2))).code).toBe('SPEC_INVALID');

@@ -248,7 +248,7 @@ suite('local provider', () => {
     const [a, b] = vms as [Instance, Instance];
     expect(a.privateIp).toBe(network.cidr.replace(/0\/24$/, '2'));
     expect(b.privateIp).toBe(wantedB);
-    await provider.waitUntilRunning([a.id, b.id], { deadlineMs: 10_000 });
+    await provider.waitUntilRunning([a.id, b.id], { deadline: Date.now() + 10_000 });
     for (const vm of vms) await waitUserData(cluster, vm.name, stateRoot, 20_000);
 
     for (const vm of vms) {

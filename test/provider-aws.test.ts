@@ -139,7 +139,7 @@ describe('aws provider on cloudsim', () => {
 
     const running = await provider.waitUntilRunning(
       launched.map((i) => i.id),
-      { deadlineMs: 10_000 },
+      { deadline: Date.now() + 10_000 },
     );
     expect(running.every((i) => i.state === 'running' && i.privateIp && i.publicIp && i.zone === 'us-east-1a')).toBe(
       true,
@@ -170,7 +170,7 @@ describe('aws provider on cloudsim', () => {
     const zoned = await provider.runInstances(
       request(cluster, network, [{ name: `${cluster}-w-1` }], { zone: 'us-east-1b' }),
     );
-    const running = await provider.waitUntilRunning([fixed[0]!.id, zoned[0]!.id], { deadlineMs: 10_000 });
+    const running = await provider.waitUntilRunning([fixed[0]!.id, zoned[0]!.id], { deadline: Date.now() + 10_000 });
     const byName = new Map(running.map((i) => [i.name, i]));
     expect(byName.get(`${cluster}-m-1`)).toMatchObject({ privateIp: `${a}.${b}.200.10`, zone: 'us-east-1c' });
     expect(byName.get(`${cluster}-w-1`)!.zone).toBe('us-east-1b');
@@ -233,7 +233,7 @@ describe('aws provider on cloudsim', () => {
       await expect(
         provider.waitUntilRunning(
           launched.map((i) => i.id),
-          { deadlineMs: 10_000 },
+          { deadline: Date.now() + 10_000 },
         ),
       ).rejects.toBeInstanceOf(CapacityError);
       expect(await provider.listInstances(cluster)).toEqual([]);
@@ -281,7 +281,7 @@ describe('aws provider on cloudsim', () => {
           userData: '#!/bin/sh\necho local backing\n',
         }),
       );
-      const [running] = await p.waitUntilRunning([vm!.id], { deadlineMs: 10_000 });
+      const [running] = await p.waitUntilRunning([vm!.id], { deadline: Date.now() + 10_000 });
       expect(running!.privateIp).toBe(`${a}.${b}.0.20`);
       expect(started).toEqual([{ name: `${cluster}-m-1`, userData: '#!/bin/sh\necho local backing\n' }]);
       await p.terminateInstances([vm!.id]);

@@ -113,7 +113,7 @@ test('runInstances → running with the fixed IPs; same token again makes no dup
   expect(launched.map((i) => i.name).sort()).toEqual(['azt-web-1', 'azt-web-2', 'azt-web-3']);
   const running = await provider.waitUntilRunning(
     launched.map((i) => i.id),
-    { deadlineMs: 10_000 },
+    { deadline: Date.now() + 10_000 },
   );
   expect(running.every((i) => i.state === 'running')).toBe(true);
   const ipOf = (name: string) => running.find((i) => i.name === name)?.privateIp;

@@ -142,7 +142,7 @@ describe('gcp provider on cloudsim', () => {
     sim.meter.reset();
     const running = await provider.waitUntilRunning(
       launched.map((i) => i.id),
-      { deadlineMs: 10_000 },
+      { deadline: Date.now() + 10_000 },
     );
     expect(running.every((i) => i.state === 'running')).toBe(true);
     // One list with a name filter per poll, not one get per VM.
@@ -177,7 +177,7 @@ describe('gcp provider on cloudsim', () => {
     );
     expect(calls('instances.insert')).toBe(1);
     expect(manager).toMatchObject({ privateIp: ip, instanceType: 'e2-standard-4', tags: tags('mgr', 'manager') });
-    const [running] = await provider.waitUntilRunning([manager!.id], { deadlineMs: 10_000 });
+    const [running] = await provider.waitUntilRunning([manager!.id], { deadline: Date.now() + 10_000 });
     expect(running).toMatchObject({ state: 'running', privateIp: ip });
   });
 
@@ -205,7 +205,7 @@ describe('gcp provider on cloudsim', () => {
     await expect(
       provider.waitUntilRunning(
         other.map((i) => i.id),
-        { deadlineMs: 2000 },
+        { deadline: Date.now() + 2000 },
       ),
     ).rejects.toThrow(/no longer exists/);
   });

@@ -10,8 +10,8 @@ import { pickAddresses } from '../src/cluster/addresses.js';
 import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
-import { pollUntil } from '../src/engines/poll.js';
 import { poolSpecHash } from '../src/spec/hash.js';
+import { pollUntil } from '../src/util/poll.js';
 
 /**
  * A real 3-node Docker Swarm on the local provider: namespace VMs, dockerd per VM, mTLS engine APIs. Needs root
@@ -89,7 +89,7 @@ suite('swarm on the local provider', () => {
       userData: '#!/bin/sh\necho "crashed before joining"\n',
       idempotencyToken: `stray-${name}`,
     });
-    await provider.waitUntilRunning([stray!.id], { deadlineMs: 10_000 });
+    await provider.waitUntilRunning([stray!.id], { deadline: Date.now() + 10_000 });
     expect((await cluster.plan()).unchanged.map((i) => i.name)).toEqual([`${name}-workers-1`]);
 
     const result = await cluster.apply();

@@ -1,6 +1,6 @@
 import type { EC2Client, EC2ClientResolvedConfig, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-ec2';
 import type { Command } from '@smithy/types';
-import { cancelled } from '../../src/engines/poll.js';
+import { cancelled } from '../../src/util/poll.js';
 import { type ErrorContext, mapAwsError } from './errors.js';
 
 export type Ec2Command<I extends ServiceInputTypes, O extends ServiceOutputTypes> = Command<

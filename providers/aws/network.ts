@@ -25,9 +25,10 @@ import {
   type Tag,
   type TagSpecification,
 } from '@aws-sdk/client-ec2';
-import { sleep } from '../../src/engines/poll.js';
 import { SkypoolError, TimeoutError } from '../../src/errors.js';
 import { type NetworkRef, TAG_KEYS } from '../../src/providers/types.js';
+import { addressesAt, inCidr } from '../../src/util/ipv4.js';
+import { sleep } from '../../src/util/poll.js';
 import type { Ec2Calls } from './calls.js';
 
 /**
@@ -76,23 +77,11 @@ export function subnetCidr(vpc: string, index: number): string {
   return [`${a}.${b}.0.0/17`, `${a}.${b}.128.0/18`, `${a}.${b}.192.0/18`][index]!;
 }
 
-const ipToInt = (ip: string) => ip.split('.').reduce((acc, p) => acc * 256 + Number(p), 0);
-const intToIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-const range = (cidr: string) => {
-  const [ip, bits] = cidr.split('/');
-  return { base: ipToInt(ip!), size: 2 ** (32 - Number(bits)) };
-};
-
-export function inCidr(ip: string, cidr: string): boolean {
-  const { base, size } = range(cidr);
-  const n = ipToInt(ip);
-  return n >= base && n < base + size;
-}
+export { inCidr };
 
 /** AWS keeps the first four addresses and the last one of every subnet. */
 function reservedOf(cidr: string): string[] {
-  const { base, size } = range(cidr);
-  return [0, 1, 2, 3, size - 1].map((o) => intToIp(base + o));
+  return addressesAt(cidr, [0, 1, 2, 3, -1]);
 }
 
 /** Ingress the engine needs: swarm control 2377/tcp, gossip 7946/tcp+udp, overlay 4789/udp within the group; API 2376/tcp from outside. */

@@ -11,7 +11,6 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { sleep } from '../../src/engines/poll.js';
 import { CapacityError, CloudApiError, PrerequisiteError, SkypoolError, TimeoutError } from '../../src/errors.js';
 import {
   type Instance,
@@ -26,6 +25,7 @@ import {
   tagsToRecord,
   type WaitOptions,
 } from '../../src/providers/types.js';
+import { sleep } from '../../src/util/poll.js';
 import { Ec2Calls } from './calls.js';
 import { DEFAULT_INSTANCE_TYPE, findUbuntuImage, listInstanceTypes, smallestFitting } from './catalog.js';
 import {
@@ -349,7 +349,7 @@ export class AwsProvider implements Provider {
 
   async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
     const ec2 = this.ec2(undefined, options.signal);
-    const deadline = Date.now() + options.deadlineMs;
+    const { deadline } = options;
     let last: Ec2Instance[] = [];
     for (;;) {
       // A filter, not InstanceIds: freshly launched ids may not be visible yet (eventual consistency) and must not fail the wait.
@@ -379,7 +379,7 @@ export class AwsProvider implements Provider {
         return ready.map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
       if (Date.now() > deadline) {
         const waiting = ids.filter((id) => !ready.some((i) => i.InstanceId === id));
-        throw new TimeoutError(`EC2 instances not running within ${options.deadlineMs} ms: ${waiting.join(', ')}`, {
+        throw new TimeoutError(`EC2 instances not running by the deadline: ${waiting.join(', ')}`, {
           ids: waiting,
         });
       }

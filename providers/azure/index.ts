@@ -323,7 +323,7 @@ export class AzureProvider implements Provider {
   }
 
   async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
-    const deadline = Date.now() + options.deadlineMs;
+    const { deadline } = options;
     const wanted = ids.map((id) => {
       const ref = parseVmId(id);
       if (!ref) throw new CloudApiError(`"${id}" is not an Azure VM resource id`, { id });
@@ -362,7 +362,7 @@ export class AzureProvider implements Provider {
         const missing = wanted
           .filter((w) => !ready.some((r) => r.id.toLowerCase() === w.id.toLowerCase()))
           .map((w) => w.name);
-        throw new TimeoutError(`Azure VMs not running within ${options.deadlineMs} ms: ${missing.join(', ')}`, {
+        throw new TimeoutError(`Azure VMs not running by the deadline: ${missing.join(', ')}`, {
           ids: missing,
         });
       }

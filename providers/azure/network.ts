@@ -1,6 +1,7 @@
 import type { NetworkSecurityGroup, SecurityRule, VirtualNetwork } from '@azure/arm-network';
 import { CloudApiError } from '../../src/errors.js';
 import { type NetworkRef, TAG_KEYS } from '../../src/providers/types.js';
+import { addressesAt } from '../../src/util/ipv4.js';
 import type { AzureClients } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
 
@@ -25,8 +26,7 @@ export interface NetworkSettings {
 
 /** Azure keeps the first four addresses of every subnet (network, gateway, 2 × DNS) and the broadcast one. */
 function reserved(cidr: string): string[] {
-  const [a, b, c] = cidr.split('/')[0]!.split('.');
-  return [0, 1, 2, 3].map((d) => `${a}.${b}.${c}.${d}`);
+  return addressesAt(cidr, [0, 1, 2, 3]);
 }
 
 function defaultSpace(cluster: string): string {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { addressesAt } from '../../src/util/ipv4.js';
 
 /**
  * Names and ownership marks of the network resources skypool creates on Compute Engine. Networks, subnetworks
@@ -56,9 +57,5 @@ export function defaultSubnetCidr(cluster: string, region: string): string {
 
 /** Addresses Compute Engine keeps in every subnet: network, gateway, second-to-last, broadcast. */
 export function reservedAddresses(cidr: string): string[] {
-  const [base, bits] = cidr.split('/');
-  const n = base!.split('.').reduce((acc, p) => acc * 256 + Number(p), 0);
-  const size = 2 ** (32 - Number(bits));
-  const ip = (v: number) => [24, 16, 8, 0].map((s) => Math.floor(v / 2 ** s) % 256).join('.');
-  return [ip(n), ip(n + 1), ip(n + size - 2), ip(n + size - 1)];
+  return addressesAt(cidr, [0, 1, -2, -1]);
 }

@@ -266,7 +266,7 @@ export class GcpProvider implements Provider {
   }
 
   async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
-    const deadline = Date.now() + options.deadlineMs;
+    const { deadline } = options;
     const poll = this.api.settings.pollIntervalMs ?? 2000;
     for (;;) {
       options.signal?.throwIfAborted();
@@ -285,10 +285,9 @@ export class GcpProvider implements Provider {
       if (current.every((i) => i?.state === 'running' && i.privateIp)) return current as Instance[];
       if (Date.now() + poll > deadline) {
         const waiting = ids.filter((_, i) => current[i]?.state !== 'running');
-        throw new TimeoutError(
-          `Compute Engine instances not running after ${options.deadlineMs} ms: ${waiting.join(', ')}`,
-          { ids: waiting },
-        );
+        throw new TimeoutError(`Compute Engine instances not running by the deadline: ${waiting.join(', ')}`, {
+          ids: waiting,
+        });
       }
       await sleep(poll, options.signal);
     }

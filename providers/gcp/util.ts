@@ -17,4 +17,4 @@ export async function eachLimited<T, R>(items: readonly T[], limit: number, fn: 
 }
 
 // One abortable sleep for the whole project: an abort rejects with skypool's CANCELLED error.
-export { sleep } from '../../src/engines/poll.js';
+export { sleep } from '../../src/util/poll.js';

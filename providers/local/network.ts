@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CapacityError, CloudApiError, TimeoutError } from '../../src/errors.js';
 import type { NetworkRef } from '../../src/providers/types.js';
+import { inCidr, parseCidr, ipv4ToInt as toInt, intToIpv4 as toIp } from '../../src/util/ipv4.js';
 import { delay, ipJson, run } from './exec.js';
 import { bridgeName, ipClaimDir, subnetSeed } from './paths.js';
 
@@ -23,22 +24,14 @@ interface IpLink {
   addr_info?: IpAddrInfo[];
 }
 
-const toInt = (ip: string): number => ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
-const toIp = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-
+/** First and last address of the block, as numbers. */
 function range(cidr: string): [number, number] | undefined {
-  const [addr, bits = '32'] = cidr.split('/');
-  if (!addr || !/^\d+\.\d+\.\d+\.\d+$/.test(addr)) return undefined;
-  const size = 2 ** (32 - Number(bits));
-  const start = Math.floor(toInt(addr) / size) * size;
-  return [start, start + size - 1];
+  const block = parseCidr(cidr);
+  return block ? [block.start, block.start + block.size - 1] : undefined;
 }
 
 /** True when `ip` is an IPv4 address inside `cidr`. */
-export function inSubnet(ip: string, cidr: string): boolean {
-  const span = range(cidr);
-  return !!span && /^\d+\.\d+\.\d+\.\d+$/.test(ip) && toInt(ip) >= span[0] && toInt(ip) <= span[1];
-}
+export const inSubnet = inCidr;
 
 function subnetOf(index: number): string {
   return `${POOL_PREFIX}.${index}.0/24`;

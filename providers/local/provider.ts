@@ -292,7 +292,7 @@ export class LocalProvider implements Provider {
   }
 
   async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
-    const deadline = Date.now() + options.deadlineMs;
+    const { deadline } = options;
     for (;;) {
       options.signal?.throwIfAborted();
       const found = await Promise.all(ids.map((id) => this.findById(id)));
@@ -300,7 +300,7 @@ export class LocalProvider implements Provider {
       if (alive.every(Boolean)) return found.map((f) => toInstance(f!.record!, 'running'));
       if (Date.now() >= deadline) {
         const missing = ids.filter((_, i) => !alive[i]);
-        throw new TimeoutError(`local VMs not running within ${options.deadlineMs} ms: ${missing.join(', ')}`, {
+        throw new TimeoutError(`local VMs not running by the deadline: ${missing.join(', ')}`, {
           ids: missing,
         });
       }

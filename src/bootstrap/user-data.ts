@@ -92,7 +92,8 @@ function invalid(message: string): SkypoolError {
   return new SkypoolError('INTERNAL', `cannot render user-data: ${message}`, { exitCode: 2 });
 }
 
-function withinLimit(script: string): string {
+/** Refuses a script over the smallest user-data limit of the supported clouds. */
+export function withinLimit(script: string): string {
   const size = Buffer.byteLength(script, 'utf8');
   if (size > USER_DATA_MAX_BYTES) {
     throw invalid(`the script is ${size} bytes, over the ${USER_DATA_MAX_BYTES}-byte user-data limit of EC2`);

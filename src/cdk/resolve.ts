@@ -1,6 +1,7 @@
 import { renderUserData, USER_DATA_MAX_BYTES } from '../bootstrap/user-data.js';
 import { SkypoolError, type SpecIssue } from '../errors.js';
 import type { ClusterSpec, NodePoolSpec } from '../spec/schema.js';
+import { parseCidr } from '../util/ipv4.js';
 import { instanceTypeForSize } from './instance-types.js';
 
 export interface ResolveOptions {
@@ -22,11 +23,8 @@ export interface ResolvedPool {
   readonly userData: string;
 }
 
-const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
-
 function cidrIssue(path: string, value: string): SpecIssue | undefined {
-  const m = CIDR.exec(value);
-  if (m?.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32) return undefined;
+  if (value.includes('/') && parseCidr(value)) return undefined;
   return { path, message: `"${value}" is not an IPv4 CIDR (e.g. 203.0.113.7/32)` };
 }
 

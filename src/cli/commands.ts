@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Cluster, type ClusterOptions } from '../cluster/index.js';
 import { specJsonSchema } from '../spec/json-schema.js';
 import { UsageError } from './errors.js';
 import { type GlobalOptions, note, printResult, table } from './output.js';
 import { withProgress } from './progress.js';
-import { renderApply, renderDestroy, renderStatus, renderWorkload } from './render.js';
+import { renderApply, renderDestroy, renderJob, renderStatus, renderWorkload } from './render.js';
 
 function clusterOptions(g: GlobalOptions): ClusterOptions {
   return g.stateDir ? { stateDir: g.stateDir } : {};
@@ -99,6 +99,38 @@ export async function run(g: GlobalOptions, args: RunArgs): Promise<void> {
       }),
     );
     printResult(g.output, result, () => renderWorkload(result));
+  });
+}
+
+export interface SubmitArgs {
+  readonly name: string;
+  readonly script: string;
+  readonly nodes: number;
+  readonly tasks?: number;
+  readonly time: number;
+  readonly env?: string[];
+  readonly wait: boolean;
+}
+
+export async function submit(g: GlobalOptions, args: SubmitArgs): Promise<void> {
+  const script = await readFile(args.script, 'utf8');
+  await using(g, async (cluster) => {
+    const env = Object.fromEntries(
+      (args.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+    const result = await withProgress(g, cluster, `Running job ${args.name}`, () =>
+      cluster.run({
+        kind: 'job',
+        name: args.name,
+        script,
+        nodes: args.nodes,
+        ...(args.tasks ? { tasks: args.tasks } : {}),
+        timeLimitMinutes: args.time,
+        wait: args.wait,
+        ...(Object.keys(env).length ? { env } : {}),
+      }),
+    );
+    printResult(g.output, result, () => renderJob(result));
   });
 }
 

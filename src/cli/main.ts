@@ -61,6 +61,22 @@ export function buildProgram(): Command {
       ) => (await commands()).run(globals(cmd), { name, command, ...o }),
     );
   program
+    .command('submit <name>')
+    .description('submit a batch job (engine slurm: sbatch semantics) and wait until it ended')
+    .requiredOption('--script <file>', 'the batch script (starts with #!); srun in it spreads work over the nodes')
+    .option('--nodes <n>', 'nodes to allocate', integer('--nodes', 1), 1)
+    .option('--tasks <n>', 'tasks (default one per node)', integer('--tasks', 1))
+    .option('--time <minutes>', 'time limit in minutes', integer('--time', 1), 10)
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect)
+    .option('--no-wait', 'return once the job is queued')
+    .action(
+      async (
+        name: string,
+        o: { script: string; nodes: number; tasks?: number; time: number; env?: string[]; wait: boolean },
+        cmd: Command,
+      ) => (await commands()).submit(globals(cmd), { name, ...o }),
+    );
+  program
     .command('scale')
     .description('set the number of nodes of a pool (scale-down drains nodes first)')
     .argument('<pool>', 'pool name from the spec')

@@ -1,4 +1,11 @@
-import type { ApplyResult, ClusterStatus, DestroyResult, ProgressEvent, WorkloadStatus } from '../cluster/index.js';
+import type {
+  ApplyResult,
+  ClusterStatus,
+  DestroyResult,
+  JobStatus,
+  ProgressEvent,
+  WorkloadStatus,
+} from '../cluster/index.js';
 import { table } from './output.js';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
@@ -39,7 +46,9 @@ export function renderApply(r: ApplyResult): string {
   if (r.recreated.length) lines.push(`  recreated: ${r.recreated.join(', ')}`);
   if (r.deleted.length) lines.push(`  deleted:   ${r.deleted.join(', ')}`);
   for (const d of r.drains)
-    lines.push(`  drained ${d.node}: ${d.movedTasks} task(s) moved in ${seconds(d.durationMs)}`);
+    lines.push(
+      `  drained ${d.node}: ${d.movedTasks} task(s) moved in ${seconds(d.durationMs)}${d.requeued ? `, ${d.requeued} requeued` : ''}`,
+    );
   lines.push(`  phases:    ${r.phases.map((p) => `${p.phase} ${seconds(p.ms)}`).join(', ')}`);
   return lines.join('\n');
 }
@@ -58,6 +67,13 @@ export function renderWorkload(w: WorkloadStatus): string {
   return `${header}\n${table(rows)}`;
 }
 
+export function renderJob(j: JobStatus): string {
+  const exit = j.exitCode === undefined ? '' : `, exit ${j.exitCode}`;
+  const nodes = j.nodes.length ? ` on ${j.nodes.join(', ')}` : '';
+  const head = `job ${j.id} (${j.name}): ${j.engineState}${exit}${nodes}`;
+  return j.output === undefined ? head : `${head}\n${j.output.trimEnd()}`;
+}
+
 export function renderStatus(s: ClusterStatus): string {
   const nodes = table([
     ['NODE', 'POOL', 'PROVIDER', 'VM', 'ADDRESS', 'ENGINE', 'AVAILABILITY', 'ROLE'],
@@ -67,13 +83,26 @@ export function renderStatus(s: ClusterStatus): string {
       n.provider ?? '-',
       n.instanceState,
       n.privateIp ?? '-',
-      n.engine?.state ?? 'not joined',
+      n.engine ? `${n.engine.state}${n.engine.engineState ? ` (${n.engine.engineState})` : ''}` : 'not joined',
       n.engine?.availability ?? '-',
       n.engine ? `${n.engine.role}${n.engine.leader ? ' (leader)' : ''}` : (n.role ?? '-'),
     ]),
   ]);
   const parts = [`cluster ${s.cluster} (${s.engine}), ${s.nodes.length} node(s)`, nodes];
   for (const w of s.workloads) parts.push('', renderWorkload(w));
+  if (s.jobs?.length) {
+    const rows = [
+      ['JOB', 'NAME', 'STATE', 'EXIT', 'NODES'],
+      ...s.jobs.map((j) => [
+        j.id,
+        j.name,
+        j.engineState,
+        j.exitCode === undefined ? '-' : String(j.exitCode),
+        j.nodes.join(',') || '-',
+      ]),
+    ];
+    parts.push('', table(rows));
+  }
   if (s.notes.length) parts.push('', ...s.notes.map((n) => `note: ${n}`));
   return parts.join('\n');
 }

@@ -1,8 +1,6 @@
 import { CapacityError } from '../errors.js';
 import type { NetworkRef } from '../providers/types.js';
-
-const toInt = (ip: string): number => ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
-const toIp = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+import { parseCidr, intToIpv4 as toIp } from '../util/ipv4.js';
 
 /**
  * Picks `count` free IPv4 addresses of the network for new nodes, lowest first: not the network or broadcast
@@ -10,16 +8,14 @@ const toIp = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 *
  * node's server certificate carry its IP before the VM exists.
  */
 export function pickAddresses(network: NetworkRef, used: Iterable<string>, count: number): string[] {
-  const [base, bitsText] = network.cidr.split('/');
-  const bits = Number(bitsText ?? 32);
-  if (!base || !/^\d+\.\d+\.\d+\.\d+$/.test(base) || !(bits >= 8 && bits <= 30)) {
+  const block = parseCidr(network.cidr);
+  if (!block || !(block.bits >= 8 && block.bits <= 30)) {
     throw new CapacityError(
       `network ${network.id} has CIDR "${network.cidr}": skypool assigns node addresses only in IPv4 subnets /8 to /30`,
       { cidr: network.cidr },
     );
   }
-  const size = 2 ** (32 - bits);
-  const start = Math.floor(toInt(base) / size) * size;
+  const { start, size } = block;
   const taken = new Set<string>([...used, ...(network.reservedAddresses ?? []), toIp(start), toIp(start + size - 1)]);
   const picked: string[] = [];
   for (let n = start + 1; n < start + size - 1 && picked.length < count; n += 1) {

@@ -1,227 +1,84 @@
-import type { DrainResult } from '../engines/types.js';
-import { EngineError } from '../errors.js';
-import { computePlan } from '../plan.js';
+import type { DrainResult, EngineNode } from '../engines/types.js';
 import type { Instance } from '../providers/types.js';
-import { pickAddresses } from './addresses.js';
-import { type ClusterContext, endpointOf, type NodeToLaunch } from './context.js';
-import { findManager, labelsFor, type ManagerRef, nodeFor, waitNodesReady } from './nodes.js';
-import { removeInstances } from './remove.js';
+import type { ClusterContext } from './context.js';
+import type { ManagerRef } from './nodes.js';
+import { bootstrapManager } from './phases/bootstrap-manager.js';
+import { loadImages } from './phases/images.js';
+import { locateManager, takeInventory } from './phases/inventory.js';
+import { applyLabels } from './phases/labels.js';
+import { joinInfo, launchJoining, waitEngines } from './phases/launch-nodes.js';
+import { ensureNetworks } from './phases/network.js';
+import { planNodes } from './phases/plan-nodes.js';
+import { prepare } from './phases/prepare.js';
+import { findStrays, terminateStrays } from './phases/recover.js';
+import { rotateJoinTokens } from './phases/rotate-tokens.js';
+import { scaleDown } from './phases/scale-down.js';
+import { waitReady } from './phases/wait-ready.js';
 import type { ApplyResult, PhaseTiming } from './types.js';
 
-/** Gives every planned node a free address of its provider's network (so its certificate can name it). */
-async function assignAddresses(
-  ctx: ClusterContext,
-  instances: readonly Instance[],
-  names: ReadonlyArray<{ name: string; pool: NodeToLaunch['pool'] }>,
-  signal?: AbortSignal,
-): Promise<NodeToLaunch[]> {
-  const byProvider = new Map<string, Array<{ name: string; pool: NodeToLaunch['pool'] }>>();
-  for (const n of names) byProvider.set(n.pool.provider, [...(byProvider.get(n.pool.provider) ?? []), n]);
-  const out: NodeToLaunch[] = [];
-  for (const [provider, wanted] of byProvider) {
-    const network = await ctx.network(wanted[0]!.pool.provider, signal);
-    const used = instances.filter((i) => i.provider === provider).flatMap((i) => (i.privateIp ? [i.privateIp] : []));
-    const ips = pickAddresses(network, used, wanted.length);
-    for (const [k, n] of wanted.entries()) out.push({ ...n, ip: ips[k]! });
-  }
-  return out;
-}
-
 /**
- * Converges providers and engine onto the spec. The providers' listings (ownership tags) and the engine's node
- * list are the only state, so after a crash a second apply picks up where the first stopped: VMs that never
- * joined are replaced, missing ones created, surplus ones drained and removed.
+ * Converges providers and engine onto the spec, as a sequence of named phases (src/cluster/phases/*). The
+ * providers' listings (ownership tags) and the engine's node list are the only state, so after a crash a second
+ * apply picks up where the first stopped: VMs that never joined are replaced, missing ones created, surplus ones
+ * drained and removed. Engine-specific steps are capabilities of the driver, never names of engines here.
  */
 export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promise<ApplyResult> {
   const started = performance.now();
   const phases: PhaseTiming[] = [];
   const { progress } = ctx;
+  const phase = <T>(name: PhaseTiming['phase'], run: () => Promise<T>): Promise<T> => progress.phase(name, phases, run);
 
   const hadPki = ctx.hasPki();
-  const pki = await progress.phase('prepare', phases, async () => {
-    await ctx.checkPrerequisites();
-    // The driver refuses an engine this release lacks; it must do so before any network or PKI exists.
-    await ctx.driver();
-    return ctx.pki();
-  });
-  await progress.phase('network', phases, () =>
-    Promise.all(ctx.providerNames.map((name) => ctx.network(name, signal))),
-  );
-  let instances = await progress.phase('inventory', phases, () => ctx.inventory(signal));
-  if (!hadPki && instances.length > 0) {
-    // Without the cluster's CA no engine would answer, and the VMs would all look like strays to replace.
-    throw new EngineError(
-      `cluster ${ctx.spec.name} has ${instances.length} VM(s) but no PKI in ${pki.dir} (it was just created empty): ` +
-        'restore the state directory this cluster was made with (--state-dir / SKYPOOL_STATE_DIR), or destroy the cluster and apply again',
-      { cluster: ctx.spec.name, pkiDir: pki.dir },
-    );
-  }
-  const driver = await ctx.driver();
+  const { pki, driver } = await phase('prepare', () => prepare(ctx));
+  await phase('network', () => ensureNetworks(ctx, signal));
+  let instances = await phase('inventory', () => takeInventory(ctx, pki, hadPki, signal));
 
-  let manager: ManagerRef | undefined =
-    instances.length > 0 ? await findManager(ctx, instances, { ...(signal ? { signal } : {}) }) : undefined;
-  if (!manager) {
-    // Replacing every VM is right only when the pool never formed; a manager that booted fine but does not
-    // answer now (overloaded, network) must not cost the user the whole cluster.
-    const managers = instances.filter((i) => i.tags.role === 'manager');
-    const failed = await Promise.all(managers.map((i) => ctx.bootFailed(i)));
-    const silent = managers.filter((_, k) => !failed[k]);
-    if (silent.length > 0) {
-      throw new EngineError(
-        `no manager of cluster ${ctx.spec.name} answers on its engine API (${silent.map((i) => `${i.name} ${i.publicIp ?? i.privateIp ?? ''}`.trim()).join(', ')}): ` +
-          'check those VMs and run apply again, or destroy the cluster to start over',
-        { cluster: ctx.spec.name, managers: silent.map((i) => i.name) },
-      );
-    }
-  }
-  const engineNodes = manager ? await driver.listNodes(manager.endpoint) : [];
-  // A VM whose engine never joined (or whose node is down) cannot serve; it is replaced by a fresh one.
-  const strays = instances.filter((i) => {
-    const node = nodeFor(engineNodes, i.name);
-    return !node || node.state === 'down';
-  });
+  let manager: ManagerRef | undefined = await locateManager(ctx, instances, signal);
+  const engineNodes: EngineNode[] = manager ? await driver.listNodes(manager.endpoint) : [];
+  const strays = findStrays(instances, engineNodes);
   if (strays.length > 0) {
-    await progress.phase('recover', phases, async () => {
-      for (const stray of strays) {
-        const detail = nodeFor(engineNodes, stray.name)
-          ? 'its engine node is down'
-          : 'its engine never joined the pool';
-        ctx.progress.emit({ type: 'node', node: stray.name, pool: stray.tags.pool, state: 'recreating', detail });
-        await ctx.queue.terminate(await ctx.provider(stray.provider), [stray.id], signal);
-      }
-      instances = instances.filter((i) => !strays.includes(i));
-    });
+    await phase('recover', () => terminateStrays(ctx, strays, engineNodes, signal));
+    instances = instances.filter((i) => !strays.includes(i));
   }
 
-  const plan = computePlan(ctx.spec, instances);
-  const planned = plan.creates.flatMap((c) => c.names.map((name) => ({ name, pool: c.pool })));
-  const toCreate = await assignAddresses(ctx, instances, planned, signal);
+  const { plan, toCreate } = await planNodes(ctx, instances, signal);
   const newManagers = toCreate.filter((n) => n.pool.role === 'manager');
   const newWorkers = toCreate.filter((n) => n.pool.role === 'worker');
   const created: Instance[] = [];
 
   if (!manager) {
     const first = newManagers.shift();
-    if (!first)
-      throw new EngineError(
-        'no manager of the pool answers and none is planned: add a manager pool (count ≥ 1) and apply again',
-        { cluster: ctx.spec.name },
-      );
-    manager = await progress.phase('bootstrap-manager', phases, async () => {
-      const instance = await ctx.waitRunning(await ctx.launch(first, 'manager', true, {}, signal), signal);
-      created.push(instance);
-      await ctx.waitEngine(instance, signal);
-      return { instance, endpoint: endpointOf(instance) };
-    });
+    manager = await phase('bootstrap-manager', () => bootstrapManager(ctx, first, signal));
+    created.push(manager.instance);
   }
   const pool = manager;
 
   const joining = [...newManagers, ...newWorkers];
   if (joining.length > 0) {
-    const tokens = await driver.joinTokens(pool.endpoint);
-    const managerIps = [...instances, ...created]
-      .filter((i) => i.tags.role === 'manager' && i.privateIp)
-      .map((i) => i.privateIp!);
-    const launched = await progress.phase('launch-nodes', phases, () =>
-      Promise.all(
-        joining.map(async (node) => {
-          const token = node.pool.role === 'manager' ? tokens.manager : tokens.worker;
-          const instance = await ctx.launch(node, node.pool.role, false, { token, managers: managerIps }, signal);
-          return ctx.waitRunning(instance, signal);
-        }),
-      ),
-    );
+    const info = await joinInfo(driver, pool, [...instances, ...created]);
+    const launched = await phase('launch-nodes', () => launchJoining(ctx, joining, info, signal));
     created.push(...launched);
-    await progress.phase('wait-engines', phases, () =>
-      Promise.all(launched.map((instance) => ctx.waitEngine(instance, signal))),
-    );
+    await phase('wait-engines', () => waitEngines(ctx, launched, signal));
   }
 
-  const images = ctx.spec.images ?? [];
-  if (images.length > 0 && created.length > 0) {
-    await progress.phase('images', phases, () =>
-      Promise.all(
-        created.map(async (instance) => {
-          for (const image of images)
-            await driver.loadImage(endpointOf(instance), image.tarball, signal ? { signal } : {});
-          ctx.progress.emit({
-            type: 'node',
-            node: instance.name,
-            pool: instance.tags.pool,
-            state: 'image-loaded',
-            detail: images.map((i) => i.name).join(', '),
-          });
-        }),
-      ),
-    );
-  }
+  if ((ctx.spec.images ?? []).length > 0 && created.length > 0)
+    await phase('images', () => loadImages(ctx, driver, created, signal));
 
   const keep = [...plan.unchanged, ...created];
-  let nodes = await progress.phase('wait-ready', phases, () =>
-    waitNodesReady(
-      ctx,
-      pool,
-      keep.map((i) => i.name),
-      signal,
-    ),
-  );
+  let nodes = await phase('wait-ready', () => waitReady(ctx, pool, keep, signal));
 
   let drains: DrainResult[] = [];
   if (plan.deletes.length > 0) {
-    const leaving = new Set(plan.deletes.map((d) => d.instance.name));
-    // Talk to a manager that stays: the one in use may be among the leaving nodes.
-    const stay = leaving.has(pool.instance.name)
-      ? await findManager(ctx, keep, { exclude: leaving, ...(signal ? { signal } : {}) })
-      : pool;
-    if (!stay)
-      throw new EngineError(
-        'every manager of the pool is being removed: keep at least one manager pool with count ≥ 1',
-        { cluster: ctx.spec.name },
-      );
-    drains = await progress.phase('scale-down', phases, () =>
-      removeInstances(
-        ctx,
-        stay,
-        plan.deletes.map((d) => d.instance),
-        signal,
-      ),
-    );
-    manager = stay;
-    nodes = await driver.listNodes(stay.endpoint);
+    const leaving = plan.deletes.map((d) => d.instance);
+    const result = await phase('scale-down', () => scaleDown(ctx, pool, keep, leaving, signal));
+    drains = result.drains;
+    manager = result.manager;
+    nodes = await driver.listNodes(manager.endpoint);
   }
   const api = manager;
 
-  await progress.phase('labels', phases, async () => {
-    for (const instance of keep) {
-      const node = nodeFor(nodes, instance.name);
-      if (!node) continue;
-      if (await driver.setNodeLabels(api.endpoint, node.id, labelsFor(ctx.spec, instance))) {
-        ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'labelled' });
-      }
-    }
-    // Entries left by VMs that are gone (a crash between terminate and `node rm`).
-    const live = new Set(keep.map((i) => i.name));
-    for (const stale of nodes.filter(
-      (n) => n.state !== 'ready' && (!live.has(n.name) || nodeFor(nodes, n.name) !== n),
-    )) {
-      try {
-        // A lost manager still counts in the raft quorum until it is demoted.
-        if (stale.role === 'manager')
-          await driver.demoteNode(api.endpoint, stale.id, {
-            deadline: Date.now() + 15_000,
-            ...(signal ? { signal } : {}),
-          });
-        await driver.removeNode(api.endpoint, stale.id);
-      } catch (error) {
-        ctx.progress.message(
-          `could not remove the stale engine node ${stale.name} (${stale.id}): ${(error as Error).message}`,
-          'warn',
-        );
-      }
-    }
-  });
-
-  if (joining.length > 0) await progress.phase('rotate-tokens', phases, () => driver.rotateJoinTokens(api.endpoint));
+  await phase('labels', () => applyLabels(ctx, driver, api, keep, nodes, signal));
+  if (joining.length > 0 && driver.rotateJoinTokens) await phase('rotate-tokens', () => rotateJoinTokens(driver, api));
 
   const recreated = strays.filter((s) => created.some((c) => c.name === s.name)).map((s) => s.name);
   return {

@@ -1,14 +1,25 @@
 import type { Logger } from 'pino';
 import { defaultStateDir, removeClusterState } from '../bootstrap/cluster-pki.js';
-import type { WorkloadSpec, WorkloadStatus } from '../engines/types.js';
+import { loadEngine } from '../engines/registry.js';
+import {
+  type BatchJobSpec,
+  type EngineDriver,
+  type EngineEndpoint,
+  type JobStatus,
+  type Workload,
+  type WorkloadSpec,
+  type WorkloadStatus,
+  workloadKind,
+} from '../engines/types.js';
 import { EngineError, SpecError } from '../errors.js';
 import { computePlan, type Plan } from '../plan.js';
+import type { Instance } from '../providers/types.js';
 import { loadSpec, parseSpec } from '../spec/load.js';
 import type { ClusterSpec, ClusterSpecInput, ProviderName } from '../spec/schema.js';
 import { converge } from './apply.js';
 import { ClusterContext } from './context.js';
 import { acquireClusterLock } from './lock.js';
-import { findManager } from './nodes.js';
+import { findManager, type ManagerRef } from './nodes.js';
 import { clusterStatus, withReachableAddresses } from './status.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
 
@@ -113,12 +124,19 @@ export class Cluster {
   }
 
   /**
-   * Runs (or updates) a replicated service and waits until every replica runs. Without the routing mesh each
-   * task publishes the port on a dynamic host port; the returned tasks say where each replica answers.
+   * Runs a workload of the kind the engine has. A replicated service (Swarm) is created or updated and waited
+   * for until every replica runs; without the routing mesh each task publishes the port on a dynamic host port,
+   * and the returned tasks say where each replica answers. A batch job (`kind: 'job'`, Slurm) is submitted with
+   * sbatch semantics and, unless `wait: false`, waited for until it ended, its output read back. A kind the
+   * engine lacks is a SpecError naming `workload.kind`, before anything happens.
    */
-  async run(workload: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadStatus> {
+  async run(workload: WorkloadSpec, options?: { signal?: AbortSignal }): Promise<WorkloadStatus>;
+  async run(workload: BatchJobSpec, options?: { signal?: AbortSignal }): Promise<JobStatus>;
+  async run(workload: Workload, options?: { signal?: AbortSignal }): Promise<WorkloadStatus | JobStatus>;
+  async run(workload: Workload, options: { signal?: AbortSignal } = {}): Promise<WorkloadStatus | JobStatus> {
     const timings: PhaseTiming[] = [];
     this.ctx.assertEngineSupported();
+    await this.assertKind(workload);
     return this.locked('run', () =>
       this.ctx.progress.phase('workload', timings, async () => {
         const instances = await this.ctx.inventory(options.signal);
@@ -128,14 +146,75 @@ export class Cluster {
             cluster: this.ctx.spec.name,
           });
         const driver = await this.ctx.driver();
-        await driver.runWorkload(manager.endpoint, workload, { routingMesh: this.ctx.routingMesh() });
-        const status = await driver.waitWorkload(manager.endpoint, workload.name, {
+        const wait = {
           deadline: Date.now() + this.ctx.readyTimeoutMs,
           ...(options.signal ? { signal: options.signal } : {}),
-        });
+        };
+        if (workload.kind === 'job') return this.runJob(driver, manager, workload, instances, options.signal);
+        const services = driver.services!;
+        await services.runService(manager.endpoint, workload);
+        const status = await services.waitService(manager.endpoint, workload.name, wait);
         return withReachableAddresses(status, instances);
       }),
     );
+  }
+
+  private async runJob(
+    driver: EngineDriver,
+    manager: ManagerRef,
+    job: BatchJobSpec,
+    instances: readonly Instance[],
+    signal?: AbortSignal,
+  ): Promise<JobStatus> {
+    const jobs = driver.jobs!;
+    const id = await jobs.submitJob(manager.endpoint, job);
+    if (job.wait === false) {
+      const [queued] = await jobs.jobs(manager.endpoint, id);
+      return queued ?? { kind: 'job', id, name: job.name, state: 'pending', engineState: 'PENDING', nodes: [] };
+    }
+    // A job may run up to its time limit; the wait allows that plus the time to start it.
+    const limitMs = (job.timeLimitMinutes ?? 10) * 60_000;
+    const ended = await jobs.waitJob(manager.endpoint, id, {
+      deadline: Date.now() + limitMs + this.ctx.readyTimeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+    const host = ended.batchHost ? instances.find((i) => i.name === ended.batchHost) : undefined;
+    const output = host ? await jobs.jobOutput(this.ctx.endpoint(host), id).catch(() => undefined) : undefined;
+    return output === undefined ? ended : { ...ended, output };
+  }
+
+  /** The output of a batch job, read on the node that ran its script. */
+  async jobOutput(id: string): Promise<string> {
+    const driver = await this.ctx.driver();
+    if (!driver.jobs) throw this.kindError('job', driver.services ? ['service'] : []);
+    const instances = await this.ctx.inventory();
+    const manager = await findManager(this.ctx, instances, { waitMs: 3_000 });
+    if (!manager)
+      throw new EngineError(`no manager of cluster ${this.ctx.spec.name} answers: run \`skypool up\` first`, {
+        cluster: this.ctx.spec.name,
+      });
+    const [job] = await driver.jobs.jobs(manager.endpoint, id);
+    const host = job?.batchHost ? instances.find((i) => i.name === job.batchHost) : undefined;
+    if (!host)
+      throw new EngineError(`job ${id} has no batch host with a VM (it is unknown, pending, or its node is gone)`, {
+        job: id,
+      });
+    return driver.jobs.jobOutput(this.ctx.endpoint(host) as EngineEndpoint, id);
+  }
+
+  /** A workload kind the engine lacks is refused by name, before any lock or VM is touched. */
+  private async assertKind(workload: Workload): Promise<void> {
+    const kind = workloadKind(workload);
+    const engine = await loadEngine(this.ctx.spec.engine);
+    if (!engine.workloadKinds.includes(kind)) throw this.kindError(kind, engine.workloadKinds);
+  }
+
+  private kindError(kind: string, kinds: readonly string[]): SpecError {
+    const runs =
+      kinds.length > 0 ? `it runs ${kinds.map((k) => `kind: '${k}'`).join(' and ')}` : 'it runs no workloads';
+    return new SpecError([
+      { path: 'workload.kind', message: `engine ${this.ctx.spec.engine} does not run kind: '${kind}'; ${runs}` },
+    ]);
   }
 
   /** One workload's replicas and where each answers, or undefined when no such service runs. */
@@ -143,7 +222,9 @@ export class Cluster {
     const instances = await this.ctx.inventory();
     const manager = await findManager(this.ctx, instances, { waitMs: 3_000 });
     if (!manager) return undefined;
-    const [status] = await (await this.ctx.driver()).workloads(manager.endpoint, name);
+    const services = (await this.ctx.driver()).services;
+    if (!services) return undefined;
+    const [status] = await services.services(manager.endpoint, name);
     return status ? withReachableAddresses(status, instances) : undefined;
   }
 

@@ -1,9 +1,9 @@
-import { pollUntil } from '../engines/poll.js';
 import type { EngineEndpoint, EngineNode } from '../engines/types.js';
 import { EngineError } from '../errors.js';
 import type { Instance } from '../providers/types.js';
 import type { ClusterSpec } from '../spec/schema.js';
-import { type ClusterContext, endpointOf } from './context.js';
+import { pollUntil } from '../util/poll.js';
+import type { ClusterContext } from './context.js';
 
 export interface ManagerRef {
   readonly instance: Instance;
@@ -40,7 +40,7 @@ export async function findManager(
   try {
     return await Promise.any(
       candidates.map(async (instance) => {
-        const endpoint = endpointOf(instance);
+        const endpoint = ctx.endpoint(instance);
         await driver.waitReady(endpoint, 'manager', {
           deadline,
           ...(options.signal ? { signal: options.signal } : {}),
@@ -65,7 +65,7 @@ export function labelsFor(spec: ClusterSpec, instance: Instance): Record<string,
   return { ...(pool?.labels ?? {}), provider: instance.provider, pool: instance.tags.pool };
 }
 
-/** Polls `node ls` until every named node is Ready; returns the node list. */
+/** Polls the engine's member list until every named node is ready; returns the node list. */
 export async function waitNodesReady(
   ctx: ClusterContext,
   manager: ManagerRef,
@@ -88,7 +88,7 @@ export async function waitNodesReady(
     {
       deadline: Date.now() + ctx.readyTimeoutMs,
       intervalMs: 150,
-      what: `nodes ${names.join(', ')} to be Ready in the swarm`,
+      what: `nodes ${names.join(', ')} to be Ready in the ${driver.engine === 'swarm' ? 'swarm' : `${driver.engine} pool`}`,
       hint: 'run `skypool status` to see which node is missing',
       ...(signal ? { signal } : {}),
     },

@@ -32,9 +32,11 @@ export async function removeInstances(
       emit('draining');
       const drain = await driver.drainNode(manager.endpoint, node.id, opts(ctx.drainTimeoutMs));
       drains.push(drain);
-      emit('drained', `${drain.movedTasks} task(s) moved in ${drain.durationMs} ms`);
-      if (node.role === 'manager') await driver.demoteNode(manager.endpoint, node.id, opts(ctx.readyTimeoutMs));
-    } else if (node?.role === 'manager') {
+      const requeued = drain.requeued ? `, ${drain.requeued} job(s) requeued` : '';
+      emit('drained', `${drain.movedTasks} task(s) moved in ${drain.durationMs} ms${requeued}`);
+      if (node.role === 'manager' && driver.demoteNode)
+        await driver.demoteNode(manager.endpoint, node.id, opts(ctx.readyTimeoutMs));
+    } else if (node?.role === 'manager' && driver.demoteNode) {
       await driver.demoteNode(manager.endpoint, node.id, opts(ctx.readyTimeoutMs));
     }
     emit('terminating');

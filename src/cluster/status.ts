@@ -1,12 +1,10 @@
-import type { EngineNode, WorkloadStatus } from '../engines/types.js';
+import type { EngineNode, JobStatus, WorkloadStatus } from '../engines/types.js';
 import type { Instance } from '../providers/types.js';
 import type { ClusterContext } from './context.js';
 import { findManager, type ManagerRef, nodeFor } from './nodes.js';
 import type { ClusterStatus, EngineNodeSummary, NodeStatus } from './types.js';
 
-export const NO_MESH_NOTE =
-  'no IPVS in this kernel: the swarm routing mesh and VIPs do not work, so services use DNS round robin (dnsrr) and ' +
-  'host-mode published ports with a dynamic host port per replica; reach each replica at the address:hostPort of its task';
+export { NO_MESH_NOTE } from '../engines/swarm/mesh.js';
 
 /** Where the user reaches a task: the VM's public address when it has one, else its private one. */
 export function withReachableAddresses(status: WorkloadStatus, instances: readonly Instance[]): WorkloadStatus {
@@ -29,6 +27,7 @@ function engineSummary(node: EngineNode): EngineNodeSummary {
     role: node.role,
     leader: node.leader,
     labels: node.labels,
+    ...(node.engineState ? { engineState: node.engineState } : {}),
   };
 }
 
@@ -50,8 +49,7 @@ function nodeStatus(instance: Instance, node: EngineNode | undefined): NodeStatu
 /** Provider instances merged with the engine's nodes and workloads. */
 export async function clusterStatus(ctx: ClusterContext, signal?: AbortSignal): Promise<ClusterStatus> {
   const instances = await ctx.inventory(signal);
-  const notes: string[] = [];
-  if (!ctx.routingMesh()) notes.push(NO_MESH_NOTE);
+  const notes: string[] = await ctx.engineNotes();
   if (instances.length === 0) {
     return {
       cluster: ctx.spec.name,
@@ -79,11 +77,13 @@ export async function clusterStatus(ctx: ClusterContext, signal?: AbortSignal): 
   });
   let engineNodes: EngineNode[] = [];
   let workloads: WorkloadStatus[] = [];
+  let jobs: JobStatus[] = [];
   if (manager) {
     const driver = await ctx.driver();
-    [engineNodes, workloads] = await Promise.all([
+    [engineNodes, workloads, jobs] = await Promise.all([
       driver.listNodes(manager.endpoint),
-      driver.workloads(manager.endpoint),
+      driver.services?.services(manager.endpoint) ?? [],
+      driver.jobs?.jobs(manager.endpoint) ?? [],
     ]);
   } else {
     notes.push(
@@ -104,6 +104,7 @@ export async function clusterStatus(ctx: ClusterContext, signal?: AbortSignal): 
     engine: ctx.spec.engine,
     nodes,
     workloads: workloads.map((w) => withReachableAddresses(w, instances)),
+    ...(jobs.length > 0 ? { jobs } : {}),
     notes,
   };
 }

@@ -1,11 +1,20 @@
 import type { Logger } from 'pino';
-import type { DrainResult, EngineNodeState, NodeAvailability, WorkloadStatus } from '../engines/types.js';
+import type { DrainResult, EngineNodeState, JobStatus, NodeAvailability, WorkloadStatus } from '../engines/types.js';
 import type { ProviderOverrides } from '../providers/registry.js';
 import type { InstanceState } from '../providers/types.js';
 import type { QueueEvent, QueueLimits } from '../queue/provisioning-queue.js';
 import type { EngineName, ProviderName, Role } from '../spec/schema.js';
 
-export type { DrainResult, WorkloadSpec, WorkloadStatus, WorkloadTask } from '../engines/types.js';
+export type {
+  BatchJobSpec,
+  DrainResult,
+  JobState,
+  JobStatus,
+  Workload,
+  WorkloadSpec,
+  WorkloadStatus,
+  WorkloadTask,
+} from '../engines/types.js';
 
 export interface ClusterOptions {
   /** Provider instances or settings per provider (see src/providers/registry.ts). */
@@ -99,6 +108,8 @@ export interface EngineNodeSummary {
   readonly role: Role;
   readonly leader: boolean;
   readonly labels: Readonly<Record<string, string>>;
+  /** The engine's own word for the node's state (Slurm: idle, alloc, drain...). */
+  readonly engineState?: string;
 }
 
 export interface NodeStatus {
@@ -121,6 +132,8 @@ export interface ClusterStatus {
   readonly engine: EngineName;
   readonly nodes: readonly NodeStatus[];
   readonly workloads: readonly WorkloadStatus[];
+  /** Batch jobs the engine knows (engines that run jobs). */
+  readonly jobs?: readonly JobStatus[];
   /** Facts the user should know, e.g. how services are published on this kernel. */
   readonly notes: readonly string[];
 }

@@ -1,18 +1,35 @@
 import type { CertificateBundle } from '../bootstrap/pki.js';
-import type { EngineName, Role } from '../spec/schema.js';
+import type { EngineName, ProviderName, Role } from '../spec/schema.js';
+import type { WaitOptions } from '../util/poll.js';
+
+export type { WaitOptions } from '../util/poll.js';
 
 /**
- * The contract between the cluster orchestration and a scheduling engine (Docker Swarm now; Slurm and k3s
- * later). The orchestration owns VMs and ordering; a driver owns what runs on them: their boot script and the
- * engine's own API. Every call takes a deadline or is a single bounded request; nothing here keeps state that
- * the engine does not hold itself.
+ * The contract between the cluster orchestration and a scheduling engine (Docker Swarm, Slurm; k3s templates).
+ * The orchestration owns VMs and ordering; a driver owns what runs on them: their boot script and the engine's
+ * own API. It has two parts:
+ *
+ * - `EngineDriver`: what every engine has (boot script per role, membership, node states, drain, removal,
+ *   labels, the host's requirements), plus optional capabilities declared here (join secrets, manager demotion,
+ *   image loading), never found by duck typing;
+ * - the workload kinds it runs: `services` (replicated services: Swarm, k3s) and/or `jobs` (batch jobs: Slurm).
+ *
+ * Every call takes a deadline or is a single bounded request; nothing here keeps state the engine does not hold.
  */
 
-/** Where a node's engine API answers (mTLS with the cluster's client certificate). */
+/** How a command runs inside a node (providers that can: local). Arguments are never put through a shell. */
+export type NodeExec = (
+  argv: readonly string[],
+  options?: { readonly input?: string; readonly timeoutMs?: number; readonly allowFailure?: boolean },
+) => Promise<{ readonly code: number; readonly stdout: string; readonly stderr: string }>;
+
+/** Where a node's engine answers: its API over mTLS at `host`, or commands run inside it through `exec`. */
 export interface EngineEndpoint {
   /** Node name, used in errors. */
   readonly name: string;
   readonly host: string;
+  /** Present when the node's provider can run commands inside it (engines without a network API need it). */
+  readonly exec?: NodeExec;
 }
 
 export interface BootstrapInput {
@@ -24,9 +41,14 @@ export interface BootstrapInput {
   /** The node's server certificate (IP in the SAN) and the cluster CA. */
   readonly server: CertificateBundle;
   readonly caPem: string;
-  /** Secret: present in the user-data only; the SDK rotates it after the joins. */
+  /** Secret (e.g. a swarm join token): present in the user-data only; the SDK rotates it after the joins. */
   readonly joinToken?: string;
+  /** Labels of the node's pool plus where it comes from (provider, pool), for engines that set them at boot. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Private addresses of the managers (for the joining roles). */
   readonly managers?: readonly string[];
+  /** Names of the managers, in the order of `managers` (Slurm's SlurmctldHost must match the hostname). */
+  readonly managerNames?: readonly string[];
   readonly deadlineSeconds?: number;
 }
 
@@ -49,15 +71,34 @@ export interface EngineNode {
   readonly availability: NodeAvailability;
   readonly leader: boolean;
   readonly labels: Readonly<Record<string, string>>;
+  /** The engine's own word for the state (Slurm: idle, alloc, mixed, drain, down...), when it has one. */
+  readonly engineState?: string;
 }
 
-export interface WaitOptions {
-  /** Absolute time (Date.now() based) after which the wait fails with TimeoutError. */
-  readonly deadline: number;
-  readonly signal?: AbortSignal;
+export interface DrainResult {
+  readonly node: string;
+  readonly durationMs: number;
+  /** Tasks (services) or jobs (batch) that were running on the node when the drain started. */
+  readonly movedTasks: number;
+  /** Jobs put back in the queue because they had not finished by the drain's deadline (batch engines). */
+  readonly requeued?: number;
 }
 
+/** What a node must have for the engine, so the core never hard-codes an engine's needs. */
+export interface HostRequirements {
+  /** Commands the local provider checks on the host before creating anything. */
+  readonly commands: readonly string[];
+  /** Debian packages that provide them (scripts/prelude.sh installs these). */
+  readonly packages: readonly string[];
+  /** Ports the pool's nodes reach each other on (opened within the cluster's network). */
+  readonly ports: ReadonlyArray<{ readonly port: number; readonly protocol: 'tcp' | 'udp'; readonly why: string }>;
+}
+
+// ---------- workloads ----------
+
+/** A replicated service (Swarm, k3s). `kind` may be left out: a workload without one is a service. */
 export interface WorkloadSpec {
+  readonly kind?: 'service';
   /** Service name: lowercase letters, digits and '-'. */
   readonly name: string;
   /** Image reference; it must already be on the nodes (spec.images) or reachable by the engine. */
@@ -70,6 +111,31 @@ export interface WorkloadSpec {
   /** Placement constraints, e.g. `node.labels.pool==workers`. */
   readonly constraints?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+}
+
+/** A batch job with `sbatch` semantics (Slurm). */
+export interface BatchJobSpec {
+  readonly kind: 'job';
+  /** Job name: lowercase letters, digits and '-'. */
+  readonly name: string;
+  /** The batch script (starts with `#!`), run on the first node of the allocation; `srun` spreads work. */
+  readonly script: string;
+  /** Nodes to allocate (sbatch -N); default 1. */
+  readonly nodes?: number;
+  /** Tasks (sbatch -n); default one per node. */
+  readonly tasks?: number;
+  /** Time limit in minutes (sbatch -t); default 10. */
+  readonly timeLimitMinutes?: number;
+  /** Wait until the job ended (default true); false returns once it is queued. */
+  readonly wait?: boolean;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export type Workload = WorkloadSpec | BatchJobSpec;
+export type WorkloadKind = 'service' | 'job';
+
+export function workloadKind(workload: Workload): WorkloadKind {
+  return workload.kind ?? 'service';
 }
 
 export type PublishMode = 'ingress' | 'host' | 'none';
@@ -99,43 +165,90 @@ export interface WorkloadStatus {
   readonly tasks: readonly WorkloadTask[];
 }
 
-export interface PublishingOptions {
-  /** False where the kernel lacks IPVS: services get dnsrr endpoints and host-mode ports instead of the mesh. */
-  readonly routingMesh: boolean;
+export type JobState =
+  | 'pending'
+  | 'running'
+  | 'completing'
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  | 'timeout'
+  | 'node-fail'
+  | 'requeued'
+  | 'unknown';
+
+export interface JobStatus {
+  readonly kind: 'job';
+  readonly id: string;
+  readonly name: string;
+  readonly state: JobState;
+  /** The engine's own word for the state (Slurm: PENDING, RUNNING, COMPLETED...). */
+  readonly engineState: string;
+  readonly nodes: readonly string[];
+  /** Node that runs the batch script and holds its output. */
+  readonly batchHost?: string;
+  readonly exitCode?: number;
+  /** The batch script's output (stdout and stderr), once the job ended and when it could be read. */
+  readonly output?: string;
 }
 
-export interface DrainResult {
-  readonly node: string;
-  readonly durationMs: number;
-  /** Tasks that were running on the node when the drain started. */
-  readonly movedTasks: number;
+/** True once a job will not run again (by itself). */
+export function jobEnded(state: JobState): boolean {
+  return !['pending', 'running', 'completing', 'requeued', 'unknown'].includes(state);
 }
+
+/** Replicated services: Swarm (and k3s). */
+export interface ServiceEngine {
+  runService(manager: EngineEndpoint, workload: WorkloadSpec): Promise<void>;
+  /** Status of the services skypool started (all when `name` is absent). */
+  services(manager: EngineEndpoint, name?: string): Promise<WorkloadStatus[]>;
+  /** Polls until every replica runs (and has its host port when published in host mode). */
+  waitService(manager: EngineEndpoint, name: string, options: WaitOptions): Promise<WorkloadStatus>;
+}
+
+/** Batch jobs: Slurm. */
+export interface JobEngine {
+  /** Queues the job; returns its id. */
+  submitJob(manager: EngineEndpoint, job: BatchJobSpec): Promise<string>;
+  /** Jobs the engine still knows (all when `id` is absent). */
+  jobs(manager: EngineEndpoint, id?: string): Promise<JobStatus[]>;
+  /** Polls until the job ended; fails with TimeoutError at the deadline (the job keeps running). */
+  waitJob(manager: EngineEndpoint, id: string, options: WaitOptions): Promise<JobStatus>;
+  /** The batch script's output, read on the node that ran it. */
+  jobOutput(batchHost: EngineEndpoint, id: string): Promise<string>;
+}
+
+// ---------- the driver ----------
 
 export interface EngineDriver {
   readonly engine: EngineName;
+  readonly requirements: HostRequirements;
   /** The node's boot script (≤ 16 KB, identical bytes on every provider). */
   renderUserData(input: BootstrapInput): string;
-  /** Polls the node's API until it answers and is part of the pool (and can manage it, for a manager). */
+  /**
+   * Polls the node until its engine answers and it is part of the pool (and can manage it, for a manager).
+   */
   waitReady(endpoint: EngineEndpoint, role: Role, options: WaitOptions): Promise<void>;
-  joinTokens(manager: EngineEndpoint): Promise<JoinTokens>;
-  /** New join tokens, so a leaked user-data cannot add nodes. */
-  rotateJoinTokens(manager: EngineEndpoint): Promise<void>;
+  /** Every member the engine knows, managers included, with its state. */
   listNodes(manager: EngineEndpoint): Promise<EngineNode[]>;
-  /** Adds or updates labels (others are kept); returns whether anything changed. */
+  /** Adds or updates labels (Slurm: node features); returns whether anything changed. */
   setNodeLabels(manager: EngineEndpoint, nodeId: string, labels: Readonly<Record<string, string>>): Promise<boolean>;
-  /** Stops scheduling on the node and waits until its tasks run elsewhere at full replica counts. */
+  /** Stops scheduling on the node and waits until its work ran elsewhere (services) or finished (jobs). */
   drainNode(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<DrainResult>;
-  /** Turns a manager into a worker while it still runs (removing a live manager first keeps the quorum). */
-  demoteNode(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<void>;
-  /** Removes a worker node from the pool (forced: its VM is usually gone already); refuses the last manager. */
+  /** Removes a member from the pool (forced: its VM is usually gone already); refuses the last manager. */
   removeNode(manager: EngineEndpoint, nodeId: string): Promise<void>;
-  /** Loads a `docker save`-style tarball into one node. */
-  loadImage(endpoint: EngineEndpoint, tarballPath: string, options?: { signal?: AbortSignal }): Promise<void>;
-  runWorkload(manager: EngineEndpoint, workload: WorkloadSpec, publishing: PublishingOptions): Promise<void>;
-  /** Status of the workloads skypool started (all when `name` is absent). */
-  workloads(manager: EngineEndpoint, name?: string): Promise<WorkloadStatus[]>;
-  /** Polls until every replica runs (and has its host port when published in host mode). */
-  waitWorkload(manager: EngineEndpoint, name: string, options: WaitOptions): Promise<WorkloadStatus>;
+
+  /** Secrets joining nodes need, read from a live manager (Swarm's join tokens). */
+  joinTokens?(manager: EngineEndpoint): Promise<JoinTokens>;
+  /** New join secrets once joins settled, so a leaked user-data cannot add nodes. */
+  rotateJoinTokens?(manager: EngineEndpoint): Promise<void>;
+  /** Turns a manager into a worker while it still runs (removing a live manager first keeps the quorum). */
+  demoteNode?(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<void>;
+  /** Loads a `docker save`-style tarball into one node (engines that run images). */
+  loadImage?(endpoint: EngineEndpoint, tarballPath: string, options?: { signal?: AbortSignal }): Promise<void>;
+
+  readonly services?: ServiceEngine;
+  readonly jobs?: JobEngine;
   close(): void;
 }
 
@@ -143,3 +256,16 @@ export interface EngineClientTls {
   readonly caPem: string;
   readonly client: CertificateBundle;
 }
+
+/** What the core hands an engine factory. */
+export interface EngineSettings {
+  readonly tls: EngineClientTls;
+  /** The providers the cluster uses (an engine may adapt, e.g. no IPVS on the local provider's kernel). */
+  readonly providers: readonly ProviderName[];
+  /** Derives a stable per-cluster secret from the cluster CA (e.g. Slurm's munge key): 32+ bytes. */
+  readonly clusterSecret: (label: string, bytes: number) => Buffer;
+  /** Swarm: override the routing-mesh detection (false = dnsrr + host-mode ports). */
+  readonly routingMesh?: boolean;
+}
+
+export type EngineFactory = (settings: EngineSettings) => EngineDriver;

@@ -1,4 +1,5 @@
 import type { NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
+import type { WaitOptions } from '../util/poll.js';
 
 /**
  * The provider-neutral contract every cloud adapter (providers/<cloud>/) implements. Modelled on SkyPilot's
@@ -93,10 +94,7 @@ export interface LaunchRequest {
   readonly signal?: AbortSignal;
 }
 
-export interface WaitOptions {
-  readonly deadlineMs: number;
-  readonly signal?: AbortSignal;
-}
+export type { WaitOptions } from '../util/poll.js';
 
 export interface Provider {
   readonly name: ProviderName;
@@ -116,6 +114,35 @@ export interface Provider {
   deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void>;
   /** Releases clients, sockets and timers; the provider is unusable afterwards. */
   close?(): Promise<void>;
+
+  // Optional capabilities (declared here, never found by duck typing in the core).
+
+  /** Output and exit code of a VM's user-data so far (local): lets a failed boot end a wait at once. */
+  readUserDataResult?(cluster: string, node: string): Promise<UserDataResult>;
+  /** Runs a command inside a VM, no shell (local): engines without a network API are driven through it. */
+  execInVm?(cluster: string, node: string, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+}
+
+export interface UserDataResult {
+  /** True once the script has exited. */
+  readonly done: boolean;
+  readonly exitCode?: number;
+  /** The end of the script's output, with secrets redacted. */
+  readonly log: string;
+}
+
+export interface ExecOptions {
+  readonly timeoutMs?: number;
+  /** Written to the command's stdin. */
+  readonly input?: string;
+  /** Resolve with the result instead of throwing when the command exits non-zero. */
+  readonly allowFailure?: boolean;
+}
+
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
 }
 
 /** Options every provider factory accepts; each provider extends it with its own (endpoint, credentials...). */

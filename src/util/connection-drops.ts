@@ -1,4 +1,4 @@
-import { sleep } from '../engines/poll.js';
+import { sleep } from './poll.js';
 
 /**
  * A dropped connection (reset, cut-off body, hang-up) as the HTTP stacks of the cloud SDKs report it. Such a

@@ -75,7 +75,7 @@ export function describeProviderConformance(
       expect(launched.map((i) => i.name).sort()).toEqual(nodes.map((n) => n.name));
       const running = await target.provider.waitUntilRunning(
         launched.map((i) => i.id),
-        { deadlineMs: 30_000 },
+        { deadline: Date.now() + 30_000 },
       );
       expect(running.every((i) => i.state === 'running' && i.privateIp)).toBe(true);
       expect(running[0]!.tags).toEqual({
@@ -98,7 +98,7 @@ export function describeProviderConformance(
       const [vm] = await target.provider.runInstances(
         request([{ name: `${cluster}-w-3`, privateIp: ip }], randomUUID()),
       );
-      const [running] = await target.provider.waitUntilRunning([vm!.id], { deadlineMs: 30_000 });
+      const [running] = await target.provider.waitUntilRunning([vm!.id], { deadline: Date.now() + 30_000 });
       expect(running!.privateIp).toBe(ip);
     });
 

@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import { renderUserData } from '../../bootstrap/user-data.js';
 import { EngineError } from '../../errors.js';
 import type { Role } from '../../spec/schema.js';
-import { pollUntil } from '../poll.js';
+import { pollUntil } from '../../util/poll.js';
 import type {
   BootstrapInput,
   DrainResult,
@@ -11,13 +11,20 @@ import type {
   EngineDriver,
   EngineEndpoint,
   EngineNode,
+  EngineSettings,
+  HostRequirements,
   JoinTokens,
-  PublishingOptions,
+  ServiceEngine,
   WaitOptions,
+  WorkloadKind,
   WorkloadSpec,
   WorkloadStatus,
 } from '../types.js';
 import { call, DockerClients } from './api.js';
+import { detectRoutingMesh } from './mesh.js';
+
+export { notes } from './mesh.js';
+
 import {
   type ApiNode,
   type ApiTask,
@@ -30,6 +37,7 @@ import {
 import {
   type ApiService,
   findService,
+  type PublishingOptions,
   upsertService,
   validateWorkload,
   WORKLOAD_LABEL,
@@ -51,13 +59,42 @@ const LOAD_TIMEOUT_MS = 120_000;
 /** A definite verdict about a workload (not a transient API failure): ends a wait at once. */
 class WorkloadError extends EngineError {}
 
+export const requirements: HostRequirements = {
+  commands: ['dockerd', 'docker'],
+  packages: ['docker.io'],
+  ports: [
+    { port: 2376, protocol: 'tcp', why: 'engine API (mTLS), from the SDK' },
+    { port: 2377, protocol: 'tcp', why: 'swarm control plane' },
+    { port: 7946, protocol: 'tcp', why: 'swarm gossip' },
+    { port: 7946, protocol: 'udp', why: 'swarm gossip' },
+    { port: 4789, protocol: 'udp', why: 'overlay (VXLAN) data' },
+  ],
+};
+
+export const workloadKinds: readonly WorkloadKind[] = ['service'];
+
+export function createEngine(settings: EngineSettings): SwarmDriver {
+  return new SwarmDriver(settings.tls, detectRoutingMesh(settings));
+}
+
 /** Docker Swarm through the Engine API of each node (dockerode over mTLS). */
 export class SwarmDriver implements EngineDriver {
   readonly engine = 'swarm' as const;
+  readonly requirements = requirements;
   private readonly clients: DockerClients;
+  readonly services: ServiceEngine;
 
-  constructor(tls: EngineClientTls) {
+  constructor(
+    tls: EngineClientTls,
+    /** False without IPVS: services get dnsrr endpoints and host-mode ports instead of the mesh. */
+    readonly routingMesh = true,
+  ) {
     this.clients = new DockerClients(tls);
+    this.services = {
+      runService: (manager, workload) => this.runWorkload(manager, workload, { routingMesh: this.routingMesh }),
+      services: (manager, name) => this.workloads(manager, name),
+      waitService: (manager, name, options) => this.waitWorkload(manager, name, options),
+    };
   }
 
   private docker(endpoint: EngineEndpoint): Docker {

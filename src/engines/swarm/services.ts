@@ -1,7 +1,12 @@
 import type Docker from 'dockerode';
 import { EngineError } from '../../errors.js';
-import type { PublishingOptions, WorkloadSpec, WorkloadStatus, WorkloadTask } from '../types.js';
+import type { WorkloadSpec, WorkloadStatus, WorkloadTask } from '../types.js';
 import { type ApiNode, type ApiTask, LIVE_TASK_STATES } from './nodes.js';
+
+export interface PublishingOptions {
+  /** False where the kernel lacks IPVS: services get dnsrr endpoints and host-mode ports instead of the mesh. */
+  readonly routingMesh: boolean;
+}
 
 /** Label marking services skypool created (status lists only those). */
 export const WORKLOAD_LABEL = 'skypool.workload';

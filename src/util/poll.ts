@@ -20,9 +20,23 @@ export function cancelled(signal: AbortSignal): SkypoolError {
   return new SkypoolError('CANCELLED', `cancelled${why}`, { cause: signal.reason });
 }
 
-export interface PollOptions {
+/**
+ * How long a wait may take: the one shape every wait of skypool takes (engines, providers, the cluster).
+ * `deadline` is an absolute time (Date.now() based), so nested waits share one budget instead of each
+ * starting its own.
+ */
+export interface WaitOptions {
+  /** Absolute time (Date.now() based) after which the wait fails with TimeoutError. */
   readonly deadline: number;
   readonly signal?: AbortSignal;
+}
+
+/** A deadline `ms` from now, with the signal when there is one. */
+export function within(ms: number, signal?: AbortSignal): WaitOptions {
+  return { deadline: Date.now() + ms, ...(signal ? { signal } : {}) };
+}
+
+export interface PollOptions extends WaitOptions {
   readonly intervalMs?: number;
   /** What is awaited, for the TimeoutError message ("... waiting for <what>"). */
   readonly what: string;

@@ -1,0 +1,75 @@
+import type { ClusterPki } from '../../bootstrap/cluster-pki.js';
+import { EngineError, SpecError } from '../../errors.js';
+import type { Instance } from '../../providers/types.js';
+import { poolSpecHash } from '../../spec/hash.js';
+import { type ClusterSpec, ENGINES } from '../../spec/schema.js';
+import { bootFailed } from '../boot-log.js';
+import type { ClusterContext } from '../context.js';
+import { findManager, type ManagerRef } from '../nodes.js';
+
+/** The cluster's live VMs; refuses VMs without the cluster's CA (no engine would answer, all would look stray). */
+export async function takeInventory(
+  ctx: ClusterContext,
+  pki: ClusterPki,
+  hadPki: boolean,
+  signal?: AbortSignal,
+): Promise<Instance[]> {
+  const instances = await ctx.inventory(signal);
+  assertSameEngine(ctx.spec, instances);
+  if (!hadPki && instances.length > 0) {
+    throw new EngineError(
+      `cluster ${ctx.spec.name} has ${instances.length} VM(s) but no PKI in ${pki.dir} (it was just created empty): ` +
+        'restore the state directory this cluster was made with (--state-dir / SKYPOOL_STATE_DIR), or destroy the cluster and apply again',
+      { cluster: ctx.spec.name, pkiDir: pki.dir },
+    );
+  }
+  return instances;
+}
+
+/**
+ * Refuses to change `engine` on a live cluster: its VMs carry a spec hash made with another engine (the hash
+ * covers the engine), so a converge would otherwise try to replace every VM of a pool that still runs jobs.
+ */
+export function assertSameEngine(spec: ClusterSpec, instances: readonly Instance[]): void {
+  for (const instance of instances) {
+    const pool = spec.pools.find((p) => p.name === instance.tags.pool);
+    if (!pool || instance.tags.specHash === poolSpecHash(spec, pool)) continue;
+    const other = ENGINES.find(
+      (e) => e !== spec.engine && instance.tags.specHash === poolSpecHash({ ...spec, engine: e }, pool),
+    );
+    if (other) {
+      throw new SpecError([
+        {
+          path: 'engine',
+          message: `cluster ${spec.name} runs engine ${other} (VM ${instance.name}); changing the engine of a live cluster is refused: keep engine: ${other}, or destroy the cluster and apply again`,
+        },
+      ]);
+    }
+  }
+}
+
+/**
+ * A manager of the pool that answers, or undefined when the pool never formed (no manager, or only managers
+ * whose boot failed). A manager that booted fine but does not answer now is an error: replacing it could cost
+ * the user the whole cluster.
+ */
+export async function locateManager(
+  ctx: ClusterContext,
+  instances: readonly Instance[],
+  signal?: AbortSignal,
+): Promise<ManagerRef | undefined> {
+  const manager =
+    instances.length > 0 ? await findManager(ctx, instances, { ...(signal ? { signal } : {}) }) : undefined;
+  if (manager) return manager;
+  const managers = instances.filter((i) => i.tags.role === 'manager');
+  const failed = await Promise.all(managers.map((i) => bootFailed(ctx, i)));
+  const silent = managers.filter((_, k) => !failed[k]);
+  if (silent.length > 0) {
+    throw new EngineError(
+      `no manager of cluster ${ctx.spec.name} answers on its engine API (${silent.map((i) => `${i.name} ${i.publicIp ?? i.privateIp ?? ''}`.trim()).join(', ')}): ` +
+        'check those VMs and run apply again, or destroy the cluster to start over',
+      { cluster: ctx.spec.name, managers: silent.map((i) => i.name) },
+    );
+  }
+  return undefined;
+}

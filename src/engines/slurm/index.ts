@@ -1,0 +1,346 @@
+import { renderTemplate, withinLimit } from '../../bootstrap/user-data.js';
+import { EngineError, PrerequisiteError, SkypoolError, TimeoutError } from '../../errors.js';
+import { redact } from '../../redact.js';
+import type { Role } from '../../spec/schema.js';
+import { isIpv4 } from '../../util/ipv4.js';
+import { pollUntil } from '../../util/poll.js';
+import type {
+  BatchJobSpec,
+  BootstrapInput,
+  DrainResult,
+  EngineDriver,
+  EngineEndpoint,
+  EngineNode,
+  EngineSettings,
+  HostRequirements,
+  JobEngine,
+  JobStatus,
+  WaitOptions,
+  WorkloadKind,
+} from '../types.js';
+import { jobEnded } from '../types.js';
+import { labelsToFeatures, parsePing, parseRecords, toEngineNode, toJobStatus } from './parse.js';
+
+export const requirements: HostRequirements = {
+  commands: ['munged', 'munge', 'slurmctld', 'slurmd', 'scontrol', 'sbatch', 'squeue'],
+  packages: ['slurm-wlm', 'munge'],
+  ports: [
+    { port: 6817, protocol: 'tcp', why: 'slurmctld, from the nodes' },
+    { port: 6818, protocol: 'tcp', why: 'slurmd, from the controller and other nodes (job steps)' },
+  ],
+};
+
+export const workloadKinds: readonly WorkloadKind[] = ['job'];
+
+/** slurmctld is driven with Slurm's commands inside the controller VM (see README: why not slurmrestd). */
+export const needsNodeExec = true;
+
+/** Paths inside the VMs (the templates under templates/slurm/ write them). */
+const CONTROLLER_CONF = '/etc/skypool/slurm/slurm.conf';
+const NODE_CONF = '/var/lib/skypool/slurmd/conf-cache/slurm.conf';
+const JOBS_DIR = '/var/lib/skypool/jobs';
+/** Written by templates/common/done.sh once the node's daemons answered (removed at the start of every boot). */
+const BOOT_DONE = '/var/lib/skypool/bootstrap.done';
+const MUNGE_KEY_BYTES = 128;
+const CALL_TIMEOUT_MS = 15_000;
+
+export function createEngine(settings: EngineSettings): SlurmDriver {
+  return new SlurmDriver(settings.clusterSecret('slurm munge key', MUNGE_KEY_BYTES));
+}
+
+/** A definite verdict about a job (not a transient failure): ends a wait at once. */
+class JobError extends EngineError {}
+
+/**
+ * Slurm with a configless controller (slurmctld + munged on the manager) and dynamic nodes (`slurmd -Z`) on the
+ * workers. The SDK drives slurmctld with Slurm's own commands run inside the controller VM through the provider's
+ * command execution (`EngineEndpoint.exec`), so nothing but munge-authenticated Slurm traffic crosses the network
+ * (see README: why not slurmrestd).
+ */
+export class SlurmDriver implements EngineDriver {
+  readonly engine = 'slurm' as const;
+  readonly requirements = requirements;
+  readonly jobs: JobEngine;
+
+  constructor(private readonly mungeKey: Buffer) {
+    this.jobs = {
+      submitJob: (manager, job) => this.submitJob(manager, job),
+      jobs: (manager, id) => this.listJobs(manager, id),
+      waitJob: (manager, id, options) => this.waitJob(manager, id, options),
+      jobOutput: (node, id) => this.jobOutput(node, id),
+    };
+  }
+
+  renderUserData(input: BootstrapInput): string {
+    const controller = input.role === 'manager';
+    if (controller && !input.first) {
+      throw new SkypoolError('SPEC_INVALID', 'the slurm engine runs one controller: set the manager pool count to 1', {
+        exitCode: 2,
+        details: { issues: [{ path: 'pools', message: 'slurm supports exactly one manager (the controller)' }] },
+      });
+    }
+    const ctlAddr = controller ? input.nodeIp : input.managers?.[0];
+    const ctlName = controller ? input.nodeName : input.managerNames?.[0];
+    if (!ctlAddr || !isIpv4(ctlAddr) || !ctlName)
+      throw new SkypoolError(
+        'INTERNAL',
+        `cannot render user-data: node ${input.nodeName} needs its controller's name and address`,
+      );
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(input.nodeName))
+      throw new SkypoolError(
+        'INTERNAL',
+        `cannot render user-data: node name "${input.nodeName}" is not a valid hostname`,
+      );
+    return withinLimit(
+      renderTemplate(controller ? 'slurm/controller.sh' : 'slurm/node.sh', {
+        node_name: input.nodeName,
+        node_ip: input.nodeIp,
+        deadline_seconds: String(input.deadlineSeconds ?? 300),
+        ctl_name: ctlName,
+        ctl_addr: ctlAddr,
+        node_features: controller ? '' : labelsToFeatures(input.labels ?? {}).join(','),
+        munge_key: this.mungeKey.toString('base64'),
+      }),
+    );
+  }
+
+  /** Runs a Slurm command inside a node; the controller's commands read its config, a node's its cached one. */
+  private async exec(
+    endpoint: EngineEndpoint,
+    argv: readonly string[],
+    options: { input?: string; conf?: string; allowFailure?: boolean } = {},
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    if (!endpoint.exec) {
+      throw new PrerequisiteError(
+        `the slurm engine drives its controller by running Slurm's commands inside the VM, and the provider of ${endpoint.name} cannot run commands in its VMs: use the local provider for slurm pools (see README, "Slurm")`,
+        { node: endpoint.name },
+      );
+    }
+    const command = ['env', `SLURM_CONF=${options.conf ?? CONTROLLER_CONF}`, ...argv];
+    try {
+      return await endpoint.exec(command, {
+        timeoutMs: CALL_TIMEOUT_MS,
+        ...(options.input !== undefined ? { input: options.input } : {}),
+        ...(options.allowFailure ? { allowFailure: true } : {}),
+      });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new EngineError(
+        `${argv[0]} failed on ${endpoint.name}: ${redact(message)}`,
+        { node: endpoint.name, action: argv.slice(0, 3).join(' ') },
+        error,
+      );
+    }
+  }
+
+  async waitReady(endpoint: EngineEndpoint, role: Role, options: WaitOptions): Promise<void> {
+    await pollUntil(
+      async () => {
+        // Until the boot script wrote its config, a Slurm command would look for the controller in DNS (SRV
+        // records, configless) and wait on the resolver: ask the boot script first.
+        const booted = await this.exec(endpoint, ['test', '-s', BOOT_DONE], { allowFailure: true });
+        if (booted.code !== 0) return undefined;
+        if (role === 'manager') {
+          const { stdout } = await this.exec(endpoint, ['scontrol', 'ping'], { allowFailure: true });
+          return parsePing(stdout).some((c) => c.up) ? true : undefined;
+        }
+        // A node is a member once its slurmd fetched the config and the controller lists it.
+        const { stdout } = await this.exec(endpoint, ['scontrol', '-o', 'show', 'node', endpoint.name], {
+          conf: NODE_CONF,
+          allowFailure: true,
+        });
+        const [record] = parseRecords(stdout);
+        return record && toEngineNode(record).state === 'ready' ? true : undefined;
+      },
+      {
+        ...options,
+        intervalMs: 100,
+        what: `the slurm ${role === 'manager' ? 'controller' : 'node'} ${endpoint.name} (${endpoint.host}) to answer`,
+        hint: 'the node may still be booting, or its user-data failed (see /var/log/skypool on the VM)',
+      },
+    );
+  }
+
+  async listNodes(manager: EngineEndpoint): Promise<EngineNode[]> {
+    const [ping, show] = await Promise.all([
+      this.exec(manager, ['scontrol', 'ping'], { allowFailure: true }),
+      this.exec(manager, ['scontrol', '-o', 'show', 'node']),
+    ]);
+    // The controller is a member too (the manager VM), so the core does not take it for a stray.
+    const controllers: EngineNode[] = parsePing(ping.stdout).map((c, k) => ({
+      id: c.name,
+      name: c.name,
+      role: 'manager',
+      state: c.up ? 'ready' : 'down',
+      availability: 'active',
+      leader: k === 0,
+      labels: {},
+      engineState: c.up ? 'controller' : 'controller-down',
+    }));
+    return [...controllers, ...parseRecords(show.stdout).map(toEngineNode)];
+  }
+
+  async setNodeLabels(
+    manager: EngineEndpoint,
+    nodeId: string,
+    labels: Readonly<Record<string, string>>,
+  ): Promise<boolean> {
+    const node = (await this.listNodes(manager)).find((n) => n.id === nodeId);
+    if (!node || node.role === 'manager') return false; // the controller runs no jobs: nothing to place
+    if (Object.entries(labels).every(([k, v]) => node.labels[k] === v)) return false;
+    const features = labelsToFeatures({ ...node.labels, ...labels }).join(',');
+    await this.exec(manager, [
+      'scontrol',
+      'update',
+      `NodeName=${nodeId}`,
+      `AvailableFeatures=${features}`,
+      `ActiveFeatures=${features}`,
+    ]);
+    return true;
+  }
+
+  private async jobsOn(manager: EngineEndpoint, nodeId: string): Promise<string[]> {
+    const { stdout } = await this.exec(manager, ['squeue', '-h', '-w', nodeId, '-t', 'RUNNING,COMPLETING', '-o', '%i']);
+    return stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+  }
+
+  /**
+   * `State=DRAIN`: no new jobs; running ones may finish until the deadline. Jobs still running then are
+   * requeued (they start again elsewhere), so a scale-down never waits forever on a long job.
+   */
+  async drainNode(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<DrainResult> {
+    const started = Date.now();
+    const running = await this.jobsOn(manager, nodeId);
+    await this.exec(manager, ['scontrol', 'update', `NodeName=${nodeId}`, 'State=DRAIN', 'Reason=skypool-scale-down']);
+    const drained = async (): Promise<true | undefined> => {
+      const node = (await this.listNodes(manager)).find((n) => n.id === nodeId);
+      if (!node) return true;
+      return (await this.jobsOn(manager, nodeId)).length === 0 ? true : undefined;
+    };
+    let requeued = 0;
+    try {
+      await pollUntil(drained, { ...options, intervalMs: 200, what: `the jobs on ${nodeId} to finish` });
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+      const left = await this.jobsOn(manager, nodeId);
+      if (left.length > 0) await this.exec(manager, ['scontrol', 'requeue', left.join(',')]);
+      requeued = left.length;
+      await pollUntil(drained, {
+        deadline: Date.now() + 30_000,
+        ...(options.signal ? { signal: options.signal } : {}),
+        intervalMs: 200,
+        what: `the requeued jobs to leave ${nodeId}`,
+      });
+    }
+    return {
+      node: nodeId,
+      durationMs: Date.now() - started,
+      movedTasks: running.length,
+      ...(requeued ? { requeued } : {}),
+    };
+  }
+
+  async removeNode(manager: EngineEndpoint, nodeId: string): Promise<void> {
+    const nodes = await this.listNodes(manager);
+    const target = nodes.find((n) => n.id === nodeId);
+    if (!target) return; // already gone
+    if (target.role === 'manager') {
+      throw new EngineError(
+        `refusing to remove ${target.name}: it is the slurm controller; destroy the cluster instead`,
+        {
+          node: target.name,
+        },
+      );
+    }
+    const result = await this.exec(manager, ['scontrol', 'delete', `NodeName=${nodeId}`], { allowFailure: true });
+    if (result.code !== 0 && !/Invalid node name/i.test(result.stderr)) {
+      throw new EngineError(
+        `scontrol delete NodeName=${nodeId} failed on ${manager.name}: ${redact(result.stderr.trim())}`,
+        {
+          node: nodeId,
+        },
+      );
+    }
+  }
+
+  private async submitJob(manager: EngineEndpoint, job: BatchJobSpec): Promise<string> {
+    validateJob(job);
+    const nodes = job.nodes ?? 1;
+    const env = Object.entries(job.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    const argv = [
+      'sbatch',
+      '--parsable',
+      `--job-name=${job.name}`,
+      `--nodes=${nodes}`,
+      `--ntasks=${job.tasks ?? nodes}`,
+      `--time=${job.timeLimitMinutes ?? 10}`,
+      `--output=${JOBS_DIR}/%j.out`,
+      `--chdir=${JOBS_DIR}`,
+      `--export=${['ALL', ...env].join(',')}`,
+    ];
+    const { stdout } = await this.exec(manager, argv, { input: job.script });
+    const id = stdout.trim().split(';')[0] ?? '';
+    if (!/^\d+$/.test(id)) throw new EngineError(`sbatch on ${manager.name} answered no job id`, { job: job.name });
+    return id;
+  }
+
+  private async listJobs(manager: EngineEndpoint, id?: string): Promise<JobStatus[]> {
+    const argv = ['scontrol', '-o', 'show', 'job', ...(id ? [id] : [])];
+    const result = await this.exec(manager, argv, { allowFailure: true });
+    // An id the controller forgot (MinJobAge) is no error: there is just nothing to show.
+    if (result.code !== 0 && !/Invalid job id/i.test(result.stderr)) {
+      throw new EngineError(`scontrol show job failed on ${manager.name}: ${redact(result.stderr.trim())}`, {
+        node: manager.name,
+      });
+    }
+    return parseRecords(result.stdout).map(toJobStatus);
+  }
+
+  private async waitJob(manager: EngineEndpoint, id: string, options: WaitOptions): Promise<JobStatus> {
+    return pollUntil(
+      async () => {
+        const [job] = await this.listJobs(manager, id);
+        if (!job) throw new JobError(`job ${id} is unknown to the controller`, { job: id });
+        return jobEnded(job.state) ? job : undefined;
+      },
+      {
+        ...options,
+        intervalMs: 200,
+        isFatal: (e) => e instanceof JobError,
+        what: `job ${id} to end`,
+        hint: 'run `skypool status` to see the queue; the job keeps running',
+      },
+    );
+  }
+
+  private async jobOutput(node: EngineEndpoint, id: string): Promise<string> {
+    if (!/^\d+$/.test(id)) throw new EngineError(`"${id}" is not a slurm job id`, { job: id });
+    const { stdout } = await this.exec(node, ['cat', `${JOBS_DIR}/${id}.out`], { conf: NODE_CONF });
+    return stdout;
+  }
+
+  close(): void {}
+}
+
+function validateJob(job: BatchJobSpec): void {
+  const problems: string[] = [];
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(job.name))
+    problems.push(`name "${job.name}" must be lowercase letters, digits and '-'`);
+  if (!job.script.startsWith('#!')) problems.push('script must start with an interpreter line such as #!/bin/sh');
+  for (const [field, value] of [
+    ['nodes', job.nodes],
+    ['tasks', job.tasks],
+    ['timeLimitMinutes', job.timeLimitMinutes],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      problems.push(`${field} must be a whole number ≥ 1`);
+  }
+  for (const key of Object.keys(job.env ?? {}))
+    if (!/^[A-Za-z_]\w*$/.test(key)) problems.push(`env name "${key}" is not a variable name`);
+  for (const value of Object.values(job.env ?? {}))
+    if (value.includes(',')) problems.push('env values cannot contain "," (sbatch --export splits on it)');
+  if (problems.length > 0) throw new EngineError(`invalid job: ${problems.join('; ')}`, { job: job.name });
+}

@@ -1,0 +1,21 @@
+# --- k3s/install.sh: k3s itself (a cloud image fetches it; it cannot be installed offline) ---
+if ! command -v k3s >/dev/null 2>&1; then
+  log "k3s missing: installing it from get.k3s.io (not started yet)"
+  command -v curl >/dev/null 2>&1 || fail "k3s is missing and there is no curl to fetch it"
+  curl -sfL https://get.k3s.io -o "$STATUS_DIR/k3s-install.sh" 2>>"$LOG_DIR/k3s-install.log" ||
+    fail "k3s is missing and get.k3s.io cannot be reached (see $LOG_DIR/k3s-install.log)"
+  INSTALL_K3S_SKIP_START=true INSTALL_K3S_SKIP_ENABLE=true sh "$STATUS_DIR/k3s-install.sh" >>"$LOG_DIR/k3s-install.log" 2>&1 ||
+    fail "the k3s installer failed (see $LOG_DIR/k3s-install.log)"
+fi
+K3S_DIR=/etc/skypool/k3s
+mkdir -p "$K3S_DIR"
+chmod 0700 "$K3S_DIR"
+(
+  umask 077
+  printf '%s\n' "$K3S_JOIN_TOKEN" >"$K3S_DIR/token"
+) || fail "cannot write the k3s token to $K3S_DIR"
+chmod 0600 "$K3S_DIR/token"
+unset K3S_JOIN_TOKEN
+LABEL_ARGS=""
+for label in $NODE_LABELS; do LABEL_ARGS="$LABEL_ARGS --node-label $label"; done
+K3S_ARGS="--node-name $NODE_NAME --node-ip $NODE_IP --token-file $K3S_DIR/token$LABEL_ARGS"

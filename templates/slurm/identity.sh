@@ -1,0 +1,10 @@
+# --- slurm/identity.sh: who this node is and where its controller is ---
+NODE_NAME={{node_name}}
+NODE_IP={{node_ip}}
+DEADLINE_SECONDS={{deadline_seconds}}
+CTL_NAME={{ctl_name}}
+CTL_ADDR={{ctl_addr}}
+# Pool labels as node features (key:value), set when the node registers.
+NODE_FEATURES={{node_features}}
+# Secret: the cluster's munge key (base64). Written to a 0400 file below and unset.
+MUNGE_KEY={{munge_key}}
