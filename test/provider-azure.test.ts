@@ -7,7 +7,7 @@ import type { NodePoolSpec } from '../src/spec/schema.js';
 const SUB = '3f2c1a9e-7b4d-4e21-9c55-0a1b2c3d4e5f';
 const CLUSTER = 'azt';
 const credential = {
-  getToken: async () => ({ token: 'sim-token-provider-test', expiresOnTimestamp: Date.now() + 3_600_000 }),
+  getToken: async () => ({ token: sim.credentials.azure.accessToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
 };
 
 let sim: CloudSim;

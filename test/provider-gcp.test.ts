@@ -36,7 +36,7 @@ describe('gcp provider on cloudsim', () => {
     apiEndpoint: sim.host,
     port: sim.httpPort,
     protocol: 'http',
-    accessToken: 'sim-token',
+    accessToken: sim.credentials.gcp.accessToken,
     pollIntervalMs: 20,
   });
   const gcpInstances = () => sim.inventory().filter((r) => r.cloud === 'gcp' && r.type === 'instance');
@@ -90,12 +90,15 @@ describe('gcp provider on cloudsim', () => {
       expect(error).toBeInstanceOf(PrerequisiteError);
       expect((error as Error).message).toMatch(/GOOGLE_APPLICATION_CREDENTIALS/);
       // The gcloud / Terraform environment variables alone point the provider at the simulator.
-      process.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE = `${sim.httpUrl}/compute/v1/`;
-      process.env.CLOUDSDK_AUTH_ACCESS_TOKEN = 'env-token';
+      process.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE = sim.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE;
+      process.env.CLOUDSDK_AUTH_ACCESS_TOKEN = sim.env.CLOUDSDK_AUTH_ACCESS_TOKEN;
       const fromEnv = createProvider({ project: PROJECT, region: 'us-central1' });
       made.push(fromEnv);
       await expect(fromEnv.checkPrerequisites()).resolves.toBeUndefined();
       await expect(fromEnv.listInstances('nobody')).resolves.toEqual([]);
+      const wrongToken = createProvider({ ...settings(), accessToken: 'ya29.not-this-sims-token' });
+      made.push(wrongToken);
+      await expect(wrongToken.checkPrerequisites()).rejects.toThrow(/refused the credentials .*401/);
       const badRegion = createProvider({ ...settings(), region: 'mars-north1' });
       made.push(badRegion);
       await expect(badRegion.checkPrerequisites()).rejects.toThrow(PrerequisiteError);
