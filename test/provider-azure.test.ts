@@ -194,7 +194,12 @@ test('quota exceeded → QuotaError', async () => {
 
 test('throttling that outlasts the SDK retries → ThrottledError', async () => {
   // Writes: a bucket of 10 refilling 0.5/s, so the SDK's three Retry-After waits cannot drain a burst of 24 PUTs.
-  const slow = await startCloudSim({ bootTimeMs: 20, rateLimits: { azure: { scale: 0.05 } } });
+  // Same credentials as the main sim, so the module's credential serves both.
+  const slow = await startCloudSim({
+    bootTimeMs: 20,
+    rateLimits: { azure: { scale: 0.05 } },
+    credentials: sim.credentials,
+  });
   const p = createProvider({
     subscriptionId: SUB,
     region: 'eastus',

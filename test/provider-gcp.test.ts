@@ -239,7 +239,7 @@ describe('gcp provider on cloudsim', () => {
   });
 
   it('two concurrent ensureNetwork calls converge on one network (the second waits while the network is not ready)', async () => {
-    const slow = await startCloudSim({ bootTimeMs: 400 });
+    const slow = await startCloudSim({ bootTimeMs: 400, credentials: sim.credentials });
     const a = createProvider({ ...settings(), port: slow.httpPort });
     const b = createProvider({ ...settings(), port: slow.httpPort });
     try {
@@ -256,7 +256,11 @@ describe('gcp provider on cloudsim', () => {
   });
 
   it('reports throttling after the client gives up as ThrottledError', async () => {
-    const tight = await startCloudSim({ bootTimeMs: 50, rateLimits: { gcp: { scale: 0.002 } } });
+    const tight = await startCloudSim({
+      bootTimeMs: 50,
+      rateLimits: { gcp: { scale: 0.002 } },
+      credentials: sim.credentials,
+    });
     const p = createProvider({ ...settings(), port: tight.httpPort });
     try {
       const results = await Promise.allSettled(Array.from({ length: 6 }, () => p.listInstances(CLUSTER)));
@@ -265,7 +269,9 @@ describe('gcp provider on cloudsim', () => {
         .map((r) => r.reason as unknown);
       expect(reasons.length).toBeGreaterThan(0);
       expect(reasons.every((r) => r instanceof ThrottledError)).toBe(true);
-      expect(JSON.stringify(reasons.map((r) => (r as SkypoolError).toJSON()))).not.toContain('sim-token');
+      expect(JSON.stringify(reasons.map((r) => (r as SkypoolError).toJSON()))).not.toContain(
+        sim.credentials.gcp.accessToken,
+      );
     } finally {
       await p.close();
       await tight.stop();

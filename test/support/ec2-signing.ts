@@ -44,9 +44,23 @@ function signer(sim: CloudSim, options: SignOptions): SignatureV4 {
   });
 }
 
-function target(sim: CloudSim) {
+/** The request as the signer sees it, addressed to the sim's EC2 endpoint. */
+function httpRequest(
+  sim: CloudSim,
+  method: 'GET' | 'POST',
+  parts: { query?: Record<string, string>; headers?: Record<string, string>; body?: string },
+) {
   const url = new URL(sim.httpUrl);
-  return { protocol: 'http:', hostname: url.hostname, port: Number(url.port), host: url.host };
+  return {
+    method,
+    protocol: 'http:',
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: '/',
+    query: parts.query ?? {},
+    headers: { host: url.host, ...parts.headers },
+    ...(parts.body === undefined ? {} : { body: parts.body }),
+  };
 }
 
 /** Headers of a SigV4-signed form POST of `body` to the sim's EC2 endpoint. */
@@ -55,18 +69,8 @@ export async function signedEc2Headers(
   body: string,
   options: SignOptions = {},
 ): Promise<Record<string, string>> {
-  const t = target(sim);
   const signed = await signer(sim, options).sign(
-    {
-      method: 'POST',
-      protocol: t.protocol,
-      hostname: t.hostname,
-      port: t.port,
-      path: '/',
-      query: {},
-      headers: { host: t.host, 'content-type': FORM, ...options.headers },
-      body,
-    },
+    httpRequest(sim, 'POST', { headers: { 'content-type': FORM, ...options.headers }, body }),
     options.signingDate ? { signingDate: options.signingDate } : {},
   );
   return signed.headers as Record<string, string>;
@@ -85,19 +89,10 @@ export async function presignedEc2Url(
   params: Record<string, string>,
   options: SignOptions & { expiresIn?: number } = {},
 ): Promise<string> {
-  const t = target(sim);
-  const presigned = await signer(sim, options).presign(
-    {
-      method: 'GET',
-      protocol: t.protocol,
-      hostname: t.hostname,
-      port: t.port,
-      path: '/',
-      query: params,
-      headers: { host: t.host },
-    },
-    { expiresIn: options.expiresIn ?? 300, ...(options.signingDate ? { signingDate: options.signingDate } : {}) },
-  );
+  const presigned = await signer(sim, options).presign(httpRequest(sim, 'GET', { query: params }), {
+    expiresIn: options.expiresIn ?? 300,
+    ...(options.signingDate ? { signingDate: options.signingDate } : {}),
+  });
   const query = new URLSearchParams(presigned.query as Record<string, string>).toString().replace(/\+/g, '%20');
   return `${sim.httpUrl}/?${query}`;
 }

@@ -1,5 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
-import { type SimAuth, sameSignature } from '../core/credentials.js';
+import { createHmac } from 'node:crypto';
+import { type SimAuth, sameSignature, sha256 } from '../core/credentials.js';
 import type { SimRequest } from '../core/types.js';
 import { REGIONS } from './catalog.js';
 import { Ec2Error } from './errors.js';
@@ -50,7 +50,8 @@ function canonicalPath(path: string): string {
 function headerValue(request: SimRequest, name: string): string | undefined {
   const value = request.headers[name];
   if (value === undefined) return undefined;
-  return (Array.isArray(value) ? value.join(',') : value).trim().replace(/\s+/g, ' ');
+  const trimmed = (Array.isArray(value) ? value.join(',') : value).trim();
+  return /\s\s|[\t\n\r]/.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed;
 }
 
 function parseTime(amzDate: string | undefined, httpDate: string | undefined): number | undefined {
@@ -60,7 +61,7 @@ function parseTime(amzDate: string | undefined, httpDate: string | undefined): n
   return Number.isNaN(t) ? undefined : t;
 }
 
-const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const sha256Hex = (data: string | Buffer) => sha256(data, 'hex');
 
 interface SigV4Parts {
   readonly credential: string | undefined;
@@ -93,9 +94,9 @@ export class Ec2Authenticator {
         `The request received was invalid: Host '${request.headers.host ?? ''}' is not this endpoint; use ${this.auth.ownHosts.join(' or ')}.`,
       );
     const header = request.headers.authorization;
-    const query = request.url.searchParams;
     if (typeof header === 'string' && header.length > 0)
       return this.verifyV4(request, this.headerParts(request, header), now);
+    const query = request.url.searchParams;
     if (query.has('X-Amz-Algorithm')) return this.verifyV4(request, this.presignedParts(query), now);
     const params = formBody === undefined ? query : new URLSearchParams(formBody);
     if (params.has('Signature') || params.has('SignatureVersion') || params.has('AWSAccessKeyId'))
@@ -108,21 +109,25 @@ export class Ec2Authenticator {
 
   private headerParts(request: SimRequest, header: string): SigV4Parts {
     if (!header.startsWith('AWS4-HMAC-SHA256 ')) throw authFailure();
-    const fields = new Map<string, string>();
+    let credential: string | undefined;
+    let signedHeaders: string | undefined;
+    let signature: string | undefined;
     for (const field of header.slice(17).split(',')) {
       const at = field.indexOf('=');
-      if (at > 0) fields.set(field.slice(0, at).trim(), field.slice(at + 1).trim());
+      const name = field.slice(0, at).trim();
+      const value = field.slice(at + 1).trim();
+      if (name === 'Credential') credential = value;
+      else if (name === 'SignedHeaders') signedHeaders = value;
+      else if (name === 'Signature') signature = value;
     }
-    const signedHeaders = fields.get('SignedHeaders');
-    const signature = fields.get('Signature');
-    if (!fields.get('Credential') || !signedHeaders || !signature)
+    if (!credential || !signedHeaders || !signature)
       throw incomplete("Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.");
     const stamp = headerValue(request, 'x-amz-date');
     const time = parseTime(stamp, headerValue(request, 'date'));
     if (time === undefined)
       throw incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
     return {
-      credential: fields.get('Credential'),
+      credential,
       signedHeaders,
       signature,
       stamp: stamp ?? new Date(time).toISOString().replace(/[-:]|\.\d{3}/g, ''),
@@ -187,9 +192,9 @@ export class Ec2Authenticator {
       throw incomplete("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
     let headers = '';
     for (const name of names) headers += `${name}:${headerValue(request, name) ?? ''}\n`;
-    const canonical = `${request.method}\n${canonicalPath(request.url.pathname)}\n${parts.query}\n${headers}\n${parts.signedHeaders}\n${sha256(request.body)}`;
+    const canonical = `${request.method}\n${canonicalPath(request.url.pathname)}\n${parts.query}\n${headers}\n${parts.signedHeaders}\n${sha256Hex(request.body)}`;
     const scopeText = `${day}/${region}/ec2/aws4_request`;
-    const toSign = `AWS4-HMAC-SHA256\n${parts.stamp}\n${scopeText}\n${sha256(canonical)}`;
+    const toSign = `AWS4-HMAC-SHA256\n${parts.stamp}\n${scopeText}\n${sha256Hex(canonical)}`;
     const expected = createHmac('sha256', this.signingKey(day, region)).update(toSign).digest('hex');
     if (!sameSignature(parts.signature, expected)) throw signatureMismatch();
     return { accessKeyId, region };
