@@ -478,19 +478,34 @@ describe('files with secrets', () => {
     expect(await mode(file)).toBe(0o600);
   });
 
-  test('skypool sim --env-out writes a 0600 env file with which the CLI reaches the sim', async () => {
-    const cli = join(process.cwd(), 'dist/src/cli/main.js');
-    const envFile = join(dir, 'sim.env');
-    const child = spawn(process.execPath, [cli, 'sim', '--output', 'json', '--env-out', envFile], {
+  const cli = join(process.cwd(), 'dist/src/cli/main.js');
+  /** `skypool sim` in a child process, once it printed its endpoints; stop() interrupts it as Ctrl-C does. */
+  async function simCli(args: string[]) {
+    const child = spawn(process.execPath, [cli, 'sim', '--output', 'json', ...args], {
       env: { ...process.env, SKYPOOL_STATE_DIR: join(dir, 'sim-state') },
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const deadline = Date.now() + 30_000;
+    while (!out.trim().endsWith('}') && Date.now() < deadline && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 50));
+    const stop = async () => {
+      child.kill('SIGINT');
+      return exited;
+    };
     try {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const deadline = Date.now() + 30_000;
-      while (!out.trim().endsWith('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const info = JSON.parse(out) as { envFile: string; azure: { caCertFile: string } };
+      return { out, info: JSON.parse(out) as { envFile: string; azure: { caCertFile: string } }, stop };
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+  }
+
+  test('skypool sim --env-out writes a 0600 env file with which the CLI reaches the sim', async () => {
+    const envFile = join(dir, 'sim.env');
+    const { out, info, stop } = await simCli(['--env-out', envFile]);
+    try {
       expect(info.envFile).toBe(envFile);
       expect(await mode(envFile)).toBe(0o600);
       const env = parseEnvFile(await readFile(envFile, 'utf8'));
@@ -523,8 +538,32 @@ describe('files with secrets', () => {
       expect(refused.status).not.toBe(0);
       expect(`${refused.stdout}${refused.stderr}`).toMatch(/SignatureDoesNotMatch|signature/i);
     } finally {
-      child.kill('SIGINT');
-      expect(await exited).toBe(0);
+      expect(await stop()).toBe(0);
+    }
+  });
+
+  test('skypool sim --credentials-from accepts the credentials of an earlier env file again', async () => {
+    const first = join(dir, 'first.env');
+    const second = join(dir, 'second.env');
+    const a = await simCli(['--env-out', first]);
+    expect(await a.stop()).toBe(0);
+    const b = await simCli(['--env-out', second, '--credentials-from', first]);
+    try {
+      const [was, is] = await Promise.all([first, second].map(async (f) => parseEnvFile(await readFile(f, 'utf8'))));
+      for (const key of [
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+        'CLOUDSDK_AUTH_ACCESS_TOKEN',
+        'AZURE_ACCESS_TOKEN',
+        'SKYPOOL_SIM_ADMIN_TOKEN',
+      ])
+        expect([key, is![key]]).toEqual([key, was![key]]);
+      const inventory = await fetch(`${is!.SKYPOOL_SIM_URL}/_sim/inventory`, {
+        headers: { authorization: `Bearer ${was!.SKYPOOL_SIM_ADMIN_TOKEN}` },
+      });
+      expect(inventory.status).toBe(200);
+    } finally {
+      expect(await b.stop()).toBe(0);
     }
   });
 });
