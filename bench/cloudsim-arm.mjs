@@ -6,7 +6,6 @@ import { Agent, request } from 'node:https';
 import { forkSimChild, serveSimInChild, timedLoops, verdict, writeResult } from './lib.mjs';
 
 const SUB = '0b0b0b0b-1111-4222-8333-444444444444';
-const TOKEN = 'bench-token-0123456789';
 const VMS = Number(process.env.BENCH_VMS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 8);
@@ -16,6 +15,7 @@ if (process.argv[2] === 'server') {
 } else {
   const { child, next, ready } = await forkSimChild(import.meta.url);
   const { url, ca, heapAfterStart } = ready;
+  const TOKEN = ready.credentials.azure.accessToken;
   const agent = new Agent({ keepAlive: true, maxSockets: 64, ca });
 
   const call = (method, path, body) =>

@@ -1,23 +1,22 @@
 // cloudsim EC2: 10,000 virtual VMs created through the API (RunInstances, 1,000 per call), then requests/s of
 // DescribeInstances pages (MaxResults 50, tag filter, NextToken paging) for a fixed duration, and heap bytes per
-// VM. The simulator runs in a child process (one core); this process is the client (raw http keep-alive with a
-// SigV4-shaped header; the official SDK for a single-client figure).
+// VM. The simulator runs in a child process (one core); this process is the client (raw http keep-alive, each
+// request SigV4-signed with the sim's key; the official SDK for a single-client figure).
 // Run after `npx tsc`: node --expose-gc bench/cloudsim-ec2.mjs   (BENCH_VMS, BENCH_SECONDS, BENCH_PAGE, BENCH_IN_FLIGHT)
 import { Agent, request } from 'node:http';
-import { forkSimChild, serveSimInChild, timedLoops, verdict, writeResult } from './lib.mjs';
+import { forkSimChild, serveSimInChild, signEc2Post, timedLoops, verdict, writeResult } from './lib.mjs';
 
 const VMS = Number(process.env.BENCH_VMS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PAGE = Number(process.env.BENCH_PAGE ?? 50);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 8);
 const REGION = 'us-east-1';
-const AUTH = `AWS4-HMAC-SHA256 Credential=AKIDBENCH/20261126/${REGION}/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=00`;
 
 if (process.argv[2] === 'server') {
   await serveSimInChild('aws');
 } else {
   const { child, next, ready } = await forkSimChild(import.meta.url);
-  const { port, heapAfterStart } = ready;
+  const { port, heapAfterStart, credentials } = ready;
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
   const call = (params) =>
@@ -30,7 +29,7 @@ if (process.argv[2] === 'server') {
           path: '/',
           method: 'POST',
           agent,
-          headers: { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+          headers: signEc2Post(credentials.aws, `127.0.0.1:${port}`, body, REGION),
         },
         (res) => {
           const chunks = [];
@@ -170,7 +169,7 @@ if (process.argv[2] === 'server') {
   const ec2 = new EC2Client({
     region: REGION,
     endpoint: `http://127.0.0.1:${port}`,
-    credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
+    credentials: credentials.aws,
   });
   let sdkPages = 0;
   let NextToken;

@@ -8,7 +8,6 @@ import { forkSimChild, serveSimInChild, timedLoops, verdict, writeResult } from 
 
 const PROJECT = 'bench-project';
 const ZONE = 'us-central1-a';
-const TOKEN = 'bench-token-0123456789';
 const VMS = Number(process.env.BENCH_VMS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PAGE = Number(process.env.BENCH_PAGE ?? 50);
@@ -19,6 +18,7 @@ if (process.argv[2] === 'server') {
 } else {
   const { child, next, ready } = await forkSimChild(import.meta.url);
   const { port, heapAfterStart } = ready;
+  const TOKEN = ready.credentials.gcp.accessToken;
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const base = `/compute/v1/projects/${PROJECT}`;
 

@@ -1,4 +1,5 @@
 // Shared helpers for benchmarks: ratios measured in one run (machines are noisy), JSON under bench/results/.
+import { createHash, createHmac } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +50,13 @@ export async function serveSimInChild(cloud) {
       process.exit(0);
     }
   });
-  process.send({ port: sim.httpPort, url: sim.httpsUrl, ca: sim.caCertPem, heapAfterStart: gcHeap() });
+  process.send({
+    port: sim.httpPort,
+    url: sim.httpsUrl,
+    ca: sim.caCertPem,
+    credentials: sim.credentials,
+    heapAfterStart: gcHeap(),
+  });
 }
 
 /** Parent side: forks `scriptUrl` with the argument `server`; `next()` awaits the child's next message. */
@@ -76,4 +83,35 @@ export async function timedLoops({ child, next, seconds, inFlight, loop }) {
   child.send('cpu');
   const { cpu: after } = await next();
   return { elapsed, serverCpuSeconds: (after.user + after.system - before.user - before.system) / 1e6 };
+}
+
+/**
+ * SigV4 headers for an EC2 form POST to `/` on `host` (host:port), computed as the AWS SDK does, so raw-http
+ * benches pay the sim's real signature check on every request.
+ */
+const signingKeys = new Map();
+
+export function signEc2Post({ accessKeyId, secretAccessKey }, host, body, region = 'us-east-1') {
+  const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+  const day = amzDate.slice(0, 8);
+  const type = 'application/x-www-form-urlencoded; charset=utf-8';
+  const sha = (s) => createHash('sha256').update(s).digest('hex');
+  const hmac = (k, s) => createHmac('sha256', k).update(s).digest();
+  const canonical = `POST\n/\n\ncontent-type:${type}\nhost:${host}\nx-amz-date:${amzDate}\n\ncontent-type;host;x-amz-date\n${sha(body)}`;
+  const scope = `${day}/${region}/ec2/aws4_request`;
+  // The SDK derives the signing key once a day; so does this client, to stay as light as the one it replaced.
+  const keyId = `${secretAccessKey}/${day}/${region}`;
+  let key = signingKeys.get(keyId);
+  if (!key) {
+    key = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, day), region), 'ec2'), 'aws4_request');
+    signingKeys.set(keyId, key);
+  }
+  const signature = createHmac('sha256', key)
+    .update(`AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha(canonical)}`)
+    .digest('hex');
+  return {
+    'content-type': type,
+    'x-amz-date': amzDate,
+    authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=content-type;host;x-amz-date, Signature=${signature}`,
+  };
 }

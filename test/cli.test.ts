@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bridgeName, netnsName } from '../providers/local/index.js';
+import { parseEnvFile } from '../src/cloudsim/env-file.js';
 import { stageCheckoutForOtherUsers } from './support/stage-for-other-users.js';
 
 const cli = join(process.cwd(), 'dist/src/cli/main.js');
@@ -132,17 +133,23 @@ describe('skypool CLI', () => {
   });
 
   it('runs cloudsim until interrupted and prints its endpoints as JSON', async () => {
-    const child = spawn(process.execPath, [cli, 'sim', '--output', 'json', '--ca-out', join(dir, 'ca.pem')], {
-      cwd: dir,
-    });
+    const child = spawn(
+      process.execPath,
+      [cli, 'sim', '--output', 'json', '--env-out', join(dir, 'sim.env'), '--ca-out', join(dir, 'ca.pem')],
+      { cwd: dir },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const deadline = Date.now() + 20_000;
     while (!out.trim().endsWith('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const info = JSON.parse(out) as { aws: { endpoint: string }; admin: string };
+    const info = JSON.parse(out) as { aws: { endpoint: string }; admin: string; envFile: string };
     expect(info.aws.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const health = await fetch(info.admin);
-    expect(health.status).toBe(200);
+    expect(info.envFile).toBe(join(dir, 'sim.env'));
+    expect(out).not.toContain('AWS_SECRET_ACCESS_KEY');
+    const { SKYPOOL_SIM_ADMIN_TOKEN: token } = parseEnvFile(await readFile(info.envFile, 'utf8'));
+    const inventory = await fetch(`${info.admin}inventory`, { headers: { authorization: `Bearer ${token}` } });
+    expect(inventory.status).toBe(200);
+    expect((await fetch(`${info.admin}inventory`)).status).toBe(401);
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     child.kill('SIGINT');
     expect(await exited).toBe(0);

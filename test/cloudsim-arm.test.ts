@@ -5,12 +5,11 @@ import { join } from 'node:path';
 import { ComputeManagementClient, type VirtualMachine } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
+import { signArmToken } from '../src/cloudsim/arm/auth.js';
 import { type CloudSim, type CloudSimOptions, startCloudSim } from '../src/cloudsim/index.js';
 
 /** Conformance of the simulated ARM, driven by the official SDK clients and, for the wire format, raw https. */
 const SUB = '11111111-2222-4333-8444-555555555555';
-const TOKEN = 'sim-token-conformance';
-const credential = { getToken: async () => ({ token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };
 const POLL = { updateIntervalInMs: 10 };
 const VM_API = '2026-03-01';
 const NET_API = '2025-05-01';
@@ -28,6 +27,8 @@ async function start(options: CloudSimOptions = {}): Promise<{ sim: CloudSim; c:
   const sim = await startCloudSim({ bootTimeMs: 60, ...options });
   sims.push(sim);
   const opts = { endpoint: sim.httpsUrl, tlsOptions: { ca: sim.caCertPem } };
+  const token = sim.credentials.azure.accessToken;
+  const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
   return {
     sim,
     c: {
@@ -50,7 +51,7 @@ function raw(
   method: string,
   path: string,
   body?: unknown,
-  headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` },
+  headers: Record<string, string> = { authorization: `Bearer ${sim.credentials.azure.accessToken}` },
 ): Promise<RawResponse> {
   const url = new URL(path, sim.httpsUrl);
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
@@ -228,7 +229,7 @@ afterAll(async () => {
 describe('protocol', () => {
   test('ARM is served over https only', async () => {
     const res = await fetch(`${sim.httpUrl}/subscriptions/${SUB}/resourcegroups?api-version=${RG_API}`, {
-      headers: { authorization: `Bearer ${TOKEN}` },
+      headers: { authorization: `Bearer ${sim.credentials.azure.accessToken}` },
     });
     expect(res.status).toBe(404);
     expect((await raw(sim, 'GET', `/subscriptions/${SUB}/resourcegroups?api-version=${RG_API}`)).status).toBe(200);
@@ -243,11 +244,12 @@ describe('protocol', () => {
       authorization: 'Basic dXNlcjpwYXNz',
     });
     expect(basic.body.error.code).toBe('AuthenticationFailedInvalidHeader');
-    const expiredJwt = ['{"alg":"none"}', `{"oid":"u1","exp":${Math.floor(Date.now() / 1000) - 60}}`, '']
-      .map((p) => Buffer.from(p).toString('base64url'))
-      .join('.');
+    const expiredJwt = signArmToken(sim.credentials.azure.accessToken, {
+      oid: 'u1',
+      exp: Math.floor(Date.now() / 1000) - 60,
+    });
     const expired = await raw(sim, 'GET', `${rgPath('rg-main')}?api-version=${RG_API}`, undefined, {
-      authorization: `Bearer ${expiredJwt}x`,
+      authorization: `Bearer ${expiredJwt}`,
     });
     expect(expired.status).toBe(401);
     expect(expired.body.error.code).toBe('ExpiredAuthenticationToken');
@@ -1142,7 +1144,7 @@ describe('faults', () => {
     const puts = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         raw(slow, 'PUT', vmPath('rg-none', `v${i}`), vmBody('rg-none', 'n'), {
-          authorization: `Bearer principal-${Math.floor(i / 2)}-token`,
+          authorization: `Bearer ${signArmToken(slow.credentials.azure.accessToken, { oid: `principal-${Math.floor(i / 2)}` })}`,
         }),
       ),
     );
@@ -1215,7 +1217,9 @@ describe('state', () => {
   });
 
   test('admin API lists live resources and counts calls', async () => {
-    const inventory = (await (await fetch(`${sim.httpUrl}/_sim/inventory`)).json()) as {
+    const inventory = (await (
+      await fetch(`${sim.httpUrl}/_sim/inventory`, { headers: { authorization: `Bearer ${sim.adminToken}` } })
+    ).json()) as {
       resources: Array<{ cloud: string; type: string; id: string }>;
     };
     const azure = inventory.resources.filter((r) => r.cloud === 'azure');
@@ -1226,7 +1230,9 @@ describe('state', () => {
         'Microsoft.Network/networkSecurityGroups',
       ]),
     );
-    const callsBody = (await (await fetch(`${sim.httpUrl}/_sim/calls`)).json()) as {
+    const callsBody = (await (
+      await fetch(`${sim.httpUrl}/_sim/calls`, { headers: { authorization: `Bearer ${sim.adminToken}` } })
+    ).json()) as {
       calls: Array<{ cloud: string; action: string; count: number }>;
     };
     expect(callsBody.calls.some((c) => c.cloud === 'azure' && c.action === 'ResourceGroups_Get' && c.count >= 1)).toBe(

@@ -42,22 +42,20 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
+import { ec2Post, presignedEc2Url, type SignOptions } from './support/ec2-signing.js';
 
 /**
  * Conformance of the simulated EC2 query API, driven by the official @aws-sdk/client-ec2 (and by raw HTTP for the
  * wire format third-party clients rely on).
  */
 
-const credentials = { accessKeyId: 'AKIDCLOUDSIMEC2', secretAccessKey: 'not-a-secret' };
 const client = (sim: CloudSim, extra: { maxAttempts?: number; region?: string } = {}) =>
   new EC2Client({
     region: extra.region ?? 'us-east-1',
     endpoint: sim.httpUrl,
-    credentials,
+    credentials: sim.credentials.aws,
     maxAttempts: extra.maxAttempts ?? 3,
   });
-const SIGNED =
-  'AWS4-HMAC-SHA256 Credential=AKIDRAW/20261126/us-east-1/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123abcd';
 
 /** The error an SDK call rejects with, for assertions on code and status. */
 async function failure(
@@ -87,12 +85,15 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, deadl
   }
 }
 
-const raw = (sim: CloudSim, body: string, headers: Record<string, string> = { authorization: SIGNED }) =>
-  fetch(`${sim.httpUrl}/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', ...headers },
-    body,
-  });
+/** A form POST signed with the sim's key (SigV4, as the SDK signs), or sent unsigned. */
+const raw = (sim: CloudSim, body: string, sign: SignOptions | 'unsigned' = {}) =>
+  sign === 'unsigned'
+    ? fetch(`${sim.httpUrl}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+        body,
+      })
+    : ec2Post(sim, body, sign);
 
 const calls = (sim: CloudSim, action: string, outcome: string) =>
   sim.meter
@@ -807,9 +808,9 @@ describe('cloudsim EC2', () => {
       expect(xml).toContain(`<requestId>${id}</requestId>`);
       expect(xml).toContain(`<vpcSet><item><vpcId>${vpcId}</vpcId>`);
 
-      const get = await fetch(`${sim.httpUrl}/?Action=DescribeRegions&Version=2016-11-15&RegionName.1=eu-west-1`, {
-        headers: { authorization: SIGNED },
-      });
+      const get = await fetch(
+        await presignedEc2Url(sim, { Action: 'DescribeRegions', Version: '2016-11-15', 'RegionName.1': 'eu-west-1' }),
+      );
       expect(await get.text()).toContain('<regionInfo><item><regionName>eu-west-1</regionName>');
     });
 
@@ -821,17 +822,13 @@ describe('cloudsim EC2', () => {
         );
         return { status: res.status, code: /<Code>([^<]+)<\/Code>/.exec(xml)![1] };
       };
-      expect(await error(await raw(sim, 'Action=DescribeVpcs&Version=2016-11-15', {}))).toEqual({
+      expect(await error(await raw(sim, 'Action=DescribeVpcs&Version=2016-11-15', 'unsigned'))).toEqual({
         status: 401,
         code: 'MissingAuthenticationToken',
       });
-      expect(
-        await error(
-          await raw(sim, 'Action=DescribeVpcs&Version=2016-11-15', {
-            authorization: SIGNED.replace('us-east-1', 'mars-north-1'),
-          }),
-        ),
-      ).toEqual({ status: 401, code: 'AuthFailure' });
+      expect(await error(await raw(sim, 'Action=DescribeVpcs&Version=2016-11-15', { region: 'mars-north-1' }))).toEqual(
+        { status: 401, code: 'AuthFailure' },
+      );
       expect(await error(await raw(sim, 'Action=LaunchRockets&Version=2016-11-15'))).toEqual({
         status: 400,
         code: 'InvalidAction',
@@ -978,13 +975,17 @@ describe('cloudsim EC2', () => {
   });
 
   it('lists what is alive and counts calls on the admin endpoint, and cleans up to nothing', async () => {
-    const inventory = (await (await fetch(`${sim.httpUrl}/_sim/inventory`)).json()) as {
+    const inventory = (await (
+      await fetch(`${sim.httpUrl}/_sim/inventory`, { headers: { authorization: `Bearer ${sim.adminToken}` } })
+    ).json()) as {
       resources: Array<{ cloud: string; type: string; id: string }>;
     };
     const aws = inventory.resources.filter((r) => r.cloud === 'aws');
     expect(aws.filter((r) => r.type === 'vpc').map((r) => r.id)).toEqual([vpcId]);
     expect(aws.filter((r) => r.type === 'launch-template')).toHaveLength(1);
-    const counted = (await (await fetch(`${sim.httpUrl}/_sim/calls`)).json()) as {
+    const counted = (await (
+      await fetch(`${sim.httpUrl}/_sim/calls`, { headers: { authorization: `Bearer ${sim.adminToken}` } })
+    ).json()) as {
       calls: Array<{ cloud: string; action: string; outcome: string; count: number }>;
     };
     expect(counted.calls.some((c) => c.cloud === 'aws' && c.action === 'DescribeInstances' && c.count > 0)).toBe(true);

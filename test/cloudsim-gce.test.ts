@@ -35,7 +35,7 @@ type Op = {
 
 function clientsFor(sim: CloudSim) {
   const authClient = new OAuth2Client();
-  authClient.setCredentials({ access_token: 'sim-token', expiry_date: Date.now() + 3_600_000 });
+  authClient.setCredentials({ access_token: sim.credentials.gcp.accessToken, expiry_date: Date.now() + 3_600_000 });
   const opts = { apiEndpoint: sim.host, port: sim.httpPort, protocol: 'http', authClient, fallback: true };
   return {
     zones: new ZonesClient(opts),
@@ -124,7 +124,7 @@ describe('cloudsim gce', () => {
   beforeAll(async () => {
     sim = await startCloudSim({ bootTimeMs: 60, seed: 7 });
     c = clientsFor(sim);
-    token = 'raw-token';
+    token = sim.credentials.gcp.accessToken;
     const [netOp] = await c.networks.insert({
       project: PROJECT,
       networkResource: { name: 'conf-net', autoCreateSubnetworks: false },
@@ -683,13 +683,17 @@ describe('cloudsim gce', () => {
     expect(typeof opGet.id).toBe('string');
     expect(typeof opGet.targetId).toBe('string');
 
-    const inventory = (await (await fetch(`${sim.httpUrl}/_sim/inventory`)).json()) as {
+    const inventory = (await (
+      await fetch(`${sim.httpUrl}/_sim/inventory`, { headers: { authorization: `Bearer ${sim.adminToken}` } })
+    ).json()) as {
       resources: { cloud: string; type: string; id: string }[];
     };
     expect(inventory.resources.filter((r) => r.cloud === 'gcp' && r.type === 'instance').map((r) => r.id)).toContain(
       `projects/${PROJECT}/zones/${ZONE}/instances/conf-wire`,
     );
-    const calls = (await (await fetch(`${sim.httpUrl}/_sim/calls`)).json()) as {
+    const calls = (await (
+      await fetch(`${sim.httpUrl}/_sim/calls`, { headers: { authorization: `Bearer ${sim.adminToken}` } })
+    ).json()) as {
       calls: { cloud: string; action: string; outcome: string; count: number }[];
     };
     expect(

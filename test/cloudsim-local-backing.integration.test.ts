@@ -130,7 +130,7 @@ suite('cloudsim local backing: one swarm across simulated EC2, Compute Engine an
     const s = sim;
     const size = { cpus: 2, memoryGiB: 4 };
     const credential = {
-      getToken: async () => ({ token: 'sim-token-local-backing', expiresOnTimestamp: Date.now() + 3_600_000 }),
+      getToken: async () => ({ token: s.credentials.azure.accessToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
     };
     cluster = Cluster.fromSpec(
       {
@@ -152,7 +152,7 @@ suite('cloudsim local backing: one swarm across simulated EC2, Compute Engine an
           aws: {
             region: 'us-east-1',
             endpoint: s.httpUrl,
-            credentials: { accessKeyId: 'AKIDSKYPOOLTEST', secretAccessKey: 'not-a-secret' },
+            credentials: s.credentials.aws,
             pollIntervalMs: 50,
             deleteTimeoutMs: 20_000,
           },
@@ -162,7 +162,7 @@ suite('cloudsim local backing: one swarm across simulated EC2, Compute Engine an
             apiEndpoint: s.host,
             port: s.httpPort,
             protocol: 'http',
-            accessToken: 'sim-token',
+            accessToken: s.credentials.gcp.accessToken,
             pollIntervalMs: 50,
             subnetCidr: GCE_SUBNET,
           },

@@ -10,8 +10,6 @@ import { acquireClusterLock, clusterLockPath } from '../src/cluster/lock.js';
 import { SkypoolError } from '../src/errors.js';
 import type { ClusterSpecInput } from '../src/spec/schema.js';
 
-const credentials = { accessKeyId: 'AKIDSKYPOOLTEST', secretAccessKey: 'not-a-secret' };
-
 /** A pid that no longer runs: a child that already exited (and was reaped). */
 const deadPid = (): number => {
   const child = spawnSync(process.execPath, ['-e', '']);
@@ -44,7 +42,9 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
   const open = (spec: ClusterSpecInput): Cluster => {
     const cluster = Cluster.fromSpec(spec, {
       stateDir: join(work, 'state'),
-      providers: { aws: { region: 'us-east-1', endpoint: sim.httpUrl, credentials, pollIntervalMs: 20 } },
+      providers: {
+        aws: { region: 'us-east-1', endpoint: sim.httpUrl, credentials: sim.credentials.aws, pollIntervalMs: 20 },
+      },
       readyTimeoutMs: 2_000,
     });
     clusters.push(cluster);

@@ -7,7 +7,6 @@ import type { LaunchRequest, NetworkRef } from '../src/providers/types.js';
 import type { NodePoolSpec } from '../src/spec/schema.js';
 import { describeProviderConformance } from './support/provider-conformance.js';
 
-const credentials = { accessKeyId: 'AKIDSKYPOOLTEST', secretAccessKey: 'not-a-secret' };
 const pool = (extra: Partial<NodePoolSpec> = {}): NodePoolSpec => ({
   name: 'w',
   provider: 'aws',
@@ -19,7 +18,7 @@ const pool = (extra: Partial<NodePoolSpec> = {}): NodePoolSpec => ({
 const settingsFor = (sim: CloudSim, extra: Partial<AwsProviderSettings> = {}): AwsProviderSettings => ({
   region: 'us-east-1',
   endpoint: sim.httpUrl,
-  credentials,
+  credentials: sim.credentials.aws,
   pollIntervalMs: 20,
   deleteTimeoutMs: 10_000,
   ...extra,
@@ -75,7 +74,7 @@ describe('aws provider on cloudsim', () => {
     // Ten times the default buckets: each test builds a whole network (about 15 mutating calls).
     sim = await startCloudSim({ bootTimeMs: 50, rateLimits: { aws: { scale: 10 } } });
     provider = createProvider(settingsFor(sim));
-    sdk = new EC2Client({ region: 'us-east-1', endpoint: sim.httpUrl, credentials });
+    sdk = new EC2Client({ region: 'us-east-1', endpoint: sim.httpUrl, credentials: sim.credentials.aws });
   });
 
   afterAll(async () => {
@@ -315,8 +314,13 @@ describe('aws provider on cloudsim', () => {
     const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION };
     delete process.env.AWS_REGION;
     delete process.env.AWS_DEFAULT_REGION;
-    const noRegion = createProvider({ endpoint: sim.httpUrl, credentials });
-    const closed = createProvider({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', credentials, maxAttempts: 1 });
+    const noRegion = createProvider({ endpoint: sim.httpUrl, credentials: sim.credentials.aws });
+    const closed = createProvider({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:9',
+      credentials: sim.credentials.aws,
+      maxAttempts: 1,
+    });
     try {
       await expect(noRegion.checkPrerequisites()).rejects.toBeInstanceOf(PrerequisiteError);
       await expect(noRegion.checkPrerequisites()).rejects.toThrow(/AWS_REGION/);

@@ -7,7 +7,7 @@ import type { NodePoolSpec } from '../src/spec/schema.js';
 const SUB = '3f2c1a9e-7b4d-4e21-9c55-0a1b2c3d4e5f';
 const CLUSTER = 'azt';
 const credential = {
-  getToken: async () => ({ token: 'sim-token-provider-test', expiresOnTimestamp: Date.now() + 3_600_000 }),
+  getToken: async () => ({ token: sim.credentials.azure.accessToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
 };
 
 let sim: CloudSim;
@@ -194,7 +194,12 @@ test('quota exceeded → QuotaError', async () => {
 
 test('throttling that outlasts the SDK retries → ThrottledError', async () => {
   // Writes: a bucket of 10 refilling 0.5/s, so the SDK's three Retry-After waits cannot drain a burst of 24 PUTs.
-  const slow = await startCloudSim({ bootTimeMs: 20, rateLimits: { azure: { scale: 0.05 } } });
+  // Same credentials as the main sim, so the module's credential serves both.
+  const slow = await startCloudSim({
+    bootTimeMs: 20,
+    rateLimits: { azure: { scale: 0.05 } },
+    credentials: sim.credentials,
+  });
   const p = createProvider({
     subscriptionId: SUB,
     region: 'eastus',

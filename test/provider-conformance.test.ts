@@ -25,7 +25,7 @@ describeProviderConformance('gcp on cloudsim', async () => {
       apiEndpoint: sim.host,
       port: sim.httpPort,
       protocol: 'http',
-      accessToken: 'sim-token',
+      accessToken: sim.credentials.gcp.accessToken,
       pollIntervalMs: 20,
     }),
     pool: { name: 'w', provider: 'gcp', count: 2, role: 'worker', instanceType: 'e2-small' },
@@ -37,7 +37,7 @@ describeProviderConformance('gcp on cloudsim', async () => {
 describeProviderConformance('azure on cloudsim', async () => {
   const sim = await startCloudSim({ bootTimeMs: 50 });
   const credential = {
-    getToken: async () => ({ token: 'sim-token-conformance', expiresOnTimestamp: Date.now() + 3_600_000 }),
+    getToken: async () => ({ token: sim.credentials.azure.accessToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
   };
   return {
     provider: createAzure({

@@ -36,7 +36,7 @@ describe('gcp provider on cloudsim', () => {
     apiEndpoint: sim.host,
     port: sim.httpPort,
     protocol: 'http',
-    accessToken: 'sim-token',
+    accessToken: sim.credentials.gcp.accessToken,
     pollIntervalMs: 20,
   });
   const gcpInstances = () => sim.inventory().filter((r) => r.cloud === 'gcp' && r.type === 'instance');
@@ -90,12 +90,15 @@ describe('gcp provider on cloudsim', () => {
       expect(error).toBeInstanceOf(PrerequisiteError);
       expect((error as Error).message).toMatch(/GOOGLE_APPLICATION_CREDENTIALS/);
       // The gcloud / Terraform environment variables alone point the provider at the simulator.
-      process.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE = `${sim.httpUrl}/compute/v1/`;
-      process.env.CLOUDSDK_AUTH_ACCESS_TOKEN = 'env-token';
+      process.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE = sim.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE;
+      process.env.CLOUDSDK_AUTH_ACCESS_TOKEN = sim.env.CLOUDSDK_AUTH_ACCESS_TOKEN;
       const fromEnv = createProvider({ project: PROJECT, region: 'us-central1' });
       made.push(fromEnv);
       await expect(fromEnv.checkPrerequisites()).resolves.toBeUndefined();
       await expect(fromEnv.listInstances('nobody')).resolves.toEqual([]);
+      const wrongToken = createProvider({ ...settings(), accessToken: 'ya29.not-this-sims-token' });
+      made.push(wrongToken);
+      await expect(wrongToken.checkPrerequisites()).rejects.toThrow(/refused the credentials .*401/);
       const badRegion = createProvider({ ...settings(), region: 'mars-north1' });
       made.push(badRegion);
       await expect(badRegion.checkPrerequisites()).rejects.toThrow(PrerequisiteError);
@@ -236,7 +239,7 @@ describe('gcp provider on cloudsim', () => {
   });
 
   it('two concurrent ensureNetwork calls converge on one network (the second waits while the network is not ready)', async () => {
-    const slow = await startCloudSim({ bootTimeMs: 400 });
+    const slow = await startCloudSim({ bootTimeMs: 400, credentials: sim.credentials });
     const a = createProvider({ ...settings(), port: slow.httpPort });
     const b = createProvider({ ...settings(), port: slow.httpPort });
     try {
@@ -253,7 +256,11 @@ describe('gcp provider on cloudsim', () => {
   });
 
   it('reports throttling after the client gives up as ThrottledError', async () => {
-    const tight = await startCloudSim({ bootTimeMs: 50, rateLimits: { gcp: { scale: 0.002 } } });
+    const tight = await startCloudSim({
+      bootTimeMs: 50,
+      rateLimits: { gcp: { scale: 0.002 } },
+      credentials: sim.credentials,
+    });
     const p = createProvider({ ...settings(), port: tight.httpPort });
     try {
       const results = await Promise.allSettled(Array.from({ length: 6 }, () => p.listInstances(CLUSTER)));
@@ -262,7 +269,9 @@ describe('gcp provider on cloudsim', () => {
         .map((r) => r.reason as unknown);
       expect(reasons.length).toBeGreaterThan(0);
       expect(reasons.every((r) => r instanceof ThrottledError)).toBe(true);
-      expect(JSON.stringify(reasons.map((r) => (r as SkypoolError).toJSON()))).not.toContain('sim-token');
+      expect(JSON.stringify(reasons.map((r) => (r as SkypoolError).toJSON()))).not.toContain(
+        sim.credentials.gcp.accessToken,
+      );
     } finally {
       await p.close();
       await tight.stop();

@@ -36,7 +36,7 @@ describe('ProvisioningQueue on cloudsim (aws)', () => {
     provider = createProvider({
       region: 'us-east-1',
       endpoint: sim.httpUrl,
-      credentials: { accessKeyId: 'AKIDQUEUE', secretAccessKey: 'x' },
+      credentials: sim.credentials.aws,
       pollIntervalMs: 20,
       deleteTimeoutMs: 10_000,
       maxAttempts: 1,
@@ -78,7 +78,7 @@ describe('ProvisioningQueue on cloudsim (aws)', () => {
     const throttled = createProvider({
       region: 'us-east-1',
       endpoint: tight.httpUrl,
-      credentials: { accessKeyId: 'AKIDTHROTTLE', secretAccessKey: 'x' },
+      credentials: tight.credentials.aws,
       pollIntervalMs: 20,
       deleteTimeoutMs: 10_000,
       maxAttempts: 1,

@@ -1,5 +1,7 @@
 import { once } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defaultStateDir } from '../bootstrap/cluster-pki.js';
 import { Cluster, type ClusterOptions } from '../cluster/index.js';
 import { specJsonSchema } from '../spec/json-schema.js';
 import { UsageError } from './errors.js';
@@ -159,6 +161,10 @@ export interface SimArgs {
   readonly bootMs: number;
   readonly stateFile?: string;
   readonly caOut?: string;
+  /** Where the env file goes (default `<state dir>/sim.env`). */
+  readonly envOut?: string;
+  /** An env file of an earlier run whose credentials this run accepts again. */
+  readonly credentialsFrom?: string;
   readonly backing?: 'virtual' | 'local';
   readonly network?: 'flat' | 'realistic';
 }
@@ -167,7 +173,10 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
   if (args.network === 'realistic' && args.backing !== 'local')
     throw new UsageError('--network realistic wires real namespace VMs: add --backing local (as root)');
   const { startCloudSim } = await import('../cloudsim/index.js');
+  const { readSimCredentials, writeSimEnvFile } = await import('../cloudsim/env-file.js');
+  const given = args.credentialsFrom ? await readSimCredentials(args.credentialsFrom) : {};
   const server = await startCloudSim({
+    ...given,
     httpPort: args.httpPort,
     httpsPort: args.httpsPort,
     seed: args.seed,
@@ -178,12 +187,22 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
     // This command stops the sim on Ctrl-C itself, which also removes the local backing's VMs.
     cleanupOnSignals: false,
   });
-  if (args.caOut) await writeFile(args.caOut, server.caCertPem);
+  let files: { envFile: string; caFile: string };
+  try {
+    const envOut = args.envOut ?? join(defaultStateDir(), 'sim.env');
+    if (!args.envOut) await mkdir(defaultStateDir(), { recursive: true, mode: 0o700 });
+    files = await writeSimEnvFile(server, envOut, args.caOut);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  // Credentials go to the 0600 env file only, never to the terminal.
   const info = {
     aws: { endpoint: server.httpUrl },
     gcp: { apiEndpoint: server.host, port: server.httpPort, protocol: 'http' },
-    azure: { endpoint: server.httpsUrl, caCertFile: args.caOut ?? null },
-    admin: `${server.httpUrl}/_sim/inventory`,
+    azure: { endpoint: server.httpsUrl, caCertFile: files.caFile },
+    admin: `${server.httpUrl}/_sim/`,
+    envFile: files.envFile,
     seed: args.seed,
     backing: server.settings.backing,
     network: server.settings.network ?? 'flat',
@@ -193,8 +212,9 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
       `cloudsim listening (seed ${args.seed}, ${server.settings.backing} VMs${server.settings.network === 'realistic' ? ', realistic network' : ''}); Ctrl-C to stop`,
       `  EC2:            ${server.httpUrl}   (AWS_ENDPOINT_URL_EC2)`,
       `  Compute Engine: apiEndpoint ${server.host}, port ${server.httpPort}, protocol http`,
-      `  ARM:            ${server.httpsUrl}  (trust the CA${args.caOut ? ` in ${args.caOut}` : ': pass --ca-out'} via NODE_EXTRA_CA_CERTS)`,
-      `  admin:          ${server.httpUrl}/_sim/inventory, /_sim/calls, /_sim/faults`,
+      `  ARM:            ${server.httpsUrl}  (CA in ${files.caFile})`,
+      `  admin:          ${server.httpUrl}/_sim/inventory, /_sim/calls, /_sim/faults (Bearer $SKYPOOL_SIM_ADMIN_TOKEN)`,
+      `  credentials:    . ${files.envFile}   (endpoints, keys and tokens of this run; NODE_EXTRA_CA_CERTS)`,
     ].join('\n'),
   );
   await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);

@@ -99,8 +99,13 @@ export function buildProgram(): Command {
     .option('--https-port <port>', 'port for ARM (https)', integer('--https-port', 0), 0)
     .option('--seed <n>', 'seed of the fault-injection random source', integer('--seed', 0), 1)
     .option('--boot-ms <ms>', 'time a VM stays pending', integer('--boot-ms', 0), 2000)
-    .option('--state-file <path>', 'load and persist the simulated clouds here')
-    .option('--ca-out <path>', 'write the https CA certificate here (for NODE_EXTRA_CA_CERTS)')
+    .option('--state-file <path>', 'load and persist the simulated clouds here (mode 0600: it holds user-data)')
+    .option(
+      '--env-out <path>',
+      'write endpoints and credentials as `export K=V` lines here, mode 0600 (default <state dir>/sim.env)',
+    )
+    .option('--ca-out <path>', 'write the https CA certificate here (default <env-out>.ca.pem; NODE_EXTRA_CA_CERTS)')
+    .option('--credentials-from <path>', 'accept the credentials of this env file (an earlier --env-out) again')
     .addOption(
       new Option('--backing <kind>', 'virtual: state only; local: each VM runs its user-data in a namespace VM (root)')
         .choices(['virtual', 'local'])
@@ -123,6 +128,8 @@ export function buildProgram(): Command {
           bootMs: number;
           stateFile?: string;
           caOut?: string;
+          envOut?: string;
+          credentialsFrom?: string;
           backing: 'virtual' | 'local';
           network: 'flat' | 'realistic';
         },

@@ -1,10 +1,20 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createCertificateAuthority, issueCertificate } from '../bootstrap/pki.js';
+import { writePrivateFile } from '../util/private-file.js';
 import { createArmService } from './arm/service.js';
 import { applyConnectionFault, takeConnectionFault } from './core/connection-faults.js';
+import {
+  bearerToken,
+  generateCredentials,
+  hostNames,
+  type SimAuth,
+  type SimCredentials,
+  sameSecret,
+} from './core/credentials.js';
 import { SeededRandom } from './core/random.js';
 import { BucketSet } from './core/token-bucket.js';
 import {
@@ -48,8 +58,15 @@ export interface CloudSimOptions {
    * false when you call stop() on those signals yourself.
    */
   readonly cleanupOnSignals?: boolean;
-  /** When set, state is loaded from this file at start (if present) and written back on stop() and persist(). */
+  /**
+   * When set, state is loaded from this file at start (if present) and written back on stop() and persist(). It
+   * holds user-data, so it is written readable by its owner only (0600).
+   */
   readonly stateFile?: string;
+  /** Credentials the sim accepts; each cloud left out gets fresh random ones (see `CloudSim.credentials`). */
+  readonly credentials?: Partial<SimCredentials>;
+  /** Bearer token of the admin API under `/_sim/`; default random. */
+  readonly adminToken?: string;
 }
 
 export interface CloudSim {
@@ -62,6 +79,16 @@ export interface CloudSim {
   readonly httpsPort: number;
   /** PEM of the CA that signed the https certificate. Public; safe to write anywhere. */
   readonly caCertPem: string;
+  /** The only credentials this run accepts: EC2 access key, Compute Engine and ARM bearer tokens. */
+  readonly credentials: SimCredentials;
+  /**
+   * Environment variables with which the skypool CLI, the official SDKs, awscli and gcloud-style tools reach this
+   * sim: endpoints and credentials of all three clouds (NODE_EXTRA_CA_CERTS is the caller's to add, for a CA file
+   * it wrote), plus `SKYPOOL_SIM_URL` / `SKYPOOL_SIM_ADMIN_TOKEN` for the admin API.
+   */
+  readonly env: Readonly<Record<string, string>>;
+  /** `Authorization: Bearer <adminToken>` opens the admin API under `/_sim/`. */
+  readonly adminToken: string;
   readonly settings: SimSettings;
   readonly meter: Meter;
   inventory(): InventoryItem[];
@@ -108,6 +135,30 @@ function keepIdleConnectionsLikeCloudFrontEnds(server: Server): void {
   server.headersTimeout = IDLE_KEEP_ALIVE_MS + 1_000;
 }
 
+/** A host as it goes into a URL (IPv6 literals in brackets). */
+const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
+/** The default region the AWS variables name; every simulated region is served on the same endpoint. */
+const AWS_DEFAULT_REGION = 'us-east-1';
+
+function simEnvironment(httpUrl: string, httpsUrl: string, auth: SimAuth): Record<string, string> {
+  const { aws, gcp, azure } = auth.credentials;
+  return {
+    AWS_ENDPOINT_URL_EC2: httpUrl,
+    AWS_ACCESS_KEY_ID: aws.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
+    AWS_REGION: AWS_DEFAULT_REGION,
+    AWS_DEFAULT_REGION,
+    // gcloud's own override and token variables; the gcp provider reads both (providers/gcp/settings.ts).
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${httpUrl}/compute/v1/`,
+    CLOUDSDK_AUTH_ACCESS_TOKEN: gcp.accessToken,
+    SKYPOOL_AZURE_ENDPOINT: httpsUrl,
+    AZURE_ACCESS_TOKEN: azure.accessToken,
+    SKYPOOL_SIM_URL: httpUrl,
+    SKYPOOL_SIM_ADMIN_TOKEN: auth.adminToken,
+  };
+}
+
 /** Starts the simulated clouds on loopback. */
 export async function startCloudSim(options: CloudSimOptions = {}): Promise<CloudSim> {
   const host = options.host ?? '127.0.0.1';
@@ -129,6 +180,14 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
       : undefined;
   const random = new SeededRandom(settings.seed);
   const meter = new Meter();
+  const ownHosts: string[] = [];
+  const hostSet = new Set<string>();
+  const auth: SimAuth = {
+    credentials: generateCredentials(options.credentials),
+    adminToken: options.adminToken ?? randomBytes(24).toString('base64url'),
+    ownHosts,
+    isOwnHost: (name) => name !== undefined && hostSet.has(name.toLowerCase()),
+  };
   const context: SimContext = {
     settings,
     random,
@@ -136,6 +195,7 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     meter,
     now: () => performance.now(),
     backing: options.vmBacking ?? ownBacking,
+    auth,
     takeFault(m) {
       const rule = settings.faults.find((r) => matches(r, m));
       if (!rule) return undefined;
@@ -158,12 +218,22 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
   const persist = async () => {
     if (!options.stateFile) return;
     const state = Object.fromEntries(services.map((s) => [s.cloud, s.snapshot()]));
-    await writeFile(options.stateFile, JSON.stringify(state));
+    await writePrivateFile(options.stateFile, JSON.stringify(state));
   };
   const inventory = () => services.flatMap((s) => s.inventory());
 
   const admin = async (request: SimRequest): Promise<SimResponse> => {
     const path = request.url.pathname;
+    if (!auth.isOwnHost(request.headers.host))
+      return json(421, { error: `Host '${request.headers.host ?? ''}' is not this sim; use ${ownHosts.join(' or ')}` });
+    if (path === '/_sim/health') return json(200, { ok: true });
+    // The admin API adds faults and lists user-data: only the holder of the admin token may use it.
+    const token = bearerToken(request.headers.authorization);
+    if (token === undefined || !sameSecret(token, auth.adminToken))
+      return {
+        ...json(401, { error: 'the admin API needs Authorization: Bearer <adminToken> (CloudSim.adminToken)' }),
+        headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="cloudsim"' },
+      };
     if (path === '/_sim/inventory' && request.method === 'GET') return json(200, { resources: inventory() });
     if (path === '/_sim/calls' && request.method === 'GET') return json(200, { calls: meter.snapshot() });
     if (path === '/_sim/calls' && request.method === 'DELETE') {
@@ -179,7 +249,6 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
       settings.faults.length = 0;
       return json(200, {});
     }
-    if (path === '/_sim/health') return json(200, { ok: true });
     return json(404, { error: `no admin route ${request.method} ${path}` });
   };
 
@@ -242,6 +311,10 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     await ownBacking?.close();
     throw error;
   }
+  for (const name of [...hostNames(host, httpPort, 'http'), ...hostNames(host, httpsPort, 'https')]) {
+    ownHosts.push(name);
+    hostSet.add(name.toLowerCase());
+  }
   // Keep-alive sockets of SDK clients would otherwise hold close() open.
   const closeServer = (server: Server) =>
     new Promise<void>((resolve) => {
@@ -249,13 +322,18 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
       server.closeAllConnections();
     });
 
+  const httpUrl = `http://${urlHost(host)}:${httpPort}`;
+  const httpsUrl = `https://${urlHost(host)}:${httpsPort}`;
   return {
-    httpUrl: `http://${host}:${httpPort}`,
-    httpsUrl: `https://${host}:${httpsPort}`,
+    httpUrl,
+    httpsUrl,
     host,
     httpPort,
     httpsPort,
     caCertPem: ca.certPem,
+    credentials: auth.credentials,
+    env: simEnvironment(httpUrl, httpsUrl, auth),
+    adminToken: auth.adminToken,
     settings,
     meter,
     inventory,

@@ -336,7 +336,7 @@ export function createArmService(context: SimContext): CloudService {
     let action = `${request.method} (unrouted)`;
     try {
       const route = parseRoute(request.url.pathname);
-      const principal = principalOf(request.headers);
+      const principal = principalOf(request.headers, context.auth);
       if (!wellEncoded(request.url.pathname))
         throw badRequest(
           'InvalidRequestUri',

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { SimAuth } from './credentials.js';
 import type { SeededRandom } from './random.js';
 import type { BucketSet } from './token-bucket.js';
 
@@ -181,6 +182,8 @@ export interface SimContext {
     request?: string;
   }): FaultRule | undefined;
   readonly backing?: VmBacking;
+  /** Credentials and own host names every service checks before anything else. */
+  readonly auth: SimAuth;
 }
 
 /** One simulated cloud API. The server offers each request to every service; the first that claims it answers. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CloudService, SimContext, SimRequest, SimResponse } from '../core/types.js';
 import type { ActionContext, ActionHandler } from './action.js';
 import * as addresses from './addresses.js';
-import { authenticate } from './auth.js';
+import { Ec2Authenticator } from './auth.js';
 import * as catalog from './catalog-actions.js';
 import { Ec2Error } from './errors.js';
 import { createFleet, deleteFleets, describeFleets } from './fleet.js';
@@ -87,6 +87,7 @@ function isFormPost(request: SimRequest): boolean {
 export function createEc2Service(context: SimContext, options: Ec2ServiceOptions = {}): CloudService {
   const store = new Ec2Store(context, { terminatedRetentionMs: options.terminatedRetentionMs ?? 3_600_000 });
   const limiter = new Ec2RateLimiter(context);
+  const authenticator = new Ec2Authenticator(context.auth);
 
   const reply = (status: number, body: string | Buffer, requestId: string): SimResponse => ({
     status,
@@ -106,12 +107,11 @@ export function createEc2Service(context: SimContext, options: Ec2ServiceOptions
 
     async handle(request) {
       const requestId = randomUUID();
-      const params = QueryParams.parse(
-        request.method === 'GET' ? request.url.search.slice(1) : request.body.toString('utf8'),
-      );
+      const form = request.method === 'GET' ? undefined : request.body.toString('utf8');
+      const params = QueryParams.parse(form ?? request.url.search.slice(1));
       const action = params.str('Action') ?? '';
       try {
-        const caller = authenticate(request);
+        const caller = authenticator.authenticate(request, form);
         if (!action) throw new Ec2Error('MissingAction', 'The request is missing an action or a required parameter.');
         const version = params.str('Version');
         if (!version) throw new Ec2Error('MissingParameter', 'The request must contain the parameter Version');

@@ -28,6 +28,8 @@ export class GceError extends Error {
       locationType?: string;
       metadata?: Record<string, string>;
       infoReason?: string;
+      /** `errors[].message` when it differs from the top-level message (as for 401s). */
+      itemMessage?: string;
     } = {},
   ) {
     super(message);
@@ -37,7 +39,7 @@ export class GceError extends Error {
     const item: Record<string, string> = {
       domain: this.extra.domain ?? 'global',
       reason: this.reason,
-      message: this.message,
+      message: this.extra.itemMessage ?? this.message,
     };
     if (this.extra.location) item.location = this.extra.location;
     if (this.extra.locationType) item.locationType = this.extra.locationType;

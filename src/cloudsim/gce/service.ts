@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { bearerToken, type SimAuth, sameSecret } from '../core/credentials.js';
 import type { CloudService, InventoryItem, SimContext, SimRequest, SimResponse } from '../core/types.js';
 import * as catalog from './catalog-api.js';
 import { errorResponse, GceError, invalidField } from './errors.js';
@@ -352,22 +353,43 @@ function parseBody(body: Buffer): unknown {
   }
 }
 
-function authorize(request: SimRequest): void {
+const SEE = 'See https://developers.google.com/identity/sign-in/web/devconsole-project.';
+
+/** The Google front end's checks: a Host it serves, then the OAuth 2 access token of this sim run. */
+function authorize(request: SimRequest, auth: SimAuth): void {
+  if (!auth.isOwnHost(request.headers.host))
+    throw new GceError(
+      400,
+      'badRequest',
+      `Invalid Host header '${request.headers.host ?? ''}': this endpoint is ${auth.ownHosts.join(' or ')}.`,
+    );
   const header = request.headers.authorization;
   if (!header) {
     throw new GceError(
       401,
       'required',
-      'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
-      { location: 'Authorization', locationType: 'header', infoReason: 'CREDENTIALS_MISSING' },
+      `Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. ${SEE}`,
+      {
+        location: 'Authorization',
+        locationType: 'header',
+        infoReason: 'CREDENTIALS_MISSING',
+        itemMessage: 'Login Required.',
+      },
     );
   }
-  if (!/^Bearer\s+\S+/i.test(header)) {
-    throw new GceError(401, 'authError', 'Invalid Credentials', {
-      location: 'Authorization',
-      locationType: 'header',
-      infoReason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED',
-    });
+  const token = bearerToken(header);
+  if (token === undefined || !sameSecret(token, auth.credentials.gcp.accessToken)) {
+    throw new GceError(
+      401,
+      'authError',
+      `Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. ${SEE}`,
+      {
+        location: 'Authorization',
+        locationType: 'header',
+        infoReason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED',
+        itemMessage: 'Invalid Credentials',
+      },
+    );
   }
 }
 
@@ -381,7 +403,7 @@ export function createGceService(context: SimContext, options: GceServiceOptions
   async function handle(request: SimRequest): Promise<SimResponse> {
     let action = 'unknown';
     try {
-      authorize(request);
+      authorize(request, context.auth);
       let segments: string[];
       try {
         segments = request.url.pathname.slice(PREFIX.length).split('/').map(decodeURIComponent);
