@@ -17,6 +17,7 @@ export type {
 } from './cluster/index.js';
 export { Cluster } from './cluster/index.js';
 export * from './errors.js';
+export { LOG_REDACT_PATHS, redactingLogger } from './log.js';
 export type { Plan, PlannedCreate, PlannedDelete } from './plan.js';
 export { computePlan } from './plan.js';
 export { loadProvider } from './providers/registry.js';

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { defaultStateDir, removeClusterState } from '../bootstrap/cluster-pki.js';
 import type { WorkloadSpec, WorkloadStatus } from '../engines/types.js';
 import { EngineError, SpecError } from '../errors.js';
+import { redactingLogger } from '../log.js';
 import { computePlan, type Plan } from '../plan.js';
 import { loadSpec, parseSpec } from '../spec/load.js';
 import type { ClusterSpec, ClusterSpecInput, ProviderName } from '../spec/schema.js';
@@ -45,7 +46,7 @@ export class Cluster {
   private readonly ctx: ClusterContext;
 
   private constructor(spec: ClusterSpec, options: ClusterOptions = {}) {
-    const logger = options.logger ?? SILENT_LOGGER;
+    const logger = options.logger ? redactingLogger(options.logger) : SILENT_LOGGER;
     this.ctx = new ClusterContext(spec, { ...options, stateDir: options.stateDir ?? defaultStateDir() }, logger);
   }
 
