@@ -104,6 +104,30 @@ describe('gcp provider on cloudsim', () => {
     }
   });
 
+  it('refuses plain http to a host that is not loopback, naming the setting and the fix, before any call', async () => {
+    const before = sim.meter.snapshot().filter((m) => m.cloud === 'gcp').length;
+    for (const apiEndpoint of ['compute.example.com', '192.0.2.10', '10.0.0.1']) {
+      const remote = createProvider({ ...settings(), apiEndpoint });
+      made.push(remote);
+      const error = await remote.checkPrerequisites().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PrerequisiteError);
+      expect((error as SkypoolError).message).toMatch(/protocol is 'http'.*not a loopback host.*Use protocol 'https'/);
+      await expect(remote.listInstances(CLUSTER)).rejects.toThrow(PrerequisiteError);
+    }
+    const saved = { ...process.env };
+    try {
+      process.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE = 'http://203.0.113.7:8080/compute/v1/';
+      const fromEnv = createProvider({ project: PROJECT, region: 'us-central1', accessToken: 'x' });
+      made.push(fromEnv);
+      await expect(fromEnv.checkPrerequisites()).rejects.toThrow(/CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE/);
+    } finally {
+      process.env = saved;
+    }
+    expect(sim.meter.snapshot().filter((m) => m.cloud === 'gcp').length).toBe(before);
+    // Loopback over http stays allowed: the suite's own provider talks to cloudsim on 127.0.0.1.
+    await expect(provider.checkPrerequisites()).resolves.toBeUndefined();
+  });
+
   it('ensureNetwork creates network, subnetwork and two firewall rules once, then finds them by name', async () => {
     sim.meter.reset();
     network = await provider.ensureNetwork(CLUSTER);

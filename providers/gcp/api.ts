@@ -1,4 +1,5 @@
 import { PrerequisiteError } from '../../src/errors.js';
+import { isLoopbackHost } from '../../src/util/net.js';
 import { ComputeClients } from './clients.js';
 import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
 import { type Operation, operationOf, waitForOperation } from './operations.js';
@@ -31,6 +32,7 @@ export class GceApi {
   }
 
   get clients(): ComputeClients {
+    if (!this.clientsValue) refuseClearTextToRemote(this.settings);
     this.clientsValue ??= new ComputeClients(this.settings);
     return this.clientsValue;
   }
@@ -92,4 +94,20 @@ export class GceApi {
     await this.clientsValue?.close();
     this.clientsValue = undefined;
   }
+}
+
+/**
+ * Every Compute Engine call carries the bearer token, so plain http is for a simulator on this machine only
+ * (the azure adapter refuses http outright; its SDK does too).
+ */
+function refuseClearTextToRemote(settings: GcpProviderSettings): void {
+  if (settings.protocol !== 'http') return;
+  const host = settings.apiEndpoint ?? 'compute.googleapis.com';
+  if (isLoopbackHost(host)) return;
+  throw new PrerequisiteError(
+    `gcp provider setting protocol is 'http' for apiEndpoint ${host}, which is not a loopback host: the access ` +
+      "token would travel in clear. Use protocol 'https' (or an https:// CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE); " +
+      'plain http is allowed only to 127.0.0.0/8, ::1 or localhost (a local cloudsim)',
+    { option: 'protocol', apiEndpoint: host, env: 'CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE' },
+  );
 }
