@@ -40,3 +40,13 @@ export function ipv4InCidr(ip: string, cidr: string): boolean {
   list.addSubnet(range.address, range.prefix, 'ipv4');
   return list.check(ip, 'ipv4');
 }
+
+/** True when every address of `inner` lies inside `outer` (both IPv4 CIDRs). */
+export function ipv4CidrWithin(inner: string, outer: string): boolean {
+  const a = parseIpv4Cidr(inner);
+  const b = parseIpv4Cidr(outer);
+  return !!a && !!b && a.prefix >= b.prefix && ipv4InCidr(a.address, outer);
+}
+
+/** The private IPv4 ranges (RFC 1918): the only ones a cluster's own subnets come from. */
+export const PRIVATE_IPV4_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] as const;
