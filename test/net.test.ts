@@ -1,4 +1,6 @@
+import { PrerequisiteError } from '../src/errors.js';
 import { ipv4InCidr, isLoopbackHost, parseIpv4Cidr } from '../src/util/net.js';
+import { isWholeInternet, operatorAddress } from '../src/util/operator-address.js';
 
 describe('util/net', () => {
   it('knows loopback hosts', () => {
@@ -20,5 +22,46 @@ describe('util/net', () => {
     expect(ipv4InCidr('10.2.2.3', '10.1.0.0/16')).toBe(false);
     expect(ipv4InCidr('../../../etc/x', '10.1.0.0/16')).toBe(false);
     expect(ipv4InCidr('167837955', '10.1.0.0/16')).toBe(false);
+  });
+});
+
+describe('operatorAddress', () => {
+  const never = async (): Promise<string> => {
+    throw new Error('no lookup expected');
+  };
+
+  it('uses explicit sources first, then SKYPOOL_ENGINE_API_CIDR, normalizing bare addresses', async () => {
+    await expect(
+      operatorAddress({ endpoints: [undefined], override: ['203.0.113.7', '198.51.100.0/24'], lookup: never, env: {} }),
+    ).resolves.toEqual(['203.0.113.7/32', '198.51.100.0/24']);
+    await expect(
+      operatorAddress({
+        endpoints: [undefined],
+        lookup: never,
+        env: { SKYPOOL_ENGINE_API_CIDR: '192.0.2.1, 192.0.2.0/28' },
+      }),
+    ).resolves.toEqual(['192.0.2.1/32', '192.0.2.0/28']);
+    await expect(operatorAddress({ endpoints: [], override: ['nope'], lookup: never, env: {} })).rejects.toThrow(
+      /"nope" is not an IPv4 CIDR/,
+    );
+  });
+
+  it('is 127.0.0.1/32 for a cloud on loopback (cloudsim), the looked-up public address otherwise', async () => {
+    for (const endpoints of [['http://127.0.0.1:4566'], ['localhost'], ['https://[::1]:8443']]) {
+      await expect(operatorAddress({ endpoints, lookup: never, env: {} })).resolves.toEqual(['127.0.0.1/32']);
+    }
+    const lookup = async () => '203.0.113.9\n';
+    await expect(operatorAddress({ endpoints: [undefined], lookup, env: {} })).resolves.toEqual(['203.0.113.9/32']);
+    await expect(
+      operatorAddress({ endpoints: ['http://127.0.0.1:1', 'https://management.azure.com'], lookup, env: {} }),
+    ).resolves.toEqual(['203.0.113.9/32']);
+  });
+
+  it('names the fix when the public address cannot be found', async () => {
+    const error = await operatorAddress({ endpoints: [undefined], lookup: never, env: {} }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrerequisiteError);
+    expect((error as Error).message).toMatch(/adminCidrs in the spec, --admin-cidr <cidr> or SKYPOOL_ENGINE_API_CIDR/);
+    expect(isWholeInternet(['10.0.0.0/8', '0.0.0.0/0'])).toBe(true);
+    expect(isWholeInternet(['10.0.0.0/8'])).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 /** The gcp adapter (official @google-cloud/compute client) against a started cloudsim. */
 
+import { ComputeClients } from '../providers/gcp/clients.js';
 import { createProvider, type GcpProviderSettings } from '../providers/gcp/index.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import {
@@ -146,6 +147,17 @@ describe('gcp provider on cloudsim', () => {
         .sort(),
     ).toEqual([`skypool-${CLUSTER}-engine-api`, `skypool-${CLUSTER}-internal`]);
     expect(calls('networks.insert') + calls('subnetworks.insert') + calls('firewalls.insert')).toBe(4);
+    // The engine API is open to the operator only (cloudsim on loopback: 127.0.0.1/32), never 0.0.0.0/0 by default.
+    const clients = new ComputeClients(settings());
+    try {
+      const [rule] = await clients.firewalls.get({ project: PROJECT, firewall: `skypool-${CLUSTER}-engine-api` });
+      expect(rule.sourceRanges).toEqual(['127.0.0.1/32']);
+    } finally {
+      await clients.close();
+    }
+    const wide = createProvider({ ...settings(), engineApiSources: ['198.51.100.0/24', '0.0.0.0/0'] });
+    made.push(wide);
+    await expect(wide.engineApiSources!()).resolves.toEqual(['198.51.100.0/24', '0.0.0.0/0']);
   });
 
   it('launches nodes without fixed IPs in one bulkInsert, waits until running, and does not duplicate on a repeated token', async () => {

@@ -1,5 +1,6 @@
 import { PrerequisiteError } from '../../src/errors.js';
 import { isLoopbackHost } from '../../src/util/net.js';
+import { operatorAddress } from '../../src/util/operator-address.js';
 import { ComputeClients } from './clients.js';
 import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
 import { type Operation, operationOf, waitForOperation } from './operations.js';
@@ -29,6 +30,22 @@ export class GceApi {
   /** Region used when a pool names none. */
   get region(): string {
     return this.settings.region ?? 'us-central1';
+  }
+
+  private sources?: Promise<readonly string[]>;
+
+  /** Who may reach the engine API: the settings, else the operator's address (loopback for cloudsim). */
+  engineApiSources(signal?: AbortSignal): Promise<readonly string[]> {
+    const given = this.settings.engineApiSources ?? this.settings.engineApiSourceRanges ?? [];
+    this.sources ??= operatorAddress({
+      endpoints: [this.settings.apiEndpoint],
+      override: given,
+      ...(signal ? { signal } : {}),
+    });
+    this.sources.catch(() => {
+      this.sources = undefined;
+    });
+    return this.sources;
   }
 
   get clients(): ComputeClients {

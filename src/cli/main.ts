@@ -26,6 +26,12 @@ export function buildProgram(): Command {
     .addOption(new Option('-f, --file <path>', 'cluster spec').default('skypool.yaml'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(new Option('--state-dir <dir>', 'where certificates and local state live').env('SKYPOOL_STATE_DIR'))
+    .addOption(
+      new Option(
+        '--admin-cidr <cidr>',
+        "who may reach the engine API (2376/tcp), repeatable; default: the spec's adminCidrs, else this machine",
+      ).argParser(collect),
+    )
     .showHelpAfterError('(run skypool --help for usage)')
     .exitOverride();
 

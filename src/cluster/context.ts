@@ -12,6 +12,7 @@ import { ProvisioningQueue } from '../queue/provisioning-queue.js';
 import { redact } from '../redact.js';
 import { poolSpecHash } from '../spec/hash.js';
 import type { ClusterSpec, NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
+import { withAdminCidrs } from './engine-api.js';
 import { Progress } from './progress.js';
 import type { ClusterOptions } from './types.js';
 
@@ -82,7 +83,7 @@ export class ClusterContext {
         name === 'local' && (override === undefined || !('runInstances' in override))
           ? { ...(override ?? {}), requiredCommands: LOCAL_ENGINE_COMMANDS }
           : override;
-      provider = await loadProvider(name, settings);
+      provider = await loadProvider(name, withAdminCidrs(settings, this.options.adminCidrs ?? this.spec.adminCidrs));
       this.providers.set(name, provider);
     }
     return provider;

@@ -6,8 +6,10 @@ import { redactingLogger } from '../log.js';
 import { computePlan, type Plan } from '../plan.js';
 import { loadSpec, parseSpec } from '../spec/load.js';
 import type { ClusterSpec, ClusterSpecInput, ProviderName } from '../spec/schema.js';
+import { normalizeCidr } from '../util/operator-address.js';
 import { converge } from './apply.js';
 import { ClusterContext } from './context.js';
+import { type EngineApiExposure, engineApiExposure, wholeInternetWarning } from './engine-api.js';
 import { acquireClusterLock } from './lock.js';
 import { findManager } from './nodes.js';
 import { clusterStatus, withReachableAddresses } from './status.js';
@@ -47,7 +49,12 @@ export class Cluster {
 
   private constructor(spec: ClusterSpec, options: ClusterOptions = {}) {
     const logger = options.logger ? redactingLogger(options.logger) : SILENT_LOGGER;
-    this.ctx = new ClusterContext(spec, { ...options, stateDir: options.stateDir ?? defaultStateDir() }, logger);
+    const adminCidrs = options.adminCidrs?.map(normalizeCidr);
+    this.ctx = new ClusterContext(
+      spec,
+      { ...options, ...(adminCidrs ? { adminCidrs } : {}), stateDir: options.stateDir ?? defaultStateDir() },
+      logger,
+    );
   }
 
   /** Reads and validates a YAML spec file (SpecError names every field at fault). */
@@ -70,7 +77,14 @@ export class Cluster {
 
   /** What apply would do. Read-only: lists instances, mutates nothing. */
   async plan(): Promise<Plan> {
-    return computePlan(this.ctx.spec, await this.ctx.inventory());
+    const plan = computePlan(this.ctx.spec, await this.ctx.inventory());
+    return { ...plan, engineApi: await this.engineApi() };
+  }
+
+  /** Who may reach each cloud's engine API port (2376/tcp), resolved as apply will (the operator's address). */
+  private async engineApi(signal?: AbortSignal): Promise<EngineApiExposure[]> {
+    const providers = await Promise.all(this.ctx.providerNames.map((name) => this.ctx.provider(name)));
+    return engineApiExposure(providers, signal);
   }
 
   /**
@@ -79,6 +93,8 @@ export class Cluster {
    */
   async apply(options: { signal?: AbortSignal } = {}): Promise<ApplyResult> {
     await this.checkBeforeChange();
+    const warning = wholeInternetWarning(await this.engineApi(options.signal));
+    if (warning) this.ctx.progress.message(warning, 'warn');
     return this.locked('apply', () => converge(this.ctx, options.signal));
   }
 
