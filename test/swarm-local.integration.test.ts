@@ -7,10 +7,14 @@ import { bridgeName, createProvider, DEFAULT_STATE_ROOT, netnsName } from '../pr
 import { vmDir } from '../providers/local/paths.js';
 import { ensureClusterPki } from '../src/bootstrap/cluster-pki.js';
 import { pickAddresses } from '../src/cluster/addresses.js';
+import type { ClusterContext } from '../src/cluster/context.js';
 import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
+import { findManager } from '../src/cluster/nodes.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
 import { pollUntil } from '../src/engines/poll.js';
+import { TOKENS_ROTATED_LABEL } from '../src/engines/swarm/index.js';
+import type { EngineEndpoint } from '../src/engines/types.js';
 import { poolSpecHash } from '../src/spec/hash.js';
 
 /**
@@ -119,6 +123,32 @@ suite('swarm on the local provider', () => {
     expect(again.unchanged.slice().sort()).toEqual(nodeNames);
   }, 60_000);
 
+  it('an apply that finds the last rotation older than the last launch rotates the join tokens; then no more', async () => {
+    const ctx = (cluster as unknown as { ctx: ClusterContext }).ctx;
+    const driver = await ctx.driver();
+    const manager = (await findManager(ctx, await ctx.inventory()))!;
+    const workerToken = async () => (await driver.joinTokens(manager.endpoint)).worker;
+    // What an `up` killed after the engines answered (before it rotated) leaves: an old rotation record.
+    type Swarm = { Version: { Index: number }; Spec: { Labels?: Record<string, string> } };
+    const docker = (driver as unknown as { docker(e: EngineEndpoint): import('dockerode') }).docker(manager.endpoint);
+    const swarm = (await docker.swarmInspect()) as Swarm;
+    await docker.swarmUpdate({
+      _query: { version: swarm.Version.Index },
+      _body: { ...swarm.Spec, Labels: { ...swarm.Spec.Labels, [TOKENS_ROTATED_LABEL]: new Date(0).toISOString() } },
+    });
+    const leaked = await workerToken();
+    const rerun = await cluster.apply();
+    expect(rerun.changed).toBe(false);
+    expect(await workerToken()).not.toBe(leaked);
+    const rotatedAt = (await driver.lastTokenRotation!(manager.endpoint))!.getTime();
+    expect(rotatedAt).toBeGreaterThan(Date.now() - 60_000);
+    // Up to date now: another apply leaves the tokens alone.
+    const current = await workerToken();
+    await cluster.apply();
+    expect(await workerToken()).toBe(current);
+    expect(JSON.stringify(events)).not.toMatch(/SWMTKN/);
+  }, 60_000);
+
   it('refuses to touch the VMs from a state directory without the cluster PKI', async () => {
     const stranger = Cluster.fromSpec(cluster.spec, { stateDir: join(work, 'other-state') });
     try {
@@ -187,6 +217,27 @@ suite('swarm on the local provider', () => {
     expect(tokenOf(`${name}-workers-2`)).toMatch(/^SWMTKN-1-/);
     expect(tokenOf(`${name}-workers-2`)).not.toBe(tokenOf(`${name}-workers-1`));
   }, 60_000);
+
+  it('an apply stopped right after the joins still rotates the token the new node was given', async () => {
+    const stop = new AbortController();
+    const off = cluster.onProgress((e) => {
+      if (e.type === 'phase-end' && e.phase === 'wait-engines') stop.abort();
+    });
+    try {
+      await expect(cluster.scale('workers', 3, { signal: stop.signal })).rejects.toBeDefined();
+    } finally {
+      off();
+    }
+    const ctx = (cluster as unknown as { ctx: ClusterContext }).ctx;
+    const manager = (await findManager(ctx, await ctx.inventory()))!;
+    const current = (await (await ctx.driver()).joinTokens(manager.endpoint)).worker;
+    const given = /JOIN_TOKEN='(SWMTKN-[^']+)'/.exec(
+      readFileSync(join(vmDir(DEFAULT_STATE_ROOT, name, `${name}-workers-3`), 'user-data'), 'utf8'),
+    )?.[1];
+    expect(given).toMatch(/^SWMTKN-1-/);
+    expect(current).not.toBe(given);
+    await cluster.scale('workers', 2);
+  }, 120_000);
 
   it('destroy leaves nothing behind', async () => {
     const result = await cluster.destroy();

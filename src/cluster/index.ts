@@ -13,6 +13,7 @@ import { type EngineApiExposure, engineApiExposure, wholeInternetWarning } from 
 import { acquireClusterLock } from './lock.js';
 import { findManager } from './nodes.js';
 import { clusterStatus, withReachableAddresses } from './status.js';
+import { withTokenRotation } from './token-rotation.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
 
 export * from './types.js';
@@ -95,7 +96,7 @@ export class Cluster {
     await this.checkBeforeChange();
     const warning = wholeInternetWarning(await this.engineApi(options.signal));
     if (warning) this.ctx.progress.message(warning, 'warn');
-    return this.locked('apply', () => converge(this.ctx, options.signal));
+    return this.locked('apply', () => withTokenRotation(this.ctx, () => converge(this.ctx, options.signal)));
   }
 
   async status(): Promise<ClusterStatus> {
@@ -120,7 +121,7 @@ export class Cluster {
       const previous = this.ctx.spec;
       this.ctx.spec = next;
       try {
-        return await converge(this.ctx, options.signal);
+        return await withTokenRotation(this.ctx, () => converge(this.ctx, options.signal));
       } catch (error) {
         // The spec in memory must keep describing what the caller asked for last with success.
         this.ctx.spec = previous;

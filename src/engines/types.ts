@@ -120,6 +120,8 @@ export interface EngineDriver {
   joinTokens(manager: EngineEndpoint): Promise<JoinTokens>;
   /** New join tokens, so a leaked user-data cannot add nodes. */
   rotateJoinTokens(manager: EngineEndpoint): Promise<void>;
+  /** When the join tokens were last rotated, as recorded in the engine; undefined when never. */
+  lastTokenRotation?(manager: EngineEndpoint): Promise<Date | undefined>;
   listNodes(manager: EngineEndpoint): Promise<EngineNode[]>;
   /** Adds or updates labels (others are kept); returns whether anything changed. */
   setNodeLabels(manager: EngineEndpoint, nodeId: string, labels: Readonly<Record<string, string>>): Promise<boolean>;

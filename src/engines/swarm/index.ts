@@ -48,6 +48,9 @@ interface ApiSwarm {
 
 const LOAD_TIMEOUT_MS = 120_000;
 
+/** Swarm label holding when skypool last rotated the join tokens (ISO 8601). */
+export const TOKENS_ROTATED_LABEL = 'skypool.tokens-rotated-at';
+
 /** A definite verdict about a workload (not a transient API failure): ends a wait at once. */
 class WorkloadError extends EngineError {}
 
@@ -106,11 +109,25 @@ export class SwarmDriver implements EngineDriver {
     const docker = this.docker(manager);
     await call(manager, 'rotating the join tokens', async () => {
       const swarm = (await docker.swarmInspect()) as ApiSwarm;
+      // The swarm itself records when: the engine, not this machine, is the state a later apply reads.
+      const labels = { ...((swarm.Spec.Labels as Record<string, string> | undefined) ?? {}) };
+      labels[TOKENS_ROTATED_LABEL] = new Date().toISOString();
       await docker.swarmUpdate({
         _query: { version: swarm.Version.Index, rotateWorkerToken: true, rotateManagerToken: true },
-        _body: swarm.Spec,
+        _body: { ...swarm.Spec, Labels: labels },
       });
     });
+  }
+
+  async lastTokenRotation(manager: EngineEndpoint): Promise<Date | undefined> {
+    const swarm = await call(
+      manager,
+      'reading the swarm',
+      () => this.docker(manager).swarmInspect() as Promise<ApiSwarm>,
+    );
+    const at = (swarm.Spec.Labels as Record<string, string> | undefined)?.[TOKENS_ROTATED_LABEL];
+    const time = at ? Date.parse(at) : Number.NaN;
+    return Number.isNaN(time) ? undefined : new Date(time);
   }
 
   async listNodes(manager: EngineEndpoint): Promise<EngineNode[]> {
