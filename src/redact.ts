@@ -4,6 +4,7 @@
  */
 const PATTERNS: ReadonlyArray<[RegExp, string]> = [
   [/SWMTKN-1-[A-Za-z0-9-]+/g, 'SWMTKN-1-[REDACTED]'],
+  [/SWMKEY-1-[A-Za-z0-9+/=-]+/g, 'SWMKEY-1-[REDACTED]'],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[REDACTED PRIVATE KEY]'],
   [/(authorization["']?\s*[:=]\s*["']?)(Bearer|AWS4-HMAC-SHA256)\s+[^"'\s,]+/gi, '$1$2 [REDACTED]'],
   [/(Bearer\s+)[A-Za-z0-9._~+/=-]{16,}/g, '$1[REDACTED]'],

@@ -25,6 +25,10 @@ describe('redact', () => {
 });
 
 describe('redact: credentials that carry no "Bearer" or "Authorization" in front', () => {
+  it('hides a swarm unlock key', () => {
+    expect(redact('key SWMKEY-1-7c37Cc8654o6p38HnroywCi19pllOnGtbdZEgtKxZu8')).toBe('key SWMKEY-1-[REDACTED]');
+  });
+
   it('hides a Google access token on its own', () => {
     const out = redact('token=ya29.a0AfB_byC1234567890abcdefXYZ-_.more and {"access_token":"ya29.c.b0Aaekm1K"}');
     expect(out).not.toMatch(/ya29\.[A-Za-z0-9]/);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { pickAddresses } from '../src/cluster/addresses.js';
 import type { ClusterContext } from '../src/cluster/context.js';
 import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
 import { findManager } from '../src/cluster/nodes.js';
+import { unlockKeyPath } from '../src/cluster/unlock-key.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
 import { pollUntil } from '../src/engines/poll.js';
@@ -148,6 +149,46 @@ suite('swarm on the local provider', () => {
     expect(await workerToken()).toBe(current);
     expect(JSON.stringify(events)).not.toMatch(/SWMTKN/);
   }, 60_000);
+
+  it('autolock: the unlock key is kept 0600 in the state dir, never shown, and unlocks a restarted manager', async () => {
+    const keyFile = unlockKeyPath(join(work, 'state'), name);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const key = readFileSync(keyFile, 'utf8').trim();
+    expect(key).toMatch(/^SWMKEY-1-/);
+    expect(JSON.stringify(events)).not.toContain(key.slice(9, 30));
+    // Restart the manager's dockerd with the same command line: it comes back locked.
+    const manager = `${name}-managers-1`;
+    const dockerd = enginesOf(manager).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'dockerd')!;
+    const argv = readFileSync(`/proc/${dockerd}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const provider = createProvider();
+    process.kill(dockerd, 'SIGTERM');
+    await pollUntil(async () => (processAlive(dockerd) ? undefined : true), {
+      deadline: Date.now() + 30_000,
+      what: 'the manager dockerd to stop',
+    });
+    const quoted = argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    await provider.execInVm(name, manager, [
+      'sh',
+      '-c',
+      `setsid ${quoted} >>/var/log/skypool/dockerd.log 2>&1 </dev/null &`,
+    ]);
+    const locked = await pollUntil(
+      async () => {
+        const r = await provider.execInVm(name, manager, ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'], {
+          allowFailure: true,
+        });
+        return r.stdout.trim() === 'locked' ? true : undefined;
+      },
+      { deadline: Date.now() + 30_000, what: 'the restarted manager to report locked' },
+    );
+    expect(locked).toBe(true);
+    // The next apply finds the manager locked and unlocks it with the stored key.
+    const again = await cluster.apply();
+    expect(again.changed).toBe(false);
+    const status = await cluster.status();
+    expect(status.nodes.find((n) => n.name === manager)?.engine).toMatchObject({ state: 'ready', role: 'manager' });
+    expect(JSON.stringify([again, status, events])).not.toContain(key.slice(9, 30));
+  }, 90_000);
 
   it('refuses to touch the VMs from a state directory without the cluster PKI', async () => {
     const stranger = Cluster.fromSpec(cluster.spec, { stateDir: join(work, 'other-state') });

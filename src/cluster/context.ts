@@ -15,6 +15,7 @@ import type { ClusterSpec, NodePoolSpec, ProviderName, Role } from '../spec/sche
 import { withAdminCidrs } from './engine-api.js';
 import { Progress } from './progress.js';
 import type { ClusterOptions } from './types.js';
+import { unlockKeyPath } from './unlock-key.js';
 
 /** Host commands the swarm engine needs on a local-provider host. */
 const LOCAL_ENGINE_COMMANDS = ['dockerd', 'docker'];
@@ -125,7 +126,10 @@ export class ClusterContext {
     if (!this.driverValue) {
       this.assertEngineSupported();
       const pki = await this.pki();
-      this.driverValue = new SwarmDriver({ caPem: pki.ca.certPem, client: pki.client });
+      this.driverValue = new SwarmDriver(
+        { caPem: pki.ca.certPem, client: pki.client },
+        { unlockKeyFile: unlockKeyPath(this.options.stateDir, this.spec.name) },
+      );
     }
     return this.driverValue;
   }

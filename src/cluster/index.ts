@@ -15,6 +15,7 @@ import { findManager } from './nodes.js';
 import { clusterStatus, withReachableAddresses } from './status.js';
 import { withTokenRotation } from './token-rotation.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
+import { saveUnlockKey } from './unlock-key.js';
 
 export * from './types.js';
 
@@ -96,7 +97,13 @@ export class Cluster {
     await this.checkBeforeChange();
     const warning = wholeInternetWarning(await this.engineApi(options.signal));
     if (warning) this.ctx.progress.message(warning, 'warn');
-    return this.locked('apply', () => withTokenRotation(this.ctx, () => converge(this.ctx, options.signal)));
+    return this.locked('apply', () =>
+      withTokenRotation(this.ctx, async () => {
+        const result = await converge(this.ctx, options.signal);
+        await saveUnlockKey(this.ctx, options.signal);
+        return result;
+      }),
+    );
   }
 
   async status(): Promise<ClusterStatus> {

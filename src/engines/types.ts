@@ -122,6 +122,8 @@ export interface EngineDriver {
   rotateJoinTokens(manager: EngineEndpoint): Promise<void>;
   /** When the join tokens were last rotated, as recorded in the engine; undefined when never. */
   lastTokenRotation?(manager: EngineEndpoint): Promise<Date | undefined>;
+  /** The engine's autolock key (a secret), when the engine locks its managers' state at rest. */
+  unlockKey?(manager: EngineEndpoint): Promise<string | undefined>;
   listNodes(manager: EngineEndpoint): Promise<EngineNode[]>;
   /** Adds or updates labels (others are kept); returns whether anything changed. */
   setNodeLabels(manager: EngineEndpoint, nodeId: string, labels: Readonly<Record<string, string>>): Promise<boolean>;

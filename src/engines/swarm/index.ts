@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { renderUserData } from '../../bootstrap/user-data.js';
 import { EngineError } from '../../errors.js';
@@ -59,8 +60,50 @@ export class SwarmDriver implements EngineDriver {
   readonly engine = 'swarm' as const;
   private readonly clients: DockerClients;
 
-  constructor(tls: EngineClientTls) {
+  /** File with the swarm's autolock key: read to unlock a restarted manager. */
+  private readonly unlockKeyFile: string | undefined;
+
+  constructor(tls: EngineClientTls, options: { unlockKeyFile?: string } = {}) {
     this.clients = new DockerClients(tls);
+    this.unlockKeyFile = options.unlockKeyFile;
+  }
+
+  /** Engine API calls dockerode has no method for (the autolock key); JSON in and out. */
+  private dial<T>(endpoint: EngineEndpoint, path: string, method: 'GET' | 'POST', body?: object): Promise<T> {
+    const modem = this.docker(endpoint).modem as {
+      dial(options: object, callback: (error: unknown, data: unknown) => void): void;
+    };
+    return new Promise((resolve, reject) =>
+      modem.dial(
+        {
+          path,
+          method,
+          options: body ?? {},
+          statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error', 503: 'node is not part of a swarm' },
+        },
+        (error, data) => (error ? reject(error) : resolve(data as T)),
+      ),
+    );
+  }
+
+  /** The swarm's autolock key (secret: stored 0600, never printed); undefined when autolock is off. */
+  async unlockKey(manager: EngineEndpoint): Promise<string | undefined> {
+    const answer = await call(manager, 'reading the swarm unlock key', () =>
+      this.dial<{ UnlockKey?: string }>(manager, '/swarm/unlockkey', 'GET'),
+    );
+    return answer.UnlockKey || undefined;
+  }
+
+  /** A restarted manager of an autolocked swarm waits, locked, for its key: give it the stored one. */
+  private async unlockIfLocked(endpoint: EngineEndpoint): Promise<void> {
+    const key = this.unlockKeyFile ? (await readFile(this.unlockKeyFile, 'utf8').catch(() => '')).trim() : '';
+    if (!key)
+      throw new EngineError(
+        `the swarm manager ${endpoint.name} is locked (autolock) and no unlock key is stored in ${this.unlockKeyFile}: ` +
+          'run `docker swarm unlock` on it with the key you saved',
+        { node: endpoint.name },
+      );
+    await this.dial(endpoint, '/swarm/unlock', 'POST', { UnlockKey: key });
   }
 
   private docker(endpoint: EngineEndpoint): Docker {
@@ -85,6 +128,10 @@ export class SwarmDriver implements EngineDriver {
     await pollUntil(
       async () => {
         const info = (await docker.info()) as SwarmInfo;
+        if (info.Swarm?.LocalNodeState === 'locked') {
+          await this.unlockIfLocked(endpoint);
+          return undefined;
+        }
         const active = info.Swarm?.LocalNodeState === 'active';
         return active && (role === 'worker' || info.Swarm?.ControlAvailable === true) ? true : undefined;
       },
