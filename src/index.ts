@@ -11,6 +11,7 @@ export type {
   DrainResult,
   NodeStatus,
   ProgressEvent,
+  RotateCaResult,
   WorkloadSpec,
   WorkloadStatus,
   WorkloadTask,

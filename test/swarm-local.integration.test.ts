@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -188,6 +189,26 @@ suite('swarm on the local provider', () => {
     const status = await cluster.status();
     expect(status.nodes.find((n) => n.name === manager)?.engine).toMatchObject({ state: 'ready', role: 'manager' });
     expect(JSON.stringify([again, status, events])).not.toContain(key.slice(9, 30));
+  }, 90_000);
+
+  it('rotate-ca: a new swarm CA valid under ten years, every node re-certified in place', async () => {
+    const ctx = (cluster as unknown as { ctx: ClusterContext }).ctx;
+    const driver = await ctx.driver();
+    const manager = (await findManager(ctx, await ctx.inventory()))!;
+    const docker = (driver as unknown as { docker(e: EngineEndpoint): import('dockerode') }).docker(manager.endpoint);
+    const trustRoot = async () =>
+      ((await docker.swarmInspect()) as { TLSInfo: { TrustRoot: string } }).TLSInfo.TrustRoot;
+    const before = await trustRoot();
+    // Swarm's own root CA (20 years) was already replaced at the first apply by one valid under ten.
+    expect((Date.parse(new X509Certificate(before).validTo) - Date.now()) / (365.25 * 86_400_000)).toBeLessThan(9);
+    const result = await cluster.rotateCa();
+    expect(result.nodes).toBe(3);
+    const after = new X509Certificate(await trustRoot());
+    expect(after.toString()).not.toBe(new X509Certificate(before).toString());
+    expect((Date.parse(after.validTo) - Date.now()) / (365.25 * 86_400_000)).toBeLessThan(9);
+    const status = await cluster.status();
+    expect(status.nodes.map((n) => n.engine?.state)).toEqual(['ready', 'ready', 'ready']);
+    expect(JSON.stringify([result, events])).not.toMatch(/PRIVATE KEY/);
   }, 90_000);
 
   it('refuses to touch the VMs from a state directory without the cluster PKI', async () => {

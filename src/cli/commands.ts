@@ -126,6 +126,20 @@ export async function down(g: GlobalOptions): Promise<void> {
   });
 }
 
+export async function rotateCa(g: GlobalOptions): Promise<void> {
+  await using(g, async (cluster) => {
+    const result = await withProgress(g, cluster, `Rotating the CA of cluster ${cluster.spec.name}`, () =>
+      cluster.rotateCa(),
+    );
+    printResult(
+      g.output,
+      result,
+      () =>
+        `cluster ${result.cluster}: new swarm CA valid until ${result.validUntil}; ${result.nodes} nodes re-certified`,
+    );
+  });
+}
+
 export async function schema(): Promise<void> {
   process.stdout.write(`${JSON.stringify(specJsonSchema(), null, 2)}\n`);
 }

@@ -79,6 +79,10 @@ export function buildProgram(): Command {
     .description('drain and delete every resource of the cluster')
     .action(async (_o, cmd: Command) => (await commands()).down(globals(cmd)));
   program
+    .command('rotate-ca')
+    .description("replace the engine's CA (valid 5 years) and re-issue every node certificate in place")
+    .action(async (_o, cmd: Command) => (await commands()).rotateCa(globals(cmd)));
+  program
     .command('schema')
     .description('print the JSON Schema of skypool.yaml')
     .action(async () => (await commands()).schema());

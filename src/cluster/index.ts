@@ -12,11 +12,13 @@ import { ClusterContext } from './context.js';
 import { type EngineApiExposure, engineApiExposure, wholeInternetWarning } from './engine-api.js';
 import { acquireClusterLock } from './lock.js';
 import { findManager } from './nodes.js';
+import { type RotateCaResult, rotateEngineCa, shortenEngineCa } from './rotate-ca.js';
 import { clusterStatus, withReachableAddresses } from './status.js';
 import { withTokenRotation } from './token-rotation.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
 import { saveUnlockKey } from './unlock-key.js';
 
+export type { RotateCaResult } from './rotate-ca.js';
 export * from './types.js';
 
 // Without a caller's logger nothing is logged; a stub avoids loading pino (tens of ms) on every SDK import.
@@ -101,9 +103,19 @@ export class Cluster {
       withTokenRotation(this.ctx, async () => {
         const result = await converge(this.ctx, options.signal);
         await saveUnlockKey(this.ctx, options.signal);
+        await shortenEngineCa(this.ctx, options.signal);
         return result;
       }),
     );
+  }
+
+  /**
+   * Replaces the engine's root CA with a new one (valid five years) and re-issues every node's certificate in
+   * place; holds the cluster's lock. `skypool rotate-ca` on the command line.
+   */
+  async rotateCa(options: { signal?: AbortSignal } = {}): Promise<RotateCaResult> {
+    await this.checkBeforeChange();
+    return this.locked('rotate-ca', () => rotateEngineCa(this.ctx, options.signal));
   }
 
   async status(): Promise<ClusterStatus> {

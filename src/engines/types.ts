@@ -124,6 +124,14 @@ export interface EngineDriver {
   lastTokenRotation?(manager: EngineEndpoint): Promise<Date | undefined>;
   /** The engine's autolock key (a secret), when the engine locks its managers' state at rest. */
   unlockKey?(manager: EngineEndpoint): Promise<string | undefined>;
+  /** The engine's own root CA certificate (PEM). */
+  caCertificate?(manager: EngineEndpoint): Promise<string | undefined>;
+  /** Replaces the engine's own root CA and re-issues every node's certificate in place. */
+  rotateCa?(
+    manager: EngineEndpoint,
+    ca: { certPem: string; keyPem: string },
+    options: WaitOptions,
+  ): Promise<{ nodes: number }>;
   listNodes(manager: EngineEndpoint): Promise<EngineNode[]>;
   /** Adds or updates labels (others are kept); returns whether anything changed. */
   setNodeLabels(manager: EngineEndpoint, nodeId: string, labels: Readonly<Record<string, string>>): Promise<boolean>;

@@ -166,6 +166,57 @@ export class SwarmDriver implements EngineDriver {
     });
   }
 
+  /**
+   * Replaces the swarm's root CA with `ca` (the swarm keeps its key, in the autolocked Raft store) and waits until
+   * every node has a certificate from it: swarm re-issues node certificates in place, nothing restarts.
+   */
+  async rotateCa(
+    manager: EngineEndpoint,
+    ca: { certPem: string; keyPem: string },
+    options: WaitOptions,
+  ): Promise<{ nodes: number }> {
+    const docker = this.docker(manager);
+    await call(manager, 'rotating the swarm CA', async () => {
+      const swarm = (await docker.swarmInspect()) as ApiSwarm;
+      const caConfig = (swarm.Spec.CAConfig as Record<string, unknown> | undefined) ?? {};
+      await docker.swarmUpdate({
+        _query: { version: swarm.Version.Index },
+        _body: {
+          ...swarm.Spec,
+          CAConfig: {
+            ...caConfig,
+            SigningCACert: ca.certPem,
+            SigningCAKey: ca.keyPem,
+            ForceRotate: Number(caConfig.ForceRotate ?? 0) + 1,
+          },
+        },
+      });
+    });
+    const want = ca.certPem.trim();
+    return pollUntil(
+      async () => {
+        const swarm = (await docker.swarmInspect()) as ApiSwarm & { TLSInfo?: { TrustRoot?: string } };
+        if (swarm.TLSInfo?.TrustRoot?.trim() !== want) return undefined;
+        const nodes = (await docker.listNodes()) as { Description?: { TLSInfo?: { TrustRoot?: string } } }[];
+        const done = nodes.every((n) => n.Description?.TLSInfo?.TrustRoot?.trim() === want);
+        return done ? { nodes: nodes.length } : undefined;
+      },
+      {
+        ...options,
+        what: 'every swarm node to hold a certificate from the new CA',
+        hint: 'a node that is down gets its certificate when it comes back; run rotate-ca again to wait for it',
+      },
+    );
+  }
+
+  /** The swarm's root CA certificate (PEM). */
+  async caCertificate(manager: EngineEndpoint): Promise<string | undefined> {
+    const swarm = (await call(manager, 'reading the swarm', () => this.docker(manager).swarmInspect())) as {
+      TLSInfo?: { TrustRoot?: string };
+    };
+    return swarm.TLSInfo?.TrustRoot || undefined;
+  }
+
   async lastTokenRotation(manager: EngineEndpoint): Promise<Date | undefined> {
     const swarm = await call(
       manager,
