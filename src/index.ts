@@ -14,6 +14,7 @@ export type {
   JobStatus,
   NodeStatus,
   ProgressEvent,
+  RotateCaResult,
   Workload,
   WorkloadSpec,
   WorkloadStatus,
@@ -23,6 +24,7 @@ export { Cluster } from './cluster/index.js';
 export { type EngineModule, loadEngine } from './engines/registry.js';
 export type { EngineDriver, EngineEndpoint, EngineNode, EngineSettings, HostRequirements } from './engines/types.js';
 export * from './errors.js';
+export { LOG_REDACT_PATHS, redactingLogger } from './log.js';
 export type { Plan, PlannedCreate, PlannedDelete } from './plan.js';
 export { computePlan } from './plan.js';
 export { loadProvider } from './providers/registry.js';

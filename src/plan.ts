@@ -20,6 +20,8 @@ export interface Plan {
   readonly deletes: PlannedDelete[];
   readonly unchanged: Instance[];
   readonly hasChanges: boolean;
+  /** Who may reach each cloud's engine API port once applied (filled by `Cluster.plan`). */
+  readonly engineApi?: readonly { readonly provider: string; readonly sources: readonly string[] }[];
 }
 
 export function nodeName(cluster: string, pool: string, index: number): string {

@@ -60,7 +60,7 @@ describe('SkypoolCluster: the example stack', () => {
     template.resourceCountIs('AWS::EC2::LaunchTemplate', 2);
     template.resourceCountIs('AWS::EC2::SecurityGroup', 3);
     template.resourceCountIs('AWS::IAM::InstanceProfile', 2);
-    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+    template.resourceCountIs('AWS::SecretsManager::Secret', 3);
     template.resourceCountIs('AWS::EC2::EIP', 1);
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
     expect(JSON.stringify(template.toJSON())).not.toContain('gcp-workers');
@@ -144,42 +144,68 @@ describe('SkypoolCluster: the example stack', () => {
         Condition?: unknown;
       }[];
     };
-    const [joinId] = byType('AWS::SecretsManager::Secret').find(([id]) => id.includes('JoinSecret'))!;
+    const [joinId] = byType('AWS::SecretsManager::Secret').find(([id]) => /Cluster(?!.*Worker)JoinSecret/.test(id))!;
+    const [workerJoinId] = byType('AWS::SecretsManager::Secret').find(([id]) => id.includes('WorkerJoinSecret'))!;
     const [tlsId] = byType('AWS::SecretsManager::Secret').find(([id]) => id.includes('TlsSecret'))!;
-    const read = {
+    expect(new Set([joinId, workerJoinId, tlsId]).size).toBe(3);
+    const read = (secret: string) => ({
       Sid: 'ReadClusterSecrets',
       Effect: 'Allow',
       Action: 'secretsmanager:GetSecretValue',
-      Resource: [{ Ref: joinId }, { Ref: tlsId }],
-    };
-    const clusterTag = { StringEquals: { 'aws:ResourceTag/skypool-cluster': 'demo' } };
+      Resource: [{ Ref: secret }, { Ref: tlsId }],
+    });
+    const clusterTag = { 'aws:ResourceTag/skypool-cluster': 'demo' };
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the IAM policy variable, literally
+    const self = '${ec2:SourceInstanceARN}';
+    const ownInstance = { ...clusterTag, 'aws:ARN': self };
     const name = {
       Sid: 'NameOwnInstance',
       Effect: 'Allow',
       Action: 'ec2:CreateTags',
-      Condition: { ...clusterTag, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['Name'] } },
+      Condition: { StringEquals: ownInstance, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['Name'] } },
+    };
+    const drop = {
+      Sid: 'DropOwnCredentials',
+      Action: 'ec2:ModifyInstanceMetadataOptions',
+      Condition: {
+        StringEquals: { ...ownInstance, 'ec2:Attribute/HttpEndpoint': 'disabled' },
+        'ForAllValues:StringEquals': { 'ec2:Attribute': ['HttpEndpoint'] },
+        Null: { 'ec2:Attribute': 'false' },
+      },
     };
 
     const workers = statements('workers');
-    expect(workers.map((s) => s.Sid)).toEqual(['ReadClusterSecrets', 'NameOwnInstance']);
-    expect(workers[0]).toEqual(read);
+    expect(workers.map((s) => s.Sid)).toEqual(['ReadClusterSecrets', 'NameOwnInstance', 'DropOwnCredentials']);
+    expect(workers[0]).toEqual(read(workerJoinId));
     expect(workers[1]).toMatchObject(name);
+    expect(workers[2]).toMatchObject(drop);
+    // The bar of issue 11: nothing lets a worker read the manager join token.
+    const workerReads = workers.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+    expect(JSON.stringify(workerReads.map((s) => s.Resource))).not.toContain(`"${joinId}"`);
 
     const managers = statements('managers');
     expect(managers.map((s) => s.Sid)).toEqual([
       'ReadClusterSecrets',
       'NameOwnInstance',
+      'DropOwnCredentials',
       'PublishJoinTokens',
       'TakeManagerAddress',
+      'TakeManagerAddressForSelf',
     ]);
-    expect(managers[2]).toEqual({
+    expect(managers[0]).toEqual(read(joinId));
+    expect(managers[3]).toEqual({
       Sid: 'PublishJoinTokens',
       Effect: 'Allow',
       Action: 'secretsmanager:PutSecretValue',
-      Resource: { Ref: joinId },
+      Resource: [{ Ref: joinId }, { Ref: workerJoinId }],
     });
-    expect(managers[3]).toMatchObject({ Action: 'ec2:AssociateAddress', Condition: clusterTag });
-    expect(JSON.stringify(managers[3]!.Resource)).toContain('"AllocationId"');
+    expect(managers[4]).toMatchObject({ Action: 'ec2:AssociateAddress', Condition: { StringEquals: clusterTag } });
+    expect(JSON.stringify(managers[4]!.Resource)).toContain('"AllocationId"');
+    expect(managers[5]).toMatchObject({ Action: 'ec2:AssociateAddress', Condition: { StringEquals: ownInstance } });
+    // Every statement on instances applies to the calling instance only.
+    for (const s of [...workers, ...managers].filter((x) => JSON.stringify(x.Resource).includes(':instance/'))) {
+      expect(s.Condition).toMatchObject({ StringEquals: { 'aws:ARN': self } });
+    }
     for (const s of [...workers, ...managers]) expect(s.Action).not.toMatch(/\*/);
     // No managed policies at all (no SSM core, no admin).
     for (const [, role] of byType('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
@@ -297,7 +323,7 @@ describe('SkypoolCluster: with a given VPC and an existing TLS secret', () => {
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::EC2::VPC', 1);
     t.resourceCountIs('AWS::EC2::FlowLog', 0);
-    t.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    t.resourceCountIs('AWS::SecretsManager::Secret', 2);
     // An env-agnostic stack gets a deploy-time rule pinning the pools' region.
     expect(JSON.stringify(t.toJSON().Rules)).toContain('deploy this stack to us-east-1');
     const policy = JSON.stringify(t.findResources('AWS::IAM::Policy'));
@@ -610,6 +636,7 @@ esac
           [
             'set -u',
             `SKYPOOL_ROLE=${role}; NODE_IP=${ip}; LOG_DIR=${state}; JOIN_SECRET_ID=skypool/demo/swarm-join; export NODE=${node}`,
+            'WORKER_JOIN_SECRET_ID=skypool/demo/swarm-join-worker',
             `AWS="env ${stale ? 'STALE=1 ' : ''}python3 ${state}/aws.py"; DOCKER="sh ${state}/docker.sh ${node}"`,
             `swarm_state() { $DOCKER info --format x; }`,
             'START=$(date +%s); remaining() { echo $((START + 10 - $(date +%s))); }; log() { :; }; fail() { echo "FAIL $*" >&2; exit 1; }',
@@ -711,5 +738,48 @@ print(json.dumps({'rc': rc, 'seen': seen}))`;
     );
     expect(call.headers.authorization).toBe(signed.headers.authorization);
     expect(call.headers['x-amz-security-token']).toBe('session-token');
+  });
+});
+
+describe('SkypoolCluster: the engine API port is never open to the internet by default', () => {
+  const spec1: ClusterSpecInput = {
+    name: 'e',
+    engine: 'swarm',
+    pools: [{ name: 'm', provider: 'aws', region: 'us-east-1', instanceType: 't3.small', count: 1, role: 'manager' }],
+  };
+  const synth = (props: Partial<SkypoolClusterProps>) => {
+    const stack = new Stack(newApp({ builtinCloudFormationValidation: false }), 'Api', {
+      env: { region: 'us-east-1' },
+    });
+    new SkypoolCluster(stack, 'C', { spec: spec1, engineApiCidr: '203.0.113.7/32', ...props });
+    return stack;
+  };
+  const engineSources = (stack: Stack) =>
+    Object.values(Template.fromStack(stack).findResources('AWS::EC2::SecurityGroup')).flatMap((sg) =>
+      ((sg as Resource).Properties.SecurityGroupIngress ?? [])
+        .filter((r: Record<string, unknown>) => r.FromPort === 2376)
+        .map((r: Record<string, unknown>) => r.CidrIp),
+    );
+
+  it('the example template has no 0.0.0.0/0 on 2376', () => {
+    const rules = byType('AWS::EC2::SecurityGroup').flatMap(([, sg]) => sg.Properties.SecurityGroupIngress ?? []);
+    const engine = rules.filter((r: Record<string, unknown>) => r.FromPort === 2376);
+    expect(engine.length).toBeGreaterThan(0);
+    for (const r of engine) expect(r.CidrIp).not.toBe('0.0.0.0/0');
+  });
+
+  it('refuses 0.0.0.0/0 without the opt-in, naming the field and the fix', () => {
+    expect(() => synth({ engineApiCidr: '0.0.0.0/0' })).toThrow(
+      /props\.engineApiCidr: "0\.0\.0\.0\/0" opens the Docker engine API.*allowEngineApiFromAnywhere: true/,
+    );
+  });
+
+  it('accepts 0.0.0.0/0 on explicit opt-in, with a warning annotation', () => {
+    const stack = synth({ engineApiCidr: '0.0.0.0/0', allowEngineApiFromAnywhere: true });
+    expect(engineSources(stack)).toEqual(['0.0.0.0/0']);
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('whole internet'));
+    expect(warnings).toHaveLength(1);
+    expect(engineSources(synth({}))).toEqual(['203.0.113.7/32']);
+    expect(Annotations.fromStack(synth({})).findWarning('*', Match.stringLikeRegexp('whole internet'))).toHaveLength(0);
   });
 });

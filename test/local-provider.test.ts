@@ -395,7 +395,7 @@ suite('local provider', () => {
       cidr: network.cidr,
       bridge,
       idempotencyToken: 'x',
-      userDataSha256: '',
+      userDataSha256: '0'.repeat(64),
       createdAt: new Date(0).toISOString(),
     });
     const t0 = performance.now();

@@ -1,9 +1,27 @@
 import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureClusterPki } from '../src/bootstrap/cluster-pki.js';
 import { createCertificateAuthority, issueCertificate } from '../src/bootstrap/pki.js';
 
 describe('pki', () => {
+  it('makes a cluster CA valid for less than ten years, and longer than the node certificates it signs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'skypool-pki-'));
+    try {
+      const pki = await ensureClusterPki(dir, 'ca-life');
+      const ca = new X509Certificate(pki.ca.certPem);
+      const years = (Date.parse(ca.validTo) - Date.now()) / (365.25 * 86_400_000);
+      expect(years).toBeLessThan(9);
+      const node = new X509Certificate((await issueCertificate(pki.ca, { commonName: 'n', usage: 'server' })).certPem);
+      expect(Date.parse(ca.validTo)).toBeGreaterThan(Date.parse(node.validTo));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('issues a server cert with IP SAN that verifies against its CA and enforces client certs', async () => {
     const ca = await createCertificateAuthority('test-ca');
     const server = await issueCertificate(ca, {

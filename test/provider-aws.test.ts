@@ -117,7 +117,14 @@ describe('aws provider on cloudsim', () => {
     const source = (p: NonNullable<typeof group.IpPermissions>[number]) =>
       p.IpRanges?.[0]?.CidrIp ?? (p.UserIdGroupPairs?.[0]?.GroupId === group.GroupId ? 'self' : 'other');
     const rules = group.IpPermissions!.map((p) => `${p.IpProtocol}/${p.FromPort}/${source(p)}`).sort();
-    expect(rules).toEqual(['tcp/2376/0.0.0.0/0', 'tcp/2377/self', 'tcp/7946/self', 'udp/4789/self', 'udp/7946/self']);
+    // The engine API is open to the operator only: cloudsim on loopback sees this machine as 127.0.0.1.
+    expect(rules).toEqual([
+      'tcp/2376/127.0.0.1/32',
+      'tcp/2377/self',
+      'tcp/7946/self',
+      'udp/4789/self',
+      'udp/7946/self',
+    ]);
   });
 
   it('batches nodes into one RunInstances, names them, requires IMDSv2 and never duplicates on a repeated token', async () => {

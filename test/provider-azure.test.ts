@@ -1,3 +1,4 @@
+import type { AzureClients } from '../providers/azure/clients.js';
 import { type AzureProvider, createProvider } from '../providers/azure/index.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { CapacityError, PrerequisiteError, QuotaError, ThrottledError } from '../src/errors.js';
@@ -100,6 +101,12 @@ test('ensureNetwork is idempotent: found again by tags, nothing created twice', 
   const nsg = azureItems('Microsoft.Network/networkSecurityGroups');
   expect(nsg).toHaveLength(1);
   expect(nsg[0]!.tags).toEqual({ 'skypool-cluster': CLUSTER });
+  // The engine API is open to the operator only (cloudsim on loopback: 127.0.0.1/32), not to `Internet`.
+  await expect(provider.engineApiSources!()).resolves.toEqual(['127.0.0.1/32']);
+  const { clients } = provider as unknown as { clients: AzureClients };
+  const group = await clients.network.networkSecurityGroups.get(`skypool-${CLUSTER}`, `${CLUSTER}-nsg`);
+  const rule = group.securityRules?.find((r) => r.name === 'engine-api');
+  expect(rule?.sourceAddressPrefix).toBe('127.0.0.1/32');
 });
 
 test('runInstances → running with the fixed IPs; same token again makes no duplicates', async () => {

@@ -1,5 +1,6 @@
 /** The gcp adapter (official @google-cloud/compute client) against a started cloudsim. */
 
+import { ComputeClients } from '../providers/gcp/clients.js';
 import { createProvider, type GcpProviderSettings } from '../providers/gcp/index.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import {
@@ -107,6 +108,30 @@ describe('gcp provider on cloudsim', () => {
     }
   });
 
+  it('refuses plain http to a host that is not loopback, naming the setting and the fix, before any call', async () => {
+    const before = sim.meter.snapshot().filter((m) => m.cloud === 'gcp').length;
+    for (const apiEndpoint of ['compute.example.com', '192.0.2.10', '10.0.0.1']) {
+      const remote = createProvider({ ...settings(), apiEndpoint });
+      made.push(remote);
+      const error = await remote.checkPrerequisites().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PrerequisiteError);
+      expect((error as SkypoolError).message).toMatch(/protocol is 'http'.*not a loopback host.*Use protocol 'https'/);
+      await expect(remote.listInstances(CLUSTER)).rejects.toThrow(PrerequisiteError);
+    }
+    const saved = { ...process.env };
+    try {
+      process.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE = 'http://203.0.113.7:8080/compute/v1/';
+      const fromEnv = createProvider({ project: PROJECT, region: 'us-central1', accessToken: 'x' });
+      made.push(fromEnv);
+      await expect(fromEnv.checkPrerequisites()).rejects.toThrow(/CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE/);
+    } finally {
+      process.env = saved;
+    }
+    expect(sim.meter.snapshot().filter((m) => m.cloud === 'gcp').length).toBe(before);
+    // Loopback over http stays allowed: the suite's own provider talks to cloudsim on 127.0.0.1.
+    await expect(provider.checkPrerequisites()).resolves.toBeUndefined();
+  });
+
   it('ensureNetwork creates network, subnetwork and two firewall rules once, then finds them by name', async () => {
     sim.meter.reset();
     network = await provider.ensureNetwork(CLUSTER);
@@ -125,6 +150,17 @@ describe('gcp provider on cloudsim', () => {
         .sort(),
     ).toEqual([`skypool-${CLUSTER}-engine-api`, `skypool-${CLUSTER}-internal`]);
     expect(calls('networks.insert') + calls('subnetworks.insert') + calls('firewalls.insert')).toBe(4);
+    // The engine API is open to the operator only (cloudsim on loopback: 127.0.0.1/32), never 0.0.0.0/0 by default.
+    const clients = new ComputeClients(settings());
+    try {
+      const [rule] = await clients.firewalls.get({ project: PROJECT, firewall: `skypool-${CLUSTER}-engine-api` });
+      expect(rule.sourceRanges).toEqual(['127.0.0.1/32']);
+    } finally {
+      await clients.close();
+    }
+    const wide = createProvider({ ...settings(), engineApiSources: ['198.51.100.0/24', '0.0.0.0/0'] });
+    made.push(wide);
+    await expect(wide.engineApiSources!()).resolves.toEqual(['198.51.100.0/24', '0.0.0.0/0']);
   });
 
   it('launches nodes without fixed IPs in one bulkInsert, waits until running, and does not duplicate on a repeated token', async () => {

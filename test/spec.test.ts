@@ -115,6 +115,7 @@ describe('cluster spec', () => {
   it('exports a JSON Schema', () => {
     const schema = specJsonSchema();
     expect(schema).toMatchObject({ type: 'object', required: expect.arrayContaining(['name', 'engine', 'pools']) });
+    expect((schema.properties as Record<string, unknown>).adminCidrs).toMatchObject({ type: 'array', minItems: 1 });
     expect(SkypoolError.isInstance(new SpecError([]))).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,9 +8,14 @@ import { bridgeName, createProvider, DEFAULT_STATE_ROOT, netnsName } from '../pr
 import { vmDir } from '../providers/local/paths.js';
 import { ensureClusterPki } from '../src/bootstrap/cluster-pki.js';
 import { pickAddresses } from '../src/cluster/addresses.js';
+import type { ClusterContext } from '../src/cluster/context.js';
 import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
+import { findManager } from '../src/cluster/nodes.js';
+import { unlockKeyPath } from '../src/cluster/unlock-key.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
+import { TOKENS_ROTATED_LABEL } from '../src/engines/swarm/index.js';
+import type { EngineEndpoint } from '../src/engines/types.js';
 import { poolSpecHash } from '../src/spec/hash.js';
 import { pollUntil } from '../src/util/poll.js';
 
@@ -119,6 +125,92 @@ suite('swarm on the local provider', () => {
     expect(again.unchanged.slice().sort()).toEqual(nodeNames);
   }, 60_000);
 
+  it('an apply that finds the last rotation older than the last launch rotates the join tokens; then no more', async () => {
+    const ctx = (cluster as unknown as { ctx: ClusterContext }).ctx;
+    const driver = await ctx.driver();
+    const manager = (await findManager(ctx, await ctx.inventory()))!;
+    const workerToken = async () => (await driver.joinTokens!(manager.endpoint)).worker;
+    // What an `up` killed after the engines answered (before it rotated) leaves: an old rotation record.
+    type Swarm = { Version: { Index: number }; Spec: { Labels?: Record<string, string> } };
+    const docker = (driver as unknown as { docker(e: EngineEndpoint): import('dockerode') }).docker(manager.endpoint);
+    const swarm = (await docker.swarmInspect()) as Swarm;
+    await docker.swarmUpdate({
+      _query: { version: swarm.Version.Index },
+      _body: { ...swarm.Spec, Labels: { ...swarm.Spec.Labels, [TOKENS_ROTATED_LABEL]: new Date(0).toISOString() } },
+    });
+    const leaked = await workerToken();
+    const rerun = await cluster.apply();
+    expect(rerun.changed).toBe(false);
+    expect(await workerToken()).not.toBe(leaked);
+    const rotatedAt = (await driver.lastTokenRotation!(manager.endpoint))!.getTime();
+    expect(rotatedAt).toBeGreaterThan(Date.now() - 60_000);
+    // Up to date now: another apply leaves the tokens alone.
+    const current = await workerToken();
+    await cluster.apply();
+    expect(await workerToken()).toBe(current);
+    expect(JSON.stringify(events)).not.toMatch(/SWMTKN/);
+  }, 60_000);
+
+  it('autolock: the unlock key is kept 0600 in the state dir, never shown, and unlocks a restarted manager', async () => {
+    const keyFile = unlockKeyPath(join(work, 'state'), name);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const key = readFileSync(keyFile, 'utf8').trim();
+    expect(key).toMatch(/^SWMKEY-1-/);
+    expect(JSON.stringify(events)).not.toContain(key.slice(9, 30));
+    // Restart the manager's dockerd with the same command line: it comes back locked.
+    const manager = `${name}-managers-1`;
+    const dockerd = enginesOf(manager).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'dockerd')!;
+    const argv = readFileSync(`/proc/${dockerd}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const provider = createProvider();
+    process.kill(dockerd, 'SIGTERM');
+    await pollUntil(async () => (processAlive(dockerd) ? undefined : true), {
+      deadline: Date.now() + 30_000,
+      what: 'the manager dockerd to stop',
+    });
+    const quoted = argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    await provider.execInVm(name, manager, [
+      'sh',
+      '-c',
+      `setsid ${quoted} >>/var/log/skypool/dockerd.log 2>&1 </dev/null &`,
+    ]);
+    const locked = await pollUntil(
+      async () => {
+        const r = await provider.execInVm(name, manager, ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'], {
+          allowFailure: true,
+        });
+        return r.stdout.trim() === 'locked' ? true : undefined;
+      },
+      { deadline: Date.now() + 30_000, what: 'the restarted manager to report locked' },
+    );
+    expect(locked).toBe(true);
+    // The next apply finds the manager locked and unlocks it with the stored key.
+    const again = await cluster.apply();
+    expect(again.changed).toBe(false);
+    const status = await cluster.status();
+    expect(status.nodes.find((n) => n.name === manager)?.engine).toMatchObject({ state: 'ready', role: 'manager' });
+    expect(JSON.stringify([again, status, events])).not.toContain(key.slice(9, 30));
+  }, 90_000);
+
+  it('rotate-ca: a new swarm CA valid under ten years, every node re-certified in place', async () => {
+    const ctx = (cluster as unknown as { ctx: ClusterContext }).ctx;
+    const driver = await ctx.driver();
+    const manager = (await findManager(ctx, await ctx.inventory()))!;
+    const docker = (driver as unknown as { docker(e: EngineEndpoint): import('dockerode') }).docker(manager.endpoint);
+    const trustRoot = async () =>
+      ((await docker.swarmInspect()) as { TLSInfo: { TrustRoot: string } }).TLSInfo.TrustRoot;
+    const before = await trustRoot();
+    // Swarm's own root CA (20 years) was already replaced at the first apply by one valid under ten.
+    expect((Date.parse(new X509Certificate(before).validTo) - Date.now()) / (365.25 * 86_400_000)).toBeLessThan(9);
+    const result = await cluster.rotateCa();
+    expect(result.nodes).toBe(3);
+    const after = new X509Certificate(await trustRoot());
+    expect(after.toString()).not.toBe(new X509Certificate(before).toString());
+    expect((Date.parse(after.validTo) - Date.now()) / (365.25 * 86_400_000)).toBeLessThan(9);
+    const status = await cluster.status();
+    expect(status.nodes.map((n) => n.engine?.state)).toEqual(['ready', 'ready', 'ready']);
+    expect(JSON.stringify([result, events])).not.toMatch(/PRIVATE KEY/);
+  }, 90_000);
+
   it('refuses to touch the VMs from a state directory without the cluster PKI', async () => {
     const stranger = Cluster.fromSpec(cluster.spec, { stateDir: join(work, 'other-state') });
     try {
@@ -187,6 +279,27 @@ suite('swarm on the local provider', () => {
     expect(tokenOf(`${name}-workers-2`)).toMatch(/^SWMTKN-1-/);
     expect(tokenOf(`${name}-workers-2`)).not.toBe(tokenOf(`${name}-workers-1`));
   }, 60_000);
+
+  it('an apply stopped right after the joins still rotates the token the new node was given', async () => {
+    const stop = new AbortController();
+    const off = cluster.onProgress((e) => {
+      if (e.type === 'phase-end' && e.phase === 'wait-engines') stop.abort();
+    });
+    try {
+      await expect(cluster.scale('workers', 3, { signal: stop.signal })).rejects.toBeDefined();
+    } finally {
+      off();
+    }
+    const ctx = (cluster as unknown as { ctx: ClusterContext }).ctx;
+    const manager = (await findManager(ctx, await ctx.inventory()))!;
+    const current = (await (await ctx.driver()).joinTokens!(manager.endpoint)).worker;
+    const given = /JOIN_TOKEN='(SWMTKN-[^']+)'/.exec(
+      readFileSync(join(vmDir(DEFAULT_STATE_ROOT, name, `${name}-workers-3`), 'user-data'), 'utf8'),
+    )?.[1];
+    expect(given).toMatch(/^SWMTKN-1-/);
+    expect(current).not.toBe(given);
+    await cluster.scale('workers', 2);
+  }, 120_000);
 
   it('destroy leaves nothing behind', async () => {
     const result = await cluster.destroy();

@@ -39,8 +39,8 @@ import type { Ec2Calls } from './calls.js';
  */
 
 export interface NetworkSettings {
-  /** Who may reach the Docker engine API (2376/tcp, mTLS). Default 0.0.0.0/0; narrow it to your address. */
-  readonly engineApiCidr: string;
+  /** Who may reach the Docker engine API (2376/tcp, mTLS): the operator's address unless widened. */
+  readonly engineApiCidrs: readonly string[];
   readonly pollIntervalMs: number;
   /** How long deleteNetwork waits for the cluster's instances to be gone. */
   readonly deleteTimeoutMs: number;
@@ -85,7 +85,7 @@ function reservedOf(cidr: string): string[] {
 }
 
 /** Ingress the engine needs: swarm control 2377/tcp, gossip 7946/tcp+udp, overlay 4789/udp within the group; API 2376/tcp from outside. */
-function ingress(groupId: string, engineApiCidr: string): IpPermission[] {
+function ingress(groupId: string, engineApiCidrs: readonly string[]): IpPermission[] {
   const self = [{ GroupId: groupId, Description: 'skypool cluster members' }];
   return [
     { IpProtocol: 'tcp', FromPort: 2377, ToPort: 2377, UserIdGroupPairs: self },
@@ -96,7 +96,7 @@ function ingress(groupId: string, engineApiCidr: string): IpPermission[] {
       IpProtocol: 'tcp',
       FromPort: 2376,
       ToPort: 2376,
-      IpRanges: [{ CidrIp: engineApiCidr, Description: 'Docker engine API (mTLS)' }],
+      IpRanges: engineApiCidrs.map((CidrIp) => ({ CidrIp, Description: 'Docker engine API (mTLS)' })),
     },
   ];
 }
@@ -247,7 +247,7 @@ export async function ensureClusterNetwork(
       )
     ).GroupId!;
   }
-  const missing = ingress(groupId, settings.engineApiCidr).filter((p) => !covers(have, p));
+  const missing = ingress(groupId, settings.engineApiCidrs).filter((p) => !covers(have, p));
   if (missing.length)
     await ec2.call(
       'AuthorizeSecurityGroupIngress',
@@ -281,7 +281,7 @@ const GONE = new Set([
 async function remove(
   run: () => Promise<unknown>,
   deadline: number,
-  settings: NetworkSettings,
+  settings: Omit<NetworkSettings, 'engineApiCidrs'>,
   signal?: AbortSignal,
 ): Promise<void> {
   for (;;) {
@@ -304,7 +304,7 @@ async function remove(
 export async function deleteClusterNetwork(
   ec2: Ec2Calls,
   cluster: string,
-  settings: NetworkSettings,
+  settings: Omit<NetworkSettings, 'engineApiCidrs'>,
   signal?: AbortSignal,
 ): Promise<void> {
   const vpc = await findVpc(ec2, cluster);

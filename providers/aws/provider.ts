@@ -25,6 +25,7 @@ import {
   tagsToRecord,
   type WaitOptions,
 } from '../../src/providers/types.js';
+import { operatorAddress } from '../../src/util/operator-address.js';
 import { sleep } from '../../src/util/poll.js';
 import { Ec2Calls } from './calls.js';
 import { DEFAULT_INSTANCE_TYPE, findUbuntuImage, listInstanceTypes, smallestFitting } from './catalog.js';
@@ -47,7 +48,7 @@ export interface AwsProviderSettings extends ProviderSettings {
   readonly endpoint?: string;
   /** Default: the SDK's credential chain (env, profile, SSO, instance role). */
   readonly credentials?: AwsCredentials;
-  /** Who may reach the Docker engine API on 2376/tcp (mTLS); default 0.0.0.0/0. */
+  /** Who may reach the Docker engine API on 2376/tcp (mTLS); `engineApiSources` wins. Default: the operator's address. */
   readonly engineApiCidr?: string;
   /** Poll interval of waitUntilRunning and deleteNetwork; default 2000 ms. */
   readonly pollIntervalMs?: number;
@@ -87,11 +88,11 @@ export class AwsProvider implements Provider {
   /** VPC id → network pieces, with the cluster they belong to. */
   private readonly networks = new Map<string, { cluster: string; net: ClusterNetwork }>();
   private readonly ensuring = new Map<string, Promise<ClusterNetwork>>();
-  private readonly network: NetworkSettings;
+  private readonly network: Omit<NetworkSettings, 'engineApiCidrs'>;
+  private sources?: Promise<readonly string[]>;
 
   constructor(private readonly settings: AwsProviderSettings = {}) {
     this.network = {
-      engineApiCidr: settings.engineApiCidr ?? '0.0.0.0/0',
       pollIntervalMs: settings.pollIntervalMs ?? 2000,
       deleteTimeoutMs: settings.deleteTimeoutMs ?? 600_000,
     };
@@ -165,11 +166,22 @@ export class AwsProvider implements Provider {
     return (await this.ensureOnce(cluster, this.ec2(undefined, signal))).ref;
   }
 
+  engineApiSources(signal?: AbortSignal): Promise<readonly string[]> {
+    const given = this.settings.engineApiSources ?? (this.settings.engineApiCidr ? [this.settings.engineApiCidr] : []);
+    const endpoint = this.settings.endpoint ?? process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL;
+    this.sources ??= operatorAddress({ endpoints: [endpoint], override: given, ...(signal ? { signal } : {}) });
+    this.sources.catch(() => {
+      this.sources = undefined; // a failed lookup is retried next time
+    });
+    return this.sources;
+  }
+
   /** CreateVpc has no ClientToken: concurrent callers in this process share one ensure instead of racing to two VPCs. */
   private ensureOnce(cluster: string, ec2: Ec2Calls): Promise<ClusterNetwork> {
     let pending = this.ensuring.get(cluster);
     if (!pending) {
-      pending = ensureClusterNetwork(ec2, cluster, this.network)
+      pending = this.engineApiSources()
+        .then((engineApiCidrs) => ensureClusterNetwork(ec2, cluster, { ...this.network, engineApiCidrs }))
         .then((net) => {
           this.networks.set(net.vpcId, { cluster, net });
           return net;

@@ -18,6 +18,7 @@ import {
   type WaitOptions,
 } from '../../src/providers/types.js';
 import { retryIdempotentRead } from '../../src/util/connection-drops.js';
+import { operatorAddress } from '../../src/util/operator-address.js';
 import { type AzureClients, createClients, staticTokenCredential } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
 import { deleteNetwork, ensureNetwork, names } from './network.js';
@@ -43,8 +44,8 @@ export interface AzureProviderSettings extends ProviderSettings {
   /** A Standard static public IP per VM (Instance.publicIp), so this machine reaches the engine API; default true. */
   readonly publicIp?: boolean;
   /**
-   * Who may reach the Docker engine API (2376/tcp, mTLS): a CIDR or service tag. Default `Internet` with public IPs,
-   * else `VirtualNetwork`; narrow it to your own address.
+   * Who may reach the Docker engine API (2376/tcp, mTLS): a CIDR or service tag; `engineApiSources` wins. Default:
+   * the operator's own address with public IPs, else `VirtualNetwork`.
    */
   readonly engineApiSourceCidr?: string;
   /** VNet address space; default `10.X.0.0/16` derived from the cluster name. */
@@ -163,14 +164,34 @@ export class AzureProvider implements Provider {
     return { updateIntervalInMs: this.pollIntervalMs, ...(signal ? { abortSignal: signal } : {}) };
   }
 
-  ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
+  private sources?: Promise<readonly string[]>;
+
+  engineApiSources(signal?: AbortSignal): Promise<readonly string[]> {
+    const given =
+      this.settings.engineApiSources ??
+      (this.settings.engineApiSourceCidr
+        ? [this.settings.engineApiSourceCidr]
+        : this.publicIp
+          ? []
+          : ['VirtualNetwork']);
+    this.sources ??=
+      given.length > 0
+        ? Promise.resolve(given)
+        : operatorAddress({ endpoints: [this.endpoint], ...(signal ? { signal } : {}) });
+    this.sources.catch(() => {
+      this.sources = undefined;
+    });
+    return this.sources;
+  }
+
+  async ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
     return ensureNetwork(
       this.clients,
       cluster,
       {
         region: this.region,
         addressSpace: this.settings.addressSpace,
-        engineApiSource: this.settings.engineApiSourceCidr ?? (this.publicIp ? 'Internet' : 'VirtualNetwork'),
+        engineApiSources: await this.engineApiSources(signal),
         pollIntervalMs: this.pollIntervalMs,
       },
       signal,

@@ -19,8 +19,8 @@ export interface NetworkSettings {
   readonly region: string;
   /** VNet address space; default `10.X.0.0/16` with X derived from the cluster name. */
   readonly addressSpace?: string;
-  /** Source allowed to reach the Docker engine API (2376/tcp, mTLS). */
-  readonly engineApiSource: string;
+  /** Sources (CIDRs or one service tag) allowed to reach the Docker engine API (2376/tcp, mTLS). */
+  readonly engineApiSources: readonly string[];
   readonly pollIntervalMs: number;
 }
 
@@ -41,7 +41,7 @@ function subnetOf(space: string): string {
   return `${base}/${Math.max(Number(bits), 20)}`;
 }
 
-function swarmRules(engineApiSource: string): SecurityRule[] {
+function swarmRules(engineApiSources: readonly string[]): SecurityRule[] {
   const rule = (
     name: string,
     priority: number,
@@ -64,7 +64,13 @@ function swarmRules(engineApiSource: string): SecurityRule[] {
     rule('swarm-gossip-tcp', 110, 'Tcp', '7946', 'VirtualNetwork'),
     rule('swarm-gossip-udp', 120, 'Udp', '7946', 'VirtualNetwork'),
     rule('swarm-overlay', 130, 'Udp', '4789', 'VirtualNetwork'),
-    rule('engine-api', 140, 'Tcp', '2376', engineApiSource),
+    engineApiSources.length === 1
+      ? rule('engine-api', 140, 'Tcp', '2376', engineApiSources[0]!)
+      : {
+          ...rule('engine-api', 140, 'Tcp', '2376', ''),
+          sourceAddressPrefix: undefined,
+          sourceAddressPrefixes: [...engineApiSources],
+        },
   ];
 }
 
@@ -109,7 +115,7 @@ export async function ensureNetwork(
     nsg ??= await clients.network.networkSecurityGroups.beginCreateOrUpdateAndWait(
       group,
       names.nsg(cluster),
-      { location: settings.region, tags, securityRules: swarmRules(settings.engineApiSource) },
+      { location: settings.region, tags, securityRules: swarmRules(settings.engineApiSources) },
       poll,
     );
 

@@ -1,5 +1,7 @@
 import { PrerequisiteError } from '../../src/errors.js';
 import { retryIdempotentRead } from '../../src/util/connection-drops.js';
+import { isLoopbackHost } from '../../src/util/net.js';
+import { operatorAddress } from '../../src/util/operator-address.js';
 import { ComputeClients } from './clients.js';
 import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
 import { type Operation, operationOf, waitForOperation } from './operations.js';
@@ -31,7 +33,24 @@ export class GceApi {
     return this.settings.region ?? 'us-central1';
   }
 
+  private sources?: Promise<readonly string[]>;
+
+  /** Who may reach the engine API: the settings, else the operator's address (loopback for cloudsim). */
+  engineApiSources(signal?: AbortSignal): Promise<readonly string[]> {
+    const given = this.settings.engineApiSources ?? this.settings.engineApiSourceRanges ?? [];
+    this.sources ??= operatorAddress({
+      endpoints: [this.settings.apiEndpoint],
+      override: given,
+      ...(signal ? { signal } : {}),
+    });
+    this.sources.catch(() => {
+      this.sources = undefined;
+    });
+    return this.sources;
+  }
+
   get clients(): ComputeClients {
+    if (!this.clientsValue) refuseClearTextToRemote(this.settings);
     this.clientsValue ??= new ComputeClients(this.settings);
     return this.clientsValue;
   }
@@ -101,4 +120,20 @@ export class GceApi {
     await this.clientsValue?.close();
     this.clientsValue = undefined;
   }
+}
+
+/**
+ * Every Compute Engine call carries the bearer token, so plain http is for a simulator on this machine only
+ * (the azure adapter refuses http outright; its SDK does too).
+ */
+function refuseClearTextToRemote(settings: GcpProviderSettings): void {
+  if (settings.protocol !== 'http') return;
+  const host = settings.apiEndpoint ?? 'compute.googleapis.com';
+  if (isLoopbackHost(host)) return;
+  throw new PrerequisiteError(
+    `gcp provider setting protocol is 'http' for apiEndpoint ${host}, which is not a loopback host: the access ` +
+      "token would travel in clear. Use protocol 'https' (or an https:// CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE); " +
+      'plain http is allowed only to 127.0.0.0/8, ::1 or localhost (a local cloudsim)',
+    { option: 'protocol', apiEndpoint: host, env: 'CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE' },
+  );
 }

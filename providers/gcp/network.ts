@@ -124,7 +124,7 @@ export class GceNetworks {
         network,
         direction: 'INGRESS',
         allowed: [{ IPProtocol: 'tcp', ports: ['2376'] }],
-        sourceRanges: [...(this.api.settings.engineApiSourceRanges ?? ['0.0.0.0/0'])],
+        sourceRanges: [...(await this.api.engineApiSources(signal))],
         targetTags: [tag],
       },
     ];

@@ -43,6 +43,10 @@ export class GcpProvider implements Provider {
     this.placement = new GcePlacement(this.api);
   }
 
+  engineApiSources(signal?: AbortSignal): Promise<readonly string[]> {
+    return this.api.engineApiSources(signal);
+  }
+
   async checkPrerequisites(): Promise<void> {
     const project = this.api.project;
     if (!this.api.settings.authClient && !this.api.settings.accessToken) {

@@ -16,7 +16,7 @@ export interface GcpProviderSettings extends ProviderSettings {
   readonly authClient?: GcpAuthClient;
   /** A bare OAuth2 access token, used as is (no refresh). Default: CLOUDSDK_AUTH_ACCESS_TOKEN or GOOGLE_OAUTH_ACCESS_TOKEN. */
   readonly accessToken?: string;
-  /** Source ranges allowed to reach the engine API (2376/tcp, mutual TLS). Default `['0.0.0.0/0']`. */
+  /** Source ranges allowed to reach the engine API (2376/tcp, mutual TLS); `engineApiSources` wins. Default: the operator's address. */
   readonly engineApiSourceRanges?: readonly string[];
   /** Subnet range of the cluster in the default region; default: a /20 in 10.0.0.0/9 derived from the cluster name. */
   readonly subnetCidr?: string;

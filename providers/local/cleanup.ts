@@ -16,9 +16,10 @@ import {
   netnsName,
   vmDir,
 } from './paths.js';
-import { privatePath } from './private-paths.js';
+import { PRIVATE_DIRS, PRIVATE_FILES, privatePath } from './private-paths.js';
 import { killIfMatches, pidsInCgroups, pidsInNetns, stopProcesses, vmCgroupDirs } from './processes.js';
 import { netnsLink, readRecord, type VmRecord } from './state.js';
+import { checkStateRoot } from './state-root.js';
 
 export interface TeardownOptions {
   /** How long processes get between SIGTERM and SIGKILL; default 5 s. */
@@ -115,13 +116,30 @@ export async function removeCreatedMountPoints(): Promise<void> {
   if (text === undefined) return;
   const names = await readdir('/run/netns').catch(() => [] as string[]);
   if (names.some((n) => n.startsWith(NETNS_PREFIX))) return;
-  const created = JSON.parse(text) as string[];
+  const created = createdMountPoints(text);
   // Deepest first so a created parent is empty by the time its turn comes.
   for (const path of [...created].sort((a, b) => b.length - a.length)) {
     await rm(path, { recursive: false, force: true }).catch(() => rmdir(path).catch(() => undefined));
   }
   await rm(file, { force: true });
   await rmdir(HOST_STATE_DIR).catch(() => undefined); // only when empty: the default state root lives in it
+}
+
+/**
+ * The paths the file lists that ensureHostMountPoints could have made (a private path or one of its parents);
+ * anything else in the file is ignored rather than removed as root.
+ */
+function createdMountPoints(text: string): string[] {
+  let listed: unknown;
+  try {
+    listed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const ours: readonly string[] = [...PRIVATE_DIRS, ...PRIVATE_FILES];
+  const allowed = (p: unknown): p is string =>
+    typeof p === 'string' && p.startsWith('/') && ours.some((o) => o === p || o.startsWith(`${p}/`)) && p !== '/';
+  return Array.isArray(listed) ? listed.filter(allowed) : [];
 }
 
 /** Node names with a VM dir under the cluster, created or half-created. */
@@ -167,6 +185,7 @@ export async function cleanupLocalCluster(
   stateRoot: string = DEFAULT_STATE_ROOT,
   options: TeardownOptions = {},
 ): Promise<void> {
+  await checkStateRoot(stateRoot);
   const nodes = [...(await vmNames(stateRoot, cluster)), ...(await orphanNodes(stateRoot, cluster))];
   const results = await Promise.allSettled(nodes.map((node) => teardownVm(stateRoot, cluster, node, options)));
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { CapacityError, CloudApiError, TimeoutError } from '../../src/errors.js';
 import type { NetworkRef } from '../../src/providers/types.js';
 import { inCidr, parseCidr, ipv4ToInt as toInt, intToIpv4 as toIp } from '../../src/util/ipv4.js';
 import { delay, ipJson, run } from './exec.js';
-import { bridgeName, ipClaimDir, subnetSeed } from './paths.js';
+import { bridgeName, ipClaimDir, isVmDirName, subnetSeed } from './paths.js';
 
 /** Every cluster bridge gets a /24 out of this /16; none of it is ever routed off the machine. */
 const POOL_PREFIX = '10.213';
@@ -186,8 +187,8 @@ export async function claimAddress(
     ? [wanted]
     : Array.from({ length: hi - lo + 1 }, (_, i) => toIp(lo + i)).filter((ip) => !reserved.has(ip));
   if (wanted) {
-    const n = toInt(wanted);
-    if (n < lo || n > hi || reserved.has(wanted)) {
+    // The address names the claim file: only a dotted IPv4 inside the subnet may become a path.
+    if (!inSubnet(wanted, network.cidr) || reserved.has(wanted)) {
       throw new CloudApiError(
         `address ${wanted} for ${node} is outside ${network.cidr} or reserved: pick one in the subnet above .1`,
         { node, wanted },
@@ -200,7 +201,7 @@ export async function claimAddress(
     // is this very node (a leftover of its previous incarnation).
     const owner = (await readFile(join(dir, ip), 'utf8').catch(() => '')).trim();
     if (owner === node) return ip;
-    if (owner && !existsSync(join(stateRoot, cluster, owner))) {
+    if (owner && (!isVmDirName(owner) || !existsSync(join(stateRoot, cluster, owner)))) {
       await rm(join(dir, ip), { force: true });
       if (await tryClaim(dir, ip, node)) return ip;
     }
@@ -229,7 +230,8 @@ async function tryClaim(dir: string, ip: string, node: string): Promise<boolean>
 }
 
 export async function releaseAddress(stateRoot: string, cluster: string, ip: string | undefined): Promise<void> {
-  if (ip) await rm(join(ipClaimDir(stateRoot, cluster), ip), { force: true });
+  // Never a path from anything but a dotted IPv4 address: the value may come from a file on disk.
+  if (ip && isIPv4(ip)) await rm(join(ipClaimDir(stateRoot, cluster), ip), { force: true });
 }
 
 /** Addresses claimed for nodes whose VM directory no longer exists (a crash between claim and teardown). */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { CloudApiError, TimeoutError } from '../../src/errors.js';
@@ -27,7 +28,8 @@ import { clusterDir, DEFAULT_STATE_ROOT, isVmDirName, NETNS_PREFIX, netnsName, v
 import { checkLocalPrerequisites } from './prerequisites.js';
 import { ensureHostMountPoints, PRIVATE_DIRS, PRIVATE_FILES, privatePath, writePrivateFiles } from './private-paths.js';
 import { trackNetwork, trackVm } from './signals.js';
-import { isAlive, readRecord, type VmRecord, writeRecord } from './state.js';
+import { isAlive, readRecord, recordPath, type VmRecord, writeRecord } from './state.js';
+import { checkStateRoot } from './state-root.js';
 import { interpreterOf, readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
 import { addOnLinkRoutes, createNetns, execInAnchor, setupVm, startAnchor, type Uplink } from './vm.js';
 
@@ -88,6 +90,8 @@ function toInstance(record: VmRecord, state: Instance['state']): Instance {
  */
 async function vmPhase(dir: string, record: VmRecord | undefined): Promise<'creating' | 'dead'> {
   if (record?.anchorPid) return 'dead';
+  // vm.json is written whole (rename), so one that is there but not valid is no VM being made: a leftover.
+  if (!record && existsSync(recordPath(dir))) return 'dead';
   const since = record ? Date.parse(record.createdAt) : ((await stat(dir).catch(() => undefined))?.mtimeMs ?? 0);
   return Date.now() - since < CREATING_GRACE_MS ? 'creating' : 'dead';
 }
@@ -129,7 +133,13 @@ export class LocalProvider implements Provider {
 
   async checkPrerequisites(): Promise<void> {
     checkLocalPrerequisites(this.requiredCommands);
+    await checkStateRoot(this.stateRoot);
     this.prerequisitesChecked = true;
+  }
+
+  /** Refuses a state root others could write before trusting anything in it (see checkStateRoot). */
+  private trustedStateRoot(create = false): Promise<void> {
+    return checkStateRoot(this.stateRoot, { create });
   }
 
   private async prerequisites(): Promise<void> {
@@ -146,6 +156,7 @@ export class LocalProvider implements Provider {
 
   async deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
+    await this.trustedStateRoot();
     const remaining = await vmNames(this.stateRoot, cluster);
     if (remaining.length > 0) {
       throw new CloudApiError(
@@ -196,6 +207,7 @@ export class LocalProvider implements Provider {
   }
 
   private async launchAll(request: LocalLaunchRequest, network: NetworkRef): Promise<Instance[]> {
+    await this.trustedStateRoot(true);
     await mkdir(clusterDir(this.stateRoot, request.cluster), { recursive: true });
     const results = await Promise.allSettled(request.nodes.map((node) => this.launchOne(request, network, node)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -292,6 +304,7 @@ export class LocalProvider implements Provider {
   }
 
   async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
+    await this.trustedStateRoot();
     const { deadline } = options;
     for (;;) {
       options.signal?.throwIfAborted();
@@ -310,6 +323,7 @@ export class LocalProvider implements Provider {
 
   async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
     signal?.throwIfAborted();
+    await this.trustedStateRoot();
     const instances: Instance[] = [];
     for (const node of await vmNames(this.stateRoot, cluster)) {
       const dir = vmDir(this.stateRoot, cluster, node);
@@ -328,6 +342,7 @@ export class LocalProvider implements Provider {
 
   async terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
+    await this.trustedStateRoot();
     const targets = (await Promise.all(ids.map((id) => this.findById(id)))).filter((t) => t !== undefined);
     const results = await Promise.allSettled(
       targets.map(async ({ cluster, node }) => {
@@ -346,6 +361,7 @@ export class LocalProvider implements Provider {
 
   /** Runs a command inside a VM (e.g. `docker info`), as a cloud VM's shell would. */
   async execInVm(cluster: string, node: string, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    await this.trustedStateRoot();
     const record = await readRecord(vmDir(this.stateRoot, cluster, node));
     if (!record || !(await isAlive(record))) {
       throw new CloudApiError(`local VM ${netnsName(cluster, node)} is not running`, { cluster, node });

@@ -1,5 +1,9 @@
 import { readFile, readlink, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import { inCidr } from '../../src/util/ipv4.js';
+import { ipv4CidrWithin, PRIVATE_IPV4_RANGES } from '../../src/util/net.js';
+import { bridgeName, isVmDirName, netnsName } from './paths.js';
 
 /** What `<vm dir>/vm.json` holds: the whole state of a local VM, next to the VM itself. */
 export interface VmRecord {
@@ -25,12 +29,52 @@ export interface VmRecord {
 
 export const recordPath = (dir: string): string => join(dir, 'vm.json');
 
+const safeName = z.string().refine(isVmDirName, 'not a DNS label');
+const pid = z.number().int().min(2).max(4_194_304);
+const cidr = z.string().refine((c) => PRIVATE_IPV4_RANGES.some((r) => ipv4CidrWithin(c, r)), 'not a private IPv4 CIDR');
+
+/** vm.json as it must be; every value the provider later kills, releases or builds a path from is checked. */
+const VmRecordSchema = z
+  .object({
+    id: z.string(),
+    name: safeName,
+    hostname: z.optional(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/)),
+    cluster: safeName,
+    tags: z.record(z.string(), z.string()),
+    ip: z.string(),
+    cidr,
+    bridge: z.string(),
+    idempotencyToken: z.string().max(256),
+    userDataSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    createdAt: z.iso.datetime(),
+    anchorPid: z.optional(pid),
+    userDataPid: z.optional(pid),
+  })
+  .strict()
+  .refine((r) => inCidr(r.ip, r.cidr), { path: ['ip'], message: 'not an IPv4 address inside cidr' })
+  .refine((r) => r.id === netnsName(r.cluster, r.name), { path: ['id'], message: 'not the netns of cluster/name' })
+  .refine((r) => r.bridge === bridgeName(r.cluster), { path: ['bridge'], message: "not the cluster's bridge" });
+
+/**
+ * The record of the VM in `dir` (`<stateRoot>/<cluster>/<node>`); undefined when it is missing, unreadable or
+ * invalid in any value, or names another cluster or node than its place: the provider then treats the VM dir
+ * as one without a record (cleaned by name, nothing taken from the file).
+ */
 export async function readRecord(dir: string): Promise<VmRecord | undefined> {
+  let raw: unknown;
   try {
-    return JSON.parse(await readFile(recordPath(dir), 'utf8')) as VmRecord;
+    raw = JSON.parse(await readFile(recordPath(dir), 'utf8'));
   } catch {
     return undefined;
   }
+  return parseRecord(raw, basename(dirname(dir)), basename(dir));
+}
+
+/** Validates a parsed vm.json against the cluster and node whose dir it sits in. */
+export function parseRecord(raw: unknown, cluster: string, node: string): VmRecord | undefined {
+  const parsed = VmRecordSchema.safeParse(raw);
+  if (!parsed.success || parsed.data.cluster !== cluster || parsed.data.name !== node) return undefined;
+  return parsed.data as VmRecord;
 }
 
 export async function writeRecord(dir: string, record: VmRecord): Promise<void> {

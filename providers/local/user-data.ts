@@ -1,7 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError } from '../../src/errors.js';
-import { redact } from '../../src/redact.js';
+import { redactTail } from '../../src/redact.js';
 import { spawnDetached } from './exec.js';
 
 /** The interpreter line of a user-data script; only scripts (`#!...`) run on the local provider. */
@@ -58,14 +58,27 @@ export interface UserDataResult {
   readonly log: string;
 }
 
+const LOG_TAIL_BYTES = 65_536;
+// Redaction sees this much before the cut, so a key or token that straddles the 64 KiB mark is still whole.
+const LOG_WINDOW_BYTES = 1_048_576;
+
+async function readTail(path: string, maxBytes: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, maxBytes);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    return buffer;
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function readUserDataFiles(dir: string): Promise<UserDataResult> {
   const files = userDataFiles(dir);
   const raw = await readFile(files.exit, 'utf8').catch(() => undefined);
-  const log = redact(
-    await readFile(files.log)
-      .then((b) => b.subarray(Math.max(0, b.length - 65_536)).toString('utf8'))
-      .catch(() => ''),
-  );
+  const log = redactTail(await readTail(files.log, LOG_WINDOW_BYTES).catch(() => ''), LOG_TAIL_BYTES);
   const exitCode = raw === undefined ? undefined : Number(raw.trim());
   return exitCode === undefined || Number.isNaN(exitCode) ? { done: false, log } : { done: true, exitCode, log };
 }

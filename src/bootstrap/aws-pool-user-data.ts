@@ -6,8 +6,16 @@
  */
 export interface AwsSecretsManagerSource {
   readonly kind: 'aws-secrets-manager';
-  /** Name of the secret the first manager publishes the join tokens and its address to (read by the others). */
+  /**
+   * Name of the secret the first manager publishes the manager join token and its address to (read by the other
+   * managers only).
+   */
   readonly joinSecretId: string;
+  /**
+   * Name of the secret with only the worker join token and the manager address, the one workers may read.
+   * Default `<joinSecretId>-worker`.
+   */
+  readonly workerJoinSecretId?: string;
   /** Name of the secret holding the cluster CA certificate and the server-only issuer CA (see `createCdkTlsSecretValue`). */
   readonly tlsSecretId: string;
 }
@@ -32,7 +40,8 @@ export function awsPoolTemplate(input: AwsPoolUserDataInput): { template: string
     throw new Error(`source kind "${String(input.source.kind)}" is not supported`);
   if (!NAME.test(input.cluster) || !NAME.test(input.pool))
     throw new Error(`cluster "${input.cluster}" and pool "${input.pool}" must be DNS labels`);
-  for (const id of [input.source.joinSecretId, input.source.tlsSecretId]) {
+  const workerJoinSecretId = input.source.workerJoinSecretId ?? `${input.source.joinSecretId}-worker`;
+  for (const id of [input.source.joinSecretId, workerJoinSecretId, input.source.tlsSecretId]) {
     if (!SECRET_NAME.test(id)) throw new Error(`"${id}" is not a Secrets Manager secret name`);
   }
   const deadline = input.deadlineSeconds ?? 1800;
@@ -45,6 +54,7 @@ export function awsPoolTemplate(input: AwsPoolUserDataInput): { template: string
       pool: input.pool,
       deadline_seconds: String(deadline),
       join_secret_id: input.source.joinSecretId,
+      worker_join_secret_id: workerJoinSecretId,
       tls_secret_id: input.source.tlsSecretId,
     },
   };

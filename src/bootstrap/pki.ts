@@ -49,12 +49,18 @@ function serial(): string {
 }
 
 /**
+ * Lifetime of a cluster CA: five years, well under ten, and longer than the 825 days of the certificates it
+ * signs. A CA nearing its end is replaced with `skypool rotate-ca` (see README).
+ */
+export const CA_VALID_DAYS = 1826;
+
+/**
  * A self-signed certificate authority (ECDSA P-256) for one cluster or one simulator. Path length 1 leaves room
  * for exactly one intermediate: the server-only issuer that CDK-launched nodes sign their own certificates with.
  */
 export async function createCertificateAuthority(
   commonName: string,
-  validDays = 3650,
+  validDays = CA_VALID_DAYS,
   pathLength = 1,
 ): Promise<CertificateBundle> {
   const x509 = await x509Module();

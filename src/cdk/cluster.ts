@@ -38,6 +38,11 @@ export interface SkypoolClusterProps {
    */
   readonly engineApiCidr: string;
   /**
+   * Accept an `engineApiCidr` of `0.0.0.0/0`: mTLS then is the only guard of the engine API. Synth warns.
+   * @default false: a /0 engineApiCidr is refused
+   */
+  readonly allowEngineApiFromAnywhere?: boolean;
+  /**
    * VPC for the AWS pools. Nodes need outbound internet (docker install, Secrets Manager and EC2 APIs) and the
    * managers a public address for the Elastic IP.
    * @default a new VPC: public subnets in 2 availability zones, no NAT gateways, rejected traffic flow logs
@@ -66,6 +71,10 @@ export interface SkypoolClusterProps {
   readonly rootVolumeGiB?: number;
 }
 
+/** IAM policy variable: the instance the role's credentials were delivered to. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a JavaScript template
+const SOURCE_INSTANCE_ARN = '${ec2:SourceInstanceARN}';
+
 /** Swarm traffic between any two nodes; 2377 (management) only goes to managers. */
 const SWARM_PEER_PORTS: readonly { port: ec2.Port; what: string }[] = [
   { port: ec2.Port.tcp(7946), what: 'swarm gossip' },
@@ -90,7 +99,10 @@ export class SkypoolCluster extends Construct {
   readonly pools: readonly AwsNodePool[];
   /** The spec's pools on other clouds, which this stack does not deploy. */
   readonly externalPools: readonly NodePoolSpec[];
+  /** Manager join token, manager address and the Elastic IP: read by managers only. */
   readonly joinSecret?: secretsmanager.Secret;
+  /** Worker join token and manager address: what workers may read. */
+  readonly workerJoinSecret?: secretsmanager.Secret;
   readonly tlsSecretName: string;
   /** The first manager's public address (Elastic IP), a deploy-time token. */
   readonly managerAddress?: string;
@@ -103,6 +115,7 @@ export class SkypoolCluster extends Construct {
     this.externalPools = spec.pools.filter((p) => p.provider !== 'aws');
     this.tlsSecretName = props.tlsSecretName ?? `skypool/${spec.name}/tls`;
     const joinSecretName = `skypool/${spec.name}/swarm-join`;
+    const workerJoinSecretName = `${joinSecretName}-worker`;
 
     const stackRegion = Stack.of(this).region;
     const {
@@ -115,9 +128,18 @@ export class SkypoolCluster extends Construct {
       stackRegion: Token.isUnresolved(stackRegion) ? undefined : stackRegion,
       deadlineSeconds: props.bootDeadlineSeconds ?? 1800,
       joinSecretName,
+      workerJoinSecretName,
       tlsSecretName: this.tlsSecretName,
+      engineApiFromAnywhere: props.allowEngineApiFromAnywhere === true,
     });
     if (issues.length > 0) throw new SpecError(issues, where);
+    if (/\/0$/.test(props.engineApiCidr)) {
+      Annotations.of(this).addWarningV2(
+        'skypool:engineApiFromAnywhere',
+        `engineApiCidr ${props.engineApiCidr} opens the Docker engine API (2376) of every node to the whole internet; ` +
+          'mutual TLS is its only guard. Narrow it to the address skypool runs from.',
+      );
+    }
 
     for (const pool of this.externalPools) {
       Annotations.of(this).addWarningV2(
@@ -173,6 +195,18 @@ export class SkypoolCluster extends Construct {
       joinSecret,
       'the swarm rotates join tokens itself (`docker swarm join-token --rotate`) and skypool republishes them here.',
     );
+    // The worker token alone, for the worker roles: a worker must not be able to join as a manager.
+    const workerJoinSecret = new secretsmanager.Secret(this, 'WorkerJoinSecret', {
+      secretName: workerJoinSecretName,
+      description: `skypool ${spec.name}: swarm worker join token and manager address, published by the first manager at boot`,
+      secretStringValue: SecretValue.unsafePlainText('{}'),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.workerJoinSecret = workerJoinSecret;
+    suppressRotation(
+      workerJoinSecret,
+      'the swarm rotates join tokens itself (`docker swarm join-token --rotate`) and skypool republishes them here.',
+    );
     let tlsSecretArn: string;
     if (props.tlsSecretName) {
       // Imported by name: policies must match the 6-character suffix Secrets Manager appends to the ARN.
@@ -215,7 +249,7 @@ export class SkypoolCluster extends Construct {
         rootVolumeGiB: props.rootVolumeGiB ?? 20,
         clusterSecurityGroup: nodes,
       });
-      this.grantNode(node, joinSecret, tlsSecretArn, address);
+      this.grantNode(node, { manager: joinSecret, worker: workerJoinSecret }, tlsSecretArn, address);
       return node;
     });
     this.openSwarmPorts(nodes, props);
@@ -264,41 +298,69 @@ export class SkypoolCluster extends Construct {
   }
 
   /**
-   * Least privilege: every node reads the two cluster secrets and names its own instance; managers also publish
-   * the join tokens (only the first one's write succeeds) and take the cluster's Elastic IP.
+   * Least privilege: a node reads its own role's join secret (workers never the manager token) and the TLS
+   * secret, names its own instance and, once booted, turns off its own metadata endpoint (so its role, and with
+   * it the TLS issuer, is out of reach from then on); managers also publish the join tokens (only the first
+   * one's write succeeds) and take the cluster's Elastic IP. Instance statements apply to the calling instance
+   * only: `aws:ARN` (the instance acted on) must equal `ec2:SourceInstanceARN` (the instance the role's
+   * credentials were delivered to).
    */
   private grantNode(
     node: AwsNodePool,
-    joinSecret: secretsmanager.Secret,
+    join: { manager: secretsmanager.Secret; worker: secretsmanager.Secret },
     tlsSecretArn: string,
     address: ec2.CfnEIP,
   ): void {
     const stack = Stack.of(this);
-    const clusterTag = { StringEquals: { [`aws:ResourceTag/${TAG_KEYS.cluster}`]: this.spec.name } };
+    const manager = node.pool.role === 'manager';
+    const clusterTag = { [`aws:ResourceTag/${TAG_KEYS.cluster}`]: this.spec.name };
+    const ownInstance = { StringEquals: { ...clusterTag, 'aws:ARN': SOURCE_INSTANCE_ARN } };
     const anyInstance = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
     const add = (statement: iam.PolicyStatementProps): void =>
       void node.role.addToPolicy(new iam.PolicyStatement(statement));
     add({
       sid: 'ReadClusterSecrets',
       actions: ['secretsmanager:GetSecretValue'],
-      resources: [joinSecret.secretArn, tlsSecretArn],
+      resources: [(manager ? join.manager : join.worker).secretArn, tlsSecretArn],
     });
     add({
       sid: 'NameOwnInstance',
       actions: ['ec2:CreateTags'],
       resources: [anyInstance],
-      conditions: { ...clusterTag, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['Name'] } },
+      conditions: { ...ownInstance, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['Name'] } },
     });
-    if (node.pool.role === 'manager') {
-      add({ sid: 'PublishJoinTokens', actions: ['secretsmanager:PutSecretValue'], resources: [joinSecret.secretArn] });
+    add({
+      sid: 'DropOwnCredentials',
+      actions: ['ec2:ModifyInstanceMetadataOptions'],
+      resources: [anyInstance],
+      // The request may change one option, the endpoint, and only to "disabled": never back on.
+      conditions: {
+        StringEquals: { ...ownInstance.StringEquals, 'ec2:Attribute/HttpEndpoint': 'disabled' },
+        'ForAllValues:StringEquals': { 'ec2:Attribute': ['HttpEndpoint'] },
+        Null: { 'ec2:Attribute': 'false' },
+      },
+    });
+    if (manager) {
+      add({
+        sid: 'PublishJoinTokens',
+        actions: ['secretsmanager:PutSecretValue'],
+        resources: [join.manager.secretArn, join.worker.secretArn],
+      });
+      // AssociateAddress is authorized on the address and on the instance: one statement each, so the
+      // own-instance condition is not applied to the address.
       add({
         sid: 'TakeManagerAddress',
         actions: ['ec2:AssociateAddress'],
         resources: [
           stack.formatArn({ service: 'ec2', resource: 'elastic-ip', resourceName: address.attrAllocationId }),
-          anyInstance,
         ],
-        conditions: clusterTag,
+        conditions: { StringEquals: clusterTag },
+      });
+      add({
+        sid: 'TakeManagerAddressForSelf',
+        actions: ['ec2:AssociateAddress'],
+        resources: [anyInstance],
+        conditions: ownInstance,
       });
     }
     suppressNag(
@@ -307,7 +369,7 @@ export class SkypoolCluster extends Construct {
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            'the instance id is known only at boot; the statements allow only instances tagged with this cluster (and only the Name tag for CreateTags).',
+            'the instance id is known only at boot; each statement allows only the calling instance (aws:ARN = ec2:SourceInstanceARN), tagged with this cluster.',
           appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:[^:]+:<AWS::AccountId>:instance\\/\\*$/' }],
         },
       ],

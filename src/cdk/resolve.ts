@@ -11,7 +11,10 @@ export interface ResolveOptions {
   readonly stackRegion?: string;
   readonly deadlineSeconds: number;
   readonly joinSecretName: string;
+  readonly workerJoinSecretName: string;
   readonly tlsSecretName: string;
+  /** The caller accepted an engine API open to the whole internet (0.0.0.0/0). */
+  readonly engineApiFromAnywhere?: boolean;
 }
 
 /** An AWS pool with what the stack needs to launch it. */
@@ -49,6 +52,14 @@ export function resolveAwsPools(
   if (spec.engine !== 'swarm')
     push({ path: 'engine', message: `the CDK construct builds Docker Swarm pools only, not "${spec.engine}"` });
   push(cidrIssue('props.engineApiCidr', options.engineApiCidr));
+  if (/\/0$/.test(options.engineApiCidr) && !options.engineApiFromAnywhere) {
+    push({
+      path: 'props.engineApiCidr',
+      message:
+        `"${options.engineApiCidr}" opens the Docker engine API (2376) to the whole internet: give the address ` +
+        'skypool runs from (e.g. 203.0.113.7/32), or set allowEngineApiFromAnywhere: true to accept it',
+    });
+  }
   for (const [i, c] of options.externalNodeCidrs.entries()) push(cidrIssue(`props.externalNodeCidrs[${i}]`, c));
   if (!Number.isInteger(options.deadlineSeconds) || options.deadlineSeconds <= 0) {
     push({ path: 'props.bootDeadlineSeconds', message: 'must be a positive whole number of seconds' });
@@ -92,6 +103,7 @@ export function resolveAwsPools(
         source: {
           kind: 'aws-secrets-manager',
           joinSecretId: options.joinSecretName,
+          workerJoinSecretId: options.workerJoinSecretName,
           tlsSecretId: options.tlsSecretName,
         },
         deadlineSeconds: options.deadlineSeconds,

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultStateDir } from '../bootstrap/cluster-pki.js';
+import { wholeInternetWarning } from '../cluster/engine-api.js';
 import { Cluster, type ClusterOptions } from '../cluster/index.js';
 import { specJsonSchema } from '../spec/json-schema.js';
 import { UsageError } from './errors.js';
@@ -10,7 +11,10 @@ import { withProgress } from './progress.js';
 import { renderApply, renderDestroy, renderJob, renderStatus, renderWorkload } from './render.js';
 
 function clusterOptions(g: GlobalOptions): ClusterOptions {
-  return g.stateDir ? { stateDir: g.stateDir } : {};
+  return {
+    ...(g.stateDir ? { stateDir: g.stateDir } : {}),
+    ...(g.adminCidr?.length ? { adminCidrs: g.adminCidr } : {}),
+  };
 }
 
 async function open(g: GlobalOptions): Promise<Cluster> {
@@ -54,15 +58,22 @@ export async function plan(g: GlobalOptions): Promise<void> {
         reason: d.reason,
       })),
       unchanged: p.unchanged.map((i) => i.name),
+      engineApi: p.engineApi ?? [],
     };
+    const warning = wholeInternetWarning(json.engineApi);
+    if (warning) note(`warning: ${warning}`);
+    const access = json.engineApi.map(
+      (e) => `engine API (2376/tcp) of ${e.provider} nodes reachable from ${e.sources.join(', ')}`,
+    );
     printResult(g.output, json, () => {
-      if (!p.hasChanges) return `cluster ${p.cluster}: no changes (${p.unchanged.length} nodes match the spec)`;
+      const tail = access.length ? `\n${access.join('\n')}` : '';
+      if (!p.hasChanges) return `cluster ${p.cluster}: no changes (${p.unchanged.length} nodes match the spec)${tail}`;
       const rows = [
         ['ACTION', 'NODE', 'POOL', 'PROVIDER', 'REASON'],
         ...json.creates.flatMap((c) => c.names.map((n) => ['+ create', n, c.pool, c.provider, ''])),
         ...json.deletes.map((d) => ['- delete', d.name, d.pool, d.provider, d.reason]),
       ];
-      return `${table(rows)}\n\nPlan: ${json.creates.reduce((n, c) => n + c.names.length, 0)} to create, ${json.deletes.length} to delete, ${json.unchanged.length} unchanged.`;
+      return `${table(rows)}\n\nPlan: ${json.creates.reduce((n, c) => n + c.names.length, 0)} to create, ${json.deletes.length} to delete, ${json.unchanged.length} unchanged.${tail}`;
     });
   });
 }
@@ -147,6 +158,20 @@ export async function down(g: GlobalOptions): Promise<void> {
   await using(g, async (cluster) => {
     const result = await withProgress(g, cluster, `Destroying cluster ${cluster.spec.name}`, () => cluster.destroy());
     printResult(g.output, result, () => renderDestroy(result));
+  });
+}
+
+export async function rotateCa(g: GlobalOptions): Promise<void> {
+  await using(g, async (cluster) => {
+    const result = await withProgress(g, cluster, `Rotating the CA of cluster ${cluster.spec.name}`, () =>
+      cluster.rotateCa(),
+    );
+    printResult(
+      g.output,
+      result,
+      () =>
+        `cluster ${result.cluster}: new swarm CA valid until ${result.validUntil}; ${result.nodes} nodes re-certified`,
+    );
   });
 }
 

@@ -26,6 +26,12 @@ export function buildProgram(): Command {
     .addOption(new Option('-f, --file <path>', 'cluster spec').default('skypool.yaml'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(new Option('--state-dir <dir>', 'where certificates and local state live').env('SKYPOOL_STATE_DIR'))
+    .addOption(
+      new Option(
+        '--admin-cidr <cidr>',
+        "who may reach the engine API (2376/tcp), repeatable; default: the spec's adminCidrs, else this machine",
+      ).argParser(collect),
+    )
     .showHelpAfterError('(run skypool --help for usage)')
     .exitOverride();
 
@@ -88,6 +94,10 @@ export function buildProgram(): Command {
     .command('down')
     .description('drain and delete every resource of the cluster')
     .action(async (_o, cmd: Command) => (await commands()).down(globals(cmd)));
+  program
+    .command('rotate-ca')
+    .description("replace the engine's CA (valid 5 years) and re-issue every node certificate in place")
+    .action(async (_o, cmd: Command) => (await commands()).rotateCa(globals(cmd)));
   program
     .command('schema')
     .description('print the JSON Schema of skypool.yaml')

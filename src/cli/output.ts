@@ -6,6 +6,7 @@ export interface GlobalOptions {
   readonly file: string;
   readonly output: OutputFormat;
   readonly stateDir?: string;
+  readonly adminCidr?: string[];
 }
 
 /** Writes a command's result: JSON on stdout for scripts, or the text rendering. Always redacted. */

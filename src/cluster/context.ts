@@ -7,9 +7,13 @@ import { EngineError, PrerequisiteError } from '../errors.js';
 import { loadProvider } from '../providers/registry.js';
 import type { Instance, NetworkRef, Provider } from '../providers/types.js';
 import { ProvisioningQueue } from '../queue/provisioning-queue.js';
-import type { ClusterSpec, NodePoolSpec, ProviderName } from '../spec/schema.js';
+import { redact } from '../redact.js';
+import { poolSpecHash } from '../spec/hash.js';
+import type { ClusterSpec, NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
+import { withAdminCidrs } from './engine-api.js';
 import { Progress } from './progress.js';
 import type { ClusterOptions } from './types.js';
+import { unlockKeyPath } from './unlock-key.js';
 
 /** Where the SDK reaches a node's engine; `exec` when its provider can run commands inside it. */
 export function endpointOf(
@@ -73,7 +77,7 @@ export class ClusterContext {
         name === 'local' && (override === undefined || !('runInstances' in override))
           ? { ...(override ?? {}), requiredCommands: (await loadEngine(this.spec.engine)).requirements.commands }
           : override;
-      provider = await loadProvider(name, settings);
+      provider = await loadProvider(name, withAdminCidrs(settings, this.options.adminCidrs ?? this.spec.adminCidrs));
       this.providers.set(name, provider);
     }
     return provider;
@@ -124,6 +128,7 @@ export class ClusterContext {
       const pki = await this.pki();
       this.driverValue = engine.createEngine({
         tls: { caPem: pki.ca.certPem, client: pki.client },
+        unlockKeyFile: unlockKeyPath(this.options.stateDir, this.spec.name),
         providers: this.providerNames,
         // Stable for the cluster's life and never stored apart from the CA it comes from.
         clusterSecret: (label, bytes) =>

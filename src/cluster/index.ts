@@ -12,17 +12,24 @@ import {
   workloadKind,
 } from '../engines/types.js';
 import { EngineError, SpecError } from '../errors.js';
+import { redactingLogger } from '../log.js';
 import { computePlan, type Plan } from '../plan.js';
 import type { Instance } from '../providers/types.js';
 import { loadSpec, parseSpec } from '../spec/load.js';
 import type { ClusterSpec, ClusterSpecInput, ProviderName } from '../spec/schema.js';
+import { normalizeCidr } from '../util/operator-address.js';
 import { converge } from './apply.js';
 import { ClusterContext } from './context.js';
+import { type EngineApiExposure, engineApiExposure, wholeInternetWarning } from './engine-api.js';
 import { acquireClusterLock } from './lock.js';
 import { findManager, type ManagerRef } from './nodes.js';
+import { type RotateCaResult, rotateEngineCa, shortenEngineCa } from './rotate-ca.js';
 import { clusterStatus, withReachableAddresses } from './status.js';
+import { withTokenRotation } from './token-rotation.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
+import { saveUnlockKey } from './unlock-key.js';
 
+export type { RotateCaResult } from './rotate-ca.js';
 export * from './types.js';
 
 // Without a caller's logger nothing is logged; a stub avoids loading pino (tens of ms) on every SDK import.
@@ -56,8 +63,13 @@ export class Cluster {
   private readonly ctx: ClusterContext;
 
   private constructor(spec: ClusterSpec, options: ClusterOptions = {}) {
-    const logger = options.logger ?? SILENT_LOGGER;
-    this.ctx = new ClusterContext(spec, { ...options, stateDir: options.stateDir ?? defaultStateDir() }, logger);
+    const logger = options.logger ? redactingLogger(options.logger) : SILENT_LOGGER;
+    const adminCidrs = options.adminCidrs?.map(normalizeCidr);
+    this.ctx = new ClusterContext(
+      spec,
+      { ...options, ...(adminCidrs ? { adminCidrs } : {}), stateDir: options.stateDir ?? defaultStateDir() },
+      logger,
+    );
   }
 
   /** Reads and validates a YAML spec file (SpecError names every field at fault). */
@@ -80,7 +92,14 @@ export class Cluster {
 
   /** What apply would do. Read-only: lists instances, mutates nothing. */
   async plan(): Promise<Plan> {
-    return computePlan(this.ctx.spec, await this.ctx.inventory());
+    const plan = computePlan(this.ctx.spec, await this.ctx.inventory());
+    return { ...plan, engineApi: await this.engineApi() };
+  }
+
+  /** Who may reach each cloud's engine API port (2376/tcp), resolved as apply will (the operator's address). */
+  private async engineApi(signal?: AbortSignal): Promise<EngineApiExposure[]> {
+    const providers = await Promise.all(this.ctx.providerNames.map((name) => this.ctx.provider(name)));
+    return engineApiExposure(providers, signal);
   }
 
   /**
@@ -89,7 +108,25 @@ export class Cluster {
    */
   async apply(options: { signal?: AbortSignal } = {}): Promise<ApplyResult> {
     await this.checkBeforeChange();
-    return this.locked('apply', () => converge(this.ctx, options.signal));
+    const warning = wholeInternetWarning(await this.engineApi(options.signal));
+    if (warning) this.ctx.progress.message(warning, 'warn');
+    return this.locked('apply', () =>
+      withTokenRotation(this.ctx, async () => {
+        const result = await converge(this.ctx, options.signal);
+        await saveUnlockKey(this.ctx, options.signal);
+        await shortenEngineCa(this.ctx, options.signal);
+        return result;
+      }),
+    );
+  }
+
+  /**
+   * Replaces the engine's root CA with a new one (valid five years) and re-issues every node's certificate in
+   * place; holds the cluster's lock. `skypool rotate-ca` on the command line.
+   */
+  async rotateCa(options: { signal?: AbortSignal } = {}): Promise<RotateCaResult> {
+    await this.checkBeforeChange();
+    return this.locked('rotate-ca', () => rotateEngineCa(this.ctx, options.signal));
   }
 
   async status(): Promise<ClusterStatus> {
@@ -114,7 +151,7 @@ export class Cluster {
       const previous = this.ctx.spec;
       this.ctx.spec = next;
       try {
-        return await converge(this.ctx, options.signal);
+        return await withTokenRotation(this.ctx, () => converge(this.ctx, options.signal));
       } catch (error) {
         // The spec in memory must keep describing what the caller asked for last with success.
         this.ctx.spec = previous;

@@ -29,6 +29,8 @@ export interface ClusterOptions {
   /** Override the routing-mesh detection (false = dnsrr + host-mode ports). */
   readonly routingMesh?: boolean;
   readonly queueLimits?: Partial<Record<ProviderName, Partial<QueueLimits>>>;
+  /** Who may reach the engine API (2376/tcp); wins over the spec's `adminCidrs`. Default: this machine's address. */
+  readonly adminCidrs?: readonly string[];
 }
 
 export type PhaseName =

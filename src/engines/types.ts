@@ -229,6 +229,18 @@ export interface EngineDriver {
    * Polls the node until its engine answers and it is part of the pool (and can manage it, for a manager).
    */
   waitReady(endpoint: EngineEndpoint, role: Role, options: WaitOptions): Promise<void>;
+  /** When the join tokens were last rotated, as recorded in the engine; undefined when never. */
+  lastTokenRotation?(manager: EngineEndpoint): Promise<Date | undefined>;
+  /** The engine's autolock key (a secret), when the engine locks its managers' state at rest. */
+  unlockKey?(manager: EngineEndpoint): Promise<string | undefined>;
+  /** The engine's own root CA certificate (PEM). */
+  caCertificate?(manager: EngineEndpoint): Promise<string | undefined>;
+  /** Replaces the engine's own root CA and re-issues every node's certificate in place. */
+  rotateCa?(
+    manager: EngineEndpoint,
+    ca: { certPem: string; keyPem: string },
+    options: WaitOptions,
+  ): Promise<{ nodes: number }>;
   /** Every member the engine knows, managers included, with its state. */
   listNodes(manager: EngineEndpoint): Promise<EngineNode[]>;
   /** Adds or updates labels (Slurm: node features); returns whether anything changed. */
@@ -266,6 +278,8 @@ export interface EngineSettings {
   readonly clusterSecret: (label: string, bytes: number) => Buffer;
   /** Swarm: override the routing-mesh detection (false = dnsrr + host-mode ports). */
   readonly routingMesh?: boolean;
+  /** File holding the engine's autolock key (Swarm), read to unlock a restarted manager. */
+  readonly unlockKeyFile?: string;
 }
 
 export type EngineFactory = (settings: EngineSettings) => EngineDriver;

@@ -102,6 +102,11 @@ export interface Provider {
   checkPrerequisites(): Promise<void>;
   /** Creates (or finds, by tags) the cluster's network; idempotent. */
   ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef>;
+  /**
+   * Sources (IPv4 CIDRs) the cluster's firewall lets reach the engine API (2376/tcp): the `engineApiSources`
+   * setting, else the operator's own address. Providers without such a firewall (local) leave it out.
+   */
+  readonly engineApiSources?: (signal?: AbortSignal) => Promise<readonly string[]>;
   /** Launches the nodes; returns them, possibly still pending. Throws CapacityError / QuotaError / CloudApiError. */
   runInstances(request: LaunchRequest): Promise<Instance[]>;
   /** Polls until every id is running (with addresses) or the deadline passes (TimeoutError). */
@@ -149,6 +154,12 @@ export interface ExecResult {
 export interface ProviderSettings {
   /** Region used when a pool names none. */
   readonly region?: string;
+  /**
+   * IPv4 CIDRs allowed to reach the engine API (2376/tcp, mutual TLS). Default: this machine's own address as
+   * the cloud sees it (127.0.0.1/32 for a cloud on loopback), or SKYPOOL_ENGINE_API_CIDR. Set by the core from
+   * the spec's `adminCidrs` / `--admin-cidr`.
+   */
+  readonly engineApiSources?: readonly string[];
 }
 
 export type ProviderFactory = (settings?: ProviderSettings & Record<string, unknown>) => Promise<Provider> | Provider;

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { parseCidr } from '../util/ipv4.js';
 
 // zod/mini loads a few ms faster than `zod` (no method-chaining classes). Unlike `zod`, it installs neither the
 // English messages nor the memoizer (shared references parse to shared output), so set both as `zod` would:
@@ -80,6 +81,21 @@ export const ClusterSpecSchema = z.strictObject({
   engine: z.enum(ENGINES, { error: `engine must be one of ${ENGINES.join(', ')}` }),
   pools: z.array(NodePoolSchema).check(z.minLength(1, 'a cluster needs at least one pool')),
   images: z.optional(z.array(ImageSchema)),
+  /**
+   * Who may reach the nodes' engine API (2376/tcp, mutual TLS) besides nothing: IPv4 CIDRs. Default: the address
+   * of the machine running skypool, found at apply time. `0.0.0.0/0` is accepted with a warning.
+   */
+  adminCidrs: z.optional(
+    z
+      .array(
+        z.string().check(
+          z.refine((c) => parseCidr(c) !== undefined, {
+            error: 'adminCidrs entries must be IPv4 CIDRs, e.g. 203.0.113.7/32',
+          }),
+        ),
+      )
+      .check(z.minLength(1, "adminCidrs needs at least one CIDR; leave it out for this machine's address")),
+  ),
 });
 
 export type NodeSize = z.infer<typeof SizeSchema>;

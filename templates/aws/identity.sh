@@ -54,17 +54,22 @@ def main(cmd, a):
         if not all(s.get(n) for n, _ in pairs): return 3
         for n, f in pairs:
             with os.fdopen(os.open(os.path.join(a[1], f), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as out: out.write(s[n].strip() + '\n')
-    elif cmd == 'publish':  # SECRET ADDR, tokens in env: exit 4 when another manager published first
+    elif cmd == 'publish':  # SECRET ADDR WORKER_SECRET, tokens in env: exit 4 when another manager published first
         s = secret(a[0])
-        s.update(managerAddr=a[1], workerToken=os.environ['SKYPOOL_WORKER_TOKEN'], managerToken=os.environ['SKYPOOL_MANAGER_TOKEN'])
+        s.update(managerAddr=a[1], managerToken=os.environ['SKYPOOL_MANAGER_TOKEN'])
         try:
             sm('PutSecretValue', {'SecretId': a[0], 'SecretString': json.dumps(s), 'ClientRequestToken': TOKEN_ID})
         except urllib.error.HTTPError as e:
             body = e.read()
             if b'ResourceExistsException' in body: return 4
             raise urllib.error.HTTPError(e.url, e.code, body[:300].decode(errors='replace'), e.headers, None)
+        # Only the winner gets here: the worker secret holds the worker token alone (workers cannot read the other).
+        w = {'managerAddr': a[1], 'workerToken': os.environ['SKYPOOL_WORKER_TOKEN']}
+        sm('PutSecretValue', {'SecretId': a[2], 'SecretString': json.dumps(w), 'ClientRequestToken': TOKEN_ID})
     elif cmd == 'name':  # NAME: the Name tag, as on the instances the SDK launches
         ec2(Action='CreateTags', **{'ResourceId.1': meta('meta-data/instance-id'), 'Tag.1.Key': 'Name', 'Tag.1.Value': a[0]})
+    elif cmd == 'drop-credentials':  # turn off this instance's metadata endpoint: no more role credentials
+        ec2(Action='ModifyInstanceMetadataOptions', InstanceId=meta('meta-data/instance-id'), HttpEndpoint='disabled')
     elif cmd == 'associate-address':  # SECRET: take the cluster's Elastic IP
         alloc = secret(a[0]).get('eipAllocationId')
         if alloc: ec2(Action='AssociateAddress', AllocationId=alloc, InstanceId=meta('meta-data/instance-id'))

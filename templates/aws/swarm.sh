@@ -7,7 +7,7 @@ JOIN_ADDRS=
 if [ "$(swarm_state)" != active ] && [ "$SKYPOOL_ROLE" = manager ] && ! $AWS field "$JOIN_SECRET_ID" managerToken >/dev/null 2>>"$LOG_DIR/aws.err"; then
   swarm_create
   SKYPOOL_WORKER_TOKEN=$($DOCKER swarm join-token -q worker) SKYPOOL_MANAGER_TOKEN=$($DOCKER swarm join-token -q manager) \
-    $AWS publish "$JOIN_SECRET_ID" "$NODE_IP" 2>>"$LOG_DIR/aws.err"
+    $AWS publish "$JOIN_SECRET_ID" "$NODE_IP" "$WORKER_JOIN_SECRET_ID" 2>>"$LOG_DIR/aws.err"
   case $? in
   0)
     log "created the swarm and published its join tokens to $JOIN_SECRET_ID"
@@ -21,11 +21,12 @@ if [ "$(swarm_state)" != active ] && [ "$SKYPOOL_ROLE" = manager ] && ! $AWS fie
   esac
 fi
 if [ "$(swarm_state)" != active ]; then
-  TOKEN_FIELD=workerToken
-  [ "$SKYPOOL_ROLE" = manager ] && TOKEN_FIELD=managerToken
-  until JOIN_TOKEN=$($AWS field "$JOIN_SECRET_ID" "$TOKEN_FIELD" 2>>"$LOG_DIR/aws.err") &&
-    JOIN_ADDRS=$($AWS field "$JOIN_SECRET_ID" managerAddr 2>>"$LOG_DIR/aws.err"); do
-    [ "$(remaining)" -gt 0 ] || fail "no swarm join token in $JOIN_SECRET_ID: is a manager pool of this cluster up? (see $LOG_DIR/aws.err)"
+  # Workers read only the worker secret: a worker's role cannot read the manager token.
+  TOKEN_SECRET=$WORKER_JOIN_SECRET_ID TOKEN_FIELD=workerToken
+  [ "$SKYPOOL_ROLE" = manager ] && TOKEN_SECRET=$JOIN_SECRET_ID TOKEN_FIELD=managerToken
+  until JOIN_TOKEN=$($AWS field "$TOKEN_SECRET" "$TOKEN_FIELD" 2>>"$LOG_DIR/aws.err") &&
+    JOIN_ADDRS=$($AWS field "$TOKEN_SECRET" managerAddr 2>>"$LOG_DIR/aws.err"); do
+    [ "$(remaining)" -gt 0 ] || fail "no swarm join token in $TOKEN_SECRET: is a manager pool of this cluster up? (see $LOG_DIR/aws.err)"
     sleep 5
   done
   swarm_join

@@ -7,6 +7,7 @@ SKYPOOL_CLUSTER={{cluster}}
 SKYPOOL_POOL={{pool}}
 DEADLINE_SECONDS={{deadline_seconds}}
 JOIN_SECRET_ID={{join_secret_id}}
+WORKER_JOIN_SECRET_ID={{worker_join_secret_id}}
 TLS_SECRET_ID={{tls_secret_id}}
 {{> aws/identity.sh}}
 {{> common/lib.sh}}
@@ -21,4 +22,5 @@ swarm_join() {
 {{> swarm/join.sh}}
 }
 {{> aws/swarm.sh}}
+{{> aws/drop-credentials.sh}}
 {{> common/done.sh}}

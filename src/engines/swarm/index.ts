@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { renderUserData } from '../../bootstrap/user-data.js';
 import { EngineError } from '../../errors.js';
@@ -56,6 +57,9 @@ interface ApiSwarm {
 
 const LOAD_TIMEOUT_MS = 120_000;
 
+/** Swarm label holding when skypool last rotated the join tokens (ISO 8601). */
+export const TOKENS_ROTATED_LABEL = 'skypool.tokens-rotated-at';
+
 /** A definite verdict about a workload (not a transient API failure): ends a wait at once. */
 class WorkloadError extends EngineError {}
 
@@ -74,7 +78,7 @@ export const requirements: HostRequirements = {
 export const workloadKinds: readonly WorkloadKind[] = ['service'];
 
 export function createEngine(settings: EngineSettings): SwarmDriver {
-  return new SwarmDriver(settings.tls, detectRoutingMesh(settings));
+  return new SwarmDriver(settings.tls, detectRoutingMesh(settings), { unlockKeyFile: settings.unlockKeyFile });
 }
 
 /** Docker Swarm through the Engine API of each node (dockerode over mTLS). */
@@ -84,17 +88,60 @@ export class SwarmDriver implements EngineDriver {
   private readonly clients: DockerClients;
   readonly services: ServiceEngine;
 
+  /** File with the swarm's autolock key: read to unlock a restarted manager. */
+  private readonly unlockKeyFile: string | undefined;
+
   constructor(
     tls: EngineClientTls,
     /** False without IPVS: services get dnsrr endpoints and host-mode ports instead of the mesh. */
     readonly routingMesh = true,
+    options: { unlockKeyFile?: string | undefined } = {},
   ) {
     this.clients = new DockerClients(tls);
+    this.unlockKeyFile = options.unlockKeyFile;
     this.services = {
       runService: (manager, workload) => this.runWorkload(manager, workload, { routingMesh: this.routingMesh }),
       services: (manager, name) => this.workloads(manager, name),
       waitService: (manager, name, options) => this.waitWorkload(manager, name, options),
     };
+  }
+
+  /** Engine API calls dockerode has no method for (the autolock key); JSON in and out. */
+  private dial<T>(endpoint: EngineEndpoint, path: string, method: 'GET' | 'POST', body?: object): Promise<T> {
+    const modem = this.docker(endpoint).modem as {
+      dial(options: object, callback: (error: unknown, data: unknown) => void): void;
+    };
+    return new Promise((resolve, reject) =>
+      modem.dial(
+        {
+          path,
+          method,
+          options: body ?? {},
+          statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error', 503: 'node is not part of a swarm' },
+        },
+        (error, data) => (error ? reject(error) : resolve(data as T)),
+      ),
+    );
+  }
+
+  /** The swarm's autolock key (secret: stored 0600, never printed); undefined when autolock is off. */
+  async unlockKey(manager: EngineEndpoint): Promise<string | undefined> {
+    const answer = await call(manager, 'reading the swarm unlock key', () =>
+      this.dial<{ UnlockKey?: string }>(manager, '/swarm/unlockkey', 'GET'),
+    );
+    return answer.UnlockKey || undefined;
+  }
+
+  /** A restarted manager of an autolocked swarm waits, locked, for its key: give it the stored one. */
+  private async unlockIfLocked(endpoint: EngineEndpoint): Promise<void> {
+    const key = this.unlockKeyFile ? (await readFile(this.unlockKeyFile, 'utf8').catch(() => '')).trim() : '';
+    if (!key)
+      throw new EngineError(
+        `the swarm manager ${endpoint.name} is locked (autolock) and no unlock key is stored in ${this.unlockKeyFile}: ` +
+          'run `docker swarm unlock` on it with the key you saved',
+        { node: endpoint.name },
+      );
+    await this.dial(endpoint, '/swarm/unlock', 'POST', { UnlockKey: key });
   }
 
   private docker(endpoint: EngineEndpoint): Docker {
@@ -119,6 +166,10 @@ export class SwarmDriver implements EngineDriver {
     await pollUntil(
       async () => {
         const info = (await docker.info()) as SwarmInfo;
+        if (info.Swarm?.LocalNodeState === 'locked') {
+          await this.unlockIfLocked(endpoint);
+          return undefined;
+        }
         const active = info.Swarm?.LocalNodeState === 'active';
         return active && (role === 'worker' || info.Swarm?.ControlAvailable === true) ? true : undefined;
       },
@@ -143,11 +194,76 @@ export class SwarmDriver implements EngineDriver {
     const docker = this.docker(manager);
     await call(manager, 'rotating the join tokens', async () => {
       const swarm = (await docker.swarmInspect()) as ApiSwarm;
+      // The swarm itself records when: the engine, not this machine, is the state a later apply reads.
+      const labels = { ...((swarm.Spec.Labels as Record<string, string> | undefined) ?? {}) };
+      labels[TOKENS_ROTATED_LABEL] = new Date().toISOString();
       await docker.swarmUpdate({
         _query: { version: swarm.Version.Index, rotateWorkerToken: true, rotateManagerToken: true },
-        _body: swarm.Spec,
+        _body: { ...swarm.Spec, Labels: labels },
       });
     });
+  }
+
+  /**
+   * Replaces the swarm's root CA with `ca` (the swarm keeps its key, in the autolocked Raft store) and waits until
+   * every node has a certificate from it: swarm re-issues node certificates in place, nothing restarts.
+   */
+  async rotateCa(
+    manager: EngineEndpoint,
+    ca: { certPem: string; keyPem: string },
+    options: WaitOptions,
+  ): Promise<{ nodes: number }> {
+    const docker = this.docker(manager);
+    await call(manager, 'rotating the swarm CA', async () => {
+      const swarm = (await docker.swarmInspect()) as ApiSwarm;
+      const caConfig = (swarm.Spec.CAConfig as Record<string, unknown> | undefined) ?? {};
+      await docker.swarmUpdate({
+        _query: { version: swarm.Version.Index },
+        _body: {
+          ...swarm.Spec,
+          CAConfig: {
+            ...caConfig,
+            SigningCACert: ca.certPem,
+            SigningCAKey: ca.keyPem,
+            ForceRotate: Number(caConfig.ForceRotate ?? 0) + 1,
+          },
+        },
+      });
+    });
+    const want = ca.certPem.trim();
+    return pollUntil(
+      async () => {
+        const swarm = (await docker.swarmInspect()) as ApiSwarm & { TLSInfo?: { TrustRoot?: string } };
+        if (swarm.TLSInfo?.TrustRoot?.trim() !== want) return undefined;
+        const nodes = (await docker.listNodes()) as { Description?: { TLSInfo?: { TrustRoot?: string } } }[];
+        const done = nodes.every((n) => n.Description?.TLSInfo?.TrustRoot?.trim() === want);
+        return done ? { nodes: nodes.length } : undefined;
+      },
+      {
+        ...options,
+        what: 'every swarm node to hold a certificate from the new CA',
+        hint: 'a node that is down gets its certificate when it comes back; run rotate-ca again to wait for it',
+      },
+    );
+  }
+
+  /** The swarm's root CA certificate (PEM). */
+  async caCertificate(manager: EngineEndpoint): Promise<string | undefined> {
+    const swarm = (await call(manager, 'reading the swarm', () => this.docker(manager).swarmInspect())) as {
+      TLSInfo?: { TrustRoot?: string };
+    };
+    return swarm.TLSInfo?.TrustRoot || undefined;
+  }
+
+  async lastTokenRotation(manager: EngineEndpoint): Promise<Date | undefined> {
+    const swarm = await call(
+      manager,
+      'reading the swarm',
+      () => this.docker(manager).swarmInspect() as Promise<ApiSwarm>,
+    );
+    const at = (swarm.Spec.Labels as Record<string, string> | undefined)?.[TOKENS_ROTATED_LABEL];
+    const time = at ? Date.parse(at) : Number.NaN;
+    return Number.isNaN(time) ? undefined : new Date(time);
   }
 
   async listNodes(manager: EngineEndpoint): Promise<EngineNode[]> {
