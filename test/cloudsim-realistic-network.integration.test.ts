@@ -104,8 +104,17 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
 
 const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
-/** What of the host's network the sim may touch, as text to compare before and after. */
+/**
+ * What of the host's network the sim may touch, as text to compare before and after: only lines naming the sim's
+ * own objects (its namespaces and host veth carry "cloudsim"/"spi", its routes and addresses the 198.18.0.0/15
+ * range), since other test files create and remove their own namespaces and links at the same time.
+ */
 function hostNetwork(): Record<string, string> {
+  const mine = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => /cloudsim|\bspi[0-9a-f]{12}\b|198\.1[89]\./.test(l))
+      .join('\n');
   const iptables = (cmd: string) =>
     sh(cmd, [])
       .split('\n')
@@ -113,15 +122,17 @@ function hostNetwork(): Record<string, string> {
       .map((l) => l.replace(/\[\d+:\d+\]/g, ''))
       .join('\n');
   return {
-    netns: sh('ip', ['netns', 'list']),
-    links: sh('ip', ['-o', 'link', 'show'])
-      .split('\n')
-      .map((l) => l.replace(/^\d+: /, '').split(' ')[0])
-      .sort()
-      .join('\n'),
-    addresses: sh('ip', ['-o', '-4', 'addr', 'show']),
-    routes: sh('ip', ['-4', 'route', 'show', 'table', 'all']),
-    iptables: iptables('iptables-save'),
+    netns: mine(sh('ip', ['netns', 'list'])),
+    links: mine(
+      sh('ip', ['-o', 'link', 'show'])
+        .split('\n')
+        .map((l) => l.replace(/^\d+: /, '').split(' ')[0])
+        .sort()
+        .join('\n'),
+    ),
+    addresses: mine(sh('ip', ['-o', '-4', 'addr', 'show'])),
+    routes: mine(sh('ip', ['-4', 'route', 'show', 'table', 'all'])),
+    iptables: mine(iptables('iptables-save')),
   };
 }
 
