@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CANCELLED'
   | 'LOCKED'
+  | 'IDEMPOTENCY_CONFLICT'
   | 'INTERNAL';
 
 const MARK = Symbol.for('skypool.error');
@@ -112,6 +113,16 @@ export class TimeoutError extends SkypoolError {
 export class ThrottledError extends SkypoolError {
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
     super('THROTTLED', message, { details, cause });
+  }
+}
+
+/**
+ * The cloud already saw this idempotency token (EC2 ClientToken, GCE requestId) on a request with other
+ * parameters: another process launched this node, or the token belongs to an earlier VM of that name.
+ */
+export class IdempotencyConflictError extends SkypoolError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('IDEMPOTENCY_CONFLICT', message, { details, cause });
   }
 }
 

@@ -5,6 +5,7 @@ import type { Instance } from '../providers/types.js';
 import { pickAddresses } from './addresses.js';
 import { type ClusterContext, endpointOf, type NodeToLaunch } from './context.js';
 import { findManager, labelsFor, type ManagerRef, nodeFor, waitNodesReady } from './nodes.js';
+import { isEarlyDelete, terminateEarly } from './recover.js';
 import { removeInstances } from './remove.js';
 import type { ApplyResult, PhaseTiming } from './types.js';
 
@@ -94,6 +95,11 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   }
 
   const plan = computePlan(ctx.spec, instances);
+  if (plan.deletes.some(isEarlyDelete)) {
+    await progress.phase('recover', phases, () => terminateEarly(ctx, plan.deletes, signal));
+    instances = instances.filter((i) => !plan.deletes.some((d) => isEarlyDelete(d) && d.instance === i));
+  }
+  const drained = plan.deletes.filter((d) => !isEarlyDelete(d));
   const planned = plan.creates.flatMap((c) => c.names.map((name) => ({ name, pool: c.pool })));
   const toCreate = await assignAddresses(ctx, instances, planned, signal);
   const newManagers = toCreate.filter((n) => n.pool.role === 'manager');
@@ -167,8 +173,8 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   );
 
   let drains: DrainResult[] = [];
-  if (plan.deletes.length > 0) {
-    const leaving = new Set(plan.deletes.map((d) => d.instance.name));
+  if (drained.length > 0) {
+    const leaving = new Set(drained.map((d) => d.instance.name));
     // Talk to a manager that stays: the one in use may be among the leaving nodes.
     const stay = leaving.has(pool.instance.name)
       ? await findManager(ctx, keep, { exclude: leaving, ...(signal ? { signal } : {}) })
@@ -182,7 +188,7 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
       removeInstances(
         ctx,
         stay,
-        plan.deletes.map((d) => d.instance),
+        drained.map((d) => d.instance),
         signal,
       ),
     );

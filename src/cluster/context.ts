@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type ClusterPki, ensureClusterPki, hasClusterPki, issueNodeCertificate } from '../bootstrap/cluster-pki.js';
@@ -12,6 +11,7 @@ import { ProvisioningQueue } from '../queue/provisioning-queue.js';
 import { redact } from '../redact.js';
 import { poolSpecHash } from '../spec/hash.js';
 import type { ClusterSpec, NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
+import { launchIdempotent } from './idempotency.js';
 import { Progress } from './progress.js';
 import type { ClusterOptions } from './types.js';
 
@@ -191,15 +191,14 @@ export class ClusterContext {
     const provider = await this.provider(node.pool.provider);
     const specHash = poolSpecHash(this.spec, node.pool);
     this.progress.emit({ type: 'node', node: node.name, pool: node.pool.name, state: 'launching' });
-    const [instance] = await this.queue.launch(provider, {
+    // The token comes from cluster, pool, ordinal and spec hash: a second process or a rerun gets the same VM.
+    const [instance] = await launchIdempotent(this.queue, provider, {
       cluster: this.spec.name,
       pool: node.pool,
       tags: { cluster: this.spec.name, pool: node.pool.name, role, specHash },
       network: await this.network(node.pool.provider, signal),
       nodes: [{ name: node.name, privateIp: node.ip }],
       userData,
-      // Each attempt renders a fresh certificate, so each attempt is a new request with its own token.
-      idempotencyToken: `skypool-${randomUUID()}`,
       ...(signal ? { signal } : {}),
     });
     if (!instance)

@@ -1,0 +1,27 @@
+import type { PlannedDelete } from '../plan.js';
+import type { ClusterContext } from './context.js';
+
+/** Deletes that need no drain: the engine does not count these VMs (a duplicate name, a node that never joined). */
+export const isEarlyDelete = (d: PlannedDelete): boolean => d.reason === 'duplicate' || d.reason === 'stray';
+
+/**
+ * Terminates duplicates and strays before anything is created, so their names are free for the replacements.
+ * Never drains: a duplicate's engine node (if any) carries the name of the VM that stays.
+ */
+export async function terminateEarly(
+  ctx: ClusterContext,
+  deletes: readonly PlannedDelete[],
+  signal?: AbortSignal,
+): Promise<void> {
+  for (const d of deletes.filter(isEarlyDelete)) {
+    const { instance } = d;
+    ctx.progress.emit({
+      type: 'node',
+      node: instance.name,
+      pool: instance.tags.pool,
+      state: d.reason === 'stray' ? 'recreating' : 'terminating',
+      ...(d.detail ? { detail: d.detail } : {}),
+    });
+    await ctx.queue.terminate(await ctx.provider(instance.provider), [instance.id], signal);
+  }
+}
