@@ -1,10 +1,10 @@
 import type { DrainResult } from '../engines/types.js';
 import { EngineError } from '../errors.js';
-import { computePlan } from '../plan.js';
 import type { Instance } from '../providers/types.js';
 import { pickAddresses } from './addresses.js';
 import { type ClusterContext, endpointOf, type NodeToLaunch } from './context.js';
 import { findManager, labelsFor, type ManagerRef, nodeFor, waitNodesReady } from './nodes.js';
+import { observe } from './observe.js';
 import { isEarlyDelete, terminateEarly } from './recover.js';
 import { removeInstances } from './remove.js';
 import type { ApplyResult, PhaseTiming } from './types.js';
@@ -59,42 +59,10 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   }
   const driver = await ctx.driver();
 
-  let manager: ManagerRef | undefined =
-    instances.length > 0 ? await findManager(ctx, instances, { ...(signal ? { signal } : {}) }) : undefined;
-  if (!manager) {
-    // Replacing every VM is right only when the pool never formed; a manager that booted fine but does not
-    // answer now (overloaded, network) must not cost the user the whole cluster.
-    const managers = instances.filter((i) => i.tags.role === 'manager');
-    const failed = await Promise.all(managers.map((i) => ctx.bootFailed(i)));
-    const silent = managers.filter((_, k) => !failed[k]);
-    if (silent.length > 0) {
-      throw new EngineError(
-        `no manager of cluster ${ctx.spec.name} answers on its engine API (${silent.map((i) => `${i.name} ${i.publicIp ?? i.privateIp ?? ''}`.trim()).join(', ')}): ` +
-          'check those VMs and run apply again, or destroy the cluster to start over',
-        { cluster: ctx.spec.name, managers: silent.map((i) => i.name) },
-      );
-    }
-  }
-  const engineNodes = manager ? await driver.listNodes(manager.endpoint) : [];
-  // A VM whose engine never joined (or whose node is down) cannot serve; it is replaced by a fresh one.
-  const strays = instances.filter((i) => {
-    const node = nodeFor(engineNodes, i.name);
-    return !node || node.state === 'down';
-  });
-  if (strays.length > 0) {
-    await progress.phase('recover', phases, async () => {
-      for (const stray of strays) {
-        const detail = nodeFor(engineNodes, stray.name)
-          ? 'its engine node is down'
-          : 'its engine never joined the pool';
-        ctx.progress.emit({ type: 'node', node: stray.name, pool: stray.tags.pool, state: 'recreating', detail });
-        await ctx.queue.terminate(await ctx.provider(stray.provider), [stray.id], signal);
-      }
-      instances = instances.filter((i) => !strays.includes(i));
-    });
-  }
-
-  const plan = computePlan(ctx.spec, instances);
+  const observed = await observe(ctx, instances, signal);
+  const { plan } = observed;
+  let manager: ManagerRef | undefined = observed.manager;
+  const strays = plan.deletes.filter((d) => d.reason === 'stray').map((d) => d.instance);
   if (plan.deletes.some(isEarlyDelete)) {
     await progress.phase('recover', phases, () => terminateEarly(ctx, plan.deletes, signal));
     instances = instances.filter((i) => !plan.deletes.some((d) => isEarlyDelete(d) && d.instance === i));
@@ -232,12 +200,11 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const recreated = strays.filter((s) => created.some((c) => c.name === s.name)).map((s) => s.name);
   return {
     cluster: ctx.spec.name,
-    changed: created.length > 0 || plan.deletes.length > 0 || strays.length > 0,
+    changed: created.length > 0 || plan.deletes.length > 0,
     created: created.map((i) => i.name),
-    deleted: [
-      ...plan.deletes.map((d) => d.instance.name),
-      ...strays.filter((s) => !recreated.includes(s.name)).map((s) => s.name),
-    ],
+    deleted: plan.deletes
+      .filter((d) => !strays.includes(d.instance) || !recreated.includes(d.instance.name))
+      .map((d) => d.instance.name),
     recreated,
     unchanged: plan.unchanged.map((i) => i.name),
     drains,

@@ -2,13 +2,14 @@ import type { Logger } from 'pino';
 import { defaultStateDir, removeClusterState } from '../bootstrap/cluster-pki.js';
 import type { WorkloadSpec, WorkloadStatus } from '../engines/types.js';
 import { EngineError, SpecError } from '../errors.js';
-import { computePlan, type Plan } from '../plan.js';
+import type { Plan } from '../plan.js';
 import { loadSpec, parseSpec } from '../spec/load.js';
 import type { ClusterSpec, ClusterSpecInput, ProviderName } from '../spec/schema.js';
 import { converge } from './apply.js';
 import { ClusterContext } from './context.js';
 import { acquireClusterLock } from './lock.js';
 import { findManager } from './nodes.js';
+import { observe } from './observe.js';
 import { clusterStatus, withReachableAddresses } from './status.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
 
@@ -67,9 +68,12 @@ export class Cluster {
     return this.ctx.progress.on(listener);
   }
 
-  /** What apply would do. Read-only: lists instances, mutates nothing. */
+  /**
+   * What apply would do, computed as apply computes it (strays and duplicates included). Read-only: lists
+   * instances and asks the engine, mutates nothing.
+   */
   async plan(): Promise<Plan> {
-    return computePlan(this.ctx.spec, await this.ctx.inventory());
+    return (await observe(this.ctx, await this.ctx.inventory())).plan;
   }
 
   /**
