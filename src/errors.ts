@@ -56,6 +56,8 @@ export interface SpecIssue {
   /** Dotted path of the field, e.g. `pools[1].count`. */
   readonly path: string;
   readonly message: string;
+  /** Line of the spec file the field is on, when it came from YAML. */
+  readonly line?: number;
 }
 
 /** Bad input in a cluster spec: names every field at fault and how to fix it. Exit code 2. */
@@ -63,7 +65,12 @@ export class SpecError extends SkypoolError {
   readonly issues: readonly SpecIssue[];
   constructor(issues: readonly SpecIssue[], source?: string) {
     const where = source ? ` in ${source}` : '';
-    const lines = issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n');
+    const lines = issues
+      .map(
+        (i) =>
+          `  - ${i.path || '(root)'}: ${i.message}${i.line !== undefined && !i.path.startsWith('line ') ? ` (line ${i.line})` : ''}`,
+      )
+      .join('\n');
     super('SPEC_INVALID', `invalid cluster spec${where}:\n${lines}`, { exitCode: 2, details: { issues, source } });
     this.issues = issues;
   }
