@@ -1,5 +1,5 @@
 import type PQueue from 'p-queue';
-import { CapacityError, SkypoolError } from '../errors.js';
+import { CapacityError, NoFittingSizeError, SkypoolError, type ZoneFailure } from '../errors.js';
 import type { Instance, LaunchRequest, Provider } from '../providers/types.js';
 import type { ProviderName } from '../spec/schema.js';
 
@@ -63,7 +63,23 @@ export interface ProvisioningQueueOptions {
   readonly onEvent?: (event: QueueEvent) => void;
 }
 
-const RETRYABLE = new Set(['THROTTLED', 'CLOUD_API_ERROR']);
+/** Azure zones are bare numbers: `eastus-1` says which region's zone 1. */
+function zoneLabel(request: LaunchRequest, zone: string | undefined): string {
+  if (!zone) return request.pool.region ? `${request.pool.region} (default zone)` : 'the default zone';
+  return /^\d+$/.test(zone) && request.pool.region ? `${request.pool.region}-${zone}` : zone;
+}
+
+/** One zone's capacity failure as the cloud gave it (reason code and resolved instance type). */
+function zoneFailure(request: LaunchRequest, zone: string | undefined, error: SkypoolError): ZoneFailure {
+  const d = error.details;
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+  const instanceType = text(d.instanceType) ?? request.pool.instanceType;
+  return {
+    zone: zoneLabel(request, zone ?? text(d.zone)),
+    reason: text(d.reason) ?? text(d.code) ?? text(d.cloudCode) ?? 'capacity unavailable',
+    ...(instanceType ? { instanceType } : {}),
+  };
+}
 
 /**
  * Every mutating cloud call of an apply goes through here: one p-queue per provider paces calls to the cloud's
@@ -113,7 +129,7 @@ export class ProvisioningQueue {
         try {
           return await call();
         } catch (error) {
-          if (SkypoolError.isInstance(error) && RETRYABLE.has(error.code)) throw error;
+          if (SkypoolError.isInstance(error) && error.retryable) throw error;
           throw new AbortError(error as Error);
         }
       },
@@ -148,6 +164,7 @@ export class ProvisioningQueue {
     const zones = this.zonesFor(request);
     const pool = request.pool.name;
     let lastCapacityError: CapacityError | undefined;
+    const failures: ZoneFailure[] = [];
     for (const [i, zone] of zones.entries()) {
       if (i > 0)
         this.emit({
@@ -185,15 +202,25 @@ export class ProvisioningQueue {
           (SkypoolError.isInstance(error) && error.code === 'CAPACITY_UNAVAILABLE')
         ) {
           lastCapacityError = error as CapacityError;
+          failures.push(zoneFailure(request, zone, lastCapacityError));
           continue;
         }
         throw error;
       }
     }
-    const tried = zones.filter(Boolean).join(', ') || 'the default zone';
+    const what = request.pool.instanceType ?? `size ${JSON.stringify(request.pool.size ?? {})}`;
+    const reasons = failures
+      .map((f) => `${f.zone}: ${f.reason}${f.instanceType ? ` (${f.instanceType})` : ''}`)
+      .join('; ');
+    if (failures.every((f) => f.reason === 'NoFittingSize')) {
+      throw new NoFittingSizeError(`${lastCapacityError?.message ?? `no type fits pool "${pool}"`}`, {
+        pool,
+        zones: failures,
+      });
+    }
     throw new CapacityError(
-      `no capacity for pool "${pool}" (${request.pool.instanceType ?? `size ${JSON.stringify(request.pool.size ?? {})}`}) in ${tried}; add zones to the pool or choose another instance type`,
-      { pool, zones: zones.filter(Boolean) },
+      `no capacity for pool "${pool}" (${what}) in any zone tried: ${reasons}; add zones to the pool or choose another instance type`,
+      { pool, zones: failures },
       lastCapacityError,
     );
   }
