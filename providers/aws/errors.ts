@@ -36,6 +36,7 @@ const QUOTA = new Set([
   'SecurityGroupLimitExceeded',
   'RulesPerSecurityGroupLimitExceeded',
 ]);
+const LAUNCHES = new Set(['RunInstances', 'CreateFleet']);
 const THROTTLING = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException']);
 
 export interface ErrorContext {
@@ -88,7 +89,11 @@ export function mapAwsError(error: unknown, ctx: ErrorContext): Error {
   }
   if (THROTTLING.has(code)) {
     return new ThrottledError(
-      `EC2 throttled ${ctx.action} in ${ctx.region} after ${error.$metadata?.attempts ?? 1} attempts: slow down or lower the pool's launch rate`,
+      `EC2 throttled ${ctx.action} in ${ctx.region} after ${error.$metadata?.attempts ?? 1} attempts: ${
+        LAUNCHES.has(ctx.action)
+          ? "lower the pool's launch rate (queueLimits.aws)"
+          : "another client may be using the account's API rate; wait a minute and run the command again"
+      }`,
       details,
       error,
     );

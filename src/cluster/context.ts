@@ -137,7 +137,8 @@ export class ClusterContext {
   async network(name: ProviderName, signal?: AbortSignal): Promise<NetworkRef> {
     let network = this.networks.get(name);
     if (!network) {
-      network = await (await this.provider(name)).ensureNetwork(this.spec.name, signal);
+      const provider = await this.provider(name);
+      network = await this.queue.read(name, 'network', signal, () => provider.ensureNetwork(this.spec.name, signal));
       this.networks.set(name, network);
     }
     return network;
@@ -154,7 +155,10 @@ export class ClusterContext {
   /** Every live instance of the cluster on every provider the spec uses. */
   async inventory(signal?: AbortSignal): Promise<Instance[]> {
     const lists = await Promise.all(
-      this.providerNames.map(async (name) => (await this.provider(name)).listInstances(this.spec.name, signal)),
+      this.providerNames.map(async (name) => {
+        const provider = await this.provider(name);
+        return this.queue.read(name, 'inventory', signal, () => provider.listInstances(this.spec.name, signal));
+      }),
     );
     return lists.flat().filter((i) => i.state !== 'terminated');
   }
@@ -208,10 +212,9 @@ export class ClusterContext {
 
   async waitRunning(instance: Instance, signal?: AbortSignal): Promise<Instance> {
     const provider = await this.provider(instance.provider);
-    const [running] = await provider.waitUntilRunning([instance.id], {
-      deadlineMs: this.readyTimeoutMs,
-      ...(signal ? { signal } : {}),
-    });
+    const [running] = await this.queue.wait(provider.name, instance.tags.pool, signal, () =>
+      provider.waitUntilRunning([instance.id], { deadlineMs: this.readyTimeoutMs, ...(signal ? { signal } : {}) }),
+    );
     this.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'running' });
     return running ?? instance;
   }

@@ -184,7 +184,8 @@ export class Cluster {
         );
       }
       for (const name of this.ctx.providerNames) {
-        await (await this.ctx.provider(name)).deleteNetwork(this.ctx.spec.name);
+        const provider = await this.ctx.provider(name);
+        await this.ctx.queue.read(name, 'network', undefined, () => provider.deleteNetwork(this.ctx.spec.name));
         networksDeleted.push(name);
       }
       this.ctx.forgetState();

@@ -60,6 +60,11 @@ export interface ProvisioningQueueOptions {
   readonly retries?: number;
   /** Base of the exponential backoff between attempts. */
   readonly minRetryDelayMs?: number;
+  /**
+   * Attempts after the first for reads and network phases (listings, waits, ensureNetwork, deleteNetwork): they
+   * are idempotent and resume where they stopped, so they may try longer than a launch. Default 8.
+   */
+  readonly readRetries?: number;
   readonly onEvent?: (event: QueueEvent) => void;
 }
 
@@ -122,6 +127,7 @@ export class ProvisioningQueue {
     pool: string,
     signal: AbortSignal | undefined,
     call: () => Promise<T>,
+    retries = this.options.retries ?? 4,
   ): Promise<T> {
     const { default: pRetry, AbortError } = await import('p-retry');
     return pRetry(
@@ -134,8 +140,9 @@ export class ProvisioningQueue {
         }
       },
       {
-        retries: this.options.retries ?? 4,
+        retries,
         minTimeout: this.options.minRetryDelayMs ?? 500,
+        maxTimeout: 10_000,
         factor: 2,
         randomize: true,
         signal,
@@ -234,6 +241,32 @@ export class ProvisioningQueue {
         signal,
       },
     );
+  }
+
+  /**
+   * A read or a network phase (listInstances, ensureNetwork, deleteNetwork): paced in the provider's queue and
+   * retried on throttling, 5xx and dropped connections like a launch. `what` names it in retry events.
+   */
+  async read<T>(
+    provider: ProviderName,
+    what: string,
+    signal: AbortSignal | undefined,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    const retries = this.options.readRetries ?? 8;
+    return (await this.queueFor(provider)).add(() => this.withRetries(provider, what, signal, call, retries), {
+      signal,
+    });
+  }
+
+  /** A long wait (until VMs run): retried like a read, but outside the queue so it holds no launch slot. */
+  async wait<T>(
+    provider: ProviderName,
+    what: string,
+    signal: AbortSignal | undefined,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    return this.withRetries(provider, what, signal, call, this.options.readRetries ?? 8);
   }
 
   async onIdle(): Promise<void> {
