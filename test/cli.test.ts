@@ -4,6 +4,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bridgeName, netnsName } from '../providers/local/index.js';
+import { itIf, requireRoot } from './support/requirements.js';
 import { stageCheckoutForOtherUsers } from './support/stage-for-other-users.js';
 
 const cli = join(process.cwd(), 'dist/src/cli/main.js');
@@ -82,8 +83,8 @@ describe('skypool CLI', () => {
         : [];
     return [...netns, ...bridge];
   };
-  const asRoot = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
-  (asRoot ? it : it.skip)('as an ordinary user: read commands work, up refuses before creating anything', async () => {
+  const asRoot = requireRoot({ commands: ['setpriv'] });
+  itIf(asRoot)('as an ordinary user: read commands work, up refuses before creating anything', async () => {
     await writeFile(
       join(dir, 'local.yaml'),
       'name: cli-nonroot\nengine: swarm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n',
@@ -119,7 +120,7 @@ describe('skypool CLI', () => {
     expect(clusterLeftovers('cli-nonroot')).toEqual([]);
   });
 
-  (asRoot ? it : it.skip)('refuses an engine this release lacks before creating a network or a PKI', async () => {
+  itIf(asRoot)('refuses an engine this release lacks before creating a network or a PKI', async () => {
     await writeFile(
       join(dir, 'slurm.yaml'),
       'name: cli-slurm\nengine: slurm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n',
@@ -135,16 +136,24 @@ describe('skypool CLI', () => {
     const child = spawn(process.execPath, [cli, 'sim', '--output', 'json', '--ca-out', join(dir, 'ca.pem')], {
       cwd: dir,
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 20_000;
-    while (!out.trim().endsWith('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const info = JSON.parse(out) as { aws: { endpoint: string }; admin: string };
-    expect(info.aws.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const health = await fetch(info.admin);
-    expect(health.status).toBe(200);
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    try {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const deadline = Date.now() + 20_000;
+      while (!out.trim().endsWith('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const info = JSON.parse(out) as { aws: { endpoint: string }; admin: string };
+      expect(info.aws.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const health = await fetch(info.admin);
+      expect(health.status).toBe(200);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      // A failed expectation above must not leave the sim running.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
   });
 });

@@ -23,10 +23,10 @@ import { netnsLink, writeRecord } from '../providers/local/state.js';
 import { createNetns, startAnchor } from '../providers/local/vm.js';
 import type { Instance, LaunchRequest, NetworkRef, OwnershipTags } from '../src/providers/types.js';
 import { describeProviderConformance } from './support/provider-conformance.js';
+import { describeIf, requireRoot } from './support/requirements.js';
 
-const canRun = process.platform === 'linux' && process.getuid?.() === 0;
-const suite = canRun ? describe : describe.skip;
-if (!canRun) console.warn('local-provider tests skipped: they need root on Linux (network namespaces, bridges)');
+const cannot = requireRoot();
+const suite = describeIf(cannot);
 
 const HTTPD_USER_DATA = `#!/bin/sh
 set -e
@@ -469,7 +469,7 @@ suite('local provider', () => {
   }, 60_000);
 });
 
-if (canRun) {
+if (!cannot) {
   let conformanceRoot = '';
   describeProviderConformance('local', async () => {
     conformanceRoot = await mkdtemp(join(tmpdir(), 'skypool-local-cf-'));

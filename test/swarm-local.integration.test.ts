@@ -12,19 +12,14 @@ import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
 import { pollUntil } from '../src/engines/poll.js';
 import { poolSpecHash } from '../src/spec/hash.js';
+import { describeIf, requireRoot } from './support/requirements.js';
 
 /**
  * A real 3-node Docker Swarm on the local provider: namespace VMs, dockerd per VM, mTLS engine APIs. Needs root
  * on Linux with docker.io and busybox-static (scripts/prelude.sh --local installs them).
  */
-const canRun =
-  process.platform === 'linux' &&
-  process.getuid?.() === 0 &&
-  existsSync('/usr/sbin/dockerd') &&
-  existsSync('/bin/busybox');
-const reason = 'needs root on Linux with dockerd and busybox-static (run `npm run prelude -- --local` as root)';
-const suite = canRun ? describe : describe.skip;
-if (!canRun) process.stderr.write(`swarm-local.integration: skipped: ${reason}\n`);
+const cannot = requireRoot({ files: ['/usr/sbin/dockerd', '/bin/busybox'] });
+const suite = describeIf(cannot);
 
 const name = `it${process.pid % 100000}${Math.random().toString(36).slice(2, 6)}`;
 const nodeNames = ['managers-1', 'workers-1', 'workers-2'].map((n) => `${name}-${n}`);
