@@ -467,6 +467,30 @@ suite('local provider', () => {
     await provider.deleteNetwork(cluster);
     expect(ours(await snapshot(stateRoot), cluster, [...NODES, F], stateRoot)).toEqual(before);
   }, 60_000);
+
+  it('terminate returns only when every process of the VM is gone, also one that left its network namespace', async () => {
+    network = await provider.ensureNetwork(cluster);
+    const G = `${cluster}-g`;
+    // A process started in the VM that moved to a network namespace of its own still belongs to the VM.
+    const userData =
+      '#!/bin/sh\nunshare -n sleep 300 </dev/null >/dev/null 2>&1 &\necho $! > /var/lib/skypool/escaped.pid\n';
+    const [vm] = await provider.runInstances(request([G], userData, 'tok-esc'));
+    await waitUserData(cluster, G, stateRoot, 20_000);
+    const pidFile = provider.hostPathOf(cluster, G, '/var/lib/skypool/escaped.pid');
+    const escaped = Number((await readFile(pidFile, 'utf8')).trim());
+    expect(await alivePids([escaped])).toEqual([escaped]);
+    try {
+      await provider.terminateInstances([vm!.id]);
+      expect(await alivePids([escaped])).toEqual([]);
+    } finally {
+      try {
+        process.kill(escaped, 'SIGKILL');
+      } catch {
+        // gone, as it should be
+      }
+      await provider.deleteNetwork(cluster);
+    }
+  }, 60_000);
 });
 
 if (!cannot) {
