@@ -68,6 +68,15 @@ export interface ProvisioningQueueOptions {
   readonly onEvent?: (event: QueueEvent) => void;
 }
 
+/** p-queue and p-retry end an aborted call with their own AbortError: callers get skypool's CANCELLED. */
+function asCancelled(error: unknown, signal: AbortSignal | undefined, provider: ProviderName, what: string): unknown {
+  if (!signal?.aborted || SkypoolError.isInstance(error)) return error;
+  return new SkypoolError('CANCELLED', `cancelled during ${what} on ${provider}`, {
+    details: { provider, what },
+    cause: error,
+  });
+}
+
 /** Azure zones are bare numbers: `eastus-1` says which region's zone 1. */
 function zoneLabel(request: LaunchRequest, zone: string | undefined): string {
   if (!zone) return request.pool.region ? `${request.pool.region} (default zone)` : 'the default zone';
@@ -254,9 +263,13 @@ export class ProvisioningQueue {
     call: () => Promise<T>,
   ): Promise<T> {
     const retries = this.options.readRetries ?? 8;
-    return (await this.queueFor(provider)).add(() => this.withRetries(provider, what, signal, call, retries), {
-      signal,
-    });
+    try {
+      return await (await this.queueFor(provider)).add(() => this.withRetries(provider, what, signal, call, retries), {
+        signal,
+      });
+    } catch (error) {
+      throw asCancelled(error, signal, provider, what);
+    }
   }
 
   /** A long wait (until VMs run): retried like a read, but outside the queue so it holds no launch slot. */
@@ -266,7 +279,11 @@ export class ProvisioningQueue {
     signal: AbortSignal | undefined,
     call: () => Promise<T>,
   ): Promise<T> {
-    return this.withRetries(provider, what, signal, call, this.options.readRetries ?? 8);
+    try {
+      return await this.withRetries(provider, what, signal, call, this.options.readRetries ?? 8);
+    } catch (error) {
+      throw asCancelled(error, signal, provider, what);
+    }
   }
 
   async onIdle(): Promise<void> {
