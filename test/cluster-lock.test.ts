@@ -130,8 +130,8 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
     const failure = await applied;
     expect(SkypoolError.isInstance(failure) && failure.code).toBe('CANCELLED');
     expect(existsSync(lockPath(name))).toBe(false);
-    // The PKI made by the first apply stays; only the lock went.
-    expect(existsSync(join(clusterDir(name), 'pki'))).toBe(true);
+    // The first apply stopped before the cluster existed (in its network phase): it wrote no PKI.
+    expect(existsSync(join(clusterDir(name), 'pki'))).toBe(false);
 
     await second.destroy();
     expect(existsSync(clusterDir(name))).toBe(false);

@@ -122,6 +122,10 @@ suite('swarm on the local provider', () => {
         code: 'ENGINE_ERROR',
         message: expect.stringMatching(/has 3 VM\(s\) but no PKI/),
       });
+      // A failed apply from another state directory writes no CA of its own, and does not suggest destroy.
+      expect(existsSync(join(work, 'other-state', 'clusters', cluster.spec.name, 'pki'))).toBe(false);
+      await expect(stranger.apply()).rejects.toThrow(/^(?![\s\S]*destroy)/);
+      expect((await stranger.status()).notes.join(' ')).toMatch(/no PKI for this cluster/);
       expect((await cluster.plan()).hasChanges).toBe(false);
     } finally {
       await stranger.close();

@@ -4,7 +4,7 @@ import type { Instance } from '../providers/types.js';
 import { pickAddresses } from './addresses.js';
 import { type ClusterContext, endpointOf, type NodeToLaunch } from './context.js';
 import { findManager, labelsFor, type ManagerRef, nodeFor, waitNodesReady } from './nodes.js';
-import { observe } from './observe.js';
+import { foreignCluster, observe } from './observe.js';
 import { isEarlyDelete, terminateEarly } from './recover.js';
 import { removeInstances } from './remove.js';
 import type { ApplyResult, PhaseTiming } from './types.js';
@@ -39,24 +39,18 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const { progress } = ctx;
 
   const hadPki = ctx.hasPki();
-  const pki = await progress.phase('prepare', phases, async () => {
+  await progress.phase('prepare', phases, async () => {
     await ctx.checkPrerequisites();
-    // The driver refuses an engine this release lacks; it must do so before any network or PKI exists.
-    await ctx.driver();
-    return ctx.pki();
+    // An engine this release lacks is refused before any network exists; the PKI waits for the inventory.
+    ctx.assertEngineSupported();
   });
   await progress.phase('network', phases, () =>
     Promise.all(ctx.providerNames.map((name) => ctx.network(name, signal))),
   );
   let instances = await progress.phase('inventory', phases, () => ctx.inventory(signal));
-  if (!hadPki && instances.length > 0) {
-    // Without the cluster's CA no engine would answer, and the VMs would all look like strays to replace.
-    throw new EngineError(
-      `cluster ${ctx.spec.name} has ${instances.length} VM(s) but no PKI in ${pki.dir} (it was just created empty): ` +
-        'restore the state directory this cluster was made with (--state-dir / SKYPOOL_STATE_DIR), or destroy the cluster and apply again',
-      { cluster: ctx.spec.name, pkiDir: pki.dir },
-    );
-  }
+  // Never write a CA for a cluster this state directory did not make: the VMs answer only their own CA.
+  if (!hadPki && instances.length > 0) throw foreignCluster(ctx, instances.length);
+  await ctx.pki();
   const driver = await ctx.driver();
 
   const observed = await observe(ctx, instances, signal);

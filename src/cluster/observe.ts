@@ -34,7 +34,7 @@ export async function observe(
     if (silent.length > 0) {
       throw new EngineError(
         `no manager of cluster ${ctx.spec.name} answers on its engine API (${silent.map((i) => `${i.name} ${i.publicIp ?? i.privateIp ?? ''}`.trim()).join(', ')}): ` +
-          'check those VMs and run apply again, or destroy the cluster to start over',
+          `check those VMs, and that ${ctx.options.stateDir} is the state directory the cluster was made with (its engines answer only that CA), then run apply again`,
         { cluster: ctx.spec.name, managers: silent.map((i) => i.name) },
       );
     }
@@ -47,4 +47,16 @@ export async function observe(
     return [{ instance, detail: node ? 'its engine node is down' : 'its engine never joined the pool' }];
   });
   return { manager, engineNodes, plan: computePlan(ctx.spec, instances, strays) };
+}
+
+/**
+ * The cluster runs, but this state directory holds no CA for it: it was made from another one. Nothing is
+ * written here, and destroying is not the fix: the cluster is most likely healthy.
+ */
+export function foreignCluster(ctx: ClusterContext, vms: number): EngineError {
+  return new EngineError(
+    `cluster ${ctx.spec.name} has ${vms} VM(s) but no PKI in ${ctx.options.stateDir}: it was made from another state directory, ` +
+      'and its engines answer only that CA (nothing was written here). Run skypool with that state directory (--state-dir / SKYPOOL_STATE_DIR)',
+    { cluster: ctx.spec.name, stateDir: ctx.options.stateDir },
+  );
 }
