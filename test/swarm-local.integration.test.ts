@@ -85,7 +85,10 @@ suite('swarm on the local provider', () => {
       idempotencyToken: `stray-${name}`,
     });
     await provider.waitUntilRunning([stray!.id], { deadlineMs: 10_000 });
-    expect((await cluster.plan()).unchanged.map((i) => i.name)).toEqual([`${name}-workers-1`]);
+    // The plan says what apply does: the VM that never joined is replaced under its own name.
+    const planned = await cluster.plan();
+    expect(planned.deletes.map((d) => [d.instance.name, d.reason])).toEqual([[`${name}-workers-1`, 'stray']]);
+    expect(planned.unchanged).toEqual([]);
 
     const result = await cluster.apply();
     expect(result.recreated).toEqual([`${name}-workers-1`]);
