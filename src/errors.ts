@@ -18,9 +18,13 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CANCELLED'
   | 'LOCKED'
+  | 'IDEMPOTENCY_CONFLICT'
   | 'INTERNAL';
 
 const MARK = Symbol.for('skypool.error');
+
+/** Codes a retry of the same call can cure when nothing more specific is known (throttling, a 5xx, a reset). */
+const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set(['THROTTLED', 'CLOUD_API_ERROR']);
 
 export class SkypoolError extends Error {
   readonly [MARK] = true;
@@ -28,17 +32,23 @@ export class SkypoolError extends Error {
   readonly exitCode: 1 | 2;
   /** Extra structured detail for `--output json`; never holds secrets. */
   readonly details: Readonly<Record<string, unknown>>;
+  /**
+   * Whether the same call again can succeed (throttling, a 5xx, a dropped connection). Deterministic failures
+   * (validation, no size fits, bad input, quota) are false: the provisioning queue does not retry them.
+   */
+  readonly retryable: boolean;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; exitCode?: 1 | 2; details?: Record<string, unknown> } = {},
+    options: { cause?: unknown; exitCode?: 1 | 2; details?: Record<string, unknown>; retryable?: boolean } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.exitCode = options.exitCode ?? 1;
     this.details = options.details ?? {};
+    this.retryable = options.retryable ?? RETRYABLE_CODES.has(code);
   }
 
   /** Works across copies of the package (e.g. a CLI and an SDK from different node_modules). */
@@ -46,8 +56,8 @@ export class SkypoolError extends Error {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARK] === true;
   }
 
-  toJSON(): { code: ErrorCode; message: string; details: Readonly<Record<string, unknown>> } {
-    return { code: this.code, message: this.message, details: this.details };
+  toJSON(): { code: ErrorCode; message: string; retryable: boolean; details: Readonly<Record<string, unknown>> } {
+    return { code: this.code, message: this.message, retryable: this.retryable, details: this.details };
   }
 }
 
@@ -55,6 +65,8 @@ export interface SpecIssue {
   /** Dotted path of the field, e.g. `pools[1].count`. */
   readonly path: string;
   readonly message: string;
+  /** Line of the spec file the field is on, when it came from YAML. */
+  readonly line?: number;
 }
 
 /** Bad input in a cluster spec: names every field at fault and how to fix it. Exit code 2. */
@@ -62,7 +74,12 @@ export class SpecError extends SkypoolError {
   readonly issues: readonly SpecIssue[];
   constructor(issues: readonly SpecIssue[], source?: string) {
     const where = source ? ` in ${source}` : '';
-    const lines = issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n');
+    const lines = issues
+      .map(
+        (i) =>
+          `  - ${i.path || '(root)'}: ${i.message}${i.line !== undefined && !i.path.startsWith('line ') ? ` (line ${i.line})` : ''}`,
+      )
+      .join('\n');
     super('SPEC_INVALID', `invalid cluster spec${where}:\n${lines}`, { exitCode: 2, details: { issues, source } });
     this.issues = issues;
   }
@@ -75,10 +92,29 @@ export class PrerequisiteError extends SkypoolError {
   }
 }
 
-/** The cloud had no capacity for the request (synchronously or in a finished async operation). */
+/** Why one zone could not take a launch: the cloud's reason code and the instance type asked for. */
+export interface ZoneFailure {
+  readonly zone: string;
+  /** The cloud's own code: InsufficientInstanceCapacity, ZONE_RESOURCE_POOL_EXHAUSTED, ZonalAllocationFailed... */
+  readonly reason: string;
+  readonly instanceType?: string;
+}
+
+/**
+ * The cloud had no capacity for the request (synchronously or in a finished async operation). Not retried in
+ * place: the provisioning queue moves the launch to the pool's next zone instead. `details.zones` lists each
+ * zone tried with the cloud's reason when the queue gave up.
+ */
 export class CapacityError extends SkypoolError {
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
-    super('CAPACITY_UNAVAILABLE', message, { details, cause });
+    super('CAPACITY_UNAVAILABLE', message, { details, cause, retryable: false });
+  }
+}
+
+/** No instance type / VM size / machine type of the region (or zone) has the pool's `size`: the same on every cloud. */
+export class NoFittingSizeError extends CapacityError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message, { reason: 'NoFittingSize', ...details });
   }
 }
 
@@ -89,10 +125,17 @@ export class QuotaError extends SkypoolError {
   }
 }
 
-/** A cloud API answered with an error the adapter did not map to something more specific. */
+/**
+ * A cloud API answered with an error the adapter did not map to something more specific. Retryable unless the
+ * cloud refused the request itself (a 4xx other than 408/409/429: validation, bad CIDR, unknown type) or the
+ * adapter says so with `details.retryable: false`.
+ */
 export class CloudApiError extends SkypoolError {
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
-    super('CLOUD_API_ERROR', message, { details, cause });
+    const status = [details.status, details.httpStatus].find((v): v is number => typeof v === 'number');
+    const refused = status !== undefined && status >= 400 && status < 500 && ![408, 409, 429].includes(status);
+    const retryable = typeof details.retryable === 'boolean' ? details.retryable : !refused;
+    super('CLOUD_API_ERROR', message, { details, cause, retryable });
   }
 }
 
@@ -112,6 +155,16 @@ export class TimeoutError extends SkypoolError {
 export class ThrottledError extends SkypoolError {
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
     super('THROTTLED', message, { details, cause });
+  }
+}
+
+/**
+ * The cloud already saw this idempotency token (EC2 ClientToken, GCE requestId) on a request with other
+ * parameters: another process launched this node, or the token belongs to an earlier VM of that name.
+ */
+export class IdempotencyConflictError extends SkypoolError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('IDEMPOTENCY_CONFLICT', message, { details, cause, retryable: false });
   }
 }
 

@@ -11,7 +11,13 @@ export interface PlannedCreate {
 
 export interface PlannedDelete {
   readonly instance: Instance;
-  readonly reason: 'scale-down' | 'spec-changed' | 'pool-removed';
+  /**
+   * `duplicate`: a second VM under a name another (older) VM holds; `stray`: a VM whose engine never joined the
+   * pool or is down. Both are terminated before anything is created; the others are drained first.
+   */
+  readonly reason: 'scale-down' | 'spec-changed' | 'pool-removed' | 'duplicate' | 'stray';
+  /** Why, in words (for a stray: what the engine said). */
+  readonly detail?: string;
 }
 
 export interface Plan {
@@ -41,17 +47,49 @@ function byIndexDescending(cluster: string) {
     nodeIndex(cluster, b.tags.pool, b.name) - nodeIndex(cluster, a.tags.pool, a.name);
 }
 
+/** Oldest first (launch time, then id): the VM that keeps a name two VMs carry. */
+function byAge(a: Instance, b: Instance): number {
+  const at = a.launchedAt ? Date.parse(a.launchedAt) : Number.POSITIVE_INFINITY;
+  const bt = b.launchedAt ? Date.parse(b.launchedAt) : Number.POSITIVE_INFINITY;
+  if (at !== bt) return at < bt ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Every VM but the oldest of each name (two processes or a crashed rerun launched one node twice). */
+export function duplicatesOf(instances: readonly Instance[]): Instance[] {
+  const byName = new Map<string, Instance[]>();
+  for (const i of instances) byName.set(i.name, [...(byName.get(i.name) ?? []), i]);
+  return [...byName.values()].flatMap((same) => [...same].sort(byAge).slice(1));
+}
+
 /**
  * Compares the spec with what the providers report (instances carrying the cluster's ownership tags) and lists the
  * creates and deletes that would make them match. Pure: it calls nothing. VMs whose spec hash differs from the
  * pool's are replaced (deleted and created again under a free name); scale-down removes the highest indexes first.
+ * A name two VMs carry keeps its oldest VM; `strays` (VMs the engine does not count, found by the caller) are
+ * removed and their names created again.
  */
-export function computePlan(spec: ClusterSpec, instances: readonly Instance[]): Plan {
-  const live = instances.filter(
+export function computePlan(
+  spec: ClusterSpec,
+  instances: readonly Instance[],
+  strays: ReadonlyArray<{ readonly instance: Instance; readonly detail: string }> = [],
+): Plan {
+  const mine = instances.filter(
     (i) => i.tags.cluster === spec.name && i.state !== 'terminated' && i.state !== 'stopping',
   );
+  const duplicates = duplicatesOf(mine);
   const creates: PlannedCreate[] = [];
-  const deletes: PlannedDelete[] = [];
+  const deletes: PlannedDelete[] = duplicates.map((instance) => ({
+    instance,
+    reason: 'duplicate',
+    detail: `another VM named ${instance.name} is older`,
+  }));
+  for (const stray of strays) {
+    if (mine.includes(stray.instance) && !duplicates.includes(stray.instance))
+      deletes.push({ instance: stray.instance, reason: 'stray', detail: stray.detail });
+  }
+  const leaving = new Set(deletes.map((d) => d.instance));
+  const live = mine.filter((i) => !leaving.has(i));
   const unchanged: Instance[] = [];
   const poolNames = new Set(spec.pools.map((p) => p.name));
 

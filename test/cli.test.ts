@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bridgeName, netnsName } from '../providers/local/index.js';
 import { parseEnvFile } from '../src/cloudsim/env-file.js';
+import { itIf, requireRoot } from './support/requirements.js';
 import { stageCheckoutForOtherUsers } from './support/stage-for-other-users.js';
 
 const cli = join(process.cwd(), 'dist/src/cli/main.js');
@@ -83,8 +84,8 @@ describe('skypool CLI', () => {
         : [];
     return [...netns, ...bridge];
   };
-  const asRoot = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
-  (asRoot ? it : it.skip)('as an ordinary user: read commands work, up refuses before creating anything', async () => {
+  const asRoot = requireRoot({ commands: ['setpriv'] });
+  itIf(asRoot)('as an ordinary user: read commands work, up refuses before creating anything', async () => {
     await writeFile(
       join(dir, 'local.yaml'),
       'name: cli-nonroot\nengine: swarm\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n',
@@ -120,7 +121,7 @@ describe('skypool CLI', () => {
     expect(clusterLeftovers('cli-nonroot')).toEqual([]);
   });
 
-  (asRoot ? it : it.skip)('refuses k3s on the local provider before creating a network or a PKI', async () => {
+  itIf(asRoot)('refuses k3s on the local provider before creating a network or a PKI', async () => {
     await writeFile(
       join(dir, 'k3s.yaml'),
       'name: cli-k3s\nengine: k3s\npools:\n  - name: m\n    provider: local\n    role: manager\n    count: 1\n',
@@ -138,20 +139,28 @@ describe('skypool CLI', () => {
       [cli, 'sim', '--output', 'json', '--env-out', join(dir, 'sim.env'), '--ca-out', join(dir, 'ca.pem')],
       { cwd: dir },
     );
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 20_000;
-    while (!out.trim().endsWith('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const info = JSON.parse(out) as { aws: { endpoint: string }; admin: string; envFile: string };
-    expect(info.aws.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(info.envFile).toBe(join(dir, 'sim.env'));
-    expect(out).not.toContain('AWS_SECRET_ACCESS_KEY');
-    const { SKYPOOL_SIM_ADMIN_TOKEN: token } = parseEnvFile(await readFile(info.envFile, 'utf8'));
-    const inventory = await fetch(`${info.admin}inventory`, { headers: { authorization: `Bearer ${token}` } });
-    expect(inventory.status).toBe(200);
-    expect((await fetch(`${info.admin}inventory`)).status).toBe(401);
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    try {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const deadline = Date.now() + 20_000;
+      while (!out.trim().endsWith('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const info = JSON.parse(out) as { aws: { endpoint: string }; admin: string; envFile: string };
+      expect(info.aws.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(info.envFile).toBe(join(dir, 'sim.env'));
+      expect(out).not.toContain('AWS_SECRET_ACCESS_KEY');
+      const { SKYPOOL_SIM_ADMIN_TOKEN: token } = parseEnvFile(await readFile(info.envFile, 'utf8'));
+      const inventory = await fetch(`${info.admin}inventory`, { headers: { authorization: `Bearer ${token}` } });
+      expect(inventory.status).toBe(200);
+      expect((await fetch(`${info.admin}inventory`)).status).toBe(401);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      // A failed expectation above must not leave the sim running.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
   });
 });

@@ -10,20 +10,15 @@ import { type CloudSim, createLocalVmBacking, startCloudSim } from '../src/cloud
 import { Cluster } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
+import { describeIf, requireRoot } from './support/requirements.js';
 
 /**
  * cloudsim with the `local` backing: a cluster provisioned through the simulated EC2, Compute Engine and ARM
  * (official SDKs, real wire protocols) gets namespace VMs that run its user-data and form one swarm across the
  * three "clouds". Needs root on Linux with docker.io and busybox-static.
  */
-const canRun =
-  process.platform === 'linux' &&
-  process.getuid?.() === 0 &&
-  existsSync('/usr/sbin/dockerd') &&
-  existsSync('/bin/busybox');
-const reason = 'needs root on Linux with dockerd and busybox-static (run `npm run prelude -- --local` as root)';
-const suite = canRun ? describe : describe.skip;
-if (!canRun) process.stderr.write(`cloudsim-local-backing.integration: skipped: ${reason}\n`);
+const cannot = requireRoot({ files: ['/usr/sbin/dockerd', '/bin/busybox'] });
+const suite = describeIf(cannot);
 
 const GCE_SUBNET = '10.128.0.0/20';
 const AZURE_SPACE = '10.250.0.0/16';
@@ -64,8 +59,12 @@ const isLive = (pid: number): boolean => {
   }
 };
 
-function footprint(hostnames: readonly string[], subnets: readonly string[]): Footprint {
-  const netns = readdirSync('/run/netns').filter((n) => /^skypool-cloudsim-[0-9a-f]{8}-/.test(n));
+/** Only this test's backing (the one behind `bridge`): another sim may run beside it on the machine. */
+function footprint(hostnames: readonly string[], subnets: readonly string[], bridge: string): Footprint {
+  const netns = readdirSync('/run/netns').filter((n) => {
+    const [, backing] = /^skypool-(cloudsim-[0-9a-f]{8})-/.exec(n) ?? [];
+    return backing !== undefined && bridgeName(backing) === bridge;
+  });
   const links = netns.flatMap((n) => {
     const [, backing = '', node = ''] = /^skypool-(cloudsim-[0-9a-f]{8})-(.+)$/.exec(n) ?? [];
     return [bridgeName(backing), hostVethName(backing, node)];
@@ -216,6 +215,7 @@ suite('cloudsim local backing: one swarm across simulated EC2, Compute Engine an
     seen = footprint(
       status.nodes.map((n) => n.name),
       subnets,
+      bridge,
     );
     expect(
       sim!
@@ -253,7 +253,7 @@ suite('cloudsim local backing: one swarm across simulated EC2, Compute Engine an
     );
     // Terminating in the clouds stops the backing VMs too, before the sim itself stops.
     await until('the backing VMs to be gone', 20_000, async () =>
-      readdirSync('/run/netns').some((n) => n.startsWith('skypool-cloudsim-')) ? undefined : true,
+      readdirSync('/run/netns').some((n) => seen?.netns.includes(n)) ? undefined : true,
     );
     await sim!.stop();
     sim = undefined;

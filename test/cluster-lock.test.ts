@@ -1,9 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
 import { acquireClusterLock, clusterLockPath } from '../src/cluster/lock.js';
@@ -102,9 +103,7 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
     expect((await stat(lockPath(name))).mode & 0o777).toBe(0o600);
     expect((await stat(clusterDir(name))).mode & 0o777).toBe(0o700);
 
-    const started = performance.now();
     const destroyError = await errorOf(second.destroy());
-    expect(performance.now() - started).toBeLessThan(300);
     expect(destroyError.code).toBe('LOCKED');
     expect(destroyError.exitCode).toBe(1);
     expect(destroyError.message).toContain(
@@ -131,8 +130,8 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
     const failure = await applied;
     expect(SkypoolError.isInstance(failure) && failure.code).toBe('CANCELLED');
     expect(existsSync(lockPath(name))).toBe(false);
-    // The PKI made by the first apply stays; only the lock went.
-    expect(existsSync(join(clusterDir(name), 'pki'))).toBe(true);
+    // The first apply stopped before the cluster existed (in its network phase): it wrote no PKI.
+    expect(existsSync(join(clusterDir(name), 'pki'))).toBe(false);
 
     await second.destroy();
     expect(existsSync(clusterDir(name))).toBe(false);
@@ -160,6 +159,54 @@ describe('cluster lock (aws pools on cloudsim, no VMs)', () => {
       }),
     ]);
     expect(existsSync(clusterDir(name))).toBe(false);
+  });
+
+  it('lets exactly one of many processes take over a stale lock, round after round', async () => {
+    const stateDir = join(work, 'state');
+    const racers: Array<{ child: ChildProcessWithoutNullStreams; next: () => Promise<string> }> = [];
+    try {
+      for (let k = 0; k < 6; k += 1) {
+        const child = spawn(process.execPath, [join(process.cwd(), 'test/support/lock-racer.mjs')], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+        racers.push({
+          child,
+          next: async () => {
+            const { value, done } = await lines.next();
+            if (done) throw new Error(`lock racer ${child.pid} exited`);
+            return value as string;
+          },
+        });
+      }
+      const tally: Array<{ round: number; held: number; locked: number; other: string[] }> = [];
+      for (let round = 0; round < 20; round += 1) {
+        const name = newName();
+        await mkdir(clusterDir(name), { recursive: true, mode: 0o700 });
+        await writeFile(
+          lockPath(name),
+          JSON.stringify({ pid: deadPid(), hostname: hostname(), operation: 'apply', since: `round ${round}` }),
+        );
+        for (const r of racers) r.child.stdin.write(`go ${stateDir} ${name}\n`);
+        const answers = await Promise.all(racers.map((r) => r.next()));
+        tally.push({
+          round,
+          held: answers.filter((a) => a === 'held').length,
+          locked: answers.filter((a) => a === 'locked').length,
+          other: answers.filter((a) => a !== 'held' && a !== 'locked'),
+        });
+        for (const r of racers) r.child.stdin.write('release\n');
+        await Promise.all(racers.map((r) => r.next()));
+        expect(existsSync(lockPath(name))).toBe(false);
+        await rm(clusterDir(name), { recursive: true, force: true });
+      }
+      expect(tally.filter((t) => t.held !== 1 || t.other.length > 0)).toEqual([]);
+    } finally {
+      for (const r of racers) {
+        r.child.stdin.end('exit\n');
+        if (r.child.exitCode === null) r.child.kill();
+      }
+    }
   });
 
   it('treats a live pid, another host, and a fresh unreadable lock as held; an old unreadable one as stale', async () => {

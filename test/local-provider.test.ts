@@ -23,10 +23,10 @@ import { netnsLink, writeRecord } from '../providers/local/state.js';
 import { createNetns, startAnchor } from '../providers/local/vm.js';
 import type { Instance, LaunchRequest, NetworkRef, OwnershipTags } from '../src/providers/types.js';
 import { describeProviderConformance } from './support/provider-conformance.js';
+import { describeIf, requireRoot } from './support/requirements.js';
 
-const canRun = process.platform === 'linux' && process.getuid?.() === 0;
-const suite = canRun ? describe : describe.skip;
-if (!canRun) console.warn('local-provider tests skipped: they need root on Linux (network namespaces, bridges)');
+const cannot = requireRoot();
+const suite = describeIf(cannot);
 
 const HTTPD_USER_DATA = `#!/bin/sh
 set -e
@@ -467,9 +467,33 @@ suite('local provider', () => {
     await provider.deleteNetwork(cluster);
     expect(ours(await snapshot(stateRoot), cluster, [...NODES, F], stateRoot)).toEqual(before);
   }, 60_000);
+
+  it('terminate returns only when every process of the VM is gone, also one that left its network namespace', async () => {
+    network = await provider.ensureNetwork(cluster);
+    const G = `${cluster}-g`;
+    // A process started in the VM that moved to a network namespace of its own still belongs to the VM.
+    const userData =
+      '#!/bin/sh\nunshare -n sleep 300 </dev/null >/dev/null 2>&1 &\necho $! > /var/lib/skypool/escaped.pid\n';
+    const [vm] = await provider.runInstances(request([G], userData, 'tok-esc'));
+    await waitUserData(cluster, G, stateRoot, 20_000);
+    const pidFile = provider.hostPathOf(cluster, G, '/var/lib/skypool/escaped.pid');
+    const escaped = Number((await readFile(pidFile, 'utf8')).trim());
+    expect(await alivePids([escaped])).toEqual([escaped]);
+    try {
+      await provider.terminateInstances([vm!.id]);
+      expect(await alivePids([escaped])).toEqual([]);
+    } finally {
+      try {
+        process.kill(escaped, 'SIGKILL');
+      } catch {
+        // gone, as it should be
+      }
+      await provider.deleteNetwork(cluster);
+    }
+  }, 60_000);
 });
 
-if (canRun) {
+if (!cannot) {
   let conformanceRoot = '';
   describeProviderConformance('local', async () => {
     conformanceRoot = await mkdtemp(join(tmpdir(), 'skypool-local-cf-'));

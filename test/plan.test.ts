@@ -60,4 +60,26 @@ describe('computePlan', () => {
     expect(plan.deletes.map((d) => d.reason)).toEqual(['pool-removed']);
     expect(plan.creates.find((c) => c.pool.name === 'w')?.names).toEqual(['c1-w-1', 'c1-w-2', 'c1-w-3']);
   });
+
+  it('treats two VMs with one name as a duplicate to remove, keeping the oldest', () => {
+    const older = vm('w', 2, { id: 'id-b', launchedAt: '2026-01-01T00:00:00.000Z' });
+    const newer = vm('w', 2, { id: 'id-a', launchedAt: '2026-01-01T00:05:00.000Z' });
+    const plan = computePlan(spec, [vm('m', 1), vm('w', 1), newer, older, vm('w', 3)]);
+    expect(plan.hasChanges).toBe(true);
+    expect(plan.deletes.map((d) => [d.instance.id, d.reason])).toEqual([['id-a', 'duplicate']]);
+    expect(plan.unchanged.map((i) => i.id)).toContain('id-b');
+    expect(plan.unchanged).toHaveLength(4);
+    expect(plan.creates).toEqual([]);
+  });
+
+  it('replaces strays (VMs the engine does not count) under their own names', () => {
+    const stray = vm('w', 2);
+    const plan = computePlan(
+      spec,
+      [vm('m', 1), vm('w', 1), stray, vm('w', 3)],
+      [{ instance: stray, detail: 'its engine never joined the pool' }],
+    );
+    expect(plan.deletes).toEqual([{ instance: stray, reason: 'stray', detail: 'its engine never joined the pool' }]);
+    expect(plan.creates.map((c) => c.names)).toEqual([['c1-w-2']]);
+  });
 });

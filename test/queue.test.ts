@@ -69,7 +69,14 @@ describe('ProvisioningQueue on cloudsim (aws)', () => {
     const queue = new ProvisioningQueue({ minRetryDelayMs: 10 });
     const error = await queue.launch(provider, request([`${cluster}-w-3`])).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CapacityError);
-    expect((error as CapacityError).message).toMatch(/us-east-1a, us-east-1b/);
+    expect((error as CapacityError).message).toMatch(
+      /us-east-1a: InsufficientInstanceCapacity \(t3\.micro\); us-east-1b: InsufficientInstanceCapacity \(t3\.micro\)/,
+    );
+    expect((error as CapacityError).details.zones).toEqual([
+      { zone: 'us-east-1a', reason: 'InsufficientInstanceCapacity', instanceType: 't3.micro' },
+      { zone: 'us-east-1b', reason: 'InsufficientInstanceCapacity', instanceType: 't3.micro' },
+    ]);
+    expect((error as CapacityError).retryable).toBe(false);
     sim.clearFaults();
   });
 

@@ -18,19 +18,14 @@ import { TOKENS_ROTATED_LABEL } from '../src/engines/swarm/index.js';
 import type { EngineEndpoint } from '../src/engines/types.js';
 import { poolSpecHash } from '../src/spec/hash.js';
 import { pollUntil } from '../src/util/poll.js';
+import { describeIf, requireRoot } from './support/requirements.js';
 
 /**
  * A real 3-node Docker Swarm on the local provider: namespace VMs, dockerd per VM, mTLS engine APIs. Needs root
  * on Linux with docker.io and busybox-static (scripts/prelude.sh --local installs them).
  */
-const canRun =
-  process.platform === 'linux' &&
-  process.getuid?.() === 0 &&
-  existsSync('/usr/sbin/dockerd') &&
-  existsSync('/bin/busybox');
-const reason = 'needs root on Linux with dockerd and busybox-static (run `npm run prelude -- --local` as root)';
-const suite = canRun ? describe : describe.skip;
-if (!canRun) process.stderr.write(`swarm-local.integration: skipped: ${reason}\n`);
+const cannot = requireRoot({ files: ['/usr/sbin/dockerd', '/bin/busybox'] });
+const suite = describeIf(cannot);
 
 const name = `it${process.pid % 100000}${Math.random().toString(36).slice(2, 6)}`;
 const nodeNames = ['managers-1', 'workers-1', 'workers-2'].map((n) => `${name}-${n}`);
@@ -96,7 +91,10 @@ suite('swarm on the local provider', () => {
       idempotencyToken: `stray-${name}`,
     });
     await provider.waitUntilRunning([stray!.id], { deadline: Date.now() + 10_000 });
-    expect((await cluster.plan()).unchanged.map((i) => i.name)).toEqual([`${name}-workers-1`]);
+    // The plan says what apply does: the VM that never joined is replaced under its own name.
+    const planned = await cluster.plan();
+    expect(planned.deletes.map((d) => [d.instance.name, d.reason])).toEqual([[`${name}-workers-1`, 'stray']]);
+    expect(planned.unchanged).toEqual([]);
 
     const result = await cluster.apply();
     expect(result.recreated).toEqual([`${name}-workers-1`]);
@@ -219,6 +217,10 @@ suite('swarm on the local provider', () => {
         code: 'ENGINE_ERROR',
         message: expect.stringMatching(/has 3 VM\(s\) but no PKI/),
       });
+      // A failed apply from another state directory writes no CA of its own, and does not suggest destroy.
+      expect(existsSync(join(work, 'other-state', 'clusters', cluster.spec.name, 'pki'))).toBe(false);
+      await expect(stranger.apply()).rejects.toThrow(/^(?![\s\S]*destroy)/);
+      expect((await stranger.status()).notes.join(' ')).toMatch(/no PKI for this cluster/);
       expect((await cluster.plan()).hasChanges).toBe(false);
     } finally {
       await stranger.close();

@@ -16,6 +16,7 @@ import { buildHttpdImage } from '../src/demo/image.js';
 import { tar } from '../src/demo/tar.js';
 import type { ApiNode, ApiTask } from '../src/engines/swarm/nodes.js';
 import { type ApiService, serviceSpec, workloadStatus } from '../src/engines/swarm/services.js';
+import { itIf, missing } from './support/requirements.js';
 
 describe('pickAddresses', () => {
   const network = { id: 'br', cidr: '10.213.7.0/24', reservedAddresses: ['10.213.7.0', '10.213.7.1', '10.213.7.255'] };
@@ -163,8 +164,7 @@ describe('docker-load image tarball', () => {
     expect(execFileSync('tar', ['-xOf', '-', 'a/hello.txt'], { input: archive, encoding: 'utf8' })).toBe('hello\n');
   });
 
-  const hasBusybox = existsSync('/bin/busybox');
-  (hasBusybox ? it : it.skip)(
+  itIf(missing({ files: ['/bin/busybox'] }))(
     'packs busybox as a docker save archive whose manifest names the layer and config',
     async () => {
       const image = await buildHttpdImage(join(dir, 'img.tar'));

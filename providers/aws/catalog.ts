@@ -1,5 +1,5 @@
 import { DescribeImagesCommand, DescribeInstanceTypesCommand, type InstanceTypeInfo } from '@aws-sdk/client-ec2';
-import { CloudApiError } from '../../src/errors.js';
+import { CloudApiError, NoFittingSizeError } from '../../src/errors.js';
 import type { NodeSize } from '../../src/spec/schema.js';
 import type { Ec2Calls } from './calls.js';
 
@@ -72,7 +72,7 @@ export function smallestFitting(types: readonly InstanceTypeInfo[], size: NodeSi
     );
   const best = fits[0]?.InstanceType;
   if (!best)
-    throw new CloudApiError(
+    throw new NoFittingSizeError(
       `no EC2 instance type in ${region} has ${size.cpus} vCPUs and ${size.memoryGiB} GiB: lower the pool's size or set instanceType`,
       { region, size },
     );

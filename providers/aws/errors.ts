@@ -1,4 +1,11 @@
-import { CapacityError, CloudApiError, QuotaError, SkypoolError, ThrottledError } from '../../src/errors.js';
+import {
+  CapacityError,
+  CloudApiError,
+  IdempotencyConflictError,
+  QuotaError,
+  SkypoolError,
+  ThrottledError,
+} from '../../src/errors.js';
 
 /** What an SDK error carries that we use; the SDK's own types are classes we only duck-type. */
 interface AwsSdkError {
@@ -29,6 +36,7 @@ const QUOTA = new Set([
   'SecurityGroupLimitExceeded',
   'RulesPerSecurityGroupLimitExceeded',
 ]);
+const LAUNCHES = new Set(['RunInstances', 'CreateFleet']);
 const THROTTLING = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException']);
 
 export interface ErrorContext {
@@ -81,7 +89,18 @@ export function mapAwsError(error: unknown, ctx: ErrorContext): Error {
   }
   if (THROTTLING.has(code)) {
     return new ThrottledError(
-      `EC2 throttled ${ctx.action} in ${ctx.region} after ${error.$metadata?.attempts ?? 1} attempts: slow down or lower the pool's launch rate`,
+      `EC2 throttled ${ctx.action} in ${ctx.region} after ${error.$metadata?.attempts ?? 1} attempts: ${
+        LAUNCHES.has(ctx.action)
+          ? "lower the pool's launch rate (queueLimits.aws)"
+          : "another client may be using the account's API rate; wait a minute and run the command again"
+      }`,
+      details,
+      error,
+    );
+  }
+  if (code === 'IdempotentParameterMismatch') {
+    return new IdempotencyConflictError(
+      `EC2 ${ctx.action} in ${ctx.region}: its ClientToken was already used by a request with other parameters`,
       details,
       error,
     );

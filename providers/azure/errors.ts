@@ -39,7 +39,8 @@ export function mapAzureError(error: unknown, ctx: ErrorContext): SkypoolError {
     instanceType: ctx.instanceType,
     region: ctx.region,
   };
-  const where = [ctx.region, ctx.zone && `zone ${ctx.zone}`].filter(Boolean).join(' ');
+  // Azure zones are bare numbers: `eastus-1` says whose zone 1 it is.
+  const where = ctx.region && ctx.zone ? `${ctx.region}-${ctx.zone}` : (ctx.region ?? ctx.zone ?? '');
   if (code && CAPACITY.has(code)) {
     return new CapacityError(
       `Azure has no capacity for ${ctx.instanceType ?? 'the VM size'} in ${where || 'the region'} (${code}); try another zone or size`,

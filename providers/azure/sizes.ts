@@ -1,5 +1,5 @@
 import type { ComputeManagementClient } from '@azure/arm-compute';
-import { CapacityError } from '../../src/errors.js';
+import { NoFittingSizeError } from '../../src/errors.js';
 import type { NodeSize } from '../../src/spec/schema.js';
 
 /** A VM size as resourceSkus describes it. */
@@ -54,8 +54,8 @@ export class SizeCatalog {
       (s) => s.vcpus >= size.cpus && s.memoryGiB >= size.memoryGiB && (!zone || !s.restrictedZones.includes(zone)),
     );
     if (!fit) {
-      throw new CapacityError(
-        `no Azure VM size in ${region}${zone ? ` zone ${zone}` : ''} has ${size.cpus} vCPUs and ${size.memoryGiB} GiB; set instanceType or a smaller size`,
+      throw new NoFittingSizeError(
+        `no Azure VM size in ${region}${zone ? `-${zone}` : ''} has ${size.cpus} vCPUs and ${size.memoryGiB} GiB; set instanceType or a smaller size`,
         { region, zone, size },
       );
     }

@@ -1,4 +1,11 @@
-import { CapacityError, CloudApiError, QuotaError, SkypoolError, ThrottledError } from '../../src/errors.js';
+import {
+  CapacityError,
+  CloudApiError,
+  IdempotencyConflictError,
+  QuotaError,
+  SkypoolError,
+  ThrottledError,
+} from '../../src/errors.js';
 
 /**
  * Maps Compute Engine failures to skypool's typed errors. Two shapes arrive: errors thrown by the client (a
@@ -103,6 +110,12 @@ function classify(
   if ((code && THROTTLE_REASONS.has(code)) || httpStatus === 429) {
     return new ThrottledError(
       `Compute Engine rate quota exceeded during ${context.action} (${code ?? httpStatus}): wait a minute or launch in smaller batches.`,
+      details,
+    );
+  }
+  if (httpStatus === 400 && /request ?id/i.test(message) && /already used/i.test(message)) {
+    return new IdempotencyConflictError(
+      `Compute Engine ${context.action}: its requestId was already used by another request: ${message}`,
       details,
     );
   }

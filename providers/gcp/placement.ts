@@ -1,4 +1,4 @@
-import { CloudApiError } from '../../src/errors.js';
+import { CloudApiError, NoFittingSizeError } from '../../src/errors.js';
 import type { LaunchRequest } from '../../src/providers/types.js';
 import type { NodePoolSpec } from '../../src/spec/schema.js';
 import type { GceApi } from './api.js';
@@ -75,7 +75,7 @@ export class GcePlacement {
           Number(a.isSharedCpu ?? false) - Number(b.isSharedCpu ?? false),
       );
     if (!fitting[0]?.name) {
-      throw new CloudApiError(
+      throw new NoFittingSizeError(
         `no Compute Engine machine type in ${zone} has ${cpus} vCPUs and ${memoryGiB} GiB; set pool.instanceType or a smaller size`,
         { zone, size: pool.size },
       );

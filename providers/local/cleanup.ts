@@ -17,7 +17,14 @@ import {
   vmDir,
 } from './paths.js';
 import { PRIVATE_DIRS, PRIVATE_FILES, privatePath } from './private-paths.js';
-import { killIfMatches, pidsInCgroups, pidsInNetns, stopProcesses, vmCgroupDirs } from './processes.js';
+import {
+  killIfMatches,
+  pidsInCgroups,
+  pidsInNamespace,
+  pidsInNetns,
+  stopProcesses,
+  vmCgroupDirs,
+} from './processes.js';
 import { netnsLink, readRecord, type VmRecord } from './state.js';
 import { checkStateRoot } from './state-root.js';
 
@@ -35,6 +42,19 @@ async function vmNetLink(id: string, anchorPid: number | undefined): Promise<str
   if (cmdline !== 'sleep\0infinity\0') return undefined;
   const own = await readlink('/proc/self/ns/net');
   const link = await readlink(`/proc/${anchorPid}/ns/net`).catch(() => undefined);
+  return link && link !== own ? link : undefined;
+}
+
+/**
+ * The VM's mount namespace (its anchor's), which every process started in the VM shares even after it left
+ * the VM's network namespace (`unshare -n`, a container runtime's helpers); never the host's own.
+ */
+async function vmMountLink(anchorPid: number | undefined): Promise<string | undefined> {
+  if (!anchorPid) return undefined;
+  const cmdline = await readFile(`/proc/${anchorPid}/cmdline`, 'utf8').catch(() => '');
+  if (cmdline !== 'sleep\0infinity\0') return undefined;
+  const own = await readlink('/proc/self/ns/mnt');
+  const link = await readlink(`/proc/${anchorPid}/ns/mnt`).catch(() => undefined);
   return link && link !== own ? link : undefined;
 }
 
@@ -65,9 +85,11 @@ export async function teardownVm(
   // First the host-side user-data wrapper, so it cannot write user-data.exit into a directory being removed.
   await killIfMatches(record?.userDataPid, dir);
   const link = await vmNetLink(id, record?.anchorPid);
+  const mnt = await vmMountLink(record?.anchorPid);
   const find = async (): Promise<number[]> => {
     const inNetns = link ? await pidsInNetns(link) : [];
-    return [...new Set([...inNetns, ...(await pidsInCgroups(await cgroupDirsOf(dir, node, record)))])];
+    const inMnt = mnt ? await pidsInNamespace('mnt', mnt) : [];
+    return [...new Set([...inNetns, ...inMnt, ...(await pidsInCgroups(await cgroupDirsOf(dir, node, record)))])];
   };
   const graceMs = options.graceMs ?? 5_000;
   // Containers first: a dockerd whose containerd dies under it waits its whole shutdown timeout.

@@ -6,14 +6,27 @@ import { hostCgroupMounts } from './mounts.js';
 import { cgroupPrefix } from './paths.js';
 
 /** Pids whose network namespace is `link` (`net:[inode]`): what `ip netns pids` reports, also for unnamed ones. */
-export async function pidsInNetns(link: string): Promise<number[]> {
+export function pidsInNetns(link: string): Promise<number[]> {
+  return pidsInNamespace('net', link);
+}
+
+/** Pids whose namespace of `kind` is `link` (e.g. `mnt:[4026532]`). */
+export async function pidsInNamespace(kind: 'net' | 'mnt', link: string): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const ns = await readlink(`/proc/${entry}/ns/net`).catch(() => undefined);
+    const ns = await readlink(`/proc/${entry}/ns/${kind}`).catch(() => undefined);
     if (ns === link) pids.push(Number(entry));
   }
   return pids;
+}
+
+/** `starttime` of a live process (field 22 of /proc/<pid>/stat), or undefined once it is gone or a zombie. */
+async function liveStart(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (!stat || fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  return fields[19];
 }
 
 /** How deep below a hierarchy root a VM's cgroup parent may sit (see vmCgroupDirs). */
@@ -84,8 +97,45 @@ async function ignoringSigterm(pids: readonly number[]): Promise<number[]> {
  * left and poll again. Throws when processes survive SIGKILL (e.g. stuck in uninterruptible sleep).
  */
 export async function stopProcesses(find: () => Promise<number[]>, graceMs: number, what: string): Promise<void> {
-  let pids = (await find()).filter((p) => p !== process.pid);
+  // Every process ever found, with its start time (a reused pid is another process): a process in exit has
+  // already left its namespaces and cgroups while it still closes files, so `find` stops seeing it too early.
+  const seen = new Map<number, string>();
+  const look = async (): Promise<number[]> => {
+    const found = (await find()).filter((p) => p !== process.pid);
+    for (const pid of found) {
+      const start = await liveStart(pid);
+      if (start !== undefined && !seen.has(pid)) seen.set(pid, start);
+    }
+    return found;
+  };
+  const pids = await look();
   if (pids.length === 0) return;
+  await stopFound(pids, look, graceMs, what);
+  await untilExited(seen, what);
+}
+
+/** Waits (5 s at most) until every process in `seen` has exited, so a caller never returns while one still runs. */
+async function untilExited(seen: ReadonlyMap<number, string>, what: string): Promise<void> {
+  const running = async () => {
+    const left: number[] = [];
+    for (const [pid, start] of seen) if ((await liveStart(pid)) === start) left.push(pid);
+    return left;
+  };
+  const deadline = Date.now() + 5_000;
+  let left = await running();
+  while (left.length > 0 && Date.now() < deadline) {
+    await delay(25);
+    left = await running();
+  }
+  if (left.length > 0) {
+    throw new CloudApiError(`processes of ${what} are still exiting (${left.join(', ')}): retry in a moment`, {
+      pids: left,
+    });
+  }
+}
+
+async function stopFound(found: number[], find: () => Promise<number[]>, graceMs: number, what: string): Promise<void> {
+  let pids = found;
   signal(pids, 'SIGTERM');
   signal(await ignoringSigterm(pids), 'SIGKILL');
   for (const [sig, waitMs] of [

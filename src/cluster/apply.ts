@@ -1,16 +1,17 @@
-import type { DrainResult, EngineNode } from '../engines/types.js';
+import type { DrainResult } from '../engines/types.js';
 import type { Instance } from '../providers/types.js';
 import type { ClusterContext } from './context.js';
 import type { ManagerRef } from './nodes.js';
+import { observe } from './observe.js';
 import { bootstrapManager } from './phases/bootstrap-manager.js';
 import { loadImages } from './phases/images.js';
-import { locateManager, takeInventory } from './phases/inventory.js';
+import { takeInventory } from './phases/inventory.js';
 import { applyLabels } from './phases/labels.js';
 import { joinInfo, launchJoining, waitEngines } from './phases/launch-nodes.js';
 import { ensureNetworks } from './phases/network.js';
-import { planNodes } from './phases/plan-nodes.js';
-import { prepare } from './phases/prepare.js';
-import { findStrays, terminateStrays } from './phases/recover.js';
+import { assignAddresses } from './phases/plan-nodes.js';
+import { assertSpecFitsEngine, prepare } from './phases/prepare.js';
+import { isEarlyDelete, terminateEarly } from './phases/recover.js';
 import { rotateJoinTokens } from './phases/rotate-tokens.js';
 import { scaleDown } from './phases/scale-down.js';
 import { waitReady } from './phases/wait-ready.js';
@@ -29,19 +30,25 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const phase = <T>(name: PhaseTiming['phase'], run: () => Promise<T>): Promise<T> => progress.phase(name, phases, run);
 
   const hadPki = ctx.hasPki();
-  const { pki, driver } = await phase('prepare', () => prepare(ctx));
+  await phase('prepare', () => prepare(ctx));
   await phase('network', () => ensureNetworks(ctx, signal));
-  let instances = await phase('inventory', () => takeInventory(ctx, pki, hadPki, signal));
+  let instances = await phase('inventory', () => takeInventory(ctx, hadPki, signal));
+  // Only now, with no VM that answers another CA: never write a CA for a cluster this state directory did not make.
+  await ctx.pki();
+  const driver = await ctx.driver();
+  assertSpecFitsEngine(ctx, driver);
 
-  let manager: ManagerRef | undefined = await locateManager(ctx, instances, signal);
-  const engineNodes: EngineNode[] = manager ? await driver.listNodes(manager.endpoint) : [];
-  const strays = findStrays(instances, engineNodes);
-  if (strays.length > 0) {
-    await phase('recover', () => terminateStrays(ctx, strays, engineNodes, signal));
-    instances = instances.filter((i) => !strays.includes(i));
+  const observed = await observe(ctx, instances, signal);
+  const { plan } = observed;
+  let manager: ManagerRef | undefined = observed.manager;
+  const strays = plan.deletes.filter((d) => d.reason === 'stray').map((d) => d.instance);
+  if (plan.deletes.some(isEarlyDelete)) {
+    await phase('recover', () => terminateEarly(ctx, plan.deletes, signal));
+    instances = instances.filter((i) => !plan.deletes.some((d) => isEarlyDelete(d) && d.instance === i));
   }
-
-  const { plan, toCreate } = await planNodes(ctx, instances, signal);
+  const drained = plan.deletes.filter((d) => !isEarlyDelete(d)).map((d) => d.instance);
+  const planned = plan.creates.flatMap((c) => c.names.map((name) => ({ name, pool: c.pool })));
+  const toCreate = await assignAddresses(ctx, instances, planned, signal);
   const newManagers = toCreate.filter((n) => n.pool.role === 'manager');
   const newWorkers = toCreate.filter((n) => n.pool.role === 'worker');
   const created: Instance[] = [];
@@ -68,9 +75,8 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   let nodes = await phase('wait-ready', () => waitReady(ctx, pool, keep, signal));
 
   let drains: DrainResult[] = [];
-  if (plan.deletes.length > 0) {
-    const leaving = plan.deletes.map((d) => d.instance);
-    const result = await phase('scale-down', () => scaleDown(ctx, pool, keep, leaving, signal));
+  if (drained.length > 0) {
+    const result = await phase('scale-down', () => scaleDown(ctx, pool, keep, drained, signal));
     drains = result.drains;
     manager = result.manager;
     nodes = await driver.listNodes(manager.endpoint);
@@ -83,12 +89,11 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const recreated = strays.filter((s) => created.some((c) => c.name === s.name)).map((s) => s.name);
   return {
     cluster: ctx.spec.name,
-    changed: created.length > 0 || plan.deletes.length > 0 || strays.length > 0,
+    changed: created.length > 0 || plan.deletes.length > 0,
     created: created.map((i) => i.name),
-    deleted: [
-      ...plan.deletes.map((d) => d.instance.name),
-      ...strays.filter((s) => !recreated.includes(s.name)).map((s) => s.name),
-    ],
+    deleted: plan.deletes
+      .filter((d) => !strays.includes(d.instance) || !recreated.includes(d.instance.name))
+      .map((d) => d.instance.name),
     recreated,
     unchanged: plan.unchanged.map((i) => i.name),
     drains,

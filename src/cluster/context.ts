@@ -147,7 +147,8 @@ export class ClusterContext {
   async network(name: ProviderName, signal?: AbortSignal): Promise<NetworkRef> {
     let network = this.networks.get(name);
     if (!network) {
-      network = await (await this.provider(name)).ensureNetwork(this.spec.name, signal);
+      const provider = await this.provider(name);
+      network = await this.queue.read(name, 'network', signal, () => provider.ensureNetwork(this.spec.name, signal));
       this.networks.set(name, network);
     }
     return network;
@@ -184,7 +185,10 @@ export class ClusterContext {
   /** Every live instance of the cluster on every provider the spec uses. */
   async inventory(signal?: AbortSignal): Promise<Instance[]> {
     const lists = await Promise.all(
-      this.providerNames.map(async (name) => (await this.provider(name)).listInstances(this.spec.name, signal)),
+      this.providerNames.map(async (name) => {
+        const provider = await this.provider(name);
+        return this.queue.read(name, 'inventory', signal, () => provider.listInstances(this.spec.name, signal));
+      }),
     );
     return lists.flat().filter((i) => i.state !== 'terminated');
   }

@@ -13,7 +13,7 @@ import {
 } from '../engines/types.js';
 import { EngineError, SpecError } from '../errors.js';
 import { redactingLogger } from '../log.js';
-import { computePlan, type Plan } from '../plan.js';
+import type { Plan } from '../plan.js';
 import type { Instance } from '../providers/types.js';
 import { loadSpec, parseSpec } from '../spec/load.js';
 import type { ClusterSpec, ClusterSpecInput, ProviderName } from '../spec/schema.js';
@@ -23,6 +23,7 @@ import { ClusterContext } from './context.js';
 import { type EngineApiExposure, engineApiExposure, wholeInternetWarning } from './engine-api.js';
 import { acquireClusterLock } from './lock.js';
 import { findManager, type ManagerRef } from './nodes.js';
+import { observe } from './observe.js';
 import { type RotateCaResult, rotateEngineCa, shortenEngineCa } from './rotate-ca.js';
 import { clusterStatus, withReachableAddresses } from './status.js';
 import { withTokenRotation } from './token-rotation.js';
@@ -90,9 +91,12 @@ export class Cluster {
     return this.ctx.progress.on(listener);
   }
 
-  /** What apply would do. Read-only: lists instances, mutates nothing. */
+  /**
+   * What apply would do, computed as apply computes it (strays and duplicates included). Read-only: lists
+   * instances and asks the engine, mutates nothing.
+   */
   async plan(): Promise<Plan> {
-    const plan = computePlan(this.ctx.spec, await this.ctx.inventory());
+    const plan = (await observe(this.ctx, await this.ctx.inventory())).plan;
     return { ...plan, engineApi: await this.engineApi() };
   }
 
@@ -298,7 +302,8 @@ export class Cluster {
         );
       }
       for (const name of this.ctx.providerNames) {
-        await (await this.ctx.provider(name)).deleteNetwork(this.ctx.spec.name);
+        const provider = await this.ctx.provider(name);
+        await this.ctx.queue.read(name, 'network', undefined, () => provider.deleteNetwork(this.ctx.spec.name));
         networksDeleted.push(name);
       }
       this.ctx.forgetState();

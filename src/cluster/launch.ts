@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { issueNodeCertificate } from '../bootstrap/cluster-pki.js';
 import { EngineError } from '../errors.js';
 import type { Instance } from '../providers/types.js';
 import { poolSpecHash } from '../spec/hash.js';
 import type { Role } from '../spec/schema.js';
 import type { ClusterContext, NodeToLaunch } from './context.js';
+import { launchIdempotent } from './idempotency.js';
 
 /** What a joining node is told: the engine's join secret and where the managers are. */
 export interface JoinInfo {
@@ -41,15 +41,14 @@ export async function launchNode(
   const provider = await ctx.provider(node.pool.provider);
   const specHash = poolSpecHash(ctx.spec, node.pool);
   ctx.progress.emit({ type: 'node', node: node.name, pool: node.pool.name, state: 'launching' });
-  const [instance] = await ctx.queue.launch(provider, {
+  // The token comes from cluster, pool, ordinal and spec hash: a second process or a rerun gets the same VM.
+  const [instance] = await launchIdempotent(ctx.queue, provider, {
     cluster: ctx.spec.name,
     pool: node.pool,
     tags: { cluster: ctx.spec.name, pool: node.pool.name, role, specHash },
     network: await ctx.network(node.pool.provider, signal),
     nodes: [{ name: node.name, privateIp: node.ip }],
     userData,
-    // Each attempt renders a fresh certificate, so each attempt is a new request with its own token.
-    idempotencyToken: `skypool-${randomUUID()}`,
     ...(signal ? { signal } : {}),
   });
   if (!instance)
@@ -59,10 +58,12 @@ export async function launchNode(
 
 export async function waitRunning(ctx: ClusterContext, instance: Instance, signal?: AbortSignal): Promise<Instance> {
   const provider = await ctx.provider(instance.provider);
-  const [running] = await provider.waitUntilRunning([instance.id], {
-    deadline: Date.now() + ctx.readyTimeoutMs,
-    ...(signal ? { signal } : {}),
-  });
+  const [running] = await ctx.queue.wait(provider.name, instance.tags.pool, signal, () =>
+    provider.waitUntilRunning([instance.id], {
+      deadline: Date.now() + ctx.readyTimeoutMs,
+      ...(signal ? { signal } : {}),
+    }),
+  );
   ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'running' });
   return running ?? instance;
 }

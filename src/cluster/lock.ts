@@ -1,4 +1,5 @@
-import { chmod, mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { chmod, link, mkdir, readFile, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { clusterStateDir } from '../bootstrap/cluster-pki.js';
@@ -72,6 +73,30 @@ async function inspect(path: string): Promise<Found> {
   return { kind: 'held', holder };
 }
 
+/**
+ * Removes the stale lock whose content is `text`, atomically against every other process doing the same: the
+ * one that links the lock to the tombstone named after that content (link fails when the name exists) is the
+ * only one allowed to unlink it. A tombstone that holds other content means the lock was already replaced by a
+ * live holder: that lock is left alone. True when this call removed the stale lock.
+ */
+async function claimStale(path: string, text: string): Promise<boolean> {
+  const tombstone = `${path}.stale-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+  try {
+    await link(path, tombstone);
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'EEXIST' || code === 'ENOENT') return false;
+    throw error;
+  }
+  try {
+    if ((await readFile(tombstone, 'utf8').catch(() => undefined)) !== text) return false;
+    await unlink(path);
+    return true;
+  } finally {
+    await unlink(tombstone).catch(() => undefined);
+  }
+}
+
 function unwritable(path: string, error: unknown): PrerequisiteError {
   return new PrerequisiteError(
     `cannot create the cluster lock ${path} (${errnoOf(error) ?? (error as Error).message}): use a state directory you can write (--state-dir or SKYPOOL_STATE_DIR)`,
@@ -80,9 +105,9 @@ function unwritable(path: string, error: unknown): PrerequisiteError {
 }
 
 /**
- * Takes the cluster's exclusive lock (O_EXCL create of `<stateDir>/clusters/<name>/lock`), like Terraform's state
+ * Takes the cluster's exclusive lock (an atomic link to `<stateDir>/clusters/<name>/lock`), like Terraform's state
  * lock: a second mutating call fails fast with LockedError naming the holder. A lock left by a dead process on
- * this host is taken over (`onStale` is told). Returns the release function; it removes only our own lock, and
+ * this host is taken over (`onStale` is told); of many processes taking over one stale lock, exactly one wins. Returns the release function; it removes only our own lock, and
  * the cluster directory too when this call created it and nothing else was put in it.
  */
 export async function acquireClusterLock(
@@ -106,30 +131,30 @@ export async function acquireClusterLock(
     operation,
     since: new Date().toISOString(),
   } satisfies LockHolder);
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      const handle = await open(path, 'wx', 0o600);
+  // The lock appears with its content at once (link of a written file), so no reader ever sees it empty.
+  const draft = `${path}.${process.pid}.${randomUUID()}`;
+  try {
+    await writeFile(draft, content, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    throw unwritable(path, error);
+  }
+  try {
+    for (let attempt = 0; ; attempt += 1) {
       try {
-        await handle.writeFile(content);
-      } finally {
-        await handle.close();
+        await link(draft, path);
+        break;
+      } catch (error) {
+        if (errnoOf(error) !== 'EEXIST') throw unwritable(path, error);
       }
-      break;
-    } catch (error) {
-      if (errnoOf(error) !== 'EEXIST') throw unwritable(path, error);
+      const found = await inspect(path);
+      if (found.kind === 'held' || attempt >= 3) {
+        const holder = found.kind === 'gone' ? undefined : found.holder;
+        throw new LockedError(cluster, path, holder);
+      }
+      if (found.kind === 'stale' && (await claimStale(path, found.text))) onStale(found.holder, path);
     }
-    const found = await inspect(path);
-    if (found.kind === 'held' || attempt >= 3) {
-      const holder = found.kind === 'gone' ? undefined : found.holder;
-      throw new LockedError(cluster, path, holder);
-    }
-    if (found.kind === 'stale') {
-      // Remove it only if it still is the stale one: another process may have taken it over meanwhile.
-      const now = await readFile(path, 'utf8').catch(() => undefined);
-      if (now !== found.text) continue;
-      onStale(found.holder, path);
-      await rm(path, { force: true });
-    }
+  } finally {
+    await unlink(draft).catch(() => undefined);
   }
   return async () => {
     const now = await readFile(path, 'utf8').catch(() => undefined);

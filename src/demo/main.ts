@@ -109,10 +109,14 @@ function leftovers(cluster: string): string[] {
         .map((d) => `cgroup ${controller}/${d}`),
     );
   }
-  // Engine daemons of the VMs carry the node name in their arguments (--cgroup-parent skypool-<node>).
+  // Engine daemons of the VMs carry the node name in their arguments (--cgroup-parent skypool-<node>); their
+  // containers sit in cgroups named after it. A process that is still exiting counts too (not yet a zombie).
   for (const pid of ls('/proc').filter((p) => /^\d+$/.test(p))) {
+    const stat = read(`/proc/${pid}/stat`);
+    if (!stat || /^\S+ \(.*\) [ZX]/.test(stat)) continue;
     const cmd = read(`/proc/${pid}/cmdline`).split('\0').join(' ');
-    if (cmd.includes(`skypool-${cluster}-`)) found.push(`process ${pid} ${cmd.slice(0, 60)}`);
+    if (cmd.includes(`skypool-${cluster}-`) || read(`/proc/${pid}/cgroup`).includes(`skypool-${cluster}-`))
+      found.push(`process ${pid} ${cmd.slice(0, 60) || stat.slice(0, 40)}`);
   }
   return found;
 }

@@ -1,5 +1,5 @@
 import type PQueue from 'p-queue';
-import { CapacityError, SkypoolError } from '../errors.js';
+import { CapacityError, NoFittingSizeError, SkypoolError, type ZoneFailure } from '../errors.js';
 import type { Instance, LaunchRequest, Provider } from '../providers/types.js';
 import type { ProviderName } from '../spec/schema.js';
 
@@ -60,10 +60,40 @@ export interface ProvisioningQueueOptions {
   readonly retries?: number;
   /** Base of the exponential backoff between attempts. */
   readonly minRetryDelayMs?: number;
+  /**
+   * Attempts after the first for reads and network phases (listings, waits, ensureNetwork, deleteNetwork): they
+   * are idempotent and resume where they stopped, so they may try longer than a launch. Default 8.
+   */
+  readonly readRetries?: number;
   readonly onEvent?: (event: QueueEvent) => void;
 }
 
-const RETRYABLE = new Set(['THROTTLED', 'CLOUD_API_ERROR']);
+/** p-queue and p-retry end an aborted call with their own AbortError: callers get skypool's CANCELLED. */
+function asCancelled(error: unknown, signal: AbortSignal | undefined, provider: ProviderName, what: string): unknown {
+  if (!signal?.aborted || SkypoolError.isInstance(error)) return error;
+  return new SkypoolError('CANCELLED', `cancelled during ${what} on ${provider}`, {
+    details: { provider, what },
+    cause: error,
+  });
+}
+
+/** Azure zones are bare numbers: `eastus-1` says which region's zone 1. */
+function zoneLabel(request: LaunchRequest, zone: string | undefined): string {
+  if (!zone) return request.pool.region ? `${request.pool.region} (default zone)` : 'the default zone';
+  return /^\d+$/.test(zone) && request.pool.region ? `${request.pool.region}-${zone}` : zone;
+}
+
+/** One zone's capacity failure as the cloud gave it (reason code and resolved instance type). */
+function zoneFailure(request: LaunchRequest, zone: string | undefined, error: SkypoolError): ZoneFailure {
+  const d = error.details;
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+  const instanceType = text(d.instanceType) ?? request.pool.instanceType;
+  return {
+    zone: zoneLabel(request, zone ?? text(d.zone)),
+    reason: text(d.reason) ?? text(d.code) ?? text(d.cloudCode) ?? 'capacity unavailable',
+    ...(instanceType ? { instanceType } : {}),
+  };
+}
 
 /**
  * Every mutating cloud call of an apply goes through here: one p-queue per provider paces calls to the cloud's
@@ -106,6 +136,7 @@ export class ProvisioningQueue {
     pool: string,
     signal: AbortSignal | undefined,
     call: () => Promise<T>,
+    retries = this.options.retries ?? 4,
   ): Promise<T> {
     const { default: pRetry, AbortError } = await import('p-retry');
     return pRetry(
@@ -113,13 +144,14 @@ export class ProvisioningQueue {
         try {
           return await call();
         } catch (error) {
-          if (SkypoolError.isInstance(error) && RETRYABLE.has(error.code)) throw error;
+          if (SkypoolError.isInstance(error) && error.retryable) throw error;
           throw new AbortError(error as Error);
         }
       },
       {
-        retries: this.options.retries ?? 4,
+        retries,
         minTimeout: this.options.minRetryDelayMs ?? 500,
+        maxTimeout: 10_000,
         factor: 2,
         randomize: true,
         signal,
@@ -148,6 +180,7 @@ export class ProvisioningQueue {
     const zones = this.zonesFor(request);
     const pool = request.pool.name;
     let lastCapacityError: CapacityError | undefined;
+    const failures: ZoneFailure[] = [];
     for (const [i, zone] of zones.entries()) {
       if (i > 0)
         this.emit({
@@ -185,15 +218,25 @@ export class ProvisioningQueue {
           (SkypoolError.isInstance(error) && error.code === 'CAPACITY_UNAVAILABLE')
         ) {
           lastCapacityError = error as CapacityError;
+          failures.push(zoneFailure(request, zone, lastCapacityError));
           continue;
         }
         throw error;
       }
     }
-    const tried = zones.filter(Boolean).join(', ') || 'the default zone';
+    const what = request.pool.instanceType ?? `size ${JSON.stringify(request.pool.size ?? {})}`;
+    const reasons = failures
+      .map((f) => `${f.zone}: ${f.reason}${f.instanceType ? ` (${f.instanceType})` : ''}`)
+      .join('; ');
+    if (failures.every((f) => f.reason === 'NoFittingSize')) {
+      throw new NoFittingSizeError(`${lastCapacityError?.message ?? `no type fits pool "${pool}"`}`, {
+        pool,
+        zones: failures,
+      });
+    }
     throw new CapacityError(
-      `no capacity for pool "${pool}" (${request.pool.instanceType ?? `size ${JSON.stringify(request.pool.size ?? {})}`}) in ${tried}; add zones to the pool or choose another instance type`,
-      { pool, zones: zones.filter(Boolean) },
+      `no capacity for pool "${pool}" (${what}) in any zone tried: ${reasons}; add zones to the pool or choose another instance type`,
+      { pool, zones: failures },
       lastCapacityError,
     );
   }
@@ -207,6 +250,40 @@ export class ProvisioningQueue {
         signal,
       },
     );
+  }
+
+  /**
+   * A read or a network phase (listInstances, ensureNetwork, deleteNetwork): paced in the provider's queue and
+   * retried on throttling, 5xx and dropped connections like a launch. `what` names it in retry events.
+   */
+  async read<T>(
+    provider: ProviderName,
+    what: string,
+    signal: AbortSignal | undefined,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    const retries = this.options.readRetries ?? 8;
+    try {
+      return await (await this.queueFor(provider)).add(() => this.withRetries(provider, what, signal, call, retries), {
+        signal,
+      });
+    } catch (error) {
+      throw asCancelled(error, signal, provider, what);
+    }
+  }
+
+  /** A long wait (until VMs run): retried like a read, but outside the queue so it holds no launch slot. */
+  async wait<T>(
+    provider: ProviderName,
+    what: string,
+    signal: AbortSignal | undefined,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.withRetries(provider, what, signal, call, this.options.readRetries ?? 8);
+    } catch (error) {
+      throw asCancelled(error, signal, provider, what);
+    }
   }
 
   async onIdle(): Promise<void> {

@@ -1,14 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type * as z from 'zod/mini';
 import { SkypoolError, SpecError, type SpecIssue } from '../errors.js';
 import { crossFieldIssues } from './rules.js';
 import { type ClusterSpec, ClusterSpecSchema } from './schema.js';
-
-// yaml costs ~40 ms to load: only when a YAML spec is parsed, not on every `import('skypool')`. It is CommonJS
-// too, so a lazy require keeps parseSpecYaml synchronous (constructs need that).
-const requireLazily = createRequire(import.meta.url);
-const yaml = (): typeof import('yaml') => requireLazily('yaml') as typeof import('yaml');
+import { lineOfPath, readYaml } from './yaml.js';
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>(
@@ -46,23 +41,25 @@ export function parseSpec(input: unknown, source?: string): ClusterSpec {
   return result.data;
 }
 
-/** Parses and validates YAML text (a `skypool.yaml`). */
+/** Parses and validates YAML text (a `skypool.yaml`); every issue names its field and line. */
 export function parseSpecYaml(text: string, source = 'skypool.yaml'): ClusterSpec {
-  const doc = yaml().parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  const { value, doc, lines } = readYaml(text, source);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new SpecError(
-      doc.errors.map((e) => ({
-        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '',
-        message: `malformed YAML: ${e.message.split('\n')[0]}`,
-      })),
+      [{ path: '', line: 1, message: 'the spec must be a YAML mapping with name, engine and pools' }],
       source,
     );
   }
-  const value: unknown = doc.toJS();
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new SpecError([{ path: '', message: 'the spec must be a YAML mapping with name, engine and pools' }], source);
+  try {
+    return parseSpec(value, source);
+  } catch (error) {
+    if (!(error instanceof SpecError)) throw error;
+    const issues = error.issues.map((issue) => {
+      const line = issue.line ?? lineOfPath(doc, lines, issue.path);
+      return line === undefined ? issue : { ...issue, line };
+    });
+    throw new SpecError(issues, source);
   }
-  return parseSpec(value, source);
 }
 
 /** Reads and validates a spec file. */

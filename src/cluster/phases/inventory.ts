@@ -1,4 +1,3 @@
-import type { ClusterPki } from '../../bootstrap/cluster-pki.js';
 import { EngineError, SpecError } from '../../errors.js';
 import type { Instance } from '../../providers/types.js';
 import { poolSpecHash } from '../../spec/hash.js';
@@ -7,23 +6,24 @@ import { bootFailed } from '../boot-log.js';
 import type { ClusterContext } from '../context.js';
 import { findManager, type ManagerRef } from '../nodes.js';
 
-/** The cluster's live VMs; refuses VMs without the cluster's CA (no engine would answer, all would look stray). */
-export async function takeInventory(
-  ctx: ClusterContext,
-  pki: ClusterPki,
-  hadPki: boolean,
-  signal?: AbortSignal,
-): Promise<Instance[]> {
+/** The cluster's live VMs; refuses VMs without the cluster's CA here (no engine would answer, all would look stray). */
+export async function takeInventory(ctx: ClusterContext, hadPki: boolean, signal?: AbortSignal): Promise<Instance[]> {
   const instances = await ctx.inventory(signal);
   assertSameEngine(ctx.spec, instances);
-  if (!hadPki && instances.length > 0) {
-    throw new EngineError(
-      `cluster ${ctx.spec.name} has ${instances.length} VM(s) but no PKI in ${pki.dir} (it was just created empty): ` +
-        'restore the state directory this cluster was made with (--state-dir / SKYPOOL_STATE_DIR), or destroy the cluster and apply again',
-      { cluster: ctx.spec.name, pkiDir: pki.dir },
-    );
-  }
+  if (!hadPki && instances.length > 0) throw foreignCluster(ctx, instances.length);
   return instances;
+}
+
+/**
+ * The cluster runs, but this state directory holds no CA for it: it was made from another one. Nothing is
+ * written here, and destroying is not the fix: the cluster is most likely healthy.
+ */
+export function foreignCluster(ctx: Pick<ClusterContext, 'spec' | 'options'>, vms: number): EngineError {
+  return new EngineError(
+    `cluster ${ctx.spec.name} has ${vms} VM(s) but no PKI in ${ctx.options.stateDir}: it was made from another state directory, ` +
+      'and its engines answer only that CA (nothing was written here). Run skypool with that state directory (--state-dir / SKYPOOL_STATE_DIR)',
+    { cluster: ctx.spec.name, stateDir: ctx.options.stateDir },
+  );
 }
 
 /**
@@ -67,7 +67,7 @@ export async function locateManager(
   if (silent.length > 0) {
     throw new EngineError(
       `no manager of cluster ${ctx.spec.name} answers on its engine API (${silent.map((i) => `${i.name} ${i.publicIp ?? i.privateIp ?? ''}`.trim()).join(', ')}): ` +
-        'check those VMs and run apply again, or destroy the cluster to start over',
+        `check those VMs, and that ${ctx.options.stateDir} is the state directory the cluster was made with (its engines answer only that CA), then run apply again`,
       { cluster: ctx.spec.name, managers: silent.map((i) => i.name) },
     );
   }

@@ -1,4 +1,3 @@
-import { computePlan, type Plan } from '../../plan.js';
 import type { Instance } from '../../providers/types.js';
 import { pickAddresses } from '../addresses.js';
 import type { ClusterContext, NodeToLaunch } from '../context.js';
@@ -20,15 +19,4 @@ export async function assignAddresses(
     for (const [k, n] of wanted.entries()) out.push({ ...n, ip: ips[k]! });
   }
   return out;
-}
-
-/** The plan against the live VMs, and the nodes to create with their addresses. */
-export async function planNodes(
-  ctx: ClusterContext,
-  instances: readonly Instance[],
-  signal?: AbortSignal,
-): Promise<{ plan: Plan; toCreate: NodeToLaunch[] }> {
-  const plan = computePlan(ctx.spec, instances);
-  const planned = plan.creates.flatMap((c) => c.names.map((name) => ({ name, pool: c.pool })));
-  return { plan, toCreate: await assignAddresses(ctx, instances, planned, signal) };
 }

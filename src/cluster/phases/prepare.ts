@@ -1,18 +1,15 @@
-import type { ClusterPki } from '../../bootstrap/cluster-pki.js';
 import type { EngineDriver } from '../../engines/types.js';
 import { SpecError } from '../../errors.js';
 import type { ClusterContext } from '../context.js';
 
 /**
- * Checks what can be checked before anything changes: the providers' prerequisites, the engine (a SpecError
- * before any network or PKI exists), what the spec asks of the engine; then loads the PKI and the driver.
+ * Checks what can be checked before anything changes: the providers' prerequisites and the engine (a SpecError
+ * before any network exists). The PKI and the driver wait for the inventory: a state directory that did not make
+ * the cluster must not write a CA for it.
  */
-export async function prepare(ctx: ClusterContext): Promise<{ pki: ClusterPki; driver: EngineDriver }> {
+export async function prepare(ctx: ClusterContext): Promise<void> {
   await ctx.checkPrerequisites();
   ctx.assertEngineSupported();
-  const driver = await ctx.driver();
-  assertSpecFitsEngine(ctx, driver);
-  return { pki: await ctx.pki(), driver };
 }
 
 /** Spec fields the engine cannot honour are refused by name. */

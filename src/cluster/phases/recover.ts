@@ -1,4 +1,5 @@
 import type { EngineNode } from '../../engines/types.js';
+import type { PlannedDelete } from '../../plan.js';
 import type { Instance } from '../../providers/types.js';
 import type { ClusterContext } from '../context.js';
 import { nodeFor } from '../nodes.js';
@@ -11,16 +12,27 @@ export function findStrays(instances: readonly Instance[], engineNodes: readonly
   });
 }
 
-/** Terminates the strays (the plan then creates fresh VMs in their place). */
-export async function terminateStrays(
+/** Deletes that need no drain: the engine does not count these VMs (a duplicate name, a node that never joined). */
+export const isEarlyDelete = (d: PlannedDelete): boolean => d.reason === 'duplicate' || d.reason === 'stray';
+
+/**
+ * Terminates duplicates and strays before anything is created, so their names are free for the replacements.
+ * Never drains: a duplicate's engine node (if any) carries the name of the VM that stays.
+ */
+export async function terminateEarly(
   ctx: ClusterContext,
-  strays: readonly Instance[],
-  engineNodes: readonly EngineNode[],
+  deletes: readonly PlannedDelete[],
   signal?: AbortSignal,
 ): Promise<void> {
-  for (const stray of strays) {
-    const detail = nodeFor(engineNodes, stray.name) ? 'its engine node is down' : 'its engine never joined the pool';
-    ctx.progress.emit({ type: 'node', node: stray.name, pool: stray.tags.pool, state: 'recreating', detail });
-    await ctx.queue.terminate(await ctx.provider(stray.provider), [stray.id], signal);
+  for (const d of deletes.filter(isEarlyDelete)) {
+    const { instance } = d;
+    ctx.progress.emit({
+      type: 'node',
+      node: instance.name,
+      pool: instance.tags.pool,
+      state: d.reason === 'stray' ? 'recreating' : 'terminating',
+      ...(d.detail ? { detail: d.detail } : {}),
+    });
+    await ctx.queue.terminate(await ctx.provider(instance.provider), [instance.id], signal);
   }
 }

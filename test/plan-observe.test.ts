@@ -1,0 +1,104 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
+import { Cluster, poolSpecHash } from '../src/index.js';
+import { loadProvider } from '../src/providers/registry.js';
+import type { Provider } from '../src/providers/types.js';
+
+// `Cluster.plan()` must say what `apply` would do, from the same function: VMs the engine does not count
+// (strays) and a second VM under one name (duplicates) are deletions, and their names are created again.
+describe('Cluster.plan() on cloudsim (aws) computes what apply does', () => {
+  let sim: CloudSim;
+  let provider: Provider;
+  let stateDir: string;
+  const name = 'plan-obs';
+  const settings = () => ({
+    region: 'us-east-1',
+    endpoint: sim.httpUrl,
+    credentials: { accessKeyId: 'AKIDPLAN', secretAccessKey: 'x' },
+    pollIntervalMs: 20,
+    deleteTimeoutMs: 10_000,
+    maxAttempts: 1,
+  });
+  const spec = {
+    name,
+    engine: 'swarm' as const,
+    pools: [
+      {
+        name: 'm',
+        provider: 'aws' as const,
+        role: 'manager' as const,
+        count: 1,
+        region: 'us-east-1',
+        instanceType: 't3.micro',
+      },
+      {
+        name: 'w',
+        provider: 'aws' as const,
+        role: 'worker' as const,
+        count: 2,
+        region: 'us-east-1',
+        instanceType: 't3.micro',
+      },
+    ],
+  };
+
+  beforeAll(async () => {
+    sim = await startCloudSim({ bootTimeMs: 20, seed: 5 });
+    provider = await loadProvider('aws', settings());
+    stateDir = await mkdtemp(join(tmpdir(), 'skypool-plan-'));
+  });
+
+  afterAll(async () => {
+    try {
+      const left = await provider.listInstances(name);
+      if (left.length) await provider.terminateInstances(left.map((i) => i.id));
+      await provider.deleteNetwork(name);
+    } finally {
+      await provider.close?.();
+      await sim.stop();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports strays and a duplicate as deletions and recreates their names', async () => {
+    const cluster = Cluster.fromSpec(spec, { stateDir, providers: { aws: settings() } });
+    try {
+      const pool = cluster.spec.pools.find((p) => p.name === 'w')!;
+      const network = await provider.ensureNetwork(name);
+      const launch = (node: string, token: string) =>
+        provider.runInstances({
+          cluster: name,
+          pool,
+          tags: { cluster: name, pool: 'w', role: 'worker', specHash: poolSpecHash(cluster.spec, pool) },
+          network,
+          nodes: [{ name: node }],
+          userData: '#!/bin/sh\ntrue\n',
+          idempotencyToken: token,
+        });
+      // Two workers that never joined any pool, and a second VM under the first one's name.
+      await launch(`${name}-w-1`, 'plan-a');
+      await launch(`${name}-w-2`, 'plan-b');
+      await launch(`${name}-w-1`, 'plan-c');
+
+      const plan = await cluster.plan();
+      expect(plan.hasChanges).toBe(true);
+      const reasons = plan.deletes.map((d) => [d.instance.name, d.reason]).sort();
+      expect(reasons).toEqual([
+        [`${name}-w-1`, 'duplicate'],
+        [`${name}-w-1`, 'stray'],
+        [`${name}-w-2`, 'stray'],
+      ]);
+      expect(plan.unchanged).toEqual([]);
+      expect(plan.creates.map((c) => [c.pool.name, c.names])).toEqual([
+        ['m', [`${name}-m-1`]],
+        ['w', [`${name}-w-1`, `${name}-w-2`]],
+      ]);
+      // Read-only: nothing was terminated.
+      expect(await provider.listInstances(name)).toHaveLength(3);
+    } finally {
+      await cluster.close();
+    }
+  });
+});
