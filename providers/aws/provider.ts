@@ -27,7 +27,7 @@ import {
   type WaitOptions,
 } from '../../src/providers/types.js';
 import { Ec2Calls } from './calls.js';
-import { DEFAULT_INSTANCE_TYPE, findUbuntuImage, listInstanceTypes, smallestFitting } from './catalog.js';
+import { DEFAULT_INSTANCE_TYPE, findUbuntuImage, listInstanceTypes, pickInstanceType } from './catalog.js';
 import {
   type ClusterNetwork,
   deleteClusterNetwork,
@@ -207,7 +207,7 @@ export class AwsProvider implements Provider {
       this.typeLists.set(ec2.region, types);
       types.catch(() => this.typeLists.delete(ec2.region));
     }
-    return smallestFitting(await types, request.pool.size, ec2.region);
+    return pickInstanceType(await types, request.pool.size, ec2.region);
   }
 
   private imageFor(ec2: Ec2Calls): Promise<string> {

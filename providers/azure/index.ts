@@ -253,7 +253,7 @@ export class AzureProvider implements Provider {
 
   private async pickSize(region: string, request: LaunchRequest): Promise<string> {
     try {
-      return await this.sizes.smallestFitting(region, request.pool.size ?? DEFAULT_SIZE, request.zone, request.signal);
+      return await this.sizes.pickSize(region, request.pool.size ?? DEFAULT_SIZE, request.zone, request.signal);
     } catch (error) {
       throw mapAzureError(error, { operation: 'resourceSkus.list', region });
     }

@@ -77,11 +77,11 @@ export function resolveAwsPools(
         message: 'AWS workers join through a manager of this stack: add an AWS manager pool with count >= 1',
       });
     }
-    const instanceType = pool.instanceType ?? (pool.size && instanceTypeForSize(pool.size));
+    const instanceType = pool.instanceType ?? (pool.size && instanceTypeForSize(pool.size, pool.region));
     if (!instanceType) {
       push({
         path: `pools[${index}].size`,
-        message: `no t3/m6i instance type has ${pool.size?.cpus} vCPUs and ${pool.size?.memoryGiB} GiB; set instanceType instead`,
+        message: `no instance type of skypool's price catalog has ${pool.size?.cpus} vCPUs and ${pool.size?.memoryGiB} GiB; set instanceType instead`,
       });
     }
     let userData = '';

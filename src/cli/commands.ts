@@ -1,10 +1,12 @@
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { Cluster, type ClusterOptions } from '../cluster/index.js';
+import { estimateCost } from '../pricing/cost.js';
 import { specJsonSchema } from '../spec/json-schema.js';
 import { type GlobalOptions, note, printResult, table } from './output.js';
 import { withProgress } from './progress.js';
 import { renderApply, renderDestroy, renderStatus, renderWorkload } from './render.js';
+import { renderCost } from './render-cost.js';
 
 function clusterOptions(g: GlobalOptions): ClusterOptions {
   return g.stateDir ? { stateDir: g.stateDir } : {};
@@ -51,15 +53,18 @@ export async function plan(g: GlobalOptions): Promise<void> {
         reason: d.reason,
       })),
       unchanged: p.unchanged.map((i) => i.name),
+      cost: estimateCost(cluster.spec),
     };
     printResult(g.output, json, () => {
-      if (!p.hasChanges) return `cluster ${p.cluster}: no changes (${p.unchanged.length} nodes match the spec)`;
+      const cost = renderCost(json.cost);
+      if (!p.hasChanges)
+        return `cluster ${p.cluster}: no changes (${p.unchanged.length} nodes match the spec)\n\n${cost}`;
       const rows = [
         ['ACTION', 'NODE', 'POOL', 'PROVIDER', 'REASON'],
         ...json.creates.flatMap((c) => c.names.map((n) => ['+ create', n, c.pool, c.provider, ''])),
         ...json.deletes.map((d) => ['- delete', d.name, d.pool, d.provider, d.reason]),
       ];
-      return `${table(rows)}\n\nPlan: ${json.creates.reduce((n, c) => n + c.names.length, 0)} to create, ${json.deletes.length} to delete, ${json.unchanged.length} unchanged.`;
+      return `${table(rows)}\n\nPlan: ${json.creates.reduce((n, c) => n + c.names.length, 0)} to create, ${json.deletes.length} to delete, ${json.unchanged.length} unchanged.\n\n${cost}`;
     });
   });
 }
