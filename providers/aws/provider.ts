@@ -35,6 +35,7 @@ import {
   inCidr,
   type NetworkSettings,
 } from './network.js';
+import { awsDefaultRegion, missingRegionError } from './preflight.js';
 
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -98,16 +99,12 @@ export class AwsProvider implements Provider {
   }
 
   private get defaultRegion(): string | undefined {
-    return this.settings.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    return awsDefaultRegion(this.settings);
   }
 
   private regionOf(region?: string): string {
     const r = region ?? this.defaultRegion;
-    if (!r)
-      throw new PrerequisiteError(
-        "no AWS region: set the pool's region, the aws provider's region option, or AWS_REGION",
-        { option: 'region', env: 'AWS_REGION' },
-      );
+    if (!r) throw missingRegionError();
     return r;
   }
 

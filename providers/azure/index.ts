@@ -3,7 +3,7 @@
  * endpoint that speaks it (cloudsim). Everything a cluster owns lives in the resource group `skypool-<cluster>`;
  * VM and NIC names derive from node names, so a repeated PUT is the idempotent retry ARM defines.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { NetworkInterface, PublicIPAddress } from '@azure/arm-network';
 import type { TokenCredential } from '@azure/core-auth';
 import { CapacityError, CloudApiError, PrerequisiteError, TimeoutError } from '../../src/errors.js';
@@ -20,6 +20,7 @@ import {
 import { type AzureClients, createClients, staticTokenCredential } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
 import { deleteNetwork, ensureNetwork, names } from './network.js';
+import { preflight } from './preflight.js';
 import { SizeCatalog } from './sizes.js';
 import { throwawaySshPublicKey } from './ssh.js';
 import { type Addresses, parseVmId, toInstance, vmBody } from './vms.js';
@@ -55,7 +56,6 @@ export interface AzureProviderSettings extends ProviderSettings {
   readonly concurrency?: number;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DEFAULT_SIZE = { cpus: 2, memoryGiB: 4 };
 
 /** Runs `fn` over `items` with at most `limit` in flight; every outcome is kept. */
@@ -104,33 +104,12 @@ export class AzureProvider implements Provider {
   }
 
   async checkPrerequisites(): Promise<void> {
-    if (!this.subscriptionId)
-      throw new PrerequisiteError(
-        'Azure needs a subscription: set AZURE_SUBSCRIPTION_ID or the provider option subscriptionId',
-        { option: 'subscriptionId', env: 'AZURE_SUBSCRIPTION_ID' },
-      );
-    if (!GUID.test(this.subscriptionId))
-      throw new PrerequisiteError(
-        `Azure subscription id "${this.subscriptionId}" is not a GUID: copy it from \`az account show --query id\``,
-        { option: 'subscriptionId' },
-      );
-    if (!this.credential)
-      throw new PrerequisiteError(
-        'Azure needs credentials: pass the provider option credential (a TokenCredential, e.g. DefaultAzureCredential) or set AZURE_ACCESS_TOKEN',
-        { option: 'credential', env: 'AZURE_ACCESS_TOKEN' },
-      );
-    if (this.endpoint && !this.endpoint.startsWith('https://')) {
-      throw new PrerequisiteError(
-        `Azure endpoint ${this.endpoint} must be https (the SDK refuses bearer tokens over http); for cloudsim use its httpsUrl and caCertPem`,
-        { option: 'endpoint', env: 'SKYPOOL_AZURE_ENDPOINT' },
-      );
-    }
-    if (this.settings.caCertFile && !existsSync(this.settings.caCertFile)) {
-      throw new PrerequisiteError(
-        `Azure caCertFile ${this.settings.caCertFile} does not exist; write it with \`skypool sim --ca-out <file>\``,
-        { option: 'caCertFile' },
-      );
-    }
+    preflight({
+      ...this.settings,
+      subscriptionId: this.subscriptionId,
+      credential: this.credential,
+      endpoint: this.endpoint,
+    });
   }
 
   private get clients(): AzureClients {

@@ -6,7 +6,7 @@ import { sleep } from '../engines/poll.js';
 import { SwarmDriver } from '../engines/swarm/index.js';
 import type { EngineDriver, EngineEndpoint } from '../engines/types.js';
 import { EngineError, SkypoolError, SpecError, TimeoutError } from '../errors.js';
-import { loadProvider } from '../providers/registry.js';
+import { loadProvider, preflightProvider } from '../providers/registry.js';
 import type { Instance, NetworkRef, Provider } from '../providers/types.js';
 import { ProvisioningQueue } from '../queue/provisioning-queue.js';
 import { redact } from '../redact.js';
@@ -55,6 +55,7 @@ export class ClusterContext {
   private driverValue: EngineDriver | undefined;
   private networks = new Map<ProviderName, NetworkRef>();
   private prerequisitesChecked: Promise<void> | undefined;
+  private settingsChecked: Promise<void> | undefined;
 
   constructor(
     public spec: ClusterSpec,
@@ -77,6 +78,7 @@ export class ClusterContext {
   async provider(name: ProviderName): Promise<Provider> {
     let provider = this.providers.get(name);
     if (!provider) {
+      await this.checkSettings();
       const override = this.options.providers?.[name];
       const settings =
         name === 'local' && (override === undefined || !('runInstances' in override))
@@ -86,6 +88,23 @@ export class ClusterContext {
       this.providers.set(name, provider);
     }
     return provider;
+  }
+
+  /**
+   * Checks the settings of every provider the spec names before any of their SDKs loads (loading them takes
+   * seconds and cannot be cancelled), once per context; a failed check is retried next time.
+   */
+  checkSettings(): Promise<void> {
+    this.settingsChecked ??= Promise.all(
+      this.providerNames.map((name) => preflightProvider(name, this.options.providers?.[name])),
+    ).then(
+      () => undefined,
+      (error: unknown) => {
+        this.settingsChecked = undefined;
+        throw error;
+      },
+    );
+    return this.settingsChecked;
   }
 
   /** Checks every provider once per context (a failed check is retried next time). */
