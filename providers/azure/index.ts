@@ -80,6 +80,19 @@ async function settleAll<T, R>(
   return results;
 }
 
+/**
+ * Promise.all that waits for every call before it rethrows the first failure: a list call still in flight after
+ * listInstances has failed would hold its connection open (and a simulator's close with it).
+ */
+async function allSettledOrThrow<T extends readonly unknown[]>(
+  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const outcomes = await Promise.allSettled(promises);
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
+  return outcomes.map((o) => (o as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 export class AzureProvider implements Provider {
   readonly name = 'azure' as const;
   private readonly subscriptionId: string | undefined;
@@ -258,7 +271,7 @@ export class AzureProvider implements Provider {
   private async addressesOf(group: string, signal?: AbortSignal): Promise<Addresses> {
     const nics = new Map<string, NetworkInterface>();
     const publicIps = new Map<string, PublicIPAddress>();
-    await Promise.all([
+    await allSettledOrThrow([
       (async () => {
         for await (const nic of this.clients.network.networkInterfaces.list(group, { abortSignal: signal }))
           if (nic.id) nics.set(nic.id.toLowerCase(), nic);
@@ -276,7 +289,7 @@ export class AzureProvider implements Provider {
   async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
     const group = names.group(cluster);
     try {
-      const [vms, addresses] = await Promise.all([
+      const [vms, addresses] = await allSettledOrThrow([
         (async () => {
           const all = [];
           for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: signal }))

@@ -1,8 +1,10 @@
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Cluster, type ClusterOptions } from '../cluster/index.js';
 import { estimateCost } from '../pricing/cost.js';
 import { specJsonSchema } from '../spec/json-schema.js';
+import { loadSpec } from '../spec/load.js';
 import { type GlobalOptions, note, printResult, table } from './output.js';
 import { withProgress } from './progress.js';
 import { renderApply, renderDestroy, renderStatus, renderWorkload } from './render.js';
@@ -67,6 +69,15 @@ export async function plan(g: GlobalOptions): Promise<void> {
       return `${table(rows)}\n\nPlan: ${json.creates.reduce((n, c) => n + c.names.length, 0)} to create, ${json.deletes.length} to delete, ${json.unchanged.length} unchanged.\n\n${cost}`;
     });
   });
+}
+
+/** `skypool doctor`: one line per check; exit code 1 when one fails. Without a spec file every cloud is checked. */
+export async function doctor(g: GlobalOptions, specGiven: boolean): Promise<void> {
+  const { runDoctor, renderDoctor } = await import('../doctor.js');
+  const spec = specGiven || existsSync(g.file) ? await loadSpec(g.file) : undefined;
+  const report = await runDoctor(spec);
+  printResult(g.output, report, () => renderDoctor(report));
+  if (report.failed > 0) process.exitCode = 1;
 }
 
 export async function status(g: GlobalOptions): Promise<void> {

@@ -40,6 +40,14 @@ export function buildProgram(): Command {
     .description('show what `up` would create or delete; calls no mutating API')
     .action(async (_o, cmd: Command) => (await commands()).plan(globals(cmd)));
   program
+    .command('doctor')
+    .description(
+      'check settings, endpoints and credentials of the providers the spec names, and this host; creates nothing',
+    )
+    .action(async (_o, cmd: Command) =>
+      (await commands()).doctor(globals(cmd), program.getOptionValueSource('file') !== 'default'),
+    );
+  program
     .command('status')
     .description('VMs, engine nodes and services of the cluster')
     .action(async (_o, cmd: Command) => (await commands()).status(globals(cmd)));
@@ -128,4 +136,5 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const exitCode = await main(process.argv);
-process.exitCode = exitCode;
+// A command may set a failing exit code itself after printing its result (doctor).
+if (exitCode !== 0 || !process.exitCode) process.exitCode = exitCode;
