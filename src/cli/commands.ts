@@ -83,7 +83,10 @@ export async function doctor(g: GlobalOptions, specGiven: boolean): Promise<void
 export async function status(g: GlobalOptions): Promise<void> {
   await using(g, async (cluster) => {
     const s = await cluster.status();
-    printResult(g.output, s, () => renderStatus(s));
+    if (g.output === 'mermaid' || g.output === 'dot') {
+      const { renderStatusGraph } = await import('../cluster/graph.js');
+      printResult('text', s, () => renderStatusGraph(s, g.output as 'mermaid' | 'dot', cluster.spec.pools));
+    } else printResult(g.output, s, () => renderStatus(s));
   });
 }
 

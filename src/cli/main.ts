@@ -24,7 +24,11 @@ export function buildProgram(): Command {
     .description('One cluster API over AWS, Azure, GCP and local namespace VMs, joined into one scheduling pool.')
     .version('0.1.0')
     .addOption(new Option('-f, --file <path>', 'cluster spec').default('skypool.yaml'))
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(
+      new Option('-o, --output <format>', 'output format (mermaid, dot: a diagram of `status`)')
+        .choices(['text', 'json', 'mermaid', 'dot'])
+        .default('text'),
+    )
     .addOption(new Option('--state-dir <dir>', 'where certificates and local state live').env('SKYPOOL_STATE_DIR'))
     .showHelpAfterError('(run skypool --help for usage)')
     .exitOverride();
