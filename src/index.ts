@@ -19,6 +19,20 @@ export { Cluster } from './cluster/index.js';
 export * from './errors.js';
 export type { Plan, PlannedCreate, PlannedDelete } from './plan.js';
 export { computePlan } from './plan.js';
+export {
+  type ChooseOptions,
+  type CostEstimate,
+  chooseInstanceType,
+  estimateCost,
+  HOURS_PER_MONTH,
+  hourlyPrice,
+  type PoolCost,
+  PRICE_CATALOG,
+  type PriceCatalog,
+  type PricedCloud,
+  type TypeChoice,
+  type TypeShape,
+} from './pricing/index.js';
 export { loadProvider } from './providers/registry.js';
 export type {
   Instance,
