@@ -9,18 +9,24 @@ export type {
   ClusterStatus,
   DestroyResult,
   DrainResult,
+  EngineNodeSummary,
+  NodeProgressState,
   NodeStatus,
+  PhaseName,
+  PhaseTiming,
   ProgressEvent,
   WorkloadSpec,
   WorkloadStatus,
   WorkloadTask,
 } from './cluster/index.js';
 export { Cluster } from './cluster/index.js';
+export type { EngineNodeState, NodeAvailability, PublishMode } from './engines/types.js';
 export * from './errors.js';
 export type { Plan, PlannedCreate, PlannedDelete } from './plan.js';
 export { computePlan } from './plan.js';
 export {
   type ChooseOptions,
+  type CloudPrices,
   type CostEstimate,
   chooseInstanceType,
   estimateCost,
@@ -46,6 +52,11 @@ export type {
   WaitOptions,
 } from './providers/types.js';
 export { TAG_KEYS } from './providers/types.js';
-export { ProvisioningQueue, type QueueEvent, type QueueLimits } from './queue/provisioning-queue.js';
+export {
+  ProvisioningQueue,
+  type ProvisioningQueueOptions,
+  type QueueEvent,
+  type QueueLimits,
+} from './queue/provisioning-queue.js';
 export { redact } from './redact.js';
 export * from './spec/index.js';

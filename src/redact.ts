@@ -10,6 +10,7 @@ const PATTERNS: ReadonlyArray<[RegExp, string]> = [
   [/(secretAccessKey["']?\s*[:=]\s*["']?)[^"'\s,}]+/gi, '$1[REDACTED]'],
 ];
 
+/** The text with secrets (keys, tokens, passwords, private keys) replaced by a marker. */
 export function redact(text: string): string {
   let out = text;
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);

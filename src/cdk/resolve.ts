@@ -3,6 +3,7 @@ import { SkypoolError, type SpecIssue } from '../errors.js';
 import type { ClusterSpec, NodePoolSpec } from '../spec/schema.js';
 import { instanceTypeForSize } from './instance-types.js';
 
+/** What `resolveAwsPools` needs besides the spec: the construct's props and the stack's region. */
 export interface ResolveOptions {
   readonly engineApiCidr: string;
   readonly externalNodeCidrs: readonly string[];

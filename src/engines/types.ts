@@ -36,7 +36,9 @@ export interface JoinTokens {
   readonly manager: string;
 }
 
+/** A node's state in the engine. */
 export type EngineNodeState = 'ready' | 'down' | 'unknown' | 'disconnected';
+/** Whether the engine schedules on a node (`drain` moves its tasks away). */
 export type NodeAvailability = 'active' | 'pause' | 'drain';
 
 export interface EngineNode {
@@ -72,6 +74,7 @@ export interface WorkloadSpec {
   readonly env?: Readonly<Record<string, string>>;
 }
 
+/** How a service's port is published: the routing mesh, a port per node, or not at all. */
 export type PublishMode = 'ingress' | 'host' | 'none';
 
 export interface WorkloadTask {

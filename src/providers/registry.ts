@@ -55,6 +55,7 @@ function isProvider(value: unknown): value is Provider {
   return typeof value === 'object' && value !== null && typeof (value as Provider).runInstances === 'function';
 }
 
+/** The provider adapter `name`, loaded on first use, or `override` when it is already a Provider. */
 export async function loadProvider(
   name: ProviderName,
   override?: Provider | (ProviderSettings & Record<string, unknown>),
