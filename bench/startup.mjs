@@ -1,6 +1,9 @@
 // Cold `import('skypool')` and `skypool --help` times, each in a fresh node process, interleaved; plus a bare
-// `node -e 0` in the same run so the ratio to Node's own start-up is visible.
-import { spawnSync } from 'node:child_process';
+// `node -e 0` in the same run so the ratio to Node's own start-up is visible. Then the CLI against cloudsim: `plan`
+// of a three-cloud spec, and how fast a missing region or credential is reported.
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, root, verdict, writeResult } from './lib.mjs';
 
@@ -49,14 +52,107 @@ const probe = spawnSync(
   { encoding: 'utf8' },
 );
 
+// `skypool plan` of a three-cloud spec against cloudsim (served by this process; the CLI runs in children).
+const planRuns = Number(process.env.BENCH_PLAN_RUNS ?? 5);
+const { startCloudSim } = await import(join(root, 'dist/src/cloudsim/index.js'));
+const sim = await startCloudSim({ bootTimeMs: 1 });
+const dir = await mkdtemp(join(tmpdir(), 'skypool-bench-startup-'));
+const spec = join(dir, 'three.yaml');
+const ca = join(dir, 'ca.pem');
+await writeFile(ca, sim.caCertPem);
+await writeFile(
+  spec,
+  [
+    'name: three',
+    'engine: swarm',
+    'pools:',
+    '  - { name: mgr, provider: aws, region: us-east-1, role: manager, count: 1, size: { cpus: 2, memoryGiB: 4 } }',
+    '  - { name: gw, provider: gcp, region: us-central1, role: worker, count: 2, size: { cpus: 2, memoryGiB: 8 } }',
+    '  - { name: az, provider: azure, region: eastus, role: worker, count: 2, instanceType: Standard_D2s_v5 }',
+    '',
+  ].join('\n'),
+);
+const simEnv = {
+  ...process.env,
+  SKYPOOL_STATE_DIR: join(dir, 'state'),
+  AWS_REGION: 'us-east-1',
+  AWS_ENDPOINT_URL_EC2: sim.httpUrl,
+  AWS_ACCESS_KEY_ID: 'AKIDBENCH',
+  AWS_SECRET_ACCESS_KEY: 'bench-secret',
+  CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${sim.httpUrl}/compute/v1/`,
+  CLOUDSDK_AUTH_ACCESS_TOKEN: 'bench-token',
+  GOOGLE_CLOUD_PROJECT: 'bench',
+  AZURE_SUBSCRIPTION_ID: '00000000-0000-4000-8000-000000000001',
+  AZURE_ACCESS_TOKEN: 'bench-token-azure',
+  SKYPOOL_AZURE_ENDPOINT: sim.httpsUrl,
+  NODE_EXTRA_CA_CERTS: ca,
+};
+const without = (...names) => Object.fromEntries(Object.entries(simEnv).filter(([k]) => !names.includes(k)));
+
+// The child reports its own CPU time on exit: on a shared machine CPU time says more than wall time.
+const reportCpu = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\ncpu-ms '+Math.round((process.cpuUsage().user+process.cpuUsage().system)/1000)+'\\n'))`;
+
+/**
+ * Wall and CPU time of one CLI call; `expectFail` calls must end with exit code 1 and an error naming `expectFail`.
+ */
+function runCli(args, env, expectFail) {
+  const t = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', reportCpu, cli, ...args],
+      { env, encoding: 'utf8' },
+      (error, _o, stderr) => {
+        const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
+        if (expectFail ? !error || !stderr.includes(expectFail) : error)
+          reject(new Error(`skypool ${args.join(' ')}: ${error?.message ?? 'succeeded'}\n${stderr}`));
+        else resolve({ wallMs, cpuMs: Number(/cpu-ms (\d+)/.exec(stderr)?.[1]) });
+      },
+    );
+  });
+}
+
+const plans = [],
+  noRegion = [],
+  noCredential = [];
+try {
+  for (let i = 0; i < planRuns; i += 1) {
+    plans.push(await runCli(['plan', '-f', spec], simEnv));
+    noRegion.push(await runCli(['plan', '-f', spec], without('AWS_REGION'), 'AWS_REGION'));
+    noCredential.push(await runCli(['plan', '-f', spec], without('AZURE_ACCESS_TOKEN'), 'AZURE_ACCESS_TOKEN'));
+  }
+} finally {
+  await sim.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+
+const wall = (runs) => runs.map((r) => r.wallMs);
+const cpu = (runs) => runs.map((r) => r.cpuMs);
+
 const result = {
   runs,
+  planRuns,
   nodeStartMs: median(bare),
   importSkypool: verdict('cold import("skypool") in-process', median(imports), 80, 'ms'),
   cliHelp: verdict('skypool --help wall time', median(helps), 150, 'ms'),
   cliHelpOverNodeStart: median(helps) / median(bare),
   cloudSdkModulesLoadedByCoreImport: Number(probe.stdout.trim() || 0),
+  planThreeClouds: verdict('skypool plan, aws+gcp+azure spec, against cloudsim', median(wall(plans)), 1500, 'ms'),
+  planThreeCloudsCpuMs: median(cpu(plans)),
+  missingRegion: verdict('skypool plan without AWS_REGION: error after', median(wall(noRegion)), 500, 'ms'),
+  missingRegionCpuMs: median(cpu(noRegion)),
+  missingCredential: verdict(
+    'skypool plan without AZURE_ACCESS_TOKEN: error after',
+    median(wall(noCredential)),
+    500,
+    'ms',
+  ),
+  missingCredentialCpuMs: median(cpu(noCredential)),
+  loadAverage: loadavg()[0],
 };
+console.log(
+  `CPU ms: plan ${result.planThreeCloudsCpuMs}, missing region ${result.missingRegionCpuMs}, missing credential ${result.missingCredentialCpuMs} (load average ${result.loadAverage.toFixed(1)})`,
+);
 console.log(
   `node -e 0: ${result.nodeStartMs.toFixed(1)} ms; --help is ${result.cliHelpOverNodeStart.toFixed(2)}x a bare node start`,
 );

@@ -26,6 +26,7 @@ const MARK = Symbol.for('skypool.error');
 /** Codes a retry of the same call can cure when nothing more specific is known (throttling, a 5xx, a reset). */
 const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set(['THROTTLED', 'CLOUD_API_ERROR']);
 
+/** Base of every error skypool throws on purpose: a stable `code`, a message with the fix, an exit code. */
 export class SkypoolError extends Error {
   readonly [MARK] = true;
   readonly code: ErrorCode;
@@ -56,11 +57,13 @@ export class SkypoolError extends Error {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARK] === true;
   }
 
+  /** What `--output json` prints for the error. */
   toJSON(): { code: ErrorCode; message: string; retryable: boolean; details: Readonly<Record<string, unknown>> } {
     return { code: this.code, message: this.message, retryable: this.retryable, details: this.details };
   }
 }
 
+/** One problem of a spec: the field and what to do. */
 export interface SpecIssue {
   /** Dotted path of the field, e.g. `pools[1].count`. */
   readonly path: string;
@@ -139,12 +142,14 @@ export class CloudApiError extends SkypoolError {
   }
 }
 
+/** The scheduling engine (Docker Swarm) refused or failed an operation. */
 export class EngineError extends SkypoolError {
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
     super('ENGINE_ERROR', message, { details, cause });
   }
 }
 
+/** A wait passed its deadline (a VM not running, a node not joining, a service not ready). */
 export class TimeoutError extends SkypoolError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('TIMEOUT', message, { details });

@@ -10,9 +10,13 @@ export type {
   ClusterStatus,
   DestroyResult,
   DrainResult,
+  EngineNodeSummary,
   JobState,
   JobStatus,
+  NodeProgressState,
   NodeStatus,
+  PhaseName,
+  PhaseTiming,
   ProgressEvent,
   RotateCaResult,
   Workload,
@@ -22,11 +26,35 @@ export type {
 } from './cluster/index.js';
 export { Cluster } from './cluster/index.js';
 export { type EngineModule, loadEngine } from './engines/registry.js';
-export type { EngineDriver, EngineEndpoint, EngineNode, EngineSettings, HostRequirements } from './engines/types.js';
+export type {
+  EngineDriver,
+  EngineEndpoint,
+  EngineNode,
+  EngineNodeState,
+  EngineSettings,
+  HostRequirements,
+  NodeAvailability,
+  PublishMode,
+} from './engines/types.js';
 export * from './errors.js';
 export { LOG_REDACT_PATHS, redactingLogger } from './log.js';
 export type { Plan, PlannedCreate, PlannedDelete } from './plan.js';
 export { computePlan } from './plan.js';
+export {
+  type ChooseOptions,
+  type CloudPrices,
+  type CostEstimate,
+  chooseInstanceType,
+  estimateCost,
+  HOURS_PER_MONTH,
+  hourlyPrice,
+  type PoolCost,
+  PRICE_CATALOG,
+  type PriceCatalog,
+  type PricedCloud,
+  type TypeChoice,
+  type TypeShape,
+} from './pricing/index.js';
 export { loadProvider } from './providers/registry.js';
 export type {
   Instance,
@@ -40,6 +68,11 @@ export type {
   WaitOptions,
 } from './providers/types.js';
 export { TAG_KEYS } from './providers/types.js';
-export { ProvisioningQueue, type QueueEvent, type QueueLimits } from './queue/provisioning-queue.js';
+export {
+  ProvisioningQueue,
+  type ProvisioningQueueOptions,
+  type QueueEvent,
+  type QueueLimits,
+} from './queue/provisioning-queue.js';
 export { redact } from './redact.js';
 export * from './spec/index.js';

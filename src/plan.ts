@@ -2,6 +2,7 @@ import type { Instance } from './providers/types.js';
 import { poolSpecHash } from './spec/hash.js';
 import type { ClusterSpec, NodePoolSpec } from './spec/schema.js';
 
+/** Nodes `apply` would create for one pool. */
 export interface PlannedCreate {
   readonly pool: NodePoolSpec;
   readonly specHash: string;
@@ -9,6 +10,7 @@ export interface PlannedCreate {
   readonly names: string[];
 }
 
+/** One instance `apply` would delete, and why. */
 export interface PlannedDelete {
   readonly instance: Instance;
   /**
@@ -20,6 +22,7 @@ export interface PlannedDelete {
   readonly detail?: string;
 }
 
+/** What `apply` would do: creates, deletes and the nodes that already match. */
 export interface Plan {
   readonly cluster: string;
   readonly creates: PlannedCreate[];

@@ -42,6 +42,7 @@ function redactDanglingKeys(text: string): string {
   return out;
 }
 
+/** The text with secrets (keys, tokens, passwords, private keys) replaced by a marker. */
 export function redact(text: string): string {
   let out = text;
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);

@@ -370,7 +370,7 @@ describe('SkypoolCluster: validation at synth names the construct path and the f
     [
       'a size no instance type has',
       build(withPool(1, { size: { cpus: 256, memoryGiB: 2048 } })),
-      /construct Val\/Pool[\s\S]*pools\[1\]\.size: no t3\/m6i instance type has 256 vCPUs and 2048 GiB; set instanceType/,
+      /construct Val\/Pool[\s\S]*pools\[1\]\.size: no instance type of skypool's price catalog has 256 vCPUs and 2048 GiB; set instanceType/,
     ],
     [
       'two regions in one stack',
@@ -451,11 +451,11 @@ describe('SkypoolCluster: validation at synth names the construct path and the f
     }
   });
 
-  it('maps sizes to the cheapest t3/m6i type that fits', () => {
-    expect(instanceTypeForSize({ cpus: 1, memoryGiB: 0.5 })).toBe('t3.micro');
+  it('maps sizes to the cheapest type of the price catalog that fits', () => {
+    expect(instanceTypeForSize({ cpus: 1, memoryGiB: 0.5 })).toBe('t3.nano');
     expect(instanceTypeForSize({ cpus: 2, memoryGiB: 4 })).toBe('t3.medium');
     expect(instanceTypeForSize({ cpus: 4, memoryGiB: 8 })).toBe('t3.xlarge');
-    expect(instanceTypeForSize({ cpus: 12, memoryGiB: 8 })).toBe('m6i.4xlarge');
+    expect(instanceTypeForSize({ cpus: 12, memoryGiB: 8 })).toBe('m5.4xlarge');
     expect(instanceTypeForSize({ cpus: 128, memoryGiB: 512 })).toBe('m6i.32xlarge');
     expect(instanceTypeForSize({ cpus: 129, memoryGiB: 1 })).toBeUndefined();
   });

@@ -183,7 +183,7 @@ describe('aws provider on cloudsim', () => {
     expect(byName.get(`${cluster}-w-1`)!.privateIp!.startsWith(`${a}.${b}.128.`)).toBe(true);
   });
 
-  it('maps a pool size to the smallest fitting x86 type, listing types once per region', async () => {
+  it('maps a pool size to the cheapest fitting x86 type, listing types once per region', async () => {
     const cluster = newCluster();
     const network = await provider.ensureNetwork(cluster);
     sim.meter.reset();
@@ -197,9 +197,10 @@ describe('aws provider on cloudsim', () => {
       nodes: [{ name: `${cluster}-s-2` }],
       idempotencyToken: randomUUID(),
     });
-    // 4 vCPUs and ≥ 10 GiB: m5.xlarge, m6i.xlarge and t3.xlarge have 16 GiB; the arm64 and 8 GiB types do not qualify.
-    expect(first!.instanceType).toBe('m5.xlarge');
-    expect(second!.instanceType).toBe('m5.xlarge');
+    // 4 vCPUs and ≥ 10 GiB: m5.xlarge, m6i.xlarge and t3.xlarge have 16 GiB (the arm64 and 8 GiB types do not
+    // qualify); t3.xlarge has the lowest list price.
+    expect(first!.instanceType).toBe('t3.xlarge');
+    expect(second!.instanceType).toBe('t3.xlarge');
     expect(calls(sim, 'DescribeInstanceTypes')).toBe(1);
     expect(calls(sim, 'DescribeImages')).toBe(0);
   });

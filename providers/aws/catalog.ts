@@ -1,5 +1,7 @@
 import { DescribeImagesCommand, DescribeInstanceTypesCommand, type InstanceTypeInfo } from '@aws-sdk/client-ec2';
 import { CloudApiError, NoFittingSizeError } from '../../src/errors.js';
+import type { TypeShape } from '../../src/pricing/catalog-2026-12.js';
+import { chooseInstanceType } from '../../src/pricing/select.js';
 import type { NodeSize } from '../../src/spec/schema.js';
 import type { Ec2Calls } from './calls.js';
 
@@ -55,26 +57,27 @@ export async function listInstanceTypes(ec2: Ec2Calls): Promise<InstanceTypeInfo
   return types;
 }
 
-/** The smallest type that fits: fewest vCPUs, then least memory, then name for a stable choice. */
-export function smallestFitting(types: readonly InstanceTypeInfo[], size: NodeSize, region: string): string {
-  const fits = types
-    .filter(
-      (t) =>
-        t.InstanceType &&
-        (t.VCpuInfo?.DefaultVCpus ?? 0) >= size.cpus &&
-        (t.MemoryInfo?.SizeInMiB ?? 0) >= size.memoryGiB * 1024,
-    )
-    .sort(
-      (a, b) =>
-        a.VCpuInfo!.DefaultVCpus! - b.VCpuInfo!.DefaultVCpus! ||
-        a.MemoryInfo!.SizeInMiB! - b.MemoryInfo!.SizeInMiB! ||
-        a.InstanceType!.localeCompare(b.InstanceType!),
-    );
-  const best = fits[0]?.InstanceType;
-  if (!best)
+/** The cloud's listing as shapes for the shared selection (memory in GiB). */
+export function typeShapes(types: readonly InstanceTypeInfo[]): TypeShape[] {
+  return types
+    .filter((t) => t.InstanceType && t.VCpuInfo?.DefaultVCpus && t.MemoryInfo?.SizeInMiB)
+    .map((t) => ({
+      name: t.InstanceType!,
+      cpus: t.VCpuInfo!.DefaultVCpus!,
+      memoryGiB: t.MemoryInfo!.SizeInMiB! / 1024,
+    }));
+}
+
+/**
+ * The type for `size` among those the region lists, by skypool's one selection policy (`chooseInstanceType`:
+ * cheapest list price that fits), so a launch picks what `plan` and the CDK synthesizer show.
+ */
+export function pickInstanceType(types: readonly InstanceTypeInfo[], size: NodeSize, region: string): string {
+  const choice = chooseInstanceType('aws', region, size, { available: typeShapes(types) });
+  if (!choice)
     throw new NoFittingSizeError(
       `no EC2 instance type in ${region} has ${size.cpus} vCPUs and ${size.memoryGiB} GiB: lower the pool's size or set instanceType`,
       { region, size },
     );
-  return best;
+  return choice.instanceType;
 }

@@ -28,7 +28,7 @@ import {
 import { operatorAddress } from '../../src/util/operator-address.js';
 import { sleep } from '../../src/util/poll.js';
 import { Ec2Calls } from './calls.js';
-import { DEFAULT_INSTANCE_TYPE, findUbuntuImage, listInstanceTypes, smallestFitting } from './catalog.js';
+import { DEFAULT_INSTANCE_TYPE, findUbuntuImage, listInstanceTypes, pickInstanceType } from './catalog.js';
 import {
   type ClusterNetwork,
   deleteClusterNetwork,
@@ -36,6 +36,7 @@ import {
   inCidr,
   type NetworkSettings,
 } from './network.js';
+import { awsDefaultRegion, missingRegionError } from './preflight.js';
 
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -99,16 +100,12 @@ export class AwsProvider implements Provider {
   }
 
   private get defaultRegion(): string | undefined {
-    return this.settings.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    return awsDefaultRegion(this.settings);
   }
 
   private regionOf(region?: string): string {
     const r = region ?? this.defaultRegion;
-    if (!r)
-      throw new PrerequisiteError(
-        "no AWS region: set the pool's region, the aws provider's region option, or AWS_REGION",
-        { option: 'region', env: 'AWS_REGION' },
-      );
+    if (!r) throw missingRegionError();
     return r;
   }
 
@@ -219,7 +216,7 @@ export class AwsProvider implements Provider {
       this.typeLists.set(ec2.region, types);
       types.catch(() => this.typeLists.delete(ec2.region));
     }
-    return smallestFitting(await types, request.pool.size, ec2.region);
+    return pickInstanceType(await types, request.pool.size, ec2.region);
   }
 
   private imageFor(ec2: Ec2Calls): Promise<string> {

@@ -3,7 +3,7 @@
  * endpoint that speaks it (cloudsim). Everything a cluster owns lives in the resource group `skypool-<cluster>`;
  * VM and NIC names derive from node names, so a repeated PUT is the idempotent retry ARM defines.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { NetworkInterface, PublicIPAddress } from '@azure/arm-network';
 import type { TokenCredential } from '@azure/core-auth';
 import { CapacityError, CloudApiError, PrerequisiteError, TimeoutError } from '../../src/errors.js';
@@ -22,6 +22,7 @@ import { operatorAddress } from '../../src/util/operator-address.js';
 import { type AzureClients, createClients, staticTokenCredential } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
 import { deleteNetwork, ensureNetwork, names } from './network.js';
+import { preflight } from './preflight.js';
 import { SizeCatalog } from './sizes.js';
 import { throwawaySshPublicKey } from './ssh.js';
 import { type Addresses, parseVmId, toInstance, vmBody } from './vms.js';
@@ -57,7 +58,6 @@ export interface AzureProviderSettings extends ProviderSettings {
   readonly concurrency?: number;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DEFAULT_SIZE = { cpus: 2, memoryGiB: 4 };
 
 /** Runs `fn` over `items` with at most `limit` in flight; every outcome is kept. */
@@ -80,6 +80,19 @@ async function settleAll<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/**
+ * Promise.all that waits for every call before it rethrows the first failure: a list call still in flight after
+ * listInstances has failed would hold its connection open (and a simulator's close with it).
+ */
+async function allSettledOrThrow<T extends readonly unknown[]>(
+  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const outcomes = await Promise.allSettled(promises);
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
+  return outcomes.map((o) => (o as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 export class AzureProvider implements Provider {
@@ -106,33 +119,12 @@ export class AzureProvider implements Provider {
   }
 
   async checkPrerequisites(): Promise<void> {
-    if (!this.subscriptionId)
-      throw new PrerequisiteError(
-        'Azure needs a subscription: set AZURE_SUBSCRIPTION_ID or the provider option subscriptionId',
-        { option: 'subscriptionId', env: 'AZURE_SUBSCRIPTION_ID' },
-      );
-    if (!GUID.test(this.subscriptionId))
-      throw new PrerequisiteError(
-        `Azure subscription id "${this.subscriptionId}" is not a GUID: copy it from \`az account show --query id\``,
-        { option: 'subscriptionId' },
-      );
-    if (!this.credential)
-      throw new PrerequisiteError(
-        'Azure needs credentials: pass the provider option credential (a TokenCredential, e.g. DefaultAzureCredential) or set AZURE_ACCESS_TOKEN',
-        { option: 'credential', env: 'AZURE_ACCESS_TOKEN' },
-      );
-    if (this.endpoint && !this.endpoint.startsWith('https://')) {
-      throw new PrerequisiteError(
-        `Azure endpoint ${this.endpoint} must be https (the SDK refuses bearer tokens over http); for cloudsim use its httpsUrl and caCertPem`,
-        { option: 'endpoint', env: 'SKYPOOL_AZURE_ENDPOINT' },
-      );
-    }
-    if (this.settings.caCertFile && !existsSync(this.settings.caCertFile)) {
-      throw new PrerequisiteError(
-        `Azure caCertFile ${this.settings.caCertFile} does not exist; write it with \`skypool sim --ca-out <file>\``,
-        { option: 'caCertFile' },
-      );
-    }
+    preflight({
+      ...this.settings,
+      subscriptionId: this.subscriptionId,
+      credential: this.credential,
+      endpoint: this.endpoint,
+    });
   }
 
   private get clients(): AzureClients {
@@ -275,7 +267,7 @@ export class AzureProvider implements Provider {
 
   private async pickSize(region: string, request: LaunchRequest): Promise<string> {
     try {
-      return await this.sizes.smallestFitting(region, request.pool.size ?? DEFAULT_SIZE, request.zone, request.signal);
+      return await this.sizes.pickSize(region, request.pool.size ?? DEFAULT_SIZE, request.zone, request.signal);
     } catch (error) {
       throw mapAzureError(error, { operation: 'resourceSkus.list', region });
     }
@@ -301,7 +293,7 @@ export class AzureProvider implements Provider {
   private async addressesOf(group: string, signal?: AbortSignal): Promise<Addresses> {
     const nics = new Map<string, NetworkInterface>();
     const publicIps = new Map<string, PublicIPAddress>();
-    await Promise.all([
+    await allSettledOrThrow([
       (async () => {
         for await (const nic of this.clients.network.networkInterfaces.list(group, { abortSignal: signal }))
           if (nic.id) nics.set(nic.id.toLowerCase(), nic);
@@ -322,7 +314,7 @@ export class AzureProvider implements Provider {
       // The SDK retries a reset connection but not a body cut short while it was read: a list is asked again.
       const [vms, addresses] = await retryIdempotentRead(
         () =>
-          Promise.all([
+          allSettledOrThrow([
             (async () => {
               const all = [];
               for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: signal }))

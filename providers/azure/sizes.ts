@@ -1,5 +1,6 @@
 import type { ComputeManagementClient } from '@azure/arm-compute';
 import { NoFittingSizeError } from '../../src/errors.js';
+import { chooseInstanceType } from '../../src/pricing/select.js';
 import type { NodeSize } from '../../src/spec/schema.js';
 
 /** A VM size as resourceSkus describes it. */
@@ -11,7 +12,7 @@ export interface VmSize {
   readonly restrictedZones: readonly string[];
 }
 
-/** Lists the VM sizes of a region once (resourceSkus is a large, slow call) and picks the smallest that fits. */
+/** Lists the VM sizes of a region once (resourceSkus is a large, slow call) and picks the cheapest that fits. */
 export class SizeCatalog {
   private readonly cache = new Map<string, Promise<VmSize[]>>();
 
@@ -48,17 +49,21 @@ export class SizeCatalog {
     return sizes.sort((a, b) => a.vcpus - b.vcpus || a.memoryGiB - b.memoryGiB || a.name.localeCompare(b.name));
   }
 
-  /** The smallest size with at least `size.cpus` vCPUs and `size.memoryGiB` memory usable in `zone`. */
-  async smallestFitting(region: string, size: NodeSize, zone?: string, signal?: AbortSignal): Promise<string> {
-    const fit = (await this.sizes(region, signal)).find(
-      (s) => s.vcpus >= size.cpus && s.memoryGiB >= size.memoryGiB && (!zone || !s.restrictedZones.includes(zone)),
-    );
-    if (!fit) {
+  /**
+   * The size for `size` usable in `zone`, by skypool's one selection policy (cheapest list price that fits), so
+   * the launch picks what `plan` shows.
+   */
+  async pickSize(region: string, size: NodeSize, zone?: string, signal?: AbortSignal): Promise<string> {
+    const available = (await this.sizes(region, signal))
+      .filter((s) => !zone || !s.restrictedZones.includes(zone))
+      .map((s) => ({ name: s.name, cpus: s.vcpus, memoryGiB: s.memoryGiB }));
+    const choice = chooseInstanceType('azure', region, size, { available });
+    if (!choice) {
       throw new NoFittingSizeError(
-        `no Azure VM size in ${region}${zone ? `-${zone}` : ''} has ${size.cpus} vCPUs and ${size.memoryGiB} GiB; set instanceType or a smaller size`,
+        `no Azure VM size in ${region}${zone ? ` zone ${zone}` : ''} has ${size.cpus} vCPUs and ${size.memoryGiB} GiB; set instanceType or a smaller size`,
         { region, zone, size },
       );
     }
-    return fit.name;
+    return choice.instanceType;
   }
 }

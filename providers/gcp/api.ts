@@ -5,6 +5,7 @@ import { operatorAddress } from '../../src/util/operator-address.js';
 import { ComputeClients } from './clients.js';
 import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
 import { type Operation, operationOf, waitForOperation } from './operations.js';
+import { gcpProject } from './preflight.js';
 import type { GcpProviderSettings } from './settings.js';
 import { sleep } from './util.js';
 
@@ -15,17 +16,7 @@ export class GceApi {
   constructor(readonly settings: GcpProviderSettings) {}
 
   get project(): string {
-    const project =
-      this.settings.project ??
-      process.env.GOOGLE_CLOUD_PROJECT ??
-      process.env.GCLOUD_PROJECT ??
-      process.env.CLOUDSDK_CORE_PROJECT;
-    if (!project)
-      throw new PrerequisiteError(
-        'no Google Cloud project: pass `project` in the gcp provider settings or set GOOGLE_CLOUD_PROJECT',
-        { env: 'GOOGLE_CLOUD_PROJECT' },
-      );
-    return project;
+    return gcpProject(this.settings);
   }
 
   /** Region used when a pool names none. */

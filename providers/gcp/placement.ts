@@ -1,4 +1,5 @@
 import { CloudApiError, NoFittingSizeError } from '../../src/errors.js';
+import { chooseInstanceType } from '../../src/pricing/select.js';
 import type { LaunchRequest } from '../../src/providers/types.js';
 import type { NodePoolSpec } from '../../src/spec/schema.js';
 import type { GceApi } from './api.js';
@@ -11,10 +12,9 @@ interface MachineType {
   name?: string | null;
   guestCpus?: number | null;
   memoryMb?: number | null;
-  isSharedCpu?: boolean | null;
 }
 
-/** Where and on what a pool runs: its zone, and its machine type (the smallest that fits a size), cached per region. */
+/** Where and on what a pool runs: its zone, and its machine type (the cheapest that fits a size), cached per region. */
 export class GcePlacement {
   private readonly zonesByRegion = new Map<string, Promise<string[]>>();
   private readonly typesByRegion = new Map<string, Promise<MachineType[]>>();
@@ -47,7 +47,7 @@ export class GcePlacement {
     return zones[0];
   }
 
-  /** The pool's machine type: as given, else the smallest type of the zone with enough vCPUs and memory. */
+  /** The pool's machine type: as given, else the cheapest type of the zone with enough vCPUs and memory. */
   async machineTypeFor(pool: NodePoolSpec, zone: string): Promise<string> {
     if (pool.instanceType) return pool.instanceType;
     if (!pool.size) return DEFAULT_TYPE;
@@ -66,20 +66,17 @@ export class GcePlacement {
       this.typesByRegion.set(region, types);
     }
     const { cpus, memoryGiB } = pool.size;
-    const fitting = (await types)
-      .filter((t) => (t.guestCpus ?? 0) >= cpus && (t.memoryMb ?? 0) >= memoryGiB * 1024)
-      .sort(
-        (a, b) =>
-          a.guestCpus! - b.guestCpus! ||
-          a.memoryMb! - b.memoryMb! ||
-          Number(a.isSharedCpu ?? false) - Number(b.isSharedCpu ?? false),
-      );
-    if (!fitting[0]?.name) {
+    const available = (await types)
+      .filter((t) => t.name && t.guestCpus && t.memoryMb)
+      .map((t) => ({ name: t.name!, cpus: t.guestCpus!, memoryGiB: t.memoryMb! / 1024 }));
+    // skypool's one policy (cheapest list price that fits), so the launch picks what `plan` shows.
+    const choice = chooseInstanceType('gcp', region, pool.size, { available });
+    if (!choice) {
       throw new NoFittingSizeError(
         `no Compute Engine machine type in ${zone} has ${cpus} vCPUs and ${memoryGiB} GiB; set pool.instanceType or a smaller size`,
         { zone, size: pool.size },
       );
     }
-    return fitting[0].name;
+    return choice.instanceType;
   }
 }

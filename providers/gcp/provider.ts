@@ -1,6 +1,3 @@
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { CloudApiError, PrerequisiteError, TimeoutError } from '../../src/errors.js';
 import {
   type Instance,
@@ -18,6 +15,7 @@ import { networkTag, requestIdFor } from './naming.js';
 import { GceNetworks } from './network.js';
 import { type Operation, operationOf } from './operations.js';
 import { GcePlacement } from './placement.js';
+import { checkGcpCredentials } from './preflight.js';
 import { type GcpProviderSettings, withEnvironment } from './settings.js';
 import { eachLimited, regionOfZone, sleep } from './util.js';
 
@@ -49,17 +47,7 @@ export class GcpProvider implements Provider {
 
   async checkPrerequisites(): Promise<void> {
     const project = this.api.project;
-    if (!this.api.settings.authClient && !this.api.settings.accessToken) {
-      const adc =
-        process.env.GOOGLE_APPLICATION_CREDENTIALS ??
-        join(homedir(), '.config', 'gcloud', 'application_default_credentials.json');
-      if (!existsSync(adc)) {
-        throw new PrerequisiteError(
-          'no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, run `gcloud auth application-default login`, or pass `authClient` / `accessToken` in the gcp provider settings',
-          { env: 'GOOGLE_APPLICATION_CREDENTIALS' },
-        );
-      }
-    }
+    checkGcpCredentials(this.api.settings);
     try {
       await this.api.read(() => this.api.clients.regions.get({ project, region: this.api.region }));
     } catch (error) {

@@ -3,7 +3,7 @@ import { delimiter, join } from 'node:path';
 import { PrerequisiteError } from '../../src/errors.js';
 
 /** Debian package that provides each command the local provider (or an engine on top of it) runs on the host. */
-const PACKAGE_OF: Readonly<Record<string, string>> = {
+export const PACKAGE_OF: Readonly<Record<string, string>> = {
   ip: 'iproute2',
   nsenter: 'util-linux',
   unshare: 'util-linux',
@@ -18,7 +18,7 @@ const PACKAGE_OF: Readonly<Record<string, string>> = {
 
 export const BASE_COMMANDS = ['ip', 'nsenter', 'unshare', 'mount'] as const;
 
-function onPath(command: string): boolean {
+export function onPath(command: string): boolean {
   const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter);
   // The same sbin directories exec.ts adds to the PATH of host commands.
   for (const dir of [...dirs, '/usr/sbin', '/sbin', '/usr/local/sbin']) {

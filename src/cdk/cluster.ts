@@ -29,6 +29,7 @@ import { resolveAwsPools } from './resolve.js';
 export const UBUNTU_AMI_PARAMETER =
   '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id';
 
+/** Props of {@link SkypoolCluster}: the spec, and who may reach the engine API. */
 export interface SkypoolClusterProps {
   /** The cluster spec: an object shaped like skypool.yaml (validated the same way), or the path of a YAML spec file. */
   readonly spec: ClusterSpecInput | string;

@@ -1,28 +1,24 @@
+import { catalogTypes, chooseInstanceType } from '../pricing/select.js';
 import type { NodeSize } from '../spec/schema.js';
 
-/** Shapes the construct picks from when a pool gives `size` instead of `instanceType` (x86_64, current generation). */
+/** Region whose prices rank the types when the caller names none (the catalog's AWS reference region). */
+const DEFAULT_REGION = 'us-east-1';
+
+/**
+ * Shapes the construct picks from when a pool gives `size` instead of `instanceType`: the AWS types of skypool's
+ * bundled price catalog (x86_64, current generation).
+ */
 export const INSTANCE_TYPE_TABLE: readonly {
   readonly instanceType: string;
   readonly cpus: number;
   readonly memoryGiB: number;
-}[] = [
-  // Burstable t3 first: cheapest for the small shapes most pools ask for.
-  { instanceType: 't3.micro', cpus: 2, memoryGiB: 1 },
-  { instanceType: 't3.small', cpus: 2, memoryGiB: 2 },
-  { instanceType: 't3.medium', cpus: 2, memoryGiB: 4 },
-  { instanceType: 't3.large', cpus: 2, memoryGiB: 8 },
-  { instanceType: 't3.xlarge', cpus: 4, memoryGiB: 16 },
-  { instanceType: 't3.2xlarge', cpus: 8, memoryGiB: 32 },
-  // Then general purpose m6i for anything bigger.
-  { instanceType: 'm6i.4xlarge', cpus: 16, memoryGiB: 64 },
-  { instanceType: 'm6i.8xlarge', cpus: 32, memoryGiB: 128 },
-  { instanceType: 'm6i.12xlarge', cpus: 48, memoryGiB: 192 },
-  { instanceType: 'm6i.16xlarge', cpus: 64, memoryGiB: 256 },
-  { instanceType: 'm6i.24xlarge', cpus: 96, memoryGiB: 384 },
-  { instanceType: 'm6i.32xlarge', cpus: 128, memoryGiB: 512 },
-];
+}[] = catalogTypes('aws').map((t) => ({ instanceType: t.name, cpus: t.cpus, memoryGiB: t.memoryGiB }));
 
-/** The first (cheapest) type of the table with at least the asked vCPUs and memory; undefined when none fits. */
-export function instanceTypeForSize(size: NodeSize): string | undefined {
-  return INSTANCE_TYPE_TABLE.find((t) => t.cpus >= size.cpus && t.memoryGiB >= size.memoryGiB)?.instanceType;
+/**
+ * The type the construct launches for `size` in `region`: the same choice the aws provider makes at apply and
+ * `skypool plan` shows (`chooseInstanceType`: the cheapest list price with at least the asked vCPUs and memory).
+ * Undefined when no type of the table fits.
+ */
+export function instanceTypeForSize(size: NodeSize, region: string = DEFAULT_REGION): string | undefined {
+  return chooseInstanceType('aws', region, size)?.instanceType;
 }

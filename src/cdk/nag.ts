@@ -1,6 +1,7 @@
 import { CfnResource } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
+/** One cdk-nag rule suppressed on a construct, with the reason recorded in the template. */
 export interface NagSuppression {
   /** cdk-nag rule id, e.g. `AwsSolutions-IAM5`. */
   readonly id: string;

@@ -4,6 +4,7 @@ import type { ClusterSpec, NodePoolSpec } from '../spec/schema.js';
 import { parseCidr } from '../util/ipv4.js';
 import { instanceTypeForSize } from './instance-types.js';
 
+/** What `resolveAwsPools` needs besides the spec: the construct's props and the stack's region. */
 export interface ResolveOptions {
   readonly engineApiCidr: string;
   readonly externalNodeCidrs: readonly string[];
@@ -86,11 +87,11 @@ export function resolveAwsPools(
         message: 'AWS workers join through a manager of this stack: add an AWS manager pool with count >= 1',
       });
     }
-    const instanceType = pool.instanceType ?? (pool.size && instanceTypeForSize(pool.size));
+    const instanceType = pool.instanceType ?? (pool.size && instanceTypeForSize(pool.size, pool.region));
     if (!instanceType) {
       push({
         path: `pools[${index}].size`,
-        message: `no t3/m6i instance type has ${pool.size?.cpus} vCPUs and ${pool.size?.memoryGiB} GiB; set instanceType instead`,
+        message: `no instance type of skypool's price catalog has ${pool.size?.cpus} vCPUs and ${pool.size?.memoryGiB} GiB; set instanceType instead`,
       });
     }
     let userData = '';

@@ -1,14 +1,18 @@
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultStateDir } from '../bootstrap/cluster-pki.js';
 import { wholeInternetWarning } from '../cluster/engine-api.js';
 import { Cluster, type ClusterOptions } from '../cluster/index.js';
+import { estimateCost } from '../pricing/cost.js';
 import { specJsonSchema } from '../spec/json-schema.js';
+import { loadSpec } from '../spec/load.js';
 import { UsageError } from './errors.js';
 import { type GlobalOptions, note, printResult, table } from './output.js';
 import { withProgress } from './progress.js';
 import { renderApply, renderDestroy, renderJob, renderStatus, renderWorkload } from './render.js';
+import { renderCost } from './render-cost.js';
 
 function clusterOptions(g: GlobalOptions): ClusterOptions {
   return {
@@ -59,6 +63,7 @@ export async function plan(g: GlobalOptions): Promise<void> {
       })),
       unchanged: p.unchanged.map((i) => i.name),
       engineApi: p.engineApi ?? [],
+      cost: estimateCost(cluster.spec),
     };
     const warning = wholeInternetWarning(json.engineApi);
     if (warning) note(`warning: ${warning}`);
@@ -66,22 +71,36 @@ export async function plan(g: GlobalOptions): Promise<void> {
       (e) => `engine API (2376/tcp) of ${e.provider} nodes reachable from ${e.sources.join(', ')}`,
     );
     printResult(g.output, json, () => {
+      const cost = renderCost(json.cost);
       const tail = access.length ? `\n${access.join('\n')}` : '';
-      if (!p.hasChanges) return `cluster ${p.cluster}: no changes (${p.unchanged.length} nodes match the spec)${tail}`;
+      if (!p.hasChanges)
+        return `cluster ${p.cluster}: no changes (${p.unchanged.length} nodes match the spec)${tail}\n\n${cost}`;
       const rows = [
         ['ACTION', 'NODE', 'POOL', 'PROVIDER', 'REASON'],
         ...json.creates.flatMap((c) => c.names.map((n) => ['+ create', n, c.pool, c.provider, ''])),
         ...json.deletes.map((d) => ['- delete', d.name, d.pool, d.provider, d.reason]),
       ];
-      return `${table(rows)}\n\nPlan: ${json.creates.reduce((n, c) => n + c.names.length, 0)} to create, ${json.deletes.length} to delete, ${json.unchanged.length} unchanged.${tail}`;
+      return `${table(rows)}\n\nPlan: ${json.creates.reduce((n, c) => n + c.names.length, 0)} to create, ${json.deletes.length} to delete, ${json.unchanged.length} unchanged.${tail}\n\n${cost}`;
     });
   });
+}
+
+/** `skypool doctor`: one line per check; exit code 1 when one fails. Without a spec file every cloud is checked. */
+export async function doctor(g: GlobalOptions, specGiven: boolean): Promise<void> {
+  const { runDoctor, renderDoctor } = await import('../doctor.js');
+  const spec = specGiven || existsSync(g.file) ? await loadSpec(g.file) : undefined;
+  const report = await runDoctor(spec);
+  printResult(g.output, report, () => renderDoctor(report));
+  if (report.failed > 0) process.exitCode = 1;
 }
 
 export async function status(g: GlobalOptions): Promise<void> {
   await using(g, async (cluster) => {
     const s = await cluster.status();
-    printResult(g.output, s, () => renderStatus(s));
+    if (g.output === 'mermaid' || g.output === 'dot') {
+      const { renderStatusGraph } = await import('../cluster/graph.js');
+      printResult('text', s, () => renderStatusGraph(s, g.output as 'mermaid' | 'dot', cluster.spec.pools));
+    } else printResult(g.output, s, () => renderStatus(s));
   });
 }
 

@@ -24,7 +24,11 @@ export function buildProgram(): Command {
     .description('One cluster API over AWS, Azure, GCP and local namespace VMs, joined into one scheduling pool.')
     .version('0.1.0')
     .addOption(new Option('-f, --file <path>', 'cluster spec').default('skypool.yaml'))
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(
+      new Option('-o, --output <format>', 'output format (mermaid, dot: a diagram of `status`)')
+        .choices(['text', 'json', 'mermaid', 'dot'])
+        .default('text'),
+    )
     .addOption(new Option('--state-dir <dir>', 'where certificates and local state live').env('SKYPOOL_STATE_DIR'))
     .addOption(
       new Option(
@@ -45,6 +49,14 @@ export function buildProgram(): Command {
     .command('plan')
     .description('show what `up` would create or delete; calls no mutating API')
     .action(async (_o, cmd: Command) => (await commands()).plan(globals(cmd)));
+  program
+    .command('doctor')
+    .description(
+      'check settings, endpoints and credentials of the providers the spec names, and this host; creates nothing',
+    )
+    .action(async (_o, cmd: Command) =>
+      (await commands()).doctor(globals(cmd), program.getOptionValueSource('file') !== 'default'),
+    );
   program
     .command('status')
     .description('VMs, engine nodes and services of the cluster')
@@ -170,4 +182,5 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const exitCode = await main(process.argv);
-process.exitCode = exitCode;
+// A command may set a failing exit code itself after printing its result (doctor).
+if (exitCode !== 0 || !process.exitCode) process.exitCode = exitCode;

@@ -1,6 +1,7 @@
 import { redact, redactValue } from '../redact.js';
 
-export type OutputFormat = 'text' | 'json';
+/** `mermaid` and `dot` draw `status`; every other command prints text for them. */
+export type OutputFormat = 'text' | 'json' | 'mermaid' | 'dot';
 
 export interface GlobalOptions {
   readonly file: string;

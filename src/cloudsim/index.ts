@@ -1,4 +1,12 @@
-export type { FaultRule, InventoryItem, SimCloud, SimSettings, VmBacking } from './core/types.js';
+export type {
+  FaultRule,
+  InventoryItem,
+  Meter,
+  RateLimitSettings,
+  SimCloud,
+  SimSettings,
+  VmBacking,
+} from './core/types.js';
 export {
   backingVmName,
   createLocalVmBacking,

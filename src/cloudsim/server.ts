@@ -31,6 +31,7 @@ import {
 import { createEc2Service } from './ec2/service.js';
 import { createGceService } from './gce/service.js';
 
+/** Options of `startCloudSim`. */
 export interface CloudSimOptions {
   /** Port for plain http (EC2, Compute Engine, admin). 0 = any free port. */
   readonly httpPort?: number;
@@ -69,6 +70,7 @@ export interface CloudSimOptions {
   readonly adminToken?: string;
 }
 
+/** A running cloudsim: its endpoints, CA, meter and admin calls. */
 export interface CloudSim {
   /** `http://host:port` for EC2 (`new EC2Client({ endpoint })`) and the admin API under `/_sim/`. */
   readonly httpUrl: string;
@@ -91,10 +93,15 @@ export interface CloudSim {
   readonly adminToken: string;
   readonly settings: SimSettings;
   readonly meter: Meter;
+  /** Every resource the simulated clouds hold. */
   inventory(): InventoryItem[];
+  /** Adds a fault rule (capacity, quota, throttling...) the next matching calls hit. */
   addFault(rule: FaultRule): void;
+  /** Removes every fault rule. */
   clearFaults(): void;
+  /** Writes the state to `stateFile` now (a no-op without one). */
   persist(): Promise<void>;
+  /** Persists, closes every connection and removes the VMs of a backing the sim made. */
   stop(): Promise<void>;
 }
 

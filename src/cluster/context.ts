@@ -4,7 +4,7 @@ import { type ClusterPki, ensureClusterPki, hasClusterPki } from '../bootstrap/c
 import { assertEngine, loadEngine } from '../engines/registry.js';
 import type { EngineDriver, EngineEndpoint, NodeExec } from '../engines/types.js';
 import { EngineError, PrerequisiteError } from '../errors.js';
-import { loadProvider } from '../providers/registry.js';
+import { loadProvider, preflightProvider } from '../providers/registry.js';
 import type { Instance, NetworkRef, Provider } from '../providers/types.js';
 import { ProvisioningQueue } from '../queue/provisioning-queue.js';
 import { redact } from '../redact.js';
@@ -49,6 +49,7 @@ export class ClusterContext {
   private driverValue: EngineDriver | undefined;
   private networks = new Map<ProviderName, NetworkRef>();
   private prerequisitesChecked: Promise<void> | undefined;
+  private settingsChecked: Promise<void> | undefined;
 
   constructor(
     public spec: ClusterSpec,
@@ -71,6 +72,7 @@ export class ClusterContext {
   async provider(name: ProviderName): Promise<Provider> {
     let provider = this.providers.get(name);
     if (!provider) {
+      await this.checkSettings();
       const override = this.options.providers?.[name];
       // The engine, not the core, says which host commands a local VM needs.
       const settings =
@@ -81,6 +83,23 @@ export class ClusterContext {
       this.providers.set(name, provider);
     }
     return provider;
+  }
+
+  /**
+   * Checks the settings of every provider the spec names before any of their SDKs loads (loading them takes
+   * seconds and cannot be cancelled), once per context; a failed check is retried next time.
+   */
+  checkSettings(): Promise<void> {
+    this.settingsChecked ??= Promise.all(
+      this.providerNames.map((name) => preflightProvider(name, this.options.providers?.[name])),
+    ).then(
+      () => undefined,
+      (error: unknown) => {
+        this.settingsChecked = undefined;
+        throw error;
+      },
+    );
+    return this.settingsChecked;
   }
 
   /**

@@ -78,6 +78,7 @@ export class Cluster {
     return new Cluster(await loadSpec(path), options);
   }
 
+  /** Validates a spec object (SpecError names every field at fault) and opens its cluster. */
   static fromSpec(spec: ClusterSpecInput, options?: ClusterOptions): Cluster {
     return new Cluster(parseSpec(spec), options);
   }
@@ -133,6 +134,7 @@ export class Cluster {
     return this.locked('rotate-ca', () => rotateEngineCa(this.ctx, options.signal));
   }
 
+  /** VMs, engine nodes and services of the cluster; read-only. */
   async status(): Promise<ClusterStatus> {
     return clusterStatus(this.ctx);
   }

@@ -58,7 +58,9 @@ export interface JoinTokens {
   readonly manager: string;
 }
 
+/** A node's state in the engine. */
 export type EngineNodeState = 'ready' | 'down' | 'unknown' | 'disconnected';
+/** Whether the engine schedules on a node (`drain` moves its tasks away). */
 export type NodeAvailability = 'active' | 'pause' | 'drain';
 
 export interface EngineNode {
@@ -138,6 +140,7 @@ export function workloadKind(workload: Workload): WorkloadKind {
   return workload.kind ?? 'service';
 }
 
+/** How a service's port is published: the routing mesh, a port per node, or not at all. */
 export type PublishMode = 'ingress' | 'host' | 'none';
 
 export interface WorkloadTask {

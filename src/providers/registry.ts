@@ -18,12 +18,44 @@ const loaders: Record<
   gcp: () => import('../../providers/gcp/index.js'),
 };
 
+/**
+ * Each cloud's settings check (region, project, credentials present) in a module that loads no SDK: run before any
+ * adapter loads, so a missing setting is reported in milliseconds instead of after seconds of SDK loading.
+ */
+const preflights: Partial<
+  Record<
+    ProviderName,
+    () => Promise<{
+      preflight: (settings?: Record<string, unknown>) => void;
+      endpoint: (settings?: Record<string, unknown>) => string;
+    }>
+  >
+> = {
+  aws: () => import('../../providers/aws/preflight.js'),
+  azure: () => import('../../providers/azure/preflight.js'),
+  gcp: () => import('../../providers/gcp/preflight.js'),
+};
+
+/**
+ * Throws the provider's PrerequisiteError when its settings (or the environment variables it reads) cannot work,
+ * without loading its SDK. Does nothing for a ready-made Provider or a provider without such a check.
+ */
+export async function preflightProvider(
+  name: ProviderName,
+  override?: Provider | (ProviderSettings & Record<string, unknown>),
+): Promise<void> {
+  if (isProvider(override)) return;
+  const loader = preflights[name];
+  if (loader) (await loader()).preflight(override ?? {});
+}
+
 export type ProviderOverrides = Partial<Record<ProviderName, Provider | (ProviderSettings & Record<string, unknown>)>>;
 
 function isProvider(value: unknown): value is Provider {
   return typeof value === 'object' && value !== null && typeof (value as Provider).runInstances === 'function';
 }
 
+/** The provider adapter `name`, loaded on first use, or `override` when it is already a Provider. */
 export async function loadProvider(
   name: ProviderName,
   override?: Provider | (ProviderSettings & Record<string, unknown>),
@@ -42,4 +74,13 @@ export async function loadProvider(
     );
   }
   return mod.createProvider(override);
+}
+
+/** The API endpoint the provider's calls go to with these settings; undefined for a provider without one (local). */
+export async function providerEndpoint(
+  name: ProviderName,
+  override?: ProviderSettings & Record<string, unknown>,
+): Promise<string | undefined> {
+  const loader = preflights[name];
+  return loader ? (await loader()).endpoint(override ?? {}) : undefined;
 }

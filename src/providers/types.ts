@@ -42,8 +42,10 @@ export function tagsFromRecord(record: Readonly<Record<string, string | undefine
   return { cluster, pool, role, specHash };
 }
 
+/** Lifecycle of a VM as every provider reports it. */
 export type InstanceState = 'pending' | 'running' | 'stopping' | 'terminated';
 
+/** One VM as a provider lists it. */
 export interface Instance {
   /** The cloud's id (EC2 instance id, GCE instance name, Azure VM resource id, local VM name). */
   readonly id: string;
@@ -62,6 +64,7 @@ export interface Instance {
   readonly launchedAt?: string;
 }
 
+/** The cluster's network on one provider. */
 export interface NetworkRef {
   readonly id: string;
   /** CIDR of the subnet nodes get addresses from, e.g. `10.213.0.0/24`. */
@@ -70,12 +73,14 @@ export interface NetworkRef {
   readonly reservedAddresses?: readonly string[];
 }
 
+/** One node of a launch request. */
 export interface NodeLaunch {
   readonly name: string;
   /** When set the provider must give the node this address (used for certificates with the IP in the SAN). */
   readonly privateIp?: string;
 }
 
+/** What `runInstances` launches: nodes of one pool with the same user-data. */
 export interface LaunchRequest {
   readonly cluster: string;
   readonly pool: NodePoolSpec;
@@ -96,6 +101,7 @@ export interface LaunchRequest {
 
 export type { WaitOptions } from '../util/poll.js';
 
+/** The contract each provider adapter implements (see the module comment). */
 export interface Provider {
   readonly name: ProviderName;
   /** Fails with PrerequisiteError before anything is created when the provider cannot work here. */

@@ -3,6 +3,7 @@ import { CapacityError, NoFittingSizeError, SkypoolError, type ZoneFailure } fro
 import type { Instance, LaunchRequest, Provider } from '../providers/types.js';
 import type { ProviderName } from '../spec/schema.js';
 
+/** Concurrency and retry limits of the provisioning queue, per provider. */
 export interface QueueLimits {
   /** Calls in flight at once. */
   readonly concurrency: number;
@@ -22,6 +23,7 @@ export const DEFAULT_LIMITS: Readonly<Record<ProviderName, QueueLimits>> = {
   local: { concurrency: 4, intervalCap: Number.POSITIVE_INFINITY, intervalMs: 0 },
 };
 
+/** What the queue reports: launches and terminations started, retried, done or failed. */
 export type QueueEvent =
   | {
       readonly type: 'launch-start';
@@ -54,6 +56,7 @@ export type QueueEvent =
     }
   | { readonly type: 'terminate'; readonly provider: ProviderName; readonly ids: readonly string[] };
 
+/** Options of the provisioning queue. */
 export interface ProvisioningQueueOptions {
   readonly limits?: Partial<Record<ProviderName, Partial<QueueLimits>>>;
   /** Attempts after the first for throttled or transient failures (the SDKs retry on their own first). */
@@ -65,6 +68,7 @@ export interface ProvisioningQueueOptions {
    * are idempotent and resume where they stopped, so they may try longer than a launch. Default 8.
    */
   readonly readRetries?: number;
+  /** Called with every queue event (progress reporting). */
   readonly onEvent?: (event: QueueEvent) => void;
 }
 
@@ -241,6 +245,7 @@ export class ProvisioningQueue {
     );
   }
 
+  /** Terminates instances through the provider's queue (bounded concurrency, retries). */
   async terminate(provider: Provider, ids: readonly string[], signal?: AbortSignal): Promise<void> {
     if (ids.length === 0) return;
     this.emit({ type: 'terminate', provider: provider.name, ids });
@@ -286,6 +291,7 @@ export class ProvisioningQueue {
     }
   }
 
+  /** Resolves when no launch or termination is queued or running. */
   async onIdle(): Promise<void> {
     await Promise.all([...this.queues.values()].map(async (q) => (await q).onIdle()));
   }

@@ -7,12 +7,18 @@ import { parseCidr } from '../util/ipv4.js';
 if (!z.config().localeError) z.config(z.locales.en());
 if (!z.config().memoizer) z.config({ memoizer: z.memoizer() });
 
+/** Provider names a pool may use. */
 export const PROVIDERS = ['local', 'aws', 'azure', 'gcp'] as const;
+/** Scheduling engines a spec may name (only swarm is implemented in this release). */
 export const ENGINES = ['swarm', 'slurm', 'k3s'] as const;
+/** Roles of a pool's nodes in the engine. */
 export const ROLES = ['manager', 'worker'] as const;
 
+/** One of {@link PROVIDERS}. */
 export type ProviderName = (typeof PROVIDERS)[number];
+/** One of {@link ENGINES}. */
 export type EngineName = (typeof ENGINES)[number];
+/** One of {@link ROLES}. */
 export type Role = (typeof ROLES)[number];
 
 /**
@@ -45,11 +51,13 @@ const labelValue = z
   .check(z.regex(/^[a-z0-9_-]{0,63}$/, 'label values must be ≤ 63 chars of lowercase [a-z0-9_-] (GCE rule)'));
 const nonEmpty = () => z.string().check(z.minLength(1));
 
+/** Schema of a pool's `size`: vCPUs and memory the chosen type must have at least. */
 export const SizeSchema = z.strictObject({
   cpus: z.number().check(z.int('size.cpus must be a whole number'), z.gte(1), z.lte(448)),
   memoryGiB: z.number().check(z.positive('size.memoryGiB must be > 0'), z.lte(24_576)),
 });
 
+/** Schema of one pool. */
 export const NodePoolSchema = z.strictObject({
   name: dnsLabel('pool name', 20),
   provider: z.enum(PROVIDERS, { error: `provider must be one of ${PROVIDERS.join(', ')}` }),
@@ -68,6 +76,7 @@ export const NodePoolSchema = z.strictObject({
   labels: z.optional(z.record(labelKey, labelValue)),
 });
 
+/** Schema of an image preloaded into every node. */
 export const ImageSchema = z.strictObject({
   /** Reference the engine will know the image by, e.g. `skypool/hello:1`. */
   name: nonEmpty(),
@@ -75,6 +84,7 @@ export const ImageSchema = z.strictObject({
   tarball: nonEmpty(),
 });
 
+/** Schema of a cluster spec (skypool.yaml). */
 export const ClusterSpecSchema = z.strictObject({
   apiVersion: z.optional(z.literal('skypool/v1', { error: 'apiVersion must be "skypool/v1"' })),
   name: dnsLabel('cluster name', 24),
@@ -98,9 +108,13 @@ export const ClusterSpecSchema = z.strictObject({
   ),
 });
 
+/** A pool's `size`. */
 export type NodeSize = z.infer<typeof SizeSchema>;
+/** One validated pool. */
 export type NodePoolSpec = z.infer<typeof NodePoolSchema>;
+/** One validated image entry. */
 export type ImageSpec = z.infer<typeof ImageSchema>;
+/** A validated cluster spec. */
 export type ClusterSpec = z.infer<typeof ClusterSpecSchema>;
 /** What a TypeScript caller may write: the same shape, validated by `parseSpec`. */
 export type ClusterSpecInput = z.input<typeof ClusterSpecSchema>;

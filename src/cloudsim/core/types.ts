@@ -3,6 +3,7 @@ import type { SimAuth } from './credentials.js';
 import type { SeededRandom } from './random.js';
 import type { BucketSet } from './token-bucket.js';
 
+/** The clouds cloudsim simulates. */
 export type SimCloud = 'aws' | 'gcp' | 'azure';
 
 export interface SimRequest {
@@ -66,6 +67,7 @@ export interface RateLimitSettings {
   readonly scale?: number;
 }
 
+/** cloudsim's live settings: boot time, fault rules, rate limits and VM backing. */
 export interface SimSettings {
   readonly seed: number;
   /** Milliseconds a VM stays pending / provisioning before running. */
@@ -85,16 +87,19 @@ export interface SimSettings {
 /** Counts of API calls per cloud and action, for tests that assert "N calls made". */
 export class Meter {
   private readonly counts = new Map<string, number>();
+  /** Counts one call of `action` on `cloud` with its outcome. */
   record(cloud: SimCloud, action: string, outcome: 'ok' | 'throttled' | 'error'): void {
     const key = `${cloud}\t${action}\t${outcome}`;
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
+  /** Call counts so far, per cloud, action and outcome. */
   snapshot(): Array<{ cloud: SimCloud; action: string; outcome: string; count: number }> {
     return [...this.counts].map(([key, count]) => {
       const [cloud, action, outcome] = key.split('\t') as [SimCloud, string, string];
       return { cloud, action, outcome, count };
     });
   }
+  /** Forgets every count. */
   reset(): void {
     this.counts.clear();
   }
@@ -155,6 +160,7 @@ export interface VmBacking {
     /** Cloud network of the VM (same key as VmNetworkView.network); the realistic network needs it. */
     network?: string;
   }): Promise<{ privateIp: string }>;
+  /** Stops one VM of the backing (the simulated cloud terminated it). */
   stop(vm: { cloud: SimCloud; id: string }): Promise<void>;
   /** Removes every VM the backing still runs (and what it set up for them); called by the sim's stop() for a backing it made. */
   close?(): Promise<void>;
