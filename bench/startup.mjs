@@ -74,17 +74,11 @@ await writeFile(
 );
 const simEnv = {
   ...process.env,
+  // The sim's own endpoints and credentials (it accepts no others), plus what a plan needs besides.
+  ...sim.env,
   SKYPOOL_STATE_DIR: join(dir, 'state'),
-  AWS_REGION: 'us-east-1',
-  AWS_ENDPOINT_URL_EC2: sim.httpUrl,
-  AWS_ACCESS_KEY_ID: 'AKIDBENCH',
-  AWS_SECRET_ACCESS_KEY: 'bench-secret',
-  CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${sim.httpUrl}/compute/v1/`,
-  CLOUDSDK_AUTH_ACCESS_TOKEN: 'bench-token',
   GOOGLE_CLOUD_PROJECT: 'bench',
   AZURE_SUBSCRIPTION_ID: '00000000-0000-4000-8000-000000000001',
-  AZURE_ACCESS_TOKEN: 'bench-token-azure',
-  SKYPOOL_AZURE_ENDPOINT: sim.httpsUrl,
   NODE_EXTRA_CA_CERTS: ca,
 };
 const without = (...names) => Object.fromEntries(Object.entries(simEnv).filter(([k]) => !names.includes(k)));
@@ -118,7 +112,7 @@ const plans = [],
 try {
   for (let i = 0; i < planRuns; i += 1) {
     plans.push(await runCli(['plan', '-f', spec], simEnv));
-    noRegion.push(await runCli(['plan', '-f', spec], without('AWS_REGION'), 'AWS_REGION'));
+    noRegion.push(await runCli(['plan', '-f', spec], without('AWS_REGION', 'AWS_DEFAULT_REGION'), 'AWS_REGION'));
     noCredential.push(await runCli(['plan', '-f', spec], without('AZURE_ACCESS_TOKEN'), 'AZURE_ACCESS_TOKEN'));
   }
 } finally {

@@ -7,11 +7,19 @@ import { Cluster, estimateCost } from 'skypool';
 import { startCloudSim } from 'skypool/cloudsim';
 
 const sim = await startCloudSim({ bootTimeMs: 100 });
-const token = { getToken: async () => ({ token: 'example-token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+const token = {
+  getToken: async () => ({ token: sim.credentials.azure.accessToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
+};
 const cluster = await Cluster.load(fileURLToPath(new URL('../../examples/multi-cloud.yaml', import.meta.url)), {
   providers: {
-    aws: { region: 'us-east-1', endpoint: sim.httpUrl, credentials: { accessKeyId: 'AKIDEX', secretAccessKey: 'x' } },
-    gcp: { project: 'example', apiEndpoint: sim.host, port: sim.httpPort, protocol: 'http', accessToken: 'example' },
+    aws: { region: 'us-east-1', endpoint: sim.httpUrl, credentials: sim.credentials.aws },
+    gcp: {
+      project: 'example',
+      apiEndpoint: sim.host,
+      port: sim.httpPort,
+      protocol: 'http',
+      accessToken: sim.credentials.gcp.accessToken,
+    },
     azure: {
       subscriptionId: '00000000-0000-4000-8000-000000000001',
       endpoint: sim.httpsUrl,

@@ -26,7 +26,7 @@ const cluster = Cluster.fromSpec(
       aws: {
         region: 'us-east-1',
         endpoint: sim.httpUrl,
-        credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example-secret' },
+        credentials: sim.credentials.aws,
       },
     },
   },

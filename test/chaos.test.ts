@@ -57,7 +57,7 @@ describe('chaos: SIGKILL during up, then rerun and destroy (cloudsim, aws and gc
     aws: {
       region: 'us-east-1',
       endpoint: sim.httpUrl,
-      credentials: { accessKeyId: 'AKIDCHAOS', secretAccessKey: 'x' },
+      credentials: sim.credentials.aws,
       pollIntervalMs: 20,
       deleteTimeoutMs: 30_000,
     },
@@ -67,7 +67,7 @@ describe('chaos: SIGKILL during up, then rerun and destroy (cloudsim, aws and gc
       apiEndpoint: sim.host,
       port: sim.httpPort,
       protocol: 'http',
-      accessToken: 'sim-token',
+      accessToken: sim.credentials.gcp.accessToken,
       pollIntervalMs: 20,
     },
   });

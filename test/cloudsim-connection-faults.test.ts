@@ -6,6 +6,7 @@ import type { FaultRule, SimCloud } from '../src/cloudsim/index.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import type { Provider } from '../src/providers/types.js';
 import { isConnectionDrop, retryIdempotentRead } from '../src/util/connection-drops.js';
+import { ec2Post } from './support/ec2-signing.js';
 import { simCredentials } from './support/sim-credentials.js';
 
 /**
@@ -128,15 +129,11 @@ describe('cloudsim connection faults against every adapter', () => {
   });
 
   it('takes connection faults through the admin API, matched by request, and a raw client sees the reset', async () => {
-    const { accessKeyId } = simCredentials(sim).aws;
-    const signed = {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20261126/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00`,
-    };
-    const describe = (action: string) =>
-      fetch(`${sim.httpUrl}/`, { method: 'POST', headers: signed, body: `Action=${action}&Version=2016-11-15` });
+    const describe = (action: string) => ec2Post(sim, `Action=${action}&Version=2016-11-15`);
+    const admin = { authorization: `Bearer ${sim.adminToken}` };
     const added = await fetch(`${sim.httpUrl}/_sim/faults`, {
       method: 'POST',
+      headers: admin,
       body: JSON.stringify({ cloud: 'aws', kind: 'reset', request: 'Action=DescribeRegions', times: 1 }),
     });
     expect(added.status).toBe(201);
@@ -149,10 +146,12 @@ describe('cloudsim connection faults against every adapter', () => {
       );
       expect(error).toBe('ECONNRESET');
       expect((await describe('DescribeRegions')).status).toBe(200);
-      const listed = (await (await fetch(`${sim.httpUrl}/_sim/faults`)).json()) as { faults: FaultRule[] };
+      const listed = (await (await fetch(`${sim.httpUrl}/_sim/faults`, { headers: admin })).json()) as {
+        faults: FaultRule[];
+      };
       expect(listed.faults).toEqual([expect.objectContaining({ kind: 'reset', times: 0 })]);
     } finally {
-      await fetch(`${sim.httpUrl}/_sim/faults`, { method: 'DELETE' });
+      await fetch(`${sim.httpUrl}/_sim/faults`, { method: 'DELETE', headers: admin });
     }
   });
 

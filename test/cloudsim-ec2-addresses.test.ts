@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { pollUntil } from '../src/util/poll.js';
+import { ec2Post, signV2 } from './support/ec2-signing.js';
 import { simCredentials } from './support/sim-credentials.js';
 
 /**
@@ -73,17 +74,9 @@ describe('cloudsim EC2 Elastic IPs, API versions and id shapes', () => {
     made.allocations = made.allocations.filter((a) => a !== id);
   };
 
-  /** A raw query request signed like the SDK's (the sim's own credentials in the scope). */
+  /** A raw query request signed as the SDK signs it (the sim's own credentials). */
   const query = async (params: Record<string, string>) => {
-    const { accessKeyId } = simCredentials(sim).aws;
-    const res = await fetch(`${sim.httpUrl}/`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
-        authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20261126/us-east-1/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123abcd`,
-      },
-      body: new URLSearchParams(params).toString(),
-    });
+    const res = await ec2Post(sim, new URLSearchParams(params).toString());
     const xml = await res.text();
     return { status: res.status, xml, code: /<Code>([^<]+)<\/Code>/.exec(xml)?.[1] };
   };
@@ -302,16 +295,9 @@ describe('cloudsim EC2 Elastic IPs, API versions and id shapes', () => {
   });
 
   it('accepts Signature Version 2 query requests (GET, as libcloud sends them) and names what is missing', async () => {
-    const { accessKeyId } = simCredentials(sim).aws;
     const v2 = (extra: Record<string, string>, drop: string[] = []) => {
       const params: Record<string, string> = {
-        Action: 'DescribeAddresses',
-        Version: '2016-11-15',
-        AWSAccessKeyId: accessKeyId,
-        SignatureVersion: '2',
-        SignatureMethod: 'HmacSHA256',
-        Timestamp: `${new Date().toISOString().slice(0, 19)}Z`,
-        Signature: 'c2lnbmF0dXJl',
+        ...signV2(sim, 'GET', { Action: 'DescribeAddresses', Version: '2016-11-15' }),
         ...extra,
       };
       for (const k of drop) delete params[k];

@@ -41,13 +41,13 @@ describe('cloudsim network view: adapters’ firewall rules become per-VM ingres
   beforeAll(async () => {
     sim = await startCloudSim({ backing: 'local', network: 'realistic', vmBacking: backing, bootTimeMs: 20 });
     const credential = {
-      getToken: async () => ({ token: 'sim-token-view', expiresOnTimestamp: Date.now() + 3_600_000 }),
+      getToken: async () => ({ token: sim.credentials.azure.accessToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
     };
     const providers: Record<SimCloud, Provider> = {
       aws: createAws({
         region: 'us-east-1',
         endpoint: sim.httpUrl,
-        credentials: { accessKeyId: 'AKIDVIEW', secretAccessKey: 'x' },
+        credentials: sim.credentials.aws,
         pollIntervalMs: 20,
       }),
       gcp: createGcp({
@@ -56,7 +56,7 @@ describe('cloudsim network view: adapters’ firewall rules become per-VM ingres
         apiEndpoint: sim.host,
         port: sim.httpPort,
         protocol: 'http',
-        accessToken: 'sim-token',
+        accessToken: sim.credentials.gcp.accessToken,
         pollIntervalMs: 20,
       }),
       azure: createAzure({

@@ -181,7 +181,7 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
     sim = await startCloudSim({ backing: 'local', network: 'realistic', bootTimeMs: 50 });
     startMs = performance.now() - t0;
     const s = sim;
-    const credentials = { accessKeyId: 'AKIDSKYPOOLTEST', secretAccessKey: 'not-a-secret' };
+    const credentials = sim.credentials.aws;
     providers.aws = createAws({ region: REGION.aws, endpoint: s.httpUrl, credentials, pollIntervalMs: 50 });
     providers.gcp = createGcp({
       project: 'skypool-sim',
@@ -189,7 +189,7 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
       apiEndpoint: s.host,
       port: s.httpPort,
       protocol: 'http',
-      accessToken: 'sim-token',
+      accessToken: sim.credentials.gcp.accessToken,
       pollIntervalMs: 50,
       subnetCidr: SHARED_RANGE,
     });
@@ -199,14 +199,17 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
       endpoint: s.httpsUrl,
       caCertPem: s.caCertPem,
       credential: {
-        getToken: async () => ({ token: 'sim-token-realistic', expiresOnTimestamp: Date.now() + 3_600_000 }),
+        getToken: async () => ({
+          token: sim.credentials.azure.accessToken,
+          expiresOnTimestamp: Date.now() + 3_600_000,
+        }),
       },
       pollIntervalMs: 20,
       addressSpace: SHARED_RANGE,
     });
     ec2 = new EC2Client({ region: REGION.aws, endpoint: s.httpUrl, credentials });
     const auth = new OAuth2Client();
-    auth.setCredentials({ access_token: 'sim-token', expiry_date: Date.now() + 3_600_000 });
+    auth.setCredentials({ access_token: sim.credentials.gcp.accessToken, expiry_date: Date.now() + 3_600_000 });
     const gceOptions = {
       fallback: true,
       apiEndpoint: s.host,

@@ -31,7 +31,7 @@ describe('skypool doctor', () => {
     aws: {
       region: 'us-east-1',
       endpoint: sim.httpUrl,
-      credentials: { accessKeyId: 'AKIDDOCTOR', secretAccessKey: 'not-a-secret' },
+      credentials: sim.credentials.aws,
     },
     gcp: {
       project: 'doc',
@@ -39,7 +39,7 @@ describe('skypool doctor', () => {
       apiEndpoint: sim.host,
       port: sim.httpPort,
       protocol: 'http',
-      accessToken: 'doctor-token',
+      accessToken: sim.credentials.gcp.accessToken,
     },
     azure: {
       subscriptionId: '00000000-0000-4000-8000-000000000001',

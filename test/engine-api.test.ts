@@ -9,8 +9,6 @@ import { SpecError } from '../src/errors.js';
 import { parseSpec } from '../src/spec/load.js';
 import type { ClusterSpecInput } from '../src/spec/schema.js';
 
-const credentials = { accessKeyId: 'AKIDSKYPOOLTEST', secretAccessKey: 'not-a-secret' };
-
 describe('engine API sources (aws pools on cloudsim)', () => {
   let sim: CloudSim;
   let work: string;
@@ -24,7 +22,9 @@ describe('engine API sources (aws pools on cloudsim)', () => {
   const open = (input: ClusterSpecInput, adminCidrs?: string[]) =>
     Cluster.fromSpec(input, {
       stateDir: join(work, 'state'),
-      providers: { aws: { region: 'us-east-1', endpoint: sim.httpUrl, credentials, pollIntervalMs: 20 } },
+      providers: {
+        aws: { region: 'us-east-1', endpoint: sim.httpUrl, credentials: sim.credentials.aws, pollIntervalMs: 20 },
+      },
       readyTimeoutMs: 2_000,
       ...(adminCidrs ? { adminCidrs } : {}),
     });

@@ -47,7 +47,7 @@ describe.each<ProviderName>(['aws', 'gcp'])('launch of one node by two processes
           aws: {
             region: 'us-east-1',
             endpoint: sim.httpUrl,
-            credentials: { accessKeyId: 'AKIDIDEM', secretAccessKey: 'x' },
+            credentials: sim.credentials.aws,
             pollIntervalMs: 20,
             deleteTimeoutMs: 10_000,
             maxAttempts: 1,
@@ -60,7 +60,7 @@ describe.each<ProviderName>(['aws', 'gcp'])('launch of one node by two processes
             apiEndpoint: sim.host,
             port: sim.httpPort,
             protocol: 'http',
-            accessToken: 'sim-token',
+            accessToken: sim.credentials.gcp.accessToken,
             pollIntervalMs: 20,
           },
         };

@@ -16,7 +16,7 @@ describe('Cluster.plan() on cloudsim (aws) computes what apply does', () => {
   const settings = () => ({
     region: 'us-east-1',
     endpoint: sim.httpUrl,
-    credentials: { accessKeyId: 'AKIDPLAN', secretAccessKey: 'x' },
+    credentials: sim.credentials.aws,
     pollIntervalMs: 20,
     deleteTimeoutMs: 10_000,
     maxAttempts: 1,

@@ -129,7 +129,7 @@ describe('one selection for plan, the CDK synthesizer and the SDK adapters (agai
     const client = new EC2Client({
       region,
       endpoint: sim.httpUrl,
-      credentials: { accessKeyId: 'AKIDSKYPOOLTEST', secretAccessKey: 'not-a-secret' },
+      credentials: sim.credentials.aws,
     });
     closers.push(() => client.destroy());
     const types = await listInstanceTypes(new Ec2Calls(client, region));
@@ -158,7 +158,7 @@ describe('one selection for plan, the CDK synthesizer and the SDK adapters (agai
       apiEndpoint: sim.host,
       port: sim.httpPort,
       protocol: 'http',
-      accessToken: 'sim-token',
+      accessToken: sim.credentials.gcp.accessToken,
     });
     closers.push(() => api.close());
     const placement = new GcePlacement(api);

@@ -83,7 +83,7 @@ describe('provisioning queue on cloudsim: retries only what can succeed', () => 
     aws = createAws({
       region: 'us-east-1',
       endpoint: sim.httpUrl,
-      credentials: { accessKeyId: 'AKIDRETRY', secretAccessKey: 'x' },
+      credentials: sim.credentials.aws,
       pollIntervalMs: 20,
       deleteTimeoutMs: 10_000,
       maxAttempts: 1,
@@ -93,7 +93,12 @@ describe('provisioning queue on cloudsim: retries only what can succeed', () => 
       region: 'eastus',
       endpoint: sim.httpsUrl,
       caCertPem: sim.caCertPem,
-      credential: { getToken: async () => ({ token: 'sim-token', expiresOnTimestamp: Date.now() + 3_600_000 }) },
+      credential: {
+        getToken: async () => ({
+          token: sim.credentials.azure.accessToken,
+          expiresOnTimestamp: Date.now() + 3_600_000,
+        }),
+      },
       pollIntervalMs: 10,
     });
     nets.set('aws', await aws.ensureNetwork(cluster));

@@ -35,7 +35,7 @@ describe('network, launch, listing and destroy under throttling (cloudsim at 5 %
       aws: {
         region: 'us-east-1',
         endpoint: sim.httpUrl,
-        credentials: { accessKeyId: 'AKIDTHR', secretAccessKey: 'x' },
+        credentials: sim.credentials.aws,
         pollIntervalMs: 50,
         deleteTimeoutMs: 60_000,
       },
@@ -45,7 +45,7 @@ describe('network, launch, listing and destroy under throttling (cloudsim at 5 %
         apiEndpoint: sim.host,
         port: sim.httpPort,
         protocol: 'http',
-        accessToken: 'sim-token',
+        accessToken: sim.credentials.gcp.accessToken,
         pollIntervalMs: 50,
       },
       azure: {
@@ -53,7 +53,12 @@ describe('network, launch, listing and destroy under throttling (cloudsim at 5 %
         region: 'eastus',
         endpoint: sim.httpsUrl,
         caCertPem: sim.caCertPem,
-        credential: { getToken: async () => ({ token: 'sim-token', expiresOnTimestamp: Date.now() + 3_600_000 }) },
+        credential: {
+          getToken: async () => ({
+            token: sim.credentials.azure.accessToken,
+            expiresOnTimestamp: Date.now() + 3_600_000,
+          }),
+        },
         pollIntervalMs: 50,
       },
     },

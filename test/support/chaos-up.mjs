@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { pickAddresses } from '../../dist/src/cluster/addresses.js';
 import { ClusterContext } from '../../dist/src/cluster/context.js';
+import { launchNode, waitRunning } from '../../dist/src/cluster/launch.js';
 import { computePlan } from '../../dist/src/plan.js';
 import { parseSpec } from '../../dist/src/spec/load.js';
 
@@ -37,8 +38,8 @@ try {
   await Promise.all(
     nodes.map(async (node) => {
       const join = node.pool.role === 'manager' ? {} : { token: 'SWMTKN-1-chaos', managers: ['10.0.0.10'] };
-      const instance = await ctx.launch(node, node.pool.role, node.pool.role === 'manager', join);
-      await ctx.waitRunning(instance);
+      const instance = await launchNode(ctx, node, node.pool.role, node.pool.role === 'manager', join);
+      await waitRunning(ctx, instance);
     }),
   );
   process.stdout.write('converged\n');
