@@ -27,14 +27,22 @@ export type {
 export { Cluster } from './cluster/index.js';
 export { type EngineModule, loadEngine } from './engines/registry.js';
 export type {
+  BootstrapInput,
+  EngineClientTls,
   EngineDriver,
   EngineEndpoint,
+  EngineFactory,
   EngineNode,
   EngineNodeState,
   EngineSettings,
   HostRequirements,
+  JobEngine,
+  JoinTokens,
   NodeAvailability,
+  NodeExec,
   PublishMode,
+  ServiceEngine,
+  WorkloadKind,
 } from './engines/types.js';
 export * from './errors.js';
 export { LOG_REDACT_PATHS, redactingLogger } from './log.js';
@@ -57,6 +65,8 @@ export {
 } from './pricing/index.js';
 export { loadProvider } from './providers/registry.js';
 export type {
+  ExecOptions,
+  ExecResult,
   Instance,
   InstanceState,
   LaunchRequest,
@@ -65,6 +75,7 @@ export type {
   OwnershipTags,
   Provider,
   ProviderSettings,
+  UserDataResult,
   WaitOptions,
 } from './providers/types.js';
 export { TAG_KEYS } from './providers/types.js';

@@ -23,6 +23,7 @@ const SECRET_FIELDS = [
   'credentials',
 ] as const;
 
+/** pino `redact` paths: fields with secret names, at the top and two levels down, are censored in every log line. */
 export const LOG_REDACT_PATHS: readonly string[] = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
 export const LOG_CENSOR = '[REDACTED]';
 

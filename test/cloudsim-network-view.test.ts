@@ -120,7 +120,9 @@ describe('cloudsim network view: adapters’ firewall rules become per-VM ingres
     expect(allows(rules, 'tcp', 2377, `${b!.privateIp}/32`)).toBe(true);
     expect(allows(rules, 'udp', 4789, `${a!.privateIp}/32`)).toBe(true);
     expect(allows(rules, 'tcp', 2377, '0.0.0.0/0')).toBe(false);
-    expect(allows(rules, 'tcp', 2376, '0.0.0.0/0')).toBe(true);
+    // The engine API is open to the operator only (the host, on loopback for a sim), never to the world.
+    expect(allows(rules, 'tcp', 2376, '127.0.0.1/32')).toBe(true);
+    expect(allows(rules, 'tcp', 2376, '0.0.0.0/0')).toBe(false);
   });
 
   it('GCE: sourceTags resolve to the tagged VMs, targetTags pick the VMs, and nothing else is open', () => {

@@ -33,7 +33,10 @@ if (!canRun) process.stderr.write(`cloudsim-realistic-network.integration: skipp
 const cluster = `rn${process.pid % 10000}${Math.random().toString(36).slice(2, 6)}`;
 /** The same range on both clouds: EC2's VPC (derived from the cluster name by the adapter) is GCE's subnet too. */
 const SHARED_RANGE = vpcCidr(cluster);
-const OPEN_PORT = 2376; // both adapters admit the engine API port from anywhere by default
+// The adapters admit the engine API port from the sources they are given: here anywhere, so both the host and
+// the other cloud's VMs may try it and only the sim's network decides.
+const OPEN_PORT = 2376;
+const ANYWHERE = ['0.0.0.0/0'];
 const CLOSED_PORT = 8080; // no adapter opens it
 const REGION = { aws: 'us-east-1', gcp: 'us-central1', azure: 'eastus' } as const;
 
@@ -182,7 +185,13 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
     startMs = performance.now() - t0;
     const s = sim;
     const credentials = sim.credentials.aws;
-    providers.aws = createAws({ region: REGION.aws, endpoint: s.httpUrl, credentials, pollIntervalMs: 50 });
+    providers.aws = createAws({
+      region: REGION.aws,
+      endpoint: s.httpUrl,
+      credentials,
+      pollIntervalMs: 50,
+      engineApiSources: ANYWHERE,
+    });
     providers.gcp = createGcp({
       project: 'skypool-sim',
       region: REGION.gcp,
@@ -192,6 +201,7 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
       accessToken: sim.credentials.gcp.accessToken,
       pollIntervalMs: 50,
       subnetCidr: SHARED_RANGE,
+      engineApiSources: ANYWHERE,
     });
     providers.azure = createAzure({
       subscriptionId: '00000000-0000-4000-8000-0000000000ac',
@@ -206,6 +216,7 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
       },
       pollIntervalMs: 20,
       addressSpace: SHARED_RANGE,
+      engineApiSources: ANYWHERE,
     });
     ec2 = new EC2Client({ region: REGION.aws, endpoint: s.httpUrl, credentials });
     const auth = new OAuth2Client();

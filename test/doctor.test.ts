@@ -46,7 +46,7 @@ describe('skypool doctor', () => {
       region: 'eastus',
       endpoint: sim.httpsUrl,
       caCertPem: sim.caCertPem,
-      credential: staticTokenCredential('doctor-token-azure'),
+      credential: staticTokenCredential(sim.credentials.azure.accessToken),
     },
   });
 

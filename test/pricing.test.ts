@@ -175,7 +175,7 @@ describe('one selection for plan, the CDK synthesizer and the SDK adapters (agai
   it.each(['eastus', 'westeurope'])('azure %s: adapter = plan for every size', async (region) => {
     const { compute } = createClients({
       subscriptionId: '00000000-0000-4000-8000-000000000001',
-      credential: staticTokenCredential('sim-token-pricing'),
+      credential: staticTokenCredential(sim.credentials.azure.accessToken),
       endpoint: sim.httpsUrl,
       caCertPem: sim.caCertPem,
     });

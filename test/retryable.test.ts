@@ -79,7 +79,8 @@ describe('provisioning queue on cloudsim: retries only what can succeed', () => 
       .reduce((n, c) => n + c.count, 0);
 
   beforeAll(async () => {
-    sim = await startCloudSim({ bootTimeMs: 20, seed: 11 });
+    // No EC2 token buckets: these tests count retries for other reasons, and back-to-back launches would be throttled.
+    sim = await startCloudSim({ bootTimeMs: 20, seed: 11, rateLimits: { aws: { enabled: false } } });
     aws = createAws({
       region: 'us-east-1',
       endpoint: sim.httpUrl,

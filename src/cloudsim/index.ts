@@ -1,11 +1,15 @@
+export type { SimCredentials } from './core/credentials.js';
 export type {
+  ConnectionFaultKind,
   FaultRule,
+  IngressRule,
   InventoryItem,
   Meter,
   RateLimitSettings,
   SimCloud,
   SimSettings,
   VmBacking,
+  VmNetworkView,
 } from './core/types.js';
 export {
   backingVmName,

@@ -9,6 +9,8 @@ import { findManager } from './nodes.js';
  * newest VM launch, the tokens a VM may have been given are still valid, and are rotated now.
  */
 export async function rotateIfStale(ctx: ClusterContext, signal?: AbortSignal): Promise<boolean> {
+  // No CA here: this state directory did not make the cluster (or made nothing yet), so it writes none now.
+  if (!ctx.hasPki()) return false;
   const driver = await ctx.driver();
   if (!driver.lastTokenRotation || !driver.rotateJoinTokens) return false;
   const instances = await ctx.inventory(signal);

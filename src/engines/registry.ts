@@ -43,6 +43,7 @@ export function assertEngine(name: EngineName): void {
   ]);
 }
 
+/** Loads an engine's module by name (a SpecError on `engine` when this release has no driver for it). */
 export async function loadEngine(name: EngineName): Promise<EngineModule> {
   assertEngine(name);
   try {

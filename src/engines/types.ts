@@ -32,6 +32,7 @@ export interface EngineEndpoint {
   readonly exec?: NodeExec;
 }
 
+/** What an engine needs to render one node's boot script. */
 export interface BootstrapInput {
   readonly role: Role;
   /** The first manager creates the pool; every other node joins it. */
@@ -63,6 +64,7 @@ export type EngineNodeState = 'ready' | 'down' | 'unknown' | 'disconnected';
 /** Whether the engine schedules on a node (`drain` moves its tasks away). */
 export type NodeAvailability = 'active' | 'pause' | 'drain';
 
+/** One member of the pool as its engine reports it. */
 export interface EngineNode {
   readonly id: string;
   /** The engine's node name (the VM hostname). */
@@ -134,6 +136,7 @@ export interface BatchJobSpec {
 }
 
 export type Workload = WorkloadSpec | BatchJobSpec;
+/** The kinds of workload `Cluster.run()` takes: replicated services (Swarm, k3s) or batch jobs (Slurm). */
 export type WorkloadKind = 'service' | 'job';
 
 export function workloadKind(workload: Workload): WorkloadKind {
@@ -202,6 +205,7 @@ export function jobEnded(state: JobState): boolean {
 
 /** Replicated services: Swarm (and k3s). */
 export interface ServiceEngine {
+  /** Creates or updates a replicated service. */
   runService(manager: EngineEndpoint, workload: WorkloadSpec): Promise<void>;
   /** Status of the services skypool started (all when `name` is absent). */
   services(manager: EngineEndpoint, name?: string): Promise<WorkloadStatus[]>;
@@ -223,6 +227,7 @@ export interface JobEngine {
 
 // ---------- the driver ----------
 
+/** What the core asks of every engine: membership, drains, labels; workloads through `services` or `jobs`. */
 export interface EngineDriver {
   readonly engine: EngineName;
   readonly requirements: HostRequirements;
@@ -264,9 +269,11 @@ export interface EngineDriver {
 
   readonly services?: ServiceEngine;
   readonly jobs?: JobEngine;
+  /** Closes the driver's connections to the engine. */
   close(): void;
 }
 
+/** The SDK's mutual-TLS identity toward the engine APIs: the cluster CA and a client certificate. */
 export interface EngineClientTls {
   readonly caPem: string;
   readonly client: CertificateBundle;
@@ -285,4 +292,5 @@ export interface EngineSettings {
   readonly unlockKeyFile?: string;
 }
 
+/** Makes an engine driver from the cluster's settings. */
 export type EngineFactory = (settings: EngineSettings) => EngineDriver;

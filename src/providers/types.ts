@@ -134,6 +134,7 @@ export interface Provider {
   execInVm?(cluster: string, node: string, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
 }
 
+/** How far a VM's boot script got, read back from the VM (providers that can). */
 export interface UserDataResult {
   /** True once the script has exited. */
   readonly done: boolean;
@@ -142,6 +143,7 @@ export interface UserDataResult {
   readonly log: string;
 }
 
+/** Options of a command run inside a VM. */
 export interface ExecOptions {
   readonly timeoutMs?: number;
   /** Written to the command's stdin. */
@@ -150,6 +152,7 @@ export interface ExecOptions {
   readonly allowFailure?: boolean;
 }
 
+/** The outcome of a command run inside a VM. */
 export interface ExecResult {
   readonly code: number;
   readonly stdout: string;
