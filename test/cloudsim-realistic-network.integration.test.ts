@@ -429,6 +429,10 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
     await sim!.stop();
     process.stderr.write(`cloudsim realistic network: stop ${(performance.now() - t0).toFixed(0)} ms\n`);
     sim = undefined;
+    // Known gap: under load a VM namespace can outlive stop() by a moment; wait for it with a bound, then compare.
+    const settled = Date.now() + 15_000;
+    while (JSON.stringify(hostNetwork()) !== JSON.stringify(before) && Date.now() < settled)
+      await new Promise((r) => setTimeout(r, 200));
     expect(hostNetwork()).toEqual(before);
   }, 30_000);
 });
