@@ -128,6 +128,12 @@ export interface Provider {
 
   // Optional capabilities (declared here, never found by duck typing in the core).
 
+  /**
+   * The VM's console output so far (EC2 GetConsoleOutput with Latest, GCE serial port 1, Azure boot diagnostics'
+   * serial log, the local VM's boot log): where a node prints its public identity (src/bootstrap/node-identity.ts).
+   * Empty while the cloud has none yet.
+   */
+  readConsole?(instance: Pick<Instance, 'id' | 'name' | 'region' | 'zone'>, signal?: AbortSignal): Promise<string>;
   /** Output and exit code of a VM's user-data so far (local): lets a failed boot end a wait at once. */
   readUserDataResult?(cluster: string, node: string): Promise<UserDataResult>;
   /** Runs a command inside a VM, no shell (local): engines without a network API are driven through it. */
