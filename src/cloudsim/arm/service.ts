@@ -4,6 +4,7 @@ import { type ApiFamily, checkApiVersion } from './api-versions.js';
 import { principalOf } from './auth.js';
 import { type ArmCall, type ArmReply, RawJson } from './call.js';
 import * as compute from './compute.js';
+import * as disks from './disks.js';
 import { ArmError, badRequest } from './errors.js';
 import * as groups from './groups.js';
 import { armNetworkView } from './net-view.js';
@@ -115,6 +116,17 @@ function computeEndpoint(method: string, route: ArmRoute, url: URL): Endpoint {
       });
     if (rg && rest.length === 3 && rest[2]!.toLowerCase() === 'instanceview')
       return list(method, 'VirtualMachines_InstanceView', 'compute', T, (c) => compute.getVmInstanceView(c, name));
+  }
+  if (type === 'disks') {
+    const T = 'Microsoft.Compute/disks';
+    if (rest.length === 1)
+      return list(method, rg ? 'Disks_ListByResourceGroup' : 'Disks_List', 'disks', T, disks.listDisks);
+    const name = rest[1]!;
+    if (rg && rest.length === 2)
+      return crud(method, 'Disks', 'disks', T, {
+        get: (c) => disks.getDisk(c, name),
+        del: (c) => disks.deleteDisk(c, name),
+      });
   }
   if (type === 'virtualmachinescalesets') {
     const T = 'Microsoft.Compute/virtualMachineScaleSets';

@@ -114,6 +114,12 @@ export interface InventoryItem {
   readonly zone?: string;
   readonly state?: string;
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * For a resource a cloud made implicitly with another (a VM's boot disk or root volume): that resource, with
+   * its tags when this one was made. The clouds do not copy VM tags to such disks (GCE, Azure), so an orphaned
+   * disk is found by its origin.
+   */
+  readonly origin?: { readonly type: string; readonly id?: string; readonly tags?: Readonly<Record<string, string>> };
 }
 
 /** One ingress rule of a VM's cloud firewall with its sources resolved to CIDRs; the first rule that matches decides. */

@@ -15,6 +15,7 @@ import { QueryParams } from './query.js';
 import { Ec2Store } from './store.js';
 import * as tagging from './tagging.js';
 import { isEc2ApiVersion } from './versions.js';
+import * as volumes from './volumes.js';
 import { errorXml, responseXml } from './xml.js';
 
 const ACTIONS: Readonly<Record<string, ActionHandler>> = {
@@ -59,6 +60,8 @@ const ACTIONS: Readonly<Record<string, ActionHandler>> = {
   DisassociateAddress: addresses.disassociateAddress,
   ReleaseAddress: addresses.releaseAddress,
   DescribeAddresses: addresses.describeAddresses,
+  DescribeVolumes: volumes.describeVolumes,
+  DeleteVolume: volumes.deleteVolume,
   CreateTags: tagging.createTags,
   DeleteTags: tagging.deleteTags,
 };
