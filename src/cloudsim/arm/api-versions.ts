@@ -98,6 +98,11 @@ export const SDK_API_VERSION: Record<ApiFamily, string> = {
   subscriptions: SUBSCRIPTIONS[0]!,
 };
 
+/** True when the request's api-version is one of `family`'s. */
+export function isApiVersionOf(family: ApiFamily, url: URL): boolean {
+  return VERSIONS[family].includes(url.searchParams.get('api-version') ?? '');
+}
+
 /** Throws the error ARM gives for a missing or unsupported api-version. */
 export function checkApiVersion(url: URL, family: ApiFamily, resourceType: string, location = 'eastus'): void {
   const version = url.searchParams.get('api-version');

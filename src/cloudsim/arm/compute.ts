@@ -749,7 +749,11 @@ function memberTemplate(profile: Json, size: string | undefined, location: strin
       ...(zone ? { zones: [zone] } : {}),
       properties: {
         hardwareProfile: { vmSize: size },
-        storageProfile: profile.storageProfile,
+        // Members of a Flexible scale set delete their OS disk with them unless the profile says otherwise.
+        storageProfile: {
+          ...obj(profile.storageProfile),
+          osDisk: { deleteOption: 'Delete', ...obj(obj(profile.storageProfile).osDisk) },
+        },
         osProfile: { ...os, computerName: `${prefix}${name.slice(-6)}` },
         networkProfile: { networkInterfaces: [{ id: nicId, properties: { primary: true, deleteOption: 'Delete' } }] },
         virtualMachineScaleSet: { id: vmssRef },

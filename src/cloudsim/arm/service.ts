@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CloudService, SimContext, SimRequest, SimResponse } from '../core/types.js';
-import { type ApiFamily, checkApiVersion } from './api-versions.js';
+import { type ApiFamily, checkApiVersion, isApiVersionOf } from './api-versions.js';
 import { principalOf } from './auth.js';
 import { type ArmCall, type ArmReply, RawJson } from './call.js';
 import * as compute from './compute.js';
@@ -15,7 +15,7 @@ import { inventoryOf, restoreState, snapshotState } from './persist.js';
 import * as publicIp from './public-ip.js';
 import { type ArmRoute, parseRoute, wellEncoded } from './route.js';
 import { ArmStore } from './store.js';
-import { type ArmCallKind, throttle } from './throttle.js';
+import { type ArmCallKind, throttle, throttled } from './throttle.js';
 
 /**
  * Azure Resource Manager simulator: Microsoft.Resources resource groups, Microsoft.Network (VNets, subnets,
@@ -80,9 +80,11 @@ function operationEndpoint(
   const token = rest[3]!;
   const asResult = kind === 'operationresults' || url.searchParams.get('monitor') === 'true';
   const namespace = family === 'compute' ? 'Microsoft.Compute' : 'Microsoft.Network';
+  // Disk operations are polled with the disk resource provider's api-version.
+  const versionFamily = family === 'compute' && isApiVersionOf('disks', url) ? 'disks' : family;
   return {
     action: asResult ? 'OperationResults_Get' : 'AsyncOperations_Get',
-    family,
+    family: versionFamily,
     resourceType: `${namespace}/locations/${kind}`,
     handler: (call) => (asResult ? operationResult(call, token) : operationStatus(call, family, token)),
   };
@@ -376,6 +378,8 @@ export function createArmService(context: SimContext): CloudService {
         action === 'VirtualMachines_CreateOrUpdate',
       );
       Object.assign(headers, limits.headers);
+      if (context.takeFault({ cloud: 'azure', kind: 'throttle' }))
+        throw throttled(principal, route.subscription, kindOf(request.method));
       if (context.takeFault({ cloud: 'azure', kind: 'server-error' })) {
         throw new ArmError(
           500,

@@ -124,6 +124,8 @@ export function createEc2Service(context: SimContext, options: Ec2ServiceOptions
         if (!handler) throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
         const unfiltered = action === 'DescribeInstances' && !params.has('Filter') && !params.has('InstanceId');
         limiter.takeRequest(caller.accessKeyId, caller.region, familyOf(action, unfiltered));
+        if (context.takeFault({ cloud: 'aws', kind: 'throttle', region: caller.region }))
+          throw new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.');
         if (context.takeFault({ cloud: 'aws', kind: 'server-error', region: caller.region })) {
           throw new Ec2Error('InternalError', 'An internal error has occurred');
         }

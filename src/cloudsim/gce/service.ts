@@ -5,7 +5,7 @@ import * as catalog from './catalog-api.js';
 import * as disks from './disks.js';
 import { errorResponse, GceError, invalidField } from './errors.js';
 import * as instances from './instances.js';
-import { type QuotaGroup, takeQuota } from './limits.js';
+import { type QuotaGroup, rateLimitExceeded, takeQuota } from './limits.js';
 import { gceNetworkView } from './net-view.js';
 import * as network from './network.js';
 import { findOperation, renderOperation, waitOperation } from './operations.js';
@@ -454,6 +454,7 @@ export function createGceService(context: SimContext, options: GceServiceOptions
         throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
       action = found.route.action;
       takeQuota(context, project, found.route.group, rt.options.perMinute);
+      if (context.takeFault({ cloud: 'gcp', kind: 'throttle' })) throw rateLimitExceeded(project, found.route.group);
       if (context.takeFault({ cloud: 'gcp', kind: 'server-error' }))
         throw new GceError(503, 'backendError', 'The service is currently unavailable.');
       const call: GceCall = {
