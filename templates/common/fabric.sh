@@ -31,26 +31,37 @@ WG_PUBLIC_KEY=$(wg pubkey <"$FABRIC_DIR/wg.key") || fail "cannot derive the Wire
 printf '%s\n' "$WG_PUBLIC_KEY" >"$FABRIC_DIR/wg.pub"
 export WG_PUBLIC_KEY
 
-# wg0: the kernel's WireGuard where the kernel has it, else wireguard-go (its UAPI socket lives in /run).
-if ! ip link show wg0 >/dev/null 2>&1; then
-  if ip link add wg0 type wireguard 2>/dev/null; then
-    log "fabric: kernel WireGuard"
-  else
-    command -v wireguard-go >/dev/null 2>&1 || fabric_install wireguard-go wireguard-go
-    # Without -f it forks and returns once the interface and its UAPI socket exist.
-    wireguard-go wg0 </dev/null >>"$LOG_DIR/wireguard-go.log" 2>&1 ||
-      fail "wireguard-go wg0 failed: $(tail -n 1 "$LOG_DIR/wireguard-go.log")"
-    log "fabric: userspace WireGuard (wireguard-go)"
-  fi
+# wg0-up.sh brings wg0 up (idempotent) now and, on a systemd VM, before the sync service at every later boot.
+cat >"$FABRIC_DIR/env" <<ENV
+FABRIC_DIR=$FABRIC_DIR
+FABRIC_IP=$FABRIC_IP
+FABRIC_PORT=$FABRIC_PORT
+LOG_DIR=$LOG_DIR
+ENV
+cat >"$FABRIC_DIR/wg0-up.sh" <<'UP'
+. /etc/skypool/fabric/env
+# The kernel's WireGuard where it has it, else wireguard-go (forks; returns once wg0 and its /run socket exist).
+if ! ip link show wg0 >/dev/null 2>&1 && ! ip link add wg0 type wireguard 2>/dev/null; then
+  wireguard-go wg0 </dev/null >>"$LOG_DIR/wireguard-go.log" 2>&1 || exit 1
 fi
-wg set wg0 listen-port "$FABRIC_PORT" private-key "$FABRIC_DIR/wg.key" || fail "wg set wg0 failed"
-ip address replace "$FABRIC_IP/10" dev wg0 || fail "cannot give wg0 the address $FABRIC_IP/10"
-ip link set dev wg0 mtu 1420 up || fail "cannot bring wg0 up"
+wg set wg0 listen-port "$FABRIC_PORT" private-key "$FABRIC_DIR/wg.key" &&
+  ip address replace "$FABRIC_IP/10" dev wg0 && ip link set dev wg0 mtu 1420 up
+UP
+if ! ip link show wg0 >/dev/null 2>&1 && ! ip link add wg0 type wireguard 2>/dev/null; then
+  command -v wireguard-go >/dev/null 2>&1 || fabric_install wireguard-go wireguard-go
+  log "fabric: no WireGuard in the kernel, userspace wireguard-go"
+fi
+sh "$FABRIC_DIR/wg0-up.sh" || fail "cannot bring wg0 up as $FABRIC_IP (see $LOG_DIR/wireguard-go.log)"
 log "fabric: wg0 up as $FABRIC_IP, udp $FABRIC_PORT"
 
-# One pass: the peer volumes (skypool-fabric-peer-*) are the wanted peers; wg0 gets exactly those.
-# Prints node names and addresses only, never keys. A failed listing changes nothing.
-fabric_sync() {
+# The sync loop: the peer volumes (skypool-fabric-peer-*) are the wanted peers and wg0 gets exactly those, one
+# pass per volume event and every 2 s (a missed event, a peer wg0 lost). Logs names and addresses, never keys;
+# a failed listing changes nothing.
+cat >"$FABRIC_DIR/sync.sh" <<'SYNC'
+. /etc/skypool/fabric/env
+log() { echo "skypool: $(date -u +%H:%M:%S) $*"; }
+drop() { applied=$(printf '%s' "$applied" | sed "s#|$1 [^|]*|##"); }
+sync_peers() {
   wanted=$($DOCKER volume ls --filter label=skypool.fabric.key \
     --format '{{.Label "skypool.fabric.key"}} {{.Label "skypool.fabric.ip"}} {{.Label "skypool.fabric.node"}} {{.Label "skypool.fabric.endpoint"}}' 2>/dev/null) ||
     return 0
@@ -66,9 +77,10 @@ fabric_sync() {
     fi
     keys="$keys $key "
     line="$key $ip $endpoint"
-    case $fabric_applied in *"|$line|"*) case $current in *" $key "*) continue ;; esac ;; esac
-    if wg set wg0 peer "$key" ${endpoint:+endpoint "$endpoint"} allowed-ips "$ip/32" persistent-keepalive 25 2>/dev/null; then
-      fabric_applied="$(printf '%s' "$fabric_applied" | sed "s#|$key [^|]*|##")|$line|"
+    case $applied in *"|$line|"*) case $current in *" $key "*) continue ;; esac ;; esac
+    if wg set wg0 peer "$key" ${endpoint:+endpoint "$endpoint"} allowed-ips "$ip/32" persistent-keepalive 25; then
+      drop "$key"
+      applied="$applied|$line|"
       log "fabric: peer $node $ip at ${endpoint:-its first handshake}"
     fi
   done <<PEERS
@@ -76,27 +88,46 @@ $wanted
 PEERS
   for key in $current; do
     case $keys in *" $key "*) continue ;; esac
-    wg set wg0 peer "$key" remove 2>/dev/null && log "fabric: removed a peer"
-    fabric_applied="$(printf '%s' "$fabric_applied" | sed "s#|$key [^|]*|##")"
+    wg set wg0 peer "$key" remove && log "fabric: removed the peer $(echo "$applied" | tr '|' '\n' | grep -F "$key" | cut -d' ' -f2)"
+    drop "$key"
   done
 }
+applied=
+{
+  while :; do
+    $DOCKER events --filter type=volume --format '{{.Action}}'
+    sleep 1
+  done &
+  while :; do
+    echo tick
+    sleep 2
+  done
+} | while read -r _; do sync_peers; done
+SYNC
 
-# The loop: one pass per volume event and every 2 s (a missed event, a peer that wg0 lost). Its processes live
-# in the VM (a cloud VM's lifetime, or the local VM's namespaces, whose teardown kills them).
+# Starts the sync loop; call it once dockerd answers (after docker.sh). On a systemd VM it is a service that
+# comes back after a reboot (wg0 first); elsewhere (a local namespace VM) a background process of the VM.
 fabric_sync_start() {
-  (
-    fabric_applied=
-    {
-      while :; do
-        $DOCKER events --filter type=volume --format '{{.Action}}'
-        sleep 1
-      done &
-      while :; do
-        echo tick
-        sleep 2
-      done
-    } | while read -r _; do fabric_sync; done
-  ) </dev/null >>"$LOG_DIR/fabric.log" 2>&1 &
-  FABRIC_SYNC_PID=$!
+  sed -i '/^DOCKER=/d' "$FABRIC_DIR/env"
+  printf "DOCKER='%s'\n" "$DOCKER" >>"$FABRIC_DIR/env"
+  if [ -d /run/systemd/system ]; then
+    cat >/etc/systemd/system/skypool-fabric.service <<UNIT
+[Unit]
+Description=skypool fabric: wg0 and its peers from the engine's peer volumes
+After=docker.service
+Wants=docker.service
+[Service]
+ExecStartPre=/bin/sh $FABRIC_DIR/wg0-up.sh
+ExecStart=/bin/sh $FABRIC_DIR/sync.sh
+Restart=always
+RestartSec=2
+[Install]
+WantedBy=multi-user.target
+UNIT
+    { systemctl daemon-reload && systemctl enable --now skypool-fabric.service; } >/dev/null 2>&1 ||
+      fail "cannot start skypool-fabric.service (see journalctl -u skypool-fabric)"
+  else
+    setsid sh "$FABRIC_DIR/sync.sh" </dev/null >>"$LOG_DIR/fabric.log" 2>&1 &
+  fi
   log "fabric: peer sync started"
 }
