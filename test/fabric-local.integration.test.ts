@@ -14,8 +14,11 @@ import {
   fabricIpOf,
   fabricPrefixFor,
   fabricPrefixOctets,
+  JOIN_LABELS,
+  JOIN_VOLUME,
   peersFor,
   peerVolumeName,
+  pushJoin,
   syncPeerVolumes,
 } from '../src/fabric/index.js';
 import type { Instance } from '../src/providers/types.js';
@@ -247,4 +250,21 @@ suite('the WireGuard fabric between local VMs', () => {
       intervalMs: 25,
     });
   }, 15_000);
+
+  it('pushJoin hands the node its join token and managers in one volume, replaced when it changes', async () => {
+    const docker = clients.get(nodes[1]!)!;
+    const joinLabels = async () =>
+      (await docker.listVolumes({ filters: { name: [JOIN_VOLUME] } })).Volumes.filter(
+        (v) => v.Name === JOIN_VOLUME,
+      ).map((v) => v.Labels);
+    await pushJoin(docker, { token: 'SWMTKN-1-test-one', addrs: ['100.65.0.4', '100.66.0.4'] });
+    await pushJoin(docker, { token: 'SWMTKN-1-test-one', addrs: ['100.65.0.4', '100.66.0.4'] });
+    expect(await joinLabels()).toEqual([
+      { [JOIN_LABELS.token]: 'SWMTKN-1-test-one', [JOIN_LABELS.addrs]: '100.65.0.4 100.66.0.4' },
+    ]);
+    await pushJoin(docker, { token: 'SWMTKN-1-test-two', addrs: ['100.65.0.4'] });
+    expect(await joinLabels()).toEqual([
+      { [JOIN_LABELS.token]: 'SWMTKN-1-test-two', [JOIN_LABELS.addrs]: '100.65.0.4' },
+    ]);
+  });
 });
