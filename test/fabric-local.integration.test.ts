@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -250,6 +251,40 @@ suite('the WireGuard fabric between local VMs', () => {
       intervalMs: 25,
     });
   }, 15_000);
+
+  it('a hundred peers arrive in one pass and leave in one', async () => {
+    const [a, b] = nodes as [string, string];
+    const docker = clients.get(a)!;
+    const real = peersFor(members()[0]!, members());
+    const many = Array.from({ length: 100 }, (_, n) => ({
+      node: `many-${n}`,
+      key: randomBytes(32).toString('base64'),
+      ip: `100.70.${Math.floor(n / 250)}.${(n % 250) + 2}`,
+      endpoint: `10.213.250.${(n % 250) + 2}:51820`,
+    }));
+    const count = async () => (await inVm(a, ['wg', 'show', 'wg0', 'peers'])).stdout.trim().split('\n').length;
+    let started = Date.now();
+    await syncPeerVolumes(docker, [...real, ...many]);
+    const pushedMs = Date.now() - started;
+    await pollUntil(async () => ((await count()) === 101 ? true : undefined), {
+      ...within(10_000),
+      what: '101 peers on wg0',
+      intervalMs: 25,
+    });
+    process.stderr.write(
+      `fabric: 100 peer volumes pushed in ${pushedMs} ms, on wg0 after ${Date.now() - started} ms\n`,
+    );
+    started = Date.now();
+    await syncPeerVolumes(docker, real);
+    await pollUntil(async () => ((await count()) === 1 ? true : undefined), {
+      ...within(10_000),
+      what: 'the 100 peers to leave wg0',
+      intervalMs: 25,
+    });
+    process.stderr.write(`fabric: 100 peers removed in ${Date.now() - started} ms\n`);
+    const ping = await inVm(a, ['busybox', 'ping', '-c', '1', '-W', '2', fabricIps.get(b)!]);
+    expect(ping.code).toBe(0);
+  }, 30_000);
 
   it('pushJoin hands the node its join token and managers in one volume, replaced when it changes', async () => {
     const docker = clients.get(nodes[1]!)!;

@@ -6,10 +6,8 @@ FABRIC_PORT=51820
 FABRIC_PREFIX=${FABRIC_PREFIX%%/*}
 case $FABRIC_PREFIX in *.*.*.*) FABRIC_PREFIX=${FABRIC_PREFIX%.*.*} ;; esac
 FABRIC_IP=$FABRIC_PREFIX.$(echo "$NODE_IP" | cut -d. -f3-4)
-case $FABRIC_IP in
-  100.*.*.*) ;;
-  *) fail "no fabric address from prefix '$FABRIC_PREFIX' and node IP '$NODE_IP'" ;;
-esac
+echo "$FABRIC_IP" | grep -Eq '^100\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$' ||
+  fail "no fabric address from prefix '$FABRIC_PREFIX' and node IP '$NODE_IP'"
 export FABRIC_IP
 
 fabric_install() {
@@ -60,39 +58,49 @@ log "fabric: wg0 up as $FABRIC_IP, udp $FABRIC_PORT"
 cat >"$FABRIC_DIR/sync.sh" <<'SYNC'
 . /etc/skypool/fabric/env
 log() { echo "skypool: $(date -u +%H:%M:%S) $*"; }
-drop() { applied=$(printf '%s' "$applied" | sed "s#|$1 [^|]*|##"); }
+# One pass costs a few processes whatever the number of peers; changes go to wg in one call.
 sync_peers() {
   wanted=$($DOCKER volume ls --filter label=skypool.fabric.key \
     --format '{{.Label "skypool.fabric.key"}} {{.Label "skypool.fabric.ip"}} {{.Label "skypool.fabric.node"}} {{.Label "skypool.fabric.endpoint"}}' 2>/dev/null) ||
     return 0
   current=" $(wg show wg0 peers 2>/dev/null | tr '\n' ' ') "
+  [ "$wanted$current" != "$settled" ] || return 0
+  # Only well-formed labels reach wg; no endpoint: wg0 learns it from the peer's first handshake.
+  valid=$(printf '%s\n' "$wanted" |
+    grep -E '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]= [0-9]{1,3}(\.[0-9]{1,3}){3} [a-z0-9.-]+ ([0-9.]+:[0-9]{1,5})?$')
+  [ "$valid" = "$wanted" ] || log "fabric: ignoring malformed peer volumes"
+  set --
   keys=
+  next=
+  names=
   while read -r key ip node endpoint; do
     [ -n "$key" ] || continue
-    # Only well-formed labels reach wg; no endpoint: wg0 learns it from the peer's first handshake.
-    if ! printf '%s %s %s %s\n' "$key" "$ip" "$node" "$endpoint" |
-      grep -Eq '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]= [0-9]{1,3}(\.[0-9]{1,3}){3} [a-z0-9.-]+ ([0-9.]+:[0-9]{1,5})?$'; then
-      log "fabric: ignoring a malformed peer volume"
-      continue
-    fi
     keys="$keys $key "
-    line="$key $ip $endpoint"
-    case $applied in *"|$line|"*) case $current in *" $key "*) continue ;; esac ;; esac
-    if wg set wg0 peer "$key" ${endpoint:+endpoint "$endpoint"} allowed-ips "$ip/32" persistent-keepalive 25; then
-      drop "$key"
-      applied="$applied|$line|"
-      log "fabric: peer $node $ip at ${endpoint:-its first handshake}"
-    fi
+    next="$next|$key $ip $endpoint|"
+    case $applied in *"|$key $ip $endpoint|"*) case $current in *" $key "*) continue ;; esac ;; esac
+    set -- "$@" peer "$key" ${endpoint:+endpoint "$endpoint"} allowed-ips "$ip/32" persistent-keepalive 25
+    names="$names $node($ip)"
   done <<PEERS
-$wanted
+$valid
 PEERS
+  gone=0
   for key in $current; do
     case $keys in *" $key "*) continue ;; esac
-    wg set wg0 peer "$key" remove && log "fabric: removed the peer $(echo "$applied" | tr '|' '\n' | grep -F "$key" | cut -d' ' -f2)"
-    drop "$key"
+    set -- "$@" peer "$key" remove
+    gone=$((gone + 1))
   done
+  if [ $# -eq 0 ]; then
+    settled="$wanted$current"
+  elif wg set wg0 "$@"; then
+    applied=$next
+    log "fabric: peers set:${names:- none}; removed: $gone"
+  else
+    applied=
+    log "fabric: wg set wg0 failed, retrying"
+  fi
 }
 applied=
+settled=
 {
   while :; do
     $DOCKER events --filter type=volume --format '{{.Action}}'
