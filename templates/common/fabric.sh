@@ -110,7 +110,11 @@ settled=
     echo tick
     sleep 2
   done
-} | while read -r _; do sync_peers; done
+} | while read -r _; do
+  # A burst of events (a hundred volumes pushed at once) makes one pass: drain what queued, then look.
+  timeout 0.02 cat >/dev/null
+  sync_peers
+done
 SYNC
 
 # Starts the sync loop; call it once dockerd answers (after docker.sh). On a systemd VM it is a service that
