@@ -13,6 +13,7 @@ import { pickAddresses } from '../src/cluster/addresses.js';
 import {
   type FabricMember,
   fabricIpOf,
+  fabricMember,
   fabricPrefixFor,
   fabricPrefixOctets,
   JOIN_LABELS,
@@ -132,15 +133,7 @@ suite('the WireGuard fabric between local VMs', () => {
   }, 60_000);
 
   const members = (): FabricMember[] =>
-    instances.map((i) => ({
-      node: i.name,
-      key: keys.get(i.name)!,
-      fabricIp: fabricIps.get(i.name)!,
-      provider: i.provider,
-      region: i.region,
-      privateIp: i.privateIp,
-      publicIp: i.publicIp,
-    }));
+    instances.map((i) => fabricMember(i, { fabricIp: fabricIps.get(i.name)!, wireguardKey: keys.get(i.name)! }));
 
   it('each node made its own key (0600, never printed) and brought wg0 up on its fabric address', async () => {
     for (const node of nodes) {

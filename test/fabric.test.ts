@@ -7,6 +7,7 @@ import {
   FABRIC_RANGE,
   type FabricMember,
   fabricIpOf,
+  fabricMember,
   fabricPrefixFor,
   fabricPrefixOctets,
   PEER_LABELS,
@@ -127,5 +128,22 @@ describe('fabric peers', () => {
     });
     const template = readFileSync(join(packageRoot(), 'templates/common/fabric.sh'), 'utf8');
     for (const label of Object.values(PEER_LABELS)) expect(template).toContain(`{{.Label "${label}"}}`);
+  });
+
+  it('makes a member from a listed instance and its console identity', () => {
+    const instance = {
+      name: 'w2',
+      provider: 'gcp' as const,
+      region: 'us-east1',
+      privateIp: '10.0.0.4',
+      publicIp: '198.18.128.3',
+    };
+    expect(fabricMember(instance, { fabricIp: '100.65.0.4', wireguardKey: key('c') })).toEqual(members[2]);
+    expect(fabricMember({ name: 'x', provider: 'local' }, { fabricIp: '100.64.0.9', wireguardKey: key('e') })).toEqual({
+      node: 'x',
+      key: key('e'),
+      fabricIp: '100.64.0.9',
+      provider: 'local',
+    });
   });
 });
