@@ -111,7 +111,9 @@ export class K3sDriver implements EngineDriver {
     if (server && !input.first) throw invalid('this release runs one k3s server: set the manager pool count to 1');
     // k3s templates still name the node and carry its certificate: per-node input only (the core gives none yet).
     if (!input.nodeName || !input.nodeIp || !input.server)
-      throw invalid(`the k3s templates need nodeName, nodeIp and server (per-node user-data) for node ${input.nodeName}`);
+      throw invalid(
+        `the k3s templates need nodeName, nodeIp and server (per-node user-data) for node ${input.nodeName}`,
+      );
     if (!HOSTNAME.test(input.nodeName)) throw invalid(`node name "${input.nodeName}" is not a valid hostname`);
     if (!input.fabricPrefix || !FABRIC_PREFIX.test(input.fabricPrefix))
       throw invalid(`node ${input.nodeName} needs its network's fabric prefix (a /16 of 100.64.0.0/10)`);
