@@ -7,6 +7,7 @@ import {
   EC2Client,
   type Instance as Ec2Instance,
   type Filter,
+  GetConsoleOutputCommand,
   type Reservation,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -416,6 +417,16 @@ export class AwsProvider implements Provider {
     for (let k = 0; k < targets.length; k += 1000) {
       await ec2.call('TerminateInstances', new TerminateInstancesCommand({ InstanceIds: targets.slice(k, k + 1000) }));
     }
+  }
+
+  /** GetConsoleOutput with Latest (the live console, its last 64 KB); empty until EC2 has any. */
+  async readConsole(instance: Pick<Instance, 'id' | 'region'>, signal?: AbortSignal): Promise<string> {
+    const ec2 = this.ec2(instance.region, signal);
+    const out = await ec2.call(
+      'GetConsoleOutput',
+      new GetConsoleOutputCommand({ InstanceId: instance.id, Latest: true }),
+    );
+    return out.Output ? Buffer.from(out.Output, 'base64').toString('utf8') : '';
   }
 
   async close(): Promise<void> {

@@ -30,7 +30,7 @@ import { ensureHostMountPoints, PRIVATE_DIRS, PRIVATE_FILES, privatePath, writeP
 import { trackNetwork, trackVm } from './signals.js';
 import { isAlive, readRecord, recordPath, type VmRecord, writeRecord } from './state.js';
 import { checkStateRoot } from './state-root.js';
-import { interpreterOf, readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
+import { interpreterOf, readConsoleFile, readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
 import { addOnLinkRoutes, createNetns, execInAnchor, setupVm, startAnchor, type Uplink } from './vm.js';
 
 export interface LocalProviderSettings extends ProviderSettings {
@@ -352,6 +352,15 @@ export class LocalProvider implements Provider {
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /** The VM's console: its user-data output from the start (see readConsoleFile); empty for an unknown VM. */
+  async readConsole(instance: Pick<Instance, 'id'>, signal?: AbortSignal): Promise<string> {
+    signal?.throwIfAborted();
+    await this.trustedStateRoot();
+    const found = await this.findById(instance.id);
+    if (!found) return '';
+    return readConsoleFile(vmDir(this.stateRoot, found.cluster, found.node));
   }
 
   /** Output and exit code of a VM's user-data so far (poll it with a deadline; show `log` in errors). */
