@@ -52,7 +52,7 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
   }
 }
 
-suite('readConsole on cloudsim (local backing): the identity line over each cloud console API', () => {
+suite('readConsole and guest hostnames on cloudsim (local backing): the identity line over each cloud console API', () => {
   let sim: CloudSim;
   const providers: Record<string, Provider> = {};
   const launched: Record<string, Instance[]> = {};
@@ -124,10 +124,15 @@ suite('readConsole on cloudsim (local backing): the identity line over each clou
         { deadline: Date.now() + 30_000 },
       );
       launched[cloud] = [instance!];
+      // The hostname the cloud gives the guest: EC2 the instance id (HostnameType=resource-name), from which the
+      // adapter derives the node name; GCE the instance name; Azure the computerName (both the planned name).
+      const hostname = cloud === 'aws' ? instance!.id : name;
+      if (cloud === 'aws') expect(instance!.name).toBe(`${cluster}-con-${instance!.id.slice(2)}`);
+      else expect(instance!.name).toBe(name);
       const identity = await until(`${cloud} console identity`, 30_000, async () =>
-        parseIdentity(await provider.readConsole!(instance!), instance!.name),
+        parseIdentity(await provider.readConsole!(instance!), hostname),
       );
-      expect(identity.name).toBe(instance!.name);
+      expect(identity.name).toBe(hostname);
       expect(identity.wireguardKey).toBe(WG_KEY);
       expect(identity.fabricIp).toBe('100.64.0.9');
       const text = await provider.readConsole!(instance!);
