@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import {
   type _InstanceType,
-  CreateTagsCommand,
   DescribeAvailabilityZonesCommand,
   DescribeInstancesCommand,
   EC2Client,
   type Instance as Ec2Instance,
   type Filter,
+  GetConsoleOutputCommand,
   type Reservation,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -16,14 +16,17 @@ import {
   type Instance,
   type InstanceState,
   type LaunchRequest,
+  type ListOptions,
+  type LocationOptions,
   type NetworkRef,
   type NodeLaunch,
+  type OwnershipTags,
   type Provider,
   type ProviderSettings,
+  type RegionWaitOptions,
   TAG_KEYS,
   tagsFromRecord,
   tagsToRecord,
-  type WaitOptions,
 } from '../../src/providers/types.js';
 import { operatorAddress } from '../../src/util/operator-address.js';
 import { sleep } from '../../src/util/poll.js';
@@ -74,6 +77,13 @@ const STATES: Readonly<Record<string, InstanceState>> = {
 export const clientTokenFor = (token: string, part: string): string =>
   createHash('sha256').update(`${token}\n${part}`).digest('hex');
 
+/**
+ * The node name of an instance launched without a Name tag: `<cluster>-<pool>-<id without "i-">`, the name the node
+ * gives itself at boot from its hostname (the instance id, HostnameType=resource-name).
+ */
+export const nameOf = (tags: OwnershipTags, instanceId: string): string =>
+  `${tags.cluster}-${tags.pool}-${instanceId.replace(/^i-/, '')}`;
+
 const instancesOf = (reservations: readonly Reservation[] | undefined): Ec2Instance[] =>
   (reservations ?? []).flatMap((r) => r.Instances ?? []);
 
@@ -87,7 +97,9 @@ export class AwsProvider implements Provider {
   private readonly images = new Map<string, Promise<string>>();
   private readonly typeLists = new Map<string, Promise<Awaited<ReturnType<typeof listInstanceTypes>>>>();
   /** VPC id → network pieces, with the cluster they belong to. */
-  private readonly networks = new Map<string, { cluster: string; net: ClusterNetwork }>();
+  private readonly networks = new Map<string, { cluster: string; region: string; net: ClusterNetwork }>();
+  /** Region of every instance id this process launched or listed: terminate and wait find it without being told. */
+  private readonly regionOfId = new Map<string, string>();
   private readonly ensuring = new Map<string, Promise<ClusterNetwork>>();
   private readonly network: Omit<NetworkSettings, 'engineApiCidrs'>;
   private sources?: Promise<readonly string[]>;
@@ -125,7 +137,8 @@ export class AwsProvider implements Provider {
   }
 
   async checkPrerequisites(): Promise<void> {
-    const ec2 = this.ec2();
+    // Without a default region the credentials are checked in us-east-1; each verb then names the pool's region.
+    const ec2 = this.ec2(this.defaultRegion ?? 'us-east-1');
     try {
       await ec2.client.config.credentials();
     } catch (cause) {
@@ -159,8 +172,9 @@ export class AwsProvider implements Provider {
     }
   }
 
-  async ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
-    return (await this.ensureOnce(cluster, this.ec2(undefined, signal))).ref;
+  async ensureNetwork(cluster: string, options: LocationOptions = {}): Promise<NetworkRef> {
+    const ec2 = this.ec2(options.region, options.signal);
+    return { ...(await this.ensureOnce(cluster, ec2)).ref, region: ec2.region };
   }
 
   engineApiSources(signal?: AbortSignal): Promise<readonly string[]> {
@@ -175,23 +189,26 @@ export class AwsProvider implements Provider {
 
   /** CreateVpc has no ClientToken: concurrent callers in this process share one ensure instead of racing to two VPCs. */
   private ensureOnce(cluster: string, ec2: Ec2Calls): Promise<ClusterNetwork> {
-    let pending = this.ensuring.get(cluster);
+    const key = `${ec2.region}/${cluster}`;
+    let pending = this.ensuring.get(key);
     if (!pending) {
       pending = this.engineApiSources()
         .then((engineApiCidrs) => ensureClusterNetwork(ec2, cluster, { ...this.network, engineApiCidrs }))
         .then((net) => {
-          this.networks.set(net.vpcId, { cluster, net });
+          this.networks.set(net.vpcId, { cluster, region: ec2.region, net });
           return net;
         })
-        .finally(() => this.ensuring.delete(cluster));
-      this.ensuring.set(cluster, pending);
+        .finally(() => this.ensuring.delete(key));
+      this.ensuring.set(key, pending);
     }
     return pending;
   }
 
-  async deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
-    await deleteClusterNetwork(this.ec2(undefined, signal), cluster, this.network, signal);
-    for (const [id, entry] of this.networks) if (entry.cluster === cluster) this.networks.delete(id);
+  async deleteNetwork(cluster: string, options: LocationOptions = {}): Promise<void> {
+    const ec2 = this.ec2(options.region, options.signal);
+    await deleteClusterNetwork(ec2, cluster, this.network, options.signal);
+    for (const [id, entry] of this.networks)
+      if (entry.cluster === cluster && entry.region === ec2.region) this.networks.delete(id);
   }
 
   /** The network behind a NetworkRef, found by tags when this process did not create it. */
@@ -231,12 +248,14 @@ export class AwsProvider implements Provider {
   }
 
   /**
-   * Nodes without a fixed address go out in one RunInstances (MinCount = MaxCount = n: all or nothing) and are
-   * named by launch index with CreateTags; a node with a fixed address needs its own call (EC2 allows an address
-   * only for a single instance) and is named in its TagSpecifications.
+   * Nodes without a fixed address go out in ONE RunInstances (MinCount = MaxCount = n: all or nothing) with no Name
+   * tag: EC2 names them itself (HostnameType=resource-name makes the guest hostname the instance id) and
+   * Instance.name is derived from the ownership tags and the id (see nameOf), so no per-instance CreateTags follows.
+   * A node with a fixed address needs its own call (EC2 allows an address only for a single instance) and keeps
+   * its planned name in a Name tag.
    */
   async runInstances(request: LaunchRequest): Promise<Instance[]> {
-    const ec2 = this.ec2(request.pool.region, request.signal);
+    const ec2 = this.ec2(request.pool.region ?? request.network.region, request.signal);
     const net = await this.clusterNetwork(ec2, request.cluster, request.network);
     const [instanceType, imageId] = await Promise.all([this.instanceTypeFor(ec2, request), this.imageFor(ec2)]);
     const zone = request.zone ?? request.pool.zones?.[0];
@@ -258,12 +277,12 @@ export class AwsProvider implements Provider {
       return subnet;
     };
     const ownership = tagsToRecord(request.tags);
-    const launch = async (nodes: readonly NodeLaunch[], part: string): Promise<Ec2Instance[]> => {
-      const fixed = nodes.length === 1 ? nodes[0]!.privateIp : undefined;
-      const subnet = subnetFor(nodes.length === 1 ? nodes[0] : undefined);
-      const tags = Object.entries({ ...ownership, ...(nodes.length === 1 ? { Name: nodes[0]!.name } : {}) }).map(
-        ([Key, Value]) => ({ Key, Value }),
-      );
+    const launch = async (nodes: readonly NodeLaunch[], fixed: NodeLaunch | undefined, part: string) => {
+      const subnet = subnetFor(fixed);
+      const tags = Object.entries({ ...ownership, ...(fixed ? { Name: fixed.name } : {}) }).map(([Key, Value]) => ({
+        Key,
+        Value,
+      }));
       const out = await ec2.call(
         'RunInstances',
         new RunInstancesCommand({
@@ -273,10 +292,12 @@ export class AwsProvider implements Provider {
           MaxCount: nodes.length,
           SubnetId: subnet.id,
           SecurityGroupIds: [net.securityGroupId],
-          PrivateIpAddress: fixed,
+          PrivateIpAddress: fixed?.privateIp,
           UserData: Buffer.from(request.userData, 'utf8').toString('base64'),
-          // IMDSv2 only; hop limit 2 so containers on the node can still reach the metadata service.
-          MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
+          // The guest's hostname is its instance id (the node name derives from it, see nameOf).
+          PrivateDnsNameOptions: { HostnameType: 'resource-name' },
+          // IMDSv2 only, hop limit 1: containers on the node (one hop further) cannot reach the metadata service.
+          MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
           TagSpecifications: [
             { ResourceType: 'instance', Tags: tags },
             { ResourceType: 'volume', Tags: tags.filter((t) => t.Key !== 'Name') },
@@ -285,28 +306,13 @@ export class AwsProvider implements Provider {
         }),
         { zone: subnet.zone, instanceType },
       );
-      const instances = (out.Instances ?? []).sort((a, b) => (a.AmiLaunchIndex ?? 0) - (b.AmiLaunchIndex ?? 0));
-      if (nodes.length > 1) {
-        // A replayed ClientToken returns the same instances in the same launch order, so names stay put.
-        await Promise.all(
-          instances.map((instance, i) => {
-            const name = nodes[i]!.name;
-            if (instance.Tags?.some((t) => t.Key === 'Name' && t.Value === name)) return undefined;
-            instance.Tags = [...(instance.Tags ?? []).filter((t) => t.Key !== 'Name'), { Key: 'Name', Value: name }];
-            return ec2.call(
-              'CreateTags',
-              new CreateTagsCommand({ Resources: [instance.InstanceId!], Tags: [{ Key: 'Name', Value: name }] }),
-            );
-          }),
-        );
-      }
-      return instances;
+      return (out.Instances ?? []).sort((a, b) => (a.AmiLaunchIndex ?? 0) - (b.AmiLaunchIndex ?? 0));
     };
     const batch = request.nodes.filter((n) => !n.privateIp);
     const single = request.nodes.filter((n) => n.privateIp);
     const launched = await Promise.all([
-      ...(batch.length ? [launch(batch, 'batch')] : []),
-      ...single.map((node) => launch([node], `node/${node.name}`)),
+      ...(batch.length ? [launch(batch, undefined, zone ? `batch/${zone}` : 'batch')] : []),
+      ...single.map((node) => launch([node], node, `node/${node.name}`)),
     ]);
     return launched
       .flat()
@@ -318,9 +324,10 @@ export class AwsProvider implements Provider {
     const record = Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
     const tags = tagsFromRecord(record);
     if (!tags || !i.InstanceId) return undefined;
+    this.regionOfId.set(i.InstanceId, region);
     return {
       id: i.InstanceId,
-      name: record.Name || i.InstanceId,
+      name: record.Name || nameOf(tags, i.InstanceId),
       provider: 'aws',
       region,
       zone: i.Placement?.AvailabilityZone,
@@ -356,8 +363,22 @@ export class AwsProvider implements Provider {
     return out;
   }
 
-  async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
-    const ec2 = this.ec2(undefined, options.signal);
+  /** The region of ids: the one asked for, else where this process saw them, else the default. One region per call. */
+  private regionOfIds(ids: readonly string[], region?: string): string | undefined {
+    if (region) return region;
+    const seen = new Set(ids.map((id) => this.regionOfId.get(id)).filter((r): r is string => r !== undefined));
+    if (seen.size > 1)
+      throw new CloudApiError(
+        `instances ${ids.join(', ')} are in several regions (${[...seen].join(', ')}): one region per call`,
+        {
+          regions: [...seen],
+        },
+      );
+    return [...seen][0];
+  }
+
+  async waitUntilRunning(ids: readonly string[], options: RegionWaitOptions): Promise<Instance[]> {
+    const ec2 = this.ec2(this.regionOfIds(ids, options.region), options.signal);
     const { deadline } = options;
     let last: Ec2Instance[] = [];
     for (;;) {
@@ -396,18 +417,39 @@ export class AwsProvider implements Provider {
     }
   }
 
-  async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
-    const ec2 = this.ec2(undefined, signal);
-    const found = await this.describe(ec2, [
-      { Name: `tag:${TAG_KEYS.cluster}`, Values: [cluster] },
-      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-    ]);
-    return found.map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
+  /** DescribeInstances by tag in each region asked for and the provider's own (pools without a region use it). */
+  async listInstances(cluster: string, options: ListOptions = {}): Promise<Instance[]> {
+    const given = options.regions ?? [];
+    const own = this.defaultRegion;
+    const regions = [...new Set([...given, ...(own ? [own] : given.length ? [] : [this.regionOf()])])];
+    const perRegion = await Promise.all(
+      regions.map(async (region) => {
+        const ec2 = this.ec2(region, options.signal);
+        const found = await this.describe(ec2, [
+          { Name: `tag:${TAG_KEYS.cluster}`, Values: [cluster] },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+        ]);
+        return found.map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
+      }),
+    );
+    return perRegion.flat();
   }
 
-  async terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void> {
+  async terminateInstances(ids: readonly string[], options: LocationOptions = {}): Promise<void> {
     if (!ids.length) return;
-    const ec2 = this.ec2(undefined, signal);
+    if (!options.region) {
+      // Ids this process saw in several regions: one call per region.
+      const byRegion = new Map<string | undefined, string[]>();
+      for (const id of ids)
+        byRegion.set(this.regionOfId.get(id), [...(byRegion.get(this.regionOfId.get(id)) ?? []), id]);
+      if (byRegion.size > 1) {
+        for (const [region, some] of byRegion)
+          await this.terminateInstances(some, { ...options, ...(region ? { region } : {}) });
+        return;
+      }
+    }
+    const signal = options.signal;
+    const ec2 = this.ec2(this.regionOfIds(ids, options.region), signal);
     // Only ids that still exist and are not already going: TerminateInstances fails whole on one unknown id.
     const live = await this.describeIds(ec2, ids, [
       { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
@@ -416,6 +458,16 @@ export class AwsProvider implements Provider {
     for (let k = 0; k < targets.length; k += 1000) {
       await ec2.call('TerminateInstances', new TerminateInstancesCommand({ InstanceIds: targets.slice(k, k + 1000) }));
     }
+  }
+
+  /** GetConsoleOutput with Latest (the live console, its last 64 KB); empty until EC2 has any. */
+  async readConsole(instance: Pick<Instance, 'id' | 'region'>, signal?: AbortSignal): Promise<string> {
+    const ec2 = this.ec2(instance.region, signal);
+    const out = await ec2.call(
+      'GetConsoleOutput',
+      new GetConsoleOutputCommand({ InstanceId: instance.id, Latest: true }),
+    );
+    return out.Output ? Buffer.from(out.Output, 'base64').toString('utf8') : '';
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,8 @@ import { CloudApiError, TimeoutError } from '../../src/errors.js';
 import type {
   Instance,
   LaunchRequest,
+  ListOptions,
+  LocationOptions,
   NetworkRef,
   NodeLaunch,
   Provider,
@@ -30,7 +32,7 @@ import { ensureHostMountPoints, PRIVATE_DIRS, PRIVATE_FILES, privatePath, writeP
 import { trackNetwork, trackVm } from './signals.js';
 import { isAlive, readRecord, recordPath, type VmRecord, writeRecord } from './state.js';
 import { checkStateRoot } from './state-root.js';
-import { interpreterOf, readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
+import { interpreterOf, readConsoleFile, readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
 import { addOnLinkRoutes, createNetns, execInAnchor, setupVm, startAnchor, type Uplink } from './vm.js';
 
 export interface LocalProviderSettings extends ProviderSettings {
@@ -146,7 +148,9 @@ export class LocalProvider implements Provider {
     if (!this.prerequisitesChecked) await this.checkPrerequisites();
   }
 
-  async ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
+  /** One bridge per cluster; the region is always `local`. */
+  async ensureNetwork(cluster: string, options: LocationOptions = {}): Promise<NetworkRef> {
+    const { signal } = options;
     await this.prerequisites();
     signal?.throwIfAborted();
     const { network, created } = await ensureBridge(cluster);
@@ -154,8 +158,8 @@ export class LocalProvider implements Provider {
     return network;
   }
 
-  async deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
+  async deleteNetwork(cluster: string, options: LocationOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
     await this.trustedStateRoot();
     const remaining = await vmNames(this.stateRoot, cluster);
     if (remaining.length > 0) {
@@ -191,7 +195,9 @@ export class LocalProvider implements Provider {
     request.signal?.throwIfAborted();
     interpreterOf(request.userData); // refuse what cannot run before creating anything
     if (request.uplink) return this.launchAll(request, networkRef(request.cluster, request.network.cidr));
-    const bridge = (await findBridge(request.cluster)) ?? (await this.ensureNetwork(request.cluster, request.signal));
+    const bridge =
+      (await findBridge(request.cluster)) ??
+      (await this.ensureNetwork(request.cluster, request.signal ? { signal: request.signal } : {}));
     const attached =
       bridge.cidr === request.network.cidr || (await bridgeSubnets(bridge.id))?.includes(request.network.cidr);
     const network = attached ? networkRef(request.cluster, request.network.cidr) : bridge;
@@ -321,8 +327,8 @@ export class LocalProvider implements Provider {
     }
   }
 
-  async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
-    signal?.throwIfAborted();
+  async listInstances(cluster: string, options: ListOptions = {}): Promise<Instance[]> {
+    options.signal?.throwIfAborted();
     await this.trustedStateRoot();
     const instances: Instance[] = [];
     for (const node of await vmNames(this.stateRoot, cluster)) {
@@ -340,8 +346,8 @@ export class LocalProvider implements Provider {
     return instances.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
+  async terminateInstances(ids: readonly string[], options: LocationOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
     await this.trustedStateRoot();
     const targets = (await Promise.all(ids.map((id) => this.findById(id)))).filter((t) => t !== undefined);
     const results = await Promise.allSettled(
@@ -352,6 +358,15 @@ export class LocalProvider implements Provider {
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /** The VM's console: its user-data output from the start (see readConsoleFile); empty for an unknown VM. */
+  async readConsole(instance: Pick<Instance, 'id'>, signal?: AbortSignal): Promise<string> {
+    signal?.throwIfAborted();
+    await this.trustedStateRoot();
+    const found = await this.findById(instance.id);
+    if (!found) return '';
+    return readConsoleFile(vmDir(this.stateRoot, found.cluster, found.node));
   }
 
   /** Output and exit code of a VM's user-data so far (poll it with a deadline; show `log` in errors). */

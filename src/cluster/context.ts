@@ -47,7 +47,8 @@ export class ClusterContext {
   private providers = new Map<ProviderName, Provider>();
   private pkiValue: ClusterPki | undefined;
   private driverValue: EngineDriver | undefined;
-  private networks = new Map<ProviderName, NetworkRef>();
+  /** By `<provider> <region>` (empty region: the provider's own). */
+  private networks = new Map<string, NetworkRef>();
   private prerequisitesChecked: Promise<void> | undefined;
   private settingsChecked: Promise<void> | undefined;
 
@@ -67,6 +68,11 @@ export class ClusterContext {
 
   get providerNames(): ProviderName[] {
     return [...new Set(this.spec.pools.map((p) => p.provider))];
+  }
+
+  /** The regions the spec's pools name on a provider (pools without one use the provider's own region). */
+  regionsOf(name: ProviderName): string[] {
+    return [...new Set(this.spec.pools.filter((p) => p.provider === name && p.region).map((p) => p.region!))];
   }
 
   async provider(name: ProviderName): Promise<Provider> {
@@ -163,12 +169,16 @@ export class ClusterContext {
     return this.pkiValue !== undefined || hasClusterPki(this.options.stateDir, this.spec.name);
   }
 
-  async network(name: ProviderName, signal?: AbortSignal): Promise<NetworkRef> {
-    let network = this.networks.get(name);
+  /** The cluster's network on a provider in a region (networks are per provider and region). */
+  async network(name: ProviderName, signal?: AbortSignal, region?: string): Promise<NetworkRef> {
+    const key = `${name} ${region ?? ''}`;
+    let network = this.networks.get(key);
     if (!network) {
       const provider = await this.provider(name);
-      network = await this.queue.read(name, 'network', signal, () => provider.ensureNetwork(this.spec.name, signal));
-      this.networks.set(name, network);
+      network = await this.queue.read(name, 'network', signal, () =>
+        provider.ensureNetwork(this.spec.name, { ...(region ? { region } : {}), ...(signal ? { signal } : {}) }),
+      );
+      this.networks.set(key, network);
     }
     return network;
   }
@@ -206,7 +216,13 @@ export class ClusterContext {
     const lists = await Promise.all(
       this.providerNames.map(async (name) => {
         const provider = await this.provider(name);
-        return this.queue.read(name, 'inventory', signal, () => provider.listInstances(this.spec.name, signal));
+        const regions = this.regionsOf(name);
+        return this.queue.read(name, 'inventory', signal, () =>
+          provider.listInstances(this.spec.name, {
+            ...(regions.length ? { regions } : {}),
+            ...(signal ? { signal } : {}),
+          }),
+        );
       }),
     );
     return lists.flat().filter((i) => i.state !== 'terminated');

@@ -46,7 +46,7 @@ export async function launchNode(
     cluster: ctx.spec.name,
     pool: node.pool,
     tags: { cluster: ctx.spec.name, pool: node.pool.name, role, specHash },
-    network: await ctx.network(node.pool.provider, signal),
+    network: await ctx.network(node.pool.provider, signal, node.pool.region),
     nodes: [{ name: node.name, privateIp: node.ip }],
     userData,
     ...(signal ? { signal } : {}),

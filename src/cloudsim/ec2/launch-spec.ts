@@ -1,5 +1,5 @@
 import { Ec2Error } from './errors.js';
-import type { BlockDevice, LaunchTemplateData, MetadataOptions } from './model.js';
+import type { BlockDevice, HostnameType, LaunchTemplateData, MetadataOptions } from './model.js';
 import type { QueryParams } from './query.js';
 import { parseTagSpecifications } from './tags.js';
 
@@ -76,6 +76,7 @@ export function parseLaunchData(params: QueryParams): LaunchTemplateData & { pri
     volumeTags: specs.get('volume'),
     blockDevices,
     privateIp: params.str('PrivateIpAddress') ?? eni?.str('PrivateIpAddress'),
+    hostnameType: hostnameTypeOf(params.struct('PrivateDnsNameOptions')),
   };
 }
 
@@ -114,4 +115,15 @@ export function parseBlockDevices(params: QueryParams): BlockDevice[] | undefine
     });
   }
   return [...out.values()];
+}
+
+function hostnameTypeOf(params: QueryParams | undefined): HostnameType | undefined {
+  const v = params?.str('HostnameType');
+  if (v === undefined) return undefined;
+  if (v !== 'ip-name' && v !== 'resource-name')
+    throw new Ec2Error(
+      'InvalidParameterValue',
+      `Value (${v}) for parameter PrivateDnsNameOptions.HostnameType is invalid. Allowed values: ip-name, resource-name.`,
+    );
+  return v;
 }

@@ -8,6 +8,7 @@ import { DEFAULT_BLOCK_DEVICES, DEFAULT_METADATA } from './launch-spec.js';
 import type {
   BlockDevice,
   Ec2Instance,
+  HostnameType,
   Launch,
   LaunchTemplate,
   LaunchTemplateData,
@@ -39,6 +40,7 @@ export interface LaunchPlan {
   readonly volumeTags: Tags;
   readonly blockDevices: readonly BlockDevice[];
   readonly publicIp: boolean;
+  readonly hostnameType?: HostnameType;
   readonly template?: { readonly id: string; readonly version: string };
 }
 
@@ -120,6 +122,7 @@ export function resolveLaunch(ctx: ActionContext, input: LaunchInput): LaunchPla
     volumeTags: input.volumeTags ?? NO_TAGS,
     blockDevices: input.blockDevices ?? DEFAULT_BLOCK_DEVICES,
     publicIp: input.associatePublicIp ?? subnet.mapPublicIp,
+    ...(input.hostnameType ? { hostnameType: input.hostnameType } : {}),
     template: input.template ? { id: input.template.id, version: input.templateVersion ?? '1' } : undefined,
   };
 }
@@ -216,6 +219,7 @@ export function createInstances(
     clientToken: extra.clientToken,
     metadata: plan.metadata,
     tags: plan.tags,
+    ...(plan.hostnameType ? { hostnameType: plan.hostnameType } : {}),
     launchTemplate: plan.template,
     fleetId: extra.fleetId,
     volumeTags: plan.volumeTags,
@@ -236,6 +240,13 @@ export function createInstances(
   return instances;
 }
 
+/** The hostname EC2 gives the guest: the instance id with HostnameType=resource-name, else `ip-a-b-c-d` (never a tag). */
+export function guestHostname(instance: Ec2Instance): string {
+  return instance.launch.hostnameType === 'resource-name'
+    ? instance.id
+    : `ip-${formatIp(instance.ip).replace(/\./g, '-')}`;
+}
+
 /** Local backing: each instance becomes a real local VM running its user data; pending until it is up. */
 function startBacking(ctx: ActionContext, plan: LaunchPlan, instances: Ec2Instance[]): void {
   const backing = ctx.sim.backing!;
@@ -247,7 +258,7 @@ function startBacking(ctx: ActionContext, plan: LaunchPlan, instances: Ec2Instan
       .start({
         cloud: 'aws',
         id: instance.id,
-        name: tagValue(instance.tags, 'Name') ?? instance.id,
+        name: guestHostname(instance),
         privateIp: formatIp(instance.ip),
         subnetCidr: formatCidr(plan.subnet.cidr),
         userData,

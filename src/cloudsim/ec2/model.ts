@@ -81,6 +81,8 @@ export interface LaunchTemplateData {
   readonly associatePublicIp?: boolean;
   readonly metadata?: Partial<MetadataOptions>;
   readonly instanceTags?: Tags;
+  /** PrivateDnsNameOptions.HostnameType: the guest hostname is `ip-a-b-c-d` (default) or the instance id. */
+  readonly hostnameType?: HostnameType;
   /** TagSpecification ResourceType=volume: tags of the volumes made with each instance. */
   readonly volumeTags?: Tags;
   /** BlockDeviceMapping.N with Ebs; without one, the AMI's root device (8 GiB gp3, deleted on termination). */
@@ -116,6 +118,8 @@ export interface Volume {
   tags: Tags;
 }
 
+export type HostnameType = 'ip-name' | 'resource-name';
+
 export interface LaunchTemplate {
   readonly id: string;
   readonly region: string;
@@ -140,6 +144,8 @@ export interface Launch {
   readonly clientToken?: string;
   readonly metadata: MetadataOptions;
   readonly tags: Tags;
+  /** Absent = `ip-name` (also for launches saved before the field existed). */
+  readonly hostnameType?: HostnameType;
   readonly launchTemplate?: { readonly id: string; readonly version: string };
   readonly fleetId?: string;
   readonly volumeTags?: Tags;
