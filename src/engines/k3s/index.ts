@@ -67,6 +67,9 @@ export class K3sDriver implements EngineDriver {
     const invalid = (message: string) =>
       new SkypoolError('INTERNAL', `cannot render user-data: ${message}`, { exitCode: 2 });
     if (server && !input.first) throw invalid('this release runs one k3s server: set the manager pool count to 1');
+    // k3s templates still name the node and carry its certificate: per-node input only (the core gives none yet).
+    if (!input.nodeName || !input.nodeIp || !input.server)
+      throw invalid(`the k3s templates need nodeName, nodeIp and server (per-node user-data) for pool ${input.pool}`);
     const serverAddr = server ? input.nodeIp : input.managers?.[0];
     if (!serverAddr || !isIpv4(serverAddr)) throw invalid(`node ${input.nodeName} needs its k3s server's address`);
     if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(input.nodeName))

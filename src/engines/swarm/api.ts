@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type Docker from 'dockerode';
 import { EngineError } from '../../errors.js';
 import { redact } from '../../redact.js';
@@ -16,21 +18,27 @@ const dockerode = (): typeof Docker => (DockerClass ??= requireLazily('dockerode
 
 /**
  * One dockerode client per node, always over mTLS on 2376 with the cluster's client certificate: never the
- * unix socket, never SSH. The server certificate must carry the node's IP (checked by Node's TLS).
+ * unix socket, never SSH. A node with a pinned certificate (`serverCertPem`, made on the node) is trusted only
+ * with that certificate and checked against its name, whatever address the cloud gave it; without one (nodes
+ * of older releases) the cluster CA signs the server certificate, which carries the node's IP.
  */
 export class DockerClients {
   private readonly clients = new Map<string, Docker>();
   constructor(private readonly tls: EngineClientTls) {}
 
   get(endpoint: EngineEndpoint, timeoutMs = CALL_TIMEOUT_MS): Docker {
-    const key = `${endpoint.host}/${timeoutMs}`;
+    const pin = endpoint.serverCertPem;
+    const key = `${endpoint.host}/${timeoutMs}/${pin ? createHash('sha256').update(pin).digest('hex') : 'ca'}`;
     let client = this.clients.get(key);
     if (!client) {
       client = new (dockerode())({
         host: endpoint.host,
         port: DOCKER_TLS_PORT,
         protocol: 'https',
-        ca: this.tls.caPem,
+        ca: pin ?? this.tls.caPem,
+        ...(pin
+          ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(endpoint.name, cert) }
+          : {}),
         cert: this.tls.client.certPem,
         key: this.tls.client.keyPem,
         timeout: timeoutMs,
