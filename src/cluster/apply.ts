@@ -3,7 +3,7 @@ import type { Instance } from '../providers/types.js';
 import { waitEngine } from './boot-log.js';
 import type { ClusterContext, PoolLaunch } from './context.js';
 import { fabricPrefixes, networkKey, pushJoins, syncFabric } from './fabric.js';
-import { awaitIdentity, removePin } from './identity.js';
+import { awaitIdentity } from './identity.js';
 import { launchNode, waitAllRunning, waitRunning } from './launch.js';
 import type { ManagerRef } from './nodes.js';
 import { observe } from './observe.js';
@@ -117,7 +117,7 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
       // The removed nodes' peers leave every wg0 that stays.
       await phase('fabric', async () => {
         await syncFabric(ctx, driver, keep, keep, signal);
-        await Promise.all(drained.map((i) => removePin(ctx.options.stateDir, ctx.spec.name, i.id)));
+        await Promise.all(drained.map((i) => ctx.forgetIdentity(i)));
       });
     }
   }

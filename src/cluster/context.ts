@@ -12,7 +12,7 @@ import { redact } from '../redact.js';
 import { poolSpecHash } from '../spec/hash.js';
 import type { ClusterSpec, NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
 import { withAdminCidrs } from './engine-api.js';
-import { loadPin, readIdentityOnce, savePin } from './identity.js';
+import { loadPin, readIdentityOnce, removePin, savePin } from './identity.js';
 import { Progress } from './progress.js';
 import type { ClusterOptions } from './types.js';
 import { unlockKeyPath } from './unlock-key.js';
@@ -208,6 +208,12 @@ export class ClusterContext {
 
   rememberIdentity(instance: Pick<Instance, 'id'>, identity: NodeIdentity): void {
     this.identities.set(instance.id, identity);
+  }
+
+  /** Drops a pin (a VM that is gone, or new under a reused id): the next use reads the console again. */
+  async forgetIdentity(instance: Pick<Instance, 'id'>): Promise<void> {
+    this.identities.delete(instance.id);
+    await removePin(this.options.stateDir, this.spec.name, instance.id);
   }
 
   /** Whether the engine's nodes print their identity on the console (and run the fabric). */

@@ -3,6 +3,7 @@ import type { Instance } from '../providers/types.js';
 import { poolSpecHash } from '../spec/hash.js';
 import type { NodePoolSpec, Role } from '../spec/schema.js';
 import type { ClusterContext, PoolLaunch } from './context.js';
+import { fabricPrefixes, networkKey } from './fabric.js';
 import { launchIdempotent } from './idempotency.js';
 
 /** How a pool's new nodes boot: the first manager creates the pool, the others join it. */
@@ -29,13 +30,17 @@ export async function launchPool(
   const pki = await ctx.pki();
   const driver = await ctx.driver();
   const managers = (options.managers ?? []).filter((m) => m.privateIp);
+  // A caller that did not plan the fabric (one node alone) gets the network's prefix as on an empty cluster.
+  const fabricPrefix =
+    options.fabricPrefix ??
+    (driver.nodeIdentity === 'console' ? fabricPrefixes(ctx.spec, []).get(networkKey(pool)) : undefined);
   const userData = driver.renderUserData({
     role: pool.role,
     first: options.first,
     cluster: ctx.spec.name,
     pool: pool.name,
     caPem: pki.ca.certPem,
-    ...(options.fabricPrefix ? { fabricPrefix: options.fabricPrefix } : {}),
+    ...(fabricPrefix ? { fabricPrefix } : {}),
     ...(managers.length > 0
       ? { managers: managers.map((m) => m.privateIp!), managerNames: managers.map((m) => m.name) }
       : {}),
@@ -54,7 +59,7 @@ export async function launchPool(
       pool: pool.name,
       role: pool.role,
       specHash,
-      ...(options.fabricPrefix ? { fabric: options.fabricPrefix } : {}),
+      ...(fabricPrefix ? { fabric: fabricPrefix } : {}),
     },
     network: await ctx.network(pool.provider, signal),
     nodes: names.map((name) => ({ name })),
@@ -63,6 +68,8 @@ export async function launchPool(
   });
   if (instances.length === 0)
     throw new EngineError(`provider ${provider.name} launched nothing for pool ${pool.name}`, { pool: pool.name });
+  // Ids can come back (the local provider names VMs by node name): a pin of a gone VM must not stand for a new one.
+  if (fabricPrefix) await Promise.all(instances.map((i) => ctx.forgetIdentity(i)));
   return instances;
 }
 
