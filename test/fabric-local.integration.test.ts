@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -12,10 +13,14 @@ import { pickAddresses } from '../src/cluster/addresses.js';
 import {
   type FabricMember,
   fabricIpOf,
+  fabricMember,
   fabricPrefixFor,
   fabricPrefixOctets,
+  JOIN_LABELS,
+  JOIN_VOLUME,
   peersFor,
   peerVolumeName,
+  pushJoin,
   syncPeerVolumes,
 } from '../src/fabric/index.js';
 import type { Instance } from '../src/providers/types.js';
@@ -128,15 +133,7 @@ suite('the WireGuard fabric between local VMs', () => {
   }, 60_000);
 
   const members = (): FabricMember[] =>
-    instances.map((i) => ({
-      node: i.name,
-      key: keys.get(i.name)!,
-      fabricIp: fabricIps.get(i.name)!,
-      provider: i.provider,
-      region: i.region,
-      privateIp: i.privateIp,
-      publicIp: i.publicIp,
-    }));
+    instances.map((i) => fabricMember(i, { fabricIp: fabricIps.get(i.name)!, wireguardKey: keys.get(i.name)! }));
 
   it('each node made its own key (0600, never printed) and brought wg0 up on its fabric address', async () => {
     for (const node of nodes) {
@@ -247,4 +244,55 @@ suite('the WireGuard fabric between local VMs', () => {
       intervalMs: 25,
     });
   }, 15_000);
+
+  it('a hundred peers arrive in one pass and leave in one', async () => {
+    const [a, b] = nodes as [string, string];
+    const docker = clients.get(a)!;
+    const real = peersFor(members()[0]!, members());
+    const many = Array.from({ length: 100 }, (_, n) => ({
+      node: `many-${n}`,
+      key: randomBytes(32).toString('base64'),
+      ip: `100.70.${Math.floor(n / 250)}.${(n % 250) + 2}`,
+      endpoint: `10.213.250.${(n % 250) + 2}:51820`,
+    }));
+    const count = async () => (await inVm(a, ['wg', 'show', 'wg0', 'peers'])).stdout.trim().split('\n').length;
+    let started = Date.now();
+    await syncPeerVolumes(docker, [...real, ...many]);
+    const pushedMs = Date.now() - started;
+    await pollUntil(async () => ((await count()) === 101 ? true : undefined), {
+      ...within(10_000),
+      what: '101 peers on wg0',
+      intervalMs: 25,
+    });
+    process.stderr.write(
+      `fabric: 100 peer volumes pushed in ${pushedMs} ms, on wg0 after ${Date.now() - started} ms\n`,
+    );
+    started = Date.now();
+    await syncPeerVolumes(docker, real);
+    await pollUntil(async () => ((await count()) === 1 ? true : undefined), {
+      ...within(10_000),
+      what: 'the 100 peers to leave wg0',
+      intervalMs: 25,
+    });
+    process.stderr.write(`fabric: 100 peers removed in ${Date.now() - started} ms\n`);
+    const ping = await inVm(a, ['busybox', 'ping', '-c', '1', '-W', '2', fabricIps.get(b)!]);
+    expect(ping.code).toBe(0);
+  }, 30_000);
+
+  it('pushJoin hands the node its join token and managers in one volume, replaced when it changes', async () => {
+    const docker = clients.get(nodes[1]!)!;
+    const joinLabels = async () =>
+      (await docker.listVolumes({ filters: { name: [JOIN_VOLUME] } })).Volumes.filter(
+        (v) => v.Name === JOIN_VOLUME,
+      ).map((v) => v.Labels);
+    await pushJoin(docker, { token: 'SWMTKN-1-test-one', addrs: ['100.65.0.4', '100.66.0.4'] });
+    await pushJoin(docker, { token: 'SWMTKN-1-test-one', addrs: ['100.65.0.4', '100.66.0.4'] });
+    expect(await joinLabels()).toEqual([
+      { [JOIN_LABELS.token]: 'SWMTKN-1-test-one', [JOIN_LABELS.addrs]: '100.65.0.4 100.66.0.4' },
+    ]);
+    await pushJoin(docker, { token: 'SWMTKN-1-test-two', addrs: ['100.65.0.4'] });
+    expect(await joinLabels()).toEqual([
+      { [JOIN_LABELS.token]: 'SWMTKN-1-test-two', [JOIN_LABELS.addrs]: '100.65.0.4' },
+    ]);
+  });
 });

@@ -3,10 +3,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { packageRoot } from '../src/bootstrap/package-root.js';
+import { renderTemplate } from '../src/bootstrap/user-data.js';
 import {
   FABRIC_RANGE,
   type FabricMember,
   fabricIpOf,
+  fabricMember,
   fabricPrefixFor,
   fabricPrefixOctets,
   PEER_LABELS,
@@ -47,6 +49,16 @@ describe('fabric addresses', () => {
     expect(() => fabricIpOf('10.0.0.0/16', '10.0.3.7')).toThrow(/not a \/16 network of the fabric range/);
     expect(() => fabricIpOf('100.65.3.0/16', '10.0.3.7')).toThrow(/not a \/16/);
     expect(fabricPrefixOctets('100.70.0.0/16')).toBe('100.70');
+  });
+
+  it('renders as a partial: the docker Go templates inside are no placeholders, and sh parses the result', () => {
+    const read = (name: string) =>
+      name === 'main.sh'
+        ? '#!/bin/sh\nFABRIC_PREFIX={{fabric_prefix}}\n{{> common/fabric.sh}}\n'
+        : readFileSync(join(packageRoot(), 'templates', name), 'utf8');
+    const script = renderTemplate('main.sh', { fabric_prefix: '100.65.0.0/16' }, read);
+    expect(script).toContain('{{.Label "skypool.fabric.endpoint"}}');
+    execFileSync('/bin/sh', ['-n', '-c', script]);
   });
 
   it('the boot script computes the same address from any form of the prefix', () => {
@@ -127,5 +139,22 @@ describe('fabric peers', () => {
     });
     const template = readFileSync(join(packageRoot(), 'templates/common/fabric.sh'), 'utf8');
     for (const label of Object.values(PEER_LABELS)) expect(template).toContain(`{{.Label "${label}"}}`);
+  });
+
+  it('makes a member from a listed instance and its console identity', () => {
+    const instance = {
+      name: 'w2',
+      provider: 'gcp' as const,
+      region: 'us-east1',
+      privateIp: '10.0.0.4',
+      publicIp: '198.18.128.3',
+    };
+    expect(fabricMember(instance, { fabricIp: '100.65.0.4', wireguardKey: key('c') })).toEqual(members[2]);
+    expect(fabricMember({ name: 'x', provider: 'local' }, { fabricIp: '100.64.0.9', wireguardKey: key('e') })).toEqual({
+      node: 'x',
+      key: key('e'),
+      fabricIp: '100.64.0.9',
+      provider: 'local',
+    });
   });
 });

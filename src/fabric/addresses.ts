@@ -3,6 +3,8 @@ import { intToIpv4, ipv4ToInt, isIpv4, parseCidr } from '../util/ipv4.js';
 
 /** The cluster's fabric range (RFC 6598 shared address space): no cloud hands these out as private addresses. */
 export const FABRIC_RANGE = '100.64.0.0/10';
+/** The optional ownership tag recording a cloud network's fabric /16 on each of its instances. */
+export const FABRIC_TAG = 'skypool-fabric';
 /** The fabric's WireGuard UDP port on every node. */
 export const FABRIC_PORT = 51820;
 /** Each cloud network (provider + region) gets one /16 of the range: 64 networks per cluster. */

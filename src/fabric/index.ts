@@ -7,11 +7,12 @@ export {
   FABRIC_NETWORK_BITS,
   FABRIC_PORT,
   FABRIC_RANGE,
+  FABRIC_TAG,
   fabricIpOf,
   fabricPrefixFor,
   fabricPrefixOctets,
 } from './addresses.js';
-export { type FabricMember, type FabricPeer, peersFor } from './peers.js';
+export { type FabricMember, type FabricPeer, fabricMember, peersFor } from './peers.js';
 export {
   JOIN_LABELS,
   JOIN_VOLUME,

@@ -1,3 +1,5 @@
+import type { NodeIdentity } from '../bootstrap/node-identity.js';
+import type { Instance } from '../providers/types.js';
 import { FABRIC_PORT } from './addresses.js';
 
 /** One peer as wg0 of a node gets it: what a peer volume carries. */
@@ -44,4 +46,20 @@ export function peersFor(target: FabricMember, all: readonly FabricMember[]): Fa
       };
     })
     .sort((a, b) => a.node.localeCompare(b.node));
+}
+
+/** A fabric member from the cloud's listing of a VM and the identity the VM printed on its console. */
+export function fabricMember(
+  instance: Pick<Instance, 'name' | 'provider' | 'region' | 'privateIp' | 'publicIp'>,
+  identity: Pick<NodeIdentity, 'fabricIp' | 'wireguardKey'>,
+): FabricMember {
+  return {
+    node: instance.name,
+    key: identity.wireguardKey,
+    fabricIp: identity.fabricIp,
+    provider: instance.provider,
+    ...(instance.region !== undefined ? { region: instance.region } : {}),
+    ...(instance.privateIp !== undefined ? { privateIp: instance.privateIp } : {}),
+    ...(instance.publicIp !== undefined ? { publicIp: instance.publicIp } : {}),
+  };
 }

@@ -6,10 +6,8 @@ FABRIC_PORT=51820
 FABRIC_PREFIX=${FABRIC_PREFIX%%/*}
 case $FABRIC_PREFIX in *.*.*.*) FABRIC_PREFIX=${FABRIC_PREFIX%.*.*} ;; esac
 FABRIC_IP=$FABRIC_PREFIX.$(echo "$NODE_IP" | cut -d. -f3-4)
-case $FABRIC_IP in
-  100.*.*.*) ;;
-  *) fail "no fabric address from prefix '$FABRIC_PREFIX' and node IP '$NODE_IP'" ;;
-esac
+echo "$FABRIC_IP" | grep -Eq '^100\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$' ||
+  fail "no fabric address from prefix '$FABRIC_PREFIX' and node IP '$NODE_IP'"
 export FABRIC_IP
 
 fabric_install() {
@@ -31,72 +29,117 @@ WG_PUBLIC_KEY=$(wg pubkey <"$FABRIC_DIR/wg.key") || fail "cannot derive the Wire
 printf '%s\n' "$WG_PUBLIC_KEY" >"$FABRIC_DIR/wg.pub"
 export WG_PUBLIC_KEY
 
-# wg0: the kernel's WireGuard where the kernel has it, else wireguard-go (its UAPI socket lives in /run).
-if ! ip link show wg0 >/dev/null 2>&1; then
-  if ip link add wg0 type wireguard 2>/dev/null; then
-    log "fabric: kernel WireGuard"
-  else
-    command -v wireguard-go >/dev/null 2>&1 || fabric_install wireguard-go wireguard-go
-    # Without -f it forks and returns once the interface and its UAPI socket exist.
-    wireguard-go wg0 </dev/null >>"$LOG_DIR/wireguard-go.log" 2>&1 ||
-      fail "wireguard-go wg0 failed: $(tail -n 1 "$LOG_DIR/wireguard-go.log")"
-    log "fabric: userspace WireGuard (wireguard-go)"
-  fi
+# wg0-up.sh brings wg0 up (idempotent) now and, on a systemd VM, before the sync service at every later boot.
+cat >"$FABRIC_DIR/env" <<ENV
+FABRIC_DIR=$FABRIC_DIR
+FABRIC_IP=$FABRIC_IP
+FABRIC_PORT=$FABRIC_PORT
+LOG_DIR=$LOG_DIR
+ENV
+cat >"$FABRIC_DIR/wg0-up.sh" <<'UP'
+. /etc/skypool/fabric/env
+# The kernel's WireGuard where it has it, else wireguard-go (forks; returns once wg0 and its /run socket exist).
+if ! ip link show wg0 >/dev/null 2>&1 && ! ip link add wg0 type wireguard 2>/dev/null; then
+  wireguard-go wg0 </dev/null >>"$LOG_DIR/wireguard-go.log" 2>&1 || exit 1
 fi
-wg set wg0 listen-port "$FABRIC_PORT" private-key "$FABRIC_DIR/wg.key" || fail "wg set wg0 failed"
-ip address replace "$FABRIC_IP/10" dev wg0 || fail "cannot give wg0 the address $FABRIC_IP/10"
-ip link set dev wg0 mtu 1420 up || fail "cannot bring wg0 up"
+wg set wg0 listen-port "$FABRIC_PORT" private-key "$FABRIC_DIR/wg.key" &&
+  ip address replace "$FABRIC_IP/10" dev wg0 && ip link set dev wg0 mtu 1420 up
+UP
+if ! ip link show wg0 >/dev/null 2>&1 && ! ip link add wg0 type wireguard 2>/dev/null; then
+  command -v wireguard-go >/dev/null 2>&1 || fabric_install wireguard-go wireguard-go
+  log "fabric: no WireGuard in the kernel, userspace wireguard-go"
+fi
+sh "$FABRIC_DIR/wg0-up.sh" || fail "cannot bring wg0 up as $FABRIC_IP (see $LOG_DIR/wireguard-go.log)"
 log "fabric: wg0 up as $FABRIC_IP, udp $FABRIC_PORT"
 
-# One pass: the peer volumes (skypool-fabric-peer-*) are the wanted peers; wg0 gets exactly those.
-# Prints node names and addresses only, never keys. A failed listing changes nothing.
-fabric_sync() {
+# The sync loop: the peer volumes (skypool-fabric-peer-*) are the wanted peers and wg0 gets exactly those, one
+# pass per volume event and every 2 s (a missed event, a peer wg0 lost). Logs names and addresses, never keys;
+# a failed listing changes nothing.
+cat >"$FABRIC_DIR/sync.sh" <<'SYNC'
+. /etc/skypool/fabric/env
+log() { echo "skypool: $(date -u +%H:%M:%S) $*"; }
+# One pass costs a few processes whatever the number of peers; changes go to wg in one call.
+sync_peers() {
   wanted=$($DOCKER volume ls --filter label=skypool.fabric.key \
     --format '{{.Label "skypool.fabric.key"}} {{.Label "skypool.fabric.ip"}} {{.Label "skypool.fabric.node"}} {{.Label "skypool.fabric.endpoint"}}' 2>/dev/null) ||
     return 0
   current=" $(wg show wg0 peers 2>/dev/null | tr '\n' ' ') "
+  [ "$wanted$current" != "$settled" ] || return 0
+  # Only well-formed labels reach wg; no endpoint: wg0 learns it from the peer's first handshake.
+  valid=$(printf '%s\n' "$wanted" |
+    grep -E '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]= [0-9]{1,3}(\.[0-9]{1,3}){3} [a-z0-9.-]+ ([0-9.]+:[0-9]{1,5})?$')
+  [ "$valid" = "$wanted" ] || log "fabric: ignoring malformed peer volumes"
+  set --
   keys=
+  next=
+  names=
   while read -r key ip node endpoint; do
     [ -n "$key" ] || continue
-    # Only well-formed labels reach wg; no endpoint: wg0 learns it from the peer's first handshake.
-    if ! printf '%s %s %s %s\n' "$key" "$ip" "$node" "$endpoint" |
-      grep -Eq '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]= [0-9]{1,3}(\.[0-9]{1,3}){3} [a-z0-9.-]+ ([0-9.]+:[0-9]{1,5})?$'; then
-      log "fabric: ignoring a malformed peer volume"
-      continue
-    fi
     keys="$keys $key "
-    line="$key $ip $endpoint"
-    case $fabric_applied in *"|$line|"*) case $current in *" $key "*) continue ;; esac ;; esac
-    if wg set wg0 peer "$key" ${endpoint:+endpoint "$endpoint"} allowed-ips "$ip/32" persistent-keepalive 25 2>/dev/null; then
-      fabric_applied="$(printf '%s' "$fabric_applied" | sed "s#|$key [^|]*|##")|$line|"
-      log "fabric: peer $node $ip at ${endpoint:-its first handshake}"
-    fi
+    next="$next|$key $ip $endpoint|"
+    case $applied in *"|$key $ip $endpoint|"*) case $current in *" $key "*) continue ;; esac ;; esac
+    set -- "$@" peer "$key" ${endpoint:+endpoint "$endpoint"} allowed-ips "$ip/32" persistent-keepalive 25
+    names="$names $node($ip)"
   done <<PEERS
-$wanted
+$valid
 PEERS
+  gone=0
   for key in $current; do
     case $keys in *" $key "*) continue ;; esac
-    wg set wg0 peer "$key" remove 2>/dev/null && log "fabric: removed a peer"
-    fabric_applied="$(printf '%s' "$fabric_applied" | sed "s#|$key [^|]*|##")"
+    set -- "$@" peer "$key" remove
+    gone=$((gone + 1))
   done
+  if [ $# -eq 0 ]; then
+    settled="$wanted$current"
+  elif wg set wg0 "$@"; then
+    applied=$next
+    log "fabric: peers set:${names:- none}; removed: $gone"
+  else
+    applied=
+    log "fabric: wg set wg0 failed, retrying"
+  fi
 }
+applied=
+settled=
+{
+  while :; do
+    $DOCKER events --filter type=volume --format '{{.Action}}'
+    sleep 1
+  done &
+  while :; do
+    echo tick
+    sleep 2
+  done
+} | while read -r _; do
+  # A burst of events (a hundred volumes pushed at once) makes one pass: drain what queued, then look.
+  timeout 0.02 cat >/dev/null
+  sync_peers
+done
+SYNC
 
-# The loop: one pass per volume event and every 2 s (a missed event, a peer that wg0 lost). Its processes live
-# in the VM (a cloud VM's lifetime, or the local VM's namespaces, whose teardown kills them).
+# Starts the sync loop; call it once dockerd answers (after docker.sh). On a systemd VM it is a service that
+# comes back after a reboot (wg0 first); elsewhere (a local namespace VM) a background process of the VM.
 fabric_sync_start() {
-  (
-    fabric_applied=
-    {
-      while :; do
-        $DOCKER events --filter type=volume --format '{{.Action}}'
-        sleep 1
-      done &
-      while :; do
-        echo tick
-        sleep 2
-      done
-    } | while read -r _; do fabric_sync; done
-  ) </dev/null >>"$LOG_DIR/fabric.log" 2>&1 &
-  FABRIC_SYNC_PID=$!
+  sed -i '/^DOCKER=/d' "$FABRIC_DIR/env"
+  printf "DOCKER='%s'\n" "$DOCKER" >>"$FABRIC_DIR/env"
+  if [ -d /run/systemd/system ]; then
+    cat >/etc/systemd/system/skypool-fabric.service <<UNIT
+[Unit]
+Description=skypool fabric: wg0 and its peers from the engine's peer volumes
+After=docker.service
+Wants=docker.service
+[Service]
+ExecStartPre=/bin/sh $FABRIC_DIR/wg0-up.sh
+ExecStart=/bin/sh $FABRIC_DIR/sync.sh
+Restart=always
+RestartSec=2
+[Install]
+WantedBy=multi-user.target
+UNIT
+    { systemctl daemon-reload && systemctl enable --now skypool-fabric.service; } >/dev/null 2>&1 ||
+      fail "cannot start skypool-fabric.service (see journalctl -u skypool-fabric)"
+  else
+    setsid sh "$FABRIC_DIR/sync.sh" </dev/null >>"$LOG_DIR/fabric.log" 2>&1 &
+  fi
   log "fabric: peer sync started"
 }
