@@ -127,7 +127,7 @@ describe('aws provider on cloudsim', () => {
     ]);
   });
 
-  it('batches nodes into one RunInstances, names them, requires IMDSv2 and never duplicates on a repeated token', async () => {
+  it('batches nodes into one RunInstances without Name tags or CreateTags, names them from their ids, requires IMDSv2 (hop limit 1) and never duplicates on a repeated token', async () => {
     const cluster = newCluster();
     const network = await provider.ensureNetwork(cluster);
     sim.meter.reset();
@@ -135,13 +135,14 @@ describe('aws provider on cloudsim', () => {
     const req = request(cluster, network, nodes);
     const launched = await provider.runInstances(req);
     expect(calls(sim, 'RunInstances')).toBe(1);
-    expect(calls(sim, 'CreateTags')).toBe(3);
-    expect(launched.map((i) => i.name)).toEqual(nodes.map((n) => n.name));
+    expect(calls(sim, 'CreateTags')).toBe(0);
+    expect(launched.map((i) => i.name)).toEqual(launched.map((i) => `${cluster}-w-${i.id.slice(2)}`));
 
     const again = await provider.runInstances(req);
     expect(again.map((i) => i.id)).toEqual(launched.map((i) => i.id));
+    expect(again.map((i) => i.name)).toEqual(launched.map((i) => i.name));
     expect(owned(sim, cluster, 'instance')).toHaveLength(3);
-    expect(calls(sim, 'CreateTags')).toBe(3);
+    expect(calls(sim, 'CreateTags')).toBe(0);
 
     const running = await provider.waitUntilRunning(
       launched.map((i) => i.id),
@@ -155,8 +156,11 @@ describe('aws provider on cloudsim', () => {
     expect(instance.MetadataOptions).toMatchObject({
       HttpTokens: 'required',
       HttpEndpoint: 'enabled',
-      HttpPutResponseHopLimit: 2,
+      HttpPutResponseHopLimit: 1,
     });
+    expect(instance.PrivateDnsNameOptions?.HostnameType).toBe('resource-name');
+    expect(instance.PrivateDnsName).toBe(`${instance.InstanceId}.ec2.internal`);
+    expect(instance.Tags!.some((t) => t.Key === 'Name')).toBe(false);
     expect(instance.ClientToken).toHaveLength(64);
     expect(Object.fromEntries(instance.Tags!.map((t) => [t.Key, t.Value]))).toMatchObject({
       'skypool-cluster': cluster,
@@ -177,10 +181,14 @@ describe('aws provider on cloudsim', () => {
       request(cluster, network, [{ name: `${cluster}-w-1` }], { zone: 'us-east-1b' }),
     );
     const running = await provider.waitUntilRunning([fixed[0]!.id, zoned[0]!.id], { deadline: Date.now() + 10_000 });
-    const byName = new Map(running.map((i) => [i.name, i]));
-    expect(byName.get(`${cluster}-m-1`)).toMatchObject({ privateIp: `${a}.${b}.200.10`, zone: 'us-east-1c' });
-    expect(byName.get(`${cluster}-w-1`)!.zone).toBe('us-east-1b');
-    expect(byName.get(`${cluster}-w-1`)!.privateIp!.startsWith(`${a}.${b}.128.`)).toBe(true);
+    const byId = new Map(running.map((i) => [i.id, i]));
+    expect(byId.get(fixed[0]!.id)).toMatchObject({
+      name: `${cluster}-m-1`,
+      privateIp: `${a}.${b}.200.10`,
+      zone: 'us-east-1c',
+    });
+    expect(byId.get(zoned[0]!.id)!.zone).toBe('us-east-1b');
+    expect(byId.get(zoned[0]!.id)!.privateIp!.startsWith(`${a}.${b}.128.`)).toBe(true);
   });
 
   it('maps a pool size to the cheapest fitting x86 type, listing types once per region', async () => {
@@ -262,7 +270,7 @@ describe('aws provider on cloudsim', () => {
     }
   });
 
-  it('hands user-data to a local backing and takes the address it reports', async () => {
+  it('hands user-data to a local backing (hostname: the instance id) and takes the address it reports', async () => {
     const started: Array<{ name: string; userData: string }> = [];
     const stopped: string[] = [];
     const local = await startCloudSim({
@@ -290,7 +298,9 @@ describe('aws provider on cloudsim', () => {
       );
       const [running] = await p.waitUntilRunning([vm!.id], { deadline: Date.now() + 10_000 });
       expect(running!.privateIp).toBe(`${a}.${b}.0.20`);
-      expect(started).toEqual([{ name: `${cluster}-m-1`, userData: '#!/bin/sh\necho local backing\n' }]);
+      // HostnameType=resource-name: the guest's hostname is the instance id, whatever the Name tag says.
+      expect(started).toEqual([{ name: vm!.id, userData: '#!/bin/sh\necho local backing\n' }]);
+      expect(running!.name).toBe(`${cluster}-m-1`);
       await p.terminateInstances([vm!.id]);
       expect(stopped).toEqual([vm!.id]);
     } finally {

@@ -5,7 +5,7 @@
 import { AwsProvider, type AwsProviderSettings } from './provider.js';
 
 export { subnetCidr, vpcCidr } from './network.js';
-export { type AwsCredentials, AwsProvider, type AwsProviderSettings, clientTokenFor } from './provider.js';
+export { type AwsCredentials, AwsProvider, type AwsProviderSettings, clientTokenFor, nameOf } from './provider.js';
 
 export function createProvider(settings: AwsProviderSettings = {}): AwsProvider {
   return new AwsProvider(settings);

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import {
   type _InstanceType,
-  CreateTagsCommand,
   DescribeAvailabilityZonesCommand,
   DescribeInstancesCommand,
   EC2Client,
   type Instance as Ec2Instance,
   type Filter,
+  GetConsoleOutputCommand,
   type Reservation,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -18,6 +18,7 @@ import {
   type LaunchRequest,
   type NetworkRef,
   type NodeLaunch,
+  type OwnershipTags,
   type Provider,
   type ProviderSettings,
   TAG_KEYS,
@@ -73,6 +74,13 @@ const STATES: Readonly<Record<string, InstanceState>> = {
 /** ClientToken for one RunInstances call: ≤ 64 ASCII chars, the same for a retried request. */
 export const clientTokenFor = (token: string, part: string): string =>
   createHash('sha256').update(`${token}\n${part}`).digest('hex');
+
+/**
+ * The node name of an instance launched without a Name tag: `<cluster>-<pool>-<id without "i-">`, the name the node
+ * gives itself at boot from its hostname (the instance id, HostnameType=resource-name).
+ */
+export const nameOf = (tags: OwnershipTags, instanceId: string): string =>
+  `${tags.cluster}-${tags.pool}-${instanceId.replace(/^i-/, '')}`;
 
 const instancesOf = (reservations: readonly Reservation[] | undefined): Ec2Instance[] =>
   (reservations ?? []).flatMap((r) => r.Instances ?? []);
@@ -231,9 +239,11 @@ export class AwsProvider implements Provider {
   }
 
   /**
-   * Nodes without a fixed address go out in one RunInstances (MinCount = MaxCount = n: all or nothing) and are
-   * named by launch index with CreateTags; a node with a fixed address needs its own call (EC2 allows an address
-   * only for a single instance) and is named in its TagSpecifications.
+   * Nodes without a fixed address go out in ONE RunInstances (MinCount = MaxCount = n: all or nothing) with no Name
+   * tag: EC2 names them itself (HostnameType=resource-name makes the guest hostname the instance id) and
+   * Instance.name is derived from the ownership tags and the id (see nameOf), so no per-instance CreateTags follows.
+   * A node with a fixed address needs its own call (EC2 allows an address only for a single instance) and keeps
+   * its planned name in a Name tag.
    */
   async runInstances(request: LaunchRequest): Promise<Instance[]> {
     const ec2 = this.ec2(request.pool.region, request.signal);
@@ -258,12 +268,12 @@ export class AwsProvider implements Provider {
       return subnet;
     };
     const ownership = tagsToRecord(request.tags);
-    const launch = async (nodes: readonly NodeLaunch[], part: string): Promise<Ec2Instance[]> => {
-      const fixed = nodes.length === 1 ? nodes[0]!.privateIp : undefined;
-      const subnet = subnetFor(nodes.length === 1 ? nodes[0] : undefined);
-      const tags = Object.entries({ ...ownership, ...(nodes.length === 1 ? { Name: nodes[0]!.name } : {}) }).map(
-        ([Key, Value]) => ({ Key, Value }),
-      );
+    const launch = async (nodes: readonly NodeLaunch[], fixed: NodeLaunch | undefined, part: string) => {
+      const subnet = subnetFor(fixed);
+      const tags = Object.entries({ ...ownership, ...(fixed ? { Name: fixed.name } : {}) }).map(([Key, Value]) => ({
+        Key,
+        Value,
+      }));
       const out = await ec2.call(
         'RunInstances',
         new RunInstancesCommand({
@@ -273,10 +283,12 @@ export class AwsProvider implements Provider {
           MaxCount: nodes.length,
           SubnetId: subnet.id,
           SecurityGroupIds: [net.securityGroupId],
-          PrivateIpAddress: fixed,
+          PrivateIpAddress: fixed?.privateIp,
           UserData: Buffer.from(request.userData, 'utf8').toString('base64'),
-          // IMDSv2 only; hop limit 2 so containers on the node can still reach the metadata service.
-          MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2 },
+          // The guest's hostname is its instance id (the node name derives from it, see nameOf).
+          PrivateDnsNameOptions: { HostnameType: 'resource-name' },
+          // IMDSv2 only, hop limit 1: containers on the node (one hop further) cannot reach the metadata service.
+          MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
           TagSpecifications: [
             { ResourceType: 'instance', Tags: tags },
             { ResourceType: 'volume', Tags: tags.filter((t) => t.Key !== 'Name') },
@@ -285,28 +297,13 @@ export class AwsProvider implements Provider {
         }),
         { zone: subnet.zone, instanceType },
       );
-      const instances = (out.Instances ?? []).sort((a, b) => (a.AmiLaunchIndex ?? 0) - (b.AmiLaunchIndex ?? 0));
-      if (nodes.length > 1) {
-        // A replayed ClientToken returns the same instances in the same launch order, so names stay put.
-        await Promise.all(
-          instances.map((instance, i) => {
-            const name = nodes[i]!.name;
-            if (instance.Tags?.some((t) => t.Key === 'Name' && t.Value === name)) return undefined;
-            instance.Tags = [...(instance.Tags ?? []).filter((t) => t.Key !== 'Name'), { Key: 'Name', Value: name }];
-            return ec2.call(
-              'CreateTags',
-              new CreateTagsCommand({ Resources: [instance.InstanceId!], Tags: [{ Key: 'Name', Value: name }] }),
-            );
-          }),
-        );
-      }
-      return instances;
+      return (out.Instances ?? []).sort((a, b) => (a.AmiLaunchIndex ?? 0) - (b.AmiLaunchIndex ?? 0));
     };
     const batch = request.nodes.filter((n) => !n.privateIp);
     const single = request.nodes.filter((n) => n.privateIp);
     const launched = await Promise.all([
-      ...(batch.length ? [launch(batch, 'batch')] : []),
-      ...single.map((node) => launch([node], `node/${node.name}`)),
+      ...(batch.length ? [launch(batch, undefined, zone ? `batch/${zone}` : 'batch')] : []),
+      ...single.map((node) => launch([node], node, `node/${node.name}`)),
     ]);
     return launched
       .flat()
@@ -320,7 +317,7 @@ export class AwsProvider implements Provider {
     if (!tags || !i.InstanceId) return undefined;
     return {
       id: i.InstanceId,
-      name: record.Name || i.InstanceId,
+      name: record.Name || nameOf(tags, i.InstanceId),
       provider: 'aws',
       region,
       zone: i.Placement?.AvailabilityZone,
@@ -416,6 +413,16 @@ export class AwsProvider implements Provider {
     for (let k = 0; k < targets.length; k += 1000) {
       await ec2.call('TerminateInstances', new TerminateInstancesCommand({ InstanceIds: targets.slice(k, k + 1000) }));
     }
+  }
+
+  /** GetConsoleOutput with Latest (the live console, its last 64 KB); empty until EC2 has any. */
+  async readConsole(instance: Pick<Instance, 'id' | 'region'>, signal?: AbortSignal): Promise<string> {
+    const ec2 = this.ec2(instance.region, signal);
+    const out = await ec2.call(
+      'GetConsoleOutput',
+      new GetConsoleOutputCommand({ InstanceId: instance.id, Latest: true }),
+    );
+    return out.Output ? Buffer.from(out.Output, 'base64').toString('utf8') : '';
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,7 @@ import {
 } from '../../src/providers/types.js';
 import { retryIdempotentRead } from '../../src/util/connection-drops.js';
 import { operatorAddress } from '../../src/util/operator-address.js';
+import { fetchBootLog } from './boot-log.js';
 import { type AzureClients, createClients, staticTokenCredential } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
 import { deleteNetwork, ensureNetwork, names } from './network.js';
@@ -134,17 +135,20 @@ export class AzureProvider implements Provider {
           'Azure provider is not configured: call checkPrerequisites() for what is missing',
           {},
         );
-      const caCertPem =
-        this.settings.caCertPem ??
-        (this.settings.caCertFile ? readFileSync(this.settings.caCertFile, 'utf8') : undefined);
       this.clientsCache = createClients({
         subscriptionId: this.subscriptionId,
         credential: this.credential,
         endpoint: this.endpoint,
-        caCertPem,
+        caCertPem: this.caCertPem,
       });
     }
     return this.clientsCache;
+  }
+
+  private get caCertPem(): string | undefined {
+    return (
+      this.settings.caCertPem ?? (this.settings.caCertFile ? readFileSync(this.settings.caCertFile, 'utf8') : undefined)
+    );
   }
 
   private get sizes(): SizeCatalog {
@@ -397,6 +401,29 @@ export class AzureProvider implements Provider {
         if (!isNotFound(error)) throw error;
       }
     }
+  }
+
+  /**
+   * Boot diagnostics' serial log: retrieveBootDiagnosticsData gives a short-lived SAS URI of the blob, which is
+   * read without the ARM token. Empty while the VM has none yet.
+   */
+  async readConsole(instance: Pick<Instance, 'id'>, signal?: AbortSignal): Promise<string> {
+    const ref = parseVmId(instance.id);
+    if (!ref) throw new CloudApiError(`"${instance.id}" is not an Azure VM resource id`, { id: instance.id });
+    let uri: string | undefined;
+    try {
+      const data = await this.clients.compute.virtualMachines.retrieveBootDiagnosticsData(ref.group, ref.name, {
+        sasUriExpirationTimeInMinutes: 5,
+        ...(signal ? { abortSignal: signal } : {}),
+      });
+      uri = data.serialConsoleLogBlobUri;
+    } catch (error) {
+      if (isNotFound(error)) return '';
+      throw mapAzureError(error, { operation: 'retrieveBootDiagnosticsData' });
+    }
+    if (!uri) return '';
+    const caCertPem = this.caCertPem;
+    return fetchBootLog(uri, { ...(caCertPem ? { extraCaPem: caCertPem } : {}), ...(signal ? { signal } : {}) });
   }
 
   async close(): Promise<void> {

@@ -52,6 +52,8 @@ export function vmBody(request: LaunchRequest, node: NodeLaunch, options: VmBody
       },
     },
     networkProfile: { networkInterfaces: [{ id: options.nicId, primary: true, deleteOption: 'Delete' }] },
+    // Managed boot diagnostics: the serial log where the node prints its identity (readConsole).
+    diagnosticsProfile: { bootDiagnostics: { enabled: true } },
   } as VirtualMachine;
 }
 

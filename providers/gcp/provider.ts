@@ -328,6 +328,23 @@ export class GcpProvider implements Provider {
     });
   }
 
+  /** Serial port 1 from its first byte the buffer still holds (Compute Engine keeps the last 1 MiB). */
+  async readConsole(instance: Pick<Instance, 'id'>, signal?: AbortSignal): Promise<string> {
+    signal?.throwIfAborted();
+    const { zone, name } = parseInstanceId(instance.id);
+    try {
+      const [out] = await this.api.read(
+        () =>
+          this.api.clients.instances.getSerialPortOutput({ project: this.api.project, zone, instance: name, port: 1 }),
+        signal,
+      );
+      return out.contents ?? '';
+    } catch (error) {
+      if (isNotFound(error)) return '';
+      throw mapApiError(error, { action: 'instances.getSerialPortOutput', zone });
+    }
+  }
+
   close(): Promise<void> {
     return this.api.close();
   }

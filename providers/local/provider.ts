@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { CloudApiError, TimeoutError } from '../../src/errors.js';
 import type {
@@ -13,7 +13,6 @@ import type {
   WaitOptions,
 } from '../../src/providers/types.js';
 import { tagsFromRecord, tagsToRecord } from '../../src/providers/types.js';
-import { redact } from '../../src/redact.js';
 import { cleanupLocalCluster, removeClusterDir, type TeardownOptions, teardownVm, vmNames } from './cleanup.js';
 import { delay, type RunOptions, type RunResult } from './exec.js';
 import {
@@ -31,7 +30,7 @@ import { ensureHostMountPoints, PRIVATE_DIRS, PRIVATE_FILES, privatePath, writeP
 import { trackNetwork, trackVm } from './signals.js';
 import { isAlive, readRecord, recordPath, type VmRecord, writeRecord } from './state.js';
 import { checkStateRoot } from './state-root.js';
-import { interpreterOf, readUserDataFiles, startUserData, type UserDataResult, userDataFiles } from './user-data.js';
+import { interpreterOf, readConsoleFile, readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
 import { addOnLinkRoutes, createNetns, execInAnchor, setupVm, startAnchor, type Uplink } from './vm.js';
 
 export interface LocalProviderSettings extends ProviderSettings {
@@ -58,21 +57,6 @@ export interface LocalLaunchRequest extends LaunchRequest {
    * then only says which subnet addresses come from, and no bridge is made.
    */
   readonly uplink?: Uplink;
-}
-
-/** How much of a VM's boot log readConsole returns, from its start. */
-const CONSOLE_BYTES = 1_048_576;
-
-async function readHead(path: string, maxBytes: number): Promise<string> {
-  const handle = await open(path, 'r').catch(() => undefined);
-  if (!handle) return '';
-  try {
-    const buffer = Buffer.alloc(maxBytes);
-    const { bytesRead } = await handle.read(buffer, 0, maxBytes, 0);
-    return buffer.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await handle.close();
-  }
 }
 
 /** How long a VM dir without an anchor counts as "being created by another process" rather than a leftover. */
@@ -370,17 +354,13 @@ export class LocalProvider implements Provider {
     if (failed) throw failed.reason;
   }
 
-  /**
-   * The VM's console: its user-data output from the start (the first MiB, where a node prints its identity),
-   * with secrets redacted; empty while the VM has none.
-   */
-  async readConsole(instance: Pick<Instance, 'id' | 'name'>, signal?: AbortSignal): Promise<string> {
+  /** The VM's console: its user-data output from the start (see readConsoleFile); empty for an unknown VM. */
+  async readConsole(instance: Pick<Instance, 'id'>, signal?: AbortSignal): Promise<string> {
     signal?.throwIfAborted();
     await this.trustedStateRoot();
     const found = await this.findById(instance.id);
     if (!found) return '';
-    const log = await readHead(userDataFiles(vmDir(this.stateRoot, found.cluster, found.node)).log, CONSOLE_BYTES);
-    return redact(log);
+    return readConsoleFile(vmDir(this.stateRoot, found.cluster, found.node));
   }
 
   /** Output and exit code of a VM's user-data so far (poll it with a deadline; show `log` in errors). */

@@ -1,7 +1,7 @@
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError } from '../../src/errors.js';
-import { redactTail } from '../../src/redact.js';
+import { redact, redactTail } from '../../src/redact.js';
 import { spawnDetached } from './exec.js';
 
 /** The interpreter line of a user-data script; only scripts (`#!...`) run on the local provider. */
@@ -73,6 +73,30 @@ async function readTail(path: string, maxBytes: number): Promise<Buffer> {
   } finally {
     await handle.close();
   }
+}
+
+/** How much of the boot log from its start a console read returns (a console is the log's head, as cloud consoles keep it). */
+export const CONSOLE_BYTES = 1_048_576;
+
+async function readHead(path: string, maxBytes: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(maxBytes);
+    const { bytesRead } = await handle.read(buffer, 0, maxBytes, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The VM's console: its user-data output from the start, redacted (tokens, private keys). The identity line a
+ * node prints (SKYPOOL-IDENTITY, public data only) matches none of the redaction patterns and passes whole.
+ * Empty while the script has printed nothing.
+ */
+export async function readConsoleFile(dir: string): Promise<string> {
+  const head = await readHead(userDataFiles(dir).log, CONSOLE_BYTES).catch(() => Buffer.alloc(0));
+  return redact(head.toString('utf8'));
 }
 
 export async function readUserDataFiles(dir: string): Promise<UserDataResult> {

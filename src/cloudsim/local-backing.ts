@@ -257,6 +257,12 @@ class Backing implements LocalVmBacking {
     return { privateIp: instance?.privateIp ?? ip };
   }
 
+  async console(vm: { cloud: SimCloud; id: string }): Promise<string> {
+    const key = `${vm.cloud} ${vm.id}`;
+    const id = this.behindEdge.get(key) ?? netnsName(this.name, backingVmName(vm.cloud, vm.id));
+    return this.provider.readConsole({ id });
+  }
+
   stop(vm: { cloud: SimCloud; id: string }): Promise<void> {
     const key = `${vm.cloud} ${vm.id}`;
     return this.track(

@@ -72,7 +72,9 @@ export function describeProviderConformance(
       const token = randomUUID();
       const nodes = [{ name: `${cluster}-w-1` }, { name: `${cluster}-w-2` }];
       const launched = await target.provider.runInstances(request(nodes, token));
-      expect(launched.map((i) => i.name).sort()).toEqual(nodes.map((n) => n.name));
+      // Every node gets a distinct name in the cluster's namespace: the planned one, or (EC2) one from its id.
+      expect(new Set(launched.map((i) => i.name)).size).toBe(2);
+      for (const i of launched) expect(i.name.startsWith(`${cluster}-w-`)).toBe(true);
       const running = await target.provider.waitUntilRunning(
         launched.map((i) => i.id),
         { deadline: Date.now() + 30_000 },
@@ -87,8 +89,10 @@ export function describeProviderConformance(
 
       const repeated = await target.provider.runInstances(request(nodes, token));
       expect(repeated.map((i) => i.id).sort()).toEqual(launched.map((i) => i.id).sort());
+      // The names runInstances returns are authoritative (EC2 derives them from the instance ids); listing agrees.
+      expect(repeated.map((i) => i.name).sort()).toEqual(launched.map((i) => i.name).sort());
       const listed = await target.provider.listInstances(cluster);
-      expect(listed.map((i) => i.name).sort()).toEqual(nodes.map((n) => n.name));
+      expect(listed.map((i) => i.name).sort()).toEqual(launched.map((i) => i.name).sort());
       expect(await target.liveVms(cluster)).toBe(2);
     });
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CloudService, SimContext, SimRequest, SimResponse } from '../core/types.js';
 import { type ApiFamily, checkApiVersion } from './api-versions.js';
 import { principalOf } from './auth.js';
+import { BLOB_PREFIX, retrieveBootDiagnosticsData, serveBlob } from './boot-diagnostics.js';
 import { type ArmCall, type ArmReply, RawJson } from './call.js';
 import * as compute from './compute.js';
 import { ArmError, badRequest } from './errors.js';
@@ -113,6 +114,15 @@ function computeEndpoint(method: string, route: ArmRoute, url: URL): Endpoint {
         del: (c) => compute.deleteVm(c, name),
         patch: (c) => compute.patchVm(c, name),
       });
+    if (rg && rest.length === 3 && rest[2]!.toLowerCase() === 'retrievebootdiagnosticsdata') {
+      if (method !== 'POST') throw methodNotAllowed(method);
+      return {
+        action: 'VirtualMachines_RetrieveBootDiagnosticsData',
+        family: 'compute',
+        resourceType: T,
+        handler: (c) => retrieveBootDiagnosticsData(c, name),
+      };
+    }
     if (rg && rest.length === 3 && rest[2]!.toLowerCase() === 'instanceview')
       return list(method, 'VirtualMachines_InstanceView', 'compute', T, (c) => compute.getVmInstanceView(c, name));
   }
@@ -334,6 +344,11 @@ export function createArmService(context: SimContext): CloudService {
     const clientRequestId = request.headers['x-ms-client-request-id'];
     if (typeof clientRequestId === 'string') headers['x-ms-client-request-id'] = clientRequestId;
     let action = `${request.method} (unrouted)`;
+    if (request.url.pathname.startsWith(BLOB_PREFIX)) {
+      const reply = await serveBlob(context, request);
+      context.meter.record('azure', 'BootDiagnosticsBlob_Get', reply.status === 200 ? 'ok' : 'error');
+      return reply;
+    }
     try {
       const route = parseRoute(request.url.pathname);
       const principal = principalOf(request.headers, context.auth);
@@ -400,7 +415,10 @@ export function createArmService(context: SimContext): CloudService {
 
   return {
     cloud: 'azure',
-    claims: (request) => request.scheme === 'https' && /^\/(subscriptions|providers)(\/|$)/i.test(request.url.pathname),
+    claims: (request) =>
+      request.scheme === 'https' &&
+      (/^\/(subscriptions|providers)(\/|$)/i.test(request.url.pathname) ||
+        request.url.pathname.startsWith(BLOB_PREFIX)),
     handle,
     inventory: () => inventoryOf(store, context.now()),
     networkView: () => armNetworkView(store),

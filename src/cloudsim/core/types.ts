@@ -162,6 +162,11 @@ export interface VmBacking {
   }): Promise<{ privateIp: string }>;
   /** Stops one VM of the backing (the simulated cloud terminated it). */
   stop(vm: { cloud: SimCloud; id: string }): Promise<void>;
+  /**
+   * The VM's console so far (what its boot printed, from the start); empty when the VM is unknown or printed
+   * nothing. Serves EC2 GetConsoleOutput, GCE getSerialPortOutput and Azure's boot diagnostics log.
+   */
+  console?(vm: { cloud: SimCloud; id: string }): Promise<string>;
   /** Removes every VM the backing still runs (and what it set up for them); called by the sim's stop() for a backing it made. */
   close?(): Promise<void>;
   /** Realistic network: where the backing reads the clouds' addresses and firewalls. */

@@ -110,9 +110,8 @@ export function renderInstanceXml(store: Ec2Store, i: Ec2Instance, state: Instan
   const gone = state.name === 'terminated';
   const ip = gone ? undefined : formatIp(i.ip);
   const publicIp = i.publicIp !== undefined && state.name === 'running' ? formatIp(i.publicIp) : undefined;
-  const privateDns = ip
-    ? `ip-${dashed(ip)}.${l.region === 'us-east-1' ? 'ec2.internal' : `${l.region}.compute.internal`}`
-    : '';
+  const domain = l.region === 'us-east-1' ? 'ec2.internal' : `${l.region}.compute.internal`;
+  const privateDns = !ip ? '' : l.hostnameType === 'resource-name' ? `${i.id}.${domain}` : `ip-${dashed(ip)}.${domain}`;
   const publicDns = publicIp ? `ec2-${dashed(publicIp)}.compute-1.amazonaws.com` : '';
   const launchTime = i.createdAt === lx.launchTimeMs ? lx.launchTime : new Date(i.createdAt).toISOString();
   const userShutdown = i.reason === 'Client.UserInitiatedShutdown';
@@ -143,6 +142,6 @@ export function renderInstanceXml(store: Ec2Store, i: Ec2Instance, state: Instan
     `<monitoring><state>disabled</state></monitoring>${gone ? '' : lx.network}${ip ? `<privateIpAddress>${ip}</privateIpAddress>` : ''}` +
     `${publicIp ? `<ipAddress>${publicIp}</ipAddress>` : ''}<sourceDestCheck>true</sourceDestCheck><groupSet>${lx.groups}</groupSet>${stateReason}` +
     `${lx.tail}${tagsXml(i.tags)}<hypervisor>xen</hypervisor>${eni}<ebsOptimized>false</ebsOptimized><enaSupport>true</enaSupport>` +
-    `${state.name === 'pending' ? lx.metadataPending : lx.metadataApplied}<platformDetails>Linux/UNIX</platformDetails><usageOperation>RunInstances</usageOperation>`
+    `${state.name === 'pending' ? lx.metadataPending : lx.metadataApplied}<privateDnsNameOptions><hostnameType>${l.hostnameType ?? 'ip-name'}</hostnameType><enableResourceNameDnsARecord>false</enableResourceNameDnsARecord><enableResourceNameDnsAAAARecord>false</enableResourceNameDnsAAAARecord></privateDnsNameOptions><platformDetails>Linux/UNIX</platformDetails><usageOperation>RunInstances</usageOperation>`
   );
 }

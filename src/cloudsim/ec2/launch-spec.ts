@@ -1,5 +1,5 @@
 import { Ec2Error } from './errors.js';
-import type { LaunchTemplateData, MetadataOptions } from './model.js';
+import type { HostnameType, LaunchTemplateData, MetadataOptions } from './model.js';
 import type { QueryParams } from './query.js';
 import { parseTagSpecifications } from './tags.js';
 
@@ -73,5 +73,17 @@ export function parseLaunchData(params: QueryParams): LaunchTemplateData & { pri
     metadata: parseMetadataOptions(params.struct('MetadataOptions')),
     instanceTags: tags,
     privateIp: params.str('PrivateIpAddress') ?? eni?.str('PrivateIpAddress'),
+    hostnameType: hostnameTypeOf(params.struct('PrivateDnsNameOptions')),
   };
+}
+
+function hostnameTypeOf(params: QueryParams | undefined): HostnameType | undefined {
+  const v = params?.str('HostnameType');
+  if (v === undefined) return undefined;
+  if (v !== 'ip-name' && v !== 'resource-name')
+    throw new Ec2Error(
+      'InvalidParameterValue',
+      `Value (${v}) for parameter PrivateDnsNameOptions.HostnameType is invalid. Allowed values: ip-name, resource-name.`,
+    );
+  return v;
 }

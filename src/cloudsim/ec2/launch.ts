@@ -5,9 +5,17 @@ import { DEFAULT_INSTANCE_TYPE, type InstanceTypeInfo, imagesOf, instanceType, o
 import { contains, formatCidr, formatIp, isReserved, parseIp } from './cidr.js';
 import { checkId, Ec2Error } from './errors.js';
 import { DEFAULT_METADATA } from './launch-spec.js';
-import type { Ec2Instance, Launch, LaunchTemplate, LaunchTemplateData, MetadataOptions, Subnet } from './model.js';
+import type {
+  Ec2Instance,
+  HostnameType,
+  Launch,
+  LaunchTemplate,
+  LaunchTemplateData,
+  MetadataOptions,
+  Subnet,
+} from './model.js';
 import { ec2NetworkKey } from './net-view.js';
-import { NO_TAGS, type Tags, tagValue, withTags } from './tags.js';
+import { NO_TAGS, type Tags, withTags } from './tags.js';
 
 /** Turning a launch request (RunInstances or one fleet override) into instances: validation, capacity, addresses. */
 
@@ -28,6 +36,7 @@ export interface LaunchPlan {
   readonly metadata: MetadataOptions;
   readonly tags: Tags;
   readonly publicIp: boolean;
+  readonly hostnameType?: HostnameType;
   readonly template?: { readonly id: string; readonly version: string };
 }
 
@@ -106,6 +115,7 @@ export function resolveLaunch(ctx: ActionContext, input: LaunchInput): LaunchPla
     metadata: Object.freeze({ ...DEFAULT_METADATA, ...input.metadata }),
     tags: input.instanceTags ?? NO_TAGS,
     publicIp: input.associatePublicIp ?? subnet.mapPublicIp,
+    ...(input.hostnameType ? { hostnameType: input.hostnameType } : {}),
     template: input.template ? { id: input.template.id, version: input.templateVersion ?? '1' } : undefined,
   };
 }
@@ -202,6 +212,7 @@ export function createInstances(
     clientToken: extra.clientToken,
     metadata: plan.metadata,
     tags: plan.tags,
+    ...(plan.hostnameType ? { hostnameType: plan.hostnameType } : {}),
     launchTemplate: plan.template,
     fleetId: extra.fleetId,
   };
@@ -219,6 +230,13 @@ export function createInstances(
   return instances;
 }
 
+/** The hostname EC2 gives the guest: the instance id with HostnameType=resource-name, else `ip-a-b-c-d` (never a tag). */
+export function guestHostname(instance: Ec2Instance): string {
+  return instance.launch.hostnameType === 'resource-name'
+    ? instance.id
+    : `ip-${formatIp(instance.ip).replace(/\./g, '-')}`;
+}
+
 /** Local backing: each instance becomes a real local VM running its user data; pending until it is up. */
 function startBacking(ctx: ActionContext, plan: LaunchPlan, instances: Ec2Instance[]): void {
   const backing = ctx.sim.backing!;
@@ -230,7 +248,7 @@ function startBacking(ctx: ActionContext, plan: LaunchPlan, instances: Ec2Instan
       .start({
         cloud: 'aws',
         id: instance.id,
-        name: tagValue(instance.tags, 'Name') ?? instance.id,
+        name: guestHostname(instance),
         privateIp: formatIp(instance.ip),
         subnetCidr: formatCidr(plan.subnet.cidr),
         userData,

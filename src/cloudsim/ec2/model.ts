@@ -81,7 +81,11 @@ export interface LaunchTemplateData {
   readonly associatePublicIp?: boolean;
   readonly metadata?: Partial<MetadataOptions>;
   readonly instanceTags?: Tags;
+  /** PrivateDnsNameOptions.HostnameType: the guest hostname is `ip-a-b-c-d` (default) or the instance id. */
+  readonly hostnameType?: HostnameType;
 }
+
+export type HostnameType = 'ip-name' | 'resource-name';
 
 export interface LaunchTemplate {
   readonly id: string;
@@ -107,6 +111,8 @@ export interface Launch {
   readonly clientToken?: string;
   readonly metadata: MetadataOptions;
   readonly tags: Tags;
+  /** Absent = `ip-name` (also for launches saved before the field existed). */
+  readonly hostnameType?: HostnameType;
   readonly launchTemplate?: { readonly id: string; readonly version: string };
   readonly fleetId?: string;
 }

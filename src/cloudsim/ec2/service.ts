@@ -4,6 +4,7 @@ import type { ActionContext, ActionHandler } from './action.js';
 import * as addresses from './addresses.js';
 import { Ec2Authenticator } from './auth.js';
 import * as catalog from './catalog-actions.js';
+import { getConsoleOutput } from './console.js';
 import { Ec2Error } from './errors.js';
 import { createFleet, deleteFleets, describeFleets } from './fleet.js';
 import * as instances from './instances.js';
@@ -51,6 +52,7 @@ const ACTIONS: Readonly<Record<string, ActionHandler>> = {
   RunInstances: instances.runInstances,
   DescribeInstances: instances.describeInstances,
   TerminateInstances: instances.terminateInstances,
+  GetConsoleOutput: getConsoleOutput,
   CreateFleet: createFleet,
   DescribeFleets: describeFleets,
   DeleteFleets: deleteFleets,

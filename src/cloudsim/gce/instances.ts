@@ -272,3 +272,37 @@ export function deleteInstance(rt: GceRuntime, call: GceCall, zone: string, name
     };
   });
 }
+
+// ---- serial port -------------------------------------------------------------------------------------------
+
+/** Compute Engine keeps the last 1 MiB of each serial port. */
+const SERIAL_BUFFER = 1_048_576;
+
+/**
+ * `instances.getSerialPortOutput`: port 1 is the console (the local backing's boot log; nothing with the virtual
+ * backing), ports 2-4 are empty. `start` is a byte offset into everything the port ever printed, `next` where the
+ * following read resumes; a start older than the buffer is moved up to its oldest byte, as the real API does.
+ */
+export async function getSerialPortOutput(
+  rt: GceRuntime,
+  call: GceCall,
+  zone: string,
+  name: string,
+): Promise<SimResponse> {
+  const vm = liveVm(rt, call.project, zone, name);
+  const port = int64('port', call.query.get('port'), 1)!;
+  if (port < 1 || port > 4) throw invalidField('port', String(port), 'Must be between 1 and 4.');
+  const backing = rt.ctx.settings.backing === 'local' ? rt.ctx.backing : undefined;
+  const text = port === 1 && backing?.console ? await backing.console({ cloud: 'gcp', id: vm.id }).catch(() => '') : '';
+  const bytes = Buffer.from(text, 'utf8');
+  const oldest = Math.max(0, bytes.length - SERIAL_BUFFER);
+  const asked = int64('start', call.query.get('start'), 0)!;
+  const start = Math.min(bytes.length, asked < 0 ? Math.max(oldest, bytes.length + asked) : Math.max(oldest, asked));
+  return ok({
+    kind: 'compute#serialPortOutput',
+    contents: bytes.subarray(start).toString('utf8'),
+    start: String(start),
+    next: String(bytes.length),
+    selfLink: link(`${instancePath(call.project, zone, name)}/serialPort`),
+  });
+}

@@ -267,6 +267,13 @@ const ROUTES: readonly Route[] = [
     handler: (rt, c, p) => instances.getInstance(rt, c, p[0]!, p[1]!),
   },
   {
+    method: 'GET',
+    pattern: ['zones', ':', 'instances', ':', 'serialPort'],
+    action: 'instances.getSerialPortOutput',
+    group: 'read',
+    handler: (rt, c, p) => instances.getSerialPortOutput(rt, c, p[0]!, p[1]!),
+  },
+  {
     method: 'DELETE',
     pattern: ['zones', ':', 'instances', ':'],
     action: 'instances.delete',
