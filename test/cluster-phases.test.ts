@@ -1,8 +1,8 @@
 import type { ClusterContext } from '../src/cluster/context.js';
+import { fabricPrefixes, networkKey } from '../src/cluster/fabric.js';
 import type { ManagerRef } from '../src/cluster/nodes.js';
 import { assertSameEngine, locateManager } from '../src/cluster/phases/inventory.js';
 import { applyLabels, staleNodes } from '../src/cluster/phases/labels.js';
-import { fabricPrefixes, networkKey } from '../src/cluster/fabric.js';
 import { takeFirstManager } from '../src/cluster/phases/launch-nodes.js';
 import { assertSpecFitsEngine } from '../src/cluster/phases/prepare.js';
 import { findStrays } from '../src/cluster/phases/recover.js';

@@ -91,7 +91,9 @@ describe('renderUserData (swarm)', () => {
   it('is the same for every node of a pool: only public values, which evaluate back to the input', () => {
     const script = renderUserData(base());
     const assignments = script.slice(0, script.indexOf('# --- common/node-name.sh'));
-    const out = sh(`${assignments}\nprintf '%s|%s|%s|' "$SKYPOOL_CLUSTER" "$SKYPOOL_POOL" "$FABRIC_PREFIX"; printf '%s' "$TLS_CA"`);
+    const out = sh(
+      `${assignments}\nprintf '%s|%s|%s|' "$SKYPOOL_CLUSTER" "$SKYPOOL_POOL" "$FABRIC_PREFIX"; printf '%s' "$TLS_CA"`,
+    );
     expect(out).toBe(`demo|workers|100.65.0.0/16|${ca.certPem.trim()}`);
   });
 
@@ -99,32 +101,35 @@ describe('renderUserData (swarm)', () => {
     ['i-0abc12ef', 'demo-workers-0abc12ef'],
     ['demo-workers-7', 'demo-workers-7'],
     ['ip-10-0-1-5.ec2.internal', 'ip-10-0-1-5'],
-  ])('a node whose hostname is %s is named %s, makes its own key and prints an identity the SDK parses', (host, name) => {
-    const work = mkdtempSync(join(tmpdir(), 'skypool-ud-'));
-    try {
-      const script = renderUserData(base());
-      const part = (marker: string) => {
-        const from = script.indexOf(`# --- ${marker}`);
-        return script.slice(from, script.indexOf('\n# --- ', from + 1));
-      };
-      const run = [
-        script.slice(0, script.indexOf('# --- common/node-name.sh')),
-        `hostname() { echo ${host}; }`,
-        part('common/node-name.sh'),
-        `LOG_DIR=${work}; log() { :; }; fail() { echo "FAIL $*" >&2; exit 1; }`,
-        part('common/node-keys.sh').replace('TLS_DIR=/etc/skypool/tls', `TLS_DIR=${work}/tls`),
-        'FABRIC_IP=100.65.1.5 WG_PUBLIC_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
-        part('common/identity-line.sh'),
-        'print_identity',
-      ].join('\n');
-      const identity = parseIdentity(sh(run), name);
-      expect(identity).toMatchObject({ name, fabricIp: '100.65.1.5' });
-      expect(new X509Certificate(identity!.certPem).checkHost(name)).toBe(name);
-      expect(statSync(join(work, 'tls', 'key.pem')).mode & 0o777).toBe(0o600);
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
-  });
+  ])(
+    'a node whose hostname is %s is named %s, makes its own key and prints an identity the SDK parses',
+    (host, name) => {
+      const work = mkdtempSync(join(tmpdir(), 'skypool-ud-'));
+      try {
+        const script = renderUserData(base());
+        const part = (marker: string) => {
+          const from = script.indexOf(`# --- ${marker}`);
+          return script.slice(from, script.indexOf('\n# --- ', from + 1));
+        };
+        const run = [
+          script.slice(0, script.indexOf('# --- common/node-name.sh')),
+          `hostname() { echo ${host}; }`,
+          part('common/node-name.sh'),
+          `LOG_DIR=${work}; log() { :; }; fail() { echo "FAIL $*" >&2; exit 1; }`,
+          part('common/node-keys.sh').replace('TLS_DIR=/etc/skypool/tls', `TLS_DIR=${work}/tls`),
+          'FABRIC_IP=100.65.1.5 WG_PUBLIC_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+          part('common/identity-line.sh'),
+          'print_identity',
+        ].join('\n');
+        const identity = parseIdentity(sh(run), name);
+        expect(identity).toMatchObject({ name, fabricIp: '100.65.1.5' });
+        expect(new X509Certificate(identity!.certPem).checkHost(name)).toBe(name);
+        expect(statSync(join(work, 'tls', 'key.pem')).mode & 0o777).toBe(0o600);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    },
+  );
 
   it.each(['manager', 'worker'] as const)(
     'keeps the AWS pool script (%s) that reuses the shared partials valid sh',

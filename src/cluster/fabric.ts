@@ -1,6 +1,13 @@
 import type { EngineDriver } from '../engines/types.js';
 import { EngineError } from '../errors.js';
-import { type FabricMember, fabricPrefixFor, peersFor, pushJoin, syncPeerVolumes } from '../fabric/index.js';
+import {
+  type FabricMember,
+  fabricMember,
+  fabricPrefixFor,
+  peersFor,
+  pushJoin,
+  syncPeerVolumes,
+} from '../fabric/index.js';
 import type { Instance } from '../providers/types.js';
 import type { ClusterSpec, NodePoolSpec } from '../spec/schema.js';
 import { pollUntil } from '../util/poll.js';
@@ -39,18 +46,7 @@ export function fabricPrefixes(spec: ClusterSpec, instances: readonly Instance[]
 export function fabricMembers(ctx: ClusterContext, instances: readonly Instance[]): FabricMember[] {
   return instances.flatMap((i) => {
     const identity = ctx.identityOf(i);
-    if (!identity) return [];
-    return [
-      {
-        node: i.name,
-        key: identity.wireguardKey,
-        fabricIp: identity.fabricIp,
-        provider: i.provider,
-        ...(i.region ? { region: i.region } : {}),
-        ...(i.privateIp ? { privateIp: i.privateIp } : {}),
-        ...(i.publicIp ? { publicIp: i.publicIp } : {}),
-      },
-    ];
+    return identity ? [fabricMember(i, identity)] : [];
   });
 }
 

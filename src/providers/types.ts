@@ -27,6 +27,7 @@ export const TAG_KEYS = {
   pool: 'skypool-pool',
   role: 'skypool-role',
   specHash: 'skypool-spec-hash',
+  // Same key as FABRIC_TAG (src/fabric/addresses.ts).
   fabric: 'skypool-fabric',
 } as const satisfies Record<keyof OwnershipTags, string>;
 
