@@ -123,8 +123,11 @@ describe('aws provider on cloudsim', () => {
       'tcp/2377/self',
       'tcp/7946/self',
       'udp/4789/self',
+      'udp/51820/0.0.0.0/0',
       'udp/7946/self',
     ]);
+    const fabric = group.IpPermissions!.find((p) => p.FromPort === 51820);
+    expect(fabric?.IpRanges?.[0]?.Description).toBe('skypool-fabric');
   });
 
   it('batches nodes into one RunInstances without Name tags or CreateTags, names them from their ids, requires IMDSv2 (hop limit 1) and never duplicates on a repeated token', async () => {
@@ -328,7 +331,7 @@ describe('aws provider on cloudsim', () => {
     }
   });
 
-  it('fails fast on missing region or an unreachable endpoint', async () => {
+  it('checks prerequisites without a default region (pools name theirs), fails a region-less verb and an unreachable endpoint', async () => {
     const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION };
     delete process.env.AWS_REGION;
     delete process.env.AWS_DEFAULT_REGION;
@@ -340,8 +343,9 @@ describe('aws provider on cloudsim', () => {
       maxAttempts: 1,
     });
     try {
-      await expect(noRegion.checkPrerequisites()).rejects.toBeInstanceOf(PrerequisiteError);
-      await expect(noRegion.checkPrerequisites()).rejects.toThrow(/AWS_REGION/);
+      await expect(noRegion.checkPrerequisites()).resolves.toBeUndefined();
+      await expect(noRegion.ensureNetwork('noregion')).rejects.toBeInstanceOf(PrerequisiteError);
+      await expect(noRegion.listInstances('noregion')).rejects.toThrow(/AWS_REGION/);
       await expect(closed.checkPrerequisites()).rejects.toBeInstanceOf(PrerequisiteError);
       await expect(provider.checkPrerequisites()).resolves.toBeUndefined();
     } finally {
