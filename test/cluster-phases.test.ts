@@ -1,9 +1,9 @@
 import type { ClusterContext } from '../src/cluster/context.js';
+import { fabricPrefixes, networkKey } from '../src/cluster/fabric.js';
 import type { ManagerRef } from '../src/cluster/nodes.js';
 import { assertSameEngine, locateManager } from '../src/cluster/phases/inventory.js';
 import { applyLabels, staleNodes } from '../src/cluster/phases/labels.js';
-import { joinInfo } from '../src/cluster/phases/launch-nodes.js';
-import { assignAddresses } from '../src/cluster/phases/plan-nodes.js';
+import { takeFirstManager } from '../src/cluster/phases/launch-nodes.js';
 import { assertSpecFitsEngine } from '../src/cluster/phases/prepare.js';
 import { findStrays } from '../src/cluster/phases/recover.js';
 import { rotateJoinTokens } from '../src/cluster/phases/rotate-tokens.js';
@@ -11,7 +11,7 @@ import { scaleDown } from '../src/cluster/phases/scale-down.js';
 import { assertEngine, hasEngine, loadEngine } from '../src/engines/registry.js';
 import type { EngineDriver, EngineNode } from '../src/engines/types.js';
 import { SpecError } from '../src/errors.js';
-import type { Instance, NetworkRef } from '../src/providers/types.js';
+import type { Instance } from '../src/providers/types.js';
 import { poolSpecHash } from '../src/spec/hash.js';
 import { parseSpec } from '../src/spec/load.js';
 import { addressesAt, inCidr, intToIpv4, ipv4ToInt, isIpv4, parseCidr } from '../src/util/ipv4.js';
@@ -123,13 +123,34 @@ describe('labels: staleNodes and applyLabels', () => {
   });
 });
 
-describe('plan-nodes: assignAddresses', () => {
-  it('gives each new node a free address of its provider network', async () => {
-    const network: NetworkRef = { id: 'br', cidr: '10.1.0.0/24', reservedAddresses: ['10.1.0.1'] };
-    const ctx = { network: async () => network } as unknown as ClusterContext;
-    const pool = spec.pools[1]!;
-    const out = await assignAddresses(ctx, [ctl, w1], [{ name: 'ph-nodes-2', pool }]);
-    expect(out).toEqual([{ name: 'ph-nodes-2', pool, ip: '10.1.0.4' }]);
+describe('launch-nodes: takeFirstManager and the fabric prefixes', () => {
+  it('takes the first planned manager out of its pool launch; refuses a spec that plans none', () => {
+    const launches = [
+      { pool: spec.pools[0]!, names: ['ph-ctl-1', 'ph-ctl-2'] },
+      { pool: spec.pools[1]!, names: ['ph-nodes-1'] },
+    ];
+    expect(takeFirstManager({ spec }, launches)).toEqual({ name: 'ph-ctl-1', pool: spec.pools[0] });
+    expect(launches[0]!.names).toEqual(['ph-ctl-2']);
+    expect(() => takeFirstManager({ spec }, [{ pool: spec.pools[1]!, names: ['x'] }])).toThrow(/none is planned/);
+  });
+
+  it('keeps the prefix the VMs of a network carry and gives a new network the lowest free /16', () => {
+    const multi = parseSpec({
+      name: 'ph',
+      engine: 'swarm',
+      pools: [
+        { name: 'ctl', provider: 'local', role: 'manager', count: 1 },
+        { name: 'nodes', provider: 'local', role: 'worker', count: 1 },
+        { name: 'east', provider: 'aws', region: 'us-east-1', role: 'worker', count: 1, instanceType: 't3.micro' },
+      ],
+    });
+    const tagged = { ...ctl, tags: { ...ctl.tags, fabric: '100.64.0.0/16' } };
+    const prefixes = fabricPrefixes(multi, [tagged]);
+    expect(prefixes.get(networkKey(multi.pools[0]!))).toBe('100.64.0.0/16');
+    expect(prefixes.get(networkKey(multi.pools[1]!))).toBe('100.64.0.0/16');
+    expect(prefixes.get(networkKey(multi.pools[2]!))).toBe('100.65.0.0/16');
+    const moved = { ...ctl, tags: { ...ctl.tags, fabric: '100.66.0.0/16' } };
+    expect(fabricPrefixes(multi, [moved]).get('aws/us-east-1')).toBe('100.64.0.0/16');
   });
 });
 
@@ -139,20 +160,6 @@ describe('prepare: assertSpecFitsEngine', () => {
     expect(() => assertSpecFitsEngine({ spec: withImages }, { engine: 'slurm' })).toThrow(SpecError);
     expect(() => assertSpecFitsEngine({ spec: withImages }, { engine: 'slurm' })).toThrow(/images: engine slurm/);
     expect(() => assertSpecFitsEngine({ spec }, { engine: 'slurm' })).not.toThrow();
-  });
-});
-
-describe('launch-nodes: joinInfo', () => {
-  it('tells joiners the managers, and the join token of their role when the engine has tokens', async () => {
-    const slurm = await joinInfo(recordingDriver(), managerRef, [ctl, w1]);
-    expect(slurm('worker')).toEqual({ managers: ['10.1.0.2'], managerNames: [ctl.name] });
-    const swarm = await joinInfo(
-      recordingDriver({ joinTokens: async () => ({ worker: 'W', manager: 'M' }) }),
-      managerRef,
-      [ctl],
-    );
-    expect(swarm('worker').token).toBe('W');
-    expect(swarm('manager').token).toBe('M');
   });
 });
 

@@ -9,6 +9,7 @@ import { vmDir } from '../providers/local/paths.js';
 import { ensureClusterPki } from '../src/bootstrap/cluster-pki.js';
 import { pickAddresses } from '../src/cluster/addresses.js';
 import type { ClusterContext } from '../src/cluster/context.js';
+import { pinPath } from '../src/cluster/identity.js';
 import { Cluster, type ProgressEvent } from '../src/cluster/index.js';
 import { findManager } from '../src/cluster/nodes.js';
 import { unlockKeyPath } from '../src/cluster/unlock-key.js';
@@ -272,17 +273,33 @@ suite('swarm on the local provider', () => {
     const status = await cluster.status();
     expect(status.nodes.map((n) => [n.name, n.engine?.state])).toEqual(nodeNames.map((n) => [n, 'ready']));
     enginePids.push(...enginesOf(`${name}-workers-2`));
-    // The token in the first workers' user-data was rotated after they joined: the new node got another one.
-    const tokenOf = (node: string): string | undefined =>
-      /JOIN_TOKEN='(SWMTKN-[^']+)'/.exec(
-        readFileSync(join(vmDir(DEFAULT_STATE_ROOT, name, node), 'user-data'), 'utf8'),
-      )?.[1];
-    expect(tokenOf(`${name}-workers-1`)).toMatch(/^SWMTKN-1-/);
-    expect(tokenOf(`${name}-workers-2`)).toMatch(/^SWMTKN-1-/);
-    expect(tokenOf(`${name}-workers-2`)).not.toBe(tokenOf(`${name}-workers-1`));
+    // Identity after launch: one user-data per pool, with no join token and no private key in it; the token
+    // travelled in the join volume, which the node removed once it joined.
+    const userData = (node: string): string =>
+      readFileSync(join(vmDir(DEFAULT_STATE_ROOT, name, node), 'user-data'), 'utf8');
+    expect(userData(`${name}-workers-2`)).toBe(userData(`${name}-workers-1`));
+    expect(userData(`${name}-workers-2`)).not.toMatch(/SWMTKN|PRIVATE KEY/);
+    const volumes = await createProvider().execInVm(name, `${name}-workers-2`, ['docker', 'volume', 'ls', '-q']);
+    expect(volumes.stdout).not.toContain('skypool-join');
+    // The swarm runs on the fabric: every node advertises its WireGuard address.
+    const ctx = (cluster as unknown as { ctx: ClusterContext }).ctx;
+    const manager = (await findManager(ctx, await ctx.inventory()))!;
+    const engineNodes = await (await ctx.driver()).listNodes(manager.endpoint);
+    expect(engineNodes.map((n) => n.address)).toEqual(engineNodes.map(() => expect.stringMatching(/^100\.64\./)));
+    // The SDK pinned each node's own certificate, named after the node.
+    for (const instance of await ctx.inventory()) {
+      const pem = readFileSync(pinPath(join(work, 'state'), name, instance.id), 'utf8');
+      expect(new X509Certificate(pem).subject).toBe(`CN=${instance.name}`);
+    }
   }, 60_000);
 
   it('an apply stopped right after the joins still rotates the token the new node was given', async () => {
+    const ctx = (cluster as unknown as { ctx: ClusterContext }).ctx;
+    const tokenNow = async () => {
+      const manager = (await findManager(ctx, await ctx.inventory()))!;
+      return (await (await ctx.driver()).joinTokens!(manager.endpoint)).worker;
+    };
+    const given = await tokenNow(); // what the join volume hands the new node
     const stop = new AbortController();
     const off = cluster.onProgress((e) => {
       if (e.type === 'phase-end' && e.phase === 'wait-engines') stop.abort();
@@ -292,14 +309,7 @@ suite('swarm on the local provider', () => {
     } finally {
       off();
     }
-    const ctx = (cluster as unknown as { ctx: ClusterContext }).ctx;
-    const manager = (await findManager(ctx, await ctx.inventory()))!;
-    const current = (await (await ctx.driver()).joinTokens!(manager.endpoint)).worker;
-    const given = /JOIN_TOKEN='(SWMTKN-[^']+)'/.exec(
-      readFileSync(join(vmDir(DEFAULT_STATE_ROOT, name, `${name}-workers-3`), 'user-data'), 'utf8'),
-    )?.[1];
-    expect(given).toMatch(/^SWMTKN-1-/);
-    expect(current).not.toBe(given);
+    expect(await tokenNow()).not.toBe(given);
     await cluster.scale('workers', 2);
   }, 120_000);
 

@@ -1,5 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { type CertificateBundle, createCertificateAuthority, issueCertificate } from '../src/bootstrap/pki.js';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseIdentity } from '../src/bootstrap/node-identity.js';
+import { type CertificateBundle, createCertificateAuthority } from '../src/bootstrap/pki.js';
 import {
   renderTemplate,
   renderUserData,
@@ -51,26 +56,20 @@ describe('renderTemplate', () => {
 
 describe('renderUserData (swarm)', () => {
   let ca: CertificateBundle;
-  let server: CertificateBundle;
   beforeAll(async () => {
     ca = await createCertificateAuthority('test-ca');
-    server = await issueCertificate(ca, {
-      commonName: 'demo-workers-1',
-      usage: 'server',
-      ipAddresses: ['10.213.0.12'],
-    });
   });
   const base = (): UserDataInput => ({
     engine: 'swarm',
     role: 'worker',
-    nodeName: 'demo-workers-1',
-    nodeIp: '10.213.0.12',
-    tls: { caPem: ca.certPem, certPem: server.certPem, keyPem: server.keyPem },
-    join: { token: "SWMTKN-1-abc'def", managers: ['10.213.0.10', '10.213.0.11'] },
+    cluster: 'demo',
+    pool: 'workers',
+    caPem: ca.certPem,
+    fabricPrefix: '100.65.0.0/16',
   });
 
   it.each(['manager-init', 'manager-join', 'worker'] as const)(
-    'renders %s as a POSIX sh script under the 16 KB limit',
+    'renders %s as a POSIX sh script under the 16 KB limit, with nothing secret in it',
     (role) => {
       const script = renderUserData({ ...base(), role });
       expect(script.startsWith('#!/bin/sh\n')).toBe(true);
@@ -81,19 +80,56 @@ describe('renderUserData (swarm)', () => {
       expect(script).toContain('--cgroup-parent skypool-$(hostname)');
       expect(script).toContain('DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1');
       expect(script).toContain('bootstrap.done');
+      expect(script).toContain('SKYPOOL-IDENTITY v1');
+      expect(script).toContain('--data-path-addr "$SWARM_ADDR"');
+      expect(script).not.toMatch(/PRIVATE KEY|SWMTKN/);
+      expect(script.split('\nprint_identity\n')).toHaveLength(3); // early, and again at the end
+      if (role !== 'manager-init') expect(script).toContain('skypool-join');
     },
   );
 
-  it('puts the values into shell variables that evaluate back to the input', () => {
+  it('is the same for every node of a pool: only public values, which evaluate back to the input', () => {
     const script = renderUserData(base());
-    // Keep only the assignment block (everything before the first partial), then print the variables.
-    const assignments = script.slice(0, script.indexOf('# --- common/lib.sh'));
-    expect(assignments).toContain('JOIN_TOKEN=');
+    const assignments = script.slice(0, script.indexOf('# --- common/node-name.sh'));
     const out = sh(
-      `${assignments}\nprintf '%s|%s|%s|%s|' "$NODE_NAME" "$NODE_IP" "$JOIN_TOKEN" "$JOIN_ADDRS"; printf '%s' "$TLS_KEY" | head -c 27`,
+      `${assignments}\nprintf '%s|%s|%s|' "$SKYPOOL_CLUSTER" "$SKYPOOL_POOL" "$FABRIC_PREFIX"; printf '%s' "$TLS_CA"`,
     );
-    expect(out).toBe("demo-workers-1|10.213.0.12|SWMTKN-1-abc'def|10.213.0.10 10.213.0.11|-----BEGIN PRIVATE KEY-----");
+    expect(out).toBe(`demo|workers|100.65.0.0/16|${ca.certPem.trim()}`);
   });
+
+  it.each([
+    ['i-0abc12ef', 'demo-workers-0abc12ef'],
+    ['demo-workers-7', 'demo-workers-7'],
+    ['ip-10-0-1-5.ec2.internal', 'ip-10-0-1-5'],
+  ])(
+    'a node whose hostname is %s is named %s, makes its own key and prints an identity the SDK parses',
+    (host, name) => {
+      const work = mkdtempSync(join(tmpdir(), 'skypool-ud-'));
+      try {
+        const script = renderUserData(base());
+        const part = (marker: string) => {
+          const from = script.indexOf(`# --- ${marker}`);
+          return script.slice(from, script.indexOf('\n# --- ', from + 1));
+        };
+        const run = [
+          script.slice(0, script.indexOf('# --- common/node-name.sh')),
+          `hostname() { echo ${host}; }`,
+          part('common/node-name.sh'),
+          `LOG_DIR=${work}; log() { :; }; fail() { echo "FAIL $*" >&2; exit 1; }`,
+          part('common/node-keys.sh').replace('TLS_DIR=/etc/skypool/tls', `TLS_DIR=${work}/tls`),
+          'FABRIC_IP=100.65.1.5 WG_PUBLIC_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+          part('common/identity-line.sh'),
+          'print_identity',
+        ].join('\n');
+        const identity = parseIdentity(sh(run), name);
+        expect(identity).toMatchObject({ name, fabricIp: '100.65.1.5' });
+        expect(new X509Certificate(identity!.certPem).checkHost(name)).toBe(name);
+        expect(statSync(join(work, 'tls', 'key.pem')).mode & 0o777).toBe(0o600);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    },
+  );
 
   it.each(['manager', 'worker'] as const)(
     'keeps the AWS pool script (%s) that reuses the shared partials valid sh',
@@ -114,28 +150,14 @@ describe('renderUserData (swarm)', () => {
     expect(renderUserData(base())).toBe(renderUserData(base()));
   });
 
-  it('accepts a token command instead of a token', () => {
-    const script = renderUserData({
-      ...base(),
-      join: { tokenCommand: 'aws secretsmanager get-secret-value --secret-id x', managers: ['10.0.0.1'] },
-    });
-    expect(script).toContain("JOIN_TOKEN=''");
-    expect(script).toContain("JOIN_TOKEN_COMMAND='aws secretsmanager get-secret-value --secret-id x'");
-  });
-
-  it('rejects a joining role without a token or managers, and bad names', () => {
-    expect(() => renderUserData({ ...base(), join: undefined })).toThrow(/needs join.token/);
-    expect(() => renderUserData({ ...base(), join: { token: 't', managers: [] } })).toThrow(/at least one manager/);
-    expect(() => renderUserData({ ...base(), join: { token: 't', managers: ['1.2.3.4; reboot'] } })).toThrow(
-      /not an IP address/,
-    );
-    expect(() => renderUserData({ ...base(), nodeName: 'Bad_Name' })).toThrow(/not a valid hostname/);
+  it('rejects bad names, a prefix outside the fabric range and anything secret as the CA', () => {
+    expect(() => renderUserData({ ...base(), pool: 'Bad_Name' })).toThrow(/not a valid hostname/);
+    expect(() => renderUserData({ ...base(), fabricPrefix: '10.0.0.0/16' })).toThrow(/fabric prefix/);
+    expect(() => renderUserData({ ...base(), caPem: `${ca.certPem}${ca.keyPem}` })).toThrow(/nothing secret/);
   });
 
   it('refuses a script over the user-data limit', () => {
-    const huge = 'x'.repeat(USER_DATA_MAX_BYTES);
-    expect(() => renderUserData({ ...base(), tls: { ...base().tls, certPem: huge } })).toThrow(
-      /over the 16384-byte user-data limit/,
-    );
+    const huge = `-----BEGIN CERTIFICATE-----\n${'x'.repeat(USER_DATA_MAX_BYTES)}`;
+    expect(() => renderUserData({ ...base(), caPem: huge })).toThrow(/over the 16384-byte user-data limit/);
   });
 });

@@ -11,32 +11,16 @@ export const USER_DATA_MAX_BYTES = 16_384;
 
 export type SwarmBootstrapRole = 'manager-init' | 'manager-join' | 'worker';
 
-export interface UserDataTls {
-  readonly caPem: string;
-  readonly certPem: string;
-  /** The node's private key: lands in /etc/skypool/tls/key.pem (0600). Never log the rendered script. */
-  readonly keyPem: string;
-}
-
-export interface UserDataJoin {
-  /** Swarm join token (worker or manager one, matching the role). Rotated by the SDK once joins settle. */
-  readonly token?: string;
-  /** Instead of `token`: a shell command run at boot that prints the token (e.g. read from a secrets store). */
-  readonly tokenCommand?: string;
-  /** Manager addresses (IP or name) to join on port 2377, tried in order. */
-  readonly managers: readonly string[];
-}
-
 export interface UserDataInput {
   readonly engine: 'swarm';
   readonly role: SwarmBootstrapRole;
-  /** Hostname and engine node name. */
-  readonly nodeName: string;
-  /** Address the engine advertises; when absent the first address of `hostname -I` at boot. */
-  readonly nodeIp?: string;
-  readonly tls: UserDataTls;
-  /** Required for `manager-join` and `worker`. */
-  readonly join?: UserDataJoin;
+  readonly cluster: string;
+  /** The pool: with the cluster, it names EC2 nodes whose hostname is their instance id. */
+  readonly pool: string;
+  /** The cluster CA (public): dockerd accepts only clients it signed. */
+  readonly caPem: string;
+  /** The cloud network's /16 of the fabric range, e.g. `100.64.0.0/16`. */
+  readonly fabricPrefix: string;
   /** How long the script waits for dockerd and the join before writing bootstrap.failed. Default 300. */
   readonly deadlineSeconds?: number;
 }
@@ -113,37 +97,32 @@ function renderAwsPool(input: AwsPoolUserDataInput): string {
 }
 
 /**
- * Renders the boot script of one node, or (with `source`) of every node of an AWS pool. Pure: the same input
+ * Renders the boot script of every node of a pool (identical bytes for all of them: each node learns its name and
+ * address at boot and makes its own keys), or (with `source`) of an AWS Auto Scaling pool. Pure: the same input
  * gives the same bytes.
  */
 export function renderUserData(input: UserDataInput | AwsPoolUserDataInput): string {
   if ('source' in input) return renderAwsPool(input);
   if (input.engine !== 'swarm') throw invalid(`engine "${String(input.engine)}" has no templates yet`);
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(input.nodeName))
-    throw invalid(`node name "${input.nodeName}" is not a valid hostname`);
-  if (input.nodeIp !== undefined && !/^[0-9a-fA-F:.]+$/.test(input.nodeIp))
-    throw invalid(`node IP "${input.nodeIp}" is not an IP address`);
+  for (const [what, value] of [
+    ['cluster', input.cluster],
+    ['pool', input.pool],
+  ] as const) {
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(value))
+      throw invalid(`${what} name "${value}" is not a valid hostname part`);
+  }
+  if (!/^100\.\d{1,3}\.0\.0\/16$/.test(input.fabricPrefix))
+    throw invalid(`fabric prefix "${input.fabricPrefix}" is not a /16 of 100.64.0.0/10`);
+  if (!input.caPem.includes('BEGIN CERTIFICATE') || /PRIVATE KEY/.test(input.caPem))
+    throw invalid('caPem must be the cluster CA certificate (and nothing secret)');
   const deadline = input.deadlineSeconds ?? 300;
   if (!Number.isInteger(deadline) || deadline <= 0) throw invalid('deadlineSeconds must be a positive whole number');
   const values: Record<string, string> = {
-    node_name: input.nodeName,
-    node_ip: input.nodeIp ?? '',
+    cluster: input.cluster,
+    pool: input.pool,
     deadline_seconds: String(deadline),
-    tls_ca: input.tls.caPem.trim(),
-    tls_cert: input.tls.certPem.trim(),
-    tls_key: input.tls.keyPem.trim(),
+    tls_ca: input.caPem.trim(),
+    fabric_prefix: input.fabricPrefix,
   };
-  if (input.role !== 'manager-init') {
-    const join = input.join;
-    if (!join || (!join.token && !join.tokenCommand))
-      throw invalid(`role ${input.role} needs join.token or join.tokenCommand`);
-    if (join.managers.length === 0)
-      throw invalid(`role ${input.role} needs at least one manager address in join.managers`);
-    const bad = join.managers.find((m) => !/^[\w.:-]+$/.test(m));
-    if (bad !== undefined) throw invalid(`manager address "${bad}" is not an IP address or host name`);
-    values.join_token = join.token ?? '';
-    values.join_token_command = join.tokenCommand ?? '';
-    values.join_addrs = join.managers.join(' ');
-  }
   return withinLimit(renderTemplate(`swarm/${input.role}.sh`, values));
 }

@@ -1,15 +1,17 @@
 import type { DrainResult } from '../engines/types.js';
 import type { Instance } from '../providers/types.js';
-import type { ClusterContext } from './context.js';
+import { waitEngine } from './boot-log.js';
+import type { ClusterContext, PoolLaunch } from './context.js';
+import { fabricPrefixes, networkKey, pushJoins, syncFabric } from './fabric.js';
+import { awaitIdentity } from './identity.js';
+import { launchNode, waitAllRunning, waitRunning } from './launch.js';
 import type { ManagerRef } from './nodes.js';
 import { observe } from './observe.js';
-import { bootstrapManager } from './phases/bootstrap-manager.js';
 import { loadImages } from './phases/images.js';
 import { takeInventory } from './phases/inventory.js';
 import { applyLabels } from './phases/labels.js';
-import { joinInfo, launchJoining, waitEngines } from './phases/launch-nodes.js';
+import { launchJoining, takeFirstManager, waitEngines, withPrefix } from './phases/launch-nodes.js';
 import { ensureNetworks } from './phases/network.js';
-import { assignAddresses } from './phases/plan-nodes.js';
 import { assertSpecFitsEngine, prepare } from './phases/prepare.js';
 import { isEarlyDelete, terminateEarly } from './phases/recover.js';
 import { rotateJoinTokens } from './phases/rotate-tokens.js';
@@ -47,25 +49,56 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
     instances = instances.filter((i) => !plan.deletes.some((d) => isEarlyDelete(d) && d.instance === i));
   }
   const drained = plan.deletes.filter((d) => !isEarlyDelete(d)).map((d) => d.instance);
-  const planned = plan.creates.flatMap((c) => c.names.map((name) => ({ name, pool: c.pool })));
-  const toCreate = await assignAddresses(ctx, instances, planned, signal);
-  const newManagers = toCreate.filter((n) => n.pool.role === 'manager');
-  const newWorkers = toCreate.filter((n) => n.pool.role === 'worker');
+  const launches: PoolLaunch[] = plan.creates
+    .filter((c) => c.names.length > 0)
+    .map((c) => ({ pool: c.pool, names: [...c.names] }));
+  const fabric = driver.nodeIdentity === 'console';
+  const prefixes = fabric ? fabricPrefixes(ctx.spec, instances) : undefined;
+  const prefixOf = (launch: PoolLaunch) => prefixes?.get(networkKey(launch.pool));
   const created: Instance[] = [];
 
+  // Nodes of engines with console identities boot while the first manager creates the pool: they make their
+  // keys and wait for the join volume. Others (Slurm) need a live controller when they boot.
+  let joiners: Promise<Instance[]> | undefined;
+  const launchJoiners = (managers: readonly Instance[]) =>
+    launchJoining(ctx, launches, managers, prefixOf, signal).then((launched) => waitAllRunning(ctx, launched, signal));
   if (!manager) {
-    const first = newManagers.shift();
-    manager = await phase('bootstrap-manager', () => bootstrapManager(ctx, first, signal));
+    const first = takeFirstManager(ctx, launches);
+    manager = await phase('bootstrap-manager', async () => {
+      const launched = await launchNode(
+        ctx,
+        first,
+        'manager',
+        true,
+        withPrefix(prefixes?.get(networkKey(first.pool))),
+        signal,
+      );
+      const instance = await waitRunning(ctx, launched, signal);
+      if (fabric) {
+        joiners = launchJoiners([instance]);
+        joiners.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+        await awaitIdentity(ctx, instance, signal);
+      }
+      await waitEngine(ctx, instance, signal);
+      return { instance, endpoint: ctx.endpoint(instance) };
+    });
     created.push(manager.instance);
   }
   const pool = manager;
-
-  const joining = [...newManagers, ...newWorkers];
-  if (joining.length > 0) {
-    const info = await joinInfo(driver, pool, [...instances, ...created]);
-    const launched = await phase('launch-nodes', () => launchJoining(ctx, joining, info, signal));
-    created.push(...launched);
-    await phase('wait-engines', () => waitEngines(ctx, launched, signal));
+  const members = () => [...instances, ...created];
+  joiners ??= launchJoiners(members().filter((i) => i.tags.role === 'manager'));
+  const joined = await phase('launch-nodes', () => joiners!);
+  created.push(...joined);
+  if (joined.length > 0) {
+    await phase('wait-engines', async () => {
+      if (fabric) {
+        await Promise.all(joined.map((instance) => awaitIdentity(ctx, instance, signal)));
+        await syncFabric(ctx, driver, members(), members(), signal);
+        const managers = members().filter((i) => i.tags.role === 'manager');
+        await pushJoins(ctx, driver, pool.endpoint, managers, joined, signal);
+      }
+      await waitEngines(ctx, joined, signal);
+    });
   }
 
   if ((ctx.spec.images ?? []).length > 0 && created.length > 0)
@@ -80,11 +113,18 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
     drains = result.drains;
     manager = result.manager;
     nodes = await driver.listNodes(manager.endpoint);
+    if (fabric) {
+      // The removed nodes' peers leave every wg0 that stays.
+      await phase('fabric', async () => {
+        await syncFabric(ctx, driver, keep, keep, signal);
+        await Promise.all(drained.map((i) => ctx.forgetIdentity(i)));
+      });
+    }
   }
   const api = manager;
 
   await phase('labels', () => applyLabels(ctx, driver, api, keep, nodes, signal));
-  if (joining.length > 0 && driver.rotateJoinTokens) await phase('rotate-tokens', () => rotateJoinTokens(driver, api));
+  if (joined.length > 0 && driver.rotateJoinTokens) await phase('rotate-tokens', () => rotateJoinTokens(driver, api));
 
   const recreated = strays.filter((s) => created.some((c) => c.name === s.name)).map((s) => s.name);
   return {

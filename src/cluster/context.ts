@@ -1,16 +1,16 @@
 import { hkdfSync } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type ClusterPki, ensureClusterPki, hasClusterPki } from '../bootstrap/cluster-pki.js';
+import type { NodeIdentity } from '../bootstrap/node-identity.js';
 import { assertEngine, loadEngine } from '../engines/registry.js';
 import type { EngineDriver, EngineEndpoint, NodeExec } from '../engines/types.js';
 import { EngineError, PrerequisiteError } from '../errors.js';
 import { loadProvider, preflightProvider } from '../providers/registry.js';
 import type { Instance, NetworkRef, Provider } from '../providers/types.js';
 import { ProvisioningQueue } from '../queue/provisioning-queue.js';
-import { redact } from '../redact.js';
-import { poolSpecHash } from '../spec/hash.js';
-import type { ClusterSpec, NodePoolSpec, ProviderName, Role } from '../spec/schema.js';
+import type { ClusterSpec, NodePoolSpec, ProviderName } from '../spec/schema.js';
 import { withAdminCidrs } from './engine-api.js';
+import { loadPin, readIdentityOnce, removePin, savePin } from './identity.js';
 import { Progress } from './progress.js';
 import type { ClusterOptions } from './types.js';
 import { unlockKeyPath } from './unlock-key.js';
@@ -19,19 +19,21 @@ import { unlockKeyPath } from './unlock-key.js';
 export function endpointOf(
   instance: Pick<Instance, 'name' | 'publicIp' | 'privateIp'>,
   exec?: NodeExec,
+  serverCertPem?: string,
 ): EngineEndpoint {
   const host = instance.publicIp ?? instance.privateIp;
   if (!host)
     throw new EngineError(`node ${instance.name} has no address yet: wait for it to run, then retry`, {
       node: instance.name,
     });
-  return { name: instance.name, host, ...(exec ? { exec } : {}) };
+  return { name: instance.name, host, ...(serverCertPem ? { serverCertPem } : {}), ...(exec ? { exec } : {}) };
 }
 
-export interface NodeToLaunch {
-  readonly name: string;
+/** New nodes of one pool, launched together with the same user-data. */
+export interface PoolLaunch {
   readonly pool: NodePoolSpec;
-  readonly ip: string;
+  /** Names the core planned; the provider's answer is authoritative (EC2 names nodes after their ids). */
+  readonly names: readonly string[];
 }
 
 /**
@@ -49,6 +51,8 @@ export class ClusterContext {
   private driverValue: EngineDriver | undefined;
   /** By `<provider> <region>` (empty region: the provider's own). */
   private networks = new Map<string, NetworkRef>();
+  /** Pinned node identities by instance id (engines with `nodeIdentity: 'console'`). */
+  private identities = new Map<string, NodeIdentity>();
   private prerequisitesChecked: Promise<void> | undefined;
   private settingsChecked: Promise<void> | undefined;
 
@@ -194,18 +198,63 @@ export class ClusterContext {
     );
   }
 
-  /** The instance's engine endpoint, with command execution when its provider offers it. */
+  /**
+   * The instance's engine endpoint, with command execution when its provider offers it, and the node's pinned
+   * certificate when it has one.
+   */
   endpoint(instance: Instance): EngineEndpoint {
     const provider = this.providers.get(instance.provider);
     const exec: NodeExec | undefined = provider?.execInVm
       ? (argv, options) => provider.execInVm!(this.spec.name, instance.name, argv, options)
       : undefined;
-    return endpointOf(instance, exec);
+    return endpointOf(instance, exec, this.identities.get(instance.id)?.certPem);
+  }
+
+  identityOf(instance: Pick<Instance, 'id'>): NodeIdentity | undefined {
+    return this.identities.get(instance.id);
+  }
+
+  rememberIdentity(instance: Pick<Instance, 'id'>, identity: NodeIdentity): void {
+    this.identities.set(instance.id, identity);
+  }
+
+  /** Drops a pin (a VM that is gone, or new under a reused id): the next use reads the console again. */
+  async forgetIdentity(instance: Pick<Instance, 'id'>): Promise<void> {
+    this.identities.delete(instance.id);
+    await removePin(this.options.stateDir, this.spec.name, instance.id);
+  }
+
+  /** Whether the engine's nodes print their identity on the console (and run the fabric). */
+  async consoleIdentity(): Promise<boolean> {
+    return (await loadEngine(this.spec.engine)).nodeIdentity === 'console';
+  }
+
+  /**
+   * Loads the pinned identities of running instances; a missing pin is read once from the console (the cloud
+   * is the source of truth) and pinned again. Instances without either stay unpinned (still booting, or made
+   * by an older release whose nodes carry CA-signed certificates).
+   */
+  async recallIdentities(instances: readonly Instance[], signal?: AbortSignal): Promise<void> {
+    if (!(await this.consoleIdentity())) return;
+    const { stateDir } = this.options;
+    await Promise.all(
+      instances
+        .filter((i) => i.state === 'running' && !this.identities.has(i.id))
+        .map(async (instance) => {
+          let identity = await loadPin(stateDir, this.spec.name, instance);
+          if (!identity) {
+            identity = await readIdentityOnce(this, instance, signal);
+            if (identity) await savePin(stateDir, this.spec.name, instance.id, identity);
+          }
+          if (identity) this.identities.set(instance.id, identity);
+        }),
+    );
   }
 
   /** After destroy: networks, PKI and API clients belong to a cluster that no longer exists. */
   forgetState(): void {
     this.networks.clear();
+    this.identities.clear();
     this.driverValue?.close();
     this.driverValue = undefined;
     this.pkiValue = undefined;
@@ -225,7 +274,9 @@ export class ClusterContext {
         );
       }),
     );
-    return lists.flat().filter((i) => i.state !== 'terminated');
+    const instances = lists.flat().filter((i) => i.state !== 'terminated');
+    await this.recallIdentities(instances, signal);
+    return instances;
   }
 
   async close(): Promise<void> {

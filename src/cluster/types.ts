@@ -44,6 +44,7 @@ export type PhaseName =
   | 'images'
   | 'wait-ready'
   | 'labels'
+  | 'fabric'
   | 'rotate-tokens'
   | 'scale-down'
   | 'workload'
@@ -52,6 +53,7 @@ export type PhaseName =
 export type NodeProgressState =
   | 'launching'
   | 'running'
+  | 'identified'
   | 'engine-ready'
   | 'image-loaded'
   | 'ready'

@@ -10,6 +10,8 @@ export interface EngineModule {
   readonly createEngine: EngineFactory;
   /** Facts the user should know about this engine here (status notes); needs no PKI and no VM. */
   readonly notes?: (settings: Pick<EngineSettings, 'providers' | 'routingMesh'>) => string[];
+  /** Nodes print their identity on the console and join through the fabric (see EngineDriver.nodeIdentity). */
+  readonly nodeIdentity?: 'console';
   /** The SDK drives the engine by running commands in its VMs: every provider must offer `execInVm`. */
   readonly needsNodeExec?: boolean;
   /** Refuses providers the engine cannot run on (PrerequisiteError or SpecError), before anything exists. */

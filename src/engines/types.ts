@@ -1,4 +1,5 @@
 import type { CertificateBundle } from '../bootstrap/pki.js';
+import type { VolumeApi } from '../fabric/volumes.js';
 import type { EngineName, ProviderName, Role } from '../spec/schema.js';
 import type { WaitOptions } from '../util/poll.js';
 
@@ -25,28 +26,42 @@ export type NodeExec = (
 
 /** Where a node's engine answers: its API over mTLS at `host`, or commands run inside it through `exec`. */
 export interface EngineEndpoint {
-  /** Node name, used in errors. */
+  /** Node name, used in errors and, with `serverCertPem`, the name its certificate must carry. */
   readonly name: string;
   readonly host: string;
+  /**
+   * The node's own self-signed server certificate, pinned from its console identity: the only certificate the
+   * SDK trusts for this node, checked against `name` (not the address, which the cloud picks).
+   */
+  readonly serverCertPem?: string;
   /** Present when the node's provider can run commands inside it (engines without a network API need it). */
   readonly exec?: NodeExec;
 }
 
-/** What an engine needs to render one node's boot script. */
+/**
+ * What an engine needs to render the boot script of a pool's nodes. The core renders it once per pool and sends
+ * the same bytes to every new node of the pool: each node learns its name (hostname) and address at boot.
+ */
 export interface BootstrapInput {
   readonly role: Role;
   /** The first manager creates the pool; every other node joins it. */
   readonly first: boolean;
-  readonly nodeName: string;
-  readonly nodeIp: string;
-  /** The node's server certificate (IP in the SAN) and the cluster CA. */
-  readonly server: CertificateBundle;
+  readonly cluster: string;
+  readonly pool: string;
+  /** The cluster CA certificate (public). */
   readonly caPem: string;
-  /** Secret (e.g. a swarm join token): present in the user-data only; the SDK rotates it after the joins. */
-  readonly joinToken?: string;
+  /** The cloud network's /16 of the fabric range (engines with `nodeIdentity: 'console'` bring the fabric up). */
+  readonly fabricPrefix?: string;
+  /**
+   * Per-node values, for engine templates that still name the node in its user-data (k3s templates; Slurm
+   * falls back to the hostname and address at boot when absent). The core never sets them.
+   */
+  readonly nodeName?: string;
+  readonly nodeIp?: string;
+  readonly server?: CertificateBundle;
   /** Labels of the node's pool plus where it comes from (provider, pool), for engines that set them at boot. */
   readonly labels?: Readonly<Record<string, string>>;
-  /** Private addresses of the managers (for the joining roles). */
+  /** Private addresses of the managers launched before (for the joining roles of engines that need them). */
   readonly managers?: readonly string[];
   /** Names of the managers, in the order of `managers` (Slurm's SlurmctldHost must match the hostname). */
   readonly managerNames?: readonly string[];
@@ -258,6 +273,13 @@ export interface EngineDriver {
   /** Removes a member from the pool (forced: its VM is usually gone already); refuses the last manager. */
   removeNode(manager: EngineEndpoint, nodeId: string): Promise<void>;
 
+  /**
+   * `console`: nodes make their own keys and print their identity (src/bootstrap/node-identity.ts) on the console;
+   * the core pins it, brings up the fabric (peer volumes) and hands joiners their secret through `nodeChannel`.
+   */
+  readonly nodeIdentity?: 'console';
+  /** The SDK -> node channel: labelled volumes on the node's engine API (engines with `nodeIdentity`). */
+  nodeChannel?(endpoint: EngineEndpoint): VolumeApi;
   /** Secrets joining nodes need, read from a live manager (Swarm's join tokens). */
   joinTokens?(manager: EngineEndpoint): Promise<JoinTokens>;
   /** New join secrets once joins settled, so a leaked user-data cannot add nodes. */

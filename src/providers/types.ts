@@ -14,6 +14,11 @@ export interface OwnershipTags {
   readonly role: Role;
   /** `poolSpecHash` of the pool the VM was made from. */
   readonly specHash: string;
+  /**
+   * The fabric /16 of the VM's cloud network (provider + region), e.g. `100.64.0.0/16`; absent on VMs of older
+   * releases. Written label-safe (`100-64-0-0-16`: GCE label values allow no `.` or `/`), read in either form.
+   */
+  readonly fabric?: string;
 }
 
 /** Tag/label keys as written on the cloud. GCE allows only lowercase `[a-z0-9_-]`, so all clouds use these. */
@@ -22,6 +27,8 @@ export const TAG_KEYS = {
   pool: 'skypool-pool',
   role: 'skypool-role',
   specHash: 'skypool-spec-hash',
+  // Same key as FABRIC_TAG (src/fabric/addresses.ts).
+  fabric: 'skypool-fabric',
 } as const satisfies Record<keyof OwnershipTags, string>;
 
 export function tagsToRecord(tags: OwnershipTags): Record<string, string> {
@@ -30,7 +37,14 @@ export function tagsToRecord(tags: OwnershipTags): Record<string, string> {
     [TAG_KEYS.pool]: tags.pool,
     [TAG_KEYS.role]: tags.role,
     [TAG_KEYS.specHash]: tags.specHash,
+    ...(tags.fabric ? { [TAG_KEYS.fabric]: tags.fabric.replace(/[./]/g, '-') } : {}),
   };
+}
+
+/** `100-64-0-0-16` or `100.64.0.0/16` -> `100.64.0.0/16`; undefined for anything else. */
+function fabricFromTag(value: string | undefined): string | undefined {
+  const m = value && /^(\d{1,3})[.-](\d{1,3})[.-](\d{1,3})[.-](\d{1,3})[/-](\d{1,2})$/.exec(value);
+  return m ? `${m[1]}.${m[2]}.${m[3]}.${m[4]}/${m[5]}` : undefined;
 }
 
 export function tagsFromRecord(record: Readonly<Record<string, string | undefined>>): OwnershipTags | undefined {
@@ -39,7 +53,8 @@ export function tagsFromRecord(record: Readonly<Record<string, string | undefine
   const role = record[TAG_KEYS.role];
   const specHash = record[TAG_KEYS.specHash];
   if (!cluster || !pool || (role !== 'manager' && role !== 'worker') || !specHash) return undefined;
-  return { cluster, pool, role, specHash };
+  const fabric = fabricFromTag(record[TAG_KEYS.fabric]);
+  return { cluster, pool, role, specHash, ...(fabric ? { fabric } : {}) };
 }
 
 /** Lifecycle of a VM as every provider reports it. */

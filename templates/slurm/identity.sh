@@ -1,5 +1,7 @@
 # --- slurm/identity.sh: who this node is and where its controller is ---
 NODE_NAME={{node_name}}
+# The same bytes for every node of a pool: a node not named here is named by its hostname (lib.sh finds the address).
+[ -n "$NODE_NAME" ] || NODE_NAME=$(hostname)
 NODE_IP={{node_ip}}
 DEADLINE_SECONDS={{deadline_seconds}}
 CTL_NAME={{ctl_name}}

@@ -1,38 +1,46 @@
-import type { EngineDriver } from '../../engines/types.js';
+import { EngineError } from '../../errors.js';
 import type { Instance } from '../../providers/types.js';
 import { waitEngine } from '../boot-log.js';
-import type { ClusterContext, NodeToLaunch } from '../context.js';
-import { type JoinInfo, launchNode, waitRunning } from '../launch.js';
-import type { ManagerRef } from '../nodes.js';
+import type { ClusterContext, PoolLaunch } from '../context.js';
+import { type LaunchOptions, launchPool } from '../launch.js';
 
-/** What joining nodes are told: the managers' addresses and names, and the join secret of their role. */
-export async function joinInfo(
-  driver: EngineDriver,
-  manager: ManagerRef,
-  instances: readonly Instance[],
-): Promise<(role: NodeToLaunch['pool']['role']) => JoinInfo> {
-  const tokens = driver.joinTokens ? await driver.joinTokens(manager.endpoint) : undefined;
-  const managers = instances.filter((i) => i.tags.role === 'manager' && i.privateIp);
-  const base = { managers: managers.map((i) => i.privateIp!), managerNames: managers.map((i) => i.name) };
-  return (role) => {
-    const token = tokens ? (role === 'manager' ? tokens.manager : tokens.worker) : undefined;
-    return token ? { ...base, token } : base;
-  };
+/**
+ * Takes the first manager out of the planned launches (it creates the pool, with its own user-data); refuses a
+ * spec that plans none when no manager answers.
+ */
+export function takeFirstManager(
+  ctx: Pick<ClusterContext, 'spec'>,
+  launches: PoolLaunch[],
+): { name: string; pool: PoolLaunch['pool'] } {
+  const k = launches.findIndex((l) => l.pool.role === 'manager' && l.names.length > 0);
+  if (k < 0)
+    throw new EngineError(
+      'no manager of the pool answers and none is planned: add a manager pool (count ≥ 1) and apply again',
+      { cluster: ctx.spec.name },
+    );
+  const launch = launches[k]!;
+  const [name, ...rest] = launch.names;
+  launches[k] = { pool: launch.pool, names: rest };
+  return { name: name!, pool: launch.pool };
 }
 
-/** Launches the joining nodes in parallel and waits until each VM runs. */
-export function launchJoining(
+export const withPrefix = (fabricPrefix: string | undefined): Omit<LaunchOptions, 'first'> =>
+  fabricPrefix ? { fabricPrefix } : {};
+
+/** Launches every pool's joining nodes, one create call per pool, all pools at once. */
+export async function launchJoining(
   ctx: ClusterContext,
-  joining: readonly NodeToLaunch[],
-  info: (role: NodeToLaunch['pool']['role']) => JoinInfo,
+  launches: readonly PoolLaunch[],
+  managers: readonly Instance[],
+  prefixOf: (launch: PoolLaunch) => string | undefined,
   signal?: AbortSignal,
 ): Promise<Instance[]> {
-  return Promise.all(
-    joining.map(async (node) => {
-      const instance = await launchNode(ctx, node, node.pool.role, false, info(node.pool.role), signal);
-      return waitRunning(ctx, instance, signal);
-    }),
+  const lists = await Promise.all(
+    launches
+      .filter((l) => l.names.length > 0)
+      .map((l) => launchPool(ctx, l, { first: false, managers, ...withPrefix(prefixOf(l)) }, signal)),
   );
+  return lists.flat();
 }
 
 /** Waits until every launched node's engine joined the pool (a failed boot ends its wait at once). */

@@ -79,25 +79,26 @@ export class SlurmDriver implements EngineDriver {
         details: { issues: [{ path: 'pools', message: 'slurm supports exactly one manager (the controller)' }] },
       });
     }
-    const ctlAddr = controller ? input.nodeIp : input.managers?.[0];
-    const ctlName = controller ? input.nodeName : input.managerNames?.[0];
-    if (!ctlAddr || !isIpv4(ctlAddr) || !ctlName)
-      throw new SkypoolError(
-        'INTERNAL',
-        `cannot render user-data: node ${input.nodeName} needs its controller's name and address`,
-      );
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(input.nodeName))
+    // The controller finds its own name and address at boot (hostname) unless they are given.
+    const ctlAddr = controller ? (input.nodeIp ?? '') : input.managers?.[0];
+    const ctlName = controller ? (input.nodeName ?? '') : input.managerNames?.[0];
+    const who = input.nodeName ?? `pool ${input.pool}`;
+    if (!controller && (!ctlAddr || !isIpv4(ctlAddr) || !ctlName))
+      throw new SkypoolError('INTERNAL', `cannot render user-data: ${who} needs its controller's name and address`);
+    if (controller && ctlAddr && !isIpv4(ctlAddr))
+      throw new SkypoolError('INTERNAL', `cannot render user-data: "${ctlAddr}" is not an IPv4 address`);
+    if (input.nodeName !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(input.nodeName))
       throw new SkypoolError(
         'INTERNAL',
         `cannot render user-data: node name "${input.nodeName}" is not a valid hostname`,
       );
     return withinLimit(
       renderTemplate(controller ? 'slurm/controller.sh' : 'slurm/node.sh', {
-        node_name: input.nodeName,
-        node_ip: input.nodeIp,
+        node_name: input.nodeName ?? '',
+        node_ip: input.nodeIp ?? '',
         deadline_seconds: String(input.deadlineSeconds ?? 300),
-        ctl_name: ctlName,
-        ctl_addr: ctlAddr,
+        ctl_name: ctlName ?? '',
+        ctl_addr: ctlAddr ?? '',
         node_features: controller ? '' : labelsToFeatures(input.labels ?? {}).join(','),
         munge_key: this.mungeKey.toString('base64'),
       }),

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import { Agent } from 'node:https';
 import { createRequire } from 'node:module';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type Docker from 'dockerode';
 import { EngineError } from '../../errors.js';
 import { redact } from '../../redact.js';
@@ -16,21 +19,32 @@ const dockerode = (): typeof Docker => (DockerClass ??= requireLazily('dockerode
 
 /**
  * One dockerode client per node, always over mTLS on 2376 with the cluster's client certificate: never the
- * unix socket, never SSH. The server certificate must carry the node's IP (checked by Node's TLS).
+ * unix socket, never SSH. A node with a pinned certificate (`serverCertPem`, made on the node) is trusted only
+ * with that certificate and checked against its name, whatever address the cloud gave it; without one (nodes
+ * of older releases) the cluster CA signs the server certificate, which carries the node's IP.
  */
 export class DockerClients {
   private readonly clients = new Map<string, Docker>();
+  private readonly agents: Agent[] = [];
   constructor(private readonly tls: EngineClientTls) {}
 
   get(endpoint: EngineEndpoint, timeoutMs = CALL_TIMEOUT_MS): Docker {
-    const key = `${endpoint.host}/${timeoutMs}`;
+    const pin = endpoint.serverCertPem;
+    const key = `${endpoint.host}/${timeoutMs}/${pin ? `${endpoint.name}/${createHash('sha256').update(pin).digest('hex')}` : 'ca'}`;
     let client = this.clients.get(key);
     if (!client) {
       client = new (dockerode())({
         host: endpoint.host,
         port: DOCKER_TLS_PORT,
         protocol: 'https',
-        ca: this.tls.caPem,
+        ca: pin ?? this.tls.caPem,
+        // Its own agent: a pooled connection made under another name's check must never be reused here.
+        ...(pin
+          ? {
+              checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(endpoint.name, cert),
+              agent: this.agent(),
+            }
+          : {}),
         cert: this.tls.client.certPem,
         key: this.tls.client.keyPem,
         timeout: timeoutMs,
@@ -40,8 +54,15 @@ export class DockerClients {
     return client;
   }
 
+  private agent(): Agent {
+    const agent = new Agent({ keepAlive: true });
+    this.agents.push(agent);
+    return agent;
+  }
+
   clear(): void {
     this.clients.clear();
+    for (const agent of this.agents.splice(0)) agent.destroy();
   }
 }
 

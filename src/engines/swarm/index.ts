@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { renderUserData } from '../../bootstrap/user-data.js';
 import { EngineError } from '../../errors.js';
+import type { VolumeApi } from '../../fabric/volumes.js';
 import type { Role } from '../../spec/schema.js';
 import { pollUntil } from '../../util/poll.js';
 import type {
@@ -64,9 +65,10 @@ export const TOKENS_ROTATED_LABEL = 'skypool.tokens-rotated-at';
 class WorkloadError extends EngineError {}
 
 export const requirements: HostRequirements = {
-  commands: ['dockerd', 'docker'],
-  packages: ['docker.io'],
+  commands: ['dockerd', 'docker', 'openssl', 'wg'],
+  packages: ['docker.io', 'openssl', 'wireguard-tools', 'wireguard-go'],
   ports: [
+    { port: 51820, protocol: 'udp', why: 'fabric (WireGuard): every engine port below rides inside it' },
     { port: 2376, protocol: 'tcp', why: 'engine API (mTLS), from the SDK' },
     { port: 2377, protocol: 'tcp', why: 'swarm control plane' },
     { port: 7946, protocol: 'tcp', why: 'swarm gossip' },
@@ -74,6 +76,9 @@ export const requirements: HostRequirements = {
     { port: 4789, protocol: 'udp', why: 'overlay (VXLAN) data' },
   ],
 };
+
+/** Nodes make their own keys and print their identity on the console (see EngineDriver.nodeIdentity). */
+export const nodeIdentity = 'console' as const;
 
 export const workloadKinds: readonly WorkloadKind[] = ['service'];
 
@@ -84,6 +89,7 @@ export function createEngine(settings: EngineSettings): SwarmDriver {
 /** Docker Swarm through the Engine API of each node (dockerode over mTLS). */
 export class SwarmDriver implements EngineDriver {
   readonly engine = 'swarm' as const;
+  readonly nodeIdentity = 'console' as const;
   readonly requirements = requirements;
   private readonly clients: DockerClients;
   readonly services: ServiceEngine;
@@ -150,15 +156,25 @@ export class SwarmDriver implements EngineDriver {
 
   renderUserData(input: BootstrapInput): string {
     const role = input.role === 'manager' ? (input.first ? 'manager-init' : 'manager-join') : 'worker';
+    if (!input.fabricPrefix)
+      throw new EngineError(`cannot render the swarm user-data of pool ${input.pool}: no fabric prefix`, {
+        pool: input.pool,
+      });
     return renderUserData({
       engine: 'swarm',
       role,
-      nodeName: input.nodeName,
-      nodeIp: input.nodeIp,
-      tls: { caPem: input.caPem, certPem: input.server.certPem, keyPem: input.server.keyPem },
-      ...(role === 'manager-init' ? {} : { join: { token: input.joinToken, managers: input.managers ?? [] } }),
+      cluster: input.cluster,
+      pool: input.pool,
+      caPem: input.caPem,
+      fabricPrefix: input.fabricPrefix,
       ...(input.deadlineSeconds ? { deadlineSeconds: input.deadlineSeconds } : {}),
     });
+  }
+
+  /** The engine API's volumes: the SDK -> node channel (fabric peers, the join volume). */
+  nodeChannel(endpoint: EngineEndpoint): VolumeApi {
+    // Short calls: the core retries them while a new node's dockerd starts.
+    return this.clients.get(endpoint, 5_000) as unknown as VolumeApi;
   }
 
   async waitReady(endpoint: EngineEndpoint, role: Role, options: WaitOptions): Promise<void> {
