@@ -45,6 +45,7 @@ export type {
   WorkloadKind,
 } from './engines/types.js';
 export * from './errors.js';
+export type { VolumeApi } from './fabric/volumes.js';
 export { LOG_REDACT_PATHS, redactingLogger } from './log.js';
 export type { Plan, PlannedCreate, PlannedDelete } from './plan.js';
 export { computePlan } from './plan.js';
@@ -70,11 +71,14 @@ export type {
   Instance,
   InstanceState,
   LaunchRequest,
+  ListOptions,
+  LocationOptions,
   NetworkRef,
   NodeLaunch,
   OwnershipTags,
   Provider,
   ProviderSettings,
+  RegionWaitOptions,
   UserDataResult,
   WaitOptions,
 } from './providers/types.js';

@@ -54,7 +54,11 @@ export async function launchIdempotent(
       generation,
     });
     try {
-      return await queue.launch(provider, { ...request, idempotencyToken });
+      return await queue.launch(provider, {
+        ...request,
+        tags: { ...request.tags, launch: idempotencyToken },
+        idempotencyToken,
+      });
     } catch (error) {
       if (!isConflict(error)) throw error;
       lastError = error;
@@ -63,8 +67,12 @@ export async function launchIdempotent(
           ...(request.pool.region ? { regions: [request.pool.region] } : {}),
           ...(request.signal ? { signal: request.signal } : {}),
         })
-      ).filter((i) => names.includes(i.name) && i.state !== 'terminated' && i.state !== 'stopping');
-      if (live.length >= names.length) return names.map((name) => live.find((i) => i.name === name)!);
+      ).filter((i) => i.state !== 'terminated' && i.state !== 'stopping');
+      // The other process's VMs carry this token; clouds that take our names (all but EC2) also match by name.
+      const theirs = live.filter((i) => i.tags.launch === idempotencyToken);
+      if (theirs.length >= names.length) return theirs.slice(0, names.length);
+      const named = live.filter((i) => names.includes(i.name));
+      if (named.length >= names.length) return names.map((name) => named.find((i) => i.name === name)!);
     }
   }
   throw lastError;

@@ -28,11 +28,17 @@ export const JOIN_LABELS = {
 
 /** The part of a dockerode client these functions use (dockerode's `Docker` fits). */
 export interface VolumeApi {
+  /** `GET /volumes` with label filters. */
   listVolumes(options?: { filters?: { [key: string]: string[] } }): Promise<{
     Volumes?: ReadonlyArray<{ Name: string; Labels?: { [key: string]: string } | null }> | null;
   }>;
+  /** `POST /volumes/create`. */
   createVolume(options: { Name: string; Labels: { [key: string]: string } }): Promise<unknown>;
-  getVolume(name: string): { remove(): Promise<unknown> };
+  /** A handle on one volume by name. */
+  getVolume(name: string): {
+    /** `DELETE /volumes/{name}`. */
+    remove(): Promise<unknown>;
+  };
 }
 
 /** `skypool-fabric-peer-<first 16 hex of sha256(wg public key)>`. */

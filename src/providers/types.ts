@@ -19,6 +19,11 @@ export interface OwnershipTags {
    * releases. Written label-safe (`100-64-0-0-16`: GCE label values allow no `.` or `/`), read in either form.
    */
   readonly fabric?: string;
+  /**
+   * The idempotency token of the create call that made the VM: a second process whose call the cloud refused as a
+   * parameter mismatch finds the first one's VMs by it, whatever names the cloud gave them (EC2 names by id).
+   */
+  readonly launch?: string;
 }
 
 /** Tag/label keys as written on the cloud. GCE allows only lowercase `[a-z0-9_-]`, so all clouds use these. */
@@ -29,6 +34,7 @@ export const TAG_KEYS = {
   specHash: 'skypool-spec-hash',
   // Same key as FABRIC_TAG (src/fabric/addresses.ts).
   fabric: 'skypool-fabric',
+  launch: 'skypool-launch',
 } as const satisfies Record<keyof OwnershipTags, string>;
 
 export function tagsToRecord(tags: OwnershipTags): Record<string, string> {
@@ -38,6 +44,7 @@ export function tagsToRecord(tags: OwnershipTags): Record<string, string> {
     [TAG_KEYS.role]: tags.role,
     [TAG_KEYS.specHash]: tags.specHash,
     ...(tags.fabric ? { [TAG_KEYS.fabric]: tags.fabric.replace(/[./]/g, '-') } : {}),
+    ...(tags.launch ? { [TAG_KEYS.launch]: tags.launch } : {}),
   };
 }
 
@@ -54,7 +61,8 @@ export function tagsFromRecord(record: Readonly<Record<string, string | undefine
   const specHash = record[TAG_KEYS.specHash];
   if (!cluster || !pool || (role !== 'manager' && role !== 'worker') || !specHash) return undefined;
   const fabric = fabricFromTag(record[TAG_KEYS.fabric]);
-  return { cluster, pool, role, specHash, ...(fabric ? { fabric } : {}) };
+  const launch = record[TAG_KEYS.launch];
+  return { cluster, pool, role, specHash, ...(fabric ? { fabric } : {}), ...(launch ? { launch } : {}) };
 }
 
 /** Lifecycle of a VM as every provider reports it. */
