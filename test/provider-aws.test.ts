@@ -328,7 +328,7 @@ describe('aws provider on cloudsim', () => {
     }
   });
 
-  it('fails fast on missing region or an unreachable endpoint', async () => {
+  it('checks prerequisites without a default region (pools name theirs), fails a region-less verb and an unreachable endpoint', async () => {
     const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION };
     delete process.env.AWS_REGION;
     delete process.env.AWS_DEFAULT_REGION;
@@ -340,8 +340,9 @@ describe('aws provider on cloudsim', () => {
       maxAttempts: 1,
     });
     try {
-      await expect(noRegion.checkPrerequisites()).rejects.toBeInstanceOf(PrerequisiteError);
-      await expect(noRegion.checkPrerequisites()).rejects.toThrow(/AWS_REGION/);
+      await expect(noRegion.checkPrerequisites()).resolves.toBeUndefined();
+      await expect(noRegion.ensureNetwork('noregion')).rejects.toBeInstanceOf(PrerequisiteError);
+      await expect(noRegion.listInstances('noregion')).rejects.toThrow(/AWS_REGION/);
       await expect(closed.checkPrerequisites()).rejects.toBeInstanceOf(PrerequisiteError);
       await expect(provider.checkPrerequisites()).resolves.toBeUndefined();
     } finally {

@@ -16,15 +16,17 @@ import {
   type Instance,
   type InstanceState,
   type LaunchRequest,
+  type ListOptions,
+  type LocationOptions,
   type NetworkRef,
   type NodeLaunch,
   type OwnershipTags,
   type Provider,
   type ProviderSettings,
+  type RegionWaitOptions,
   TAG_KEYS,
   tagsFromRecord,
   tagsToRecord,
-  type WaitOptions,
 } from '../../src/providers/types.js';
 import { operatorAddress } from '../../src/util/operator-address.js';
 import { sleep } from '../../src/util/poll.js';
@@ -95,7 +97,9 @@ export class AwsProvider implements Provider {
   private readonly images = new Map<string, Promise<string>>();
   private readonly typeLists = new Map<string, Promise<Awaited<ReturnType<typeof listInstanceTypes>>>>();
   /** VPC id → network pieces, with the cluster they belong to. */
-  private readonly networks = new Map<string, { cluster: string; net: ClusterNetwork }>();
+  private readonly networks = new Map<string, { cluster: string; region: string; net: ClusterNetwork }>();
+  /** Region of every instance id this process launched or listed: terminate and wait find it without being told. */
+  private readonly regionOfId = new Map<string, string>();
   private readonly ensuring = new Map<string, Promise<ClusterNetwork>>();
   private readonly network: Omit<NetworkSettings, 'engineApiCidrs'>;
   private sources?: Promise<readonly string[]>;
@@ -133,7 +137,8 @@ export class AwsProvider implements Provider {
   }
 
   async checkPrerequisites(): Promise<void> {
-    const ec2 = this.ec2();
+    // Without a default region the credentials are checked in us-east-1; each verb then names the pool's region.
+    const ec2 = this.ec2(this.defaultRegion ?? 'us-east-1');
     try {
       await ec2.client.config.credentials();
     } catch (cause) {
@@ -167,8 +172,9 @@ export class AwsProvider implements Provider {
     }
   }
 
-  async ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
-    return (await this.ensureOnce(cluster, this.ec2(undefined, signal))).ref;
+  async ensureNetwork(cluster: string, options: LocationOptions = {}): Promise<NetworkRef> {
+    const ec2 = this.ec2(options.region, options.signal);
+    return { ...(await this.ensureOnce(cluster, ec2)).ref, region: ec2.region };
   }
 
   engineApiSources(signal?: AbortSignal): Promise<readonly string[]> {
@@ -183,23 +189,26 @@ export class AwsProvider implements Provider {
 
   /** CreateVpc has no ClientToken: concurrent callers in this process share one ensure instead of racing to two VPCs. */
   private ensureOnce(cluster: string, ec2: Ec2Calls): Promise<ClusterNetwork> {
-    let pending = this.ensuring.get(cluster);
+    const key = `${ec2.region}/${cluster}`;
+    let pending = this.ensuring.get(key);
     if (!pending) {
       pending = this.engineApiSources()
         .then((engineApiCidrs) => ensureClusterNetwork(ec2, cluster, { ...this.network, engineApiCidrs }))
         .then((net) => {
-          this.networks.set(net.vpcId, { cluster, net });
+          this.networks.set(net.vpcId, { cluster, region: ec2.region, net });
           return net;
         })
-        .finally(() => this.ensuring.delete(cluster));
-      this.ensuring.set(cluster, pending);
+        .finally(() => this.ensuring.delete(key));
+      this.ensuring.set(key, pending);
     }
     return pending;
   }
 
-  async deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
-    await deleteClusterNetwork(this.ec2(undefined, signal), cluster, this.network, signal);
-    for (const [id, entry] of this.networks) if (entry.cluster === cluster) this.networks.delete(id);
+  async deleteNetwork(cluster: string, options: LocationOptions = {}): Promise<void> {
+    const ec2 = this.ec2(options.region, options.signal);
+    await deleteClusterNetwork(ec2, cluster, this.network, options.signal);
+    for (const [id, entry] of this.networks)
+      if (entry.cluster === cluster && entry.region === ec2.region) this.networks.delete(id);
   }
 
   /** The network behind a NetworkRef, found by tags when this process did not create it. */
@@ -246,7 +255,7 @@ export class AwsProvider implements Provider {
    * its planned name in a Name tag.
    */
   async runInstances(request: LaunchRequest): Promise<Instance[]> {
-    const ec2 = this.ec2(request.pool.region, request.signal);
+    const ec2 = this.ec2(request.pool.region ?? request.network.region, request.signal);
     const net = await this.clusterNetwork(ec2, request.cluster, request.network);
     const [instanceType, imageId] = await Promise.all([this.instanceTypeFor(ec2, request), this.imageFor(ec2)]);
     const zone = request.zone ?? request.pool.zones?.[0];
@@ -315,6 +324,7 @@ export class AwsProvider implements Provider {
     const record = Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
     const tags = tagsFromRecord(record);
     if (!tags || !i.InstanceId) return undefined;
+    this.regionOfId.set(i.InstanceId, region);
     return {
       id: i.InstanceId,
       name: record.Name || nameOf(tags, i.InstanceId),
@@ -353,8 +363,22 @@ export class AwsProvider implements Provider {
     return out;
   }
 
-  async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
-    const ec2 = this.ec2(undefined, options.signal);
+  /** The region of ids: the one asked for, else where this process saw them, else the default. One region per call. */
+  private regionOfIds(ids: readonly string[], region?: string): string | undefined {
+    if (region) return region;
+    const seen = new Set(ids.map((id) => this.regionOfId.get(id)).filter((r): r is string => r !== undefined));
+    if (seen.size > 1)
+      throw new CloudApiError(
+        `instances ${ids.join(', ')} are in several regions (${[...seen].join(', ')}): one region per call`,
+        {
+          regions: [...seen],
+        },
+      );
+    return [...seen][0];
+  }
+
+  async waitUntilRunning(ids: readonly string[], options: RegionWaitOptions): Promise<Instance[]> {
+    const ec2 = this.ec2(this.regionOfIds(ids, options.region), options.signal);
     const { deadline } = options;
     let last: Ec2Instance[] = [];
     for (;;) {
@@ -393,18 +417,39 @@ export class AwsProvider implements Provider {
     }
   }
 
-  async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
-    const ec2 = this.ec2(undefined, signal);
-    const found = await this.describe(ec2, [
-      { Name: `tag:${TAG_KEYS.cluster}`, Values: [cluster] },
-      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-    ]);
-    return found.map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
+  /** DescribeInstances by tag in each region asked for and the provider's own (pools without a region use it). */
+  async listInstances(cluster: string, options: ListOptions = {}): Promise<Instance[]> {
+    const given = options.regions ?? [];
+    const own = this.defaultRegion;
+    const regions = [...new Set([...given, ...(own ? [own] : given.length ? [] : [this.regionOf()])])];
+    const perRegion = await Promise.all(
+      regions.map(async (region) => {
+        const ec2 = this.ec2(region, options.signal);
+        const found = await this.describe(ec2, [
+          { Name: `tag:${TAG_KEYS.cluster}`, Values: [cluster] },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+        ]);
+        return found.map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
+      }),
+    );
+    return perRegion.flat();
   }
 
-  async terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void> {
+  async terminateInstances(ids: readonly string[], options: LocationOptions = {}): Promise<void> {
     if (!ids.length) return;
-    const ec2 = this.ec2(undefined, signal);
+    if (!options.region) {
+      // Ids this process saw in several regions: one call per region.
+      const byRegion = new Map<string | undefined, string[]>();
+      for (const id of ids)
+        byRegion.set(this.regionOfId.get(id), [...(byRegion.get(this.regionOfId.get(id)) ?? []), id]);
+      if (byRegion.size > 1) {
+        for (const [region, some] of byRegion)
+          await this.terminateInstances(some, { ...options, ...(region ? { region } : {}) });
+        return;
+      }
+    }
+    const signal = options.signal;
+    const ec2 = this.ec2(this.regionOfIds(ids, options.region), signal);
     // Only ids that still exist and are not already going: TerminateInstances fails whole on one unknown id.
     const live = await this.describeIds(ec2, ids, [
       { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },

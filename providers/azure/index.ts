@@ -10,6 +10,8 @@ import { CapacityError, CloudApiError, PrerequisiteError, TimeoutError } from '.
 import {
   type Instance,
   type LaunchRequest,
+  type ListOptions,
+  type LocationOptions,
   type NetworkRef,
   type Provider,
   type ProviderSettings,
@@ -180,12 +182,14 @@ export class AzureProvider implements Provider {
     return this.sources;
   }
 
-  async ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
+  /** One VNet (and NSG) per region in the cluster's resource group. */
+  async ensureNetwork(cluster: string, options: LocationOptions = {}): Promise<NetworkRef> {
+    const { signal } = options;
     return ensureNetwork(
       this.clients,
       cluster,
       {
-        region: this.region,
+        region: options.region ?? this.region,
         addressSpace: this.settings.addressSpace,
         engineApiSources: await this.engineApiSources(signal),
         pollIntervalMs: this.pollIntervalMs,
@@ -194,12 +198,13 @@ export class AzureProvider implements Provider {
     );
   }
 
-  deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
-    return deleteNetwork(this.clients, cluster, this.pollIntervalMs, signal);
+  /** Deletes the cluster's resource group: the networks of every region (idempotent per region asked). */
+  deleteNetwork(cluster: string, options: LocationOptions = {}): Promise<void> {
+    return deleteNetwork(this.clients, cluster, this.pollIntervalMs, options.signal);
   }
 
   async runInstances(request: LaunchRequest): Promise<Instance[]> {
-    const region = request.pool.region ?? this.region;
+    const region = request.pool.region ?? request.network.region ?? this.region;
     const group = names.group(request.cluster);
     const signal = request.signal;
     const size = request.pool.instanceType ?? (await this.pickSize(region, request));
@@ -312,7 +317,9 @@ export class AzureProvider implements Provider {
   }
 
   /** Every skypool VM of the cluster's resource group with its addresses (three list calls, paged). */
-  async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
+  /** Every VM of the cluster's resource group, whatever its region (a superset of `regions` is safe). */
+  async listInstances(cluster: string, options: ListOptions = {}): Promise<Instance[]> {
+    const { signal } = options;
     const group = names.group(cluster);
     try {
       // The SDK retries a reset connection but not a body cut short while it was read: a list is asked again.
@@ -387,7 +394,9 @@ export class AzureProvider implements Provider {
     }
   }
 
-  async terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void> {
+  /** Ids are resource ids (global), so the region option is not needed. */
+  async terminateInstances(ids: readonly string[], options: LocationOptions = {}): Promise<void> {
+    const { signal } = options;
     const byGroup = new Map<string, string[]>();
     for (const id of ids) {
       const ref = parseVmId(id);

@@ -8,8 +8,11 @@ import { isNotFound, mapAzureError } from './errors.js';
 /** Names of what skypool creates per cluster; all of it lives in one resource group. */
 export const names = {
   group: (cluster: string) => `skypool-${cluster}`,
-  nsg: (cluster: string) => `${cluster}-nsg`,
-  vnet: (cluster: string) => `${cluster}-vnet`,
+  /** `region` only for a region other than the resource group's (the first network's): one NSG and VNet per region. */
+  nsg: (cluster: string, region?: string) => `${cluster}${region ? `-${region}` : ''}-nsg`,
+  vnet: (cluster: string, region?: string) => `${cluster}${region ? `-${region}` : ''}-vnet`,
+  /** The NSG rule that opens the fabric's WireGuard port (51820/udp) to any source. */
+  fabricRule: 'skypool-fabric',
   subnet: 'nodes',
   nic: (node: string) => `${node}-nic`,
   publicIp: (node: string) => `${node}-ip`,
@@ -64,6 +67,7 @@ function swarmRules(engineApiSources: readonly string[]): SecurityRule[] {
     rule('swarm-gossip-tcp', 110, 'Tcp', '7946', 'VirtualNetwork'),
     rule('swarm-gossip-udp', 120, 'Udp', '7946', 'VirtualNetwork'),
     rule('swarm-overlay', 130, 'Udp', '4789', 'VirtualNetwork'),
+    fabricRule(),
     engineApiSources.length === 1
       ? rule('engine-api', 140, 'Tcp', '2376', engineApiSources[0]!)
       : {
@@ -73,6 +77,26 @@ function swarmRules(engineApiSources: readonly string[]): SecurityRule[] {
         },
   ];
 }
+
+export const FABRIC_PORT = 51820;
+
+/** 51820/udp from anywhere: nodes of other clouds peer with this VNet's nodes over their public addresses. */
+function fabricRule(): SecurityRule {
+  return {
+    name: names.fabricRule,
+    priority: 150,
+    protocol: 'Udp',
+    access: 'Allow',
+    direction: 'Inbound',
+    sourceAddressPrefix: '*',
+    sourcePortRange: '*',
+    destinationAddressPrefix: 'VirtualNetwork',
+    destinationPortRange: String(FABRIC_PORT),
+  };
+}
+
+const sameLocation = (a: string | undefined, b: string) =>
+  (a ?? '').toLowerCase().replace(/\s+/g, '') === b.toLowerCase().replace(/\s+/g, '');
 
 const ownedBy = (cluster: string) => (r: { tags?: Record<string, string> }) => r.tags?.[TAG_KEYS.cluster] === cluster;
 
@@ -109,24 +133,37 @@ export async function ensureNetwork(
         { abortSignal: signal },
       );
 
+    // The group's own region keeps the plain names (clusters made before networks were per region).
+    const other = existing && !sameLocation(existing.location, settings.region) ? settings.region : undefined;
+    const here = (r: { tags?: Record<string, string>; location?: string }) =>
+      ownedBy(cluster)(r) && sameLocation(r.location, settings.region);
     let nsg: NetworkSecurityGroup | undefined = existing
-      ? await first(clients.network.networkSecurityGroups.list(group, { abortSignal: signal }), ownedBy(cluster))
+      ? await first(clients.network.networkSecurityGroups.list(group, { abortSignal: signal }), here)
       : undefined;
+    if (nsg && !nsg.securityRules?.some((r) => r.name === names.fabricRule))
+      // A network made before the fabric: open its port now.
+      await clients.network.securityRules.beginCreateOrUpdateAndWait(
+        group,
+        nsg.name!,
+        names.fabricRule,
+        fabricRule(),
+        poll,
+      );
     nsg ??= await clients.network.networkSecurityGroups.beginCreateOrUpdateAndWait(
       group,
-      names.nsg(cluster),
+      names.nsg(cluster, other),
       { location: settings.region, tags, securityRules: swarmRules(settings.engineApiSources) },
       poll,
     );
 
     let vnet: VirtualNetwork | undefined = existing
-      ? await first(clients.network.virtualNetworks.list(group, { abortSignal: signal }), ownedBy(cluster))
+      ? await first(clients.network.virtualNetworks.list(group, { abortSignal: signal }), here)
       : undefined;
     if (!vnet) {
       const space = settings.addressSpace ?? defaultSpace(cluster);
       vnet = await clients.network.virtualNetworks.beginCreateOrUpdateAndWait(
         group,
-        names.vnet(cluster),
+        names.vnet(cluster, other),
         {
           location: settings.region,
           tags,
@@ -142,7 +179,12 @@ export async function ensureNetwork(
         `virtual network ${vnet.name} of cluster ${cluster} has no subnet; delete the network (skypool destroy) and retry`,
         { vnet: vnet.id },
       );
-    return { id: subnet.id, cidr: subnet.addressPrefix, reservedAddresses: reserved(subnet.addressPrefix) };
+    return {
+      id: subnet.id,
+      region: settings.region,
+      cidr: subnet.addressPrefix,
+      reservedAddresses: reserved(subnet.addressPrefix),
+    };
   } catch (error) {
     throw mapAzureError(error, ctx);
   }

@@ -14,6 +14,9 @@ export const subnetName = (cluster: string, region: string) =>
   `skypool-${cluster}-${region}`.slice(0, 63).replace(/-+$/, '');
 export const internalFirewallName = (cluster: string) => `skypool-${cluster}-internal`;
 export const engineFirewallName = (cluster: string) => `skypool-${cluster}-engine-api`;
+/** The fabric's WireGuard port (51820/udp) from anywhere: nodes of other clouds peer over public addresses. */
+export const fabricFirewallName = (cluster: string) => `skypool-${cluster}-fabric`;
+export const FABRIC_PORT = 51820;
 /** Network tag on every VM of the cluster; firewall rules target it. */
 export const networkTag = (cluster: string) => `skypool-${cluster}`;
 

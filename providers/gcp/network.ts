@@ -6,6 +6,8 @@ import { describeFailure, isNotFound, mapApiError } from './errors.js';
 import {
   defaultSubnetCidr,
   engineFirewallName,
+  FABRIC_PORT,
+  fabricFirewallName,
   internalFirewallName,
   networkName,
   networkTag,
@@ -75,7 +77,8 @@ export class GceNetworks {
     };
   }
 
-  async ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
+  /** The cluster's VPC network (global), its subnet in `region` and its firewall rules. */
+  async ensureNetwork(cluster: string, region: string, signal?: AbortSignal): Promise<NetworkRef> {
     const project = this.api.project;
     const name = networkName(cluster);
     const owner = ownerDescription({ [TAG_KEYS.cluster]: cluster });
@@ -100,7 +103,7 @@ export class GceNetworks {
         signal,
       );
     }
-    const ref = await this.ensureSubnet(cluster, this.api.region, signal);
+    const ref = { ...(await this.ensureSubnet(cluster, region, signal)), region };
     const network = `projects/${project}/global/networks/${name}`;
     const tag = networkTag(cluster);
     const rules = [
@@ -125,6 +128,15 @@ export class GceNetworks {
         direction: 'INGRESS',
         allowed: [{ IPProtocol: 'tcp', ports: ['2376'] }],
         sourceRanges: [...(await this.api.engineApiSources(signal))],
+        targetTags: [tag],
+      },
+      {
+        name: fabricFirewallName(cluster),
+        description: owner,
+        network,
+        direction: 'INGRESS',
+        allowed: [{ IPProtocol: 'udp', ports: [String(FABRIC_PORT)] }],
+        sourceRanges: ['0.0.0.0/0'],
         targetTags: [tag],
       },
     ];
@@ -164,7 +176,7 @@ export class GceNetworks {
       }
       await this.api.wait(op, { action }, signal);
     };
-    for (const firewall of [internalFirewallName(cluster), engineFirewallName(cluster)]) {
+    for (const firewall of [internalFirewallName(cluster), engineFirewallName(cluster), fabricFirewallName(cluster)]) {
       const found = await this.api.find('firewalls.get', () => this.api.clients.firewalls.get({ project, firewall }));
       if (found && ownerLabels(found.description)?.[TAG_KEYS.cluster] === cluster)
         await remove('firewalls.delete', () => this.api.clients.firewalls.delete({ project, firewall }));

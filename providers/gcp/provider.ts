@@ -2,6 +2,8 @@ import { CloudApiError, PrerequisiteError, TimeoutError } from '../../src/errors
 import {
   type Instance,
   type LaunchRequest,
+  type ListOptions,
+  type LocationOptions,
   type NetworkRef,
   type Provider,
   TAG_KEYS,
@@ -67,12 +69,13 @@ export class GcpProvider implements Provider {
     }
   }
 
-  ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
-    return this.networks.ensureNetwork(cluster, signal);
+  ensureNetwork(cluster: string, options: LocationOptions = {}): Promise<NetworkRef> {
+    return this.networks.ensureNetwork(cluster, options.region ?? this.api.region, options.signal);
   }
 
-  deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
-    return this.networks.deleteNetwork(cluster, signal);
+  /** The VPC network is global: deleting it removes the subnets of every region (idempotent per region asked). */
+  deleteNetwork(cluster: string, options: LocationOptions = {}): Promise<void> {
+    return this.networks.deleteNetwork(cluster, options.signal);
   }
 
   async runInstances(request: LaunchRequest): Promise<Instance[]> {
@@ -285,7 +288,9 @@ export class GcpProvider implements Provider {
     }
   }
 
-  async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
+  /** aggregatedList covers every zone: every region's instances, whatever `regions` says (a superset is safe). */
+  async listInstances(cluster: string, options: ListOptions = {}): Promise<Instance[]> {
+    const { signal } = options;
     signal?.throwIfAborted();
     let out: Instance[] = [];
     try {
@@ -312,7 +317,9 @@ export class GcpProvider implements Provider {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void> {
+  /** Ids name their zone, so the region option is not needed. */
+  async terminateInstances(ids: readonly string[], options: LocationOptions = {}): Promise<void> {
+    const { signal } = options;
     const project = this.api.project;
     await eachLimited(ids, this.api.concurrency, async (id) => {
       const { zone, name } = parseInstanceId(id);

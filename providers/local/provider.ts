@@ -6,6 +6,8 @@ import { CloudApiError, TimeoutError } from '../../src/errors.js';
 import type {
   Instance,
   LaunchRequest,
+  ListOptions,
+  LocationOptions,
   NetworkRef,
   NodeLaunch,
   Provider,
@@ -146,7 +148,9 @@ export class LocalProvider implements Provider {
     if (!this.prerequisitesChecked) await this.checkPrerequisites();
   }
 
-  async ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef> {
+  /** One bridge per cluster; the region is always `local`. */
+  async ensureNetwork(cluster: string, options: LocationOptions = {}): Promise<NetworkRef> {
+    const { signal } = options;
     await this.prerequisites();
     signal?.throwIfAborted();
     const { network, created } = await ensureBridge(cluster);
@@ -154,8 +158,8 @@ export class LocalProvider implements Provider {
     return network;
   }
 
-  async deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
+  async deleteNetwork(cluster: string, options: LocationOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
     await this.trustedStateRoot();
     const remaining = await vmNames(this.stateRoot, cluster);
     if (remaining.length > 0) {
@@ -191,7 +195,9 @@ export class LocalProvider implements Provider {
     request.signal?.throwIfAborted();
     interpreterOf(request.userData); // refuse what cannot run before creating anything
     if (request.uplink) return this.launchAll(request, networkRef(request.cluster, request.network.cidr));
-    const bridge = (await findBridge(request.cluster)) ?? (await this.ensureNetwork(request.cluster, request.signal));
+    const bridge =
+      (await findBridge(request.cluster)) ??
+      (await this.ensureNetwork(request.cluster, request.signal ? { signal: request.signal } : {}));
     const attached =
       bridge.cidr === request.network.cidr || (await bridgeSubnets(bridge.id))?.includes(request.network.cidr);
     const network = attached ? networkRef(request.cluster, request.network.cidr) : bridge;
@@ -321,8 +327,8 @@ export class LocalProvider implements Provider {
     }
   }
 
-  async listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]> {
-    signal?.throwIfAborted();
+  async listInstances(cluster: string, options: ListOptions = {}): Promise<Instance[]> {
+    options.signal?.throwIfAborted();
     await this.trustedStateRoot();
     const instances: Instance[] = [];
     for (const node of await vmNames(this.stateRoot, cluster)) {
@@ -340,8 +346,8 @@ export class LocalProvider implements Provider {
     return instances.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
+  async terminateInstances(ids: readonly string[], options: LocationOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
     await this.trustedStateRoot();
     const targets = (await Promise.all(ids.map((id) => this.findById(id)))).filter((t) => t !== undefined);
     const results = await Promise.allSettled(

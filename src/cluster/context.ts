@@ -51,7 +51,8 @@ export class ClusterContext {
   private providers = new Map<ProviderName, Provider>();
   private pkiValue: ClusterPki | undefined;
   private driverValue: EngineDriver | undefined;
-  private networks = new Map<ProviderName, NetworkRef>();
+  /** By `<provider> <region>` (empty region: the provider's own). */
+  private networks = new Map<string, NetworkRef>();
   /** Pinned node identities by instance id (engines with `nodeIdentity: 'console'`). */
   private identities = new Map<string, NodeIdentity>();
   private prerequisitesChecked: Promise<void> | undefined;
@@ -73,6 +74,11 @@ export class ClusterContext {
 
   get providerNames(): ProviderName[] {
     return [...new Set(this.spec.pools.map((p) => p.provider))];
+  }
+
+  /** The regions the spec's pools name on a provider (pools without one use the provider's own region). */
+  regionsOf(name: ProviderName): string[] {
+    return [...new Set(this.spec.pools.filter((p) => p.provider === name && p.region).map((p) => p.region!))];
   }
 
   async provider(name: ProviderName): Promise<Provider> {
@@ -169,12 +175,16 @@ export class ClusterContext {
     return this.pkiValue !== undefined || hasClusterPki(this.options.stateDir, this.spec.name);
   }
 
-  async network(name: ProviderName, signal?: AbortSignal): Promise<NetworkRef> {
-    let network = this.networks.get(name);
+  /** The cluster's network on a provider in a region (networks are per provider and region). */
+  async network(name: ProviderName, signal?: AbortSignal, region?: string): Promise<NetworkRef> {
+    const key = `${name} ${region ?? ''}`;
+    let network = this.networks.get(key);
     if (!network) {
       const provider = await this.provider(name);
-      network = await this.queue.read(name, 'network', signal, () => provider.ensureNetwork(this.spec.name, signal));
-      this.networks.set(name, network);
+      network = await this.queue.read(name, 'network', signal, () =>
+        provider.ensureNetwork(this.spec.name, { ...(region ? { region } : {}), ...(signal ? { signal } : {}) }),
+      );
+      this.networks.set(key, network);
     }
     return network;
   }
@@ -257,7 +267,13 @@ export class ClusterContext {
     const lists = await Promise.all(
       this.providerNames.map(async (name) => {
         const provider = await this.provider(name);
-        return this.queue.read(name, 'inventory', signal, () => provider.listInstances(this.spec.name, signal));
+        const regions = this.regionsOf(name);
+        return this.queue.read(name, 'inventory', signal, () =>
+          provider.listInstances(this.spec.name, {
+            ...(regions.length ? { regions } : {}),
+            ...(signal ? { signal } : {}),
+          }),
+        );
       }),
     );
     const instances = lists.flat().filter((i) => i.state !== 'terminated');

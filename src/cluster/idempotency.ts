@@ -58,9 +58,12 @@ export async function launchIdempotent(
     } catch (error) {
       if (!isConflict(error)) throw error;
       lastError = error;
-      const live = (await provider.listInstances(request.cluster, request.signal)).filter(
-        (i) => names.includes(i.name) && i.state !== 'terminated' && i.state !== 'stopping',
-      );
+      const live = (
+        await provider.listInstances(request.cluster, {
+          ...(request.pool.region ? { regions: [request.pool.region] } : {}),
+          ...(request.signal ? { signal: request.signal } : {}),
+        })
+      ).filter((i) => names.includes(i.name) && i.state !== 'terminated' && i.state !== 'stopping');
       if (live.length >= names.length) return names.map((name) => live.find((i) => i.name === name)!);
     }
   }

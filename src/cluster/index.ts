@@ -305,7 +305,12 @@ export class Cluster {
       }
       for (const name of this.ctx.providerNames) {
         const provider = await this.ctx.provider(name);
-        await this.ctx.queue.read(name, 'network', undefined, () => provider.deleteNetwork(this.ctx.spec.name));
+        const regions: Array<string | undefined> = this.ctx.regionsOf(name);
+        if (this.ctx.spec.pools.some((p) => p.provider === name && !p.region)) regions.push(undefined);
+        for (const region of regions)
+          await this.ctx.queue.read(name, 'network', undefined, () =>
+            provider.deleteNetwork(this.ctx.spec.name, region ? { region } : {}),
+          );
         networksDeleted.push(name);
       }
       this.ctx.forgetState();

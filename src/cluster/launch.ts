@@ -61,7 +61,7 @@ export async function launchPool(
       specHash,
       ...(fabricPrefix ? { fabric: fabricPrefix } : {}),
     },
-    network: await ctx.network(pool.provider, signal),
+    network: await ctx.network(pool.provider, signal, pool.region),
     nodes: names.map((name) => ({ name })),
     userData,
     ...(signal ? { signal } : {}),

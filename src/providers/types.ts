@@ -79,9 +79,11 @@ export interface Instance {
   readonly launchedAt?: string;
 }
 
-/** The cluster's network on one provider. */
+/** The cluster's network on one provider in one region. */
 export interface NetworkRef {
   readonly id: string;
+  /** The region the network is in (networks are per provider and region); absent where the provider has one. */
+  readonly region?: string;
   /** CIDR of the subnet nodes get addresses from, e.g. `10.213.0.0/24`. */
   readonly cidr: string;
   /** First addresses of the subnet that the provider keeps for itself (gateway etc.). */
@@ -116,13 +118,28 @@ export interface LaunchRequest {
 
 export type { WaitOptions } from '../util/poll.js';
 
+/** Where a verb acts: the region (default: the provider's own, see ProviderSettings.region) and its signal. */
+export interface LocationOptions {
+  readonly region?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** Which regions a listing covers: default the provider's own region; providers that list globally may list all. */
+export interface ListOptions {
+  readonly regions?: readonly string[];
+  readonly signal?: AbortSignal;
+}
+
+/** waitUntilRunning's options: the deadline, and the region of the ids (default: the provider's own). */
+export type RegionWaitOptions = WaitOptions & { readonly region?: string };
+
 /** The contract each provider adapter implements (see the module comment). */
 export interface Provider {
   readonly name: ProviderName;
   /** Fails with PrerequisiteError before anything is created when the provider cannot work here. */
   checkPrerequisites(): Promise<void>;
-  /** Creates (or finds, by tags) the cluster's network; idempotent. */
-  ensureNetwork(cluster: string, signal?: AbortSignal): Promise<NetworkRef>;
+  /** Creates (or finds, by tags) the cluster's network in the region; idempotent. One network per provider and region. */
+  ensureNetwork(cluster: string, options?: LocationOptions): Promise<NetworkRef>;
   /**
    * Sources (IPv4 CIDRs) the cluster's firewall lets reach the engine API (2376/tcp): the `engineApiSources`
    * setting, else the operator's own address. Providers without such a firewall (local) leave it out.
@@ -131,13 +148,13 @@ export interface Provider {
   /** Launches the nodes; returns them, possibly still pending. Throws CapacityError / QuotaError / CloudApiError. */
   runInstances(request: LaunchRequest): Promise<Instance[]>;
   /** Polls until every id is running (with addresses) or the deadline passes (TimeoutError). */
-  waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]>;
-  /** Every non-terminated instance carrying `skypool-cluster=<cluster>`. */
-  listInstances(cluster: string, signal?: AbortSignal): Promise<Instance[]>;
-  /** Terminates the instances; idempotent (already gone is fine). */
-  terminateInstances(ids: readonly string[], signal?: AbortSignal): Promise<void>;
-  /** Deletes the network if it exists; idempotent. */
-  deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void>;
+  waitUntilRunning(ids: readonly string[], options: RegionWaitOptions): Promise<Instance[]>;
+  /** Every non-terminated instance carrying `skypool-cluster=<cluster>` in the regions asked for (Instance.region set). */
+  listInstances(cluster: string, options?: ListOptions): Promise<Instance[]>;
+  /** Terminates the instances (ids of one region); idempotent (already gone is fine). */
+  terminateInstances(ids: readonly string[], options?: LocationOptions): Promise<void>;
+  /** Deletes the network of the region if it exists; idempotent. */
+  deleteNetwork(cluster: string, options?: LocationOptions): Promise<void>;
   /** Releases clients, sockets and timers; the provider is unusable afterwards. */
   close?(): Promise<void>;
 

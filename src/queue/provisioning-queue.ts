@@ -250,7 +250,10 @@ export class ProvisioningQueue {
     if (ids.length === 0) return;
     this.emit({ type: 'terminate', provider: provider.name, ids });
     await (await this.queueFor(provider.name)).add(
-      () => this.withRetries(provider.name, 'terminate', signal, () => provider.terminateInstances(ids, signal)),
+      () =>
+        this.withRetries(provider.name, 'terminate', signal, () =>
+          provider.terminateInstances(ids, signal ? { signal } : {}),
+        ),
       {
         signal,
       },
