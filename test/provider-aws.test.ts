@@ -123,8 +123,11 @@ describe('aws provider on cloudsim', () => {
       'tcp/2377/self',
       'tcp/7946/self',
       'udp/4789/self',
+      'udp/51820/0.0.0.0/0',
       'udp/7946/self',
     ]);
+    const fabric = group.IpPermissions!.find((p) => p.FromPort === 51820);
+    expect(fabric?.IpRanges?.[0]?.Description).toBe('skypool-fabric');
   });
 
   it('batches nodes into one RunInstances without Name tags or CreateTags, names them from their ids, requires IMDSv2 (hop limit 1) and never duplicates on a repeated token', async () => {

@@ -107,6 +107,15 @@ test('ensureNetwork is idempotent: found again by tags, nothing created twice', 
   const group = await clients.network.networkSecurityGroups.get(`skypool-${CLUSTER}`, `${CLUSTER}-nsg`);
   const rule = group.securityRules?.find((r) => r.name === 'engine-api');
   expect(rule?.sourceAddressPrefix).toBe('127.0.0.1/32');
+  // The fabric's WireGuard port is open to any source (other clouds' nodes peer over public addresses).
+  const fabric = group.securityRules?.find((r) => r.name === 'skypool-fabric');
+  expect(fabric).toMatchObject({
+    protocol: 'Udp',
+    destinationPortRange: '51820',
+    sourceAddressPrefix: '*',
+    access: 'Allow',
+  });
+  expect(network.region).toBe('eastus');
 });
 
 test('runInstances → running with the fixed IPs; same token again makes no duplicates', async () => {

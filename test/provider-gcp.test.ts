@@ -132,7 +132,7 @@ describe('gcp provider on cloudsim', () => {
     await expect(provider.checkPrerequisites()).resolves.toBeUndefined();
   });
 
-  it('ensureNetwork creates network, subnetwork and two firewall rules once, then finds them by name', async () => {
+  it('ensureNetwork creates network, subnetwork and three firewall rules (internal, engine API, fabric) once, then finds them by name', async () => {
     sim.meter.reset();
     network = await provider.ensureNetwork(CLUSTER);
     expect(network.id).toBe(`projects/${PROJECT}/regions/us-central1/subnetworks/skypool-${CLUSTER}-us-central1`);
@@ -148,13 +148,18 @@ describe('gcp provider on cloudsim', () => {
         .filter((r) => r.type === 'firewall')
         .map((r) => r.id.split('/').pop())
         .sort(),
-    ).toEqual([`skypool-${CLUSTER}-engine-api`, `skypool-${CLUSTER}-internal`]);
-    expect(calls('networks.insert') + calls('subnetworks.insert') + calls('firewalls.insert')).toBe(4);
+    ).toEqual([`skypool-${CLUSTER}-engine-api`, `skypool-${CLUSTER}-fabric`, `skypool-${CLUSTER}-internal`]);
+    expect(calls('networks.insert') + calls('subnetworks.insert') + calls('firewalls.insert')).toBe(5);
+    expect(network.region).toBe('us-central1');
     // The engine API is open to the operator only (cloudsim on loopback: 127.0.0.1/32), never 0.0.0.0/0 by default.
     const clients = new ComputeClients(settings());
     try {
       const [rule] = await clients.firewalls.get({ project: PROJECT, firewall: `skypool-${CLUSTER}-engine-api` });
       expect(rule.sourceRanges).toEqual(['127.0.0.1/32']);
+      // The fabric's WireGuard port is open to the world: nodes of other clouds peer over public addresses.
+      const [fabric] = await clients.firewalls.get({ project: PROJECT, firewall: `skypool-${CLUSTER}-fabric` });
+      expect(fabric.sourceRanges).toEqual(['0.0.0.0/0']);
+      expect(fabric.allowed).toEqual([expect.objectContaining({ IPProtocol: 'udp', ports: ['51820'] })]);
     } finally {
       await clients.close();
     }
@@ -282,7 +287,7 @@ describe('gcp provider on cloudsim', () => {
       const [ra, rb] = await Promise.all([a.ensureNetwork('race'), b.ensureNetwork('race')]);
       expect(rb).toEqual(ra);
       const inv = slow.inventory().filter((r) => r.cloud === 'gcp');
-      expect(inv.map((r) => r.type).sort()).toEqual(['firewall', 'firewall', 'network', 'subnetwork']);
+      expect(inv.map((r) => r.type).sort()).toEqual(['firewall', 'firewall', 'firewall', 'network', 'subnetwork']);
       await a.deleteNetwork('race');
       expect(slow.inventory().filter((r) => r.cloud === 'gcp')).toEqual([]);
     } finally {

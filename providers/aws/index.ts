@@ -4,7 +4,7 @@
  */
 import { AwsProvider, type AwsProviderSettings } from './provider.js';
 
-export { subnetCidr, vpcCidr } from './network.js';
+export { FABRIC_PORT, FABRIC_RULE_DESCRIPTION, subnetCidr, vpcCidr } from './network.js';
 export { type AwsCredentials, AwsProvider, type AwsProviderSettings, clientTokenFor, nameOf } from './provider.js';
 
 export function createProvider(settings: AwsProviderSettings = {}): AwsProvider {

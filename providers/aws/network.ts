@@ -98,8 +98,19 @@ function ingress(groupId: string, engineApiCidrs: readonly string[]): IpPermissi
       ToPort: 2376,
       IpRanges: engineApiCidrs.map((CidrIp) => ({ CidrIp, Description: 'Docker engine API (mTLS)' })),
     },
+    {
+      IpProtocol: 'udp',
+      FromPort: FABRIC_PORT,
+      ToPort: FABRIC_PORT,
+      IpRanges: [{ CidrIp: '0.0.0.0/0', Description: FABRIC_RULE_DESCRIPTION }],
+    },
   ];
 }
+
+/** The fabric's WireGuard port: open to the world (nodes of other clouds peer over their public addresses). */
+export const FABRIC_PORT = 51820;
+/** Description of the fabric's ingress rule, so it can be found (and revoked) by name. */
+export const FABRIC_RULE_DESCRIPTION = 'skypool-fabric';
 
 const covers = (have: readonly IpPermission[], want: IpPermission) =>
   have.some(
