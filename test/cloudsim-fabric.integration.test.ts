@@ -5,7 +5,12 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { FirewallsClient } from '@google-cloud/compute';
+import { OAuth2Client } from 'google-auth-library';
 import { vpcCidr } from '../providers/aws/index.js';
+import { createClients } from '../providers/azure/clients.js';
+import { names as azureNames } from '../providers/azure/network.js';
+import { networkName, networkTag } from '../providers/gcp/naming.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
@@ -36,7 +41,8 @@ const SHARED_RANGE = vpcCidr(name);
 const OPERATOR = '198.19.255.1';
 const FABRIC_RANGE = '100.64.0.0/10';
 /** Host-mode published ports land on dynamic host ports (routingMesh false: this kernel has no IPVS). */
-const PUBLISHED = { from: 30000, to: 60999 };
+const PUBLISHED = { from: 32768, to: 60999 };
+const AZURE_SUBSCRIPTION = '00000000-0000-4000-8000-0000000000ab';
 
 const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
@@ -73,7 +79,9 @@ function edgeOf(publicIp: string): { netns: string; chains: string[] } {
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => /^cloudsim-[0-9a-f]+-edge\d+$/.test(n))) {
     const rules = sh('ip', ['netns', 'exec', netns, 'iptables-save']);
-    const priv = new RegExp(`-d ${publicIp.replace(/\./g, '\\.')}/32 -j DNAT --to-destination (\\S+)`).exec(rules)?.[1];
+    const priv = new RegExp(
+      `-d ${publicIp.replace(/\./g, '\\.')}/32 (?:-i \\S+ )?-j DNAT --to-destination (\\S+)`,
+    ).exec(rules)?.[1];
     if (!priv) continue;
     const chains = [
       ...rules.matchAll(new RegExp(`-A FORWARD -d ${priv.replace(/\./g, '\\.')}/32 -j (vm\\d+-in\\d+)`, 'g')),
@@ -121,6 +129,96 @@ async function udpDroppedFromHost(ip: string, port: number, count = 10): Promise
     return true;
   } catch {
     return false;
+  }
+}
+
+function gceFirewalls(sim: CloudSim): FirewallsClient {
+  const auth = new OAuth2Client();
+  auth.setCredentials({ access_token: sim.credentials.gcp.accessToken, expiry_date: Date.now() + 3_600_000 });
+  return new FirewallsClient({
+    fallback: true,
+    apiEndpoint: sim.host,
+    port: sim.httpPort,
+    protocol: 'http',
+    authClient: auth as never,
+  });
+}
+
+/**
+ * Opens the host ports of host-mode published services to the operator on every cloud, as an operator does by
+ * hand today: the spec has no way to say which ports a service publishes, so no adapter opens them.
+ */
+async function openPublishedPorts(sim: CloudSim, cluster: string): Promise<void> {
+  const source = `${OPERATOR}/32`;
+  const ec2 = new EC2Client({ region: 'us-east-1', endpoint: sim.httpUrl, credentials: sim.credentials.aws });
+  try {
+    const groups = await ec2.send(
+      new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:skypool-cluster', Values: [cluster] }] }),
+    );
+    for (const group of groups.SecurityGroups ?? [])
+      await ec2.send(
+        new AuthorizeSecurityGroupIngressCommand({
+          GroupId: group.GroupId!,
+          IpPermissions: [
+            { IpProtocol: 'tcp', FromPort: PUBLISHED.from, ToPort: PUBLISHED.to, IpRanges: [{ CidrIp: source }] },
+          ],
+        }),
+      );
+    expect(groups.SecurityGroups?.length).toBeGreaterThan(0);
+  } finally {
+    ec2.destroy();
+  }
+  const firewalls = gceFirewalls(sim);
+  try {
+    await firewalls.insert({
+      project: 'skypool-sim',
+      firewallResource: {
+        name: `${networkName(cluster)}-published`,
+        network: `projects/skypool-sim/global/networks/${networkName(cluster)}`,
+        direction: 'INGRESS',
+        allowed: [{ IPProtocol: 'tcp', ports: [`${PUBLISHED.from}-${PUBLISHED.to}`] }],
+        sourceRanges: [source],
+        targetTags: [networkTag(cluster)],
+      },
+    });
+  } finally {
+    await firewalls.close();
+  }
+  const azure = createClients({
+    subscriptionId: AZURE_SUBSCRIPTION,
+    endpoint: sim.httpsUrl,
+    caCertPem: sim.caCertPem,
+    credential: {
+      getToken: async () => ({ token: sim.credentials.azure.accessToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
+    },
+  });
+  await azure.network.securityRules.beginCreateOrUpdateAndWait(
+    azureNames.group(cluster),
+    azureNames.nsg(cluster),
+    'published',
+    {
+      priority: 300,
+      protocol: 'Tcp',
+      access: 'Allow',
+      direction: 'Inbound',
+      sourceAddressPrefix: source,
+      sourcePortRange: '*',
+      destinationAddressPrefix: '*',
+      destinationPortRange: `${PUBLISHED.from}-${PUBLISHED.to}`,
+    },
+    { updateIntervalInMs: 50 },
+  );
+}
+
+/** Removes what openPublishedPorts added outside the cluster's own resources (GCE rules outlive the network). */
+async function closePublishedPorts(sim: CloudSim, cluster: string): Promise<void> {
+  const firewalls = gceFirewalls(sim);
+  try {
+    await firewalls
+      .delete({ project: 'skypool-sim', firewall: `${networkName(cluster)}-published` })
+      .catch(() => undefined);
+  } finally {
+    await firewalls.close();
   }
 }
 
@@ -177,7 +275,7 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
             subnetCidr: SHARED_RANGE,
           },
           azure: {
-            subscriptionId: '00000000-0000-4000-8000-0000000000ab',
+            subscriptionId: AZURE_SUBSCRIPTION,
             region: 'eastus',
             endpoint: s.httpsUrl,
             caCertPem: s.caCertPem,
@@ -197,6 +295,7 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
 
   afterAll(async () => {
     try {
+      if (sim) await closePublishedPorts(sim, name);
       await cluster?.destroy();
     } finally {
       await cluster?.close();
@@ -241,4 +340,64 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
       `cloudsim fabric: 3-cloud swarm on the realistic network applied in ${applyMs} ms (${result.phases.map((p) => `${p.phase} ${p.ms}`).join(', ')})`,
     );
   }, 120_000);
+
+  it('runs a 6-replica service whose every replica answers from the host at a public address', async () => {
+    await openPublishedPorts(sim!, name);
+    const t0 = Date.now();
+    const web = await cluster!.run({ name: 'web', image: 'skypool/demo-httpd:1', replicas: 6, port: 8080 });
+    expect(web).toMatchObject({ runningReplicas: 6, desiredReplicas: 6, publishMode: 'host' });
+    const running = web.tasks.filter((t) => t.state === 'running');
+    expect(running).toHaveLength(6);
+    expect(new Set(running.map((t) => t.node)).size).toBe(3);
+    const pages = await Promise.all(
+      running.map((t) => {
+        const host = publicIpOf.get(t.node ?? '');
+        expect(host).toBeDefined();
+        return pollUntil(() => httpGet({ host: host!, port: t.hostPort! }), {
+          deadline: Date.now() + 10_000,
+          intervalMs: 100,
+          what: `replica on ${t.node} at ${host}:${t.hostPort}`,
+        });
+      }),
+    );
+    expect(pages.every((p) => p.startsWith('hello from'))).toBe(true);
+    expect(new Set(pages.map((p) => p.trim())).size).toBe(6);
+    console.log(`cloudsim fabric: 6 replicas answering at public addresses in ${Date.now() - t0} ms`);
+  }, 60_000);
+
+  it('finds no engine port open from the internet; the engine API only to the operator', async () => {
+    const router = routerNetns();
+    /** A TCP connect from the sim's internet router (198.19.255.254): on the internet, not the operator. */
+    const openFromInternet = (ip: string, port: number) =>
+      execFileSync('ip', ['netns', 'exec', router, 'busybox', 'nc', '-w', '2', ip, String(port)], {
+        input: '',
+        stdio: ['pipe', 'ignore', 'ignore'],
+        timeout: 5_000,
+      }) !== undefined;
+    const tries = (f: () => boolean) => {
+      try {
+        return f();
+      } catch {
+        return false;
+      }
+    };
+    for (const ip of publicIpOf.values()) {
+      expect({ ip, swarm: await tcpOpen(ip, 2377), gossip: await tcpOpen(ip, 7946) }).toEqual({
+        ip,
+        swarm: false,
+        gossip: false,
+      });
+      expect({
+        ip,
+        gossipUdpDropped: await udpDroppedFromHost(ip, 7946),
+        overlayUdpDropped: await udpDroppedFromHost(ip, 4789),
+      }).toEqual({ ip, gossipUdpDropped: true, overlayUdpDropped: true });
+      // The engine API: open to the host (the operator), closed to any other source on the internet.
+      expect({ ip, operator: await tcpOpen(ip, 2376), internet: tries(() => openFromInternet(ip, 2376)) }).toEqual({
+        ip,
+        operator: true,
+        internet: false,
+      });
+    }
+  }, 90_000);
 });
