@@ -91,16 +91,18 @@ function edgeOf(publicIp: string): { netns: string; chains: string[] } {
   throw new Error(`no edge of the sim NATs ${publicIp}`);
 }
 
-/** Packets the VM's ingress chains dropped at their final DROP (default deny) so far. */
+/** Packets the VM's ingress chains dropped so far (every DROP rule: a deny rule or the default deny). */
 function dropped(edge: { netns: string; chains: string[] }): number {
   return edge.chains
-    .map((chain) => {
-      const lines = sh('ip', ['netns', 'exec', edge.netns, 'iptables', '-n', '-v', '-x', '-L', chain])
+    .flatMap((chain) =>
+      sh('ip', ['netns', 'exec', edge.netns, 'iptables', '-n', '-v', '-x', '-L', chain])
         .trim()
-        .split('\n');
-      const last = lines[lines.length - 1] ?? '';
-      return /\bDROP\b/.test(last) ? Number(last.trim().split(/\s+/)[0]) : 0;
-    })
+        .split('\n')
+        .slice(2)
+        .map((line) => line.trim().split(/\s+/))
+        .filter((fields) => fields[2] === 'DROP')
+        .map((fields) => Number(fields[0])),
+    )
     .reduce((a, b) => a + b, 0);
 }
 
