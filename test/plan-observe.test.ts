@@ -67,13 +67,16 @@ describe('Cluster.plan() on cloudsim (aws) computes what apply does', () => {
     try {
       const pool = cluster.spec.pools.find((p) => p.name === 'w')!;
       const network = await provider.ensureNetwork(name);
+      // A pinned address keeps the planned name as the Name tag (EC2 names unpinned batches after their ids).
+      const [a, b] = network.cidr.split('.');
+      let host = 20;
       const launch = (node: string, token: string) =>
         provider.runInstances({
           cluster: name,
           pool,
           tags: { cluster: name, pool: 'w', role: 'worker', specHash: poolSpecHash(cluster.spec, pool) },
           network,
-          nodes: [{ name: node }],
+          nodes: [{ name: node, privateIp: `${a}.${b}.0.${host++}` }],
           userData: '#!/bin/sh\ntrue\n',
           idempotencyToken: token,
         });

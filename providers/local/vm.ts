@@ -52,6 +52,9 @@ export async function createNetns({
     });
   } else {
     await run('ip', ['link', 'set', 'dev', veth, 'master', bridge, 'up']);
+    // A VM gone from this address may have left its MAC in the host's neighbour table: the SDK's packets to
+    // the new VM would go there until the entry expires (TCP backs off to ~30 s meanwhile).
+    await run('ip', ['neigh', 'flush', 'to', ip, 'dev', bridge]);
   }
   const routes = uplink ? `route replace default via ${uplink.gateway} dev eth0\n` : routeLines(onLinkRoutes);
   await run('ip', ['-n', ns, '-batch', '-'], {

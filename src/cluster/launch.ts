@@ -95,7 +95,7 @@ export async function waitAllRunning(
 ): Promise<Instance[]> {
   const groups = new Map<string, Instance[]>();
   for (const i of instances) {
-    const key = `${i.provider}\n${i.tags.pool}`;
+    const key = `${i.provider}\n${i.region ?? ''}\n${i.tags.pool}`;
     groups.set(key, [...(groups.get(key) ?? []), i]);
   }
   const lists = await Promise.all(
@@ -104,7 +104,11 @@ export async function waitAllRunning(
       const running = await ctx.queue.wait(provider.name, group[0]!.tags.pool, signal, () =>
         provider.waitUntilRunning(
           group.map((i) => i.id),
-          { deadline: Date.now() + ctx.readyTimeoutMs, ...(signal ? { signal } : {}) },
+          {
+            deadline: Date.now() + ctx.readyTimeoutMs,
+            ...(group[0]!.region ? { region: group[0]!.region } : {}),
+            ...(signal ? { signal } : {}),
+          },
         ),
       );
       for (const i of running) ctx.progress.emit({ type: 'node', node: i.name, pool: i.tags.pool, state: 'running' });

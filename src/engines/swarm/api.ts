@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Agent } from 'node:https';
 import { createRequire } from 'node:module';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type Docker from 'dockerode';
@@ -24,11 +25,12 @@ const dockerode = (): typeof Docker => (DockerClass ??= requireLazily('dockerode
  */
 export class DockerClients {
   private readonly clients = new Map<string, Docker>();
+  private readonly agents: Agent[] = [];
   constructor(private readonly tls: EngineClientTls) {}
 
   get(endpoint: EngineEndpoint, timeoutMs = CALL_TIMEOUT_MS): Docker {
     const pin = endpoint.serverCertPem;
-    const key = `${endpoint.host}/${timeoutMs}/${pin ? createHash('sha256').update(pin).digest('hex') : 'ca'}`;
+    const key = `${endpoint.host}/${timeoutMs}/${pin ? `${endpoint.name}/${createHash('sha256').update(pin).digest('hex')}` : 'ca'}`;
     let client = this.clients.get(key);
     if (!client) {
       client = new (dockerode())({
@@ -36,8 +38,12 @@ export class DockerClients {
         port: DOCKER_TLS_PORT,
         protocol: 'https',
         ca: pin ?? this.tls.caPem,
+        // Its own agent: a pooled connection made under another name's check must never be reused here.
         ...(pin
-          ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(endpoint.name, cert) }
+          ? {
+              checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(endpoint.name, cert),
+              agent: this.agent(),
+            }
           : {}),
         cert: this.tls.client.certPem,
         key: this.tls.client.keyPem,
@@ -48,8 +54,15 @@ export class DockerClients {
     return client;
   }
 
+  private agent(): Agent {
+    const agent = new Agent({ keepAlive: true });
+    this.agents.push(agent);
+    return agent;
+  }
+
   clear(): void {
     this.clients.clear();
+    for (const agent of this.agents.splice(0)) agent.destroy();
   }
 }
 

@@ -173,7 +173,8 @@ export class SwarmDriver implements EngineDriver {
 
   /** The engine API's volumes: the SDK -> node channel (fabric peers, the join volume). */
   nodeChannel(endpoint: EngineEndpoint): VolumeApi {
-    return this.clients.get(endpoint) as unknown as VolumeApi;
+    // Short calls: the core retries them while a new node's dockerd starts.
+    return this.clients.get(endpoint, 5_000) as unknown as VolumeApi;
   }
 
   async waitReady(endpoint: EngineEndpoint, role: Role, options: WaitOptions): Promise<void> {
