@@ -4,10 +4,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+  RevokeSecurityGroupIngressCommand,
+} from '@aws-sdk/client-ec2';
 import { FirewallsClient } from '@google-cloud/compute';
 import { OAuth2Client } from 'google-auth-library';
 import { vpcCidr } from '../providers/aws/index.js';
+import { FABRIC_PORT, FABRIC_RULE_DESCRIPTION } from '../providers/aws/network.js';
 import { createClients } from '../providers/azure/clients.js';
 import { names as azureNames } from '../providers/azure/network.js';
 import { networkName, networkTag } from '../providers/gcp/naming.js';
@@ -402,4 +408,35 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
       });
     }
   }, 90_000);
+
+  it("makes a new node fail to join, naming the rule, once the fabric's firewall rule is gone", async () => {
+    const groups = await ec2!.send(
+      new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:skypool-cluster', Values: [name] }] }),
+    );
+    const group = groups.SecurityGroups?.[0];
+    const rule = group?.IpPermissions?.find((p) => p.IpRanges?.some((r) => r.Description === FABRIC_RULE_DESCRIPTION));
+    expect(rule).toMatchObject({ IpProtocol: 'udp', FromPort: FABRIC_PORT, ToPort: FABRIC_PORT });
+    await ec2!.send(
+      new RevokeSecurityGroupIngressCommand({
+        GroupId: group!.GroupId!,
+        IpPermissions: [
+          { IpProtocol: 'udp', FromPort: FABRIC_PORT, ToPort: FABRIC_PORT, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+        ],
+      }),
+    );
+    // The new EC2 worker peers with the manager over the VPC, where nothing admits 51820/udp any more.
+    const t0 = Date.now();
+    const failure = await cluster!.scale('aws-workers', 1).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    expect(failure?.message).toMatch(
+      new RegExp(
+        `security group ${group!.GroupId} .*"${FABRIC_RULE_DESCRIPTION}" \\(udp/${FABRIC_PORT} from 0\\.0\\.0\\.0/0\\)`,
+      ),
+    );
+    console.log(`cloudsim fabric: the join failed after ${Date.now() - t0} ms: ${failure?.message.split('\n')[0]}`);
+    const status = await cluster!.status();
+    expect(status.nodes.filter((n) => n.engine?.state === 'ready')).toHaveLength(3);
+  }, 120_000);
 });
