@@ -35,6 +35,8 @@ command -v wg >/dev/null 2>&1 || missing+=(wireguard-tools)
 # The slurm engine: controller, dynamic nodes and client commands (slurm-wlm), and munge for their auth.
 command -v slurmctld >/dev/null 2>&1 && command -v slurmd >/dev/null 2>&1 && command -v sbatch >/dev/null 2>&1 || missing+=(slurm-wlm)
 command -v munged >/dev/null 2>&1 || missing+=(munge)
+# The k3s boot scripts are checked with shellcheck (test/k3s-units.test.ts): k3s itself cannot be installed here.
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "skypool: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -45,9 +45,10 @@ export function nodeIndex(cluster: string, pool: string, name: string): number {
   return /^\d+$/.test(rest) ? Number(rest) : -1;
 }
 
-function byIndexDescending(cluster: string) {
-  return (a: Instance, b: Instance) =>
-    nodeIndex(cluster, b.tags.pool, b.name) - nodeIndex(cluster, a.tags.pool, a.name);
+/** The instances sorted by node index, highest first (each index computed once, not per comparison). */
+function byIndexDescending(cluster: string, instances: readonly Instance[]): Instance[] {
+  const index = new Map(instances.map((i) => [i, nodeIndex(cluster, i.tags.pool, i.name)]));
+  return [...instances].sort((a, b) => index.get(b)! - index.get(a)!);
 }
 
 /** Oldest first (launch time, then id): the VM that keeps a name two VMs carry. */
@@ -61,8 +62,12 @@ function byAge(a: Instance, b: Instance): number {
 /** Every VM but the oldest of each name (two processes or a crashed rerun launched one node twice). */
 export function duplicatesOf(instances: readonly Instance[]): Instance[] {
   const byName = new Map<string, Instance[]>();
-  for (const i of instances) byName.set(i.name, [...(byName.get(i.name) ?? []), i]);
-  return [...byName.values()].flatMap((same) => [...same].sort(byAge).slice(1));
+  for (const i of instances) {
+    const same = byName.get(i.name);
+    if (same) same.push(i);
+    else byName.set(i.name, [i]);
+  }
+  return [...byName.values()].flatMap((same) => (same.length > 1 ? same.sort(byAge).slice(1) : []));
 }
 
 /**
@@ -80,15 +85,16 @@ export function computePlan(
   const mine = instances.filter(
     (i) => i.tags.cluster === spec.name && i.state !== 'terminated' && i.state !== 'stopping',
   );
-  const duplicates = duplicatesOf(mine);
+  const duplicates = new Set(duplicatesOf(mine));
+  const mineSet = new Set(mine);
   const creates: PlannedCreate[] = [];
-  const deletes: PlannedDelete[] = duplicates.map((instance) => ({
+  const deletes: PlannedDelete[] = [...duplicates].map((instance) => ({
     instance,
     reason: 'duplicate',
     detail: `another VM named ${instance.name} is older`,
   }));
   for (const stray of strays) {
-    if (mine.includes(stray.instance) && !duplicates.includes(stray.instance))
+    if (mineSet.has(stray.instance) && !duplicates.has(stray.instance))
       deletes.push({ instance: stray.instance, reason: 'stray', detail: stray.detail });
   }
   const leaving = new Set(deletes.map((d) => d.instance));
@@ -100,20 +106,29 @@ export function computePlan(
     if (!poolNames.has(instance.tags.pool)) deletes.push({ instance, reason: 'pool-removed' });
   }
 
+  const membersOf = new Map<string, Instance[]>();
+  for (const i of live) {
+    const members = membersOf.get(i.tags.pool);
+    if (members) members.push(i);
+    else membersOf.set(i.tags.pool, [i]);
+  }
+
   for (const pool of spec.pools) {
     const specHash = poolSpecHash(spec, pool);
-    const members = live.filter((i) => i.tags.pool === pool.name);
-    const current = members.filter(
-      (i) => i.tags.specHash === specHash && i.provider === pool.provider && i.tags.role === pool.role,
-    );
-    for (const stale of members.filter((i) => !current.includes(i)))
-      deletes.push({ instance: stale, reason: 'spec-changed' });
+    const members = membersOf.get(pool.name) ?? [];
+    const current: Instance[] = [];
+    for (const i of members) {
+      if (i.tags.specHash === specHash && i.provider === pool.provider && i.tags.role === pool.role) current.push(i);
+      else deletes.push({ instance: i, reason: 'spec-changed' });
+    }
 
-    const keep = [...current].sort(byIndexDescending(spec.name)).reverse();
+    // Highest index first; ties keep the listing's order, as the sort did before.
+    const descending = byIndexDescending(spec.name, current);
+    const keep = [...descending].reverse();
     if (keep.length > pool.count) {
-      const surplus = [...current].sort(byIndexDescending(spec.name)).slice(0, keep.length - pool.count);
+      const surplus = descending.slice(0, keep.length - pool.count);
       for (const instance of surplus) deletes.push({ instance, reason: 'scale-down' });
-      unchanged.push(...keep.filter((i) => !surplus.includes(i)));
+      unchanged.push(...keep.slice(0, pool.count));
     } else {
       unchanged.push(...keep);
     }

@@ -136,7 +136,20 @@ describe('skypool CLI', () => {
   it('runs cloudsim until interrupted and prints its endpoints as JSON', async () => {
     const child = spawn(
       process.execPath,
-      [cli, 'sim', '--output', 'json', '--env-out', join(dir, 'sim.env'), '--ca-out', join(dir, 'ca.pem')],
+      [
+        cli,
+        'sim',
+        '--output',
+        'json',
+        '--env-out',
+        join(dir, 'sim.env'),
+        '--ca-out',
+        join(dir, 'ca.pem'),
+        '--rate-scale',
+        'aws=0.5',
+        '--throttle-every',
+        'gcp=3',
+      ],
       { cwd: dir },
     );
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -145,8 +158,17 @@ describe('skypool CLI', () => {
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const deadline = Date.now() + 20_000;
       while (!out.trim().endsWith('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const info = JSON.parse(out) as { aws: { endpoint: string }; admin: string; envFile: string };
+      const info = JSON.parse(out) as {
+        aws: { endpoint: string };
+        admin: string;
+        envFile: string;
+        rateLimits: unknown;
+        faults: unknown;
+      };
       expect(info.aws.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      // The rate limit and fault flags are in force (and shown).
+      expect(info.rateLimits).toEqual({ aws: { scale: 0.5 }, gcp: {}, azure: {} });
+      expect(info.faults).toEqual([{ cloud: 'gcp', kind: 'throttle', every: 3 }]);
       expect(info.envFile).toBe(join(dir, 'sim.env'));
       expect(out).not.toContain('AWS_SECRET_ACCESS_KEY');
       const { SKYPOOL_SIM_ADMIN_TOKEN: token } = parseEnvFile(await readFile(info.envFile, 'utf8'));

@@ -267,7 +267,7 @@ describe('cloudsim gce', () => {
         .inventory()
         .filter((r) => r.id.startsWith(`projects/${project}/`))
         .map((r) => r.type),
-    ).toEqual(['instance']);
+    ).toEqual(['instance', 'disk']);
     const [del] = await c.instances.delete({ project, zone: ZONE, instance: 'on-default' });
     await waitDone(
       (name) => c.zoneOps.wait({ project, zone: ZONE, operation: name }).then(([o]) => o as Op),
@@ -580,7 +580,7 @@ describe('cloudsim gce', () => {
       createdVmCount: 3,
       failedToCreateVmCount: 1,
     });
-    expect(sim.inventory().filter((r) => r.id.includes('/conf-p-'))).toHaveLength(3);
+    expect(sim.inventory().filter((r) => r.type === 'instance' && r.id.includes('/conf-p-'))).toHaveLength(3);
     sim.addFault({ cloud: 'gcp', kind: 'capacity', zone: ZONE, available: 3, times: 1 });
     const [mOp] = await partial('conf-m-#', 4);
     expect((await waitDone(zoneWait, mOp.latestResponse as Op)).error?.errors?.[0]?.code).toBe(

@@ -11,7 +11,7 @@ import { scaleDown } from '../src/cluster/phases/scale-down.js';
 import { assertEngine, hasEngine, loadEngine } from '../src/engines/registry.js';
 import type { EngineDriver, EngineNode } from '../src/engines/types.js';
 import { SpecError } from '../src/errors.js';
-import type { Instance, NetworkRef } from '../src/providers/types.js';
+import type { Instance } from '../src/providers/types.js';
 import { poolSpecHash } from '../src/spec/hash.js';
 import { parseSpec } from '../src/spec/load.js';
 import { addressesAt, inCidr, intToIpv4, ipv4ToInt, isIpv4, parseCidr } from '../src/util/ipv4.js';

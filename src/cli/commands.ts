@@ -13,6 +13,7 @@ import { type GlobalOptions, note, printResult, table } from './output.js';
 import { withProgress } from './progress.js';
 import { renderApply, renderDestroy, renderJob, renderStatus, renderWorkload } from './render.js';
 import { renderCost } from './render-cost.js';
+import { describeFaults, type SimFaultFlags, simSettingsFromFlags } from './sim-flags.js';
 
 function clusterOptions(g: GlobalOptions): ClusterOptions {
   return {
@@ -198,7 +199,7 @@ export async function schema(): Promise<void> {
   process.stdout.write(`${JSON.stringify(specJsonSchema(), null, 2)}\n`);
 }
 
-export interface SimArgs {
+export interface SimArgs extends SimFaultFlags {
   readonly httpPort: number;
   readonly httpsPort: number;
   readonly seed: number;
@@ -228,6 +229,7 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
     ...(args.stateFile ? { stateFile: args.stateFile } : {}),
     backing: args.backing ?? 'virtual',
     network: args.network ?? 'flat',
+    ...simSettingsFromFlags(args),
     // This command stops the sim on Ctrl-C itself, which also removes the local backing's VMs.
     cleanupOnSignals: false,
   });
@@ -250,10 +252,13 @@ export async function sim(g: GlobalOptions, args: SimArgs): Promise<void> {
     seed: args.seed,
     backing: server.settings.backing,
     network: server.settings.network ?? 'flat',
+    rateLimits: server.settings.rateLimits,
+    faults: server.settings.faults,
   };
   printResult(g.output, info, () =>
     [
       `cloudsim listening (seed ${args.seed}, ${server.settings.backing} VMs${server.settings.network === 'realistic' ? ', realistic network' : ''}); Ctrl-C to stop`,
+      ...describeFaults(server.settings),
       `  EC2:            ${server.httpUrl}   (AWS_ENDPOINT_URL_EC2)`,
       `  Compute Engine: apiEndpoint ${server.host}, port ${server.httpPort}, protocol http`,
       `  ARM:            ${server.httpsUrl}  (CA in ${files.caFile})`,

@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { reportError } from './errors.js';
 import type { GlobalOptions, OutputFormat } from './output.js';
+import { faultFlag, probabilityFlag, rateScaleFlag, type SimFaultFlags, throttleEveryFlag } from './sim-flags.js';
 
 // Command bodies are imported on use so `skypool --help` stays fast (no zod, dockerode or cloud SDK loaded).
 const commands = () => import('./commands.js');
@@ -141,6 +142,12 @@ export function buildProgram(): Command {
         .choices(['flat', 'realistic'])
         .default('flat'),
     )
+    .option('--rate-scale <scale>', 'multiply rate limits: 0.1 (every cloud) or aws=0.1,gcp=0.5', rateScaleFlag)
+    .option('--no-rate-limits', "turn every cloud's rate limits off")
+    .option('--throttle-every <n>', 'throttle every Nth call: 3 (every cloud) or aws=3,azure=5', throttleEveryFlag)
+    .option('--server-errors <p>', 'answer 5xx with probability p: 0.05 or gcp=0.1', probabilityFlag('--server-errors'))
+    .option('--resets <p>', 'reset connections with probability p: 0.01 or aws=0.02', probabilityFlag('--resets'))
+    .option('--fault <json>', 'add a fault rule as POST /_sim/faults takes it (repeatable)', faultFlag)
     .action(
       async (
         o: {
@@ -154,7 +161,7 @@ export function buildProgram(): Command {
           credentialsFrom?: string;
           backing: 'virtual' | 'local';
           network: 'flat' | 'realistic';
-        },
+        } & SimFaultFlags,
         cmd: Command,
       ) => (await commands()).sim(globals(cmd), o),
     );

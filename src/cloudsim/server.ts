@@ -22,6 +22,8 @@ import {
   type FaultRule,
   type InventoryItem,
   Meter,
+  type RateLimitSettings,
+  type SimCloud,
   type SimContext,
   type SimRequest,
   type SimResponse,
@@ -99,6 +101,8 @@ export interface CloudSim {
   addFault(rule: FaultRule): void;
   /** Removes every fault rule. */
   clearFaults(): void;
+  /** Replaces the rate limit settings of the clouds given (scale, enabled); the others keep theirs. */
+  setRateLimits(limits: Partial<SimSettings['rateLimits']>): void;
   /** Writes the state to `stateFile` now (a no-op without one). */
   persist(): Promise<void>;
   /** Persists, closes every connection and removes the VMs of a backing the sim made. */
@@ -118,6 +122,13 @@ function send(res: ServerResponse, response: SimResponse): void {
 
 function json(status: number, body: unknown): SimResponse {
   return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+const CLOUDS = ['aws', 'gcp', 'azure'] as const;
+
+function setRateLimits(settings: SimSettings, given: Partial<SimSettings['rateLimits']>): void {
+  const limits = settings.rateLimits as Record<SimCloud, RateLimitSettings>;
+  for (const cloud of CLOUDS) if (given[cloud]) limits[cloud] = { ...given[cloud] };
 }
 
 function matches(rule: FaultRule, m: Parameters<SimContext['takeFault']>[0]): boolean {
@@ -206,6 +217,10 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     takeFault(m) {
       const rule = settings.faults.find((r) => matches(r, m));
       if (!rule) return undefined;
+      if (rule.every !== undefined) {
+        rule.seen = (rule.seen ?? 0) + 1;
+        if (rule.seen % Math.max(1, Math.floor(rule.every)) !== 0) return undefined;
+      }
       if (rule.probability !== undefined && !random.chance(rule.probability)) return undefined;
       if (rule.times !== undefined) rule.times -= 1;
       return rule;
@@ -255,6 +270,12 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     if (path === '/_sim/faults' && request.method === 'DELETE') {
       settings.faults.length = 0;
       return json(200, {});
+    }
+    if (path === '/_sim/rate-limits' && request.method === 'GET') return json(200, { rateLimits: settings.rateLimits });
+    if (path === '/_sim/rate-limits' && request.method === 'PUT') {
+      const given = JSON.parse(request.body.toString('utf8')) as Partial<SimSettings['rateLimits']>;
+      setRateLimits(settings, given);
+      return json(200, { rateLimits: settings.rateLimits });
     }
     return json(404, { error: `no admin route ${request.method} ${path}` });
   };
@@ -345,6 +366,7 @@ export async function startCloudSim(options: CloudSimOptions = {}): Promise<Clou
     meter,
     inventory,
     addFault: (rule) => void settings.faults.push(rule),
+    setRateLimits: (limits) => setRateLimits(settings, limits),
     clearFaults: () => void (settings.faults.length = 0),
     persist,
     async stop() {

@@ -59,6 +59,16 @@ export function nodeFor(nodes: readonly EngineNode[], name: string): EngineNode 
   return same.find((n) => n.state === 'ready') ?? same[0];
 }
 
+/** `nodeFor` for many names: one pass over the nodes, then a map lookup per name (pools of thousands). */
+export function nodesByName(nodes: readonly EngineNode[]): (name: string) => EngineNode | undefined {
+  const byName = new Map<string, EngineNode>();
+  for (const n of nodes) {
+    const seen = byName.get(n.name);
+    if (!seen || (seen.state !== 'ready' && n.state === 'ready')) byName.set(n.name, n);
+  }
+  return (name) => byName.get(name);
+}
+
 /** Labels every node carries: the pool's own plus where it comes from, for placement constraints. */
 export function labelsFor(spec: ClusterSpec, instance: Instance): Record<string, string> {
   const pool = spec.pools.find((p) => p.name === instance.tags.pool);
@@ -77,13 +87,14 @@ export async function waitNodesReady(
   return pollUntil(
     async () => {
       const nodes = await driver.listNodes(manager.endpoint);
+      const nodeFor = nodesByName(nodes);
       for (const name of names) {
-        if (!reported.has(name) && nodeFor(nodes, name)?.state === 'ready') {
+        if (!reported.has(name) && nodeFor(name)?.state === 'ready') {
           reported.add(name);
           ctx.progress.emit({ type: 'node', node: name, state: 'ready' });
         }
       }
-      return names.every((n) => nodeFor(nodes, n)?.state === 'ready') ? nodes : undefined;
+      return names.every((n) => nodeFor(n)?.state === 'ready') ? nodes : undefined;
     },
     {
       deadline: Date.now() + ctx.readyTimeoutMs,

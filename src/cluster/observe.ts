@@ -2,7 +2,7 @@ import type { EngineNode } from '../engines/types.js';
 import { computePlan, type Plan } from '../plan.js';
 import type { Instance } from '../providers/types.js';
 import type { ClusterContext } from './context.js';
-import { type ManagerRef, nodeFor } from './nodes.js';
+import { type ManagerRef, nodesByName } from './nodes.js';
 import { locateManager } from './phases/inventory.js';
 import { findStrays } from './phases/recover.js';
 
@@ -27,9 +27,10 @@ export async function observe(
   const manager = await locateManager(ctx, instances, signal);
   const engineNodes = manager ? await (await ctx.driver()).listNodes(manager.endpoint) : [];
   // A VM whose engine never joined (or whose node is down) cannot serve; it is replaced by a fresh one.
+  const nodeFor = nodesByName(engineNodes);
   const strays = findStrays(instances, engineNodes).map((instance) => ({
     instance,
-    detail: nodeFor(engineNodes, instance.name) ? 'its engine node is down' : 'its engine never joined the pool',
+    detail: nodeFor(instance.name) ? 'its engine node is down' : 'its engine never joined the pool',
   }));
   return { manager, engineNodes, plan: computePlan(ctx.spec, instances, strays) };
 }

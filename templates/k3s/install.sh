@@ -8,14 +8,8 @@ if ! command -v k3s >/dev/null 2>&1; then
     fail "the k3s installer failed (see $LOG_DIR/k3s-install.log)"
 fi
 K3S_DIR=/etc/skypool/k3s
-mkdir -p "$K3S_DIR"
-chmod 0700 "$K3S_DIR"
-(
-  umask 077
-  printf '%s\n' "$K3S_JOIN_TOKEN" >"$K3S_DIR/token"
-) || fail "cannot write the k3s token to $K3S_DIR"
-chmod 0600 "$K3S_DIR/token"
-unset K3S_JOIN_TOKEN
+{ mkdir -p "$K3S_DIR" && chmod 0700 "$K3S_DIR"; } || fail "cannot create $K3S_DIR"
 LABEL_ARGS=""
 for label in $NODE_LABELS; do LABEL_ARGS="$LABEL_ARGS --node-label $label"; done
-K3S_ARGS="--node-name $NODE_NAME --node-ip $NODE_IP --token-file $K3S_DIR/token$LABEL_ARGS"
+# Every k3s address is the fabric's: the API, the kubelet and flannel's VXLAN ride inside wg0 between clouds.
+K3S_ARGS="--node-name $NODE_NAME --node-ip $FABRIC_IP --flannel-iface wg0 --token-file $K3S_DIR/token$LABEL_ARGS"

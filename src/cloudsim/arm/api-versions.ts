@@ -22,6 +22,19 @@ const COMPUTE = [
   '2021-07-01',
   '2021-03-01',
 ];
+/** Microsoft.Compute/disks has its own versions (the disk resource provider). */
+const DISKS = [
+  '2025-01-02',
+  '2024-03-02',
+  '2023-10-02',
+  '2023-04-02',
+  '2023-01-02',
+  '2022-07-02',
+  '2022-03-02',
+  '2021-12-01',
+  '2021-08-01',
+  '2021-04-01',
+];
 const SKUS = ['2021-07-01', '2019-04-01', '2017-09-01'];
 const NETWORK = [
   '2025-05-01',
@@ -65,10 +78,11 @@ const RESOURCES = [
 
 const SUBSCRIPTIONS = ['2022-12-01', '2021-01-01', '2020-01-01', '2019-11-01', '2016-06-01'];
 
-export type ApiFamily = 'compute' | 'skus' | 'network' | 'resources' | 'subscriptions';
+export type ApiFamily = 'compute' | 'disks' | 'skus' | 'network' | 'resources' | 'subscriptions';
 
 const VERSIONS: Record<ApiFamily, readonly string[]> = {
   compute: COMPUTE,
+  disks: DISKS,
   skus: SKUS,
   network: NETWORK,
   resources: RESOURCES,
@@ -77,11 +91,17 @@ const VERSIONS: Record<ApiFamily, readonly string[]> = {
 
 export const SDK_API_VERSION: Record<ApiFamily, string> = {
   compute: COMPUTE[0]!,
+  disks: DISKS[0]!,
   skus: SKUS[0]!,
   network: NETWORK[0]!,
   resources: RESOURCES[0]!,
   subscriptions: SUBSCRIPTIONS[0]!,
 };
+
+/** True when the request's api-version is one of `family`'s. */
+export function isApiVersionOf(family: ApiFamily, url: URL): boolean {
+  return VERSIONS[family].includes(url.searchParams.get('api-version') ?? '');
+}
 
 /** Throws the error ARM gives for a missing or unsupported api-version. */
 export function checkApiVersion(url: URL, family: ApiFamily, resourceType: string, location = 'eastus'): void {

@@ -23,6 +23,7 @@ import {
   rawPage,
   tagsBody,
 } from './common.js';
+import { createOsDisk, osDiskName, releaseOsDisk } from './disks.js';
 import {
   ArmError,
   allocationMessage,
@@ -88,7 +89,7 @@ function instanceView(call: ArmCall, vm: VmRecord): Json {
 export function vmJson(call: ArmCall, rgName: string, vm: VmRecord, expandView = false): Json {
   const id = vmResourceId(call, rgName, vm.name);
   const [publisher, offer, sku, version] = vm.image.split(':') as [string, string, string, string];
-  const diskName = `${vm.name}_OsDisk_1_${derivedUuid(seedOf(call), vm.seq, 31).replace(/-/g, '')}`;
+  const diskName = osDiskName(seedOf(call), vm);
   const props: Json = {
     vmId: derivedUuid(seedOf(call), vm.seq),
     hardwareProfile: { vmSize: vm.size },
@@ -106,7 +107,8 @@ export function vmJson(call: ArmCall, rgName: string, vm: VmRecord, expandView =
         createOption: 'FromImage',
         caching: 'ReadWrite',
         managedDisk: {
-          storageAccountType: 'Premium_LRS',
+          storageAccountType:
+            call.store.group(call.sub, rgName)?.disks.get(diskName.toLowerCase())?.sku ?? 'Premium_LRS',
           id: resourceId(call.sub, rgName.toUpperCase(), COMPUTE, 'disks', diskName),
         },
         deleteOption: vm.osDiskDelete ? 'Delete' : 'Detach',
@@ -166,6 +168,7 @@ interface VmInput {
   hasPassword: boolean;
   image?: string;
   osDiskDelete: boolean;
+  osDiskSku?: string;
   vmssId?: string;
 }
 
@@ -340,6 +343,7 @@ function readVmInput(
     hasPassword,
     image,
     osDiskDelete: osDisk.deleteOption === 'Delete',
+    osDiskSku: str(obj(osDisk.managedDisk).storageAccountType),
     vmssId: typeof vmssRef === 'string' ? vmssRef : undefined,
   };
 }
@@ -488,6 +492,7 @@ function insertVm(
   call.store.vmsChanged(rg);
   const id = vmResourceId(call, rg.name, name);
   for (const nic of input.nics) nic.vmId = id;
+  createOsDisk(call, rg, vm, id, input.osDiskSku);
   startBacking(call, vm, id, input);
   return vm;
 }
@@ -617,6 +622,7 @@ function beginVmDelete(call: ArmCall, rg: ResourceGroupRecord, vm: VmRecord): vo
       nic.vmId = undefined;
       if (vm.nicDelete) detachAndDeleteNic(call, nicId, nic);
     }
+    releaseOsDisk(call, rg, vm);
     if (backing) void backing.stop({ cloud: 'azure', id }).catch(() => undefined);
   });
 }
@@ -743,7 +749,11 @@ function memberTemplate(profile: Json, size: string | undefined, location: strin
       ...(zone ? { zones: [zone] } : {}),
       properties: {
         hardwareProfile: { vmSize: size },
-        storageProfile: profile.storageProfile,
+        // Members of a Flexible scale set delete their OS disk with them unless the profile says otherwise.
+        storageProfile: {
+          ...obj(profile.storageProfile),
+          osDisk: { deleteOption: 'Delete', ...obj(obj(profile.storageProfile).osDisk) },
+        },
         osProfile: { ...os, computerName: `${prefix}${name.slice(-6)}` },
         networkProfile: { networkInterfaces: [{ id: nicId, properties: { primary: true, deleteOption: 'Delete' } }] },
         virtualMachineScaleSet: { id: vmssRef },

@@ -163,6 +163,7 @@ export function listResources(call: ArmCall): ArmReply {
     for (const p of rg.publicIps.values()) add('Microsoft.Network', 'publicIPAddresses', p);
     for (const s of rg.vmss.values()) add('Microsoft.Compute', 'virtualMachineScaleSets', s);
     for (const v of rg.vms.values()) add('Microsoft.Compute', 'virtualMachines', v, v.zone);
+    for (const d of rg.disks.values()) add('Microsoft.Compute', 'disks', d, d.zone);
   }
   const top = Number(call.request.url.searchParams.get('$top') ?? '1000');
   return page(call, items, (i) => i, Number.isInteger(top) && top > 0 && top <= 1000 ? top : 1000);

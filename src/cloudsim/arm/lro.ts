@@ -7,7 +7,7 @@ import type { ArmErrorBody } from './errors.js';
  * operation follows; its status is derived from that resource's state, so operations cost no memory and
  * survive a restart from a state file.
  */
-export type ResourceKind = 'rg' | 'vnet' | 'subnet' | 'nsg' | 'rule' | 'nic' | 'pip' | 'vm' | 'vmss';
+export type ResourceKind = 'rg' | 'vnet' | 'subnet' | 'nsg' | 'rule' | 'nic' | 'pip' | 'vm' | 'vmss' | 'disk';
 
 export interface OperationRef {
   readonly op: 'put' | 'delete';
@@ -55,6 +55,7 @@ export type OperationStatus =
 
 const NAMESPACE: Record<ApiFamily, string> = {
   compute: 'Microsoft.Compute',
+  disks: 'Microsoft.Compute',
   skus: 'Microsoft.Compute',
   network: 'Microsoft.Network',
   resources: 'Microsoft.Resources',

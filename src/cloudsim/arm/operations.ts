@@ -28,6 +28,8 @@ function target(call: ArmCall, ref: OperationRef): (Lifecycle & { backingPending
       return rg.vms.get(a);
     case 'vmss':
       return rg.vmss.get(a);
+    case 'disk':
+      return rg.disks.get(a);
   }
 }
 

@@ -105,6 +105,10 @@ export function snapshotState(store: ArmStore, now: number): unknown {
           'seq',
         ]),
       })),
+      disks: [...rg.disks.values()].map((d) => ({
+        ...life(d, now),
+        ...pick(d, ['name', 'location', 'tags', 'zone', 'sizeGB', 'sku', 'managedBy', 'vmTags', 'seq']),
+      })),
       vmss: [...rg.vmss.values()].map((s) => ({
         ...life(s, now),
         ...pick(s, [
@@ -201,6 +205,14 @@ export function restoreState(store: ArmStore, state: unknown, now: number): void
           tags: store.intern.tagsOf(v.tags),
         } as never);
       }
+      for (const d of arr(g.disks)) {
+        rg.disks.set(String(d.name).toLowerCase(), {
+          ...(d as object),
+          ...unlife(d, now),
+          tags: store.intern.tagsOf(d.tags),
+          vmTags: d.vmTags === undefined ? undefined : store.intern.tagsOf(d.vmTags),
+        } as never);
+      }
       for (const s of arr(g.vmss)) {
         rg.vmss.set(String(s.name).toLowerCase(), {
           ...(s as object),
@@ -248,6 +260,17 @@ export function inventoryOf(store: ArmStore, now: number): InventoryItem[] {
       for (const p of rg.publicIps.values()) add('Microsoft.Network/publicIPAddresses', [p.name], p);
       for (const s of rg.vmss.values()) add('Microsoft.Compute/virtualMachineScaleSets', [s.name], s);
       for (const v of rg.vms.values()) add('Microsoft.Compute/virtualMachines', [v.name], v, v.zone);
+      for (const d of rg.disks.values())
+        items.push({
+          cloud: 'azure',
+          type: 'Microsoft.Compute/disks',
+          id: resourceId(sub, rg.name, 'Microsoft.Compute', 'disks', d.name),
+          region: d.location,
+          zone: d.zone,
+          state: d.managedBy ? 'Attached' : 'Unattached',
+          tags: d.tags,
+          ...(d.vmTags ? { origin: { type: 'Microsoft.Compute/virtualMachines', tags: d.vmTags } } : {}),
+        });
     }
   }
   return items;

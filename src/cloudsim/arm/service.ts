@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { CloudService, SimContext, SimRequest, SimResponse } from '../core/types.js';
-import { type ApiFamily, checkApiVersion } from './api-versions.js';
+import { type ApiFamily, checkApiVersion, isApiVersionOf } from './api-versions.js';
 import { principalOf } from './auth.js';
 import { BLOB_PREFIX, retrieveBootDiagnosticsData, serveBlob } from './boot-diagnostics.js';
 import { type ArmCall, type ArmReply, RawJson } from './call.js';
 import * as compute from './compute.js';
+import * as disks from './disks.js';
 import { ArmError, badRequest } from './errors.js';
 import * as groups from './groups.js';
 import { armNetworkView } from './net-view.js';
@@ -15,7 +16,7 @@ import { inventoryOf, restoreState, snapshotState } from './persist.js';
 import * as publicIp from './public-ip.js';
 import { type ArmRoute, parseRoute, wellEncoded } from './route.js';
 import { ArmStore } from './store.js';
-import { type ArmCallKind, throttle } from './throttle.js';
+import { type ArmCallKind, throttle, throttled } from './throttle.js';
 
 /**
  * Azure Resource Manager simulator: Microsoft.Resources resource groups, Microsoft.Network (VNets, subnets,
@@ -80,9 +81,11 @@ function operationEndpoint(
   const token = rest[3]!;
   const asResult = kind === 'operationresults' || url.searchParams.get('monitor') === 'true';
   const namespace = family === 'compute' ? 'Microsoft.Compute' : 'Microsoft.Network';
+  // Disk operations are polled with the disk resource provider's api-version.
+  const versionFamily = family === 'compute' && isApiVersionOf('disks', url) ? 'disks' : family;
   return {
     action: asResult ? 'OperationResults_Get' : 'AsyncOperations_Get',
-    family,
+    family: versionFamily,
     resourceType: `${namespace}/locations/${kind}`,
     handler: (call) => (asResult ? operationResult(call, token) : operationStatus(call, family, token)),
   };
@@ -125,6 +128,17 @@ function computeEndpoint(method: string, route: ArmRoute, url: URL): Endpoint {
     }
     if (rg && rest.length === 3 && rest[2]!.toLowerCase() === 'instanceview')
       return list(method, 'VirtualMachines_InstanceView', 'compute', T, (c) => compute.getVmInstanceView(c, name));
+  }
+  if (type === 'disks') {
+    const T = 'Microsoft.Compute/disks';
+    if (rest.length === 1)
+      return list(method, rg ? 'Disks_ListByResourceGroup' : 'Disks_List', 'disks', T, disks.listDisks);
+    const name = rest[1]!;
+    if (rg && rest.length === 2)
+      return crud(method, 'Disks', 'disks', T, {
+        get: (c) => disks.getDisk(c, name),
+        del: (c) => disks.deleteDisk(c, name),
+      });
   }
   if (type === 'virtualmachinescalesets') {
     const T = 'Microsoft.Compute/virtualMachineScaleSets';
@@ -379,6 +393,8 @@ export function createArmService(context: SimContext): CloudService {
         action === 'VirtualMachines_CreateOrUpdate',
       );
       Object.assign(headers, limits.headers);
+      if (context.takeFault({ cloud: 'azure', kind: 'throttle' }))
+        throw throttled(principal, route.subscription, kindOf(request.method));
       if (context.takeFault({ cloud: 'azure', kind: 'server-error' })) {
         throw new ArmError(
           500,

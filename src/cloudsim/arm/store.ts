@@ -38,6 +38,7 @@ export interface ResourceGroupRecord extends Lifecycle {
   readonly publicIps: Map<string, PublicIpRecord>;
   readonly vms: Map<string, VmRecord>;
   readonly vmss: Map<string, VmssRecord>;
+  readonly disks: Map<string, DiskRecord>;
   /** VMs in insertion order for paging; rebuilt after any change. */
   vmList?: VmRecord[];
 }
@@ -128,6 +129,21 @@ export interface VmRecord extends Lifecycle {
   json?: string;
   jsonGen?: number;
   jsonScope?: string;
+}
+
+/** A managed disk (so far: the OS disk a VM is created with). */
+export interface DiskRecord extends Lifecycle {
+  readonly name: string;
+  readonly location: string;
+  tags: Tags;
+  readonly zone?: string;
+  readonly sizeGB: number;
+  readonly sku: string;
+  /** Resource id of the VM it is attached to. */
+  managedBy?: string;
+  /** Tags of the VM it was created with (the sim's own record, for finding orphans; Azure does not copy them). */
+  readonly vmTags?: Tags;
+  readonly seq: number;
 }
 
 export interface VmssRecord extends Lifecycle {
@@ -279,5 +295,6 @@ export function newResourceGroup(
     publicIps: new Map(),
     vms: new Map(),
     vmss: new Map(),
+    disks: new Map(),
   };
 }

@@ -89,3 +89,13 @@ export function throttle(
   }
   return { headers };
 }
+
+/** The 429 ARM answers for a throttled call (a fault rule's throttle storm: the bucket itself had tokens). */
+export function throttled(principal: string, subscription: string, kind: ArmCallKind): ArmError {
+  return new ArmError(
+    429,
+    'SubscriptionRequestsThrottled',
+    `Number of '${kind.slice(0, -1)}' requests for subscription '${subscription}' actor '${principal}' exceeded. Please try again after '1' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling`,
+    { headers: { 'retry-after': '1', [`x-ms-ratelimit-remaining-subscription-${kind}`]: '0' } },
+  );
+}

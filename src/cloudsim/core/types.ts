@@ -30,7 +30,8 @@ export interface SimResponse {
  */
 export interface FaultRule {
   readonly cloud: SimCloud;
-  readonly kind: 'capacity' | 'quota' | 'server-error' | 'latency' | ConnectionFaultKind;
+  /** `throttle`: the cloud's own throttling answer (EC2 RequestLimitExceeded, GCE rateLimitExceeded, ARM 429). */
+  readonly kind: 'capacity' | 'quota' | 'server-error' | 'latency' | 'throttle' | ConnectionFaultKind;
   readonly zone?: string;
   readonly region?: string;
   readonly instanceType?: string;
@@ -38,6 +39,13 @@ export interface FaultRule {
   readonly mode?: 'sync' | 'async';
   /** Probability per matching request (server-error, latency); default 1. */
   readonly probability?: number;
+  /**
+   * Fires on every Nth matching request only (1st..N-1th pass, Nth hits), e.g. `{ kind: 'throttle', every: 3 }`
+   * for a throttle storm that still lets two of three calls through. Counted per rule, in `seen`.
+   */
+  readonly every?: number;
+  /** Matching requests an `every` rule has seen so far (kept by the sim). */
+  seen?: number;
   readonly latencyMs?: number;
   /** Connection faults only: a regular expression the request must match, tested on `METHOD /path?query` (a form
    * body stands in for the query, so `Action=DescribeInstances` selects one EC2 action). */
@@ -114,6 +122,12 @@ export interface InventoryItem {
   readonly zone?: string;
   readonly state?: string;
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * For a resource a cloud made implicitly with another (a VM's boot disk or root volume): that resource, with
+   * its tags when this one was made. The clouds do not copy VM tags to such disks (GCE, Azure), so an orphaned
+   * disk is found by its origin.
+   */
+  readonly origin?: { readonly type: string; readonly id?: string; readonly tags?: Readonly<Record<string, string>> };
 }
 
 /** One ingress rule of a VM's cloud firewall with its sources resolved to CIDRs; the first rule that matches decides. */

@@ -109,6 +109,7 @@ export const createFleet: ActionHandler = (ctx) => {
       };
       try {
         const instanceTags = tagSpecs.get('instance');
+        const volumeTags = tagSpecs.get('volume');
         candidate.plan = resolveLaunch(
           ctx,
           mergeTemplate(template, {
@@ -117,6 +118,7 @@ export const createFleet: ActionHandler = (ctx) => {
             zone: override.availabilityZone,
             imageId: override.imageId,
             instanceTags: instanceTags ? withTags(template.data.instanceTags ?? NO_TAGS, instanceTags) : undefined,
+            volumeTags: volumeTags ? withTags(template.data.volumeTags ?? NO_TAGS, volumeTags) : undefined,
             templateVersion: version,
           }),
         );

@@ -1,5 +1,5 @@
 import { Ec2Error } from './errors.js';
-import type { HostnameType, LaunchTemplateData, MetadataOptions } from './model.js';
+import type { BlockDevice, HostnameType, LaunchTemplateData, MetadataOptions } from './model.js';
 import type { QueryParams } from './query.js';
 import { parseTagSpecifications } from './tags.js';
 
@@ -62,7 +62,8 @@ export const LAUNCH_TAG_TYPES = ['instance', 'volume', 'network-interface', 'spo
 export function parseLaunchData(params: QueryParams): LaunchTemplateData & { privateIp?: string } {
   const eni = params.list('NetworkInterface')[0];
   const groups = [...params.strList('SecurityGroupId'), ...(eni?.strList('SecurityGroupId') ?? [])];
-  const tags = parseTagSpecifications(params, [...LAUNCH_TAG_TYPES]).get('instance');
+  const specs = parseTagSpecifications(params, [...LAUNCH_TAG_TYPES]);
+  const blockDevices = parseBlockDevices(params);
   return {
     imageId: params.str('ImageId'),
     instanceType: params.str('InstanceType'),
@@ -71,10 +72,49 @@ export function parseLaunchData(params: QueryParams): LaunchTemplateData & { pri
     subnetId: params.str('SubnetId') ?? eni?.str('SubnetId'),
     associatePublicIp: eni?.bool('AssociatePublicIpAddress'),
     metadata: parseMetadataOptions(params.struct('MetadataOptions')),
-    instanceTags: tags,
+    instanceTags: specs.get('instance'),
+    volumeTags: specs.get('volume'),
+    blockDevices,
     privateIp: params.str('PrivateIpAddress') ?? eni?.str('PrivateIpAddress'),
     hostnameType: hostnameTypeOf(params.struct('PrivateDnsNameOptions')),
   };
+}
+
+/** The root device of every simulated AMI. */
+export const ROOT_DEVICE = '/dev/sda1';
+
+/** The AMI's own mapping: an 8 GiB gp3 root volume deleted with the instance. */
+export const DEFAULT_BLOCK_DEVICES: readonly BlockDevice[] = Object.freeze([
+  Object.freeze({ device: ROOT_DEVICE, sizeGiB: 8, volumeType: 'gp3', deleteOnTermination: true }),
+]);
+
+const VOLUME_TYPES = ['gp2', 'gp3', 'io1', 'io2', 'st1', 'sc1', 'standard'];
+
+/**
+ * `BlockDeviceMapping.N.{DeviceName,Ebs.VolumeSize,Ebs.VolumeType,Ebs.DeleteOnTermination}`. A mapping of the root
+ * device changes the AMI's root volume; others add volumes. Undefined when the request maps nothing.
+ */
+export function parseBlockDevices(params: QueryParams): BlockDevice[] | undefined {
+  const mappings = params.list('BlockDeviceMapping');
+  if (mappings.length === 0) return undefined;
+  const out = new Map<string, BlockDevice>(DEFAULT_BLOCK_DEVICES.map((d) => [d.device, d]));
+  for (const m of mappings) {
+    const device = m.required('DeviceName');
+    const ebs = m.struct('Ebs');
+    if (!ebs) continue;
+    const base = out.get(device);
+    const volumeType = ebs.str('VolumeType') ?? base?.volumeType ?? 'gp3';
+    if (!VOLUME_TYPES.includes(volumeType))
+      throw new Ec2Error('InvalidParameterValue', `Value (${volumeType}) for parameter volumeType is invalid.`);
+    const sizeGiB = ebs.int('VolumeSize', 1, 65536) ?? base?.sizeGiB ?? 8;
+    out.set(device, {
+      device,
+      sizeGiB,
+      volumeType,
+      deleteOnTermination: ebs.bool('DeleteOnTermination') ?? base?.deleteOnTermination ?? true,
+    });
+  }
+  return [...out.values()];
 }
 
 function hostnameTypeOf(params: QueryParams | undefined): HostnameType | undefined {

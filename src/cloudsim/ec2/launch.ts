@@ -4,8 +4,9 @@ import { SIGNATURE_PARAMS } from './auth-v2.js';
 import { DEFAULT_INSTANCE_TYPE, type InstanceTypeInfo, imagesOf, instanceType, offeredIn, zonesOf } from './catalog.js';
 import { contains, formatCidr, formatIp, isReserved, parseIp } from './cidr.js';
 import { checkId, Ec2Error } from './errors.js';
-import { DEFAULT_METADATA } from './launch-spec.js';
+import { DEFAULT_BLOCK_DEVICES, DEFAULT_METADATA } from './launch-spec.js';
 import type {
+  BlockDevice,
   Ec2Instance,
   HostnameType,
   Launch,
@@ -15,7 +16,8 @@ import type {
   Subnet,
 } from './model.js';
 import { ec2NetworkKey } from './net-view.js';
-import { NO_TAGS, type Tags, withTags } from './tags.js';
+import { NO_TAGS, type Tags, tagValue, withTags } from './tags.js';
+import { addVolumes } from './volumes.js';
 
 /** Turning a launch request (RunInstances or one fleet override) into instances: validation, capacity, addresses. */
 
@@ -35,6 +37,8 @@ export interface LaunchPlan {
   readonly userData?: string;
   readonly metadata: MetadataOptions;
   readonly tags: Tags;
+  readonly volumeTags: Tags;
+  readonly blockDevices: readonly BlockDevice[];
   readonly publicIp: boolean;
   readonly hostnameType?: HostnameType;
   readonly template?: { readonly id: string; readonly version: string };
@@ -50,6 +54,7 @@ export function mergeTemplate(template: LaunchTemplate | undefined, input: Launc
     ...defined,
     metadata: { ...d.metadata, ...input.metadata },
     instanceTags: input.instanceTags ? withTags(d.instanceTags ?? NO_TAGS, input.instanceTags) : d.instanceTags,
+    volumeTags: input.volumeTags ? withTags(d.volumeTags ?? NO_TAGS, input.volumeTags) : d.volumeTags,
     template,
   };
 }
@@ -114,6 +119,8 @@ export function resolveLaunch(ctx: ActionContext, input: LaunchInput): LaunchPla
     userData: input.userData,
     metadata: Object.freeze({ ...DEFAULT_METADATA, ...input.metadata }),
     tags: input.instanceTags ?? NO_TAGS,
+    volumeTags: input.volumeTags ?? NO_TAGS,
+    blockDevices: input.blockDevices ?? DEFAULT_BLOCK_DEVICES,
     publicIp: input.associatePublicIp ?? subnet.mapPublicIp,
     ...(input.hostnameType ? { hostnameType: input.hostnameType } : {}),
     template: input.template ? { id: input.template.id, version: input.templateVersion ?? '1' } : undefined,
@@ -215,6 +222,8 @@ export function createInstances(
     ...(plan.hostnameType ? { hostnameType: plan.hostnameType } : {}),
     launchTemplate: plan.template,
     fleetId: extra.fleetId,
+    volumeTags: plan.volumeTags,
+    blockDevices: plan.blockDevices,
   };
   const instances = ips.map((ip, index) => {
     const instance = store.addInstance(launch, index, ip, now);
@@ -224,6 +233,7 @@ export function createInstances(
       instance.reason = 'Server.InsufficientInstanceCapacity';
       plan.subnet.used.delete(ip);
     }
+    addVolumes(store, instance);
     return instance;
   });
   if (ctx.sim.settings.backing === 'local' && ctx.sim.backing && !grant.failLater) startBacking(ctx, plan, instances);

@@ -83,6 +83,39 @@ export interface LaunchTemplateData {
   readonly instanceTags?: Tags;
   /** PrivateDnsNameOptions.HostnameType: the guest hostname is `ip-a-b-c-d` (default) or the instance id. */
   readonly hostnameType?: HostnameType;
+  /** TagSpecification ResourceType=volume: tags of the volumes made with each instance. */
+  readonly volumeTags?: Tags;
+  /** BlockDeviceMapping.N with Ebs; without one, the AMI's root device (8 GiB gp3, deleted on termination). */
+  readonly blockDevices?: readonly BlockDevice[];
+}
+
+/** One EBS volume a launch creates per instance. */
+export interface BlockDevice {
+  readonly device: string;
+  readonly sizeGiB: number;
+  readonly volumeType: string;
+  readonly deleteOnTermination: boolean;
+}
+
+/**
+ * An EBS volume. Volumes made with an instance follow it lazily (no timer): attached while it lives; when it is
+ * terminated they are gone (DeleteOnTermination) or `available`, detached, until DeleteVolume.
+ */
+export interface Volume {
+  readonly id: string;
+  readonly region: string;
+  readonly zone: string;
+  readonly sizeGiB: number;
+  readonly volumeType: string;
+  readonly deleteOnTermination: boolean;
+  readonly device: string;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** The instance it was created with and is attached to, until that instance is purged from the store. */
+  instanceId?: string;
+  /** Set when its instance ended and was purged: the state the volume settled in. */
+  settled?: 'available' | 'deleted';
+  tags: Tags;
 }
 
 export type HostnameType = 'ip-name' | 'resource-name';
@@ -115,6 +148,8 @@ export interface Launch {
   readonly hostnameType?: HostnameType;
   readonly launchTemplate?: { readonly id: string; readonly version: string };
   readonly fleetId?: string;
+  readonly volumeTags?: Tags;
+  readonly blockDevices?: readonly BlockDevice[];
 }
 
 export interface Ec2Instance {

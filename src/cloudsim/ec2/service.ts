@@ -16,6 +16,7 @@ import { QueryParams } from './query.js';
 import { Ec2Store } from './store.js';
 import * as tagging from './tagging.js';
 import { isEc2ApiVersion } from './versions.js';
+import * as volumes from './volumes.js';
 import { errorXml, responseXml } from './xml.js';
 
 const ACTIONS: Readonly<Record<string, ActionHandler>> = {
@@ -61,6 +62,8 @@ const ACTIONS: Readonly<Record<string, ActionHandler>> = {
   DisassociateAddress: addresses.disassociateAddress,
   ReleaseAddress: addresses.releaseAddress,
   DescribeAddresses: addresses.describeAddresses,
+  DescribeVolumes: volumes.describeVolumes,
+  DeleteVolume: volumes.deleteVolume,
   CreateTags: tagging.createTags,
   DeleteTags: tagging.deleteTags,
 };
@@ -123,6 +126,8 @@ export function createEc2Service(context: SimContext, options: Ec2ServiceOptions
         if (!handler) throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
         const unfiltered = action === 'DescribeInstances' && !params.has('Filter') && !params.has('InstanceId');
         limiter.takeRequest(caller.accessKeyId, caller.region, familyOf(action, unfiltered));
+        if (context.takeFault({ cloud: 'aws', kind: 'throttle', region: caller.region }))
+          throw new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.');
         if (context.takeFault({ cloud: 'aws', kind: 'server-error', region: caller.region })) {
           throw new Ec2Error('InternalError', 'An internal error has occurred');
         }

@@ -13,9 +13,11 @@ import type {
   RouteTable,
   SecurityGroup,
   Subnet,
+  Volume,
   Vpc,
 } from './model.js';
 import { NO_TAGS, type Tags, tagsRecord } from './tags.js';
+import { settleVolumes, volumeState } from './volumes.js';
 
 export type InstanceState = {
   readonly code: number;
@@ -48,6 +50,8 @@ export class Ec2Store {
   /** Elastic IPs by allocation id. */
   readonly addresses = new Map<string, ElasticIp>();
   readonly instances = new Map<string, Ec2Instance>();
+  /** EBS volumes by id (made with instances; see volumes.ts). */
+  readonly volumes = new Map<string, Volume>();
   /** Instances in creation order (seq ascending), for paging without sorting. */
   order: Ec2Instance[] = [];
   readonly tokens = new Map<string, IdempotencyRecord>();
@@ -97,6 +101,7 @@ export class Ec2Store {
     for (const instance of this.order) {
       if (instance.endedAt !== undefined && instance.endedAt < limit) {
         this.instances.delete(instance.id);
+        settleVolumes(this, instance);
         removed = true;
       }
     }
@@ -239,6 +244,17 @@ export class Ec2Store {
     for (const t of this.templates.values()) add('launch-template', t);
     for (const a of this.addresses.values()) add('elastic-ip', a);
     const now = this.now();
+    for (const v of this.volumes.values()) {
+      const state = volumeState(this, v, now);
+      if (state === 'deleted') continue;
+      const instance = v.instanceId === undefined ? undefined : this.instances.get(v.instanceId);
+      add('volume', v, { zone: v.zone, state });
+      if (instance)
+        items[items.length - 1] = {
+          ...items[items.length - 1]!,
+          origin: { type: 'instance', id: instance.id, tags: tagsRecord(instance.tags) },
+        };
+    }
     for (const i of this.instances.values()) {
       const state = this.stateOf(i, now);
       if (state.name !== 'terminated')
@@ -266,6 +282,7 @@ export class Ec2Store {
       templates: [...this.templates.values()],
       fleets: [...this.fleets.values()],
       addresses: [...this.addresses.values()],
+      volumes: [...this.volumes.values()],
       launches: [...launches.values()],
       instances: this.order.map((i) => ({
         ...i,
@@ -289,6 +306,7 @@ export class Ec2Store {
     for (const t of state.templates) this.templates.set(t.id, t);
     for (const f of state.fleets ?? []) this.fleets.set(f.id, f);
     for (const a of state.addresses ?? []) this.addresses.set(a.id, a);
+    for (const v of state.volumes ?? []) this.volumes.set(v.id, v);
     const launches = new Map(state.launches.map((l) => [l.reservationId, l]));
     this.order = state.instances.map((i) => {
       const launch = launches.get(i.launch)!;
@@ -317,6 +335,7 @@ interface SnapshotV1 {
   templates: LaunchTemplate[];
   fleets?: Fleet[];
   addresses?: ElasticIp[];
+  volumes?: Volume[];
   launches: Launch[];
   instances: Array<Json<Ec2Instance, 'launch' | 'tags', { launch: string; tags?: Tags }>>;
   tokens: Array<[string, IdempotencyRecord]>;

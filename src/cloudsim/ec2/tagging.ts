@@ -20,6 +20,7 @@ function resolve(ctx: ActionContext, id: string): Taggable {
     rtb: [store.routeTables, 'RouteTableID', 'route table ID'],
     lt: [store.templates, 'LaunchTemplateId', 'launch template ID'],
     eipalloc: [store.addresses, 'AllocationID', 'allocation ID'],
+    vol: [store.volumes, 'Volume', 'volume'],
   };
   // CreateTags/DeleteTags answer any id that is not well formed with InvalidID, whatever its prefix.
   if (!/^[a-z]+(-[a-z]+)?-[0-9a-f]{8}([0-9a-f]{9})?$/.test(id))

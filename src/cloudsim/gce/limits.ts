@@ -55,9 +55,14 @@ export function takeQuota(
   const limit = (perMinute?.[group] ?? DEFAULT_PER_MINUTE[group]) * (settings.scale ?? 1);
   const bucket = ctx.buckets.get(`gcp/${project}/${group}/${limit}`, Math.max(1, limit), limit / 60);
   if (bucket.tryTake()) return;
+  throw rateLimitExceeded(project, group, limit);
+}
+
+/** The 403 rateLimitExceeded Compute Engine answers when a per-minute quota of `group` is used up. */
+export function rateLimitExceeded(project: string, group: QuotaGroup, limit = DEFAULT_PER_MINUTE[group]): GceError {
   const m = METRIC[group];
   const consumer = `project_number:${projectNumber(project)}`;
-  throw new GceError(
+  return new GceError(
     403,
     'rateLimitExceeded',
     `Quota exceeded for quota metric '${m.title}' and limit '${m.limitName}' of service 'compute.googleapis.com' for consumer '${consumer}'.`,

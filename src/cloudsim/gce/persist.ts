@@ -1,5 +1,5 @@
 import type { GceRuntime } from './runtime.js';
-import type { FirewallRec, NetworkRec, OpRec, SubnetRec, TemplateRec, VmProps, VmRec } from './state.js';
+import type { DiskRec, FirewallRec, NetworkRec, OpRec, SubnetRec, TemplateRec, VmProps, VmRec } from './state.js';
 
 /**
  * Plain-JSON snapshot of the simulated Compute Engine. Times are stored as wall-clock milliseconds, so the
@@ -18,6 +18,7 @@ interface Snapshot {
   readonly vms: (Omit<VmRec, 'props'> & { props: number })[];
   readonly operations: OpRec[];
   readonly defaultsMade?: string[];
+  readonly disks?: DiskRec[];
 }
 
 const TIME_KEYS = ['createdAt', 'readyAt', 'doneAt', 'deletedAt', 'goneAt'] as const;
@@ -58,6 +59,7 @@ export function snapshotState(rt: GceRuntime): Snapshot {
     vms,
     operations: [...s.operations.values()].map((o) => shift(o, by)),
     defaultsMade: [...s.defaultsMade],
+    disks: [...s.disks.values()].map((d) => shift(d, by)),
   };
 }
 
@@ -80,4 +82,5 @@ export function restoreState(rt: GceRuntime, raw: unknown): void {
   }
   for (const op of snap.operations ?? []) s.addOperation(shift(op, by), Number.POSITIVE_INFINITY);
   for (const project of snap.defaultsMade ?? []) s.defaultsMade.add(project);
+  for (const d of snap.disks ?? []) s.disks.set(`${d.project}/${d.zone}/${d.name}`, shift(d, by));
 }

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { bearerToken, type SimAuth, sameSecret } from '../core/credentials.js';
 import type { CloudService, InventoryItem, SimContext, SimRequest, SimResponse } from '../core/types.js';
 import * as catalog from './catalog-api.js';
+import * as disks from './disks.js';
 import { errorResponse, GceError, invalidField } from './errors.js';
 import * as instances from './instances.js';
-import { type QuotaGroup, takeQuota } from './limits.js';
+import { type QuotaGroup, rateLimitExceeded, takeQuota } from './limits.js';
 import { gceNetworkView } from './net-view.js';
 import * as network from './network.js';
 import { findOperation, renderOperation, waitOperation } from './operations.js';
@@ -118,6 +119,34 @@ const ROUTES: readonly Route[] = [
     handler: (rt, c, p) => catalog.getImage(rt, c, p[0]!),
   },
 
+  {
+    method: 'GET',
+    pattern: ['zones', ':', 'disks'],
+    action: 'disks.list',
+    group: 'list',
+    handler: (rt, c, p) => disks.listDisks(rt, c, p[0]!),
+  },
+  {
+    method: 'GET',
+    pattern: ['aggregated', 'disks'],
+    action: 'disks.aggregatedList',
+    group: 'list',
+    handler: (rt, c) => disks.aggregatedDisks(rt, c),
+  },
+  {
+    method: 'GET',
+    pattern: ['zones', ':', 'disks', ':'],
+    action: 'disks.get',
+    group: 'read',
+    handler: (rt, c, p) => disks.getDisk(rt, c, p[0]!, p[1]!),
+  },
+  {
+    method: 'DELETE',
+    pattern: ['zones', ':', 'disks', ':'],
+    action: 'disks.delete',
+    group: 'mutation',
+    handler: (rt, c, p) => disks.deleteDisk(rt, c, p[0]!, p[1]!),
+  },
   {
     method: 'GET',
     pattern: ['global', 'networks'],
@@ -432,6 +461,7 @@ export function createGceService(context: SimContext, options: GceServiceOptions
         throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
       action = found.route.action;
       takeQuota(context, project, found.route.group, rt.options.perMinute);
+      if (context.takeFault({ cloud: 'gcp', kind: 'throttle' })) throw rateLimitExceeded(project, found.route.group);
       if (context.takeFault({ cloud: 'gcp', kind: 'server-error' }))
         throw new GceError(503, 'backendError', 'The service is currently unavailable.');
       const call: GceCall = {
@@ -498,6 +528,24 @@ export function createGceService(context: SimContext, options: GceServiceOptions
           tags: vm.props.labels,
         });
       }
+      for (const { disk, user } of disks.inventoryDisks(rt))
+        items.push({
+          cloud: 'gcp',
+          type: 'disk',
+          id: disks.diskPath(disk.project, disk.zone, disk.name),
+          zone: disk.zone,
+          state: user ? 'READY (in use)' : 'READY',
+          tags: disk.labels,
+          ...(disk.instanceLabels
+            ? {
+                origin: {
+                  type: 'instance',
+                  id: `projects/${disk.project}/zones/${disk.zone}/instances/${disk.name}`,
+                  tags: disk.instanceLabels,
+                },
+              }
+            : {}),
+        });
       return items;
     },
     networkView: () => gceNetworkView(rt),

@@ -78,6 +78,24 @@ export interface VmProps {
   readonly diskSizeGb: string;
   readonly description: string;
   readonly canIpForward: boolean;
+  /** The boot disk's `autoDelete` (the API's default is false; undefined in state saved before disks = true). */
+  readonly bootAutoDelete?: boolean;
+  /** The boot disk's `initializeParams.labels`. */
+  readonly diskLabels?: Readonly<Record<string, string>>;
+}
+
+/** A persistent disk left behind by a deleted instance (boot disks of live instances are derived from them). */
+export interface DiskRec {
+  readonly project: string;
+  readonly zone: string;
+  readonly name: string;
+  readonly id: string;
+  readonly sizeGb: string;
+  readonly sourceImage: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly createdAt: number;
+  /** Labels of the instance it was created with (the sim's record, to find orphans; GCE does not copy them). */
+  readonly instanceLabels?: Readonly<Record<string, string>>;
 }
 
 export interface VmRec {
@@ -164,6 +182,8 @@ export class GceState {
   readonly subnets = new Map<string, SubnetRec>();
   readonly firewalls = new Map<string, FirewallRec>();
   readonly templates = new Map<string, TemplateRec>();
+  /** `${project}/${zone}/${name}` → a disk no instance uses any more. */
+  readonly disks = new Map<string, DiskRec>();
   readonly zones = new Map<string, ZoneVms>();
   readonly operations = new Map<string, OpRec>();
   /** `${project}/${requestId}` → operation key. */

@@ -1,4 +1,5 @@
 import { knownZone, MACHINE_TYPE_BY_NAME, regionOf } from './catalog.js';
+import { leftDisk } from './disks.js';
 import { GceError, notFound, type OperationFailure } from './errors.js';
 import { gceNetworkKey } from './net-view.js';
 import type { GceRuntime } from './runtime.js';
@@ -23,7 +24,10 @@ export function isGone(rt: GceRuntime, vm: VmRec): boolean {
 }
 
 export function purge(rt: GceRuntime, zone: ZoneVms, vm: VmRec): void {
+  if (!zone.isLive(vm)) return;
   zone.remove(vm);
+  const left = leftDisk(vm);
+  if (left) rt.state.disks.set(`${left.project}/${left.zone}/${left.name}`, left);
   rt.state.subnets.get(`${vm.props.project}/${vm.props.subnetRegion}/${vm.props.subnet}`)?.used.delete(vm.ip);
 }
 

@@ -121,7 +121,11 @@ export function parseProperties(
     throw invalidField(`${prefix}.disks`, '', 'At least one disk must be specified.');
   const boots = disks.filter((d) => (d as { boot?: unknown } | null)?.boot === true);
   if (boots.length !== 1) throw invalidField(`${prefix}.disks`, '', 'Exactly one boot disk must be specified.');
-  const boot = boots[0] as { initializeParams?: { sourceImage?: unknown; diskSizeGb?: unknown }; source?: unknown };
+  const boot = boots[0] as {
+    initializeParams?: { sourceImage?: unknown; diskSizeGb?: unknown; labels?: unknown };
+    source?: unknown;
+    autoDelete?: unknown;
+  };
   const sourceImageRef = str(boot.initializeParams?.sourceImage);
   if (!sourceImageRef) {
     if (str(boot.source)) throw notFound(parseRef(str(boot.source), project).segments.join('/'));
@@ -154,6 +158,8 @@ export function parseProperties(
       diskSizeGb: String(size),
       description: str(b.description),
       canIpForward: b.canIpForward === true,
+      bootAutoDelete: boot.autoDelete === true,
+      diskLabels: diskLabelsOf(boot.initializeParams?.labels),
     },
   };
 }
@@ -178,4 +184,11 @@ export function withTemplate(
       ),
     ),
   };
+}
+
+/** `initializeParams.labels` of the boot disk: string values only, as the API keeps them. */
+function diskLabelsOf(raw: unknown): Readonly<Record<string, string>> | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const entries = Object.entries(raw as Record<string, unknown>).map(([k, v]) => [k, String(v ?? '')] as const);
+  return entries.length ? Object.fromEntries(entries) : undefined;
 }

@@ -78,7 +78,7 @@ function templateOf(props: VmProps): Template {
       `"disks":[{"kind":"compute#attachedDisk","type":"PERSISTENT","mode":"READ_WRITE","source":"${zoneLink}/disks/`,
     ),
     diskTailShared: Buffer.from(
-      `","deviceName":"persistent-disk-0","index":0,"boot":true,"autoDelete":true,"interface":"SCSI","diskSizeGb":"${props.diskSizeGb}","architecture":"X86_64"}],${parts.join(',')}`,
+      `","deviceName":"persistent-disk-0","index":0,"boot":true,"autoDelete":${props.bootAutoDelete !== false},"interface":"SCSI","diskSizeGb":"${props.diskSizeGb}","architecture":"X86_64"}],${parts.join(',')}`,
       'utf8',
     ),
     instances: Buffer.from(`${zoneLink}/instances/`),

@@ -1,12 +1,13 @@
 import type { EngineDriver, EngineNode } from '../../engines/types.js';
 import type { Instance } from '../../providers/types.js';
 import type { ClusterContext } from '../context.js';
-import { labelsFor, type ManagerRef, nodeFor } from '../nodes.js';
+import { labelsFor, type ManagerRef, nodesByName } from '../nodes.js';
 
 /** Engine entries left by VMs that are gone (a crash between terminate and `node rm`), or duplicates of a name. */
 export function staleNodes(nodes: readonly EngineNode[], keep: readonly Instance[]): EngineNode[] {
   const live = new Set(keep.map((i) => i.name));
-  return nodes.filter((n) => n.state !== 'ready' && (!live.has(n.name) || nodeFor(nodes, n.name) !== n));
+  const nodeFor = nodesByName(nodes);
+  return nodes.filter((n) => n.state !== 'ready' && (!live.has(n.name) || nodeFor(n.name) !== n));
 }
 
 /** Puts each node's labels on it (pool labels, provider, pool) and removes stale engine entries. */
@@ -18,8 +19,9 @@ export async function applyLabels(
   nodes: readonly EngineNode[],
   signal?: AbortSignal,
 ): Promise<void> {
+  const nodeFor = nodesByName(nodes);
   for (const instance of keep) {
-    const node = nodeFor(nodes, instance.name);
+    const node = nodeFor(instance.name);
     if (!node) continue;
     if (await driver.setNodeLabels(manager.endpoint, node.id, labelsFor(ctx.spec, instance))) {
       ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'labelled' });

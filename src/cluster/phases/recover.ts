@@ -2,12 +2,13 @@ import type { EngineNode } from '../../engines/types.js';
 import type { PlannedDelete } from '../../plan.js';
 import type { Instance } from '../../providers/types.js';
 import type { ClusterContext } from '../context.js';
-import { nodeFor } from '../nodes.js';
+import { nodesByName } from '../nodes.js';
 
 /** VMs that cannot serve: their engine never joined, or their node is down. */
 export function findStrays(instances: readonly Instance[], engineNodes: readonly EngineNode[]): Instance[] {
+  const nodeFor = nodesByName(engineNodes);
   return instances.filter((i) => {
-    const node = nodeFor(engineNodes, i.name);
+    const node = nodeFor(i.name);
     return !node || node.state === 'down';
   });
 }
