@@ -13,6 +13,13 @@ export async function checkStateRoot(root: string, options: { create?: boolean }
   }
   const st = await lstat(root).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
+    if (err.code === 'EACCES' || err.code === 'EPERM') {
+      throw new PrerequisiteError(
+        `the local provider records its VMs under ${root}, which only root can read: run this command as root ` +
+          '(local VMs are Linux namespaces, made and seen by root alone)',
+        { option: 'stateRoot', path: root, code: err.code },
+      );
+    }
     throw err;
   });
   if (!st) return;
