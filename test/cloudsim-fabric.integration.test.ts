@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { createClients } from '../providers/azure/clients.js';
 import { names as azureNames } from '../providers/azure/network.js';
 import { networkName, networkTag } from '../providers/gcp/naming.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
+import { backingVmName } from '../src/cloudsim/local-backing.js';
 import { Cluster } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
@@ -51,6 +53,28 @@ const PUBLISHED = { from: 32768, to: 60999 };
 const AZURE_SUBSCRIPTION = '00000000-0000-4000-8000-0000000000ab';
 
 const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
+
+/** Runs the VM's docker CLI against its own dockerd (its network and mount namespaces, via its anchor process). */
+function dockerInVm(cloud: 'aws' | 'gcp' | 'azure', instanceId: string, args: readonly string[]): string {
+  const node = backingVmName(cloud, instanceId);
+  const ns = sh('ip', ['netns', 'list'])
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .find((n) => n.endsWith(`-${node}`));
+  if (!ns) throw new Error(`no namespace of ${cloud} VM ${instanceId}`);
+  const anchor = sh('ip', ['netns', 'pids', ns])
+    .split('\n')
+    .filter(Boolean)
+    .find((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\0infinity\0';
+      } catch {
+        return false;
+      }
+    });
+  if (!anchor) throw new Error(`no anchor process in ${ns}`);
+  return sh('nsenter', ['-t', anchor, '-m', '-n', '--', 'docker', '-H', 'unix:///var/run/docker.sock', ...args]);
+}
 
 /** True when a TCP connection to ip:port is accepted within the timeout. */
 function tcpOpen(ip: string, port: number, timeoutMs = 1_500): Promise<boolean> {
@@ -236,6 +260,7 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
   let cluster: Cluster | undefined;
   let ec2: EC2Client | undefined;
   let netnsBefore: string;
+  let simName: string | undefined;
   const publicIpOf = new Map<string, string>();
 
   beforeAll(async () => {
@@ -243,6 +268,7 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
     work = await mkdtemp(join(tmpdir(), 'skypool-fabric-'));
     const image = await buildHttpdImage(join(work, 'httpd.tar'));
     sim = await startCloudSim({ backing: 'local', network: 'realistic', bootTimeMs: 50 });
+    simName = routerNetns().replace(/-inet$/, '');
     const s = sim;
     ec2 = new EC2Client({ region: 'us-east-1', endpoint: s.httpUrl, credentials: s.credentials.aws });
     const size = { cpus: 2, memoryGiB: 4 };
@@ -311,7 +337,9 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
       await sim?.stop();
       await rm(work, { recursive: true, force: true });
     }
-    expect(sh('ip', ['netns', 'list'])).toBe(netnsBefore);
+    // Only this sim's namespaces (its router, edges and VMs carry its name): other suites come and go meanwhile.
+    const mine = (list: string) => list.split('\n').filter((l) => simName !== undefined && l.includes(simName));
+    expect(mine(sh('ip', ['netns', 'list']))).toEqual(mine(netnsBefore));
   }, 90_000);
 
   it('applies: one swarm, every node Ready and advertising a fabric address, reached at public addresses', async () => {
@@ -342,6 +370,17 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
     }
     expect(status.nodes.map((n) => n.provider).sort()).toEqual(['aws', 'azure', 'gcp']);
     expect(status.nodes.find((n) => n.provider === 'aws')?.engine).toMatchObject({ role: 'manager', leader: true });
+    // The routing mesh's overlay fits inside wg0 (MTU 1420) with VXLAN's 50 bytes.
+    const manager = status.nodes.find((n) => n.provider === 'aws')!;
+    expect(
+      dockerInVm('aws', manager.instanceId!, [
+        'network',
+        'inspect',
+        'ingress',
+        '--format',
+        '{{index .Options "com.docker.network.driver.mtu"}}',
+      ]).trim(),
+    ).toBe('1370');
     // Three clouds, three different fabric /16s.
     expect(new Set(status.nodes.map((n) => n.engine!.address!.split('.').slice(0, 2).join('.'))).size).toBe(3);
     console.log(
