@@ -312,6 +312,33 @@ async function remove(
  * Deletes the cluster's network in dependency order. Instances still shutting down keep their network
  * interfaces (and so subnet and group) in use: wait for them first, within `deleteTimeoutMs`.
  */
+/**
+ * Why the cluster's security group does not admit the fabric's port from anywhere (its rule described
+ * `skypool-fabric` was revoked), or undefined when it does (or the cluster has no group here).
+ */
+export async function fabricFirewallProblem(ec2: Ec2Calls, cluster: string): Promise<string | undefined> {
+  const groups =
+    (
+      await ec2.call(
+        'DescribeSecurityGroups',
+        new DescribeSecurityGroupsCommand({
+          Filters: [clusterFilter(cluster), { Name: 'group-name', Values: [groupName(cluster)] }],
+        }),
+      )
+    ).SecurityGroups ?? [];
+  const group = groups[0];
+  if (!group) return undefined;
+  const open = (group.IpPermissions ?? []).some(
+    (p) =>
+      (p.IpProtocol === 'udp' || p.IpProtocol === '-1') &&
+      (p.IpProtocol === '-1' || ((p.FromPort ?? 0) <= FABRIC_PORT && FABRIC_PORT <= (p.ToPort ?? 0))) &&
+      (p.IpRanges ?? []).some((r) => r.CidrIp === '0.0.0.0/0'),
+  );
+  return open
+    ? undefined
+    : `security group ${group.GroupId} (${group.GroupName}) in ${ec2.region} lacks its ingress rule "${FABRIC_RULE_DESCRIPTION}" (udp/${FABRIC_PORT} from 0.0.0.0/0): the fabric's WireGuard packets cannot reach the nodes there`;
+}
+
 export async function deleteClusterNetwork(
   ec2: Ec2Calls,
   cluster: string,

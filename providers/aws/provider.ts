@@ -36,6 +36,7 @@ import {
   type ClusterNetwork,
   deleteClusterNetwork,
   ensureClusterNetwork,
+  fabricFirewallProblem,
   inCidr,
   type NetworkSettings,
 } from './network.js';
@@ -202,6 +203,10 @@ export class AwsProvider implements Provider {
       this.ensuring.set(key, pending);
     }
     return pending;
+  }
+
+  fabricFirewallProblem(cluster: string, options: LocationOptions = {}): Promise<string | undefined> {
+    return fabricFirewallProblem(this.ec2(options.region, options.signal), cluster);
   }
 
   async deleteNetwork(cluster: string, options: LocationOptions = {}): Promise<void> {

@@ -24,7 +24,7 @@ import { operatorAddress } from '../../src/util/operator-address.js';
 import { fetchBootLog } from './boot-log.js';
 import { type AzureClients, createClients, staticTokenCredential } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
-import { deleteNetwork, ensureNetwork, names } from './network.js';
+import { deleteNetwork, ensureNetwork, fabricFirewallProblem, names } from './network.js';
 import { preflight } from './preflight.js';
 import { SizeCatalog } from './sizes.js';
 import { throwawaySshPublicKey } from './ssh.js';
@@ -196,6 +196,10 @@ export class AzureProvider implements Provider {
       },
       signal,
     );
+  }
+
+  fabricFirewallProblem(cluster: string, options: LocationOptions = {}): Promise<string | undefined> {
+    return fabricFirewallProblem(this.clients, cluster, options.region ?? this.region, options.signal);
   }
 
   /** Deletes the cluster's resource group: the networks of every region (idempotent per region asked). */

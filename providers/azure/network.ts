@@ -190,6 +190,34 @@ export async function ensureNetwork(
   }
 }
 
+/** Why the region's NSG does not carry the fabric's allow rule (51820/udp from any source), if it does not. */
+export async function fabricFirewallProblem(
+  clients: AzureClients,
+  cluster: string,
+  region: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const here = (r: { tags?: Record<string, string>; location?: string }) =>
+    ownedBy(cluster)(r) && sameLocation(r.location, region);
+  try {
+    const nsg = await first(
+      clients.network.networkSecurityGroups.list(names.group(cluster), { abortSignal: signal }),
+      here,
+    );
+    if (!nsg) return undefined;
+    const rule = nsg.securityRules?.find((r) => r.name === names.fabricRule);
+    const what = `network security group ${nsg.name} in ${region}`;
+    if (!rule)
+      return `${what} lacks its rule "${names.fabricRule}" (udp/${FABRIC_PORT} from any source): the fabric's WireGuard packets cannot reach the nodes there`;
+    if (rule.access !== 'Allow')
+      return `${what}: its rule "${names.fabricRule}" (udp/${FABRIC_PORT}) does not allow: the fabric's WireGuard packets cannot reach the nodes there`;
+    return undefined;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw mapAzureError(error, { operation: 'fabricFirewallProblem' });
+  }
+}
+
 /** Deletes the cluster's resource group (and so everything left in it), if it is skypool's; idempotent. */
 export async function deleteNetwork(
   clients: AzureClients,

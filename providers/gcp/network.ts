@@ -156,6 +156,21 @@ export class GceNetworks {
     return ref;
   }
 
+  /** Why the fabric's firewall rule does not admit 51820/udp from anywhere (missing, disabled), if it does not. */
+  async fabricFirewallProblem(cluster: string): Promise<string | undefined> {
+    const project = this.api.project;
+    const firewall = fabricFirewallName(cluster);
+    const network = await this.api.find('networks.get', () =>
+      this.api.clients.networks.get({ project, network: networkName(cluster) }),
+    );
+    if (!network) return undefined;
+    const found = await this.api.find('firewalls.get', () => this.api.clients.firewalls.get({ project, firewall }));
+    const what = `the firewall rule ${firewall} (udp/${FABRIC_PORT} from 0.0.0.0/0) of network ${networkName(cluster)}`;
+    if (!found) return `${what} is missing: the fabric's WireGuard packets cannot reach the nodes there`;
+    if (found.disabled) return `${what} is disabled: the fabric's WireGuard packets cannot reach the nodes there`;
+    return undefined;
+  }
+
   async deleteNetwork(cluster: string, signal?: AbortSignal): Promise<void> {
     const project = this.api.project;
     const name = networkName(cluster);

@@ -73,6 +73,10 @@ export class GcpProvider implements Provider {
     return this.networks.ensureNetwork(cluster, options.region ?? this.api.region, options.signal);
   }
 
+  fabricFirewallProblem(cluster: string): Promise<string | undefined> {
+    return this.networks.fabricFirewallProblem(cluster);
+  }
+
   /** The VPC network is global: deleting it removes the subnets of every region (idempotent per region asked). */
   deleteNetwork(cluster: string, options: LocationOptions = {}): Promise<void> {
     return this.networks.deleteNetwork(cluster, options.signal);

@@ -30,6 +30,7 @@ function engineSummary(node: EngineNode): EngineNodeSummary {
     role: node.role,
     leader: node.leader,
     labels: node.labels,
+    ...(node.address ? { address: node.address } : {}),
     ...(node.engineState ? { engineState: node.engineState } : {}),
   };
 }

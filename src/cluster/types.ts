@@ -112,6 +112,8 @@ export interface EngineNodeSummary {
   readonly role: Role;
   readonly leader: boolean;
   readonly labels: Readonly<Record<string, string>>;
+  /** The address the engine advertises for the node (Swarm on the fabric: its fabric IP in 100.64.0.0/10). */
+  readonly address?: string;
   /** The engine's own word for the node's state (Slurm: idle, alloc, drain...). */
   readonly engineState?: string;
 }

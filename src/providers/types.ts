@@ -153,6 +153,11 @@ export interface Provider {
    * setting, else the operator's own address. Providers without such a firewall (local) leave it out.
    */
   readonly engineApiSources?: (signal?: AbortSignal) => Promise<readonly string[]>;
+  /**
+   * Why the cluster's firewall in the region does not let the fabric's WireGuard port (51820/udp) in from
+   * anywhere, naming the rule that should (for the error of a node that failed to join); undefined when it does.
+   */
+  fabricFirewallProblem?(cluster: string, options?: LocationOptions): Promise<string | undefined>;
   /** Launches the nodes; returns them, possibly still pending. Throws CapacityError / QuotaError / CloudApiError. */
   runInstances(request: LaunchRequest): Promise<Instance[]>;
   /** Polls until every id is running (with addresses) or the deadline passes (TimeoutError). */

@@ -13,5 +13,6 @@ print_identity
 {{> common/docker.sh}}
 fabric_sync_start
 {{> swarm/init.sh}}
+{{> swarm/ingress-mtu.sh}}
 print_identity
 {{> common/done.sh}}

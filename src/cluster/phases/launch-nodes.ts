@@ -1,4 +1,4 @@
-import { EngineError } from '../../errors.js';
+import { EngineError, SkypoolError } from '../../errors.js';
 import type { Instance } from '../../providers/types.js';
 import { waitEngine } from '../boot-log.js';
 import type { ClusterContext, PoolLaunch } from '../context.js';
@@ -43,11 +43,41 @@ export async function launchJoining(
   return lists.flat();
 }
 
-/** Waits until every launched node's engine joined the pool (a failed boot ends its wait at once). */
+/**
+ * Waits until every launched node's engine joined the pool (a failed boot ends its wait at once). A node that
+ * did not join, on the fabric, gets its cloud's fabric firewall checked: a missing rule is the likely cause, and
+ * the error names it.
+ */
 export async function waitEngines(
   ctx: ClusterContext,
   launched: readonly Instance[],
   signal?: AbortSignal,
 ): Promise<void> {
-  await Promise.all(launched.map((instance) => waitEngine(ctx, instance, signal)));
+  await Promise.all(
+    launched.map((instance) =>
+      waitEngine(ctx, instance, signal).catch((error: unknown) => withFabricFirewall(ctx, instance, error, signal)),
+    ),
+  );
+}
+
+/** Rethrows a node's join failure, naming the fabric firewall rule its cloud network lacks, if it lacks one. */
+async function withFabricFirewall(
+  ctx: ClusterContext,
+  instance: Instance,
+  error: unknown,
+  signal?: AbortSignal,
+): Promise<never> {
+  if (signal?.aborted || (SkypoolError.isInstance(error) && error.code === 'CANCELLED')) throw error;
+  if (!(await ctx.consoleIdentity())) throw error;
+  const provider = await ctx.provider(instance.provider);
+  const region = instance.region ?? ctx.spec.pools.find((p) => p.name === instance.tags.pool)?.region;
+  const problem = await provider
+    .fabricFirewallProblem?.(ctx.spec.name, { ...(region ? { region } : {}), ...(signal ? { signal } : {}) })
+    .catch(() => undefined);
+  if (!problem) throw error;
+  throw new EngineError(
+    `node ${instance.name} did not join the pool over the fabric: ${problem} (a new skypool apply puts it back).\n${(error as Error).message}`,
+    { node: instance.name, provider: instance.provider, ...(region ? { region } : {}) },
+    error,
+  );
 }
