@@ -11,6 +11,7 @@ import { computePlan } from '../src/plan.js';
 import { TAG_KEYS } from '../src/providers/types.js';
 import { parseSpec } from '../src/spec/load.js';
 import type { ClusterSpecInput } from '../src/spec/schema.js';
+import { simProviderSettings } from './support/sim-providers.js';
 
 // A throttle storm: the sim throttles every 3rd call of a cloud (EC2 RequestLimitExceeded, GCE rateLimitExceeded,
 // ARM 429), on top of its rate limits. The provider half of `up` (networks, plan, launches, waits) and `destroy`
@@ -57,37 +58,7 @@ describe('throttle storm: every 3rd call throttled on aws, gcp and azure (clouds
   const specVms = () => specOf('x').pools.reduce((n, p) => n + (p.count ?? 0), 0);
   const options = (stateDir: string): ClusterOptions & { stateDir: string } => ({
     stateDir,
-    providers: {
-      aws: {
-        region: 'us-east-1',
-        endpoint: sim.httpUrl,
-        credentials: sim.credentials.aws,
-        pollIntervalMs: 20,
-        deleteTimeoutMs: 60_000,
-      },
-      gcp: {
-        project: 'skypool-storm',
-        region: 'us-central1',
-        apiEndpoint: sim.host,
-        port: sim.httpPort,
-        protocol: 'http',
-        accessToken: sim.credentials.gcp.accessToken,
-        pollIntervalMs: 20,
-      },
-      azure: {
-        subscriptionId: '3f2c1a9e-7b4d-4e21-9c55-0a1b2c3d4e5f',
-        region: 'eastus',
-        endpoint: sim.httpsUrl,
-        caCertPem: sim.caCertPem,
-        credential: {
-          getToken: async () => ({
-            token: sim.credentials.azure.accessToken,
-            expiresOnTimestamp: Date.now() + 3_600_000,
-          }),
-        },
-        pollIntervalMs: 20,
-      },
-    },
+    providers: simProviderSettings(sim, { gcpProject: 'skypool-storm', pollIntervalMs: 20 }),
     readyTimeoutMs: 120_000,
   });
   const calls = () => {

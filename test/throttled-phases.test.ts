@@ -10,6 +10,7 @@ import { launchNode, waitRunning } from '../src/cluster/launch.js';
 import { TAG_KEYS } from '../src/providers/types.js';
 import { parseSpec } from '../src/spec/load.js';
 import type { ClusterSpecInput } from '../src/spec/schema.js';
+import { simProviderSettings } from './support/sim-providers.js';
 
 // With every cloud's rate limits at 5 % of the documented ones, the phases an apply and a destroy run on the
 // providers (network, launch, wait, listing, terminate, network removal) still finish: skypool paces and retries
@@ -31,37 +32,7 @@ describe('network, launch, listing and destroy under throttling (cloudsim at 5 %
   };
   const options = (): ClusterOptions & { stateDir: string } => ({
     stateDir,
-    providers: {
-      aws: {
-        region: 'us-east-1',
-        endpoint: sim.httpUrl,
-        credentials: sim.credentials.aws,
-        pollIntervalMs: 50,
-        deleteTimeoutMs: 60_000,
-      },
-      gcp: {
-        project: 'skypool-thr',
-        region: 'us-central1',
-        apiEndpoint: sim.host,
-        port: sim.httpPort,
-        protocol: 'http',
-        accessToken: sim.credentials.gcp.accessToken,
-        pollIntervalMs: 50,
-      },
-      azure: {
-        subscriptionId: '3f2c1a9e-7b4d-4e21-9c55-0a1b2c3d4e5f',
-        region: 'eastus',
-        endpoint: sim.httpsUrl,
-        caCertPem: sim.caCertPem,
-        credential: {
-          getToken: async () => ({
-            token: sim.credentials.azure.accessToken,
-            expiresOnTimestamp: Date.now() + 3_600_000,
-          }),
-        },
-        pollIntervalMs: 50,
-      },
-    },
+    providers: simProviderSettings(sim, { gcpProject: 'skypool-thr', pollIntervalMs: 50 }),
     readyTimeoutMs: 120_000,
   });
   const owned = () => sim.inventory().filter((r) => r.tags?.[TAG_KEYS.cluster] === name);

@@ -1,0 +1,37 @@
+import { staticTokenCredential } from '../../providers/azure/index.js';
+import type { CloudSim } from '../../src/cloudsim/index.js';
+import type { ClusterOptions } from '../../src/cluster/index.js';
+
+/** Settings of the three cloud adapters pointed at one cloudsim with its own credentials (us-east-1, us-central1, eastus). */
+export function simProviderSettings(
+  sim: CloudSim,
+  options: { readonly gcpProject: string; readonly pollIntervalMs: number },
+): NonNullable<ClusterOptions['providers']> {
+  const { pollIntervalMs } = options;
+  return {
+    aws: {
+      region: 'us-east-1',
+      endpoint: sim.httpUrl,
+      credentials: sim.credentials.aws,
+      pollIntervalMs,
+      deleteTimeoutMs: 60_000,
+    },
+    gcp: {
+      project: options.gcpProject,
+      region: 'us-central1',
+      apiEndpoint: sim.host,
+      port: sim.httpPort,
+      protocol: 'http',
+      accessToken: sim.credentials.gcp.accessToken,
+      pollIntervalMs,
+    },
+    azure: {
+      subscriptionId: '3f2c1a9e-7b4d-4e21-9c55-0a1b2c3d4e5f',
+      region: 'eastus',
+      endpoint: sim.httpsUrl,
+      caCertPem: sim.caCertPem,
+      credential: staticTokenCredential(sim.credentials.azure.accessToken),
+      pollIntervalMs,
+    },
+  };
+}
