@@ -4,12 +4,13 @@ import {
   type FabricMember,
   fabricMember,
   fabricPrefixFor,
+  networkKey,
   peersFor,
   pushJoin,
   syncPeerVolumes,
 } from '../fabric/index.js';
 import type { Instance } from '../providers/types.js';
-import type { ClusterSpec, NodePoolSpec } from '../spec/schema.js';
+import type { ClusterSpec } from '../spec/schema.js';
 import { pollUntil } from '../util/poll.js';
 import { bootFailed, bootLogTail } from './boot-log.js';
 import type { ClusterContext } from './context.js';
@@ -20,9 +21,7 @@ import type { ClusterContext } from './context.js';
  * engine APIs (src/fabric), which each node's fabric loop and join step read.
  */
 
-/** A cloud network of the cluster: the provider and the pool's region (the provider's default when unset). */
-export const networkKey = (pool: Pick<NodePoolSpec, 'provider' | 'region'>): string =>
-  `${pool.provider}/${pool.region ?? ''}`;
+export { networkKey } from '../fabric/index.js';
 
 /**
  * The fabric prefix of every network the spec uses: the one its VMs carry (tag), else the lowest free /16, in
@@ -32,7 +31,7 @@ export function fabricPrefixes(spec: ClusterSpec, instances: readonly Instance[]
   const prefixes = new Map<string, string>();
   for (const instance of instances) {
     const pool = spec.pools.find((p) => p.name === instance.tags.pool);
-    const key = pool ? networkKey(pool) : `${instance.provider}/${instance.region ?? ''}`;
+    const key = networkKey(pool ?? instance);
     if (instance.tags.fabric && !prefixes.has(key)) prefixes.set(key, instance.tags.fabric);
   }
   for (const pool of spec.pools) {

@@ -12,7 +12,7 @@ export {
   fabricPrefixFor,
   fabricPrefixOctets,
 } from './addresses.js';
-export { type FabricMember, type FabricPeer, fabricMember, peersFor } from './peers.js';
+export { type FabricMember, type FabricPeer, fabricMember, networkKey, peersFor } from './peers.js';
 export {
   JOIN_LABELS,
   JOIN_VOLUME,

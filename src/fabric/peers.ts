@@ -25,8 +25,11 @@ export interface FabricMember {
   readonly publicIp?: string;
 }
 
-const sameNetwork = (a: FabricMember, b: FabricMember): boolean =>
-  a.provider === b.provider && (a.region ?? '') === (b.region ?? '');
+/** A cloud network of the cluster: the provider and the region (empty for the provider's default). */
+export const networkKey = (at: { readonly provider: string; readonly region?: string | undefined }): string =>
+  `${at.provider}/${at.region ?? ''}`;
+
+const sameNetwork = (a: FabricMember, b: FabricMember): boolean => networkKey(a) === networkKey(b);
 
 /**
  * The peers `target` should have: every other member, reached at its private address when both are in the same
