@@ -25,6 +25,7 @@ import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
 import { inCidr } from '../src/util/ipv4.js';
 import { pollUntil } from '../src/util/poll.js';
+import { takeRealisticNetworkTurn } from './support/realistic-network-lock.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 
 /**
@@ -262,11 +263,13 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
   let netnsBefore: string;
   let simName: string | undefined;
   const publicIpOf = new Map<string, string>();
+  let releaseTurn: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     netnsBefore = sh('ip', ['netns', 'list']);
     work = await mkdtemp(join(tmpdir(), 'skypool-fabric-'));
     const image = await buildHttpdImage(join(work, 'httpd.tar'));
+    releaseTurn = await takeRealisticNetworkTurn();
     sim = await startCloudSim({ backing: 'local', network: 'realistic', bootTimeMs: 50 });
     simName = routerNetns().replace(/-inet$/, '');
     const s = sim;
@@ -325,7 +328,7 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
         },
       },
     );
-  }, 60_000);
+  }, 300_000);
 
   afterAll(async () => {
     try {
@@ -335,6 +338,7 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
       await cluster?.close();
       ec2?.destroy();
       await sim?.stop();
+      await releaseTurn?.();
       await rm(work, { recursive: true, force: true });
     }
     // Only this sim's namespaces (its router, edges and VMs carry its name): other suites come and go meanwhile.

@@ -4,6 +4,7 @@ import { createProvider as createGcp } from '../providers/gcp/index.js';
 import type { IngressRule, SimCloud, VmBacking, VmNetworkView } from '../src/cloudsim/core/types.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import type { Instance, Provider } from '../src/providers/types.js';
+import { takeRealisticNetworkTurn } from './support/realistic-network-lock.js';
 
 /**
  * What the realistic network enforces, read from the clouds' own state: skypool's adapters set up their
@@ -37,8 +38,10 @@ describe('cloudsim network view: adapters’ firewall rules become per-VM ingres
   const backing = new RecordingBacking();
   const launched: Partial<Record<SimCloud, Instance[]>> = {};
   const cluster = 'viewtest';
+  let releaseTurn: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
+    releaseTurn = await takeRealisticNetworkTurn();
     sim = await startCloudSim({ backing: 'local', network: 'realistic', vmBacking: backing, bootTimeMs: 20 });
     const credential = {
       getToken: async () => ({ token: sim.credentials.azure.accessToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
@@ -85,10 +88,14 @@ describe('cloudsim network view: adapters’ firewall rules become per-VM ingres
         { deadline: Date.now() + 20_000 },
       );
     }
-  }, 60_000);
+  }, 300_000);
 
   afterAll(async () => {
-    await sim?.stop();
+    try {
+      await sim?.stop();
+    } finally {
+      await releaseTurn?.();
+    }
   });
 
   const viewsOf = (cloud: SimCloud) => backing.view().filter((v) => v.cloud === cloud);

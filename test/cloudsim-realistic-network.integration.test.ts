@@ -10,6 +10,7 @@ import { createProvider as createGcp } from '../providers/gcp/index.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { backingVmName } from '../src/cloudsim/local-backing.js';
 import type { Instance, NetworkRef, Provider } from '../src/providers/types.js';
+import { takeRealisticNetworkTurn } from './support/realistic-network-lock.js';
 
 /**
  * cloudsim's realistic network: EC2 and Compute Engine VMs (launched by skypool's adapters through the official
@@ -177,8 +178,10 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
   /** The sim's own id of each VM (the GCE adapter names instances by zone/name; the backing by numeric id). */
   const simIds: Partial<Record<'aws' | 'gcp', string>> = {};
   let ec2: EC2Client | undefined;
+  let releaseTurn: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
+    releaseTurn = await takeRealisticNetworkTurn();
     before = hostNetwork();
     const t0 = performance.now();
     sim = await startCloudSim({ backing: 'local', network: 'realistic', bootTimeMs: 50 });
@@ -252,7 +255,7 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
     const [zone = '', name = ''] = vms.gcp!.id.split('/');
     const [gceVm] = await gceInstances.get({ project: 'skypool-sim', zone, instance: name });
     simIds.gcp = String(gceVm.id);
-  }, 40_000);
+  }, 280_000);
 
   afterAll(async () => {
     try {
@@ -268,6 +271,7 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
       await gceFirewalls?.close();
       await gceInstances?.close();
       await sim?.stop();
+      await releaseTurn?.();
       process.stderr.write(`cloudsim realistic network: startCloudSim ${startMs.toFixed(0)} ms\n`);
     }
   }, 30_000);
