@@ -125,7 +125,8 @@ export class GcpProvider implements Provider {
     const launch = (action: string, names: string[], create: () => Promise<unknown>) => async () => {
       let op: Operation;
       try {
-        op = operationOf(((await create()) as unknown[])[0]);
+        // The requestId is the launch's, the same in every attempt: a repeat is answered with the first Operation.
+        op = operationOf(((await this.api.call(create, request.signal)) as unknown[])[0]);
       } catch (error) {
         if (isAlreadyExists(error) && (await this.sameLaunch(zone, names, request))) return;
         throw mapApiError(error, { ...context, action });
@@ -330,7 +331,9 @@ export class GcpProvider implements Provider {
       let op: Operation;
       try {
         // No requestId: a later delete of a new VM with the same name must not be answered with this one's Operation.
-        op = operationOf((await this.api.clients.instances.delete({ project, zone, instance: name }))[0]);
+        op = operationOf(
+          (await this.api.call(() => this.api.clients.instances.delete({ project, zone, instance: name }), signal))[0],
+        );
       } catch (error) {
         if (isNotFound(error)) return;
         throw mapApiError(error, { action: 'instances.delete', zone });

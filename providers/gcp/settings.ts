@@ -33,6 +33,11 @@ export interface GcpProviderSettings extends ProviderSettings {
   readonly pollIntervalMs?: number;
   /** Mutations in flight at once (deletes, single inserts). Default 8. */
   readonly concurrency?: number;
+  /**
+   * Attempts per Compute Engine call on throttling, a 5xx or a dropped connection, the first included (the AWS
+   * SDK's standard mode; the Google client over REST retries nothing). Default 3.
+   */
+  readonly maxAttempts?: number;
 }
 
 /**
