@@ -219,7 +219,11 @@ async function buildNetwork(
     await ec2
       .call(
         'CreateRoute',
-        new CreateRouteCommand({ RouteTableId: main.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igwId }),
+        new CreateRouteCommand({
+          RouteTableId: main.RouteTableId!,
+          DestinationCidrBlock: '0.0.0.0/0',
+          GatewayId: igwId,
+        }),
       )
       .catch((error: unknown) => {
         if (codeOf(error) !== 'RouteAlreadyExists') throw error;
