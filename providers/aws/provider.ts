@@ -382,6 +382,11 @@ export class AwsProvider implements Provider {
     return [...seen][0];
   }
 
+  /** EC2 places capacity after RunInstances answers: a pending instance may end terminated for want of it. */
+  awaitPlacement(ids: readonly string[], options: RegionWaitOptions): Promise<Instance[]> {
+    return this.waitUntilRunning(ids, options);
+  }
+
   async waitUntilRunning(ids: readonly string[], options: RegionWaitOptions): Promise<Instance[]> {
     const ec2 = this.ec2(this.regionOfIds(ids, options.region), options.signal);
     const { deadline } = options;
