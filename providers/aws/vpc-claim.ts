@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { SkypoolError } from '../../src/errors.js';
 import { TAG_KEYS } from '../../src/providers/types.js';
-import { sleep } from '../../src/util/poll.js';
+import { sleep, throwIfCancelled } from '../../src/util/poll.js';
 import type { Ec2Calls } from './calls.js';
 
 /**
@@ -81,7 +81,7 @@ export async function claimVpc(
   const wait = settings.claimWaitMs ?? Math.max(2000, 10 * settings.pollIntervalMs);
   const unclaimedSince = new Map<string, number>();
   for (let round = 0; ; round++) {
-    ec2.signal?.throwIfAborted();
+    throwIfCancelled(ec2.signal);
     const vpcs = await clusterVpcs(ec2, cluster);
     const claimed = vpcs.find((v) => v.claimed);
     if (claimed) return claimed;

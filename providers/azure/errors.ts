@@ -36,6 +36,11 @@ export function armCode(error: unknown): { code?: string; status?: number; messa
 /** Maps an Azure SDK error to skypool's typed errors; SkypoolErrors pass through. */
 export function mapAzureError(error: unknown, ctx: ErrorContext): SkypoolError {
   if (SkypoolError.isInstance(error)) return error;
+  if ((error as Error)?.name === 'AbortError')
+    return new SkypoolError('CANCELLED', `cancelled during Azure ${ctx.operation}`, {
+      details: { provider: 'azure', operation: ctx.operation },
+      cause: error,
+    });
   const { code, status, message } = armCode(error);
   const details = {
     provider: 'azure',

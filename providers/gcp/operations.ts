@@ -1,4 +1,5 @@
 import { TimeoutError } from '../../src/errors.js';
+import { throwIfCancelled } from '../../src/util/poll.js';
 import type { ComputeClients } from './clients.js';
 import { type FailureContext, mapApiError, type OperationLike, operationError } from './errors.js';
 import { lastSegment } from './util.js';
@@ -35,7 +36,7 @@ export async function waitForOperation(
   const deadline = Date.now() + settings.timeoutMs;
   let current = op;
   while (current.status !== 'DONE') {
-    settings.signal?.throwIfAborted();
+    throwIfCancelled(settings.signal);
     if (Date.now() > deadline) {
       throw new TimeoutError(
         `Compute Engine operation ${op.name} (${context.action}) did not finish within ${settings.timeoutMs} ms; check it in the console and retry`,

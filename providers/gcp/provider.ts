@@ -10,6 +10,7 @@ import {
   tagsToRecord,
   type WaitOptions,
 } from '../../src/providers/types.js';
+import { throwIfCancelled } from '../../src/util/poll.js';
 import { GceApi } from './api.js';
 import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
 import { type GceInstance, parseInstanceId, toInstance } from './instances.js';
@@ -83,7 +84,7 @@ export class GcpProvider implements Provider {
   }
 
   async runInstances(request: LaunchRequest): Promise<Instance[]> {
-    request.signal?.throwIfAborted();
+    throwIfCancelled(request.signal);
     const project = this.api.project;
     const region = request.pool.region ?? this.api.region;
     const zone = await this.placement.zoneFor(request, region);
@@ -182,7 +183,7 @@ export class GcpProvider implements Provider {
     let listed: GceInstance[];
     try {
       [listed] = (await this.api.read(() =>
-        this.api.clients.instances.list({ project, zone, filter, maxResults: 500 }),
+        this.api.clients.instances.list({ project, zone, filter, maxResults: this.api.settings.listPageSize ?? 500 }),
       )) as unknown as [GceInstance[]];
     } catch (error) {
       throw mapApiError(error, { action: 'instances.list', zone });
@@ -255,7 +256,12 @@ export class GcpProvider implements Provider {
       const filter = names.map((n) => `(name = "${n}")`).join(' OR ');
       try {
         const [list] = (await this.api.read(() =>
-          this.api.clients.instances.list({ project: this.api.project, zone, filter, maxResults: 500 }),
+          this.api.clients.instances.list({
+            project: this.api.project,
+            zone,
+            filter,
+            maxResults: this.api.settings.listPageSize ?? 500,
+          }),
         )) as unknown as [GceInstance[]];
         for (const vm of list) if (vm.name) found.set(`${zone}/${vm.name}`, vm);
       } catch (error) {
@@ -269,7 +275,7 @@ export class GcpProvider implements Provider {
     const { deadline } = options;
     const poll = this.api.settings.pollIntervalMs ?? 2000;
     for (;;) {
-      options.signal?.throwIfAborted();
+      throwIfCancelled(options.signal);
       const vms = await this.readInstances(ids);
       const current = ids.map((id) => {
         const vm = vms.get(id);
@@ -296,7 +302,7 @@ export class GcpProvider implements Provider {
   /** aggregatedList covers every zone: every region's instances, whatever `regions` says (a superset is safe). */
   async listInstances(cluster: string, options: ListOptions = {}): Promise<Instance[]> {
     const { signal } = options;
-    signal?.throwIfAborted();
+    throwIfCancelled(signal);
     let out: Instance[] = [];
     try {
       // A dropped connection mid-way starts the listing over: pages are not resumable across a new iterator.
@@ -306,7 +312,7 @@ export class GcpProvider implements Provider {
           project: this.api.project,
           filter: `labels.${TAG_KEYS.cluster} = "${cluster}"`,
           returnPartialSuccess: true,
-          maxResults: 500,
+          maxResults: this.api.settings.listPageSize ?? 500,
         });
         for await (const [, scoped] of pages) {
           for (const vm of (scoped.instances ?? []) as GceInstance[]) {
@@ -344,7 +350,7 @@ export class GcpProvider implements Provider {
 
   /** Serial port 1 from its first byte the buffer still holds (Compute Engine keeps the last 1 MiB). */
   async readConsole(instance: Pick<Instance, 'id'>, signal?: AbortSignal): Promise<string> {
-    signal?.throwIfAborted();
+    throwIfCancelled(signal);
     const { zone, name } = parseInstanceId(instance.id);
     try {
       const [out] = await this.api.read(

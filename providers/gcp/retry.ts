@@ -1,5 +1,5 @@
 import { isConnectionDrop } from '../../src/util/connection-drops.js';
-import { sleep } from '../../src/util/poll.js';
+import { sleep, throwIfCancelled } from '../../src/util/poll.js';
 import { describeFailure, THROTTLE_REASONS } from './errors.js';
 
 /**
@@ -33,7 +33,7 @@ export async function retryTransient<T>(call: () => Promise<T>, options: CallRet
   const attempts = Math.max(1, options.attempts ?? 3);
   const base = options.baseDelayMs ?? 100;
   for (let attempt = 1; ; attempt++) {
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     try {
       return await call();
     } catch (error) {

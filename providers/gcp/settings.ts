@@ -31,6 +31,8 @@ export interface GcpProviderSettings extends ProviderSettings {
   readonly operationTimeoutMs?: number;
   /** Interval between status polls in waitUntilRunning. Default 2000 ms. */
   readonly pollIntervalMs?: number;
+  /** Instances per page of the instance listings (1-500); default 500. */
+  readonly listPageSize?: number;
   /** Mutations in flight at once (deletes, single inserts). Default 8. */
   readonly concurrency?: number;
   /**
