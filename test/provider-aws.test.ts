@@ -36,7 +36,8 @@ const owned = (sim: CloudSim, cluster: string, type?: string) =>
 describeProviderConformance(
   'aws on cloudsim',
   async () => {
-    const sim = await startCloudSim({ bootTimeMs: 50 });
+    // Rate limits well above the suite's pace: the error-mapping case injects its throttling itself.
+    const sim = await startCloudSim({ bootTimeMs: 50, rateLimits: { aws: { scale: 10 } } });
     const provider = createProvider(settingsFor(sim, { listPageSize: 5 }));
     return {
       provider,
