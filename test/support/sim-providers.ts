@@ -5,7 +5,12 @@ import type { ClusterOptions } from '../../src/cluster/index.js';
 /** Settings of the three cloud adapters pointed at one cloudsim with its own credentials (us-east-1, us-central1, eastus). */
 export function simProviderSettings(
   sim: CloudSim,
-  options: { readonly gcpProject: string; readonly pollIntervalMs: number },
+  options: {
+    readonly gcpProject: string;
+    readonly pollIntervalMs: number;
+    /** One private range for the GCE subnet and the Azure VNet (the realistic network keeps clouds apart). */
+    readonly privateRange?: string;
+  },
 ): NonNullable<ClusterOptions['providers']> {
   const { pollIntervalMs } = options;
   return {
@@ -24,6 +29,7 @@ export function simProviderSettings(
       protocol: 'http',
       accessToken: sim.credentials.gcp.accessToken,
       pollIntervalMs,
+      ...(options.privateRange ? { subnetCidr: options.privateRange } : {}),
     },
     azure: {
       subscriptionId: '3f2c1a9e-7b4d-4e21-9c55-0a1b2c3d4e5f',
@@ -32,6 +38,7 @@ export function simProviderSettings(
       caCertPem: sim.caCertPem,
       credential: staticTokenCredential(sim.credentials.azure.accessToken),
       pollIntervalMs,
+      ...(options.privateRange ? { addressSpace: options.privateRange } : {}),
     },
   };
 }
