@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeInstanceAttributeCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { vpcCidr } from '../providers/aws/index.js';
+import { DEFAULT_STATE_ROOT } from '../providers/local/index.js';
+import { userDataFiles } from '../providers/local/user-data.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { JOIN_VOLUME } from '../src/fabric/index.js';
@@ -179,17 +182,21 @@ suite('cloudsim realistic network: one slurm pool over the fabric across EC2, Co
       expect(inSimVm(vm.cloud, vm.name, ['stat', '-c', '%a', '/etc/skypool/munge/munge.key']).trim()).toBe('400');
       expect(dockerInVm(vm.cloud, vm.name, ['volume', 'ls', '-q']).split('\n')).not.toContain(JOIN_VOLUME);
     }
-    const ec2 = new EC2Client({ region: 'us-east-1', endpoint: sim!.httpUrl, credentials: sim!.credentials.aws });
-    try {
-      for (const vm of vms.filter((v) => v.cloud === 'aws')) {
-        const attr = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: vm.id, Attribute: 'userData' }));
-        const userData = Buffer.from(attr.UserData?.Value ?? '', 'base64').toString('utf8');
-        expect(userData).toContain('SKYPOOL_ROLE=');
-        expect(userData).not.toContain(key);
-        expect(userData).not.toMatch(/PRIVATE KEY/);
-      }
-    } finally {
-      ec2.destroy();
+    // The user-data each simulated VM was given (the local backing keeps it beside the VM): public only.
+    const scripts = readdirSync(DEFAULT_STATE_ROOT)
+      .filter((cluster) => simName !== undefined && cluster.startsWith(`${simName}-`))
+      .flatMap((cluster) =>
+        readdirSync(join(DEFAULT_STATE_ROOT, cluster)).map(
+          (vm) => userDataFiles(join(DEFAULT_STATE_ROOT, cluster, vm)).script,
+        ),
+      )
+      .filter((file) => existsSync(file))
+      .map((file) => readFileSync(file, 'utf8'))
+      .filter((script) => script.includes(`SKYPOOL_CLUSTER='${name}'`));
+    expect(scripts).toHaveLength(vms.length);
+    for (const script of scripts) {
+      expect(script).not.toContain(key);
+      expect(script).not.toMatch(/PRIVATE KEY|MUNGE_KEY=/);
     }
   });
 
