@@ -234,16 +234,13 @@ export class SlurmDriver implements EngineDriver {
       if (role === 'manager') await pushJoin(this.nodeChannel(endpoint), { token: key, addrs: [] });
       return;
     }
-    const has = await this.execOf(endpoint)(['test', '-s', `${MUNGE_DIR}/munge.key`], {
-      allowFailure: true,
-      timeoutMs: CALL_TIMEOUT_MS,
-    });
-    if (has.code === 0) return;
+    // One command: a node that has its key keeps it (the key never changes for the cluster's life).
+    const file = `${MUNGE_DIR}/munge.key`;
     await this.execOf(endpoint)(
       [
         'sh',
         '-c',
-        `umask 077 && mkdir -p ${MUNGE_DIR} && chmod 0700 ${MUNGE_DIR} && base64 -d >${MUNGE_DIR}/munge.key.new && mv -f ${MUNGE_DIR}/munge.key.new ${MUNGE_DIR}/munge.key`,
+        `test -s ${file} && exit 0; umask 077 && mkdir -p ${MUNGE_DIR} && chmod 0700 ${MUNGE_DIR} && base64 -d >${file}.new && mv -f ${file}.new ${file}`,
       ],
       { input: key, timeoutMs: CALL_TIMEOUT_MS },
     );
@@ -256,31 +253,31 @@ export class SlurmDriver implements EngineDriver {
         // Until the boot script wrote its config, a Slurm command would look for the controller in DNS (SRV
         // records, configless) and wait on the resolver: ask the boot script first. On the fabric the command
         // container exists only once the node booted: until then, the call fails and the key is due.
-        const booted = await this.exec(endpoint, ['test', '-s', BOOT_DONE], { allowFailure: true }).catch(
-          () => undefined,
-        );
-        if (booted?.code !== 0) {
+        // One command per look: the boot marker, then the Slurm question (exit 100: not booted yet).
+        const ask = role === 'manager' ? ['scontrol', 'ping'] : ['scontrol', '-o', 'show', 'node', endpoint.name];
+        const answer = await this.exec(
+          endpoint,
+          ['sh', '-c', 'test -s "$1" || exit 100; shift; exec "$@"', 'sh', BOOT_DONE, ...ask],
+          {
+            allowFailure: true,
+            ...(role === 'manager' ? {} : { conf: NODE_CONF }),
+          },
+        ).catch(() => undefined);
+        if (answer === undefined || answer.code === 100) {
           if (!keyDelivered) {
             await this.deliverKey(endpoint, role);
             keyDelivered = true;
           }
           return undefined;
         }
-        if (role === 'manager') {
-          const { stdout } = await this.exec(endpoint, ['scontrol', 'ping'], { allowFailure: true });
-          return parsePing(stdout).some((c) => c.up) ? true : undefined;
-        }
-        // A node is a member once its slurmd fetched the config and the controller lists it.
-        const { stdout } = await this.exec(endpoint, ['scontrol', '-o', 'show', 'node', endpoint.name], {
-          conf: NODE_CONF,
-          allowFailure: true,
-        });
-        const [record] = parseRecords(stdout);
+        // The controller answers; a node is a member once its slurmd fetched the config and the controller lists it.
+        if (role === 'manager') return parsePing(answer.stdout).some((c) => c.up) ? true : undefined;
+        const [record] = parseRecords(answer.stdout);
         return record && toEngineNode(record).state === 'ready' ? true : undefined;
       },
       {
         ...options,
-        intervalMs: 100,
+        intervalMs: 50,
         what: `the slurm ${role === 'manager' ? 'controller' : 'node'} ${endpoint.name} (${endpoint.host}) to answer`,
         hint: 'the node may still be booting, or its user-data failed (see /var/log/skypool on the VM)',
       },
@@ -311,8 +308,11 @@ export class SlurmDriver implements EngineDriver {
     nodeId: string,
     labels: Readonly<Record<string, string>>,
   ): Promise<boolean> {
-    const node = (await this.listNodes(manager)).find((n) => n.id === nodeId);
-    if (!node || node.role === 'manager') return false; // the controller runs no jobs: nothing to place
+    // One look at that node alone; the controller is no node (it runs no jobs: nothing to place).
+    const shown = await this.exec(manager, ['scontrol', '-o', 'show', 'node', nodeId], { allowFailure: true });
+    const [record] = shown.code === 0 ? parseRecords(shown.stdout) : [];
+    const node = record ? toEngineNode(record) : undefined;
+    if (!node || node.id !== nodeId) return false;
     if (Object.entries(labels).every(([k, v]) => node.labels[k] === v)) return false;
     const features = labelsToFeatures({ ...node.labels, ...labels }).join(',');
     await this.exec(manager, [
