@@ -775,8 +775,9 @@ describe('cloudsim gce: timing, throttling, persistence', () => {
     const stopped: string[] = [];
     let release!: () => void;
     const booted = new Promise<void>((r) => (release = r));
+    // A boot slow enough that STOPPING (a quarter of it) outlasts the delete call on a loaded machine.
     const [sim, c] = await start({
-      bootTimeMs: 30,
+      bootTimeMs: 2_000,
       backing: 'local',
       vmBacking: {
         async start(vm) {
@@ -817,7 +818,7 @@ describe('cloudsim gce: timing, throttling, persistence', () => {
     const [staging] = await c.instances.get({ project: PROJECT, zone: ZONE, instance: 'lb-vm' });
     expect(staging.status).toBe('STAGING');
     release();
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 15_000;
     let vm = staging;
     while (vm.status !== 'RUNNING' && Date.now() < deadline)
       [vm] = await c.instances.get({ project: PROJECT, zone: ZONE, instance: 'lb-vm' });
