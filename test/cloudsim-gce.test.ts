@@ -19,8 +19,8 @@ import {
   ZoneOperationsClient,
   ZonesClient,
 } from '@google-cloud/compute';
-import { OAuth2Client } from 'google-auth-library';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
+import { simGceClientOptions } from './support/sim-providers.js';
 
 const PROJECT = 'sim-project';
 const ZONE = 'us-central1-a';
@@ -34,9 +34,7 @@ type Op = {
 };
 
 function clientsFor(sim: CloudSim) {
-  const authClient = new OAuth2Client();
-  authClient.setCredentials({ access_token: sim.credentials.gcp.accessToken, expiry_date: Date.now() + 3_600_000 });
-  const opts = { apiEndpoint: sim.host, port: sim.httpPort, protocol: 'http', authClient, fallback: true };
+  const opts = simGceClientOptions(sim);
   return {
     zones: new ZonesClient(opts),
     regions: new RegionsClient(opts),
