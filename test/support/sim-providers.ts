@@ -1,3 +1,4 @@
+import { OAuth2Client } from 'google-auth-library';
 import { staticTokenCredential } from '../../providers/azure/index.js';
 import type { CloudSim } from '../../src/cloudsim/index.js';
 import type { ClusterOptions } from '../../src/cluster/index.js';
@@ -41,4 +42,14 @@ export function simProviderSettings(
       ...(options.privateRange ? { addressSpace: options.privateRange } : {}),
     },
   };
+}
+
+/**
+ * Options for the official Compute Engine clients (`new InstancesClient(...)`) pointed at a cloudsim, over REST with
+ * the sim's access token, or with `accessToken` instead (e.g. a wrong one, to see the 401).
+ */
+export function simGceClientOptions(sim: CloudSim, accessToken = sim.credentials.gcp.accessToken) {
+  const authClient = new OAuth2Client();
+  authClient.setCredentials({ access_token: accessToken, expiry_date: Date.now() + 3_600_000 });
+  return { apiEndpoint: sim.host, port: sim.httpPort, protocol: 'http', authClient, fallback: true } as const;
 }
