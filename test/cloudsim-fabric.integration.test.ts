@@ -9,7 +9,6 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import { FirewallsClient } from '@google-cloud/compute';
-import { OAuth2Client } from 'google-auth-library';
 import { vpcCidr } from '../providers/aws/index.js';
 import { FABRIC_PORT, FABRIC_RULE_DESCRIPTION } from '../providers/aws/network.js';
 import { createClients } from '../providers/azure/clients.js';
@@ -24,6 +23,7 @@ import { pollUntil } from '../src/util/poll.js';
 import { takeRealisticNetworkTurn } from './support/realistic-network-lock.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 import { dockerInVm, openFromInternet, routerNetns, tcpOpen, udpDroppedFromHost } from './support/sim-network.js';
+import { SIM_AZURE_SUBSCRIPTION, simGceClientOptions, simProviderSettings } from './support/sim-providers.js';
 
 /**
  * The bar of issue 9 on cloudsim's realistic network (src/cloudsim/network/README.md): a manager on EC2 and
@@ -48,20 +48,11 @@ const OPERATOR = '198.19.255.1';
 const FABRIC_RANGE = '100.64.0.0/10';
 /** Host-mode published ports land on dynamic host ports (routingMesh false: this kernel has no IPVS). */
 const PUBLISHED = { from: 32768, to: 60999 };
-const AZURE_SUBSCRIPTION = '00000000-0000-4000-8000-0000000000ab';
 
 const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
 function gceFirewalls(sim: CloudSim): FirewallsClient {
-  const auth = new OAuth2Client();
-  auth.setCredentials({ access_token: sim.credentials.gcp.accessToken, expiry_date: Date.now() + 3_600_000 });
-  return new FirewallsClient({
-    fallback: true,
-    apiEndpoint: sim.host,
-    port: sim.httpPort,
-    protocol: 'http',
-    authClient: auth as never,
-  });
+  return new FirewallsClient(simGceClientOptions(sim) as never);
 }
 
 /**
@@ -105,7 +96,7 @@ async function openPublishedPorts(sim: CloudSim, cluster: string): Promise<void>
     await firewalls.close();
   }
   const azure = createClients({
-    subscriptionId: AZURE_SUBSCRIPTION,
+    subscriptionId: SIM_AZURE_SUBSCRIPTION,
     endpoint: sim.httpsUrl,
     caCertPem: sim.caCertPem,
     credential: {
@@ -180,39 +171,11 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
         stateDir: join(work, 'state'),
         readyTimeoutMs: 45_000,
         routingMesh: false,
-        providers: {
-          aws: {
-            region: 'us-east-1',
-            endpoint: s.httpUrl,
-            credentials: s.credentials.aws,
-            pollIntervalMs: 50,
-            deleteTimeoutMs: 20_000,
-          },
-          gcp: {
-            project: 'skypool-sim',
-            region: 'us-central1',
-            apiEndpoint: s.host,
-            port: s.httpPort,
-            protocol: 'http',
-            accessToken: s.credentials.gcp.accessToken,
-            pollIntervalMs: 50,
-            subnetCidr: SHARED_RANGE,
-          },
-          azure: {
-            subscriptionId: AZURE_SUBSCRIPTION,
-            region: 'eastus',
-            endpoint: s.httpsUrl,
-            caCertPem: s.caCertPem,
-            credential: {
-              getToken: async () => ({
-                token: s.credentials.azure.accessToken,
-                expiresOnTimestamp: Date.now() + 3_600_000,
-              }),
-            },
-            pollIntervalMs: 50,
-            addressSpace: SHARED_RANGE,
-          },
-        },
+        providers: simProviderSettings(s, {
+          gcpProject: 'skypool-sim',
+          pollIntervalMs: 50,
+          privateRange: SHARED_RANGE,
+        }),
       },
     );
   }, 300_000);

@@ -3,6 +3,9 @@ import { staticTokenCredential } from '../../providers/azure/index.js';
 import type { CloudSim } from '../../src/cloudsim/index.js';
 import type { ClusterOptions } from '../../src/cluster/index.js';
 
+/** The Azure subscription of simProviderSettings (clients of the test that must see the same resources). */
+export const SIM_AZURE_SUBSCRIPTION = '3f2c1a9e-7b4d-4e21-9c55-0a1b2c3d4e5f';
+
 /** Settings of the three cloud adapters pointed at one cloudsim with its own credentials (us-east-1, us-central1, eastus). */
 export function simProviderSettings(
   sim: CloudSim,
@@ -33,7 +36,7 @@ export function simProviderSettings(
       ...(options.privateRange ? { subnetCidr: options.privateRange } : {}),
     },
     azure: {
-      subscriptionId: '3f2c1a9e-7b4d-4e21-9c55-0a1b2c3d4e5f',
+      subscriptionId: SIM_AZURE_SUBSCRIPTION,
       region: 'eastus',
       endpoint: sim.httpsUrl,
       caCertPem: sim.caCertPem,
