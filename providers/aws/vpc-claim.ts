@@ -1,15 +1,15 @@
+import type { TagSpecification } from '@aws-sdk/client-ec2';
+import { SkypoolError } from '../../src/errors.js';
+import { TAG_KEYS } from '../../src/providers/types.js';
+import { sleep, throwIfCancelled } from '../../src/util/poll.js';
+import type { Ec2Calls } from './calls.js';
 import {
   CreateTagsCommand,
   CreateVpcCommand,
   DeleteVpcCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
-  type TagSpecification,
-} from '@aws-sdk/client-ec2';
-import { SkypoolError } from '../../src/errors.js';
-import { TAG_KEYS } from '../../src/providers/types.js';
-import { sleep, throwIfCancelled } from '../../src/util/poll.js';
-import type { Ec2Calls } from './calls.js';
+} from './sdk.js';
 
 /**
  * One VPC per cluster and region when two processes set the network up at the same moment. EC2's CreateVpc has
