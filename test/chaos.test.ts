@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -9,19 +9,8 @@ import { Cluster, type ClusterOptions } from '../src/cluster/index.js';
 import { TAG_KEYS } from '../src/providers/types.js';
 import { parseSpec } from '../src/spec/load.js';
 import type { ClusterSpecInput } from '../src/spec/schema.js';
+import { mergeChaosSummary, prng } from './support/chaos-summary.js';
 import { simProviderSettings } from './support/sim-providers.js';
-
-/** mulberry32: every run makes the same trials. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = 1402;
 const silent = pino({ level: 'silent' });
@@ -203,8 +192,8 @@ describe('chaos: SIGKILL during up, then rerun and destroy (cloudsim, aws, gcp a
       perTrial: trials,
       perRace: races,
     };
-    await mkdir(join(process.cwd(), 'bench/results'), { recursive: true });
-    await writeFile(join(process.cwd(), 'bench/results/chaos.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    // The engine-phase suite (test/chaos-engine.integration.test.ts) keeps its own keys of the same file.
+    await mergeChaosSummary(summary);
     console.log(
       `chaos: ${summary.trials} trials (${summary.killed} killed mid-run, ${summary.races} two-process races), ${summary.duplicates} duplicates, ${summary.orphans} orphans of any type, ${summary.calls} cloud calls`,
     );
