@@ -1,4 +1,4 @@
-import { CloudApiError, PrerequisiteError, TimeoutError } from '../../src/errors.js';
+import { CloudApiError, IdempotencyConflictError, PrerequisiteError, TimeoutError } from '../../src/errors.js';
 import {
   type Instance,
   type LaunchRequest,
@@ -194,9 +194,11 @@ export class GcpProvider implements Provider {
       .filter((i): i is Instance => i !== undefined);
     const byName = new Map(instances.map((i) => [i.name, i]));
     const missing = request.nodes.filter((n) => !byName.has(n.name)).map((n) => n.name);
+    // GCE answers a requestId it saw before with that earlier operation: when its VM is gone (a never-joined VM
+    // replaced after a crash), the token belongs to the gone VM and the caller moves to the next generation.
     if (missing.length)
-      throw new CloudApiError(
-        `Compute Engine reported success but ${missing.join(', ')} cannot be found in ${zone}; retry the launch`,
+      throw new IdempotencyConflictError(
+        `Compute Engine reported success but ${missing.join(', ')} cannot be found in ${zone}: the request id belongs to an earlier VM of that name`,
         { zone, missing },
       );
     return request.nodes.map((n) => byName.get(n.name)!);
