@@ -44,6 +44,11 @@ export interface PoolLaunch {
 export class ClusterContext {
   readonly progress: Progress;
   readonly queue: ProvisioningQueue;
+  /**
+   * Launch tokens of VMs this run terminated (strays, duplicates): a cloud answers such a token with that gone VM
+   * (EC2 ClientToken, GCE requestId), so the replacement's launch starts past them.
+   */
+  readonly goneLaunchTokens = new Set<string>();
   readonly readyTimeoutMs: number;
   readonly drainTimeoutMs: number;
   private providers = new Map<ProviderName, Provider>();

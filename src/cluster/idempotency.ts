@@ -41,6 +41,8 @@ export async function launchIdempotent(
   queue: ProvisioningQueue,
   provider: Provider,
   request: Omit<LaunchRequest, 'idempotencyToken'>,
+  /** Tokens of VMs known gone (terminated by this run): the cloud would answer them with the gone VM. */
+  gone: ReadonlySet<string> = new Set(),
 ): Promise<Instance[]> {
   const names = request.nodes.map((n) => n.name);
   const ordinal = Math.max(...names.map((name) => nodeIndex(request.cluster, request.pool.name, name)));
@@ -53,6 +55,7 @@ export async function launchIdempotent(
       specHash: request.tags.specHash,
       generation,
     });
+    if (gone.has(idempotencyToken)) continue;
     try {
       return await queue.launch(provider, {
         ...request,

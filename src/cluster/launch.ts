@@ -51,21 +51,26 @@ export async function launchPool(
   const specHash = poolSpecHash(ctx.spec, pool);
   for (const name of names) ctx.progress.emit({ type: 'node', node: name, pool: pool.name, state: 'launching' });
   // The token comes from cluster, pool, ordinal and spec hash: a second process or a rerun gets the same VMs.
-  const instances = await launchIdempotent(ctx.queue, provider, {
-    cluster: ctx.spec.name,
-    pool,
-    tags: {
+  const instances = await launchIdempotent(
+    ctx.queue,
+    provider,
+    {
       cluster: ctx.spec.name,
-      pool: pool.name,
-      role: pool.role,
-      specHash,
-      ...(fabricPrefix ? { fabric: fabricPrefix } : {}),
+      pool,
+      tags: {
+        cluster: ctx.spec.name,
+        pool: pool.name,
+        role: pool.role,
+        specHash,
+        ...(fabricPrefix ? { fabric: fabricPrefix } : {}),
+      },
+      network: await ctx.network(pool.provider, signal, pool.region),
+      nodes: names.map((name) => ({ name })),
+      userData,
+      ...(signal ? { signal } : {}),
     },
-    network: await ctx.network(pool.provider, signal, pool.region),
-    nodes: names.map((name) => ({ name })),
-    userData,
-    ...(signal ? { signal } : {}),
-  });
+    ctx.goneLaunchTokens,
+  );
   if (instances.length === 0)
     throw new EngineError(`provider ${provider.name} launched nothing for pool ${pool.name}`, { pool: pool.name });
   // Ids can come back (the local provider names VMs by node name): a pin of a gone VM must not stand for a new one.

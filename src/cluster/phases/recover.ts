@@ -35,5 +35,6 @@ export async function terminateEarly(
       ...(d.detail ? { detail: d.detail } : {}),
     });
     await ctx.queue.terminate(await ctx.provider(instance.provider), [instance.id], signal);
+    if (instance.tags.launch) ctx.goneLaunchTokens.add(instance.tags.launch);
   }
 }
