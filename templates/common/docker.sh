@@ -16,6 +16,7 @@ if [ -d /run/systemd/system ]; then
   cat >/etc/systemd/system/docker.service.d/skypool.conf <<UNIT
 [Service]
 Environment=DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1
+ExecStartPre=-/bin/sh /etc/skypool/fabric/wg0-up.sh
 ExecStart=
 ExecStart=$DOCKERD $DOCKERD_ARGS
 UNIT
@@ -26,12 +27,14 @@ UNIT
 elif $DOCKER info >/dev/null 2>&1; then
   log "dockerd already running"
 else
-  # No init system (a namespace VM sharing the host's cgroup tree): cgroupfs and a per-node parent keep every
-  # node's containers in their own subtree, removable when the VM goes.
+  # No init system (namespace VM): cgroupfs and a per-node cgroup parent, removable when the VM goes.
   DOCKERD_ARGS="$DOCKERD_ARGS --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent skypool-$(hostname)"
   # shellcheck disable=SC2086 # DOCKERD_ARGS is a list of words
   DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid "$DOCKERD" $DOCKERD_ARGS >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
   DOCKERD_PID=$!
+  # No init system: dockerd comes back at each boot by cloud-init's per-boot scripts (after wg0 in 10-).
+  boot_script 20-skypool-dockerd "hostname $NODE_NAME
+DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid $DOCKERD $DOCKERD_ARGS >>$LOG_DIR/dockerd.log 2>&1 </dev/null &"
 fi
 until $DOCKER info >/dev/null 2>&1; do
   # Without job control a background job is no group leader, so setsid execs in place: $! is dockerd itself.
