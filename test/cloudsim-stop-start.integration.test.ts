@@ -138,7 +138,12 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
     const manager = status.nodes.find((n) => n.provider === 'aws')!;
     const worker = status.nodes.find((n) => n.provider === 'gcp')!;
     nodes.manager = { name: manager.name, id: manager.instanceId! };
-    nodes.worker = { name: worker.name, instance: worker.instanceId!, zone: worker.zone!, publicIp: worker.publicIp! };
+    nodes.worker = {
+      name: worker.name,
+      instance: worker.instanceId!.split('/').pop()!,
+      zone: worker.zone!,
+      publicIp: worker.publicIp!,
+    };
     expect(worker.publicIp).toMatch(/^198\.1[89]\./);
     await openPublishedPorts(sim!, name, { gcpProject: PROJECT });
     await cluster!.run({
