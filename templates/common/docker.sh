@@ -11,7 +11,7 @@ DOCKERD_ARGS="$DOCKERD_ARGS -H tcp://0.0.0.0:2376 -H unix:///var/run/docker.sock
 DOCKER="docker -H unix:///var/run/docker.sock"
 
 if [ -d /run/systemd/system ]; then
-  # A real VM: keep the distribution's cgroup driver (systemd wants .slice parents).
+  # A real VM: the distribution's cgroup driver (systemd wants .slice parents).
   mkdir -p /etc/systemd/system/docker.service.d
   cat >/etc/systemd/system/docker.service.d/skypool.conf <<UNIT
 [Service]
@@ -32,12 +32,9 @@ else
   # shellcheck disable=SC2086 # DOCKERD_ARGS is a list of words
   DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid "$DOCKERD" $DOCKERD_ARGS >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
   DOCKERD_PID=$!
-  # No init system: dockerd comes back at each boot by cloud-init's per-boot scripts (after wg0 in 10-).
-  boot_script 20-skypool-dockerd "hostname $NODE_NAME
-DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid $DOCKERD $DOCKERD_ARGS >>$LOG_DIR/dockerd.log 2>&1 </dev/null &"
 fi
 until $DOCKER info >/dev/null 2>&1; do
-  # Without job control a background job is no group leader, so setsid execs in place: $! is dockerd itself.
+  # No job control: setsid execs in place, $! is dockerd.
   if [ -n "${DOCKERD_PID:-}" ] && ! kill -0 "$DOCKERD_PID" 2>/dev/null && ! { [ -s /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; }; then
     fail "dockerd exited at start: $(tail -n 3 "$LOG_DIR/dockerd.log" | tr '\n' ' ')"
   fi

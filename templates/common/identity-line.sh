@@ -4,5 +4,4 @@ print_identity() {
     fail "cannot read the node certificate"
   identity_line="SKYPOOL-IDENTITY v1 name=$NODE_NAME fabric=$FABRIC_IP wg=$WG_PUBLIC_KEY cert=$identity_cert"
   echo "$identity_line"
-  boot_script 00-skypool-identity "echo $identity_line"
 }

@@ -12,8 +12,6 @@ fail() {
   exit 1
 }
 remaining() { echo $((START + DEADLINE_SECONDS - $(date +%s))); }
-# boot_script NAME TEXT: cloud-init runs it at every later boot (the user-data runs once per instance).
-boot_script() { mkdir -p /var/lib/cloud/scripts/per-boot && printf '#!/bin/sh\n%s\n' "$2" >"/var/lib/cloud/scripts/per-boot/$1" && chmod 0755 "/var/lib/cloud/scripts/per-boot/$1"; }
 # wait_for WHAT CMD...: polls CMD until it succeeds, failing the bootstrap at the deadline.
 wait_for() {
   what=$1
