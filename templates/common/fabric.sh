@@ -41,6 +41,8 @@ cat >"$FABRIC_DIR/wg0-up.sh" <<'UP'
 if ! ip link show wg0 >/dev/null 2>&1 && ! ip link add wg0 type wireguard 2>/dev/null; then
   wireguard-go wg0 </dev/null >>"$LOG_DIR/wireguard-go.log" 2>&1 || exit 1
 fi
+# Peers saved by the loop: at boot the engine needs wg0 before its API serves the peer volumes.
+[ ! -s "$FABRIC_DIR/wg0.conf" ] || wg setconf wg0 "$FABRIC_DIR/wg0.conf"
 wg set wg0 listen-port "$FABRIC_PORT" private-key "$FABRIC_DIR/wg.key" &&
   ip address replace "$FABRIC_IP/10" dev wg0 && ip link set dev wg0 mtu 1420 up
 UP
@@ -90,6 +92,7 @@ PEERS
     settled="$wanted$current"
   elif wg set wg0 "$@"; then
     applied=$next
+    (umask 077 && wg showconf wg0 >"$FABRIC_DIR/wg0.conf.new" && mv -f "$FABRIC_DIR/wg0.conf.new" "$FABRIC_DIR/wg0.conf")
     log "fabric: peers set:${names:- none}; removed: $gone"
   else
     applied=
