@@ -1,7 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeSecurityGroupsCommand, EC2Client, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
@@ -14,15 +12,18 @@ import { httpGet } from '../src/demo/load.js';
 import { inCidr } from '../src/util/ipv4.js';
 import { pollUntil } from '../src/util/poll.js';
 import { takeRealisticNetworkTurn } from './support/realistic-network-lock.js';
+import { describeIf, requireRoot } from './support/requirements.js';
 import {
   closePublishedPorts,
   dockerInVm,
   OPERATOR,
+  openFromInternet,
   openPublishedPorts,
   routerNetns,
-  sh,
-} from './support/realistic-sim.js';
-import { describeIf, requireRoot } from './support/requirements.js';
+  tcpOpen,
+  udpDroppedFromHost,
+} from './support/sim-network.js';
+import { SIM_AZURE_SUBSCRIPTION, simProviderSettings } from './support/sim-providers.js';
 
 /**
  * The bar of issue 9 on cloudsim's realistic network (src/cloudsim/network/README.md): a manager on EC2 and
@@ -43,85 +44,7 @@ const name = `fb${process.pid % 10000}${Math.random().toString(36).slice(2, 6)}`
 /** Every cloud uses the same private range: the realistic network keeps them apart, the fabric does not care. */
 const SHARED_RANGE = vpcCidr(name);
 const FABRIC_RANGE = '100.64.0.0/10';
-const AZURE_SUBSCRIPTION = '00000000-0000-4000-8000-0000000000ab';
-
-/** True when a TCP connection to ip:port is accepted within the timeout. */
-function tcpOpen(ip: string, port: number, timeoutMs = 1_500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: ip, port, timeout: timeoutMs });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** The edge namespace that NATs `publicIp`, and the names of the ingress chains of that VM. */
-function edgeOf(publicIp: string): { netns: string; chains: string[] } {
-  for (const netns of sh('ip', ['netns', 'list'])
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => /^cloudsim-[0-9a-f]+-edge\d+$/.test(n))) {
-    const rules = sh('ip', ['netns', 'exec', netns, 'iptables-save']);
-    const priv = new RegExp(
-      `-d ${publicIp.replace(/\./g, '\\.')}/32 (?:-i \\S+ )?-j DNAT --to-destination (\\S+)`,
-    ).exec(rules)?.[1];
-    if (!priv) continue;
-    const chains = [
-      ...rules.matchAll(new RegExp(`-A FORWARD -d ${priv.replace(/\./g, '\\.')}/32 -j (vm\\d+-in\\d+)`, 'g')),
-    ].map((m) => m[1]!);
-    return { netns, chains };
-  }
-  throw new Error(`no edge of the sim NATs ${publicIp}`);
-}
-
-/** Packets the VM's ingress chains dropped so far (every DROP rule: a deny rule or the default deny). */
-function dropped(edge: { netns: string; chains: string[] }): number {
-  return edge.chains
-    .flatMap((chain) =>
-      sh('ip', ['netns', 'exec', edge.netns, 'iptables', '-n', '-v', '-x', '-L', chain])
-        .trim()
-        .split('\n')
-        .slice(2)
-        .map((line) => line.trim().split(/\s+/))
-        .filter((fields) => fields[2] === 'DROP')
-        .map((fields) => Number(fields[0])),
-    )
-    .reduce((a, b) => a + b, 0);
-}
-
-/**
- * Sends datagrams from the host to ip:port and says whether the VM's firewall dropped them (its default-deny
- * counter grew by as many): a UDP port that admits nothing from the host cannot be told apart otherwise.
- */
-async function udpDroppedFromHost(ip: string, port: number, count = 10): Promise<boolean> {
-  const edge = edgeOf(ip);
-  const before = dropped(edge);
-  const socket = createSocket('udp4');
-  try {
-    for (let k = 0; k < count; k++)
-      await new Promise<void>((resolve, reject) =>
-        socket.send(Buffer.from('skypool-probe'), port, ip, (e) => (e ? reject(e) : resolve())),
-      );
-  } finally {
-    socket.close();
-  }
-  try {
-    await pollUntil(async () => (dropped(edge) - before >= count ? true : undefined), {
-      deadline: Date.now() + 3_000,
-      intervalMs: 50,
-      what: `the firewall of ${ip} to drop ${count} datagrams to ${port}/udp`,
-    });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
 suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute Engine and ARM', () => {
   let work: string;
@@ -161,39 +84,11 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
         stateDir: join(work, 'state'),
         readyTimeoutMs: 45_000,
         routingMesh: false,
-        providers: {
-          aws: {
-            region: 'us-east-1',
-            endpoint: s.httpUrl,
-            credentials: s.credentials.aws,
-            pollIntervalMs: 50,
-            deleteTimeoutMs: 20_000,
-          },
-          gcp: {
-            project: 'skypool-sim',
-            region: 'us-central1',
-            apiEndpoint: s.host,
-            port: s.httpPort,
-            protocol: 'http',
-            accessToken: s.credentials.gcp.accessToken,
-            pollIntervalMs: 50,
-            subnetCidr: SHARED_RANGE,
-          },
-          azure: {
-            subscriptionId: AZURE_SUBSCRIPTION,
-            region: 'eastus',
-            endpoint: s.httpsUrl,
-            caCertPem: s.caCertPem,
-            credential: {
-              getToken: async () => ({
-                token: s.credentials.azure.accessToken,
-                expiresOnTimestamp: Date.now() + 3_600_000,
-              }),
-            },
-            pollIntervalMs: 50,
-            addressSpace: SHARED_RANGE,
-          },
-        },
+        providers: simProviderSettings(s, {
+          gcpProject: 'skypool-sim',
+          pollIntervalMs: 50,
+          privateRange: SHARED_RANGE,
+        }),
       },
     );
   }, 300_000);
@@ -261,7 +156,7 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
   }, 120_000);
 
   it('runs a 6-replica service whose every replica answers from the host at a public address', async () => {
-    await openPublishedPorts(sim!, name, { gcpProject: 'skypool-sim', azureSubscription: AZURE_SUBSCRIPTION });
+    await openPublishedPorts(sim!, name, { gcpProject: 'skypool-sim', azureSubscription: SIM_AZURE_SUBSCRIPTION });
     const t0 = Date.now();
     const web = await cluster!.run({ name: 'web', image: 'skypool/demo-httpd:1', replicas: 6, port: 8080 });
     expect(web).toMatchObject({ runningReplicas: 6, desiredReplicas: 6, publishMode: 'host' });
@@ -285,21 +180,6 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
   }, 60_000);
 
   it('finds no engine port open from the internet; the engine API only to the operator', async () => {
-    const router = routerNetns();
-    /** A TCP connect from the sim's internet router (198.19.255.254): on the internet, not the operator. */
-    const openFromInternet = (ip: string, port: number) =>
-      execFileSync('ip', ['netns', 'exec', router, 'busybox', 'nc', '-w', '2', ip, String(port)], {
-        input: '',
-        stdio: ['pipe', 'ignore', 'ignore'],
-        timeout: 5_000,
-      }) !== undefined;
-    const tries = (f: () => boolean) => {
-      try {
-        return f();
-      } catch {
-        return false;
-      }
-    };
     for (const ip of publicIpOf.values()) {
       expect({ ip, swarm: await tcpOpen(ip, 2377), gossip: await tcpOpen(ip, 7946) }).toEqual({
         ip,
@@ -312,7 +192,7 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
         overlayUdpDropped: await udpDroppedFromHost(ip, 4789),
       }).toEqual({ ip, gossipUdpDropped: true, overlayUdpDropped: true });
       // The engine API: open to the host (the operator), closed to any other source on the internet.
-      expect({ ip, operator: await tcpOpen(ip, 2376), internet: tries(() => openFromInternet(ip, 2376)) }).toEqual({
+      expect({ ip, operator: await tcpOpen(ip, 2376), internet: openFromInternet(ip, 2376) }).toEqual({
         ip,
         operator: true,
         internet: false,

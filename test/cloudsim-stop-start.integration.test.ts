@@ -1,25 +1,24 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InstancesClient, ZoneOperationsClient } from '@google-cloud/compute';
-import { OAuth2Client } from 'google-auth-library';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
 import { pollUntil } from '../src/util/poll.js';
 import { takeRealisticNetworkTurn } from './support/realistic-network-lock.js';
+import { describeIf, requireRoot } from './support/requirements.js';
 import {
   closePublishedPorts,
   dockerInVm,
-  inVm,
+  inSimVm,
   OPERATOR,
   openPublishedPorts,
   routerNetns,
-  sh,
-} from './support/realistic-sim.js';
-import { describeIf, requireRoot } from './support/requirements.js';
-import { simProviderSettings } from './support/sim-providers.js';
+} from './support/sim-network.js';
+import { simGceClientOptions, simProviderSettings } from './support/sim-providers.js';
 
 /**
  * A node whose public address changes rejoins (issue 9): on cloudsim's realistic network a swarm with its manager
@@ -40,6 +39,7 @@ const suite = describeIf(cannot);
 const name = `ss${process.pid % 10000}${Math.random().toString(36).slice(2, 6)}`;
 const PROJECT = 'skypool-stop-start';
 const WORKERS = 'gcp-workers';
+const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
 suite('cloudsim realistic network: a node stopped and started with a new public address rejoins', () => {
   let work: string;
@@ -61,9 +61,7 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
     releaseTurn = await takeRealisticNetworkTurn();
     sim = await startCloudSim({ backing: 'local', network: 'realistic', bootTimeMs: 50 });
     simName = routerNetns().replace(/-inet$/, '');
-    const auth = new OAuth2Client();
-    auth.setCredentials({ access_token: sim.credentials.gcp.accessToken, expiry_date: Date.now() + 3_600_000 });
-    const opts = { apiEndpoint: sim.host, port: sim.httpPort, protocol: 'http', authClient: auth, fallback: true };
+    const opts = simGceClientOptions(sim);
     gce = { instances: new InstancesClient(opts), ops: new ZoneOperationsClient(opts) };
     const size = { cpus: 2, memoryGiB: 4 };
     cluster = Cluster.fromSpec(
@@ -200,7 +198,7 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
     expect(ready.instanceState).toBe('running');
     const readyMs = Date.now() - t1;
     // The manager learnt the worker's new endpoint from its handshake, before any push by the SDK.
-    const endpoints = inVm('aws', nodes.manager!.id, ['wg', 'show', 'wg0', 'endpoints']);
+    const endpoints = inSimVm('aws', nodes.manager!.id, ['wg', 'show', 'wg0', 'endpoints']);
     expect(endpoints).toContain(`${after}:51820`);
 
     const served = await pollUntil(() => answering('pinned', vm, after!), {

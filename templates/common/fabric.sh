@@ -1,6 +1,8 @@
 # --- common/fabric.sh: the node's WireGuard fabric (wg0) and the loop that applies the SDK's peer volumes ---
 # Needs FABRIC_PREFIX (the network's /16), NODE_IP, LOG_DIR, lib.sh; sets FABRIC_IP and WG_PUBLIC_KEY.
 FABRIC_DIR=/etc/skypool/fabric
+# boot_script NAME TEXT: runs at every later boot (cloud-init per-boot; user-data runs once).
+boot_script() { d=/var/lib/cloud/scripts/per-boot; mkdir -p $d && printf '#!/bin/sh\n%s\n' "$2" >$d/$1 && chmod 755 $d/$1; }
 FABRIC_PORT=51820
 FABRIC_PREFIX=${FABRIC_PREFIX%%/*}
 case $FABRIC_PREFIX in *.*.*.*) FABRIC_PREFIX=${FABRIC_PREFIX%.*.*} ;; esac
