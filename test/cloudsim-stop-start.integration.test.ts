@@ -3,6 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InstancesClient, ZoneOperationsClient } from '@google-cloud/compute';
+import { type AzureClients, createClients } from '../providers/azure/clients.js';
+import { staticTokenCredential } from '../providers/azure/index.js';
+import { names as azureNames } from '../providers/azure/network.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
@@ -18,11 +21,11 @@ import {
   openPublishedPorts,
   routerNetns,
 } from './support/sim-network.js';
-import { simGceClientOptions, simProviderSettings } from './support/sim-providers.js';
+import { SIM_AZURE_SUBSCRIPTION, simGceClientOptions, simProviderSettings } from './support/sim-providers.js';
 
 /**
  * A node whose public address changes rejoins (issue 9): on cloudsim's realistic network a swarm with its manager
- * on EC2 and a worker on Compute Engine; the worker is stopped and started through the Compute Engine API (its
+ * on EC2 and workers on Compute Engine and ARM; the Compute Engine worker is stopped and started through the Compute Engine API (its
  * ephemeral external address changes, its disk stays). It boots again as a cloud-init image does (per-boot
  * scripts, not the user-data): wg0 with the same key and address, whose keepalives tell the manager its new
  * address (WireGuard roaming), and dockerd with the same swarm state. The node is Ready again, a task pinned to it
@@ -46,12 +49,14 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
   let sim: CloudSim | undefined;
   let cluster: Cluster | undefined;
   let gce: { instances: InstancesClient; ops: ZoneOperationsClient } | undefined;
+  let azure: AzureClients | undefined;
   let netnsBefore: string;
   let simName: string | undefined;
   let releaseTurn: (() => Promise<void>) | undefined;
   const nodes: {
     manager?: { name: string; id: string };
     worker?: { name: string; instance: string; zone: string; publicIp: string };
+    azure?: { name: string; vm: string; publicIp: string };
   } = {};
 
   beforeAll(async () => {
@@ -63,6 +68,12 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
     simName = routerNetns().replace(/-inet$/, '');
     const opts = simGceClientOptions(sim);
     gce = { instances: new InstancesClient(opts), ops: new ZoneOperationsClient(opts) };
+    azure = createClients({
+      subscriptionId: SIM_AZURE_SUBSCRIPTION,
+      endpoint: sim.httpsUrl,
+      caCertPem: sim.caCertPem,
+      credential: staticTokenCredential(sim.credentials.azure.accessToken),
+    });
     const size = { cpus: 2, memoryGiB: 4 };
     cluster = Cluster.fromSpec(
       {
@@ -71,6 +82,7 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
         pools: [
           { name: 'managers', provider: 'aws', region: 'us-east-1', size, role: 'manager', count: 1 },
           { name: WORKERS, provider: 'gcp', region: 'us-central1', size, role: 'worker', count: 1 },
+          { name: 'azure-workers', provider: 'azure', region: 'eastus', size, role: 'worker', count: 1 },
         ],
         images: [image],
         adminCidrs: [`${OPERATOR}/32`],
@@ -130,9 +142,11 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
 
   it('forms the swarm and runs a task pinned to the Compute Engine worker, answering at its public address', async () => {
     const result = await cluster!.apply();
-    expect(result.created).toHaveLength(2);
+    expect(result.created).toHaveLength(3);
     const status = await cluster!.status();
-    expect(status.nodes.map((n) => n.engine?.state)).toEqual(['ready', 'ready']);
+    expect(status.nodes.map((n) => n.engine?.state)).toEqual(['ready', 'ready', 'ready']);
+    const onAzure = status.nodes.find((n) => n.provider === 'azure')!;
+    nodes.azure = { name: onAzure.name, vm: onAzure.instanceId!.split('/').pop()!, publicIp: onAzure.publicIp! };
     const manager = status.nodes.find((n) => n.provider === 'aws')!;
     const worker = status.nodes.find((n) => n.provider === 'gcp')!;
     nodes.manager = { name: manager.name, id: manager.instanceId! };
@@ -214,6 +228,36 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
     );
   }, 240_000);
 
+  it('deallocates and starts the ARM worker: its Static public address stays, it is Ready again', async () => {
+    const { name: vm, vm: vmName, publicIp } = nodes.azure!;
+    const group = azureNames.group(name);
+    const poll = { updateIntervalInMs: 50 };
+    const t0 = Date.now();
+    await azure!.compute.virtualMachines.beginDeallocateAndWait(group, vmName, {}, poll);
+    const view = await azure!.compute.virtualMachines.instanceView(group, vmName);
+    expect(view.statuses?.map((s) => s.code)).toContain('PowerState/deallocated');
+    await pollUntil(
+      async () => {
+        const node = (await cluster!.status()).nodes.find((n) => n.name === vm);
+        return node && node.engine?.state !== 'ready' ? node : undefined;
+      },
+      { deadline: Date.now() + 30_000, intervalMs: 250, what: `the swarm to see ${vm} down` },
+    );
+    const t1 = Date.now();
+    await azure!.compute.virtualMachines.beginStartAndWait(group, vmName, poll);
+    const ready = await pollUntil(
+      async () => {
+        const node = (await cluster!.status()).nodes.find((n) => n.name === vm);
+        return node?.engine?.state === 'ready' ? node : undefined;
+      },
+      { deadline: Date.now() + 90_000, intervalMs: 250, what: `${vm} Ready again` },
+    );
+    expect(ready.publicIp).toBe(publicIp);
+    console.log(
+      `cloudsim stop/start: ARM ${vm} deallocated in ${t1 - t0} ms (incl. the swarm seeing it down); start → Ready ${Date.now() - t1} ms (Static ${publicIp} kept)`,
+    );
+  }, 180_000);
+
   it('converges on the next apply: nothing created or deleted, the new endpoint pushed to the manager', async () => {
     const { name: vm, publicIp } = nodes.worker!;
     const result = await cluster!.apply();
@@ -228,13 +272,14 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
       [
         [nodes.manager!.name, 'ready'],
         [vm, 'ready'],
+        [nodes.azure!.name, 'ready'],
       ].sort(),
     );
     const swarm = dockerInVm('aws', nodes.manager!.id, ['node', 'ls', '--format', '{{.Hostname}} {{.Status}}'])
       .trim()
       .split('\n')
       .sort();
-    expect(swarm).toEqual([`${nodes.manager!.name} Ready`, `${vm} Ready`].sort());
+    expect(swarm).toEqual([`${nodes.manager!.name} Ready`, `${vm} Ready`, `${nodes.azure!.name} Ready`].sort());
     const pushed = dockerInVm('aws', nodes.manager!.id, [
       'volume',
       'ls',
