@@ -15,6 +15,7 @@ import type {
   WaitOptions,
 } from '../../src/providers/types.js';
 import { tagsFromRecord, tagsToRecord } from '../../src/providers/types.js';
+import { throwIfCancelled } from '../../src/util/poll.js';
 import { cleanupLocalCluster, haltVm, removeClusterDir, type TeardownOptions, teardownVm, vmNames } from './cleanup.js';
 import { delay, type RunOptions, type RunResult } from './exec.js';
 import {
@@ -168,14 +169,14 @@ export class LocalProvider implements Provider {
   async ensureNetwork(cluster: string, options: LocationOptions = {}): Promise<NetworkRef> {
     const { signal } = options;
     await this.prerequisites();
-    signal?.throwIfAborted();
+    throwIfCancelled(signal);
     const { network, created } = await ensureBridge(cluster);
     if (created) trackNetwork(this.stateRoot, cluster, true);
     return network;
   }
 
   async deleteNetwork(cluster: string, options: LocationOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     await this.trustedStateRoot();
     const remaining = await vmNames(this.stateRoot, cluster);
     if (remaining.length > 0) {
@@ -208,7 +209,7 @@ export class LocalProvider implements Provider {
 
   async runInstances(request: LocalLaunchRequest): Promise<Instance[]> {
     await this.prerequisites();
-    request.signal?.throwIfAborted();
+    throwIfCancelled(request.signal);
     interpreterOf(request.userData); // refuse what cannot run before creating anything
     if (request.uplink) return this.launchAll(request, networkRef(request.cluster, request.network.cidr));
     const bridge =
@@ -308,7 +309,7 @@ export class LocalProvider implements Provider {
       createdAt: new Date().toISOString(),
     };
     await writeRecord(dir, record);
-    request.signal?.throwIfAborted();
+    throwIfCancelled(request.signal);
     const prefixLength = Number(network.cidr.split('/')[1]);
     const onLinkRoutes = (request.onLinkRoutes ?? []).filter((cidr) => cidr !== network.cidr);
     await createNetns({ cluster, node, ip, prefixLength, bridge: network.id, onLinkRoutes, uplink: request.uplink });
@@ -318,7 +319,7 @@ export class LocalProvider implements Provider {
     record = { ...record, anchorPid };
     await writeRecord(dir, record);
     await setupVm(anchorPid, dir, hostname);
-    request.signal?.throwIfAborted();
+    throwIfCancelled(request.signal);
     const userDataPid = await startUserData(anchorPid, dir, request.userData);
     record = { ...record, userDataPid };
     await writeRecord(dir, record);
@@ -329,7 +330,7 @@ export class LocalProvider implements Provider {
     await this.trustedStateRoot();
     const { deadline } = options;
     for (;;) {
-      options.signal?.throwIfAborted();
+      throwIfCancelled(options.signal);
       const found = await Promise.all(ids.map((id) => this.findById(id)));
       const alive = await Promise.all(found.map((f) => isAlive(f?.record)));
       if (alive.every(Boolean)) return found.map((f) => toInstance(f!.record!, 'running'));
@@ -344,7 +345,7 @@ export class LocalProvider implements Provider {
   }
 
   async listInstances(cluster: string, options: ListOptions = {}): Promise<Instance[]> {
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     await this.trustedStateRoot();
     const instances: Instance[] = [];
     for (const node of await vmNames(this.stateRoot, cluster)) {
@@ -369,7 +370,7 @@ export class LocalProvider implements Provider {
   }
 
   async terminateInstances(ids: readonly string[], options: LocationOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     await this.trustedStateRoot();
     const targets = (await Promise.all(ids.map((id) => this.findById(id)))).filter((t) => t !== undefined);
     const results = await Promise.allSettled(
@@ -388,7 +389,7 @@ export class LocalProvider implements Provider {
    * Stopping a stopped VM does nothing; an unknown id is ignored, as terminateInstances does.
    */
   async stopInstances(ids: readonly string[], options: LocationOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     await this.trustedStateRoot();
     const targets = (await Promise.all(ids.map((id) => this.findById(id)))).filter((t) => t !== undefined);
     const results = await Promise.allSettled(
@@ -413,7 +414,7 @@ export class LocalProvider implements Provider {
    * left as it is.
    */
   async startInstances(ids: readonly string[], options: LocalStartOptions & LocationOptions = {}): Promise<Instance[]> {
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     await this.trustedStateRoot();
     const started = await Promise.all(
       ids.map(async (id) => {
@@ -449,7 +450,7 @@ export class LocalProvider implements Provider {
 
   /** The VM's console: its user-data output from the start (see readConsoleFile); empty for an unknown VM. */
   async readConsole(instance: Pick<Instance, 'id'>, signal?: AbortSignal): Promise<string> {
-    signal?.throwIfAborted();
+    throwIfCancelled(signal);
     await this.trustedStateRoot();
     const found = await this.findById(instance.id);
     if (!found) return '';
