@@ -3,8 +3,8 @@
 // sim of the same settings in the same run.
 //
 // skypool: a ClusterContext runs apply's provider phases as apply does: `network` (ensureNetworks), `inventory`
-// (takeInventory), the plan (observe: no VM, so no manager is probed), then `launch-nodes` (launchJoining: one
-// launch per pool through the provisioning queue, then waitAllRunning). What is timed is launch-nodes (create + wait
+// (takeInventory), the plan (observe: no VM, so no manager is probed), then `launch-nodes` (launchRunning: one
+// launch per pool through the provisioning queue, then one waitAllRunning per provider). What is timed is launch-nodes (create + wait
 // until every VM runs with its addresses). The engine phases (bootstrap-manager, wait-engines, wait-ready) are
 // skipped: a VM of the virtual backing runs no user-data. The manager pool is planned but not launched (its VM
 // boots first in a real apply, one boot more).
@@ -166,8 +166,7 @@ async function runSkypool(n) {
   const { takeInventory } = await import(join(root, 'dist/src/cluster/phases/inventory.js'));
   const { observe } = await import(join(root, 'dist/src/cluster/observe.js'));
   const { fabricPrefixes, networkKey } = await import(join(root, 'dist/src/cluster/fabric.js'));
-  const { launchJoining, takeFirstManager } = await import(join(root, 'dist/src/cluster/phases/launch-nodes.js'));
-  const { waitAllRunning } = await import(join(root, 'dist/src/cluster/launch.js'));
+  const { launchRunning, takeFirstManager } = await import(join(root, 'dist/src/cluster/phases/launch-nodes.js'));
   const { staticTokenCredential } = await import(join(root, 'dist/providers/azure/index.js'));
   const c = perCloud(n);
   const name = `pv${n}`;
@@ -216,8 +215,12 @@ async function runSkypool(n) {
     },
     (await import('pino')).default({ level: 'silent' }),
   );
-  const events = { retries: 0, throttledRetries: 0 };
+  const events = { retries: 0, throttledRetries: 0, launchedAt: {}, runningAt: {} };
+  let t1 = 0;
   ctx.progress.on((e) => {
+    const at = (performance.now() - t1) / 1000;
+    if (t1 && e.type === 'queue' && e.event.type === 'launch-done') events.launchedAt[e.event.pool] = at;
+    if (t1 && e.type === 'node' && e.state === 'running') events.runningAt[e.pool] = at;
     if (e.type === 'queue' && e.event.type === 'retry') {
       events.retries++;
       if (e.event.code === 'THROTTLED') events.throttledRetries++;
@@ -243,9 +246,8 @@ async function runSkypool(n) {
     const prefixes = fabricPrefixes(ctx.spec, instances);
     setupMs = performance.now() - t0;
     await sim.reset();
-    const t1 = performance.now();
-    const launched = await launchJoining(ctx, launches, [], (l) => prefixes.get(networkKey(l.pool)), signal);
-    const up = await waitAllRunning(ctx, launched, signal);
+    t1 = performance.now();
+    const up = await launchRunning(ctx, launches, [], (l) => prefixes.get(networkKey(l.pool)), signal);
     provisionMs = performance.now() - t1;
     running = up.filter((i) => i.state === 'running' && i.privateIp).length;
   } catch (e) {
@@ -577,6 +579,11 @@ async function main() {
       `${n} VMs: skypool ${skypool.seconds.toFixed(2)} s${skypool.error ? ` FAILED (${skypool.error})` : ''}, ${skypool.running} running; floor ${floor.seconds.toFixed(2)} s (aws ${floor.perCloud.aws.toFixed(1)}, gcp ${floor.perCloud.gcp.toFixed(1)}, azure ${floor.perCloud.azure.toFixed(1)}); ` +
         `${timeOverFloor?.toFixed(2) ?? '-'}× floor; create calls/VM ${skypool.createCallsPerVm.toFixed(3)} (aws ${skypool.byCloud.aws.createCalls}, gcp ${skypool.byCloud.gcp.createCalls}, azure ${skypool.byCloud.azure.createCalls}); calls/VM ${skypool.callsPerVm.toFixed(2)}; throttled ${skypool.throttled}`,
     );
+    const fmt = (o) =>
+      Object.entries(o)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ');
+    console.log(`  launched at: ${fmt(skypool.events.launchedAt)}; running at: ${fmt(skypool.events.runningAt)} s`);
     let loop;
     if (LOOP) {
       loop = await runLoop(n);
