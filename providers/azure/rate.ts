@@ -13,6 +13,9 @@ export const ARM_RATES = {
 
 export type ArmBucket = keyof typeof ARM_RATES;
 
+/** Tokens left in the bucket for calls that arrive at ARM closer together than they left (0.3 s of writes). */
+const RESERVE = 3;
+
 /** A client-side copy of one ARM bucket: refilled at the documented rate, lowered to what ARM reports left. */
 class Bucket {
   private tokens: number;
@@ -71,10 +74,14 @@ export class ArmPacer {
     },
   };
 
-  /** Waits (in call order) until `n` tokens of `kind` are there and takes them. */
+  /**
+   * Waits (in call order) until `n` tokens of `kind` are there, plus a reserve once the bucket runs low: calls
+   * spaced by the refill rate here can arrive bunched at ARM (connections, scheduling), and must still find a token.
+   */
   take(kind: ArmBucket, n = 1, signal?: AbortSignal): Promise<void> {
     const turn = this.queue.then(async () => {
-      for (let wait = this.buckets[kind].msUntil(n); wait > 0; wait = this.buckets[kind].msUntil(n))
+      const need = n + RESERVE;
+      for (let wait = this.buckets[kind].msUntil(need); wait > 0; wait = this.buckets[kind].msUntil(need))
         await sleep(wait, signal);
       this.buckets[kind].take(n);
     });
