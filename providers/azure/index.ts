@@ -22,7 +22,7 @@ import {
 } from '../../src/providers/types.js';
 import { retryIdempotentRead } from '../../src/util/connection-drops.js';
 import { operatorAddress } from '../../src/util/operator-address.js';
-import { sleep, WaitReads } from '../../src/util/poll.js';
+import { sleep, throwIfCancelled, WaitReads } from '../../src/util/poll.js';
 import { fetchBootLog } from './boot-log.js';
 import { type AzureClients, createClients, staticTokenCredential } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
@@ -466,7 +466,7 @@ export class AzureProvider implements Provider {
     };
     let ready: Instance[] = [];
     for (;;) {
-      signal?.throwIfAborted();
+      throwIfCancelled(signal);
       const vms = await reads.read(listAll, signal);
       if (vms) {
         const mine = wanted.map((w) => vms.get(`${w.group.toLowerCase()}/${w.name.toLowerCase()}`));

@@ -15,6 +15,7 @@ import type {
   WaitOptions,
 } from '../../src/providers/types.js';
 import { tagsFromRecord, tagsToRecord } from '../../src/providers/types.js';
+import { throwIfCancelled } from '../../src/util/poll.js';
 import { cleanupLocalCluster, removeClusterDir, type TeardownOptions, teardownVm, vmNames } from './cleanup.js';
 import { delay, type RunOptions, type RunResult } from './exec.js';
 import {
@@ -152,14 +153,14 @@ export class LocalProvider implements Provider {
   async ensureNetwork(cluster: string, options: LocationOptions = {}): Promise<NetworkRef> {
     const { signal } = options;
     await this.prerequisites();
-    signal?.throwIfAborted();
+    throwIfCancelled(signal);
     const { network, created } = await ensureBridge(cluster);
     if (created) trackNetwork(this.stateRoot, cluster, true);
     return network;
   }
 
   async deleteNetwork(cluster: string, options: LocationOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     await this.trustedStateRoot();
     const remaining = await vmNames(this.stateRoot, cluster);
     if (remaining.length > 0) {
@@ -192,7 +193,7 @@ export class LocalProvider implements Provider {
 
   async runInstances(request: LocalLaunchRequest): Promise<Instance[]> {
     await this.prerequisites();
-    request.signal?.throwIfAborted();
+    throwIfCancelled(request.signal);
     interpreterOf(request.userData); // refuse what cannot run before creating anything
     if (request.uplink) return this.launchAll(request, networkRef(request.cluster, request.network.cidr));
     const bridge =
@@ -292,7 +293,7 @@ export class LocalProvider implements Provider {
       createdAt: new Date().toISOString(),
     };
     await writeRecord(dir, record);
-    request.signal?.throwIfAborted();
+    throwIfCancelled(request.signal);
     const prefixLength = Number(network.cidr.split('/')[1]);
     const onLinkRoutes = (request.onLinkRoutes ?? []).filter((cidr) => cidr !== network.cidr);
     await createNetns({ cluster, node, ip, prefixLength, bridge: network.id, onLinkRoutes, uplink: request.uplink });
@@ -302,7 +303,7 @@ export class LocalProvider implements Provider {
     record = { ...record, anchorPid };
     await writeRecord(dir, record);
     await setupVm(anchorPid, dir, hostname);
-    request.signal?.throwIfAborted();
+    throwIfCancelled(request.signal);
     const userDataPid = await startUserData(anchorPid, dir, request.userData);
     record = { ...record, userDataPid };
     await writeRecord(dir, record);
@@ -313,7 +314,7 @@ export class LocalProvider implements Provider {
     await this.trustedStateRoot();
     const { deadline } = options;
     for (;;) {
-      options.signal?.throwIfAborted();
+      throwIfCancelled(options.signal);
       const found = await Promise.all(ids.map((id) => this.findById(id)));
       const alive = await Promise.all(found.map((f) => isAlive(f?.record)));
       if (alive.every(Boolean)) return found.map((f) => toInstance(f!.record!, 'running'));
@@ -328,7 +329,7 @@ export class LocalProvider implements Provider {
   }
 
   async listInstances(cluster: string, options: ListOptions = {}): Promise<Instance[]> {
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     await this.trustedStateRoot();
     const instances: Instance[] = [];
     for (const node of await vmNames(this.stateRoot, cluster)) {
@@ -347,7 +348,7 @@ export class LocalProvider implements Provider {
   }
 
   async terminateInstances(ids: readonly string[], options: LocationOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     await this.trustedStateRoot();
     const targets = (await Promise.all(ids.map((id) => this.findById(id)))).filter((t) => t !== undefined);
     const results = await Promise.allSettled(
@@ -362,7 +363,7 @@ export class LocalProvider implements Provider {
 
   /** The VM's console: its user-data output from the start (see readConsoleFile); empty for an unknown VM. */
   async readConsole(instance: Pick<Instance, 'id'>, signal?: AbortSignal): Promise<string> {
-    signal?.throwIfAborted();
+    throwIfCancelled(signal);
     await this.trustedStateRoot();
     const found = await this.findById(instance.id);
     if (!found) return '';
