@@ -186,6 +186,62 @@ interface VmInput {
   osDiskDelete: boolean;
   osDiskSku?: string;
   vmssId?: string;
+  /** NIC (and public IP) the VM PUT makes itself: networkProfile.networkInterfaceConfigurations. */
+  inlineNic?: InlineNic;
+}
+
+interface InlineNic {
+  readonly name: string;
+  readonly subnet: unknown;
+  readonly deleteWithVm: boolean;
+  readonly publicIp?: { readonly name: string; readonly sku: 'Basic' | 'Standard'; readonly deleteWithVm: boolean };
+}
+
+/**
+ * `networkProfile.networkInterfaceConfigurations` (with `networkApiVersion`): the VM PUT creates its NIC, named
+ * after the configuration, and the public IP its IP configuration names, in the VM's group; one write for all three.
+ */
+function readInlineNic(network: Json): InlineNic | undefined {
+  const configs = Array.isArray(network.networkInterfaceConfigurations)
+    ? (network.networkInterfaceConfigurations as unknown[]).map(obj)
+    : [];
+  if (configs.length === 0) return undefined;
+  if (!str(network.networkApiVersion))
+    throw invalidParameter(
+      'networkProfile.networkApiVersion',
+      "Required parameter 'networkApiVersion' is missing (null): networkInterfaceConfigurations create their NICs through Microsoft.Network.",
+    );
+  if (configs.length !== 1)
+    throw invalidParameter(
+      'networkProfile.networkInterfaceConfigurations',
+      'cloudsim VMs take exactly one network interface configuration.',
+    );
+  const config = configs[0]!;
+  const name = str(config.name);
+  if (!name) throw requiredProperty('networkProfile.networkInterfaceConfigurations.name');
+  const props = obj(config.properties);
+  const ipConfigs = Array.isArray(props.ipConfigurations) ? (props.ipConfigurations as unknown[]).map(obj) : [];
+  const ipProps = obj(obj(ipConfigs[0]).properties);
+  const subnet = obj(ipProps.subnet).id;
+  if (typeof subnet !== 'string') throw requiredProperty('networkInterfaceConfigurations.ipConfigurations.subnet.id');
+  const pip =
+    ipProps.publicIPAddressConfiguration === undefined ? undefined : obj(ipProps.publicIPAddressConfiguration);
+  const pipName = pip ? str(pip.name) : undefined;
+  if (pip && !pipName) throw requiredProperty('publicIPAddressConfiguration.name');
+  const sku = pip ? (str(obj(pip.sku).name) ?? 'Standard') : 'Standard';
+  if (sku !== 'Standard' && sku !== 'Basic')
+    throw invalidParameter(
+      'publicIPAddressConfiguration.sku.name',
+      `The public IP SKU ${sku} is not valid; use Standard.`,
+    );
+  return {
+    name,
+    subnet,
+    deleteWithVm: props.deleteOption === 'Delete',
+    ...(pip && pipName
+      ? { publicIp: { name: pipName, sku, deleteWithVm: obj(pip.properties).deleteOption === 'Delete' } }
+      : {}),
+  };
 }
 
 function parseImage(ref: Json): string {
@@ -322,7 +378,13 @@ function readVmInput(
   const customData = decodeCustomData(os?.customData);
   const network = obj(props.networkProfile);
   const refs = Array.isArray(network.networkInterfaces) ? (network.networkInterfaces as unknown[]).map(obj) : [];
-  if (creating && refs.length === 0) throw requiredProperty('networkProfile');
+  const inlineNic = refs.length === 0 ? readInlineNic(network) : undefined;
+  if (creating && refs.length === 0 && !inlineNic) throw requiredProperty('networkProfile');
+  if (inlineNic && !findSubnetRef(call, inlineNic.subnet))
+    throw badRequest(
+      'InvalidResourceReference',
+      `Resource ${String(inlineNic.subnet)} referenced by resource ${vmId} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+    );
   const nics: NicRecord[] = [];
   for (const ref of withoutNics ? [] : refs) {
     const nic = findNic(call, ref.id);
@@ -361,6 +423,7 @@ function readVmInput(
     osDiskDelete: osDisk.deleteOption === 'Delete',
     osDiskSku: str(obj(osDisk.managedDisk).storageAccountType),
     vmssId: typeof vmssRef === 'string' ? vmssRef : undefined,
+    ...(inlineNic ? { inlineNic } : {}),
   };
 }
 
@@ -469,8 +532,62 @@ export function putVm(call: ArmCall, name: string): ArmReply {
   }
 
   if (input.vmssId) findVmss(call, input.vmssId, location);
-  const vm = insertVm(call, rg, name, location, tags, input);
+  const vm = insertVm(
+    call,
+    rg,
+    name,
+    location,
+    tags,
+    input.inlineNic ? createInlineNic(call, rg, location, tags, input) : input,
+  );
   return putReply(call, 'compute', location, 'vm', [name], vm, true, vmJson(call, rg.name, vm));
+}
+
+/** Makes the NIC (and public IP) of a VM PUT with networkInterfaceConfigurations; returns the input with it. */
+function createInlineNic(
+  call: ArmCall,
+  rg: ResourceGroupRecord,
+  location: string,
+  tags: VmRecord['tags'],
+  input: VmInput,
+): VmInput {
+  const spec = input.inlineNic!;
+  if (rg.nics.has(spec.name.toLowerCase()))
+    throw badRequest(
+      'NicAlreadyExists',
+      `Network interface ${spec.name} of networkInterfaceConfigurations already exists in resource group ${rg.name}.`,
+    );
+  const nic = createPlatformNic(call, rg, spec.name, location, spec.subnet, tags);
+  nic.tags = tags;
+  if (spec.publicIp) {
+    const pipId = resourceId(call.sub, rg.name, 'Microsoft.Network', 'publicIPAddresses', spec.publicIp.name);
+    const existing = rg.publicIps.get(spec.publicIp.name.toLowerCase());
+    if (existing?.ipConfigurationId)
+      throw badRequest(
+        'PublicIPAddressInUse',
+        `Public IP address ${pipId} is already in use by ${existing.ipConfigurationId}.`,
+      );
+    const pip = existing ?? {
+      name: spec.publicIp.name,
+      location,
+      tags,
+      sku: spec.publicIp.sku,
+      allocation: 'Static' as const,
+      ...(input.zone ? { zones: [input.zone] } : {}),
+      address: call.store.nextPublicAddress(call.context.settings.network === 'realistic'),
+      seq: call.store.nextSeq(),
+      gen: call.store.nextGen(),
+      readyAt: call.now,
+      createdAt: Date.now(),
+    };
+    rg.publicIps.set(pip.name.toLowerCase(), pip);
+    const nicId = resourceId(call.sub, rg.name, 'Microsoft.Network', 'networkInterfaces', nic.name);
+    pip.ipConfigurationId = `${nicId}/ipConfigurations/${nic.ipConfigName}`;
+    nic.publicIpId = pipId;
+    nic.publicIpDelete = spec.publicIp.deleteWithVm;
+  }
+  const nicId = resourceId(call.sub, rg.name, 'Microsoft.Network', 'networkInterfaces', nic.name);
+  return { ...input, nics: [nic], nicIds: [call.store.intern.string(nicId)], nicDelete: spec.deleteWithVm };
 }
 
 /** Creates the VM record (allocation faults apply), attaches its NICs and starts its backing. */
@@ -718,6 +835,9 @@ function detachAndDeleteNic(call: ArmCall, nicId: string, nic: NicRecord): void 
   if (!rg) return;
   rg.nics.delete(nic.name.toLowerCase());
   releaseIp(call.store, nic);
+  // A public IP made inline with deleteOption Delete goes with its NIC.
+  const pip = nic.publicIpDelete ? parseId(nic.publicIpId ?? '') : undefined;
+  if (pip) rg.publicIps.delete(pip.rest[1]!.toLowerCase());
 }
 
 export function deleteVm(call: ArmCall, name: string): ArmReply {

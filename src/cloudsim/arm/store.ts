@@ -88,6 +88,8 @@ export interface NicRecord extends Lifecycle {
   /** Resource id of the VM using this NIC. */
   vmId?: string;
   publicIpId?: string;
+  /** A public IP the NIC was made with inline (a VM's networkInterfaceConfigurations): deleted with the NIC. */
+  publicIpDelete?: boolean;
   readonly seq: number;
 }
 

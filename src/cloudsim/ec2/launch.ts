@@ -16,7 +16,7 @@ import type {
   Subnet,
 } from './model.js';
 import { ec2NetworkKey } from './net-view.js';
-import { NO_TAGS, type Tags, tagValue, withTags } from './tags.js';
+import { NO_TAGS, type Tags, withTags } from './tags.js';
 import { addVolumes } from './volumes.js';
 
 /** Turning a launch request (RunInstances or one fleet override) into instances: validation, capacity, addresses. */

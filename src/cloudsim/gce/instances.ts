@@ -15,7 +15,7 @@ import { renderVm, vmGetter } from './vm-render.js';
 
 /** instances insert / bulkInsert / get / list / aggregatedList / delete. */
 
-const MAX_BULK = 5000;
+export const MAX_BULK = 5000;
 
 // ---- insert / bulkInsert -----------------------------------------------------------------------------------
 
