@@ -25,7 +25,11 @@ export interface ApiService {
   Spec: {
     Name: string;
     Labels?: Record<string, string>;
-    TaskTemplate: { ContainerSpec: { Image: string } & Record<string, unknown> } & Record<string, unknown>;
+    TaskTemplate: { ContainerSpec: { Image: string } & Record<string, unknown>; ForceUpdate?: number } & Record<
+      string,
+      unknown
+    >;
+    UpdateConfig?: Record<string, unknown>;
     Mode: { Replicated?: { Replicas?: number }; Global?: Record<string, never> };
     EndpointSpec?: { Mode?: 'vip' | 'dnsrr'; Ports?: ApiPort[] };
   };
@@ -140,5 +144,23 @@ export function workloadStatus(
     ...(port?.TargetPort ? { targetPort: port.TargetPort } : {}),
     ...(publishMode === 'ingress' && port?.PublishedPort ? { publishedPort: port.PublishedPort } : {}),
     tasks: taskList,
+  };
+}
+
+/**
+ * The spec of `docker service update --force --update-order start-first --update-parallelism 1 --update-delay 0s`:
+ * every task is replaced, each new one running before its old one stops, on the nodes that still take work.
+ */
+export function rescheduledSpec(spec: ApiService['Spec']): ApiService['Spec'] {
+  return {
+    ...spec,
+    TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (spec.TaskTemplate.ForceUpdate ?? 0) + 1 },
+    UpdateConfig: {
+      ...(spec.UpdateConfig ?? {}),
+      Parallelism: 1,
+      Delay: 0,
+      Order: 'start-first',
+      FailureAction: 'pause',
+    },
   };
 }
