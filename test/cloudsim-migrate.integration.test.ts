@@ -131,7 +131,9 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
   }, 180_000);
 
   it('fails safe: no capacity on gcp stops it before the source is touched, naming what failed', async () => {
-    sim!.addFault({ cloud: 'gcp', kind: 'capacity' });
+    // Refused at the insert call: an insert whose operation failed is replayed for the same requestId (GCE's
+    // idempotency), and every later launch of these node names would get that failure back.
+    sim!.addFault({ cloud: 'gcp', kind: 'capacity', mode: 'sync' });
     const client = new LoadLoop(replicas, { attempts: 6 });
     await client.start();
     let failure: unknown;

@@ -76,11 +76,14 @@ export interface ServiceMove {
   readonly ms: number;
 }
 
+/** What `Cluster.migrate` did (or, with `dryRun`, would do), with per-service moves and phase timings. */
 export interface MigrationResult {
   readonly cluster: string;
   readonly dryRun: boolean;
   readonly plan: MigrationPlan;
+  /** Target VMs launched (their names as the clouds gave them). */
   readonly created: readonly string[];
+  /** Source VMs terminated. */
   readonly terminated: readonly string[];
   readonly services: readonly ServiceMove[];
   /** Managers once it ended, and the leader. */
