@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,6 +73,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
   let work: string;
   let sim: CloudSim | undefined;
   let cluster: Cluster | undefined;
+  let options: Parameters<typeof Cluster.fromSpec>[1];
 
   /** Where the replicas of web answer now, read from the swarm. */
   const replicas = async (): Promise<Endpoint[]> => {
@@ -88,6 +89,13 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     sim = await startCloudSim({ backing: 'local', bootTimeMs: 50 });
     const settings = simProviderSettings(sim, { gcpProject: 'skypool-sim', pollIntervalMs: 50 });
     const size = { cpus: 2, memoryGiB: 4 };
+    options = {
+      stateDir: join(work, 'state'),
+      readyTimeoutMs: 60_000,
+      drainTimeoutMs: 90_000,
+      routingMesh: false,
+      providers: { ...settings, gcp: { ...settings.gcp!, subnetCidr: GCE_SUBNET } },
+    };
     cluster = Cluster.fromSpec(
       {
         name,
@@ -98,13 +106,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
         ],
         images: [image],
       },
-      {
-        stateDir: join(work, 'state'),
-        readyTimeoutMs: 60_000,
-        drainTimeoutMs: 90_000,
-        routingMesh: false,
-        providers: { ...settings, gcp: { ...settings.gcp!, subnetCidr: GCE_SUBNET } },
-      },
+      options,
     );
   }, 60_000);
 
@@ -190,7 +192,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     expect(web.runningReplicas).toBe(6);
     expect(web.tasks.every((t) => t.node?.startsWith(`${name}-`) && t.node.includes('-gcp-'))).toBe(true);
     // No task of the service ever failed or was rejected (history included).
-    const history = dockerInVm('gcp', manager.instanceId!, [
+    const history = dockerInVm('gcp', manager.instanceId!.split('/').pop()!, [
       'service',
       'ps',
       'web',
@@ -205,5 +207,55 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
       ['managers-gcp', 'gcp'],
       ['workers-gcp', 'gcp'],
     ]);
+  }, 600_000);
+
+  it('resumes: a migration back to aws SIGKILLed while the managers move finishes with a rerun', async () => {
+    const spec = cluster!.spec;
+    const child = spawn(process.execPath, [
+      join(process.cwd(), 'test/support/migrate-child.mjs'),
+      // The Azure settings hold a function (not JSON): the spec uses no Azure pool.
+      JSON.stringify({
+        spec,
+        options: { ...options, providers: { aws: options!.providers!.aws, gcp: options!.providers!.gcp } },
+        from: 'gcp',
+        to: 'aws',
+      }),
+    ]);
+    const client = new LoadLoop(replicas, { attempts: 6 });
+    await client.start();
+    let out = '';
+    let killedAt: string | undefined;
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!killedAt && /^message demoting manager/m.test(out)) {
+        killedAt = out.trim().split('\n').pop();
+        child.kill('SIGKILL');
+      }
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await exited;
+    expect({ killedAt, tail: killedAt ? '' : `${out}\n${err}`.slice(-2000) }).toEqual({
+      killedAt: expect.stringMatching(/^message demoting manager .*-gcp-1/),
+      tail: '',
+    });
+    const outcome = await cluster!.migrate({ from: 'gcp', to: 'aws' }).catch((error: unknown) => error);
+    const load = await client.stop();
+    if (!outcome || typeof outcome !== 'object' || !('plan' in outcome)) throw outcome;
+    const result = outcome as MigrationResult;
+    console.log(
+      `migrate resumed after SIGKILL at "${killedAt}": ${result.durationMs} ms; client ${JSON.stringify(load)}`,
+    );
+    expect(result.plan.resumed).toEqual(expect.any(String));
+    expect(load.clientVisibleFailures).toBe(0);
+    const status = await cluster!.status();
+    expect(status.nodes.map((n) => [n.provider, n.pool, n.engine?.role, n.engine?.state]).sort()).toEqual([
+      ['aws', 'managers-gcp-aws', 'manager', 'ready'],
+      ['aws', 'workers-gcp-aws', 'worker', 'ready'],
+    ]);
+    expect(status.nodes.find((n) => n.engine?.role === 'manager')?.engine?.leader).toBe(true);
+    expect(status.workloads.find((w) => w.name === 'web')?.runningReplicas).toBe(6);
+    expect(vms(sim!, 'gcp')).toEqual([]);
   }, 600_000);
 });

@@ -5,7 +5,7 @@ import { parseSpec } from '../../spec/load.js';
 import type { ClusterSpec, ProviderName } from '../../spec/schema.js';
 import { converge } from '../apply.js';
 import type { ClusterContext } from '../context.js';
-import { findManager, type ManagerRef } from '../nodes.js';
+import { findManager, type ManagerRef, waitNodesReady } from '../nodes.js';
 import { removeInstances } from '../remove.js';
 import { withTokenRotation } from '../token-rotation.js';
 import type { PhaseTiming } from '../types.js';
@@ -206,9 +206,17 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
   const targetManagers = keep
     .filter((i) => i.tags.role === 'manager' && targetNames.has(i.tags.pool))
     .map((i) => i.name);
-  const control = await phase('move-managers', () =>
-    moveManagers(ctx, driver, api, leavingNames, targetManagers, signal),
-  );
+  const control = await phase('move-managers', async () => {
+    const moved = await moveManagers(ctx, driver, api, leavingNames, targetManagers, signal);
+    // A new leader knows every node as `unknown` until it reports to its dispatcher again.
+    await waitNodesReady(
+      ctx,
+      api,
+      keep.map((i) => i.name),
+      signal,
+    );
+    return moved;
+  });
 
   // 3. Retire the source: VMs, engine entries, fabric peers, networks.
   const terminated = await phase('retire-source', () =>

@@ -49,6 +49,7 @@ export async function retireSource(
         ...(signal ? { signal } : {}),
       }),
     );
+    ctx.forgetNetworks(network.provider);
   }
   return leaving.map((i) => i.name).sort();
 }
