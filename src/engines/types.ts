@@ -301,6 +301,7 @@ export interface EngineDriver {
    * interrupted on one machine can be finished from the engine's own state; `undefined` removes it.
    */
   clusterRecord?(manager: EngineEndpoint, key: string): Promise<string | undefined>;
+  /** Writes (or, with `undefined`, removes) a value `clusterRecord` reads. */
   setClusterRecord?(manager: EngineEndpoint, key: string, value: string | undefined): Promise<void>;
   /** Loads a `docker save`-style tarball into one node (engines that run images). */
   loadImage?(endpoint: EngineEndpoint, tarballPath: string, options?: { signal?: AbortSignal }): Promise<void>;
