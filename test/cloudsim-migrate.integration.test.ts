@@ -75,9 +75,14 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
   let cluster: Cluster | undefined;
   let options: Parameters<typeof Cluster.fromSpec>[1];
 
+  /**
+   * The client's view, apart from the cluster that migrates: a read-only Cluster over the same state whose spec
+   * names both clouds (listings are per provider), so it finds the replicas wherever they run.
+   */
+  let watcher: Cluster | undefined;
   /** Where the replicas of web answer now, read from the swarm. */
   const replicas = async (): Promise<Endpoint[]> => {
-    const web = await cluster!.workload('web');
+    const web = await watcher!.workload('web');
     return (web?.tasks ?? [])
       .filter((t) => t.state === 'running' && t.desiredState === 'running' && t.address && t.hostPort)
       .map((t) => ({ host: t.address!, port: t.hostPort! }));
@@ -108,6 +113,17 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
       },
       options,
     );
+    watcher = Cluster.fromSpec(
+      {
+        name,
+        engine: 'swarm',
+        pools: [
+          { name: 'on-aws', provider: 'aws', region: 'us-east-1', size, role: 'manager', count: 1 },
+          { name: 'on-gcp', provider: 'gcp', region: 'us-central1', size, role: 'manager', count: 0 },
+        ],
+      },
+      options,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -115,6 +131,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
       await cluster?.destroy();
     } finally {
       await cluster?.close();
+      await watcher?.close();
       await sim?.stop();
       await rm(work, { recursive: true, force: true });
     }
@@ -192,7 +209,10 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     expect(web.runningReplicas).toBe(6);
     expect(web.tasks.every((t) => t.node?.startsWith(`${name}-`) && t.node.includes('-gcp-'))).toBe(true);
     // No task of the service ever failed or was rejected (history included).
-    const history = dockerInVm('gcp', manager.instanceId!.split('/').pop()!, [
+    const managerVm = sim!
+      .inventory()
+      .find((r) => r.cloud === 'gcp' && r.type === 'instance' && r.tags?.['skypool-role'] === 'manager');
+    const history = dockerInVm('gcp', managerVm!.id, [
       'service',
       'ps',
       'web',

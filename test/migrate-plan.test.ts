@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { renderMigration } from '../src/cli/render-migrate.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { nextToDemote } from '../src/cluster/migrate/control-plane.js';
@@ -106,6 +107,31 @@ describe('migration plan', () => {
     expect(existing.mappings[0]).toMatchObject({ targetExists: true, target: { pool: 'edge', count: 2 } });
     expect(existing.pools.find((p) => p.name === 'edge')?.count).toBe(3);
     expect(existing.create).toEqual(['mig-edge-2', 'mig-edge-3']);
+  });
+
+  it('renders the plan for people: each pool with its type and price on both sides', () => {
+    const plan = planMigration({ spec, from: 'aws', to: 'gcp', instances, regionOf });
+    const text = renderMigration({
+      cluster: 'mig',
+      dryRun: true,
+      plan,
+      created: [],
+      terminated: [],
+      services: [],
+      managers: [],
+      phases: [],
+      durationMs: 1,
+      provisionMs: 0,
+    });
+    const gcp = chooseInstanceType('gcp', 'us-central1', size)!;
+    expect(text).toMatch(
+      new RegExp(
+        `workers\\s+aws us-east-1\\s+2 worker\\s+\\S+\\s+\\$[0-9.]+/h\\s+→\\s+workers-gcp \\(new\\)\\s+gcp us-central1\\s+${gcp.instanceType}`,
+      ),
+    );
+    expect(text).toMatch(/managers: +mig-managers-1 demoted one at a time/);
+    expect(text).toMatch(/networks: +aws us-east-1 deleted/);
+    expect(text).toMatch(/Dry run: nothing was changed\.$/);
   });
 
   it('refuses what cannot be planned, naming the field', () => {
