@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vpcCidr } from '../providers/aws/index.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
-import { backingVmName } from '../src/cloudsim/local-backing.js';
 import { Cluster, type MigrationResult } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { type Endpoint, LoadLoop } from '../src/demo/load.js';
@@ -42,26 +41,40 @@ function clusterName(): string {
 const name = clusterName();
 const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
-/** Runs the VM's docker CLI against its own dockerd (its namespaces, via its anchor process). */
-function dockerInVm(cloud: 'aws' | 'gcp', instanceId: string, args: readonly string[]): string {
-  const node = backingVmName(cloud, instanceId);
-  const ns = sh('ip', ['netns', 'list'])
+/** The anchor process (`sleep infinity`) of the namespace VM on the host whose hostname is `hostname`. */
+function anchorOf(hostname: string): string {
+  for (const ns of sh('ip', ['netns', 'list'])
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
-    .find((n) => n.endsWith(`-${node}`));
-  if (!ns) throw new Error(`no namespace of ${cloud} VM ${instanceId}`);
-  const anchor = sh('ip', ['netns', 'pids', ns])
-    .split('\n')
-    .filter(Boolean)
-    .find((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\0infinity\0';
-      } catch {
-        return false;
-      }
-    });
-  if (!anchor) throw new Error(`no anchor process in ${ns}`);
-  return sh('nsenter', ['-t', anchor, '-m', '-n', '--', 'docker', '-H', 'unix:///var/run/docker.sock', ...args]);
+    .filter(Boolean)) {
+    const anchor = sh('ip', ['netns', 'pids', ns])
+      .split('\n')
+      .filter(Boolean)
+      .find((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\0infinity\0';
+        } catch {
+          return false;
+        }
+      });
+    if (anchor && sh('nsenter', ['-t', anchor, '-u', '--', 'hostname']).trim() === hostname) return anchor;
+  }
+  throw new Error(`no namespace VM named ${hostname}`);
+}
+
+/** Runs the VM's docker CLI against its own dockerd (its namespaces, via its anchor process). */
+function dockerInVm(hostname: string, args: readonly string[]): string {
+  return sh('nsenter', [
+    '-t',
+    anchorOf(hostname),
+    '-m',
+    '-n',
+    '--',
+    'docker',
+    '-H',
+    'unix:///var/run/docker.sock',
+    ...args,
+  ]);
 }
 
 const vms = (sim: CloudSim, cloud: 'aws' | 'gcp') =>
@@ -209,16 +222,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     expect(web.runningReplicas).toBe(6);
     expect(web.tasks.every((t) => t.node?.startsWith(`${name}-`) && t.node.includes('-gcp-'))).toBe(true);
     // No task of the service ever failed or was rejected (history included).
-    const managerVm = sim!
-      .inventory()
-      .find((r) => r.cloud === 'gcp' && r.type === 'instance' && r.tags?.['skypool-role'] === 'manager');
-    const history = dockerInVm('gcp', managerVm!.id, [
-      'service',
-      'ps',
-      'web',
-      '--format',
-      '{{.CurrentState}} {{.Error}}',
-    ]);
+    const history = dockerInVm(manager.name, ['service', 'ps', 'web', '--format', '{{.CurrentState}} {{.Error}}']);
     expect(history.split('\n').filter((l) => /^(Failed|Rejected)/.test(l))).toEqual([]);
     // The aws side is gone: its VMs, and its VPC with them.
     expect(vms(sim!, 'aws')).toEqual([]);

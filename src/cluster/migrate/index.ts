@@ -79,8 +79,7 @@ async function observe(ctx: ClusterContext, options: MigrateOptions): Promise<Ob
   ctx.spec = listed(first.pools);
   try {
     let instances = await ctx.inventory(signal);
-    const manager = instances.length > 0 ? await findManager(ctx, instances, signal ? { signal } : {}) : undefined;
-    const recorded = manager ? await readIntent(await ctx.driver(), manager.endpoint) : undefined;
+    const { manager, recorded } = await recordedIntent(ctx, instances, signal);
     if (recorded && recorded.from !== options.from)
       throw new EngineError(
         `a migration from ${recorded.from} to ${recorded.to} (started ${recorded.startedAt}) is not finished: run \`skypool migrate --from ${recorded.from} --to ${recorded.to}\` to finish it first`,
@@ -101,6 +100,33 @@ async function observe(ctx: ClusterContext, options: MigrateOptions): Promise<Ob
     return { plan, instances, ...(manager ? { manager } : {}), ...(recorded ? { recorded } : {}) };
   } finally {
     ctx.spec = original;
+  }
+}
+
+/**
+ * A manager and the migration the engine recorded. A manager demoted a moment ago (an interrupted migration
+ * was moving the control plane) may still answer as one and then fail the read: the next manager is asked.
+ */
+async function recordedIntent(
+  ctx: ClusterContext,
+  instances: readonly Instance[],
+  signal?: AbortSignal,
+): Promise<{ manager?: ManagerRef; recorded?: MigrationIntent }> {
+  const tried = new Set<string>();
+  for (;;) {
+    const manager =
+      instances.length > 0
+        ? await findManager(ctx, instances, { exclude: tried, ...(signal ? { signal } : {}) })
+        : undefined;
+    if (!manager) return {};
+    try {
+      const recorded = await readIntent(await ctx.driver(), manager.endpoint);
+      return { manager, ...(recorded ? { recorded } : {}) };
+    } catch (error) {
+      if (!SkypoolError.isInstance(error) || error.code !== 'ENGINE_ERROR' || error.details.record) throw error;
+      tried.add(manager.instance.name);
+      ctx.progress.message(`${(error as Error).message}; asking another manager`, 'warn');
+    }
   }
 }
 
