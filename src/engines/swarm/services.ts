@@ -148,16 +148,19 @@ export function workloadStatus(
 }
 
 /**
- * The spec of `docker service update --force --update-order start-first --update-parallelism 1 --update-delay 0s`:
- * every task is replaced, each new one running before its old one stops, on the nodes that still take work.
+ * The spec of `docker service update --force --update-order start-first --update-parallelism <half> --update-delay 0s`:
+ * every task is replaced, each new one running before its old one stops, on the nodes that still take work. Half
+ * the replicas at a time: start-first never runs fewer than the desired count, and the other half (old or new,
+ * already answering) covers the moment a new task runs but does not listen yet.
  */
 export function rescheduledSpec(spec: ApiService['Spec']): ApiService['Spec'] {
+  const replicas = spec.Mode.Replicated?.Replicas ?? 1;
   return {
     ...spec,
     TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (spec.TaskTemplate.ForceUpdate ?? 0) + 1 },
     UpdateConfig: {
       ...(spec.UpdateConfig ?? {}),
-      Parallelism: 1,
+      Parallelism: Math.max(1, Math.floor(replicas / 2)),
       Delay: 0,
       Order: 'start-first',
       FailureAction: 'pause',
