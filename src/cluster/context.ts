@@ -188,6 +188,11 @@ export class ClusterContext {
     return network;
   }
 
+  /** Forgets the provider's networks (one was deleted): the next use ensures them again. */
+  forgetNetworks(name: ProviderName): void {
+    for (const key of [...this.networks.keys()]) if (key.startsWith(`${name} `)) this.networks.delete(key);
+  }
+
   /** Facts about the engine here, for status (no PKI or VM needed). */
   async engineNotes(): Promise<string[]> {
     const engine = await loadEngine(this.spec.engine);

@@ -22,6 +22,8 @@ import { converge } from './apply.js';
 import { ClusterContext } from './context.js';
 import { type EngineApiExposure, engineApiExposure, wholeInternetWarning } from './engine-api.js';
 import { acquireClusterLock } from './lock.js';
+import { migrate as migrateCluster } from './migrate/index.js';
+import type { MigrateOptions, MigrationResult } from './migrate/types.js';
 import { findManager, type ManagerRef } from './nodes.js';
 import { observe } from './observe.js';
 import { type RotateCaResult, rotateEngineCa, shortenEngineCa } from './rotate-ca.js';
@@ -30,6 +32,7 @@ import { withTokenRotation } from './token-rotation.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
 import { saveUnlockKey } from './unlock-key.js';
 
+export type * from './migrate/types.js';
 export type { RotateCaResult } from './rotate-ca.js';
 export * from './types.js';
 
@@ -269,6 +272,20 @@ export class Cluster {
     if (!services) return undefined;
     const [status] = await services.services(manager.endpoint, name);
     return status ? withReachableAddresses(status, instances) : undefined;
+  }
+
+  /**
+   * Moves every workload and the control plane of a pool, or of every pool on a provider, to another pool or
+   * provider while services keep their replicas running: provision the target, cordon the source, move the
+   * services (each new task running before its old one stops), move the managers one at a time without losing
+   * quorum, then terminate the source VMs and networks. `dryRun` only plans. If the target cannot come up, the
+   * source is untouched and the error says why; a rerun after a crash finishes from the engine's record and the
+   * clouds' tags. Afterwards `spec` holds the pools after the move (write it back to the spec file).
+   */
+  async migrate(options: MigrateOptions): Promise<MigrationResult> {
+    if (options.dryRun) return migrateCluster(this.ctx, options);
+    await this.checkBeforeChange();
+    return this.locked('migrate', () => migrateCluster(this.ctx, options));
   }
 
   /** Terminates every VM of the cluster, deletes its networks and the local state (PKI). */

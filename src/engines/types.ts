@@ -92,6 +92,8 @@ export interface EngineNode {
   readonly labels: Readonly<Record<string, string>>;
   /** The engine's own word for the state (Slurm: idle, alloc, mixed, drain, down...), when it has one. */
   readonly engineState?: string;
+  /** Managers: whether the control plane (Swarm's Raft) reaches this manager. */
+  readonly managerReachable?: boolean;
 }
 
 export interface DrainResult {
@@ -226,6 +228,12 @@ export interface ServiceEngine {
   services(manager: EngineEndpoint, name?: string): Promise<WorkloadStatus[]>;
   /** Polls until every replica runs (and has its host port when published in host mode). */
   waitService(manager: EngineEndpoint, name: string, options: WaitOptions): Promise<WorkloadStatus>;
+  /**
+   * Replaces every task of the service, one at a time, each new task started before its old one stops (Swarm:
+   * a forced update with order start-first): tasks leave nodes that no longer take work without a gap.
+   * Returns once the update was accepted; `services` shows the tasks moving.
+   */
+  rescheduleService?(manager: EngineEndpoint, name: string): Promise<void>;
 }
 
 /** Batch jobs: Slurm. */
@@ -286,6 +294,15 @@ export interface EngineDriver {
   rotateJoinTokens?(manager: EngineEndpoint): Promise<void>;
   /** Turns a manager into a worker while it still runs (removing a live manager first keeps the quorum). */
   demoteNode?(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<void>;
+  /** Sets whether the engine schedules on a node (`pause`: keeps what runs, takes nothing new); true if changed. */
+  setAvailability?(manager: EngineEndpoint, nodeId: string, availability: NodeAvailability): Promise<boolean>;
+  /**
+   * A value the engine itself keeps for the whole cluster (Swarm: a label of the swarm, in Raft), so an operation
+   * interrupted on one machine can be finished from the engine's own state; `undefined` removes it.
+   */
+  clusterRecord?(manager: EngineEndpoint, key: string): Promise<string | undefined>;
+  /** Writes (or, with `undefined`, removes) a value `clusterRecord` reads. */
+  setClusterRecord?(manager: EngineEndpoint, key: string, value: string | undefined): Promise<void>;
   /** Loads a `docker save`-style tarball into one node (engines that run images). */
   loadImage?(endpoint: EngineEndpoint, tarballPath: string, options?: { signal?: AbortSignal }): Promise<void>;
 

@@ -56,6 +56,7 @@ export function toEngineNode(node: ApiNode): EngineNode {
     availability: node.Spec.Availability,
     leader: node.ManagerStatus?.Leader === true,
     labels: node.Spec.Labels ?? {},
+    ...(node.ManagerStatus ? { managerReachable: node.ManagerStatus.Reachability === 'reachable' } : {}),
   };
 }
 
