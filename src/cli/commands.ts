@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultStateDir } from '../bootstrap/cluster-pki.js';
 import { wholeInternetWarning } from '../cluster/engine-api.js';
