@@ -17,6 +17,7 @@ import { isEarlyDelete, terminateEarly } from './phases/recover.js';
 import { rotateJoinTokens } from './phases/rotate-tokens.js';
 import { scaleDown } from './phases/scale-down.js';
 import { waitReady } from './phases/wait-ready.js';
+import { startShortEngineCa } from './rotate-ca.js';
 import type { ApplyResult, PhaseTiming } from './types.js';
 
 /**
@@ -80,7 +81,9 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
         await awaitIdentity(ctx, instance, signal);
       }
       await waitEngine(ctx, instance, signal);
-      return { instance, endpoint: ctx.endpoint(instance) };
+      const ready = { instance, endpoint: ctx.endpoint(instance) };
+      await startShortEngineCa(ctx, ready);
+      return ready;
     });
     created.push(manager.instance);
   }

@@ -43,10 +43,30 @@ export async function rotateEngineCa(
 }
 
 const TEN_YEARS_MS = 10 * 365.25 * 86_400_000;
+const outlivesTenYears = (pem: string): boolean =>
+  Date.parse(new X509Certificate(pem).validTo) - Date.now() >= TEN_YEARS_MS;
+
+/**
+ * Swarm always makes its own 20-year root CA when it is created (dockerd applies even an init request's
+ * CAConfig as an update after that, i.e. as a rotation), so the cheapest moment to replace it is right after the
+ * first manager answers, alone in the pool: the rotation runs while the other nodes boot. Not waited for here;
+ * `shortenEngineCa` at the end of the apply waits for it.
+ */
+export async function startShortEngineCa(ctx: ClusterContext, manager: ManagerRef): Promise<void> {
+  const driver = await ctx.driver();
+  if (!driver.caCertificate || !driver.rotateCa) return;
+  const pem = await driver.caCertificate(manager.endpoint);
+  if (!pem || !outlivesTenYears(pem)) return;
+  const ca = await createCertificateAuthority(`skypool ${ctx.spec.name} swarm CA`, CA_VALID_DAYS);
+  await driver.rotateCa(manager.endpoint, ca, { deadline: Date.now() + ctx.readyTimeoutMs, wait: false });
+  // The engine does not show a rotation's target (Swarm hides the spec's signing certificate): remember it.
+  ctx.engineCaRotation = ca.certPem;
+}
 
 /**
  * Swarm makes its own root CA valid for 20 years; after an apply, a CA that outlives ten years is replaced by a
- * skypool one (`CA_VALID_DAYS`), so every cluster CA is short-lived from its first apply on.
+ * skypool one (`CA_VALID_DAYS`), so every cluster CA is short-lived from its first apply on. A replacement
+ * already under way (started by `startShortEngineCa`) is waited for, not started again.
  */
 export async function shortenEngineCa(ctx: ClusterContext, signal?: AbortSignal): Promise<void> {
   const driver = await ctx.driver();
@@ -54,6 +74,19 @@ export async function shortenEngineCa(ctx: ClusterContext, signal?: AbortSignal)
   const manager = await findManager(ctx, await ctx.inventory(signal), signal ? { signal } : {});
   if (!manager) return;
   const pem = await driver.caCertificate(manager.endpoint);
-  if (!pem || Date.parse(new X509Certificate(pem).validTo) - Date.now() < TEN_YEARS_MS) return;
+  if (!pem || !outlivesTenYears(pem)) return;
+  const target = ctx.engineCaRotation;
+  ctx.engineCaRotation = undefined;
+  if (target && driver.waitCaRotation) {
+    const { nodes } = await driver.waitCaRotation(manager.endpoint, target, {
+      deadline: Date.now() + ctx.readyTimeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+    const validUntil = new X509Certificate(target).validTo;
+    ctx.progress.message(
+      `the swarm CA is new (valid until ${new Date(validUntil).toISOString().slice(0, 10)}); ${nodes} nodes re-certified`,
+    );
+    return;
+  }
   await rotateEngineCa(ctx, signal, manager);
 }
