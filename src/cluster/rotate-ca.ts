@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { CA_VALID_DAYS, createCertificateAuthority } from '../bootstrap/pki.js';
 import { EngineError } from '../errors.js';
 import type { ClusterContext } from './context.js';
+import type { EngineApiCaRotation } from './engine-api-ca.js';
 import { findManager, type ManagerRef } from './nodes.js';
 
 export interface RotateCaResult {
@@ -11,6 +12,8 @@ export interface RotateCaResult {
   /** When the new CA expires (ISO 8601). */
   readonly validUntil: string;
   readonly durationMs: number;
+  /** The engine API client CA's rotation (engines with an SDK -> node channel), done before the engine's own. */
+  readonly engineApi?: EngineApiCaRotation;
 }
 
 /**
