@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createProvider } from '../providers/local/index.js';
+import { createProvider, netnsName } from '../providers/local/index.js';
 import { clusterPkiDir, readCaRotation } from '../src/bootstrap/cluster-pki.js';
 import type { CertificateBundle } from '../src/bootstrap/pki.js';
 import type { ClusterContext } from '../src/cluster/context.js';
@@ -135,6 +136,59 @@ suite('engine API client CA rotation on the local provider', () => {
     await everyReplicaAnswers();
     expect(JSON.stringify(events)).not.toMatch(/PRIVATE KEY|SWMTKN|SWMKEY/);
   }, 60_000);
+
+  it('a node launched before the rotation, its dockerd started again as at a reboot, still trusts only the new CA', async () => {
+    const node = `${name}-workers-1`;
+    const provider = createProvider();
+    const dockerd = () =>
+      execFileSync('ip', ['netns', 'pids', netnsName(name, node)], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map(Number)
+        .find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'dockerd')!;
+    const pid = dockerd();
+    // What systemd's unit does at boot: the same command line, reading /etc/skypool/tls/ca.pem again.
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    expect(argv).toContain('/etc/skypool/tls/ca.pem');
+    process.kill(pid, 'SIGTERM');
+    await pollUntil(
+      async () =>
+        existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ') ? undefined : true,
+      {
+        deadline: Date.now() + 30_000,
+        what: 'dockerd to stop',
+      },
+    );
+    const quoted = argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    await provider.execInVm(name, node, [
+      'sh',
+      '-c',
+      `setsid ${quoted} >>/var/log/skypool/dockerd.log 2>&1 </dev/null &`,
+    ]);
+    const verdict = await pollUntil(
+      async () => {
+        const v = (await verdicts())[node];
+        return v?.current === 'accepted' ? v : undefined;
+      },
+      { deadline: Date.now() + 30_000, what: `${node}'s engine API to answer again` },
+    );
+    expect(verdict).toEqual({ old: 'refused', current: 'accepted' });
+    await pollUntil(
+      async () => ((await cluster.status()).nodes.every((n) => n.engine?.state === 'ready') ? true : undefined),
+      {
+        deadline: Date.now() + 60_000,
+        what: 'every node Ready again',
+      },
+    );
+    await pollUntil(async () => ((await cluster.workload('web'))?.runningReplicas === 3 ? true : undefined), {
+      deadline: Date.now() + 60_000,
+      what: 'the service to run its 3 replicas again',
+    });
+    // The node's fabric loop sees the CA it has: no second restart.
+    const log = await provider.execInVm(name, node, ['cat', '/var/log/skypool/fabric.log'], { allowFailure: true });
+    expect(log.stdout.match(/client CA applied/g)?.length ?? 0).toBeLessThanOrEqual(1);
+    await provider.close?.();
+  }, 120_000);
 
   it('a node launched after the rotation boots trusting only the new CA and joins', async () => {
     const scaled = await cluster.scale('workers', 3);

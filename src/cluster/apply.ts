@@ -17,7 +17,7 @@ import { isEarlyDelete, terminateEarly } from './phases/recover.js';
 import { rotateJoinTokens } from './phases/rotate-tokens.js';
 import { scaleDown } from './phases/scale-down.js';
 import { waitReady } from './phases/wait-ready.js';
-import { startShortEngineCa } from './rotate-ca.js';
+import { awaitShortEngineCa, startShortEngineCa } from './rotate-ca.js';
 import type { ApplyResult, PhaseTiming } from './types.js';
 
 /**
@@ -98,6 +98,7 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
         await Promise.all(joined.map((instance) => awaitIdentity(ctx, instance, signal)));
         await syncFabric(ctx, driver, members(), members(), signal);
         const managers = members().filter((i) => i.tags.role === 'manager');
+        await awaitShortEngineCa(ctx, pool, signal);
         await pushJoins(ctx, driver, pool.endpoint, managers, joined, signal);
       }
       await waitEngines(ctx, joined, signal);

@@ -67,6 +67,28 @@ export async function startShortEngineCa(ctx: ClusterContext, manager: ManagerRe
 }
 
 /**
+ * Waits for the rotation `startShortEngineCa` started, if one is under way. Swarm's join tokens carry the
+ * root CA's digest, so a token read before the rotation ends is refused after it ("remote CA does not match
+ * fingerprint"): joiners get their tokens only after this.
+ */
+export async function awaitShortEngineCa(
+  ctx: ClusterContext,
+  manager: ManagerRef,
+  signal?: AbortSignal,
+): Promise<void> {
+  const target = ctx.engineCaRotation;
+  const driver = await ctx.driver();
+  if (!target || !driver.waitCaRotation) return;
+  const { nodes } = await driver.waitCaRotation(manager.endpoint, target, {
+    deadline: Date.now() + ctx.readyTimeoutMs,
+    ...(signal ? { signal } : {}),
+  });
+  ctx.engineCaRotation = undefined;
+  const validUntil = new Date(new X509Certificate(target).validTo).toISOString().slice(0, 10);
+  ctx.progress.message(`the swarm CA is new (valid until ${validUntil}); ${nodes} nodes re-certified`);
+}
+
+/**
  * Swarm makes its own root CA valid for 20 years; after an apply, a CA that outlives ten years is replaced by a
  * skypool one (`CA_VALID_DAYS`), so every cluster CA is short-lived from its first apply on. A replacement
  * already under way (started by `startShortEngineCa`) is waited for, not started again.
@@ -76,20 +98,8 @@ export async function shortenEngineCa(ctx: ClusterContext, signal?: AbortSignal)
   if (!driver.caCertificate || !driver.rotateCa) return;
   const manager = await findManager(ctx, await ctx.inventory(signal), signal ? { signal } : {});
   if (!manager) return;
+  if (ctx.engineCaRotation) return awaitShortEngineCa(ctx, manager, signal);
   const pem = await driver.caCertificate(manager.endpoint);
   if (!pem || !outlivesTenYears(pem)) return;
-  const target = ctx.engineCaRotation;
-  ctx.engineCaRotation = undefined;
-  if (target && driver.waitCaRotation) {
-    const { nodes } = await driver.waitCaRotation(manager.endpoint, target, {
-      deadline: Date.now() + ctx.readyTimeoutMs,
-      ...(signal ? { signal } : {}),
-    });
-    const validUntil = new X509Certificate(target).validTo;
-    ctx.progress.message(
-      `the swarm CA is new (valid until ${new Date(validUntil).toISOString().slice(0, 10)}); ${nodes} nodes re-certified`,
-    );
-    return;
-  }
   await rotateEngineCa(ctx, signal, manager);
 }
