@@ -31,7 +31,7 @@ import { withTokenRotation } from './token-rotation.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
 import { saveUnlockKey } from './unlock-key.js';
 
-export type { ClientVerdict, EngineApiCaRotation } from './engine-api-ca.js';
+export type { EngineApiCaRotation } from './engine-api-ca.js';
 export type { RotateCaResult } from './rotate-ca.js';
 export * from './types.js';
 
