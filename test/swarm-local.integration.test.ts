@@ -190,7 +190,7 @@ suite('swarm on the local provider', () => {
     expect(JSON.stringify([again, status, events])).not.toContain(key.slice(9, 30));
   }, 90_000);
 
-  it('rotate-ca: a new swarm CA valid under ten years, every node re-certified in place', async () => {
+  it('rotate-ca: a new engine API client CA and a new swarm CA valid under ten years, every node re-certified in place', async () => {
     const ctx = (cluster as unknown as { ctx: ClusterContext }).ctx;
     const driver = await ctx.driver();
     const manager = (await findManager(ctx, await ctx.inventory()))!;
@@ -202,7 +202,14 @@ suite('swarm on the local provider', () => {
     expect((Date.parse(new X509Certificate(before).validTo) - Date.now()) / (365.25 * 86_400_000)).toBeLessThan(9);
     const result = await cluster.rotateCa();
     expect(result.nodes).toBe(3);
-    const after = new X509Certificate(await trustRoot());
+    expect(result.engineApi).toMatchObject({ nodes: 3, restarted: 3, resumed: false });
+    // The engine API CA moved too: the client the driver had before is refused now; ask through the new one.
+    await expect(trustRoot()).rejects.toThrow(/bad certificate|certificate required|unknown ca/i);
+    const fresh = (await ctx.driver()) as unknown as { docker(e: EngineEndpoint): import('dockerode') };
+    const now = (await findManager(ctx, await ctx.inventory()))!;
+    const after = new X509Certificate(
+      ((await fresh.docker(now.endpoint).swarmInspect()) as { TLSInfo: { TrustRoot: string } }).TLSInfo.TrustRoot,
+    );
     expect(after.toString()).not.toBe(new X509Certificate(before).toString());
     expect((Date.parse(after.validTo) - Date.now()) / (365.25 * 86_400_000)).toBeLessThan(9);
     const status = await cluster.status();
@@ -277,7 +284,11 @@ suite('swarm on the local provider', () => {
     // travelled in the join volume, which the node removed once it joined.
     const userData = (node: string): string =>
       readFileSync(join(vmDir(DEFAULT_STATE_ROOT, name, node), 'user-data'), 'utf8');
-    expect(userData(`${name}-workers-2`)).toBe(userData(`${name}-workers-1`));
+    // rotate-ca ran between the two launches: the pool's user-data differs only by the CA it carries, the new one.
+    const withoutCa = (script: string) => script.replace(/TLS_CA='[^']*'/, "TLS_CA=''");
+    expect(withoutCa(userData(`${name}-workers-2`))).toBe(withoutCa(userData(`${name}-workers-1`)));
+    const caNow = readFileSync(join(work, 'state', 'clusters', name, 'pki', 'ca.pem'), 'utf8').trim();
+    expect(userData(`${name}-workers-2`)).toContain(`TLS_CA='${caNow}'`);
     expect(userData(`${name}-workers-2`)).not.toMatch(/SWMTKN|PRIVATE KEY/);
     const volumes = await createProvider().execInVm(name, `${name}-workers-2`, ['docker', 'volume', 'ls', '-q']);
     expect(volumes.stdout).not.toContain('skypool-join');
