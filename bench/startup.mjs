@@ -72,6 +72,19 @@ await writeFile(
     '',
   ].join('\n'),
 );
+// The same spec with no region on the AWS pool (and none in the environment): a spec error, before any SDK loads.
+const noRegionSpec = join(dir, 'no-region.yaml');
+await writeFile(
+  noRegionSpec,
+  [
+    'name: three',
+    'engine: swarm',
+    'pools:',
+    '  - { name: mgr, provider: aws, role: manager, count: 1, size: { cpus: 2, memoryGiB: 4 } }',
+    '  - { name: gw, provider: gcp, region: us-central1, role: worker, count: 2, size: { cpus: 2, memoryGiB: 8 } }',
+    '',
+  ].join('\n'),
+);
 const simEnv = {
   ...process.env,
   // The sim's own endpoints and credentials (it accepts no others), plus what a plan needs besides.
@@ -112,7 +125,9 @@ const plans = [],
 try {
   for (let i = 0; i < planRuns; i += 1) {
     plans.push(await runCli(['plan', '-f', spec], simEnv));
-    noRegion.push(await runCli(['plan', '-f', spec], without('AWS_REGION', 'AWS_DEFAULT_REGION'), 'AWS_REGION'));
+    noRegion.push(
+      await runCli(['plan', '-f', noRegionSpec], without('AWS_REGION', 'AWS_DEFAULT_REGION'), 'needs a region'),
+    );
     noCredential.push(await runCli(['plan', '-f', spec], without('AZURE_ACCESS_TOKEN'), 'AZURE_ACCESS_TOKEN'));
   }
 } finally {
@@ -133,7 +148,7 @@ const result = {
   cloudSdkModulesLoadedByCoreImport: Number(probe.stdout.trim() || 0),
   planThreeClouds: verdict('skypool plan, aws+gcp+azure spec, against cloudsim', median(wall(plans)), 1500, 'ms'),
   planThreeCloudsCpuMs: median(cpu(plans)),
-  missingRegion: verdict('skypool plan without AWS_REGION: error after', median(wall(noRegion)), 500, 'ms'),
+  missingRegion: verdict('skypool plan, a pool without region: error after', median(wall(noRegion)), 500, 'ms'),
   missingRegionCpuMs: median(cpu(noRegion)),
   missingCredential: verdict(
     'skypool plan without AZURE_ACCESS_TOKEN: error after',

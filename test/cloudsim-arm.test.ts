@@ -749,35 +749,38 @@ describe('virtual machines', () => {
   });
 
   test('PUT is a long-running operation with absolute Azure-AsyncOperation and Location on the client origin', async () => {
-    await nic(c, 'rg-main', 'wire-nic');
-    const put = await raw(sim, 'PUT', vmPath('rg-main', 'wire'), vmBody('rg-main', 'wire-nic', { zone: '1' }));
+    // Its own sim with a slow boot: the monitor must be read while the operation still runs, on a loaded machine too.
+    const { sim: slow, c: slowClients } = await start({ bootTimeMs: 3_000 });
+    await baseNetwork(slowClients, 'rg-main');
+    await nic(slowClients, 'rg-main', 'wire-nic');
+    const put = await raw(slow, 'PUT', vmPath('rg-main', 'wire'), vmBody('rg-main', 'wire-nic', { zone: '1' }));
     expect(put.status).toBe(201);
     expect(put.body.properties.provisioningState).toBe('Creating');
     expect(put.body.properties.osProfile.customData).toBeUndefined();
     const asyncUrl = String(put.headers['azure-asyncoperation']);
     expect(
       asyncUrl.startsWith(
-        `${sim.httpsUrl}/subscriptions/${SUB}/providers/Microsoft.Compute/locations/eastus/operations/`,
+        `${slow.httpsUrl}/subscriptions/${SUB}/providers/Microsoft.Compute/locations/eastus/operations/`,
       ),
     ).toBe(true);
     expect(asyncUrl).toContain(`api-version=${VM_API}`);
-    expect(String(put.headers.location).startsWith(sim.httpsUrl)).toBe(true);
+    expect(String(put.headers.location).startsWith(slow.httpsUrl)).toBe(true);
     expect(['0', '1']).toContain(put.headers['retry-after']);
     expect(put.headers['x-ms-ratelimit-remaining-subscription-writes']).toMatch(/^\d+$/);
     expect(put.headers['x-ms-ratelimit-remaining-resource']).toMatch(
       /^Microsoft\.Compute\/PutVMSubscriptionMaximum;\d+$/,
     );
-    const first = await raw(sim, 'GET', asyncUrl.slice(sim.httpsUrl.length));
+    const first = await raw(slow, 'GET', asyncUrl.slice(slow.httpsUrl.length));
     expect(first.body).toMatchObject({ status: 'InProgress' });
-    const monitor = await raw(sim, 'GET', String(put.headers.location).slice(sim.httpsUrl.length));
+    const monitor = await raw(slow, 'GET', String(put.headers.location).slice(slow.httpsUrl.length));
     expect(monitor.status).toBe(202);
-    const done = await deadline('vm op', 5000, async () => {
-      const r = await raw(sim, 'GET', asyncUrl.slice(sim.httpsUrl.length));
+    const done = await deadline('vm op', 15_000, async () => {
+      const r = await raw(slow, 'GET', asyncUrl.slice(slow.httpsUrl.length));
       return r.body.status === 'InProgress' ? undefined : r.body;
     });
     expect(done).toMatchObject({ status: 'Succeeded', startTime: expect.any(String), endTime: expect.any(String) });
-    expect((await raw(sim, 'GET', String(put.headers.location).slice(sim.httpsUrl.length))).status).toBe(200);
-    const got = await raw(sim, 'GET', `${vmPath('rg-main', 'wire')}&$expand=instanceView`);
+    expect((await raw(slow, 'GET', String(put.headers.location).slice(slow.httpsUrl.length))).status).toBe(200);
+    const got = await raw(slow, 'GET', `${vmPath('rg-main', 'wire')}&$expand=instanceView`);
     expect(got.body).toMatchObject({
       name: 'wire',
       zones: ['1'],
@@ -789,11 +792,11 @@ describe('virtual machines', () => {
     ]);
 
     // PUT by name is the idempotency key: same body → 200, same VM; immutable changes → 409.
-    const again = await raw(sim, 'PUT', vmPath('rg-main', 'wire'), vmBody('rg-main', 'wire-nic', { zone: '1' }));
+    const again = await raw(slow, 'PUT', vmPath('rg-main', 'wire'), vmBody('rg-main', 'wire-nic', { zone: '1' }));
     expect(again.status).toBe(200);
     expect(again.body.properties.vmId).toBe(got.body.properties.vmId);
     const changed = await raw(
-      sim,
+      slow,
       'PUT',
       vmPath('rg-main', 'wire'),
       vmBody('rg-main', 'wire-nic', { zone: '1', customData: Buffer.from('other').toString('base64') }),
@@ -803,26 +806,26 @@ describe('virtual machines', () => {
       'PropertyChangeNotAllowed',
       'osProfile.customData',
     ]);
-    const rezoned = await raw(sim, 'PUT', vmPath('rg-main', 'wire'), vmBody('rg-main', 'wire-nic', { zone: '2' }));
+    const rezoned = await raw(slow, 'PUT', vmPath('rg-main', 'wire'), vmBody('rg-main', 'wire-nic', { zone: '2' }));
     expect(rezoned.body.error.code).toBe('PropertyChangeNotAllowed');
     const resized = await raw(
-      sim,
+      slow,
       'PUT',
       vmPath('rg-main', 'wire'),
       vmBody('rg-main', 'wire-nic', { zone: '1', size: 'Standard_D4s_v5' }),
     );
     expect([resized.status, resized.body.properties.provisioningState]).toEqual([200, 'Updating']);
 
-    const del = await raw(sim, 'DELETE', vmPath('rg-main', 'wire'));
+    const del = await raw(slow, 'DELETE', vmPath('rg-main', 'wire'));
     expect(del.status).toBe(202);
-    expect(String(del.headers['azure-asyncoperation']).startsWith(sim.httpsUrl)).toBe(true);
-    expect((await raw(sim, 'GET', vmPath('rg-main', 'wire'))).body.properties.provisioningState).toBe('Deleting');
+    expect(String(del.headers['azure-asyncoperation']).startsWith(slow.httpsUrl)).toBe(true);
+    expect((await raw(slow, 'GET', vmPath('rg-main', 'wire'))).body.properties.provisioningState).toBe('Deleting');
     await deadline('vm delete', 5000, async () =>
-      (await raw(sim, 'GET', vmPath('rg-main', 'wire'))).status === 404 ? true : undefined,
+      (await raw(slow, 'GET', vmPath('rg-main', 'wire'))).status === 404 ? true : undefined,
     );
-    expect((await raw(sim, 'DELETE', vmPath('rg-main', 'wire'))).status).toBe(204);
+    expect((await raw(slow, 'DELETE', vmPath('rg-main', 'wire'))).status).toBe(204);
     // deleteOption=Delete took the NIC with the VM.
-    expect((await raw(sim, 'GET', `${nicId('rg-main', 'wire-nic')}?api-version=${NET_API}`)).status).toBe(404);
+    expect((await raw(slow, 'GET', `${nicId('rg-main', 'wire-nic')}?api-version=${NET_API}`)).status).toBe(404);
   });
 
   test('SDK: create waits for Succeeded, get, instance view, list by group and subscription, delete', async () => {

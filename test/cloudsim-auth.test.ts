@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { CreateVpcCommand, DescribeVpcsCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { NetworksClient } from '@google-cloud/compute';
-import { OAuth2Client } from 'google-auth-library';
 import { signArmToken } from '../src/cloudsim/arm/auth.js';
 import { parseEnvFile } from '../src/cloudsim/env-file.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { ec2Post, presignedEc2Url, signedEc2Headers, signV2 } from './support/ec2-signing.js';
+import { simGceClientOptions } from './support/sim-providers.js';
 
 /**
  * cloudsim accepts only the credentials of its own run: every forged, replayed, expired or misaddressed request
@@ -340,15 +340,7 @@ describe('Compute Engine and ARM bearer tokens', () => {
     expect(body.message).toMatch(/^Request had invalid authentication credentials\./);
     expect((await gceInsert('Basic dXNlcjpwYXNz')).status).toBe(401);
     // The official client with a wrong token gets the same 401.
-    const authClient = new OAuth2Client();
-    authClient.setCredentials({ access_token: 'ya29.wrong', expiry_date: Date.now() + 3_600_000 });
-    const networks = new NetworksClient({
-      apiEndpoint: sim.host,
-      port: sim.httpPort,
-      protocol: 'http',
-      authClient,
-      fallback: true,
-    });
+    const networks = new NetworksClient(simGceClientOptions(sim, 'ya29.wrong'));
     try {
       await expect(networks.list({ project: 'auth-proj' })).rejects.toMatchObject({ code: 401 });
     } finally {

@@ -10,9 +10,9 @@ import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { DisksClient, InstancesClient, ZoneOperationsClient } from '@google-cloud/compute';
-import { OAuth2Client } from 'google-auth-library';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { pollUntil, within } from '../src/util/poll.js';
+import { simGceClientOptions } from './support/sim-providers.js';
 
 /**
  * Every disk a VM is created with is listed by its cloud's own API and by the sim's inventory, so `destroy` can be
@@ -216,9 +216,7 @@ describe('cloudsim lists the disks VMs are created with', () => {
   });
 
   it('GCE: the boot disk is a persistent disk in disks.list and aggregatedList; without autoDelete it outlives the instance', async () => {
-    const authClient = new OAuth2Client();
-    authClient.setCredentials({ access_token: sim.credentials.gcp.accessToken, expiry_date: Date.now() + 3_600_000 });
-    const opts = { apiEndpoint: sim.host, port: sim.httpPort, protocol: 'http', authClient, fallback: true };
+    const opts = simGceClientOptions(sim);
     const instances = new InstancesClient(opts);
     const disks = new DisksClient(opts);
     const ops = new ZoneOperationsClient(opts);

@@ -19,8 +19,8 @@ import {
   ZoneOperationsClient,
   ZonesClient,
 } from '@google-cloud/compute';
-import { OAuth2Client } from 'google-auth-library';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
+import { simGceClientOptions } from './support/sim-providers.js';
 
 const PROJECT = 'sim-project';
 const ZONE = 'us-central1-a';
@@ -34,9 +34,7 @@ type Op = {
 };
 
 function clientsFor(sim: CloudSim) {
-  const authClient = new OAuth2Client();
-  authClient.setCredentials({ access_token: sim.credentials.gcp.accessToken, expiry_date: Date.now() + 3_600_000 });
-  const opts = { apiEndpoint: sim.host, port: sim.httpPort, protocol: 'http', authClient, fallback: true };
+  const opts = simGceClientOptions(sim);
   return {
     zones: new ZonesClient(opts),
     regions: new RegionsClient(opts),
@@ -775,8 +773,9 @@ describe('cloudsim gce: timing, throttling, persistence', () => {
     const stopped: string[] = [];
     let release!: () => void;
     const booted = new Promise<void>((r) => (release = r));
+    // A boot slow enough that STOPPING (a quarter of it) outlasts the delete call on a loaded machine.
     const [sim, c] = await start({
-      bootTimeMs: 30,
+      bootTimeMs: 2_000,
       backing: 'local',
       vmBacking: {
         async start(vm) {
@@ -817,7 +816,7 @@ describe('cloudsim gce: timing, throttling, persistence', () => {
     const [staging] = await c.instances.get({ project: PROJECT, zone: ZONE, instance: 'lb-vm' });
     expect(staging.status).toBe('STAGING');
     release();
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 15_000;
     let vm = staging;
     while (vm.status !== 'RUNNING' && Date.now() < deadline)
       [vm] = await c.instances.get({ project: PROJECT, zone: ZONE, instance: 'lb-vm' });

@@ -191,7 +191,8 @@ describe('engine registry', () => {
     expect((await loadEngine('slurm')).workloadKinds).toEqual(['job']);
     expect((await loadEngine('swarm')).workloadKinds).toEqual(['service']);
     expect((await loadEngine('slurm')).requirements.packages).toEqual(['slurm-wlm', 'munge']);
-    expect((await loadEngine('slurm')).needsNodeExec).toBe(true);
+    expect((await loadEngine('slurm')).nodeIdentityOn?.(['local'])).toBeUndefined();
+    expect((await loadEngine('slurm')).nodeIdentityOn?.(['aws'])).toBe('console');
   });
 });
 

@@ -1,6 +1,5 @@
 import { DescribeSecurityGroupsCommand, EC2Client, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { FirewallsClient } from '@google-cloud/compute';
-import { OAuth2Client } from 'google-auth-library';
 import { createProvider as createAws } from '../providers/aws/index.js';
 import { FABRIC_PORT } from '../providers/aws/network.js';
 import { createClients } from '../providers/azure/clients.js';
@@ -10,6 +9,7 @@ import { createProvider as createGcp } from '../providers/gcp/index.js';
 import { fabricFirewallName } from '../providers/gcp/naming.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import type { Provider } from '../src/providers/types.js';
+import { simGceClientOptions } from './support/sim-providers.js';
 
 /**
  * Provider.fabricFirewallProblem on every cloud (cloudsim, no VMs): undefined while the fabric's rule admits
@@ -95,15 +95,7 @@ test('gcp: a missing fabric firewall rule is named', async () => {
   const gcp = providers.gcp!;
   await gcp.ensureNetwork(CLUSTER);
   expect(await gcp.fabricFirewallProblem!(CLUSTER)).toBeUndefined();
-  const auth = new OAuth2Client();
-  auth.setCredentials({ access_token: sim.credentials.gcp.accessToken, expiry_date: Date.now() + 3_600_000 });
-  const firewalls = new FirewallsClient({
-    fallback: true,
-    apiEndpoint: sim.host,
-    port: sim.httpPort,
-    protocol: 'http',
-    authClient: auth as never,
-  });
+  const firewalls = new FirewallsClient(simGceClientOptions(sim));
   try {
     await firewalls.delete({ project: 'skypool-sim', firewall: fabricFirewallName(CLUSTER) });
   } finally {

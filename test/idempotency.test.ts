@@ -6,7 +6,7 @@ import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { pickAddresses } from '../src/cluster/addresses.js';
 import { ClusterContext } from '../src/cluster/context.js';
 import { launchToken } from '../src/cluster/idempotency.js';
-import { launchNode, waitRunning } from '../src/cluster/launch.js';
+import { launchNode } from '../src/cluster/launch.js';
 import type { ProviderOverrides } from '../src/providers/registry.js';
 import { type ClusterSpec, parseSpec } from '../src/spec/load.js';
 import type { ProviderName } from '../src/spec/schema.js';

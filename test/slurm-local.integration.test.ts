@@ -1,17 +1,18 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bridgeName, DEFAULT_STATE_ROOT, netnsName } from '../providers/local/index.js';
 import { vmDir } from '../providers/local/paths.js';
+import { userDataFiles } from '../providers/local/user-data.js';
 import { Cluster, type JobStatus, type ProgressEvent } from '../src/cluster/index.js';
 import { requirements } from '../src/engines/slurm/index.js';
 import { SpecError } from '../src/errors.js';
 import { pollUntil } from '../src/util/poll.js';
 
 /**
- * A real Slurm pool on the local provider: a controller VM (munged + slurmctld, configless) and two dynamic
+ * A real Slurm pool on the local provider: a controller VM (munged + slurmctld, configless) and three dynamic
  * nodes (munged + slurmd -Z) in network namespaces. Needs root on Linux with slurm-wlm and munge
  * (scripts/prelude.sh --local installs them). Run under `flock /tmp/skypool-ns.lock`.
  */
@@ -43,7 +44,7 @@ if (!canRun && process.env.CI === 'true') {
 function suite(): void {
   const name = `sl${process.pid % 100000}${Math.random().toString(36).slice(2, 6)}`;
   const controller = `${name}-ctl-1`;
-  const workers = [`${name}-nodes-1`, `${name}-nodes-2`];
+  const workers = [`${name}-nodes-1`, `${name}-nodes-2`, `${name}-nodes-3`];
 
   /** Every process in a VM's network namespace (munged, slurmctld/slurmd, job steps). */
   const pidsOf = (node: string): number[] =>
@@ -68,7 +69,7 @@ function suite(): void {
           engine: 'slurm',
           pools: [
             { name: 'ctl', provider: 'local', role: 'manager', count: 1 },
-            { name: 'nodes', provider: 'local', role: 'worker', count: 2, labels: { tier: 'batch' } },
+            { name: 'nodes', provider: 'local', role: 'worker', count: 3, labels: { tier: 'batch' } },
           ],
         },
         { stateDir: join(work, 'state'), readyTimeoutMs: 60_000, drainTimeoutMs: 30_000 },
@@ -85,7 +86,7 @@ function suite(): void {
       }
     }, 60_000);
 
-    it('applies 1 controller + 2 dynamic nodes: both register idle, with their labels as features', async () => {
+    it('applies 1 controller + 3 dynamic nodes: all register idle, with their labels as features', async () => {
       const result = await cluster.apply();
       process.stderr.write(
         `slurm pool ready in ${result.durationMs} ms (${result.phases.map((p) => `${p.phase} ${p.ms}`).join(', ')})\n`,
@@ -99,9 +100,16 @@ function suite(): void {
         expect(byName.get(w)?.engine?.labels).toMatchObject({ tier: 'batch', pool: 'nodes', provider: 'local' });
       }
       for (const node of [controller, ...workers]) vmPids.push(...pidsOf(node));
-      // The munge key is a 0400 file in a 0700 dir, and the boot script's variable is gone after boot.
-      const keyDir = join(vmDir(DEFAULT_STATE_ROOT, name, workers[0]!), 'fs', 'etc', 'skypool', 'munge');
-      expect(existsSync(join(keyDir, 'munge.key'))).toBe(true);
+      // The munge key is a 0400 file the SDK wrote into each VM: the same on every node, never in the user-data.
+      const keys = [controller, ...workers].map((node) => {
+        const dir = vmDir(DEFAULT_STATE_ROOT, name, node);
+        const file = join(dir, 'fs', 'etc', 'skypool', 'munge', 'munge.key');
+        expect((statSync(file).mode & 0o777).toString(8)).toBe('400');
+        const key = readFileSync(file).toString('base64');
+        expect(readFileSync(userDataFiles(dir).script, 'utf8')).not.toContain(key);
+        return key;
+      });
+      expect(new Set(keys).size).toBe(1);
 
       // A second apply with the same spec changes nothing.
       expect((await cluster.apply()).changed).toBe(false);
@@ -112,28 +120,31 @@ function suite(): void {
       await expect(cluster.run({ name: 'web', image: 'x', replicas: 1 })).rejects.toThrow(/workload\.kind/);
     });
 
-    it('runs a 2-node batch job to completion and reads its output back', async () => {
+    it('runs a 3-node batch job: srun -N3 hostname answers from all three nodes', async () => {
+      const t0 = performance.now();
       const job = await cluster.run({
         kind: 'job',
         name: 'hostnames',
-        nodes: 2,
-        tasks: 2,
+        nodes: 3,
+        tasks: 3,
         timeLimitMinutes: 2,
-        script: '#!/bin/sh\nsrun hostname | sort\n',
+        script: '#!/bin/sh\nsrun -N3 hostname | sort\n',
       });
+      process.stderr.write(`slurm: srun -N3 hostname job ended in ${Math.round(performance.now() - t0)} ms\n`);
       expect(job.state).toBe('completed');
       expect(job.exitCode).toBe(0);
       expect(job.nodes.slice().sort()).toEqual(workers);
       expect(job.output?.trim().split('\n')).toEqual(workers);
+      expect(new Set(job.output?.trim().split('\n')).size).toBe(3);
       const status = await cluster.status();
       expect(status.jobs?.some((j) => j.id === job.id && j.state === 'completed')).toBe(true);
     }, 120_000);
 
-    it('scales to 1 node: the leaving node is drained, its running job finishes first', async () => {
+    it('scales to 2 nodes: the leaving node is drained, the job running on it finishes first', async () => {
       const queued = (await cluster.run({
         kind: 'job',
         name: 'sleeper',
-        nodes: 2,
+        nodes: 3,
         timeLimitMinutes: 2,
         wait: false,
         script: '#!/bin/sh\nsrun sleep 2\necho slept\n',
@@ -146,22 +157,24 @@ function suite(): void {
         },
         { deadline: Date.now() + 30_000, intervalMs: 100, what: `job ${queued.id} to run` },
       );
-      const result = await cluster.scale('nodes', 1);
-      expect(result.deleted).toEqual([workers[1]]);
+      const result = await cluster.scale('nodes', 2);
+      expect(result.deleted).toEqual([workers[2]]);
       expect(result.drains).toHaveLength(1);
-      expect(result.drains[0]).toMatchObject({ node: workers[1], movedTasks: 1 });
+      expect(result.drains[0]).toMatchObject({ node: workers[2], movedTasks: 1 });
       expect(result.drains[0]!.requeued ?? 0).toBe(0);
-      expect(events.some((e) => e.type === 'node' && e.node === workers[1] && e.state === 'drained')).toBe(true);
+      expect(events.some((e) => e.type === 'node' && e.node === workers[2] && e.state === 'drained')).toBe(true);
       const status = await cluster.status();
-      expect(status.jobs?.find((j) => j.id === queued.id)?.state).toBe('completed');
-      expect(status.nodes.map((n) => n.name).sort()).toEqual([controller, workers[0]]);
-      expect(readdirSync('/run/netns')).not.toContain(netnsName(name, workers[1]!));
+      const survived = status.jobs?.find((j) => j.id === queued.id);
+      expect(survived).toMatchObject({ state: 'completed', exitCode: 0 });
+      expect(survived?.nodes.slice().sort()).toEqual(workers);
+      expect(status.nodes.map((n) => n.name).sort()).toEqual([controller, workers[0], workers[1]].sort());
+      expect(readdirSync('/run/netns')).not.toContain(netnsName(name, workers[2]!));
     }, 120_000);
 
-    it('scales back to 2 and, with a short drain deadline, requeues a job that would not finish', async () => {
-      const up = await cluster.scale('nodes', 2);
-      expect(up.created).toEqual([workers[1]]);
-      for (const node of [workers[1]!]) vmPids.push(...pidsOf(node));
+    it('scales back to 3 and, with a short drain deadline, requeues a job that would not finish', async () => {
+      const up = await cluster.scale('nodes', 3);
+      expect(up.created).toEqual([workers[2]]);
+      for (const node of [workers[2]!]) vmPids.push(...pidsOf(node));
       // Same cluster, another handle with a 2 s drain deadline (the lock serialises the two).
       const impatient = Cluster.fromSpec(cluster.spec, {
         stateDir: join(work, 'state'),
@@ -172,7 +185,7 @@ function suite(): void {
         const long = (await impatient.run({
           kind: 'job',
           name: 'long',
-          nodes: 2,
+          nodes: 3,
           timeLimitMinutes: 5,
           wait: false,
           script: '#!/bin/sh\nsrun sleep 120\n',
@@ -184,9 +197,9 @@ function suite(): void {
           },
           { deadline: Date.now() + 30_000, intervalMs: 100, what: `job ${long.id} to run` },
         );
-        const down = await impatient.scale('nodes', 1);
-        expect(down.drains[0]).toMatchObject({ node: workers[1], movedTasks: 1, requeued: 1 });
-        // Requeued: back in the queue (it needs 2 nodes, 1 is left, so it waits there).
+        const down = await impatient.scale('nodes', 2);
+        expect(down.drains[0]).toMatchObject({ node: workers[2], movedTasks: 1, requeued: 1 });
+        // Requeued: back in the queue (it needs 3 nodes, 2 are left, so it waits there).
         const job = (await impatient.status()).jobs?.find((j) => j.id === long.id);
         expect(['pending', 'requeued']).toContain(job?.state);
       } finally {
@@ -196,7 +209,7 @@ function suite(): void {
 
     it('destroy leaves nothing behind', async () => {
       const result = await cluster.destroy();
-      expect(result.terminated.slice().sort()).toEqual([controller, workers[0]].sort());
+      expect(result.terminated.slice().sort()).toEqual([controller, workers[0], workers[1]].sort());
       expect(readdirSync('/run/netns').filter((n) => n.includes(name))).toEqual([]);
       expect(existsSync(`/sys/class/net/${bridgeName(name)}`)).toBe(false);
       expect(vmPids.filter(alive)).toEqual([]);

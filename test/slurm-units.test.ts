@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { USER_DATA_MAX_BYTES } from '../src/bootstrap/user-data.js';
-import { Cluster } from '../src/cluster/index.js';
-import { createEngine } from '../src/engines/slurm/index.js';
+import { createEngine, nodeIdentityOn } from '../src/engines/slurm/index.js';
 import {
   expandHostlist,
   featuresToLabels,
@@ -12,7 +12,6 @@ import {
   toEngineNode,
   toJobStatus,
 } from '../src/engines/slurm/parse.js';
-import { PrerequisiteError } from '../src/errors.js';
 
 const cert = { certPem: 'CERT', keyPem: 'KEY' };
 const engine = createEngine({
@@ -116,12 +115,13 @@ describe('slurm user-data', () => {
     expect(node).toContain("NODE_FEATURES='pool:nodes,provider:local'");
   });
 
-  it('carries the munge key once, writes it 0400 and unsets it; no TLS key in a slurm script', () => {
+  it('carries no munge key (the SDK writes it into the VM) and no TLS key', () => {
     const key = Buffer.alloc(128, 7).toString('base64');
     for (const script of [controller, node]) {
-      expect(script.split(key)).toHaveLength(2);
+      expect(script).not.toContain(key);
+      expect(script).not.toContain('MUNGE_KEY');
+      expect(script).toContain('waiting for the munge key');
       expect(script).toContain('chmod 0400 "$MUNGE_DIR/munge.key"');
-      expect(script).toContain('unset MUNGE_KEY');
       expect(script).not.toContain("'KEY'");
       expect(script).not.toContain('TLS_KEY');
     }
@@ -136,38 +136,68 @@ describe('slurm user-data', () => {
     ).toThrow(/controller's name and address/);
   });
 
-  it('without a provider that runs commands in VMs, says what to use instead', async () => {
-    await expect(engine.listNodes({ name: 'c-ctl-1', host: '10.1.0.2' })).rejects.toThrow(/use the local provider/);
+  it('off the fabric, without command execution in the VM, says so', async () => {
+    await expect(engine.listNodes({ name: 'c-ctl-1', host: '10.1.0.2' })).rejects.toThrow(/cannot run commands/);
   });
 });
 
-describe('slurm apply on a provider that cannot run commands in its VMs', () => {
-  it('is refused before anything exists, naming the provider', async () => {
-    const cluster = Cluster.fromSpec(
-      {
-        name: 'slurm-aws',
-        engine: 'slurm',
-        pools: [
-          { name: 'm', provider: 'aws', role: 'manager', count: 1, region: 'us-east-1', instanceType: 't3.small' },
-        ],
-      },
-      {
-        stateDir: '/nonexistent/skypool-slurm-test',
-        providers: {
-          aws: {
-            region: 'us-east-1',
-            endpoint: 'http://127.0.0.1:9',
-            credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-          },
-        },
-      },
-    );
-    try {
-      const error = await cluster.apply().catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(PrerequisiteError);
-      expect((error as Error).message).toMatch(/engine slurm is driven by running commands in its VMs.*aws cannot/);
-    } finally {
-      await cluster.close();
+describe('slurm user-data on the fabric (any provider but local)', () => {
+  const fabricEngine = createEngine({
+    tls: { caPem: 'CA', client: cert },
+    providers: ['aws', 'gcp'],
+    clusterSecret: (_label, bytes) => Buffer.alloc(bytes, 7),
+  });
+  const caPem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+  const base = { cluster: 'c', caPem, fabricPrefix: '100.65.0.0/16', deadlineSeconds: 60 };
+  const controller = fabricEngine.renderUserData({ ...base, role: 'manager', first: true, pool: 'ctl' });
+  const node = fabricEngine.renderUserData({
+    ...base,
+    role: 'worker',
+    first: false,
+    pool: 'nodes',
+    labels: { pool: 'nodes', provider: 'gcp' },
+  });
+
+  it('is a console-identity engine there, and not on the local provider alone', async () => {
+    expect(fabricEngine.nodeIdentity).toBe('console');
+    expect(engine.nodeIdentity).toBeUndefined();
+    expect(nodeIdentityOn(['local'])).toBeUndefined();
+    expect(nodeIdentityOn(['local', 'azure'])).toBe('console');
+    expect(await fabricEngine.joinTokens({ name: 'c-ctl-1', host: '198.18.0.1' })).toEqual({
+      worker: Buffer.alloc(128, 7).toString('base64'),
+      manager: Buffer.alloc(128, 7).toString('base64'),
+    });
+  });
+
+  it('renders the same public bytes for every node of a pool, parsing with sh and bash, under the EC2 limit', () => {
+    for (const script of [controller, node]) {
+      expect(script.startsWith('#!/bin/sh\n')).toBe(true);
+      expect(Buffer.byteLength(script)).toBeLessThan(USER_DATA_MAX_BYTES);
+      execFileSync('sh', ['-n'], { input: script });
+      execFileSync('bash', ['-n'], { input: script });
+      // Nothing secret: no munge key, no private key; the key comes through the join volume.
+      expect(script).not.toContain(Buffer.alloc(128, 7).toString('base64'));
+      expect(script).not.toMatch(/PRIVATE KEY|MUNGE_KEY=/);
+      expect(script).toContain('skypool-join');
+      expect(script).toContain('print_identity');
+      expect(script).toContain('$DOCKER import');
     }
+    expect(controller).toContain('NODE_IP=$FABRIC_IP');
+    expect(controller).toContain('SlurmctldHost=$NODE_NAME($NODE_IP)');
+    expect(node).toContain('--conf-server "$CTL_ADDR"');
+    expect(node).toContain("NODE_FEATURES='pool:nodes,provider:gcp'");
+  });
+
+  it('passes shellcheck when it is installed', () => {
+    const shellcheck = ['/usr/bin/shellcheck', '/bin/shellcheck'].find((p) => existsSync(p));
+    if (!shellcheck) return;
+    for (const script of [controller, node])
+      execFileSync(shellcheck, ['-s', 'sh', '-S', 'error', '-'], { input: script });
+  });
+
+  it('refuses a pool without its fabric prefix', () => {
+    expect(() => fabricEngine.renderUserData({ cluster: 'c', caPem, role: 'worker', first: false, pool: 'p' })).toThrow(
+      /no fabric prefix/,
+    );
   });
 });

@@ -1,9 +1,10 @@
-import { DescribeImagesCommand, DescribeInstanceTypesCommand, type InstanceTypeInfo } from '@aws-sdk/client-ec2';
+import type { InstanceTypeInfo } from '@aws-sdk/client-ec2';
 import { CloudApiError, NoFittingSizeError } from '../../src/errors.js';
 import type { TypeShape } from '../../src/pricing/catalog-2026-12.js';
 import { chooseInstanceType } from '../../src/pricing/select.js';
 import type { NodeSize } from '../../src/spec/schema.js';
 import type { Ec2Calls } from './calls.js';
+import { DescribeImagesCommand, DescribeInstanceTypesCommand } from './sdk.js';
 
 /** Canonical's account, which publishes the official Ubuntu AMIs. */
 export const CANONICAL_OWNER = '099720109477';

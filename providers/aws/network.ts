@@ -1,4 +1,10 @@
 import { createHash } from 'node:crypto';
+import type { IpPermission, Subnet, Tag, TagSpecification } from '@aws-sdk/client-ec2';
+import { SkypoolError, TimeoutError } from '../../src/errors.js';
+import { type NetworkRef, TAG_KEYS } from '../../src/providers/types.js';
+import { addressesAt, inCidr } from '../../src/util/ipv4.js';
+import { sleep } from '../../src/util/poll.js';
+import type { Ec2Calls } from './calls.js';
 import {
   AttachInternetGatewayCommand,
   AuthorizeSecurityGroupIngressCommand,
@@ -19,17 +25,8 @@ import {
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
   DetachInternetGatewayCommand,
-  type IpPermission,
   ModifySubnetAttributeCommand,
-  type Subnet,
-  type Tag,
-  type TagSpecification,
-} from '@aws-sdk/client-ec2';
-import { SkypoolError, TimeoutError } from '../../src/errors.js';
-import { type NetworkRef, TAG_KEYS } from '../../src/providers/types.js';
-import { addressesAt, inCidr } from '../../src/util/ipv4.js';
-import { sleep } from '../../src/util/poll.js';
-import type { Ec2Calls } from './calls.js';
+} from './sdk.js';
 
 /**
  * The cluster's network: a VPC (10.N.0.0/16) split into one subnet per zone (a /17 and two /18, so every

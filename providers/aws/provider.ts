@@ -1,16 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  type _InstanceType,
-  DescribeAvailabilityZonesCommand,
-  DescribeInstancesCommand,
-  EC2Client,
-  type Instance as Ec2Instance,
-  type Filter,
-  GetConsoleOutputCommand,
-  type Reservation,
-  RunInstancesCommand,
-  TerminateInstancesCommand,
-} from '@aws-sdk/client-ec2';
+import type { _InstanceType, Instance as Ec2Instance, Filter, Reservation } from '@aws-sdk/client-ec2';
 import { CapacityError, CloudApiError, PrerequisiteError, SkypoolError, TimeoutError } from '../../src/errors.js';
 import {
   type Instance,
@@ -41,6 +30,14 @@ import {
   type NetworkSettings,
 } from './network.js';
 import { awsDefaultRegion, missingRegionError } from './preflight.js';
+import {
+  DescribeAvailabilityZonesCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  GetConsoleOutputCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from './sdk.js';
 
 export interface AwsCredentials {
   readonly accessKeyId: string;

@@ -2,7 +2,7 @@ import { hkdfSync } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type ClusterPki, ensureClusterPki, hasClusterPki } from '../bootstrap/cluster-pki.js';
 import type { NodeIdentity } from '../bootstrap/node-identity.js';
-import { assertEngine, loadEngine } from '../engines/registry.js';
+import { assertEngine, loadEngine, usesConsoleIdentity } from '../engines/registry.js';
 import type { EngineDriver, EngineEndpoint, NodeExec } from '../engines/types.js';
 import { EngineError, PrerequisiteError } from '../errors.js';
 import { loadProvider, preflightProvider } from '../providers/registry.js';
@@ -236,7 +236,7 @@ export class ClusterContext {
 
   /** Whether the engine's nodes print their identity on the console (and run the fabric). */
   async consoleIdentity(): Promise<boolean> {
-    return (await loadEngine(this.spec.engine)).nodeIdentity === 'console';
+    return usesConsoleIdentity(await loadEngine(this.spec.engine), this.providerNames);
   }
 
   /**

@@ -12,6 +12,8 @@ export interface EngineModule {
   readonly notes?: (settings: Pick<EngineSettings, 'providers' | 'routingMesh'>) => string[];
   /** Nodes print their identity on the console and join through the fabric (see EngineDriver.nodeIdentity). */
   readonly nodeIdentity?: 'console';
+  /** The same, decided by the providers the cluster uses (Slurm: console identities off the local provider). */
+  readonly nodeIdentityOn?: (providers: readonly ProviderName[]) => 'console' | undefined;
   /** The SDK drives the engine by running commands in its VMs: every provider must offer `execInVm`. */
   readonly needsNodeExec?: boolean;
   /** Refuses providers the engine cannot run on (PrerequisiteError or SpecError), before anything exists. */
@@ -43,6 +45,11 @@ export function assertEngine(name: EngineName): void {
       message: `engine "${name}" is not implemented in this release yet; use one of: ${known}`,
     },
   ]);
+}
+
+/** Whether the engine's nodes print their identity on the console (and run the fabric) on these providers. */
+export function usesConsoleIdentity(engine: EngineModule, providers: readonly ProviderName[]): boolean {
+  return engine.nodeIdentity === 'console' || engine.nodeIdentityOn?.(providers) === 'console';
 }
 
 /** Loads an engine's module by name (a SpecError on `engine` when this release has no driver for it). */

@@ -6,6 +6,7 @@ SLURM_DAEMON=slurmctld
 {{> slurm/identity.sh}}
 {{> common/lib.sh}}
 {{> slurm/packages.sh}}
+{{> slurm/key-file.sh}}
 {{> slurm/munge.sh}}
 {{> slurm/slurmctld.sh}}
 {{> common/done.sh}}

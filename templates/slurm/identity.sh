@@ -8,5 +8,3 @@ CTL_NAME={{ctl_name}}
 CTL_ADDR={{ctl_addr}}
 # Pool labels as node features (key:value), set when the node registers.
 NODE_FEATURES={{node_features}}
-# Secret: the cluster's munge key (base64). Written to a 0400 file below and unset.
-MUNGE_KEY={{munge_key}}

@@ -1,14 +1,7 @@
-# --- slurm/munge.sh: the cluster's munge key (0400, dir 0700) and munged on its default socket ---
-MUNGE_DIR=/etc/skypool/munge
-mkdir -p "$MUNGE_DIR" /run/munge "$STATUS_DIR/munge"
-chmod 0700 "$MUNGE_DIR"
+# --- slurm/munge.sh: munged with the cluster's key (0400 in a 0700 dir, delivered by the SDK) on its default socket ---
+mkdir -p /run/munge "$STATUS_DIR/munge"
 chmod 0755 /run/munge
-(
-  umask 077
-  printf '%s' "$MUNGE_KEY" | base64 -d >"$MUNGE_DIR/munge.key"
-) || fail "cannot write the munge key to $MUNGE_DIR"
-chmod 0400 "$MUNGE_DIR/munge.key"
-unset MUNGE_KEY
+chmod 0400 "$MUNGE_DIR/munge.key" || fail "no munge key in $MUNGE_DIR"
 # The socket stays at the default path: a configless slurmd reads AuthInfo only after it fetched the config.
 if ! munge -n >/dev/null 2>&1; then
   munged --force --key-file="$MUNGE_DIR/munge.key" --pid-file=/run/munge/munged.pid \

@@ -6,6 +6,7 @@ SLURM_DAEMON=slurmd
 {{> slurm/identity.sh}}
 {{> common/lib.sh}}
 {{> slurm/packages.sh}}
+{{> slurm/key-file.sh}}
 {{> slurm/munge.sh}}
 {{> slurm/slurmd.sh}}
 {{> common/done.sh}}

@@ -1,13 +1,16 @@
 import { renderTemplate, withinLimit } from '../../bootstrap/user-data.js';
 import { EngineError, PrerequisiteError, SkypoolError, TimeoutError } from '../../errors.js';
+import { pushJoin, type VolumeApi } from '../../fabric/index.js';
 import { redact } from '../../redact.js';
-import type { Role } from '../../spec/schema.js';
+import type { ProviderName, Role } from '../../spec/schema.js';
 import { isIpv4 } from '../../util/ipv4.js';
 import { pollUntil } from '../../util/poll.js';
+import { DockerClients } from '../swarm/api.js';
 import type {
   BatchJobSpec,
   BootstrapInput,
   DrainResult,
+  EngineClientTls,
   EngineDriver,
   EngineEndpoint,
   EngineNode,
@@ -15,28 +18,54 @@ import type {
   HostRequirements,
   JobEngine,
   JobStatus,
+  JoinTokens,
+  NodeExec,
   WaitOptions,
   WorkloadKind,
 } from '../types.js';
 import { jobEnded } from '../types.js';
+import { dockerExec } from './commands.js';
 import { labelsToFeatures, parsePing, parseRecords, toEngineNode, toJobStatus } from './parse.js';
 
 export const requirements: HostRequirements = {
   commands: ['munged', 'munge', 'slurmctld', 'slurmd', 'scontrol', 'sbatch', 'squeue'],
   packages: ['slurm-wlm', 'munge'],
   ports: [
-    { port: 6817, protocol: 'tcp', why: 'slurmctld, from the nodes' },
-    { port: 6818, protocol: 'tcp', why: 'slurmd, from the controller and other nodes (job steps)' },
+    { port: 6817, protocol: 'tcp', why: 'slurmctld, from the nodes (inside wg0 on the fabric)' },
+    {
+      port: 6818,
+      protocol: 'tcp',
+      why: 'slurmd, from the controller and other nodes: job steps (inside wg0 on the fabric)',
+    },
+    { port: 51820, protocol: 'udp', why: 'fabric (WireGuard), on clouds: the Slurm ports above ride inside it' },
+    {
+      port: 2376,
+      protocol: 'tcp',
+      why: "on clouds, the node's mailbox (dockerd, mTLS) from the SDK: fabric peers, the munge key, Slurm's commands",
+    },
   ],
 };
 
-export const workloadKinds: readonly WorkloadKind[] = ['job'];
+/**
+ * Where the SDK cannot run commands in the VMs (every provider but local), Slurm nodes join the WireGuard fabric,
+ * print their identity on the console and run a mailbox dockerd: the core pins them, pushes peers and the munge
+ * key, and Slurm's commands run there through `docker exec`. A pool of local VMs only keeps the lighter path:
+ * commands and the munge key through the local provider's command execution, no dockerd, no fabric.
+ */
+export function onFabric(providers: readonly ProviderName[]): boolean {
+  return providers.some((p) => p !== 'local');
+}
 
-/** slurmctld is driven with Slurm's commands inside the controller VM (see README: why not slurmrestd). */
-export const needsNodeExec = true;
+/** Console identities (and the fabric) whenever a pool is not on the local provider only. */
+export function nodeIdentityOn(providers: readonly ProviderName[]): 'console' | undefined {
+  return onFabric(providers) ? 'console' : undefined;
+}
+
+export const workloadKinds: readonly WorkloadKind[] = ['job'];
 
 /** Paths inside the VMs (the templates under templates/slurm/ write them). */
 const CONTROLLER_CONF = '/etc/skypool/slurm/slurm.conf';
+const MUNGE_DIR = '/etc/skypool/munge';
 const NODE_CONF = '/var/lib/skypool/slurmd/conf-cache/slurm.conf';
 const JOBS_DIR = '/var/lib/skypool/jobs';
 /** Written by templates/common/done.sh once the node's daemons answered (removed at the start of every boot). */
@@ -45,7 +74,10 @@ const MUNGE_KEY_BYTES = 128;
 const CALL_TIMEOUT_MS = 15_000;
 
 export function createEngine(settings: EngineSettings): SlurmDriver {
-  return new SlurmDriver(settings.clusterSecret('slurm munge key', MUNGE_KEY_BYTES));
+  return new SlurmDriver(settings.clusterSecret('slurm munge key', MUNGE_KEY_BYTES), {
+    fabric: onFabric(settings.providers),
+    tls: settings.tls,
+  });
 }
 
 /** A definite verdict about a job (not a transient failure): ends a wait at once. */
@@ -61,8 +93,21 @@ export class SlurmDriver implements EngineDriver {
   readonly engine = 'slurm' as const;
   readonly requirements = requirements;
   readonly jobs: JobEngine;
+  /** Set on the fabric: the core pins console identities, pushes peers and hands nodes the key (joinTokens). */
+  readonly nodeIdentity?: 'console';
+  private readonly clients: DockerClients | undefined;
+  private readonly fabric: boolean;
 
-  constructor(private readonly mungeKey: Buffer) {
+  constructor(
+    private readonly mungeKey: Buffer,
+    options: { readonly fabric?: boolean; readonly tls?: EngineClientTls } = {},
+  ) {
+    this.fabric = options.fabric === true;
+    if (this.fabric) {
+      if (!options.tls) throw new SkypoolError('INTERNAL', 'the slurm driver on the fabric needs the client TLS');
+      this.nodeIdentity = 'console';
+      this.clients = new DockerClients(options.tls);
+    }
     this.jobs = {
       submitJob: (manager, job) => this.submitJob(manager, job),
       jobs: (manager, id) => this.listJobs(manager, id),
@@ -79,6 +124,7 @@ export class SlurmDriver implements EngineDriver {
         details: { issues: [{ path: 'pools', message: 'slurm supports exactly one manager (the controller)' }] },
       });
     }
+    if (this.fabric) return this.renderFabricUserData(input, controller);
     // The controller finds its own name and address at boot (hostname) unless they are given.
     const ctlAddr = controller ? (input.nodeIp ?? '') : input.managers?.[0];
     const ctlName = controller ? (input.nodeName ?? '') : input.managerNames?.[0];
@@ -100,8 +146,56 @@ export class SlurmDriver implements EngineDriver {
         ctl_name: ctlName ?? '',
         ctl_addr: ctlAddr ?? '',
         node_features: controller ? '' : labelsToFeatures(input.labels ?? {}).join(','),
-        munge_key: this.mungeKey.toString('base64'),
       }),
+    );
+  }
+
+  /**
+   * The same public bytes for every node of the pool: pool, CA certificate, fabric prefix. The node learns its
+   * name and address at boot; the munge key and the controller's fabric address come through the join volume.
+   */
+  private renderFabricUserData(input: BootstrapInput, controller: boolean): string {
+    if (!input.fabricPrefix)
+      throw new EngineError(`cannot render the slurm user-data of pool ${input.pool}: no fabric prefix`, {
+        pool: input.pool,
+      });
+    const values: Record<string, string> = {
+      cluster: input.cluster,
+      pool: input.pool,
+      tls_ca: input.caPem.trim(),
+      fabric_prefix: input.fabricPrefix,
+      deadline_seconds: String(input.deadlineSeconds ?? 300),
+    };
+    if (!controller) values.node_features = labelsToFeatures(input.labels ?? {}).join(',');
+    return withinLimit(
+      compactScript(renderTemplate(controller ? 'slurm/controller-fabric.sh' : 'slurm/node-fabric.sh', values)),
+    );
+  }
+
+  /** The mailbox (dockerd's volumes) on the fabric: peers and the join volume. */
+  nodeChannel(endpoint: EngineEndpoint): VolumeApi {
+    return this.mailbox().get(endpoint, 5_000) as unknown as VolumeApi;
+  }
+
+  /** The munge key is every node's join secret (base64); the core puts it with the controller's address. */
+  async joinTokens(_manager: EngineEndpoint): Promise<JoinTokens> {
+    const key = this.mungeKey.toString('base64');
+    return { worker: key, manager: key };
+  }
+
+  private mailbox(): DockerClients {
+    if (!this.clients)
+      throw new SkypoolError('INTERNAL', 'the slurm driver has no mailbox off the fabric (local provider only)');
+    return this.clients;
+  }
+
+  /** Where a node's Slurm commands run: the provider's command execution, else docker exec over its mailbox. */
+  private execOf(endpoint: EngineEndpoint): NodeExec {
+    if (endpoint.exec) return endpoint.exec;
+    if (this.clients) return dockerExec(this.clients, endpoint);
+    throw new PrerequisiteError(
+      `the slurm engine drives its nodes by running Slurm's commands in them, and the provider of ${endpoint.name} cannot run commands in its VMs`,
+      { node: endpoint.name },
     );
   }
 
@@ -111,15 +205,10 @@ export class SlurmDriver implements EngineDriver {
     argv: readonly string[],
     options: { input?: string; conf?: string; allowFailure?: boolean } = {},
   ): Promise<{ code: number; stdout: string; stderr: string }> {
-    if (!endpoint.exec) {
-      throw new PrerequisiteError(
-        `the slurm engine drives its controller by running Slurm's commands inside the VM, and the provider of ${endpoint.name} cannot run commands in its VMs: use the local provider for slurm pools (see README, "Slurm")`,
-        { node: endpoint.name },
-      );
-    }
+    const run = this.execOf(endpoint);
     const command = ['env', `SLURM_CONF=${options.conf ?? CONTROLLER_CONF}`, ...argv];
     try {
-      return await endpoint.exec(command, {
+      return await run(command, {
         timeoutMs: CALL_TIMEOUT_MS,
         ...(options.input !== undefined ? { input: options.input } : {}),
         ...(options.allowFailure ? { allowFailure: true } : {}),
@@ -134,28 +223,61 @@ export class SlurmDriver implements EngineDriver {
     }
   }
 
+  /**
+   * Hands a booting node the munge key, once per wait: on the fabric the controller's through the join volume
+   * (nodes get theirs from the core's pushJoins, with the controller's address), elsewhere written into the VM
+   * by command execution. Never in user-data.
+   */
+  private async deliverKey(endpoint: EngineEndpoint, role: Role): Promise<void> {
+    const key = this.mungeKey.toString('base64');
+    if (this.fabric && !endpoint.exec) {
+      if (role === 'manager') await pushJoin(this.nodeChannel(endpoint), { token: key, addrs: [] });
+      return;
+    }
+    // One command: a node that has its key keeps it (the key never changes for the cluster's life).
+    const file = `${MUNGE_DIR}/munge.key`;
+    await this.execOf(endpoint)(
+      [
+        'sh',
+        '-c',
+        `test -s ${file} && exit 0; umask 077 && mkdir -p ${MUNGE_DIR} && chmod 0700 ${MUNGE_DIR} && base64 -d >${file}.new && mv -f ${file}.new ${file}`,
+      ],
+      { input: key, timeoutMs: CALL_TIMEOUT_MS },
+    );
+  }
+
   async waitReady(endpoint: EngineEndpoint, role: Role, options: WaitOptions): Promise<void> {
+    let keyDelivered = false;
     await pollUntil(
       async () => {
         // Until the boot script wrote its config, a Slurm command would look for the controller in DNS (SRV
-        // records, configless) and wait on the resolver: ask the boot script first.
-        const booted = await this.exec(endpoint, ['test', '-s', BOOT_DONE], { allowFailure: true });
-        if (booted.code !== 0) return undefined;
-        if (role === 'manager') {
-          const { stdout } = await this.exec(endpoint, ['scontrol', 'ping'], { allowFailure: true });
-          return parsePing(stdout).some((c) => c.up) ? true : undefined;
+        // records, configless) and wait on the resolver: ask the boot script first. On the fabric the command
+        // container exists only once the node booted: until then, the call fails and the key is due.
+        // One command per look: the boot marker, then the Slurm question (exit 100: not booted yet).
+        const ask = role === 'manager' ? ['scontrol', 'ping'] : ['scontrol', '-o', 'show', 'node', endpoint.name];
+        const answer = await this.exec(
+          endpoint,
+          ['sh', '-c', 'test -s "$1" || exit 100; shift; exec "$@"', 'sh', BOOT_DONE, ...ask],
+          {
+            allowFailure: true,
+            ...(role === 'manager' ? {} : { conf: NODE_CONF }),
+          },
+        ).catch(() => undefined);
+        if (answer === undefined || answer.code === 100) {
+          if (!keyDelivered) {
+            await this.deliverKey(endpoint, role);
+            keyDelivered = true;
+          }
+          return undefined;
         }
-        // A node is a member once its slurmd fetched the config and the controller lists it.
-        const { stdout } = await this.exec(endpoint, ['scontrol', '-o', 'show', 'node', endpoint.name], {
-          conf: NODE_CONF,
-          allowFailure: true,
-        });
-        const [record] = parseRecords(stdout);
+        // The controller answers; a node is a member once its slurmd fetched the config and the controller lists it.
+        if (role === 'manager') return parsePing(answer.stdout).some((c) => c.up) ? true : undefined;
+        const [record] = parseRecords(answer.stdout);
         return record && toEngineNode(record).state === 'ready' ? true : undefined;
       },
       {
         ...options,
-        intervalMs: 100,
+        intervalMs: 50,
         what: `the slurm ${role === 'manager' ? 'controller' : 'node'} ${endpoint.name} (${endpoint.host}) to answer`,
         hint: 'the node may still be booting, or its user-data failed (see /var/log/skypool on the VM)',
       },
@@ -186,8 +308,11 @@ export class SlurmDriver implements EngineDriver {
     nodeId: string,
     labels: Readonly<Record<string, string>>,
   ): Promise<boolean> {
-    const node = (await this.listNodes(manager)).find((n) => n.id === nodeId);
-    if (!node || node.role === 'manager') return false; // the controller runs no jobs: nothing to place
+    // One look at that node alone; the controller is no node (it runs no jobs: nothing to place).
+    const shown = await this.exec(manager, ['scontrol', '-o', 'show', 'node', nodeId], { allowFailure: true });
+    const [record] = shown.code === 0 ? parseRecords(shown.stdout) : [];
+    const node = record ? toEngineNode(record) : undefined;
+    if (!node || node.id !== nodeId) return false;
     if (Object.entries(labels).every(([k, v]) => node.labels[k] === v)) return false;
     const features = labelsToFeatures({ ...node.labels, ...labels }).join(',');
     await this.exec(manager, [
@@ -323,7 +448,20 @@ export class SlurmDriver implements EngineDriver {
     return stdout;
   }
 
-  close(): void {}
+  close(): void {
+    this.clients?.clear();
+  }
+}
+
+/**
+ * The shared fabric and dockerd partials pass EC2's 16 KB only without their comment lines: they go (not the
+ * shebang and header, nor shellcheck directives).
+ */
+function compactScript(script: string): string {
+  return script
+    .split('\n')
+    .filter((line, i) => i < 2 || !/^\s*# /.test(line) || /^\s*# shellcheck /.test(line))
+    .join('\n');
 }
 
 function validateJob(job: BatchJobSpec): void {
