@@ -137,9 +137,13 @@ export class Cluster {
     await this.checkBeforeChange();
     return this.locked('rotate-ca', async () => {
       const started = performance.now();
-      const engineApi = (await this.ctx.driver()).nodeChannel
-        ? await rotateEngineApiCa(this.ctx, options.signal)
-        : undefined;
+      const driver = await this.ctx.driver();
+      // Engines that derive secrets from the CA key (Slurm's munge key) or have no CA of their own stop here.
+      if (!driver.rotateCa)
+        throw new EngineError(`the ${this.ctx.spec.engine} engine has no CA rotation`, {
+          engine: this.ctx.spec.engine,
+        });
+      const engineApi = driver.nodeChannel ? await rotateEngineApiCa(this.ctx, options.signal) : undefined;
       const result = await rotateEngineCa(this.ctx, options.signal);
       return {
         ...result,
