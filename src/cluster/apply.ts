@@ -17,7 +17,6 @@ import { isEarlyDelete, terminateEarly } from './phases/recover.js';
 import { rotateJoinTokens } from './phases/rotate-tokens.js';
 import { scaleDown } from './phases/scale-down.js';
 import { waitReady } from './phases/wait-ready.js';
-import { awaitShortEngineCa, startShortEngineCa } from './rotate-ca.js';
 import type { ApplyResult, PhaseTiming } from './types.js';
 
 /**
@@ -81,9 +80,7 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
         await awaitIdentity(ctx, instance, signal);
       }
       await waitEngine(ctx, instance, signal);
-      const ready = { instance, endpoint: ctx.endpoint(instance) };
-      await startShortEngineCa(ctx, ready);
-      return ready;
+      return { instance, endpoint: ctx.endpoint(instance) };
     });
     created.push(manager.instance);
   }
@@ -98,7 +95,6 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
         await Promise.all(joined.map((instance) => awaitIdentity(ctx, instance, signal)));
         await syncFabric(ctx, driver, members(), members(), signal);
         const managers = members().filter((i) => i.tags.role === 'manager');
-        await awaitShortEngineCa(ctx, pool, signal);
         await pushJoins(ctx, driver, pool.endpoint, managers, joined, signal);
       }
       await waitEngines(ctx, joined, signal);

@@ -54,8 +54,6 @@ export class ClusterContext {
   /** Pinned node identities by instance id (engines with `nodeIdentity: 'console'`). */
   private identities = new Map<string, NodeIdentity>();
   private prerequisitesChecked: Promise<void> | undefined;
-  /** The engine root CA a rotation this process started moves to (public certificate), until it is waited for. */
-  engineCaRotation: string | undefined;
   private settingsChecked: Promise<void> | undefined;
 
   constructor(

@@ -50,55 +50,19 @@ const outlivesTenYears = (pem: string): boolean =>
   Date.parse(new X509Certificate(pem).validTo) - Date.now() >= TEN_YEARS_MS;
 
 /**
- * Swarm always makes its own 20-year root CA when it is created (dockerd applies even an init request's
- * CAConfig as an update after that, i.e. as a rotation), so the cheapest moment to replace it is right after the
- * first manager answers, alone in the pool: the rotation runs while the other nodes boot. Not waited for here;
- * `shortenEngineCa` at the end of the apply waits for it.
- */
-export async function startShortEngineCa(ctx: ClusterContext, manager: ManagerRef): Promise<void> {
-  const driver = await ctx.driver();
-  if (!driver.caCertificate || !driver.rotateCa) return;
-  const pem = await driver.caCertificate(manager.endpoint);
-  if (!pem || !outlivesTenYears(pem)) return;
-  const ca = await createCertificateAuthority(`skypool ${ctx.spec.name} swarm CA`, CA_VALID_DAYS);
-  await driver.rotateCa(manager.endpoint, ca, { deadline: Date.now() + ctx.readyTimeoutMs, wait: false });
-  // The engine does not show a rotation's target (Swarm hides the spec's signing certificate): remember it.
-  ctx.engineCaRotation = ca.certPem;
-}
-
-/**
- * Waits for the rotation `startShortEngineCa` started, if one is under way. Swarm's join tokens carry the
- * root CA's digest, so a token read before the rotation ends is refused after it ("remote CA does not match
- * fingerprint"): joiners get their tokens only after this.
- */
-export async function awaitShortEngineCa(
-  ctx: ClusterContext,
-  manager: ManagerRef,
-  signal?: AbortSignal,
-): Promise<void> {
-  const target = ctx.engineCaRotation;
-  const driver = await ctx.driver();
-  if (!target || !driver.waitCaRotation) return;
-  const { nodes } = await driver.waitCaRotation(manager.endpoint, target, {
-    deadline: Date.now() + ctx.readyTimeoutMs,
-    ...(signal ? { signal } : {}),
-  });
-  ctx.engineCaRotation = undefined;
-  const validUntil = new Date(new X509Certificate(target).validTo).toISOString().slice(0, 10);
-  ctx.progress.message(`the swarm CA is new (valid until ${validUntil}); ${nodes} nodes re-certified`);
-}
-
-/**
  * Swarm makes its own root CA valid for 20 years; after an apply, a CA that outlives ten years is replaced by a
- * skypool one (`CA_VALID_DAYS`), so every cluster CA is short-lived from its first apply on. A replacement
- * already under way (started by `startShortEngineCa`) is waited for, not started again.
+ * skypool one (`CA_VALID_DAYS`), so every cluster CA is short-lived from its first apply on.
+ *
+ * Why after the apply and not at `swarm init`: swarm always creates its own root when a swarm is created, and
+ * dockerd applies an init request's CAConfig as an update afterwards, i.e. as this same rotation (~3 s whatever
+ * the node count, measured). Started as soon as the first manager answers it gains nothing either: join tokens
+ * carry the root CA's digest, so joiners must wait for the rotation's end.
  */
 export async function shortenEngineCa(ctx: ClusterContext, signal?: AbortSignal): Promise<void> {
   const driver = await ctx.driver();
   if (!driver.caCertificate || !driver.rotateCa) return;
   const manager = await findManager(ctx, await ctx.inventory(signal), signal ? { signal } : {});
   if (!manager) return;
-  if (ctx.engineCaRotation) return awaitShortEngineCa(ctx, manager, signal);
   const pem = await driver.caCertificate(manager.endpoint);
   if (!pem || !outlivesTenYears(pem)) return;
   await rotateEngineCa(ctx, signal, manager);
