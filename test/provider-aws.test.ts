@@ -5,7 +5,7 @@ import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { CapacityError, PrerequisiteError, QuotaError, ThrottledError } from '../src/errors.js';
 import type { LaunchRequest, NetworkRef } from '../src/providers/types.js';
 import type { NodePoolSpec } from '../src/spec/schema.js';
-import { describeProviderConformance } from './support/provider-conformance.js';
+import { describeProviderConformance, simLeftovers } from './support/provider-conformance.js';
 
 const pool = (extra: Partial<NodePoolSpec> = {}): NodePoolSpec => ({
   name: 'w',
@@ -33,16 +33,24 @@ const owned = (sim: CloudSim, cluster: string, type?: string) =>
     .inventory()
     .filter((r) => r.cloud === 'aws' && r.tags?.['skypool-cluster'] === cluster && (!type || r.type === type));
 
-describeProviderConformance('aws on cloudsim', async () => {
-  const sim = await startCloudSim({ bootTimeMs: 50 });
-  const provider = createProvider(settingsFor(sim));
-  return {
-    provider,
-    pool: pool(),
-    liveVms: async (cluster) => owned(sim, cluster, 'instance').length,
-    teardown: () => sim.stop(),
-  };
-});
+describeProviderConformance(
+  'aws on cloudsim',
+  async () => {
+    // Rate limits well above the suite's pace: the error-mapping case injects its throttling itself.
+    const sim = await startCloudSim({ bootTimeMs: 50, rateLimits: { aws: { scale: 10 } } });
+    const provider = createProvider(settingsFor(sim, { listPageSize: 5 }));
+    return {
+      provider,
+      pool: pool(),
+      liveVms: async (cluster) =>
+        owned(sim, cluster, 'instance').filter((r) => !/^(terminated|shutting-down)$/.test(r.state ?? '')).length,
+      sim: { cloud: 'aws', instance: sim },
+      leftovers: async (cluster) => simLeftovers(sim, 'aws', cluster),
+      teardown: () => sim.stop(),
+    };
+  },
+  { features: { faults: true, zones: ['us-east-1a', 'us-east-1b'], otherRegion: 'eu-west-1', pageSpan: 6 } },
+);
 
 describe('aws provider on cloudsim', () => {
   let sim: CloudSim;

@@ -319,6 +319,53 @@ describe('gcp provider on cloudsim', () => {
     }
   });
 
+  it('repeats a throttled, 503 or reset call up to maxAttempts (3) in all, never more, and an insert keeps its requestId', async () => {
+    const listCalls = () => calls('instances.aggregatedList');
+    const cases = [
+      { kind: 'throttle', times: 2, ok: true },
+      { kind: 'server-error', times: 2, ok: true },
+      { kind: 'reset', times: 2, ok: true },
+      { kind: 'throttle', times: 5, ok: false },
+      { kind: 'server-error', times: 5, ok: false },
+    ] as const;
+    for (const c of cases) {
+      sim.clearFaults();
+      sim.addFault({ cloud: 'gcp', kind: c.kind, times: c.times });
+      const before = listCalls() + calls('connection:reset');
+      const outcome = await provider.listInstances(CLUSTER).then(
+        () => 'listed',
+        (e: SkypoolError) => `${e.code} retryable=${e.retryable}`,
+      );
+      sim.clearFaults();
+      expect({ ...c, outcome, calls: listCalls() + calls('connection:reset') - before }).toEqual({
+        ...c,
+        outcome: c.ok
+          ? 'listed'
+          : c.kind === 'throttle'
+            ? 'THROTTLED retryable=true'
+            : 'CLOUD_API_ERROR retryable=true',
+        calls: 3,
+      });
+    }
+    // The answer to a network insert is lost after the cloud made it: the repeat carries the same requestId and is
+    // answered with the first Operation (no 409 from a second create), and one network exists.
+    sim.addFault({ cloud: 'gcp', kind: 'truncate', times: 1, request: '^POST [^?]*/global/networks\\?' });
+    const inserts = () =>
+      sim.meter
+        .snapshot()
+        .filter((m) => m.cloud === 'gcp' && m.action === 'networks.insert')
+        .map((m) => `${m.outcome} ${m.count}`);
+    try {
+      await provider.ensureNetwork('retried');
+    } finally {
+      sim.clearFaults();
+    }
+    expect(inserts()).toEqual(['ok 2']);
+    const made = sim.inventory().filter((r) => r.cloud === 'gcp' && r.id.includes('retried'));
+    expect(made.map((r) => r.type).sort()).toEqual(['firewall', 'firewall', 'firewall', 'network', 'subnetwork']);
+    await provider.deleteNetwork('retried');
+  });
+
   it('refuses to delete a network still in use, then terminates everything and leaves nothing behind', async () => {
     await expect(provider.deleteNetwork(CLUSTER)).rejects.toThrow(/terminate the cluster's instances first/);
     const all = await provider.listInstances(CLUSTER);

@@ -64,6 +64,53 @@ describe('ProvisioningQueue on cloudsim (aws)', () => {
     sim.clearFaults();
   });
 
+  // EC2's asynchronous capacity failure: RunInstances answers, then the instance goes pending → terminated with
+  // Server.InsufficientInstanceCapacity. The launch waits for placement inside the zone loop, so it fails over too.
+  it('moves a launch to the next zone after an asynchronous capacity failure (pending → terminated)', async () => {
+    sim.addFault({ cloud: 'aws', kind: 'capacity', zone: 'us-east-1a', instanceType: 't3.micro', mode: 'async' });
+    const events: QueueEvent[] = [];
+    const queue = new ProvisioningQueue({ onEvent: (e) => events.push(e), minRetryDelayMs: 10 });
+    const names = [`${cluster}-w-4`, `${cluster}-w-5`];
+    let launched: Awaited<ReturnType<ProvisioningQueue['launch']>>;
+    try {
+      launched = await queue.launch(provider, request(names));
+    } finally {
+      sim.clearFaults();
+    }
+    expect(launched.map((i) => [i.zone, i.state])).toEqual([
+      ['us-east-1b', 'running'],
+      ['us-east-1b', 'running'],
+    ]);
+    expect(events.filter((e) => e.type === 'failover')).toEqual([
+      expect.objectContaining({
+        fromZone: 'us-east-1a',
+        toZone: 'us-east-1b',
+        reason: expect.stringMatching(/capacity in us-east-1a/),
+      }),
+    ]);
+    // The failed zone's instances are gone: the pool holds exactly the launch's nodes, none twice.
+    const live = (await provider.listInstances(cluster)).filter((i) => launched.some((l) => l.id === i.id));
+    expect(live).toHaveLength(2);
+    // Every instance of the failed attempt was terminated by the queue (those EC2 placed as well as the failed one).
+    const terminated = events.flatMap((e) => (e.type === 'terminate' ? e.ids : []));
+    expect(terminated).toHaveLength(2);
+    expect(terminated.filter((id) => launched.some((l) => l.id === id))).toEqual([]);
+  });
+
+  it('names every zone and the asynchronous reason when no zone places the launch', async () => {
+    sim.addFault({ cloud: 'aws', kind: 'capacity', instanceType: 't3.micro', mode: 'async' });
+    const queue = new ProvisioningQueue({ minRetryDelayMs: 10 });
+    const error = await queue
+      .launch(provider, request([`${cluster}-w-6`]))
+      .catch((e: unknown) => e)
+      .finally(() => sim.clearFaults());
+    expect(error).toBeInstanceOf(CapacityError);
+    expect((error as CapacityError).details.zones).toEqual([
+      { zone: 'us-east-1a', reason: 'Server.InsufficientInstanceCapacity', instanceType: 't3.micro' },
+      { zone: 'us-east-1b', reason: 'Server.InsufficientInstanceCapacity', instanceType: 't3.micro' },
+    ]);
+  });
+
   it('fails with a CapacityError naming every zone tried when none has capacity', async () => {
     sim.addFault({ cloud: 'aws', kind: 'capacity', instanceType: 't3.micro', mode: 'sync' });
     const queue = new ProvisioningQueue({ minRetryDelayMs: 10 });

@@ -12,7 +12,6 @@ import {
   CreateRouteCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
-  CreateVpcCommand,
   DeleteInternetGatewayCommand,
   DeleteSecurityGroupCommand,
   DeleteSubnetCommand,
@@ -23,10 +22,10 @@ import {
   DescribeRouteTablesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
-  DescribeVpcsCommand,
   DetachInternetGatewayCommand,
   ModifySubnetAttributeCommand,
 } from './sdk.js';
+import { type ClaimSettings, claimVpc, clusterVpcs } from './vpc-claim.js';
 
 /**
  * The cluster's network: a VPC (10.N.0.0/16) split into one subnet per zone (a /17 and two /18, so every
@@ -35,7 +34,7 @@ import {
  * `skypool-cluster`, and is found again by it: the cloud is the only state.
  */
 
-export interface NetworkSettings {
+export interface NetworkSettings extends ClaimSettings {
   /** Who may reach the Docker engine API (2376/tcp, mTLS): the operator's address unless widened. */
   readonly engineApiCidrs: readonly string[];
   readonly pollIntervalMs: number;
@@ -119,29 +118,39 @@ const covers = (have: readonly IpPermission[], want: IpPermission) =>
       (want.IpRanges ?? []).every((r) => p.IpRanges?.some((h) => h.CidrIp === r.CidrIp)),
   );
 
-async function findVpc(ec2: Ec2Calls, cluster: string): Promise<{ id: string; cidr: string } | undefined> {
-  const out = await ec2.call('DescribeVpcs', new DescribeVpcsCommand({ Filters: [clusterFilter(cluster)] }));
-  const vpc = (out.Vpcs ?? []).sort((a, b) => (a.VpcId ?? '').localeCompare(b.VpcId ?? ''))[0];
-  return vpc?.VpcId && vpc.CidrBlock ? { id: vpc.VpcId, cidr: vpc.CidrBlock } : undefined;
-}
-
 /** Finds or creates every piece; each step looks before it creates, so a crash half-way is repaired by the next call. */
 export async function ensureClusterNetwork(
   ec2: Ec2Calls,
   cluster: string,
   settings: NetworkSettings,
 ): Promise<ClusterNetwork> {
-  let vpc = await findVpc(ec2, cluster);
-  if (!vpc) {
-    const created = await ec2.call(
-      'CreateVpc',
-      new CreateVpcCommand({
-        CidrBlock: vpcCidr(cluster),
-        TagSpecifications: tagSpec('vpc', cluster, `skypool-${cluster}`),
-      }),
+  for (let attempt = 1; ; attempt++) {
+    const vpc = await claimVpc(
+      ec2,
+      cluster,
+      { cidr: vpcCidr(cluster), tags: tagSpec('vpc', cluster, `skypool-${cluster}`) },
+      settings,
     );
-    vpc = { id: created.Vpc!.VpcId!, cidr: created.Vpc!.CidrBlock! };
+    try {
+      return await buildNetwork(ec2, cluster, vpc, settings);
+    } catch (error) {
+      // The VPC went away under us (a crash's unclaimed leftover removed by another process, or a destroy): again.
+      if (codeOf(error) !== 'InvalidVpcID.NotFound' || attempt >= 3) throw error;
+    }
   }
+}
+
+/**
+ * Another process may build the same pieces at the same moment (two operators, or a rerun beside a stuck one):
+ * a create that meets the other's resource (InvalidSubnet.Conflict, InvalidGroup.Duplicate,
+ * InvalidPermission.Duplicate, RouteAlreadyExists, a gateway already attached) looks again and uses what is there.
+ */
+async function buildNetwork(
+  ec2: Ec2Calls,
+  cluster: string,
+  vpc: { id: string; cidr: string },
+  settings: NetworkSettings,
+): Promise<ClusterNetwork> {
   const vpcFilter = { Name: 'vpc-id', Values: [vpc.id] };
 
   const zones = await ec2.call(
@@ -165,17 +174,25 @@ export async function ensureClusterNetwork(
     const cidr = subnetCidr(vpc.cidr, i);
     let subnet: Subnet | undefined = existing.find((s) => s.CidrBlock === cidr);
     if (!subnet) {
-      subnet = (
-        await ec2.call(
-          'CreateSubnet',
-          new CreateSubnetCommand({
-            VpcId: vpc.id,
-            CidrBlock: cidr,
-            AvailabilityZone: zone,
-            TagSpecifications: tagSpec('subnet', cluster, `skypool-${cluster}-${zone}`),
-          }),
-        )
-      ).Subnet!;
+      try {
+        subnet = (
+          await ec2.call(
+            'CreateSubnet',
+            new CreateSubnetCommand({
+              VpcId: vpc.id,
+              CidrBlock: cidr,
+              AvailabilityZone: zone,
+              TagSpecifications: tagSpec('subnet', cluster, `skypool-${cluster}-${zone}`),
+            }),
+          )
+        ).Subnet!;
+      } catch (error) {
+        if (codeOf(error) !== 'InvalidSubnet.Conflict') throw error;
+        const now =
+          (await ec2.call('DescribeSubnets', new DescribeSubnetsCommand({ Filters: [vpcFilter] }))).Subnets ?? [];
+        subnet = now.find((s) => s.CidrBlock === cidr);
+        if (!subnet) throw error;
+      }
     }
     if (!subnet.MapPublicIpOnLaunch) {
       await ec2.call(
@@ -186,32 +203,7 @@ export async function ensureClusterNetwork(
     subnets.set(subnet.AvailabilityZone!, { id: subnet.SubnetId!, cidr, zone: subnet.AvailabilityZone! });
   }
 
-  const gateways =
-    (
-      await ec2.call(
-        'DescribeInternetGateways',
-        new DescribeInternetGatewaysCommand({ Filters: [clusterFilter(cluster)] }),
-      )
-    ).InternetGateways ?? [];
-  let igw =
-    gateways.find((g) => g.Attachments?.some((a) => a.VpcId === vpc.id)) ??
-    gateways.find((g) => !g.Attachments?.length);
-  if (!igw) {
-    igw = (
-      await ec2.call(
-        'CreateInternetGateway',
-        new CreateInternetGatewayCommand({
-          TagSpecifications: tagSpec('internet-gateway', cluster, `skypool-${cluster}`),
-        }),
-      )
-    ).InternetGateway!;
-  }
-  if (!igw.Attachments?.some((a) => a.VpcId === vpc.id)) {
-    await ec2.call(
-      'AttachInternetGateway',
-      new AttachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId!, VpcId: vpc.id }),
-    );
-  }
+  const igwId = await ensureGateway(ec2, cluster, vpc.id);
   const tables =
     (
       await ec2.call(
@@ -221,46 +213,21 @@ export async function ensureClusterNetwork(
     ).RouteTables ?? [];
   const main = tables[0];
   if (main && !main.Routes?.some((r) => r.DestinationCidrBlock === '0.0.0.0/0')) {
-    await ec2.call(
-      'CreateRoute',
-      new CreateRouteCommand({
-        RouteTableId: main.RouteTableId!,
-        DestinationCidrBlock: '0.0.0.0/0',
-        GatewayId: igw.InternetGatewayId!,
-      }),
-    );
+    await ec2
+      .call(
+        'CreateRoute',
+        new CreateRouteCommand({
+          RouteTableId: main.RouteTableId!,
+          DestinationCidrBlock: '0.0.0.0/0',
+          GatewayId: igwId,
+        }),
+      )
+      .catch((error: unknown) => {
+        if (codeOf(error) !== 'RouteAlreadyExists') throw error;
+      });
   }
 
-  const groups =
-    (
-      await ec2.call(
-        'DescribeSecurityGroups',
-        new DescribeSecurityGroupsCommand({
-          Filters: [vpcFilter, { Name: 'group-name', Values: [groupName(cluster)] }],
-        }),
-      )
-    ).SecurityGroups ?? [];
-  let groupId = groups[0]?.GroupId;
-  const have = groups[0]?.IpPermissions ?? [];
-  if (!groupId) {
-    groupId = (
-      await ec2.call(
-        'CreateSecurityGroup',
-        new CreateSecurityGroupCommand({
-          GroupName: groupName(cluster),
-          Description: `skypool cluster ${cluster}`,
-          VpcId: vpc.id,
-          TagSpecifications: tagSpec('security-group', cluster, groupName(cluster)),
-        }),
-      )
-    ).GroupId!;
-  }
-  const missing = ingress(groupId, settings.engineApiCidrs).filter((p) => !covers(have, p));
-  if (missing.length)
-    await ec2.call(
-      'AuthorizeSecurityGroupIngress',
-      new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: missing }),
-    );
+  const groupId = await ensureGroup(ec2, cluster, vpc.id, settings.engineApiCidrs);
 
   const primary = [...subnets.values()].sort((a, b) => a.cidr.localeCompare(b.cidr));
   return {
@@ -274,6 +241,106 @@ export async function ensureClusterNetwork(
 
 const codeOf = (error: unknown) =>
   SkypoolError.isInstance(error) ? (error.details.code as string | undefined) : undefined;
+
+/** The internet gateway attached to the VPC: found, or made and attached; a gateway another process attached first wins. */
+async function ensureGateway(ec2: Ec2Calls, cluster: string, vpcId: string): Promise<string> {
+  const describe = async () =>
+    (
+      await ec2.call(
+        'DescribeInternetGateways',
+        new DescribeInternetGatewaysCommand({ Filters: [clusterFilter(cluster)] }),
+      )
+    ).InternetGateways ?? [];
+  const gateways = await describe();
+  const attached = gateways.find((g) => g.Attachments?.some((a) => a.VpcId === vpcId));
+  if (attached) return attached.InternetGatewayId!;
+  const spare = gateways.find((g) => !g.Attachments?.length);
+  const made = !spare;
+  const igw =
+    spare ??
+    (
+      await ec2.call(
+        'CreateInternetGateway',
+        new CreateInternetGatewayCommand({
+          TagSpecifications: tagSpec('internet-gateway', cluster, `skypool-${cluster}`),
+        }),
+      )
+    ).InternetGateway!;
+  try {
+    await ec2.call(
+      'AttachInternetGateway',
+      new AttachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId!, VpcId: vpcId }),
+    );
+    return igw.InternetGatewayId!;
+  } catch (error) {
+    const code = codeOf(error);
+    // Resource.AlreadyAssociated: another process attached this spare; InvalidParameterValue: the VPC has another.
+    if (code !== 'Resource.AlreadyAssociated' && code !== 'InvalidParameterValue') throw error;
+    const winner = (await describe()).find((g) => g.Attachments?.some((a) => a.VpcId === vpcId));
+    if (!winner) throw error;
+    if (made && winner.InternetGatewayId !== igw.InternetGatewayId)
+      await ec2
+        .call('DeleteInternetGateway', new DeleteInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId! }))
+        .catch(() => undefined); // an unattached gateway of the cluster is removed by destroy anyway
+    return winner.InternetGatewayId!;
+  }
+}
+
+/** The cluster's security group in the VPC with every ingress rule, whoever creates them first. */
+async function ensureGroup(
+  ec2: Ec2Calls,
+  cluster: string,
+  vpcId: string,
+  engineApiCidrs: readonly string[],
+): Promise<string> {
+  const describe = async () =>
+    (
+      await ec2.call(
+        'DescribeSecurityGroups',
+        new DescribeSecurityGroupsCommand({
+          Filters: [
+            { Name: 'vpc-id', Values: [vpcId] },
+            { Name: 'group-name', Values: [groupName(cluster)] },
+          ],
+        }),
+      )
+    ).SecurityGroups?.[0];
+  let group = await describe();
+  if (!group) {
+    try {
+      const made = await ec2.call(
+        'CreateSecurityGroup',
+        new CreateSecurityGroupCommand({
+          GroupName: groupName(cluster),
+          Description: `skypool cluster ${cluster}`,
+          VpcId: vpcId,
+          TagSpecifications: tagSpec('security-group', cluster, groupName(cluster)),
+        }),
+      );
+      group = { GroupId: made.GroupId!, IpPermissions: [] };
+    } catch (error) {
+      if (codeOf(error) !== 'InvalidGroup.Duplicate') throw error;
+      group = await describe();
+      if (!group) throw error;
+    }
+  }
+  const groupId = group.GroupId!;
+  // EC2 adds none of a request's rules when one is a duplicate: look again and add what is still missing.
+  for (let attempt = 1; ; attempt++) {
+    const missing = ingress(groupId, engineApiCidrs).filter((p) => !covers(group?.IpPermissions ?? [], p));
+    if (!missing.length) return groupId;
+    try {
+      await ec2.call(
+        'AuthorizeSecurityGroupIngress',
+        new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: missing }),
+      );
+      return groupId;
+    } catch (error) {
+      if (codeOf(error) !== 'InvalidPermission.Duplicate' || attempt >= 3) throw error;
+      group = await describe();
+    }
+  }
+}
 const GONE = new Set([
   'InvalidGroup.NotFound',
   'InvalidSubnetID.NotFound',
@@ -342,7 +409,8 @@ export async function deleteClusterNetwork(
   settings: Omit<NetworkSettings, 'engineApiCidrs'>,
   signal?: AbortSignal,
 ): Promise<void> {
-  const vpc = await findVpc(ec2, cluster);
+  // Every VPC tagged with the cluster: a race or a crash may have left more than one.
+  const vpcs = (await clusterVpcs(ec2, cluster)).map((v) => v.id);
   const gateways =
     (
       await ec2.call(
@@ -352,13 +420,13 @@ export async function deleteClusterNetwork(
     ).InternetGateways ?? [];
   const deadline = Date.now() + settings.deleteTimeoutMs;
   const del = (run: () => Promise<unknown>) => remove(run, deadline, settings, signal);
-  if (vpc) {
+  for (const vpc of vpcs) {
     for (;;) {
       const live = await ec2.call(
         'DescribeInstances',
         new DescribeInstancesCommand({
           Filters: [
-            { Name: 'vpc-id', Values: [vpc.id] },
+            { Name: 'vpc-id', Values: [vpc] },
             { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'stopped'] },
           ],
         }),
@@ -372,7 +440,7 @@ export async function deleteClusterNetwork(
         );
       await sleep(settings.pollIntervalMs, signal);
     }
-    const vpcFilter = { Name: 'vpc-id', Values: [vpc.id] };
+    const vpcFilter = { Name: 'vpc-id', Values: [vpc] };
     const groups =
       (await ec2.call('DescribeSecurityGroups', new DescribeSecurityGroupsCommand({ Filters: [vpcFilter] })))
         .SecurityGroups ?? [];
@@ -380,11 +448,11 @@ export async function deleteClusterNetwork(
       if (g.GroupName !== 'default')
         await del(() => ec2.call('DeleteSecurityGroup', new DeleteSecurityGroupCommand({ GroupId: g.GroupId! })));
     for (const igw of gateways) {
-      if (igw.Attachments?.some((a) => a.VpcId === vpc.id)) {
+      if (igw.Attachments?.some((a) => a.VpcId === vpc)) {
         await del(() =>
           ec2.call(
             'DetachInternetGateway',
-            new DetachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId!, VpcId: vpc.id }),
+            new DetachInternetGatewayCommand({ InternetGatewayId: igw.InternetGatewayId!, VpcId: vpc }),
           ),
         );
       }
@@ -396,7 +464,7 @@ export async function deleteClusterNetwork(
   }
   for (const igw of gateways) {
     // A gateway of this cluster attached elsewhere is not ours to detach; one left unattached by a crash is.
-    if (igw.Attachments?.some((a) => a.VpcId !== vpc?.id)) continue;
+    if (igw.Attachments?.some((a) => a.VpcId && !vpcs.includes(a.VpcId))) continue;
     await del(() =>
       ec2.call(
         'DeleteInternetGateway',
@@ -404,5 +472,5 @@ export async function deleteClusterNetwork(
       ),
     );
   }
-  if (vpc) await del(() => ec2.call('DeleteVpc', new DeleteVpcCommand({ VpcId: vpc.id })));
+  for (const vpc of vpcs) await del(() => ec2.call('DeleteVpc', new DeleteVpcCommand({ VpcId: vpc })));
 }

@@ -58,6 +58,8 @@ export interface AwsProviderSettings extends ProviderSettings {
   readonly deleteTimeoutMs?: number;
   /** SDK attempts per call (its standard retry mode); default 3. */
   readonly maxAttempts?: number;
+  /** Instances per DescribeInstances page (5-1000); default 1000. */
+  readonly listPageSize?: number;
   /** AMI to launch instead of the newest Canonical Ubuntu 24.04 amd64 image. */
   readonly imageId?: string;
 }
@@ -362,7 +364,11 @@ export class AwsProvider implements Provider {
     do {
       const page = await ec2.call(
         'DescribeInstances',
-        new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, NextToken: token }),
+        new DescribeInstancesCommand({
+          Filters: filters,
+          MaxResults: this.settings.listPageSize ?? 1000,
+          NextToken: token,
+        }),
       );
       out.push(...instancesOf(page.Reservations));
       token = page.NextToken;
@@ -382,6 +388,11 @@ export class AwsProvider implements Provider {
         },
       );
     return [...seen][0];
+  }
+
+  /** EC2 places capacity after RunInstances answers: a pending instance may end terminated for want of it. */
+  awaitPlacement(ids: readonly string[], options: RegionWaitOptions): Promise<Instance[]> {
+    return this.waitUntilRunning(ids, options);
   }
 
   async waitUntilRunning(ids: readonly string[], options: RegionWaitOptions): Promise<Instance[]> {

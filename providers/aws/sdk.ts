@@ -16,6 +16,7 @@ export const {
   CreateRouteCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
+  CreateTagsCommand,
   CreateVpcCommand,
   DeleteInternetGatewayCommand,
   DeleteSecurityGroupCommand,

@@ -1,4 +1,11 @@
-import { CapacityError, CloudApiError, QuotaError, SkypoolError, ThrottledError } from '../../src/errors.js';
+import {
+  CapacityError,
+  CloudApiError,
+  IdempotencyConflictError,
+  QuotaError,
+  SkypoolError,
+  ThrottledError,
+} from '../../src/errors.js';
 
 /** Where an error happened, for the typed error's details. */
 export interface ErrorContext {
@@ -29,6 +36,11 @@ export function armCode(error: unknown): { code?: string; status?: number; messa
 /** Maps an Azure SDK error to skypool's typed errors; SkypoolErrors pass through. */
 export function mapAzureError(error: unknown, ctx: ErrorContext): SkypoolError {
   if (SkypoolError.isInstance(error)) return error;
+  if ((error as Error)?.name === 'AbortError')
+    return new SkypoolError('CANCELLED', `cancelled during Azure ${ctx.operation}`, {
+      details: { provider: 'azure', operation: ctx.operation },
+      cause: error,
+    });
   const { code, status, message } = armCode(error);
   const details = {
     provider: 'azure',
@@ -51,6 +63,15 @@ export function mapAzureError(error: unknown, ctx: ErrorContext): SkypoolError {
   if (code === 'OperationNotAllowed' && status === 409 && /quota/i.test(message)) {
     return new QuotaError(
       `Azure vCPU quota exceeded in ${ctx.region ?? 'the region'} (${ctx.instanceType ?? 'VM size'}); request a quota increase or use fewer/smaller VMs`,
+      details,
+      error,
+    );
+  }
+  // A VM of this name exists with other immutable settings (its customData): another process (or an earlier run)
+  // launched this very node. The launch's caller adopts that VM by its launch token, as for EC2's ClientToken.
+  if (code === 'PropertyChangeNotAllowed' && ctx.operation === 'runInstances') {
+    return new IdempotencyConflictError(
+      `Azure runInstances: a VM of this name already exists from another launch of the node: ${message.split('\n')[0]}`,
       details,
       error,
     );

@@ -21,6 +21,7 @@ import {
 } from '../../src/providers/types.js';
 import { retryIdempotentRead } from '../../src/util/connection-drops.js';
 import { operatorAddress } from '../../src/util/operator-address.js';
+import { throwIfCancelled } from '../../src/util/poll.js';
 import { fetchBootLog } from './boot-log.js';
 import { type AzureClients, createClients, staticTokenCredential } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
@@ -363,7 +364,7 @@ export class AzureProvider implements Provider {
     });
     const groups = [...new Set(wanted.map((w) => w.group))];
     for (;;) {
-      options.signal?.throwIfAborted();
+      throwIfCancelled(options.signal);
       const found = new Map<string, Instance>();
       for (const group of groups) {
         try {

@@ -1,11 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { PrerequisiteError } from '../../src/errors.js';
-import { retryIdempotentRead } from '../../src/util/connection-drops.js';
 import { isLoopbackHost } from '../../src/util/net.js';
 import { operatorAddress } from '../../src/util/operator-address.js';
 import { ComputeClients } from './clients.js';
 import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
 import { type Operation, operationOf, waitForOperation } from './operations.js';
 import { gcpProject } from './preflight.js';
+import { retryTransient } from './retry.js';
 import type { GcpProviderSettings } from './settings.js';
 import { sleep } from './util.js';
 
@@ -57,6 +58,7 @@ export class GceApi {
 
   wait(op: Operation, context: FailureContext, signal?: AbortSignal): Promise<Operation> {
     return waitForOperation(
+      (read) => this.call(read, signal),
       this.clients,
       this.project,
       op,
@@ -66,11 +68,17 @@ export class GceApi {
   }
 
   /**
-   * Runs an idempotent read (get, list, operations.wait) again when its connection dropped: the Google client does
-   * not, and a reused keep-alive socket that a front end closed fails with ECONNRESET. Never for an insert.
+   * Runs one Compute Engine call, again on throttling, a 5xx or a dropped connection (a reused keep-alive socket
+   * that a front end closed fails with ECONNRESET), up to `maxAttempts` in all. Safe for reads and deletes; an
+   * insert must carry the same requestId in every attempt (see `create`).
    */
+  call<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return retryTransient(call, { attempts: this.settings.maxAttempts ?? 3, ...(signal ? { signal } : {}) });
+  }
+
+  /** An idempotent read (get, list, operations.wait), retried like every call. */
   read<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return retryIdempotentRead(call, signal ? { signal } : {});
+    return this.call(call, signal);
   }
 
   /** Gets a resource by name; undefined when it does not exist. */
@@ -85,15 +93,17 @@ export class GceApi {
 
   /**
    * Inserts a network resource and waits for its Operation; a concurrent creation (409) counts as success.
-   * Their names are deterministic, so the name is the idempotency key; each call gets a fresh requestId because
-   * Compute Engine remembers requestIds for an hour, and a destroy + apply within that hour must create again.
+   * Their names are deterministic, so the name is the idempotency key; each create gets a fresh requestId because
+   * Compute Engine remembers requestIds for an hour, and a destroy + apply within that hour must create again. The
+   * attempts of one create share it, so a repeat after a lost answer is answered with the first one's Operation.
    */
-  async create(action: string, insert: () => Promise<unknown>, signal?: AbortSignal): Promise<void> {
+  async create(action: string, insert: (requestId: string) => Promise<unknown>, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.opTimeoutMs;
     for (;;) {
       let op: Operation;
+      const requestId = randomUUID();
       try {
-        op = operationOf(((await insert()) as unknown[])[0]);
+        op = operationOf(((await this.call(() => insert(requestId), signal)) as unknown[])[0]);
       } catch (error) {
         if (isAlreadyExists(error)) return;
         // The parent (network) is still being created, e.g. by a concurrent apply: wait for it, not a blind retry.

@@ -36,7 +36,11 @@ const CAPACITY_CODES = new Set([
   'RESOURCE_NOT_AVAILABLE',
 ]);
 const QUOTA_CODES = new Set(['QUOTA_EXCEEDED', 'quotaExceeded']);
-const THROTTLE_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded', 'RATE_LIMIT_EXCEEDED']);
+export const THROTTLE_REASONS: ReadonlySet<string> = new Set([
+  'rateLimitExceeded',
+  'userRateLimitExceeded',
+  'RATE_LIMIT_EXCEEDED',
+]);
 
 /** Status, reason and message of anything the client threw. */
 export function describeFailure(error: unknown): ApiFailure {

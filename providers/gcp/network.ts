@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { CloudApiError } from '../../src/errors.js';
 import { type NetworkRef, TAG_KEYS } from '../../src/providers/types.js';
 import type { GceApi } from './api.js';
@@ -49,11 +48,11 @@ export class GceNetworks {
           : defaultSubnetCidr(cluster, region);
       await this.api.create(
         'subnetworks.insert',
-        () =>
+        (requestId) =>
           this.api.clients.subnetworks.insert({
             project,
             region,
-            requestId: randomUUID(),
+            requestId,
             subnetworkResource: {
               name,
               network: `projects/${project}/global/networks/${networkName(cluster)}`,
@@ -89,10 +88,10 @@ export class GceNetworks {
     else {
       await this.api.create(
         'networks.insert',
-        () =>
+        (requestId) =>
           this.api.clients.networks.insert({
             project,
-            requestId: randomUUID(),
+            requestId,
             networkResource: {
               name,
               description: owner,
@@ -148,7 +147,7 @@ export class GceNetworks {
         if (found) return this.checkOwner('firewall rule', rule.name, found.description, cluster);
         await this.api.create(
           'firewalls.insert',
-          () => this.api.clients.firewalls.insert({ project, requestId: randomUUID(), firewallResource: rule }),
+          (requestId) => this.api.clients.firewalls.insert({ project, requestId, firewallResource: rule }),
           signal,
         );
       }),
@@ -177,7 +176,7 @@ export class GceNetworks {
     const remove = async (action: string, del: () => Promise<unknown>) => {
       let op: Operation;
       try {
-        op = operationOf(((await del()) as unknown[])[0]);
+        op = operationOf(((await this.api.call(del, signal)) as unknown[])[0]);
       } catch (error) {
         if (isNotFound(error)) return;
         const f = describeFailure(error);

@@ -1,5 +1,5 @@
 import { TimeoutError } from '../../src/errors.js';
-import { retryIdempotentRead } from '../../src/util/connection-drops.js';
+import { throwIfCancelled } from '../../src/util/poll.js';
 import type { ComputeClients } from './clients.js';
 import { type FailureContext, mapApiError, type OperationLike, operationError } from './errors.js';
 import { lastSegment } from './util.js';
@@ -22,9 +22,11 @@ export function operationOf(result: unknown): Operation {
 
 /**
  * Waits for a Compute Engine Operation the way the API intends: `operations.wait` holds up to ~2 minutes and
- * answers with the Operation, DONE or not, so it is called in a loop. A failed Operation becomes a typed error.
+ * answers with the Operation, DONE or not, so it is called in a loop (each call through `retried`). A failed
+ * Operation becomes a typed error.
  */
 export async function waitForOperation(
+  retried: <T>(read: () => Promise<T>) => Promise<T>,
   clients: ComputeClients,
   project: string,
   op: Operation,
@@ -34,7 +36,7 @@ export async function waitForOperation(
   const deadline = Date.now() + settings.timeoutMs;
   let current = op;
   while (current.status !== 'DONE') {
-    settings.signal?.throwIfAborted();
+    throwIfCancelled(settings.signal);
     if (Date.now() > deadline) {
       throw new TimeoutError(
         `Compute Engine operation ${op.name} (${context.action}) did not finish within ${settings.timeoutMs} ms; check it in the console and retry`,
@@ -43,14 +45,14 @@ export async function waitForOperation(
     }
     try {
       const name = String(op.name);
-      // operations.wait only reads: after a dropped connection it is asked again.
+      // operations.wait only reads: on throttling, a 5xx or a dropped connection it is asked again.
       const wait = (): Promise<unknown> =>
         op.zone
           ? clients.zoneOperations.wait({ project, zone: lastSegment(op.zone)!, operation: name })
           : op.region
             ? clients.regionOperations.wait({ project, region: lastSegment(op.region)!, operation: name })
             : clients.globalOperations.wait({ project, operation: name });
-      [current] = (await retryIdempotentRead(wait, settings.signal ? { signal: settings.signal } : {})) as [Operation];
+      [current] = (await retried(wait)) as [Operation];
     } catch (error) {
       throw mapApiError(error, { ...context, action: `${context.action} (waiting for ${op.name})` });
     }

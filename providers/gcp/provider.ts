@@ -10,6 +10,7 @@ import {
   tagsToRecord,
   type WaitOptions,
 } from '../../src/providers/types.js';
+import { throwIfCancelled } from '../../src/util/poll.js';
 import { GceApi } from './api.js';
 import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
 import { type GceInstance, parseInstanceId, toInstance } from './instances.js';
@@ -83,7 +84,7 @@ export class GcpProvider implements Provider {
   }
 
   async runInstances(request: LaunchRequest): Promise<Instance[]> {
-    request.signal?.throwIfAborted();
+    throwIfCancelled(request.signal);
     const project = this.api.project;
     const region = request.pool.region ?? this.api.region;
     const zone = await this.placement.zoneFor(request, region);
@@ -125,7 +126,8 @@ export class GcpProvider implements Provider {
     const launch = (action: string, names: string[], create: () => Promise<unknown>) => async () => {
       let op: Operation;
       try {
-        op = operationOf(((await create()) as unknown[])[0]);
+        // The requestId is the launch's, the same in every attempt: a repeat is answered with the first Operation.
+        op = operationOf(((await this.api.call(create, request.signal)) as unknown[])[0]);
       } catch (error) {
         if (isAlreadyExists(error) && (await this.sameLaunch(zone, names, request))) return;
         throw mapApiError(error, { ...context, action });
@@ -181,7 +183,7 @@ export class GcpProvider implements Provider {
     let listed: GceInstance[];
     try {
       [listed] = (await this.api.read(() =>
-        this.api.clients.instances.list({ project, zone, filter, maxResults: 500 }),
+        this.api.clients.instances.list({ project, zone, filter, maxResults: this.api.settings.listPageSize ?? 500 }),
       )) as unknown as [GceInstance[]];
     } catch (error) {
       throw mapApiError(error, { action: 'instances.list', zone });
@@ -254,7 +256,12 @@ export class GcpProvider implements Provider {
       const filter = names.map((n) => `(name = "${n}")`).join(' OR ');
       try {
         const [list] = (await this.api.read(() =>
-          this.api.clients.instances.list({ project: this.api.project, zone, filter, maxResults: 500 }),
+          this.api.clients.instances.list({
+            project: this.api.project,
+            zone,
+            filter,
+            maxResults: this.api.settings.listPageSize ?? 500,
+          }),
         )) as unknown as [GceInstance[]];
         for (const vm of list) if (vm.name) found.set(`${zone}/${vm.name}`, vm);
       } catch (error) {
@@ -268,7 +275,7 @@ export class GcpProvider implements Provider {
     const { deadline } = options;
     const poll = this.api.settings.pollIntervalMs ?? 2000;
     for (;;) {
-      options.signal?.throwIfAborted();
+      throwIfCancelled(options.signal);
       const vms = await this.readInstances(ids);
       const current = ids.map((id) => {
         const vm = vms.get(id);
@@ -295,7 +302,7 @@ export class GcpProvider implements Provider {
   /** aggregatedList covers every zone: every region's instances, whatever `regions` says (a superset is safe). */
   async listInstances(cluster: string, options: ListOptions = {}): Promise<Instance[]> {
     const { signal } = options;
-    signal?.throwIfAborted();
+    throwIfCancelled(signal);
     let out: Instance[] = [];
     try {
       // A dropped connection mid-way starts the listing over: pages are not resumable across a new iterator.
@@ -305,7 +312,7 @@ export class GcpProvider implements Provider {
           project: this.api.project,
           filter: `labels.${TAG_KEYS.cluster} = "${cluster}"`,
           returnPartialSuccess: true,
-          maxResults: 500,
+          maxResults: this.api.settings.listPageSize ?? 500,
         });
         for await (const [, scoped] of pages) {
           for (const vm of (scoped.instances ?? []) as GceInstance[]) {
@@ -330,7 +337,9 @@ export class GcpProvider implements Provider {
       let op: Operation;
       try {
         // No requestId: a later delete of a new VM with the same name must not be answered with this one's Operation.
-        op = operationOf((await this.api.clients.instances.delete({ project, zone, instance: name }))[0]);
+        op = operationOf(
+          (await this.api.call(() => this.api.clients.instances.delete({ project, zone, instance: name }), signal))[0],
+        );
       } catch (error) {
         if (isNotFound(error)) return;
         throw mapApiError(error, { action: 'instances.delete', zone });
@@ -341,7 +350,7 @@ export class GcpProvider implements Provider {
 
   /** Serial port 1 from its first byte the buffer still holds (Compute Engine keeps the last 1 MiB). */
   async readConsole(instance: Pick<Instance, 'id'>, signal?: AbortSignal): Promise<string> {
-    signal?.throwIfAborted();
+    throwIfCancelled(signal);
     const { zone, name } = parseInstanceId(instance.id);
     try {
       const [out] = await this.api.read(

@@ -31,8 +31,15 @@ export interface GcpProviderSettings extends ProviderSettings {
   readonly operationTimeoutMs?: number;
   /** Interval between status polls in waitUntilRunning. Default 2000 ms. */
   readonly pollIntervalMs?: number;
+  /** Instances per page of the instance listings (1-500); default 500. */
+  readonly listPageSize?: number;
   /** Mutations in flight at once (deletes, single inserts). Default 8. */
   readonly concurrency?: number;
+  /**
+   * Attempts per Compute Engine call on throttling, a 5xx or a dropped connection, the first included (the AWS
+   * SDK's standard mode; the Google client over REST retries nothing). Default 3.
+   */
+  readonly maxAttempts?: number;
 }
 
 /**

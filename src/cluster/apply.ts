@@ -99,6 +99,11 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
       }
       await waitEngines(ctx, joined, signal);
     });
+  } else if (fabric) {
+    // Endpoints follow the clouds' addresses: a node's public address changes when it is stopped and started.
+    // WireGuard roaming already carried the news to its peers; this writes it down where they look after a reboot.
+    const running = members().filter((i) => i.state === 'running');
+    await phase('fabric', () => syncFabric(ctx, driver, running, running, signal));
   }
 
   if ((ctx.spec.images ?? []).length > 0 && created.length > 0)

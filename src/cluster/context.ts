@@ -64,6 +64,7 @@ export class ClusterContext {
     this.progress = new Progress(logger);
     this.queue = new ProvisioningQueue({
       limits: options.queueLimits,
+      placementTimeoutMs: options.readyTimeoutMs ?? 180_000,
       onEvent: (event) => this.progress.emit({ type: 'queue', event }),
     });
     this.readyTimeoutMs = options.readyTimeoutMs ?? 180_000;

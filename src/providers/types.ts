@@ -174,6 +174,15 @@ export interface Provider {
   // Optional capabilities (declared here, never found by duck typing in the core).
 
   /**
+   * For clouds whose launch call answers before capacity is placed (EC2: an instance goes pending → terminated
+   * with `Server.InsufficientInstanceCapacity`): waits until the launched instances are placed and resolves with
+   * them, or fails with a CapacityError naming the zone and the cloud's reason. The provisioning queue calls it
+   * inside the launch, so such a failure moves the launch to the pool's next zone like a synchronous one (GCE and
+   * Azure report theirs in the Operation / LRO their runInstances waits for, and leave this out).
+   */
+  awaitPlacement?(ids: readonly string[], options: RegionWaitOptions): Promise<Instance[]>;
+
+  /**
    * The VM's console output so far (EC2 GetConsoleOutput with Latest, GCE serial port 1, Azure boot diagnostics'
    * serial log, the local VM's boot log): where a node prints its public identity (src/bootstrap/node-identity.ts).
    * Empty while the cloud has none yet.

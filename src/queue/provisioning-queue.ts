@@ -68,6 +68,8 @@ export interface ProvisioningQueueOptions {
    * are idempotent and resume where they stopped, so they may try longer than a launch. Default 8.
    */
   readonly readRetries?: number;
+  /** Longest wait for a launch's capacity to be placed (Provider.awaitPlacement; EC2). Default 10 minutes. */
+  readonly placementTimeoutMs?: number;
   /** Called with every queue event (progress reporting). */
   readonly onEvent?: (event: QueueEvent) => void;
 }
@@ -204,10 +206,11 @@ export class ProvisioningQueue {
       const started = performance.now();
       this.emit({ type: 'launch-start', provider: provider.name, pool, nodes: request.nodes.map((n) => n.name), zone });
       try {
-        const instances = await (await this.queueFor(provider.name)).add(
+        let instances = await (await this.queueFor(provider.name)).add(
           () => this.withRetries(provider.name, pool, request.signal, () => provider.runInstances(attempt)),
           { signal: request.signal },
         );
+        if (provider.awaitPlacement) instances = await this.placed(provider, pool, instances, request.signal);
         this.emit({
           type: 'launch-done',
           provider: provider.name,
@@ -243,6 +246,35 @@ export class ProvisioningQueue {
       { pool, zones: failures },
       lastCapacityError,
     );
+  }
+
+  /**
+   * Waits (outside the launch slots) until a cloud that places capacity after its launch call did so. On an
+   * asynchronous capacity failure every instance of the attempt is terminated (a zone's launch is all-or-nothing,
+   * so the next zone gets all its nodes, none twice) and the CapacityError goes to the zone loop.
+   */
+  private async placed(
+    provider: Provider,
+    pool: string,
+    instances: Instance[],
+    signal: AbortSignal | undefined,
+  ): Promise<Instance[]> {
+    const ids = instances.map((i) => i.id);
+    if (ids.length === 0) return instances;
+    const region = instances[0]!.region;
+    try {
+      return await this.wait(provider.name, pool, signal, () =>
+        provider.awaitPlacement!(ids, {
+          deadline: Date.now() + (this.options.placementTimeoutMs ?? 600_000),
+          ...(region ? { region } : {}),
+          ...(signal ? { signal } : {}),
+        }),
+      );
+    } catch (error) {
+      if (SkypoolError.isInstance(error) && error.code === 'CAPACITY_UNAVAILABLE')
+        await this.terminate(provider, ids, signal);
+      throw error;
+    }
   }
 
   /** Terminates instances through the provider's queue (bounded concurrency, retries). */

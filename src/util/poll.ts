@@ -15,6 +15,11 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
+/** Throws skypool's CANCELLED error when the signal is aborted (`signal.throwIfAborted()` throws the bare reason). */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw cancelled(signal);
+}
+
 export function cancelled(signal: AbortSignal): SkypoolError {
   const why = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
   return new SkypoolError('CANCELLED', `cancelled${why}`, { cause: signal.reason });

@@ -1,14 +1,22 @@
 // A child process for test/chaos.test.ts: the provider half of `skypool up` (networks, duplicates removed,
-// missing VMs launched with their deterministic tokens, waited for) for the spec and sim given as JSON in argv[2].
+// missing VMs launched with their deterministic tokens, waited for) for the spec and sim given as JSON on stdin
+// (the sim's credentials stay out of the command line; Azure's as `azure.accessToken`).
 // The chaos test SIGKILLs it at a random moment and runs it again; the rerun must converge without duplicates.
 import { mkdir } from 'node:fs/promises';
+import { text } from 'node:stream/consumers';
+import { staticTokenCredential } from '../../dist/providers/azure/index.js';
 import { pickAddresses } from '../../dist/src/cluster/addresses.js';
 import { ClusterContext } from '../../dist/src/cluster/context.js';
 import { launchNode, waitRunning } from '../../dist/src/cluster/launch.js';
 import { computePlan } from '../../dist/src/plan.js';
 import { parseSpec } from '../../dist/src/spec/load.js';
 
-const { spec, stateDir, providers } = JSON.parse(process.argv[2]);
+const { spec, stateDir, providers: given } = JSON.parse(await text(process.stdin));
+const { accessToken, ...azure } = given.azure ?? {};
+const providers = {
+  ...given,
+  ...(accessToken ? { azure: { ...azure, credential: staticTokenCredential(accessToken) } } : {}),
+};
 await mkdir(stateDir, { recursive: true });
 const silent = { level: 'silent', trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {} };
 silent.child = () => silent;

@@ -33,6 +33,7 @@ import {
   requiredProperty,
   resourceNotFound,
 } from './errors.js';
+import { operationHeaders } from './lro.js';
 import { armNetworkKey } from './net-view.js';
 import { findSubnet as findSubnetRef } from './network.js';
 import { createPlatformNic, findNic, releaseIp } from './nic.js';
@@ -72,8 +73,23 @@ function vmResourceId(call: ArmCall, rg: string, name: string): string {
 
 function instanceView(call: ArmCall, vm: VmRecord): Json {
   const state = provisioningState(vm, call.now, vm.backingPending);
+  const settling = state === 'Creating' || state === 'Updating';
   const power =
-    state === 'Succeeded' ? 'running' : state === 'Deleting' ? 'stopping' : state === 'Failed' ? 'stopped' : 'starting';
+    vm.power === 'deallocated'
+      ? settling
+        ? 'deallocating'
+        : 'deallocated'
+      : vm.power === 'stopped'
+        ? settling
+          ? 'stopping'
+          : 'stopped'
+        : state === 'Succeeded'
+          ? 'running'
+          : state === 'Deleting'
+            ? 'stopping'
+            : state === 'Failed'
+              ? 'stopped'
+              : 'starting';
   const statuses: Json[] = [
     {
       code: `ProvisioningState/${state.toLowerCase()}`,
@@ -585,6 +601,75 @@ function startBacking(call: ArmCall, vm: VmRecord, id: string, input: VmInput): 
         };
       },
     );
+}
+
+/**
+ * virtualMachines powerOff / deallocate / start (POST, long-running). powerOff stops the VM and keeps it
+ * allocated (its addresses stay); deallocate also releases the hardware and a Dynamic public IP (a Static one
+ * stays); start boots it again, a released Dynamic public IP coming back as a new address. With the local
+ * backing the VM powers off keeping its disk and boots again from it (per-boot scripts, no customData).
+ */
+export function powerVm(call: ArmCall, name: string, action: 'powerOff' | 'deallocate' | 'start'): ArmReply {
+  const { rg, vm } = findVm(call, name, true);
+  const state = provisioningState(vm, call.now, vm.backingPending);
+  if (vm.deleteAt !== undefined || state === 'Creating' || vm.failed)
+    throw conflict(
+      'OperationNotAllowed',
+      `Operation '${action}' is not allowed on VM '${vm.name}' since the VM is ${vm.deleteAt !== undefined ? 'marked for deletion' : state === 'Creating' ? 'being created' : 'in a failed state'}.`,
+    );
+  if (vm.backingPending)
+    throw conflict(
+      'OperationNotAllowed',
+      `Operation '${action}' is not allowed on VM '${vm.name}' since another power operation is in progress.`,
+    );
+  const id = vmResourceId(call, rg.name, vm.name);
+  const backing = call.context.settings.backing === 'local' ? call.context.backing : undefined;
+  const nic = vm.nics[0] === undefined ? undefined : findNic(call, vm.nics[0]);
+  const pip = nic && findPublicIp(call, nic.publicIpId);
+  const was = vm.power ?? 'running';
+  vm.gen = call.store.nextGen();
+  vm.updating = true;
+  const settle = (work: Promise<void> | undefined, onError?: () => void) => {
+    if (!work) return;
+    vm.backingPending = true;
+    work
+      .catch(() => onError?.())
+      .finally(() => {
+        vm.backingPending = false;
+        call.store.vmsChanged(rg);
+      });
+  };
+  if (action === 'start') {
+    vm.readyAt = call.now + call.context.settings.bootTimeMs;
+    if (was !== 'running') {
+      vm.power = undefined;
+      if (pip?.released) {
+        pip.address = call.store.nextPublicAddress(call.context.settings.network === 'realistic');
+        pip.released = false;
+        pip.gen = call.store.nextGen();
+      }
+      const subnetCidr = nic && findSubnetRef(call, nic.subnetId)?.subnet.addressPrefix;
+      settle(
+        subnetCidr
+          ? backing?.powerOn?.({ cloud: 'azure', id, subnetCidr, network: armNetworkKey(nic.subnetId) })
+          : undefined,
+        () => {
+          vm.power = 'stopped';
+        },
+      );
+    }
+  } else {
+    vm.readyAt = call.now + deleteMs(call);
+    if (action === 'deallocate' && pip?.allocation === 'Dynamic' && !pip.released) {
+      pip.released = true;
+      pip.gen = call.store.nextGen();
+    }
+    vm.power = action === 'deallocate' || was === 'deallocated' ? 'deallocated' : 'stopped';
+    if (was === 'running') settle(backing?.powerOff?.({ cloud: 'azure', id }));
+  }
+  call.store.vmsChanged(rg);
+  const ref = { op: 'put', kind: 'vm', rg: rg.name, names: [vm.name], gen: vm.gen, started: Date.now() } as const;
+  return { status: 202, headers: operationHeaders(call, 'compute', vm.location, ref, vm.readyAt - call.now) };
 }
 
 function findVm(call: ArmCall, name: string, writing = false): { rg: ResourceGroupRecord; vm: VmRecord } {

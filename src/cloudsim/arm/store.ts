@@ -102,6 +102,8 @@ export interface PublicIpRecord extends Lifecycle {
   address: number;
   /** Id of the NIC IP configuration using the address. */
   ipConfigurationId?: string;
+  /** A Dynamic address released by a deallocate: gone until its VM starts again (with a new one). */
+  released?: boolean;
   readonly seq: number;
 }
 
@@ -123,8 +125,10 @@ export interface VmRecord extends Lifecycle {
   osDiskDelete: boolean;
   vmssId?: string;
   readonly seq: number;
-  /** Only with the `local` backing: the backing VM is still starting. */
+  /** Only with the `local` backing: the backing VM is still starting (or powering off or on). */
   backingPending?: boolean;
+  /** Set by powerOff (`stopped`: still allocated) or deallocate; absent while the VM runs. */
+  power?: 'stopped' | 'deallocated';
   /** Serialized JSON of a settled VM (see compute.ts `vmText`), valid for generation `jsonGen` in scope `jsonScope`. */
   json?: string;
   jsonGen?: number;

@@ -224,6 +224,7 @@ export function createInstances(
     fleetId: extra.fleetId,
     volumeTags: plan.volumeTags,
     blockDevices: plan.blockDevices,
+    ...(plan.publicIp ? { autoPublicIp: true } : {}),
   };
   const instances = ips.map((ip, index) => {
     const instance = store.addInstance(launch, index, ip, now);
