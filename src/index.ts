@@ -10,6 +10,7 @@ export type {
   ClusterStatus,
   DestroyResult,
   DrainResult,
+  EngineApiCaRotation,
   EngineNodeSummary,
   InlineTarget,
   JobState,

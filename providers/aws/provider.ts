@@ -180,7 +180,12 @@ export class AwsProvider implements Provider {
   engineApiSources(signal?: AbortSignal): Promise<readonly string[]> {
     const given = this.settings.engineApiSources ?? (this.settings.engineApiCidr ? [this.settings.engineApiCidr] : []);
     const endpoint = this.settings.endpoint ?? process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL;
-    this.sources ??= operatorAddress({ endpoints: [endpoint], override: given, ...(signal ? { signal } : {}) });
+    this.sources ??= operatorAddress({
+      endpoints: [endpoint],
+      override: given,
+      ...(this.settings.operatorAddressUrl ? { lookupUrl: this.settings.operatorAddressUrl } : {}),
+      ...(signal ? { signal } : {}),
+    });
     this.sources.catch(() => {
       this.sources = undefined; // a failed lookup is retried next time
     });

@@ -185,7 +185,11 @@ export class AzureProvider implements Provider {
     this.sources ??=
       given.length > 0
         ? Promise.resolve(given)
-        : operatorAddress({ endpoints: [this.endpoint], ...(signal ? { signal } : {}) });
+        : operatorAddress({
+            endpoints: [this.endpoint],
+            ...(this.settings.operatorAddressUrl ? { lookupUrl: this.settings.operatorAddressUrl } : {}),
+            ...(signal ? { signal } : {}),
+          });
     this.sources.catch(() => {
       this.sources = undefined;
     });

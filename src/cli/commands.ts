@@ -241,11 +241,15 @@ export async function rotateCa(g: GlobalOptions): Promise<void> {
     const result = await withProgress(g, cluster, `Rotating the CA of cluster ${cluster.spec.name}`, () =>
       cluster.rotateCa(),
     );
-    printResult(
-      g.output,
-      result,
-      () =>
+    printResult(g.output, result, () =>
+      [
+        ...(result.engineApi
+          ? [
+              `cluster ${result.cluster}: new engine API client CA valid until ${result.engineApi.validUntil}; ${result.engineApi.nodes} nodes trust only it (${result.engineApi.restarted} dockerd restarts${result.engineApi.resumed ? ', resumed' : ''})`,
+            ]
+          : []),
         `cluster ${result.cluster}: new swarm CA valid until ${result.validUntil}; ${result.nodes} nodes re-certified`,
+      ].join('\n'),
     );
   });
 }

@@ -137,7 +137,9 @@ export function buildProgram(): Command {
     .action(async (_o, cmd: Command) => (await commands()).down(globals(cmd)));
   program
     .command('rotate-ca')
-    .description("replace the engine's CA (valid 5 years) and re-issue every node certificate in place")
+    .description(
+      "rotate the cluster's CAs in place (valid 5 years): the engine API client CA (each node's dockerd restarts once; resumable), then the engine's own",
+    )
     .action(async (_o, cmd: Command) => (await commands()).rotateCa(globals(cmd)));
   program
     .command('schema')

@@ -151,13 +151,21 @@ export class ClusterContext {
     return this.pkiValue;
   }
 
+  /** Reads the PKI again (a CA rotation changed it): the next driver uses the new client identity. */
+  async reloadPki(): Promise<void> {
+    this.driverValue?.close();
+    this.driverValue = undefined;
+    this.pkiValue = undefined;
+    await this.pki();
+  }
+
   /** The engine driver, with the cluster's client certificate (the PKI is created on first use). */
   async driver(): Promise<EngineDriver> {
     if (!this.driverValue) {
       const engine = await loadEngine(this.spec.engine);
       const pki = await this.pki();
       this.driverValue = engine.createEngine({
-        tls: { caPem: pki.ca.certPem, client: pki.client },
+        tls: { caPem: pki.serverCaPem, client: pki.client },
         unlockKeyFile: unlockKeyPath(this.options.stateDir, this.spec.name),
         providers: this.providerNames,
         // Stable for the cluster's life and never stored apart from the CA it comes from.

@@ -21,6 +21,7 @@ import { normalizeCidr } from '../util/operator-address.js';
 import { converge } from './apply.js';
 import { ClusterContext } from './context.js';
 import { type EngineApiExposure, engineApiExposure, wholeInternetWarning } from './engine-api.js';
+import { rotateEngineApiCa } from './engine-api-ca.js';
 import { acquireClusterLock } from './lock.js';
 import { migrate as migrateCluster } from './migrate/index.js';
 import type { MigrateOptions, MigrationResult } from './migrate/types.js';
@@ -32,6 +33,7 @@ import { withTokenRotation } from './token-rotation.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
 import { saveUnlockKey } from './unlock-key.js';
 
+export type { EngineApiCaRotation } from './engine-api-ca.js';
 export type * from './migrate/types.js';
 export type { RotateCaResult } from './rotate-ca.js';
 export * from './types.js';
@@ -129,12 +131,29 @@ export class Cluster {
   }
 
   /**
-   * Replaces the engine's root CA with a new one (valid five years) and re-issues every node's certificate in
-   * place; holds the cluster's lock. `skypool rotate-ca` on the command line.
+   * Rotates both CAs of the cluster in place, each valid five years; holds the cluster's lock. First the CA the
+   * nodes' engine APIs trust the SDK's client certificate from (the state directory's; node by node, each
+   * node's dockerd restarts once; resumable, see engine-api-ca.ts), then the engine's own root CA, whose node
+   * certificates are re-issued in place. `skypool rotate-ca` on the command line.
    */
   async rotateCa(options: { signal?: AbortSignal } = {}): Promise<RotateCaResult> {
     await this.checkBeforeChange();
-    return this.locked('rotate-ca', () => rotateEngineCa(this.ctx, options.signal));
+    return this.locked('rotate-ca', async () => {
+      const started = performance.now();
+      const driver = await this.ctx.driver();
+      // Engines that derive secrets from the CA key (Slurm's munge key) or have no CA of their own stop here.
+      if (!driver.rotateCa)
+        throw new EngineError(`the ${this.ctx.spec.engine} engine has no CA rotation`, {
+          engine: this.ctx.spec.engine,
+        });
+      const engineApi = driver.nodeChannel ? await rotateEngineApiCa(this.ctx, options.signal) : undefined;
+      const result = await rotateEngineCa(this.ctx, options.signal);
+      return {
+        ...result,
+        ...(engineApi ? { engineApi } : {}),
+        durationMs: Math.round(performance.now() - started),
+      };
+    });
   }
 
   /** VMs, engine nodes and services of the cluster; read-only. */

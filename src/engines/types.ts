@@ -266,12 +266,17 @@ export interface EngineDriver {
   unlockKey?(manager: EngineEndpoint): Promise<string | undefined>;
   /** The engine's own root CA certificate (PEM). */
   caCertificate?(manager: EngineEndpoint): Promise<string | undefined>;
-  /** Replaces the engine's own root CA and re-issues every node's certificate in place. */
+  /**
+   * Replaces the engine's own root CA and re-issues every node's certificate in place; `wait: false` returns once
+   * the engine took the new CA (then `waitCaRotation`).
+   */
   rotateCa?(
     manager: EngineEndpoint,
     ca: { certPem: string; keyPem: string },
-    options: WaitOptions,
+    options: WaitOptions & { readonly wait?: boolean },
   ): Promise<{ nodes: number }>;
+  /** Waits until the engine's root CA is `certPem` and every node holds a certificate from it. */
+  waitCaRotation?(manager: EngineEndpoint, certPem: string, options: WaitOptions): Promise<{ nodes: number }>;
   /** Every member the engine knows, managers included, with its state. */
   listNodes(manager: EngineEndpoint): Promise<EngineNode[]>;
   /** Adds or updates labels (Slurm: node features); returns whether anything changed. */

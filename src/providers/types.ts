@@ -236,6 +236,11 @@ export interface ProviderSettings {
    * the spec's `adminCidrs` / `--admin-cidr`.
    */
   readonly engineApiSources?: readonly string[];
+  /**
+   * Where to ask for this machine's public address when no engine API sources are given: a URL answering the
+   * caller's IPv4 address as plain text. Default https://checkip.amazonaws.com/ (plain http only to loopback).
+   */
+  readonly operatorAddressUrl?: string;
 }
 
 export type ProviderFactory = (settings?: ProviderSettings & Record<string, unknown>) => Promise<Provider> | Provider;

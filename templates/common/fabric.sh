@@ -36,6 +36,7 @@ FABRIC_DIR=$FABRIC_DIR
 FABRIC_IP=$FABRIC_IP
 FABRIC_PORT=$FABRIC_PORT
 LOG_DIR=$LOG_DIR
+TLS_DIR=$TLS_DIR
 ENV
 cat >"$FABRIC_DIR/wg0-up.sh" <<'UP'
 . /etc/skypool/fabric/env
@@ -59,7 +60,6 @@ log "fabric: wg0 up as $FABRIC_IP, udp $FABRIC_PORT"
 cat >"$FABRIC_DIR/sync.sh" <<'SYNC'
 . /etc/skypool/fabric/env
 log() { echo "skypool: $(date -u +%H:%M:%S) $*"; }
-# One pass costs a few processes whatever the number of peers; changes go to wg in one call.
 sync_peers() {
   wanted=$($DOCKER volume ls --filter label=skypool.fabric.key \
     --format '{{.Label "skypool.fabric.key"}} {{.Label "skypool.fabric.ip"}} {{.Label "skypool.fabric.node"}} {{.Label "skypool.fabric.endpoint"}}' 2>/dev/null) ||
@@ -101,8 +101,18 @@ PEERS
     log "fabric: wg set wg0 failed, retrying"
   fi
 }
+# rotate-ca: volume skypool-tls-ca holds the client CA for dockerd, which reads it only at start.
+sync_ca() {
+  want=$($DOCKER volume inspect skypool-tls-ca --format '{{index .Labels "skypool.tls.ca"}}' 2>/dev/null) &&
+    [ -n "$want" ] && [ "$want" != "$ca_seen" ] || return 0
+  pem=$(echo "$want" | base64 -d) && ! echo "$pem" | grep -q PRIVATE && echo "$pem" | openssl x509 -noout &&
+    if [ "$pem" != "$(cat "$TLS_DIR/ca.pem")" ]; then
+      echo "$pem" >"$TLS_DIR/ca.new" && mv -f "$TLS_DIR/ca.new" "$TLS_DIR/ca.pem" && sh "$FABRIC_DIR/restart.sh"
+    fi && log "tls: client CA applied" && ca_seen=$want
+}
 applied=
 settled=
+ca_seen=
 {
   while :; do
     $DOCKER events --filter type=volume --format '{{.Action}}'
@@ -113,9 +123,10 @@ settled=
     sleep 2
   done
 } | while read -r _; do
-  # A burst of events (a hundred volumes pushed at once) makes one pass: drain what queued, then look.
+  # A burst of events makes one pass: drain what queued, then look.
   timeout 0.02 cat >/dev/null
   sync_peers
+  sync_ca
 done
 SYNC
 
@@ -123,6 +134,12 @@ SYNC
 fabric_sync_start() {
   sed -i '/^DOCKER=/d' "$FABRIC_DIR/env"
   printf "DOCKER='%s'\n" "$DOCKER" >>"$FABRIC_DIR/env"
+  # How sync_ca restarts dockerd: systemd, else the command line docker.sh ran.
+  echo 'systemctl restart docker' >"$FABRIC_DIR/restart.sh"
+  [ -d /run/systemd/system ] || cat >"$FABRIC_DIR/restart.sh" <<RESTART
+p=\$(cat /var/run/docker.pid) && kill \$p && while [ -e /proc/\$p ] && ! grep -q ') Z ' /proc/\$p/stat; do sleep 0.1; done
+DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid $DOCKERD $DOCKERD_ARGS >>$LOG_DIR/dockerd.log 2>&1 </dev/null &
+RESTART
   if [ -d /run/systemd/system ]; then
     cat >/etc/systemd/system/skypool-fabric.service <<UNIT
 [Unit]

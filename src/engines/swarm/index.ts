@@ -224,13 +224,14 @@ export class SwarmDriver implements EngineDriver {
   }
 
   /**
-   * Replaces the swarm's root CA with `ca` (the swarm keeps its key, in the autolocked Raft store) and waits until
-   * every node has a certificate from it: swarm re-issues node certificates in place, nothing restarts.
+   * Replaces the swarm's root CA with `ca` (the swarm keeps its key, in the autolocked Raft store) and, unless
+   * `wait: false`, waits until every node has a certificate from it: swarm re-issues node certificates in place,
+   * nothing restarts.
    */
   async rotateCa(
     manager: EngineEndpoint,
     ca: { certPem: string; keyPem: string },
-    options: WaitOptions,
+    options: WaitOptions & { readonly wait?: boolean },
   ): Promise<{ nodes: number }> {
     const docker = this.docker(manager);
     await call(manager, 'rotating the swarm CA', async () => {
@@ -249,7 +250,14 @@ export class SwarmDriver implements EngineDriver {
         },
       });
     });
-    const want = ca.certPem.trim();
+    if (options.wait === false) return { nodes: 0 };
+    return this.waitCaRotation(manager, ca.certPem, options);
+  }
+
+  /** Waits until the swarm's root is `certPem` and every node holds a certificate from it. */
+  async waitCaRotation(manager: EngineEndpoint, certPem: string, options: WaitOptions): Promise<{ nodes: number }> {
+    const docker = this.docker(manager);
+    const want = certPem.trim();
     return pollUntil(
       async () => {
         const swarm = (await docker.swarmInspect()) as ApiSwarm & { TLSInfo?: { TrustRoot?: string } };
