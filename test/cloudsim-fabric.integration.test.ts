@@ -2,18 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  DescribeSecurityGroupsCommand,
-  EC2Client,
-  RevokeSecurityGroupIngressCommand,
-} from '@aws-sdk/client-ec2';
-import { FirewallsClient } from '@google-cloud/compute';
+import { DescribeSecurityGroupsCommand, EC2Client, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { vpcCidr } from '../providers/aws/index.js';
 import { FABRIC_PORT, FABRIC_RULE_DESCRIPTION } from '../providers/aws/network.js';
-import { createClients } from '../providers/azure/clients.js';
-import { names as azureNames } from '../providers/azure/network.js';
-import { networkName, networkTag } from '../providers/gcp/naming.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
@@ -22,8 +13,17 @@ import { inCidr } from '../src/util/ipv4.js';
 import { pollUntil } from '../src/util/poll.js';
 import { takeRealisticNetworkTurn } from './support/realistic-network-lock.js';
 import { describeIf, requireRoot } from './support/requirements.js';
-import { dockerInVm, openFromInternet, routerNetns, tcpOpen, udpDroppedFromHost } from './support/sim-network.js';
-import { SIM_AZURE_SUBSCRIPTION, simGceClientOptions, simProviderSettings } from './support/sim-providers.js';
+import {
+  closePublishedPorts,
+  dockerInVm,
+  OPERATOR,
+  openFromInternet,
+  openPublishedPorts,
+  routerNetns,
+  tcpOpen,
+  udpDroppedFromHost,
+} from './support/sim-network.js';
+import { SIM_AZURE_SUBSCRIPTION, simProviderSettings } from './support/sim-providers.js';
 
 /**
  * The bar of issue 9 on cloudsim's realistic network (src/cloudsim/network/README.md): a manager on EC2 and
@@ -43,95 +43,8 @@ const suite = describeIf(cannot);
 const name = `fb${process.pid % 10000}${Math.random().toString(36).slice(2, 6)}`;
 /** Every cloud uses the same private range: the realistic network keeps them apart, the fabric does not care. */
 const SHARED_RANGE = vpcCidr(name);
-/** The host's address on the sim's internet segment: the operator, to whom the engine API is open. */
-const OPERATOR = '198.19.255.1';
 const FABRIC_RANGE = '100.64.0.0/10';
-/** Host-mode published ports land on dynamic host ports (routingMesh false: this kernel has no IPVS). */
-const PUBLISHED = { from: 32768, to: 60999 };
-
 const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
-
-function gceFirewalls(sim: CloudSim): FirewallsClient {
-  return new FirewallsClient(simGceClientOptions(sim) as never);
-}
-
-/**
- * Opens the host ports of host-mode published services to the operator on every cloud, as an operator does by
- * hand today: the spec has no way to say which ports a service publishes, so no adapter opens them.
- */
-async function openPublishedPorts(sim: CloudSim, cluster: string): Promise<void> {
-  const source = `${OPERATOR}/32`;
-  const ec2 = new EC2Client({ region: 'us-east-1', endpoint: sim.httpUrl, credentials: sim.credentials.aws });
-  try {
-    const groups = await ec2.send(
-      new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:skypool-cluster', Values: [cluster] }] }),
-    );
-    for (const group of groups.SecurityGroups ?? [])
-      await ec2.send(
-        new AuthorizeSecurityGroupIngressCommand({
-          GroupId: group.GroupId!,
-          IpPermissions: [
-            { IpProtocol: 'tcp', FromPort: PUBLISHED.from, ToPort: PUBLISHED.to, IpRanges: [{ CidrIp: source }] },
-          ],
-        }),
-      );
-    expect(groups.SecurityGroups?.length).toBeGreaterThan(0);
-  } finally {
-    ec2.destroy();
-  }
-  const firewalls = gceFirewalls(sim);
-  try {
-    await firewalls.insert({
-      project: 'skypool-sim',
-      firewallResource: {
-        name: `${networkName(cluster)}-published`,
-        network: `projects/skypool-sim/global/networks/${networkName(cluster)}`,
-        direction: 'INGRESS',
-        allowed: [{ IPProtocol: 'tcp', ports: [`${PUBLISHED.from}-${PUBLISHED.to}`] }],
-        sourceRanges: [source],
-        targetTags: [networkTag(cluster)],
-      },
-    });
-  } finally {
-    await firewalls.close();
-  }
-  const azure = createClients({
-    subscriptionId: SIM_AZURE_SUBSCRIPTION,
-    endpoint: sim.httpsUrl,
-    caCertPem: sim.caCertPem,
-    credential: {
-      getToken: async () => ({ token: sim.credentials.azure.accessToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
-    },
-  });
-  await azure.network.securityRules.beginCreateOrUpdateAndWait(
-    azureNames.group(cluster),
-    azureNames.nsg(cluster),
-    'published',
-    {
-      priority: 300,
-      protocol: 'Tcp',
-      access: 'Allow',
-      direction: 'Inbound',
-      sourceAddressPrefix: source,
-      sourcePortRange: '*',
-      destinationAddressPrefix: '*',
-      destinationPortRange: `${PUBLISHED.from}-${PUBLISHED.to}`,
-    },
-    { updateIntervalInMs: 50 },
-  );
-}
-
-/** Removes what openPublishedPorts added outside the cluster's own resources (GCE rules outlive the network). */
-async function closePublishedPorts(sim: CloudSim, cluster: string): Promise<void> {
-  const firewalls = gceFirewalls(sim);
-  try {
-    await firewalls
-      .delete({ project: 'skypool-sim', firewall: `${networkName(cluster)}-published` })
-      .catch(() => undefined);
-  } finally {
-    await firewalls.close();
-  }
-}
 
 suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute Engine and ARM', () => {
   let work: string;
@@ -182,7 +95,7 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
 
   afterAll(async () => {
     try {
-      if (sim) await closePublishedPorts(sim, name);
+      if (sim) await closePublishedPorts(sim, name, 'skypool-sim');
       await cluster?.destroy();
     } finally {
       await cluster?.close();
@@ -243,7 +156,7 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
   }, 120_000);
 
   it('runs a 6-replica service whose every replica answers from the host at a public address', async () => {
-    await openPublishedPorts(sim!, name);
+    await openPublishedPorts(sim!, name, { gcpProject: 'skypool-sim', azureSubscription: SIM_AZURE_SUBSCRIPTION });
     const t0 = Date.now();
     const web = await cluster!.run({ name: 'web', image: 'skypool/demo-httpd:1', replicas: 6, port: 8080 });
     expect(web).toMatchObject({ runningReplicas: 6, desiredReplicas: 6, publishMode: 'host' });

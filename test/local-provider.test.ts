@@ -340,6 +340,41 @@ suite('local provider', () => {
     for (const pid of await vmPids(vm!.id, D)) seenPids.add(pid);
   }, 120_000);
 
+  it('stops a VM keeping its disk and address, and starts it again running its per-boot scripts, not its user-data', async () => {
+    const b = (await provider.listInstances(cluster)).find((v) => v.name === B)!;
+    const perBoot = provider.hostPathOf(cluster, B, '/var/lib/cloud/scripts/per-boot');
+    await mkdir(perBoot, { recursive: true });
+    await writeFile(
+      join(perBoot, '50-httpd'),
+      '#!/bin/sh\necho boot >> /var/lib/skypool/boots\nbusybox httpd -f -p 8080 -h /var/lib/skypool/www &\n',
+      { mode: 0o755 },
+    );
+    const t0 = Date.now();
+    await provider.stopInstances([b.id]);
+    const stopMs = Date.now() - t0;
+    await provider.stopInstances([b.id]); // idempotent
+    const stopped = (await provider.listInstances(cluster)).find((v) => v.name === B);
+    expect(stopped).toMatchObject({ id: b.id, state: 'stopping', privateIp: b.privateIp });
+    expect(await netnsLink(b.id)).toBeUndefined();
+    await expect(httpGet(`http://${b.privateIp}:8080/`)).rejects.toThrow();
+    expect(await readFile(provider.hostPathOf(cluster, B, '/var/lib/skypool/marker'), 'utf8')).toBe('marker\n');
+
+    const t1 = Date.now();
+    const [started] = await provider.startInstances([b.id], { onLinkRoutes: [] });
+    expect(started).toMatchObject({ id: b.id, state: 'running', privateIp: b.privateIp });
+    const body = await poll(`http on ${B} after start`, 15_000, () => httpGet(`http://${b.privateIp}:8080/`));
+    const startMs = Date.now() - t1;
+    expect(body).toBe(`hello from ${B}\n`);
+    expect(await readFile(provider.hostPathOf(cluster, B, '/var/lib/skypool/boots'), 'utf8')).toBe('boot\n');
+    // The console holds both boots; the user-data ran once.
+    const console1 = await provider.readConsole({ id: b.id });
+    expect(console1.match(/^started$/gm)).toHaveLength(1);
+    expect(console1).toContain('/var/lib/cloud/scripts/per-boot');
+    expect((await provider.listInstances(cluster)).find((v) => v.name === B)?.state).toBe('running');
+    for (const pid of await vmPids(b.id, B)) seenPids.add(pid);
+    console.log(`local provider: VM stopped in ${stopMs} ms, started and serving again in ${startMs} ms`);
+  }, 60_000);
+
   it('terminates everything and leaves the host as it found it', async () => {
     const ids = (await provider.listInstances(cluster)).map((v) => v.id);
     expect(ids).toHaveLength(3);

@@ -1,3 +1,5 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PrerequisiteError } from '../src/errors.js';
 import { inCidr as ipv4InCidr, parseCidr } from '../src/util/ipv4.js';
 import { ipv4CidrWithin, isLoopbackHost } from '../src/util/net.js';
@@ -67,5 +69,87 @@ describe('operatorAddress', () => {
     expect((error as Error).message).toMatch(/adminCidrs in the spec, --admin-cidr <cidr> or SKYPOOL_ENGINE_API_CIDR/);
     expect(isWholeInternet(['10.0.0.0/8', '0.0.0.0/0'])).toBe(true);
     expect(isWholeInternet(['10.0.0.0/8'])).toBe(false);
+  });
+});
+
+describe('operatorAddress against a lookup server (operatorAddressUrl)', () => {
+  let server: Server;
+  let base: string;
+  const answers: Record<string, (res: ServerResponse) => void> = {
+    '/ip': (res) => res.end('203.0.113.5\n'),
+    '/garbage': (res) => res.end('<html>rate limited</html>'),
+    '/error': (res) => {
+      res.statusCode = 503;
+      res.end('busy');
+    },
+    '/huge': (res) => res.end('9'.repeat(4096)),
+    '/silent': () => undefined, // never answers
+  };
+
+  beforeAll(async () => {
+    server = createServer((req, res) => answers[req.url ?? '']?.(res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const lookupAt = (path: string, lookupTimeoutMs = 300) =>
+    operatorAddress({ endpoints: [undefined], env: {}, lookupUrl: `${base}${path}`, lookupTimeoutMs });
+
+  it('opens the engine API to the address the lookup answers', async () => {
+    await expect(lookupAt('/ip')).resolves.toEqual(['203.0.113.5/32']);
+  });
+
+  it.each([
+    ['/garbage', /answered "<html>rate limited<\/html>", not an IPv4 address/],
+    ['/huge', /answered more than 256 bytes/],
+    ['/error', /answered HTTP 503/],
+    ['/silent', /did not answer within 0.3 s/],
+  ])('%s: a PrerequisiteError naming the URL and the fix (--admin-cidr)', async (path, why) => {
+    const started = Date.now();
+    const error = await lookupAt(path).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrerequisiteError);
+    const message = (error as Error).message;
+    expect(message).toContain(`${base}${path}`);
+    expect(message).toMatch(why);
+    expect(message).toMatch(/--admin-cidr <cidr>/);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('refuses plain http to a host that is not loopback (the answer decides who reaches the engine API)', async () => {
+    const error = await operatorAddress({ endpoints: [undefined], env: {}, lookupUrl: 'http://192.0.2.1/ip' }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PrerequisiteError);
+    expect((error as Error).message).toMatch(/must be https \(plain http only to loopback\).*--admin-cidr/);
+  });
+
+  it('is a provider setting: the aws, gcp and azure adapters ask operatorAddressUrl', async () => {
+    const make = async (operatorAddressUrl: string) => [
+      (await import('../providers/aws/index.js')).createProvider({
+        region: 'us-east-1',
+        endpoint: 'https://ec2.us-east-1.amazonaws.com',
+        credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-used' },
+        operatorAddressUrl,
+      }),
+      (await import('../providers/gcp/index.js')).createProvider({
+        project: 'p',
+        region: 'us-central1',
+        accessToken: 'not-used',
+        operatorAddressUrl,
+      }),
+      (await import('../providers/azure/index.js')).createProvider({
+        subscriptionId: '00000000-0000-0000-0000-000000000000',
+        region: 'eastus',
+        operatorAddressUrl,
+      }),
+    ];
+    for (const provider of await make(`${base}/ip`))
+      await expect(provider.engineApiSources!()).resolves.toEqual(['203.0.113.5/32']);
+    for (const provider of await make(`${base}/garbage`))
+      await expect(provider.engineApiSources!()).rejects.toThrow(/not an IPv4 address.*--admin-cidr/);
   });
 });

@@ -116,14 +116,61 @@ describe('one create call per pool per cloud per zone attempt', () => {
     expect(calls('gcp', 'instances.insert')).toBe(0);
   });
 
-  it(`azure: ${NODES} nodes are ${NODES} VM PUTs (one per VM, no multi-VM create), each with its NIC and public IP`, async () => {
+  it(`azure: ${NODES} nodes are ${NODES} VM PUTs (one per VM, no multi-VM create), their NIC and public IP made inline`, async () => {
     const { provider, cluster, network } = await fresh('azure');
     const launched = await provider.runInstances(request('azure', cluster, network));
     expect(launched).toHaveLength(NODES);
     expect(calls('azure', 'VirtualMachines_CreateOrUpdate')).toBe(NODES);
-    expect(calls('azure', 'NetworkInterfaces_CreateOrUpdate')).toBe(NODES);
-    expect(calls('azure', 'PublicIPAddresses_CreateOrUpdate')).toBe(NODES);
+    expect(calls('azure', 'NetworkInterfaces_CreateOrUpdate')).toBe(0);
+    expect(calls('azure', 'PublicIPAddresses_CreateOrUpdate')).toBe(0);
+    const running = await provider.waitUntilRunning(
+      launched.map((i) => i.id),
+      { deadline: Date.now() + 10_000, cluster },
+    );
+    expect(running.every((i) => i.privateIp && i.publicIp)).toBe(true);
+    // Deleting the VMs deletes the NICs and public IPs they made (deleteOption Delete).
+    await provider.terminateInstances(running.map((i) => i.id));
+    const left = sim
+      .inventory()
+      .filter(
+        (r) => r.cloud === 'azure' && /networkInterfaces|publicIPAddresses/.test(r.type) && r.id.includes(cluster),
+      );
+    expect(left).toEqual([]);
   });
+});
+
+describe('one listing per cloud per poll while waiting', () => {
+  const polled = (cloud: string, actions: readonly string[]) =>
+    sim.meter
+      .snapshot()
+      .filter((c) => c.cloud === cloud && actions.includes(c.action))
+      .reduce((n, c) => n + c.count, 0);
+
+  it.each([
+    ['aws', ['DescribeInstances']],
+    ['gcp', ['instances.list', 'instances.get', 'instances.aggregatedList']],
+    ['azure', ['VirtualMachines_List']],
+  ] as const)(
+    '%s: a wait for a whole batch reads it with one listing per poll, not one call per VM',
+    async (cloud, actions) => {
+      const { provider, cluster, network } = await fresh(cloud);
+      const many = {
+        ...request(cloud, cluster, network),
+        nodes: Array.from({ length: 60 }, (_, k) => ({ name: `${cluster}-w-${k + 1}` })),
+      };
+      const launched = await provider.runInstances(many);
+      sim.meter.reset();
+      const started = Date.now();
+      const running = await provider.waitUntilRunning(
+        launched.map((i) => i.id),
+        { deadline: Date.now() + 20_000, cluster },
+      );
+      expect(running).toHaveLength(60);
+      // Polls every 20 ms (10 on Azure): at most one listing per poll, far fewer than one call per VM.
+      const polls = Math.ceil((Date.now() - started) / 10) + 2;
+      expect(polled(cloud, actions)).toBeLessThanOrEqual(Math.min(polls, 10));
+    },
+  );
 });
 
 describe('zones', () => {

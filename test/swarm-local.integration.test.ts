@@ -31,13 +31,22 @@ const suite = describeIf(cannot);
 const name = `it${process.pid % 100000}${Math.random().toString(36).slice(2, 6)}`;
 const nodeNames = ['managers-1', 'workers-1', 'workers-2'].map((n) => `${name}-${n}`);
 
+/** A process's name; '' for one that exited since it was listed (the VMs' loops run short-lived commands). */
+const commOf = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
 /** The engine processes of a VM (dockerd, containerd and shims), found through its netns. */
 const enginesOf = (node: string): number[] =>
   execFileSync('ip', ['netns', 'pids', netnsName(name, node)], { encoding: 'utf8' })
     .split('\n')
     .filter(Boolean)
     .map(Number)
-    .filter((pid) => /^(dockerd|containerd)/.test(readFileSync(`/proc/${pid}/comm`, 'utf8')));
+    .filter((pid) => /^(dockerd|containerd)/.test(commOf(pid)));
 
 const processAlive = (pid: number): boolean =>
   existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
@@ -158,7 +167,7 @@ suite('swarm on the local provider', () => {
     expect(JSON.stringify(events)).not.toContain(key.slice(9, 30));
     // Restart the manager's dockerd with the same command line: it comes back locked.
     const manager = `${name}-managers-1`;
-    const dockerd = enginesOf(manager).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'dockerd')!;
+    const dockerd = enginesOf(manager).find((pid) => commOf(pid).trim() === 'dockerd')!;
     const argv = readFileSync(`/proc/${dockerd}/cmdline`, 'utf8').split('\0').filter(Boolean);
     const provider = createProvider();
     process.kill(dockerd, 'SIGTERM');
@@ -190,7 +199,7 @@ suite('swarm on the local provider', () => {
     expect(JSON.stringify([again, status, events])).not.toContain(key.slice(9, 30));
   }, 90_000);
 
-  it('rotate-ca: a new swarm CA valid under ten years, every node re-certified in place', async () => {
+  it('rotate-ca: a new engine API client CA and a new swarm CA valid under ten years, every node re-certified in place', async () => {
     const ctx = (cluster as unknown as { ctx: ClusterContext }).ctx;
     const driver = await ctx.driver();
     const manager = (await findManager(ctx, await ctx.inventory()))!;
@@ -202,7 +211,14 @@ suite('swarm on the local provider', () => {
     expect((Date.parse(new X509Certificate(before).validTo) - Date.now()) / (365.25 * 86_400_000)).toBeLessThan(9);
     const result = await cluster.rotateCa();
     expect(result.nodes).toBe(3);
-    const after = new X509Certificate(await trustRoot());
+    expect(result.engineApi).toMatchObject({ nodes: 3, restarted: 3, resumed: false });
+    // The engine API CA moved too: the client the driver had before is refused now; ask through the new one.
+    await expect(trustRoot()).rejects.toThrow(/bad certificate|certificate required|unknown ca/i);
+    const fresh = (await ctx.driver()) as unknown as { docker(e: EngineEndpoint): import('dockerode') };
+    const now = (await findManager(ctx, await ctx.inventory()))!;
+    const after = new X509Certificate(
+      ((await fresh.docker(now.endpoint).swarmInspect()) as { TLSInfo: { TrustRoot: string } }).TLSInfo.TrustRoot,
+    );
     expect(after.toString()).not.toBe(new X509Certificate(before).toString());
     expect((Date.parse(after.validTo) - Date.now()) / (365.25 * 86_400_000)).toBeLessThan(9);
     const status = await cluster.status();
@@ -249,7 +265,7 @@ suite('swarm on the local provider', () => {
     const leaving = `${name}-workers-2`;
     const leavingPids = enginesOf(leaving);
     for (const n of nodeNames) enginePids.push(...enginesOf(n));
-    expect(enginePids.filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('dockerd'))).toHaveLength(3);
+    expect(enginePids.filter((pid) => commOf(pid).startsWith('dockerd'))).toHaveLength(3);
     const from = events.length;
     const result = await cluster.scale('workers', 1);
     expect(result.deleted).toEqual([leaving]);
@@ -277,7 +293,11 @@ suite('swarm on the local provider', () => {
     // travelled in the join volume, which the node removed once it joined.
     const userData = (node: string): string =>
       readFileSync(join(vmDir(DEFAULT_STATE_ROOT, name, node), 'user-data'), 'utf8');
-    expect(userData(`${name}-workers-2`)).toBe(userData(`${name}-workers-1`));
+    // rotate-ca ran between the two launches: the pool's user-data differs only by the CA it carries, the new one.
+    const withoutCa = (script: string) => script.replace(/TLS_CA='[^']*'/, "TLS_CA=''");
+    expect(withoutCa(userData(`${name}-workers-2`))).toBe(withoutCa(userData(`${name}-workers-1`)));
+    const caNow = readFileSync(join(work, 'state', 'clusters', name, 'pki', 'ca.pem'), 'utf8').trim();
+    expect(userData(`${name}-workers-2`)).toContain(`TLS_CA='${caNow}'`);
     expect(userData(`${name}-workers-2`)).not.toMatch(/SWMTKN|PRIVATE KEY/);
     const volumes = await createProvider().execInVm(name, `${name}-workers-2`, ['docker', 'volume', 'ls', '-q']);
     expect(volumes.stdout).not.toContain('skypool-join');

@@ -18,7 +18,7 @@ import {
   tagsToRecord,
 } from '../../src/providers/types.js';
 import { operatorAddress } from '../../src/util/operator-address.js';
-import { sleep } from '../../src/util/poll.js';
+import { sleep, WaitReads } from '../../src/util/poll.js';
 import { Ec2Calls } from './calls.js';
 import { DEFAULT_INSTANCE_TYPE, findUbuntuImage, listInstanceTypes, pickInstanceType } from './catalog.js';
 import {
@@ -180,7 +180,12 @@ export class AwsProvider implements Provider {
   engineApiSources(signal?: AbortSignal): Promise<readonly string[]> {
     const given = this.settings.engineApiSources ?? (this.settings.engineApiCidr ? [this.settings.engineApiCidr] : []);
     const endpoint = this.settings.endpoint ?? process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL;
-    this.sources ??= operatorAddress({ endpoints: [endpoint], override: given, ...(signal ? { signal } : {}) });
+    this.sources ??= operatorAddress({
+      endpoints: [endpoint],
+      override: given,
+      ...(this.settings.operatorAddressUrl ? { lookupUrl: this.settings.operatorAddressUrl } : {}),
+      ...(signal ? { signal } : {}),
+    });
     this.sources.catch(() => {
       this.sources = undefined; // a failed lookup is retried next time
     });
@@ -392,11 +397,23 @@ export class AwsProvider implements Provider {
 
   async waitUntilRunning(ids: readonly string[], options: RegionWaitOptions): Promise<Instance[]> {
     const ec2 = this.ec2(this.regionOfIds(ids, options.region), options.signal);
-    const { deadline } = options;
+    const { deadline, cluster } = options;
+    const wanted = new Set(ids);
+    const reads = new WaitReads(this.network.pollIntervalMs);
+    // One listing per poll: by id up to the 200 values one filter takes, else by the cluster's tag (1,000 a page).
+    const read =
+      cluster && ids.length > 200
+        ? async () =>
+            (await this.describe(ec2, [{ Name: `tag:${TAG_KEYS.cluster}`, Values: [cluster] }])).filter(
+              (i) => i.InstanceId && wanted.has(i.InstanceId),
+            )
+        : () => this.describeIds(ec2, ids);
     let last: Ec2Instance[] = [];
     for (;;) {
       // A filter, not InstanceIds: freshly launched ids may not be visible yet (eventual consistency) and must not fail the wait.
-      last = await this.describeIds(ec2, ids);
+      const page = await reads.read(read, options.signal);
+      if (!page) continue;
+      last = page;
       const failed = last.find((i) => i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down');
       if (failed) {
         const reason = failed.StateReason?.Code ?? '';
@@ -418,10 +435,11 @@ export class AwsProvider implements Provider {
         );
       }
       const ready = last.filter((i) => i.State?.Name === 'running' && i.PrivateIpAddress);
-      if (ready.length === ids.length)
+      if (ready.length >= wanted.size)
         return ready.map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
       if (Date.now() > deadline) {
-        const waiting = ids.filter((id) => !ready.some((i) => i.InstanceId === id));
+        const up = new Set(ready.map((i) => i.InstanceId));
+        const waiting = ids.filter((id) => !up.has(id));
         throw new TimeoutError(`EC2 instances not running by the deadline: ${waiting.join(', ')}`, {
           ids: waiting,
         });

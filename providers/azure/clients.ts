@@ -2,6 +2,7 @@ import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 
 /** The three official ARM clients, pointed at one endpoint (real ARM or cloudsim) with one credential. */
 export interface AzureClients {
@@ -17,6 +18,8 @@ export interface ClientOptions {
   readonly endpoint?: string;
   /** Extra CA to trust for the endpoint's https certificate (cloudsim's CA). */
   readonly caCertPem?: string;
+  /** Sees every answer (each retry too): reads ARM's remaining-tokens headers. */
+  readonly policy?: PipelinePolicy;
 }
 
 export function createClients(options: ClientOptions): AzureClients {
@@ -24,6 +27,7 @@ export function createClients(options: ClientOptions): AzureClients {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.caCertPem ? { tlsOptions: { ca: options.caCertPem } } : {}),
     userAgentOptions: { userAgentPrefix: 'skypool' },
+    ...(options.policy ? { additionalPolicies: [{ policy: options.policy, position: 'perRetry' as const }] } : {}),
   };
   return {
     compute: new ComputeManagementClient(options.credential, options.subscriptionId, common),

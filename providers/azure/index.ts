@@ -4,6 +4,7 @@
  * VM and NIC names derive from node names, so a repeated PUT is the idempotent retry ARM defines.
  */
 import { readFileSync } from 'node:fs';
+import type { VirtualMachine } from '@azure/arm-compute';
 import type { NetworkInterface, PublicIPAddress } from '@azure/arm-network';
 import type { TokenCredential } from '@azure/core-auth';
 import { CapacityError, CloudApiError, PrerequisiteError, TimeoutError } from '../../src/errors.js';
@@ -21,15 +22,18 @@ import {
 } from '../../src/providers/types.js';
 import { retryIdempotentRead } from '../../src/util/connection-drops.js';
 import { operatorAddress } from '../../src/util/operator-address.js';
-import { throwIfCancelled } from '../../src/util/poll.js';
+import { sleep, throwIfCancelled, WaitReads } from '../../src/util/poll.js';
 import { fetchBootLog } from './boot-log.js';
 import { type AzureClients, createClients, staticTokenCredential } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
 import { deleteNetwork, ensureNetwork, fabricFirewallProblem, names } from './network.js';
 import { preflight } from './preflight.js';
+import { ArmPacer } from './rate.js';
 import { SizeCatalog } from './sizes.js';
 import { throwawaySshPublicKey } from './ssh.js';
-import { type Addresses, parseVmId, toInstance, vmBody } from './vms.js';
+import { type Addresses, parseVmId, stateOf, toInstance, vmBody } from './vms.js';
+
+type VmPoller = ReturnType<AzureClients['compute']['virtualMachines']['createOrUpdate']>;
 
 export interface AzureProviderSettings extends ProviderSettings {
   /** Subscription GUID; default env `AZURE_SUBSCRIPTION_ID`. */
@@ -110,6 +114,10 @@ export class AzureProvider implements Provider {
   private readonly publicIp: boolean;
   private clientsCache?: AzureClients;
   private sizesCache?: SizeCatalog;
+  /** Paces calls by ARM's buckets, from the remaining-tokens headers of every answer. */
+  private readonly pacer = new ArmPacer();
+  /** VMs the last listing found: how many pages the next one will read. */
+  private lastVmCount = 0;
 
   constructor(private readonly settings: AzureProviderSettings = {}) {
     this.subscriptionId = settings.subscriptionId ?? process.env.AZURE_SUBSCRIPTION_ID;
@@ -143,6 +151,7 @@ export class AzureProvider implements Provider {
         credential: this.credential,
         endpoint: this.endpoint,
         caCertPem: this.caCertPem,
+        policy: this.pacer.policy,
       });
     }
     return this.clientsCache;
@@ -176,7 +185,11 @@ export class AzureProvider implements Provider {
     this.sources ??=
       given.length > 0
         ? Promise.resolve(given)
-        : operatorAddress({ endpoints: [this.endpoint], ...(signal ? { signal } : {}) });
+        : operatorAddress({
+            endpoints: [this.endpoint],
+            ...(this.settings.operatorAddressUrl ? { lookupUrl: this.settings.operatorAddressUrl } : {}),
+            ...(signal ? { signal } : {}),
+          });
     this.sources.catch(() => {
       this.sources = undefined;
     });
@@ -208,61 +221,62 @@ export class AzureProvider implements Provider {
     return deleteNetwork(this.clients, cluster, this.pollIntervalMs, options.signal);
   }
 
+  /**
+   * One VM PUT per node (ARM has no multi-VM create outside scale sets) whose NIC and public IP are made inline
+   * (networkInterfaceConfigurations): one write per VM, paced by the principal's write bucket, no LRO polled per VM.
+   * Then one VM listing per poll until none of the batch is still Creating; a failed VM's operation says why (a
+   * capacity failure removes the batch: the caller fails over to another zone with the same names). A node with a
+   * fixed private address gets its NIC (and public IP) made first.
+   */
   async runInstances(request: LaunchRequest): Promise<Instance[]> {
     const region = request.pool.region ?? request.network.region ?? this.region;
     const group = names.group(request.cluster);
     const signal = request.signal;
     const size = request.pool.instanceType ?? (await this.pickSize(region, request));
     const ctx = { operation: 'runInstances', region, zone: request.zone, instanceType: size };
-    const { compute, network } = this.clients;
-    const tags = tagsToRecord(request.tags);
+    const { compute } = this.clients;
+    const pollers = new Map<string, VmPoller>();
     const outcomes = await settleAll(request.nodes, this.settings.concurrency ?? 16, async (node) => {
-      const pip = this.publicIp
-        ? await network.publicIPAddresses.beginCreateOrUpdateAndWait(
-            group,
-            names.publicIp(node.name),
-            {
-              location: region,
-              tags,
-              sku: { name: 'Standard', tier: 'Regional' },
-              publicIPAllocationMethod: 'Static',
-              ...(request.zone ? { zones: [request.zone] } : {}),
-            },
-            this.poll(signal),
-          )
-        : undefined;
-      const nic = await network.networkInterfaces.beginCreateOrUpdateAndWait(
-        group,
-        names.nic(node.name),
-        {
-          location: region,
-          tags,
-          ipConfigurations: [
-            {
-              name: 'ipconfig1',
-              subnet: { id: request.network.id },
-              privateIPAllocationMethod: node.privateIp ? 'Static' : 'Dynamic',
-              ...(node.privateIp ? { privateIPAddress: node.privateIp } : {}),
-              ...(pip ? { publicIPAddress: { id: pip.id } } : {}),
-            },
-          ],
-        },
-        this.poll(signal),
-      );
+      const nicId = node.privateIp ? await this.ownNic(group, region, request, node, signal) : undefined;
       const body = vmBody(request, node, {
         region,
         size,
         adminUsername: this.settings.adminUsername ?? 'skypool',
         sshPublicKey: this.sshPublicKey,
-        nicId: nic.id!,
+        ...(nicId
+          ? { nicId }
+          : {
+              inlineNic: {
+                name: names.nic(node.name),
+                subnetId: request.network.id,
+                ...(this.publicIp ? { publicIpName: names.publicIp(node.name) } : {}),
+              },
+            }),
       });
-      const vm = await compute.virtualMachines.createOrUpdate(group, node.name, body, this.poll(signal));
-      return toInstance(vm, {
-        nics: new Map([[nic.id!.toLowerCase(), nic]]),
-        publicIps: new Map(pip ? [[pip.id!.toLowerCase(), pip]] : []),
-      });
+      await this.pacer.take('writes', 1, signal);
+      const poller = compute.virtualMachines.createOrUpdate(group, node.name, body, this.poll(signal));
+      await poller.submitted();
+      pollers.set(node.name, poller);
     });
-    const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [mapAzureError(o.reason, ctx)] : []));
+    let failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [mapAzureError(o.reason, ctx)] : []));
+    let vms = new Map<string, VirtualMachine>();
+    if (failures.length === 0) {
+      vms = await this.settle(
+        group,
+        request.nodes.map((n) => n.name),
+        signal,
+      );
+      const failed = request.nodes.filter((n) => vms.get(n.name.toLowerCase())?.provisioningState === 'Failed');
+      // The operation of a failed VM holds the reason (AllocationFailed...): one status read each.
+      failures = await Promise.all(
+        failed.map((n) =>
+          (pollers.get(n.name) ?? Promise.reject(new Error(`VM ${n.name} failed to provision`))).then(
+            () => new CloudApiError(`Azure VM ${n.name} failed to provision; terminate it and launch again`, ctx),
+            (error: unknown) => mapAzureError(error, ctx),
+          ),
+        ),
+      );
+    }
     if (failures.length > 0) {
       const capacity = failures.find((f) => f instanceof CapacityError);
       if (capacity) {
@@ -276,7 +290,91 @@ export class AzureProvider implements Provider {
       }
       throw failures[0]!;
     }
-    return outcomes.flatMap((o) => (o.status === 'fulfilled' && o.value ? [o.value] : []));
+    const none: Addresses = { nics: new Map(), publicIps: new Map() };
+    return request.nodes.flatMap((n) => {
+      const vm = vms.get(n.name.toLowerCase());
+      const instance = vm && toInstance(vm, none);
+      return instance ? [instance] : [];
+    });
+  }
+
+  /** The NIC (and public IP) of a node with a fixed private address, made before its VM. */
+  private async ownNic(
+    group: string,
+    region: string,
+    request: LaunchRequest,
+    node: LaunchRequest['nodes'][number],
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const { network } = this.clients;
+    const tags = tagsToRecord(request.tags);
+    let pipId: string | undefined;
+    if (this.publicIp) {
+      await this.pacer.take('writes', 1, signal);
+      const pip = await network.publicIPAddresses.beginCreateOrUpdateAndWait(
+        group,
+        names.publicIp(node.name),
+        {
+          location: region,
+          tags,
+          sku: { name: 'Standard', tier: 'Regional' },
+          publicIPAllocationMethod: 'Static',
+          ...(request.zone ? { zones: [request.zone] } : {}),
+        },
+        this.poll(signal),
+      );
+      pipId = pip.id;
+    }
+    await this.pacer.take('writes', 1, signal);
+    const nic = await network.networkInterfaces.beginCreateOrUpdateAndWait(
+      group,
+      names.nic(node.name),
+      {
+        location: region,
+        tags,
+        ipConfigurations: [
+          {
+            name: 'ipconfig1',
+            subnet: { id: request.network.id },
+            privateIPAllocationMethod: 'Static',
+            privateIPAddress: node.privateIp,
+            ...(pipId ? { publicIPAddress: { id: pipId } } : {}),
+          },
+        ],
+      },
+      this.poll(signal),
+    );
+    return nic.id!;
+  }
+
+  /** The group's VMs by lower-cased name, one paged listing; read tokens are waited for first. */
+  private async listVms(group: string, signal?: AbortSignal): Promise<Map<string, VirtualMachine>> {
+    await sleep(this.pacer.readDelayMs(Math.max(1, Math.ceil(this.lastVmCount / 50))), signal);
+    const vms = new Map<string, VirtualMachine>();
+    try {
+      for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: signal }))
+        if (vm.name) vms.set(vm.name.toLowerCase(), vm);
+    } catch (error) {
+      if (!isNotFound(error)) throw mapAzureError(error, { operation: 'virtualMachines.list' });
+    }
+    this.lastVmCount = vms.size;
+    return vms;
+  }
+
+  /** Lists the group's VMs until none of `vmNames` is still Creating (or missing: just created, not yet listed). */
+  private async settle(group: string, vmNames: readonly string[], signal?: AbortSignal) {
+    const reads = new WaitReads(this.pollIntervalMs);
+    for (;;) {
+      const vms = await reads.read(() => this.listVms(group, signal), signal);
+      if (vms) {
+        const pending = vmNames.some((n) => {
+          const state = vms.get(n.toLowerCase())?.provisioningState;
+          return state === undefined || state === 'Creating';
+        });
+        if (!pending) return vms;
+      }
+      await sleep(this.pollIntervalMs, signal);
+    }
   }
 
   private async pickSize(region: string, request: LaunchRequest): Promise<string> {
@@ -351,52 +449,73 @@ export class AzureProvider implements Provider {
     }
   }
 
+  /**
+   * One VM listing of the group per poll for the whole batch; the NICs and public IPs (where the addresses are) are
+   * listed only once every VM has succeeded. Reads wait for the read bucket, and a throttled poll is waited out.
+   */
   async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
-    const { deadline } = options;
+    const { deadline, signal } = options;
     const wanted = ids.map((id) => {
       const ref = parseVmId(id);
       if (!ref) throw new CloudApiError(`"${id}" is not an Azure VM resource id`, { id });
       return { id, ...ref };
     });
     const groups = [...new Set(wanted.map((w) => w.group))];
+    const reads = new WaitReads(this.pollIntervalMs);
+    const listAll = async () => {
+      const all = new Map<string, VirtualMachine>();
+      for (const group of groups)
+        for (const [name, vm] of await this.listVms(group, signal)) all.set(`${group.toLowerCase()}/${name}`, vm);
+      return all;
+    };
+    let ready: Instance[] = [];
     for (;;) {
-      throwIfCancelled(options.signal);
-      const found = new Map<string, Instance>();
-      for (const group of groups) {
-        try {
-          const addresses = await this.addressesOf(group, options.signal);
-          for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: options.signal })) {
-            if (vm.provisioningState === 'Failed') {
-              const wantedVm = wanted.find((w) => w.id.toLowerCase() === vm.id?.toLowerCase());
-              if (wantedVm)
-                throw new CloudApiError(`Azure VM ${vm.name} failed to provision; terminate it and launch again`, {
-                  id: vm.id,
-                });
-            }
-            const instance = toInstance(vm, addresses);
-            if (instance) found.set(instance.id.toLowerCase(), instance);
+      throwIfCancelled(signal);
+      const vms = await reads.read(listAll, signal);
+      if (vms) {
+        const mine = wanted.map((w) => vms.get(`${w.group.toLowerCase()}/${w.name.toLowerCase()}`));
+        const failed = mine.find((vm) => vm?.provisioningState === 'Failed');
+        if (failed)
+          throw new CloudApiError(`Azure VM ${failed.name} failed to provision; terminate it and launch again`, {
+            id: failed.id,
+          });
+        if (mine.every((vm) => vm && stateOf(vm.provisioningState) === 'running')) {
+          const addresses = await reads.read(() => this.addressesOfGroups(groups, signal), signal);
+          if (addresses) {
+            ready = mine
+              .map((vm) => toInstance(vm!, addresses))
+              .filter(
+                (i): i is Instance =>
+                  i?.state === 'running' && i.privateIp !== undefined && (!this.publicIp || i.publicIp !== undefined),
+              );
+            if (ready.length === wanted.length) return ready;
           }
-        } catch (error) {
-          if (!isNotFound(error)) throw mapAzureError(error, { operation: 'waitUntilRunning' });
         }
       }
-      const ready = wanted
-        .map((w) => found.get(w.id.toLowerCase()))
-        .filter(
-          (i): i is Instance =>
-            i?.state === 'running' && i.privateIp !== undefined && (!this.publicIp || i.publicIp !== undefined),
-        );
-      if (ready.length === wanted.length) return ready;
       if (Date.now() >= deadline) {
-        const missing = wanted
-          .filter((w) => !ready.some((r) => r.id.toLowerCase() === w.id.toLowerCase()))
-          .map((w) => w.name);
-        throw new TimeoutError(`Azure VMs not running by the deadline: ${missing.join(', ')}`, {
-          ids: missing,
-        });
+        const up = new Set(ready.map((r) => r.id.toLowerCase()));
+        const missing = wanted.filter((w) => !up.has(w.id.toLowerCase())).map((w) => w.name);
+        throw new TimeoutError(`Azure VMs not running by the deadline: ${missing.join(', ')}`, { ids: missing });
       }
-      await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs));
+      await sleep(this.pollIntervalMs, signal);
     }
+  }
+
+  /** NICs and public IPs of the groups (two paged listings each), mapped to skypool's errors. */
+  private async addressesOfGroups(groups: readonly string[], signal?: AbortSignal): Promise<Addresses> {
+    const nics = new Map<string, NetworkInterface>();
+    const publicIps = new Map<string, PublicIPAddress>();
+    for (const group of groups) {
+      try {
+        await sleep(this.pacer.readDelayMs(2), signal);
+        const found = await this.addressesOf(group, signal);
+        for (const [k, v] of found.nics) nics.set(k, v);
+        for (const [k, v] of found.publicIps) publicIps.set(k, v);
+      } catch (error) {
+        if (!isNotFound(error)) throw mapAzureError(error, { operation: 'waitUntilRunning' });
+      }
+    }
+    return { nics, publicIps };
   }
 
   /** Ids are resource ids (global), so the region option is not needed. */

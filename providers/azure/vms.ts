@@ -22,7 +22,45 @@ export interface VmBodyOptions {
   readonly size: string;
   readonly adminUsername: string;
   readonly sshPublicKey: string;
-  readonly nicId: string;
+  /** A NIC made before (a node with a fixed private address) ... */
+  readonly nicId?: string;
+  /** ... else the NIC (and public IP) the VM PUT makes itself, named so: one write for the three resources. */
+  readonly inlineNic?: { readonly name: string; readonly subnetId: string; readonly publicIpName?: string };
+}
+
+/** Microsoft.Network api-version the VM PUT creates an inline NIC and public IP with. */
+const NETWORK_API_VERSION = '2020-11-01';
+
+function networkProfile(options: VmBodyOptions): VirtualMachine['networkProfile'] {
+  if (options.nicId) return { networkInterfaces: [{ id: options.nicId, primary: true, deleteOption: 'Delete' }] };
+  const nic = options.inlineNic!;
+  return {
+    networkApiVersion: NETWORK_API_VERSION,
+    networkInterfaceConfigurations: [
+      {
+        name: nic.name,
+        primary: true,
+        deleteOption: 'Delete',
+        ipConfigurations: [
+          {
+            name: 'ipconfig1',
+            primary: true,
+            subnet: { id: nic.subnetId },
+            ...(nic.publicIpName
+              ? {
+                  publicIPAddressConfiguration: {
+                    name: nic.publicIpName,
+                    sku: { name: 'Standard', tier: 'Regional' },
+                    deleteOption: 'Delete',
+                    publicIPAllocationMethod: 'Static',
+                  },
+                }
+              : {}),
+          },
+        ],
+      },
+    ],
+  } as VirtualMachine['networkProfile'];
 }
 
 /** The VM resource for one node; the NIC and OS disk go away with the VM (deleteOption Delete). */
@@ -51,7 +89,7 @@ export function vmBody(request: LaunchRequest, node: NodeLaunch, options: VmBody
         },
       },
     },
-    networkProfile: { networkInterfaces: [{ id: options.nicId, primary: true, deleteOption: 'Delete' }] },
+    networkProfile: networkProfile(options),
     // Managed boot diagnostics: the serial log where the node prints its identity (readConsole).
     diagnosticsProfile: { bootDiagnostics: { enabled: true } },
   } as VirtualMachine;

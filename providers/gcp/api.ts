@@ -33,6 +33,7 @@ export class GceApi {
     this.sources ??= operatorAddress({
       endpoints: [this.settings.apiEndpoint],
       override: given,
+      ...(this.settings.operatorAddressUrl ? { lookupUrl: this.settings.operatorAddressUrl } : {}),
       ...(signal ? { signal } : {}),
     });
     this.sources.catch(() => {

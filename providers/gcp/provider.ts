@@ -6,11 +6,11 @@ import {
   type LocationOptions,
   type NetworkRef,
   type Provider,
+  type RegionWaitOptions,
   TAG_KEYS,
   tagsToRecord,
-  type WaitOptions,
 } from '../../src/providers/types.js';
-import { throwIfCancelled } from '../../src/util/poll.js';
+import { throwIfCancelled, WaitReads } from '../../src/util/poll.js';
 import { GceApi } from './api.js';
 import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
 import { type GceInstance, parseInstanceId, toInstance } from './instances.js';
@@ -234,19 +234,42 @@ export class GcpProvider implements Provider {
    * Reads the given instances with as few calls as possible: one `instances.get` for a single VM, else
    * `instances.list` per zone with a name filter, 50 names per call (a poll of 100 VMs is 2 reads, not 100).
    */
-  private async readInstances(ids: readonly string[]): Promise<Map<string, GceInstance>> {
+  private async readInstances(ids: readonly string[], cluster?: string): Promise<Map<string, GceInstance>> {
     const byZone = new Map<string, string[]>();
     for (const id of ids) {
       const { zone, name } = parseInstanceId(id);
-      byZone.set(zone, [...(byZone.get(zone) ?? []), name]);
+      const names = byZone.get(zone);
+      if (names) names.push(name);
+      else byZone.set(zone, [name]);
     }
     const found = new Map<string, GceInstance>();
-    const batches = [...byZone].flatMap(([zone, names]) =>
-      Array.from({ length: Math.ceil(names.length / 50) }, (_, i) => ({
-        zone,
-        names: names.slice(i * 50, i * 50 + 50),
-      })),
-    );
+    // More than one name batch in a zone: one listing of the zone by the cluster's label (500 a page) instead.
+    const byLabel = cluster ? [...byZone].filter(([, names]) => names.length > 50) : [];
+    await eachLimited(byLabel, this.api.concurrency, async ([zone, names]) => {
+      const wanted = new Set(names);
+      try {
+        const [list] = (await this.api.read(() =>
+          this.api.clients.instances.list({
+            project: this.api.project,
+            zone,
+            filter: `labels.${TAG_KEYS.cluster} = "${cluster}"`,
+            maxResults: 500,
+          }),
+        )) as unknown as [GceInstance[]];
+        for (const vm of list) if (vm.name && wanted.has(vm.name)) found.set(`${zone}/${vm.name}`, vm);
+      } catch (error) {
+        throw mapApiError(error, { action: 'instances.list', zone });
+      }
+    });
+    const listed = new Set(byLabel.map(([zone]) => zone));
+    const batches = [...byZone]
+      .filter(([zone]) => !listed.has(zone))
+      .flatMap(([zone, names]) =>
+        Array.from({ length: Math.ceil(names.length / 50) }, (_, i) => ({
+          zone,
+          names: names.slice(i * 50, i * 50 + 50),
+        })),
+      );
     await eachLimited(batches, this.api.concurrency, async ({ zone, names }) => {
       if (names.length === 1) {
         const vm = (await this.api.find('instances.get', () =>
@@ -273,12 +296,14 @@ export class GcpProvider implements Provider {
     return found;
   }
 
-  async waitUntilRunning(ids: readonly string[], options: WaitOptions): Promise<Instance[]> {
+  async waitUntilRunning(ids: readonly string[], options: RegionWaitOptions): Promise<Instance[]> {
     const { deadline } = options;
     const poll = this.api.settings.pollIntervalMs ?? 2000;
+    const reads = new WaitReads(poll);
     for (;;) {
       throwIfCancelled(options.signal);
-      const vms = await this.readInstances(ids);
+      const vms = await reads.read(() => this.readInstances(ids, options.cluster), options.signal);
+      if (!vms) continue;
       const current = ids.map((id) => {
         const vm = vms.get(id);
         if (!vm) throw new CloudApiError(`instance ${id} no longer exists (deleted or failed to start)`, { id });

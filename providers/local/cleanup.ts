@@ -80,8 +80,26 @@ export async function teardownVm(
   options: TeardownOptions = {},
 ): Promise<void> {
   const dir = vmDir(stateRoot, cluster, node);
-  const id = netnsName(cluster, node);
   const record = await readRecord(dir);
+  await haltVm(dir, cluster, node, record, options);
+  await releaseAddress(stateRoot, cluster, record?.ip);
+  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  await removeCreatedMountPoints();
+}
+
+/**
+ * Ends everything a VM runs, as a power-off does: processes in its netns, mount namespace and cgroups, the
+ * netns (and with it the veth) and the cgroup dirs. Its VM dir (the "disk") and address claim stay. Safe to run
+ * twice.
+ */
+export async function haltVm(
+  dir: string,
+  cluster: string,
+  node: string,
+  record: VmRecord | undefined,
+  options: TeardownOptions = {},
+): Promise<void> {
+  const id = netnsName(cluster, node);
   // First the host-side user-data wrapper, so it cannot write user-data.exit into a directory being removed.
   await killIfMatches(record?.userDataPid, dir);
   const link = await vmNetLink(id, record?.anchorPid);
@@ -123,9 +141,6 @@ export async function teardownVm(
     throw new CloudApiError(`mounts of local VM ${id} survived teardown: unmount ${stuck.join(', ')} and retry`, {
       mounts: stuck,
     });
-  await releaseAddress(stateRoot, cluster, record?.ip);
-  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
-  await removeCreatedMountPoints();
 }
 
 /**

@@ -4,7 +4,7 @@ import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { CapacityError, CloudApiError, TimeoutError } from '../../src/errors.js';
 import type { NetworkRef } from '../../src/providers/types.js';
-import { inCidr, parseCidr, ipv4ToInt as toInt, intToIpv4 as toIp } from '../../src/util/ipv4.js';
+import { inCidr, parseCidr, intToIpv4 as toIp } from '../../src/util/ipv4.js';
 import { delay, ipJson, run } from './exec.js';
 import { bridgeName, ipClaimDir, isVmDirName, subnetSeed } from './paths.js';
 

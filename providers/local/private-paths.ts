@@ -10,6 +10,8 @@ export const PRIVATE_DIRS = [
   '/etc/skypool',
   '/var/lib/skypool',
   '/var/log/skypool',
+  // cloud-init's state: scripts in scripts/per-boot run again at every start (see startPerBoot).
+  '/var/lib/cloud',
 ] as const;
 export const PRIVATE_FILES = ['/etc/hostname', '/etc/hosts'] as const;
 

@@ -16,7 +16,7 @@ import type {
 } from '../../src/providers/types.js';
 import { tagsFromRecord, tagsToRecord } from '../../src/providers/types.js';
 import { throwIfCancelled } from '../../src/util/poll.js';
-import { cleanupLocalCluster, removeClusterDir, type TeardownOptions, teardownVm, vmNames } from './cleanup.js';
+import { cleanupLocalCluster, haltVm, removeClusterDir, type TeardownOptions, teardownVm, vmNames } from './cleanup.js';
 import { delay, type RunOptions, type RunResult } from './exec.js';
 import {
   attachSubnet,
@@ -33,7 +33,14 @@ import { ensureHostMountPoints, PRIVATE_DIRS, PRIVATE_FILES, privatePath, writeP
 import { trackNetwork, trackVm } from './signals.js';
 import { isAlive, readRecord, recordPath, type VmRecord, writeRecord } from './state.js';
 import { checkStateRoot } from './state-root.js';
-import { interpreterOf, readConsoleFile, readUserDataFiles, startUserData, type UserDataResult } from './user-data.js';
+import {
+  interpreterOf,
+  readConsoleFile,
+  readUserDataFiles,
+  startPerBoot,
+  startUserData,
+  type UserDataResult,
+} from './user-data.js';
 import { addOnLinkRoutes, createNetns, execInAnchor, setupVm, startAnchor, type Uplink } from './vm.js';
 
 export interface LocalProviderSettings extends ProviderSettings {
@@ -87,11 +94,20 @@ function toInstance(record: VmRecord, state: Instance['state']): Instance {
   };
 }
 
+/** How to wire a stopped VM when it starts again (its address and subnet stay those of its first boot). */
+export interface LocalStartOptions {
+  /** As LocalLaunchRequest.onLinkRoutes. */
+  readonly onLinkRoutes?: readonly string[];
+  /** As LocalLaunchRequest.uplink: a VM launched behind a router namespace starts behind it again. */
+  readonly uplink?: Uplink;
+}
+
 /**
- * A VM dir whose anchor is not alive is either being created (by this or another process: young, no anchor
- * recorded yet) or dead (anchor recorded but gone, or too old): a leftover to clean.
+ * A VM dir whose anchor is not alive is either stopped (stopInstances), being created (by this or another
+ * process: young, no anchor recorded yet) or dead (anchor recorded but gone, or too old): a leftover to clean.
  */
-async function vmPhase(dir: string, record: VmRecord | undefined): Promise<'creating' | 'dead'> {
+async function vmPhase(dir: string, record: VmRecord | undefined): Promise<'stopped' | 'creating' | 'dead'> {
+  if (record?.stoppedAt) return 'stopped';
   if (record?.anchorPid) return 'dead';
   // vm.json is written whole (rename), so one that is there but not valid is no VM being made: a leftover.
   if (!record && existsSync(recordPath(dir))) return 'dead';
@@ -336,8 +352,14 @@ export class LocalProvider implements Provider {
       const dir = vmDir(this.stateRoot, cluster, node);
       const record = await readRecord(dir);
       if (await isAlive(record)) {
-        instances.push(toInstance(record!, 'running'));
-      } else if ((await vmPhase(dir, record)) === 'creating') {
+        instances.push(toInstance(record!, record?.stoppedAt ? 'stopping' : 'running'));
+        continue;
+      }
+      const phase = await vmPhase(dir, record);
+      if (phase === 'stopped') {
+        // The contract has no `stopped`: a VM that exists but does not run is `stopping`, as on the clouds.
+        instances.push(toInstance(record!, 'stopping'));
+      } else if (phase === 'creating') {
         if (record) instances.push(toInstance(record, 'pending'));
       } else {
         // A VM whose anchor died (host reboot, kill, crash mid-create) is terminated: clean its remains.
@@ -359,6 +381,71 @@ export class LocalProvider implements Provider {
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /**
+   * Stops VMs as a cloud's stop does: every process of the VM ends (containers first) and its network namespace
+   * goes, while its VM dir (the "disk": private paths, vm.json, console log) and address stay for startInstances.
+   * Stopping a stopped VM does nothing; an unknown id is ignored, as terminateInstances does.
+   */
+  async stopInstances(ids: readonly string[], options: LocationOptions = {}): Promise<void> {
+    throwIfCancelled(options.signal);
+    await this.trustedStateRoot();
+    const targets = (await Promise.all(ids.map((id) => this.findById(id)))).filter((t) => t !== undefined);
+    const results = await Promise.allSettled(
+      targets.map(async ({ cluster, node, record }) => {
+        if (!record) throw new CloudApiError(`local VM ${netnsName(cluster, node)} has no vm.json: cannot stop it`, {});
+        const dir = vmDir(this.stateRoot, cluster, node);
+        // Marked first: a listing meanwhile sees a VM that is stopping, not a dead one to clean up.
+        const stopping: VmRecord = record.stoppedAt ? record : { ...record, stoppedAt: new Date().toISOString() };
+        if (stopping !== record) await writeRecord(dir, stopping);
+        await haltVm(dir, cluster, node, stopping, this.teardown);
+        const { anchorPid: _anchor, userDataPid: _boot, ...stopped } = stopping;
+        await writeRecord(dir, stopped);
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /**
+   * Starts stopped VMs as a reboot does: a fresh network namespace with the same address, the same private paths,
+   * and the scripts in /var/lib/cloud/scripts/per-boot run (the user-data does not run again). A running VM is
+   * left as it is.
+   */
+  async startInstances(ids: readonly string[], options: LocalStartOptions & LocationOptions = {}): Promise<Instance[]> {
+    throwIfCancelled(options.signal);
+    await this.trustedStateRoot();
+    const started = await Promise.all(
+      ids.map(async (id) => {
+        const found = await this.findById(id);
+        if (!found?.record) throw new CloudApiError(`no local VM ${id} to start`, { id });
+        const { cluster, node, record } = found;
+        if (await isAlive(record)) return toInstance(record, 'running');
+        if (!record.stoppedAt)
+          throw new CloudApiError(`local VM ${id} is not stopped (it died): it cannot start again`, { id });
+        const dir = vmDir(this.stateRoot, cluster, node);
+        const prefixLength = Number(record.cidr.split('/')[1]);
+        await createNetns({
+          cluster,
+          node,
+          ip: record.ip,
+          prefixLength,
+          bridge: record.bridge,
+          onLinkRoutes: (options.onLinkRoutes ?? []).filter((c) => c !== record.cidr),
+          uplink: options.uplink,
+        });
+        const anchorPid = await startAnchor(id);
+        const { stoppedAt: _stopped, ...rest } = record;
+        let running: VmRecord = { ...rest, anchorPid };
+        await writeRecord(dir, running);
+        await setupVm(anchorPid, dir, record.hostname ?? node);
+        running = { ...running, userDataPid: startPerBoot(anchorPid, dir) };
+        await writeRecord(dir, running);
+        return toInstance(running, 'running');
+      }),
+    );
+    return started;
   }
 
   /** The VM's console: its user-data output from the start (see readConsoleFile); empty for an unknown VM. */

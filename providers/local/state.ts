@@ -23,8 +23,10 @@ export interface VmRecord {
   readonly createdAt: string;
   /** Process that holds the VM's UTS and mount namespaces; absent while the VM is being created. */
   readonly anchorPid?: number;
-  /** Host-side shell waiting for the user-data (it writes user-data.exit). */
+  /** Host-side shell waiting for the user-data (it writes user-data.exit), or for the per-boot scripts of a restart. */
   readonly userDataPid?: number;
+  /** Set by a stop (stopInstances): the VM's processes are gone, its disk and address stay until it starts again. */
+  readonly stoppedAt?: string;
 }
 
 export const recordPath = (dir: string): string => join(dir, 'vm.json');
@@ -49,6 +51,7 @@ const VmRecordSchema = z
     createdAt: z.iso.datetime(),
     anchorPid: z.optional(pid),
     userDataPid: z.optional(pid),
+    stoppedAt: z.optional(z.iso.datetime()),
   })
   .strict()
   .refine((r) => inCidr(r.ip, r.cidr), { path: ['ip'], message: 'not an IPv4 address inside cidr' })

@@ -50,6 +50,24 @@ export async function startUserData(anchorPid: number, dir: string, userData: st
   ]).pid;
 }
 
+/** Where cloud-init keeps the scripts it runs at every boot (inside the VM). */
+export const PER_BOOT_DIR = '/var/lib/cloud/scripts/per-boot';
+
+/**
+ * A restarted VM boots as cloud-init does on a reboot: the user-data (per instance) does not run again, the
+ * executable scripts in PER_BOOT_DIR do, in name order, their output appended to the console. Returns the pid
+ * of the host-side wrapper.
+ */
+export function startPerBoot(anchorPid: number, dir: string): number {
+  const files = userDataFiles(dir);
+  const boot =
+    `echo "cloudsim: boot $(date -u +%H:%M:%S): running ${PER_BOOT_DIR}"; ` +
+    `for f in ${PER_BOOT_DIR}/*; do [ -f "$f" ] && [ -x "$f" ] || continue; "$f" || echo "cloudsim: $f failed ($?)"; done`;
+  const wrapper = 'pid=$1 log=$2; shift 2; nsenter -t "$pid" -m -u -n --wd=/ -- "$@" </dev/null >>"$log" 2>&1';
+  return spawnDetached('sh', ['-c', wrapper, 'skypool-per-boot', String(anchorPid), files.log, '/bin/sh', '-c', boot])
+    .pid;
+}
+
 export interface UserDataResult {
   /** True once the script has exited. */
   readonly done: boolean;

@@ -46,6 +46,9 @@ export async function createNetns({
   await run('ip', ['netns', 'add', ns]);
   await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
   if (uplink) {
+    // A VM started again after a stop: the router end of its old veth outlives the old namespace for a moment
+    // (namespaces are destroyed asynchronously) and would block the name.
+    await run('ip', ['-n', uplink.netns, 'link', 'del', 'dev', veth], { allowFailure: true });
     await run('ip', ['link', 'set', 'dev', veth, 'netns', uplink.netns]);
     await run('ip', ['-n', uplink.netns, '-batch', '-'], {
       input: `link set dev ${veth} up\nroute replace ${ip}/32 dev ${veth}\n`,

@@ -156,3 +156,32 @@ export async function issueServerOnlyIntermediate(
   });
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
 }
+
+/**
+ * `ca`'s certificate again, with the same subject and key, signed by `issuer` (a cross-signed CA): a client
+ * certificate from `ca` presented with it chains to `issuer` too, so engines that trust only `issuer` accept it
+ * while they are moved to `ca` one by one. Valid as long as `issuer` is; path length 0 (leaves only).
+ */
+export async function crossSignCertificateAuthority(caCertPem: string, issuer: CertificateBundle): Promise<string> {
+  const x509 = await x509Module();
+  const ca = new x509.X509Certificate(caCertPem);
+  const issuerCert = new x509.X509Certificate(issuer.certPem);
+  const publicKey = await ca.publicKey.export(ALG, ['verify']);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: ca.subject,
+    issuer: issuerCert.subject,
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: issuerCert.notAfter,
+    signingKey: await importKeyPem(issuer.keyPem),
+    publicKey,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(issuerCert, false),
+    ],
+  });
+  return cert.toString('pem');
+}

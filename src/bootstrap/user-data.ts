@@ -124,5 +124,13 @@ export function renderUserData(input: UserDataInput | AwsPoolUserDataInput): str
     tls_ca: input.caPem.trim(),
     fabric_prefix: input.fabricPrefix,
   };
-  return withinLimit(renderTemplate(`swarm/${input.role}.sh`, values));
+  return withinLimit(withoutComments(renderTemplate(`swarm/${input.role}.sh`, values)));
+}
+
+/**
+ * The script without its full-line comments, which stay in the templates (EC2's 16 KB is tight): the shebang,
+ * the `# --- <partial>` markers that name each part in a node's copy, and shellcheck directives stay.
+ */
+export function withoutComments(script: string): string {
+  return script.replace(/^[ \t]*#(?![!]|\s---\s|\sshellcheck\s).*\n/gm, '');
 }

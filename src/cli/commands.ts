@@ -4,15 +4,17 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultStateDir } from '../bootstrap/cluster-pki.js';
 import { wholeInternetWarning } from '../cluster/engine-api.js';
-import { Cluster, type ClusterOptions } from '../cluster/index.js';
+import { Cluster, type ClusterOptions, type MigrateOptions } from '../cluster/index.js';
 import { estimateCost } from '../pricing/cost.js';
 import { specJsonSchema } from '../spec/json-schema.js';
 import { loadSpec } from '../spec/load.js';
+import { PROVIDERS, type ProviderName } from '../spec/schema.js';
 import { UsageError } from './errors.js';
 import { type GlobalOptions, note, printResult, table } from './output.js';
 import { withProgress } from './progress.js';
 import { renderApply, renderDestroy, renderJob, renderStatus, renderWorkload } from './render.js';
 import { renderCost } from './render-cost.js';
+import { renderMigration } from './render-migrate.js';
 import { describeFaults, type SimFaultFlags, simSettingsFromFlags } from './sim-flags.js';
 
 function clusterOptions(g: GlobalOptions): ClusterOptions {
@@ -174,6 +176,59 @@ export async function scale(g: GlobalOptions, pool: string, count: number): Prom
   });
 }
 
+export interface MigrateArgs {
+  readonly from: string;
+  readonly to: string;
+  readonly toRegion?: string;
+  /** `<cpus>x<GiB>`, e.g. 2x4. */
+  readonly toSize?: string;
+  readonly toInstanceType?: string;
+  readonly toPool?: string;
+  readonly dryRun: boolean;
+  readonly writeSpec: boolean;
+}
+
+function inlineTarget(args: MigrateArgs): MigrateOptions['to'] {
+  const inline = args.toRegion || args.toSize || args.toInstanceType || args.toPool;
+  if (!inline) return args.to;
+  if (!(PROVIDERS as readonly string[]).includes(args.to))
+    throw new UsageError(
+      `--to-region, --to-size, --to-instance-type and --to-pool describe a new pool: --to must name a provider (${PROVIDERS.join(', ')})`,
+    );
+  const size = args.toSize ? /^(\d+)x(\d+(?:\.\d+)?)$/.exec(args.toSize) : undefined;
+  if (args.toSize && !size) throw new UsageError(`--to-size must be <cpus>x<GiB>, e.g. 2x4; got "${args.toSize}"`);
+  return {
+    provider: args.to as ProviderName,
+    ...(args.toRegion ? { region: args.toRegion } : {}),
+    ...(size ? { size: { cpus: Number(size[1]), memoryGiB: Number(size[2]) } } : {}),
+    ...(args.toInstanceType ? { instanceType: args.toInstanceType } : {}),
+    ...(args.toPool ? { name: args.toPool } : {}),
+  };
+}
+
+/** Writes the pools after a migration into the spec file, keeping everything else (and its comments). */
+async function writePools(file: string, pools: readonly unknown[]): Promise<void> {
+  const { parseDocument } = await import('yaml');
+  const doc = parseDocument(await readFile(file, 'utf8'));
+  doc.set('pools', doc.createNode(pools));
+  await writeFile(file, doc.toString());
+}
+
+export async function migrate(g: GlobalOptions, args: MigrateArgs): Promise<void> {
+  const to = inlineTarget(args);
+  await using(g, async (cluster) => {
+    const title = `${args.dryRun ? 'Planning the migration' : 'Migrating'} of ${args.from} to ${args.to}`;
+    const result = await withProgress(g, cluster, title, () =>
+      cluster.migrate({ from: args.from, to, dryRun: args.dryRun }),
+    );
+    if (!result.dryRun && args.writeSpec) {
+      await writePools(g.file, result.plan.pools);
+      note(`${g.file}: pools updated to the cluster after the migration`);
+    }
+    printResult(g.output, result, () => renderMigration(result));
+  });
+}
+
 export async function down(g: GlobalOptions): Promise<void> {
   await using(g, async (cluster) => {
     const result = await withProgress(g, cluster, `Destroying cluster ${cluster.spec.name}`, () => cluster.destroy());
@@ -186,11 +241,15 @@ export async function rotateCa(g: GlobalOptions): Promise<void> {
     const result = await withProgress(g, cluster, `Rotating the CA of cluster ${cluster.spec.name}`, () =>
       cluster.rotateCa(),
     );
-    printResult(
-      g.output,
-      result,
-      () =>
+    printResult(g.output, result, () =>
+      [
+        ...(result.engineApi
+          ? [
+              `cluster ${result.cluster}: new engine API client CA valid until ${result.engineApi.validUntil}; ${result.engineApi.nodes} nodes trust only it (${result.engineApi.restarted} dockerd restarts${result.engineApi.resumed ? ', resumed' : ''})`,
+            ]
+          : []),
         `cluster ${result.cluster}: new swarm CA valid until ${result.validUntil}; ${result.nodes} nodes re-certified`,
+      ].join('\n'),
     );
   });
 }

@@ -104,12 +104,42 @@ export function buildProgram(): Command {
       (await commands()).scale(globals(cmd), pool, count),
     );
   program
+    .command('migrate')
+    .description(
+      'move every workload and the managers of a pool (or of every pool on a provider) to another pool or provider, then remove the source',
+    )
+    .requiredOption('--from <pool|provider>', 'the pool, or the provider whose pools, to leave')
+    .requiredOption('--to <pool|provider>', 'an existing pool, or a provider (one new pool per source pool)')
+    .option('--to-region <region>', "with --to <provider>: the new pools' region")
+    .option('--to-size <cpus>x<GiB>', "with --to <provider>: the new pools' size (default: the source's)")
+    .option('--to-instance-type <type>', 'with --to <provider>: the instance type instead of a size')
+    .option('--to-pool <name>', "with --to <provider> and one source pool: the new pool's name")
+    .option('--dry-run', 'print the plan (types, prices, what is created, drained, terminated); change nothing', false)
+    .option('--no-write-spec', 'leave the spec file as it is (default: its pools become the ones after the move)')
+    .action(
+      async (
+        o: {
+          from: string;
+          to: string;
+          toRegion?: string;
+          toSize?: string;
+          toInstanceType?: string;
+          toPool?: string;
+          dryRun: boolean;
+          writeSpec: boolean;
+        },
+        cmd: Command,
+      ) => (await commands()).migrate(globals(cmd), o),
+    );
+  program
     .command('down')
     .description('drain and delete every resource of the cluster')
     .action(async (_o, cmd: Command) => (await commands()).down(globals(cmd)));
   program
     .command('rotate-ca')
-    .description("replace the engine's CA (valid 5 years) and re-issue every node certificate in place")
+    .description(
+      "rotate the cluster's CAs in place (valid 5 years): the engine API client CA (each node's dockerd restarts once; resumable), then the engine's own",
+    )
     .action(async (_o, cmd: Command) => (await commands()).rotateCa(globals(cmd)));
   program
     .command('schema')

@@ -277,6 +277,54 @@ class Backing implements LocalVmBacking {
     );
   }
 
+  powerOff(vm: { cloud: SimCloud; id: string }): Promise<void> {
+    const key = `${vm.cloud} ${vm.id}`;
+    return this.track(
+      (async () => {
+        await this.starting.get(key)?.catch(() => undefined);
+        if (this.closed) return;
+        this.running.delete(key);
+        const id = this.behindEdge.get(key) ?? netnsName(this.name, backingVmName(vm.cloud, vm.id));
+        await this.provider.stopInstances([id]);
+        if (this.net) await this.sync().catch(() => undefined);
+      })(),
+    );
+  }
+
+  powerOn(vm: { cloud: SimCloud; id: string; subnetCidr: string; network?: string }): Promise<void> {
+    const key = `${vm.cloud} ${vm.id}`;
+    const started = this.track(
+      (async () => {
+        if (this.closed) throw new CloudApiError(`cloudsim is stopping: VM ${vm.id} cannot start`, { id: vm.id });
+        const node = backingVmName(vm.cloud, vm.id);
+        const net = this.net;
+        if (net) {
+          const id = this.behindEdge.get(key);
+          if (!id) throw new CloudApiError(`cloudsim has no stopped VM ${vm.id} to start`, { id: vm.id });
+          const uplink = await this.serial(() => net.edge(vm.network ?? `${vm.cloud}:default`, vm.subnetCidr));
+          // NAT and filters for the VM's (new) public address are in place before it sends anything.
+          await this.sync();
+          await this.provider.startInstances([id], { uplink });
+          await this.sync();
+          return;
+        }
+        const routes = await this.serial(async () => [...this.subnets.keys()]);
+        await this.provider.startInstances([netnsName(this.name, node)], { onLinkRoutes: routes });
+        await this.serial(async () => {
+          const later = [...this.subnets.keys()].filter((c) => !routes.includes(c));
+          await this.provider.addOnLinkRoutes(this.name, node, later);
+          this.running.set(key, node);
+        });
+      })().catch((error: Error) => {
+        this.onStartError({ cloud: vm.cloud, id: vm.id }, error);
+        throw error;
+      }),
+    );
+    this.starting.set(key, started);
+    void started.catch(() => undefined).finally(() => this.starting.get(key) === started && this.starting.delete(key));
+    return started;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     try {

@@ -4,13 +4,13 @@ import { waitEngine } from './boot-log.js';
 import type { ClusterContext, PoolLaunch } from './context.js';
 import { fabricPrefixes, networkKey, pushJoins, syncFabric } from './fabric.js';
 import { awaitIdentity } from './identity.js';
-import { launchNode, waitAllRunning, waitRunning } from './launch.js';
+import { launchNode, waitRunning } from './launch.js';
 import type { ManagerRef } from './nodes.js';
 import { observe } from './observe.js';
 import { loadImages } from './phases/images.js';
 import { takeInventory } from './phases/inventory.js';
 import { applyLabels } from './phases/labels.js';
-import { launchJoining, takeFirstManager, waitEngines, withPrefix } from './phases/launch-nodes.js';
+import { launchRunning, takeFirstManager, waitEngines, withPrefix } from './phases/launch-nodes.js';
 import { ensureNetworks } from './phases/network.js';
 import { assertSpecFitsEngine, prepare } from './phases/prepare.js';
 import { isEarlyDelete, terminateEarly } from './phases/recover.js';
@@ -60,8 +60,7 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   // Nodes of engines with console identities boot while the first manager creates the pool: they make their
   // keys and wait for the join volume. Others (Slurm) need a live controller when they boot.
   let joiners: Promise<Instance[]> | undefined;
-  const launchJoiners = (managers: readonly Instance[]) =>
-    launchJoining(ctx, launches, managers, prefixOf, signal).then((launched) => waitAllRunning(ctx, launched, signal));
+  const launchJoiners = (managers: readonly Instance[]) => launchRunning(ctx, launches, managers, prefixOf, signal);
   if (!manager) {
     const first = takeFirstManager(ctx, launches);
     manager = await phase('bootstrap-manager', async () => {
@@ -99,6 +98,11 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
       }
       await waitEngines(ctx, joined, signal);
     });
+  } else if (fabric) {
+    // Endpoints follow the clouds' addresses: a node's public address changes when it is stopped and started.
+    // WireGuard roaming already carried the news to its peers; this writes it down where they look after a reboot.
+    const running = members().filter((i) => i.state === 'running');
+    await phase('fabric', () => syncFabric(ctx, driver, running, running, signal));
   }
 
   if ((ctx.spec.images ?? []).length > 0 && created.length > 0)

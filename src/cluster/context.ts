@@ -156,13 +156,21 @@ export class ClusterContext {
     return this.pkiValue;
   }
 
+  /** Reads the PKI again (a CA rotation changed it): the next driver uses the new client identity. */
+  async reloadPki(): Promise<void> {
+    this.driverValue?.close();
+    this.driverValue = undefined;
+    this.pkiValue = undefined;
+    await this.pki();
+  }
+
   /** The engine driver, with the cluster's client certificate (the PKI is created on first use). */
   async driver(): Promise<EngineDriver> {
     if (!this.driverValue) {
       const engine = await loadEngine(this.spec.engine);
       const pki = await this.pki();
       this.driverValue = engine.createEngine({
-        tls: { caPem: pki.ca.certPem, client: pki.client },
+        tls: { caPem: pki.serverCaPem, client: pki.client },
         unlockKeyFile: unlockKeyPath(this.options.stateDir, this.spec.name),
         providers: this.providerNames,
         // Stable for the cluster's life and never stored apart from the CA it comes from.
@@ -191,6 +199,11 @@ export class ClusterContext {
       this.networks.set(key, network);
     }
     return network;
+  }
+
+  /** Forgets the provider's networks (one was deleted): the next use ensures them again. */
+  forgetNetworks(name: ProviderName): void {
+    for (const key of [...this.networks.keys()]) if (key.startsWith(`${name} `)) this.networks.delete(key);
   }
 
   /** Facts about the engine here, for status (no PKI or VM needed). */

@@ -21,7 +21,10 @@ import { normalizeCidr } from '../util/operator-address.js';
 import { converge } from './apply.js';
 import { ClusterContext } from './context.js';
 import { type EngineApiExposure, engineApiExposure, wholeInternetWarning } from './engine-api.js';
+import { rotateEngineApiCa } from './engine-api-ca.js';
 import { acquireClusterLock } from './lock.js';
+import { migrate as migrateCluster } from './migrate/index.js';
+import type { MigrateOptions, MigrationResult } from './migrate/types.js';
 import { findManager, type ManagerRef } from './nodes.js';
 import { observe } from './observe.js';
 import { type RotateCaResult, rotateEngineCa, shortenEngineCa } from './rotate-ca.js';
@@ -30,6 +33,8 @@ import { withTokenRotation } from './token-rotation.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
 import { saveUnlockKey } from './unlock-key.js';
 
+export type { EngineApiCaRotation } from './engine-api-ca.js';
+export type * from './migrate/types.js';
 export type { RotateCaResult } from './rotate-ca.js';
 export * from './types.js';
 
@@ -126,12 +131,29 @@ export class Cluster {
   }
 
   /**
-   * Replaces the engine's root CA with a new one (valid five years) and re-issues every node's certificate in
-   * place; holds the cluster's lock. `skypool rotate-ca` on the command line.
+   * Rotates both CAs of the cluster in place, each valid five years; holds the cluster's lock. First the CA the
+   * nodes' engine APIs trust the SDK's client certificate from (the state directory's; node by node, each
+   * node's dockerd restarts once; resumable, see engine-api-ca.ts), then the engine's own root CA, whose node
+   * certificates are re-issued in place. `skypool rotate-ca` on the command line.
    */
   async rotateCa(options: { signal?: AbortSignal } = {}): Promise<RotateCaResult> {
     await this.checkBeforeChange();
-    return this.locked('rotate-ca', () => rotateEngineCa(this.ctx, options.signal));
+    return this.locked('rotate-ca', async () => {
+      const started = performance.now();
+      const driver = await this.ctx.driver();
+      // Engines that derive secrets from the CA key (Slurm's munge key) or have no CA of their own stop here.
+      if (!driver.rotateCa)
+        throw new EngineError(`the ${this.ctx.spec.engine} engine has no CA rotation`, {
+          engine: this.ctx.spec.engine,
+        });
+      const engineApi = driver.nodeChannel ? await rotateEngineApiCa(this.ctx, options.signal) : undefined;
+      const result = await rotateEngineCa(this.ctx, options.signal);
+      return {
+        ...result,
+        ...(engineApi ? { engineApi } : {}),
+        durationMs: Math.round(performance.now() - started),
+      };
+    });
   }
 
   /** VMs, engine nodes and services of the cluster; read-only. */
@@ -269,6 +291,20 @@ export class Cluster {
     if (!services) return undefined;
     const [status] = await services.services(manager.endpoint, name);
     return status ? withReachableAddresses(status, instances) : undefined;
+  }
+
+  /**
+   * Moves every workload and the control plane of a pool, or of every pool on a provider, to another pool or
+   * provider while services keep their replicas running: provision the target, cordon the source, move the
+   * services (each new task running before its old one stops), move the managers one at a time without losing
+   * quorum, then terminate the source VMs and networks. `dryRun` only plans. If the target cannot come up, the
+   * source is untouched and the error says why; a rerun after a crash finishes from the engine's record and the
+   * clouds' tags. Afterwards `spec` holds the pools after the move (write it back to the spec file).
+   */
+  async migrate(options: MigrateOptions): Promise<MigrationResult> {
+    if (options.dryRun) return migrateCluster(this.ctx, options);
+    await this.checkBeforeChange();
+    return this.locked('migrate', () => migrateCluster(this.ctx, options));
   }
 
   /** Terminates every VM of the cluster, deletes its networks and the local state (PKI). */

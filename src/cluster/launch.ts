@@ -92,7 +92,7 @@ export async function launchNode(
   return instance!;
 }
 
-/** Waits until every instance runs (with its addresses); one wait per provider and pool. */
+/** Waits until every instance runs (with its addresses); one wait per provider and region, whatever the pools. */
 export async function waitAllRunning(
   ctx: ClusterContext,
   instances: readonly Instance[],
@@ -100,17 +100,21 @@ export async function waitAllRunning(
 ): Promise<Instance[]> {
   const groups = new Map<string, Instance[]>();
   for (const i of instances) {
-    const key = `${i.provider}\n${i.region ?? ''}\n${i.tags.pool}`;
-    groups.set(key, [...(groups.get(key) ?? []), i]);
+    const key = `${i.provider}\n${i.region ?? ''}`;
+    const group = groups.get(key);
+    if (group) group.push(i);
+    else groups.set(key, [i]);
   }
   const lists = await Promise.all(
     [...groups.values()].map(async (group) => {
       const provider = await ctx.provider(group[0]!.provider);
-      const running = await ctx.queue.wait(provider.name, group[0]!.tags.pool, signal, () =>
+      const pools = [...new Set(group.map((i) => i.tags.pool))].join(',');
+      const running = await ctx.queue.wait(provider.name, pools, signal, () =>
         provider.waitUntilRunning(
           group.map((i) => i.id),
           {
             deadline: Date.now() + ctx.readyTimeoutMs,
+            cluster: ctx.spec.name,
             ...(group[0]!.region ? { region: group[0]!.region } : {}),
             ...(signal ? { signal } : {}),
           },

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { CA_VALID_DAYS, createCertificateAuthority } from '../bootstrap/pki.js';
 import { EngineError } from '../errors.js';
 import type { ClusterContext } from './context.js';
+import type { EngineApiCaRotation } from './engine-api-ca.js';
 import { findManager, type ManagerRef } from './nodes.js';
 
 export interface RotateCaResult {
@@ -11,6 +12,8 @@ export interface RotateCaResult {
   /** When the new CA expires (ISO 8601). */
   readonly validUntil: string;
   readonly durationMs: number;
+  /** The engine API client CA's rotation (engines with an SDK -> node channel), done before the engine's own. */
+  readonly engineApi?: EngineApiCaRotation;
 }
 
 /**
@@ -43,10 +46,17 @@ export async function rotateEngineCa(
 }
 
 const TEN_YEARS_MS = 10 * 365.25 * 86_400_000;
+const outlivesTenYears = (pem: string): boolean =>
+  Date.parse(new X509Certificate(pem).validTo) - Date.now() >= TEN_YEARS_MS;
 
 /**
  * Swarm makes its own root CA valid for 20 years; after an apply, a CA that outlives ten years is replaced by a
  * skypool one (`CA_VALID_DAYS`), so every cluster CA is short-lived from its first apply on.
+ *
+ * Why after the apply and not at `swarm init`: swarm always creates its own root when a swarm is created, and
+ * dockerd applies an init request's CAConfig as an update afterwards, i.e. as this same rotation (~3 s whatever
+ * the node count, measured). Started as soon as the first manager answers it gains nothing either: join tokens
+ * carry the root CA's digest, so joiners must wait for the rotation's end.
  */
 export async function shortenEngineCa(ctx: ClusterContext, signal?: AbortSignal): Promise<void> {
   const driver = await ctx.driver();
@@ -54,6 +64,6 @@ export async function shortenEngineCa(ctx: ClusterContext, signal?: AbortSignal)
   const manager = await findManager(ctx, await ctx.inventory(signal), signal ? { signal } : {});
   if (!manager) return;
   const pem = await driver.caCertificate(manager.endpoint);
-  if (!pem || Date.parse(new X509Certificate(pem).validTo) - Date.now() < TEN_YEARS_MS) return;
+  if (!pem || !outlivesTenYears(pem)) return;
   await rotateEngineCa(ctx, signal, manager);
 }

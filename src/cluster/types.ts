@@ -48,7 +48,13 @@ export type PhaseName =
   | 'rotate-tokens'
   | 'scale-down'
   | 'workload'
-  | 'destroy';
+  | 'destroy'
+  | 'migrate-plan'
+  | 'provision-target'
+  | 'cordon'
+  | 'move-services'
+  | 'move-managers'
+  | 'retire-source';
 
 export type NodeProgressState =
   | 'launching'
@@ -58,8 +64,10 @@ export type NodeProgressState =
   | 'image-loaded'
   | 'ready'
   | 'labelled'
+  | 'cordoned'
   | 'draining'
   | 'drained'
+  | 'demoted'
   | 'terminating'
   | 'terminated'
   | 'removed'

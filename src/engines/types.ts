@@ -92,6 +92,8 @@ export interface EngineNode {
   readonly labels: Readonly<Record<string, string>>;
   /** The engine's own word for the state (Slurm: idle, alloc, mixed, drain, down...), when it has one. */
   readonly engineState?: string;
+  /** Managers: whether the control plane (Swarm's Raft) reaches this manager. */
+  readonly managerReachable?: boolean;
 }
 
 export interface DrainResult {
@@ -226,6 +228,12 @@ export interface ServiceEngine {
   services(manager: EngineEndpoint, name?: string): Promise<WorkloadStatus[]>;
   /** Polls until every replica runs (and has its host port when published in host mode). */
   waitService(manager: EngineEndpoint, name: string, options: WaitOptions): Promise<WorkloadStatus>;
+  /**
+   * Replaces every task of the service, one at a time, each new task started before its old one stops (Swarm:
+   * a forced update with order start-first): tasks leave nodes that no longer take work without a gap.
+   * Returns once the update was accepted; `services` shows the tasks moving.
+   */
+  rescheduleService?(manager: EngineEndpoint, name: string): Promise<void>;
 }
 
 /** Batch jobs: Slurm. */
@@ -258,12 +266,17 @@ export interface EngineDriver {
   unlockKey?(manager: EngineEndpoint): Promise<string | undefined>;
   /** The engine's own root CA certificate (PEM). */
   caCertificate?(manager: EngineEndpoint): Promise<string | undefined>;
-  /** Replaces the engine's own root CA and re-issues every node's certificate in place. */
+  /**
+   * Replaces the engine's own root CA and re-issues every node's certificate in place; `wait: false` returns once
+   * the engine took the new CA (then `waitCaRotation`).
+   */
   rotateCa?(
     manager: EngineEndpoint,
     ca: { certPem: string; keyPem: string },
-    options: WaitOptions,
+    options: WaitOptions & { readonly wait?: boolean },
   ): Promise<{ nodes: number }>;
+  /** Waits until the engine's root CA is `certPem` and every node holds a certificate from it. */
+  waitCaRotation?(manager: EngineEndpoint, certPem: string, options: WaitOptions): Promise<{ nodes: number }>;
   /** Every member the engine knows, managers included, with its state. */
   listNodes(manager: EngineEndpoint): Promise<EngineNode[]>;
   /** Adds or updates labels (Slurm: node features); returns whether anything changed. */
@@ -286,6 +299,15 @@ export interface EngineDriver {
   rotateJoinTokens?(manager: EngineEndpoint): Promise<void>;
   /** Turns a manager into a worker while it still runs (removing a live manager first keeps the quorum). */
   demoteNode?(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<void>;
+  /** Sets whether the engine schedules on a node (`pause`: keeps what runs, takes nothing new); true if changed. */
+  setAvailability?(manager: EngineEndpoint, nodeId: string, availability: NodeAvailability): Promise<boolean>;
+  /**
+   * A value the engine itself keeps for the whole cluster (Swarm: a label of the swarm, in Raft), so an operation
+   * interrupted on one machine can be finished from the engine's own state; `undefined` removes it.
+   */
+  clusterRecord?(manager: EngineEndpoint, key: string): Promise<string | undefined>;
+  /** Writes (or, with `undefined`, removes) a value `clusterRecord` reads. */
+  setClusterRecord?(manager: EngineEndpoint, key: string, value: string | undefined): Promise<void>;
   /** Loads a `docker save`-style tarball into one node (engines that run images). */
   loadImage?(endpoint: EngineEndpoint, tarballPath: string, options?: { signal?: AbortSignal }): Promise<void>;
 

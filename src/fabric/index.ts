@@ -23,6 +23,9 @@ export {
   peerLabels,
   peerVolumeName,
   pushJoin,
+  pushTrust,
   syncPeerVolumes,
+  TRUST_LABEL,
+  TRUST_VOLUME,
   type VolumeApi,
 } from './volumes.js';

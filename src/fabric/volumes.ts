@@ -150,3 +150,21 @@ export async function pushJoin(docker: VolumeApi, join: JoinInfo): Promise<void>
   const existing = (listed.Volumes ?? []).find((v) => v.Name === JOIN_VOLUME);
   await putVolume(docker, JOIN_VOLUME, labels, existing ? (existing.Labels ?? {}) : undefined);
 }
+
+/** The volume carrying the CA the node's engine API must trust clients from (label TRUST_LABEL, base64 PEM). */
+export const TRUST_VOLUME = 'skypool-tls-ca';
+export const TRUST_LABEL = 'skypool.tls.ca';
+
+/**
+ * Tells the node which CA its engine API trusts clients from (`skypool rotate-ca`): its fabric loop rewrites
+ * the engine's CA file and restarts dockerd when this differs from what it has. Public material only.
+ */
+export async function pushTrust(docker: VolumeApi, caPem: string): Promise<'created' | 'replaced' | 'unchanged'> {
+  if (/PRIVATE KEY/.test(caPem)) throw new EngineError('refusing to push a private key as a trusted CA', {});
+  const labels = { [TRUST_LABEL]: Buffer.from(`${caPem.trim()}\n`).toString('base64') };
+  const listed = await volumeCall(`listing volume ${TRUST_VOLUME}`, () =>
+    docker.listVolumes({ filters: { name: [TRUST_VOLUME] } }),
+  );
+  const existing = (listed.Volumes ?? []).find((v) => v.Name === TRUST_VOLUME);
+  return putVolume(docker, TRUST_VOLUME, labels, existing ? (existing.Labels ?? {}) : undefined);
+}

@@ -138,8 +138,12 @@ export interface ListOptions {
   readonly signal?: AbortSignal;
 }
 
-/** waitUntilRunning's options: the deadline, and the region of the ids (default: the provider's own). */
-export type RegionWaitOptions = WaitOptions & { readonly region?: string };
+/**
+ * waitUntilRunning's options: the deadline, the region of the ids (default: the provider's own) and, when the
+ * caller knows it, the cluster they belong to: a provider may then read a large batch with one listing by the
+ * cluster's tag per poll (paginated) instead of by id.
+ */
+export type RegionWaitOptions = WaitOptions & { readonly region?: string; readonly cluster?: string };
 
 /** The contract each provider adapter implements (see the module comment). */
 export interface Provider {
@@ -160,7 +164,10 @@ export interface Provider {
   fabricFirewallProblem?(cluster: string, options?: LocationOptions): Promise<string | undefined>;
   /** Launches the nodes; returns them, possibly still pending. Throws CapacityError / QuotaError / CloudApiError. */
   runInstances(request: LaunchRequest): Promise<Instance[]>;
-  /** Polls until every id is running (with addresses) or the deadline passes (TimeoutError). */
+  /**
+   * Polls until every id is running (with addresses) or the deadline passes (TimeoutError): one listing per poll
+   * for the whole batch, and a throttled poll is waited out, never the end of the wait.
+   */
   waitUntilRunning(ids: readonly string[], options: RegionWaitOptions): Promise<Instance[]>;
   /** Every non-terminated instance carrying `skypool-cluster=<cluster>` in the regions asked for (Instance.region set). */
   listInstances(cluster: string, options?: ListOptions): Promise<Instance[]>;
@@ -229,6 +236,11 @@ export interface ProviderSettings {
    * the spec's `adminCidrs` / `--admin-cidr`.
    */
   readonly engineApiSources?: readonly string[];
+  /**
+   * Where to ask for this machine's public address when no engine API sources are given: a URL answering the
+   * caller's IPv4 address as plain text. Default https://checkip.amazonaws.com/ (plain http only to loopback).
+   */
+  readonly operatorAddressUrl?: string;
 }
 
 export type ProviderFactory = (settings?: ProviderSettings & Record<string, unknown>) => Promise<Provider> | Provider;

@@ -1,4 +1,5 @@
-import { get } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { isIPv4 } from 'node:net';
 import { PrerequisiteError } from '../errors.js';
 import { parseCidr } from './ipv4.js';
@@ -13,11 +14,21 @@ export interface OperatorAddressOptions {
   readonly endpoints: readonly (string | undefined)[];
   /** Sources given explicitly (spec `adminCidrs`, `--admin-cidr`, a provider setting): used as they are. */
   readonly override?: readonly string[];
-  /** Finds this machine's public IPv4 address as the internet sees it. Default: checkip.amazonaws.com. */
+  /** Finds this machine's public IPv4 address as the internet sees it. Default: GET `lookupUrl`. */
   readonly lookup?: (signal?: AbortSignal) => Promise<string>;
+  /**
+   * Where the default lookup asks: a URL answering the caller's IPv4 address as plain text (the provider setting
+   * `operatorAddressUrl`). Default `OPERATOR_ADDRESS_URL`; plain http only to loopback.
+   */
+  readonly lookupUrl?: string;
+  /** How long the default lookup waits for the whole answer; default 5000 ms. */
+  readonly lookupTimeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
   readonly signal?: AbortSignal;
 }
+
+/** Where skypool asks for this machine's public address by default. */
+export const OPERATOR_ADDRESS_URL = 'https://checkip.amazonaws.com/';
 
 /** The environment variable that sets the engine API sources (comma-separated CIDRs) for every cloud. */
 export const ENGINE_API_CIDR_ENV = 'SKYPOOL_ENGINE_API_CIDR';
@@ -44,16 +55,18 @@ export async function operatorAddress(options: OperatorAddressOptions): Promise<
   if (options.endpoints.length > 0 && options.endpoints.every((e) => e !== undefined && isLoopbackHost(hostOf(e)))) {
     return ['127.0.0.1/32'];
   }
-  const lookup = options.lookup ?? publicAddress;
+  const url = options.lookupUrl ?? OPERATOR_ADDRESS_URL;
+  const lookup =
+    options.lookup ?? ((signal?: AbortSignal) => publicAddress(url, options.lookupTimeoutMs ?? 5_000, signal));
   try {
     const ip = (await lookup(options.signal)).trim();
-    if (!isIPv4(ip)) throw new Error(`answered "${ip.slice(0, 40)}", not an IPv4 address`);
+    if (!isIPv4(ip)) throw new Error(`${url} answered ${JSON.stringify(ip.slice(0, 40))}, not an IPv4 address`);
     return [`${ip}/32`];
   } catch (cause) {
     throw new PrerequisiteError(
       `could not find this machine's public address to open the engine API (2376/tcp) to: ${(cause as Error).message}. ` +
         `Give it explicitly: adminCidrs in the spec, --admin-cidr <cidr> or ${ENGINE_API_CIDR_ENV}=<cidr>`,
-      { option: 'adminCidrs', env: ENGINE_API_CIDR_ENV },
+      { option: 'adminCidrs', env: ENGINE_API_CIDR_ENV, url },
     );
   }
 }
@@ -71,19 +84,46 @@ export function normalizeCidr(text: string): string {
 /** True when the sources let the whole internet reach the engine API. */
 export const isWholeInternet = (cidrs: readonly string[]): boolean => cidrs.some((c) => /\/0$/.test(c));
 
-function publicAddress(signal?: AbortSignal): Promise<string> {
+/** An answer longer than this is not an address: stop reading. */
+const MAX_ANSWER_BYTES = 256;
+
+/** GETs `url` (https, or http to loopback) and resolves with its body; the whole exchange within `timeoutMs`. */
+export function publicAddress(url: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return Promise.reject(new Error(`the address lookup URL "${url}" is not a URL`));
+  }
+  const secure = parsed.protocol === 'https:';
+  if (!secure && !(parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname)))
+    return Promise.reject(new Error(`the address lookup URL ${url} must be https (plain http only to loopback)`));
   return new Promise((resolve, reject) => {
-    const req = get('https://checkip.amazonaws.com/', { timeout: 5_000, ...(signal ? { signal } : {}) }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () =>
-        res.statusCode === 200 ? resolve(body) : reject(new Error(`checkip answered ${res.statusCode}`)),
-      );
-    });
-    req.on('timeout', () => req.destroy(new Error('checkip.amazonaws.com did not answer within 5 s')));
+    const fail = (error: Error) => {
+      reject(error);
+      req.destroy();
+    };
+    const req = (secure ? httpsRequest : httpRequest)(
+      parsed,
+      { method: 'GET', ...(signal ? { signal } : {}) },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+          if (body.length > MAX_ANSWER_BYTES)
+            fail(new Error(`${url} answered more than ${MAX_ANSWER_BYTES} bytes, not an IPv4 address`));
+        });
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(body) : reject(new Error(`${url} answered HTTP ${res.statusCode}`)),
+        );
+        res.on('error', reject);
+      },
+    );
+    // The whole exchange, not only the idle time: a server trickling bytes must not hold apply.
+    const timer = setTimeout(() => fail(new Error(`${url} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    req.on('close', () => clearTimeout(timer));
     req.on('error', reject);
+    req.end();
   });
 }

@@ -78,3 +78,31 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, options:
     await sleep(Math.min(interval, Math.max(0, options.deadline - Date.now())), options.signal);
   }
 }
+
+/**
+ * The reads of one wait loop: a read the cloud throttled (THROTTLED, after the SDK's own retries) is waited out,
+ * after the cloud's Retry-After when the error carries one (`details.retryAfterMs`), else after a backoff that
+ * doubles from the poll interval; the poll is then skipped (undefined), never the end of the wait.
+ */
+export class WaitReads {
+  private backoffMs = 0;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly maxBackoffMs = 20_000,
+  ) {}
+
+  async read<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T | undefined> {
+    try {
+      const value = await call();
+      this.backoffMs = 0;
+      return value;
+    } catch (error) {
+      if (!SkypoolError.isInstance(error) || error.code !== 'THROTTLED') throw error;
+      this.backoffMs = Math.min(this.maxBackoffMs, Math.max(this.intervalMs, this.backoffMs * 2));
+      const after = error.details.retryAfterMs;
+      await sleep(typeof after === 'number' && after > 0 ? after : this.backoffMs, signal);
+      return undefined;
+    }
+  }
+}

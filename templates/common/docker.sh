@@ -11,11 +11,12 @@ DOCKERD_ARGS="$DOCKERD_ARGS -H tcp://0.0.0.0:2376 -H unix:///var/run/docker.sock
 DOCKER="docker -H unix:///var/run/docker.sock"
 
 if [ -d /run/systemd/system ]; then
-  # A real VM: keep the distribution's cgroup driver (systemd wants .slice parents).
+  # A real VM: the distribution's cgroup driver (systemd wants .slice parents).
   mkdir -p /etc/systemd/system/docker.service.d
   cat >/etc/systemd/system/docker.service.d/skypool.conf <<UNIT
 [Service]
 Environment=DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1
+ExecStartPre=-/bin/sh /etc/skypool/fabric/wg0-up.sh
 ExecStart=
 ExecStart=$DOCKERD $DOCKERD_ARGS
 UNIT
@@ -26,15 +27,14 @@ UNIT
 elif $DOCKER info >/dev/null 2>&1; then
   log "dockerd already running"
 else
-  # No init system (a namespace VM sharing the host's cgroup tree): cgroupfs and a per-node parent keep every
-  # node's containers in their own subtree, removable when the VM goes.
+  # No init system (namespace VM): cgroupfs and a per-node cgroup parent, removable when the VM goes.
   DOCKERD_ARGS="$DOCKERD_ARGS --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent skypool-$(hostname)"
   # shellcheck disable=SC2086 # DOCKERD_ARGS is a list of words
   DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid "$DOCKERD" $DOCKERD_ARGS >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
   DOCKERD_PID=$!
 fi
 until $DOCKER info >/dev/null 2>&1; do
-  # Without job control a background job is no group leader, so setsid execs in place: $! is dockerd itself.
+  # No job control: setsid execs in place, $! is dockerd.
   if [ -n "${DOCKERD_PID:-}" ] && ! kill -0 "$DOCKERD_PID" 2>/dev/null && ! { [ -s /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; }; then
     fail "dockerd exited at start: $(tail -n 3 "$LOG_DIR/dockerd.log" | tr '\n' ' ')"
   fi

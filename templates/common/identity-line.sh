@@ -2,5 +2,6 @@
 print_identity() {
   identity_cert=$(openssl x509 -in "$TLS_DIR/cert.pem" -outform DER | base64 | tr -d '\n') ||
     fail "cannot read the node certificate"
-  echo "SKYPOOL-IDENTITY v1 name=$NODE_NAME fabric=$FABRIC_IP wg=$WG_PUBLIC_KEY cert=$identity_cert"
+  identity_line="SKYPOOL-IDENTITY v1 name=$NODE_NAME fabric=$FABRIC_IP wg=$WG_PUBLIC_KEY cert=$identity_cert"
+  echo "$identity_line"
 }

@@ -9,6 +9,7 @@ K3S_ROLE=agent
 {{> common/tls.sh}}
 {{> common/fabric.sh}}
 {{> common/docker.sh}}
+{{> common/docker-boot.sh}}
 fabric_sync_start
 {{> k3s/install.sh}}
 {{> k3s/join-volume.sh}}

@@ -15,6 +15,7 @@ NODE_FEATURES=
 {{> common/identity-line.sh}}
 print_identity
 {{> common/docker.sh}}
+{{> common/docker-boot.sh}}
 fabric_sync_start
 {{> slurm/packages.sh}}
 {{> slurm/key-volume.sh}}
@@ -23,4 +24,5 @@ NODE_IP=$FABRIC_IP
 {{> slurm/slurmctld.sh}}
 {{> slurm/command-container.sh}}
 print_identity
+boot_script 00-skypool-identity "echo $identity_line"
 {{> common/done.sh}}

@@ -14,6 +14,7 @@ NODE_FEATURES={{node_features}}
 {{> common/identity-line.sh}}
 print_identity
 {{> common/docker.sh}}
+{{> common/docker-boot.sh}}
 fabric_sync_start
 {{> slurm/packages.sh}}
 {{> slurm/key-volume.sh}}
@@ -21,4 +22,5 @@ fabric_sync_start
 {{> slurm/slurmd.sh}}
 {{> slurm/command-container.sh}}
 print_identity
+boot_script 00-skypool-identity "echo $identity_line"
 {{> common/done.sh}}

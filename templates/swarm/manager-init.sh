@@ -11,8 +11,10 @@ SKYPOOL_ROLE=manager-init
 {{> common/identity-line.sh}}
 print_identity
 {{> common/docker.sh}}
+{{> common/docker-boot.sh}}
 fabric_sync_start
 {{> swarm/init.sh}}
 {{> swarm/ingress-mtu.sh}}
 print_identity
+boot_script 00-skypool-identity "echo $identity_line"
 {{> common/done.sh}}

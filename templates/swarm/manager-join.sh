@@ -11,9 +11,11 @@ SKYPOOL_ROLE=manager-join
 {{> common/identity-line.sh}}
 print_identity
 {{> common/docker.sh}}
+{{> common/docker-boot.sh}}
 fabric_sync_start
 {{> swarm/join-volume.sh}}
 {{> swarm/join.sh}}
 $DOCKER volume rm skypool-join >/dev/null 2>&1 || true
 print_identity
+boot_script 00-skypool-identity "echo $identity_line"
 {{> common/done.sh}}

@@ -2,8 +2,15 @@ import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { FirewallsClient } from '@google-cloud/compute';
+import { createClients } from '../../providers/azure/clients.js';
+import { names as azureNames } from '../../providers/azure/network.js';
+import { networkName, networkTag } from '../../providers/gcp/naming.js';
+import type { CloudSim } from '../../src/cloudsim/index.js';
 import { backingVmName } from '../../src/cloudsim/local-backing.js';
 import { pollUntil } from '../../src/util/poll.js';
+import { simGceClientOptions } from './sim-providers.js';
 
 /**
  * Probes of cloudsim's realistic network (src/cloudsim/network/README.md) and its local-backed VMs, shared by the
@@ -12,6 +19,11 @@ import { pollUntil } from '../../src/util/poll.js';
  */
 
 export type SimCloudName = 'aws' | 'gcp' | 'azure';
+
+/** The host's address on the sim's internet segment: the operator, to whom the engine API is open. */
+export const OPERATOR = '198.19.255.1';
+/** Host-mode published ports land on dynamic host ports (routingMesh false: this kernel has no IPVS). */
+export const PUBLISHED = { from: 32768, to: 60999 };
 
 const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
@@ -175,5 +187,94 @@ export function openFromInternet(ip: string, port: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+export interface PublishedPortsOptions {
+  readonly gcpProject: string;
+  /** The Azure subscription of the cluster; leave out when the cluster has no Azure pool. */
+  readonly azureSubscription?: string;
+}
+
+/**
+ * Opens the host ports of host-mode published services to the operator on every cloud, as an operator does by
+ * hand today: the spec has no way to say which ports a service publishes, so no adapter opens them.
+ */
+export async function openPublishedPorts(
+  sim: CloudSim,
+  cluster: string,
+  options: PublishedPortsOptions,
+): Promise<void> {
+  const source = `${OPERATOR}/32`;
+  const ec2 = new EC2Client({ region: 'us-east-1', endpoint: sim.httpUrl, credentials: sim.credentials.aws });
+  try {
+    const groups = await ec2.send(
+      new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:skypool-cluster', Values: [cluster] }] }),
+    );
+    if (!groups.SecurityGroups?.length) throw new Error(`no security group of cluster ${cluster}`);
+    for (const group of groups.SecurityGroups)
+      await ec2.send(
+        new AuthorizeSecurityGroupIngressCommand({
+          GroupId: group.GroupId!,
+          IpPermissions: [
+            { IpProtocol: 'tcp', FromPort: PUBLISHED.from, ToPort: PUBLISHED.to, IpRanges: [{ CidrIp: source }] },
+          ],
+        }),
+      );
+  } finally {
+    ec2.destroy();
+  }
+  const firewalls = new FirewallsClient(simGceClientOptions(sim) as never);
+  try {
+    await firewalls.insert({
+      project: options.gcpProject,
+      firewallResource: {
+        name: `${networkName(cluster)}-published`,
+        network: `projects/${options.gcpProject}/global/networks/${networkName(cluster)}`,
+        direction: 'INGRESS',
+        allowed: [{ IPProtocol: 'tcp', ports: [`${PUBLISHED.from}-${PUBLISHED.to}`] }],
+        sourceRanges: [source],
+        targetTags: [networkTag(cluster)],
+      },
+    });
+  } finally {
+    await firewalls.close();
+  }
+  if (!options.azureSubscription) return;
+  const azure = createClients({
+    subscriptionId: options.azureSubscription,
+    endpoint: sim.httpsUrl,
+    caCertPem: sim.caCertPem,
+    credential: {
+      getToken: async () => ({ token: sim.credentials.azure.accessToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
+    },
+  });
+  await azure.network.securityRules.beginCreateOrUpdateAndWait(
+    azureNames.group(cluster),
+    azureNames.nsg(cluster),
+    'published',
+    {
+      priority: 300,
+      protocol: 'Tcp',
+      access: 'Allow',
+      direction: 'Inbound',
+      sourceAddressPrefix: source,
+      sourcePortRange: '*',
+      destinationAddressPrefix: '*',
+      destinationPortRange: `${PUBLISHED.from}-${PUBLISHED.to}`,
+    },
+    { updateIntervalInMs: 50 },
+  );
+}
+
+/** Removes what openPublishedPorts added outside the cluster's own resources (GCE rules outlive the network). */
+export async function closePublishedPorts(sim: CloudSim, cluster: string, gcpProject: string): Promise<void> {
+  const firewalls = new FirewallsClient(simGceClientOptions(sim) as never);
+  try {
+    await firewalls
+      .delete({ project: gcpProject, firewall: `${networkName(cluster)}-published` })
+      .catch(() => undefined);
+  } finally {
+    await firewalls.close();
   }
 }

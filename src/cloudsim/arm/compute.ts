@@ -33,6 +33,7 @@ import {
   requiredProperty,
   resourceNotFound,
 } from './errors.js';
+import { operationHeaders } from './lro.js';
 import { armNetworkKey } from './net-view.js';
 import { findSubnet as findSubnetRef } from './network.js';
 import { createPlatformNic, findNic, releaseIp } from './nic.js';
@@ -72,8 +73,23 @@ function vmResourceId(call: ArmCall, rg: string, name: string): string {
 
 function instanceView(call: ArmCall, vm: VmRecord): Json {
   const state = provisioningState(vm, call.now, vm.backingPending);
+  const settling = state === 'Creating' || state === 'Updating';
   const power =
-    state === 'Succeeded' ? 'running' : state === 'Deleting' ? 'stopping' : state === 'Failed' ? 'stopped' : 'starting';
+    vm.power === 'deallocated'
+      ? settling
+        ? 'deallocating'
+        : 'deallocated'
+      : vm.power === 'stopped'
+        ? settling
+          ? 'stopping'
+          : 'stopped'
+        : state === 'Succeeded'
+          ? 'running'
+          : state === 'Deleting'
+            ? 'stopping'
+            : state === 'Failed'
+              ? 'stopped'
+              : 'starting';
   const statuses: Json[] = [
     {
       code: `ProvisioningState/${state.toLowerCase()}`,
@@ -170,6 +186,62 @@ interface VmInput {
   osDiskDelete: boolean;
   osDiskSku?: string;
   vmssId?: string;
+  /** NIC (and public IP) the VM PUT makes itself: networkProfile.networkInterfaceConfigurations. */
+  inlineNic?: InlineNic;
+}
+
+interface InlineNic {
+  readonly name: string;
+  readonly subnet: unknown;
+  readonly deleteWithVm: boolean;
+  readonly publicIp?: { readonly name: string; readonly sku: 'Basic' | 'Standard'; readonly deleteWithVm: boolean };
+}
+
+/**
+ * `networkProfile.networkInterfaceConfigurations` (with `networkApiVersion`): the VM PUT creates its NIC, named
+ * after the configuration, and the public IP its IP configuration names, in the VM's group; one write for all three.
+ */
+function readInlineNic(network: Json): InlineNic | undefined {
+  const configs = Array.isArray(network.networkInterfaceConfigurations)
+    ? (network.networkInterfaceConfigurations as unknown[]).map(obj)
+    : [];
+  if (configs.length === 0) return undefined;
+  if (!str(network.networkApiVersion))
+    throw invalidParameter(
+      'networkProfile.networkApiVersion',
+      "Required parameter 'networkApiVersion' is missing (null): networkInterfaceConfigurations create their NICs through Microsoft.Network.",
+    );
+  if (configs.length !== 1)
+    throw invalidParameter(
+      'networkProfile.networkInterfaceConfigurations',
+      'cloudsim VMs take exactly one network interface configuration.',
+    );
+  const config = configs[0]!;
+  const name = str(config.name);
+  if (!name) throw requiredProperty('networkProfile.networkInterfaceConfigurations.name');
+  const props = obj(config.properties);
+  const ipConfigs = Array.isArray(props.ipConfigurations) ? (props.ipConfigurations as unknown[]).map(obj) : [];
+  const ipProps = obj(obj(ipConfigs[0]).properties);
+  const subnet = obj(ipProps.subnet).id;
+  if (typeof subnet !== 'string') throw requiredProperty('networkInterfaceConfigurations.ipConfigurations.subnet.id');
+  const pip =
+    ipProps.publicIPAddressConfiguration === undefined ? undefined : obj(ipProps.publicIPAddressConfiguration);
+  const pipName = pip ? str(pip.name) : undefined;
+  if (pip && !pipName) throw requiredProperty('publicIPAddressConfiguration.name');
+  const sku = pip ? (str(obj(pip.sku).name) ?? 'Standard') : 'Standard';
+  if (sku !== 'Standard' && sku !== 'Basic')
+    throw invalidParameter(
+      'publicIPAddressConfiguration.sku.name',
+      `The public IP SKU ${sku} is not valid; use Standard.`,
+    );
+  return {
+    name,
+    subnet,
+    deleteWithVm: props.deleteOption === 'Delete',
+    ...(pip && pipName
+      ? { publicIp: { name: pipName, sku, deleteWithVm: obj(pip.properties).deleteOption === 'Delete' } }
+      : {}),
+  };
 }
 
 function parseImage(ref: Json): string {
@@ -306,7 +378,13 @@ function readVmInput(
   const customData = decodeCustomData(os?.customData);
   const network = obj(props.networkProfile);
   const refs = Array.isArray(network.networkInterfaces) ? (network.networkInterfaces as unknown[]).map(obj) : [];
-  if (creating && refs.length === 0) throw requiredProperty('networkProfile');
+  const inlineNic = refs.length === 0 ? readInlineNic(network) : undefined;
+  if (creating && refs.length === 0 && !inlineNic) throw requiredProperty('networkProfile');
+  if (inlineNic && !findSubnetRef(call, inlineNic.subnet))
+    throw badRequest(
+      'InvalidResourceReference',
+      `Resource ${String(inlineNic.subnet)} referenced by resource ${vmId} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+    );
   const nics: NicRecord[] = [];
   for (const ref of withoutNics ? [] : refs) {
     const nic = findNic(call, ref.id);
@@ -345,6 +423,7 @@ function readVmInput(
     osDiskDelete: osDisk.deleteOption === 'Delete',
     osDiskSku: str(obj(osDisk.managedDisk).storageAccountType),
     vmssId: typeof vmssRef === 'string' ? vmssRef : undefined,
+    ...(inlineNic ? { inlineNic } : {}),
   };
 }
 
@@ -453,8 +532,62 @@ export function putVm(call: ArmCall, name: string): ArmReply {
   }
 
   if (input.vmssId) findVmss(call, input.vmssId, location);
-  const vm = insertVm(call, rg, name, location, tags, input);
+  const vm = insertVm(
+    call,
+    rg,
+    name,
+    location,
+    tags,
+    input.inlineNic ? createInlineNic(call, rg, location, tags, input) : input,
+  );
   return putReply(call, 'compute', location, 'vm', [name], vm, true, vmJson(call, rg.name, vm));
+}
+
+/** Makes the NIC (and public IP) of a VM PUT with networkInterfaceConfigurations; returns the input with it. */
+function createInlineNic(
+  call: ArmCall,
+  rg: ResourceGroupRecord,
+  location: string,
+  tags: VmRecord['tags'],
+  input: VmInput,
+): VmInput {
+  const spec = input.inlineNic!;
+  if (rg.nics.has(spec.name.toLowerCase()))
+    throw badRequest(
+      'NicAlreadyExists',
+      `Network interface ${spec.name} of networkInterfaceConfigurations already exists in resource group ${rg.name}.`,
+    );
+  const nic = createPlatformNic(call, rg, spec.name, location, spec.subnet, tags);
+  nic.tags = tags;
+  if (spec.publicIp) {
+    const pipId = resourceId(call.sub, rg.name, 'Microsoft.Network', 'publicIPAddresses', spec.publicIp.name);
+    const existing = rg.publicIps.get(spec.publicIp.name.toLowerCase());
+    if (existing?.ipConfigurationId)
+      throw badRequest(
+        'PublicIPAddressInUse',
+        `Public IP address ${pipId} is already in use by ${existing.ipConfigurationId}.`,
+      );
+    const pip = existing ?? {
+      name: spec.publicIp.name,
+      location,
+      tags,
+      sku: spec.publicIp.sku,
+      allocation: 'Static' as const,
+      ...(input.zone ? { zones: [input.zone] } : {}),
+      address: call.store.nextPublicAddress(call.context.settings.network === 'realistic'),
+      seq: call.store.nextSeq(),
+      gen: call.store.nextGen(),
+      readyAt: call.now,
+      createdAt: Date.now(),
+    };
+    rg.publicIps.set(pip.name.toLowerCase(), pip);
+    const nicId = resourceId(call.sub, rg.name, 'Microsoft.Network', 'networkInterfaces', nic.name);
+    pip.ipConfigurationId = `${nicId}/ipConfigurations/${nic.ipConfigName}`;
+    nic.publicIpId = pipId;
+    nic.publicIpDelete = spec.publicIp.deleteWithVm;
+  }
+  const nicId = resourceId(call.sub, rg.name, 'Microsoft.Network', 'networkInterfaces', nic.name);
+  return { ...input, nics: [nic], nicIds: [call.store.intern.string(nicId)], nicDelete: spec.deleteWithVm };
 }
 
 /** Creates the VM record (allocation faults apply), attaches its NICs and starts its backing. */
@@ -587,6 +720,75 @@ function startBacking(call: ArmCall, vm: VmRecord, id: string, input: VmInput): 
     );
 }
 
+/**
+ * virtualMachines powerOff / deallocate / start (POST, long-running). powerOff stops the VM and keeps it
+ * allocated (its addresses stay); deallocate also releases the hardware and a Dynamic public IP (a Static one
+ * stays); start boots it again, a released Dynamic public IP coming back as a new address. With the local
+ * backing the VM powers off keeping its disk and boots again from it (per-boot scripts, no customData).
+ */
+export function powerVm(call: ArmCall, name: string, action: 'powerOff' | 'deallocate' | 'start'): ArmReply {
+  const { rg, vm } = findVm(call, name, true);
+  const state = provisioningState(vm, call.now, vm.backingPending);
+  if (vm.deleteAt !== undefined || state === 'Creating' || vm.failed)
+    throw conflict(
+      'OperationNotAllowed',
+      `Operation '${action}' is not allowed on VM '${vm.name}' since the VM is ${vm.deleteAt !== undefined ? 'marked for deletion' : state === 'Creating' ? 'being created' : 'in a failed state'}.`,
+    );
+  if (vm.backingPending)
+    throw conflict(
+      'OperationNotAllowed',
+      `Operation '${action}' is not allowed on VM '${vm.name}' since another power operation is in progress.`,
+    );
+  const id = vmResourceId(call, rg.name, vm.name);
+  const backing = call.context.settings.backing === 'local' ? call.context.backing : undefined;
+  const nic = vm.nics[0] === undefined ? undefined : findNic(call, vm.nics[0]);
+  const pip = nic && findPublicIp(call, nic.publicIpId);
+  const was = vm.power ?? 'running';
+  vm.gen = call.store.nextGen();
+  vm.updating = true;
+  const settle = (work: Promise<void> | undefined, onError?: () => void) => {
+    if (!work) return;
+    vm.backingPending = true;
+    work
+      .catch(() => onError?.())
+      .finally(() => {
+        vm.backingPending = false;
+        call.store.vmsChanged(rg);
+      });
+  };
+  if (action === 'start') {
+    vm.readyAt = call.now + call.context.settings.bootTimeMs;
+    if (was !== 'running') {
+      vm.power = undefined;
+      if (pip?.released) {
+        pip.address = call.store.nextPublicAddress(call.context.settings.network === 'realistic');
+        pip.released = false;
+        pip.gen = call.store.nextGen();
+      }
+      const subnetCidr = nic && findSubnetRef(call, nic.subnetId)?.subnet.addressPrefix;
+      settle(
+        subnetCidr
+          ? backing?.powerOn?.({ cloud: 'azure', id, subnetCidr, network: armNetworkKey(nic.subnetId) })
+          : undefined,
+        () => {
+          vm.power = 'stopped';
+        },
+      );
+    }
+  } else {
+    vm.readyAt = call.now + deleteMs(call);
+    if (action === 'deallocate' && pip?.allocation === 'Dynamic' && !pip.released) {
+      pip.released = true;
+      pip.gen = call.store.nextGen();
+    }
+    vm.power = action === 'deallocate' || was === 'deallocated' ? 'deallocated' : 'stopped';
+    if (was === 'running') settle(backing?.powerOff?.({ cloud: 'azure', id }));
+  }
+  call.store.vmsChanged(rg);
+  const ref = { op: 'put', kind: 'vm', rg: rg.name, names: [vm.name], gen: vm.gen, started: Date.now() } as const;
+  return { status: 202, headers: operationHeaders(call, 'compute', vm.location, ref, vm.readyAt - call.now) };
+}
+
 function findVm(call: ArmCall, name: string, writing = false): { rg: ResourceGroupRecord; vm: VmRecord } {
   const rg = requireGroup(call, writing);
   const vm = rg.vms.get(name.toLowerCase());
@@ -633,6 +835,9 @@ function detachAndDeleteNic(call: ArmCall, nicId: string, nic: NicRecord): void 
   if (!rg) return;
   rg.nics.delete(nic.name.toLowerCase());
   releaseIp(call.store, nic);
+  // A public IP made inline with deleteOption Delete goes with its NIC.
+  const pip = nic.publicIpDelete ? parseId(nic.publicIpId ?? '') : undefined;
+  if (pip) rg.publicIps.delete(pip.rest[1]!.toLowerCase());
 }
 
 export function deleteVm(call: ArmCall, name: string): ArmReply {

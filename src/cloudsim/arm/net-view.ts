@@ -105,7 +105,7 @@ export function armNetworkView(store: ArmStore): VmNetworkView[] {
   for (const groups of store.subscriptions.values()) {
     for (const rg of groups.values()) {
       for (const [key, vm] of rg.vms) {
-        if (vm.deleteAt !== undefined || vm.failed) continue;
+        if (vm.deleteAt !== undefined || vm.failed || vm.power !== undefined) continue;
         const nicRef = parseId(vm.nics[0]);
         const nic = nicRef && group(nicRef)?.nics.get(nicRef.rest[1]?.toLowerCase() ?? '');
         const subnetRef = nic && parseId(nic.subnetId);
@@ -121,7 +121,7 @@ export function armNetworkView(store: ArmStore): VmNetworkView[] {
           id: `${rg.name}/${key}`,
           network: armNetworkKey(nic.subnetId),
           privateIp: ip,
-          ...(pip ? { publicIp: formatIp(pip.address) } : {}),
+          ...(pip && !pip.released ? { publicIp: formatIp(pip.address) } : {}),
           ingress: nsgs.map((g) => nsgRules(g, vnet, ip)),
         });
       }

@@ -78,6 +78,7 @@ export function snapshotState(store: ArmStore, now: number): unknown {
           'nsgId',
           'vmId',
           'publicIpId',
+          'publicIpDelete',
           'seq',
         ]),
       })),

@@ -31,7 +31,7 @@ function pipJson(call: ArmCall, rg: ResourceGroupRecord, p: PublicIpRecord): Jso
     ipTags: [],
   };
   // A Dynamic address exists only while it is associated, as in Azure.
-  if (p.allocation === 'Static' || p.ipConfigurationId) props.ipAddress = formatIp(p.address);
+  if ((p.allocation === 'Static' || p.ipConfigurationId) && !p.released) props.ipAddress = formatIp(p.address);
   if (p.ipConfigurationId) props.ipConfiguration = { id: p.ipConfigurationId };
   return {
     name: p.name,

@@ -91,6 +91,13 @@ function operationEndpoint(
   };
 }
 
+/** POST actions on a VM that change its power state, by their lower-case path segment. */
+const POWER_ACTIONS = new Map<string, 'powerOff' | 'deallocate' | 'start'>([
+  ['poweroff', 'powerOff'],
+  ['deallocate', 'deallocate'],
+  ['start', 'start'],
+]);
+
 function computeEndpoint(method: string, route: ArmRoute, url: URL): Endpoint {
   const rest = route.rest;
   const op = operationEndpoint(method, 'compute', rest, url);
@@ -124,6 +131,16 @@ function computeEndpoint(method: string, route: ArmRoute, url: URL): Endpoint {
         family: 'compute',
         resourceType: T,
         handler: (c) => retrieveBootDiagnosticsData(c, name),
+      };
+    }
+    const power = rest.length === 3 ? POWER_ACTIONS.get(rest[2]!.toLowerCase()) : undefined;
+    if (rg && power) {
+      if (method !== 'POST') throw methodNotAllowed(method);
+      return {
+        action: `VirtualMachines_${power[0]!.toUpperCase()}${power.slice(1)}`,
+        family: 'compute',
+        resourceType: T,
+        handler: (c) => compute.powerVm(c, name, power),
       };
     }
     if (rg && rest.length === 3 && rest[2]!.toLowerCase() === 'instanceview')

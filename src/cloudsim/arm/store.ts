@@ -88,6 +88,8 @@ export interface NicRecord extends Lifecycle {
   /** Resource id of the VM using this NIC. */
   vmId?: string;
   publicIpId?: string;
+  /** A public IP the NIC was made with inline (a VM's networkInterfaceConfigurations): deleted with the NIC. */
+  publicIpDelete?: boolean;
   readonly seq: number;
 }
 
@@ -102,6 +104,8 @@ export interface PublicIpRecord extends Lifecycle {
   address: number;
   /** Id of the NIC IP configuration using the address. */
   ipConfigurationId?: string;
+  /** A Dynamic address released by a deallocate: gone until its VM starts again (with a new one). */
+  released?: boolean;
   readonly seq: number;
 }
 
@@ -123,8 +127,10 @@ export interface VmRecord extends Lifecycle {
   osDiskDelete: boolean;
   vmssId?: string;
   readonly seq: number;
-  /** Only with the `local` backing: the backing VM is still starting. */
+  /** Only with the `local` backing: the backing VM is still starting (or powering off or on). */
   backingPending?: boolean;
+  /** Set by powerOff (`stopped`: still allocated) or deallocate; absent while the VM runs. */
+  power?: 'stopped' | 'deallocated';
   /** Serialized JSON of a settled VM (see compute.ts `vmText`), valid for generation `jsonGen` in scope `jsonScope`. */
   json?: string;
   jsonGen?: number;

@@ -4,12 +4,12 @@ import { ArmError } from './errors.js';
 export type ArmCallKind = 'reads' | 'writes' | 'deletes';
 
 /** cloud-apis.md: ARM buckets per principal (the simulator is one ARM region), and the Compute PutVM limit. */
-const ARM_BUCKETS: Record<ArmCallKind, { capacity: number; refill: number }> = {
+export const ARM_BUCKETS: Record<ArmCallKind, { capacity: number; refill: number }> = {
   reads: { capacity: 250, refill: 25 },
   writes: { capacity: 200, refill: 10 },
   deletes: { capacity: 200, refill: 10 },
 };
-const PUT_VM = { capacity: 1500, refill: 500 / 60 };
+export const PUT_VM = { capacity: 1500, refill: 500 / 60 };
 
 export interface ThrottleResult {
   /** Headers every answer carries (`x-ms-ratelimit-remaining-*`). */

@@ -177,6 +177,16 @@ export interface VmBacking {
   /** Stops one VM of the backing (the simulated cloud terminated it). */
   stop(vm: { cloud: SimCloud; id: string }): Promise<void>;
   /**
+   * Powers one VM off and keeps its disk (EC2 StopInstances, GCE instances.stop, ARM deallocate/powerOff): its
+   * processes end, its files and private address stay for powerOn.
+   */
+  powerOff?(vm: { cloud: SimCloud; id: string }): Promise<void>;
+  /**
+   * Boots a VM powerOff stopped, as a cloud-init image reboots: the user-data (per instance) does not run again,
+   * the per-boot scripts (/var/lib/cloud/scripts/per-boot) do. Same private address and cloud network as before.
+   */
+  powerOn?(vm: { cloud: SimCloud; id: string; subnetCidr: string; network?: string }): Promise<void>;
+  /**
    * The VM's console so far (what its boot printed, from the start); empty when the VM is unknown or printed
    * nothing. Serves EC2 GetConsoleOutput, GCE getSerialPortOutput and Azure's boot diagnostics log.
    */

@@ -116,7 +116,7 @@ export function renderInstanceXml(store: Ec2Store, i: Ec2Instance, state: Instan
   const launchTime = i.createdAt === lx.launchTimeMs ? lx.launchTime : new Date(i.createdAt).toISOString();
   const userShutdown = i.reason === 'Client.UserInitiatedShutdown';
   const reason = userShutdown
-    ? `User initiated (${new Date(i.endedAt!).toISOString().replace('T', ' ').slice(0, 19)} GMT)`
+    ? `User initiated (${new Date(i.endedAt ?? i.stoppedAt!).toISOString().replace('T', ' ').slice(0, 19)} GMT)`
     : '';
   const stateReason = i.reason
     ? `<stateReason><code>${i.reason}</code><message>${i.reason}: ${userShutdown ? 'User initiated shutdown' : i.reason === 'Server.InternalError' ? 'Internal error on launch' : 'Insufficient capacity.'}</message></stateReason>`

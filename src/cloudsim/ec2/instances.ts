@@ -1,7 +1,7 @@
 import { type ActionContext, type ActionHandler, decodeToken, encodeToken } from './action.js';
 import { releaseFromInstance } from './addresses.js';
 import { ACCOUNT_ID } from './catalog.js';
-import { formatIp } from './cidr.js';
+import { formatCidr, formatIp } from './cidr.js';
 import { checkId, Ec2Error, notFound } from './errors.js';
 import { type FilterFields, parseFilters } from './filters.js';
 import { instanceXml, renderInstanceXml } from './instance-xml.js';
@@ -18,9 +18,10 @@ import {
 import { parseLaunchData } from './launch-spec.js';
 import { resolveTemplate } from './launch-templates.js';
 import type { Ec2Instance } from './model.js';
+import { ec2NetworkKey } from './net-view.js';
 import { RawXml, type XmlValue } from './xml.js';
 
-/** RunInstances, DescribeInstances, TerminateInstances. */
+/** RunInstances, DescribeInstances, TerminateInstances, StopInstances, StartInstances. */
 
 /** Instances grouped into consecutive reservations, as DescribeInstances shows them. */
 function reservationsXml(ctx: ActionContext, instances: readonly Ec2Instance[]): XmlValue {
@@ -200,3 +201,106 @@ export function terminate(ctx: ActionContext, instance: Ec2Instance, now: number
     ctx.sim.backing.stop({ cloud: 'aws', id: instance.id }).catch(() => undefined);
   }
 }
+
+/** The instances a Stop/StartInstances call names, all of them in the caller's region (or InvalidInstanceID.NotFound). */
+function named(ctx: ActionContext): Ec2Instance[] {
+  const { store } = ctx;
+  const ids = ctx.params.strList('InstanceId');
+  if (!ids.length) throw new Ec2Error('MissingParameter', 'The request must contain the parameter InstanceId');
+  for (const id of ids) checkId(id, 'i', 'InstanceID');
+  store.purge();
+  const missing = ids.filter((id) => store.instances.get(id)?.launch.region !== ctx.region);
+  if (missing.length) throw notFound('InstanceID', 'instance ID', missing);
+  return [...new Set(ids)].map((id) => store.instances.get(id)!);
+}
+
+const hasElasticIp = (ctx: ActionContext, instance: Ec2Instance): boolean =>
+  [...ctx.store.addresses.values()].some((a) => a.association?.instanceId === instance.id);
+
+/**
+ * StopInstances: running → stopping → stopped. The private address and volumes stay; an auto-assigned public
+ * address is released (an Elastic IP stays associated). With the local backing the VM powers off, its disk kept.
+ * Stopping a stopping or stopped instance changes nothing; a pending or terminated one cannot be stopped.
+ */
+export const stopInstances: ActionHandler = (ctx) => {
+  const instances = named(ctx);
+  const now = ctx.store.now();
+  for (const instance of instances) {
+    const state = ctx.store.stateOf(instance, now).name;
+    if (state !== 'running' && state !== 'stopping' && state !== 'stopped')
+      throw new Ec2Error(
+        'IncorrectInstanceState',
+        `This instance '${instance.id}' is not in a state from which it can be stopped.`,
+      );
+  }
+  const changes = instances.map((instance) => {
+    const previousState = ctx.store.stateOf(instance, now);
+    if (previousState.name === 'running') {
+      instance.stoppedAt = now;
+      instance.startedAt = undefined;
+      instance.reason = 'Client.UserInitiatedShutdown';
+      if (!hasElasticIp(ctx, instance)) instance.publicIp = undefined;
+      const backing = ctx.sim.settings.backing === 'local' ? ctx.sim.backing : undefined;
+      if (backing?.powerOff) {
+        instance.backingStopping = true;
+        backing
+          .powerOff({ cloud: 'aws', id: instance.id })
+          .catch(() => undefined)
+          .finally(() => {
+            instance.backingStopping = false;
+          });
+      }
+    }
+    return { instanceId: instance.id, currentState: ctx.store.stateOf(instance, now), previousState };
+  });
+  return { instancesSet: changes };
+};
+
+/**
+ * StartInstances: stopped → pending → running, with the same private address and a new auto-assigned public one
+ * (an Elastic IP stays). With the local backing the VM boots again from its disk (per-boot scripts, no user data).
+ * Starting a pending or running instance changes nothing; a stopping or terminated one cannot be started.
+ */
+export const startInstances: ActionHandler = (ctx) => {
+  const instances = named(ctx);
+  const now = ctx.store.now();
+  for (const instance of instances) {
+    const state = ctx.store.stateOf(instance, now).name;
+    if (state !== 'stopped' && state !== 'pending' && state !== 'running')
+      throw new Ec2Error(
+        'IncorrectInstanceState',
+        `The instance '${instance.id}' is not in a state from which it can be started.`,
+      );
+  }
+  const changes = instances.map((instance) => {
+    const previousState = ctx.store.stateOf(instance, now);
+    if (previousState.name === 'stopped') {
+      instance.stoppedAt = undefined;
+      instance.startedAt = now;
+      instance.reason = undefined;
+      if (instance.launch.autoPublicIp && !hasElasticIp(ctx, instance)) instance.publicIp = ctx.store.nextPublicIp();
+      const backing = ctx.sim.settings.backing === 'local' ? ctx.sim.backing : undefined;
+      const subnet = ctx.store.subnets.get(instance.launch.subnetId);
+      if (backing?.powerOn && subnet) {
+        instance.backingPending = true;
+        backing
+          .powerOn({
+            cloud: 'aws',
+            id: instance.id,
+            subnetCidr: formatCidr(subnet.cidr),
+            network: ec2NetworkKey(instance.launch.region, instance.launch.vpcId),
+          })
+          .catch(() => {
+            // EC2 shows an instance that failed to start as stopped again.
+            instance.stoppedAt = ctx.store.now();
+            instance.reason = 'Server.InternalError';
+          })
+          .finally(() => {
+            instance.backingPending = false;
+          });
+      }
+    }
+    return { instanceId: instance.id, currentState: ctx.store.stateOf(instance, now), previousState };
+  });
+  return { instancesSet: changes };
+};

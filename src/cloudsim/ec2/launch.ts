@@ -16,7 +16,7 @@ import type {
   Subnet,
 } from './model.js';
 import { ec2NetworkKey } from './net-view.js';
-import { NO_TAGS, type Tags, tagValue, withTags } from './tags.js';
+import { NO_TAGS, type Tags, withTags } from './tags.js';
 import { addVolumes } from './volumes.js';
 
 /** Turning a launch request (RunInstances or one fleet override) into instances: validation, capacity, addresses. */
@@ -224,6 +224,7 @@ export function createInstances(
     fleetId: extra.fleetId,
     volumeTags: plan.volumeTags,
     blockDevices: plan.blockDevices,
+    ...(plan.publicIp ? { autoPublicIp: true } : {}),
   };
   const instances = ips.map((ip, index) => {
     const instance = store.addInstance(launch, index, ip, now);

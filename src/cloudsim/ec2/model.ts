@@ -150,6 +150,8 @@ export interface Launch {
   readonly fleetId?: string;
   readonly volumeTags?: Tags;
   readonly blockDevices?: readonly BlockDevice[];
+  /** The primary interface gets an auto-assigned public address (subnet MapPublicIpOnLaunch or the launch's own). */
+  readonly autoPublicIp?: boolean;
 }
 
 export interface Ec2Instance {
@@ -168,6 +170,12 @@ export interface Ec2Instance {
   reason?: string;
   /** Local backing: pending until the host VM has started. */
   backingPending?: boolean;
+  /** Set by StopInstances: stopping, then stopped once the boot time has passed (and the local VM is off). */
+  stoppedAt?: number;
+  /** Local backing: stopping until the host VM is off. */
+  backingStopping?: boolean;
+  /** Set by StartInstances: pending again from then on until the boot time has passed. */
+  startedAt?: number;
   tags: Tags;
 }
 

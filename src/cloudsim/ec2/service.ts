@@ -53,6 +53,8 @@ const ACTIONS: Readonly<Record<string, ActionHandler>> = {
   RunInstances: instances.runInstances,
   DescribeInstances: instances.describeInstances,
   TerminateInstances: instances.terminateInstances,
+  StopInstances: instances.stopInstances,
+  StartInstances: instances.startInstances,
   GetConsoleOutput: getConsoleOutput,
   CreateFleet: createFleet,
   DescribeFleets: describeFleets,

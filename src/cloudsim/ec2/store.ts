@@ -21,7 +21,7 @@ import { settleVolumes, volumeState } from './volumes.js';
 
 export type InstanceState = {
   readonly code: number;
-  readonly name: 'pending' | 'running' | 'shutting-down' | 'terminated';
+  readonly name: 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
 };
 
 const PUBLIC_BASE = 0xc6120000; // 198.18.0.0
@@ -29,6 +29,8 @@ const PENDING: InstanceState = { code: 0, name: 'pending' };
 const RUNNING: InstanceState = { code: 16, name: 'running' };
 const SHUTTING_DOWN: InstanceState = { code: 32, name: 'shutting-down' };
 const TERMINATED: InstanceState = { code: 48, name: 'terminated' };
+const STOPPING: InstanceState = { code: 64, name: 'stopping' };
+const STOPPED: InstanceState = { code: 80, name: 'stopped' };
 
 export interface Ec2StoreOptions {
   /** How long terminated instances stay visible in DescribeInstances (EC2: about an hour). */
@@ -87,7 +89,9 @@ export class Ec2Store {
       if (instance.reason === 'Server.InsufficientInstanceCapacity') return TERMINATED;
       return now < instance.endedAt + boot ? SHUTTING_DOWN : TERMINATED;
     }
-    if (instance.backingPending || now < instance.createdAt + boot) return PENDING;
+    if (instance.stoppedAt !== undefined)
+      return instance.backingStopping || now < instance.stoppedAt + boot ? STOPPING : STOPPED;
+    if (instance.backingPending || now < (instance.startedAt ?? instance.createdAt) + boot) return PENDING;
     return RUNNING;
   }
 
@@ -313,7 +317,9 @@ export class Ec2Store {
       // A local-backing start in flight died with the old process: the instance is not coming up.
       const lost = i.backingPending
         ? { backingPending: false, endedAt: i.endedAt ?? Date.now(), reason: i.reason ?? 'Server.InternalError' }
-        : {};
+        : i.backingStopping
+          ? { backingStopping: false }
+          : {};
       const instance: Ec2Instance = { ...i, ...lost, launch, tags: i.tags ?? launch.tags };
       this.instances.set(instance.id, instance);
       return instance;

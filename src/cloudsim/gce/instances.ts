@@ -1,6 +1,6 @@
 import type { SimResponse } from '../core/types.js';
 import { knownZone, ZONE_NAMES } from './catalog.js';
-import { alreadyExists, invalidField, required } from './errors.js';
+import { alreadyExists, GceError, invalidField, required } from './errors.js';
 import { compileFilter } from './filter.js';
 import { JsonBuffer } from './json-buffer.js';
 import { mutate } from './operations.js';
@@ -9,13 +9,13 @@ import { link } from './refs.js';
 import { type GceCall, type GceRuntime, ok } from './runtime.js';
 import type { VmRec, ZoneVms } from './state.js';
 import { int64, objectField, str, validName } from './validate.js';
-import { createVms, instancePath, isGone, liveVm, purge, vmStatus } from './vm-lifecycle.js';
+import { createVms, instancePath, isGone, liveVm, purge, startVm, stopVm, vmStatus } from './vm-lifecycle.js';
 import { parseProperties, withTemplate } from './vm-properties.js';
 import { renderVm, vmGetter } from './vm-render.js';
 
 /** instances insert / bulkInsert / get / list / aggregatedList / delete. */
 
-const MAX_BULK = 5000;
+export const MAX_BULK = 5000;
 
 // ---- insert / bulkInsert -----------------------------------------------------------------------------------
 
@@ -272,6 +272,44 @@ export function deleteInstance(rt: GceRuntime, call: GceCall, zone: string, name
     };
   });
 }
+
+/** `instances.stop`: a no-op on a stopped VM; a VM being deleted cannot stop. */
+export function stopInstance(rt: GceRuntime, call: GceCall, zone: string, name: string): SimResponse {
+  return mutate(rt, call, () => {
+    const vm = liveVm(rt, call.project, zone, name);
+    if (vm.deletedAt !== undefined) throw notReady(call.project, zone, name);
+    stopVm(rt, vm);
+    return {
+      scope: 'zones',
+      location: zone,
+      operationType: 'stop',
+      targetPath: instancePath(call.project, zone, name),
+      targetId: vm.id,
+      durationMs: rt.shortMs,
+    };
+  });
+}
+
+/** `instances.start`: a no-op on a running VM; a VM still stopping (or being deleted) cannot start yet. */
+export function startInstance(rt: GceRuntime, call: GceCall, zone: string, name: string): SimResponse {
+  return mutate(rt, call, () => {
+    const vm = liveVm(rt, call.project, zone, name);
+    const status = vmStatus(rt, vm);
+    if (vm.deletedAt !== undefined || status === 'STOPPING') throw notReady(call.project, zone, name);
+    startVm(rt, vm);
+    return {
+      scope: 'zones',
+      location: zone,
+      operationType: 'start',
+      targetPath: instancePath(call.project, zone, name),
+      targetId: vm.id,
+      durationMs: rt.bootMs,
+    };
+  });
+}
+
+const notReady = (project: string, zone: string, name: string) =>
+  new GceError(400, 'resourceNotReady', `The resource '${instancePath(project, zone, name)}' is not ready`);
 
 // ---- serial port -------------------------------------------------------------------------------------------
 

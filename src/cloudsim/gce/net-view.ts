@@ -24,7 +24,7 @@ const portRanges = (ports: readonly string[] | undefined): IngressRule['ports'] 
   });
 
 /**
- * VMs that exist and are not being deleted, with their network's ingress firewall rules that target them
+ * VMs that exist and are neither stopped nor being deleted, with their network's ingress firewall rules that target them
  * (no targetTags = every VM), lowest priority number first and deny before allow at equal priority, as GCE
  * evaluates them. Sources: sourceRanges plus the internal addresses of the network's VMs carrying a sourceTag.
  * The implied deny-ingress rule is the filter's final drop; egress is left open (the implied allow-egress).
@@ -32,7 +32,8 @@ const portRanges = (ports: readonly string[] | undefined): IngressRule['ports'] 
 export function gceNetworkView(rt: GceRuntime): VmNetworkView[] {
   const live: VmRec[] = [];
   for (const zone of rt.state.zones.values())
-    for (const vm of zone.byName.values()) if (vm.deletedAt === undefined && !vm.failed) live.push(vm);
+    for (const vm of zone.byName.values())
+      if (vm.deletedAt === undefined && vm.stoppedAt === undefined && !vm.failed) live.push(vm);
   const byNetwork = new Map<string, FirewallRec[]>();
   for (const fw of rt.state.firewalls.values()) {
     const key = gceNetworkKey(fw.project, fw.network);

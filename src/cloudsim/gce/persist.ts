@@ -21,7 +21,7 @@ interface Snapshot {
   readonly disks?: DiskRec[];
 }
 
-const TIME_KEYS = ['createdAt', 'readyAt', 'doneAt', 'deletedAt', 'goneAt'] as const;
+const TIME_KEYS = ['createdAt', 'readyAt', 'doneAt', 'deletedAt', 'goneAt', 'stoppedAt', 'startedAt'] as const;
 
 function shift<T extends object>(rec: T, by: number): T {
   const out = { ...rec } as Record<string, unknown>;

@@ -296,6 +296,20 @@ const ROUTES: readonly Route[] = [
     handler: (rt, c, p) => instances.getInstance(rt, c, p[0]!, p[1]!),
   },
   {
+    method: 'POST',
+    pattern: ['zones', ':', 'instances', ':', 'stop'],
+    action: 'instances.stop',
+    group: 'mutation',
+    handler: (rt, c, p) => instances.stopInstance(rt, c, p[0]!, p[1]!),
+  },
+  {
+    method: 'POST',
+    pattern: ['zones', ':', 'instances', ':', 'start'],
+    action: 'instances.start',
+    group: 'mutation',
+    handler: (rt, c, p) => instances.startInstance(rt, c, p[0]!, p[1]!),
+  },
+  {
     method: 'GET',
     pattern: ['zones', ':', 'instances', ':', 'serialPort'],
     action: 'instances.getSerialPortOutput',

@@ -113,6 +113,12 @@ export interface VmRec {
   /** `local` backing: set once the backing VM started; `failed` when it could not. */
   backingIp?: string;
   failed?: boolean;
+  /** Set by instances.stop: STOPPING, then TERMINATED (stopped) once the local VM is off; the ephemeral natIp is gone. */
+  stoppedAt?: number;
+  /** Set by instances.start: STAGING again until the boot time has passed and the local VM is up. */
+  startedAt?: number;
+  /** `local` backing: a stop or start of the VM in flight. */
+  backingBusy?: boolean;
 }
 
 /** VMs of one project and zone: by name for get, by creation order for stable pagination. */

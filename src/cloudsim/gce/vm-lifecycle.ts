@@ -9,7 +9,7 @@ import type { Parsed } from './vm-properties.js';
 
 /**
  * VM lifecycle derived from timestamps (no timers): PROVISIONING → STAGING → RUNNING, STOPPING after a delete
- * until the deletion finishes, then gone. Creation allocates addresses and, with the `local` backing, starts a
+ * until the deletion finishes, then gone; stop: STOPPING → TERMINATED, start: STAGING → RUNNING. Creation allocates addresses and, with the `local` backing, starts a
  * real local VM whose address replaces the simulated one.
  */
 const NAT_BASE = ipToInt('34.118.0.0')!;
@@ -34,11 +34,71 @@ export function purge(rt: GceRuntime, zone: ZoneVms, vm: VmRec): void {
 export function vmStatus(rt: GceRuntime, vm: VmRec): string {
   if (vm.deletedAt !== undefined) return 'STOPPING';
   if (vm.failed) return 'TERMINATED';
+  if (vm.stoppedAt !== undefined)
+    return vm.backingBusy || rt.now() < vm.stoppedAt + rt.shortMs ? 'STOPPING' : 'TERMINATED';
+  if (vm.startedAt !== undefined)
+    return vm.backingBusy || rt.now() < vm.startedAt + rt.bootMs * 0.7 ? 'STAGING' : 'RUNNING';
   const age = rt.now() - vm.createdAt;
   if (age < rt.bootMs * 0.3) return 'PROVISIONING';
   if (age < rt.bootMs) return 'STAGING';
   if (rt.ctx.settings.backing === 'local' && rt.ctx.backing && vm.backingIp === undefined) return 'STAGING';
   return 'RUNNING';
+}
+
+/** The ephemeral external address of a new or restarted VM (a new one every time, as GCE hands them out). */
+function ephemeralNatIp(rt: GceRuntime): number {
+  const base = rt.ctx.settings.network === 'realistic' ? INTERNET_NAT_BASE : NAT_BASE;
+  return base + rt.state.natNext++;
+}
+
+/**
+ * instances.stop: the VM goes STOPPING, then TERMINATED (GCE's word for stopped); its internal address and disk
+ * stay, its ephemeral external address is released. With the local backing the VM powers off, its disk kept.
+ */
+export function stopVm(rt: GceRuntime, vm: VmRec): void {
+  const status = vmStatus(rt, vm);
+  if (status === 'STOPPING' || status === 'TERMINATED') return;
+  vm.stoppedAt = rt.now();
+  vm.startedAt = undefined;
+  vm.natIp = undefined;
+  const backing = rt.ctx.settings.backing === 'local' ? rt.ctx.backing : undefined;
+  if (!backing?.powerOff) return;
+  vm.backingBusy = true;
+  backing
+    .powerOff({ cloud: 'gcp', id: vm.id })
+    .catch(() => undefined)
+    .finally(() => {
+      vm.backingBusy = false;
+    });
+}
+
+/**
+ * instances.start: a stopped VM goes STAGING, then RUNNING, with its internal address and a new ephemeral
+ * external one. With the local backing it boots again from its disk (per-boot scripts, no user-data).
+ */
+export function startVm(rt: GceRuntime, vm: VmRec): void {
+  if (vm.stoppedAt === undefined) return;
+  vm.stoppedAt = undefined;
+  vm.startedAt = rt.now();
+  if (vm.props.externalIp) vm.natIp = ephemeralNatIp(rt);
+  const backing = rt.ctx.settings.backing === 'local' ? rt.ctx.backing : undefined;
+  const subnet = rt.state.subnets.get(`${vm.props.project}/${vm.props.subnetRegion}/${vm.props.subnet}`);
+  if (!backing?.powerOn || !subnet) return;
+  vm.backingBusy = true;
+  backing
+    .powerOn({
+      cloud: 'gcp',
+      id: vm.id,
+      subnetCidr: subnet.cidr,
+      network: gceNetworkKey(vm.props.project, vm.props.network),
+    })
+    .catch(() => {
+      vm.stoppedAt = rt.now();
+      vm.natIp = undefined;
+    })
+    .finally(() => {
+      vm.backingBusy = false;
+    });
 }
 
 function allocateIp(subnet: SubnetRec): number | undefined {
@@ -167,8 +227,7 @@ export function createVms(
       createdAt: now,
       ip: ips[i]!,
     };
-    const base = rt.ctx.settings.network === 'realistic' ? INTERNET_NAT_BASE : NAT_BASE;
-    if (props.externalIp) vm.natIp = base + rt.state.natNext++;
+    if (props.externalIp) vm.natIp = ephemeralNatIp(rt);
     zone.add(vm);
     startBacking(rt, vm, subnet);
     return vm;

@@ -91,13 +91,21 @@ function templateOf(props: VmProps): Template {
 export function renderVm(rt: GceRuntime, vm: VmRec, status: string, out: JsonBuffer): void {
   const t = templateOf(vm.props);
   const ip = vm.backingIp ?? intToIp(vm.ip);
-  const nat =
+  // A stopped VM keeps its access config; only the ephemeral address is gone until it starts again.
+  const natIp =
     vm.natIp === undefined
       ? ''
-      : `,"accessConfigs":[{"kind":"compute#accessConfig","type":"ONE_TO_ONE_NAT","name":"External NAT","natIP":"${(rt.ctx.settings.network !== 'realistic' && vm.backingIp) || intToIp(vm.natIp)}","networkTier":"PREMIUM"}]`;
+      : `"natIP":"${(rt.ctx.settings.network !== 'realistic' && vm.backingIp) || intToIp(vm.natIp)}",`;
+  const nat =
+    vm.natIp === undefined && !(vm.stoppedAt !== undefined && vm.props.externalIp)
+      ? ''
+      : `,"accessConfigs":[{"kind":"compute#accessConfig","type":"ONE_TO_ONE_NAT","name":"External NAT",${natIp}"networkTier":"PREMIUM"}]`;
   out.text(
     `{"kind":"compute#instance","id":"${vm.id}","creationTimestamp":"${rt.timestamp(vm.createdAt)}","name":"${vm.name}","status":"${status}",` +
-      (status === 'RUNNING' ? `"lastStartTimestamp":"${rt.timestamp(vm.createdAt + rt.bootMs)}",` : ''),
+      (status === 'RUNNING'
+        ? `"lastStartTimestamp":"${rt.timestamp((vm.startedAt ?? vm.createdAt) + rt.bootMs)}",`
+        : '') +
+      (vm.stoppedAt !== undefined ? `"lastStopTimestamp":"${rt.timestamp(vm.stoppedAt)}",` : ''),
   );
   out
     .bytes(t.zoneNic)

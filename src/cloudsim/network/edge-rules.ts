@@ -2,7 +2,7 @@ import type { IngressRule, VmNetworkView } from '../core/types.js';
 
 /**
  * The packet filter and 1:1 NAT of one cloud network's edge, rendered as an `iptables-restore` document that
- * replaces the edge's `nat` and `filter` tables in one atomic step. Pure: the realistic network applies it.
+ * replaces the edge's `raw`, `nat` and `filter` tables in one atomic step. Pure: the realistic network applies it.
  *
  * Every packet to or from a VM crosses the edge (each VM has its own veth to it, see Uplink in the local
  * provider), so the filter sees traffic between neighbours of one subnet too, as a cloud's virtual switch does.
@@ -10,6 +10,8 @@ import type { IngressRule, VmNetworkView } from '../core/types.js';
 
 /** The edge's interface towards the internet segment. */
 export const UPLINK = 'up0';
+/** The sim's internet: every public address the clouds hand out is in it; nothing else is ever routed here. */
+export const INTERNET = '198.18.0.0/15';
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
@@ -59,8 +61,15 @@ function filterChain(chain: string, rules: readonly IngressRule[]): string[] {
   return lines;
 }
 
+/** The conntrack zone (1-65535) of a public address. */
+export function natZone(publicIp: string): number {
+  const n = publicIp.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+  return 1 + (n % 65535);
+}
+
 /** The edge's tables for the VMs of its network (addresses that are not plain IPv4 are left out). */
 export function renderEdgeRules(vms: readonly VmNetworkView[]): string {
+  const raw: string[] = [];
   const nat: string[] = [];
   const chains: string[] = [];
   const filter: string[] = [
@@ -75,6 +84,12 @@ export function renderEdgeRules(vms: readonly VmNetworkView[]): string {
     if (pub) {
       nat.push(`-A PREROUTING -i ${UPLINK} -d ${pub} -j DNAT --to-destination ${vm.privateIp}`);
       nat.push(`-A POSTROUTING -o ${UPLINK} -s ${priv} -j SNAT --to-source ${vm.publicIp}`);
+      // Each public address of a VM tracks its flows in its own conntrack zone: after a stop/start gave the VM
+      // another address, its packets must not follow an old flow's entry and leave under the address it lost
+      // (a cloud's NAT forgets a released address; this edge's conntrack would not).
+      const zone = natZone(vm.publicIp!);
+      raw.push(`-A PREROUTING -i ${UPLINK} -d ${pub} -j CT --zone ${zone}`);
+      raw.push(`-A PREROUTING ! -i ${UPLINK} -s ${priv} -d ${INTERNET} -j CT --zone ${zone}`);
       // Without a public address a VM has no way out: the FORWARD policy drops what it sends to the internet.
       filter.push(`-A FORWARD -o ${UPLINK} -s ${priv} -j ACCEPT`);
     }
@@ -86,6 +101,11 @@ export function renderEdgeRules(vms: readonly VmNetworkView[]): string {
     filter.push(`-A FORWARD -d ${priv} -j ACCEPT`);
   });
   return [
+    '*raw',
+    ':PREROUTING ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ...raw,
+    'COMMIT',
     '*nat',
     ':PREROUTING ACCEPT [0:0]',
     ':INPUT ACCEPT [0:0]',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { run } from '../../../providers/local/exec.js';
 import { CloudApiError, PrerequisiteError } from '../../errors.js';
 import type { VmNetworkView } from '../core/types.js';
-import { cidrArg, renderEdgeRules, UPLINK } from './edge-rules.js';
+import { cidrArg, INTERNET, renderEdgeRules, UPLINK } from './edge-rules.js';
 
 /**
  * cloudsim's realistic network (see README.md here): an "internet" router namespace holding the internet bridge,
@@ -10,8 +10,8 @@ import { cidrArg, renderEdgeRules, UPLINK } from './edge-rules.js';
  * routes its VMs, maps their public addresses 1:1 and enforces their cloud firewall.
  */
 
-/** The sim's internet: every public address the clouds hand out is in it; nothing else is ever routed here. */
-export const INTERNET = '198.18.0.0/15';
+export { INTERNET };
+
 /** Where the host, the internet router and the edges sit (the top /24 of INTERNET; no cloud allocates there). */
 const TRANSIT = '198.19.255';
 const HOST_IP = `${TRANSIT}.1`;

@@ -2,7 +2,7 @@ import { EngineError, SkypoolError } from '../../errors.js';
 import type { Instance } from '../../providers/types.js';
 import { waitEngine } from '../boot-log.js';
 import type { ClusterContext, PoolLaunch } from '../context.js';
-import { type LaunchOptions, launchPool } from '../launch.js';
+import { type LaunchOptions, launchPool, waitAllRunning } from '../launch.js';
 
 /**
  * Takes the first manager out of the planned launches (it creates the pool, with its own user-data); refuses a
@@ -39,6 +39,31 @@ export async function launchJoining(
     launches
       .filter((l) => l.names.length > 0)
       .map((l) => launchPool(ctx, l, { first: false, managers, ...withPrefix(prefixOf(l)) }, signal)),
+  );
+  return lists.flat();
+}
+
+/**
+ * Launches every pool's joining nodes and waits until they run: each provider's wait starts as soon as that
+ * provider's pools are launched (a fast cloud does not wait for a slow one's creates), one wait per provider.
+ */
+export async function launchRunning(
+  ctx: ClusterContext,
+  launches: readonly PoolLaunch[],
+  managers: readonly Instance[],
+  prefixOf: (launch: PoolLaunch) => string | undefined,
+  signal?: AbortSignal,
+): Promise<Instance[]> {
+  const byProvider = new Map<string, PoolLaunch[]>();
+  for (const l of launches.filter((l) => l.names.length > 0)) {
+    const list = byProvider.get(l.pool.provider);
+    if (list) list.push(l);
+    else byProvider.set(l.pool.provider, [l]);
+  }
+  const lists = await Promise.all(
+    [...byProvider.values()].map((pools) =>
+      launchJoining(ctx, pools, managers, prefixOf, signal).then((launched) => waitAllRunning(ctx, launched, signal)),
+    ),
   );
   return lists.flat();
 }

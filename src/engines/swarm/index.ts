@@ -16,6 +16,7 @@ import type {
   EngineSettings,
   HostRequirements,
   JoinTokens,
+  NodeAvailability,
   ServiceEngine,
   WaitOptions,
   WorkloadKind,
@@ -40,6 +41,7 @@ import {
   type ApiService,
   findService,
   type PublishingOptions,
+  rescheduledSpec,
   upsertService,
   validateWorkload,
   WORKLOAD_LABEL,
@@ -109,6 +111,7 @@ export class SwarmDriver implements EngineDriver {
       runService: (manager, workload) => this.runWorkload(manager, workload, { routingMesh: this.routingMesh }),
       services: (manager, name) => this.workloads(manager, name),
       waitService: (manager, name, options) => this.waitWorkload(manager, name, options),
+      rescheduleService: (manager, name) => this.rescheduleWorkload(manager, name),
     };
   }
 
@@ -221,13 +224,14 @@ export class SwarmDriver implements EngineDriver {
   }
 
   /**
-   * Replaces the swarm's root CA with `ca` (the swarm keeps its key, in the autolocked Raft store) and waits until
-   * every node has a certificate from it: swarm re-issues node certificates in place, nothing restarts.
+   * Replaces the swarm's root CA with `ca` (the swarm keeps its key, in the autolocked Raft store) and, unless
+   * `wait: false`, waits until every node has a certificate from it: swarm re-issues node certificates in place,
+   * nothing restarts.
    */
   async rotateCa(
     manager: EngineEndpoint,
     ca: { certPem: string; keyPem: string },
-    options: WaitOptions,
+    options: WaitOptions & { readonly wait?: boolean },
   ): Promise<{ nodes: number }> {
     const docker = this.docker(manager);
     await call(manager, 'rotating the swarm CA', async () => {
@@ -246,7 +250,14 @@ export class SwarmDriver implements EngineDriver {
         },
       });
     });
-    const want = ca.certPem.trim();
+    if (options.wait === false) return { nodes: 0 };
+    return this.waitCaRotation(manager, ca.certPem, options);
+  }
+
+  /** Waits until the swarm's root is `certPem` and every node holds a certificate from it. */
+  async waitCaRotation(manager: EngineEndpoint, certPem: string, options: WaitOptions): Promise<{ nodes: number }> {
+    const docker = this.docker(manager);
+    const want = certPem.trim();
     return pollUntil(
       async () => {
         const swarm = (await docker.swarmInspect()) as ApiSwarm & { TLSInfo?: { TrustRoot?: string } };
@@ -303,6 +314,35 @@ export class SwarmDriver implements EngineDriver {
         return { ...spec, Labels: { ...current, ...labels } };
       }),
     );
+  }
+
+  async setAvailability(manager: EngineEndpoint, nodeId: string, availability: NodeAvailability): Promise<boolean> {
+    return call(manager, `setting node ${nodeId} to ${availability}`, () =>
+      updateNodeSpec(this.docker(manager), nodeId, (spec) =>
+        spec.Availability === availability ? undefined : { ...spec, Availability: availability },
+      ),
+    );
+  }
+
+  async clusterRecord(manager: EngineEndpoint, key: string): Promise<string | undefined> {
+    const swarm = await call(
+      manager,
+      'reading the swarm',
+      () => this.docker(manager).swarmInspect() as Promise<ApiSwarm>,
+    );
+    return (swarm.Spec.Labels as Record<string, string> | undefined)?.[key];
+  }
+
+  async setClusterRecord(manager: EngineEndpoint, key: string, value: string | undefined): Promise<void> {
+    const docker = this.docker(manager);
+    await call(manager, `writing the swarm label ${key}`, async () => {
+      const swarm = (await docker.swarmInspect()) as ApiSwarm;
+      const labels = { ...((swarm.Spec.Labels as Record<string, string> | undefined) ?? {}) };
+      if (labels[key] === value) return;
+      if (value === undefined) delete labels[key];
+      else labels[key] = value;
+      await docker.swarmUpdate({ _query: { version: swarm.Version.Index }, _body: { ...swarm.Spec, Labels: labels } });
+    });
   }
 
   async drainNode(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<DrainResult> {
@@ -398,6 +438,19 @@ export class SwarmDriver implements EngineDriver {
         .map((l) => JSON.parse(l) as { error?: string })
         .find((m) => m.error);
       if (failure?.error) throw new Error(failure.error);
+    });
+  }
+
+  /** A forced start-first update of one service: its tasks leave paused and drained nodes without a gap. */
+  async rescheduleWorkload(manager: EngineEndpoint, name: string): Promise<void> {
+    const docker = this.docker(manager);
+    await call(manager, `rescheduling service ${name}`, async () => {
+      const service = await findService(docker, name);
+      if (!service) throw new Error(`service ${name} does not exist`);
+      await docker.getService(service.ID).update({
+        _query: { version: service.Version.Index },
+        _body: rescheduledSpec(service.Spec),
+      } as unknown as Record<string, unknown>);
     });
   }
 

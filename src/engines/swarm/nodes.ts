@@ -56,6 +56,7 @@ export function toEngineNode(node: ApiNode): EngineNode {
     availability: node.Spec.Availability,
     leader: node.ManagerStatus?.Leader === true,
     labels: node.Spec.Labels ?? {},
+    ...(node.ManagerStatus ? { managerReachable: node.ManagerStatus.Reachability === 'reachable' } : {}),
   };
 }
 
@@ -69,11 +70,19 @@ export async function updateNodeSpec(
   id: string,
   change: (spec: ApiNode['Spec']) => ApiNode['Spec'] | undefined,
 ): Promise<boolean> {
-  const node = await inspectNode(docker, id);
-  const next = change(structuredClone(node.Spec));
-  if (!next) return false;
-  await docker.getNode(id).update({ _query: { version: node.Version.Index }, _body: next });
-  return true;
+  // Swarm versions node objects and refuses an update made from an older read ("update out of sequence"): the
+  // swarm itself updates nodes too (a CA rotation re-certifying them), so read again and retry.
+  for (let attempt = 1; ; attempt += 1) {
+    const node = await inspectNode(docker, id);
+    const next = change(structuredClone(node.Spec));
+    if (!next) return false;
+    try {
+      await docker.getNode(id).update({ _query: { version: node.Version.Index }, _body: next });
+      return true;
+    } catch (error) {
+      if (attempt >= 10 || !/update out of sequence/.test(String((error as Error).message))) throw error;
+    }
+  }
 }
 
 export function assertNotLastManager(nodes: readonly EngineNode[], id: string): void {

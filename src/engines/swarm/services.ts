@@ -25,7 +25,11 @@ export interface ApiService {
   Spec: {
     Name: string;
     Labels?: Record<string, string>;
-    TaskTemplate: { ContainerSpec: { Image: string } & Record<string, unknown> } & Record<string, unknown>;
+    TaskTemplate: { ContainerSpec: { Image: string } & Record<string, unknown>; ForceUpdate?: number } & Record<
+      string,
+      unknown
+    >;
+    UpdateConfig?: Record<string, unknown>;
     Mode: { Replicated?: { Replicas?: number }; Global?: Record<string, never> };
     EndpointSpec?: { Mode?: 'vip' | 'dnsrr'; Ports?: ApiPort[] };
   };
@@ -140,5 +144,26 @@ export function workloadStatus(
     ...(port?.TargetPort ? { targetPort: port.TargetPort } : {}),
     ...(publishMode === 'ingress' && port?.PublishedPort ? { publishedPort: port.PublishedPort } : {}),
     tasks: taskList,
+  };
+}
+
+/**
+ * The spec of `docker service update --force --update-order start-first --update-parallelism <half> --update-delay 0s`:
+ * every task is replaced, each new one running before its old one stops, on the nodes that still take work. Half
+ * the replicas at a time: start-first never runs fewer than the desired count, and the other half (old or new,
+ * already answering) covers the moment a new task runs but does not listen yet.
+ */
+export function rescheduledSpec(spec: ApiService['Spec']): ApiService['Spec'] {
+  const replicas = spec.Mode.Replicated?.Replicas ?? 1;
+  return {
+    ...spec,
+    TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (spec.TaskTemplate.ForceUpdate ?? 0) + 1 },
+    UpdateConfig: {
+      ...(spec.UpdateConfig ?? {}),
+      Parallelism: Math.max(1, Math.floor(replicas / 2)),
+      Delay: 0,
+      Order: 'start-first',
+      FailureAction: 'pause',
+    },
   };
 }

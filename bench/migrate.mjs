@@ -1,0 +1,115 @@
+// Migration of a swarm (a 6-replica HTTP service and the manager) from aws to gcp on cloudsim with the local
+// backing: requests failed during the migration (target 0) and the migration's time relative to provisioning a gcp
+// pool of the same shape alone in the same run (target ≤ 1.3×). Needs root on Linux with docker.io, busybox-static
+// and wireguard-go; run after `npx tsc` under `flock /tmp/skypool-ns.lock node bench/migrate.mjs`.
+//
+// The client re-reads the replicas' addresses from the swarm and tries every replica before it counts a request
+// failed (no routing mesh on this kernel: each replica publishes a dynamic host port on its own node).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { root, verdict, writeResult } from './lib.mjs';
+
+if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+  console.log('migrate: skipped (needs root on Linux)');
+  process.exit(0);
+}
+
+const { Cluster } = await import(join(root, 'dist/src/index.js'));
+const { startCloudSim } = await import(join(root, 'dist/src/cloudsim/index.js'));
+const { buildHttpdImage } = await import(join(root, 'dist/src/demo/image.js'));
+const { LoadLoop } = await import(join(root, 'dist/src/demo/load.js'));
+const { staticTokenCredential } = await import(join(root, 'dist/providers/azure/index.js'));
+const { vpcCidr } = await import(join(root, 'dist/providers/aws/index.js'));
+
+let name;
+do name = `bm${process.pid % 10000}${Math.random().toString(36).slice(2, 6)}`;
+while (vpcCidr(name) === '10.128.0.0/16');
+const work = mkdtempSync(join(tmpdir(), 'skypool-bench-migrate-'));
+const image = await buildHttpdImage(join(work, 'httpd.tar'));
+const sim = await startCloudSim({ backing: 'local', bootTimeMs: 50 });
+const size = { cpus: 2, memoryGiB: 4 };
+const spec = (probe) => ({
+  name,
+  engine: 'swarm',
+  pools: [
+    { name: 'managers', provider: 'aws', region: 'us-east-1', size, role: 'manager', count: 1 },
+    { name: 'workers', provider: 'aws', region: 'us-east-1', size, role: 'worker', count: 1 },
+    // The baseline: a gcp pool of the migration's shape (a manager and a worker), provisioned alone.
+    { name: 'probe-m', provider: 'gcp', region: 'us-central1', size, role: 'manager', count: probe },
+    { name: 'probe-w', provider: 'gcp', region: 'us-central1', size, role: 'worker', count: probe },
+  ],
+  images: [image],
+});
+const options = {
+  stateDir: join(work, 'state'),
+  readyTimeoutMs: 90_000,
+  drainTimeoutMs: 120_000,
+  routingMesh: false,
+  providers: {
+    aws: { region: 'us-east-1', endpoint: sim.httpUrl, credentials: sim.credentials.aws, pollIntervalMs: 50 },
+    gcp: {
+      project: 'skypool-sim',
+      region: 'us-central1',
+      apiEndpoint: sim.host,
+      port: sim.httpPort,
+      protocol: 'http',
+      accessToken: sim.credentials.gcp.accessToken,
+      pollIntervalMs: 50,
+      subnetCidr: '10.128.0.0/20',
+    },
+    azure: {
+      subscriptionId: '3f2c1a9e-7b4d-4e21-9c55-0a1b2c3d4e5f',
+      region: 'eastus',
+      endpoint: sim.httpsUrl,
+      caCertPem: sim.caCertPem,
+      credential: staticTokenCredential(sim.credentials.azure.accessToken),
+    },
+  },
+};
+const cluster = Cluster.fromSpec(spec(0), options);
+const replicas = async () => {
+  const web = await cluster.workload('web');
+  return (web?.tasks ?? [])
+    .filter((t) => t.state === 'running' && t.desiredState === 'running' && t.address && t.hostPort)
+    .map((t) => ({ host: t.address, port: t.hostPort }));
+};
+
+try {
+  await cluster.apply();
+  await cluster.run({ name: 'web', image: 'skypool/demo-httpd:1', replicas: 6, port: 8080 });
+
+  // Provisioning the target's shape alone: one apply that adds both probe pools, in the same run; then removed.
+  const probe = Cluster.fromSpec(spec(1), options);
+  let t0 = performance.now();
+  await probe.apply().finally(() => probe.close());
+  const provisionAloneMs = performance.now() - t0;
+  await cluster.apply();
+
+  const client = new LoadLoop(replicas, { attempts: 6 });
+  await client.start();
+  t0 = performance.now();
+  const result = await cluster.migrate({ from: 'aws', to: 'gcp' });
+  const migrationMs = performance.now() - t0;
+  const load = await client.stop();
+  const failed = verdict('requests failed during the migration', load.clientVisibleFailures, 0, 'requests');
+  const ratio = verdict('migration time / provisioning the target alone', migrationMs / provisionAloneMs, 1.3, '×');
+  await writeResult('migrate', {
+    failedRequests: load.clientVisibleFailures,
+    timeOverProvision: Math.round((migrationMs / provisionAloneMs) * 100) / 100,
+    migrationMs: Math.round(migrationMs),
+    provisionAloneMs: Math.round(provisionAloneMs),
+    provisionInMigrationMs: result.provisionMs,
+    requests: load,
+    phases: result.phases,
+    services: result.services,
+    ok: failed.ok && ratio.ok,
+  });
+} finally {
+  await cluster.destroy().catch((e) => console.error(`destroy: ${e.message}`));
+  await cluster.close();
+  await sim.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+// The local backing's VMs may leave a handle open after the sim stopped: nothing is left to wait for.
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,291 @@
+import type { EngineDriver } from '../../engines/types.js';
+import { EngineError, SkypoolError } from '../../errors.js';
+import type { Instance } from '../../providers/types.js';
+import { parseSpec } from '../../spec/load.js';
+import type { ClusterSpec, ProviderName } from '../../spec/schema.js';
+import { converge } from '../apply.js';
+import type { ClusterContext } from '../context.js';
+import { findManager, type ManagerRef, waitNodesReady } from '../nodes.js';
+import { removeInstances } from '../remove.js';
+import { withTokenRotation } from '../token-rotation.js';
+import type { PhaseTiming } from '../types.js';
+import { moveManagers } from './control-plane.js';
+import { cordon } from './cordon.js';
+import { type MigrationIntent, readIntent, writeIntent } from './intent.js';
+import { moveServices } from './move-services.js';
+import { migrationSpecs, planMigration } from './plan.js';
+import { retireSource } from './retire.js';
+import type { MigrateOptions, MigrationPlan, MigrationResult } from './types.js';
+
+export { planMigration } from './plan.js';
+export type * from './types.js';
+
+/** The region a provider's pools use when they name none: its settings' region. */
+function regionOf(ctx: ClusterContext) {
+  return (provider: ProviderName): string | undefined => {
+    const settings = ctx.options.providers?.[provider] as { region?: unknown } | undefined;
+    return typeof settings?.region === 'string' ? settings.region : undefined;
+  };
+}
+
+const withPools = (spec: ClusterSpec, pools: ClusterSpec['pools']): ClusterSpec => parseSpec({ ...spec, pools });
+
+/** The engine capabilities a migration drives; an engine without them is refused before anything changes. */
+function assertMigratable(driver: EngineDriver): void {
+  const missing = (
+    [
+      ['services', driver.services?.rescheduleService],
+      ['availability', driver.setAvailability],
+      ['cluster records', driver.clusterRecord],
+      ['demotion', driver.demoteNode],
+    ] as const
+  )
+    .filter(([, has]) => !has)
+    .map(([what]) => what);
+  if (missing.length > 0)
+    throw new EngineError(
+      `engine ${driver.engine} cannot migrate yet (it lacks ${missing.join(', ')}): only swarm pools migrate in this release`,
+      { engine: driver.engine },
+    );
+}
+
+interface Observed {
+  readonly plan: MigrationPlan;
+  readonly instances: Instance[];
+  readonly manager?: ManagerRef;
+  readonly recorded?: MigrationIntent;
+}
+
+/**
+ * Lists the cluster (sources and targets: the target's provider may not be in the spec yet), finds a manager,
+ * reads the migration the engine recorded, and plans. Read-only.
+ */
+async function observe(ctx: ClusterContext, options: MigrateOptions): Promise<Observed> {
+  const { signal } = options;
+  const original = ctx.spec;
+  const first = planMigration({
+    spec: original,
+    from: options.from,
+    to: options.to,
+    instances: [],
+    regionOf: regionOf(ctx),
+  });
+  const listed = (extra: readonly ClusterSpec['pools'][number][]) =>
+    withPools(original, [
+      ...original.pools,
+      ...extra.filter((t) => !original.pools.some((p) => p.name === t.name)).map((t) => ({ ...t, count: 0 })),
+    ]);
+  // The targets may live on a provider the spec does not name yet: list it too.
+  ctx.spec = listed(first.pools);
+  try {
+    let instances = await ctx.inventory(signal);
+    const { manager, recorded } = await recordedIntent(ctx, instances, signal);
+    if (recorded && recorded.from !== options.from)
+      throw new EngineError(
+        `a migration from ${recorded.from} to ${recorded.to} (started ${recorded.startedAt}) is not finished: run \`skypool migrate --from ${recorded.from} --to ${recorded.to}\` to finish it first`,
+        { from: recorded.from, to: recorded.to },
+      );
+    if (recorded) {
+      ctx.spec = listed(recorded.targets);
+      instances = await ctx.inventory(signal);
+    }
+    const plan = planMigration({
+      spec: original,
+      from: options.from,
+      to: options.to,
+      instances,
+      regionOf: regionOf(ctx),
+      ...(recorded ? { recorded } : {}),
+    });
+    return { plan, instances, ...(manager ? { manager } : {}), ...(recorded ? { recorded } : {}) };
+  } finally {
+    ctx.spec = original;
+  }
+}
+
+/**
+ * A manager and the migration the engine recorded. A manager demoted a moment ago (an interrupted migration
+ * was moving the control plane) may still answer as one and then fail the read: the next manager is asked.
+ */
+async function recordedIntent(
+  ctx: ClusterContext,
+  instances: readonly Instance[],
+  signal?: AbortSignal,
+): Promise<{ manager?: ManagerRef; recorded?: MigrationIntent }> {
+  const tried = new Set<string>();
+  for (;;) {
+    const manager =
+      instances.length > 0
+        ? await findManager(ctx, instances, { exclude: tried, ...(signal ? { signal } : {}) })
+        : undefined;
+    if (!manager) return {};
+    try {
+      const recorded = await readIntent(await ctx.driver(), manager.endpoint);
+      return { manager, ...(recorded ? { recorded } : {}) };
+    } catch (error) {
+      if (!SkypoolError.isInstance(error) || error.code !== 'ENGINE_ERROR' || error.details.record) throw error;
+      tried.add(manager.instance.name);
+      ctx.progress.message(`${(error as Error).message}; asking another manager`, 'warn');
+    }
+  }
+}
+
+/** The target could not come up: the source was not touched; the error keeps the cause's code and names it. */
+function targetFailed(plan: MigrationPlan, error: unknown, cleaned: string): SkypoolError {
+  const known = SkypoolError.isInstance(error);
+  const targets = [...new Set(plan.mappings.map((m) => `${m.target.pool} (${m.target.provider})`))].join(', ');
+  return new SkypoolError(
+    known ? error.code : 'INTERNAL',
+    `migration from ${plan.from} to ${plan.to} stopped before touching the source (its nodes still run every workload): ` +
+      `the target pool ${targets} could not come up: ${(error as Error).message}${cleaned}`,
+    {
+      cause: error,
+      exitCode: known ? error.exitCode : 1,
+      details: {
+        ...(known ? error.details : {}),
+        migration: { from: plan.from, to: plan.to, stage: 'provision-target' },
+      },
+    },
+  );
+}
+
+/**
+ * Moves every workload and the control plane of the `from` pools to `to`, in order: plan, provision the target
+ * (the apply path), cordon the source, move the services, move the managers, retire the source (the destroy path
+ * for its VMs and networks). Records its intent in the engine first, so a rerun after a crash finishes it from
+ * the engine's state and the clouds' tags. On success `ctx.spec` is the spec after the migration.
+ */
+export async function migrate(ctx: ClusterContext, options: MigrateOptions): Promise<MigrationResult> {
+  const started = performance.now();
+  const phases: PhaseTiming[] = [];
+  const { signal } = options;
+  const phase = <T>(name: PhaseTiming['phase'], run: () => Promise<T>): Promise<T> =>
+    ctx.progress.phase(name, phases, run);
+  const original = ctx.spec;
+  const observed = await phase('migrate-plan', () => observe(ctx, options));
+  const { plan } = observed;
+  const base = { cluster: original.name, plan, phases };
+  if (options.dryRun)
+    return {
+      ...base,
+      dryRun: true,
+      created: [],
+      terminated: [],
+      services: [],
+      managers: [],
+      phases,
+      durationMs: Math.round(performance.now() - started),
+      provisionMs: 0,
+    };
+
+  const sourceNames = new Set(plan.mappings.map((m) => m.source.pool));
+  const targetNames = new Set(plan.mappings.map((m) => m.target.pool));
+  const manager = observed.manager;
+  if (!manager)
+    throw new EngineError(`no manager of cluster ${original.name} answers: run \`skypool up\` first, then migrate`, {
+      cluster: original.name,
+    });
+  await ctx.checkPrerequisites();
+  const driver = await ctx.driver();
+  assertMigratable(driver);
+  const targets = [...new Map(plan.pools.filter((p) => targetNames.has(p.name)).map((p) => [p.name, p])).values()];
+  const intent: MigrationIntent = observed.recorded ?? {
+    v: 1,
+    from: plan.from,
+    to: plan.to,
+    sources: [...sourceNames],
+    targets,
+    targetOf: Object.fromEntries(plan.mappings.map((m) => [m.source.pool, m.target.pool])),
+    startedAt: new Date().toISOString(),
+  };
+  if (!observed.recorded) await writeIntent(driver, manager.endpoint, intent);
+  const sources = original.pools.filter((p) => sourceNames.has(p.name));
+  const specs = migrationSpecs(original, sources, targets, observed.instances);
+  ctx.spec = withPools(original, specs.during);
+
+  // 1. The target, through apply's own converge; any failure here leaves the source as it was.
+  const provisionStarted = performance.now();
+  let created: readonly string[] = [];
+  try {
+    created = (await phase('provision-target', () => withTokenRotation(ctx, () => converge(ctx, signal)))).created;
+  } catch (error) {
+    const failure = await abandonTarget(ctx, plan, manager, observed.recorded === undefined, error);
+    ctx.spec = original;
+    throw failure;
+  }
+  const provisionMs = Math.round(performance.now() - provisionStarted);
+
+  const instances = await ctx.inventory(signal);
+  const leaving = instances.filter((i) => sourceNames.has(i.tags.pool));
+  const leavingNames = new Set(leaving.map((i) => i.name));
+  const keep = instances.filter((i) => !leavingNames.has(i.name));
+  const api = await findManager(ctx, keep, { exclude: leavingNames, ...(signal ? { signal } : {}) });
+  if (!api)
+    throw new EngineError(
+      `no manager outside the source answers after the target came up: rerun \`skypool migrate --from ${plan.from} --to ${plan.to}\``,
+      { cluster: original.name },
+    );
+
+  // 2. Cordon, move the services, then the control plane.
+  await phase('cordon', () => cordon(ctx, driver, api, leaving));
+  const moved = await phase('move-services', () => moveServices(ctx, driver, api, leaving, signal));
+  const targetManagers = keep
+    .filter((i) => i.tags.role === 'manager' && targetNames.has(i.tags.pool))
+    .map((i) => i.name);
+  const control = await phase('move-managers', async () => {
+    const moved = await moveManagers(ctx, driver, api, leavingNames, targetManagers, signal);
+    // A new leader knows every node as `unknown` until it reports to its dispatcher again.
+    await waitNodesReady(
+      ctx,
+      api,
+      keep.map((i) => i.name),
+      signal,
+    );
+    return moved;
+  });
+
+  // 3. Retire the source: VMs, engine entries, fabric peers, networks.
+  const terminated = await phase('retire-source', () =>
+    retireSource(ctx, driver, api, leaving, keep, plan.networksDeleted, signal),
+  );
+  ctx.spec = withPools(original, specs.after);
+  await writeIntent(driver, api.endpoint, undefined);
+  return {
+    ...base,
+    dryRun: false,
+    created,
+    terminated,
+    services: moved.services,
+    managers: control.managers,
+    ...(control.leader ? { leader: control.leader } : {}),
+    durationMs: Math.round(performance.now() - started),
+    provisionMs,
+  };
+}
+
+/**
+ * After a failed provisioning of a fresh migration: removes the target VMs that came up (drained and demoted
+ * through the source's manager, as a scale-down would) and the engine's record, so nothing keeps costing and a
+ * later migrate starts clean. A resumed migration keeps both: its rerun continues where it stopped.
+ */
+async function abandonTarget(
+  ctx: ClusterContext,
+  plan: MigrationPlan,
+  manager: ManagerRef,
+  fresh: boolean,
+  error: unknown,
+): Promise<SkypoolError> {
+  let cleaned = '';
+  if (fresh && !(SkypoolError.isInstance(error) && error.code === 'CANCELLED')) {
+    const newPools = new Set(plan.mappings.filter((m) => !m.targetExists).map((m) => m.target.pool));
+    try {
+      const created = (await ctx.inventory()).filter((i) => newPools.has(i.tags.pool));
+      if (created.length > 0) await removeInstances(ctx, manager, created);
+      await writeIntent(await ctx.driver(), manager.endpoint, undefined);
+      cleaned = created.length > 0 ? ` (the ${created.length} target VM(s) that came up were removed)` : '';
+    } catch (cleanup) {
+      cleaned = ` (removing the target VMs that came up failed too: ${(cleanup as Error).message}; rerun migrate to finish it)`;
+    }
+  }
+  return targetFailed(plan, error, cleaned);
+}

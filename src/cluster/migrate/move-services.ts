@@ -1,0 +1,84 @@
+import type { DrainResult, EngineDriver, WorkloadStatus } from '../../engines/types.js';
+import type { Instance } from '../../providers/types.js';
+import { pollUntil } from '../../util/poll.js';
+import type { ClusterContext } from '../context.js';
+import { type ManagerRef, nodesByName } from '../nodes.js';
+import type { ServiceMove } from './types.js';
+
+const running = (s: WorkloadStatus) => s.tasks.filter((t) => t.state === 'running' && t.desiredState === 'running');
+
+/** Every replica runs, none on a leaving node, and each published one has its host port. */
+function settled(status: WorkloadStatus, leaving: ReadonlySet<string>): boolean {
+  const live = running(status);
+  return (
+    live.length === status.desiredReplicas &&
+    live.every((t) => t.node !== undefined && !leaving.has(t.node)) &&
+    (status.publishMode !== 'host' || live.every((t) => t.hostPort !== undefined))
+  );
+}
+
+/**
+ * Moves each service's tasks off the leaving (cordoned) nodes: a rolling replacement where every new task runs
+ * before its old one stops, so the service never has fewer running replicas than it asked for. Then drains the
+ * leaving nodes, which moves whatever else runs there (services skypool did not start) and leaves the engine
+ * saying so, and waits until every service is at its desired replicas on the nodes that stay.
+ */
+export async function moveServices(
+  ctx: ClusterContext,
+  driver: EngineDriver,
+  api: ManagerRef,
+  leaving: readonly Instance[],
+  signal?: AbortSignal,
+): Promise<{ services: ServiceMove[]; drains: DrainResult[] }> {
+  const engine = driver.services!;
+  const names = new Set(leaving.map((i) => i.name));
+  const wait = () => ({ deadline: Date.now() + ctx.drainTimeoutMs, ...(signal ? { signal } : {}) });
+  const services = await Promise.all(
+    (await engine.services(api.endpoint)).map(async (status): Promise<ServiceMove> => {
+      const started = performance.now();
+      const onSource = running(status).filter((t) => t.node && names.has(t.node));
+      if (onSource.length > 0) await engine.rescheduleService!(api.endpoint, status.name);
+      const done = await pollUntil(
+        async () => {
+          const [now] = await engine.services(api.endpoint, status.name);
+          return now && settled(now, names) ? now : undefined;
+        },
+        {
+          ...wait(),
+          intervalMs: 200,
+          what: `every replica of service ${status.name} to run on the nodes that stay`,
+          hint: 'check that the target nodes have room, the image and the labels its constraints ask for',
+        },
+      );
+      const ms = Math.round(performance.now() - started);
+      ctx.progress.message(
+        `service ${status.name}: ${onSource.length} task(s) moved off the source in ${ms} ms, ${done.desiredReplicas} running`,
+      );
+      return {
+        service: status.name,
+        replicas: done.desiredReplicas,
+        movedTasks: onSource.length,
+        fromNodes: [...new Set(onSource.map((t) => t.node!))].sort(),
+        toNodes: [...new Set(running(done).map((t) => t.node!))].sort(),
+        ms,
+      };
+    }),
+  );
+  const drains: DrainResult[] = [];
+  const nodeFor = nodesByName(await driver.listNodes(api.endpoint));
+  for (const instance of leaving) {
+    const node = nodeFor(instance.name);
+    if (node?.state !== 'ready') continue;
+    ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'draining' });
+    const drain = await driver.drainNode(api.endpoint, node.id, wait());
+    drains.push(drain);
+    ctx.progress.emit({
+      type: 'node',
+      node: instance.name,
+      pool: instance.tags.pool,
+      state: 'drained',
+      detail: `${drain.movedTasks} task(s) left in ${drain.durationMs} ms`,
+    });
+  }
+  return { services, drains };
+}

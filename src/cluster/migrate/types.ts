@@ -1,0 +1,96 @@
+import type { NodePoolSpec, NodeSize, ProviderName, Role } from '../../spec/schema.js';
+import type { PhaseTiming } from '../types.js';
+
+/** A new pool described inline as the destination: the provider, and optionally where and how big. */
+export interface InlineTarget {
+  readonly provider: ProviderName;
+  readonly region?: string;
+  readonly size?: NodeSize;
+  readonly instanceType?: string;
+  /** Name of the new pool; default `<source pool>-<provider>` (one new pool per source pool). */
+  readonly name?: string;
+}
+
+/** `from` and `to`: a pool name, a provider name (every pool on it), or (`to` only) a new pool described inline. */
+export interface MigrateOptions {
+  readonly from: string;
+  readonly to: string | InlineTarget;
+  /** Plan only: lists instances and asks the engine, changes nothing. */
+  readonly dryRun?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** One side of a pool's move, priced with the bundled catalog. */
+export interface PricedPool {
+  readonly pool: string;
+  readonly provider: ProviderName;
+  readonly region?: string;
+  readonly role: Role;
+  readonly count: number;
+  readonly instanceType?: string;
+  /** Per node, list price as of `MigrationPlan.catalogDate`; absent when the catalog has none. */
+  readonly hourlyUsd?: number;
+  readonly poolHourlyUsd?: number;
+}
+
+/** Where one source pool's nodes go. */
+export interface PoolMapping {
+  readonly source: PricedPool;
+  readonly target: PricedPool;
+  /** True when the target pool is in the spec already (it grows by the source's count). */
+  readonly targetExists: boolean;
+}
+
+/** What a migration does, computed before it does anything (also what `--dry-run` prints). */
+export interface MigrationPlan {
+  readonly cluster: string;
+  readonly from: string;
+  readonly to: string;
+  readonly mappings: readonly PoolMapping[];
+  /** Node names the target pools get (planned; EC2 names nodes after their ids). */
+  readonly create: readonly string[];
+  /** Source VMs cordoned, drained and then terminated. */
+  readonly drain: readonly string[];
+  readonly terminate: readonly string[];
+  /** Source managers demoted and removed one at a time once the target's managers are in the quorum. */
+  readonly managersLeaving: readonly string[];
+  /** The cloud networks deleted once no pool uses them. */
+  readonly networksDeleted: ReadonlyArray<{ readonly provider: ProviderName; readonly region?: string }>;
+  readonly sourceHourlyUsd: number;
+  readonly targetHourlyUsd: number;
+  readonly catalogDate: string;
+  /** The pools after the migration (what the spec file should say). */
+  readonly pools: readonly NodePoolSpec[];
+  /** Set when a migration recorded in the engine is being finished. */
+  readonly resumed?: string;
+}
+
+/** One service's move off the source. */
+export interface ServiceMove {
+  readonly service: string;
+  readonly replicas: number;
+  /** Its running tasks on the source nodes when the move started. */
+  readonly movedTasks: number;
+  readonly fromNodes: readonly string[];
+  readonly toNodes: readonly string[];
+  readonly ms: number;
+}
+
+/** What `Cluster.migrate` did (or, with `dryRun`, would do), with per-service moves and phase timings. */
+export interface MigrationResult {
+  readonly cluster: string;
+  readonly dryRun: boolean;
+  readonly plan: MigrationPlan;
+  /** Target VMs launched (their names as the clouds gave them). */
+  readonly created: readonly string[];
+  /** Source VMs terminated. */
+  readonly terminated: readonly string[];
+  readonly services: readonly ServiceMove[];
+  /** Managers once it ended, and the leader. */
+  readonly managers: readonly string[];
+  readonly leader?: string;
+  readonly phases: readonly PhaseTiming[];
+  readonly durationMs: number;
+  /** Milliseconds of the target's provisioning (the part `apply` of the target pool alone would take). */
+  readonly provisionMs: number;
+}
