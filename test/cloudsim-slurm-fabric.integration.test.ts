@@ -7,6 +7,7 @@ import { DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { vpcCidr } from '../providers/aws/index.js';
 import { DEFAULT_STATE_ROOT } from '../providers/local/index.js';
 import { userDataFiles } from '../providers/local/user-data.js';
+import { unpackScript } from '../src/bootstrap/user-data.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { JOIN_VOLUME } from '../src/fabric/index.js';
@@ -191,7 +192,8 @@ suite('cloudsim realistic network: one slurm pool over the fabric across EC2, Co
         ),
       )
       .filter((file) => existsSync(file))
-      .map((file) => readFileSync(file, 'utf8'))
+      // Packed to fit EC2's 16 KB: read what the VM ran.
+      .map((file) => unpackScript(readFileSync(file, 'utf8')))
       .filter((script) => script.includes(`SKYPOOL_CLUSTER='${name}'`));
     expect(scripts).toHaveLength(vms.length);
     for (const script of scripts) {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseIdentity } from '../src/bootstrap/node-identity.js';
@@ -11,6 +11,8 @@ import {
   shellQuote,
   USER_DATA_MAX_BYTES,
   type UserDataInput,
+  unpackScript,
+  withinLimit,
 } from '../src/bootstrap/user-data.js';
 
 const sh = (script: string): string => execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8' });
@@ -156,8 +158,34 @@ describe('renderUserData (swarm)', () => {
     expect(() => renderUserData({ ...base(), caPem: `${ca.certPem}${ca.keyPem}` })).toThrow(/nothing secret/);
   });
 
-  it('refuses a script over the user-data limit', () => {
-    const huge = `-----BEGIN CERTIFICATE-----\n${'x'.repeat(USER_DATA_MAX_BYTES)}`;
+  it('refuses a script over the user-data limit even packed', () => {
+    const huge = `-----BEGIN CERTIFICATE-----\n${randomBytes(USER_DATA_MAX_BYTES).toString('base64')}`;
     expect(() => renderUserData({ ...base(), caPem: huge })).toThrow(/over the 16384-byte user-data limit/);
+  });
+
+  it('packs a script over the limit into a plain shell script that unpacks and runs it, with the same bytes each time', () => {
+    const lines = Array.from({ length: 800 }, (_, i) => `echo "line ${i} of a long boot script: $(( ${i} * 2 ))"`);
+    const script = `#!/bin/sh\nset -eu\n${lines.join('\n')}\nread -r x || true\necho "stdin: \${x:-none}"\n`;
+    expect(Buffer.byteLength(script)).toBeGreaterThan(USER_DATA_MAX_BYTES);
+    const packed = withinLimit(script);
+    expect(unpackScript(packed)).toBe(script);
+    expect(packed).toBe(withinLimit(script));
+    expect(packed.startsWith('#!/bin/sh\n')).toBe(true);
+    expect(Buffer.byteLength(packed)).toBeLessThanOrEqual(USER_DATA_MAX_BYTES);
+    const dir = mkdtempSync(join(tmpdir(), 'skypool-packed-'));
+    try {
+      const file = join(dir, 'user-data');
+      writeFileSync(file, packed);
+      // The unpacked script reads the caller's standard input, not its own text.
+      const out = execFileSync('/bin/sh', [file], { encoding: 'utf8', input: 'hello\n' }).trim().split('\n');
+      expect(out).toHaveLength(801);
+      expect(out[799]).toBe('line 799 of a long boot script: 1598');
+      expect(out[800]).toBe('stdin: hello');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const small = '#!/bin/sh\necho hi\n';
+    expect(withinLimit(small)).toBe(small);
+    expect(unpackScript(small)).toBe(small);
   });
 });

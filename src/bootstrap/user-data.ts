@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { SkypoolError } from '../errors.js';
 import { type AwsPoolUserDataInput, awsPoolTemplate } from './aws-pool-user-data.js';
 import { packageRoot } from './package-root.js';
@@ -76,13 +77,43 @@ function invalid(message: string): SkypoolError {
   return new SkypoolError('INTERNAL', `cannot render user-data: ${message}`, { exitCode: 2 });
 }
 
-/** Refuses a script over the smallest user-data limit of the supported clouds. */
+/**
+ * The script as it fits the smallest user-data limit of the supported clouds (EC2's 16 KB): as is when it fits,
+ * else packed (gzip + base64) into a small script that unpacks it to a file and runs it, so every cloud, the local
+ * provider and the CDK launch template still run a plain shell script. Refuses what does not fit even packed.
+ */
 export function withinLimit(script: string): string {
   const size = Buffer.byteLength(script, 'utf8');
-  if (size > USER_DATA_MAX_BYTES) {
-    throw invalid(`the script is ${size} bytes, over the ${USER_DATA_MAX_BYTES}-byte user-data limit of EC2`);
+  if (size <= USER_DATA_MAX_BYTES) return script;
+  const packed = packScript(script);
+  const packedSize = Buffer.byteLength(packed, 'utf8');
+  if (packedSize > USER_DATA_MAX_BYTES) {
+    throw invalid(
+      `the script is ${size} bytes (${packedSize} packed), over the ${USER_DATA_MAX_BYTES}-byte user-data limit of EC2`,
+    );
   }
-  return script;
+  return packed;
+}
+
+/** The script a packed user-data runs (see withinLimit); any other script as it is. */
+export function unpackScript(userData: string): string {
+  const body = /<<'SKYPOOL_PACKED'[^\n]*\n([A-Za-z0-9+/=\n]*?)\nSKYPOOL_PACKED\n/.exec(userData)?.[1];
+  return body === undefined ? userData : gunzipSync(Buffer.from(body.replaceAll('\n', ''), 'base64')).toString('utf8');
+}
+
+/** gzip's header carries no time here (mtime 0), so one script always packs to the same bytes. */
+function packScript(script: string): string {
+  const body = gzipSync(Buffer.from(script, 'utf8'), { level: 9 }).toString('base64');
+  return [
+    '#!/bin/sh',
+    `# skypool user-data, packed to fit EC2's 16 KB (gzip + base64 of a ${Buffer.byteLength(script, 'utf8')}-byte script)`,
+    'f=$(mktemp) || exit 1',
+    `base64 -d <<'SKYPOOL_PACKED' | gunzip >"$f" && exec sh "$f"`,
+    ...(body.match(/.{1,76}/g) ?? []),
+    'SKYPOOL_PACKED',
+    'exit 1',
+    '',
+  ].join('\n');
 }
 
 /** An AWS pool's shared boot script (CDK Auto Scaling groups): see aws-pool-user-data.ts. */
