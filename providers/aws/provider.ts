@@ -130,6 +130,9 @@ export class AwsProvider implements Provider {
         ...(this.settings.endpoint ? { endpoint: this.settings.endpoint } : {}),
         ...(this.settings.credentials ? { credentials: this.settings.credentials } : {}),
         maxAttempts: this.settings.maxAttempts ?? 3,
+        // The SDK's own client-side rate limiter: after a throttling answer it slows this client to the rate EC2
+        // grants instead of retrying at full speed (a network phase makes a dozen calls per attempt).
+        retryMode: 'adaptive',
       });
       this.clients.set(r, client);
     }
