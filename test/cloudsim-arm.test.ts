@@ -749,8 +749,9 @@ describe('virtual machines', () => {
   });
 
   test('PUT is a long-running operation with absolute Azure-AsyncOperation and Location on the client origin', async () => {
-    // Its own sim with a slow boot: the monitor must be read while the operation still runs, on a loaded machine too.
-    const { sim: slow, c: slowClients } = await start({ bootTimeMs: 3_000 });
+    // Its own sim with a slow boot: the monitor must be read while the operation still runs, on a loaded machine too;
+    // limits 20x the real ones (the headers stay), as the polls below run for seconds.
+    const { sim: slow, c: slowClients } = await start({ bootTimeMs: 3_000, rateLimits: { azure: { scale: 20 } } });
     await baseNetwork(slowClients, 'rg-main');
     await nic(slowClients, 'rg-main', 'wire-nic');
     const put = await raw(slow, 'PUT', vmPath('rg-main', 'wire'), vmBody('rg-main', 'wire-nic', { zone: '1' }));
