@@ -113,7 +113,21 @@ const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { e
  * own objects (its namespaces and host veth carry "cloudsim"/"spi", its routes and addresses the 198.18.0.0/15
  * range), since other test files create and remove their own namespaces and links at the same time.
  */
+/** This sim's id (its namespaces are `cloudsim-<id>-inet|edgeN` and `skypool-cloudsim-<id>-<cloud>-…`), once started. */
+let simId: string | undefined;
+
 function hostNetwork(): Record<string, string> {
+  // Flat sims of other test files come and go meanwhile: of the namespaces, only the realistic network's own
+  // (one at a time on a host) and this sim's VMs count.
+  const ours = (text: string) =>
+    text
+      .split('\n')
+      .filter(
+        (l) =>
+          /\bcloudsim-[0-9a-f]{8}-(inet|edge\d+)\b/.test(l) ||
+          (simId !== undefined && l.includes(`cloudsim-${simId}-`)),
+      )
+      .join('\n');
   const mine = (text: string) =>
     text
       .split('\n')
@@ -126,7 +140,7 @@ function hostNetwork(): Record<string, string> {
       .map((l) => l.replace(/\[\d+:\d+\]/g, ''))
       .join('\n');
   return {
-    netns: mine(sh('ip', ['netns', 'list'])),
+    netns: ours(sh('ip', ['netns', 'list'])),
     links: mine(
       sh('ip', ['-o', 'link', 'show'])
         .split('\n')
@@ -186,6 +200,8 @@ suite('cloudsim realistic network: separate clouds, public addresses by 1:1 NAT,
     const t0 = performance.now();
     sim = await startCloudSim({ backing: 'local', network: 'realistic', bootTimeMs: 50 });
     startMs = performance.now() - t0;
+    simId = /\bcloudsim-([0-9a-f]{8})-inet\b/.exec(sh('ip', ['netns', 'list']))?.[1];
+    expect(simId).toBeDefined();
     const s = sim;
     const credentials = sim.credentials.aws;
     providers.aws = createAws({
