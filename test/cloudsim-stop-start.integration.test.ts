@@ -190,6 +190,11 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
       },
       { deadline: Date.now() + 30_000, intervalMs: 250, what: `the swarm to see ${vm} down` },
     );
+    // A stopped VM stays a member: the plan neither replaces it nor launches another under its name.
+    const plan = await cluster!.plan();
+    expect(plan.creates.flatMap((c) => c.names)).toEqual([]);
+    expect(plan.deletes).toEqual([]);
+    expect(plan.unchanged.find((i) => i.name === vm)?.state).toBe('stopped');
 
     const t1 = Date.now();
     const [start] = await gce!.instances.start({ project: PROJECT, zone, instance });
@@ -239,7 +244,7 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
     await pollUntil(
       async () => {
         const node = (await cluster!.status()).nodes.find((n) => n.name === vm);
-        return node && node.engine?.state !== 'ready' ? node : undefined;
+        return node && node.engine?.state !== 'ready' && node.instanceState === 'stopped' ? node : undefined;
       },
       { deadline: Date.now() + 30_000, intervalMs: 250, what: `the swarm to see ${vm} down` },
     );
