@@ -72,6 +72,7 @@ export type NodeProgressState =
   | 'terminated'
   | 'removed'
   | 'recreating'
+  | 'stopped'
   | 'failed';
 
 /** Everything an apply reports while it runs; plain JSON, no secrets. */
