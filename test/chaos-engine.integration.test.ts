@@ -195,17 +195,18 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
   }
 
   /** The trials' cluster: an aws manager, an aws worker and a gcp worker (the swarm forms over the fabric). */
-  async function writeSpec(name: string): Promise<string> {
+  async function writeSpec(name: string, awsZones?: readonly string[]): Promise<string> {
     const specFile = join(work, `${name}.json`);
     const size = { cpus: 1, memoryGiB: 1 };
+    const aws = { provider: 'aws', region: 'us-east-1', size, ...(awsZones ? { zones: awsZones } : {}) };
     await writeFile(
       specFile,
       JSON.stringify({
         name,
         engine: 'swarm',
         pools: [
-          { name: 'm', provider: 'aws', region: 'us-east-1', size, role: 'manager', count: 1 },
-          { name: 'w', provider: 'aws', region: 'us-east-1', size, role: 'worker', count: 1 },
+          { name: 'm', ...aws, role: 'manager', count: 1 },
+          { name: 'w', ...aws, role: 'worker', count: 1 },
           { name: 'x', provider: 'gcp', region: 'us-central1', size, role: 'worker', count: 1 },
         ],
       }),
@@ -301,7 +302,8 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
       const name = clusterName(9);
       const stateDir = join(work, 'state-capacity');
       await mkdir(stateDir, { recursive: true });
-      const specFile = await writeSpec(name);
+      // A pool fails over only between the zones it names (without, it keeps to its region's first).
+      const specFile = await writeSpec(name, ['us-east-1a', 'us-east-1b']);
       sim!.addFault({ cloud: 'aws', kind: 'capacity', zone: 'us-east-1a', mode: 'async' });
       const up = await skypool(['up', '-f', specFile], stateDir, { deadlineMs: RERUN_DEADLINE_MS }).finally(() =>
         sim!.clearFaults(),
