@@ -11,7 +11,8 @@
 // 10,001 creates, the largest plan output) and status lists 10,000 VMs without engine nodes. The state dir holds
 // the cluster's PKI, so status takes the path that looks for a manager.
 //
-// Run after `npx tsc`: node bench/inventory.mjs   (BENCH_VMS, BENCH_RUNS; BENCH_KEEP_BEFORE=0 to reset `before`)
+// Run after `npx tsc`: node bench/inventory.mjs   (BENCH_VMS, BENCH_RUNS; BENCH_KEEP_BEFORE=0 to reset `before`;
+// BENCH_BASELINE_CLI=<another build's dist/src/cli/main.js> to measure it once in the same run, as `baseline`)
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -329,9 +330,9 @@ const env = {
 
 const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 /** Wall ms, peak RSS (MB, /usr/bin/time -v of the child) and output size of one CLI call. */
-function runCli(args) {
+function runCli(args, cliPath = cli) {
   const t = process.hrtime.bigint();
-  const argv = [process.execPath, cli, ...args];
+  const argv = [process.execPath, cliPath, ...args];
   return new Promise((resolve, reject) => {
     execFile(
       timeBin ?? argv[0],
@@ -341,7 +342,11 @@ function runCli(args) {
         const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
         if (error) return reject(new Error(`skypool ${args.join(' ')}: ${error.message}\n${stderr.slice(-2000)}`));
         const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1] ?? Number.NaN);
-        resolve({ wallMs, peakRssMB: rssKb / 1024, stdoutBytes: Buffer.byteLength(stdout), stdout });
+        // CPU time of the child: on a shared machine it says more than wall time.
+        const seconds = (label) =>
+          Number(new RegExp(`${label} time \\(seconds\\): ([\\d.]+)`).exec(stderr)?.[1] ?? Number.NaN);
+        const cpuMs = (seconds('User') + seconds('System')) * 1000;
+        resolve({ wallMs, cpuMs, peakRssMB: rssKb / 1024, stdoutBytes: Buffer.byteLength(stdout), stdout });
       },
     );
   });
@@ -351,7 +356,22 @@ const plans = [];
 const statuses = [];
 let planSummary;
 let statusSummary;
+let baseline;
 try {
+  // BENCH_BASELINE_CLI: another build's CLI (e.g. main's dist/src/cli/main.js), run once on the same sim and fill.
+  if (process.env.BENCH_BASELINE_CLI) {
+    const p = await runCli(['plan', '-f', specFile], process.env.BENCH_BASELINE_CLI);
+    const s = await runCli(['status', '-f', specFile], process.env.BENCH_BASELINE_CLI);
+    baseline = {
+      cli: process.env.BENCH_BASELINE_LABEL ?? process.env.BENCH_BASELINE_CLI,
+      planMs: p.wallMs,
+      statusMs: s.wallMs,
+      planCpuMs: p.cpuMs,
+      statusCpuMs: s.cpuMs,
+      peakRssMB: Math.max(p.peakRssMB, s.peakRssMB),
+    };
+    console.log(`baseline ${baseline.cli}: plan ${Math.round(p.wallMs)} ms, status ${Math.round(s.wallMs)} ms`);
+  }
   for (let i = 0; i < RUNS; i += 1) {
     const p = await runCli(['plan', '-f', specFile]);
     planSummary = /Plan: .*/.exec(p.stdout)?.[0];
@@ -377,6 +397,8 @@ const current = {
   planMs,
   statusMs,
   peakRssMB,
+  planCpuMs: median(plans.map((r) => r.cpuMs)),
+  statusCpuMs: median(statuses.map((r) => r.cpuMs)),
   planPeakRssMB: Math.max(...plans.map((r) => r.peakRssMB)),
   statusPeakRssMB: Math.max(...statuses.map((r) => r.peakRssMB)),
 };
@@ -395,6 +417,7 @@ const result = {
     how: 'through the sims APIs, rate limits off: EC2 RunInstances per VM (Name tag in the call), GCE bulkInsert per pool, ARM PUT public IP + NIC + VM per node; then persisted and reloaded by a sim with default limits',
     ...fillTimes,
   },
+  ...(baseline ? { baseline } : {}),
   before: process.env.BENCH_KEEP_BEFORE === '0' ? current : (previous?.before ?? current),
   loadAverage: loadavg()[0],
 };

@@ -2,7 +2,8 @@
 // `node -e 0` in the same run so the ratio to Node's own start-up is visible. Then the CLI against cloudsim: `plan`
 // of a three-cloud spec, and how fast a missing region or credential is reported.
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, root, verdict, writeResult } from './lib.mjs';
@@ -165,4 +166,20 @@ console.log(
 console.log(
   `node -e 0: ${result.nodeStartMs.toFixed(1)} ms; --help is ${result.cliHelpOverNodeStart.toFixed(2)}x a bare node start`,
 );
+// The figures of the previous run stay as `before` until BENCH_KEEP_BEFORE=0 resets them (as in inventory.mjs).
+const file = join(root, 'bench', 'results', 'startup.json');
+const previous = existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : undefined;
+const figures = (r) => ({
+  at: r.at,
+  planThreeCloudsMs: r.planThreeClouds.value,
+  planThreeCloudsCpuMs: r.planThreeCloudsCpuMs,
+  missingRegionMs: r.missingRegion.value,
+  missingCredentialMs: r.missingCredential.value,
+  importSkypoolMs: r.importSkypool.value,
+});
+result.before =
+  process.env.BENCH_KEEP_BEFORE === '0' || !previous
+    ? figures({ ...result, at: new Date().toISOString() })
+    : (previous.before ?? figures(previous));
+console.log(`plan vs before: ${(result.planThreeClouds.value / result.before.planThreeCloudsMs).toFixed(2)}x`);
 await writeResult('startup', result);

@@ -426,6 +426,40 @@ describe('cloudsim gce', () => {
     expect(badFilter).toMatchObject({ status: 400, reason: 'invalid' });
     const tooMany = await raw(`zones/${ZONE}/instances?maxResults=501`);
     expect(tooMany.status).toBe(400);
+
+    // Partial responses: `fields` (or its X-Goog-FieldMask header) keeps only what it names, in every scope.
+    const partial = (await (
+      await raw(
+        `aggregated/instances?maxResults=2&fields=${encodeURIComponent('items/*/instances(name,labels,networkInterfaces/networkIP),nextPageToken')}&filter=${encodeURIComponent('labels.skypool-cluster = "conf"')}`,
+      )
+    ).json()) as { items: Record<string, { instances?: Record<string, unknown>[] }>; nextPageToken?: string };
+    expect(Object.keys(partial).sort()).toEqual(['items', 'nextPageToken']);
+    const vms = Object.values(partial.items).flatMap((scope) => scope.instances ?? []);
+    expect(vms).toHaveLength(2);
+    for (const vm of vms) {
+      expect(Object.keys(vm).sort()).toEqual(['labels', 'name', 'networkInterfaces']);
+      expect(vm.networkInterfaces).toEqual([{ networkIP: expect.any(String) }]);
+    }
+    // Scopes with nothing selected (only a NO_RESULTS warning) are left out.
+    expect(Object.values(partial.items).every((scope) => scope.instances)).toBe(true);
+    const [viaHeader] = await c.instances.list(
+      { project: PROJECT, zone: ZONE, maxResults: 2, filter: 'labels.skypool-cluster = "conf"' },
+      { otherArgs: { headers: { 'X-Goog-FieldMask': 'items(name,status),nextPageToken' } } },
+    );
+    expect(viaHeader).toHaveLength(spaced.length);
+    // The client fills absent maps with {}: what the mask left out arrives empty.
+    expect(
+      viaHeader.every(
+        (vm) => vm.name && vm.status && !vm.metadata?.items?.length && Object.keys(vm.labels ?? {}).length === 0,
+      ),
+    ).toBe(true);
+    for (const bad of ['items(name', 'items/', 'items(na-me)', 'items)']) {
+      const refused = await raw(`zones/${ZONE}/instances?fields=${encodeURIComponent(bad)}`);
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: { errors: { reason: string }[] } }).error.errors[0]!.reason).toBe(
+        'invalidParameter',
+      );
+    }
   });
 
   it('makes a mutation idempotent with requestId and refuses the same requestId for another request', async () => {

@@ -361,8 +361,20 @@ export class AwsProvider implements Provider {
   }
 
   /** DescribeInstances with filters, following NextToken. */
-  private async describe(ec2: Ec2Calls, filters: Filter[]): Promise<Ec2Instance[]> {
-    const out: Ec2Instance[] = [];
+  private describe(ec2: Ec2Calls, filters: Filter[]): Promise<Ec2Instance[]> {
+    return this.describeMapped(ec2, filters, (i) => i);
+  }
+
+  /**
+   * DescribeInstances with filters, following NextToken, each page mapped as it arrives (undefined drops an
+   * instance): a listing of thousands keeps only the mapped values, not every page's SDK objects.
+   */
+  private async describeMapped<T>(
+    ec2: Ec2Calls,
+    filters: Filter[],
+    map: (instance: Ec2Instance) => T | undefined,
+  ): Promise<T[]> {
+    const out: T[] = [];
     let token: string | undefined;
     do {
       const page = await ec2.call(
@@ -373,7 +385,10 @@ export class AwsProvider implements Provider {
           NextToken: token,
         }),
       );
-      out.push(...instancesOf(page.Reservations));
+      for (const instance of instancesOf(page.Reservations)) {
+        const mapped = map(instance);
+        if (mapped !== undefined) out.push(mapped);
+      }
       token = page.NextToken;
     } while (token);
     return out;
@@ -459,11 +474,14 @@ export class AwsProvider implements Provider {
     const perRegion = await Promise.all(
       regions.map(async (region) => {
         const ec2 = this.ec2(region, options.signal);
-        const found = await this.describe(ec2, [
-          { Name: `tag:${TAG_KEYS.cluster}`, Values: [cluster] },
-          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-        ]);
-        return found.map((i) => this.toInstance(i, ec2.region)).filter((i): i is Instance => i !== undefined);
+        return this.describeMapped(
+          ec2,
+          [
+            { Name: `tag:${TAG_KEYS.cluster}`, Values: [cluster] },
+            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+          ],
+          (i) => this.toInstance(i, ec2.region),
+        );
       }),
     );
     return perRegion.flat();

@@ -1,14 +1,22 @@
-import { ComputeManagementClient } from '@azure/arm-compute';
-import { NetworkManagementClient } from '@azure/arm-network';
-import { ResourceManagementClient } from '@azure/arm-resources';
+import { createRequire } from 'node:module';
+import type * as ArmCompute from '@azure/arm-compute';
+import type * as ArmNetwork from '@azure/arm-network';
+import type * as ArmResources from '@azure/arm-resources';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 
+// The CommonJS builds, as for EC2 (providers/aws/sdk.ts): Node's ESM loader takes longer over the ESM ones, and every
+// CLI call that touches Azure pays it. The adapter imports no other @azure value, so no class exists twice.
+const require = createRequire(import.meta.url);
+const { ComputeManagementClient } = require('@azure/arm-compute') as typeof ArmCompute;
+const { NetworkManagementClient } = require('@azure/arm-network') as typeof ArmNetwork;
+const { ResourceManagementClient } = require('@azure/arm-resources') as typeof ArmResources;
+
 /** The three official ARM clients, pointed at one endpoint (real ARM or cloudsim) with one credential. */
 export interface AzureClients {
-  readonly compute: ComputeManagementClient;
-  readonly network: NetworkManagementClient;
-  readonly resources: ResourceManagementClient;
+  readonly compute: ArmCompute.ComputeManagementClient;
+  readonly network: ArmNetwork.NetworkManagementClient;
+  readonly resources: ArmResources.ResourceManagementClient;
 }
 
 export interface ClientOptions {

@@ -422,13 +422,26 @@ export class AzureProvider implements Provider {
     const publicIps = new Map<string, PublicIPAddress>();
     await allSettledOrThrow([
       (async () => {
-        for await (const nic of this.clients.network.networkInterfaces.list(group, { abortSignal: signal }))
-          if (nic.id) nics.set(nic.id.toLowerCase(), nic);
+        // Only what toInstance reads is kept: a group of thousands holds no full NIC or public IP objects.
+        for await (const nic of this.clients.network.networkInterfaces.list(group, { abortSignal: signal })) {
+          const ip = nic.ipConfigurations?.[0];
+          if (nic.id)
+            nics.set(nic.id.toLowerCase(), {
+              ipConfigurations: ip
+                ? [
+                    {
+                      privateIPAddress: ip.privateIPAddress,
+                      ...(ip.publicIPAddress?.id ? { publicIPAddress: { id: ip.publicIPAddress.id } } : {}),
+                    },
+                  ]
+                : [],
+            });
+        }
       })(),
       (async () => {
         if (!this.publicIp) return;
         for await (const pip of this.clients.network.publicIPAddresses.list(group, { abortSignal: signal }))
-          if (pip.id) publicIps.set(pip.id.toLowerCase(), pip);
+          if (pip.id) publicIps.set(pip.id.toLowerCase(), { ipAddress: pip.ipAddress });
       })(),
     ]);
     return { nics, publicIps };

@@ -1,16 +1,58 @@
+import { createRequire, Module } from 'node:module';
+import type { FirewallsClient } from '@google-cloud/compute/build/src/v1/firewalls_client.js';
+import type { GlobalOperationsClient } from '@google-cloud/compute/build/src/v1/global_operations_client.js';
+import type { InstancesClient } from '@google-cloud/compute/build/src/v1/instances_client.js';
+import type { MachineTypesClient } from '@google-cloud/compute/build/src/v1/machine_types_client.js';
+import type { NetworksClient } from '@google-cloud/compute/build/src/v1/networks_client.js';
+import type { RegionOperationsClient } from '@google-cloud/compute/build/src/v1/region_operations_client.js';
+import type { RegionsClient } from '@google-cloud/compute/build/src/v1/regions_client.js';
+import type { SubnetworksClient } from '@google-cloud/compute/build/src/v1/subnetworks_client.js';
+import type { ZoneOperationsClient } from '@google-cloud/compute/build/src/v1/zone_operations_client.js';
+import type { ZonesClient } from '@google-cloud/compute/build/src/v1/zones_client.js';
+import { OAuth2Client } from 'google-auth-library';
+import trimmed from './protos-v1.json' with { type: 'json' };
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Every generated client module requires the package's protos.json (11.7 MB: each type of compute v1, v1beta and
+ * v1small), and each client hashes it and builds a protobufjs Root from it: about 1 s and 100 MB before the first
+ * call. protos-v1.json holds the part the ten services below reach (scripts/gce-protos.mjs makes it from the
+ * installed package); it stands in for protos.json in the module cache when it was made from the same version,
+ * else the package's own file loads as before.
+ */
+function useTrimmedProtos(): void {
+  const file = require.resolve('@google-cloud/compute/build/protos/protos.json');
+  if (require.cache[file]) return;
+  const { version } = require('@google-cloud/compute/package.json') as { version: string };
+  if (trimmed.version !== version) return;
+  const entry = new Module(file);
+  entry.filename = file;
+  entry.loaded = true;
+  entry.exports = trimmed.protos;
+  require.cache[file] = entry;
+}
+useTrimmedProtos();
+
 // The client modules one by one, not the package index: the index loads every v1, v1beta and v1small client
 // (seconds); these ten are what the adapter calls.
-import { FirewallsClient } from '@google-cloud/compute/build/src/v1/firewalls_client.js';
-import { GlobalOperationsClient } from '@google-cloud/compute/build/src/v1/global_operations_client.js';
-import { InstancesClient } from '@google-cloud/compute/build/src/v1/instances_client.js';
-import { MachineTypesClient } from '@google-cloud/compute/build/src/v1/machine_types_client.js';
-import { NetworksClient } from '@google-cloud/compute/build/src/v1/networks_client.js';
-import { RegionOperationsClient } from '@google-cloud/compute/build/src/v1/region_operations_client.js';
-import { RegionsClient } from '@google-cloud/compute/build/src/v1/regions_client.js';
-import { SubnetworksClient } from '@google-cloud/compute/build/src/v1/subnetworks_client.js';
-import { ZoneOperationsClient } from '@google-cloud/compute/build/src/v1/zone_operations_client.js';
-import { ZonesClient } from '@google-cloud/compute/build/src/v1/zones_client.js';
-import { OAuth2Client } from 'google-auth-library';
+const v1 = (name: string) => require(`@google-cloud/compute/build/src/v1/${name}_client.js`);
+const { FirewallsClient: Firewalls } = v1('firewalls') as { FirewallsClient: typeof FirewallsClient };
+const { GlobalOperationsClient: GlobalOperations } = v1('global_operations') as {
+  GlobalOperationsClient: typeof GlobalOperationsClient;
+};
+const { InstancesClient: Instances } = v1('instances') as { InstancesClient: typeof InstancesClient };
+const { MachineTypesClient: MachineTypes } = v1('machine_types') as { MachineTypesClient: typeof MachineTypesClient };
+const { NetworksClient: Networks } = v1('networks') as { NetworksClient: typeof NetworksClient };
+const { RegionOperationsClient: RegionOperations } = v1('region_operations') as {
+  RegionOperationsClient: typeof RegionOperationsClient;
+};
+const { RegionsClient: Regions } = v1('regions') as { RegionsClient: typeof RegionsClient };
+const { SubnetworksClient: Subnetworks } = v1('subnetworks') as { SubnetworksClient: typeof SubnetworksClient };
+const { ZoneOperationsClient: ZoneOperations } = v1('zone_operations') as {
+  ZoneOperationsClient: typeof ZoneOperationsClient;
+};
+const { ZonesClient: Zones } = v1('zones') as { ZonesClient: typeof ZonesClient };
 
 /** Options of the generated Compute Engine clients (google-gax ClientOptions). */
 export type ComputeClientOptions = NonNullable<ConstructorParameters<typeof InstancesClient>[0]>;
@@ -61,34 +103,34 @@ export class ComputeClients {
   }
 
   get instances(): InstancesClient {
-    return this.client('instances', InstancesClient);
+    return this.client('instances', Instances);
   }
   get zoneOperations(): ZoneOperationsClient {
-    return this.client('zoneOperations', ZoneOperationsClient);
+    return this.client('zoneOperations', ZoneOperations);
   }
   get regionOperations(): RegionOperationsClient {
-    return this.client('regionOperations', RegionOperationsClient);
+    return this.client('regionOperations', RegionOperations);
   }
   get globalOperations(): GlobalOperationsClient {
-    return this.client('globalOperations', GlobalOperationsClient);
+    return this.client('globalOperations', GlobalOperations);
   }
   get networks(): NetworksClient {
-    return this.client('networks', NetworksClient);
+    return this.client('networks', Networks);
   }
   get subnetworks(): SubnetworksClient {
-    return this.client('subnetworks', SubnetworksClient);
+    return this.client('subnetworks', Subnetworks);
   }
   get firewalls(): FirewallsClient {
-    return this.client('firewalls', FirewallsClient);
+    return this.client('firewalls', Firewalls);
   }
   get machineTypes(): MachineTypesClient {
-    return this.client('machineTypes', MachineTypesClient);
+    return this.client('machineTypes', MachineTypes);
   }
   get zones(): ZonesClient {
-    return this.client('zones', ZonesClient);
+    return this.client('zones', Zones);
   }
   get regions(): RegionsClient {
-    return this.client('regions', RegionsClient);
+    return this.client('regions', Regions);
   }
 
   async close(): Promise<void> {

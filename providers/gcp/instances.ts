@@ -15,6 +15,22 @@ export interface GceInstance {
   networkInterfaces?: { networkIP?: string | null; accessConfigs?: { natIP?: string | null }[] | null }[] | null;
 }
 
+/**
+ * The fields `toInstance` reads, for partial responses (the `fields` system parameter, sent as its X-Goog-FieldMask
+ * header): a listing leaves out the rest of each VM, above all its metadata, which carries the whole user-data.
+ */
+const INSTANCE_FIELDS =
+  'name,zone,machineType,status,labels,creationTimestamp,networkInterfaces(networkIP,accessConfigs(natIP))';
+
+/** Call options of `instances.list` (every page) that ask for what `toInstance` reads only. */
+export const LIST_FIELDS = fieldMask(`items(${INSTANCE_FIELDS}),nextPageToken`);
+/** Call options of `instances.aggregatedList` (every page, every zone) that ask for what `toInstance` reads only. */
+export const AGGREGATED_LIST_FIELDS = fieldMask(`items/*/instances(${INSTANCE_FIELDS}),nextPageToken`);
+
+function fieldMask(mask: string) {
+  return { otherArgs: { headers: { 'X-Goog-FieldMask': mask } } };
+}
+
 function mapState(status: string | null | undefined): InstanceState {
   switch (status) {
     case 'PROVISIONING':

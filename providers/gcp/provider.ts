@@ -13,7 +13,7 @@ import {
 import { throwIfCancelled, WaitReads } from '../../src/util/poll.js';
 import { GceApi } from './api.js';
 import { describeFailure, type FailureContext, isAlreadyExists, isNotFound, mapApiError } from './errors.js';
-import { type GceInstance, parseInstanceId, toInstance } from './instances.js';
+import { AGGREGATED_LIST_FIELDS, type GceInstance, LIST_FIELDS, parseInstanceId, toInstance } from './instances.js';
 import { networkTag, requestIdFor } from './naming.js';
 import { GceNetworks } from './network.js';
 import { type Operation, operationOf } from './operations.js';
@@ -183,7 +183,10 @@ export class GcpProvider implements Provider {
     let listed: GceInstance[];
     try {
       [listed] = (await this.api.read(() =>
-        this.api.clients.instances.list({ project, zone, filter, maxResults: this.api.settings.listPageSize ?? 500 }),
+        this.api.clients.instances.list(
+          { project, zone, filter, maxResults: this.api.settings.listPageSize ?? 500 },
+          LIST_FIELDS,
+        ),
       )) as unknown as [GceInstance[]];
     } catch (error) {
       throw mapApiError(error, { action: 'instances.list', zone });
@@ -249,12 +252,15 @@ export class GcpProvider implements Provider {
       const wanted = new Set(names);
       try {
         const [list] = (await this.api.read(() =>
-          this.api.clients.instances.list({
-            project: this.api.project,
-            zone,
-            filter: `labels.${TAG_KEYS.cluster} = "${cluster}"`,
-            maxResults: 500,
-          }),
+          this.api.clients.instances.list(
+            {
+              project: this.api.project,
+              zone,
+              filter: `labels.${TAG_KEYS.cluster} = "${cluster}"`,
+              maxResults: 500,
+            },
+            LIST_FIELDS,
+          ),
         )) as unknown as [GceInstance[]];
         for (const vm of list) if (vm.name && wanted.has(vm.name)) found.set(`${zone}/${vm.name}`, vm);
       } catch (error) {
@@ -281,12 +287,15 @@ export class GcpProvider implements Provider {
       const filter = names.map((n) => `(name = "${n}")`).join(' OR ');
       try {
         const [list] = (await this.api.read(() =>
-          this.api.clients.instances.list({
-            project: this.api.project,
-            zone,
-            filter,
-            maxResults: this.api.settings.listPageSize ?? 500,
-          }),
+          this.api.clients.instances.list(
+            {
+              project: this.api.project,
+              zone,
+              filter,
+              maxResults: this.api.settings.listPageSize ?? 500,
+            },
+            LIST_FIELDS,
+          ),
         )) as unknown as [GceInstance[]];
         for (const vm of list) if (vm.name) found.set(`${zone}/${vm.name}`, vm);
       } catch (error) {
@@ -335,12 +344,15 @@ export class GcpProvider implements Provider {
       // A dropped connection mid-way starts the listing over: pages are not resumable across a new iterator.
       out = await this.api.read(async () => {
         const found: Instance[] = [];
-        const pages = this.api.clients.instances.aggregatedListAsync({
-          project: this.api.project,
-          filter: `labels.${TAG_KEYS.cluster} = "${cluster}"`,
-          returnPartialSuccess: true,
-          maxResults: this.api.settings.listPageSize ?? 500,
-        });
+        const pages = this.api.clients.instances.aggregatedListAsync(
+          {
+            project: this.api.project,
+            filter: `labels.${TAG_KEYS.cluster} = "${cluster}"`,
+            returnPartialSuccess: true,
+            maxResults: this.api.settings.listPageSize ?? 500,
+          },
+          AGGREGATED_LIST_FIELDS,
+        );
         for await (const [, scoped] of pages) {
           for (const vm of (scoped.instances ?? []) as GceInstance[]) {
             const instance = toInstance(vm);

@@ -279,8 +279,12 @@ export class ClusterContext {
     this.pkiValue = undefined;
   }
 
-  /** Every live instance of the cluster on every provider the spec uses. */
-  async inventory(signal?: AbortSignal): Promise<Instance[]> {
+  /**
+   * Every live instance of the cluster on every provider the spec uses, with the pinned identities recalled of
+   * every running one, or with `identities: 'managers'` of the managers only: a read-only command talks to a
+   * manager and nothing else, and a missing pin costs one console read per VM (10,000 reads for 10,000 VMs).
+   */
+  async inventory(signal?: AbortSignal, options: { identities?: 'all' | 'managers' } = {}): Promise<Instance[]> {
     const lists = await Promise.all(
       this.providerNames.map(async (name) => {
         const provider = await this.provider(name);
@@ -294,7 +298,10 @@ export class ClusterContext {
       }),
     );
     const instances = lists.flat().filter((i) => i.state !== 'terminated');
-    await this.recallIdentities(instances, signal);
+    await this.recallIdentities(
+      options.identities === 'managers' ? instances.filter((i) => i.tags.role === 'manager') : instances,
+      signal,
+    );
     return instances;
   }
 

@@ -102,7 +102,7 @@ export class Cluster {
    * instances and asks the engine, mutates nothing.
    */
   async plan(): Promise<Plan> {
-    const plan = (await observe(this.ctx, await this.ctx.inventory())).plan;
+    const plan = (await observe(this.ctx, await this.ctx.inventory(undefined, { identities: 'managers' }))).plan;
     return { ...plan, engineApi: await this.engineApi() };
   }
 

@@ -52,7 +52,7 @@ function nodeStatus(instance: Instance, node: EngineNode | undefined): NodeStatu
 
 /** Provider instances merged with the engine's nodes and workloads. */
 export async function clusterStatus(ctx: ClusterContext, signal?: AbortSignal): Promise<ClusterStatus> {
-  const instances = await ctx.inventory(signal);
+  const instances = await ctx.inventory(signal, { identities: 'managers' });
   const notes: string[] = await ctx.engineNotes();
   if (instances.length === 0) {
     return {

@@ -4,6 +4,7 @@ import type { CloudService, InventoryItem, SimContext, SimRequest, SimResponse }
 import * as catalog from './catalog-api.js';
 import * as disks from './disks.js';
 import { errorResponse, GceError, invalidField } from './errors.js';
+import { applyFieldMask, requestFieldMask } from './field-mask.js';
 import * as instances from './instances.js';
 import { type QuotaGroup, rateLimitExceeded, takeQuota } from './limits.js';
 import { gceNetworkView } from './net-view.js';
@@ -474,6 +475,8 @@ export function createGceService(context: SimContext, options: GceServiceOptions
       if (!found)
         throw new GceError(404, 'notFound', `The requested URL ${request.url.pathname} was not found on this server.`);
       action = found.route.action;
+      // A malformed mask is refused before the call counts or runs, as the front end does.
+      const mask = requestFieldMask(request.url.searchParams, request.headers);
       takeQuota(context, project, found.route.group, rt.options.perMinute);
       if (context.takeFault({ cloud: 'gcp', kind: 'throttle' })) throw rateLimitExceeded(project, found.route.group);
       if (context.takeFault({ cloud: 'gcp', kind: 'server-error' }))
@@ -496,7 +499,9 @@ export function createGceService(context: SimContext, options: GceServiceOptions
       };
       const response = await found.route.handler(rt, call, found.params);
       context.meter.record('gcp', action, 'ok');
-      return response;
+      return mask && response.body !== undefined
+        ? { ...response, body: JSON.stringify(applyFieldMask(JSON.parse(response.body.toString()), mask)) }
+        : response;
     } catch (error) {
       if (!(error instanceof GceError)) throw error;
       context.meter.record('gcp', action, error.reason === 'rateLimitExceeded' ? 'throttled' : 'error');
