@@ -25,13 +25,9 @@ const cannot = requireRoot({
 const suite = describeIf(cannot);
 
 const SEED = 1403;
-/**
- * Known gap: the seed's third kill point ('bootstrap-manager done' + 387 ms: the first manager inited the swarm,
- * its joiners were launching) made the rerun run past the suite's 4-minute budget (not yet diagnosed), so the
- * suite runs the first two seeded points (the first manager booting; the joiners launching) until that is fixed.
- */
-const TRIALS = 2;
 const SPEC_VMS = 3;
+/** A rerun that has not converged by then is reported with its last progress lines instead of a bare timeout. */
+const RERUN_DEADLINE_MS = 150_000;
 const cli = join(process.cwd(), 'dist/src/cli/main.js');
 
 /**
@@ -48,6 +44,24 @@ const KILL_POINTS = [
   'labels …',
   'rotate-tokens …',
 ] as const;
+
+/** Every kill point once, in a seeded order, each with a seeded delay of 0-400 ms after its line. */
+const PLANNED = (() => {
+  const random = prng(SEED);
+  const points: string[] = [...KILL_POINTS];
+  return KILL_POINTS.map(() => {
+    const killPoint = points.splice(Math.floor(random() * points.length), 1)[0]!;
+    return { killPoint, killDelayMs: Math.round(random() * 400) };
+  });
+})();
+/**
+ * `SKYPOOL_CHAOS_ENGINE_TRIALS=2,5` runs only those kill trials (to reproduce one; `none` for none); the summary is
+ * then not written.
+ */
+const ONLY = process.env.SKYPOOL_CHAOS_ENGINE_TRIALS?.split(',').map(Number);
+const PLAN = PLANNED.map((p, trial) => ({ trial, ...p })).filter((p) => !ONLY || ONLY.includes(p.trial));
+/** jest refuses `it.each([])`: with no trial picked (`SKYPOOL_CHAOS_ENGINE_TRIALS=none`) they are listed as skipped. */
+const eachTrial = PLAN.length > 0 ? it.each(PLAN) : it.skip.each(PLANNED.map((p, trial) => ({ trial, ...p })));
 
 /** A cluster name whose EC2 VPC overlaps neither GCE's default subnet nor another trial's. */
 function clusterName(trial: number): string {
@@ -78,7 +92,8 @@ interface Trial {
   readonly orphans: number;
   readonly orphanTypes: Readonly<Record<string, number>>;
   readonly namespacesLeft: number;
-  readonly rerunMs: number;
+  /** Wall time of each step: the killed `up`, the rerun, `status`, `down`, and the namespaces' going. */
+  readonly ms: Readonly<Record<'killedUp' | 'rerun' | 'status' | 'down' | 'drain', number>>;
 }
 
 suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and down (cloudsim, local backing)', () => {
@@ -86,6 +101,7 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
   let backing: LocalVmBacking | undefined;
   let work: string;
   const trials: Trial[] = [];
+  let capacityTrial: Record<string, unknown> | undefined;
   const children = new Set<ChildProcess>();
 
   beforeAll(async () => {
@@ -96,7 +112,7 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
 
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');
-    if (trials.length > 0) await writeSummary();
+    if (trials.length > 0 && !ONLY) await writeSummary();
     await sim?.stop();
     await backing?.close();
     if (work) await rm(work, { recursive: true, force: true });
@@ -110,21 +126,31 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
   });
 
   /**
-   * Runs the CLI; with `killAt`, SIGKILLs it `delayMs` after that line appears on its stderr (polled, never a
-   * sleep standing in for a phase).
+   * Runs the CLI; with `kill`, SIGKILLs it `delayMs` after that line appears on its stderr (polled, never a
+   * sleep standing in for a phase). Past `deadlineMs` it is SIGKILLed too and reported as `timedOut`.
    */
   const skypool = (
     args: readonly string[],
     stateDir: string,
-    kill?: { at: string; delayMs: number },
-  ): Promise<{ code: number | null; killed: boolean; out: string; err: string }> =>
+    opts: { kill?: { at: string; delayMs: number }; deadlineMs?: number } = {},
+  ): Promise<{ code: number | null; killed: boolean; timedOut: boolean; out: string; err: string; ms: number }> =>
     new Promise((resolve) => {
+      const started = Date.now();
       const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: env(stateDir) });
       children.add(child);
       let out = '';
       let err = '';
       let killed = false;
+      let timedOut = false;
       let armed = false;
+      const { kill, deadlineMs } = opts;
+      const deadline =
+        deadlineMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              timedOut = true;
+              child.kill('SIGKILL');
+            }, deadlineMs);
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => {
         err += d.toString();
@@ -137,8 +163,9 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
         }
       });
       child.on('exit', (code) => {
+        if (deadline) clearTimeout(deadline);
         children.delete(child);
-        resolve({ code, killed, out, err });
+        resolve({ code, killed, timedOut, out, err, ms: Date.now() - started });
       });
     });
 
@@ -156,110 +183,154 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
       killed: trials.filter((t) => t.killed).length,
       duplicates: trials.reduce((n, t) => n + t.duplicates, 0),
       orphans: trials.reduce((n, t) => n + t.orphans + t.namespacesLeft, 0),
+      converged: trials.filter((t) => t.readyMembers === SPEC_VMS && t.vms === SPEC_VMS).length,
       seed: SEED,
       perTrial: trials,
+      ...(capacityTrial ? { asyncCapacityFailover: capacityTrial } : {}),
     };
     await mergeChaosSummary({ engineTrials });
     console.log(
-      `chaos (engine phases): ${engineTrials.trials} trials (${engineTrials.killed} killed mid-up at ${trials.map((t) => `'${t.killPoint}'`).join(', ')}), ${engineTrials.duplicates} duplicates, ${engineTrials.orphans} orphans, every rerun ${trials.every((t) => t.readyMembers === SPEC_VMS) ? 'converged' : 'did NOT converge'}`,
+      `chaos (engine phases): ${engineTrials.trials} trials (${engineTrials.killed} killed mid-up at ${trials.map((t) => `'${t.killPoint}' +${t.killDelayMs} ms`).join(', ')}), ${engineTrials.duplicates} duplicates, ${engineTrials.orphans} orphans, ${engineTrials.converged} of ${engineTrials.trials} reruns converged`,
     );
   }
 
-  it(`converges after ${TRIALS} seeded SIGKILLs of \`skypool up\` in its engine phases; down leaves nothing`, async () => {
-    const random = prng(SEED);
-    const points = [...KILL_POINTS];
-    for (let trial = 0; trial < TRIALS; trial += 1) {
+  /** The trials' cluster: an aws manager, an aws worker and a gcp worker (the swarm forms over the fabric). */
+  async function writeSpec(name: string, awsZones?: readonly string[]): Promise<string> {
+    const specFile = join(work, `${name}.json`);
+    const size = { cpus: 1, memoryGiB: 1 };
+    const aws = { provider: 'aws', region: 'us-east-1', size, ...(awsZones ? { zones: awsZones } : {}) };
+    await writeFile(
+      specFile,
+      JSON.stringify({
+        name,
+        engine: 'swarm',
+        pools: [
+          { name: 'm', ...aws, role: 'manager', count: 1 },
+          { name: 'w', ...aws, role: 'worker', count: 1 },
+          { name: 'x', provider: 'gcp', region: 'us-central1', size, role: 'worker', count: 1 },
+        ],
+      }),
+    );
+    return specFile;
+  }
+
+  /**
+   * After an `up` that converged: the live VMs and their names, `status` (every node Ready?), `down`, and what is
+   * left of the cluster once the backing's namespace VMs went (waited for with a deadline).
+   */
+  async function statusAndDown(name: string, specFile: string, stateDir: string, label: Record<string, unknown>) {
+    const vms = liveVms(name);
+    // EC2 names a VM by its Name tag, Compute Engine by the resource name.
+    const names = vms.map((v) => v.tags?.Name ?? v.name ?? v.id);
+    const status = await skypool(['status', '-f', specFile, '--output', 'json'], stateDir);
+    expect({
+      ...label,
+      code: status.code,
+      err: status.code === 0 ? '' : `${status.out.slice(-800)}${lastErrorLine(status.err)}`,
+    }).toEqual({ ...label, code: 0, err: '' });
+    const nodes = (JSON.parse(status.out) as { nodes: Array<{ name: string; engine?: { state?: string } }> }).nodes;
+    const down = await skypool(['down', '-f', specFile, '--output', 'json'], stateDir);
+    expect({
+      ...label,
+      code: down.code,
+      err: down.code === 0 ? '' : `${down.out.slice(-800)}${lastErrorLine(down.err)}`,
+    }).toEqual({ ...label, code: 0, err: '' });
+    const drainStarted = Date.now();
+    await pollUntil(async () => (ownNamespaces().length === 0 ? true : undefined), {
+      ...within(30_000),
+      what: 'the backing namespaces of the cluster to go',
+    }).catch(() => undefined);
+    const left = tagged(name).filter((r) => isLive(r.state));
+    const orphanTypes: Record<string, number> = {};
+    for (const r of left) orphanTypes[r.type] = (orphanTypes[r.type] ?? 0) + 1;
+    return {
+      vms,
+      nodes,
+      outcome: {
+        vms: vms.length,
+        duplicates: names.length - new Set(names).size + Math.max(0, vms.length - SPEC_VMS),
+        readyMembers: nodes.filter((n) => n.engine?.state === 'ready').length,
+        orphans: left.length,
+        orphanTypes,
+        namespacesLeft: ownNamespaces().length,
+      },
+      ms: { status: status.ms, down: down.ms, drain: Date.now() - drainStarted },
+    };
+  }
+
+  const CONVERGED = { vms: SPEC_VMS, duplicates: 0, readyMembers: SPEC_VMS, orphans: 0, namespacesLeft: 0 };
+
+  eachTrial(
+    'trial $trial: SIGKILL at "$killPoint" + $killDelayMs ms, then a rerun converges (3 VMs, 0 duplicates, 3 Ready members) and down leaves nothing',
+    async ({ trial, killPoint, killDelayMs }) => {
       const name = clusterName(trial);
       const stateDir = join(work, `state-${trial}`);
       await mkdir(stateDir, { recursive: true });
-      const specFile = join(work, `${name}.json`);
-      const size = { cpus: 1, memoryGiB: 1 };
-      await writeFile(
-        specFile,
-        JSON.stringify({
-          name,
-          engine: 'swarm',
-          pools: [
-            { name: 'm', provider: 'aws', region: 'us-east-1', size, role: 'manager', count: 1 },
-            { name: 'w', provider: 'aws', region: 'us-east-1', size, role: 'worker', count: 1 },
-            { name: 'x', provider: 'gcp', region: 'us-central1', size, role: 'worker', count: 1 },
-          ],
-        }),
-      );
-      // Three distinct kill points, seeded.
-      const killPoint = points.splice(Math.floor(random() * points.length), 1)[0]!;
-      const killDelayMs = Math.round(random() * 400);
-      const first = await skypool(['up', '-f', specFile], stateDir, { at: killPoint, delayMs: killDelayMs });
-      const t0 = Date.now();
-      const rerun = await skypool(['up', '-f', specFile, '--output', 'json'], stateDir);
-      const rerunMs = Date.now() - t0;
+      const specFile = await writeSpec(name);
+      const first = await skypool(['up', '-f', specFile], stateDir, { kill: { at: killPoint, delayMs: killDelayMs } });
+      // Text output: the progress lines say where a rerun that does not converge stands.
+      const rerun = await skypool(['up', '-f', specFile], stateDir, { deadlineMs: RERUN_DEADLINE_MS });
       expect({
         trial,
         killPoint,
         code: rerun.code,
-        err: rerun.code === 0 ? '' : `${rerun.out.slice(-1500)}${lastErrorLine(rerun.err)}`,
-      }).toEqual({
-        trial,
-        killPoint,
-        code: 0,
-        err: '',
-      });
-      const vms = liveVms(name);
-      // EC2 names a VM by its Name tag, Compute Engine by the resource name.
-      const names = vms.map((v) => v.tags?.Name ?? v.name ?? v.id);
-      const status = await skypool(['status', '-f', specFile, '--output', 'json'], stateDir);
-      expect({
-        trial,
-        code: status.code,
-        err: status.code === 0 ? '' : `${status.out.slice(-800)}${lastErrorLine(status.err)}`,
-      }).toEqual({
-        trial,
-        code: 0,
-        err: '',
-      });
-      const nodes = (JSON.parse(status.out) as { nodes: Array<{ name: string; engine?: { state?: string } }> }).nodes;
-      const ready = nodes.filter((n) => n.engine?.state === 'ready');
-      const down = await skypool(['down', '-f', specFile, '--output', 'json'], stateDir);
-      expect({
-        trial,
-        code: down.code,
-        err: down.code === 0 ? '' : `${down.out.slice(-800)}${lastErrorLine(down.err)}`,
-      }).toEqual({
-        trial,
-        code: 0,
-        err: '',
-      });
-      // The backing's namespace VMs go as their instances terminate: wait for that with a deadline.
-      await pollUntil(async () => (ownNamespaces().length === 0 ? true : undefined), {
-        ...within(30_000),
-        what: 'the backing namespaces of the cluster to go',
-      }).catch(() => undefined);
-      const left = tagged(name).filter((r) => isLive(r.state));
-      const orphanTypes: Record<string, number> = {};
-      for (const r of left) orphanTypes[r.type] = (orphanTypes[r.type] ?? 0) + 1;
+        timedOut: rerun.timedOut,
+        err: rerun.code === 0 ? '' : rerun.err.split('\n').slice(-40).join('\n'),
+      }).toEqual({ trial, killPoint, code: 0, timedOut: false, err: '' });
+      const after = await statusAndDown(name, specFile, stateDir, { trial });
       trials.push({
         trial,
         cluster: name,
         killPoint,
         killDelayMs,
         killed: first.killed,
-        vms: vms.length,
-        duplicates: names.length - new Set(names).size + Math.max(0, vms.length - SPEC_VMS),
-        readyMembers: ready.length,
-        orphans: left.length,
-        orphanTypes,
-        namespacesLeft: ownNamespaces().length,
-        rerunMs,
+        ...after.outcome,
+        ms: { killedUp: first.ms, rerun: rerun.ms, ...after.ms },
       });
-      expect(trials.at(-1)).toMatchObject({
-        vms: SPEC_VMS,
-        duplicates: 0,
-        readyMembers: SPEC_VMS,
-        orphans: 0,
-        namespacesLeft: 0,
-      });
-      expect(new Set(nodes.map((n) => n.name)).size).toBe(SPEC_VMS);
-    }
-    expect(trials.filter((t) => t.killed).length).toBeGreaterThan(0);
-  }, 240_000);
+      expect(after.outcome).toMatchObject(CONVERGED);
+      expect(new Set(after.nodes.map((n) => n.name)).size).toBe(SPEC_VMS);
+    },
+    RERUN_DEADLINE_MS + 60_000,
+  );
+
+  // EC2's asynchronous capacity failure in a whole `up`: RunInstances answers, then every VM placed in us-east-1a
+  // goes pending -> terminated (Server.InsufficientInstanceCapacity); the launches move on to us-east-1b and the
+  // cluster forms there, with nothing of the failed attempts left.
+  it(
+    'an EC2 capacity failure after launch in the first zone: up fails over to the next zone and converges',
+    async () => {
+      const name = clusterName(9);
+      const stateDir = join(work, 'state-capacity');
+      await mkdir(stateDir, { recursive: true });
+      // A pool fails over only between the zones it names (without, it keeps to its region's first).
+      const specFile = await writeSpec(name, ['us-east-1a', 'us-east-1b']);
+      sim!.addFault({ cloud: 'aws', kind: 'capacity', zone: 'us-east-1a', mode: 'async' });
+      const up = await skypool(['up', '-f', specFile], stateDir, { deadlineMs: RERUN_DEADLINE_MS }).finally(() =>
+        sim!.clearFaults(),
+      );
+      expect({
+        code: up.code,
+        timedOut: up.timedOut,
+        err: up.code === 0 ? '' : up.err.split('\n').slice(-40).join('\n'),
+      }).toEqual({ code: 0, timedOut: false, err: '' });
+      expect(up.err).toMatch(/no capacity for pool m in us-east-1a; trying us-east-1b/);
+      expect(up.err).toMatch(/no capacity for pool w in us-east-1a; trying us-east-1b/);
+      // The VMs EC2 failed in us-east-1a (terminated, while the sim still lists them).
+      const failed = tagged(name).filter((r) => r.type === 'instance' && r.zone === 'us-east-1a');
+      const after = await statusAndDown(name, specFile, stateDir, { capacity: true });
+      capacityTrial = {
+        cluster: name,
+        failedInFirstZone: failed.length,
+        ...after.outcome,
+        ms: { up: up.ms, ...after.ms },
+      };
+      expect(after.vms.filter((v) => v.cloud === 'aws').map((v) => v.zone)).toEqual(['us-east-1b', 'us-east-1b']);
+      expect(after.outcome).toMatchObject(CONVERGED);
+    },
+    RERUN_DEADLINE_MS + 60_000,
+  );
+
+  it('killed `skypool up` mid-phase in most trials (a kill that landed after `up` ended tests nothing)', () => {
+    expect(trials.filter((t) => t.killed).length).toBeGreaterThanOrEqual(Math.ceil(PLAN.length / 2));
+  });
 });
