@@ -15,6 +15,7 @@ import { type MigrationIntent, readIntent, writeIntent } from './intent.js';
 import { moveServices } from './move-services.js';
 import { migrationSpecs, planMigration } from './plan.js';
 import { retireSource } from './retire.js';
+import { isSlurm, migrateSlurm } from './slurm.js';
 import type { MigrateOptions, MigrationPlan, MigrationResult } from './types.js';
 
 export { planMigration } from './plan.js';
@@ -187,6 +188,7 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
     });
   await ctx.checkPrerequisites();
   const driver = await ctx.driver();
+  if (isSlurm(driver)) return migrateSlurm(ctx, driver, options, { ...observed, manager }, phases, started);
   assertMigratable(driver);
   const targets = [...new Map(plan.pools.filter((p) => targetNames.has(p.name)).map((p) => [p.name, p])).values()];
   const intent: MigrationIntent = observed.recorded ?? {
