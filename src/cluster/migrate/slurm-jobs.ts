@@ -85,7 +85,7 @@ export async function moveJobs(
       toNodes: wasRequeued && now && live(now) ? [...now.nodes].sort() : [],
       requeued: wasRequeued,
       state: now?.state ?? 'unknown',
-      ...(now?.exitCode !== undefined ? { exitCode: now.exitCode } : {}),
+      ...(now && jobEnded(now.state) && now.exitCode !== undefined ? { exitCode: now.exitCode } : {}),
       ms,
     };
   });

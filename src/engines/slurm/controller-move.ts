@@ -141,13 +141,15 @@ export async function startMovedController(clients: DockerClients, endpoint: Eng
   const container = await docker.createContainer({
     name: MOVED_CONTROLLER,
     Image: COMMAND_IMAGE,
-    Cmd: ['slurmctld', '-D', '-f', CONTROLLER_CONF, '-L', '/var/log/skypool/slurmctld.log'],
+    Cmd: ['/usr/sbin/slurmctld', '-D', '-f', CONTROLLER_CONF, '-L', '/var/log/skypool/slurmctld.log'],
     HostConfig: {
       NetworkMode: 'host',
       UTSMode: 'host',
       RestartPolicy: { Name: 'unless-stopped' },
       Binds: [
         '/usr:/usr:ro',
+        // Debian's slurmctld is an alternatives link.
+        '/etc/alternatives:/etc/alternatives:ro',
         '/etc/passwd:/etc/passwd:ro',
         '/etc/group:/etc/group:ro',
         '/etc/skypool/slurm:/etc/skypool/slurm:ro',
