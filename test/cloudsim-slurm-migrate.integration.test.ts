@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,12 +46,31 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
   let sim: CloudSim | undefined;
   let cluster: Cluster | undefined;
   let job: JobStatus | undefined;
+  let options: Parameters<typeof Cluster.fromSpec>[1];
+  const jobScript = `#!/bin/sh\necho "start on $(hostname)"\nfor i in $(seq 1 ${STEPS}); do echo "step $i"; sleep 1; done\necho done\n`;
+  /** Polls the cluster until the job is in a state `done` accepts. */
+  const jobWhen = (id: string, done: (j: JobStatus) => boolean, what: string, ms = 30_000) =>
+    pollUntil(
+      async () => {
+        const [now] = (await cluster!.status()).jobs?.filter((j) => j.id === id) ?? [];
+        return now && done(now) ? now : undefined;
+      },
+      { deadline: Date.now() + ms, intervalMs: 500, what },
+    );
+  const ended = (j: JobStatus) => !['pending', 'running', 'completing', 'requeued'].includes(j.state);
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'skypool-slurm-migrate-'));
     sim = await startCloudSim({ backing: 'local', bootTimeMs: 50 });
     const settings = simProviderSettings(sim, { gcpProject: 'skypool-sim', pollIntervalMs: 50 });
     const size = { cpus: 2, memoryGiB: 4 };
+    options = {
+      stateDir: join(work, 'state'),
+      readyTimeoutMs: 60_000,
+      // Shorter than the job: it is requeued onto the target.
+      drainTimeoutMs: 4_000,
+      providers: { ...settings, gcp: { ...settings.gcp!, subnetCidr: GCE_SUBNET } },
+    };
     cluster = Cluster.fromSpec(
       {
         name,
@@ -60,13 +80,7 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
           { name: 'nodes', provider: 'aws', region: 'us-east-1', size, role: 'worker', count: 1 },
         ],
       },
-      {
-        stateDir: join(work, 'state'),
-        readyTimeoutMs: 60_000,
-        // Shorter than the job: it is requeued onto the target.
-        drainTimeoutMs: 4_000,
-        providers: { ...settings, gcp: { ...settings.gcp!, subnetCidr: GCE_SUBNET } },
-      },
+      options,
     );
   }, 60_000);
 
@@ -89,15 +103,9 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
       name: 'progress',
       timeLimitMinutes: 5,
       wait: false,
-      script: `#!/bin/sh\necho "start on $(hostname)"\nfor i in $(seq 1 ${STEPS}); do echo "step $i"; sleep 1; done\necho done\n`,
+      script: jobScript,
     });
-    const running = await pollUntil(
-      async () => {
-        const [now] = (await cluster!.status()).jobs?.filter((j) => j.id === job!.id) ?? [];
-        return now?.state === 'running' ? now : undefined;
-      },
-      { deadline: Date.now() + 30_000, intervalMs: 250, what: 'the job to run' },
-    );
+    const running = await jobWhen(job.id, (j) => j.state === 'running', 'the job to run');
     expect(running.nodes).toHaveLength(1);
     expect(running.nodes[0]).not.toContain('-gcp-');
     console.log(`slurm migrate: applied in ${applyMs} ms, job ${job.id} running on ${running.nodes[0]}`);
@@ -131,14 +139,8 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
       ['gcp', 'nodes-gcp', 'worker'],
     ]);
     expect(result.managers).toEqual([status.nodes.find((n) => n.engine?.role === 'manager')!.name]);
-    const ended = await pollUntil(
-      async () => {
-        const [now] = (await cluster!.status()).jobs?.filter((j) => j.id === job!.id) ?? [];
-        return now && !['pending', 'running', 'completing', 'requeued'].includes(now.state) ? now : undefined;
-      },
-      { deadline: Date.now() + 90_000, intervalMs: 500, what: `job ${job!.id} to end` },
-    );
-    expect(ended).toMatchObject({ state: 'completed', exitCode: 0 });
+    const end = await jobWhen(job!.id, ended, `job ${job!.id} to end`, 90_000);
+    expect(end).toMatchObject({ state: 'completed', exitCode: 0 });
     const output = await cluster!.jobOutput(job!.id);
     expect(output).toContain(`step ${STEPS}`);
     expect(output.trim().split('\n').pop()).toBe('done');
@@ -148,8 +150,63 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
       ['ctl-gcp', 'gcp'],
       ['nodes-gcp', 'gcp'],
     ]);
+    console.log(`slurm migrate: job ${job!.id} ended ${end.state} exit ${end.exitCode} after ${Date.now() - t0} ms`);
+  }, 300_000);
+
+  it('resumes: a migration back to aws SIGKILLed between stopping slurmctld and starting it on the target finishes with a rerun', async () => {
+    const second = await cluster!.run({
+      kind: 'job',
+      name: 'again',
+      timeLimitMinutes: 5,
+      wait: false,
+      script: jobScript,
+    });
+    await jobWhen(second.id, (j) => j.state === 'running', 'the second job to run');
+    const child = spawn(process.execPath, [
+      join(process.cwd(), 'test/support/migrate-child.mjs'),
+      // The Azure settings hold a function (not JSON): the spec uses no Azure pool.
+      JSON.stringify({
+        spec: cluster!.spec,
+        options: { ...options, providers: { aws: options!.providers!.aws, gcp: options!.providers!.gcp } },
+        from: 'gcp',
+        to: 'aws',
+      }),
+    ]);
+    let out = '';
+    let killedAt: string | undefined;
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!killedAt && /^message slurmctld on .* stopped and its state saved/m.test(out)) {
+        killedAt = out.trim().split('\n').pop();
+        child.kill('SIGKILL');
+      }
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await exited;
+    expect({ killedAt, tail: killedAt ? '' : `${out}\n${err}`.slice(-2000) }).toEqual({
+      killedAt: expect.stringMatching(/-ctl-gcp-1 stopped/),
+      tail: '',
+    });
+    // Neither controller answers now: the rerun reads the record from the state the stopped one saved.
+    const t0 = Date.now();
+    const result = await cluster!.migrate({ from: 'gcp', to: 'aws' });
     console.log(
-      `slurm migrate: job ${job!.id} ended ${ended.state} exit ${ended.exitCode} after ${Date.now() - t0} ms`,
+      `slurm migrate resumed after SIGKILL at "${killedAt}": ${result.durationMs} ms (${result.phases.map((p) => `${p.phase} ${p.ms}`).join(', ')})`,
+    );
+    expect(result.plan.resumed).toEqual(expect.any(String));
+    const status = await cluster!.status();
+    expect(status.nodes.map((n) => [n.provider, n.pool, n.engine?.role]).sort()).toEqual([
+      ['aws', 'ctl-gcp-aws', 'manager'],
+      ['aws', 'nodes-gcp-aws', 'worker'],
+    ]);
+    const end = await jobWhen(second.id, ended, `job ${second.id} to end`, 90_000);
+    expect(end).toMatchObject({ state: 'completed', exitCode: 0 });
+    expect((await cluster!.jobOutput(second.id)).trim().split('\n').pop()).toBe('done');
+    expect(vms(sim!, 'gcp')).toEqual([]);
+    console.log(
+      `slurm migrate: job ${second.id} ended ${end.state} exit ${end.exitCode} ${Date.now() - t0} ms after the rerun started`,
     );
   }, 300_000);
 });

@@ -182,13 +182,18 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
   const sourceNames = new Set(plan.mappings.map((m) => m.source.pool));
   const targetNames = new Set(plan.mappings.map((m) => m.target.pool));
   const manager = observed.manager;
+  const engine = await ctx.driver();
+  // Slurm's own path: a migration stopped while the controller moved has no controller answering yet.
+  if (isSlurm(engine)) {
+    await ctx.checkPrerequisites();
+    return migrateSlurm(ctx, engine, options, observed, phases, started);
+  }
   if (!manager)
     throw new EngineError(`no manager of cluster ${original.name} answers: run \`skypool up\` first, then migrate`, {
       cluster: original.name,
     });
   await ctx.checkPrerequisites();
-  const driver = await ctx.driver();
-  if (isSlurm(driver)) return migrateSlurm(ctx, driver, options, { ...observed, manager }, phases, started);
+  const driver = engine;
   assertMigratable(driver);
   const targets = [...new Map(plan.pools.filter((p) => targetNames.has(p.name)).map((p) => [p.name, p])).values()];
   const intent: MigrationIntent = observed.recorded ?? {

@@ -1,6 +1,6 @@
 import * as move from '../../engines/slurm/controller-move.js';
 import { SlurmDriver } from '../../engines/slurm/index.js';
-import type { EngineDriver } from '../../engines/types.js';
+import type { EngineDriver, EngineEndpoint } from '../../engines/types.js';
 import { EngineError, SkypoolError } from '../../errors.js';
 import { computePlan } from '../../plan.js';
 import type { Instance } from '../../providers/types.js';
@@ -17,7 +17,7 @@ import { type ManagerRef, waitNodesReady } from '../nodes.js';
 import { withPrefix } from '../phases/launch-nodes.js';
 import { removeInstances } from '../remove.js';
 import type { PhaseTiming } from '../types.js';
-import { MIGRATION_RECORD, type MigrationIntent, writeIntent } from './intent.js';
+import { MIGRATION_RECORD, type MigrationIntent, parseIntent, writeIntent } from './intent.js';
 import { migrationSpecs } from './plan.js';
 import { retireSource } from './retire.js';
 import { moveJobs } from './slurm-jobs.js';
@@ -26,13 +26,45 @@ import type { JobMove, MigrateOptions, MigrationPlan, MigrationResult } from './
 export const isSlurm = (driver: EngineDriver): driver is SlurmDriver => driver instanceof SlurmDriver;
 
 const withPools = (spec: ClusterSpec, pools: ClusterSpec['pools']): ClusterSpec => parseSpec({ ...spec, pools });
+const BOOT_DONE = '/var/lib/skypool/bootstrap.done';
 const alive = (i: Instance) => i.state === 'running' || i.state === 'pending';
 
 interface Observed {
   readonly plan: MigrationPlan;
   readonly instances: Instance[];
-  readonly manager: ManagerRef;
+  readonly manager?: ManagerRef;
   readonly recorded?: MigrationIntent;
+}
+
+/**
+ * Where a migration stopped while the controller moved (the source slurmctld stopped, the target's not started
+ * yet), no controller answers: the record is read from the controller VMs' state directories directly (their
+ * mailboxes answer without slurmctld), and the migration goes on from there. Otherwise: as observed.
+ */
+async function withRecord(ctx: ClusterContext, driver: SlurmDriver, observed: Observed): Promise<Observed> {
+  if (observed.manager) return observed;
+  const controllers = observed.instances.filter((i) => i.tags.role === 'manager' && alive(i));
+  for (const instance of controllers) {
+    const endpoint = ctx.endpoint(instance);
+    const text = await driver.clusterRecord(endpoint, MIGRATION_RECORD).catch(() => undefined);
+    if (!text) continue;
+    const recorded = parseIntent(text);
+    if (recorded.from !== observed.plan.from)
+      throw new EngineError(
+        `a migration from ${recorded.from} to ${recorded.to} (started ${recorded.startedAt}) is not finished: run \`skypool migrate --from ${recorded.from} --to ${recorded.to}\` to finish it first`,
+        { from: recorded.from, to: recorded.to },
+      );
+    ctx.progress.message(`no slurm controller answers: finishing the migration recorded on ${instance.name}`, 'warn');
+    return {
+      ...observed,
+      plan: { ...observed.plan, resumed: recorded.startedAt },
+      manager: { instance, endpoint },
+      recorded,
+    };
+  }
+  throw new EngineError(`no manager of cluster ${ctx.spec.name} answers: run \`skypool up\` first, then migrate`, {
+    cluster: ctx.spec.name,
+  });
 }
 
 /**
@@ -46,12 +78,11 @@ export async function migrateSlurm(
   ctx: ClusterContext,
   driver: SlurmDriver,
   options: MigrateOptions,
-  observed: Observed,
+  seen: Observed,
   phases: PhaseTiming[],
   started: number,
 ): Promise<MigrationResult> {
   const { signal } = options;
-  const { plan } = observed;
   const phase = <T>(name: PhaseTiming['phase'], run: () => Promise<T>): Promise<T> =>
     ctx.progress.phase(name, phases, run);
   if (driver.nodeIdentity !== 'console')
@@ -60,6 +91,9 @@ export async function migrateSlurm(
       { cluster: ctx.spec.name },
     );
   const tools = driver.controllerMove();
+  const observed = await withRecord(ctx, driver, seen);
+  const { plan } = observed;
+  const manager = observed.manager!;
   const original = ctx.spec;
   const sourceNames = new Set(plan.mappings.map((m) => m.source.pool));
   const targetNames = new Set(plan.mappings.map((m) => m.target.pool));
@@ -73,7 +107,7 @@ export async function migrateSlurm(
     targetOf: Object.fromEntries(plan.mappings.map((m) => [m.source.pool, m.target.pool])),
     startedAt: new Date().toISOString(),
   };
-  if (!observed.recorded) await writeIntent(driver, observed.manager.endpoint, intent);
+  if (!observed.recorded) await writeIntent(driver, manager.endpoint, intent);
   const sources = original.pools.filter((p) => sourceNames.has(p.name));
   const specs = migrationSpecs(original, sources, targets, observed.instances);
   const liveOf = (instances: readonly Instance[], pool: string) =>
@@ -122,15 +156,17 @@ export async function migrateSlurm(
   const newRef = newController ? { instance: newController, endpoint: ctx.endpoint(newController) } : undefined;
   // Moved already when the target controller holds the migration record (it came with the state).
   const moved = newRef ? (await driver.clusterRecord(newRef.endpoint, MIGRATION_RECORD)) !== undefined : true;
-  const api = moved || !oldRef ? (newRef ?? observed.manager) : oldRef;
+  // The source controller is down when a migration stopped halfway through the move: the drain was done then.
+  const oldUp = !moved && oldRef ? await move.controllerUp(tools.exec, oldRef.endpoint, oldRef.instance.name) : false;
+  const api = oldUp && oldRef ? oldRef : (newRef ?? manager);
 
   // 2. Every slurmd learns the target controller (a backup SlurmctldHost, pushed by reconfigure), then the
   //    source nodes drain.
   let jobs: JobMove[] = [];
-  if (!moved && oldRef && newRef) {
+  if (oldUp && oldRef && newRef) {
     await phase('cordon', () => nameBackup(ctx, tools, oldRef, newRef, instances, signal));
   }
-  jobs = await phase('move-jobs', () => moveJobs(ctx, driver, api, leaving, signal));
+  if (oldUp || moved || !newRef) jobs = await phase('move-jobs', () => moveJobs(ctx, driver, api, leaving, signal));
 
   // 3. slurmctld moves with its state; every slurmd is pointed at it.
   let controller = api;
@@ -191,6 +227,7 @@ async function launchController(
 ): Promise<Instance> {
   let instances = (await ctx.inventory(signal)).filter(alive);
   let controller = instances.find((i) => i.tags.pool === pool.name);
+  const existed = controller !== undefined;
   if (!controller) {
     const create = computePlan(ctx.spec, instances).creates.find((c) => c.pool.name === pool.name);
     const name = create?.names[0];
@@ -202,8 +239,15 @@ async function launchController(
   }
   await awaitIdentity(ctx, controller, signal);
   await syncFabric(ctx, driver, instances, instances, signal);
-  await waitEngine(ctx, controller, signal);
+  // One that booted already may have had its own slurmctld stopped by the run before (it waits for the state).
+  if (!existed || !(await booted(driver, ctx.endpoint(controller)))) await waitEngine(ctx, controller, signal);
   return controller;
+}
+
+async function booted(driver: SlurmDriver, endpoint: EngineEndpoint): Promise<boolean> {
+  const tools = driver.controllerMove();
+  const r = await tools.exec(endpoint, ['test', '-s', BOOT_DONE], { allowFailure: true }).catch(() => undefined);
+  return r?.code === 0;
 }
 
 /**
@@ -273,6 +317,7 @@ async function moveController(
   await move.stopController(tools.exec, newRef.endpoint, wait());
   await move.stopController(tools.exec, oldRef.endpoint, wait());
   const state = await move.saveState(tools.exec, oldRef.endpoint);
+  ctx.progress.message(`slurmctld on ${oldRef.instance.name} stopped and its state saved`);
   await move.restoreState(tools.exec, newRef.endpoint, state);
   await tools.start(newRef.endpoint);
   await pollUntil(
@@ -300,10 +345,10 @@ async function abandonTarget(
     try {
       const created = (await ctx.inventory()).filter((i) => newPools.has(i.tags.pool));
       const workers = created.filter((i) => i.tags.role === 'worker');
-      if (workers.length > 0) await removeInstances(ctx, observed.manager, workers);
+      if (workers.length > 0 && observed.manager) await removeInstances(ctx, observed.manager, workers);
       const controllers = created.filter((i) => i.tags.role !== 'worker');
       for (const c of controllers) await ctx.queue.terminate(await ctx.provider(c.provider), [c.id]);
-      await writeIntent(await ctx.driver(), observed.manager.endpoint, undefined);
+      if (observed.manager) await writeIntent(await ctx.driver(), observed.manager.endpoint, undefined);
       cleaned = created.length > 0 ? ` (the ${created.length} target VM(s) that came up were removed)` : '';
     } catch (cleanup) {
       cleaned = ` (removing the target VMs that came up failed too: ${(cleanup as Error).message}; rerun migrate to finish it)`;
