@@ -315,6 +315,7 @@ async function moveController(
 ): Promise<void> {
   const wait = () => ({ deadline: Date.now() + ctx.readyTimeoutMs, ...(signal ? { signal } : {}) });
   await move.stopController(tools.exec, newRef.endpoint, wait());
+  await tools.stopMoved(oldRef.endpoint);
   await move.stopController(tools.exec, oldRef.endpoint, wait());
   const state = await move.saveState(tools.exec, oldRef.endpoint);
   ctx.progress.message(`slurmctld on ${oldRef.instance.name} stopped and its state saved`);

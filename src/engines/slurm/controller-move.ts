@@ -162,6 +162,17 @@ export async function startMovedController(clients: DockerClients, endpoint: Eng
   await container.start();
 }
 
+/**
+ * Stops a controller that an earlier migration moved here (its container): `docker stop` sends SIGTERM, slurmctld
+ * saves its state and exits, and the stop keeps it stopped (`scontrol shutdown` would leave a clean exit that the
+ * restart policy brings back up). A no-op where slurmctld runs from the boot script.
+ */
+export async function stopMovedController(clients: DockerClients, endpoint: EngineEndpoint): Promise<void> {
+  const container = clients.get(endpoint, 60_000).getContainer(MOVED_CONTROLLER);
+  const info = await container.inspect().catch(() => undefined);
+  if (info?.State?.Running) await container.stop({ t: 30 });
+}
+
 /** Tells a node's slurmd where its controller is after a reboot (the file its boot script reads). */
 export async function pointNodeAt(exec: NodeExec, addr: string): Promise<void> {
   if (!isIpv4(addr)) throw new EngineError(`not a controller address: ${addr}`, {});

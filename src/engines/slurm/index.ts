@@ -417,6 +417,7 @@ export class SlurmDriver implements EngineDriver {
       exec,
       nodeExec: (endpoint) => this.execOf(endpoint),
       start: (endpoint) => move.startMovedController(clients, endpoint),
+      stopMoved: (endpoint) => move.stopMovedController(clients, endpoint),
     };
   }
 
@@ -493,6 +494,7 @@ export interface SlurmControllerMove {
   readonly exec: move.ControllerExec;
   readonly nodeExec: (endpoint: EngineEndpoint) => NodeExec;
   readonly start: (endpoint: EngineEndpoint) => Promise<void>;
+  readonly stopMoved: (endpoint: EngineEndpoint) => Promise<void>;
 }
 
 /** Records live beside the controller's state (they move with it); keys are plain words. */
