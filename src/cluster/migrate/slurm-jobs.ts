@@ -25,7 +25,7 @@ export async function moveJobs(
   const started = performance.now();
   const before = (await driver.jobs.jobs(api.endpoint)).filter((j) => live(j) && j.nodes.some((n) => names.has(n)));
   const nodeFor = nodesByName(await driver.listNodes(api.endpoint));
-  const workers = leaving.filter((i) => nodeFor(i.name)?.role === 'worker');
+  const workers = leaving.filter((i) => nodeFor(i.name)?.role === 'worker' && nodeFor(i.name)?.state === 'ready');
   await Promise.all(
     workers.map(async (instance) => {
       const node = nodeFor(instance.name)!;

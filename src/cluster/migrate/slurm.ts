@@ -149,8 +149,10 @@ export async function migrateSlurm(
   const provisionMs = Math.round(performance.now() - provisionStarted);
   ctx.spec = withPools(original, specs.during);
 
-  const instances = (await ctx.inventory(signal)).filter(alive);
-  const leaving = instances.filter((i) => sourceNames.has(i.tags.pool));
+  const listed = await ctx.inventory(signal);
+  const instances = listed.filter(alive);
+  // A stopped source VM is terminated with the others; only running ones drain.
+  const leaving = listed.filter((i) => sourceNames.has(i.tags.pool) && i.state !== 'terminated');
   const keep = instances.filter((i) => !sourceNames.has(i.tags.pool));
   const oldRef = oldController ? { instance: oldController, endpoint: ctx.endpoint(oldController) } : undefined;
   const newRef = newController ? { instance: newController, endpoint: ctx.endpoint(newController) } : undefined;
