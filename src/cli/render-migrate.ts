@@ -43,12 +43,17 @@ export function renderMigration(result: MigrationResult): string {
     (s) =>
       `  service ${s.service}: ${s.movedTasks} of ${s.replicas} task(s) moved from ${list(s.fromNodes)} to ${list(s.toNodes)} in ${seconds(s.ms)}`,
   );
+  const jobs = (result.jobs ?? []).map(
+    (j) =>
+      `  job ${j.job} (${j.name}): ${j.requeued ? `requeued from ${list(j.fromNodes)} onto ${list(j.toNodes)}` : `${j.state} on ${list(j.fromNodes)}`} (drained in ${seconds(j.ms)})`,
+  );
   return [
     plan,
     '',
     `Migrated in ${seconds(result.durationMs)} (target provisioned in ${seconds(result.provisionMs)}):`,
     `  created:    ${list(result.created)}`,
     ...services,
+    ...jobs,
     `  managers:   ${list(result.managers)}${result.leader ? ` (leader ${result.leader})` : ''}`,
     `  terminated: ${list(result.terminated)}`,
     `  phases:     ${result.phases.map((p) => `${p.phase} ${seconds(p.ms)}`).join(', ')}`,

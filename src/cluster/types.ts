@@ -54,6 +54,8 @@ export type PhaseName =
   | 'cordon'
   | 'move-services'
   | 'move-managers'
+  | 'move-jobs'
+  | 'move-controller'
   | 'retire-source';
 
 export type NodeProgressState =

@@ -14,7 +14,7 @@ mkdir -p /etc/skypool/slurm
 $DOCKER rm -f skypool-slurm >/dev/null 2>&1 || true
 $DOCKER run -d --name skypool-slurm --restart unless-stopped --network host --uts host \
   -v /usr:/usr:ro -v /etc/passwd:/etc/passwd:ro -v /etc/group:/etc/group:ro \
-  -v /etc/skypool/slurm:/etc/skypool/slurm:ro -v /run/munge:/run/munge -v "$STATUS_DIR:$STATUS_DIR" \
+  -v /etc/skypool/slurm:/etc/skypool/slurm -v /run/munge:/run/munge -v "$STATUS_DIR:$STATUS_DIR" \
   "$CMD_IMAGE" sleep 3650d >/dev/null 2>>"$LOG_DIR/docker-run.err" ||
   fail "cannot start the command container (see $LOG_DIR/docker-run.err)"
 log "command container ready after $(($(date +%s) - START))s"

@@ -15,6 +15,7 @@ import { type MigrationIntent, readIntent, writeIntent } from './intent.js';
 import { moveServices } from './move-services.js';
 import { migrationSpecs, planMigration } from './plan.js';
 import { retireSource } from './retire.js';
+import { isSlurm, migrateSlurm } from './slurm.js';
 import type { MigrateOptions, MigrationPlan, MigrationResult } from './types.js';
 
 export { planMigration } from './plan.js';
@@ -181,12 +182,18 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
   const sourceNames = new Set(plan.mappings.map((m) => m.source.pool));
   const targetNames = new Set(plan.mappings.map((m) => m.target.pool));
   const manager = observed.manager;
+  const engine = await ctx.driver();
+  // Slurm's own path: a migration stopped while the controller moved has no controller answering yet.
+  if (isSlurm(engine)) {
+    await ctx.checkPrerequisites();
+    return migrateSlurm(ctx, engine, options, observed, phases, started);
+  }
   if (!manager)
     throw new EngineError(`no manager of cluster ${original.name} answers: run \`skypool up\` first, then migrate`, {
       cluster: original.name,
     });
   await ctx.checkPrerequisites();
-  const driver = await ctx.driver();
+  const driver = engine;
   assertMigratable(driver);
   const targets = [...new Map(plan.pools.filter((p) => targetNames.has(p.name)).map((p) => [p.name, p])).values()];
   const intent: MigrationIntent = observed.recorded ?? {

@@ -1,3 +1,4 @@
+import type { JobState } from '../../engines/types.js';
 import type { NodePoolSpec, NodeSize, ProviderName, Role } from '../../spec/schema.js';
 import type { PhaseTiming } from '../types.js';
 
@@ -76,6 +77,21 @@ export interface ServiceMove {
   readonly ms: number;
 }
 
+/** One batch job's move off the source (Slurm): it finished there, or was requeued onto the nodes that stay. */
+export interface JobMove {
+  readonly job: string;
+  readonly name: string;
+  /** Nodes it ran on when the drain started. */
+  readonly fromNodes: readonly string[];
+  /** Nodes it runs on after its requeue (empty when it finished on the source). */
+  readonly toNodes: readonly string[];
+  readonly requeued: boolean;
+  /** Its state once the source was drained. */
+  readonly state: JobState;
+  readonly exitCode?: number;
+  readonly ms: number;
+}
+
 /** What `Cluster.migrate` did (or, with `dryRun`, would do), with per-service moves and phase timings. */
 export interface MigrationResult {
   readonly cluster: string;
@@ -86,6 +102,8 @@ export interface MigrationResult {
   /** Source VMs terminated. */
   readonly terminated: readonly string[];
   readonly services: readonly ServiceMove[];
+  /** Batch jobs that ran on the source (Slurm). */
+  readonly jobs?: readonly JobMove[];
   /** Managers once it ended, and the leader. */
   readonly managers: readonly string[];
   readonly leader?: string;

@@ -25,6 +25,7 @@ import type {
 } from '../types.js';
 import { jobEnded } from '../types.js';
 import { dockerExec } from './commands.js';
+import * as move from './controller-move.js';
 import { labelsToFeatures, parsePing, parseRecords, toEngineNode, toJobStatus } from './parse.js';
 
 export const requirements: HostRequirements = {
@@ -392,6 +393,42 @@ export class SlurmDriver implements EngineDriver {
     }
   }
 
+  /** A value kept beside the controller's state (StateSaveLocation): it moves with the controller. */
+  async clusterRecord(manager: EngineEndpoint, key: string): Promise<string | undefined> {
+    const file = recordFile(key);
+    const { stdout } = await this.exec(manager, ['sh', '-c', 'cat "$1" 2>/dev/null || true', 'sh', file]);
+    return stdout.length > 0 ? stdout : undefined;
+  }
+
+  async setClusterRecord(manager: EngineEndpoint, key: string, value: string | undefined): Promise<void> {
+    const file = recordFile(key);
+    if (value === undefined) await this.exec(manager, ['rm', '-f', file]);
+    else await this.exec(manager, ['sh', '-c', 'cat >"$1.new" && mv -f "$1.new" "$1"', 'sh', file], { input: value });
+  }
+
+  /**
+   * What a migration needs to move the controller (src/engines/slurm/controller-move.ts), on the fabric only:
+   * the controller's commands, a node's commands, and the mailbox to start the moved slurmctld.
+   */
+  controllerMove(): SlurmControllerMove {
+    const clients = this.mailbox();
+    const exec: move.ControllerExec = (endpoint, argv, options = {}) => this.exec(endpoint, argv, options);
+    return {
+      exec,
+      nodeExec: (endpoint) => this.execOf(endpoint),
+      start: (endpoint) => move.startMovedController(clients, endpoint),
+      stopMoved: (endpoint) => move.stopMovedController(clients, endpoint),
+    };
+  }
+
+  /** Lets requeued jobs start at once (Slurm holds a requeued job back by a begin time). */
+  async releaseJobs(manager: EngineEndpoint, ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      if (!/^\d+$/.test(id)) throw new EngineError(`"${id}" is not a slurm job id`, { job: id });
+      await this.exec(manager, ['scontrol', 'update', `JobId=${id}`, 'StartTime=now'], { allowFailure: true });
+    }
+  }
+
   private async submitJob(manager: EngineEndpoint, job: BatchJobSpec): Promise<string> {
     validateJob(job);
     const nodes = job.nodes ?? 1;
@@ -451,6 +488,19 @@ export class SlurmDriver implements EngineDriver {
   close(): void {
     this.clients?.clear();
   }
+}
+
+export interface SlurmControllerMove {
+  readonly exec: move.ControllerExec;
+  readonly nodeExec: (endpoint: EngineEndpoint) => NodeExec;
+  readonly start: (endpoint: EngineEndpoint) => Promise<void>;
+  readonly stopMoved: (endpoint: EngineEndpoint) => Promise<void>;
+}
+
+/** Records live beside the controller's state (they move with it); keys are plain words. */
+function recordFile(key: string): string {
+  if (!/^[\w.-]+$/.test(key)) throw new EngineError(`"${key}" is not a record name`, { record: key });
+  return `${move.STATE_DIR}/skypool-${key}`;
 }
 
 /**
