@@ -185,6 +185,7 @@ export interface MigrateArgs {
   readonly toInstanceType?: string;
   readonly toPool?: string;
   readonly dryRun: boolean;
+  readonly rollback?: boolean;
   readonly writeSpec: boolean;
 }
 
@@ -217,11 +218,11 @@ async function writePools(file: string, pools: readonly unknown[]): Promise<void
 export async function migrate(g: GlobalOptions, args: MigrateArgs): Promise<void> {
   const to = inlineTarget(args);
   await using(g, async (cluster) => {
-    const title = `${args.dryRun ? 'Planning the migration' : 'Migrating'} of ${args.from} to ${args.to}`;
+    const title = `${args.dryRun ? 'Planning the migration' : args.rollback ? 'Rolling back the migration' : 'Migrating'} of ${args.from} to ${args.to}`;
     const result = await withProgress(g, cluster, title, () =>
-      cluster.migrate({ from: args.from, to, dryRun: args.dryRun }),
+      cluster.migrate({ from: args.from, to, dryRun: args.dryRun, rollback: args.rollback === true }),
     );
-    if (!result.dryRun && args.writeSpec) {
+    if (!result.dryRun && !result.rolledBack && args.writeSpec) {
       await writePools(g.file, result.plan.pools);
       note(`${g.file}: pools updated to the cluster after the migration`);
     }

@@ -39,6 +39,15 @@ export function renderMigrationPlan(plan: MigrationPlan): string {
 export function renderMigration(result: MigrationResult): string {
   const plan = renderMigrationPlan(result.plan);
   if (result.dryRun) return `${plan}\n\nDry run: nothing was changed.`;
+  if (result.rolledBack)
+    return [
+      `Migration of cluster ${result.cluster} from ${result.plan.from} to ${result.plan.to} rolled back in ${seconds(result.durationMs)}:`,
+      ...result.services.map(
+        (s) => `  service ${s.service}: ${s.movedTasks} of ${s.replicas} task(s) back on ${list(s.toNodes)}`,
+      ),
+      `  managers:   ${list(result.managers)}${result.leader ? ` (leader ${result.leader})` : ''}`,
+      `  removed:    ${list(result.terminated)}`,
+    ].join('\n');
   const services = result.services.map(
     (s) =>
       `  service ${s.service}: ${s.movedTasks} of ${s.replicas} task(s) moved from ${list(s.fromNodes)} to ${list(s.toNodes)} in ${seconds(s.ms)}`,

@@ -54,7 +54,9 @@ export type PhaseName =
   | 'cordon'
   | 'move-services'
   | 'move-managers'
-  | 'retire-source';
+  | 'retire-source'
+  | 'restore-source'
+  | 'retire-target';
 
 export type NodeProgressState =
   | 'launching'

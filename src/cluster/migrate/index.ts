@@ -15,6 +15,7 @@ import { type MigrationIntent, readIntent, writeIntent } from './intent.js';
 import { moveServices } from './move-services.js';
 import { migrationSpecs, planMigration } from './plan.js';
 import { retireSource } from './retire.js';
+import { assertReversible, rollBack } from './rollback.js';
 import type { MigrateOptions, MigrationPlan, MigrationResult } from './types.js';
 
 export { planMigration } from './plan.js';
@@ -162,7 +163,10 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
   const phase = <T>(name: PhaseTiming['phase'], run: () => Promise<T>): Promise<T> =>
     ctx.progress.phase(name, phases, run);
   const original = ctx.spec;
+  if (options.rollback && !original.pools.some((p) => p.name === options.from || p.provider === options.from))
+    assertReversible(original, options.from, undefined);
   const observed = await phase('migrate-plan', () => observe(ctx, options));
+  if (options.rollback) assertReversible(original, options.from, observed.recorded);
   const { plan } = observed;
   const base = { cluster: original.name, plan, phases };
   if (options.dryRun)
@@ -188,6 +192,38 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
   await ctx.checkPrerequisites();
   const driver = await ctx.driver();
   assertMigratable(driver);
+  if (options.rollback && observed.recorded) {
+    const recorded = observed.recorded;
+    const during = migrationSpecs(
+      original,
+      original.pools.filter((p) => recorded.sources.includes(p.name)),
+      recorded.targets,
+      observed.instances,
+    ).during;
+    ctx.spec = withPools(original, during);
+    try {
+      const back = await rollBack(
+        ctx,
+        driver,
+        { plan, recorded, original, instances: observed.instances, phase },
+        signal,
+      );
+      return {
+        ...base,
+        dryRun: false,
+        rolledBack: true,
+        created: [],
+        terminated: back.terminated,
+        services: back.services,
+        managers: back.managers,
+        ...(back.leader ? { leader: back.leader } : {}),
+        durationMs: Math.round(performance.now() - started),
+        provisionMs: 0,
+      };
+    } finally {
+      ctx.spec = original;
+    }
+  }
   const targets = [...new Map(plan.pools.filter((p) => targetNames.has(p.name)).map((p) => [p.name, p])).values()];
   const intent: MigrationIntent = observed.recorded ?? {
     v: 1,
@@ -244,7 +280,9 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
     return moved;
   });
 
-  // 3. Retire the source: VMs, engine entries, fabric peers, networks.
+  // 3. Retire the source: VMs, engine entries, fabric peers, networks. Recorded first: from here on a rollback
+  // has nothing to return to.
+  if (intent.stage !== 'retire-source') await writeIntent(driver, api.endpoint, { ...intent, stage: 'retire-source' });
   const terminated = await phase('retire-source', () =>
     retireSource(ctx, driver, api, leaving, keep, plan.networksDeleted, signal),
   );

@@ -17,6 +17,11 @@ export interface MigrateOptions {
   readonly to: string | InlineTarget;
   /** Plan only: lists instances and asks the engine, changes nothing. */
   readonly dryRun?: boolean;
+  /**
+   * Return an interrupted migration of `from` to its source (services, managers), and remove the target VMs:
+   * only while the source exists (before its retirement starts); refused after with MIGRATION_NOT_REVERSIBLE.
+   */
+  readonly rollback?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -80,6 +85,8 @@ export interface ServiceMove {
 export interface MigrationResult {
   readonly cluster: string;
   readonly dryRun: boolean;
+  /** True when this call rolled the migration back: `terminated` lists the target VMs removed. */
+  readonly rolledBack?: boolean;
   readonly plan: MigrationPlan;
   /** Target VMs launched (their names as the clouds gave them). */
   readonly created: readonly string[];

@@ -405,6 +405,17 @@ export class SwarmDriver implements EngineDriver {
     });
   }
 
+  async promoteNode(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<void> {
+    const docker = this.docker(manager);
+    await call(manager, `promoting node ${nodeId}`, () =>
+      updateNodeSpec(docker, nodeId, (spec) => (spec.Role === 'manager' ? undefined : { ...spec, Role: 'manager' })),
+    );
+    await pollUntil(
+      async () => ((await inspectNode(docker, nodeId)).ManagerStatus?.Reachability === 'reachable' ? true : undefined),
+      { ...options, what: `node ${nodeId} to join the managers (raft)` },
+    );
+  }
+
   async removeNode(manager: EngineEndpoint, nodeId: string): Promise<void> {
     const docker = this.docker(manager);
     const nodes = await this.listNodes(manager);
