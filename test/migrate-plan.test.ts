@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderMigration } from '../src/cli/render-migrate.js';
+import { renderMigration, renderMigrationPlan } from '../src/cli/render-migrate.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { nextToDemote } from '../src/cluster/migrate/control-plane.js';
@@ -176,6 +176,35 @@ describe('migration plan', () => {
     expect(again.pools.find((p) => p.name === 'workers-gcp')?.size).toEqual({ cpus: 8, memoryGiB: 32 });
     expect(again.create).toEqual(['mig-managers-gcp-1', 'mig-workers-gcp-1', 'mig-workers-gcp-2']);
     expect(again.drain).toEqual(['mig-workers-1']);
+    // What `skypool plan` and `--dry-run` show of a migration in progress: rollback while the source exists.
+    expect(first.rollbackPossible).toBeUndefined();
+    expect(again.rollbackPossible).toBe(true);
+    expect(renderMigrationPlan(again)).toMatch(
+      /resuming the one started 2026-12-03T08:00:00.000Z[\s\S]*rollback: +possible while the source exists: skypool migrate --from aws --to gcp --rollback/,
+    );
+    const retiring = planMigration({
+      spec,
+      from: 'aws',
+      to: 'gcp',
+      instances: rest,
+      regionOf,
+      recorded: { ...recorded, stage: 'retire-source' },
+    });
+    expect(retiring.rollbackPossible).toBe(false);
+    expect(renderMigrationPlan(retiring)).toMatch(/rollback: +no longer possible: the source is being retired/);
+    expect(renderMigrationPlan(first)).not.toMatch(/rollback:/);
+    // --output json carries the same, with the cost of each side.
+    expect(JSON.parse(JSON.stringify(retiring))).toMatchObject({
+      from: 'aws',
+      to: 'gcp',
+      rollbackPossible: false,
+      sourceHourlyUsd: expect.any(Number),
+      targetHourlyUsd: expect.any(Number),
+      mappings: [
+        { source: { pool: 'managers', instanceType: expect.any(String) }, target: { pool: 'managers-gcp' } },
+        { source: { pool: 'workers' }, target: { pool: 'workers-gcp', hourlyUsd: expect.any(Number) } },
+      ],
+    });
   });
 });
 

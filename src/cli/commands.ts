@@ -14,7 +14,7 @@ import { type GlobalOptions, note, printResult, table } from './output.js';
 import { withProgress } from './progress.js';
 import { renderApply, renderDestroy, renderJob, renderStatus, renderWorkload } from './render.js';
 import { renderCost } from './render-cost.js';
-import { renderMigration } from './render-migrate.js';
+import { renderMigration, renderMigrationPlan } from './render-migrate.js';
 import { describeFaults, type SimFaultFlags, simSettingsFromFlags } from './sim-flags.js';
 
 function clusterOptions(g: GlobalOptions): ClusterOptions {
@@ -67,6 +67,7 @@ export async function plan(g: GlobalOptions): Promise<void> {
       unchanged: p.unchanged.map((i) => i.name),
       engineApi: p.engineApi ?? [],
       cost: estimateCost(cluster.spec),
+      ...(p.migration ? { migration: p.migration } : {}),
     };
     const warning = wholeInternetWarning(json.engineApi);
     if (warning) note(`warning: ${warning}`);
@@ -75,7 +76,8 @@ export async function plan(g: GlobalOptions): Promise<void> {
     );
     printResult(g.output, json, () => {
       const cost = renderCost(json.cost);
-      const tail = access.length ? `\n${access.join('\n')}` : '';
+      const migration = p.migration ? `\n\nIn progress: ${renderMigrationPlan(p.migration)}` : '';
+      const tail = `${access.length ? `\n${access.join('\n')}` : ''}${migration}`;
       if (!p.hasChanges)
         return `cluster ${p.cluster}: no changes (${p.unchanged.length} nodes match the spec)${tail}\n\n${cost}`;
       const rows = [

@@ -33,6 +33,11 @@ export function renderMigrationPlan(plan: MigrationPlan): string {
     `  terminate:  ${list(plan.terminate)}`,
     `  networks:   ${plan.networksDeleted.length ? plan.networksDeleted.map((n) => `${n.provider}${n.region ? ` ${n.region}` : ''}`).join(', ') : 'none'} deleted`,
     `  cost:       ${usd(plan.sourceHourlyUsd)} → ${usd(plan.targetHourlyUsd)} (list prices as of ${plan.catalogDate})`,
+    ...(plan.rollbackPossible === undefined
+      ? []
+      : [
+          `  rollback:   ${plan.rollbackPossible ? `possible while the source exists: skypool migrate --from ${plan.from} --to ${plan.to} --rollback` : 'no longer possible: the source is being retired (finish the migration, then migrate back)'}`,
+        ]),
   ].join('\n');
 }
 

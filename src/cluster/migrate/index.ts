@@ -131,6 +131,37 @@ async function recordedIntent(
   }
 }
 
+/**
+ * The migration the engine recorded and has not finished, planned from where it stands (what `skypool plan`
+ * shows), or undefined when none is. Read-only.
+ */
+export async function migrationInProgress(
+  ctx: ClusterContext,
+  manager: ManagerRef,
+  signal?: AbortSignal,
+): Promise<MigrationPlan | undefined> {
+  const recorded = await readIntent(await ctx.driver(), manager.endpoint);
+  if (!recorded) return undefined;
+  const original = ctx.spec;
+  ctx.spec = withPools(original, [
+    ...original.pools,
+    ...recorded.targets.filter((t) => !original.pools.some((p) => p.name === t.name)).map((t) => ({ ...t, count: 0 })),
+  ]);
+  try {
+    const instances = await ctx.inventory(signal);
+    return planMigration({
+      spec: original,
+      from: recorded.from,
+      to: recorded.to,
+      instances,
+      regionOf: regionOf(ctx),
+      recorded,
+    });
+  } finally {
+    ctx.spec = original;
+  }
+}
+
 /** The target could not come up: the source was not touched; the error keeps the cause's code and names it. */
 function targetFailed(plan: MigrationPlan, error: unknown, cleaned: string): SkypoolError {
   const known = SkypoolError.isInstance(error);

@@ -68,6 +68,11 @@ export interface MigrationPlan {
   readonly pools: readonly NodePoolSpec[];
   /** Set when a migration recorded in the engine is being finished. */
   readonly resumed?: string;
+  /**
+   * Only for a migration in progress: whether `--rollback` can still return to the source (false once its
+   * retirement started).
+   */
+  readonly rollbackPossible?: boolean;
 }
 
 /** One service's move off the source. */
