@@ -287,11 +287,11 @@ describe('control plane move', () => {
 });
 
 describe('service move', () => {
-  it('replaces every task start-first, half the replicas at a time, and counts each reschedule', () => {
+  it('replaces every task start-first, all replicas at once, and counts each reschedule', () => {
     const base = serviceSpec({ name: 'web', image: 'x:1', replicas: 6, port: 8080 }, { routingMesh: false });
     const once = rescheduledSpec(base);
     expect(once.TaskTemplate.ForceUpdate).toBe(1);
-    expect(once.UpdateConfig).toMatchObject({ Parallelism: 3, Delay: 0, Order: 'start-first' });
+    expect(once.UpdateConfig).toMatchObject({ Parallelism: 6, Delay: 0, Order: 'start-first' });
     expect(rescheduledSpec(once).TaskTemplate.ForceUpdate).toBe(2);
     expect(once.EndpointSpec).toEqual(base.EndpointSpec);
   });
