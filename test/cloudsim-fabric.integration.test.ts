@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { DescribeSecurityGroupsCommand, EC2Client, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { vpcCidr } from '../providers/aws/index.js';
 import { FABRIC_PORT, FABRIC_RULE_DESCRIPTION } from '../providers/aws/network.js';
-import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
+import type { CloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
 import { inCidr } from '../src/util/ipv4.js';
 import { pollUntil } from '../src/util/poll.js';
-import { takeRealisticNetworkTurn } from './support/realistic-network-lock.js';
+import { type RealisticSim, startRealisticSim } from './support/realistic-sim.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 import {
   closePublishedPorts,
@@ -19,7 +19,6 @@ import {
   OPERATOR,
   openFromInternet,
   openPublishedPorts,
-  routerNetns,
   tcpOpen,
   udpDroppedFromHost,
 } from './support/sim-network.js';
@@ -44,25 +43,21 @@ const name = `fb${process.pid % 10000}${Math.random().toString(36).slice(2, 6)}`
 /** Every cloud uses the same private range: the realistic network keeps them apart, the fabric does not care. */
 const SHARED_RANGE = vpcCidr(name);
 const FABRIC_RANGE = '100.64.0.0/10';
-const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
+const _sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
 suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute Engine and ARM', () => {
   let work: string;
   let sim: CloudSim | undefined;
   let cluster: Cluster | undefined;
   let ec2: EC2Client | undefined;
-  let netnsBefore: string;
-  let simName: string | undefined;
+  let realistic: RealisticSim | undefined;
   const publicIpOf = new Map<string, string>();
-  let releaseTurn: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    netnsBefore = sh('ip', ['netns', 'list']);
     work = await mkdtemp(join(tmpdir(), 'skypool-fabric-'));
     const image = await buildHttpdImage(join(work, 'httpd.tar'));
-    releaseTurn = await takeRealisticNetworkTurn();
-    sim = await startCloudSim({ backing: 'local', network: 'realistic', bootTimeMs: 50 });
-    simName = routerNetns().replace(/-inet$/, '');
+    realistic = await startRealisticSim();
+    sim = realistic.sim;
     const s = sim;
     ec2 = new EC2Client({ region: 'us-east-1', endpoint: s.httpUrl, credentials: s.credentials.aws });
     const size = { cpus: 2, memoryGiB: 4 };
@@ -94,19 +89,17 @@ suite('cloudsim realistic network: one swarm over the fabric across EC2, Compute
   }, 300_000);
 
   afterAll(async () => {
+    let leftovers: string[] = [];
     try {
       if (sim) await closePublishedPorts(sim, name, 'skypool-sim');
       await cluster?.destroy();
     } finally {
       await cluster?.close();
       ec2?.destroy();
-      await sim?.stop();
-      await releaseTurn?.();
+      leftovers = (await realistic?.stop()) ?? [];
       await rm(work, { recursive: true, force: true });
     }
-    // Only this sim's namespaces (its router, edges and VMs carry its name): other suites come and go meanwhile.
-    const mine = (list: string) => list.split('\n').filter((l) => simName !== undefined && l.includes(simName));
-    expect(mine(sh('ip', ['netns', 'list']))).toEqual(mine(netnsBefore));
+    expect(leftovers).toEqual([]);
   }, 90_000);
 
   it('applies: one swarm, every node Ready and advertising a fabric address, reached at public addresses', async () => {

@@ -8,20 +8,13 @@ import { vpcCidr } from '../providers/aws/index.js';
 import { DEFAULT_STATE_ROOT } from '../providers/local/index.js';
 import { userDataFiles } from '../providers/local/user-data.js';
 import { unpackScript } from '../src/bootstrap/user-data.js';
-import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
+import type { CloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { JOIN_VOLUME } from '../src/fabric/index.js';
 import { inCidr } from '../src/util/ipv4.js';
-import { takeRealisticNetworkTurn } from './support/realistic-network-lock.js';
+import { type RealisticSim, startRealisticSim } from './support/realistic-sim.js';
 import { describeIf, requireRoot } from './support/requirements.js';
-import {
-  dockerInVm,
-  inSimVm,
-  openFromInternet,
-  routerNetns,
-  type SimCloudName,
-  tcpOpen,
-} from './support/sim-network.js';
+import { dockerInVm, inSimVm, openFromInternet, type SimCloudName, tcpOpen } from './support/sim-network.js';
 import { simProviderSettings } from './support/sim-providers.js';
 
 /**
@@ -52,24 +45,20 @@ const OPERATOR = '198.19.255.1';
 const FABRIC_RANGE = '100.64.0.0/10';
 const CONTROLLER_CONF = '/etc/skypool/slurm/slurm.conf';
 
-const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
+const _sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
 suite('cloudsim realistic network: one slurm pool over the fabric across EC2, Compute Engine and ARM', () => {
   let work: string;
   let sim: CloudSim | undefined;
   let cluster: Cluster | undefined;
-  let netnsBefore: string;
-  let simName: string | undefined;
-  let releaseTurn: (() => Promise<void>) | undefined;
+  let realistic: RealisticSim | undefined;
   /** Every VM of the pool: provider, instance id, public address, name. */
   const vms: Array<{ cloud: SimCloudName; id: string; publicIp: string; name: string; role: string }> = [];
 
   beforeAll(async () => {
-    netnsBefore = sh('ip', ['netns', 'list']);
     work = await mkdtemp(join(tmpdir(), 'skypool-slurm-fabric-'));
-    releaseTurn = await takeRealisticNetworkTurn();
-    sim = await startCloudSim({ backing: 'local', network: 'realistic', bootTimeMs: 50 });
-    simName = routerNetns().replace(/-inet$/, '');
+    realistic = await startRealisticSim();
+    sim = realistic.sim;
     const size = { cpus: 2, memoryGiB: 4 };
     cluster = Cluster.fromSpec(
       {
@@ -96,17 +85,15 @@ suite('cloudsim realistic network: one slurm pool over the fabric across EC2, Co
   }, 300_000);
 
   afterAll(async () => {
+    let leftovers: string[] = [];
     try {
       await cluster?.destroy();
     } finally {
       await cluster?.close();
-      await sim?.stop();
-      await releaseTurn?.();
+      leftovers = (await realistic?.stop()) ?? [];
       await rm(work, { recursive: true, force: true });
     }
-    // Only this sim's namespaces (its router, edges and VMs carry its name): other suites come and go meanwhile.
-    const mine = (list: string) => list.split('\n').filter((l) => simName !== undefined && l.includes(simName));
-    expect(mine(sh('ip', ['netns', 'list']))).toEqual(mine(netnsBefore));
+    expect(leftovers).toEqual([]);
   }, 120_000);
 
   it('applies: the controller on EC2, three idle nodes on three clouds, every Slurm address on the fabric', async () => {
@@ -185,7 +172,7 @@ suite('cloudsim realistic network: one slurm pool over the fabric across EC2, Co
     }
     // The user-data each simulated VM was given (the local backing keeps it beside the VM): public only.
     const scripts = readdirSync(DEFAULT_STATE_ROOT)
-      .filter((cluster) => simName !== undefined && cluster.startsWith(`${simName}-`))
+      .filter((cluster) => realistic !== undefined && cluster.startsWith(`${realistic.simName}-`))
       .flatMap((cluster) =>
         readdirSync(join(DEFAULT_STATE_ROOT, cluster)).map(
           (vm) => userDataFiles(join(DEFAULT_STATE_ROOT, cluster, vm)).script,

@@ -6,21 +6,14 @@ import { InstancesClient, ZoneOperationsClient } from '@google-cloud/compute';
 import { type AzureClients, createClients } from '../providers/azure/clients.js';
 import { staticTokenCredential } from '../providers/azure/index.js';
 import { names as azureNames } from '../providers/azure/network.js';
-import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
+import type { CloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
 import { pollUntil } from '../src/util/poll.js';
-import { takeRealisticNetworkTurn } from './support/realistic-network-lock.js';
+import { type RealisticSim, startRealisticSim } from './support/realistic-sim.js';
 import { describeIf, requireRoot } from './support/requirements.js';
-import {
-  closePublishedPorts,
-  dockerInVm,
-  inSimVm,
-  OPERATOR,
-  openPublishedPorts,
-  routerNetns,
-} from './support/sim-network.js';
+import { closePublishedPorts, dockerInVm, inSimVm, OPERATOR, openPublishedPorts } from './support/sim-network.js';
 import { SIM_AZURE_SUBSCRIPTION, simGceClientOptions, simProviderSettings } from './support/sim-providers.js';
 
 /**
@@ -42,7 +35,7 @@ const suite = describeIf(cannot);
 const name = `ss${process.pid % 10000}${Math.random().toString(36).slice(2, 6)}`;
 const PROJECT = 'skypool-stop-start';
 const WORKERS = 'gcp-workers';
-const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
+const _sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
 suite('cloudsim realistic network: a node stopped and started with a new public address rejoins', () => {
   let work: string;
@@ -50,9 +43,7 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
   let cluster: Cluster | undefined;
   let gce: { instances: InstancesClient; ops: ZoneOperationsClient } | undefined;
   let azure: AzureClients | undefined;
-  let netnsBefore: string;
-  let simName: string | undefined;
-  let releaseTurn: (() => Promise<void>) | undefined;
+  let realistic: RealisticSim | undefined;
   const nodes: {
     manager?: { name: string; id: string };
     worker?: { name: string; instance: string; zone: string; publicIp: string };
@@ -60,12 +51,10 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
   } = {};
 
   beforeAll(async () => {
-    netnsBefore = sh('ip', ['netns', 'list']);
     work = await mkdtemp(join(tmpdir(), 'skypool-stop-start-'));
     const image = await buildHttpdImage(join(work, 'httpd.tar'));
-    releaseTurn = await takeRealisticNetworkTurn();
-    sim = await startCloudSim({ backing: 'local', network: 'realistic', bootTimeMs: 50 });
-    simName = routerNetns().replace(/-inet$/, '');
+    realistic = await startRealisticSim();
+    sim = realistic.sim;
     const opts = simGceClientOptions(sim);
     gce = { instances: new InstancesClient(opts), ops: new ZoneOperationsClient(opts) };
     azure = createClients({
@@ -97,19 +86,17 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
   }, 300_000);
 
   afterAll(async () => {
+    let leftovers: string[] = [];
     try {
       if (sim) await closePublishedPorts(sim, name, PROJECT);
       await cluster?.destroy();
     } finally {
       await cluster?.close();
       await Promise.all([gce?.instances.close(), gce?.ops.close()]);
-      await sim?.stop();
-      await releaseTurn?.();
+      leftovers = (await realistic?.stop()) ?? [];
       await rm(work, { recursive: true, force: true });
     }
-    // Only this sim's namespaces (its router, edges and VMs carry its name): other suites come and go meanwhile.
-    const mine = (list: string) => list.split('\n').filter((l) => simName !== undefined && l.includes(simName));
-    expect(mine(sh('ip', ['netns', 'list']))).toEqual(mine(netnsBefore));
+    expect(leftovers).toEqual([]);
   }, 90_000);
 
   /** Waits for a Compute Engine zone operation to be DONE (wait answers early; call it again). */
@@ -190,6 +177,11 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
       },
       { deadline: Date.now() + 30_000, intervalMs: 250, what: `the swarm to see ${vm} down` },
     );
+    // A stopped VM stays a member: the plan neither replaces it nor launches another under its name.
+    const plan = await cluster!.plan();
+    expect(plan.creates.flatMap((c) => c.names)).toEqual([]);
+    expect(plan.deletes).toEqual([]);
+    expect(plan.unchanged.find((i) => i.name === vm)?.state).toBe('stopped');
 
     const t1 = Date.now();
     const [start] = await gce!.instances.start({ project: PROJECT, zone, instance });
@@ -239,7 +231,7 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
     await pollUntil(
       async () => {
         const node = (await cluster!.status()).nodes.find((n) => n.name === vm);
-        return node && node.engine?.state !== 'ready' ? node : undefined;
+        return node && node.engine?.state !== 'ready' && node.instanceState === 'stopped' ? node : undefined;
       },
       { deadline: Date.now() + 30_000, intervalMs: 250, what: `the swarm to see ${vm} down` },
     );

@@ -354,7 +354,7 @@ suite('local provider', () => {
     const stopMs = Date.now() - t0;
     await provider.stopInstances([b.id]); // idempotent
     const stopped = (await provider.listInstances(cluster)).find((v) => v.name === B);
-    expect(stopped).toMatchObject({ id: b.id, state: 'stopping', privateIp: b.privateIp });
+    expect(stopped).toMatchObject({ id: b.id, state: 'stopped', privateIp: b.privateIp });
     expect(await netnsLink(b.id)).toBeUndefined();
     await expect(httpGet(`http://${b.privateIp}:8080/`)).rejects.toThrow();
     expect(await readFile(provider.hostPathOf(cluster, B, '/var/lib/skypool/marker'), 'utf8')).toBe('marker\n');

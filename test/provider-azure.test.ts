@@ -155,6 +155,28 @@ test('runInstances → running with the fixed IPs; same token again makes no dup
   expect(await provider.listInstances('nosuchcluster')).toEqual([]);
 });
 
+test('a deallocated or powered-off VM is listed as stopped, and as running again once started', async () => {
+  const { clients } = provider as unknown as { clients: AzureClients };
+  const group = `skypool-${CLUSTER}`;
+  const poll = { updateIntervalInMs: 10 };
+  const stateOf = async (name: string) => (await provider.listInstances(CLUSTER)).find((i) => i.name === name)?.state;
+  await clients.compute.virtualMachines.beginDeallocateAndWait(group, 'azt-web-3', poll);
+  await clients.compute.virtualMachines.beginPowerOffAndWait(group, 'azt-web-2', poll);
+  expect(await stateOf('azt-web-3')).toBe('stopped');
+  expect(await stateOf('azt-web-2')).toBe('stopped');
+  expect(await stateOf('azt-web-1')).toBe('running');
+  await Promise.all([
+    clients.compute.virtualMachines.beginStartAndWait(group, 'azt-web-3', poll),
+    clients.compute.virtualMachines.beginStartAndWait(group, 'azt-web-2', poll),
+  ]);
+  const listed = await provider.listInstances(CLUSTER);
+  expect(listed.map((i) => [i.name, i.state]).sort()).toEqual([
+    ['azt-web-1', 'running'],
+    ['azt-web-2', 'running'],
+    ['azt-web-3', 'running'],
+  ]);
+});
+
 test('size maps to the smallest fitting VM size of the region', async () => {
   const sized: NodePoolSpec = {
     name: 'big',

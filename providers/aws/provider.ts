@@ -68,8 +68,8 @@ const STATES: Readonly<Record<string, InstanceState>> = {
   pending: 'pending',
   running: 'running',
   'shutting-down': 'stopping',
-  stopping: 'stopping',
-  stopped: 'stopping',
+  stopping: 'stopped',
+  stopped: 'stopped',
   terminated: 'terminated',
 };
 

@@ -31,7 +31,7 @@ import { preflight } from './preflight.js';
 import { ArmPacer } from './rate.js';
 import { SizeCatalog } from './sizes.js';
 import { throwawaySshPublicKey } from './ssh.js';
-import { type Addresses, parseVmId, stateOf, toInstance, vmBody } from './vms.js';
+import { type Addresses, parseVmId, powerStateOf, stateOf, toInstance, vmBody } from './vms.js';
 
 type VmPoller = ReturnType<AzureClients['compute']['virtualMachines']['createOrUpdate']>;
 
@@ -347,6 +347,21 @@ export class AzureProvider implements Provider {
     return nic.id!;
   }
 
+  /**
+   * Power states of the group's VMs by lower-cased id. Only the subscription-wide listing with `statusOnly` carries
+   * them (the group's listing has no instance views), so the rest of the subscription is read and dropped.
+   */
+  private async powerStates(group: string, signal?: AbortSignal): Promise<Map<string, string>> {
+    const prefix = `/subscriptions/${this.subscriptionId}/resourcegroups/${group}/`.toLowerCase();
+    const states = new Map<string, string>();
+    for await (const vm of this.clients.compute.virtualMachines.listAll({ statusOnly: 'true', abortSignal: signal })) {
+      const id = vm.id?.toLowerCase();
+      const power = powerStateOf(vm);
+      if (id?.startsWith(prefix) && power) states.set(id, power);
+    }
+    return states;
+  }
+
   /** The group's VMs by lower-cased name, one paged listing; read tokens are waited for first. */
   private async listVms(group: string, signal?: AbortSignal): Promise<Map<string, VirtualMachine>> {
     await sleep(this.pacer.readDelayMs(Math.max(1, Math.ceil(this.lastVmCount / 50))), signal);
@@ -426,7 +441,7 @@ export class AzureProvider implements Provider {
     const group = names.group(cluster);
     try {
       // The SDK retries a reset connection but not a body cut short while it was read: a list is asked again.
-      const [vms, addresses] = await retryIdempotentRead(
+      const [vms, addresses, power] = await retryIdempotentRead(
         () =>
           allSettledOrThrow([
             (async () => {
@@ -436,11 +451,15 @@ export class AzureProvider implements Provider {
               return all;
             })(),
             this.addressesOf(group, signal),
+            this.powerStates(group, signal),
           ]),
         signal ? { signal } : {},
       );
       return vms.flatMap((vm) => {
-        const instance = vm.tags?.[TAG_KEYS.cluster] === cluster ? toInstance(vm, addresses) : undefined;
+        const instance =
+          vm.tags?.[TAG_KEYS.cluster] === cluster
+            ? toInstance(vm, addresses, power.get(vm.id?.toLowerCase() ?? ''))
+            : undefined;
         return instance && instance.state !== 'terminated' ? [instance] : [];
       });
     } catch (error) {

@@ -116,10 +116,25 @@ export interface Addresses {
   readonly publicIps: ReadonlyMap<string, PublicIPAddress>;
 }
 
-/** VM + its NIC (+ public IP) → the provider-neutral Instance; undefined if not a skypool VM or failed. */
-export function toInstance(vm: VirtualMachine, addresses: Addresses): Instance | undefined {
+/**
+ * The power state of a VM (`running`, `deallocated`, ...) from its instance view, as `statusOnly` listings carry it:
+ * the model's provisioningState stays `Succeeded` while a VM is stopped or deallocated.
+ */
+export function powerStateOf(vm: VirtualMachine): string | undefined {
+  const code = vm.instanceView?.statuses?.find((s) => s.code?.startsWith('PowerState/'))?.code;
+  return code?.slice('PowerState/'.length).toLowerCase();
+}
+
+const POWERED_OFF = new Set(['stopping', 'stopped', 'deallocating', 'deallocated']);
+
+/**
+ * VM + its NIC (+ public IP) → the provider-neutral Instance; undefined if not a skypool VM or failed. With its
+ * power state known, a powered-off VM whose model has settled is `stopped`.
+ */
+export function toInstance(vm: VirtualMachine, addresses: Addresses, powerState?: string): Instance | undefined {
   const tags = tagsFromRecord(vm.tags ?? {});
-  const state = stateOf(vm.provisioningState);
+  const modelState = stateOf(vm.provisioningState);
+  const state = modelState === 'running' && powerState && POWERED_OFF.has(powerState) ? 'stopped' : modelState;
   if (!tags || !state || !vm.id || !vm.name) return undefined;
   const nicId = vm.networkProfile?.networkInterfaces?.[0]?.id;
   const ipConfig = nicId ? addresses.nics.get(nicId.toLowerCase())?.ipConfigurations?.[0] : undefined;

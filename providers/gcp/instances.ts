@@ -24,6 +24,11 @@ function mapState(status: string | null | undefined): InstanceState {
     case 'RUNNING':
       return 'running';
     // A GCE "TERMINATED" VM is stopped, not gone: it still exists (and costs its disk), so skypool lists it.
+    case 'TERMINATED':
+    case 'SUSPENDING':
+    case 'SUSPENDED':
+      return 'stopped';
+    // STOPPING is both a stop and a delete under way; only the next listing tells which.
     default:
       return 'stopping';
   }

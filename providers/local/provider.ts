@@ -352,13 +352,12 @@ export class LocalProvider implements Provider {
       const dir = vmDir(this.stateRoot, cluster, node);
       const record = await readRecord(dir);
       if (await isAlive(record)) {
-        instances.push(toInstance(record!, record?.stoppedAt ? 'stopping' : 'running'));
+        instances.push(toInstance(record!, record?.stoppedAt ? 'stopped' : 'running'));
         continue;
       }
       const phase = await vmPhase(dir, record);
       if (phase === 'stopped') {
-        // The contract has no `stopped`: a VM that exists but does not run is `stopping`, as on the clouds.
-        instances.push(toInstance(record!, 'stopping'));
+        instances.push(toInstance(record!, 'stopped'));
       } else if (phase === 'creating') {
         if (record) instances.push(toInstance(record, 'pending'));
       } else {

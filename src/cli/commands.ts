@@ -65,15 +65,19 @@ export async function plan(g: GlobalOptions): Promise<void> {
         reason: d.reason,
       })),
       unchanged: p.unchanged.map((i) => i.name),
+      stopped: p.unchanged.filter((i) => i.state === 'stopped').map((i) => i.name),
       engineApi: p.engineApi ?? [],
       cost: estimateCost(cluster.spec),
       ...(p.migration ? { migration: p.migration } : {}),
     };
     const warning = wholeInternetWarning(json.engineApi);
     if (warning) note(`warning: ${warning}`);
-    const access = json.engineApi.map(
-      (e) => `engine API (2376/tcp) of ${e.provider} nodes reachable from ${e.sources.join(', ')}`,
-    );
+    const access = [
+      ...json.engineApi.map(
+        (e) => `engine API (2376/tcp) of ${e.provider} nodes reachable from ${e.sources.join(', ')}`,
+      ),
+      ...json.stopped.map((name) => `${name} is stopped: kept, not replaced (start it on its cloud and it rejoins)`),
+    ];
     printResult(g.output, json, () => {
       const cost = renderCost(json.cost);
       const migration = p.migration ? `\n\nIn progress: ${renderMigrationPlan(p.migration)}` : '';

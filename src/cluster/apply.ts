@@ -108,7 +108,17 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   if ((ctx.spec.images ?? []).length > 0 && created.length > 0)
     await phase('images', () => loadImages(ctx, driver, created, signal));
 
-  const keep = [...plan.unchanged, ...created];
+  const stopped = plan.unchanged.filter((i) => i.state === 'stopped');
+  for (const instance of stopped) {
+    progress.emit({
+      type: 'node',
+      node: instance.name,
+      pool: instance.tags.pool,
+      state: 'stopped',
+      detail: 'left as it is: start it on its cloud and it rejoins',
+    });
+  }
+  const keep = [...plan.unchanged.filter((i) => i.state !== 'stopped'), ...created];
   let nodes = await phase('wait-ready', () => waitReady(ctx, pool, keep, signal));
 
   let drains: DrainResult[] = [];

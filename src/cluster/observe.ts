@@ -26,9 +26,11 @@ export async function observe(
 ): Promise<Observation> {
   const manager = await locateManager(ctx, instances, signal);
   const engineNodes = manager ? await (await ctx.driver()).listNodes(manager.endpoint) : [];
-  // A VM whose engine never joined (or whose node is down) cannot serve; it is replaced by a fresh one.
+  // A VM whose engine never joined (or whose node is down) cannot serve; it is replaced by a fresh one. A stopped
+  // VM's node is down too, but it is somebody's decision and keeps its disk: it stays, and so does its name.
   const nodeFor = nodesByName(engineNodes);
-  const strays = findStrays(instances, engineNodes).map((instance) => ({
+  const running = instances.filter((i) => i.state !== 'stopped');
+  const strays = findStrays(running, engineNodes).map((instance) => ({
     instance,
     detail: nodeFor(instance.name) ? 'its engine node is down' : 'its engine never joined the pool',
   }));

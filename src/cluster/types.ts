@@ -74,6 +74,7 @@ export type NodeProgressState =
   | 'terminated'
   | 'removed'
   | 'recreating'
+  | 'stopped'
   | 'failed';
 
 /** Everything an apply reports while it runs; plain JSON, no secrets. */

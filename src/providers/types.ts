@@ -65,8 +65,12 @@ export function tagsFromRecord(record: Readonly<Record<string, string | undefine
   return { cluster, pool, role, specHash, ...(fabric ? { fabric } : {}), ...(launch ? { launch } : {}) };
 }
 
-/** Lifecycle of a VM as every provider reports it. */
-export type InstanceState = 'pending' | 'running' | 'stopping' | 'terminated';
+/**
+ * Lifecycle of a VM as every provider reports it. `stopped` is a VM powered off (or being powered off) that keeps
+ * its disk and its name: still a member of its pool, never replaced by a plan. `stopping` is a VM going away
+ * (being terminated or deleted).
+ */
+export type InstanceState = 'pending' | 'running' | 'stopped' | 'stopping' | 'terminated';
 
 /** One VM as a provider lists it. */
 export interface Instance {

@@ -869,6 +869,22 @@ export function listVms(call: ArmCall): ArmReply {
     const scope = `${call.sub}/${rg.name}`;
     return rawPage(call, call.store.listVms(rg), (vm) => vmText(call, rg.name, vm, scope), VM_PAGE_SIZE);
   }
+  if (call.request.url.searchParams.get('statusOnly')?.toLowerCase() === 'true') {
+    // Run-time status only: each VM's identity and instance view, not its model.
+    return rawPage(
+      call,
+      call.store.listAllVms(call.sub),
+      ([rg, vm]) =>
+        JSON.stringify({
+          name: vm.name,
+          id: vmResourceId(call, rg.name, vm.name),
+          type: 'Microsoft.Compute/virtualMachines',
+          location: vm.location,
+          properties: { instanceView: instanceView(call, vm) },
+        }),
+      VM_PAGE_SIZE,
+    );
+  }
   return rawPage(
     call,
     call.store.listAllVms(call.sub),

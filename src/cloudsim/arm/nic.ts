@@ -14,7 +14,7 @@ import {
 import { badRequest, resourceNotFound } from './errors.js';
 import { findSubnet, invalidReference, requireNsg } from './network.js';
 import { findPublicIp } from './public-ip.js';
-import { parseId, resourceId } from './route.js';
+import { networkResourceRef, parseId, resourceId } from './route.js';
 import {
   type ArmStore,
   derivedUuid,
@@ -315,12 +315,6 @@ export function listNics(call: ArmCall): ArmReply {
 
 /** Finds a NIC by id reference (from a VM body). */
 export function findNic(call: ArmCall, ref: unknown): NicRecord | undefined {
-  const id = parseId(ref);
-  if (
-    id?.namespace.toLowerCase() !== 'microsoft.network' ||
-    id.rest.length !== 2 ||
-    id.rest[0]!.toLowerCase() !== 'networkinterfaces'
-  )
-    return undefined;
-  return call.store.group(id.subscription, id.resourceGroup)?.nics.get(id.rest[1]!.toLowerCase());
+  const target = networkResourceRef(ref, 'networkInterfaces');
+  return target && call.store.group(target.subscription, target.resourceGroup)?.nics.get(target.name);
 }

@@ -13,7 +13,7 @@ import {
   tagsBody,
 } from './common.js';
 import { badRequest, conflict, invalidParameter, resourceNotFound } from './errors.js';
-import { parseId, resourceId } from './route.js';
+import { networkResourceRef, resourceId } from './route.js';
 import { derivedUuid, type PublicIpRecord, provisioningState, type ResourceGroupRecord } from './store.js';
 
 /** Public IP addresses (Microsoft.Network/publicIPAddresses), associated with a NIC's IP configuration. */
@@ -130,12 +130,6 @@ export function listPublicIps(call: ArmCall): ArmReply {
 
 /** Resolves a public IP id reference (from a NIC body). */
 export function findPublicIp(call: ArmCall, ref: unknown): PublicIpRecord | undefined {
-  const id = parseId(ref);
-  if (
-    id?.namespace.toLowerCase() !== 'microsoft.network' ||
-    id.rest.length !== 2 ||
-    id.rest[0]!.toLowerCase() !== 'publicipaddresses'
-  )
-    return undefined;
-  return call.store.group(id.subscription, id.resourceGroup)?.publicIps.get(id.rest[1]!.toLowerCase());
+  const target = networkResourceRef(ref, 'publicIPAddresses');
+  return target && call.store.group(target.subscription, target.resourceGroup)?.publicIps.get(target.name);
 }

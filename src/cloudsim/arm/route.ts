@@ -77,6 +77,20 @@ export function parseId(id: unknown): IdRef | undefined {
   };
 }
 
+/**
+ * A reference to a top-level Microsoft.Network resource of one type (e.g. `networkInterfaces`), as its group and
+ * lower-cased name; undefined for anything else.
+ */
+export function networkResourceRef(
+  ref: unknown,
+  type: string,
+): { subscription: string; resourceGroup: string; name: string } | undefined {
+  const id = parseId(ref);
+  if (id?.namespace.toLowerCase() !== 'microsoft.network' || id.rest.length !== 2) return undefined;
+  if (id.rest[0]!.toLowerCase() !== type.toLowerCase()) return undefined;
+  return { subscription: id.subscription, resourceGroup: id.resourceGroup, name: id.rest[1]!.toLowerCase() };
+}
+
 export function groupId(sub: string, rg: string): string {
   return `/subscriptions/${sub}/resourceGroups/${rg}`;
 }

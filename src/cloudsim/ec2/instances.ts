@@ -217,90 +217,92 @@ function named(ctx: ActionContext): Ec2Instance[] {
 const hasElasticIp = (ctx: ActionContext, instance: Ec2Instance): boolean =>
   [...ctx.store.addresses.values()].some((a) => a.association?.instanceId === instance.id);
 
+interface PowerTransition {
+  /** States from which the call is accepted (the others fail with IncorrectInstanceState). */
+  readonly acceptedFrom: readonly string[];
+  readonly refusal: (id: string) => string;
+  /** The state the call acts on; from any other accepted state it changes nothing. */
+  readonly actsOn: string;
+  readonly act: (ctx: ActionContext, instance: Ec2Instance, now: number) => void;
+}
+
+const powerTransition =
+  (transition: PowerTransition): ActionHandler =>
+  (ctx) => {
+    const instances = named(ctx);
+    const now = ctx.store.now();
+    for (const instance of instances) {
+      if (!transition.acceptedFrom.includes(ctx.store.stateOf(instance, now).name))
+        throw new Ec2Error('IncorrectInstanceState', transition.refusal(instance.id));
+    }
+    const changes = instances.map((instance) => {
+      const previousState = ctx.store.stateOf(instance, now);
+      if (previousState.name === transition.actsOn) transition.act(ctx, instance, now);
+      return { instanceId: instance.id, currentState: ctx.store.stateOf(instance, now), previousState };
+    });
+    return { instancesSet: changes };
+  };
+
+const localBacking = (ctx: ActionContext) => (ctx.sim.settings.backing === 'local' ? ctx.sim.backing : undefined);
+
 /**
  * StopInstances: running → stopping → stopped. The private address and volumes stay; an auto-assigned public
  * address is released (an Elastic IP stays associated). With the local backing the VM powers off, its disk kept.
  * Stopping a stopping or stopped instance changes nothing; a pending or terminated one cannot be stopped.
  */
-export const stopInstances: ActionHandler = (ctx) => {
-  const instances = named(ctx);
-  const now = ctx.store.now();
-  for (const instance of instances) {
-    const state = ctx.store.stateOf(instance, now).name;
-    if (state !== 'running' && state !== 'stopping' && state !== 'stopped')
-      throw new Ec2Error(
-        'IncorrectInstanceState',
-        `This instance '${instance.id}' is not in a state from which it can be stopped.`,
-      );
-  }
-  const changes = instances.map((instance) => {
-    const previousState = ctx.store.stateOf(instance, now);
-    if (previousState.name === 'running') {
-      instance.stoppedAt = now;
-      instance.startedAt = undefined;
-      instance.reason = 'Client.UserInitiatedShutdown';
-      if (!hasElasticIp(ctx, instance)) instance.publicIp = undefined;
-      const backing = ctx.sim.settings.backing === 'local' ? ctx.sim.backing : undefined;
-      if (backing?.powerOff) {
-        instance.backingStopping = true;
-        backing
-          .powerOff({ cloud: 'aws', id: instance.id })
-          .catch(() => undefined)
-          .finally(() => {
-            instance.backingStopping = false;
-          });
-      }
-    }
-    return { instanceId: instance.id, currentState: ctx.store.stateOf(instance, now), previousState };
-  });
-  return { instancesSet: changes };
-};
+export const stopInstances: ActionHandler = powerTransition({
+  acceptedFrom: ['running', 'stopping', 'stopped'],
+  refusal: (id) => `This instance '${id}' is not in a state from which it can be stopped.`,
+  actsOn: 'running',
+  act: (ctx, instance, now) => {
+    instance.stoppedAt = now;
+    instance.startedAt = undefined;
+    instance.reason = 'Client.UserInitiatedShutdown';
+    if (!hasElasticIp(ctx, instance)) instance.publicIp = undefined;
+    const backing = localBacking(ctx);
+    if (!backing?.powerOff) return;
+    instance.backingStopping = true;
+    backing
+      .powerOff({ cloud: 'aws', id: instance.id })
+      .catch(() => undefined)
+      .finally(() => {
+        instance.backingStopping = false;
+      });
+  },
+});
 
 /**
  * StartInstances: stopped → pending → running, with the same private address and a new auto-assigned public one
  * (an Elastic IP stays). With the local backing the VM boots again from its disk (per-boot scripts, no user data).
  * Starting a pending or running instance changes nothing; a stopping or terminated one cannot be started.
  */
-export const startInstances: ActionHandler = (ctx) => {
-  const instances = named(ctx);
-  const now = ctx.store.now();
-  for (const instance of instances) {
-    const state = ctx.store.stateOf(instance, now).name;
-    if (state !== 'stopped' && state !== 'pending' && state !== 'running')
-      throw new Ec2Error(
-        'IncorrectInstanceState',
-        `The instance '${instance.id}' is not in a state from which it can be started.`,
-      );
-  }
-  const changes = instances.map((instance) => {
-    const previousState = ctx.store.stateOf(instance, now);
-    if (previousState.name === 'stopped') {
-      instance.stoppedAt = undefined;
-      instance.startedAt = now;
-      instance.reason = undefined;
-      if (instance.launch.autoPublicIp && !hasElasticIp(ctx, instance)) instance.publicIp = ctx.store.nextPublicIp();
-      const backing = ctx.sim.settings.backing === 'local' ? ctx.sim.backing : undefined;
-      const subnet = ctx.store.subnets.get(instance.launch.subnetId);
-      if (backing?.powerOn && subnet) {
-        instance.backingPending = true;
-        backing
-          .powerOn({
-            cloud: 'aws',
-            id: instance.id,
-            subnetCidr: formatCidr(subnet.cidr),
-            network: ec2NetworkKey(instance.launch.region, instance.launch.vpcId),
-          })
-          .catch(() => {
-            // EC2 shows an instance that failed to start as stopped again.
-            instance.stoppedAt = ctx.store.now();
-            instance.reason = 'Server.InternalError';
-          })
-          .finally(() => {
-            instance.backingPending = false;
-          });
-      }
-    }
-    return { instanceId: instance.id, currentState: ctx.store.stateOf(instance, now), previousState };
-  });
-  return { instancesSet: changes };
-};
+export const startInstances: ActionHandler = powerTransition({
+  acceptedFrom: ['stopped', 'pending', 'running'],
+  refusal: (id) => `The instance '${id}' is not in a state from which it can be started.`,
+  actsOn: 'stopped',
+  act: (ctx, instance, now) => {
+    instance.stoppedAt = undefined;
+    instance.startedAt = now;
+    instance.reason = undefined;
+    if (instance.launch.autoPublicIp && !hasElasticIp(ctx, instance)) instance.publicIp = ctx.store.nextPublicIp();
+    const backing = localBacking(ctx);
+    const subnet = ctx.store.subnets.get(instance.launch.subnetId);
+    if (!backing?.powerOn || !subnet) return;
+    instance.backingPending = true;
+    backing
+      .powerOn({
+        cloud: 'aws',
+        id: instance.id,
+        subnetCidr: formatCidr(subnet.cidr),
+        network: ec2NetworkKey(instance.launch.region, instance.launch.vpcId),
+      })
+      .catch(() => {
+        // EC2 shows an instance that failed to start as stopped again.
+        instance.stoppedAt = ctx.store.now();
+        instance.reason = 'Server.InternalError';
+      })
+      .finally(() => {
+        instance.backingPending = false;
+      });
+  },
+});
