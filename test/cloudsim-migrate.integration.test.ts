@@ -311,14 +311,6 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     };
     const killedAt = await killMidway('aws', 'gcp', /^phase move-services/m, onTarget);
     expect(killedAt).toBe('phase move-services');
-    // `skypool plan` shows the migration in progress, and that it can still go back.
-    expect((await cluster!.plan()).migration).toMatchObject({
-      from: 'aws',
-      to: 'gcp',
-      rollbackPossible: true,
-      managersLeaving: [expect.stringContaining('-managers-gcp-aws-')],
-      sourceHourlyUsd: expect.any(Number),
-    });
     const outcome = await cluster!.migrate({ from: 'aws', to: 'gcp' }).catch((error: unknown) => error);
     const load = await client.stop();
     if (!outcome || typeof outcome !== 'object' || !('plan' in outcome)) throw outcome;
