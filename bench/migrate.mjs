@@ -88,8 +88,18 @@ try {
 
   const client = new LoadLoop(replicas, { attempts: 6 });
   await client.start();
+  // The profile: every phase (the target's apply phases nested in provision-target) and node step, in ms from
+  // the start of the migration.
+  const timeline = [];
+  const at = () => Math.round(performance.now() - t0);
+  const stop = cluster.onProgress((e) => {
+    if (e.type === 'phase-start') timeline.push({ at: at(), start: e.phase });
+    if (e.type === 'phase-end') timeline.push({ at: at(), end: e.phase, ms: e.ms });
+    if (e.type === 'node') timeline.push({ at: at(), node: e.node, state: e.state });
+  });
   t0 = performance.now();
   const result = await cluster.migrate({ from: 'aws', to: 'gcp' });
+  stop();
   const migrationMs = performance.now() - t0;
   const load = await client.stop();
   const failed = verdict('requests failed during the migration', load.clientVisibleFailures, 0, 'requests');
@@ -103,6 +113,7 @@ try {
     requests: load,
     phases: result.phases,
     services: result.services,
+    timeline,
     ok: failed.ok && ratio.ok,
   });
 } finally {

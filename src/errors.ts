@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'LOCKED'
   | 'IDEMPOTENCY_CONFLICT'
+  | 'MIGRATION_NOT_REVERSIBLE'
   | 'INTERNAL';
 
 const MARK = Symbol.for('skypool.error');
@@ -186,5 +187,15 @@ export class LockedError extends SkypoolError {
     super('LOCKED', `cluster ${cluster} is locked by ${who}: wait for it, or remove ${path} if that process is gone`, {
       details: { cluster, path, ...(holder ? { holder } : {}) },
     });
+  }
+}
+
+/**
+ * `migrate --rollback` cannot return to the source: its retirement started (source VMs terminated or being
+ * terminated) or the migration finished. Migrating back is the way then. Exit code 1; `details.stage` says why.
+ */
+export class MigrationNotReversibleError extends SkypoolError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('MIGRATION_NOT_REVERSIBLE', message, { details, retryable: false });
   }
 }

@@ -1,3 +1,4 @@
+import type { MigrationPlan } from './cluster/migrate/types.js';
 import type { Instance } from './providers/types.js';
 import { poolSpecHash } from './spec/hash.js';
 import type { ClusterSpec, NodePoolSpec } from './spec/schema.js';
@@ -31,6 +32,8 @@ export interface Plan {
   readonly hasChanges: boolean;
   /** Who may reach each cloud's engine API port once applied (filled by `Cluster.plan`). */
   readonly engineApi?: readonly { readonly provider: string; readonly sources: readonly string[] }[];
+  /** A migration the engine recorded and has not finished (filled by `Cluster.plan`): what is left of it. */
+  readonly migration?: MigrationPlan;
 }
 
 export function nodeName(cluster: string, pool: string, index: number): string {

@@ -9,6 +9,7 @@ import { Cluster, type MigrationResult } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { type Endpoint, LoadLoop } from '../src/demo/load.js';
 import { SkypoolError } from '../src/errors.js';
+import { pollUntil, within } from '../src/util/poll.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 import { simProviderSettings } from './support/sim-providers.js';
 
@@ -233,45 +234,57 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     ]);
   }, 600_000);
 
-  it('resumes: a migration back to aws SIGKILLed while the managers move finishes with a rerun', async () => {
-    const spec = cluster!.spec;
+  /**
+   * Runs `migrate --from <from> --to <to>` in a child process and SIGKILLs it once a line of its progress matches
+   * `at` and then `until` (polled) holds; returns the line it was killed after.
+   */
+  const killMidway = async (
+    from: string,
+    to: string,
+    at: RegExp,
+    until?: () => Promise<boolean>,
+  ): Promise<string | undefined> => {
     const child = spawn(process.execPath, [
       join(process.cwd(), 'test/support/migrate-child.mjs'),
       // The Azure settings hold a function (not JSON): the spec uses no Azure pool.
       JSON.stringify({
-        spec,
+        spec: cluster!.spec,
         options: { ...options, providers: { aws: options!.providers!.aws, gcp: options!.providers!.gcp } },
-        from: 'gcp',
-        to: 'aws',
+        from,
+        to,
       }),
     ]);
-    const client = new LoadLoop(replicas, { attempts: 6 });
-    await client.start();
     let out = '';
+    let err = '';
     let killedAt: string | undefined;
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (!killedAt && /^message demoting manager/m.test(out)) {
-        killedAt = out.trim().split('\n').pop();
-        child.kill('SIGKILL');
-      }
+      if (killedAt || !at.test(out)) return;
+      killedAt = out.split('\n').find((line) => at.test(line));
+      const kill = () => child.kill('SIGKILL');
+      if (!until) return kill();
+      pollUntil(async () => ((await until()) ? true : undefined), {
+        ...within(60_000),
+        intervalMs: 50,
+        what: 'the kill point',
+      }).then(kill, kill);
     });
-    let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     await exited;
-    expect({ killedAt, tail: killedAt ? '' : `${out}\n${err}`.slice(-2000) }).toEqual({
-      killedAt: expect.stringMatching(/^message demoting manager .*-gcp-1/),
+    expect({ migrated: /^migrated$/m.test(out), tail: killedAt ? '' : `${out}\n${err}`.slice(-2000) }).toEqual({
+      migrated: false,
       tail: '',
     });
-    const rerun = () => cluster!.migrate({ from: 'gcp', to: 'aws' }).catch((error: unknown) => error);
-    let outcome = await rerun();
-    if (!outcome || typeof outcome !== 'object' || !('plan' in outcome)) {
-      // Known gap: a rerun at once after the kill can ask the manager that was being demoted and fail reading the
-      // swarm (its control socket is gone); the migration record stays, and the next rerun finishes.
-      console.log(`migrate: the first rerun failed (${(outcome as Error)?.message}); running it again`);
-      outcome = await rerun();
-    }
+    return killedAt;
+  };
+
+  it('resumes: a migration back to aws SIGKILLed while the managers move finishes with a rerun', async () => {
+    const client = new LoadLoop(replicas, { attempts: 6 });
+    await client.start();
+    const killedAt = await killMidway('gcp', 'aws', /^message demoting manager/m);
+    expect(killedAt).toMatch(/^message demoting manager .*-gcp-1/);
+    const outcome = await cluster!.migrate({ from: 'gcp', to: 'aws' }).catch((error: unknown) => error);
     const load = await client.stop();
     if (!outcome || typeof outcome !== 'object' || !('plan' in outcome)) throw outcome;
     const result = outcome as MigrationResult;
@@ -288,5 +301,75 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     expect(status.nodes.find((n) => n.engine?.role === 'manager')?.engine?.leader).toBe(true);
     expect(status.workloads.find((w) => w.name === 'web')?.runningReplicas).toBe(6);
     expect(vms(sim!, 'gcp')).toEqual([]);
+  }, 600_000);
+  it('resumes: a migration to gcp SIGKILLed while the services move finishes with a rerun, every request answered', async () => {
+    const client = new LoadLoop(replicas, { attempts: 6 });
+    await client.start();
+    const onTarget = async () => {
+      const web = await watcher!.workload('web');
+      return (web?.tasks ?? []).some((t) => t.state === 'running' && t.node?.includes('-gcp-aws-gcp-'));
+    };
+    const killedAt = await killMidway('aws', 'gcp', /^phase move-services/m, onTarget);
+    expect(killedAt).toBe('phase move-services');
+    const outcome = await cluster!.migrate({ from: 'aws', to: 'gcp' }).catch((error: unknown) => error);
+    const load = await client.stop();
+    if (!outcome || typeof outcome !== 'object' || !('plan' in outcome)) throw outcome;
+    const result = outcome as MigrationResult;
+    console.log(`migrate resumed after SIGKILL in the drain: ${result.durationMs} ms; client ${JSON.stringify(load)}`);
+    expect(result.plan.resumed).toEqual(expect.any(String));
+    expect(load.clientVisibleFailures).toBe(0);
+    const status = await cluster!.status();
+    expect(status.nodes.map((n) => [n.provider, n.pool, n.engine?.role, n.engine?.state]).sort()).toEqual([
+      ['gcp', 'managers-gcp-aws-gcp', 'manager', 'ready'],
+      ['gcp', 'workers-gcp-aws-gcp', 'worker', 'ready'],
+    ]);
+    const manager = status.nodes.find((n) => n.engine?.role === 'manager')!;
+    expect(manager.engine?.leader).toBe(true);
+    const web = status.workloads.find((w) => w.name === 'web')!;
+    expect(web.runningReplicas).toBe(6);
+    expect(web.tasks.every((t) => t.node?.includes('-gcp-aws-gcp-'))).toBe(true);
+    const history = dockerInVm(manager.name, ['service', 'ps', 'web', '--format', '{{.CurrentState}} {{.Error}}']);
+    expect(history.split('\n').filter((l) => /^(Failed|Rejected)/.test(l))).toEqual([]);
+    expect(vms(sim!, 'aws')).toEqual([]);
+  }, 600_000);
+
+  it('rolls back: a migration to aws interrupted before retiring gcp returns to gcp and removes the aws VMs', async () => {
+    const client = new LoadLoop(replicas, { attempts: 6 });
+    await client.start();
+    const killedAt = await killMidway('gcp', 'aws', /^phase move-managers/m);
+    expect(killedAt).toBe('phase move-managers');
+    const outcome = await cluster!.migrate({ from: 'gcp', to: 'aws', rollback: true }).catch((error: unknown) => error);
+    const load = await client.stop();
+    if (!outcome || typeof outcome !== 'object' || !('plan' in outcome)) throw outcome;
+    const result = outcome as MigrationResult;
+    console.log(
+      `migrate rolled back: ${result.durationMs} ms (${result.phases.map((p) => `${p.phase} ${p.ms}`).join(', ')}); client ${JSON.stringify(load)}`,
+    );
+    expect(result.rolledBack).toBe(true);
+    expect(result.terminated).toHaveLength(2);
+    expect(load.clientVisibleFailures).toBe(0);
+    const status = await cluster!.status();
+    expect(
+      status.nodes.map((n) => [n.provider, n.pool, n.engine?.role, n.engine?.state, n.engine?.availability]).sort(),
+    ).toEqual([
+      ['gcp', 'managers-gcp-aws-gcp', 'manager', 'ready', 'active'],
+      ['gcp', 'workers-gcp-aws-gcp', 'worker', 'ready', 'active'],
+    ]);
+    expect(status.nodes.find((n) => n.engine?.role === 'manager')?.engine?.leader).toBe(true);
+    const web = status.workloads.find((w) => w.name === 'web')!;
+    expect(web.runningReplicas).toBe(6);
+    expect(web.tasks.every((t) => t.node?.includes('-gcp-aws-gcp-'))).toBe(true);
+    expect(vms(sim!, 'aws')).toEqual([]);
+    expect(sim!.inventory().filter((r) => r.cloud === 'aws' && r.tags?.['skypool-cluster'] === name)).toEqual([]);
+    expect(cluster!.spec.pools.map((p) => p.provider)).toEqual(['gcp', 'gcp']);
+
+    // Nothing to roll back now; and a finished migration (its source retired) is refused with its own code.
+    const none = await cluster!.migrate({ from: 'gcp', to: 'aws', rollback: true }).catch((error: unknown) => error);
+    expect(none).toMatchObject({ code: 'NOT_FOUND' });
+    const finished = await cluster!
+      .migrate({ from: 'aws', to: 'gcp', rollback: true })
+      .catch((error: unknown) => error);
+    expect(finished).toMatchObject({ code: 'MIGRATION_NOT_REVERSIBLE' });
+    expect((finished as Error).message).toMatch(/Migrate back instead/);
   }, 600_000);
 });

@@ -2,12 +2,13 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderMigration } from '../src/cli/render-migrate.js';
+import { renderMigration, renderMigrationPlan } from '../src/cli/render-migrate.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster } from '../src/cluster/index.js';
 import { nextToDemote } from '../src/cluster/migrate/control-plane.js';
 import { parseIntent } from '../src/cluster/migrate/intent.js';
 import { planMigration } from '../src/cluster/migrate/plan.js';
+import { assertReversible, rollbackVictims } from '../src/cluster/migrate/rollback.js';
 import { rescheduledSpec, serviceSpec } from '../src/engines/swarm/services.js';
 import type { EngineNode } from '../src/engines/types.js';
 import { EngineError, SpecError } from '../src/errors.js';
@@ -175,6 +176,82 @@ describe('migration plan', () => {
     expect(again.pools.find((p) => p.name === 'workers-gcp')?.size).toEqual({ cpus: 8, memoryGiB: 32 });
     expect(again.create).toEqual(['mig-managers-gcp-1', 'mig-workers-gcp-1', 'mig-workers-gcp-2']);
     expect(again.drain).toEqual(['mig-workers-1']);
+    // What `skypool plan` and `--dry-run` show of a migration in progress: rollback while the source exists.
+    expect(first.rollbackPossible).toBeUndefined();
+    expect(again.rollbackPossible).toBe(true);
+    expect(renderMigrationPlan(again)).toMatch(
+      /resuming the one started 2026-12-03T08:00:00.000Z[\s\S]*rollback: +possible while the source exists: skypool migrate --from aws --to gcp --rollback/,
+    );
+    const retiring = planMigration({
+      spec,
+      from: 'aws',
+      to: 'gcp',
+      instances: rest,
+      regionOf,
+      recorded: { ...recorded, stage: 'retire-source' },
+    });
+    expect(retiring.rollbackPossible).toBe(false);
+    expect(renderMigrationPlan(retiring)).toMatch(/rollback: +no longer possible: the source is being retired/);
+    expect(renderMigrationPlan(first)).not.toMatch(/rollback:/);
+    // --output json carries the same, with the cost of each side.
+    expect(JSON.parse(JSON.stringify(retiring))).toMatchObject({
+      from: 'aws',
+      to: 'gcp',
+      rollbackPossible: false,
+      sourceHourlyUsd: expect.any(Number),
+      targetHourlyUsd: expect.any(Number),
+      mappings: [
+        { source: { pool: 'managers', instanceType: expect.any(String) }, target: { pool: 'managers-gcp' } },
+        { source: { pool: 'workers' }, target: { pool: 'workers-gcp', hourlyUsd: expect.any(Number) } },
+      ],
+    });
+  });
+});
+
+describe('rollback', () => {
+  const recorded = parseIntent(
+    JSON.stringify({
+      v: 1,
+      from: 'aws',
+      to: 'gcp',
+      sources: ['managers', 'workers'],
+      targets: [
+        { name: 'managers-gcp', provider: 'gcp', region: 'us-central1', size, role: 'manager', count: 1 },
+        { name: 'edge', provider: 'azure', region: 'eastus', size, role: 'worker', count: 3 },
+      ],
+      targetOf: { managers: 'managers-gcp', workers: 'edge' },
+      startedAt: '2026-12-03T08:00:00.000Z',
+    }),
+  );
+
+  it('returns while the source exists; refuses once its retirement started or the migration finished', () => {
+    expect(() => assertReversible(spec, 'aws', recorded)).not.toThrow();
+    const retiring = { ...recorded, stage: 'retire-source' as const };
+    expect(() => assertReversible(spec, 'aws', retiring)).toThrow(
+      expect.objectContaining({
+        code: 'MIGRATION_NOT_REVERSIBLE',
+        details: expect.objectContaining({ stage: 'retire-source' }),
+      }),
+    );
+    expect(() => assertReversible(spec, 'gcp', undefined)).toThrow(
+      expect.objectContaining({ code: 'MIGRATION_NOT_REVERSIBLE', details: { from: 'gcp', stage: 'finished' } }),
+    );
+    expect(() => assertReversible(spec, 'aws', undefined)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+  });
+
+  it('removes every VM of a new target pool, and of a pool that grew only the ones launched since', () => {
+    const launched = (i: Instance, at: string): Instance => ({ ...i, launchedAt: at });
+    const all = [
+      ...instances.slice(0, 3),
+      launched(vm('mig-edge-1', 'edge', 'worker', 'azure'), '2026-12-01T00:00:00.000Z'),
+      launched(vm('mig-edge-2', 'edge', 'worker', 'azure'), '2026-12-03T08:01:00.000Z'),
+      {
+        ...vm('mig-managers-gcp-1', 'managers', 'manager', 'gcp'),
+        tags: { ...instances[0]!.tags, pool: 'managers-gcp' },
+      },
+    ];
+    const existing = spec.pools.filter((p) => p.name === 'edge');
+    expect(rollbackVictims(all, recorded, existing).map((i) => i.name)).toEqual(['mig-edge-2', 'mig-managers-gcp-1']);
   });
 });
 
@@ -210,11 +287,11 @@ describe('control plane move', () => {
 });
 
 describe('service move', () => {
-  it('replaces every task start-first, half the replicas at a time, and counts each reschedule', () => {
+  it('replaces every task start-first, all replicas at once, and counts each reschedule', () => {
     const base = serviceSpec({ name: 'web', image: 'x:1', replicas: 6, port: 8080 }, { routingMesh: false });
     const once = rescheduledSpec(base);
     expect(once.TaskTemplate.ForceUpdate).toBe(1);
-    expect(once.UpdateConfig).toMatchObject({ Parallelism: 3, Delay: 0, Order: 'start-first' });
+    expect(once.UpdateConfig).toMatchObject({ Parallelism: 6, Delay: 0, Order: 'start-first' });
     expect(rescheduledSpec(once).TaskTemplate.ForceUpdate).toBe(2);
     expect(once.EndpointSpec).toEqual(base.EndpointSpec);
   });

@@ -14,7 +14,7 @@ import { type GlobalOptions, note, printResult, table } from './output.js';
 import { withProgress } from './progress.js';
 import { renderApply, renderDestroy, renderJob, renderStatus, renderWorkload } from './render.js';
 import { renderCost } from './render-cost.js';
-import { renderMigration } from './render-migrate.js';
+import { renderMigration, renderMigrationPlan } from './render-migrate.js';
 import { describeFaults, type SimFaultFlags, simSettingsFromFlags } from './sim-flags.js';
 
 function clusterOptions(g: GlobalOptions): ClusterOptions {
@@ -68,6 +68,7 @@ export async function plan(g: GlobalOptions): Promise<void> {
       stopped: p.unchanged.filter((i) => i.state === 'stopped').map((i) => i.name),
       engineApi: p.engineApi ?? [],
       cost: estimateCost(cluster.spec),
+      ...(p.migration ? { migration: p.migration } : {}),
     };
     const warning = wholeInternetWarning(json.engineApi);
     if (warning) note(`warning: ${warning}`);
@@ -79,7 +80,8 @@ export async function plan(g: GlobalOptions): Promise<void> {
     ];
     printResult(g.output, json, () => {
       const cost = renderCost(json.cost);
-      const tail = access.length ? `\n${access.join('\n')}` : '';
+      const migration = p.migration ? `\n\nIn progress: ${renderMigrationPlan(p.migration)}` : '';
+      const tail = `${access.length ? `\n${access.join('\n')}` : ''}${migration}`;
       if (!p.hasChanges)
         return `cluster ${p.cluster}: no changes (${p.unchanged.length} nodes match the spec)${tail}\n\n${cost}`;
       const rows = [
@@ -189,6 +191,7 @@ export interface MigrateArgs {
   readonly toInstanceType?: string;
   readonly toPool?: string;
   readonly dryRun: boolean;
+  readonly rollback?: boolean;
   readonly writeSpec: boolean;
 }
 
@@ -221,11 +224,11 @@ async function writePools(file: string, pools: readonly unknown[]): Promise<void
 export async function migrate(g: GlobalOptions, args: MigrateArgs): Promise<void> {
   const to = inlineTarget(args);
   await using(g, async (cluster) => {
-    const title = `${args.dryRun ? 'Planning the migration' : 'Migrating'} of ${args.from} to ${args.to}`;
+    const title = `${args.dryRun ? 'Planning the migration' : args.rollback ? 'Rolling back the migration' : 'Migrating'} of ${args.from} to ${args.to}`;
     const result = await withProgress(g, cluster, title, () =>
-      cluster.migrate({ from: args.from, to, dryRun: args.dryRun }),
+      cluster.migrate({ from: args.from, to, dryRun: args.dryRun, rollback: args.rollback === true }),
     );
-    if (!result.dryRun && args.writeSpec) {
+    if (!result.dryRun && !result.rolledBack && args.writeSpec) {
       await writePools(g.file, result.plan.pools);
       note(`${g.file}: pools updated to the cluster after the migration`);
     }

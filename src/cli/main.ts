@@ -115,6 +115,11 @@ export function buildProgram(): Command {
     .option('--to-instance-type <type>', 'with --to <provider>: the instance type instead of a size')
     .option('--to-pool <name>', "with --to <provider> and one source pool: the new pool's name")
     .option('--dry-run', 'print the plan (types, prices, what is created, drained, terminated); change nothing', false)
+    .option(
+      '--rollback',
+      'return an interrupted migration to its source (services, managers) and remove the target VMs; refused once the source is being retired',
+      false,
+    )
     .option('--no-write-spec', 'leave the spec file as it is (default: its pools become the ones after the move)')
     .action(
       async (
@@ -126,6 +131,7 @@ export function buildProgram(): Command {
           toInstanceType?: string;
           toPool?: string;
           dryRun: boolean;
+          rollback: boolean;
           writeSpec: boolean;
         },
         cmd: Command,

@@ -33,12 +33,26 @@ export function renderMigrationPlan(plan: MigrationPlan): string {
     `  terminate:  ${list(plan.terminate)}`,
     `  networks:   ${plan.networksDeleted.length ? plan.networksDeleted.map((n) => `${n.provider}${n.region ? ` ${n.region}` : ''}`).join(', ') : 'none'} deleted`,
     `  cost:       ${usd(plan.sourceHourlyUsd)} → ${usd(plan.targetHourlyUsd)} (list prices as of ${plan.catalogDate})`,
+    ...(plan.rollbackPossible === undefined
+      ? []
+      : [
+          `  rollback:   ${plan.rollbackPossible ? `possible while the source exists: skypool migrate --from ${plan.from} --to ${plan.to} --rollback` : 'no longer possible: the source is being retired (finish the migration, then migrate back)'}`,
+        ]),
   ].join('\n');
 }
 
 export function renderMigration(result: MigrationResult): string {
   const plan = renderMigrationPlan(result.plan);
   if (result.dryRun) return `${plan}\n\nDry run: nothing was changed.`;
+  if (result.rolledBack)
+    return [
+      `Migration of cluster ${result.cluster} from ${result.plan.from} to ${result.plan.to} rolled back in ${seconds(result.durationMs)}:`,
+      ...result.services.map(
+        (s) => `  service ${s.service}: ${s.movedTasks} of ${s.replicas} task(s) back on ${list(s.toNodes)}`,
+      ),
+      `  managers:   ${list(result.managers)}${result.leader ? ` (leader ${result.leader})` : ''}`,
+      `  removed:    ${list(result.terminated)}`,
+    ].join('\n');
   const services = result.services.map(
     (s) =>
       `  service ${s.service}: ${s.movedTasks} of ${s.replicas} task(s) moved from ${list(s.fromNodes)} to ${list(s.toNodes)} in ${seconds(s.ms)}`,

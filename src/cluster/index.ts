@@ -23,7 +23,7 @@ import { ClusterContext } from './context.js';
 import { type EngineApiExposure, engineApiExposure, wholeInternetWarning } from './engine-api.js';
 import { rotateEngineApiCa } from './engine-api-ca.js';
 import { acquireClusterLock } from './lock.js';
-import { migrate as migrateCluster } from './migrate/index.js';
+import { migrate as migrateCluster, migrationInProgress } from './migrate/index.js';
 import type { MigrateOptions, MigrationResult } from './migrate/types.js';
 import { findManager, type ManagerRef } from './nodes.js';
 import { observe } from './observe.js';
@@ -102,8 +102,9 @@ export class Cluster {
    * instances and asks the engine, mutates nothing.
    */
   async plan(): Promise<Plan> {
-    const plan = (await observe(this.ctx, await this.ctx.inventory(undefined, { identities: 'managers' }))).plan;
-    return { ...plan, engineApi: await this.engineApi() };
+    const { plan, manager } = await observe(this.ctx, await this.ctx.inventory(undefined, { identities: 'managers' }));
+    const migration = manager ? await migrationInProgress(this.ctx, manager) : undefined;
+    return { ...plan, engineApi: await this.engineApi(), ...(migration ? { migration } : {}) };
   }
 
   /** Who may reach each cloud's engine API port (2376/tcp), resolved as apply will (the operator's address). */

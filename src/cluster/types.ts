@@ -56,7 +56,9 @@ export type PhaseName =
   | 'move-managers'
   | 'move-jobs'
   | 'move-controller'
-  | 'retire-source';
+  | 'retire-source'
+  | 'restore-source'
+  | 'retire-target';
 
 export type NodeProgressState =
   | 'launching'

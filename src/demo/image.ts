@@ -51,8 +51,13 @@ export async function buildHttpdImage(
     created: '1970-01-01T00:00:00Z',
     config: {
       Env: ['PATH=/bin'],
-      // httpd becomes PID 1 and ignores SIGTERM: the service's 1 s stop grace period bounds each stop.
-      Cmd: ['/bin/sh', '-c', 'echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www'],
+      // A server that stops when asked, as real ones do: httpd as PID 1 would ignore SIGTERM and make every stop
+      // (a rolling update, a drain) wait out the stop grace period. The shell stays PID 1 and exits on TERM.
+      Cmd: [
+        '/bin/sh',
+        '-c',
+        'echo "hello from $(hostname)" > /www/index.html; trap "exit 0" TERM INT; httpd -f -p 8080 -h /www & wait',
+      ],
       ExposedPorts: { '8080/tcp': {} },
     },
     rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },

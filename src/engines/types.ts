@@ -299,6 +299,8 @@ export interface EngineDriver {
   rotateJoinTokens?(manager: EngineEndpoint): Promise<void>;
   /** Turns a manager into a worker while it still runs (removing a live manager first keeps the quorum). */
   demoteNode?(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<void>;
+  /** Turns a worker into a manager and waits until the control plane reaches it (a rollback's way back). */
+  promoteNode?(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<void>;
   /** Sets whether the engine schedules on a node (`pause`: keeps what runs, takes nothing new); true if changed. */
   setAvailability?(manager: EngineEndpoint, nodeId: string, availability: NodeAvailability): Promise<boolean>;
   /**

@@ -15,6 +15,7 @@ import { type MigrationIntent, readIntent, writeIntent } from './intent.js';
 import { moveServices } from './move-services.js';
 import { migrationSpecs, planMigration } from './plan.js';
 import { retireSource } from './retire.js';
+import { assertReversible, rollBack } from './rollback.js';
 import { isSlurm, migrateSlurm } from './slurm.js';
 import type { MigrateOptions, MigrationPlan, MigrationResult } from './types.js';
 
@@ -131,6 +132,37 @@ async function recordedIntent(
   }
 }
 
+/**
+ * The migration the engine recorded and has not finished, planned from where it stands (what `skypool plan`
+ * shows), or undefined when none is. Read-only.
+ */
+export async function migrationInProgress(
+  ctx: ClusterContext,
+  manager: ManagerRef,
+  signal?: AbortSignal,
+): Promise<MigrationPlan | undefined> {
+  const recorded = await readIntent(await ctx.driver(), manager.endpoint);
+  if (!recorded) return undefined;
+  const original = ctx.spec;
+  ctx.spec = withPools(original, [
+    ...original.pools,
+    ...recorded.targets.filter((t) => !original.pools.some((p) => p.name === t.name)).map((t) => ({ ...t, count: 0 })),
+  ]);
+  try {
+    const instances = await ctx.inventory(signal);
+    return planMigration({
+      spec: original,
+      from: recorded.from,
+      to: recorded.to,
+      instances,
+      regionOf: regionOf(ctx),
+      recorded,
+    });
+  } finally {
+    ctx.spec = original;
+  }
+}
+
 /** The target could not come up: the source was not touched; the error keeps the cause's code and names it. */
 function targetFailed(plan: MigrationPlan, error: unknown, cleaned: string): SkypoolError {
   const known = SkypoolError.isInstance(error);
@@ -163,7 +195,10 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
   const phase = <T>(name: PhaseTiming['phase'], run: () => Promise<T>): Promise<T> =>
     ctx.progress.phase(name, phases, run);
   const original = ctx.spec;
+  if (options.rollback && !original.pools.some((p) => p.name === options.from || p.provider === options.from))
+    assertReversible(original, options.from, undefined);
   const observed = await phase('migrate-plan', () => observe(ctx, options));
+  if (options.rollback) assertReversible(original, options.from, observed.recorded);
   const { plan } = observed;
   const base = { cluster: original.name, plan, phases };
   if (options.dryRun)
@@ -195,6 +230,38 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
   await ctx.checkPrerequisites();
   const driver = engine;
   assertMigratable(driver);
+  if (options.rollback && observed.recorded) {
+    const recorded = observed.recorded;
+    const during = migrationSpecs(
+      original,
+      original.pools.filter((p) => recorded.sources.includes(p.name)),
+      recorded.targets,
+      observed.instances,
+    ).during;
+    ctx.spec = withPools(original, during);
+    try {
+      const back = await rollBack(
+        ctx,
+        driver,
+        { plan, recorded, original, instances: observed.instances, phase },
+        signal,
+      );
+      return {
+        ...base,
+        dryRun: false,
+        rolledBack: true,
+        created: [],
+        terminated: back.terminated,
+        services: back.services,
+        managers: back.managers,
+        ...(back.leader ? { leader: back.leader } : {}),
+        durationMs: Math.round(performance.now() - started),
+        provisionMs: 0,
+      };
+    } finally {
+      ctx.spec = original;
+    }
+  }
   const targets = [...new Map(plan.pools.filter((p) => targetNames.has(p.name)).map((p) => [p.name, p])).values()];
   const intent: MigrationIntent = observed.recorded ?? {
     v: 1,
@@ -251,7 +318,9 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
     return moved;
   });
 
-  // 3. Retire the source: VMs, engine entries, fabric peers, networks.
+  // 3. Retire the source: VMs, engine entries, fabric peers, networks. Recorded first: from here on a rollback
+  // has nothing to return to.
+  if (intent.stage !== 'retire-source') await writeIntent(driver, api.endpoint, { ...intent, stage: 'retire-source' });
   const terminated = await phase('retire-source', () =>
     retireSource(ctx, driver, api, leaving, keep, plan.networksDeleted, signal),
   );

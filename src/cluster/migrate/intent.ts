@@ -18,6 +18,8 @@ export interface MigrationIntent {
   /** Source pool name -> target pool name. */
   readonly targetOf: Readonly<Record<string, string>>;
   readonly startedAt: string;
+  /** Set once the source's retirement starts: from then on the source is going, and a rollback is refused. */
+  readonly stage?: 'retire-source';
 }
 
 export function parseIntent(text: string): MigrationIntent {

@@ -45,7 +45,7 @@ export async function moveServices(
         },
         {
           ...wait(),
-          intervalMs: 200,
+          intervalMs: 100,
           what: `every replica of service ${status.name} to run on the nodes that stay`,
           hint: 'check that the target nodes have room, the image and the labels its constraints ask for',
         },
@@ -64,21 +64,23 @@ export async function moveServices(
       };
     }),
   );
-  const drains: DrainResult[] = [];
+  // The nodes drain together: each waits only for what is left on it (old tasks stopping).
   const nodeFor = nodesByName(await driver.listNodes(api.endpoint));
-  for (const instance of leaving) {
-    const node = nodeFor(instance.name);
-    if (node?.state !== 'ready') continue;
-    ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'draining' });
-    const drain = await driver.drainNode(api.endpoint, node.id, wait());
-    drains.push(drain);
-    ctx.progress.emit({
-      type: 'node',
-      node: instance.name,
-      pool: instance.tags.pool,
-      state: 'drained',
-      detail: `${drain.movedTasks} task(s) left in ${drain.durationMs} ms`,
-    });
-  }
+  const drains = await Promise.all(
+    leaving
+      .filter((instance) => nodeFor(instance.name)?.state === 'ready')
+      .map(async (instance): Promise<DrainResult> => {
+        ctx.progress.emit({ type: 'node', node: instance.name, pool: instance.tags.pool, state: 'draining' });
+        const drain = await driver.drainNode(api.endpoint, nodeFor(instance.name)!.id, wait());
+        ctx.progress.emit({
+          type: 'node',
+          node: instance.name,
+          pool: instance.tags.pool,
+          state: 'drained',
+          detail: `${drain.movedTasks} task(s) left in ${drain.durationMs} ms`,
+        });
+        return drain;
+      }),
+  );
   return { services, drains };
 }

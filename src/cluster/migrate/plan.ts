@@ -235,6 +235,6 @@ export function planMigration(input: {
     targetHourlyUsd: sum(mappings.map((m) => m.target.poolHourlyUsd)),
     catalogDate: PRICE_CATALOG.date,
     pools: specs.after,
-    ...(recorded ? { resumed: recorded.startedAt } : {}),
+    ...(recorded ? { resumed: recorded.startedAt, rollbackPossible: recorded.stage !== 'retire-source' } : {}),
   };
 }

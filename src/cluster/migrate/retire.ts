@@ -37,19 +37,23 @@ export async function retireSource(
     await driver.removeNode(api.endpoint, entry.id);
     ctx.progress.emit({ type: 'node', node: entry.name, state: 'removed' });
   }
-  if (await ctx.consoleIdentity()) {
-    await syncFabric(ctx, driver, keep, keep, signal);
-    await Promise.all(leaving.map((i) => ctx.forgetIdentity(i)));
-  }
-  for (const network of networks) {
-    const provider = await ctx.provider(network.provider);
-    await ctx.queue.read(network.provider, 'network', signal, () =>
-      provider.deleteNetwork(ctx.spec.name, {
-        ...(network.region ? { region: network.region } : {}),
-        ...(signal ? { signal } : {}),
-      }),
-    );
-    ctx.forgetNetworks(network.provider);
-  }
+  // The fabric of the nodes that stay and the source's networks are independent: both at once.
+  await Promise.all([
+    (async () => {
+      if (!(await ctx.consoleIdentity())) return;
+      await syncFabric(ctx, driver, keep, keep, signal);
+      await Promise.all(leaving.map((i) => ctx.forgetIdentity(i)));
+    })(),
+    ...networks.map(async (network) => {
+      const provider = await ctx.provider(network.provider);
+      await ctx.queue.read(network.provider, 'network', signal, () =>
+        provider.deleteNetwork(ctx.spec.name, {
+          ...(network.region ? { region: network.region } : {}),
+          ...(signal ? { signal } : {}),
+        }),
+      );
+      ctx.forgetNetworks(network.provider);
+    }),
+  ]);
   return leaving.map((i) => i.name).sort();
 }

@@ -85,6 +85,11 @@ export async function migrateSlurm(
   const { signal } = options;
   const phase = <T>(name: PhaseTiming['phase'], run: () => Promise<T>): Promise<T> =>
     ctx.progress.phase(name, phases, run);
+  if (options.rollback)
+    throw new EngineError(
+      'slurm migrations have no --rollback yet: run migrate again to finish it, then migrate back (--from and --to swapped)',
+      { cluster: ctx.spec.name },
+    );
   if (driver.nodeIdentity !== 'console')
     throw new EngineError(
       'slurm pools migrate over the fabric only (pools on clouds): a cluster of local VMs has no controller to move to',

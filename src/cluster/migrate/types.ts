@@ -18,6 +18,11 @@ export interface MigrateOptions {
   readonly to: string | InlineTarget;
   /** Plan only: lists instances and asks the engine, changes nothing. */
   readonly dryRun?: boolean;
+  /**
+   * Return an interrupted migration of `from` to its source (services, managers), and remove the target VMs:
+   * only while the source exists (before its retirement starts); refused after with MIGRATION_NOT_REVERSIBLE.
+   */
+  readonly rollback?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -64,6 +69,11 @@ export interface MigrationPlan {
   readonly pools: readonly NodePoolSpec[];
   /** Set when a migration recorded in the engine is being finished. */
   readonly resumed?: string;
+  /**
+   * Only for a migration in progress: whether `--rollback` can still return to the source (false once its
+   * retirement started).
+   */
+  readonly rollbackPossible?: boolean;
 }
 
 /** One service's move off the source. */
@@ -96,6 +106,8 @@ export interface JobMove {
 export interface MigrationResult {
   readonly cluster: string;
   readonly dryRun: boolean;
+  /** True when this call rolled the migration back: `terminated` lists the target VMs removed. */
+  readonly rolledBack?: boolean;
   readonly plan: MigrationPlan;
   /** Target VMs launched (their names as the clouds gave them). */
   readonly created: readonly string[];

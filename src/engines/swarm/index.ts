@@ -190,7 +190,14 @@ export class SwarmDriver implements EngineDriver {
           return undefined;
         }
         const active = info.Swarm?.LocalNodeState === 'active';
-        return active && (role === 'worker' || info.Swarm?.ControlAvailable === true) ? true : undefined;
+        if (!active) return undefined;
+        if (role === 'worker') return true;
+        if (info.Swarm?.ControlAvailable !== true || !info.Swarm.NodeID) return undefined;
+        // A manager being demoted (its spec says worker; an interrupted migration or scale-down asked for it)
+        // still reports ControlAvailable until it leaves Raft, then loses its control socket mid-call: it is no
+        // manager to talk to. Nor is one Raft cannot reach. Either way the caller asks the next manager.
+        const self = await inspectNode(docker, info.Swarm.NodeID);
+        return self.Spec.Role === 'manager' && self.ManagerStatus?.Reachability === 'reachable' ? true : undefined;
       },
       {
         ...options,
@@ -396,6 +403,17 @@ export class SwarmDriver implements EngineDriver {
       ...options,
       what: `node ${nodeId} to leave the managers (raft)`,
     });
+  }
+
+  async promoteNode(manager: EngineEndpoint, nodeId: string, options: WaitOptions): Promise<void> {
+    const docker = this.docker(manager);
+    await call(manager, `promoting node ${nodeId}`, () =>
+      updateNodeSpec(docker, nodeId, (spec) => (spec.Role === 'manager' ? undefined : { ...spec, Role: 'manager' })),
+    );
+    await pollUntil(
+      async () => ((await inspectNode(docker, nodeId)).ManagerStatus?.Reachability === 'reachable' ? true : undefined),
+      { ...options, what: `node ${nodeId} to join the managers (raft)` },
+    );
   }
 
   async removeNode(manager: EngineEndpoint, nodeId: string): Promise<void> {

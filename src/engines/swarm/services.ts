@@ -148,10 +148,11 @@ export function workloadStatus(
 }
 
 /**
- * The spec of `docker service update --force --update-order start-first --update-parallelism <half> --update-delay 0s`:
- * every task is replaced, each new one running before its old one stops, on the nodes that still take work. Half
- * the replicas at a time: start-first never runs fewer than the desired count, and the other half (old or new,
- * already answering) covers the moment a new task runs but does not listen yet.
+ * The spec of `docker service update --force --update-order start-first --update-parallelism <replicas> --update-delay 0s`:
+ * every task is replaced at once, each new one running before its old one stops, on the nodes that still take
+ * work. Start-first never runs fewer than the desired count; all at once takes one start instead of one per batch
+ * (a migration waits for it). The cost is room for twice the replicas during the move, which the target pools
+ * (sized like the source) have.
  */
 export function rescheduledSpec(spec: ApiService['Spec']): ApiService['Spec'] {
   const replicas = spec.Mode.Replicated?.Replicas ?? 1;
@@ -160,7 +161,7 @@ export function rescheduledSpec(spec: ApiService['Spec']): ApiService['Spec'] {
     TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (spec.TaskTemplate.ForceUpdate ?? 0) + 1 },
     UpdateConfig: {
       ...(spec.UpdateConfig ?? {}),
-      Parallelism: Math.max(1, Math.floor(replicas / 2)),
+      Parallelism: Math.max(1, replicas),
       Delay: 0,
       Order: 'start-first',
       FailureAction: 'pause',
