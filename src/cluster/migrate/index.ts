@@ -11,7 +11,7 @@ import { withTokenRotation } from '../token-rotation.js';
 import type { PhaseTiming } from '../types.js';
 import { moveManagers } from './control-plane.js';
 import { cordon } from './cordon.js';
-import { type MigrationIntent, readIntent, writeIntent } from './intent.js';
+import { type MigrationIntent, readIntent, startIntent, writeIntent } from './intent.js';
 import { moveServices } from './move-services.js';
 import { migrationSpecs, planMigration } from './plan.js';
 import { retireSource } from './retire.js';
@@ -263,16 +263,7 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
     }
   }
   const targets = [...new Map(plan.pools.filter((p) => targetNames.has(p.name)).map((p) => [p.name, p])).values()];
-  const intent: MigrationIntent = observed.recorded ?? {
-    v: 1,
-    from: plan.from,
-    to: plan.to,
-    sources: [...sourceNames],
-    targets,
-    targetOf: Object.fromEntries(plan.mappings.map((m) => [m.source.pool, m.target.pool])),
-    startedAt: new Date().toISOString(),
-  };
-  if (!observed.recorded) await writeIntent(driver, manager.endpoint, intent);
+  const intent = await startIntent(driver, manager.endpoint, plan, observed.recorded);
   const sources = original.pools.filter((p) => sourceNames.has(p.name));
   const specs = migrationSpecs(original, sources, targets, observed.instances);
   ctx.spec = withPools(original, specs.during);

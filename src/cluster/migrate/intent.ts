@@ -1,6 +1,7 @@
 import type { EngineDriver, EngineEndpoint } from '../../engines/types.js';
 import { EngineError } from '../../errors.js';
 import { NodePoolSchema, type NodePoolSpec } from '../../spec/schema.js';
+import type { MigrationPlan } from './types.js';
 
 /** The engine's record of a migration in progress (Swarm: a label of the swarm, replicated by Raft). */
 export const MIGRATION_RECORD = 'skypool.migration';
@@ -49,4 +50,29 @@ export async function writeIntent(
   intent: MigrationIntent | undefined,
 ): Promise<void> {
   await driver.setClusterRecord?.(manager, MIGRATION_RECORD, intent ? JSON.stringify(intent) : undefined);
+}
+
+/**
+ * The migration's record: the one the engine holds (a rerun), else a new one for this plan, written before anything
+ * moves. Its targets are the plan's target pools, each once.
+ */
+export async function startIntent(
+  driver: EngineDriver,
+  manager: EngineEndpoint,
+  plan: MigrationPlan,
+  recorded: MigrationIntent | undefined,
+): Promise<MigrationIntent> {
+  if (recorded) return recorded;
+  const targetNames = new Set(plan.mappings.map((m) => m.target.pool));
+  const intent: MigrationIntent = {
+    v: 1,
+    from: plan.from,
+    to: plan.to,
+    sources: [...new Set(plan.mappings.map((m) => m.source.pool))],
+    targets: [...new Map(plan.pools.filter((p) => targetNames.has(p.name)).map((p) => [p.name, p])).values()],
+    targetOf: Object.fromEntries(plan.mappings.map((m) => [m.source.pool, m.target.pool])),
+    startedAt: new Date().toISOString(),
+  };
+  await writeIntent(driver, manager, intent);
+  return intent;
 }

@@ -17,7 +17,7 @@ import { type ManagerRef, waitNodesReady } from '../nodes.js';
 import { withPrefix } from '../phases/launch-nodes.js';
 import { removeInstances } from '../remove.js';
 import type { PhaseTiming } from '../types.js';
-import { MIGRATION_RECORD, type MigrationIntent, parseIntent, writeIntent } from './intent.js';
+import { MIGRATION_RECORD, type MigrationIntent, parseIntent, startIntent, writeIntent } from './intent.js';
 import { migrationSpecs } from './plan.js';
 import { retireSource } from './retire.js';
 import { moveJobs } from './slurm-jobs.js';
@@ -103,16 +103,7 @@ export async function migrateSlurm(
   const sourceNames = new Set(plan.mappings.map((m) => m.source.pool));
   const targetNames = new Set(plan.mappings.map((m) => m.target.pool));
   const targets = [...new Map(plan.pools.filter((p) => targetNames.has(p.name)).map((p) => [p.name, p])).values()];
-  const intent: MigrationIntent = observed.recorded ?? {
-    v: 1,
-    from: plan.from,
-    to: plan.to,
-    sources: [...sourceNames],
-    targets,
-    targetOf: Object.fromEntries(plan.mappings.map((m) => [m.source.pool, m.target.pool])),
-    startedAt: new Date().toISOString(),
-  };
-  if (!observed.recorded) await writeIntent(driver, manager.endpoint, intent);
+  const _intent = await startIntent(driver, manager.endpoint, plan, observed.recorded);
   const sources = original.pools.filter((p) => sourceNames.has(p.name));
   const specs = migrationSpecs(original, sources, targets, observed.instances);
   const liveOf = (instances: readonly Instance[], pool: string) =>
