@@ -13,6 +13,7 @@ export type {
   EngineApiCaRotation,
   EngineNodeSummary,
   InlineTarget,
+  JobMove,
   JobState,
   JobStatus,
   MigrateOptions,
