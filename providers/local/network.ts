@@ -205,6 +205,8 @@ export async function claimAddress(
       await rm(join(dir, ip), { force: true });
       if (await tryClaim(dir, ip, node)) return ip;
     }
+    // A cloud may hand a just-deleted VM's address on at once, while that VM is still being torn down here.
+    if (wanted && owner && (await claimReleased(dir, ip, owner)) && (await tryClaim(dir, ip, node))) return ip;
     if (wanted)
       throw new CloudApiError(`address ${wanted} is already used by VM "${owner}" of the cluster: pick another`, {
         node,
@@ -215,6 +217,17 @@ export async function claimAddress(
   throw new CapacityError(`no free address left in ${network.cidr}: remove VMs or use a new cluster`, {
     cidr: network.cidr,
   });
+}
+
+/** Waits up to 30 s for `owner` to release its claim on `ip` (teardown releases it first). */
+async function claimReleased(dir: string, ip: string, owner: string): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const now = (await readFile(join(dir, ip), 'utf8').catch(() => '')).trim();
+    if (now !== owner) return now === '';
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
 }
 
 async function tryClaim(dir: string, ip: string, node: string): Promise<boolean> {

@@ -94,8 +94,6 @@ class Backing implements LocalVmBacking {
   /** The start of each VM in flight, so that a stop right after a launch waits for it. */
   private readonly starting = new Map<string, Promise<unknown>>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** Terminations under way: a start waits for them, so an address the cloud reuses is free on the host too. */
-  private readonly stopping = new Set<Promise<void>>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Realistic network: local cluster (address claims, VM dirs) per cloud network, so ranges may overlap. */
@@ -186,8 +184,6 @@ class Backing implements LocalVmBacking {
 
   private async startVm(key: string, vm: Parameters<VmBacking['start']>[0]): Promise<{ privateIp: string }> {
     if (this.closed) throw new CloudApiError(`cloudsim is stopping: VM ${vm.id} cannot start`, { id: vm.id });
-    // The cloud may hand a deleted VM's address to a new one at once; its namespace VM must be gone first.
-    await Promise.all([...this.stopping].map((p) => p.catch(() => undefined)));
     const { privateIp: ip, subnetCidr: cidr } = vm;
     if (!ip || !cidr || !inSubnet(ip, cidr)) {
       throw new CloudApiError(
@@ -269,7 +265,7 @@ class Backing implements LocalVmBacking {
 
   stop(vm: { cloud: SimCloud; id: string }): Promise<void> {
     const key = `${vm.cloud} ${vm.id}`;
-    const stopped = this.track(
+    return this.track(
       (async () => {
         await this.starting.get(key)?.catch(() => undefined);
         this.running.delete(key);
@@ -279,9 +275,6 @@ class Backing implements LocalVmBacking {
         if (this.net) await this.sync().catch(() => undefined);
       })(),
     );
-    this.stopping.add(stopped);
-    void stopped.catch(() => undefined).finally(() => this.stopping.delete(stopped));
-    return stopped;
   }
 
   powerOff(vm: { cloud: SimCloud; id: string }): Promise<void> {

@@ -164,6 +164,8 @@ export async function migrateSlurm(
   if (oldUp && oldRef && newRef) {
     await phase('cordon', () => nameBackup(ctx, tools, oldRef, newRef, instances, signal));
   }
+  // A run killed after the state reached the target but before slurmctld started there: start it, then drain.
+  if (moved && newRef) await startTargetController(ctx, tools, newRef, signal);
   if (oldUp || moved || !newRef) jobs = await phase('move-jobs', () => moveJobs(ctx, driver, api, leaving, signal));
 
   // 3. slurmctld moves with its state; every slurmd is pointed at it.
@@ -318,17 +320,28 @@ async function moveController(
   const state = await move.saveState(tools.exec, oldRef.endpoint);
   ctx.progress.message(`slurmctld on ${oldRef.instance.name} stopped and its state saved`);
   await move.restoreState(tools.exec, newRef.endpoint, state);
+  await startTargetController(ctx, tools, newRef, signal);
+  ctx.progress.message(`slurmctld moved from ${oldRef.instance.name} to ${newRef.instance.name} with its state`);
+}
+
+/** Starts slurmctld on the target with the state it holds (idempotent) and waits until it answers. */
+async function startTargetController(
+  ctx: ClusterContext,
+  tools: ReturnType<SlurmDriver['controllerMove']>,
+  newRef: ManagerRef,
+  signal?: AbortSignal,
+): Promise<void> {
   await tools.start(newRef.endpoint);
   await pollUntil(
     async () => ((await move.controllerUp(tools.exec, newRef.endpoint, newRef.instance.name)) ? true : undefined),
     {
-      ...wait(),
+      deadline: Date.now() + ctx.readyTimeoutMs,
+      ...(signal ? { signal } : {}),
       intervalMs: 200,
       what: `slurmctld on ${newRef.instance.name} to answer with the moved state`,
       hint: 'see /var/log/skypool/slurmctld.log on the target controller',
     },
   );
-  ctx.progress.message(`slurmctld moved from ${oldRef.instance.name} to ${newRef.instance.name} with its state`);
 }
 
 /** The target could not come up: its new VMs go (the source was not touched) and the error names the cause. */

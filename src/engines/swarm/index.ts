@@ -463,12 +463,21 @@ export class SwarmDriver implements EngineDriver {
   async rescheduleWorkload(manager: EngineEndpoint, name: string): Promise<void> {
     const docker = this.docker(manager);
     await call(manager, `rescheduling service ${name}`, async () => {
-      const service = await findService(docker, name);
-      if (!service) throw new Error(`service ${name} does not exist`);
-      await docker.getService(service.ID).update({
-        _query: { version: service.Version.Index },
-        _body: rescheduledSpec(service.Spec),
-      } as unknown as Record<string, unknown>);
+      // Another update (the orchestrator's, or a killed run's) can land between the read and the write: Swarm
+      // then refuses the stale version ("update out of sequence"), and the service is read again.
+      for (let attempt = 1; ; attempt += 1) {
+        const service = await findService(docker, name);
+        if (!service) throw new Error(`service ${name} does not exist`);
+        try {
+          await docker.getService(service.ID).update({
+            _query: { version: service.Version.Index },
+            _body: rescheduledSpec(service.Spec),
+          } as unknown as Record<string, unknown>);
+          return;
+        } catch (error) {
+          if (attempt >= 5 || !/update out of sequence/i.test(String((error as Error).message))) throw error;
+        }
+      }
     });
   }
 
