@@ -17,6 +17,7 @@ import { migrationSpecs, planMigration } from './plan.js';
 import { retireSource } from './retire.js';
 import { assertReversible, rollBack } from './rollback.js';
 import { isSlurm, migrateSlurm } from './slurm.js';
+import { targetFailed } from './target-failed.js';
 import type { MigrateOptions, MigrationPlan, MigrationResult } from './types.js';
 
 export { planMigration } from './plan.js';
@@ -161,25 +162,6 @@ export async function migrationInProgress(
   } finally {
     ctx.spec = original;
   }
-}
-
-/** The target could not come up: the source was not touched; the error keeps the cause's code and names it. */
-function targetFailed(plan: MigrationPlan, error: unknown, cleaned: string): SkypoolError {
-  const known = SkypoolError.isInstance(error);
-  const targets = [...new Set(plan.mappings.map((m) => `${m.target.pool} (${m.target.provider})`))].join(', ');
-  return new SkypoolError(
-    known ? error.code : 'INTERNAL',
-    `migration from ${plan.from} to ${plan.to} stopped before touching the source (its nodes still run every workload): ` +
-      `the target pool ${targets} could not come up: ${(error as Error).message}${cleaned}`,
-    {
-      cause: error,
-      exitCode: known ? error.exitCode : 1,
-      details: {
-        ...(known ? error.details : {}),
-        migration: { from: plan.from, to: plan.to, stage: 'provision-target' },
-      },
-    },
-  );
 }
 
 /**

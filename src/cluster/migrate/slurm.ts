@@ -21,6 +21,7 @@ import { MIGRATION_RECORD, type MigrationIntent, parseIntent, startIntent, write
 import { migrationSpecs } from './plan.js';
 import { retireSource } from './retire.js';
 import { moveJobs } from './slurm-jobs.js';
+import { targetFailed } from './target-failed.js';
 import type { JobMove, MigrateOptions, MigrationPlan, MigrationResult } from './types.js';
 
 export const isSlurm = (driver: EngineDriver): driver is SlurmDriver => driver instanceof SlurmDriver;
@@ -366,19 +367,5 @@ async function abandonTarget(
       cleaned = ` (removing the target VMs that came up failed too: ${(cleanup as Error).message}; rerun migrate to finish it)`;
     }
   }
-  const known = SkypoolError.isInstance(error);
-  const targets = [...new Set(plan.mappings.map((m) => `${m.target.pool} (${m.target.provider})`))].join(', ');
-  return new SkypoolError(
-    known ? error.code : 'INTERNAL',
-    `migration from ${plan.from} to ${plan.to} stopped before touching the source (its nodes still run every job): ` +
-      `the target pool ${targets} could not come up: ${(error as Error).message}${cleaned}`,
-    {
-      cause: error,
-      exitCode: known ? error.exitCode : 1,
-      details: {
-        ...(known ? error.details : {}),
-        migration: { from: plan.from, to: plan.to, stage: 'provision-target' },
-      },
-    },
-  );
+  return targetFailed(plan, error, cleaned, 'job');
 }
