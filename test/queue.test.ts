@@ -171,4 +171,23 @@ describe('ProvisioningQueue on cloudsim (aws)', () => {
       await tight.stop();
     }
   });
+
+  it('reads are paced apart from launches: a listing does not wait for the launches queued before it', async () => {
+    // Mutations one per 4 s: the second launch waits out the interval, a read started after it does not.
+    const queue = new ProvisioningQueue({ limits: { aws: { concurrency: 1, intervalCap: 1, intervalMs: 4_000 } } });
+    const name = `${cluster}-r`;
+    const first = queue.launch(provider, request([`${name}-1`]));
+    const second = queue.launch(provider, request([`${name}-2`]));
+    const started = performance.now();
+    const listed = await queue.read('aws', 'inventory', undefined, () => provider.listInstances(cluster));
+    const readMs = performance.now() - started;
+    expect(Array.isArray(listed)).toBe(true);
+    expect(readMs).toBeLessThan(2_000);
+    const launched = [...(await first), ...(await second)];
+    expect(performance.now() - started).toBeGreaterThanOrEqual(3_500);
+    await queue.terminate(
+      provider,
+      launched.map((i) => i.id),
+    );
+  }, 60_000);
 });

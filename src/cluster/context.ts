@@ -199,7 +199,7 @@ export class ClusterContext {
     let network = this.networks.get(key);
     if (!network) {
       const provider = await this.provider(name);
-      network = await this.queue.read(name, 'network', signal, () =>
+      network = await this.queue.network(name, 'network', signal, () =>
         provider.ensureNetwork(this.spec.name, { ...(region ? { region } : {}), ...(signal ? { signal } : {}) }),
       );
       this.networks.set(key, network);

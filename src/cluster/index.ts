@@ -345,7 +345,7 @@ export class Cluster {
         const regions: Array<string | undefined> = this.ctx.regionsOf(name);
         if (this.ctx.spec.pools.some((p) => p.provider === name && !p.region)) regions.push(undefined);
         for (const region of regions)
-          await this.ctx.queue.read(name, 'network', undefined, () =>
+          await this.ctx.queue.network(name, 'network', undefined, () =>
             provider.deleteNetwork(this.ctx.spec.name, region ? { region } : {}),
           );
         networksDeleted.push(name);

@@ -23,6 +23,18 @@ export const DEFAULT_LIMITS: Readonly<Record<ProviderName, QueueLimits>> = {
   local: { concurrency: 4, intervalCap: Number.POSITIVE_INFINITY, intervalMs: 0 },
 };
 
+/**
+ * Reads (listings) have buckets of their own, several times the mutations' (cloud-apis.md: EC2 Describe* 20/s,
+ * ARM reads 25/s), so they get a queue of their own: a listing never waits behind the launches' pace, nor takes
+ * a launch's turn. Set at half the refill, as waits poll outside the queue.
+ */
+export const DEFAULT_READ_LIMITS: Readonly<Record<ProviderName, QueueLimits>> = {
+  aws: { concurrency: 8, intervalCap: 10, intervalMs: 1000 },
+  gcp: { concurrency: 8, intervalCap: 20, intervalMs: 1000 },
+  azure: { concurrency: 8, intervalCap: 12, intervalMs: 1000 },
+  local: { concurrency: 8, intervalCap: Number.POSITIVE_INFINITY, intervalMs: 0 },
+};
+
 /** What the queue reports: launches and terminations started, retried, done or failed. */
 export type QueueEvent =
   | {
@@ -59,6 +71,8 @@ export type QueueEvent =
 /** Options of the provisioning queue. */
 export interface ProvisioningQueueOptions {
   readonly limits?: Partial<Record<ProviderName, Partial<QueueLimits>>>;
+  /** Limits of the reads' queue (listings), per provider; DEFAULT_READ_LIMITS otherwise. */
+  readonly readLimits?: Partial<Record<ProviderName, Partial<QueueLimits>>>;
   /** Attempts after the first for throttled or transient failures (the SDKs retry on their own first). */
   readonly retries?: number;
   /** Base of the exponential backoff between attempts. */
@@ -108,6 +122,7 @@ function zoneFailure(request: LaunchRequest, zone: string | undefined, error: Sk
  */
 export class ProvisioningQueue {
   private readonly queues = new Map<ProviderName, Promise<PQueue>>();
+  private readonly readQueues = new Map<ProviderName, Promise<PQueue>>();
   private readonly options: ProvisioningQueueOptions;
 
   constructor(options: ProvisioningQueueOptions = {}) {
@@ -116,9 +131,19 @@ export class ProvisioningQueue {
 
   // p-queue and p-retry load with the first cloud call, not with the SDK.
   private queueFor(provider: ProviderName): Promise<PQueue> {
-    let queue = this.queues.get(provider);
+    return this.paced(this.queues, provider, { ...DEFAULT_LIMITS[provider], ...this.options.limits?.[provider] });
+  }
+
+  private readQueueFor(provider: ProviderName): Promise<PQueue> {
+    return this.paced(this.readQueues, provider, {
+      ...DEFAULT_READ_LIMITS[provider],
+      ...this.options.readLimits?.[provider],
+    });
+  }
+
+  private paced(queues: Map<ProviderName, Promise<PQueue>>, provider: ProviderName, limits: QueueLimits) {
+    let queue = queues.get(provider);
     if (!queue) {
-      const limits = { ...DEFAULT_LIMITS[provider], ...this.options.limits?.[provider] };
       queue = import('p-queue').then(
         ({ default: Queue }) =>
           new Queue({
@@ -128,7 +153,7 @@ export class ProvisioningQueue {
               : {}),
           }),
       );
-      this.queues.set(provider, queue);
+      queues.set(provider, queue);
     }
     return queue;
   }
@@ -293,10 +318,28 @@ export class ProvisioningQueue {
   }
 
   /**
-   * A read or a network phase (listInstances, ensureNetwork, deleteNetwork): paced in the provider's queue and
-   * retried on throttling, 5xx and dropped connections like a launch. `what` names it in retry events.
+   * A read (listInstances): paced in the provider's read queue and retried on throttling, 5xx and dropped
+   * connections like a launch. `what` names it in retry events.
    */
-  async read<T>(
+  read<T>(provider: ProviderName, what: string, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    return this.retried(this.readQueueFor(provider), provider, what, signal, call);
+  }
+
+  /**
+   * A network phase (ensureNetwork, deleteNetwork: reads and writes, idempotent, resumable): paced with the
+   * launches and retried like a read.
+   */
+  network<T>(
+    provider: ProviderName,
+    what: string,
+    signal: AbortSignal | undefined,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    return this.retried(this.queueFor(provider), provider, what, signal, call);
+  }
+
+  private async retried<T>(
+    queue: Promise<PQueue>,
     provider: ProviderName,
     what: string,
     signal: AbortSignal | undefined,
@@ -304,9 +347,7 @@ export class ProvisioningQueue {
   ): Promise<T> {
     const retries = this.options.readRetries ?? 8;
     try {
-      return await (await this.queueFor(provider)).add(() => this.withRetries(provider, what, signal, call, retries), {
-        signal,
-      });
+      return await (await queue).add(() => this.withRetries(provider, what, signal, call, retries), { signal });
     } catch (error) {
       throw asCancelled(error, signal, provider, what);
     }

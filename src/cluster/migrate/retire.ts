@@ -43,7 +43,7 @@ export async function retireSource(
       await Promise.all(
         networks.map(async (network) => {
           const provider = await ctx.provider(network.provider);
-          await ctx.queue.read(network.provider, 'network', signal, () =>
+          await ctx.queue.network(network.provider, 'network', signal, () =>
             provider.deleteNetwork(ctx.spec.name, {
               ...(network.region ? { region: network.region } : {}),
               ...(signal ? { signal } : {}),
