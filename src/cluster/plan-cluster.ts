@@ -22,7 +22,8 @@ export async function planCluster(ctx: ClusterContext, engineApi: readonly Engin
   const warnings = [...survey.warnings];
   const vms = survey.own.length + survey.beyond.length;
   let observation: Observation;
-  if (!pki && vms > 0) {
+  // Without the CA no manager can be asked; with no manager VM at all the pool never formed (as apply judges).
+  if (!pki && [...survey.own, ...survey.beyond].some((i) => i.tags.role === 'manager')) {
     warnings.push(`${foreignCluster(ctx, vms).message}. ${CLOUD_SIDE_ONLY}`);
     observation = await observeWith(ctx, survey.own, undefined, { strays: false });
   } else observation = await observeOrWarn(ctx, survey.own, survey.manager, warnings);
