@@ -3,11 +3,11 @@ import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { vpcCidr } from '../providers/aws/index.js';
 import { type CloudSim, createLocalVmBacking, type LocalVmBacking, startCloudSim } from '../src/cloudsim/index.js';
 import { TAG_KEYS } from '../src/providers/types.js';
 import { pollUntil, within } from '../src/util/poll.js';
 import { mergeChaosSummary, prng } from './support/chaos-summary.js';
+import { flatSimRanges } from './support/flat-ranges.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 
 /**
@@ -62,13 +62,9 @@ const PLAN = PLANNED.map((p, trial) => ({ trial, ...p })).filter((p) => !ONLY ||
 /** jest refuses `it.each([])`: with no trial picked (`SKYPOOL_CHAOS_ENGINE_TRIALS=none`) they are listed as skipped. */
 const eachTrial = PLAN.length > 0 ? it.each(PLAN) : it.skip.each(PLANNED.map((p, trial) => ({ trial, ...p })));
 
-/** A cluster name whose EC2 VPC overlaps neither GCE's default subnet nor another trial's. */
-function clusterName(trial: number): string {
-  for (;;) {
-    const name = `ce${trial}${process.pid % 1000}${Math.random().toString(36).slice(2, 5)}`;
-    if (vpcCidr(name) !== '10.128.0.0/16') return name;
-  }
-}
+const RANGES = flatSimRanges('chaos-engine');
+/** A cluster name whose EC2 VPC and GCE subnet (derived from the name: the CLI sets none) are the suite's own. */
+const clusterName = (trial: number): string => RANGES.clusterName(`ce${trial}`, { gceDefault: true });
 
 /** The error line of a child's stderr (SDK warnings left out). */
 function lastErrorLine(err: string): string {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { createProvider as createAws, vpcCidr } from '../providers/aws/index.js';
+import { createProvider as createAws } from '../providers/aws/index.js';
 import { createProvider as createAzure } from '../providers/azure/index.js';
 import { createProvider as createGcp } from '../providers/gcp/index.js';
 import { parseIdentity } from '../src/bootstrap/node-identity.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import type { Instance, NetworkRef, Provider } from '../src/providers/types.js';
 import type { NodePoolSpec } from '../src/spec/schema.js';
+import { flatSimRanges } from './support/flat-ranges.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 
 /**
@@ -16,15 +17,10 @@ import { describeIf, requireRoot } from './support/requirements.js';
 const cannot = requireRoot({ files: ['/usr/bin/openssl', '/usr/bin/base64'] });
 const suite = describeIf(cannot);
 
-const GCE_SUBNET = '10.128.0.0/20';
-const AZURE_SPACE = '10.250.0.0/16';
-function clusterName(): string {
-  for (;;) {
-    const name = `cn${process.pid % 10000}${Math.random().toString(36).slice(2, 6)}`;
-    if (!['10.128.0.0/16', '10.250.0.0/16'].includes(vpcCidr(name))) return name;
-  }
-}
-const cluster = clusterName();
+const RANGES = flatSimRanges('console');
+const GCE_SUBNET = RANGES.gceSubnet;
+const AZURE_SPACE = RANGES.azureSpace;
+const cluster = RANGES.clusterName('cn');
 const WG_KEY = randomBytes(32).toString('base64');
 
 const USER_DATA = `#!/bin/sh

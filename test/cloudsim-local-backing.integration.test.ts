@@ -10,6 +10,7 @@ import { type CloudSim, createLocalVmBacking, startCloudSim } from '../src/cloud
 import { Cluster } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { httpGet } from '../src/demo/load.js';
+import { flatSimRanges } from './support/flat-ranges.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 
 /**
@@ -20,16 +21,10 @@ import { describeIf, requireRoot } from './support/requirements.js';
 const cannot = requireRoot({ files: ['/usr/sbin/dockerd', '/bin/busybox'] });
 const suite = describeIf(cannot);
 
-const GCE_SUBNET = '10.128.0.0/20';
-const AZURE_SPACE = '10.250.0.0/16';
-/** A cluster name whose EC2 VPC (10.N.0.0/16, N from the name) overlaps neither of the ranges above. */
-function clusterName(): string {
-  for (;;) {
-    const name = `xc${process.pid % 10000}${Math.random().toString(36).slice(2, 6)}`;
-    if (!['10.128.0.0/16', '10.250.0.0/16'].includes(vpcCidr(name))) return name;
-  }
-}
-const name = clusterName();
+const RANGES = flatSimRanges('local-backing');
+const GCE_SUBNET = RANGES.gceSubnet;
+const AZURE_SPACE = RANGES.azureSpace;
+const name = RANGES.clusterName('xc');
 
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + ms;
@@ -199,9 +194,10 @@ suite('cloudsim local backing: one swarm across simulated EC2, Compute Engine an
     for (const node of status.nodes) expect(node.engine?.state).toBe('ready');
     expect(status.nodes.map((n) => n.engine?.labels.provider).sort()).toEqual(['aws', 'azure', 'gcp']);
     const ipOf = (provider: string) => status.nodes.find((n) => n.provider === provider)?.privateIp ?? '';
-    expect(ipOf('aws')).toMatch(new RegExp(`^${vpcCidr(name).split('.').slice(0, 2).join('\\.')}\\.`));
-    expect(ipOf('gcp')).toMatch(/^10\.128\./);
-    expect(ipOf('azure')).toMatch(/^10\.250\./);
+    const prefix = (cidr: string) => new RegExp(`^${cidr.split('.').slice(0, 2).join('\\.')}\\.`);
+    expect(ipOf('aws')).toMatch(prefix(vpcCidr(name)));
+    expect(ipOf('gcp')).toMatch(prefix(GCE_SUBNET));
+    expect(ipOf('azure')).toMatch(prefix(AZURE_SPACE));
     expect(status.nodes.find((n) => n.provider === 'aws')?.engine).toMatchObject({ role: 'manager', leader: true });
     // One L2 segment: the three clouds' subnets are routes of the host on the same bridge.
     const routes = execFileSync('ip', ['-4', 'route'], { encoding: 'utf8' }).split('\n');

@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { vpcCidr } from '../providers/aws/index.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster, type MigrationResult } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { type Endpoint, LoadLoop } from '../src/demo/load.js';
 import { SkypoolError } from '../src/errors.js';
 import { pollUntil, within } from '../src/util/poll.js';
+import { flatSimRanges } from './support/flat-ranges.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 import { simProviderSettings } from './support/sim-providers.js';
 
@@ -32,14 +32,9 @@ const cannot = requireRoot({
 });
 const suite = describeIf(cannot);
 
-const GCE_SUBNET = '10.128.0.0/20';
-function clusterName(): string {
-  for (;;) {
-    const name = `mg${process.pid % 10000}${Math.random().toString(36).slice(2, 6)}`;
-    if (vpcCidr(name) !== '10.128.0.0/16') return name;
-  }
-}
-const name = clusterName();
+const RANGES = flatSimRanges('migrate');
+const GCE_SUBNET = RANGES.gceSubnet;
+const name = RANGES.clusterName('mg');
 const sh = (cmd: string, args: readonly string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 
 /** The anchor process (`sleep infinity`) of the namespace VM on the host whose hostname is `hostname`. */

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { vpcCidr } from '../providers/aws/index.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
 import { Cluster, type MigrationResult } from '../src/cluster/index.js';
 import type { JobStatus } from '../src/engines/types.js';
 import { pollUntil } from '../src/util/poll.js';
+import { flatSimRanges } from './support/flat-ranges.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 import { simProviderSettings } from './support/sim-providers.js';
 
@@ -26,14 +26,9 @@ const cannot = requireRoot({
 });
 const suite = describeIf(cannot);
 
-const GCE_SUBNET = '10.128.0.0/20';
-function clusterName(): string {
-  for (;;) {
-    const name = `sm${process.pid % 10000}${Math.random().toString(36).slice(2, 6)}`;
-    if (vpcCidr(name) !== '10.128.0.0/16') return name;
-  }
-}
-const name = clusterName();
+const RANGES = flatSimRanges('slurm-migrate');
+const GCE_SUBNET = RANGES.gceSubnet;
+const name = RANGES.clusterName('sm');
 const STEPS = 25;
 
 const vms = (sim: CloudSim, cloud: 'aws' | 'gcp') =>

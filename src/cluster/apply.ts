@@ -34,6 +34,8 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const phase = <T>(name: PhaseTiming['phase'], run: () => Promise<T>): Promise<T> => progress.phase(name, phases, run);
 
   const hadPki = ctx.hasPki();
+  // Another process may have launched since this one last rotated (and crashed before rotating): unknown again.
+  ctx.joinTokensFresh = false;
   await phase('prepare', () => prepare(ctx));
   // Before any network or VM: a spec from before a migration must not start a second pool beside the cluster.
   await refuseIfRunningElsewhere(ctx, signal);
@@ -144,7 +146,11 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   const api = manager;
 
   await phase('labels', () => applyLabels(ctx, driver, api, keep, nodes, signal));
-  if (joined.length > 0 && driver.rotateJoinTokens) await phase('rotate-tokens', () => rotateJoinTokens(driver, api));
+  if (joined.length > 0 && driver.rotateJoinTokens)
+    await phase('rotate-tokens', async () => {
+      await rotateJoinTokens(driver, api);
+      ctx.joinTokensFresh = true;
+    });
 
   const recreated = strays.filter((s) => created.some((c) => c.name === s.name)).map((s) => s.name);
   return {

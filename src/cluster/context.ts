@@ -49,6 +49,12 @@ export class ClusterContext {
    * (EC2 ClientToken, GCE requestId), so the replacement's launch starts past them.
    */
   readonly goneLaunchTokens = new Set<string>();
+  /**
+   * True once the running converge rotated the join tokens after its launches: no VM can hold a valid token, so
+   * the check after an apply (which lists every cloud and asks a manager) has nothing to find. False at the start
+   * of every converge and at every launch.
+   */
+  joinTokensFresh = false;
   readonly readyTimeoutMs: number;
   readonly drainTimeoutMs: number;
   private providers = new Map<ProviderName, Provider>();

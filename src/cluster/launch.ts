@@ -50,6 +50,7 @@ export async function launchPool(
   const provider = await ctx.provider(pool.provider);
   const specHash = poolSpecHash(ctx.spec, pool);
   for (const name of names) ctx.progress.emit({ type: 'node', node: name, pool: pool.name, state: 'launching' });
+  ctx.joinTokensFresh = false;
   // The token comes from cluster, pool, ordinal and spec hash: a second process or a rerun gets the same VMs.
   const instances = await launchIdempotent(
     ctx.queue,

@@ -10,7 +10,7 @@ import { findManager } from './nodes.js';
  */
 export async function rotateIfStale(ctx: ClusterContext, signal?: AbortSignal): Promise<boolean> {
   // No CA here: this state directory did not make the cluster (or made nothing yet), so it writes none now.
-  if (!ctx.hasPki()) return false;
+  if (!ctx.hasPki() || ctx.joinTokensFresh) return false;
   const driver = await ctx.driver();
   if (!driver.lastTokenRotation || !driver.rotateJoinTokens) return false;
   const instances = await ctx.inventory(signal);

@@ -189,17 +189,21 @@ export const terminateInstances: ActionHandler = (ctx) => {
   return { instancesSet: changes };
 };
 
-/** Starts shutting an instance down (no-op when it already is): frees its address, stops its local VM. */
+/** Starts shutting an instance down (no-op when it already is): stops its local VM, then frees its address. */
 export function terminate(ctx: ActionContext, instance: Ec2Instance, now: number): void {
   if (instance.endedAt !== undefined && now >= instance.endedAt) return;
   instance.endedAt = now;
   instance.reason = 'Client.UserInitiatedShutdown';
-  ctx.store.subnets.get(instance.launch.subnetId)?.used.delete(instance.ip);
   releaseFromInstance(ctx, instance.id);
+  const free = () => ctx.store.subnets.get(instance.launch.subnetId)?.used.delete(instance.ip);
   if (ctx.sim.settings.backing === 'local' && ctx.sim.backing) {
-    // The host VM is torn down in the background; EC2 also answers before the instance is gone.
-    ctx.sim.backing.stop({ cloud: 'aws', id: instance.id }).catch(() => undefined);
-  }
+    // The host VM is torn down in the background; EC2 also answers before the instance is gone. Its address stays
+    // taken until then, as EC2 keeps it on the instance's interface while it shuts down.
+    void ctx.sim.backing
+      .stop({ cloud: 'aws', id: instance.id })
+      .catch(() => undefined)
+      .finally(free);
+  } else free();
 }
 
 /** The instances a Stop/StartInstances call names, all of them in the caller's region (or InvalidInstanceID.NotFound). */

@@ -260,7 +260,7 @@ export function deleteInstance(rt: GceRuntime, call: GceCall, zone: string, name
       vm.deletedAt = now;
       vm.goneAt = now + rt.bootMs / 2;
       if (rt.ctx.settings.backing === 'local' && rt.ctx.backing)
-        rt.ctx.backing.stop({ cloud: 'gcp', id: vm.id }).catch(() => undefined);
+        vm.teardown = rt.ctx.backing.stop({ cloud: 'gcp', id: vm.id }).catch(() => undefined);
     }
     return {
       scope: 'zones',

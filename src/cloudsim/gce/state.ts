@@ -119,6 +119,8 @@ export interface VmRec {
   startedAt?: number;
   /** `local` backing: a stop or start of the VM in flight. */
   backingBusy?: boolean;
+  /** `local` backing: the teardown of a deleted VM; its address is free again only once that ended. */
+  teardown?: Promise<void>;
 }
 
 /** VMs of one project and zone: by name for get, by creation order for stable pagination. */

@@ -28,7 +28,11 @@ export function purge(rt: GceRuntime, zone: ZoneVms, vm: VmRec): void {
   zone.remove(vm);
   const left = leftDisk(vm);
   if (left) rt.state.disks.set(`${left.project}/${left.zone}/${left.name}`, left);
-  rt.state.subnets.get(`${vm.props.project}/${vm.props.subnetRegion}/${vm.props.subnet}`)?.used.delete(vm.ip);
+  const free = () =>
+    rt.state.subnets.get(`${vm.props.project}/${vm.props.subnetRegion}/${vm.props.subnet}`)?.used.delete(vm.ip);
+  // Compute Engine hands the address on only once the VM is gone: here, once its local VM was torn down.
+  if (vm.teardown) void vm.teardown.finally(free);
+  else free();
 }
 
 export function vmStatus(rt: GceRuntime, vm: VmRec): string {
