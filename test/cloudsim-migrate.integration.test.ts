@@ -43,7 +43,15 @@ function anchorOf(hostname: string): string {
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter(Boolean)) {
-    const anchor = sh('ip', ['netns', 'pids', ns])
+    // Another VM's namespace may go between the listing and this read (the source is retired at once).
+    const pids = (() => {
+      try {
+        return sh('ip', ['netns', 'pids', ns]);
+      } catch {
+        return '';
+      }
+    })();
+    const anchor = pids
       .split('\n')
       .filter(Boolean)
       .find((pid) => {
@@ -53,7 +61,14 @@ function anchorOf(hostname: string): string {
           return false;
         }
       });
-    if (anchor && sh('nsenter', ['-t', anchor, '-u', '--', 'hostname']).trim() === hostname) return anchor;
+    const host = (() => {
+      try {
+        return anchor ? sh('nsenter', ['-t', anchor, '-u', '--', 'hostname']).trim() : undefined;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (anchor && host === hostname) return anchor;
   }
   throw new Error(`no namespace VM named ${hostname}`);
 }
