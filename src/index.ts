@@ -56,7 +56,7 @@ export type {
 export * from './errors.js';
 export type { VolumeApi } from './fabric/volumes.js';
 export { LOG_REDACT_PATHS, redactingLogger } from './log.js';
-export type { Plan, PlannedCreate, PlannedDelete } from './plan.js';
+export type { OutsidePool, Plan, PlannedCreate, PlannedDelete } from './plan.js';
 export { computePlan } from './plan.js';
 export {
   type ChooseOptions,

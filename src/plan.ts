@@ -1,7 +1,7 @@
 import type { MigrationPlan } from './cluster/migrate/types.js';
 import type { Instance } from './providers/types.js';
 import { poolSpecHash } from './spec/hash.js';
-import type { ClusterSpec, NodePoolSpec } from './spec/schema.js';
+import type { ClusterSpec, NodePoolSpec, ProviderName } from './spec/schema.js';
 
 /** Nodes `apply` would create for one pool. */
 export interface PlannedCreate {
@@ -23,6 +23,14 @@ export interface PlannedDelete {
   readonly detail?: string;
 }
 
+/** The cluster's VMs of one pool on a provider the spec names no pool on (apply with that spec does not list them). */
+export interface OutsidePool {
+  readonly pool: string;
+  readonly provider: ProviderName;
+  readonly role: string;
+  readonly instances: readonly Instance[];
+}
+
 /** What `apply` would do: creates, deletes and the nodes that already match. */
 export interface Plan {
   readonly cluster: string;
@@ -34,6 +42,13 @@ export interface Plan {
   readonly engineApi?: readonly { readonly provider: string; readonly sources: readonly string[] }[];
   /** A migration the engine recorded and has not finished (filled by `Cluster.plan`): what is left of it. */
   readonly migration?: MigrationPlan;
+  /**
+   * The cluster's VMs on providers the spec names no pool on (filled by `Cluster.plan`): apply with this spec does
+   * not list them. A spec written before `migrate` moved the cluster shows its new pools here.
+   */
+  readonly outside?: readonly OutsidePool[];
+  /** What the plan could not see or what apply would refuse, in words (filled by `Cluster.plan`). */
+  readonly warnings?: readonly string[];
 }
 
 export function nodeName(cluster: string, pool: string, index: number): string {

@@ -43,7 +43,15 @@ function anchorOf(hostname: string): string {
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter(Boolean)) {
-    const anchor = sh('ip', ['netns', 'pids', ns])
+    // Another VM's namespace may go between the listing and this read (the source is retired at once).
+    const pids = (() => {
+      try {
+        return sh('ip', ['netns', 'pids', ns]);
+      } catch {
+        return '';
+      }
+    })();
+    const anchor = pids
       .split('\n')
       .filter(Boolean)
       .find((pid) => {
@@ -53,7 +61,14 @@ function anchorOf(hostname: string): string {
           return false;
         }
       });
-    if (anchor && sh('nsenter', ['-t', anchor, '-u', '--', 'hostname']).trim() === hostname) return anchor;
+    const host = (() => {
+      try {
+        return anchor ? sh('nsenter', ['-t', anchor, '-u', '--', 'hostname']).trim() : undefined;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (anchor && host === hostname) return anchor;
   }
   throw new Error(`no namespace VM named ${hostname}`);
 }
@@ -72,6 +87,8 @@ function dockerInVm(hostname: string, args: readonly string[]): string {
     ...args,
   ]);
 }
+
+const size = { cpus: 2, memoryGiB: 4 };
 
 const vms = (sim: CloudSim, cloud: 'aws' | 'gcp') =>
   sim
@@ -102,7 +119,6 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     const image = await buildHttpdImage(join(work, 'httpd.tar'));
     sim = await startCloudSim({ backing: 'local', bootTimeMs: 50 });
     const settings = simProviderSettings(sim, { gcpProject: 'skypool-sim', pollIntervalMs: 50 });
-    const size = { cpus: 2, memoryGiB: 4 };
     options = {
       stateDir: join(work, 'state'),
       readyTimeoutMs: 60_000,
@@ -228,6 +244,53 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
       ['workers-gcp', 'gcp'],
     ]);
   }, 600_000);
+
+  it('plan and status with the spec from before the migration find the managers on gcp; apply refuses', async () => {
+    // The spec file as it was before `migrate` (pools on aws), opened over the same state directory.
+    const stale = Cluster.fromSpec(
+      {
+        name,
+        engine: 'swarm',
+        pools: [
+          { name: 'managers', provider: 'aws', region: 'us-east-1', size, role: 'manager', count: 1 },
+          { name: 'workers', provider: 'aws', region: 'us-east-1', size, role: 'worker', count: 1 },
+        ],
+      },
+      options,
+    );
+    try {
+      const plan = await stale.plan();
+      expect(plan.outside?.map((g) => [g.pool, g.provider, g.instances.length])).toEqual([
+        ['managers-gcp', 'gcp', 1],
+        ['workers-gcp', 'gcp', 1],
+      ]);
+      expect(plan.creates.map((c) => [c.pool.name, c.pool.provider])).toEqual([
+        ['managers', 'aws'],
+        ['workers', 'aws'],
+      ]);
+      expect(plan.migration).toBeUndefined();
+      expect(plan.warnings).toEqual([
+        expect.stringMatching(/^pool managers-gcp \(gcp, manager\) is not in your spec: 1 VM/),
+        expect.stringMatching(/^pool workers-gcp \(gcp, worker\) is not in your spec: 1 VM/),
+        expect.stringMatching(
+          /runs on gcp \(pool managers-gcp\), where your spec has no pool: apply with this spec refuses/,
+        ),
+      ]);
+      const status = await stale.status();
+      expect(status.nodes.map((n) => [n.provider, n.pool, n.engine?.role, n.engine?.state]).sort()).toEqual([
+        ['gcp', 'managers-gcp', 'manager', 'ready'],
+        ['gcp', 'workers-gcp', 'worker', 'ready'],
+      ]);
+      expect(status.workloads.find((w) => w.name === 'web')?.runningReplicas).toBe(6);
+      const refused = await stale.apply().catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: 'ENGINE_ERROR' });
+      expect((refused as Error).message).toMatch(/runs on providers your spec names no pool on/);
+      // Refused before any network or VM on aws.
+      expect(sim!.inventory().filter((r) => r.cloud === 'aws' && r.tags?.['skypool-cluster'] === name)).toEqual([]);
+    } finally {
+      await stale.close();
+    }
+  }, 120_000);
 
   /**
    * Runs `migrate --from <from> --to <to>` in a child process and SIGKILLs it once a line of its progress matches

@@ -69,6 +69,13 @@ export async function plan(g: GlobalOptions): Promise<void> {
       engineApi: p.engineApi ?? [],
       cost: estimateCost(cluster.spec),
       ...(p.migration ? { migration: p.migration } : {}),
+      outside: (p.outside ?? []).map((g) => ({
+        pool: g.pool,
+        provider: g.provider,
+        role: g.role,
+        names: g.instances.map((i) => i.name),
+      })),
+      warnings: p.warnings ?? [],
     };
     const warning = wholeInternetWarning(json.engineApi);
     if (warning) note(`warning: ${warning}`);
@@ -81,7 +88,8 @@ export async function plan(g: GlobalOptions): Promise<void> {
     printResult(g.output, json, () => {
       const cost = renderCost(json.cost);
       const migration = p.migration ? `\n\nIn progress: ${renderMigrationPlan(p.migration)}` : '';
-      const tail = `${access.length ? `\n${access.join('\n')}` : ''}${migration}`;
+      const warnings = json.warnings.length ? `\n\n${json.warnings.map((w) => `warning: ${w}`).join('\n')}` : '';
+      const tail = `${access.length ? `\n${access.join('\n')}` : ''}${migration}${warnings}`;
       if (!p.hasChanges)
         return `cluster ${p.cluster}: no changes (${p.unchanged.length} nodes match the spec)${tail}\n\n${cost}`;
       const rows = [

@@ -3,6 +3,7 @@ import type { Instance } from '../providers/types.js';
 import { waitEngine } from './boot-log.js';
 import type { ClusterContext, PoolLaunch } from './context.js';
 import { fabricPrefixes, networkKey, pushJoins, syncFabric } from './fabric.js';
+import { recordFootprint } from './footprint.js';
 import { awaitIdentity } from './identity.js';
 import { launchNode, waitRunning } from './launch.js';
 import type { ManagerRef } from './nodes.js';
@@ -17,6 +18,7 @@ import { isEarlyDelete, terminateEarly } from './phases/recover.js';
 import { rotateJoinTokens } from './phases/rotate-tokens.js';
 import { scaleDown } from './phases/scale-down.js';
 import { waitReady } from './phases/wait-ready.js';
+import { refuseIfRunningElsewhere } from './survey.js';
 import type { ApplyResult, PhaseTiming } from './types.js';
 
 /**
@@ -35,8 +37,12 @@ export async function converge(ctx: ClusterContext, signal?: AbortSignal): Promi
   // Another process may have launched since this one last rotated (and crashed before rotating): unknown again.
   ctx.joinTokensFresh = false;
   await phase('prepare', () => prepare(ctx));
+  // Before any network or VM: a spec from before a migration must not start a second pool beside the cluster.
+  await refuseIfRunningElsewhere(ctx, signal);
   await phase('network', () => ensureNetworks(ctx, signal));
   let instances = await phase('inventory', () => takeInventory(ctx, hadPki, signal));
+  // Where the cluster runs, for read-only commands and destroy with a spec that no longer names it.
+  await recordFootprint(ctx.options.stateDir, ctx.spec.name, ctx.spec.pools);
   // Only now, with no VM that answers another CA: never write a CA for a cluster this state directory did not make.
   await ctx.pki();
   const driver = await ctx.driver();

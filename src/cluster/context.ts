@@ -292,23 +292,26 @@ export class ClusterContext {
    */
   async inventory(signal?: AbortSignal, options: { identities?: 'all' | 'managers' } = {}): Promise<Instance[]> {
     const lists = await Promise.all(
-      this.providerNames.map(async (name) => {
-        const provider = await this.provider(name);
-        const regions = this.regionsOf(name);
-        return this.queue.read(name, 'inventory', signal, () =>
-          provider.listInstances(this.spec.name, {
-            ...(regions.length ? { regions } : {}),
-            ...(signal ? { signal } : {}),
-          }),
-        );
-      }),
+      this.providerNames.map((name) => this.listInstances(name, this.regionsOf(name), signal)),
     );
-    const instances = lists.flat().filter((i) => i.state !== 'terminated');
+    const instances = lists.flat();
     await this.recallIdentities(
       options.identities === 'managers' ? instances.filter((i) => i.tags.role === 'manager') : instances,
       signal,
     );
     return instances;
+  }
+
+  /** The cluster's live instances on one provider, in `regions` (none: the provider's own region). */
+  async listInstances(name: ProviderName, regions: readonly string[], signal?: AbortSignal): Promise<Instance[]> {
+    const provider = await this.provider(name);
+    const listed = await this.queue.read(name, 'inventory', signal, () =>
+      provider.listInstances(this.spec.name, {
+        ...(regions.length ? { regions } : {}),
+        ...(signal ? { signal } : {}),
+      }),
+    );
+    return listed.filter((i) => i.state !== 'terminated');
   }
 
   async close(): Promise<void> {

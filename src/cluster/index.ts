@@ -22,13 +22,15 @@ import { converge } from './apply.js';
 import { ClusterContext } from './context.js';
 import { type EngineApiExposure, engineApiExposure, wholeInternetWarning } from './engine-api.js';
 import { rotateEngineApiCa } from './engine-api-ca.js';
+import { regionsToList } from './footprint.js';
 import { acquireClusterLock } from './lock.js';
-import { migrate as migrateCluster, migrationInProgress } from './migrate/index.js';
+import { migrate as migrateCluster } from './migrate/index.js';
 import type { MigrateOptions, MigrationResult } from './migrate/types.js';
 import { findManager, type ManagerRef } from './nodes.js';
-import { observe } from './observe.js';
+import { planCluster } from './plan-cluster.js';
 import { type RotateCaResult, rotateEngineCa, shortenEngineCa } from './rotate-ca.js';
 import { clusterStatus, withReachableAddresses } from './status.js';
+import { recordedElsewhere } from './survey.js';
 import { withTokenRotation } from './token-rotation.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
 import { saveUnlockKey } from './unlock-key.js';
@@ -99,12 +101,13 @@ export class Cluster {
 
   /**
    * What apply would do, computed as apply computes it (strays and duplicates included). Read-only: lists
-   * instances and asks the engine, mutates nothing.
+   * instances and asks the engine, mutates nothing, and never fails for what it finds: a manager is looked for
+   * among every VM of the cluster (on the providers this state directory put it on too, so a spec from before
+   * `migrate` still reaches it); VMs on providers the spec names no pool on are listed under `outside`, and what
+   * the plan could not see is said in `warnings`.
    */
   async plan(): Promise<Plan> {
-    const { plan, manager } = await observe(this.ctx, await this.ctx.inventory(undefined, { identities: 'managers' }));
-    const migration = manager ? await migrationInProgress(this.ctx, manager) : undefined;
-    return { ...plan, engineApi: await this.engineApi(), ...(migration ? { migration } : {}) };
+    return planCluster(this.ctx, await this.engineApi());
   }
 
   /** Who may reach each cloud's engine API port (2376/tcp), resolved as apply will (the operator's address). */
@@ -308,7 +311,10 @@ export class Cluster {
     return this.locked('migrate', () => migrateCluster(this.ctx, options));
   }
 
-  /** Terminates every VM of the cluster, deletes its networks and the local state (PKI). */
+  /**
+   * Terminates every VM of the cluster (also on the providers this state directory put it on that the spec no
+   * longer names), deletes its networks and the local state (PKI).
+   */
   async destroy(): Promise<DestroyResult> {
     return this.locked('destroy', () => this.destroyLocked());
   }
@@ -318,12 +324,20 @@ export class Cluster {
     const terminated = new Set<string>();
     const networksDeleted: ProviderName[] = [];
     await this.ctx.progress.phase('destroy', undefined, async () => {
+      // Also where this state directory put the cluster beyond the spec (a spec from before a migration): the
+      // state removed below is the only key to those VMs.
+      const elsewhere = await recordedElsewhere(this.ctx);
+      const providers = [...this.ctx.providerNames, ...elsewhere.keys()];
       // A launch still in flight (an interrupted apply) may add a VM after the first listing: list again.
       for (let round = 0; round < 3; round += 1) {
-        const instances = await this.ctx.inventory();
+        const lists = await Promise.all([
+          this.ctx.inventory(),
+          ...[...elsewhere].map(([name, regions]) => this.ctx.listInstances(name, regionsToList(regions))),
+        ]);
+        const instances = lists.flat();
         if (instances.length === 0) break;
         await Promise.all(
-          this.ctx.providerNames.map(async (name) => {
+          providers.map(async (name) => {
             const mine = instances.filter((i) => i.provider === name);
             if (mine.length === 0) return;
             for (const i of mine) {
@@ -346,6 +360,14 @@ export class Cluster {
         if (this.ctx.spec.pools.some((p) => p.provider === name && !p.region)) regions.push(undefined);
         for (const region of regions)
           await this.ctx.queue.network(name, 'network', undefined, () =>
+            provider.deleteNetwork(this.ctx.spec.name, region ? { region } : {}),
+          );
+        networksDeleted.push(name);
+      }
+      for (const [name, regions] of elsewhere) {
+        const provider = await this.ctx.provider(name);
+        for (const region of regions)
+          await this.ctx.queue.read(name, 'network', undefined, () =>
             provider.deleteNetwork(this.ctx.spec.name, region ? { region } : {}),
           );
         networksDeleted.push(name);

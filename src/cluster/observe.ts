@@ -24,15 +24,30 @@ export async function observe(
   instances: readonly Instance[],
   signal?: AbortSignal,
 ): Promise<Observation> {
-  const manager = await locateManager(ctx, instances, signal);
+  return observeWith(ctx, instances, await locateManager(ctx, instances, signal));
+}
+
+/**
+ * `observe` with the manager already found (or none: the pool never formed, and every VM is a stray). `strays:
+ * false` leaves strays out, for a plan made without the engine's word (its managers did not answer).
+ */
+export async function observeWith(
+  ctx: ClusterContext,
+  instances: readonly Instance[],
+  manager: ManagerRef | undefined,
+  options: { strays?: boolean } = {},
+): Promise<Observation> {
   const engineNodes = manager ? await (await ctx.driver()).listNodes(manager.endpoint) : [];
   // A VM whose engine never joined (or whose node is down) cannot serve; it is replaced by a fresh one. A stopped
   // VM's node is down too, but it is somebody's decision and keeps its disk: it stays, and so does its name.
   const nodeFor = nodesByName(engineNodes);
   const running = instances.filter((i) => i.state !== 'stopped');
-  const strays = findStrays(running, engineNodes).map((instance) => ({
-    instance,
-    detail: nodeFor(instance.name) ? 'its engine node is down' : 'its engine never joined the pool',
-  }));
+  const strays =
+    options.strays === false
+      ? []
+      : findStrays(running, engineNodes).map((instance) => ({
+          instance,
+          detail: nodeFor(instance.name) ? 'its engine node is down' : 'its engine never joined the pool',
+        }));
   return { manager, engineNodes, plan: computePlan(ctx.spec, instances, strays) };
 }

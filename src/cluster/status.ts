@@ -1,7 +1,8 @@
 import type { EngineNode, JobStatus, WorkloadStatus } from '../engines/types.js';
 import type { Instance } from '../providers/types.js';
 import type { ClusterContext } from './context.js';
-import { findManager, type ManagerRef, nodesByName } from './nodes.js';
+import { type ManagerRef, nodesByName } from './nodes.js';
+import { driftWarnings, outsidePools, surveyCluster } from './survey.js';
 import type { ClusterStatus, EngineNodeSummary, NodeStatus } from './types.js';
 
 export { NO_MESH_NOTE } from '../engines/swarm/mesh.js';
@@ -50,10 +51,29 @@ function nodeStatus(instance: Instance, node: EngineNode | undefined): NodeStatu
   };
 }
 
+/** The VMs without the engine's word: this machine holds no CA of the cluster. */
+function withoutPki(ctx: ClusterContext, instances: readonly Instance[], notes: string[]): ClusterStatus {
+  return {
+    cluster: ctx.spec.name,
+    engine: ctx.spec.engine,
+    nodes: instances.map((i) => nodeStatus(i, undefined)),
+    workloads: [],
+    notes: [
+      ...notes,
+      `no PKI for this cluster in ${ctx.options.stateDir}: the engine API cannot be reached from here; use the state directory the cluster was made with`,
+    ],
+  };
+}
+
 /** Provider instances merged with the engine's nodes and workloads. */
 export async function clusterStatus(ctx: ClusterContext, signal?: AbortSignal): Promise<ClusterStatus> {
-  const instances = await ctx.inventory(signal, { identities: 'managers' });
   const notes: string[] = await ctx.engineNotes();
+  const pki = ctx.hasPki();
+  // Every VM of the cluster, also on providers the spec no longer names (a spec from before `migrate`).
+  const survey = await surveyCluster(ctx, { waitMs: 3_000, findManager: pki, ...(signal ? { signal } : {}) });
+  const instances = [...survey.own, ...survey.beyond];
+  notes.push(...survey.warnings, ...driftWarnings(ctx.spec, survey, outsidePools(survey.beyond)));
+  if (instances.length > 0 && !pki) return withoutPki(ctx, instances, notes);
   if (instances.length === 0) {
     return {
       cluster: ctx.spec.name,
@@ -63,22 +83,7 @@ export async function clusterStatus(ctx: ClusterContext, signal?: AbortSignal): 
       notes: [...notes, 'no VMs: run `skypool up` to create the cluster'],
     };
   }
-  if (!ctx.hasPki()) {
-    notes.push(
-      `no PKI for this cluster in ${ctx.options.stateDir}: the engine API cannot be reached from here; use the state directory the cluster was made with`,
-    );
-    return {
-      cluster: ctx.spec.name,
-      engine: ctx.spec.engine,
-      nodes: instances.map((i) => nodeStatus(i, undefined)),
-      workloads: [],
-      notes,
-    };
-  }
-  const manager: ManagerRef | undefined = await findManager(ctx, instances, {
-    waitMs: 3_000,
-    ...(signal ? { signal } : {}),
-  });
+  const manager: ManagerRef | undefined = survey.manager;
   let engineNodes: EngineNode[] = [];
   let workloads: WorkloadStatus[] = [];
   let jobs: JobStatus[] = [];

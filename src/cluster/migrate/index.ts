@@ -5,6 +5,7 @@ import { parseSpec } from '../../spec/load.js';
 import type { ClusterSpec, ProviderName } from '../../spec/schema.js';
 import { converge } from '../apply.js';
 import type { ClusterContext } from '../context.js';
+import { recordFootprint } from '../footprint.js';
 import { findManager, type ManagerRef, waitNodesReady } from '../nodes.js';
 import { removeInstances } from '../remove.js';
 import { withTokenRotation } from '../token-rotation.js';
@@ -196,6 +197,8 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
       provisionMs: 0,
     };
 
+  // Before any target VM exists: read-only commands with the spec from before this migration find them there.
+  await recordFootprint(ctx.options.stateDir, original.name, plan.pools);
   const sourceNames = new Set(plan.mappings.map((m) => m.source.pool));
   const targetNames = new Set(plan.mappings.map((m) => m.target.pool));
   const manager = observed.manager;
@@ -298,6 +301,7 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
     retireSource(ctx, driver, api, leaving, keep, plan.networksDeleted, signal),
   );
   ctx.spec = withPools(original, specs.after);
+  await recordFootprint(ctx.options.stateDir, original.name, specs.after, { replace: true });
   await writeIntent(driver, api.endpoint, undefined);
   return {
     ...base,

@@ -3,6 +3,7 @@ import { EngineError, MigrationNotReversibleError, SkypoolError } from '../../er
 import type { Instance } from '../../providers/types.js';
 import type { ClusterSpec, NodePoolSpec } from '../../spec/schema.js';
 import type { ClusterContext } from '../context.js';
+import { recordFootprint } from '../footprint.js';
 import { findManager, type ManagerRef, nodesByName, waitNodesReady } from '../nodes.js';
 import type { PhaseTiming } from '../types.js';
 import { moveManagers } from './control-plane.js';
@@ -151,6 +152,8 @@ export async function rollBack(
   const terminated = await phase('retire-target', () =>
     retireSource(ctx, driver, api, leaving, keep, networks, signal),
   );
+  // Back where it was: the cluster runs on the original pools only.
+  await recordFootprint(ctx.options.stateDir, original.name, original.pools, { replace: true });
   await writeIntent(driver, api.endpoint, undefined);
   return {
     services: moved.services,

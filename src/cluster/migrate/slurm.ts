@@ -11,6 +11,7 @@ import { converge } from '../apply.js';
 import { waitEngine } from '../boot-log.js';
 import type { ClusterContext } from '../context.js';
 import { fabricPrefixes, networkKey, syncFabric } from '../fabric.js';
+import { recordFootprint } from '../footprint.js';
 import { awaitIdentity } from '../identity.js';
 import { launchNode, waitRunning } from '../launch.js';
 import { type ManagerRef, waitNodesReady } from '../nodes.js';
@@ -202,6 +203,7 @@ export async function migrateSlurm(
     retireSource(ctx, driver, controller, leaving, keep, plan.networksDeleted, signal),
   );
   ctx.spec = withPools(original, specs.after);
+  await recordFootprint(ctx.options.stateDir, original.name, specs.after, { replace: true });
   await writeIntent(driver, controller.endpoint, undefined);
   return {
     cluster: original.name,

@@ -61,6 +61,15 @@ export async function locateManager(
   const manager =
     instances.length > 0 ? await findManager(ctx, instances, { ...(signal ? { signal } : {}) }) : undefined;
   if (manager) return manager;
+  await assertNoSilentManager(ctx, instances);
+  return undefined;
+}
+
+/**
+ * Throws when a manager VM booted fine yet none answered: the pool formed once and is unreachable now, so it
+ * must not be taken for a pool that never formed (whose VMs are all replaced).
+ */
+export async function assertNoSilentManager(ctx: ClusterContext, instances: readonly Instance[]): Promise<void> {
   const managers = instances.filter((i) => i.tags.role === 'manager');
   const failed = await Promise.all(managers.map((i) => bootFailed(ctx, i)));
   const silent = managers.filter((_, k) => !failed[k]);
@@ -71,5 +80,4 @@ export async function locateManager(
       { cluster: ctx.spec.name, managers: silent.map((i) => i.name) },
     );
   }
-  return undefined;
 }
