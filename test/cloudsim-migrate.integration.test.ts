@@ -106,6 +106,11 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
    * names both clouds (listings are per provider), so it finds the replicas wherever they run.
    */
   let watcher: Cluster | undefined;
+  /** The pools before the migration: the manager and a worker on aws. */
+  const awsPools = [
+    { name: 'managers', provider: 'aws', region: 'us-east-1', size, role: 'manager', count: 1 },
+    { name: 'workers', provider: 'aws', region: 'us-east-1', size, role: 'worker', count: 1 },
+  ] as const;
   /** Where the replicas of web answer now, read from the swarm. */
   const replicas = async (): Promise<Endpoint[]> => {
     const web = await watcher!.workload('web');
@@ -130,10 +135,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
       {
         name,
         engine: 'swarm',
-        pools: [
-          { name: 'managers', provider: 'aws', region: 'us-east-1', size, role: 'manager', count: 1 },
-          { name: 'workers', provider: 'aws', region: 'us-east-1', size, role: 'worker', count: 1 },
-        ],
+        pools: awsPools,
         images: [image],
       },
       options,
@@ -251,10 +253,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
       {
         name,
         engine: 'swarm',
-        pools: [
-          { name: 'managers', provider: 'aws', region: 'us-east-1', size, role: 'manager', count: 1 },
-          { name: 'workers', provider: 'aws', region: 'us-east-1', size, role: 'worker', count: 1 },
-        ],
+        pools: awsPools,
       },
       options,
     );
