@@ -111,6 +111,11 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     { name: 'managers', provider: 'aws', region: 'us-east-1', size, role: 'manager', count: 1 },
     { name: 'workers', provider: 'aws', region: 'us-east-1', size, role: 'worker', count: 1 },
   ] as const;
+  /**
+   * The client tries every replica before a request counts as failed, and re-reads where they answer once a second
+   * and at once after a failed attempt: each read lists the clouds, so a faster one only burns the machine's CPU.
+   */
+  const CLIENT = { attempts: 6, refreshMs: 1_000 };
   /** Where the replicas of web answer now, read from the swarm. */
   const replicas = async (): Promise<Endpoint[]> => {
     const web = await watcher!.workload('web');
@@ -180,7 +185,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     // Refused at the insert call: an insert whose operation failed is replayed for the same requestId (GCE's
     // idempotency), and every later launch of these node names would get that failure back.
     sim!.addFault({ cloud: 'gcp', kind: 'capacity', mode: 'sync' });
-    const client = new LoadLoop(replicas, { attempts: 6 });
+    const client = new LoadLoop(replicas, CLIENT);
     await client.start();
     let failure: unknown;
     try {
@@ -212,7 +217,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     const plan = await cluster!.migrate({ from: 'aws', to: 'gcp', dryRun: true });
     expect(plan.plan.create).toHaveLength(2);
     expect(plan.plan.managersLeaving).toHaveLength(1);
-    const client = new LoadLoop(replicas, { attempts: 6 });
+    const client = new LoadLoop(replicas, CLIENT);
     await client.start();
     const outcome = await cluster!.migrate({ from: 'aws', to: 'gcp' }).catch((error: unknown) => error);
     const load = await client.stop();
@@ -337,7 +342,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
   };
 
   it('resumes: a migration back to aws SIGKILLed while the managers move finishes with a rerun', async () => {
-    const client = new LoadLoop(replicas, { attempts: 6 });
+    const client = new LoadLoop(replicas, CLIENT);
     await client.start();
     const killedAt = await killMidway('gcp', 'aws', /^message demoting manager/m);
     expect(killedAt).toMatch(/^message demoting manager .*-gcp-1/);
@@ -360,7 +365,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     expect(vms(sim!, 'gcp')).toEqual([]);
   }, 600_000);
   it('resumes: a migration to gcp SIGKILLed while the services move finishes with a rerun, every request answered', async () => {
-    const client = new LoadLoop(replicas, { attempts: 6 });
+    const client = new LoadLoop(replicas, CLIENT);
     await client.start();
     const onTarget = async () => {
       const web = await watcher!.workload('web');
@@ -391,7 +396,7 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
   }, 600_000);
 
   it('rolls back: a migration to aws interrupted before retiring gcp returns to gcp and removes the aws VMs', async () => {
-    const client = new LoadLoop(replicas, { attempts: 6 });
+    const client = new LoadLoop(replicas, CLIENT);
     await client.start();
     const killedAt = await killMidway('gcp', 'aws', /^phase move-managers/m);
     expect(killedAt).toBe('phase move-managers');
