@@ -36,8 +36,8 @@ export interface LoadReport {
 
 /**
  * A client that keeps sending requests to the live replicas while the pool changes under it: it re-reads the
- * endpoints from the swarm's task list, and retries a failed request on the other replicas (like a client
- * behind DNS round robin would).
+ * endpoints from the swarm's task list, and retries a failed request on the other replicas with a short backoff,
+ * reading the endpoints again before each retry (like a client behind DNS round robin would).
  */
 export class LoadLoop {
   private endpoints: Endpoint[] = [];
@@ -88,7 +88,10 @@ export class LoadLoop {
           done = true;
         } catch {
           this.raw += 1;
-          if (attempt === 0) {
+          if (attempt + 1 < attempts) {
+            // As a retrying client does: back off (50, 100, 200 ms, ...) and look the replicas up again, which
+            // may fail for a moment itself while the engine elects a leader.
+            await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
             const fresh = await this.resolve().catch(() => list);
             if (fresh.length > 0) this.endpoints = fresh;
           }
