@@ -2,7 +2,7 @@ import type { EngineDriver, EngineNode } from '../../engines/types.js';
 import { EngineError } from '../../errors.js';
 import { pollUntil } from '../../util/poll.js';
 import type { ClusterContext } from '../context.js';
-import type { ManagerRef } from '../nodes.js';
+import { type ManagerRef, waitNodesReady } from '../nodes.js';
 
 const managersOf = (nodes: readonly EngineNode[]) => nodes.filter((n) => n.role === 'manager');
 
@@ -93,4 +93,22 @@ export async function moveManagers(
       .sort(),
     ...(leader ? { leader } : {}),
   };
+}
+
+/**
+ * `moveManagers`, then waits until every node that stays is Ready again: a new leader knows every node as
+ * `unknown` until it reports to its dispatcher again. Migrate and rollback move the control plane alike.
+ */
+export async function moveControlPlane(
+  ctx: ClusterContext,
+  driver: EngineDriver,
+  api: ManagerRef,
+  leaving: ReadonlySet<string>,
+  targetManagers: readonly string[],
+  staying: readonly string[],
+  signal?: AbortSignal,
+): Promise<{ managers: string[]; leader?: string }> {
+  const moved = await moveManagers(ctx, driver, api, leaving, targetManagers, signal);
+  await waitNodesReady(ctx, api, staying, signal);
+  return moved;
 }

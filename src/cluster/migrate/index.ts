@@ -6,11 +6,11 @@ import type { ClusterSpec, ProviderName } from '../../spec/schema.js';
 import { converge } from '../apply.js';
 import type { ClusterContext } from '../context.js';
 import { recordFootprint } from '../footprint.js';
-import { findManager, type ManagerRef, waitNodesReady } from '../nodes.js';
+import { findManager, type ManagerRef } from '../nodes.js';
 import { removeInstances } from '../remove.js';
 import { withTokenRotation } from '../token-rotation.js';
 import type { PhaseTiming } from '../types.js';
-import { moveManagers } from './control-plane.js';
+import { moveControlPlane } from './control-plane.js';
 import { cordon } from './cordon.js';
 import { type MigrationIntent, readIntent, startIntent, writeIntent } from './intent.js';
 import { moveServices } from './move-services.js';
@@ -282,17 +282,17 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
   const targetManagers = keep
     .filter((i) => i.tags.role === 'manager' && targetNames.has(i.tags.pool))
     .map((i) => i.name);
-  const control = await phase('move-managers', async () => {
-    const moved = await moveManagers(ctx, driver, api, leavingNames, targetManagers, signal);
-    // A new leader knows every node as `unknown` until it reports to its dispatcher again.
-    await waitNodesReady(
+  const control = await phase('move-managers', () =>
+    moveControlPlane(
       ctx,
+      driver,
       api,
+      leavingNames,
+      targetManagers,
       keep.map((i) => i.name),
       signal,
-    );
-    return moved;
-  });
+    ),
+  );
 
   // 3. Retire the source: VMs, engine entries, fabric peers, networks. Recorded first: from here on a rollback
   // has nothing to return to.

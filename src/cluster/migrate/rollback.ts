@@ -4,9 +4,9 @@ import type { Instance } from '../../providers/types.js';
 import type { ClusterSpec, NodePoolSpec } from '../../spec/schema.js';
 import type { ClusterContext } from '../context.js';
 import { recordFootprint } from '../footprint.js';
-import { findManager, type ManagerRef, nodesByName, waitNodesReady } from '../nodes.js';
+import { findManager, type ManagerRef, nodesByName } from '../nodes.js';
 import type { PhaseTiming } from '../types.js';
-import { moveManagers } from './control-plane.js';
+import { moveControlPlane } from './control-plane.js';
 import { cordon } from './cordon.js';
 import { type MigrationIntent, writeIntent } from './intent.js';
 import { moveServices } from './move-services.js';
@@ -130,16 +130,17 @@ export async function rollBack(
     );
 
   // 2. The control plane back to the source, then the services.
-  const control = await phase('move-managers', async () => {
-    const moved = await moveManagers(ctx, driver, api, leavingNames, sourceManagers, signal);
-    await waitNodesReady(
+  const control = await phase('move-managers', () =>
+    moveControlPlane(
       ctx,
+      driver,
       api,
+      leavingNames,
+      sourceManagers,
       keep.map((i) => i.name),
       signal,
-    );
-    return moved;
-  });
+    ),
+  );
   await phase('cordon', () => cordon(ctx, driver, api, leaving));
   const moved = await phase('move-services', () => moveServices(ctx, driver, api, leaving, signal));
 
