@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,8 +8,8 @@ import { Cluster, type MigrationResult } from '../src/cluster/index.js';
 import { buildHttpdImage } from '../src/demo/image.js';
 import { type Endpoint, LoadLoop } from '../src/demo/load.js';
 import { SkypoolError } from '../src/errors.js';
-import { pollUntil, within } from '../src/util/poll.js';
 import { flatSimRanges } from './support/flat-ranges.js';
+import { migrateKilled } from './support/migrate-kill.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 import { simProviderSettings } from './support/sim-providers.js';
 
@@ -296,50 +296,8 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
     }
   }, 120_000);
 
-  /**
-   * Runs `migrate --from <from> --to <to>` in a child process and SIGKILLs it once a line of its progress matches
-   * `at` and then `until` (polled) holds; returns the line it was killed after.
-   */
-  const killMidway = async (
-    from: string,
-    to: string,
-    at: RegExp,
-    until?: () => Promise<boolean>,
-  ): Promise<string | undefined> => {
-    const child = spawn(process.execPath, [
-      join(process.cwd(), 'test/support/migrate-child.mjs'),
-      // The Azure settings hold a function (not JSON): the spec uses no Azure pool.
-      JSON.stringify({
-        spec: cluster!.spec,
-        options: { ...options, providers: { aws: options!.providers!.aws, gcp: options!.providers!.gcp } },
-        from,
-        to,
-      }),
-    ]);
-    let out = '';
-    let err = '';
-    let killedAt: string | undefined;
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (killedAt || !at.test(out)) return;
-      killedAt = out.split('\n').find((line) => at.test(line));
-      const kill = () => child.kill('SIGKILL');
-      if (!until) return kill();
-      pollUntil(async () => ((await until()) ? true : undefined), {
-        ...within(60_000),
-        intervalMs: 50,
-        what: 'the kill point',
-      }).then(kill, kill);
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    await exited;
-    expect({ migrated: /^migrated$/m.test(out), tail: killedAt ? '' : `${out}\n${err}`.slice(-2000) }).toEqual({
-      migrated: false,
-      tail: '',
-    });
-    return killedAt;
-  };
+  const killMidway = (from: string, to: string, at: RegExp, until?: () => Promise<boolean>) =>
+    migrateKilled({ spec: cluster!.spec, options: options!, from, to, at, ...(until ? { until } : {}) });
 
   it('resumes: a migration back to aws SIGKILLed while the managers move finishes with a rerun', async () => {
     const client = new LoadLoop(replicas, CLIENT);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { Cluster, type MigrationResult } from '../src/cluster/index.js';
 import type { JobStatus } from '../src/engines/types.js';
 import { pollUntil } from '../src/util/poll.js';
 import { flatSimRanges } from './support/flat-ranges.js';
+import { migrateKilled } from './support/migrate-kill.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 import { simProviderSettings } from './support/sim-providers.js';
 
@@ -52,6 +52,8 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
       },
       { deadline: Date.now() + ms, intervalMs: 500, what },
     );
+  const migrateKilledAt = (from: string, to: string, at: RegExp) =>
+    migrateKilled({ spec: cluster!.spec, options: options!, from, to, at });
   const ended = (j: JobStatus) => !['pending', 'running', 'completing', 'requeued'].includes(j.state);
 
   beforeAll(async () => {
@@ -157,33 +159,8 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
       script: jobScript,
     });
     await jobWhen(second.id, (j) => j.state === 'running', 'the second job to run');
-    const child = spawn(process.execPath, [
-      join(process.cwd(), 'test/support/migrate-child.mjs'),
-      // The Azure settings hold a function (not JSON): the spec uses no Azure pool.
-      JSON.stringify({
-        spec: cluster!.spec,
-        options: { ...options, providers: { aws: options!.providers!.aws, gcp: options!.providers!.gcp } },
-        from: 'gcp',
-        to: 'aws',
-      }),
-    ]);
-    let out = '';
-    let killedAt: string | undefined;
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (!killedAt && /^message slurmctld on .* stopped and its state saved/m.test(out)) {
-        killedAt = out.trim().split('\n').pop();
-        child.kill('SIGKILL');
-      }
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    await exited;
-    expect({ killedAt, tail: killedAt ? '' : `${out}\n${err}`.slice(-2000) }).toEqual({
-      killedAt: expect.stringMatching(/-ctl-gcp-1 stopped/),
-      tail: '',
-    });
+    const killedAt = await migrateKilledAt('gcp', 'aws', /^message slurmctld on .* stopped and its state saved/m);
+    expect(killedAt).toMatch(/-ctl-gcp-1 stopped/);
     // Neither controller answers now: the rerun reads the record from the state the stopped one saved.
     const t0 = Date.now();
     const result = await cluster!.migrate({ from: 'gcp', to: 'aws' });
@@ -208,4 +185,54 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
       `slurm migrate: job ${second.id} ended ${end.state} exit ${end.exitCode} ${Date.now() - t0} ms after the rerun started`,
     );
   }, 300_000);
+  it('rolls back: a migration to gcp SIGKILLed once the controller moved returns to aws with --rollback', async () => {
+    const third = await cluster!.run({
+      kind: 'job',
+      name: 'back',
+      timeLimitMinutes: 5,
+      wait: false,
+      script: jobScript,
+    });
+    await jobWhen(third.id, (j) => j.state === 'running', 'the third job to run');
+    const before = await cluster!.status();
+    const sourceNodes = before.nodes.map((n) => n.name).sort();
+    const sourceController = before.nodes.find((n) => n.engine?.role === 'manager')!.name;
+    const sourceWorker = before.nodes.find((n) => n.engine?.role === 'worker')!.name;
+    // Killed once slurmctld runs on gcp with the state: the job was requeued onto the gcp node before that.
+    const killedAt = await migrateKilledAt('aws', 'gcp', /^message slurmctld moved from .* with its state$/m);
+    expect(killedAt).toMatch(new RegExp(`moved from ${sourceController} to \\S+-ctl-gcp-aws-gcp-1 `));
+    expect(vms(sim!, 'gcp')).toHaveLength(2);
+
+    const t0 = Date.now();
+    const result = await cluster!.migrate({ from: 'aws', to: 'gcp', rollback: true });
+    console.log(
+      `slurm migrate rolled back after SIGKILL at "${killedAt}": ${result.durationMs} ms (${result.phases.map((p) => `${p.phase} ${p.ms}`).join(', ')}); jobs ${JSON.stringify(result.jobs)}`,
+    );
+    expect(result.rolledBack).toBe(true);
+    expect(result.phases.map((p) => p.phase)).toEqual(
+      expect.arrayContaining(['move-controller', 'restore-source', 'cordon', 'move-jobs', 'retire-target']),
+    );
+    expect(result.managers).toEqual([sourceController]);
+    expect(result.terminated).toHaveLength(2);
+    // The job ran on the gcp node when the rollback started: requeued onto the aws node.
+    expect(result.jobs).toEqual([expect.objectContaining({ job: third.id, requeued: true, toNodes: [sourceWorker] })]);
+    const running = await jobWhen(third.id, (j) => j.state === 'running' || ended(j), 'the third job on aws');
+    expect(running).toMatchObject({ state: 'running', nodes: [sourceWorker] });
+    // slurmctld answers on the aws controller; only the aws nodes are left, taking jobs again.
+    const status = await cluster!.status();
+    expect(status.nodes.map((n) => n.name).sort()).toEqual(sourceNodes);
+    expect(
+      status.nodes.map((n) => [n.provider, n.engine?.role, n.engine?.state, n.engine?.availability]).sort(),
+    ).toEqual([
+      ['aws', 'manager', 'ready', 'active'],
+      ['aws', 'worker', 'ready', 'active'],
+    ]);
+    expect(vms(sim!, 'gcp')).toEqual([]);
+    expect(cluster!.spec.pools.map((p) => p.provider)).toEqual(['aws', 'aws']);
+    // Nothing left to roll back.
+    await expect(cluster!.migrate({ from: 'aws', to: 'gcp', rollback: true })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    console.log(`slurm migrate: rollback checked ${Date.now() - t0} ms after it started`);
+  }, 240_000);
 });

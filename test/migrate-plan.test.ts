@@ -8,7 +8,7 @@ import { Cluster } from '../src/cluster/index.js';
 import { nextToDemote } from '../src/cluster/migrate/control-plane.js';
 import { parseIntent } from '../src/cluster/migrate/intent.js';
 import { planMigration } from '../src/cluster/migrate/plan.js';
-import { assertReversible, rollbackVictims } from '../src/cluster/migrate/rollback.js';
+import { assertReversible, rollbackNetworks, rollbackSides, rollbackVictims } from '../src/cluster/migrate/rollback.js';
 import { rescheduledSpec, serviceSpec } from '../src/engines/swarm/services.js';
 import type { EngineNode } from '../src/engines/types.js';
 import { EngineError, SpecError } from '../src/errors.js';
@@ -252,6 +252,14 @@ describe('rollback', () => {
     ];
     const existing = spec.pools.filter((p) => p.name === 'edge');
     expect(rollbackVictims(all, recorded, existing).map((i) => i.name)).toEqual(['mig-edge-2', 'mig-managers-gcp-1']);
+    const sides = rollbackSides(all, recorded, spec);
+    expect(sides.leaving.map((i) => i.name)).toEqual(['mig-edge-2', 'mig-managers-gcp-1']);
+    expect(sides.keep.map((i) => i.name)).toEqual([...instances.slice(0, 3).map((i) => i.name), 'mig-edge-1']);
+    expect(sides.sources.every((i) => ['managers', 'workers'].includes(i.tags.pool!))).toBe(true);
+  });
+
+  it("deletes the targets' networks that no original pool uses (the azure one stays: edge was there before)", () => {
+    expect(rollbackNetworks(spec, recorded)).toEqual([{ provider: 'gcp', region: 'us-central1' }]);
   });
 });
 

@@ -117,7 +117,7 @@ export function buildProgram(): Command {
     .option('--dry-run', 'print the plan (types, prices, what is created, drained, terminated); change nothing', false)
     .option(
       '--rollback',
-      'return an interrupted migration to its source (services, managers) and remove the target VMs; refused once the source is being retired',
+      'return an interrupted migration to its source (services and managers, or jobs and the slurm controller) and remove the target VMs; refused once the source is being retired',
       false,
     )
     .option('--no-write-spec', 'leave the spec file as it is (default: its pools become the ones after the move)')

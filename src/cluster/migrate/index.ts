@@ -181,7 +181,8 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
   if (options.rollback && !original.pools.some((p) => p.name === options.from || p.provider === options.from))
     assertReversible(original, options.from, undefined);
   const observed = await phase('migrate-plan', () => observe(ctx, options));
-  if (options.rollback) assertReversible(original, options.from, observed.recorded);
+  // With no manager answering, a Slurm controller's record is read from its state (the Slurm path checks it).
+  if (options.rollback && observed.manager) assertReversible(original, options.from, observed.recorded);
   const { plan } = observed;
   const base = { cluster: original.name, plan, phases };
   if (options.dryRun)
@@ -225,12 +226,7 @@ export async function migrate(ctx: ClusterContext, options: MigrateOptions): Pro
     ).during;
     ctx.spec = withPools(original, during);
     try {
-      const back = await rollBack(
-        ctx,
-        driver,
-        { plan, recorded, original, instances: observed.instances, phase },
-        signal,
-      );
+      const back = await rollBack(ctx, driver, { recorded, original, instances: observed.instances, phase }, signal);
       return {
         ...base,
         dryRun: false,

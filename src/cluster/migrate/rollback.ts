@@ -1,7 +1,7 @@
 import type { EngineDriver } from '../../engines/types.js';
 import { EngineError, MigrationNotReversibleError, SkypoolError } from '../../errors.js';
 import type { Instance } from '../../providers/types.js';
-import type { ClusterSpec, NodePoolSpec } from '../../spec/schema.js';
+import type { ClusterSpec, NodePoolSpec, ProviderName } from '../../spec/schema.js';
 import type { ClusterContext } from '../context.js';
 import { recordFootprint } from '../footprint.js';
 import { findManager, type ManagerRef, nodesByName } from '../nodes.js';
@@ -11,7 +11,7 @@ import { cordon } from './cordon.js';
 import { type MigrationIntent, writeIntent } from './intent.js';
 import { moveServices } from './move-services.js';
 import { retireSource } from './retire.js';
-import type { MigrationPlan, ServiceMove } from './types.js';
+import type { ServiceMove } from './types.js';
 
 /**
  * Whether `migrate --rollback` may return to the source, from the spec and the engine's record: only while a
@@ -62,6 +62,70 @@ export function rollbackVictims(
   );
 }
 
+/** What a rollback starts from: the engine's record, the spec from before the migration, the VMs listed. */
+export interface RollbackInput {
+  readonly recorded: MigrationIntent;
+  readonly original: ClusterSpec;
+  readonly instances: readonly Instance[];
+  readonly phase: <T>(name: PhaseTiming['phase'], run: () => Promise<T>) => Promise<T>;
+}
+
+/** A rollback's sides: the source VMs, the target VMs that go (see rollbackVictims), and every VM that stays. */
+export function rollbackSides(
+  instances: readonly Instance[],
+  recorded: MigrationIntent,
+  original: ClusterSpec,
+): { sources: Instance[]; leaving: Instance[]; leavingNames: Set<string>; keep: Instance[] } {
+  const sourceNames = new Set(recorded.sources);
+  const existing = original.pools.filter((p) => recorded.targets.some((t) => t.name === p.name));
+  const leaving = rollbackVictims(instances, recorded, existing);
+  const leavingNames = new Set(leaving.map((i) => i.name));
+  return {
+    sources: instances.filter((i) => sourceNames.has(i.tags.pool)),
+    leaving,
+    leavingNames,
+    keep: instances.filter((i) => !leavingNames.has(i.name)),
+  };
+}
+
+/** The cloud networks a rollback deletes: the targets' (provider, region) that no pool of the original spec uses. */
+export function rollbackNetworks(
+  original: ClusterSpec,
+  recorded: MigrationIntent,
+): Array<{ provider: ProviderName; region?: string }> {
+  const where = (p: { provider: string; region?: string }) => `${p.provider} ${p.region ?? ''}`;
+  const stays = new Set(original.pools.map(where));
+  return [...new Map(recorded.targets.map((t) => [where(t), t])).values()]
+    .filter((t) => !stays.has(where(t)))
+    .map((t) => ({ provider: t.provider, ...(t.region ? { region: t.region } : {}) }));
+}
+
+/**
+ * The end of every engine's rollback, once the work is back on the source: the `retire-target` phase (the target
+ * VMs, their engine entries and fabric peers, the networks only they used), then the footprint of the original
+ * pools alone and no migration record. Returns the VMs terminated.
+ */
+export async function retireTarget(
+  ctx: ClusterContext,
+  driver: EngineDriver,
+  api: ManagerRef,
+  input: Omit<RollbackInput, 'instances'> & {
+    readonly leaving: readonly Instance[];
+    readonly keep: readonly Instance[];
+  },
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const { recorded, original, leaving, keep, phase } = input;
+  const networks = rollbackNetworks(original, recorded);
+  const terminated = await phase('retire-target', () =>
+    retireSource(ctx, driver, api, leaving, keep, networks, signal),
+  );
+  // Back where it was: the cluster runs on the original pools only.
+  await recordFootprint(ctx.options.stateDir, original.name, original.pools, { replace: true });
+  await writeIntent(driver, api.endpoint, undefined);
+  return terminated;
+}
+
 export interface RollbackOutcome {
   readonly services: ServiceMove[];
   readonly managers: string[];
@@ -78,22 +142,11 @@ export interface RollbackOutcome {
 export async function rollBack(
   ctx: ClusterContext,
   driver: EngineDriver,
-  input: {
-    readonly plan: MigrationPlan;
-    readonly recorded: MigrationIntent;
-    readonly original: ClusterSpec;
-    readonly instances: readonly Instance[];
-    readonly phase: <T>(name: PhaseTiming['phase'], run: () => Promise<T>) => Promise<T>;
-  },
+  input: RollbackInput,
   signal?: AbortSignal,
 ): Promise<RollbackOutcome> {
   const { recorded, original, instances, phase } = input;
-  const sourceNames = new Set(recorded.sources);
-  const sources = instances.filter((i) => sourceNames.has(i.tags.pool));
-  const existing = original.pools.filter((p) => recorded.targets.some((t) => t.name === p.name));
-  const leaving = rollbackVictims(instances, recorded, existing);
-  const leavingNames = new Set(leaving.map((i) => i.name));
-  const keep = instances.filter((i) => !leavingNames.has(i.name));
+  const { sources, leaving, leavingNames, keep } = rollbackSides(instances, recorded, original);
   const opts = signal ? { signal } : {};
   const any = await findManager(ctx, instances, opts);
   if (!any) throw new EngineError(`no manager of cluster ${original.name} answers: nothing can be rolled back`, {});
@@ -144,18 +197,8 @@ export async function rollBack(
   await phase('cordon', () => cordon(ctx, driver, api, leaving));
   const moved = await phase('move-services', () => moveServices(ctx, driver, api, leaving, signal));
 
-  // 3. The target goes, with the networks no pool of the original spec uses.
-  const where = (p: { provider: string; region?: string }) => `${p.provider} ${p.region ?? ''}`;
-  const stays = new Set(original.pools.map(where));
-  const networks = [...new Map(recorded.targets.map((t) => [where(t), t])).values()]
-    .filter((t) => !stays.has(where(t)))
-    .map((t) => ({ provider: t.provider, ...(t.region ? { region: t.region } : {}) }));
-  const terminated = await phase('retire-target', () =>
-    retireSource(ctx, driver, api, leaving, keep, networks, signal),
-  );
-  // Back where it was: the cluster runs on the original pools only.
-  await recordFootprint(ctx.options.stateDir, original.name, original.pools, { replace: true });
-  await writeIntent(driver, api.endpoint, undefined);
+  // 3. The target goes.
+  const terminated = await retireTarget(ctx, driver, api, { ...input, leaving, keep }, signal);
   return {
     services: moved.services,
     managers: control.managers,

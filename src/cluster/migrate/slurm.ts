@@ -6,7 +6,6 @@ import { computePlan } from '../../plan.js';
 import type { Instance } from '../../providers/types.js';
 import { parseSpec } from '../../spec/load.js';
 import type { ClusterSpec, NodePoolSpec } from '../../spec/schema.js';
-import { pollUntil } from '../../util/poll.js';
 import { converge } from '../apply.js';
 import { waitEngine } from '../boot-log.js';
 import type { ClusterContext } from '../context.js';
@@ -14,14 +13,17 @@ import { fabricPrefixes, networkKey, syncFabric } from '../fabric.js';
 import { recordFootprint } from '../footprint.js';
 import { awaitIdentity } from '../identity.js';
 import { launchNode, waitRunning } from '../launch.js';
-import { type ManagerRef, waitNodesReady } from '../nodes.js';
+import type { ManagerRef } from '../nodes.js';
 import { withPrefix } from '../phases/launch-nodes.js';
 import { removeInstances } from '../remove.js';
 import type { PhaseTiming } from '../types.js';
-import { MIGRATION_RECORD, type MigrationIntent, parseIntent, startIntent, writeIntent } from './intent.js';
+import { MIGRATION_RECORD, type MigrationIntent, parseIntent, readIntent, startIntent, writeIntent } from './intent.js';
 import { migrationSpecs } from './plan.js';
 import { retireSource } from './retire.js';
+import { assertReversible } from './rollback.js';
+import { moveController, nameBackup, startController, takeOver } from './slurm-controller.js';
 import { moveJobs } from './slurm-jobs.js';
+import { rollBackSlurm } from './slurm-rollback.js';
 import { targetFailed } from './target-failed.js';
 import type { JobMove, MigrateOptions, MigrationPlan, MigrationResult } from './types.js';
 
@@ -87,11 +89,6 @@ export async function migrateSlurm(
   const { signal } = options;
   const phase = <T>(name: PhaseTiming['phase'], run: () => Promise<T>): Promise<T> =>
     ctx.progress.phase(name, phases, run);
-  if (options.rollback)
-    throw new EngineError(
-      'slurm migrations have no --rollback yet: run migrate again to finish it, then migrate back (--from and --to swapped)',
-      { cluster: ctx.spec.name },
-    );
   if (driver.nodeIdentity !== 'console')
     throw new EngineError(
       'slurm pools migrate over the fabric only (pools on clouds): a cluster of local VMs has no controller to move to',
@@ -102,10 +99,41 @@ export async function migrateSlurm(
   const { plan } = observed;
   const manager = observed.manager!;
   const original = ctx.spec;
+  if (options.rollback) {
+    const recorded = observed.recorded ?? (await readIntent(driver, manager.endpoint));
+    assertReversible(original, options.from, recorded);
+    const sources = original.pools.filter((p) => recorded.sources.includes(p.name));
+    ctx.spec = withPools(original, migrationSpecs(original, sources, recorded.targets, observed.instances).during);
+    try {
+      const back = await rollBackSlurm(
+        ctx,
+        driver,
+        { recorded, original, instances: observed.instances, phase },
+        signal,
+      );
+      return {
+        cluster: original.name,
+        plan,
+        phases,
+        dryRun: false,
+        rolledBack: true,
+        created: [],
+        terminated: back.terminated,
+        services: [],
+        jobs: back.jobs,
+        managers: [back.controller],
+        leader: back.controller,
+        durationMs: Math.round(performance.now() - started),
+        provisionMs: 0,
+      };
+    } finally {
+      ctx.spec = original;
+    }
+  }
   const sourceNames = new Set(plan.mappings.map((m) => m.source.pool));
   const targetNames = new Set(plan.mappings.map((m) => m.target.pool));
   const targets = [...new Map(plan.pools.filter((p) => targetNames.has(p.name)).map((p) => [p.name, p])).values()];
-  const _intent = await startIntent(driver, manager.endpoint, plan, observed.recorded);
+  const intent = await startIntent(driver, manager.endpoint, plan, observed.recorded);
   const sources = original.pools.filter((p) => sourceNames.has(p.name));
   const specs = migrationSpecs(original, sources, targets, observed.instances);
   const liveOf = (instances: readonly Instance[], pool: string) =>
@@ -167,7 +195,7 @@ export async function migrateSlurm(
     await phase('cordon', () => nameBackup(ctx, tools, oldRef, newRef, instances, signal));
   }
   // A run killed after the state reached the target but before slurmctld started there: start it, then drain.
-  if (moved && newRef) await startTargetController(ctx, tools, newRef, signal);
+  if (moved && newRef) await startController(ctx, tools, newRef, signal);
   if (oldUp || moved || !newRef) jobs = await phase('move-jobs', () => moveJobs(ctx, driver, api, leaving, signal));
 
   // 3. slurmctld moves with its state; every slurmd is pointed at it.
@@ -176,29 +204,20 @@ export async function migrateSlurm(
     controller = newRef;
     await phase('move-controller', async () => {
       if (!moved && oldRef) await moveController(ctx, tools, oldRef, newRef, signal);
-      await waitNodesReady(
+      await takeOver(
         ctx,
+        tools,
         newRef,
-        keep.filter((i) => i.tags.role === 'worker').map((i) => i.name),
+        keep.filter((i) => i.tags.role === 'worker'),
         signal,
       );
-      const conf = await move.readConf(tools.exec, newRef.endpoint);
-      const [primary] = move.controllerHosts(conf);
-      if (!primary || primary.name !== newRef.instance.name)
-        throw new EngineError(`the target controller's config names ${primary?.name ?? 'no'} controller`, {
-          node: newRef.instance.name,
-        });
-      await tools.exec(newRef.endpoint, ['scontrol', 'reconfigure']);
-      await Promise.all(
-        keep
-          .filter((i) => i.tags.role === 'worker')
-          .map((i) => move.pointNodeAt(tools.nodeExec(ctx.endpoint(i)), primary.addr)),
-      );
-      ctx.progress.emit({ type: 'node', node: newRef.instance.name, state: 'ready', detail: 'slurm controller' });
     });
   }
 
-  // 4. The source's VMs, engine entries, fabric peers and networks.
+  // 4. The source's VMs, engine entries, fabric peers and networks. Recorded first: from here on a rollback has
+  //    nothing to return to.
+  if (intent.stage !== 'retire-source')
+    await writeIntent(driver, controller.endpoint, { ...intent, stage: 'retire-source' });
   const terminated = await phase('retire-source', () =>
     retireSource(ctx, driver, controller, leaving, keep, plan.networksDeleted, signal),
   );
@@ -251,100 +270,6 @@ async function booted(driver: SlurmDriver, endpoint: EngineEndpoint): Promise<bo
   const tools = driver.controllerMove();
   const r = await tools.exec(endpoint, ['test', '-s', BOOT_DONE], { allowFailure: true }).catch(() => undefined);
   return r?.code === 0;
-}
-
-/**
- * Names the target controller as the backup SlurmctldHost in the source controller's slurm.conf and pushes it to
- * every slurmd (`scontrol reconfigure`, configless), so a slurmd (and a job step started from now on) that
- * cannot reach the source controller turns to the target. The target's own fresh slurmctld stops first: no
- * slurmd may register there before the state arrives.
- */
-async function nameBackup(
-  ctx: ClusterContext,
-  tools: ReturnType<SlurmDriver['controllerMove']>,
-  oldRef: ManagerRef,
-  newRef: ManagerRef,
-  instances: readonly Instance[],
-  signal?: AbortSignal,
-): Promise<void> {
-  const wait = { deadline: Date.now() + ctx.readyTimeoutMs, ...(signal ? { signal } : {}) };
-  await move.stopController(tools.exec, newRef.endpoint, wait);
-  const addr = ctx.identityOf(newRef.instance)?.fabricIp;
-  if (!addr) throw new EngineError(`the target controller ${newRef.instance.name} has no fabric address`, {});
-  const conf = await move.readConf(tools.exec, oldRef.endpoint);
-  const hosts = move.controllerHosts(conf);
-  const primary = hosts[0];
-  if (!primary) throw new EngineError(`the controller config on ${oldRef.instance.name} names no controller`, {});
-  if (!hosts.some((h) => h.name === newRef.instance.name)) {
-    await move.writeConf(
-      tools.exec,
-      oldRef.endpoint,
-      move.withControllerHosts(conf, [primary, { name: newRef.instance.name, addr }]),
-    );
-    await tools.exec(oldRef.endpoint, ['scontrol', 'reconfigure']);
-  }
-  const line = `SlurmctldHost=${newRef.instance.name}(${addr})`;
-  const nodes = instances.filter((i) => i.tags.role === 'worker');
-  await pollUntil(
-    async () => {
-      const seen = await Promise.all(
-        nodes.map((i) =>
-          tools
-            .nodeExec(ctx.endpoint(i))(['grep', '-qxF', line, '/var/lib/skypool/slurmd/conf-cache/slurm.conf'], {
-              allowFailure: true,
-            })
-            .then((r) => r.code === 0)
-            .catch(() => false),
-        ),
-      );
-      return seen.every(Boolean) ? true : undefined;
-    },
-    {
-      ...wait,
-      intervalMs: 250,
-      what: `every slurmd to learn the target controller ${newRef.instance.name} (scontrol reconfigure)`,
-    },
-  );
-  ctx.progress.message(`every slurmd knows ${newRef.instance.name} as the next controller`);
-}
-
-/** Stops the source slurmctld (it saves its state), copies the state to the target and starts slurmctld there. */
-async function moveController(
-  ctx: ClusterContext,
-  tools: ReturnType<SlurmDriver['controllerMove']>,
-  oldRef: ManagerRef,
-  newRef: ManagerRef,
-  signal?: AbortSignal,
-): Promise<void> {
-  const wait = () => ({ deadline: Date.now() + ctx.readyTimeoutMs, ...(signal ? { signal } : {}) });
-  await move.stopController(tools.exec, newRef.endpoint, wait());
-  await tools.stopMoved(oldRef.endpoint);
-  await move.stopController(tools.exec, oldRef.endpoint, wait());
-  const state = await move.saveState(tools.exec, oldRef.endpoint);
-  ctx.progress.message(`slurmctld on ${oldRef.instance.name} stopped and its state saved`);
-  await move.restoreState(tools.exec, newRef.endpoint, state);
-  await startTargetController(ctx, tools, newRef, signal);
-  ctx.progress.message(`slurmctld moved from ${oldRef.instance.name} to ${newRef.instance.name} with its state`);
-}
-
-/** Starts slurmctld on the target with the state it holds (idempotent) and waits until it answers. */
-async function startTargetController(
-  ctx: ClusterContext,
-  tools: ReturnType<SlurmDriver['controllerMove']>,
-  newRef: ManagerRef,
-  signal?: AbortSignal,
-): Promise<void> {
-  await tools.start(newRef.endpoint);
-  await pollUntil(
-    async () => ((await move.controllerUp(tools.exec, newRef.endpoint, newRef.instance.name)) ? true : undefined),
-    {
-      deadline: Date.now() + ctx.readyTimeoutMs,
-      ...(signal ? { signal } : {}),
-      intervalMs: 200,
-      what: `slurmctld on ${newRef.instance.name} to answer with the moved state`,
-      hint: 'see /var/log/skypool/slurmctld.log on the target controller',
-    },
-  );
 }
 
 /** The target could not come up: its new VMs go (the source was not touched) and the error names the cause. */

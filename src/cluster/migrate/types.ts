@@ -19,8 +19,9 @@ export interface MigrateOptions {
   /** Plan only: lists instances and asks the engine, changes nothing. */
   readonly dryRun?: boolean;
   /**
-   * Return an interrupted migration of `from` to its source (services, managers), and remove the target VMs:
-   * only while the source exists (before its retirement starts); refused after with MIGRATION_NOT_REVERSIBLE.
+   * Return an interrupted migration of `from` to its source (services and managers; Slurm: jobs and the
+   * controller), and remove the target VMs: only while the source exists (before its retirement starts);
+   * refused after with MIGRATION_NOT_REVERSIBLE.
    */
   readonly rollback?: boolean;
   readonly signal?: AbortSignal;

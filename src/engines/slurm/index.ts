@@ -19,6 +19,7 @@ import type {
   JobEngine,
   JobStatus,
   JoinTokens,
+  NodeAvailability,
   NodeExec,
   WaitOptions,
   WorkloadKind,
@@ -368,6 +369,26 @@ export class SlurmDriver implements EngineDriver {
       movedTasks: running.length,
       ...(requeued ? { requeued } : {}),
     };
+  }
+
+  /**
+   * `active`: `State=RESUME` (a drained node takes jobs again); `pause` and `drain`: `State=DRAIN` without waiting
+   * (Slurm's cordon: what runs keeps running, nothing new starts). Not for the controller (no node).
+   */
+  async setAvailability(manager: EngineEndpoint, nodeId: string, availability: NodeAvailability): Promise<boolean> {
+    const shown = await this.exec(manager, ['scontrol', '-o', 'show', 'node', nodeId], { allowFailure: true });
+    const [record] = shown.code === 0 ? parseRecords(shown.stdout) : [];
+    const node = record ? toEngineNode(record) : undefined;
+    if (!node || node.id !== nodeId) throw new EngineError(`${nodeId} is no slurm node`, { node: nodeId });
+    const wanted = availability === 'active' ? 'active' : 'drain';
+    if (node.availability === wanted) return false;
+    await this.exec(manager, [
+      'scontrol',
+      'update',
+      `NodeName=${nodeId}`,
+      ...(wanted === 'active' ? ['State=RESUME'] : ['State=DRAIN', 'Reason=skypool-cordon']),
+    ]);
+    return true;
   }
 
   async removeNode(manager: EngineEndpoint, nodeId: string): Promise<void> {
