@@ -204,7 +204,18 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
     expect(vms(sim!, 'gcp')).toHaveLength(2);
 
     const t0 = Date.now();
-    const result = await cluster!.migrate({ from: 'aws', to: 'gcp', rollback: true });
+    // Its progress, printed when it fails.
+    const said: string[] = [];
+    const off = cluster!.onProgress((e) => {
+      if (e.type === 'message' || e.type === 'phase-start') said.push(e.type === 'message' ? e.message : e.phase);
+    });
+    const result = await cluster!
+      .migrate({ from: 'aws', to: 'gcp', rollback: true })
+      .catch((error: unknown) => {
+        console.log(`slurm rollback failed; its progress:\n${said.join('\n')}`);
+        throw error;
+      })
+      .finally(off);
     console.log(
       `slurm migrate rolled back after SIGKILL at "${killedAt}": ${result.durationMs} ms (${result.phases.map((p) => `${p.phase} ${p.ms}`).join(', ')}); jobs ${JSON.stringify(result.jobs)}`,
     );

@@ -36,6 +36,8 @@ describe('slurm output parsing', () => {
 
   it('maps node states like sinfo', () => {
     expect(nodeState('IDLE+DRAIN+DYNAMIC_NORM')).toEqual({ state: 'ready', availability: 'drain', word: 'drained' });
+    // A drained node whose last job is still being cleaned up is not idle yet (Slurm refuses to delete it).
+    expect(nodeState('IDLE+COMPLETING+DRAIN+DYNAMIC_NORM')).toMatchObject({ word: 'draining' });
     expect(nodeState('DOWN*+DYNAMIC_NORM')).toMatchObject({ state: 'down', word: 'down*' });
     expect(nodeState('IDLE*+DYNAMIC_NORM')).toMatchObject({ state: 'down', word: 'idle*' });
     expect(nodeState('MIXED')).toMatchObject({ state: 'ready', word: 'mix' });

@@ -4,7 +4,7 @@ import { MigrationNotReversibleError } from '../../errors.js';
 import type { Instance } from '../../providers/types.js';
 import type { ClusterContext } from '../context.js';
 import { awaitIdentity } from '../identity.js';
-import { type ManagerRef, nodesByName } from '../nodes.js';
+import { type ManagerRef, nodesByName, waitNodesReady } from '../nodes.js';
 import { cordon } from './cordon.js';
 import { MIGRATION_RECORD } from './intent.js';
 import { type RollbackInput, retireTarget, rollbackSides } from './rollback.js';
@@ -83,7 +83,17 @@ export async function rollBackSlurm(
   });
   const targetWorkers = leaving.filter(worker);
   await phase('cordon', () => cordon(ctx, driver, source, targetWorkers));
-  const jobs = await phase('move-jobs', () => moveJobs(ctx, driver, source, targetWorkers, signal));
+  const jobs = await phase('move-jobs', async () => {
+    // A slurmctld started with a copied state takes each node for not responding until its slurmd answers: the
+    // drain only sees the target nodes' jobs once they do.
+    await waitNodesReady(
+      ctx,
+      source,
+      targetWorkers.map((i) => i.name),
+      signal,
+    );
+    return moveJobs(ctx, driver, source, targetWorkers, signal);
+  });
 
   // 3. The target goes.
   const terminated = await retireTarget(ctx, driver, source, { recorded, original, leaving, keep, phase }, signal);

@@ -346,6 +346,9 @@ export class SlurmDriver implements EngineDriver {
     const drained = async (): Promise<true | undefined> => {
       const node = (await this.listNodes(manager)).find((n) => n.id === nodeId);
       if (!node) return true;
+      // A responding node stays busy (COMPLETING) a moment after its last job left the queue: Slurm refuses to
+      // delete it until then.
+      if (node.engineState === 'draining') return undefined;
       return (await this.jobsOn(manager, nodeId)).length === 0 ? true : undefined;
     };
     let requeued = 0;

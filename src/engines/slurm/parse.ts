@@ -54,7 +54,8 @@ export function nodeState(raw: string): { state: EngineNodeState; availability: 
   const flags = new Set(parts.slice(1));
   const notResponding = raw.includes('*') || flags.has('NOT_RESPONDING');
   const drain = flags.has('DRAIN');
-  const busy = base === 'ALLOCATED' || base === 'MIXED' || base === 'COMPLETING';
+  // `IDLE+COMPLETING+DRAIN`: its last job is still being cleaned up there (sinfo says drng).
+  const busy = base === 'ALLOCATED' || base === 'MIXED' || base === 'COMPLETING' || flags.has('COMPLETING');
   let state: EngineNodeState;
   if (base === 'DOWN' || notResponding) state = 'down';
   else if (base === 'IDLE' || busy) state = 'ready';
