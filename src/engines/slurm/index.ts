@@ -346,9 +346,6 @@ export class SlurmDriver implements EngineDriver {
     const drained = async (): Promise<true | undefined> => {
       const node = (await this.listNodes(manager)).find((n) => n.id === nodeId);
       if (!node) return true;
-      // A responding node stays busy (COMPLETING) a moment after its last job left the queue: Slurm refuses to
-      // delete it until then.
-      if (node.engineState === 'draining') return undefined;
       return (await this.jobsOn(manager, nodeId)).length === 0 ? true : undefined;
     };
     let requeued = 0;
@@ -406,7 +403,14 @@ export class SlurmDriver implements EngineDriver {
         },
       );
     }
-    const result = await this.exec(manager, ['scontrol', 'delete', `NodeName=${nodeId}`], { allowFailure: true });
+    const remove = () => this.exec(manager, ['scontrol', 'delete', `NodeName=${nodeId}`], { allowFailure: true });
+    let result = await remove();
+    if (result.code !== 0 && /nodes are busy/i.test(result.stderr)) {
+      // Still ALLOCATED or COMPLETING for the controller (a job requeued off it a moment ago, or whose end the
+      // node never confirmed): DOWN lets go of its jobs there, as an admin does with a node stuck completing.
+      await this.exec(manager, ['scontrol', 'update', `NodeName=${nodeId}`, 'State=DOWN', 'Reason=skypool-remove']);
+      result = await remove();
+    }
     if (result.code !== 0 && !/Invalid node name/i.test(result.stderr)) {
       throw new EngineError(
         `scontrol delete NodeName=${nodeId} failed on ${manager.name}: ${redact(result.stderr.trim())}`,
