@@ -22,7 +22,11 @@ export async function bootFailed(ctx: ClusterContext, instance: Instance): Promi
  * else the end of the VM's console (EC2 GetConsoleOutput, GCE serial port, Azure boot diagnostics), where the
  * boot script logs too.
  */
-export async function bootLogTail(ctx: ClusterContext, instance: Instance, lines = 15): Promise<string | undefined> {
+export async function bootLogTail(
+  ctx: Pick<ClusterContext, 'provider' | 'spec'>,
+  instance: Instance,
+  lines = 15,
+): Promise<string | undefined> {
   const provider = await ctx.provider(instance.provider);
   const tailOf = (text: string) => text.trimEnd().split('\n').slice(-lines).join('\n');
   try {
