@@ -28,6 +28,7 @@ const SEED = 1403;
 const SPEC_VMS = 3;
 /** A rerun that has not converged by then is reported with its last progress lines instead of a bare timeout. */
 const RERUN_DEADLINE_MS = 150_000;
+const READY_TIMEOUT_S = 90;
 const cli = join(process.cwd(), 'dist/src/cli/main.js');
 
 /**
@@ -118,6 +119,8 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
     ...sim!.env,
     GOOGLE_CLOUD_PROJECT: 'skypool-chaos-engine',
     SKYPOOL_STATE_DIR: stateDir,
+    // A node that never joins fails the rerun with its console's last lines before the test's deadline ends it.
+    SKYPOOL_READY_TIMEOUT: String(READY_TIMEOUT_S),
   });
 
   /**
@@ -209,6 +212,14 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
     return specFile;
   }
 
+  async function downAndDrain(specFile: string, stateDir: string): Promise<void> {
+    await skypool(['down', '-f', specFile], stateDir, { deadlineMs: 120_000 });
+    await pollUntil(async () => (ownNamespaces().length === 0 ? true : undefined), {
+      ...within(30_000),
+      what: 'the backing namespaces of the cluster to go',
+    }).catch(() => undefined);
+  }
+
   /**
    * After an `up` that converged: the live VMs and their names, `status` (every node Ready?), `down`, and what is
    * left of the cluster once the backing's namespace VMs went (waited for with a deadline).
@@ -265,6 +276,8 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
       const first = await skypool(['up', '-f', specFile], stateDir, { kill: { at: killPoint, delayMs: killDelayMs } });
       // Text output: the progress lines say where a rerun that does not converge stands.
       const rerun = await skypool(['up', '-f', specFile], stateDir, { deadlineMs: RERUN_DEADLINE_MS });
+      // A trial that failed leaves nothing for the next ones to count as theirs.
+      if (rerun.code !== 0) await downAndDrain(specFile, stateDir);
       expect({
         trial,
         killPoint,

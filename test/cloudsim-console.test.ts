@@ -4,8 +4,9 @@ import { createProvider as createAzure } from '../providers/azure/index.js';
 import { createProvider as createGcp } from '../providers/gcp/index.js';
 import { parseIdentity } from '../src/bootstrap/node-identity.js';
 import { type CloudSim, startCloudSim } from '../src/cloudsim/index.js';
+import { bootLogTail } from '../src/cluster/boot-log.js';
 import type { Instance, NetworkRef, Provider } from '../src/providers/types.js';
-import type { NodePoolSpec } from '../src/spec/schema.js';
+import type { ClusterSpec, NodePoolSpec } from '../src/spec/schema.js';
 import { flatSimRanges } from './support/flat-ranges.js';
 import { describeIf, requireRoot } from './support/requirements.js';
 
@@ -133,6 +134,13 @@ suite('readConsole and guest hostnames on cloudsim (local backing): the identity
       expect(identity.fabricIp).toBe('100.64.0.9');
       const text = await provider.readConsole!(instance!);
       expect(text).toContain('console test: booting');
+      // What an error about a node that never joined carries (no user-data log to read on a cloud: its console).
+      const tail = await bootLogTail(
+        { spec: { name: cluster } as ClusterSpec, provider: async () => provider },
+        instance!,
+      );
+      expect(tail).toMatch(/^last lines of its console:\n/);
+      expect(tail).toContain('console test: booting');
     }, 90_000);
   }
 });

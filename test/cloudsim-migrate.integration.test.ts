@@ -286,6 +286,21 @@ suite('cloudsim local backing: migrate a swarm with its manager from aws to gcp'
         ['gcp', 'workers-gcp', 'worker', 'ready'],
       ]);
       expect(status.workloads.find((w) => w.name === 'web')?.runningReplicas).toBe(6);
+      // run reaches the manager on gcp too (the same service again: nothing changes) and says the spec is stale.
+      const warnings: string[] = [];
+      const off = stale.onProgress((e) => {
+        if (e.type === 'message' && e.level === 'warn') warnings.push(e.message);
+      });
+      const rerun = await stale.run({ name: 'web', image: 'skypool/demo-httpd:1', replicas: 6, port: 8080 });
+      off();
+      expect(rerun.runningReplicas).toBe(6);
+      expect(warnings).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^pool managers-gcp \(gcp, manager\) is not in your spec/),
+          expect.stringMatching(/runs on gcp \(pool managers-gcp\), where your spec has no pool/),
+        ]),
+      );
+      expect((await stale.workload('web'))?.runningReplicas).toBe(6);
       const refused = await stale.apply().catch((error: unknown) => error);
       expect(refused).toMatchObject({ code: 'ENGINE_ERROR' });
       expect((refused as Error).message).toMatch(/runs on providers your spec names no pool on/);

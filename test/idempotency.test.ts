@@ -7,7 +7,9 @@ import { pickAddresses } from '../src/cluster/addresses.js';
 import { ClusterContext } from '../src/cluster/context.js';
 import { launchToken } from '../src/cluster/idempotency.js';
 import { launchNode } from '../src/cluster/launch.js';
+import { computePlan } from '../src/plan.js';
 import type { ProviderOverrides } from '../src/providers/registry.js';
+import { TAG_KEYS } from '../src/providers/types.js';
 import { type ClusterSpec, parseSpec } from '../src/spec/load.js';
 import type { ProviderName } from '../src/spec/schema.js';
 
@@ -39,6 +41,7 @@ describe.each<ProviderName>(['aws', 'gcp'])('launch of one node by two processes
   const dirs: string[] = [];
   const contexts: ClusterContext[] = [];
   const cluster = `idem-${cloud}`;
+  const rerunCluster = `idem2-${cloud}`;
   const logger = pino({ level: 'silent' });
 
   const overrides = (): ProviderOverrides =>
@@ -64,28 +67,33 @@ describe.each<ProviderName>(['aws', 'gcp'])('launch of one node by two processes
             pollIntervalMs: 20,
           },
         };
-  const spec = (): ClusterSpec =>
+  const spec = (name: string, count: number): ClusterSpec =>
     parseSpec({
-      name: cluster,
+      name,
       engine: 'swarm',
       pools: [
         cloud === 'aws'
-          ? { name: 'w', provider: 'aws', role: 'manager', count: 1, region: 'us-east-1', instanceType: 't3.micro' }
-          : { name: 'w', provider: 'gcp', role: 'manager', count: 1, region: 'us-central1', instanceType: 'e2-small' },
+          ? { name: 'w', provider: 'aws', role: 'manager', count, region: 'us-east-1', instanceType: 't3.micro' }
+          : { name: 'w', provider: 'gcp', role: 'manager', count, region: 'us-central1', instanceType: 'e2-small' },
       ],
     });
-  const operator = async (): Promise<ClusterContext> => {
+  const operator = async (name = cluster, count = 1): Promise<ClusterContext> => {
     const dir = await mkdtemp(join(tmpdir(), 'skypool-idem-'));
     dirs.push(dir);
-    const ctx = new ClusterContext(spec(), { stateDir: dir, providers: overrides() }, logger);
+    const ctx = new ClusterContext(spec(name, count), { stateDir: dir, providers: overrides() }, logger);
     contexts.push(ctx);
     return ctx;
   };
-  const vmsInSim = () =>
+  const vmsInSim = (name = cluster) =>
     sim
       .inventory()
       .filter(
-        (r) => r.type === 'instance' && r.cloud === cloud && r.state !== 'terminated' && r.state !== 'TERMINATED',
+        (r) =>
+          r.type === 'instance' &&
+          r.cloud === cloud &&
+          r.tags?.[TAG_KEYS.cluster] === name &&
+          r.state !== 'terminated' &&
+          r.state !== 'TERMINATED',
       );
 
   beforeAll(async () => {
@@ -97,9 +105,11 @@ describe.each<ProviderName>(['aws', 'gcp'])('launch of one node by two processes
       const ctx = contexts[0];
       if (ctx) {
         const provider = await ctx.provider(cloud);
-        const left = await provider.listInstances(cluster);
-        if (left.length) await provider.terminateInstances(left.map((i) => i.id));
-        await provider.deleteNetwork(cluster);
+        for (const name of [cluster, rerunCluster]) {
+          const left = await provider.listInstances(name);
+          if (left.length) await provider.terminateInstances(left.map((i) => i.id));
+          await provider.deleteNetwork(name);
+        }
       }
     } finally {
       await Promise.all(contexts.map((c) => c.close()));
@@ -132,5 +142,23 @@ describe.each<ProviderName>(['aws', 'gcp'])('launch of one node by two processes
     expect(again.name).toBe(cloud === 'aws' ? `${cluster}-w-${again.id.slice(2)}` : node.name);
     expect((await provider.listInstances(cluster)).filter((i) => i.name === again.name)).toHaveLength(1);
     expect(vmsInSim()).toHaveLength(1);
+  });
+
+  // A run launched node 1 of two and was killed. EC2 names a VM by its id, so the rerun plans the missing node as
+  // number 1 again: its launch must not go out under the listed VM's token (the cloud would answer with that VM).
+  it('a rerun that finds one of two VMs launched makes the other, not the listed one again', async () => {
+    const first = await operator(rerunCluster, 2);
+    const pool = first.spec.pools[0]!;
+    const network = await first.network(cloud);
+    const [ip] = pickAddresses(network, [], 1);
+    const one = await launchNode(first, { name: `${rerunCluster}-w-1`, pool, ip: ip! }, 'manager', true, {});
+    const rerun = await operator(rerunCluster, 2);
+    const listed = await rerun.inventory();
+    const [create] = computePlan(rerun.spec, listed).creates;
+    expect(create?.names).toHaveLength(1);
+    const [ip2] = pickAddresses(network, [one.privateIp!], 1);
+    const two = await launchNode(rerun, { name: create!.names[0]!, pool, ip: ip2! }, 'manager', false, {});
+    expect(two.id).not.toBe(one.id);
+    expect(vmsInSim(rerunCluster)).toHaveLength(2);
   });
 });

@@ -10,8 +10,8 @@ import type { Provider } from '../src/providers/types.js';
 import { pollUntil, within } from '../src/util/poll.js';
 import { simProviderSettings } from './support/sim-providers.js';
 
-// A spec written before `migrate` (its pools on aws) while the cluster runs on gcp: plan and status find the VMs
-// on gcp (the options configure it; the state directory's record names it), never throw, and say what the spec
+// A spec written before `migrate` (its pools on aws) while the cluster runs on gcp: plan, status and the commands
+// that talk to the engine (run, workload, jobOutput) find the VMs on gcp (the options configure it; the state directory's record names it), never throw, and say what the spec
 // does not describe; apply refuses instead of starting a second pool on aws. No engine runs here (virtual
 // cloudsim): the manager on gcp does not answer, the path `plan` takes when truly nothing answers.
 describe('plan and status with a spec that no longer names where the cluster runs', () => {
@@ -131,6 +131,35 @@ describe('plan and status with a spec that no longer names where the cluster run
       expect(plan.outside?.map((g) => g.pool)).toEqual(['managers-gcp']);
     } finally {
       await cluster.close();
+    }
+  }, 60_000);
+
+  it('run, workload and jobOutput look for the manager where status does and warn that the spec is stale', async () => {
+    // The footprint names gcp (the case before recorded it): the manager is looked for there, not only on aws.
+    const stale = /^pool managers-gcp \(gcp, manager\) is not in your spec: 1 VM\(s\) run there/;
+    const silent =
+      /^no manager of cluster beyond answers: its manager VM\(s\) beyond-managers-gcp-1 \(gcp, running\) do not answer/;
+    for (const engine of ['swarm', 'slurm'] as const) {
+      const cluster = Cluster.fromSpec({ ...spec, engine }, options);
+      const warnings: string[] = [];
+      cluster.onProgress((e) => {
+        if (e.type === 'message' && e.level === 'warn') warnings.push(e.message);
+      });
+      try {
+        const failure = await (engine === 'swarm'
+          ? cluster.run({ name: 'web', image: 'skypool/httpd:1', replicas: 1 })
+          : cluster.jobOutput('1')
+        ).catch((error: unknown) => error);
+        expect(SkypoolError.isInstance(failure) && failure.code).toBe('ENGINE_ERROR');
+        expect((failure as Error).message).toMatch(silent);
+        expect(warnings).toEqual([expect.stringMatching(stale)]);
+        if (engine === 'swarm') {
+          expect(await cluster.workload('web')).toBeUndefined();
+          expect(warnings).toEqual([expect.stringMatching(stale), expect.stringMatching(stale)]);
+        }
+      } finally {
+        await cluster.close();
+      }
     }
   }, 60_000);
 

@@ -80,25 +80,48 @@ export interface DetachedProcess {
   readonly pid: number;
   /** undefined while it runs; its exit code (or -1 when it could not start) afterwards. */
   readonly exited: () => number | null | undefined;
+  /** What it wrote on stderr so far (with `stderr: 'until-released'`), for the error when it exits early. */
+  readonly stderr: () => string;
+  /** Stops listening to its stderr: the process lives on without a tie to this one. */
+  readonly release: () => void;
 }
 
 /**
- * Starts a long-lived process that outlives this one (own process group, no stdio, not waited for): the VMs'
- * anchors and user-data runners, since `skypool up` and `skypool down` are separate processes.
+ * Starts a process that outlives this one (own session, no stdin/stdout). With `stderr: 'until-released'` its
+ * stderr is read until `release()`, so a process that fails at start says why.
  */
-export function spawnDetached(command: string, args: readonly string[]): DetachedProcess {
-  const child = spawn(command, args, { detached: true, stdio: 'ignore', cwd: '/', env: VM_ENV });
+export function spawnDetached(
+  command: string,
+  args: readonly string[],
+  options: { stderr?: 'ignore' | 'until-released' } = {},
+): DetachedProcess {
+  const capture = options.stderr === 'until-released';
+  const child = spawn(command, args, {
+    detached: true,
+    stdio: ['ignore', 'ignore', capture ? 'pipe' : 'ignore'],
+    cwd: '/',
+    env: VM_ENV,
+  });
   let exited: number | null | undefined;
+  let stderr = '';
   child.on('exit', (code) => {
     exited = code;
   });
   child.on('error', () => {
     exited = -1;
   });
+  child.stderr?.on('data', (d: Buffer) => {
+    if (stderr.length < 4096) stderr += d.toString();
+  });
   child.unref();
   if (!child.pid)
     throw new CloudApiError(`could not start "${redact([command, ...args].join(' ')).slice(0, 200)}"`, { command });
-  return { pid: child.pid, exited: () => exited };
+  return {
+    pid: child.pid,
+    exited: () => exited,
+    stderr: () => stderr.trim(),
+    release: () => child.stderr?.destroy(),
+  };
 }
 
 /** root's PATH sometimes lacks the sbin directories where ip and dockerd live. */

@@ -1,6 +1,15 @@
 import { readlink } from 'node:fs/promises';
 import { CloudApiError, TimeoutError } from '../../src/errors.js';
-import { delay, type RunOptions, type RunResult, run, shQuote, spawnDetached, VM_ENV } from './exec.js';
+import {
+  type DetachedProcess,
+  delay,
+  type RunOptions,
+  type RunResult,
+  run,
+  shQuote,
+  spawnDetached,
+  VM_ENV,
+} from './exec.js';
 import { cgroupSetupLines } from './mounts.js';
 import { hostVethName, netnsName } from './paths.js';
 import { PRIVATE_DIRS, PRIVATE_FILES, privatePath } from './private-paths.js';
@@ -75,30 +84,40 @@ export async function addOnLinkRoutes(ns: string, cidrs: readonly string[]): Pro
  * `skypool down` are separate processes, so the VM must outlive the one that created it.
  */
 export async function startAnchor(ns: string, deadlineMs = 10_000): Promise<number> {
-  const anchor = spawnDetached('ip', [
-    'netns',
-    'exec',
-    ns,
-    'unshare',
-    '--uts',
-    '--mount',
-    '--propagation',
-    'private',
-    'sleep',
-    'infinity',
-  ]);
-  const pid = anchor.pid;
-  const want = await netnsLink(ns);
   const deadline = Date.now() + deadlineMs;
+  // `ip netns exec` can fail for a moment on a busy host (its mounts race others'): tried again, with the reason.
+  for (let attempt = 1; ; attempt += 1) {
+    const anchor = spawnDetached(
+      'ip',
+      ['netns', 'exec', ns, 'unshare', '--uts', '--mount', '--propagation', 'private', 'sleep', 'infinity'],
+      { stderr: 'until-released' },
+    );
+    try {
+      const pid = await anchorReady(ns, anchor, deadline, deadlineMs);
+      if (pid !== undefined) return pid;
+    } finally {
+      anchor.release();
+    }
+    const why = `the anchor process of ${ns} exited (${anchor.exited()}) before the VM was ready${anchor.stderr() ? `: ${anchor.stderr()}` : ''}`;
+    if (attempt >= 3 || Date.now() >= deadline) throw new CloudApiError(why, { netns: ns });
+    await delay(100 * attempt);
+  }
+}
+
+/** The anchor's pid once it is `sleep` inside the namespaces; undefined when it exited first. */
+async function anchorReady(
+  ns: string,
+  anchor: DetachedProcess,
+  deadline: number,
+  deadlineMs: number,
+): Promise<number | undefined> {
+  const want = await netnsLink(ns);
   // `ip netns exec` and `unshare` exec in place, so the pid ends up as `sleep` once all namespaces are set.
   while (Date.now() < deadline) {
-    if (anchor.exited() !== undefined)
-      throw new CloudApiError(`the anchor process of ${ns} exited (${anchor.exited()}) before the VM was ready`, {
-        netns: ns,
-      });
-    const exe = await readlink(`/proc/${pid}/exe`).catch(() => '');
-    const net = await readlink(`/proc/${pid}/ns/net`).catch(() => '');
-    if (exe.endsWith('/sleep') && net === want) return pid;
+    if (anchor.exited() !== undefined) return undefined;
+    const exe = await readlink(`/proc/${anchor.pid}/exe`).catch(() => '');
+    const net = await readlink(`/proc/${anchor.pid}/ns/net`).catch(() => '');
+    if (exe.endsWith('/sleep') && net === want) return anchor.pid;
     await delay(5);
   }
   throw new TimeoutError(`the anchor process of ${ns} was not ready within ${deadlineMs} ms`, { netns: ns });

@@ -21,6 +21,7 @@ function clusterOptions(g: GlobalOptions): ClusterOptions {
   return {
     ...(g.stateDir ? { stateDir: g.stateDir } : {}),
     ...(g.adminCidr?.length ? { adminCidrs: g.adminCidr } : {}),
+    ...(g.readyTimeout ? { readyTimeoutMs: g.readyTimeout * 1000 } : {}),
   };
 }
 

@@ -32,6 +32,11 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--state-dir <dir>', 'where certificates and local state live').env('SKYPOOL_STATE_DIR'))
     .addOption(
+      new Option('--ready-timeout <seconds>', 'how long a new node may take to boot and join the pool (default 180)')
+        .argParser(integer('--ready-timeout', 1))
+        .env('SKYPOOL_READY_TIMEOUT'),
+    )
+    .addOption(
       new Option(
         '--admin-cidr <cidr>',
         "who may reach the engine API (2376/tcp), repeatable; default: the spec's adminCidrs, else this machine",

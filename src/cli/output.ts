@@ -8,6 +8,8 @@ export interface GlobalOptions {
   readonly output: OutputFormat;
   readonly stateDir?: string;
   readonly adminCidr?: string[];
+  /** Seconds a new node may take to boot and join (ClusterOptions.readyTimeoutMs). */
+  readonly readyTimeout?: number;
 }
 
 /** Writes a command's result: JSON on stdout for scripts, or the text rendering. Always redacted. */

@@ -271,7 +271,7 @@ class Backing implements LocalVmBacking {
         this.running.delete(key);
         const id = this.behindEdge.get(key) ?? netnsName(this.name, backingVmName(vm.cloud, vm.id));
         this.behindEdge.delete(key);
-        await this.provider.terminateInstances([id]);
+        await this.untilHalted(vm, 'terminate', () => this.provider.terminateInstances([id]));
         if (this.net) await this.sync().catch(() => undefined);
       })(),
     );
@@ -285,7 +285,7 @@ class Backing implements LocalVmBacking {
         if (this.closed) return;
         this.running.delete(key);
         const id = this.behindEdge.get(key) ?? netnsName(this.name, backingVmName(vm.cloud, vm.id));
-        await this.provider.stopInstances([id]);
+        await this.untilHalted(vm, 'stop', () => this.provider.stopInstances([id]));
         if (this.net) await this.sync().catch(() => undefined);
       })(),
     );
@@ -323,6 +323,29 @@ class Backing implements LocalVmBacking {
     this.starting.set(key, started);
     void started.catch(() => undefined).finally(() => this.starting.get(key) === started && this.starting.delete(key));
     return started;
+  }
+
+  /**
+   * A cloud's stop or terminate always ends; a local one can fail for a moment (a busy machine: processes still
+   * closing files past their grace time), so it is tried again for up to a minute instead of leaving the VM's
+   * namespace behind a cloud that already says TERMINATED (the next start of the VM then found it in the way).
+   */
+  private async untilHalted(vm: { cloud: SimCloud; id: string }, what: string, halt: () => Promise<unknown>) {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await halt();
+        return;
+      } catch (error) {
+        if (Date.now() >= deadline) {
+          process.stderr.write(
+            `cloudsim local backing: ${vm.cloud} VM ${vm.id}: ${what} failed: ${(error as Error).message}\n`,
+          );
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -17,15 +17,27 @@ export async function bootFailed(ctx: ClusterContext, instance: Instance): Promi
   return result?.done === true && result.exitCode !== 0;
 }
 
-/** The end of the VM's boot log, when its provider can read it (local), for error messages. */
-export async function bootLogTail(ctx: ClusterContext, instance: Instance, lines = 15): Promise<string | undefined> {
+/**
+ * The end of the VM's boot log for error messages: the user-data's own log where the provider can read it (local),
+ * else the end of the VM's console (EC2 GetConsoleOutput, GCE serial port, Azure boot diagnostics), where the
+ * boot script logs too.
+ */
+export async function bootLogTail(
+  ctx: Pick<ClusterContext, 'provider' | 'spec'>,
+  instance: Instance,
+  lines = 15,
+): Promise<string | undefined> {
   const provider = await ctx.provider(instance.provider);
-  if (!provider.readUserDataResult) return undefined;
+  const tailOf = (text: string) => text.trimEnd().split('\n').slice(-lines).join('\n');
   try {
-    const result = await provider.readUserDataResult(ctx.spec.name, instance.name);
-    const tail = result.log.trimEnd().split('\n').slice(-lines).join('\n');
-    const status = result.done ? `user-data exited with ${result.exitCode}` : 'user-data still running';
-    return redact(`${status}; last lines of its log:\n${tail}`);
+    if (provider.readUserDataResult) {
+      const result = await provider.readUserDataResult(ctx.spec.name, instance.name);
+      const status = result.done ? `user-data exited with ${result.exitCode}` : 'user-data still running';
+      return redact(`${status}; last lines of its log:\n${tailOf(result.log)}`);
+    }
+    if (!provider.readConsole) return undefined;
+    const console = await provider.readConsole(instance, AbortSignal.timeout(10_000));
+    return console.trim() ? redact(`last lines of its console:\n${tailOf(console)}`) : undefined;
   } catch {
     return undefined;
   }

@@ -41,7 +41,10 @@ export async function launchIdempotent(
   queue: ProvisioningQueue,
   provider: Provider,
   request: Omit<LaunchRequest, 'idempotencyToken'>,
-  /** Tokens of VMs known gone (terminated by this run): the cloud would answer them with the gone VM. */
+  /**
+   * Tokens a new VM must not launch under: those of VMs this run terminated and of live VMs it listed. The cloud
+   * would answer them with that VM.
+   */
   gone: ReadonlySet<string> = new Set(),
 ): Promise<Instance[]> {
   const names = request.nodes.map((n) => n.name);

@@ -4,7 +4,6 @@ import { loadEngine } from '../engines/registry.js';
 import {
   type BatchJobSpec,
   type EngineDriver,
-  type EngineEndpoint,
   type JobStatus,
   type Workload,
   type WorkloadSpec,
@@ -26,11 +25,11 @@ import { regionsToList } from './footprint.js';
 import { acquireClusterLock } from './lock.js';
 import { migrate as migrateCluster } from './migrate/index.js';
 import type { MigrateOptions, MigrationResult } from './migrate/types.js';
-import { findManager, type ManagerRef } from './nodes.js';
+import type { ManagerRef } from './nodes.js';
 import { planCluster } from './plan-cluster.js';
 import { type RotateCaResult, rotateEngineCa, shortenEngineCa } from './rotate-ca.js';
 import { clusterStatus, withReachableAddresses } from './status.js';
-import { recordedElsewhere } from './survey.js';
+import { noManagerAnswers, reachManager, recordedElsewhere } from './survey.js';
 import { withTokenRotation } from './token-rotation.js';
 import type { ApplyResult, ClusterOptions, ClusterStatus, DestroyResult, PhaseTiming, ProgressEvent } from './types.js';
 import { saveUnlockKey } from './unlock-key.js';
@@ -197,7 +196,8 @@ export class Cluster {
    * for until every replica runs; without the routing mesh each task publishes the port on a dynamic host port,
    * and the returned tasks say where each replica answers. A batch job (`kind: 'job'`, Slurm) is submitted with
    * sbatch semantics and, unless `wait: false`, waited for until it ended, its output read back. A kind the
-   * engine lacks is a SpecError naming `workload.kind`, before anything happens.
+   * engine lacks is a SpecError naming `workload.kind`, before anything happens. The manager is found as status
+   * finds it, also where a spec from before `migrate` no longer points (progress warns what the spec lacks).
    */
   async run(workload: WorkloadSpec, options?: { signal?: AbortSignal }): Promise<WorkloadStatus>;
   async run(workload: BatchJobSpec, options?: { signal?: AbortSignal }): Promise<JobStatus>;
@@ -208,12 +208,8 @@ export class Cluster {
     await this.assertKind(workload);
     return this.locked('run', () =>
       this.ctx.progress.phase('workload', timings, async () => {
-        const instances = await this.ctx.inventory(options.signal);
-        const manager = await findManager(this.ctx, instances, options.signal ? { signal: options.signal } : {});
-        if (!manager)
-          throw new EngineError(`no manager of cluster ${this.ctx.spec.name} answers: run \`skypool up\` first`, {
-            cluster: this.ctx.spec.name,
-          });
+        const { manager, instances } = await reachManager(this.ctx, options.signal ? { signal: options.signal } : {});
+        if (!manager) throw noManagerAnswers(this.ctx, instances);
         const driver = await this.ctx.driver();
         const wait = {
           deadline: Date.now() + this.ctx.readyTimeoutMs,
@@ -248,7 +244,7 @@ export class Cluster {
       ...(signal ? { signal } : {}),
     });
     const host = ended.batchHost ? instances.find((i) => i.name === ended.batchHost) : undefined;
-    const output = host ? await jobs.jobOutput(this.ctx.endpoint(host), id).catch(() => undefined) : undefined;
+    const output = host ? await this.readOutput(driver, host, id, signal).catch(() => undefined) : undefined;
     return output === undefined ? ended : { ...ended, output };
   }
 
@@ -256,19 +252,21 @@ export class Cluster {
   async jobOutput(id: string): Promise<string> {
     const driver = await this.ctx.driver();
     if (!driver.jobs) throw this.kindError('job', driver.services ? ['service'] : []);
-    const instances = await this.ctx.inventory();
-    const manager = await findManager(this.ctx, instances, { waitMs: 3_000 });
-    if (!manager)
-      throw new EngineError(`no manager of cluster ${this.ctx.spec.name} answers: run \`skypool up\` first`, {
-        cluster: this.ctx.spec.name,
-      });
+    const { manager, instances } = await reachManager(this.ctx, { waitMs: 3_000 });
+    if (!manager) throw noManagerAnswers(this.ctx, instances);
     const [job] = await driver.jobs.jobs(manager.endpoint, id);
     const host = job?.batchHost ? instances.find((i) => i.name === job.batchHost) : undefined;
     if (!host)
       throw new EngineError(`job ${id} has no batch host with a VM (it is unknown, pending, or its node is gone)`, {
         job: id,
       });
-    return driver.jobs.jobOutput(this.ctx.endpoint(host) as EngineEndpoint, id);
+    return this.readOutput(driver, host, id);
+  }
+
+  /** A job's output file on its batch host (the survey recalled the managers' pinned identities only). */
+  private async readOutput(driver: EngineDriver, host: Instance, id: string, signal?: AbortSignal): Promise<string> {
+    await this.ctx.recallIdentities([host], signal);
+    return driver.jobs!.jobOutput(this.ctx.endpoint(host), id);
   }
 
   /** A workload kind the engine lacks is refused by name, before any lock or VM is touched. */
@@ -288,8 +286,7 @@ export class Cluster {
 
   /** One workload's replicas and where each answers, or undefined when no such service runs. */
   async workload(name: string): Promise<WorkloadStatus | undefined> {
-    const instances = await this.ctx.inventory();
-    const manager = await findManager(this.ctx, instances, { waitMs: 3_000 });
+    const { manager, instances } = await reachManager(this.ctx, { waitMs: 3_000 });
     if (!manager) return undefined;
     const services = (await this.ctx.driver()).services;
     if (!services) return undefined;

@@ -70,7 +70,7 @@ export async function launchPool(
       userData,
       ...(signal ? { signal } : {}),
     },
-    ctx.goneLaunchTokens,
+    new Set([...ctx.goneLaunchTokens, ...ctx.heldLaunchTokens]),
   );
   if (instances.length === 0)
     throw new EngineError(`provider ${provider.name} launched nothing for pool ${pool.name}`, { pool: pool.name });

@@ -95,6 +95,31 @@ export async function surveyCluster(
 }
 
 /**
+ * The manager a command that talks to the engine (run, a workload's or a job's read) uses, found as status finds
+ * it: among every VM of the cluster, also where a spec from before `migrate` no longer points. What the spec
+ * does not describe, and providers that could not be listed, are said as progress warnings, as status notes them.
+ */
+export async function reachManager(
+  ctx: ClusterContext,
+  options: { waitMs?: number; signal?: AbortSignal } = {},
+): Promise<{ manager: ManagerRef | undefined; instances: Instance[] }> {
+  const survey = await surveyCluster(ctx, options);
+  for (const warning of [...survey.warnings, ...driftWarnings(ctx.spec, survey, outsidePools(survey.beyond))])
+    ctx.progress.message(warning, 'warn');
+  return { manager: survey.manager, instances: [...survey.own, ...survey.beyond] };
+}
+
+/** Why no manager answers, for a command that cannot go on without one; `instances` as `reachManager` found them. */
+export function noManagerAnswers(ctx: ClusterContext, instances: readonly Instance[]): EngineError {
+  const silent = instances.filter((i) => i.tags.role === 'manager');
+  const why =
+    silent.length > 0
+      ? `its manager VM(s) ${silent.map((i) => `${i.name} (${i.provider}, ${i.state})`).join(', ')} do not answer on the engine API (still booting, or the engine is down): \`skypool status\` shows them`
+      : 'run `skypool up` first';
+  return new EngineError(`no manager of cluster ${ctx.spec.name} answers: ${why}`, { cluster: ctx.spec.name });
+}
+
+/**
  * The providers this state directory put the cluster on that the spec names no pool on, each with the regions
  * recorded there ('' for the provider's own region).
  */

@@ -186,6 +186,8 @@ export interface WorkloadStatus {
   /** Published port on every node (ingress mode only). */
   readonly publishedPort?: number;
   readonly tasks: readonly WorkloadTask[];
+  /** The engine's last rolling update of the service (Swarm: `UpdateStatus`), e.g. `paused` after a task failed. */
+  readonly update?: { readonly state: string; readonly message?: string };
 }
 
 export type JobState =

@@ -12,7 +12,7 @@ import { withTokenRotation } from '../token-rotation.js';
 import type { PhaseTiming } from '../types.js';
 import { moveControlPlane } from './control-plane.js';
 import { cordon } from './cordon.js';
-import { type MigrationIntent, readIntent, startIntent, writeIntent } from './intent.js';
+import { MIGRATION_RECORD, type MigrationIntent, readIntent, startIntent, writeIntent } from './intent.js';
 import { moveServices } from './move-services.js';
 import { migrationSpecs, planMigration } from './plan.js';
 import { retireSource } from './retire.js';
@@ -107,6 +107,35 @@ async function observe(ctx: ClusterContext, options: MigrateOptions): Promise<Ob
   }
 }
 
+/** How long a rerun waits for a Slurm controller to answer when a controller VM holds the migration record. */
+const STOPPED_CONTROLLER_WAIT_MS = 3_000;
+/** How long reading the record from the controller VMs may take before the rerun waits for a controller as usual. */
+const RECORD_READ_MS = 3_000;
+
+/**
+ * Whether a Slurm controller VM holds a migration record, read from its state directory through its mailbox (no
+ * slurmctld needed). A migration stopped while the controller moved left no slurmctld running, and migrateSlurm
+ * goes on from that record: a controller that does not answer at once is then not waited for the usual 15 s.
+ */
+async function recordOnControllerVms(ctx: ClusterContext, instances: readonly Instance[]): Promise<boolean> {
+  const driver = await ctx.driver();
+  if (!isSlurm(driver)) return false;
+  const controllers = instances.filter((i) => i.tags.role === 'manager' && i.state === 'running');
+  const reads = controllers.map(async (i) => {
+    if ((await driver.clusterRecord(ctx.endpoint(i), MIGRATION_RECORD)) === undefined) throw new Error('no record');
+    return true;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), RECORD_READ_MS);
+  });
+  try {
+    return await Promise.race([Promise.any(reads).catch(() => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * A manager and the migration the engine recorded. A manager demoted a moment ago (an interrupted migration
  * was moving the control plane) may still answer as one and then fail the read: the next manager is asked.
@@ -117,10 +146,15 @@ async function recordedIntent(
   signal?: AbortSignal,
 ): Promise<{ manager?: ManagerRef; recorded?: MigrationIntent }> {
   const tried = new Set<string>();
+  const waitMs = (await recordOnControllerVms(ctx, instances)) ? STOPPED_CONTROLLER_WAIT_MS : undefined;
   for (;;) {
     const manager =
       instances.length > 0
-        ? await findManager(ctx, instances, { exclude: tried, ...(signal ? { signal } : {}) })
+        ? await findManager(ctx, instances, {
+            exclude: tried,
+            ...(waitMs !== undefined ? { waitMs } : {}),
+            ...(signal ? { signal } : {}),
+          })
         : undefined;
     if (!manager) return {};
     try {

@@ -1,4 +1,5 @@
 import type { DrainResult, EngineDriver, WorkloadStatus } from '../../engines/types.js';
+import { TimeoutError } from '../../errors.js';
 import type { Instance } from '../../providers/types.js';
 import { pollUntil } from '../../util/poll.js';
 import type { ClusterContext } from '../context.js';
@@ -16,6 +17,24 @@ function settled(status: WorkloadStatus, leaving: ReadonlySet<string>): boolean 
     (status.publishMode !== 'host' || live.every((t) => t.hostPort !== undefined))
   );
 }
+
+/** Where the service's tasks are, for an error: `running on a ×3, b ×2; starting on c; update paused (why)`. */
+function whereTasksAre(status: WorkloadStatus): string {
+  const counts = new Map<string, number>();
+  for (const t of status.tasks) {
+    const key = `${t.state}${t.desiredState === t.state ? '' : `→${t.desiredState}`} on ${t.node ?? '(no node)'}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const tasks = [...counts].map(([key, n]) => (n > 1 ? `${key} ×${n}` : key)).join(', ');
+  const update = status.update
+    ? `; update ${status.update.state}${status.update.message ? ` (${status.update.message})` : ''}`
+    : '';
+  return `${status.desiredReplicas} wanted: ${tasks || 'no tasks'}${update}`;
+}
+
+/** Swarm pauses a rolling update when a new task fails early; forcing it again is what an operator would do. */
+const PAUSED = new Set(['paused', 'rollback_paused']);
+const FORCES_AFTER_PAUSE = 3;
 
 /**
  * Moves each service's tasks off the leaving (cordoned) nodes: a rolling replacement where every new task runs
@@ -38,10 +57,22 @@ export async function moveServices(
       const started = performance.now();
       const onSource = running(status).filter((t) => t.node && names.has(t.node));
       if (onSource.length > 0) await engine.rescheduleService!(api.endpoint, status.name);
+      let last = status;
+      let forcedAgain = 0;
       const done = await pollUntil(
         async () => {
           const [now] = await engine.services(api.endpoint, status.name);
-          return now && settled(now, names) ? now : undefined;
+          if (!now) return undefined;
+          last = now;
+          if (settled(now, names)) return now;
+          if (now.update && PAUSED.has(now.update.state) && forcedAgain < FORCES_AFTER_PAUSE) {
+            forcedAgain += 1;
+            ctx.progress.message(
+              `service ${status.name}: the engine paused its update (${now.update.message ?? 'a task failed'}); forcing it again`,
+            );
+            await engine.rescheduleService!(api.endpoint, status.name);
+          }
+          return undefined;
         },
         {
           ...wait(),
@@ -49,7 +80,13 @@ export async function moveServices(
           what: `every replica of service ${status.name} to run on the nodes that stay`,
           hint: 'check that the target nodes have room, the image and the labels its constraints ask for',
         },
-      );
+      ).catch((error: unknown) => {
+        if (!(error instanceof TimeoutError)) throw error;
+        throw new TimeoutError(`${error.message} (last seen: ${whereTasksAre(last)})`, {
+          service: status.name,
+          leaving: [...names],
+        });
+      });
       const ms = Math.round(performance.now() - started);
       ctx.progress.message(
         `service ${status.name}: ${onSource.length} task(s) moved off the source in ${ms} ms, ${done.desiredReplicas} running`,

@@ -33,6 +33,7 @@ export interface ApiService {
     Mode: { Replicated?: { Replicas?: number }; Global?: Record<string, never> };
     EndpointSpec?: { Mode?: 'vip' | 'dnsrr'; Ports?: ApiPort[] };
   };
+  UpdateStatus?: { State?: string; Message?: string };
 }
 
 export function validateWorkload(workload: WorkloadSpec): void {
@@ -144,6 +145,14 @@ export function workloadStatus(
     ...(port?.TargetPort ? { targetPort: port.TargetPort } : {}),
     ...(publishMode === 'ingress' && port?.PublishedPort ? { publishedPort: port.PublishedPort } : {}),
     tasks: taskList,
+    ...(service.UpdateStatus?.State
+      ? {
+          update: {
+            state: service.UpdateStatus.State,
+            ...(service.UpdateStatus.Message ? { message: service.UpdateStatus.Message } : {}),
+          },
+        }
+      : {}),
   };
 }
 
