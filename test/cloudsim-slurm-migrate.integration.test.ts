@@ -52,6 +52,9 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
       },
       { deadline: Date.now() + ms, intervalMs: 500, what },
     );
+  /** Submits a job of STEPS seconds that writes its progress (no waiting). */
+  const runJob = (jobName: string) =>
+    cluster!.run({ kind: 'job', name: jobName, timeLimitMinutes: 5, wait: false, script: jobScript });
   const migrateKilledAt = (from: string, to: string, at: RegExp) =>
     migrateKilled({ spec: cluster!.spec, options: options!, from, to, at });
   const ended = (j: JobStatus) => !['pending', 'running', 'completing', 'requeued'].includes(j.state);
@@ -95,13 +98,7 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
     const t0 = Date.now();
     await cluster!.apply();
     const applyMs = Date.now() - t0;
-    job = await cluster!.run({
-      kind: 'job',
-      name: 'progress',
-      timeLimitMinutes: 5,
-      wait: false,
-      script: jobScript,
-    });
+    job = await runJob('progress');
     const running = await jobWhen(job.id, (j) => j.state === 'running', 'the job to run');
     expect(running.nodes).toHaveLength(1);
     expect(running.nodes[0]).not.toContain('-gcp-');
@@ -151,13 +148,7 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
   }, 300_000);
 
   it('resumes: a migration back to aws SIGKILLed between stopping slurmctld and starting it on the target finishes with a rerun', async () => {
-    const second = await cluster!.run({
-      kind: 'job',
-      name: 'again',
-      timeLimitMinutes: 5,
-      wait: false,
-      script: jobScript,
-    });
+    const second = await runJob('again');
     await jobWhen(second.id, (j) => j.state === 'running', 'the second job to run');
     const killedAt = await migrateKilledAt('gcp', 'aws', /^message slurmctld on .* stopped and its state saved/m);
     expect(killedAt).toMatch(/-ctl-gcp-1 stopped/);
@@ -186,13 +177,7 @@ suite('cloudsim local backing: migrate a slurm cluster with a running job from a
     );
   }, 300_000);
   it('rolls back: a migration to gcp SIGKILLed once the controller moved returns to aws with --rollback', async () => {
-    const third = await cluster!.run({
-      kind: 'job',
-      name: 'back',
-      timeLimitMinutes: 5,
-      wait: false,
-      script: jobScript,
-    });
+    const third = await runJob('back');
     await jobWhen(third.id, (j) => j.state === 'running', 'the third job to run');
     const before = await cluster!.status();
     const sourceNodes = before.nodes.map((n) => n.name).sort();
