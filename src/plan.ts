@@ -1,3 +1,4 @@
+import { launchToken, MAX_GENERATIONS } from './cluster/launch-token.js';
 import type { MigrationPlan } from './cluster/migrate/types.js';
 import type { Instance } from './providers/types.js';
 import { poolSpecHash } from './spec/hash.js';
@@ -78,6 +79,38 @@ function byAge(a: Instance, b: Instance): number {
 }
 
 /** Every VM but the oldest of each name (two processes or a crashed rerun launched one node twice). */
+/**
+ * The ordinals a pool's VMs were launched under where their names do not say it (EC2 names a VM after its
+ * instance id): read back from their launch tokens, a batch's token (made from its last ordinal) covering as many
+ * ordinals as it has VMs. A process that sees part of another's launches, or a rerun after a kill, then plans the
+ * nodes still missing under their own tokens: never again under a listed VM's, which the cloud would answer with
+ * that VM (one node short, the apply believing it made it).
+ */
+function launchedOrdinals(
+  cluster: string,
+  pool: NodePoolSpec,
+  specHash: string,
+  members: readonly Instance[],
+): Set<number> {
+  const perToken = new Map<string, number>();
+  for (const i of members)
+    if (i.tags.launch && nodeIndex(cluster, pool.name, i.name) < 0)
+      perToken.set(i.tags.launch, (perToken.get(i.tags.launch) ?? 0) + 1);
+  const ordinals = new Set<number>();
+  if (perToken.size === 0) return ordinals;
+  const highest = 2 * (pool.count + members.length) + 8;
+  let found = 0;
+  for (let ordinal = 1; ordinal <= highest && found < perToken.size; ordinal += 1) {
+    for (let generation = 0; generation < MAX_GENERATIONS; generation += 1) {
+      const vms = perToken.get(launchToken({ cluster, pool: pool.name, ordinal, specHash, generation }));
+      if (vms === undefined) continue;
+      found += 1;
+      for (let k = 0; k < vms; k += 1) ordinals.add(ordinal - k);
+    }
+  }
+  return ordinals;
+}
+
 export function duplicatesOf(instances: readonly Instance[]): Instance[] {
   const byName = new Map<string, Instance[]>();
   for (const i of instances) {
@@ -154,10 +187,11 @@ export function computePlan(
     const missing = pool.count - Math.min(keep.length, pool.count);
     if (missing > 0) {
       const taken = new Set(members.map((i) => i.name));
+      const launched = launchedOrdinals(spec.name, pool, specHash, current);
       const names: string[] = [];
       for (let index = 1; names.length < missing; index += 1) {
         const name = nodeName(spec.name, pool.name, index);
-        if (!taken.has(name)) names.push(name);
+        if (!taken.has(name) && !launched.has(index)) names.push(name);
       }
       creates.push({ pool, specHash, names });
     }

@@ -42,6 +42,7 @@ describe.each<ProviderName>(['aws', 'gcp'])('launch of one node by two processes
   const contexts: ClusterContext[] = [];
   const cluster = `idem-${cloud}`;
   const rerunCluster = `idem2-${cloud}`;
+  const raceCluster = `idem3-${cloud}`;
   const logger = pino({ level: 'silent' });
 
   const overrides = (): ProviderOverrides =>
@@ -105,7 +106,7 @@ describe.each<ProviderName>(['aws', 'gcp'])('launch of one node by two processes
       const ctx = contexts[0];
       if (ctx) {
         const provider = await ctx.provider(cloud);
-        for (const name of [cluster, rerunCluster]) {
+        for (const name of [cluster, rerunCluster, raceCluster]) {
           const left = await provider.listInstances(name);
           if (left.length) await provider.terminateInstances(left.map((i) => i.id));
           await provider.deleteNetwork(name);
@@ -160,5 +161,25 @@ describe.each<ProviderName>(['aws', 'gcp'])('launch of one node by two processes
     const two = await launchNode(rerun, { name: create!.names[0]!, pool, ip: ip2! }, 'manager', false, {});
     expect(two.id).not.toBe(one.id);
     expect(vmsInSim(rerunCluster)).toHaveLength(2);
+  });
+
+  // Two processes: the second lists while the first has launched node 1 of two and is still launching node 2. The
+  // second must plan node 2 under node 2's token (EC2: read back from the listed VM's token), so both get one VM.
+  it("a process that sees part of another one's launches plans the rest under the same tokens: no duplicate", async () => {
+    const a = await operator(raceCluster, 2);
+    const pool = a.spec.pools[0]!;
+    const network = await a.network(cloud);
+    const [ip1, ip2] = pickAddresses(network, [], 2);
+    const one = await launchNode(a, { name: `${raceCluster}-w-1`, pool, ip: ip1! }, 'manager', true, {});
+    const b = await operator(raceCluster, 2);
+    const [create] = computePlan(b.spec, await b.inventory()).creates;
+    expect(create?.names).toEqual([`${raceCluster}-w-2`]);
+    const [twoA, twoB] = await Promise.all([
+      launchNode(a, { name: `${raceCluster}-w-2`, pool, ip: ip2! }, 'manager', false, {}),
+      launchNode(b, { name: create!.names[0]!, pool, ip: ip2! }, 'manager', false, {}),
+    ]);
+    expect(twoB.id).toBe(twoA.id);
+    expect(twoA.id).not.toBe(one.id);
+    expect(vmsInSim(raceCluster)).toHaveLength(2);
   });
 });

@@ -50,12 +50,6 @@ export class ClusterContext {
    */
   readonly goneLaunchTokens = new Set<string>();
   /**
-   * Launch tokens of the live VMs the listings showed. A new node must not launch under one: EC2 names a VM after
-   * its instance id, so a planned name (and its ordinal) can be one a listed VM was launched under, and the cloud
-   * would answer that launch with the listed VM: one node short, with the apply believing it made it.
-   */
-  readonly heldLaunchTokens = new Set<string>();
-  /**
    * True once the running converge rotated the join tokens after its launches: no VM can hold a valid token, so
    * the check after an apply (which lists every cloud and asks a manager) has nothing to find. False at the start
    * of every converge and at every launch.
@@ -317,9 +311,7 @@ export class ClusterContext {
         ...(signal ? { signal } : {}),
       }),
     );
-    const live = listed.filter((i) => i.state !== 'terminated');
-    for (const instance of live) if (instance.tags.launch) this.heldLaunchTokens.add(instance.tags.launch);
-    return live;
+    return listed.filter((i) => i.state !== 'terminated');
   }
 
   async close(): Promise<void> {

@@ -70,7 +70,7 @@ export async function launchPool(
       userData,
       ...(signal ? { signal } : {}),
     },
-    new Set([...ctx.goneLaunchTokens, ...ctx.heldLaunchTokens]),
+    ctx.goneLaunchTokens,
   );
   if (instances.length === 0)
     throw new EngineError(`provider ${provider.name} launched nothing for pool ${pool.name}`, { pool: pool.name });
