@@ -5,6 +5,9 @@
 // busybox-static and wireguard-go; run after `npx tsc` under `flock /tmp/skypool-ns.lock node bench/migrate.mjs`.
 // SKYPOOL_BENCH_BOOT_MS sets the simulated VMs' boot time (default 50 ms; cloud-apis.md puts a real one near 25 s);
 // another boot time writes bench/results/migrate-boot<ms>ms.json.
+// `timeToReleaseOverProvision` stops the clock when the work has left the source and its VMs' termination starts
+// (what the source costs ends there); the retirement after it (termination waits, network deletion) takes about a
+// boot time again, which `timeOverProvision` includes.
 //
 // The client re-reads the replicas' addresses from the swarm and tries every replica before it counts a request
 // failed (no routing mesh on this kernel: each replica publishes a dynamic host port on its own node).
@@ -127,11 +130,16 @@ try {
   );
   verdict('migration time / provisioning the target alone (no client)', migrationMs / provisionAloneQuietMs, 1.3, '×');
   const round = (x) => Math.round(x * 100) / 100;
+  const terminating = timeline.filter((e) => e.state === 'terminating').map((e) => e.at);
+  const releasedMs = terminating.length > 0 ? Math.max(...terminating) : migrationMs;
+  verdict('time until the source is released / provisioning the target alone', releasedMs / provisionAloneMs, 1.3, '×');
   await writeResult(bootTimeMs === 50 ? 'migrate' : `migrate-boot${bootTimeMs}ms`, {
     failedRequests: load.clientVisibleFailures,
     timeOverProvision: round(migrationMs / provisionAloneMs),
     timeOverProvisionQuiet: round(migrationMs / provisionAloneQuietMs),
+    timeToReleaseOverProvision: round(releasedMs / provisionAloneMs),
     bootTimeMs,
+    releasedMs,
     migrationMs: Math.round(migrationMs),
     provisionAloneMs: Math.round(provisionAloneMs),
     provisionAloneQuietMs: Math.round(provisionAloneQuietMs),
