@@ -129,29 +129,31 @@ class Backing implements LocalVmBacking {
 
   /**
    * Brings the network in line with the clouds' view; calls while one runs fold into one more pass, and the
-   * promise settles after the pass that saw the state at call time.
+   * promise settles after a pass that started after the call. The pass loop checks for more work and lets go of
+   * `syncing` in one step: a call that came between the two would otherwise get the finishing pass's promise, and
+   * its VM's address and firewall would wait for whatever change came next (the host could not reach a new VM at
+   * its public address).
    */
   private sync(): Promise<void> {
     const net = this.net;
-    if (!net) return Promise.resolve();
-    if (this.syncing) {
-      this.syncAgain = true;
-      return this.syncing;
-    }
-    const loop = async () => {
-      do {
-        this.syncAgain = false;
-        await net.sync(this.view());
-      } while (this.syncAgain && !this.closed);
-    };
-    const running = loop()
-      .catch((error: Error) => {
-        process.stderr.write(`cloudsim realistic network: could not apply addresses and firewalls: ${error.message}\n`);
+    if (!net || this.closed) return Promise.resolve();
+    this.syncAgain = true;
+    if (this.syncing) return this.syncing;
+    const running = (async () => {
+      try {
+        while (this.syncAgain && !this.closed) {
+          this.syncAgain = false;
+          await net.sync(this.view());
+        }
+      } catch (error) {
+        process.stderr.write(
+          `cloudsim realistic network: could not apply addresses and firewalls: ${(error as Error).message}\n`,
+        );
         throw error;
-      })
-      .finally(() => {
-        if (this.syncing === running) this.syncing = undefined;
-      });
+      } finally {
+        this.syncing = undefined;
+      }
+    })();
     this.syncing = running;
     return running;
   }
