@@ -78,7 +78,6 @@ function byAge(a: Instance, b: Instance): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** Every VM but the oldest of each name (two processes or a crashed rerun launched one node twice). */
 /**
  * The ordinals a pool's VMs were launched under where their names do not say it (EC2 names a VM after its
  * instance id): read back from their launch tokens, a batch's token (made from its last ordinal) covering as many
@@ -111,6 +110,7 @@ function launchedOrdinals(
   return ordinals;
 }
 
+/** Every VM but the oldest of each name (two processes or a crashed rerun launched one node twice). */
 export function duplicatesOf(instances: readonly Instance[]): Instance[] {
   const byName = new Map<string, Instance[]>();
   for (const i of instances) {

@@ -212,12 +212,16 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
     return specFile;
   }
 
-  async function downAndDrain(specFile: string, stateDir: string): Promise<void> {
-    await skypool(['down', '-f', specFile], stateDir, { deadlineMs: 120_000 });
-    await pollUntil(async () => (ownNamespaces().length === 0 ? true : undefined), {
+  /** Waits (30 s at most) for the backing's namespace VMs to go; what is left is counted by the caller. */
+  const untilNamespacesGone = () =>
+    pollUntil(async () => (ownNamespaces().length === 0 ? true : undefined), {
       ...within(30_000),
       what: 'the backing namespaces of the cluster to go',
     }).catch(() => undefined);
+
+  async function downAndDrain(specFile: string, stateDir: string): Promise<void> {
+    await skypool(['down', '-f', specFile], stateDir, { deadlineMs: 120_000 });
+    await untilNamespacesGone();
   }
 
   /**
@@ -242,10 +246,7 @@ suite('chaos: SIGKILL of `skypool up` during the engine phases, then rerun and d
       err: down.code === 0 ? '' : `${down.out.slice(-800)}${lastErrorLine(down.err)}`,
     }).toEqual({ ...label, code: 0, err: '' });
     const drainStarted = Date.now();
-    await pollUntil(async () => (ownNamespaces().length === 0 ? true : undefined), {
-      ...within(30_000),
-      what: 'the backing namespaces of the cluster to go',
-    }).catch(() => undefined);
+    await untilNamespacesGone();
     const left = tagged(name).filter((r) => isLive(r.state));
     const orphanTypes: Record<string, number> = {};
     for (const r of left) orphanTypes[r.type] = (orphanTypes[r.type] ?? 0) + 1;

@@ -10,6 +10,7 @@ import {
 import { CloudApiError } from '../errors.js';
 import type { NetworkRef } from '../providers/types.js';
 import type { NodePoolSpec } from '../spec/schema.js';
+import { sleep } from '../util/poll.js';
 import type { SimCloud, VmBacking, VmNetworkView } from './core/types.js';
 import type { RealisticNetwork } from './network/realistic.js';
 
@@ -345,7 +346,7 @@ class Backing implements LocalVmBacking {
           );
           throw error;
         }
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(500);
       }
     }
   }

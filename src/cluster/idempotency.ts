@@ -4,8 +4,6 @@ import type { Instance, LaunchRequest, Provider } from '../providers/types.js';
 import type { ProvisioningQueue } from '../queue/provisioning-queue.js';
 import { launchToken, MAX_GENERATIONS } from './launch-token.js';
 
-export { launchToken, type TokenInput } from './launch-token.js';
-
 const isConflict = (error: unknown): boolean => SkypoolError.isInstance(error) && error.code === 'IDEMPOTENCY_CONFLICT';
 
 /**
