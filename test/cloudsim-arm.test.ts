@@ -1028,6 +1028,21 @@ describe('virtual machines', () => {
       ),
     ).toBe(true);
     expect(made.map((v) => v.zones?.[0]).sort()).toEqual(['1', '1', '2']);
+    expect(new Set(made.map((v) => v.osProfile?.computerName)).size).toBe(3);
+    // A group's listing narrowed to one scale set may carry the instance views (power states); only then.
+    const inSet: VirtualMachine[] = [];
+    for await (const v of c.compute.virtualMachines.list('rg-main', {
+      filter: `virtualMachineScaleSet/id eq '${set.id}'`,
+      expand: 'instanceView',
+    }))
+      inSet.push(v);
+    expect(inSet.map((v) => v.name).sort()).toEqual(made.map((v) => v.name).sort());
+    expect(inSet.every((v) => v.instanceView?.statuses?.some((s) => s.code === 'PowerState/running'))).toBe(true);
+    const vmsPath = `${rgPath('rg-main')}/providers/Microsoft.Compute/virtualMachines?api-version=${VM_API}`;
+    for (const query of ['&$expand=instanceView', "&$filter=name eq 'x'"]) {
+      const bad = await raw(sim, 'GET', `${vmsPath}${query}`);
+      expect([bad.status, bad.body.error.code]).toEqual([400, 'InvalidParameter']);
+    }
     const noApi = await raw(
       sim,
       'PUT',

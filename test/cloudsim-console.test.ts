@@ -122,9 +122,12 @@ suite('readConsole and guest hostnames on cloudsim (local backing): the identity
       );
       launched[cloud] = [instance!];
       // The hostname the cloud gives the guest: EC2 the instance id (HostnameType=resource-name), from which the
-      // adapter derives the node name; GCE the instance name; Azure the computerName (both the planned name).
-      const hostname = cloud === 'aws' ? instance!.id : name;
+      // adapter derives the node name; GCE the instance name (the planned name); Azure the computerName its scale set
+      // gave the VM (prefix + 6 characters), which is the node name.
+      const hostname = cloud === 'aws' ? instance!.id : cloud === 'azure' ? instance!.name : name;
       if (cloud === 'aws') expect(instance!.name).toBe(`${cluster}-con-${instance!.id.slice(2)}`);
+      else if (cloud === 'azure')
+        expect(instance!.name).toMatch(new RegExp(`^${cluster}-con-v[0-9a-f]{4}[a-z0-9]{6}$`));
       else expect(instance!.name).toBe(name);
       const identity = await until(`${cloud} console identity`, 30_000, async () =>
         parseIdentity(await provider.readConsole!(instance!), hostname),

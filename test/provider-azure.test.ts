@@ -118,7 +118,11 @@ test('ensureNetwork is idempotent: found again by tags, nothing created twice', 
   expect(network.region).toBe('eastus');
 });
 
-test('runInstances → running with the fixed IPs; same token again makes no duplicates', async () => {
+/** The VM a scale set made for the unpinned node: named by Azure (prefix + 6 characters), found in the first test. */
+let web3: { name: string; vm: string } | undefined;
+const SCALE_SET_NODE = /^azt-web-v[0-9a-f]{4}[a-z0-9]{6}$/;
+
+test('runInstances → running with the fixed IPs and a scale set for the rest; same token again makes no duplicates', async () => {
   const base = network.cidr.split('.').slice(0, 2).join('.');
   const nodes = [
     { name: 'azt-web-1', privateIp: `${base}.0.10` },
@@ -126,7 +130,12 @@ test('runInstances → running with the fixed IPs; same token again makes no dup
     { name: 'azt-web-3' },
   ];
   const launched = await provider.runInstances(request(nodes));
-  expect(launched.map((i) => i.name).sort()).toEqual(['azt-web-1', 'azt-web-2', 'azt-web-3']);
+  const names = launched.map((i) => i.name).sort();
+  expect(names.slice(0, 2)).toEqual(['azt-web-1', 'azt-web-2']);
+  expect(names[2]).toMatch(SCALE_SET_NODE);
+  const fromSet = launched.find((i) => SCALE_SET_NODE.test(i.name))!;
+  web3 = { name: fromSet.name, vm: fromSet.id.split('/').pop()! };
+  expect(web3.vm).toMatch(/^azt-web-[0-9a-f]{8}_[0-9a-f]{8}$/);
   const running = await provider.waitUntilRunning(
     launched.map((i) => i.id),
     { deadline: Date.now() + 10_000 },
@@ -135,22 +144,25 @@ test('runInstances → running with the fixed IPs; same token again makes no dup
   const ipOf = (name: string) => running.find((i) => i.name === name)?.privateIp;
   expect(ipOf('azt-web-1')).toBe(`${base}.0.10`);
   expect(ipOf('azt-web-2')).toBe(`${base}.0.11`);
-  expect(ipOf('azt-web-3')).toMatch(new RegExp(`^${base.replace('.', '\\.')}\\.0\\.\\d+$`));
+  expect(ipOf(web3.name)).toMatch(new RegExp(`^${base.replace('.', '\\.')}\\.0\\.\\d+$`));
   expect(running[0]!.instanceType).toBe('Standard_D2s_v5');
   expect(new Set(running.map((i) => i.publicIp)).size).toBe(3);
   expect(running.every((i) => /^20\.\d+\.\d+\.\d+$/.test(i.publicIp ?? ''))).toBe(true);
-  expect(running[0]!.tags).toEqual(tags);
+  expect(running.map((i) => i.tags)).toEqual([tags, tags, tags]);
 
   const vmPuts = calls('VirtualMachines_CreateOrUpdate');
+  const setPuts = calls('VirtualMachineScaleSets_CreateOrUpdate');
   const again = await provider.runInstances(request(nodes));
   expect(again.map((i) => i.id).sort()).toEqual(launched.map((i) => i.id).sort());
-  expect(calls('VirtualMachines_CreateOrUpdate')).toBe(vmPuts + 3);
+  expect(calls('VirtualMachines_CreateOrUpdate')).toBe(vmPuts + 2);
+  expect(calls('VirtualMachineScaleSets_CreateOrUpdate')).toBe(setPuts + 1);
   expect(azureItems('Microsoft.Compute/virtualMachines')).toHaveLength(3);
+  expect(azureItems('Microsoft.Compute/virtualMachineScaleSets')).toHaveLength(1);
   expect(azureItems('Microsoft.Network/networkInterfaces')).toHaveLength(3);
   expect(azureItems('Microsoft.Network/publicIPAddresses')).toHaveLength(3);
 
   const listed = await provider.listInstances(CLUSTER);
-  expect(listed.map((i) => i.name).sort()).toEqual(['azt-web-1', 'azt-web-2', 'azt-web-3']);
+  expect(listed.map((i) => i.name).sort()).toEqual(names);
   expect(listed.every((i) => i.privateIp && i.publicIp && i.state === 'running' && i.zone === undefined)).toBe(true);
   expect(await provider.listInstances('nosuchcluster')).toEqual([]);
 });
@@ -160,20 +172,20 @@ test('a deallocated or powered-off VM is listed as stopped, and as running again
   const group = `skypool-${CLUSTER}`;
   const poll = { updateIntervalInMs: 10 };
   const stateOf = async (name: string) => (await provider.listInstances(CLUSTER)).find((i) => i.name === name)?.state;
-  await clients.compute.virtualMachines.beginDeallocateAndWait(group, 'azt-web-3', poll);
+  await clients.compute.virtualMachines.beginDeallocateAndWait(group, web3!.vm, poll);
   await clients.compute.virtualMachines.beginPowerOffAndWait(group, 'azt-web-2', poll);
-  expect(await stateOf('azt-web-3')).toBe('stopped');
+  expect(await stateOf(web3!.name)).toBe('stopped');
   expect(await stateOf('azt-web-2')).toBe('stopped');
   expect(await stateOf('azt-web-1')).toBe('running');
   await Promise.all([
-    clients.compute.virtualMachines.beginStartAndWait(group, 'azt-web-3', poll),
+    clients.compute.virtualMachines.beginStartAndWait(group, web3!.vm, poll),
     clients.compute.virtualMachines.beginStartAndWait(group, 'azt-web-2', poll),
   ]);
   const listed = await provider.listInstances(CLUSTER);
   expect(listed.map((i) => [i.name, i.state]).sort()).toEqual([
     ['azt-web-1', 'running'],
     ['azt-web-2', 'running'],
-    ['azt-web-3', 'running'],
+    [web3!.name, 'running'],
   ]);
 });
 
@@ -197,6 +209,7 @@ test('size maps to the smallest fitting VM size of the region', async () => {
 test('async capacity failure → CapacityError and nothing left behind', async () => {
   sim.addFault({ cloud: 'azure', kind: 'capacity', zone: '2', times: 1 });
   const before = azureItems('Microsoft.Compute/virtualMachines').length;
+  const setsBefore = azureItems('Microsoft.Compute/virtualMachineScaleSets').length;
   const error = await provider
     .runInstances(request([{ name: 'azt-cap-1' }, { name: 'azt-cap-2' }], { zone: '2', idempotencyToken: 'tok-cap' }))
     .catch((e: unknown) => e);
@@ -207,6 +220,7 @@ test('async capacity failure → CapacityError and nothing left behind', async (
     code: 'ZonalAllocationFailed',
   });
   expect(azureItems('Microsoft.Compute/virtualMachines')).toHaveLength(before);
+  expect(azureItems('Microsoft.Compute/virtualMachineScaleSets')).toHaveLength(setsBefore);
   expect(
     [...azureItems('Microsoft.Network/networkInterfaces'), ...azureItems('Microsoft.Network/publicIPAddresses')]
       .map((r) => r.id)
@@ -250,7 +264,9 @@ test('throttling that outlasts the SDK retries → ThrottledError', async () => 
   });
   try {
     const net = await p.ensureNetwork('thr');
-    const nodes = Array.from({ length: 12 }, (_, i) => ({ name: `thr-n-${i}` }));
+    // Fixed addresses: a NIC and a VM PUT each (nodes without one would be a single scale set PUT).
+    const base = net.cidr.split('.').slice(0, 2).join('.');
+    const nodes = Array.from({ length: 12 }, (_, i) => ({ name: `thr-n-${i}`, privateIp: `${base}.0.${10 + i}` }));
     const error = await p
       .runInstances({ ...request(nodes), cluster: 'thr', network: net, tags: { ...tags, cluster: 'thr' } })
       .catch((e: unknown) => e);

@@ -8,8 +8,8 @@ import type { NodePoolSpec, ProviderName } from '../src/spec/schema.js';
 
 /**
  * Batched launches counted at the sim: all new nodes of one pool in one (provider, region, zone attempt) go out in
- * ONE create call (EC2 RunInstances MinCount=MaxCount, GCE bulkInsert); Azure has no multi-VM create outside scale
- * sets, so it is one VM PUT per node (with its NIC and public IP PUTs), tags and names in those calls. Zone
+ * ONE create call (EC2 RunInstances MinCount=MaxCount, GCE bulkInsert, an Azure Flexible scale set), tags and names
+ * in that call. Zone
  * failover really moves: the zone of the request picks the subnet (no pinned address forces zone a).
  */
 const NODES = 4;
@@ -116,25 +116,28 @@ describe('one create call per pool per cloud per zone attempt', () => {
     expect(calls('gcp', 'instances.insert')).toBe(0);
   });
 
-  it(`azure: ${NODES} nodes are ${NODES} VM PUTs (one per VM, no multi-VM create), their NIC and public IP made inline`, async () => {
+  it(`azure: ${NODES} nodes are one Flexible scale set PUT whose VMs make their NICs and public IPs`, async () => {
     const { provider, cluster, network } = await fresh('azure');
     const launched = await provider.runInstances(request('azure', cluster, network));
     expect(launched).toHaveLength(NODES);
-    expect(calls('azure', 'VirtualMachines_CreateOrUpdate')).toBe(NODES);
+    expect(calls('azure', 'VirtualMachineScaleSets_CreateOrUpdate')).toBe(1);
+    expect(calls('azure', 'VirtualMachines_CreateOrUpdate')).toBe(0);
     expect(calls('azure', 'NetworkInterfaces_CreateOrUpdate')).toBe(0);
     expect(calls('azure', 'PublicIPAddresses_CreateOrUpdate')).toBe(0);
+    expect(new Set(launched.map((i) => i.name)).size).toBe(NODES);
     const running = await provider.waitUntilRunning(
       launched.map((i) => i.id),
       { deadline: Date.now() + 10_000, cluster },
     );
     expect(running.every((i) => i.privateIp && i.publicIp)).toBe(true);
-    // Deleting the VMs deletes the NICs and public IPs they made (deleteOption Delete).
-    await provider.terminateInstances(running.map((i) => i.id));
-    const left = sim
-      .inventory()
-      .filter(
-        (r) => r.cloud === 'azure' && /networkInterfaces|publicIPAddresses/.test(r.type) && r.id.includes(cluster),
-      );
+    // Deleting the VMs deletes the NICs and public IPs they made (deleteOption Delete), and the emptied scale set.
+    await provider.terminateInstances(running.slice(1).map((i) => i.id));
+    const ofCluster = () => sim.inventory().filter((r) => r.cloud === 'azure' && r.id.includes(cluster));
+    expect(ofCluster().filter((r) => r.type === 'Microsoft.Compute/virtualMachineScaleSets')).toHaveLength(1);
+    await provider.terminateInstances([running[0]!.id]);
+    const left = ofCluster().filter((r) =>
+      /networkInterfaces|publicIPAddresses|virtualMachines|virtualMachineScaleSets|disks/.test(r.type),
+    );
     expect(left).toEqual([]);
   });
 });

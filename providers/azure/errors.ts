@@ -76,6 +76,20 @@ export function mapAzureError(error: unknown, ctx: ErrorContext): SkypoolError {
       error,
     );
   }
+  // The launch's scale set (named from its token) is being deleted: that token's VMs are gone, so the caller takes
+  // the next generation's token, as for a VM whose name the cloud still holds.
+  if (
+    code === 'OperationNotAllowed' &&
+    status === 409 &&
+    /marked for deletion/i.test(message) &&
+    ctx.operation === 'runInstances'
+  ) {
+    return new IdempotencyConflictError(
+      `Azure runInstances: the scale set of this launch is being deleted: ${message.split('\n')[0]}`,
+      details,
+      error,
+    );
+  }
   if (status === 429)
     return new ThrottledError(
       `Azure throttled ${ctx.operation} after the SDK's retries; slow down or retry later`,

@@ -14,6 +14,7 @@ import {
   type ListOptions,
   type LocationOptions,
   type NetworkRef,
+  type NodeLaunch,
   type Provider,
   type ProviderSettings,
   TAG_KEYS,
@@ -31,7 +32,19 @@ import { preflight } from './preflight.js';
 import { ArmPacer } from './rate.js';
 import { SizeCatalog } from './sizes.js';
 import { throwawaySshPublicKey } from './ssh.js';
-import { type Addresses, parseVmId, powerStateOf, stateOf, toInstance, vmBody } from './vms.js';
+import {
+  type Addresses,
+  computerNamePrefix,
+  parseVmId,
+  powerStateOf,
+  SCALE_SET_MAX,
+  scaleSetBody,
+  scaleSetName,
+  scaleSetOfVm,
+  stateOf,
+  toInstance,
+  vmBody,
+} from './vms.js';
 
 type VmPoller = ReturnType<AzureClients['compute']['virtualMachines']['createOrUpdate']>;
 
@@ -88,6 +101,13 @@ async function settleAll<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/** `items` in consecutive slices of at most `size`. */
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /**
@@ -222,11 +242,11 @@ export class AzureProvider implements Provider {
   }
 
   /**
-   * One VM PUT per node (ARM has no multi-VM create outside scale sets) whose NIC and public IP are made inline
-   * (networkInterfaceConfigurations): one write per VM, paced by the principal's write bucket, no LRO polled per VM.
-   * Then one VM listing per poll until none of the batch is still Creating; a failed VM's operation says why (a
-   * capacity failure removes the batch: the caller fails over to another zone with the same names). A node with a
-   * fixed private address gets its NIC (and public IP) made first.
+   * Nodes without a fixed address: one Flexible scale set per launch (up to 1,000 VMs each), whose VMs make their own
+   * NIC and public IP, so one write for the batch; the VMs name themselves (computer name prefix + 6 characters), as
+   * EC2's do. A node with a fixed private address: its NIC (and public IP) first, then one VM PUT. Returns once every
+   * VM has settled; a capacity failure removes all of the launch (the caller fails over to another zone with another
+   * token) and a failed VM's operation says why.
    */
   async runInstances(request: LaunchRequest): Promise<Instance[]> {
     const region = request.pool.region ?? request.network.region ?? this.region;
@@ -234,67 +254,163 @@ export class AzureProvider implements Provider {
     const signal = request.signal;
     const size = request.pool.instanceType ?? (await this.pickSize(region, request));
     const ctx = { operation: 'runInstances', region, zone: request.zone, instanceType: size };
+    const pinned = request.nodes.filter((n) => n.privateIp);
+    const parts = chunks(
+      request.nodes.filter((n) => !n.privateIp),
+      SCALE_SET_MAX,
+    );
+    const scaleSets = parts.map((_, i) => scaleSetName(request, i));
+    const [single, sets] = await Promise.allSettled([
+      this.launchPinned(group, region, size, request, pinned, ctx),
+      Promise.all(parts.map((part, i) => this.launchScaleSet(group, region, size, request, part.length, i, ctx))),
+    ]);
+    const failures = [single, sets].flatMap((o) => (o.status === 'rejected' ? [mapAzureError(o.reason, ctx)] : []));
+    if (failures.length > 0) {
+      const capacity = failures.find((f) => f instanceof CapacityError);
+      if (capacity) {
+        // All-or-nothing: the caller fails over to another zone, and a VM's zone is immutable.
+        await Promise.all([
+          this.removeNodes(
+            group,
+            pinned.map((n) => n.name),
+            signal,
+          ),
+          ...scaleSets.map((name) => this.removeScaleSet(group, name, signal)),
+        ]);
+        throw capacity;
+      }
+      throw failures[0]!;
+    }
+    const none: Addresses = { nics: new Map(), publicIps: new Map() };
+    const vms = [
+      ...(single.status === 'fulfilled' ? single.value : []),
+      ...(sets.status === 'fulfilled' ? sets.value.flat() : []),
+    ];
+    return vms.flatMap((vm) => {
+      const instance = toInstance(vm, none);
+      return instance ? [instance] : [];
+    });
+  }
+
+  /** One scale set of `capacity` VMs; resolves with its VMs once its operation has succeeded. */
+  private async launchScaleSet(
+    group: string,
+    region: string,
+    size: string,
+    request: LaunchRequest,
+    capacity: number,
+    part: number,
+    ctx: { operation: string; region: string; zone?: string; instanceType: string },
+  ): Promise<VirtualMachine[]> {
+    const signal = request.signal;
+    const name = scaleSetName(request, part);
+    const body = scaleSetBody(request, {
+      region,
+      size,
+      adminUsername: this.settings.adminUsername ?? 'skypool',
+      sshPublicKey: this.sshPublicKey,
+      subnetId: request.network.id,
+      publicIp: this.publicIp,
+      capacity,
+      computerNamePrefix: computerNamePrefix(request, part),
+    });
+    await this.pacer.take('writes', 1, signal);
+    const poller = this.clients.compute.virtualMachineScaleSets.createOrUpdate(group, name, body, this.poll(signal));
+    try {
+      await poller.pollUntilDone();
+    } catch (error) {
+      throw mapAzureError(error, ctx);
+    }
+    const vms = await this.scaleSetVms(group, name, signal);
+    const failed = vms.find((vm) => vm.provisioningState === 'Failed');
+    if (failed)
+      throw new CloudApiError(`Azure VM ${failed.name} of scale set ${name} failed to provision`, {
+        ...ctx,
+        scaleSet: name,
+      });
+    return vms;
+  }
+
+  /** The VMs of one scale set (a filtered listing of the group, 50 a page). */
+  private async scaleSetVms(group: string, scaleSet: string, signal?: AbortSignal): Promise<VirtualMachine[]> {
+    const id = `/subscriptions/${this.subscriptionId}/resourceGroups/${group}/providers/Microsoft.Compute/virtualMachineScaleSets/${scaleSet}`;
+    const vms: VirtualMachine[] = [];
+    try {
+      for await (const vm of this.clients.compute.virtualMachines.list(group, {
+        filter: `virtualMachineScaleSet/id eq '${id}'`,
+        abortSignal: signal,
+      }))
+        vms.push(vm);
+    } catch (error) {
+      if (!isNotFound(error)) throw mapAzureError(error, { operation: 'virtualMachines.list' });
+    }
+    return vms;
+  }
+
+  /** Deletes a scale set's VMs (their NICs, public IPs and disks go with them), then the scale set. */
+  private async removeScaleSet(group: string, scaleSet: string, signal?: AbortSignal): Promise<void> {
+    const vms = await this.scaleSetVms(group, scaleSet, signal);
+    await this.removeNodes(
+      group,
+      vms.flatMap((vm) => (vm.name ? [vm.name] : [])),
+      signal,
+    );
+    try {
+      await this.clients.compute.virtualMachineScaleSets.delete(group, scaleSet, this.poll(signal));
+    } catch (error) {
+      if (!isNotFound(error)) throw mapAzureError(error, { operation: 'virtualMachineScaleSets.delete' });
+    }
+  }
+
+  /** Nodes with a fixed private address: NIC (and public IP) first, then one VM PUT each; resolves once all settled. */
+  private async launchPinned(
+    group: string,
+    region: string,
+    size: string,
+    request: LaunchRequest,
+    nodes: readonly NodeLaunch[],
+    ctx: { operation: string; region: string; zone?: string; instanceType: string },
+  ): Promise<VirtualMachine[]> {
+    if (nodes.length === 0) return [];
+    const signal = request.signal;
     const { compute } = this.clients;
     const pollers = new Map<string, VmPoller>();
-    const outcomes = await settleAll(request.nodes, this.settings.concurrency ?? 16, async (node) => {
-      const nicId = node.privateIp ? await this.ownNic(group, region, request, node, signal) : undefined;
+    const outcomes = await settleAll(nodes, this.settings.concurrency ?? 16, async (node) => {
+      const nicId = await this.ownNic(group, region, request, node, signal);
       const body = vmBody(request, node, {
         region,
         size,
         adminUsername: this.settings.adminUsername ?? 'skypool',
         sshPublicKey: this.sshPublicKey,
-        ...(nicId
-          ? { nicId }
-          : {
-              inlineNic: {
-                name: names.nic(node.name),
-                subnetId: request.network.id,
-                ...(this.publicIp ? { publicIpName: names.publicIp(node.name) } : {}),
-              },
-            }),
+        nicId,
       });
       await this.pacer.take('writes', 1, signal);
       const poller = compute.virtualMachines.createOrUpdate(group, node.name, body, this.poll(signal));
       await poller.submitted();
       pollers.set(node.name, poller);
     });
-    let failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [mapAzureError(o.reason, ctx)] : []));
-    let vms = new Map<string, VirtualMachine>();
-    if (failures.length === 0) {
-      vms = await this.settle(
-        group,
-        request.nodes.map((n) => n.name),
-        signal,
-      );
-      const failed = request.nodes.filter((n) => vms.get(n.name.toLowerCase())?.provisioningState === 'Failed');
-      // The operation of a failed VM holds the reason (AllocationFailed...): one status read each.
-      failures = await Promise.all(
-        failed.map((n) =>
-          (pollers.get(n.name) ?? Promise.reject(new Error(`VM ${n.name} failed to provision`))).then(
-            () => new CloudApiError(`Azure VM ${n.name} failed to provision; terminate it and launch again`, ctx),
-            (error: unknown) => mapAzureError(error, ctx),
-          ),
+    const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (rejected) throw rejected.reason;
+    const vms = await this.settle(
+      group,
+      nodes.map((n) => n.name),
+      signal,
+    );
+    const failed = nodes.filter((n) => vms.get(n.name.toLowerCase())?.provisioningState === 'Failed');
+    // The operation of a failed VM holds the reason (AllocationFailed...): one status read each.
+    const failures = await Promise.all(
+      failed.map((n) =>
+        (pollers.get(n.name) ?? Promise.reject(new Error(`VM ${n.name} failed to provision`))).then(
+          () => new CloudApiError(`Azure VM ${n.name} failed to provision; terminate it and launch again`, ctx),
+          (error: unknown) => mapAzureError(error, ctx),
         ),
-      );
-    }
-    if (failures.length > 0) {
-      const capacity = failures.find((f) => f instanceof CapacityError);
-      if (capacity) {
-        // All-or-nothing: the caller fails over to another zone with the same node names, and a VM's zone is immutable.
-        await this.removeNodes(
-          group,
-          request.nodes.map((n) => n.name),
-          signal,
-        );
-        throw capacity;
-      }
-      throw failures[0]!;
-    }
-    const none: Addresses = { nics: new Map(), publicIps: new Map() };
-    return request.nodes.flatMap((n) => {
+      ),
+    );
+    const capacity = failures.find((f) => f instanceof CapacityError);
+    if (capacity ?? failures[0]) throw capacity ?? failures[0];
+    return nodes.flatMap((n) => {
       const vm = vms.get(n.name.toLowerCase());
-      const instance = vm && toInstance(vm, none);
-      return instance ? [instance] : [];
+      return vm ? [vm] : [];
     });
   }
 
@@ -408,6 +524,8 @@ export class AzureProvider implements Provider {
     const { compute, network } = this.clients;
     const outcomes = await settleAll(nodeNames, this.settings.concurrency ?? 16, async (name) => {
       await compute.virtualMachines.delete(group, name, this.poll(signal));
+      // A scale set's VM made its NIC and public IP itself, deleted with it.
+      if (scaleSetOfVm(name)) return;
       await network.networkInterfaces.beginDeleteAndWait(group, names.nic(name), this.poll(signal));
       if (this.publicIp)
         await network.publicIPAddresses.beginDeleteAndWait(group, names.publicIp(name), this.poll(signal));
@@ -562,10 +680,22 @@ export class AzureProvider implements Provider {
     for (const [group, vmNames] of byGroup) {
       try {
         await this.removeNodes(group, vmNames, signal);
+        await this.removeEmptyScaleSets(group, vmNames, signal);
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
     }
+  }
+
+  /** Deletes the scale sets of these (deleted) VMs that have no VM left: an empty one would outlive its pool. */
+  private async removeEmptyScaleSets(group: string, vmNames: readonly string[], signal?: AbortSignal): Promise<void> {
+    const scaleSets = [...new Set(vmNames.flatMap((name) => scaleSetOfVm(name) ?? []))];
+    await Promise.all(
+      scaleSets.map(async (scaleSet) => {
+        if ((await this.scaleSetVms(group, scaleSet, signal)).length === 0)
+          await this.removeScaleSet(group, scaleSet, signal);
+      }),
+    );
   }
 
   /**

@@ -1,4 +1,5 @@
-import type { VirtualMachine } from '@azure/arm-compute';
+import { createHash } from 'node:crypto';
+import type { VirtualMachine, VirtualMachineScaleSet } from '@azure/arm-compute';
 import type { NetworkInterface, PublicIPAddress } from '@azure/arm-network';
 import {
   type Instance,
@@ -22,45 +23,26 @@ export interface VmBodyOptions {
   readonly size: string;
   readonly adminUsername: string;
   readonly sshPublicKey: string;
-  /** A NIC made before (a node with a fixed private address) ... */
-  readonly nicId?: string;
-  /** ... else the NIC (and public IP) the VM PUT makes itself, named so: one write for the three resources. */
-  readonly inlineNic?: { readonly name: string; readonly subnetId: string; readonly publicIpName?: string };
+  /** The NIC made before the VM (a node with a fixed private address). */
+  readonly nicId: string;
 }
 
-/** Microsoft.Network api-version the VM PUT creates an inline NIC and public IP with. */
+/** Microsoft.Network api-version a scale set creates its VMs' NICs and public IPs with. */
 const NETWORK_API_VERSION = '2020-11-01';
 
-function networkProfile(options: VmBodyOptions): VirtualMachine['networkProfile'] {
-  if (options.nicId) return { networkInterfaces: [{ id: options.nicId, primary: true, deleteOption: 'Delete' }] };
-  const nic = options.inlineNic!;
+const osDisk = {
+  createOption: 'FromImage',
+  deleteOption: 'Delete',
+  managedDisk: { storageAccountType: 'StandardSSD_LRS' },
+} as const;
+
+function linuxConfiguration(options: Pick<VmBodyOptions, 'adminUsername' | 'sshPublicKey'>) {
   return {
-    networkApiVersion: NETWORK_API_VERSION,
-    networkInterfaceConfigurations: [
-      {
-        name: nic.name,
-        primary: true,
-        deleteOption: 'Delete',
-        ipConfigurations: [
-          {
-            name: 'ipconfig1',
-            primary: true,
-            subnet: { id: nic.subnetId },
-            ...(nic.publicIpName
-              ? {
-                  publicIPAddressConfiguration: {
-                    name: nic.publicIpName,
-                    sku: { name: 'Standard', tier: 'Regional' },
-                    deleteOption: 'Delete',
-                    publicIPAllocationMethod: 'Static',
-                  },
-                }
-              : {}),
-          },
-        ],
-      },
-    ],
-  } as VirtualMachine['networkProfile'];
+    disablePasswordAuthentication: true,
+    ssh: {
+      publicKeys: [{ path: `/home/${options.adminUsername}/.ssh/authorized_keys`, keyData: options.sshPublicKey }],
+    },
+  };
 }
 
 /** The VM resource for one node; the NIC and OS disk go away with the VM (deleteOption Delete). */
@@ -70,29 +52,112 @@ export function vmBody(request: LaunchRequest, node: NodeLaunch, options: VmBody
     tags: tagsToRecord(request.tags),
     ...(request.zone ? { zones: [request.zone] } : {}),
     hardwareProfile: { vmSize: options.size },
-    storageProfile: {
-      imageReference: { ...UBUNTU_2404 },
-      osDisk: {
-        createOption: 'FromImage',
-        deleteOption: 'Delete',
-        managedDisk: { storageAccountType: 'StandardSSD_LRS' },
-      },
-    },
+    storageProfile: { imageReference: { ...UBUNTU_2404 }, osDisk: { ...osDisk } },
     osProfile: {
       computerName: node.name,
       adminUsername: options.adminUsername,
       customData: Buffer.from(request.userData, 'utf8').toString('base64'),
-      linuxConfiguration: {
-        disablePasswordAuthentication: true,
-        ssh: {
-          publicKeys: [{ path: `/home/${options.adminUsername}/.ssh/authorized_keys`, keyData: options.sshPublicKey }],
-        },
-      },
+      linuxConfiguration: linuxConfiguration(options),
     },
-    networkProfile: networkProfile(options),
+    networkProfile: { networkInterfaces: [{ id: options.nicId, primary: true, deleteOption: 'Delete' }] },
     // Managed boot diagnostics: the serial log where the node prints its identity (readConsole).
     diagnosticsProfile: { bootDiagnostics: { enabled: true } },
   } as VirtualMachine;
+}
+
+/** A Flexible scale set holds at most this many VMs (cloud-apis.md). */
+export const SCALE_SET_MAX = 1000;
+
+const digestOf = (token: string, part: string) => createHash('sha256').update(`${token}\n${part}`).digest('hex');
+
+/**
+ * The scale set of one launch (one part of at most SCALE_SET_MAX nodes): named from its idempotency token, so the
+ * same launch PUTs the same scale set again (ARM's idempotency is the resource name) and a zone failover, whose token
+ * differs, makes another. `<cluster>-<pool>-<8 hex>`: at most 24 + 20 + 10 characters, and its VMs' names
+ * (`<scale set>_<8 hex>`) stay within ARM's 64.
+ */
+export function scaleSetName(request: Pick<LaunchRequest, 'cluster' | 'pool' | 'idempotencyToken'>, part: number) {
+  return `${request.cluster}-${request.pool.name}-${digestOf(request.idempotencyToken, String(part)).slice(0, 8)}`;
+}
+
+/**
+ * Computer names of the scale set's VMs: Azure appends 6 characters to this prefix, and the VM names its node after
+ * its hostname. The letter after the pool's name keeps a node name from ever reading as an ordinal
+ * (`<cluster>-<pool>-<n>`), and the batch's 4 hex digits keep two scale sets of a pool from naming two VMs alike.
+ */
+export function computerNamePrefix(
+  request: Pick<LaunchRequest, 'cluster' | 'pool' | 'idempotencyToken'>,
+  part: number,
+): string {
+  return `${request.cluster}-${request.pool.name}-v${digestOf(request.idempotencyToken, `prefix\n${part}`).slice(0, 4)}`;
+}
+
+export interface ScaleSetOptions {
+  readonly region: string;
+  readonly size: string;
+  readonly adminUsername: string;
+  readonly sshPublicKey: string;
+  readonly subnetId: string;
+  readonly publicIp: boolean;
+  readonly capacity: number;
+  readonly computerNamePrefix: string;
+}
+
+/**
+ * A Flexible scale set of `capacity` VMs for one launch: the same image, user-data and size as `vmBody`, each VM
+ * with its own NIC (and Standard public IP) made by the scale set, all deleted with the VM.
+ */
+export function scaleSetBody(request: LaunchRequest, options: ScaleSetOptions): VirtualMachineScaleSet {
+  return {
+    location: options.region,
+    tags: tagsToRecord(request.tags),
+    ...(request.zone ? { zones: [request.zone] } : {}),
+    sku: { name: options.size, capacity: options.capacity },
+    orchestrationMode: 'Flexible',
+    platformFaultDomainCount: 1,
+    virtualMachineProfile: {
+      storageProfile: { imageReference: { ...UBUNTU_2404 }, osDisk: { ...osDisk } },
+      osProfile: {
+        computerNamePrefix: options.computerNamePrefix,
+        adminUsername: options.adminUsername,
+        customData: Buffer.from(request.userData, 'utf8').toString('base64'),
+        linuxConfiguration: linuxConfiguration(options),
+      },
+      networkProfile: {
+        networkApiVersion: NETWORK_API_VERSION,
+        networkInterfaceConfigurations: [
+          {
+            name: 'nic',
+            primary: true,
+            deleteOption: 'Delete',
+            ipConfigurations: [
+              {
+                name: 'ipconfig1',
+                primary: true,
+                subnet: { id: options.subnetId },
+                ...(options.publicIp
+                  ? {
+                      publicIPAddressConfiguration: {
+                        name: 'ip',
+                        sku: { name: 'Standard', tier: 'Regional' },
+                        deleteOption: 'Delete',
+                      },
+                    }
+                  : {}),
+              },
+            ],
+          },
+        ],
+      },
+      diagnosticsProfile: { bootDiagnostics: { enabled: true } },
+    },
+  } as VirtualMachineScaleSet;
+}
+
+/** The scale set a VM of a Flexible scale set was made by, from its name (`<scale set>_<8 hex>`). */
+export function scaleSetOfVm(vmName: string): string | undefined {
+  const m = /^(.+)_[0-9a-f]{8}$/i.exec(vmName);
+  return m?.[1];
 }
 
 export function stateOf(provisioningState: string | undefined): InstanceState | undefined {

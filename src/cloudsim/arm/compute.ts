@@ -598,8 +598,10 @@ function insertVm(
   location: string,
   tags: VmRecord['tags'],
   input: VmInput,
+  /** The allocation outcome decided for a whole scale-set scale-out; undefined: decided here for this VM. */
+  decided?: { readonly failure: ArmError | undefined },
 ): VmRecord {
-  const failure = allocationFault(call, location, input.size, input.zone);
+  const failure = decided ? decided.failure : allocationFault(call, location, input.size, input.zone);
   const vm: VmRecord = {
     name,
     location: call.store.intern.string(location),
@@ -863,10 +865,48 @@ function vmText(call: ArmCall, rgName: string, vm: VmRecord, scope: string): str
   return text;
 }
 
+/**
+ * `$filter` of a group's VM listing: ARM takes only `virtualMachineScaleSet/id eq '<id>'`; `$expand=instanceView`
+ * only with it. Returns the lower-cased scale set id, or undefined without a filter.
+ */
+function scaleSetFilter(call: ArmCall): string | undefined {
+  const params = call.request.url.searchParams;
+  const filter = params.get('$filter');
+  const expand = params.get('$expand');
+  if (expand !== null && expand.toLowerCase() !== 'instanceview')
+    throw invalidParameter(
+      '$expand',
+      `The value '${expand}' of $expand is not valid; the allowed value is 'instanceView'.`,
+    );
+  if (filter === null) {
+    if (expand !== null)
+      throw invalidParameter('$expand', '$expand=instanceView can only be specified together with a valid $filter.');
+    return undefined;
+  }
+  const m = /^\s*virtualMachineScaleSet\/id\s+eq\s+'([^']+)'\s*$/i.exec(filter);
+  if (!m)
+    throw invalidParameter(
+      '$filter',
+      `The $filter '${filter}' is not valid. Allowed value is 'virtualMachineScaleSet/id' eq '/subscriptions/{subId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmssName}'.`,
+    );
+  return m[1]!.toLowerCase();
+}
+
 export function listVms(call: ArmCall): ArmReply {
   if (call.route.resourceGroup) {
     const rg = requireGroup(call, false);
     const scope = `${call.sub}/${rg.name}`;
+    const scaleSet = scaleSetFilter(call);
+    if (scaleSet !== undefined) {
+      const expand = call.request.url.searchParams.get('$expand') !== null;
+      const inSet = call.store.listVms(rg).filter((vm) => vm.vmssId?.toLowerCase() === scaleSet);
+      return rawPage(
+        call,
+        inSet,
+        (vm) => (expand ? JSON.stringify(vmJson(call, rg.name, vm, true)) : vmText(call, rg.name, vm, scope)),
+        VM_PAGE_SIZE,
+      );
+    }
     return rawPage(call, call.store.listVms(rg), (vm) => vmText(call, rg.name, vm, scope), VM_PAGE_SIZE);
   }
   if (call.request.url.searchParams.get('statusOnly')?.toLowerCase() === 'true') {
@@ -934,15 +974,24 @@ function vmssJson(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord): Json {
 
 interface MemberTemplate {
   readonly subnet: unknown;
-  readonly nicConfig: string;
-  body(name: string, nicId: string, zone: string | undefined, vmssRef: string, tags: unknown): Json;
+  body(name: string, zone: string | undefined, vmssRef: string, tags: unknown, computerName: string): Json;
 }
 
-/** How to build a member of a profile-based Flexible scale set: the subnet of its NIC and its VM body. */
+/** `config` (a NIC or public IP configuration of the profile) named for one member: `<vm name>-<config name>`. */
+function namedFor(vmName: string, config: Json): Json {
+  return { ...config, name: `${vmName}-${str(config.name) ?? 'nic'}` };
+}
+
+/**
+ * How to build a member of a profile-based Flexible scale set: the subnet of its NIC and its VM body. Each member's
+ * NIC (and public IP, if the IP configuration has a publicIPAddressConfiguration) is made from the profile's
+ * configuration as a VM PUT makes an inline one, named after the member, and goes away with it.
+ */
 function memberTemplate(profile: Json, size: string | undefined, location: string): MemberTemplate {
   if (!size) throw requiredProperty('sku.name');
   const network = obj(profile.networkProfile);
-  if (!str(network.networkApiVersion)) {
+  const networkApiVersion = str(network.networkApiVersion);
+  if (!networkApiVersion) {
     throw invalidParameter(
       'virtualMachineProfile.networkProfile.networkApiVersion',
       "Required parameter 'networkApiVersion' is missing (null): a Flexible scale set with a virtualMachineProfile creates its NICs through Microsoft.Network.",
@@ -956,57 +1005,119 @@ function memberTemplate(profile: Json, size: string | undefined, location: strin
       'virtualMachineProfile.networkProfile.networkInterfaceConfigurations',
       'cloudsim scale sets take exactly one network interface configuration.',
     );
-  const ipConfigs = obj(configs[0]!.properties).ipConfigurations;
-  const subnet = Array.isArray(ipConfigs) ? obj(obj(obj(ipConfigs[0]).properties).subnet).id : undefined;
+  const nicConfig = configs[0]!;
+  const nicProps = obj(nicConfig.properties);
+  const ipConfigs = Array.isArray(nicProps.ipConfigurations) ? (nicProps.ipConfigurations as unknown[]).map(obj) : [];
+  const ipConfig = obj(ipConfigs[0]);
+  const ipProps = obj(ipConfig.properties);
+  const subnet = obj(ipProps.subnet).id;
   const { computerNamePrefix: prefix, ...os } = obj(profile.osProfile);
   if (typeof prefix !== 'string' || !prefix)
     throw requiredProperty('virtualMachineProfile.osProfile.computerNamePrefix');
+  if (prefix.length > 58 || !/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(prefix))
+    throw invalidParameter(
+      'virtualMachineProfile.osProfile.computerNamePrefix',
+      `Computer name prefix '${prefix}' is not valid: 1 to 58 letters, digits and hyphens, not starting with a hyphen.`,
+    );
   return {
     subnet,
-    nicConfig: str(configs[0]!.name) ?? 'nic',
-    body: (name, nicId, zone, vmssRef, tags) => ({
-      location,
-      tags,
-      ...(zone ? { zones: [zone] } : {}),
-      properties: {
-        hardwareProfile: { vmSize: size },
-        // Members of a Flexible scale set delete their OS disk with them unless the profile says otherwise.
-        storageProfile: {
-          ...obj(profile.storageProfile),
-          osDisk: { deleteOption: 'Delete', ...obj(obj(profile.storageProfile).osDisk) },
+    body: (name, zone, vmssRef, tags, computerName) => {
+      const pip = ipProps.publicIPAddressConfiguration;
+      const member = namedFor(name, nicConfig);
+      // A member's NIC and public IP go with it unless the profile says otherwise, as its OS disk does.
+      member.properties = {
+        deleteOption: 'Delete',
+        ...nicProps,
+        ipConfigurations: [
+          {
+            ...ipConfig,
+            properties: {
+              ...ipProps,
+              ...(pip === undefined
+                ? {}
+                : {
+                    publicIPAddressConfiguration: {
+                      ...namedFor(name, obj(pip)),
+                      properties: { deleteOption: 'Delete', ...obj(obj(pip).properties) },
+                    },
+                  }),
+            },
+          },
+        ],
+      };
+      return {
+        location,
+        tags,
+        ...(zone ? { zones: [zone] } : {}),
+        properties: {
+          hardwareProfile: { vmSize: size },
+          // Members of a Flexible scale set delete their OS disk with them unless the profile says otherwise.
+          storageProfile: {
+            ...obj(profile.storageProfile),
+            osDisk: { deleteOption: 'Delete', ...obj(obj(profile.storageProfile).osDisk) },
+          },
+          osProfile: { ...os, computerName },
+          networkProfile: { networkApiVersion, networkInterfaceConfigurations: [member] },
+          ...(profile.diagnosticsProfile === undefined ? {} : { diagnosticsProfile: profile.diagnosticsProfile }),
+          virtualMachineScaleSet: { id: vmssRef },
         },
-        osProfile: { ...os, computerName: `${prefix}${name.slice(-6)}` },
-        networkProfile: { networkInterfaces: [{ id: nicId, properties: { primary: true, deleteOption: 'Delete' } }] },
-        virtualMachineScaleSet: { id: vmssRef },
-      },
-    }),
+      };
+    },
   };
 }
 
-/** Scales a profile-based Flexible scale set to `capacity`: new members get a NIC and a VM; scale-in removes the newest. */
-function scaleTo(call: ArmCall, rg: ResourceGroupRecord, s: VmssRecord, capacity: number): void {
+/** The allocation outcome of growing `s` to `capacity`: one decision for the whole scale-out (sync faults throw). */
+function scaleOutFault(
+  call: ArmCall,
+  rg: ResourceGroupRecord,
+  s: Pick<VmssRecord, 'location' | 'zones' | 'profile' | 'sku'> & Partial<VmssRecord>,
+  capacity: number,
+): { readonly failure: ArmError | undefined } {
+  const current = s.name ? members(call, rg, s as VmssRecord).length : 0;
+  if (capacity <= current || !s.sku?.name) return { failure: undefined };
+  return { failure: allocationFault(call, s.location, findSku(s.sku.name)?.name ?? s.sku.name, s.zones?.[0]) };
+}
+
+/**
+ * Scales a profile-based Flexible scale set to `capacity`: new members get a NIC (and public IP) and a VM, computer
+ * names unique in the set; scale-in removes the newest. An asynchronous capacity failure fails the scale set's
+ * operation and the members it made.
+ */
+function scaleTo(
+  call: ArmCall,
+  rg: ResourceGroupRecord,
+  s: VmssRecord,
+  capacity: number,
+  decided: { readonly failure: ArmError | undefined },
+): void {
   const current = members(call, rg, s);
   if (current.length > capacity) {
     for (const vm of current.sort((a, b) => b.seq - a.seq).slice(0, current.length - capacity))
       beginVmDelete(call, rg, vm);
     return;
   }
+  if (current.length === capacity) return;
   const template = memberTemplate(s.profile!, s.sku?.name, s.location);
   const ref = vmssId(call, rg.name, s.name);
+  const prefix = str(obj(s.profile!.osProfile).computerNamePrefix)!;
+  const taken = new Set(current.map((vm) => vm.computerName.toLowerCase()));
   for (let i = current.length; i < capacity; i++) {
-    const name = `${s.name}_${derivedUuid(seedOf(call), call.store.nextSeq(), 51).slice(0, 8)}`;
+    let name: string;
+    do name = `${s.name}_${derivedUuid(seedOf(call), call.store.nextSeq(), 51).slice(0, 8)}`;
+    while (taken.has(`${prefix}${name.slice(-6)}`.toLowerCase()) || rg.vms.has(name.toLowerCase()));
+    const computerName = `${prefix}${name.slice(-6)}`;
+    taken.add(computerName.toLowerCase());
     const zone = s.zones?.length ? s.zones[i % s.zones.length] : undefined;
-    const nic = createPlatformNic(call, rg, `${name}-${template.nicConfig}`, s.location, template.subnet, s.tags);
-    const nicId = resourceId(call.sub, rg.name, 'Microsoft.Network', 'networkInterfaces', nic.name);
     const input = readVmInput(
       call,
-      template.body(name, nicId, zone, ref, s.tags),
+      template.body(name, zone, ref, s.tags, computerName),
       s.location,
       true,
       vmResourceId(call, rg.name, name),
     );
-    insertVm(call, rg, name, s.location, s.tags, input);
+    insertVm(call, rg, name, s.location, s.tags, createInlineNic(call, rg, s.location, s.tags, input), decided);
   }
+  if (decided.failure) s.failed = decided.failure.body().error;
   s.readyAt = Math.max(s.readyAt, call.now + call.context.settings.bootTimeMs);
 }
 
@@ -1063,8 +1174,13 @@ export function putVmss(call: ArmCall, name: string): ArmReply {
         'InvalidResourceReference',
         `Resource ${String(template.subnet)} referenced by scale set ${name} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
       );
-    readVmInput(call, template.body(`${name}_check00`, '', zones?.[0], '', {}), location, true, '', true);
+    readVmInput(call, template.body(`${name}_check00`, zones?.[0], '', {}, 'check00'), location, true, '', true);
   }
+  // Quota and synchronous capacity faults refuse the PUT before anything changes.
+  const decided =
+    typeof capacity === 'number'
+      ? scaleOutFault(call, rg, existing ?? { location, zones, profile, sku: { name: skuName } }, capacity)
+      : { failure: undefined };
   const tags = call.store.intern.tagsOf(tagsBody(body));
   const gen = call.store.nextGen();
   let record = existing;
@@ -1089,7 +1205,7 @@ export function putVmss(call: ArmCall, name: string): ArmReply {
     };
     rg.vmss.set(name.toLowerCase(), record);
   }
-  if (record.profile && typeof capacity === 'number') scaleTo(call, rg, record, capacity);
+  if (record.profile && typeof capacity === 'number') scaleTo(call, rg, record, capacity, decided);
   return putReply(call, 'compute', location, 'vmss', [name], record, !existing, vmssJson(call, rg, record));
 }
 
