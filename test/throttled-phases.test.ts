@@ -76,11 +76,12 @@ describe('network, launch, listing and destroy under throttling (cloudsim at 5 %
         }),
       );
       expect(launched.map((i) => i.state)).toEqual(['running', 'running', 'running']);
-      // EC2 names its VM by id (`<cluster>-<pool>-<id without i->`); GCE and Azure take the planned names.
+      // EC2 names its VM by id (`<cluster>-<pool>-<id without i->`), Azure's scale set by computer name prefix + 6
+      // characters; GCE takes the planned name.
       expect((await ctx.inventory()).map((i) => i.name).sort()).toEqual([
         `${name}-g-1`,
         expect.stringMatching(new RegExp(`^${name}-m-[0-9a-f]{17}$`)),
-        `${name}-z-1`,
+        expect.stringMatching(new RegExp(`^${name}-z-v[0-9a-f]{4}[a-z0-9]{6}$`)),
       ]);
     } finally {
       await ctx.close();
@@ -91,7 +92,7 @@ describe('network, launch, listing and destroy under throttling (cloudsim at 5 %
       expect(result.terminated).toEqual([
         `${name}-g-1`,
         expect.stringMatching(new RegExp(`^${name}-m-[0-9a-f]{17}$`)),
-        `${name}-z-1`,
+        expect.stringMatching(new RegExp(`^${name}-z-v[0-9a-f]{4}[a-z0-9]{6}$`)),
       ]);
       expect(result.networksDeleted.sort()).toEqual(['aws', 'azure', 'gcp']);
     } finally {

@@ -75,7 +75,7 @@ export interface AzureProviderSettings extends ProviderSettings {
   readonly adminUsername?: string;
   /** OpenSSH public key for the admin user; default a throwaway key (nodes are not managed over SSH). */
   readonly sshPublicKey?: string;
-  /** Parallel VM creations per runInstances call; default 16. */
+  /** Fixed-address VMs created, and VMs deleted, in parallel; default 16. */
   readonly concurrency?: number;
 }
 
