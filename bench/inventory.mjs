@@ -1,8 +1,8 @@
 // `skypool plan` and `skypool status` of a 10,000-VM cluster spread over the three cloudsims (virtual backing), from
 // the CLI in a child process: wall time and peak RSS of that child. The VMs are filled through the sims' own APIs
 // (no bulk seed exists that bypasses them): EC2 RunInstances per VM (the Name tag differs per VM and goes in the
-// create call), GCE instances.bulkInsert with perInstanceProperties (one call per pool), ARM PUTs of public IP, NIC
-// and VM per node. The fill runs with rate limits off; the sim's state is then persisted and a fresh sim with its
+// create call), GCE instances.bulkInsert with perInstanceProperties (one call per pool), an ARM Flexible scale set
+// per pool (its VMs make their NICs and public IPs), as the Azure provider launches nodes without fixed addresses. The fill runs with rate limits off; the sim's state is then persisted and a fresh sim with its
 // default limits loads it, so plan and status meet the limits a user meets.
 //
 // The cluster: 12 worker pools (4 per cloud, ≤ 1,000 per pool as the spec allows) holding 10,000 VMs, plus a
@@ -208,7 +208,7 @@ async function fill(sim) {
   }
   const gceSeconds = (performance.now() - t0) / 1000 - ec2Seconds;
 
-  // ARM: public IP, NIC and VM per node in the cluster's resource group, as the provider makes them.
+  // ARM: the resource group, the VNet, then one Flexible scale set per pool (below).
   const armHeaders = {
     authorization: `Bearer ${sim.credentials.azure.accessToken}`,
     'content-type': 'application/json',
@@ -226,67 +226,64 @@ async function fill(sim) {
   });
   const subnet = `${rg}/providers/Microsoft.Network/virtualNetworks/${CLUSTER}-vnet/subnets/nodes`;
   const customData = Buffer.from(userData).toString('base64');
-  const armJobs = pools
-    .filter((p) => p.provider === 'azure')
-    .flatMap((p) => Array.from({ length: p.count }, (_, i) => [p, i + 1]));
-  await eachLimited(armJobs.length, 32, async (k) => {
-    const [pool, i] = armJobs[k];
-    const name = nodeName(pool, i);
-    const tags = tagsOf(pool);
-    await arm(net(`publicIPAddresses/${name}-ip`), {
+  // One Flexible scale set per pool (a pool holds at most 1,000 VMs, a set too), as the provider launches them.
+  const armPools = pools.filter((p) => p.provider === 'azure');
+  await eachLimited(armPools.length, 4, async (k) => {
+    const pool = armPools[k];
+    const set = `${CLUSTER}-${pool.name}-fill${k}`;
+    await arm(`${rg}/providers/Microsoft.Compute/virtualMachineScaleSets/${set}?api-version=2026-03-01`, {
       location: 'eastus',
-      tags,
-      sku: { name: 'Standard' },
-      properties: { publicIPAllocationMethod: 'Static' },
-    });
-    await arm(net(`networkInterfaces/${name}-nic`), {
-      location: 'eastus',
-      tags,
+      tags: tagsOf(pool),
+      sku: { name: 'Standard_D2s_v5', capacity: pool.count },
       properties: {
-        ipConfigurations: [
-          {
-            name: 'ipconfig1',
-            properties: {
-              subnet: { id: subnet },
-              publicIPAddress: { id: `${rg}/providers/Microsoft.Network/publicIPAddresses/${name}-ip` },
+        orchestrationMode: 'Flexible',
+        platformFaultDomainCount: 1,
+        virtualMachineProfile: {
+          storageProfile: {
+            imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' },
+            osDisk: { createOption: 'FromImage', deleteOption: 'Delete' },
+          },
+          osProfile: {
+            computerNamePrefix: `${CLUSTER}-${pool.name}-v${String(k).padStart(4, '0')}`,
+            adminUsername: 'skypool',
+            customData,
+            linuxConfiguration: {
+              disablePasswordAuthentication: true,
+              ssh: {
+                publicKeys: [
+                  {
+                    path: '/home/skypool/.ssh/authorized_keys',
+                    keyData: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench skypool',
+                  },
+                ],
+              },
             },
           },
-        ],
-      },
-    });
-    await arm(`${rg}/providers/Microsoft.Compute/virtualMachines/${name}?api-version=2026-03-01`, {
-      location: 'eastus',
-      tags,
-      zones: [String((i % 3) + 1)],
-      properties: {
-        hardwareProfile: { vmSize: 'Standard_D2s_v5' },
-        storageProfile: {
-          imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' },
-          osDisk: { createOption: 'FromImage', deleteOption: 'Delete' },
-        },
-        osProfile: {
-          computerName: name,
-          adminUsername: 'skypool',
-          customData,
-          linuxConfiguration: {
-            disablePasswordAuthentication: true,
-            ssh: {
-              publicKeys: [
-                {
-                  path: '/home/skypool/.ssh/authorized_keys',
-                  keyData: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench skypool',
+          networkProfile: {
+            networkApiVersion: '2020-11-01',
+            networkInterfaceConfigurations: [
+              {
+                name: 'nic',
+                properties: {
+                  primary: true,
+                  deleteOption: 'Delete',
+                  ipConfigurations: [
+                    {
+                      name: 'ipconfig1',
+                      properties: {
+                        subnet: { id: subnet },
+                        publicIPAddressConfiguration: {
+                          name: 'ip',
+                          sku: { name: 'Standard', tier: 'Regional' },
+                          properties: { deleteOption: 'Delete' },
+                        },
+                      },
+                    },
+                  ],
                 },
-              ],
-            },
+              },
+            ],
           },
-        },
-        networkProfile: {
-          networkInterfaces: [
-            {
-              id: `${rg}/providers/Microsoft.Network/networkInterfaces/${name}-nic`,
-              properties: { deleteOption: 'Delete' },
-            },
-          ],
         },
       },
     });
@@ -329,8 +326,22 @@ const env = {
 };
 
 const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-/** Wall ms, peak RSS (MB, /usr/bin/time -v of the child) and output size of one CLI call. */
-function runCli(args, cliPath = cli) {
+const armThrottled = () =>
+  sim.meter
+    .snapshot()
+    .filter((c) => c.cloud === 'azure' && c.outcome === 'throttled')
+    .reduce((n, c) => n + c.count, 0);
+/** ARM's read bucket (250, +25/s) full again: each build's series starts as a user's first call would. */
+const armRefilled = () => new Promise((r) => setTimeout(r, 10_000));
+
+/** Wall ms, peak RSS (MB, /usr/bin/time -v of the child), output size and ARM 429s of one CLI call. */
+async function runCli(args, cliPath = cli) {
+  const throttledBefore = armThrottled();
+  const result = await runCliOnce(args, cliPath);
+  return { ...result, armThrottled: armThrottled() - throttledBefore };
+}
+
+function runCliOnce(args, cliPath) {
   const t = process.hrtime.bigint();
   const argv = [process.execPath, cliPath, ...args];
   return new Promise((resolve, reject) => {
@@ -368,9 +379,13 @@ try {
       statusMs: s.wallMs,
       planCpuMs: p.cpuMs,
       statusCpuMs: s.cpuMs,
+      armThrottled: p.armThrottled + s.armThrottled,
       peakRssMB: Math.max(p.peakRssMB, s.peakRssMB),
     };
-    console.log(`baseline ${baseline.cli}: plan ${Math.round(p.wallMs)} ms, status ${Math.round(s.wallMs)} ms`);
+    console.log(
+      `baseline ${baseline.cli}: plan ${Math.round(p.wallMs)} ms, status ${Math.round(s.wallMs)} ms (ARM 429s: ${p.armThrottled}, ${s.armThrottled})`,
+    );
+    await armRefilled();
   }
   for (let i = 0; i < RUNS; i += 1) {
     const p = await runCli(['plan', '-f', specFile]);
@@ -380,6 +395,9 @@ try {
     statusSummary = `${s.stdout.split('\n').filter((l) => l.includes(`${CLUSTER}-`)).length} node lines`;
     statuses.push(s);
   }
+  console.log(
+    `runs (ms, ARM 429s): plan ${plans.map((r) => `${Math.round(r.wallMs)} (${r.armThrottled})`).join(', ')}; status ${statuses.map((r) => `${Math.round(r.wallMs)} (${r.armThrottled})`).join(', ')}`,
+  );
   const json = await runCli(['status', '-f', specFile, '-o', 'json']);
   const nodes = JSON.parse(json.stdout).nodes.length;
   if (nodes !== VMS) throw new Error(`status -o json listed ${nodes} nodes, expected ${VMS}`);
@@ -397,6 +415,7 @@ const current = {
   planMs,
   statusMs,
   peakRssMB,
+  armThrottledPerRun: [...plans, ...statuses].map((r) => r.armThrottled),
   planCpuMs: median(plans.map((r) => r.cpuMs)),
   statusCpuMs: median(statuses.map((r) => r.cpuMs)),
   planPeakRssMB: Math.max(...plans.map((r) => r.peakRssMB)),
@@ -414,7 +433,7 @@ const result = {
   planOutput: { summary: planSummary, bytes: plans[0].stdoutBytes },
   statusOutput: { summary: statusSummary, bytes: statuses[0].stdoutBytes },
   fill: {
-    how: 'through the sims APIs, rate limits off: EC2 RunInstances per VM (Name tag in the call), GCE bulkInsert per pool, ARM PUT public IP + NIC + VM per node; then persisted and reloaded by a sim with default limits',
+    how: 'through the sims APIs, rate limits off: EC2 RunInstances per VM (Name tag in the call), GCE bulkInsert per pool, ARM Flexible scale set per pool; then persisted and reloaded by a sim with default limits',
     ...fillTimes,
   },
   ...(baseline ? { baseline } : {}),

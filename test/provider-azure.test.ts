@@ -189,6 +189,41 @@ test('a deallocated or powered-off VM is listed as stopped, and as running again
   ]);
 });
 
+test('listing reads scale sets by filtered listings and few standalone VMs one by one; many standalone VMs whole', async () => {
+  const listAll = () => calls('VirtualMachines_ListAll');
+  const before = listAll();
+  expect((await provider.listInstances(CLUSTER)).every((i) => i.state === 'running')).toBe(true);
+  expect(listAll()).toBe(before); // no subscription-wide listing for power states
+  const base = network.cidr.split('.').slice(0, 2).join('.');
+  const many = Array.from({ length: 17 }, (_, k) => ({ name: `azt-fix-${k + 1}`, privateIp: `${base}.1.${10 + k}` }));
+  const fixed = await provider.runInstances(
+    request(many, { pool: { ...pool, name: 'fix' }, tags: { ...tags, pool: 'fix' }, idempotencyToken: 'tok-fix' }),
+  );
+  try {
+    const listed = await provider.listInstances(CLUSTER);
+    expect(listed.filter((i) => i.tags.pool === 'fix' && i.state === 'running')).toHaveLength(17);
+    expect(listed.filter((i) => i.tags.pool === 'web')).toHaveLength(3);
+    expect(listAll()).toBeGreaterThan(before);
+  } finally {
+    await provider.terminateInstances(fixed.map((i) => i.id));
+  }
+});
+
+test("a scale set VM without tags of its own is the scale set's (nothing relies on Azure copying them)", async () => {
+  const { clients } = provider as unknown as { clients: AzureClients };
+  await clients.compute.virtualMachines.update(
+    `skypool-${CLUSTER}`,
+    web3!.vm,
+    { tags: {} },
+    { updateIntervalInMs: 10 },
+  );
+  expect((await clients.compute.virtualMachines.get(`skypool-${CLUSTER}`, web3!.vm)).tags ?? {}).toEqual({});
+  const listed = (await provider.listInstances(CLUSTER)).find((i) => i.name === web3!.name);
+  expect(listed?.tags).toEqual(tags);
+  const [running] = await provider.waitUntilRunning([listed!.id], { deadline: Date.now() + 10_000 });
+  expect(running).toMatchObject({ name: web3!.name, tags, state: 'running' });
+});
+
 test('size maps to the smallest fitting VM size of the region', async () => {
   const sized: NodePoolSpec = {
     name: 'big',

@@ -27,6 +27,7 @@ import { sleep, throwIfCancelled, WaitReads } from '../../src/util/poll.js';
 import { fetchBootLog } from './boot-log.js';
 import { type AzureClients, createClients, staticTokenCredential } from './clients.js';
 import { isNotFound, mapAzureError } from './errors.js';
+import { addressesOf, type ListingContext, listGroup, scaleSetMembers, scaleSetTags } from './inventory.js';
 import { deleteNetwork, ensureNetwork, fabricFirewallProblem, names } from './network.js';
 import { preflight } from './preflight.js';
 import { ArmPacer } from './rate.js';
@@ -36,7 +37,6 @@ import {
   type Addresses,
   computerNamePrefix,
   parseVmId,
-  powerStateOf,
   SCALE_SET_MAX,
   scaleSetBody,
   scaleSetName,
@@ -44,6 +44,7 @@ import {
   stateOf,
   toInstance,
   vmBody,
+  withScaleSetTags,
 } from './vms.js';
 
 type VmPoller = ReturnType<AzureClients['compute']['virtualMachines']['createOrUpdate']>;
@@ -108,19 +109,6 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-/**
- * Promise.all that waits for every call before it rethrows the first failure: a list call still in flight after
- * listInstances has failed would hold its connection open (and a simulator's close with it).
- */
-async function allSettledOrThrow<T extends readonly unknown[]>(
-  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
-): Promise<T> {
-  const outcomes = await Promise.allSettled(promises);
-  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed) throw failed.reason;
-  return outcomes.map((o) => (o as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 export class AzureProvider implements Provider {
@@ -321,7 +309,8 @@ export class AzureProvider implements Provider {
     } catch (error) {
       throw mapAzureError(error, ctx);
     }
-    const vms = await this.scaleSetVms(group, name, signal);
+    const tags = body.tags ?? {};
+    const vms = (await this.scaleSetVms(group, name, signal)).map((vm) => withScaleSetTags(vm, () => tags));
     const failed = vms.find((vm) => vm.provisioningState === 'Failed');
     if (failed)
       throw new CloudApiError(`Azure VM ${failed.name} of scale set ${name} failed to provision`, {
@@ -331,20 +320,24 @@ export class AzureProvider implements Provider {
     return vms;
   }
 
-  /** The VMs of one scale set (a filtered listing of the group, 50 a page). */
+  /** The VMs of one scale set; none if its group is gone. */
   private async scaleSetVms(group: string, scaleSet: string, signal?: AbortSignal): Promise<VirtualMachine[]> {
-    const id = `/subscriptions/${this.subscriptionId}/resourceGroups/${group}/providers/Microsoft.Compute/virtualMachineScaleSets/${scaleSet}`;
-    const vms: VirtualMachine[] = [];
     try {
-      for await (const vm of this.clients.compute.virtualMachines.list(group, {
-        filter: `virtualMachineScaleSet/id eq '${id}'`,
-        abortSignal: signal,
-      }))
-        vms.push(vm);
+      return await scaleSetMembers(this.listing(signal), group, scaleSet, false);
     } catch (error) {
-      if (!isNotFound(error)) throw mapAzureError(error, { operation: 'virtualMachines.list' });
+      if (isNotFound(error)) return [];
+      throw mapAzureError(error, { operation: 'virtualMachines.list' });
     }
-    return vms;
+  }
+
+  /** The group's scale sets' tags by lower-cased name; none if the group is gone. */
+  private async scaleSetTagsOf(group: string, signal?: AbortSignal): Promise<Map<string, Record<string, string>>> {
+    try {
+      return await scaleSetTags(this.listing(signal), group);
+    } catch (error) {
+      if (isNotFound(error)) return new Map();
+      throw mapAzureError(error, { operation: 'virtualMachineScaleSets.list' });
+    }
   }
 
   /** Deletes a scale set's VMs (their NICs, public IPs and disks go with them), then the scale set. */
@@ -463,21 +456,6 @@ export class AzureProvider implements Provider {
     return nic.id!;
   }
 
-  /**
-   * Power states of the group's VMs by lower-cased id. Only the subscription-wide listing with `statusOnly` carries
-   * them (the group's listing has no instance views), so the rest of the subscription is read and dropped.
-   */
-  private async powerStates(group: string, signal?: AbortSignal): Promise<Map<string, string>> {
-    const prefix = `/subscriptions/${this.subscriptionId}/resourcegroups/${group}/`.toLowerCase();
-    const states = new Map<string, string>();
-    for await (const vm of this.clients.compute.virtualMachines.listAll({ statusOnly: 'true', abortSignal: signal })) {
-      const id = vm.id?.toLowerCase();
-      const power = powerStateOf(vm);
-      if (id?.startsWith(prefix) && power) states.set(id, power);
-    }
-    return states;
-  }
-
   /** The group's VMs by lower-cased name, one paged listing; read tokens are waited for first. */
   private async listVms(group: string, signal?: AbortSignal): Promise<Map<string, VirtualMachine>> {
     await sleep(this.pacer.readDelayMs(Math.max(1, Math.ceil(this.lastVmCount / 50))), signal);
@@ -534,56 +512,27 @@ export class AzureProvider implements Provider {
     if (failed && failed.status === 'rejected') throw mapAzureError(failed.reason, { operation: 'terminateInstances' });
   }
 
-  /** NICs and public IPs of the group, by lower-cased id (two paged list calls). */
-  private async addressesOf(group: string, signal?: AbortSignal): Promise<Addresses> {
-    const nics = new Map<string, NetworkInterface>();
-    const publicIps = new Map<string, PublicIPAddress>();
-    await allSettledOrThrow([
-      (async () => {
-        // Only what toInstance reads is kept: a group of thousands holds no full NIC or public IP objects.
-        for await (const nic of this.clients.network.networkInterfaces.list(group, { abortSignal: signal })) {
-          const ip = nic.ipConfigurations?.[0];
-          if (nic.id)
-            nics.set(nic.id.toLowerCase(), {
-              ipConfigurations: ip
-                ? [
-                    {
-                      privateIPAddress: ip.privateIPAddress,
-                      ...(ip.publicIPAddress?.id ? { publicIPAddress: { id: ip.publicIPAddress.id } } : {}),
-                    },
-                  ]
-                : [],
-            });
-        }
-      })(),
-      (async () => {
-        if (!this.publicIp) return;
-        for await (const pip of this.clients.network.publicIPAddresses.list(group, { abortSignal: signal }))
-          if (pip.id) publicIps.set(pip.id.toLowerCase(), { ipAddress: pip.ipAddress });
-      })(),
-    ]);
-    return { nics, publicIps };
+  /** What the inventory reads need: the clients, the subscription, whether VMs have public IPs. */
+  private listing(signal?: AbortSignal): ListingContext {
+    return {
+      clients: this.clients,
+      subscriptionId: this.subscriptionId!,
+      publicIp: this.publicIp,
+      ...(signal ? { signal } : {}),
+    };
   }
 
-  /** Every skypool VM of the cluster's resource group with its addresses (three list calls, paged). */
-  /** Every VM of the cluster's resource group, whatever its region (a superset of `regions` is safe). */
+  /**
+   * Every VM of the cluster's resource group, whatever its region (a superset of `regions` is safe), with its
+   * addresses and power state (see listGroup for the reads).
+   */
   async listInstances(cluster: string, options: ListOptions = {}): Promise<Instance[]> {
     const { signal } = options;
     const group = names.group(cluster);
     try {
       // The SDK retries a reset connection but not a body cut short while it was read: a list is asked again.
-      const [vms, addresses, power] = await retryIdempotentRead(
-        () =>
-          allSettledOrThrow([
-            (async () => {
-              const all = [];
-              for await (const vm of this.clients.compute.virtualMachines.list(group, { abortSignal: signal }))
-                all.push(vm);
-              return all;
-            })(),
-            this.addressesOf(group, signal),
-            this.powerStates(group, signal),
-          ]),
+      const { vms, addresses, power } = await retryIdempotentRead(
+        () => listGroup(this.listing(signal), group),
         signal ? { signal } : {},
       );
       return vms.flatMap((vm) => {
@@ -612,10 +561,18 @@ export class AzureProvider implements Provider {
     });
     const groups = [...new Set(wanted.map((w) => w.group))];
     const reads = new WaitReads(this.pollIntervalMs);
+    // Scale sets' tags (one read per group), for VMs that carry none of their own.
+    const setTags = new Map<string, Map<string, Record<string, string>>>();
+    if (wanted.some((w) => scaleSetOfVm(w.name)))
+      for (const group of groups) setTags.set(group, await this.scaleSetTagsOf(group, signal));
     const listAll = async () => {
       const all = new Map<string, VirtualMachine>();
       for (const group of groups)
-        for (const [name, vm] of await this.listVms(group, signal)) all.set(`${group.toLowerCase()}/${name}`, vm);
+        for (const [name, vm] of await this.listVms(group, signal))
+          all.set(
+            `${group.toLowerCase()}/${name}`,
+            withScaleSetTags(vm, (set) => setTags.get(group)?.get(set)),
+          );
       return all;
     };
     let ready: Instance[] = [];
@@ -658,7 +615,7 @@ export class AzureProvider implements Provider {
     for (const group of groups) {
       try {
         await sleep(this.pacer.readDelayMs(2), signal);
-        const found = await this.addressesOf(group, signal);
+        const found = await addressesOf(this.listing(signal), group);
         for (const [k, v] of found.nics) nics.set(k, v);
         for (const [k, v] of found.publicIps) publicIps.set(k, v);
       } catch (error) {

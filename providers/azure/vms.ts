@@ -154,6 +154,20 @@ export function scaleSetBody(request: LaunchRequest, options: ScaleSetOptions): 
   } as VirtualMachineScaleSet;
 }
 
+/**
+ * The VM with its scale set's tags when it carries no ownership tags of its own: the ownership tags go on the scale
+ * set, and nothing here relies on Azure copying them to the VMs it makes.
+ */
+export function withScaleSetTags(
+  vm: VirtualMachine,
+  tagsOfSet: (scaleSet: string) => Record<string, string> | undefined,
+): VirtualMachine {
+  if (tagsFromRecord(vm.tags ?? {})) return vm;
+  const set = vm.name ? scaleSetOfVm(vm.name) : undefined;
+  const tags = set ? tagsOfSet(set.toLowerCase()) : undefined;
+  return tags ? { ...vm, tags } : vm;
+}
+
 /** The scale set a VM of a Flexible scale set was made by, from its name (`<scale set>_<8 hex>`). */
 export function scaleSetOfVm(vmName: string): string | undefined {
   const m = /^(.+)_[0-9a-f]{8}$/i.exec(vmName);
