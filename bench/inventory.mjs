@@ -12,7 +12,8 @@
 // the cluster's PKI, so status takes the path that looks for a manager.
 //
 // Run after `npx tsc`: node bench/inventory.mjs   (BENCH_VMS, BENCH_RUNS; BENCH_KEEP_BEFORE=0 to reset `before`;
-// BENCH_BASELINE_CLI=<another build's dist/src/cli/main.js> to measure it once in the same run, as `baseline`)
+// BENCH_BASELINE_CLI=<another build's dist/src/cli/main.js> to measure it once in the same run, as `baseline`;
+// BENCH_CPU_PROF=<dir> for a CPU profile of each CLI call)
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -343,7 +344,9 @@ async function runCli(args, cliPath = cli) {
 
 function runCliOnce(args, cliPath) {
   const t = process.hrtime.bigint();
-  const argv = [process.execPath, cliPath, ...args];
+  // BENCH_CPU_PROF=<dir>: a CPU profile of every CLI call there (node --cpu-prof).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const argv = [process.execPath, ...prof, cliPath, ...args];
   return new Promise((resolve, reject) => {
     execFile(
       timeBin ?? argv[0],
