@@ -3,7 +3,7 @@
 // The simulator runs in a child process (one core); this process is the client (raw https keep-alive, and the
 // official SDK for a single-client figure). Run after `npx tsc`: node --expose-gc bench/cloudsim-arm.mjs
 import { Agent, request } from 'node:https';
-import { forkSimChild, serveSimInChild, timedLoops, verdict, writeResult } from './lib.mjs';
+import { ARM_LINUX_CONFIGURATION, forkSimChild, serveSimInChild, timedLoops, verdict, writeResult } from './lib.mjs';
 
 const SUB = '0b0b0b0b-1111-4222-8333-444444444444';
 const VMS = Number(process.env.BENCH_VMS ?? 10_000);
@@ -92,17 +92,7 @@ if (process.argv[2] === 'server') {
           computerName: name,
           adminUsername: 'skypool',
           customData,
-          linuxConfiguration: {
-            disablePasswordAuthentication: true,
-            ssh: {
-              publicKeys: [
-                {
-                  path: '/home/skypool/.ssh/authorized_keys',
-                  keyData: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench skypool',
-                },
-              ],
-            },
-          },
+          linuxConfiguration: ARM_LINUX_CONFIGURATION,
         },
         networkProfile: {
           networkInterfaces: [

@@ -21,7 +21,7 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, root, signEc2Post, verdict, writeResult } from './lib.mjs';
+import { ARM_LINUX_CONFIGURATION, median, root, signEc2Post, verdict, writeResult } from './lib.mjs';
 
 const VMS = Number(process.env.BENCH_VMS ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -248,17 +248,7 @@ async function fill(sim) {
             computerNamePrefix: `${CLUSTER}-${pool.name}-v${String(k).padStart(4, '0')}`,
             adminUsername: 'skypool',
             customData,
-            linuxConfiguration: {
-              disablePasswordAuthentication: true,
-              ssh: {
-                publicKeys: [
-                  {
-                    path: '/home/skypool/.ssh/authorized_keys',
-                    keyData: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench skypool',
-                  },
-                ],
-              },
-            },
+            linuxConfiguration: ARM_LINUX_CONFIGURATION,
           },
           networkProfile: {
             networkApiVersion: '2020-11-01',

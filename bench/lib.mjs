@@ -115,3 +115,13 @@ export function signEc2Post({ accessKeyId, secretAccessKey }, host, body, region
     authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=content-type;host;x-amz-date, Signature=${signature}`,
   };
 }
+
+/** The Linux OS settings every bench VM on ARM gets: key-only login for `skypool` with a throwaway key. */
+export const ARM_LINUX_CONFIGURATION = {
+  disablePasswordAuthentication: true,
+  ssh: {
+    publicKeys: [
+      { path: '/home/skypool/.ssh/authorized_keys', keyData: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench skypool' },
+    ],
+  },
+};
