@@ -248,11 +248,12 @@ export class AzureProvider implements Provider {
       SCALE_SET_MAX,
     );
     const scaleSets = parts.map((_, i) => scaleSetName(request, i));
-    const [single, sets] = await Promise.allSettled([
+    // Every launch settles before any failure is acted on: a set still being PUT would outlive its removal.
+    const outcomes = await Promise.allSettled([
       this.launchPinned(group, region, size, request, pinned, ctx),
-      Promise.all(parts.map((part, i) => this.launchScaleSet(group, region, size, request, part.length, i, ctx))),
+      ...parts.map((part, i) => this.launchScaleSet(group, region, size, request, part.length, i, ctx)),
     ]);
-    const failures = [single, sets].flatMap((o) => (o.status === 'rejected' ? [mapAzureError(o.reason, ctx)] : []));
+    const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [mapAzureError(o.reason, ctx)] : []));
     if (failures.length > 0) {
       const capacity = failures.find((f) => f instanceof CapacityError);
       if (capacity) {
@@ -270,10 +271,7 @@ export class AzureProvider implements Provider {
       throw failures[0]!;
     }
     const none: Addresses = { nics: new Map(), publicIps: new Map() };
-    const vms = [
-      ...(single.status === 'fulfilled' ? single.value : []),
-      ...(sets.status === 'fulfilled' ? sets.value.flat() : []),
-    ];
+    const vms = outcomes.flatMap((o) => (o.status === 'fulfilled' ? o.value : []));
     return vms.flatMap((vm) => {
       const instance = toInstance(vm, none);
       return instance ? [instance] : [];
@@ -312,11 +310,14 @@ export class AzureProvider implements Provider {
     const tags = body.tags ?? {};
     const vms = (await this.scaleSetVms(group, name, signal)).map((vm) => withScaleSetTags(vm, () => tags));
     const failed = vms.find((vm) => vm.provisioningState === 'Failed');
-    if (failed)
-      throw new CloudApiError(`Azure VM ${failed.name} of scale set ${name} failed to provision`, {
+    if (failed) {
+      // Removed, so that the next launch of these nodes makes them again (a PUT of the same set would not).
+      await this.removeScaleSet(group, name, signal);
+      throw new CloudApiError(`Azure VM ${failed.name} of scale set ${name} failed to provision; launch again`, {
         ...ctx,
         scaleSet: name,
       });
+    }
     return vms;
   }
 
