@@ -78,7 +78,7 @@ suite('cloudsim realistic network: a node stopped and started with a new public 
       },
       {
         stateDir: join(work, 'state'),
-        readyTimeoutMs: 45_000,
+        readyTimeoutMs: 90_000, // nodes wait this long for their join volume; a loaded CI machine took over 45 s
         routingMesh: false,
         providers: simProviderSettings(sim, { gcpProject: PROJECT, pollIntervalMs: 50 }),
       },
